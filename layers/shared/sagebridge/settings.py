@@ -1,0 +1,61 @@
+"""Environment settings as one pydantic model, read once per cold start.
+
+Only names and addresses live in the environment; secrets are fetched from Secrets Manager through
+Powertools Parameters by the code that needs them (see `settings_secret_name`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sagebridge.domain.errors import ConfigurationError
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+    token_key_id: str = Field(alias="TOKEN_KEY_ID", min_length=1)
+    export_queue_url: str = Field(alias="EXPORT_QUEUE_URL", min_length=1)
+    delivery_queue_url: str = Field(alias="DELIVERY_QUEUE_URL", min_length=1)
+    notification_topic_arn: str = Field(alias="NOTIFICATION_TOPIC_ARN", min_length=1)
+    settings_secret_name: str = Field(alias="SETTINGS_SECRET_NAME", min_length=1)
+    public_api_url: str = Field(alias="PUBLIC_API_URL", min_length=1)
+    sage_accounting_api_url: str = Field(
+        alias="SAGE_ACCOUNTING_API_URL", default="https://api.accounting.sage.com/v3.1"
+    )
+    sage_accounting_auth_url: str = Field(
+        alias="SAGE_ACCOUNTING_AUTH_URL", default="https://www.sageone.com/oauth2/auth/central?filter=apiv3.1"
+    )
+    sage_accounting_token_url: str = Field(
+        alias="SAGE_ACCOUNTING_TOKEN_URL", default="https://oauth.accounting.sage.com/token"
+    )
+    sage_accounting_revoke_url: str = Field(
+        alias="SAGE_ACCOUNTING_REVOKE_URL", default="https://oauth.accounting.sage.com/revoke"
+    )
+    export_interval_minutes: int = Field(alias="EXPORT_INTERVAL_MINUTES", default=15, ge=1)
+    stage: str = Field(alias="STAGE", default="dev")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Validate the environment, failing fast with the names of every missing or bad variable."""
+    try:
+        return Settings.model_validate(dict(os.environ if environ is None else environ))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            reason = "is not set" if err["type"] == "missing" else err["msg"]
+            problems.append(f"{name} {reason}")
+        raise ConfigurationError("environment: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once (cold start) and cached."""
+    return load_settings()
