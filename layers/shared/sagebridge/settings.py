@@ -25,7 +25,9 @@ class Settings(BaseModel):
     delivery_queue_url: str = Field(alias="DELIVERY_QUEUE_URL", min_length=1)
     notification_topic_arn: str = Field(alias="NOTIFICATION_TOPIC_ARN", min_length=1)
     settings_secret_name: str = Field(alias="SETTINGS_SECRET_NAME", min_length=1)
-    public_api_url: str = Field(alias="PUBLIC_API_URL", min_length=1)
+    # Empty in AWS: the API's own URL is read from each request (a template can't name its own API
+    # in a function's environment without a cycle); set when a custom domain fronts the API.
+    public_api_url: str = Field(alias="PUBLIC_API_URL", default="")
     sage_accounting_api_url: str = Field(
         alias="SAGE_ACCOUNTING_API_URL", default="https://api.accounting.sage.com/v3.1"
     )

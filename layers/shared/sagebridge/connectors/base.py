@@ -1,0 +1,171 @@
+"""The one protocol every Sage product's connector implements, and the errors they all raise.
+
+The export engine and the payment poller talk to `Connector` only. Bodies are the provider's own
+JSON (each product's mapper builds them from the canonical domain models); what comes back is a
+`RemoteRecord`: the provider's id, its reference and the raw data for the mapper to read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from sagebridge.domain.errors import NotFoundError, SageBridgeError, ThrottledError
+from sagebridge.domain.kinds import DocumentKind
+
+# --------------------------------------------------------------------------------------------- errors
+
+
+class SageError(SageBridgeError):
+    """Sage refused or failed a request. Carries what Sage said, never a token or a request body."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        data_code: str | None = None,
+        source: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.data_code = data_code
+        self.source = source
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        bits = [self.message]
+        if self.status is not None:
+            bits.append(f"status={self.status}")
+        if self.data_code:
+            bits.append(f"code={self.data_code}")
+        if self.source:
+            bits.append(f"source={self.source}")
+        if self.request_id:
+            bits.append(f"request_id={self.request_id}")
+        return " ".join(bits)
+
+
+class AuthError(SageError):
+    """401: the access token was refused (and one refresh did not help)."""
+
+
+class GrantRevoked(AuthError):
+    """The tenant's grant is gone (invalid_grant at the token endpoint, 403 on the API): the
+    connection is dead until the tenant reconnects. Retrying cannot help."""
+
+
+class NotConnected(SageError):
+    """The tenant has no usable connection (never connected, expired or disconnected)."""
+
+
+class NotFound(SageError, NotFoundError):
+    """404: no such record in the tenant's Sage business."""
+
+
+class RecordInvalid(SageError):
+    """422: Sage rejected the record; `message` is Sage's own readable reason(s)."""
+
+
+class RateLimited(SageError, ThrottledError):
+    """429: too many requests; `retry_after` (seconds) is Sage's hint when it gave one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class SageUnavailable(SageError):
+    """5xx or a transport failure on a request that is safe to try again later."""
+
+
+class UncertainWrite(SageError):
+    """A write (POST/PUT/DELETE) was sent and its outcome is unknown (timeout, dropped connection,
+    gateway error). The caller must look the record up in Sage (by reference) before any resend."""
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class RemoteRecord:
+    """A record as the provider returned it. `data` is the provider's JSON (money as Decimal)."""
+
+    id: str
+    reference: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_sage(cls, data: Mapping[str, Any]) -> RemoteRecord:
+        return cls(id=str(data.get("id", "")), reference=data.get("reference"), data=data)
+
+
+# ------------------------------------------------------------------------------------------- protocol
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What the engines need from any Sage product. `idempotency_key` is the ledger's deterministic
+    key; each connector passes it through the provider's own idempotency mechanism."""
+
+    provider: str
+
+    # contacts (customers and vendors)
+    def find_contacts(
+        self, *, name: str | None = None, email: str | None = None, reference: str | None = None,
+        contact_type: str | None = None,
+    ) -> list[RemoteRecord]: ...
+
+    def create_contact(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord: ...
+
+    # documents, by kind (invoices, credit notes, purchase documents)
+    def create_document(
+        self, kind: DocumentKind, body: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> RemoteRecord: ...
+
+    def update_document(self, kind: DocumentKind, remote_id: str, body: Mapping[str, Any]) -> RemoteRecord: ...
+
+    def void_document(self, kind: DocumentKind, remote_id: str, *, reason: str) -> RemoteRecord: ...
+
+    def get_document(self, kind: DocumentKind, remote_id: str) -> RemoteRecord: ...
+
+    def find_documents_by_reference(self, kind: DocumentKind, reference: str) -> list[RemoteRecord]: ...
+
+    # money movements
+    def create_payment(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord: ...
+
+    def create_allocation(
+        self, body: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> RemoteRecord: ...
+
+    def payments_changed_since(self, since: datetime) -> Iterator[RemoteRecord]: ...
+
+    def allocations_changed_since(self, since: datetime) -> Iterator[RemoteRecord]: ...
+
+    # reference data
+    def list_tax_rates(self) -> Iterable[RemoteRecord]: ...
+
+    def list_ledger_accounts(self) -> Iterable[RemoteRecord]: ...
+
+    def list_bank_accounts(self) -> Iterable[RemoteRecord]: ...
+
+    def list_items(self, *, changed_since: datetime | None = None) -> Iterable[RemoteRecord]: ...
+
+
+__all__ = [
+    "AuthError",
+    "Connector",
+    "GrantRevoked",
+    "NotConnected",
+    "NotFound",
+    "RateLimited",
+    "RecordInvalid",
+    "RemoteRecord",
+    "SageError",
+    "SageUnavailable",
+    "UncertainWrite",
+]

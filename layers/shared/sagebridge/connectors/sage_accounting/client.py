@@ -1,0 +1,519 @@
+"""HTTP client for the Sage Accounting v3.1 API over an injected `httpx.Client`.
+
+Retry policy (why it is safe):
+- GET: retried with exponential backoff and full jitter on 429, 5xx and transport errors.
+- POST/PUT/DELETE: retried only when Sage provably did not process the request: a 429 or 503
+  *response* (the rate limiter / maintenance front door answers before the request reaches the
+  application) or a failure to connect (nothing was sent). Any other failure after the request may
+  have been sent (read timeout, dropped connection, 500/502/504) raises `UncertainWrite`: the
+  caller must look the record up before sending it again. Never a blind resend.
+- 401: the token provider is asked for a fresh token once and the request repeated once.
+- `Retry-After` is honoured; a wait longer than `max_retry_after` is not slept through but raised
+  as `RateLimited` so the job can be rescheduled instead of holding a Lambda.
+
+Money stays Decimal: JSON is parsed with `parse_float=Decimal` and written by `dumps`, which prints
+a Decimal as a JSON number without passing through float.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from sagebridge.connectors.base import (
+    AuthError,
+    GrantRevoked,
+    NotFound,
+    RateLimited,
+    RecordInvalid,
+    RemoteRecord,
+    SageError,
+    SageUnavailable,
+    UncertainWrite,
+)
+from sagebridge.domain.kinds import DocumentKind
+from sagebridge.observability import logger, metrics
+
+PROVIDER = "sage_accounting"
+ITEMS_PER_PAGE = 200  # the API's maximum
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Failures that happen before a single byte of the request left: even a write may be retried.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "request-id", "x-correlation-id")
+
+# resource path -> the key the v3.1 API wraps a single record in
+RESOURCES: dict[str, str] = {
+    "contacts": "contact",
+    "sales_invoices": "sales_invoice",
+    "sales_credit_notes": "sales_credit_note",
+    "purchase_invoices": "purchase_invoice",
+    "purchase_credit_notes": "purchase_credit_note",
+    "contact_payments": "contact_payment",
+    "contact_allocations": "contact_allocation",
+    "tax_rates": "tax_rate",
+    "ledger_accounts": "ledger_account",
+    "bank_accounts": "bank_account",
+    "products": "product",
+    "services": "service",
+    "businesses": "business",
+}
+# Documents that Sage voids (DELETE with a void_reason) rather than deletes.
+VOIDABLE = frozenset({"sales_invoices", "sales_credit_notes", "purchase_invoices", "purchase_credit_notes"})
+
+DOCUMENT_RESOURCES: dict[DocumentKind, str] = {
+    DocumentKind.SALES_INVOICE: "sales_invoices",
+    DocumentKind.SALES_CREDIT_NOTE: "sales_credit_notes",
+    DocumentKind.PURCHASE_INVOICE: "purchase_invoices",
+    DocumentKind.PURCHASE_CREDIT_NOTE: "purchase_credit_notes",
+    DocumentKind.CUSTOMER_PAYMENT: "contact_payments",
+    DocumentKind.CUSTOMER_REFUND: "contact_payments",
+}
+
+
+class TokenProvider(Protocol):
+    """Returns a valid access token. `rejected` is the token Sage just answered 401 to: the
+    provider returns a newer one (refreshing only if nobody else has already)."""
+
+    def __call__(self, *, rejected: str | None = None) -> str: ...
+
+
+# ----------------------------------------------------------------------------------------------- JSON
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        out.append(json.dumps(value))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot send a non-finite amount to Sage: {value}")
+        out.append(format(value, "f"))
+    elif isinstance(value, int):
+        out.append(str(int(value)))
+    elif isinstance(value, float):
+        # Money must never pass through float; refuse rather than silently round.
+        raise TypeError("floats are not sent to Sage: use Decimal")
+    elif isinstance(value, datetime):
+        out.append(json.dumps(value.isoformat()))
+    elif isinstance(value, date):
+        out.append(json.dumps(value.isoformat()))
+    elif isinstance(value, Mapping):
+        out.append("{")
+        for i, (k, v) in enumerate(value.items()):
+            if i:
+                out.append(",")
+            out.append(json.dumps(str(k)))
+            out.append(":")
+            _encode(v, out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, v in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(v, out)
+        out.append("]")
+    else:
+        raise TypeError(f"cannot serialise {type(value).__name__} for Sage")
+
+
+def dumps(value: Any) -> str:
+    """JSON text with Decimal written as an exact JSON number."""
+    out: list[str] = []
+    _encode(value, out)
+    return "".join(out)
+
+
+def loads(text: str | bytes) -> Any:
+    return json.loads(text, parse_float=Decimal)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def parse_retry_after(value: str | None, now: Callable[[], datetime] | None = None) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    current = now() if now else datetime.now(UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        if name in response.headers:
+            return response.headers[name]
+    return None
+
+
+def error_from_response(response: httpx.Response) -> SageError:
+    """Map a Sage error response (a JSON array of {$severity,$dataCode,$message,$source}) to a
+    typed error with Sage's readable message(s)."""
+    status = response.status_code
+    request_id = _request_id(response)
+    entries: list[Mapping[str, Any]] = []
+    try:
+        body = loads(response.content) if response.content else None
+    except ValueError:
+        body = None
+    if isinstance(body, list):
+        entries = [e for e in body if isinstance(e, Mapping)]
+    elif isinstance(body, Mapping):
+        entries = [body]
+    messages = []
+    for e in entries:
+        msg = str(e.get("$message") or e.get("message") or e.get("error_description") or e.get("error") or "")
+        src = e.get("$source")
+        messages.append(f"{src}: {msg}" if src and msg else msg)
+    message = "; ".join(m for m in messages if m) or f"Sage answered HTTP {status}"
+    first = entries[0] if entries else {}
+    kwargs: dict[str, Any] = {
+        "status": status,
+        "data_code": first.get("$dataCode"),
+        "source": first.get("$source"),
+        "request_id": request_id,
+    }
+    if status == 401:
+        return AuthError(message, **kwargs)
+    if status == 403:
+        return GrantRevoked(message, **kwargs)
+    if status == 404:
+        return NotFound(message, **kwargs)
+    if status in (400, 409, 422):
+        return RecordInvalid(message, **kwargs)
+    if status == 429:
+        return RateLimited(message, retry_after=parse_retry_after(response.headers.get("retry-after")), **kwargs)
+    if status >= 500:
+        return SageUnavailable(message, **kwargs)
+    return SageError(message, **kwargs)
+
+
+# -------------------------------------------------------------------------------------------- client
+
+
+class SageAccountingClient:
+    """One tenant's Sage Accounting business. Thread-safe as far as `httpx.Client` is."""
+
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        token_provider: TokenProvider,
+        business_id: str | None = None,
+        base_url: str = "https://api.accounting.sage.com/v3.1",
+        max_attempts: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        max_retry_after: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._http = http
+        self._token = token_provider
+        self.business_id = business_id
+        self.base_url = base_url.rstrip("/")
+        self._max_attempts = max(1, max_attempts)
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._max_retry_after = max_retry_after
+        self._sleep = sleep
+        self._jitter = jitter
+
+    # ---- transport
+
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        base_path = urlsplit(self.base_url).path.rstrip("/")
+        if base_path and path.startswith(base_path + "/"):
+            # `$next` links carry the API's own path prefix (/v3.1/...): join onto the origin.
+            return urljoin(self.base_url + "/", path)
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2^attempt)].
+        return self._jitter() * min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        with_business: bool = True,
+    ) -> Any:
+        """One API call with the retry policy of this module; returns the parsed JSON (or None)."""
+        method = method.upper()
+        is_write = method in _WRITES
+        url = self._url(path)
+        content = dumps(body).encode() if body is not None else None
+        refreshed = False
+        token: str | None = None
+        attempt = 0
+        while True:
+            attempt += 1
+            token = token or self._token()
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            if with_business and self.business_id:
+                headers["X-Business"] = self.business_id
+            if content is not None:
+                headers["Content-Type"] = "application/json"
+            started = time.perf_counter()
+            try:
+                response = self._http.request(method, url, params=params, content=content, headers=headers)
+            except httpx.TransportError as exc:
+                sent = not isinstance(exc, _NOT_SENT)
+                logger.warning(
+                    "sage_transport_error",
+                    extra={"method": method, "path": urlsplit(url).path, "error": type(exc).__name__,
+                           "attempt": attempt},
+                )
+                metrics.add_metric(name="SageRequests", unit="Count", value=1)
+                if is_write and sent:
+                    raise UncertainWrite(
+                        f"{method} {urlsplit(url).path}: {type(exc).__name__} after sending; outcome unknown"
+                    ) from None
+                if attempt >= self._max_attempts:
+                    raise SageUnavailable(f"{method} {urlsplit(url).path}: {type(exc).__name__}") from None
+                self._sleep(self._backoff(attempt))
+                continue
+
+            request_id = _request_id(response)
+            metrics.add_metric(name="SageRequests", unit="Count", value=1)
+            logger.info(
+                "sage_request",
+                extra={"method": method, "path": urlsplit(url).path, "status": response.status_code,
+                       "sage_request_id": request_id, "attempt": attempt,
+                       "ms": round((time.perf_counter() - started) * 1000, 1)},
+            )
+            status = response.status_code
+            if status < 400:
+                if status == 204 or not response.content:
+                    return None
+                return loads(response.content)
+
+            error = error_from_response(response)
+            if status == 401 and not refreshed:
+                refreshed = True
+                token = self._token(rejected=token)
+                attempt -= 1  # the refresh retry is not a backoff attempt
+                continue
+            if status == 429:
+                metrics.add_metric(name="SageThrottled", unit="Count", value=1)
+            retryable = status in (429, 503) or (not is_write and status >= 500)
+            if not retryable:
+                if is_write and status >= 500:
+                    raise UncertainWrite(
+                        error.message, status=status, data_code=error.data_code, request_id=request_id
+                    )
+                raise error
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if attempt >= self._max_attempts or (
+                retry_after is not None and retry_after > self._max_retry_after
+            ):
+                if status == 429:
+                    raise error
+                raise SageUnavailable(error.message, status=status, data_code=error.data_code,
+                                      request_id=request_id)
+            self._sleep(retry_after if retry_after is not None else self._backoff(attempt))
+
+    # ---- generic resource operations
+
+    @staticmethod
+    def _wrapper(resource: str) -> str:
+        try:
+            return RESOURCES[resource]
+        except KeyError:
+            raise ValueError(f"unknown Sage Accounting resource {resource!r}") from None
+
+    def create(self, resource: str, body: Mapping[str, Any], *, idempotency_id: str | None = None) -> dict[str, Any]:
+        """POST a record. `body` is the record's attributes; the client wraps it as the API wants
+        ({"sales_invoice": {...}}). `idempotency_id` (32 hex) makes Sage replay the first result of
+        a repeated create instead of creating a second record."""
+        record = dict(body)
+        if idempotency_id:
+            record["idempotency_id"] = idempotency_id
+        return self.request("POST", resource, body={self._wrapper(resource): record})
+
+    def update(self, resource: str, key: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.request("PUT", f"{resource}/{key}", body={self._wrapper(resource): dict(body)})
+
+    def get(self, resource: str, key: str, **params: Any) -> dict[str, Any]:
+        self._wrapper(resource)
+        return self.request("GET", f"{resource}/{key}", params=_params(params) or None,
+                            with_business=resource != "businesses")
+
+    def delete(self, resource: str, key: str, *, void_reason: str | None = None) -> Any:
+        """DELETE a record; for documents that have been issued Sage voids them and needs a reason."""
+        params = {"void_reason": void_reason} if void_reason else None
+        return self.request("DELETE", f"{resource}/{key}", params=params)
+
+    def void(self, resource: str, key: str, *, reason: str) -> Any:
+        if resource not in VOIDABLE:
+            raise ValueError(f"{resource} cannot be voided")
+        return self.delete(resource, key, void_reason=reason)
+
+    def iterate(self, resource: str, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every record of a list, following `$next` page by page (200 per page)."""
+        self._wrapper(resource)
+        params = _params(filters)
+        params.setdefault("items_per_page", ITEMS_PER_PAGE)
+        with_business = resource != "businesses"
+        page: Any = self.request("GET", resource, params=params, with_business=with_business)
+        seen: set[str] = set()
+        while True:
+            if isinstance(page, list):  # the spec's shape; the live API wraps lists (specs README)
+                yield from page
+                return
+            yield from page.get("$items") or []
+            nxt = page.get("$next")
+            if not nxt or nxt in seen:  # past the end the API repeats the last page
+                return
+            seen.add(nxt)
+            page = self.request("GET", nxt, with_business=with_business)
+
+    def list(self, resource: str, **filters: Any) -> list[dict[str, Any]]:
+        return list(self.iterate(resource, **filters))
+
+    # ---- typed helpers
+
+    def list_businesses(self) -> list[dict[str, Any]]:
+        """The businesses the authorising user can reach (no X-Business header: not yet chosen)."""
+        return self.list("businesses")
+
+    def create_contact(self, body: Mapping[str, Any], *, idempotency_id: str | None = None) -> dict[str, Any]:
+        return self.create("contacts", body, idempotency_id=idempotency_id)
+
+    def find_contacts(self, *, search: str | None = None, email: str | None = None,
+                      contact_type_id: str | None = None) -> list[dict[str, Any]]:
+        return self.list("contacts", search=search, email=email, contact_type_id=contact_type_id)
+
+    def find_by_reference(self, resource: str, reference: str) -> list[dict[str, Any]]:
+        """Documents whose reference is exactly `reference` (`search` also matches contact names
+        and partial references, so the result is filtered)."""
+        hits = self.iterate(resource, search=reference, attributes="reference,total_amount,date,contact")
+        return [r for r in hits if (r.get("reference") or "") == reference]
+
+    def changed_since(self, resource: str, since: datetime, **filters: Any) -> Iterator[dict[str, Any]]:
+        return self.iterate(resource, updated_or_created_since=since, **filters)
+
+
+def _params(filters: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, datetime):
+            out[key] = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif isinstance(value, date):
+            out[key] = value.isoformat()
+        else:
+            out[key] = str(value)
+    return out
+
+
+# ----------------------------------------------------------------------------------------- connector
+
+
+class SageAccountingConnector:
+    """The `Connector` protocol over a `SageAccountingClient`."""
+
+    provider = PROVIDER
+
+    def __init__(self, client: SageAccountingClient) -> None:
+        self.client = client
+
+    @staticmethod
+    def _key(idempotency_key: str | None) -> str | None:
+        # Sage wants a 32-hex GUID; the ledger's key is a hash, so its first 128 bits do.
+        return idempotency_key[:32] if idempotency_key else None
+
+    def find_contacts(self, *, name: str | None = None, email: str | None = None,
+                      reference: str | None = None, contact_type: str | None = None) -> list[RemoteRecord]:
+        found = self.client.find_contacts(search=reference or name, email=email,
+                                          contact_type_id=contact_type)
+        if reference:
+            found = [c for c in found if c.get("reference") == reference]
+        elif name:
+            found = [c for c in found if (c.get("name") or "").strip().lower() == name.strip().lower()]
+        return [RemoteRecord.from_sage(c) for c in found]
+
+    def create_contact(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
+        return RemoteRecord.from_sage(self.client.create_contact(body, idempotency_id=self._key(idempotency_key)))
+
+    def create_document(self, kind: DocumentKind, body: Mapping[str, Any], *,
+                        idempotency_key: str | None = None) -> RemoteRecord:
+        resource = DOCUMENT_RESOURCES[kind]
+        return RemoteRecord.from_sage(self.client.create(resource, body, idempotency_id=self._key(idempotency_key)))
+
+    def update_document(self, kind: DocumentKind, remote_id: str, body: Mapping[str, Any]) -> RemoteRecord:
+        return RemoteRecord.from_sage(self.client.update(DOCUMENT_RESOURCES[kind], remote_id, body))
+
+    def void_document(self, kind: DocumentKind, remote_id: str, *, reason: str) -> RemoteRecord:
+        data = self.client.delete(DOCUMENT_RESOURCES[kind], remote_id, void_reason=reason)
+        return RemoteRecord.from_sage(data or {"id": remote_id})
+
+    def get_document(self, kind: DocumentKind, remote_id: str) -> RemoteRecord:
+        return RemoteRecord.from_sage(self.client.get(DOCUMENT_RESOURCES[kind], remote_id))
+
+    def find_documents_by_reference(self, kind: DocumentKind, reference: str) -> list[RemoteRecord]:
+        return [RemoteRecord.from_sage(r) for r in self.client.find_by_reference(DOCUMENT_RESOURCES[kind], reference)]
+
+    def create_payment(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
+        return RemoteRecord.from_sage(
+            self.client.create("contact_payments", body, idempotency_id=self._key(idempotency_key)))
+
+    def create_allocation(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
+        return RemoteRecord.from_sage(
+            self.client.create("contact_allocations", body, idempotency_id=self._key(idempotency_key)))
+
+    def payments_changed_since(self, since: datetime) -> Iterator[RemoteRecord]:
+        return (RemoteRecord.from_sage(r) for r in self.client.changed_since("contact_payments", since))
+
+    def allocations_changed_since(self, since: datetime) -> Iterator[RemoteRecord]:
+        return (RemoteRecord.from_sage(r) for r in self.client.changed_since("contact_allocations", since))
+
+    def list_tax_rates(self) -> list[RemoteRecord]:
+        return [RemoteRecord.from_sage(r) for r in self.client.iterate("tax_rates")]
+
+    def list_ledger_accounts(self) -> list[RemoteRecord]:
+        return [RemoteRecord.from_sage(r) for r in self.client.iterate("ledger_accounts")]
+
+    def list_bank_accounts(self) -> list[RemoteRecord]:
+        return [RemoteRecord.from_sage(r) for r in self.client.iterate("bank_accounts")]
+
+    def list_items(self, *, changed_since: datetime | None = None) -> list[RemoteRecord]:
+        out = []
+        for resource in ("products", "services"):
+            rows = (self.client.changed_since(resource, changed_since) if changed_since
+                    else self.client.iterate(resource))
+            out += [RemoteRecord.from_sage(r) for r in rows]
+        return out

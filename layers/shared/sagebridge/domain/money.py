@@ -1,0 +1,100 @@
+"""Money rules: Decimal only, two places ROUND_HALF_UP, rounded per line the way Sage computes.
+
+Sage rounds each line's net and tax to the penny and adds the rounded lines up; it never rounds a
+header total. We do the same so that what we compute is what Sage will show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+CENT = Decimal("0.01")
+TOLERANCE = CENT  # the host's totals may differ from ours by a penny, no more
+ZERO = Decimal("0")
+
+# A binary float holds 15 significant decimal digits for sure; beyond that its shortest repr
+# may not be the number the host wrote, so we refuse rather than guess.
+_FLOAT_SAFE_DIGITS = 15
+_MAX_INTEGER_DIGITS = 15
+
+
+def to_decimal(value: object) -> Decimal:
+    """Parse an amount exactly: strings, ints and Decimals as written, a float (a JSON number) by its
+    shortest repr, so 10.1 becomes Decimal('10.1'), never Decimal(10.1)'s 10.0999...
+
+    Refuses booleans, NaN, infinities, floats with more than 15 significant digits and amounts too
+    large for an accounting system."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        amount = Decimal(repr(value))
+        if amount.is_finite() and len(amount.as_tuple().digits) > _FLOAT_SAFE_DIGITS:
+            raise ValueError(
+                f"{value!r} has more than {_FLOAT_SAFE_DIGITS} significant digits; "
+                "send it as a string to keep it exact"
+            )
+    elif isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a number") from None
+    else:
+        raise ValueError(f"must be a number, not {type(value).__name__}")
+    if not amount.is_finite():
+        raise ValueError("must be a finite number")
+    if amount and amount.adjusted() >= _MAX_INTEGER_DIGITS:
+        raise ValueError(f"is too large (at most {_MAX_INTEGER_DIGITS} digits before the point)")
+    return amount
+
+
+# Any exact decimal quantity from the host: amounts, quantities, unit prices, rates.
+Amount = Annotated[Decimal, BeforeValidator(to_decimal)]
+
+
+def round_money(value: Decimal) -> Decimal:
+    """Two places, half away from zero (0.005 -> 0.01, -0.005 -> -0.01), as Sage rounds."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def line_net(quantity: Decimal, unit_price: Decimal, discount: Decimal = ZERO) -> Decimal:
+    """A line's net: round(quantity x unit price - discount amount, 2)."""
+    return round_money(quantity * unit_price - discount)
+
+
+def line_tax(net: Decimal, rate_percent: Decimal) -> Decimal:
+    """A line's tax: round(net x rate / 100, 2), computed on the already rounded net."""
+    return round_money(net * rate_percent / 100)
+
+
+def sum_money(values: Iterable[Decimal]) -> Decimal:
+    """Add amounts that are each already rounded; the result needs no rounding of its own."""
+    return round_money(sum(values, ZERO))
+
+
+def within_tolerance(ours: Decimal, theirs: Decimal, tolerance: Decimal = TOLERANCE) -> bool:
+    return abs(ours - theirs) <= tolerance
+
+
+class Totals(BaseModel):
+    """A document's net, tax and gross total: the host's own, or the ones we compute."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    net: Amount
+    tax: Amount
+    total: Amount
+
+
+def totals_of(line_nets: Iterable[Decimal], line_taxes: Iterable[Decimal]) -> Totals:
+    """Document totals as sums of per-line values (never re-rounded at header level)."""
+    net = sum_money(line_nets)
+    tax = sum_money(line_taxes)
+    return Totals(net=net, tax=tax, total=net + tax)

@@ -1,0 +1,123 @@
+"""A tenant's settings: which Sage, what exports when, and how host codes map onto Sage's ids.
+
+Unknown settings are errors that name the setting; a mapping to an empty Sage id names its key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from sagebridge.domain.base import describe_problems
+from sagebridge.domain.errors import ConfigurationError
+from sagebridge.domain.fields import Email, HostStatus, host_status_key
+from sagebridge.domain.kinds import ALL_RECORD_KINDS, DateBasis, PartyKind, RecordKind, ledger_of
+
+
+class Provider(StrEnum):
+    SAGE_ACCOUNTING = "sage_accounting"
+    SAGE_INTACCT = "sage_intacct"
+    SAGE_200 = "sage200"
+
+
+class ExportType(StrEnum):
+    NEW = "new"  # never re-send what was exported
+    ALL = "all"  # re-send everything in the window (updates what Sage has)
+
+
+class IdentifyCustomerBy(StrEnum):
+    """How to find an existing Sage customer before creating one."""
+
+    NONE = "none"
+    NAME = "name"
+    EMAIL = "email"
+
+
+def _non_empty_key(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a host code cannot be empty")
+    return value.strip()
+
+
+def _maps_to_something(value: str) -> str:
+    if not value.strip():
+        raise ValueError("maps to nothing: give the Sage id it stands for")
+    return value.strip()
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ValueError("must be an http(s) URL")
+    return value.strip()
+
+
+HostCode = Annotated[str, AfterValidator(_non_empty_key)]
+MappedSageId = Annotated[str, AfterValidator(_maps_to_something)]
+OptionalSageId = Annotated[str, Field(min_length=1)] | None
+Url = Annotated[str, AfterValidator(_http_url)]
+
+
+class CatalogImport(BaseModel):
+    """What to bring from Sage into the host app."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    items: bool = False
+    tax_rates: bool = False
+    customers: bool = False
+
+
+class TenantSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    provider: Provider
+    customer_date_basis: DateBasis = DateBasis.POSTING
+    vendor_date_basis: DateBasis = DateBasis.POSTING
+    export_kinds: frozenset[RecordKind] = ALL_RECORD_KINDS
+    trigger_statuses: frozenset[HostStatus] = frozenset({"pending_payment"})
+    identify_customer_by: IdentifyCustomerBy = IdentifyCustomerBy.NONE
+    tax_mappings: dict[HostCode, MappedSageId] = Field(default_factory=dict)  # tax code -> Sage tax rate
+    ledger_mappings: dict[HostCode, MappedSageId] = Field(default_factory=dict)  # -> Sage ledger account
+    default_sales_ledger_account_id: OptionalSageId = None
+    default_purchase_ledger_account_id: OptionalSageId = None
+    receipt_bank_account_id: OptionalSageId = None
+    receipt_payment_method: OptionalSageId = None
+    # At least 5: each run costs Sage API calls, and Sage rate-limits per business.
+    export_interval_minutes: int = Field(default=15, ge=5, le=1440)
+    export_type: ExportType = ExportType.NEW
+    retry_limit: int = Field(default=3, ge=0, le=10)
+    catalog_import: CatalogImport = CatalogImport()
+    replace_host_tax_types: bool = False  # the host's tax types become Sage's
+    host_callback_url: Url | None = None
+    notification_email: Email | None = None
+
+    def date_basis_for(self, kind: RecordKind) -> DateBasis:
+        ledger = ledger_of(kind)
+        return self.customer_date_basis if ledger is PartyKind.CUSTOMER else self.vendor_date_basis
+
+    def exports(self, kind: RecordKind) -> bool:
+        return kind in self.export_kinds
+
+    def is_trigger_status(self, status: str) -> bool:
+        return host_status_key(status) in self.trigger_statuses
+
+    def ledger_account_for(self, kind: RecordKind, ledger_code: str | None) -> str | None:
+        """The Sage ledger account a line posts to: its mapping, else the ledger's default."""
+        if ledger_code is not None and ledger_code in self.ledger_mappings:
+            return self.ledger_mappings[ledger_code]
+        if ledger_of(kind) is PartyKind.VENDOR:
+            return self.default_purchase_ledger_account_id
+        return self.default_sales_ledger_account_id
+
+
+def parse_tenant_settings(data: Mapping[str, Any]) -> TenantSettings:
+    """Validate settings, raising ConfigurationError that names every bad field at once."""
+    try:
+        return TenantSettings.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigurationError("tenant settings: " + "; ".join(describe_problems(exc))) from None

@@ -1,0 +1,280 @@
+"""Validation before posting: pure functions that say, in a bookkeeper's words, why a document
+cannot go to Sage. Every fact they need (settings, Sage's tax rates, currencies, what was exported)
+is an argument, so the engines fetch facts and these only judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from sagebridge.domain.documents import AnyDocument, TaxMode
+from sagebridge.domain.kinds import DocumentKind, PartyKind, ledger_of
+from sagebridge.domain.money import ZERO, Totals, line_tax, totals_of, within_tolerance
+from sagebridge.domain.payments import Payment
+from sagebridge.domain.settings import TenantSettings
+
+
+class SkipCode(StrEnum):
+    """Stable reason codes: stored in the sync log and shown to hosts, so never rename one."""
+
+    CURRENCY_MISMATCH = "currency_mismatch"
+    MULTIPLE_TAXES_ON_LINE = "multiple_taxes_on_line"
+    TAX_CODE_NOT_MAPPED = "tax_code_not_mapped"
+    TAX_RATE_MISSING_IN_SAGE = "tax_rate_missing_in_sage"
+    LEDGER_ACCOUNT_NOT_MAPPED = "ledger_account_not_mapped"
+    ADJUSTMENT_AMOUNT = "adjustment_amount"
+    HEADER_TAX_MODE = "header_tax_mode"
+    TOTALS_MISMATCH = "totals_mismatch"
+    ALLOCATION_NOT_EXPORTED = "allocation_not_exported"
+    ALREADY_PAID_IN_SAGE = "already_paid_in_sage"
+    PARTY_MISSING = "party_missing"
+
+
+class SkipReason(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: SkipCode
+    message: str  # for a bookkeeper: names the document, line and field
+    field: str | None = None  # where, for machines: "lines[2].tax_code", "totals.tax"
+
+
+_LABELS = {
+    DocumentKind.SALES_INVOICE: "Invoice",
+    DocumentKind.SALES_CREDIT_NOTE: "Credit note",
+    DocumentKind.PURCHASE_INVOICE: "Purchase invoice",
+    DocumentKind.PURCHASE_CREDIT_NOTE: "Purchase credit note",
+    DocumentKind.CUSTOMER_PAYMENT: "Payment",
+    DocumentKind.CUSTOMER_REFUND: "Refund",
+}
+
+
+def _label(record: AnyDocument | Payment, *, capital: bool = True) -> str:
+    """'Invoice INV-1001', or for a payment, which has no number, "Payment 'Card ending 4242'"."""
+    word = _LABELS[record.kind] if capital else _LABELS[record.kind].lower()
+    number = getattr(record, "number", None)
+    return f"{word} {number}" if number else f"{word} '{record.reference or record.host_id}'"
+
+
+def _party_word(record: AnyDocument | Payment) -> str:
+    return "customer" if ledger_of(record.kind) is PartyKind.CUSTOMER else "vendor"
+
+
+def currency_reasons(
+    record: AnyDocument | Payment, *, business_currency: str, contact_currency: str | None
+) -> list[SkipReason]:
+    """The contact must trade in the document's currency, and a foreign currency needs a rate.
+
+    contact_currency is the Sage contact's (or, for a new one, what we will create it with); None
+    means the embedded party's currency, else the business currency."""
+    party_currency = record.party.currency if record.party is not None else None
+    contact = contact_currency or party_currency or business_currency
+    if record.currency != contact:
+        return [SkipReason(
+            code=SkipCode.CURRENCY_MISMATCH,
+            field="currency",
+            message=f"{_label(record)} is in {record.currency} but {_party_word(record)} "
+            f"'{record.party_id}' trades in {contact}",
+        )]
+    if record.currency != business_currency and record.exchange_rate is None:
+        return [SkipReason(
+            code=SkipCode.CURRENCY_MISMATCH,
+            field="exchange_rate",
+            message=f"{_label(record)} is in {record.currency}, not the business currency "
+            f"{business_currency}, and has no exchange rate",
+        )]
+    return []
+
+
+def tax_reasons(
+    doc: AnyDocument, *, settings: TenantSettings, sage_tax_rates: Mapping[str, Decimal]
+) -> list[SkipReason]:
+    """One tax per line, mapped to a Sage tax rate that still exists. sage_tax_rates: id -> percent."""
+    if doc.tax_mode is TaxMode.HEADER:
+        return [SkipReason(
+            code=SkipCode.HEADER_TAX_MODE,
+            field="tax_mode",
+            message=f"{_label(doc)} has its tax on the header (group tax); Sage needs tax on each line",
+        )]
+    reasons = []
+    for number, line in enumerate(doc.lines, start=1):
+        codes = line.tax_codes()
+        if len(codes) > 1:
+            listed = ", ".join(f"'{code}'" for code in codes)
+            reasons.append(SkipReason(
+                code=SkipCode.MULTIPLE_TAXES_ON_LINE,
+                field=f"lines[{number}].extra_taxes",
+                message=f"Line {number} has {len(codes)} taxes ({listed}); Sage allows one tax per line",
+            ))
+        elif codes and codes[0] not in settings.tax_mappings:
+            reasons.append(SkipReason(
+                code=SkipCode.TAX_CODE_NOT_MAPPED,
+                field=f"lines[{number}].tax_code",
+                message=f"Line {number}: host tax code '{codes[0]}' is not mapped to a Sage tax rate",
+            ))
+        elif codes and settings.tax_mappings[codes[0]] not in sage_tax_rates:
+            reasons.append(SkipReason(
+                code=SkipCode.TAX_RATE_MISSING_IN_SAGE,
+                field=f"lines[{number}].tax_code",
+                message=f"Line {number}: host tax code '{codes[0]}' is mapped to Sage tax rate "
+                f"'{settings.tax_mappings[codes[0]]}', which no longer exists in Sage",
+            ))
+    return reasons
+
+
+def ledger_reasons(doc: AnyDocument, *, settings: TenantSettings) -> list[SkipReason]:
+    """Every line needs a Sage ledger account: its code's mapping or the ledger's default."""
+    default = "purchase" if ledger_of(doc.kind) is PartyKind.VENDOR else "sales"
+    reasons = []
+    for number, line in enumerate(doc.lines, start=1):
+        if settings.ledger_account_for(doc.kind, line.ledger_code) is not None:
+            continue
+        what = (
+            f"Line {number}: host ledger code '{line.ledger_code}' is not mapped to a Sage ledger account"
+            if line.ledger_code is not None
+            else f"Line {number} has no ledger code"
+        )
+        reasons.append(SkipReason(
+            code=SkipCode.LEDGER_ACCOUNT_NOT_MAPPED,
+            field=f"lines[{number}].ledger_code",
+            message=f"{what} and there is no default {default} ledger account",
+        ))
+    return reasons
+
+
+def adjustment_reasons(doc: AnyDocument) -> list[SkipReason]:
+    if doc.adjustment_amount == ZERO:
+        return []
+    return [SkipReason(
+        code=SkipCode.ADJUSTMENT_AMOUNT,
+        field="adjustment_amount",
+        message=f"{_label(doc)} has an adjustment of {doc.adjustment_amount} on the header, which Sage "
+        "cannot hold; put it on a line in the host app",
+    )]
+
+
+def computed_totals(
+    doc: AnyDocument, *, settings: TenantSettings, sage_tax_rates: Mapping[str, Decimal]
+) -> Totals | None:
+    """The totals Sage will compute (rounded per line); None when a line's tax rate is not known."""
+    nets, taxes = [], []
+    for line in doc.lines:
+        codes = line.tax_codes()
+        net = line.net_amount()
+        nets.append(net)
+        if not codes:
+            taxes.append(ZERO)
+            continue
+        rate_id = settings.tax_mappings.get(codes[0]) if len(codes) == 1 else None
+        if rate_id is None or rate_id not in sage_tax_rates:
+            return None
+        taxes.append(line_tax(net, sage_tax_rates[rate_id]))
+    return totals_of(nets, taxes)
+
+
+def totals_reasons(
+    doc: AnyDocument, *, settings: TenantSettings, sage_tax_rates: Mapping[str, Decimal]
+) -> list[SkipReason]:
+    """The host's totals must match Sage's per-line sums within 0.01 (a header adjustment aside,
+    which has its own reason)."""
+    ours = computed_totals(doc, settings=settings, sage_tax_rates=sage_tax_rates)
+    if ours is None or doc.tax_mode is TaxMode.HEADER:
+        return []  # the tax reasons already say why we cannot compute
+    expected = {"net": ours.net, "tax": ours.tax, "total": ours.total + doc.adjustment_amount}
+    names = {"net": "Net total", "tax": "Tax total", "total": "Total"}
+    reasons = []
+    for part, amount in expected.items():
+        theirs: Decimal = getattr(doc.totals, part)
+        if not within_tolerance(amount, theirs):
+            why = " (Sage rounds tax on each line)" if part != "net" else ""
+            reasons.append(SkipReason(
+                code=SkipCode.TOTALS_MISMATCH,
+                field=f"totals.{part}",
+                message=f"{_label(doc)}: {names[part]} {theirs} in the host app differs from "
+                f"{amount} that Sage will compute{why}",
+            ))
+    return reasons
+
+
+def party_reasons(record: AnyDocument | Payment, *, party_in_sage: bool) -> list[SkipReason]:
+    """We can post when the party is in Sage, or came embedded so we can create it."""
+    if party_in_sage or record.party is not None:
+        return []
+    word = _party_word(record)
+    return [SkipReason(
+        code=SkipCode.PARTY_MISSING,
+        field="party_id",
+        message=f"{word.capitalize()} '{record.party_id}' of {_label(record, capital=False)} is not in Sage "
+        f"and was not sent with it",
+    )]
+
+
+def allocation_reasons(
+    payment: Payment, *, exported: Set[tuple[DocumentKind, str]]
+) -> list[SkipReason]:
+    """Every allocation must point at a document already in Sage. exported: (kind, host id) pairs."""
+    reasons = []
+    for number, allocation in enumerate(payment.allocations, start=1):
+        if (allocation.kind, allocation.host_id) in exported:
+            continue
+        reasons.append(SkipReason(
+            code=SkipCode.ALLOCATION_NOT_EXPORTED,
+            field=f"allocations[{number}]",
+            message=f"{_label(payment)}: allocation {number} is to "
+            f"{_LABELS[allocation.kind].lower()} '{allocation.host_id}', which has not been exported to "
+            "Sage",
+        ))
+    return reasons
+
+
+def already_paid_reasons(
+    doc: AnyDocument, *, total_in_sage: Decimal, outstanding_in_sage: Decimal
+) -> list[SkipReason]:
+    """Sage will not change a document that has payments against it."""
+    paid = total_in_sage - outstanding_in_sage
+    if paid <= ZERO:
+        return []
+    return [SkipReason(
+        code=SkipCode.ALREADY_PAID_IN_SAGE,
+        message=f"{_label(doc)} already has {paid} paid against it in Sage, so Sage will not let it be "
+        "changed",
+    )]
+
+
+def document_skip_reasons(
+    doc: AnyDocument,
+    *,
+    settings: TenantSettings,
+    sage_tax_rates: Mapping[str, Decimal],
+    business_currency: str,
+    contact_currency: str | None,
+    party_in_sage: bool = True,
+) -> list[SkipReason]:
+    """Every reason this invoice or credit note cannot be posted; empty means post it."""
+    return [
+        *party_reasons(doc, party_in_sage=party_in_sage),
+        *currency_reasons(doc, business_currency=business_currency, contact_currency=contact_currency),
+        *tax_reasons(doc, settings=settings, sage_tax_rates=sage_tax_rates),
+        *ledger_reasons(doc, settings=settings),
+        *adjustment_reasons(doc),
+        *totals_reasons(doc, settings=settings, sage_tax_rates=sage_tax_rates),
+    ]
+
+
+def payment_skip_reasons(
+    payment: Payment,
+    *,
+    exported: Set[tuple[DocumentKind, str]],
+    business_currency: str,
+    contact_currency: str | None,
+    party_in_sage: bool = True,
+) -> list[SkipReason]:
+    """Every reason this payment or refund cannot be posted; empty means post it."""
+    return [
+        *party_reasons(payment, party_in_sage=party_in_sage),
+        *currency_reasons(payment, business_currency=business_currency, contact_currency=contact_currency),
+        *allocation_reasons(payment, exported=exported),
+    ]

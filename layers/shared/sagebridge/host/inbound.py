@@ -1,0 +1,248 @@
+"""The events the host app sends to `POST /webhooks/{tenant_id}`, and how a raw body becomes one.
+
+Every event is `{"id", "type", "occurred_at", "data"}`; `data` is the canonical domain model the
+`type` names. Parsing never raises anything but `InvalidWebhook`, whose problems name each bad field
+by its path (`data.lines.1.unit_price`) so the host can fix its payload without asking us.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from sagebridge.domain.base import InboundModel
+from sagebridge.domain.catalog import Item
+from sagebridge.domain.documents import PurchaseCreditNote, PurchaseInvoice, SalesCreditNote, SalesInvoice
+from sagebridge.domain.fields import HostId, Text, UtcDatetime
+from sagebridge.domain.kinds import DocumentKind, PartyKind
+from sagebridge.domain.parties import Customer, Vendor
+from sagebridge.domain.payments import CustomerPayment, CustomerRefund
+
+MAX_BODY_BYTES = 256 * 1024
+EventId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+
+# The kind an item is staged under: items are not exported, so they are not a domain RecordKind.
+ITEM_KIND = "item"
+
+
+class InboundEventType(StrEnum):
+    CUSTOMER_UPSERTED = "customer.upserted"
+    VENDOR_UPSERTED = "vendor.upserted"
+    ITEM_UPSERTED = "item.upserted"
+    INVOICE_UPSERTED = "invoice.upserted"
+    CREDIT_NOTE_UPSERTED = "credit_note.upserted"
+    PURCHASE_INVOICE_UPSERTED = "purchase_invoice.upserted"
+    PURCHASE_CREDIT_NOTE_UPSERTED = "purchase_credit_note.upserted"
+    PAYMENT_RECORDED = "payment.recorded"
+    REFUND_RECORDED = "refund.recorded"
+    DOCUMENT_VOIDED = "document.voided"
+
+
+class VoidedDocument(InboundModel):
+    """A document the host cancelled: it must not be exported (or, if it was, be flagged)."""
+
+    kind: DocumentKind
+    host_id: HostId
+    reason: Text | None = None
+    version: int | None = Field(default=None, ge=0)
+
+
+class _Event(InboundModel):
+    """The envelope every event shares."""
+
+    # The staged record kind this event carries (None: the event stages no record of its own).
+    record_kind: ClassVar[str | None] = None
+
+    id: EventId
+    occurred_at: UtcDatetime
+
+    def staged_kind(self) -> str:
+        """The kind under which `data` is staged ('sales_invoice', 'customer', 'item'...)."""
+        assert self.record_kind is not None
+        return self.record_kind
+
+    def staged_host_id(self) -> str:
+        data: Any = getattr(self, "data")  # noqa: B009 - every concrete event has data
+        return str(data.host_id)
+
+    def version(self) -> int | None:
+        """The host's own version of the record, if it sends one (compared before occurred_at)."""
+        return getattr(getattr(self, "data"), "version", None)  # noqa: B009
+
+    def status(self) -> str | None:
+        """The host status of a document (what trigger statuses are matched against)."""
+        return getattr(getattr(self, "data"), "status", None)  # noqa: B009
+
+
+class CustomerUpserted(_Event):
+    record_kind: ClassVar[str | None] = PartyKind.CUSTOMER.value
+    type: Literal["customer.upserted"]
+    data: Customer
+
+
+class VendorUpserted(_Event):
+    record_kind: ClassVar[str | None] = PartyKind.VENDOR.value
+    type: Literal["vendor.upserted"]
+    data: Vendor
+
+
+class HostItem(Item):
+    """An item as the host sends it: the host always knows its own id."""
+
+    host_id: HostId  # type: ignore[assignment]  # required here, optional on Item
+
+
+class ItemUpserted(_Event):
+    record_kind: ClassVar[str | None] = ITEM_KIND
+    type: Literal["item.upserted"]
+    data: HostItem
+
+
+class InvoiceUpserted(_Event):
+    record_kind: ClassVar[str | None] = DocumentKind.SALES_INVOICE.value
+    type: Literal["invoice.upserted"]
+    data: SalesInvoice
+
+
+class CreditNoteUpserted(_Event):
+    record_kind: ClassVar[str | None] = DocumentKind.SALES_CREDIT_NOTE.value
+    type: Literal["credit_note.upserted"]
+    data: SalesCreditNote
+
+
+class PurchaseInvoiceUpserted(_Event):
+    record_kind: ClassVar[str | None] = DocumentKind.PURCHASE_INVOICE.value
+    type: Literal["purchase_invoice.upserted"]
+    data: PurchaseInvoice
+
+
+class PurchaseCreditNoteUpserted(_Event):
+    record_kind: ClassVar[str | None] = DocumentKind.PURCHASE_CREDIT_NOTE.value
+    type: Literal["purchase_credit_note.upserted"]
+    data: PurchaseCreditNote
+
+
+class PaymentRecorded(_Event):
+    record_kind: ClassVar[str | None] = DocumentKind.CUSTOMER_PAYMENT.value
+    type: Literal["payment.recorded"]
+    data: CustomerPayment
+
+
+class RefundRecorded(_Event):
+    record_kind: ClassVar[str | None] = DocumentKind.CUSTOMER_REFUND.value
+    type: Literal["refund.recorded"]
+    data: CustomerRefund
+
+
+class DocumentVoided(_Event):
+    type: Literal["document.voided"]
+    data: VoidedDocument
+
+    def staged_kind(self) -> str:
+        return self.data.kind.value
+
+
+InboundEvent = Annotated[
+    CustomerUpserted
+    | VendorUpserted
+    | ItemUpserted
+    | InvoiceUpserted
+    | CreditNoteUpserted
+    | PurchaseInvoiceUpserted
+    | PurchaseCreditNoteUpserted
+    | PaymentRecorded
+    | RefundRecorded
+    | DocumentVoided,
+    Field(discriminator="type"),
+]
+
+EVENT_MODELS: dict[InboundEventType, type[_Event]] = {
+    InboundEventType(model.model_fields["type"].annotation.__args__[0]): model  # type: ignore[union-attr]
+    for model in (
+        CustomerUpserted, VendorUpserted, ItemUpserted, InvoiceUpserted, CreditNoteUpserted,
+        PurchaseInvoiceUpserted, PurchaseCreditNoteUpserted, PaymentRecorded, RefundRecorded,
+        DocumentVoided,
+    )
+}
+inbound_event_adapter: TypeAdapter[Any] = TypeAdapter(InboundEvent)
+
+
+class _Envelope(BaseModel):
+    """Only used to name envelope problems when `type` itself is missing or unknown."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: EventId
+    type: InboundEventType
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+# ------------------------------------------------------------------------------------------ problems
+
+
+class FieldProblem(BaseModel):
+    field: str
+    reason: str
+
+
+class InvalidWebhook(Exception):  # noqa: N818 - reads as what it is: the webhook is invalid
+    """A body we refuse: `status` is 400 (not JSON) or 422 (JSON, but not a valid event)."""
+
+    def __init__(self, status: int, problems: list[FieldProblem]) -> None:
+        super().__init__(f"{status}: {len(problems)} problem(s)")
+        self.status = status
+        self.problems = problems
+
+
+def field_problems(exc: ValidationError) -> list[FieldProblem]:
+    """One problem per pydantic error, the field named by its dotted path."""
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        # Union members and validator wrappers show up in loc as names like "function-after[...]":
+        # they say how we validate, not where the field is.
+        parts = [str(p) for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
+        where = ".".join(parts) or "(body)"
+        if err["type"] == "extra_forbidden":
+            reason = "is not a known field"
+        elif err["type"] == "missing":
+            reason = "is required"
+        else:
+            reason = str(err["msg"]).removeprefix("Value error, ")
+        problems.append(FieldProblem(field=where, reason=reason))
+    return problems
+
+
+def decode_json(raw: bytes) -> Any:
+    """JSON, or InvalidWebhook(400). Refuses NaN/Infinity, invalid UTF-8 and absurd nesting."""
+
+    def _no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not valid JSON")
+
+    try:
+        return json.loads(raw, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise InvalidWebhook(400, [FieldProblem(field="(body)", reason=f"not valid JSON: {reason}")]) from None
+
+
+def parse_event(raw: bytes) -> _Event:
+    """The event a raw body holds. InvalidWebhook(400) if not JSON, (422) naming every bad field."""
+    body = decode_json(raw)
+    if not isinstance(body, dict):
+        raise InvalidWebhook(422, [FieldProblem(field="(body)", reason="must be a JSON object")])
+    event_type = body.get("type")
+    model = EVENT_MODELS.get(event_type) if isinstance(event_type, str) else None  # type: ignore[call-overload]
+    try:
+        if model is None:
+            _Envelope.model_validate(body)  # names the bad type and any other envelope problem
+            raise AssertionError("unreachable: an envelope without a known type cannot validate")
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidWebhook(422, field_problems(exc)) from None
+    except RecursionError:
+        raise InvalidWebhook(422, [FieldProblem(field="(body)", reason="nested too deeply")]) from None

@@ -1,0 +1,69 @@
+"""The export job message on EXPORT_QUEUE_URL: what the webhook (and the scheduler) ask the export
+worker to do. The worker parses it with `ExportJob.model_validate_json(record.body)`.
+
+    {"tenant_id": "acme", "trigger": "webhook",
+     "documents": [{"kind": "sales_invoice", "host_id": "INV-1001"}]}
+
+`documents` empty means "everything due for this tenant" (the scheduled run); non-empty means
+"export just these now" (a document reached one of the tenant's trigger statuses).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sagebridge.domain.fields import HostId
+from sagebridge.domain.runs import RunTrigger
+
+
+class ExportTrigger(StrEnum):
+    """Who asked. The domain's RunTrigger words are accepted too, so any sender may use either."""
+
+    SCHEDULE = "schedule"
+    WEBHOOK = "webhook"
+    ADMIN = "admin"
+    REPLAY = "replay"
+    STATUS_CHANGE = "status_change"  # = webhook
+    OPERATOR = "operator"  # = admin
+
+    def run_trigger(self) -> RunTrigger:
+        """The sync log's word for this trigger."""
+        return _RUN_TRIGGER[self]
+
+
+_RUN_TRIGGER = {
+    ExportTrigger.SCHEDULE: RunTrigger.SCHEDULE,
+    ExportTrigger.WEBHOOK: RunTrigger.STATUS_CHANGE,
+    ExportTrigger.STATUS_CHANGE: RunTrigger.STATUS_CHANGE,
+    ExportTrigger.ADMIN: RunTrigger.OPERATOR,
+    ExportTrigger.OPERATOR: RunTrigger.OPERATOR,
+    ExportTrigger.REPLAY: RunTrigger.REPLAY,
+}
+
+
+class DocumentRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str  # a DocumentKind or PartyKind value: "sales_invoice", "customer_payment", "customer"...
+    host_id: HostId
+
+
+class ExportJob(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")  # ignore: newer senders may add fields
+
+    tenant_id: str = Field(min_length=1)
+    trigger: ExportTrigger
+    documents: list[DocumentRef] = Field(default_factory=list)
+    dry_run: bool = False
+    event_id: str | None = None  # the webhook event that asked for it, for the sync log
+
+
+def webhook_export_job(tenant_id: str, kind: str, host_id: str, event_id: str | None = None) -> ExportJob:
+    return ExportJob(
+        tenant_id=tenant_id,
+        trigger=ExportTrigger.WEBHOOK,
+        documents=[DocumentRef(kind=kind, host_id=host_id)],
+        event_id=event_id,
+    )

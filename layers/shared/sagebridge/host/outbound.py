@@ -1,0 +1,288 @@
+"""Events Sage Bridge sends back to the host app, and `enqueue_delivery`, the one way to send one.
+
+Every event is `{"id", "type", "tenant_id", "occurred_at", "data"}`, POSTed to the tenant's
+`host_callback_url`, signed like inbound webhooks, with `Idempotency-Key: <id>`. The id is
+deterministic (tenant, type and what the event says), so the same news queued twice by two runs
+is delivered once.
+
+The export engine and the payment poller call:
+
+    enqueue_delivery(outbox, tenant_id, InvoicePartPaid(invoice=..., outstanding_amount=...))
+
+where `outbox` is a `DeliveryOutbox` of the delivery queue and the store's deliveries repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sagebridge.domain.catalog import Item, TaxRate
+from sagebridge.domain.fields import CurrencyCode, HostId, SageId, Text, UtcDatetime
+from sagebridge.domain.hashing import canonical_json
+from sagebridge.domain.kinds import DocumentKind
+from sagebridge.domain.parties import Customer
+from sagebridge.domain.validation import SkipReason
+
+# --------------------------------------------------------------------------------------- the data
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+
+
+class DocumentLink(BaseModel):
+    """A document known on both sides."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: DocumentKind
+    host_id: HostId | None = None  # None: created in Sage, never seen by the host
+    sage_id: SageId
+    number: Text | None = None
+
+
+class MoneyMovement(BaseModel):
+    """A payment or refund as Sage recorded it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sage_id: SageId
+    amount: Decimal
+    currency: CurrencyCode
+    date: date
+    method: Text | None = None  # Sage's payment method name: "Bank Transfer", "Cash"...
+    reference: Text | None = None
+    host_id: HostId | None = None  # set when the payment came from the host in the first place
+
+
+class InvoicePaymentReceived(_Data):
+    """Money was set against an invoice in Sage (one event per payment allocation)."""
+
+    event_type: ClassVar[str] = "invoice.payment_received"
+    invoice: DocumentLink
+    payment: MoneyMovement
+    allocated_amount: Decimal  # how much of this payment went to this invoice
+    outstanding_amount: Decimal
+
+
+class InvoicePaid(_Data):
+    event_type: ClassVar[str] = "invoice.paid"
+    invoice: DocumentLink
+    total_amount: Decimal
+    outstanding_amount: Decimal = Decimal("0")
+    paid_on: date | None = None
+
+
+class InvoicePartPaid(_Data):
+    event_type: ClassVar[str] = "invoice.part_paid"
+    invoice: DocumentLink
+    total_amount: Decimal
+    outstanding_amount: Decimal
+
+
+class CreditNoteRefunded(_Data):
+    event_type: ClassVar[str] = "credit_note.refunded"
+    credit_note: DocumentLink
+    refund: MoneyMovement
+    outstanding_amount: Decimal
+
+
+class SageItem(Item):
+    """An item (product or service) as Sage holds it."""
+
+    event_type: ClassVar[str] = "item.upserted"
+    model_config = ConfigDict(frozen=True)
+    sage_id: SageId  # type: ignore[assignment]  # always known: it comes from Sage
+
+
+class SageTaxRate(TaxRate):
+    event_type: ClassVar[str] = "tax_rate.upserted"
+    model_config = ConfigDict(frozen=True)
+    sage_id: SageId  # type: ignore[assignment]
+
+
+class SageCustomer(Customer):
+    """A customer (Sage 'contact') created or changed in Sage."""
+
+    event_type: ClassVar[str] = "customer.upserted"
+    model_config = ConfigDict(frozen=True)
+    host_id: HostId | None = None  # type: ignore[assignment]  # None: new in Sage, unknown to the host
+    sage_id: SageId
+
+
+class ExportFailed(_Data):
+    """A document could not be exported; `will_retry` says if the next run tries again."""
+
+    event_type: ClassVar[str] = "export.failed"
+    kind: str
+    host_id: HostId
+    number: Text | None = None
+    run_id: str
+    reason_code: str
+    reason: str
+    attempts: int = Field(ge=1)
+    will_retry: bool
+
+
+class DocumentSkipped(_Data):
+    """A document was not exported because something needs fixing first; every reason is listed."""
+
+    event_type: ClassVar[str] = "document.skipped"
+    kind: str
+    host_id: HostId
+    number: Text | None = None
+    run_id: str
+    reasons: list[SkipReason] = Field(min_length=1)
+
+
+class ConnectionStatusChanged(_Data):
+    event_type: ClassVar[str] = "connection.status_changed"
+    provider: str
+    status: Literal["connected", "expired", "revoked", "disconnected"]
+    previous_status: str | None = None
+    reason: Text | None = None  # "Sage refused the refresh token: the tenant must reconnect"
+    business_name: Text | None = None
+
+
+OutboundData = (
+    InvoicePaymentReceived | InvoicePaid | InvoicePartPaid | CreditNoteRefunded | SageItem | SageTaxRate
+    | SageCustomer | ExportFailed | DocumentSkipped | ConnectionStatusChanged
+)
+
+# ------------------------------------------------------------------------------------ the envelope
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1)
+    tenant_id: str = Field(min_length=1)
+    occurred_at: UtcDatetime
+
+
+def _event_model(data: type[_Data] | type[BaseModel]) -> type[_Event]:
+    event_type: str = data.event_type  # type: ignore[attr-defined]
+    name = "".join(part.title() for part in event_type.replace(".", "_").split("_")) + "Event"
+    fields: dict[str, Any] = {"type": (Literal[event_type], ...), "data": (data, ...)}  # type: ignore[valid-type]
+    from pydantic import create_model
+
+    return create_model(name, __base__=_Event, __module__=__name__, **fields)
+
+
+DATA_MODELS: tuple[type[BaseModel], ...] = (
+    InvoicePaymentReceived, InvoicePaid, InvoicePartPaid, CreditNoteRefunded, SageItem, SageTaxRate,
+    SageCustomer, ExportFailed, DocumentSkipped, ConnectionStatusChanged,
+)
+EVENT_FOR_DATA: dict[type[BaseModel], type[_Event]] = {data: _event_model(data) for data in DATA_MODELS}
+EVENT_MODELS: dict[str, type[_Event]] = {
+    data.event_type: event for data, event in EVENT_FOR_DATA.items()  # type: ignore[attr-defined]
+}
+OutboundEvent = Annotated[
+    EVENT_FOR_DATA[InvoicePaymentReceived] | EVENT_FOR_DATA[InvoicePaid] | EVENT_FOR_DATA[InvoicePartPaid]  # type: ignore[valid-type]
+    | EVENT_FOR_DATA[CreditNoteRefunded] | EVENT_FOR_DATA[SageItem] | EVENT_FOR_DATA[SageTaxRate]  # type: ignore[valid-type]
+    | EVENT_FOR_DATA[SageCustomer] | EVENT_FOR_DATA[ExportFailed] | EVENT_FOR_DATA[DocumentSkipped]  # type: ignore[valid-type]
+    | EVENT_FOR_DATA[ConnectionStatusChanged],  # type: ignore[valid-type]
+    Field(discriminator="type"),
+]
+
+
+def build_event(
+    tenant_id: str, data: BaseModel, *, dedupe_key: str | None = None, occurred_at: datetime | None = None
+) -> _Event:
+    """The envelope for `data`, with its deterministic id."""
+    model = EVENT_FOR_DATA.get(type(data))
+    if model is None:
+        raise TypeError(f"{type(data).__name__} is not an outbound event's data")
+    event_type: str = type(data).event_type  # type: ignore[attr-defined]
+    return model(
+        id=delivery_event_id(tenant_id, event_type, dedupe_key or canonical_json(data, ignore=())),
+        type=event_type,
+        tenant_id=tenant_id,
+        occurred_at=occurred_at or datetime.now(UTC),
+        data=data,
+    )
+
+
+def delivery_event_id(tenant_id: str, event_type: str, dedupe_key: str) -> str:
+    """`evt_` + 32 hex: the same tenant, type and news always give the same id."""
+    digest = hashlib.sha256(f"{tenant_id}\n{event_type}\n{dedupe_key}".encode()).hexdigest()
+    return f"evt_{digest[:32]}"
+
+
+# ------------------------------------------------------------------------------- queueing a delivery
+
+
+class DeliveryMessage(BaseModel):
+    """The body of a message on DELIVERY_QUEUE_URL: the whole event, so delivery needs no lookup."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tenant_id: str = Field(min_length=1)
+    event_id: str = Field(min_length=1)
+    event_type: str = Field(min_length=1)
+    event: dict[str, Any]
+
+
+class DeliveryQueue(Protocol):
+    def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> str: ...
+
+
+class DeliveryRecords(Protocol):
+    """What enqueue_delivery needs of the store's deliveries repository."""
+
+    def record_queued(self, tenant_id: str, event_id: str, event_type: str) -> bool:
+        """Create the delivery record in state `queued`; False if the event id is already known."""
+        ...
+
+
+@dataclass
+class DeliveryOutbox:
+    queue: DeliveryQueue
+    deliveries: DeliveryRecords
+
+
+@dataclass(frozen=True)
+class QueuedDelivery:
+    event_id: str
+    event_type: str
+    queued: bool  # False: this event was already queued (or delivered) before; nothing was sent
+
+
+def enqueue_delivery(
+    outbox: DeliveryOutbox,
+    tenant_id: str,
+    data: BaseModel,
+    *,
+    dedupe_key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> QueuedDelivery:
+    """Queue one event for the tenant's host app. Idempotent: the same news (same tenant, type and
+    data, or the same `dedupe_key`) is queued once; later calls return queued=False.
+
+    The record is written first, then the message sent: if the send fails the caller sees the error
+    and a retry... finds the record and would skip, so a failed send removes nothing but raises with
+    the record still `queued`; `resend_queued` (the payment poller's next run) covers that gap.
+    """
+    event = build_event(tenant_id, data, dedupe_key=dedupe_key, occurred_at=occurred_at)
+    event_type: str = event.type  # type: ignore[attr-defined]
+    if not outbox.deliveries.record_queued(tenant_id, event.id, event_type):
+        return QueuedDelivery(event.id, event_type, queued=False)
+    outbox.queue.send(delivery_message(event))
+    return QueuedDelivery(event.id, event_type, queued=True)
+
+
+def delivery_message(event: _Event) -> dict[str, Any]:
+    return DeliveryMessage(
+        tenant_id=event.tenant_id,
+        event_id=event.id,
+        event_type=event.type,  # type: ignore[attr-defined]
+        event=event.model_dump(mode="json"),
+    ).model_dump(mode="json")

@@ -1,0 +1,113 @@
+"""Outbound delivery records (DELIVERY#event_id / DELIVERY): the state of each event sent to the
+host app. Keyed by event id so the delivery function's check-before-send is a consistent read; the
+sparse GSI1 lists a tenant's backlog (queued, failed); GSI2 finds all of a tenant's records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sagebridge.store import keys
+from sagebridge.store.records import DeliveryRecord, DeliveryState
+from sagebridge.store.table import (
+    IfAbsent,
+    Item,
+    Page,
+    Table,
+    Write,
+    epoch_seconds,
+    iso,
+    missing,
+    parse_iso,
+    update,
+)
+
+RETENTION = timedelta(days=90)
+_BACKLOG = frozenset({DeliveryState.QUEUED, DeliveryState.FAILED})
+
+
+class Deliveries:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def record_op(
+        self,
+        event_id: str,
+        tenant_id: str,
+        state: DeliveryState,
+        *,
+        attempts: int = 0,
+        last_error: str | None = None,
+    ) -> Write:
+        """Record the state of an event's delivery. Delivered is final and attempts never go
+        backwards, so a late or repeated write cannot resurrect a delivered event (ConflictError)."""
+        state = DeliveryState(state)
+        now = self._table.now()
+        backlog = state in _BACKLOG
+        return update(
+            (keys.delivery_pk(event_id), keys.delivery_sk()),
+            set_={
+                "event_id": event_id, "tenant_id": tenant_id, "state": state.value,
+                "attempts": attempts, "last_error": last_error, "updated_at": iso(now),
+                "created_at": IfAbsent(iso(now)), "expires_at": epoch_seconds(now + RETENTION),
+                "gsi1pk": keys.deliveries_by_state_pk(tenant_id, state.value) if backlog else None,
+                "gsi1sk": keys.deliveries_by_state_sk(iso(now), event_id) if backlog else None,
+                "gsi2pk": keys.deliveries_of_tenant_pk(tenant_id), "gsi2sk": event_id,
+            },
+            condition="attribute_not_exists(pk) OR (#state <> :delivered AND #attempts <= :attempts "
+                      "AND tenant_id = :tenant)",
+            names={"#state": "state", "#attempts": "attempts"},
+            values={":delivered": DeliveryState.DELIVERED.value, ":attempts": attempts,
+                    ":tenant": tenant_id},
+            what=f"delivery {event_id}",
+        )
+
+    def record(
+        self,
+        event_id: str,
+        tenant_id: str,
+        state: DeliveryState,
+        *,
+        attempts: int = 0,
+        last_error: str | None = None,
+    ) -> DeliveryRecord:
+        new = self._table.write(
+            self.record_op(event_id, tenant_id, state, attempts=attempts, last_error=last_error),
+            ReturnValues="ALL_NEW",
+        )
+        return _record(new)
+
+    def get(self, event_id: str) -> DeliveryRecord:
+        found = self.find(event_id)
+        if found is None:
+            raise missing(f"delivery {event_id}")
+        return found
+
+    def find(self, event_id: str) -> DeliveryRecord | None:
+        item = self._table.get(keys.delivery_pk(event_id), keys.delivery_sk())
+        return _record(item) if item else None
+
+    def backlog(
+        self,
+        tenant_id: str,
+        state: DeliveryState = DeliveryState.QUEUED,
+        *,
+        limit: int = 100,
+        next_token: str | None = None,
+    ) -> Page[DeliveryRecord]:
+        """A tenant's queued (or failed) deliveries, oldest first."""
+        if DeliveryState(state) not in _BACKLOG:
+            raise ValueError("the backlog holds queued and failed deliveries only")
+        partition = keys.deliveries_by_state_pk(tenant_id, DeliveryState(state).value)
+        items, token = self._table.query_page(
+            "gsi1pk = :p", {":p": partition}, partition=("gsi1pk", partition), index="GSI1",
+            limit=limit, next_token=next_token,
+        )
+        return Page([_record(i) for i in items], token)
+
+
+def _record(item: Item) -> DeliveryRecord:
+    return DeliveryRecord(
+        event_id=item["event_id"], tenant_id=item["tenant_id"], state=DeliveryState(item["state"]),
+        attempts=int(item.get("attempts", 0)), last_error=item.get("last_error"),
+        created_at=parse_iso(item.get("created_at")), updated_at=parse_iso(item.get("updated_at")),
+    )

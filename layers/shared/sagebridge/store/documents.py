@@ -1,0 +1,111 @@
+"""Staged host records (TENANT#t / DOC#kind#host_id): canonical JSON + hash as the webhook received
+them. Indexed twice so an export window is one Query whichever date basis the tenant uses:
+GSI1 by posting date, GSI2 by document date, each per ledger (see keys.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date
+
+from sagebridge.store import keys
+from sagebridge.store.records import DateBasis, StagedDocument
+from sagebridge.store.table import Item, Table, Write, delete, iso, missing, parse_iso, put, update
+
+# Written only when absent or strictly newer: webhooks arrive out of order and more than once.
+_NEWER = "attribute_not_exists(pk) OR #v < :v"
+
+
+class Documents:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def put_op(self, document: StagedDocument) -> Write:
+        """The conditional Put of `put`, for a transaction with the document's side records
+        (`Store.transact`): a stale version cancels the whole transaction."""
+        d = document
+        item = {
+            "pk": keys.tenant_pk(d.tenant_id), "sk": keys.document_sk(d.kind, d.host_id),
+            "gsi1pk": keys.documents_by_posting_date_pk(d.tenant_id, d.ledger),
+            "gsi1sk": keys.document_date_sk(d.posting_date, d.kind, d.host_id),
+            "gsi2pk": keys.documents_by_document_date_pk(d.tenant_id, d.ledger),
+            "gsi2sk": keys.document_date_sk(d.document_date, d.kind, d.host_id),
+            "tenant_id": d.tenant_id, "kind": d.kind, "host_id": d.host_id, "ledger": d.ledger,
+            "canonical_json": d.canonical_json, "payload_hash": d.payload_hash, "version": d.version,
+            "posting_date": d.posting_date.isoformat(), "document_date": d.document_date.isoformat(),
+            "voided": d.voided, "staged_at": iso(self._table.now()),
+        }
+        return put(item, condition=_NEWER, names={"#v": "version"}, values={":v": d.version},
+                   what=f"document {d.kind}/{d.host_id} of tenant {d.tenant_id}")
+
+    def put(self, document: StagedDocument) -> None:
+        """Stage a host record. ConflictError if the stored version is the same or newer (a
+        duplicate or out-of-order webhook: nothing to do)."""
+        self._table.write(self.put_op(document))
+
+    def get(self, tenant_id: str, kind: str, host_id: str) -> StagedDocument:
+        found = self.find(tenant_id, kind, host_id)
+        if found is None:
+            raise missing(f"document {kind}/{host_id} of tenant {tenant_id}")
+        return found
+
+    def find(self, tenant_id: str, kind: str, host_id: str) -> StagedDocument | None:
+        item = self._table.get(keys.tenant_pk(tenant_id), keys.document_sk(kind, host_id))
+        return _record(item) if item else None
+
+    def between(
+        self,
+        tenant_id: str,
+        ledger: str,
+        basis: DateBasis | str,
+        start: date,
+        end: date,
+        *,
+        kinds: Iterable[str] | None = None,
+        page_size: int = 100,
+    ) -> Iterator[StagedDocument]:
+        """Documents of one ledger dated `start` through `end` (inclusive) by the posting or the
+        document date, in date order, fetched page by page as the caller iterates. Voided
+        documents are included: the export engine decides what a void means."""
+        if DateBasis(basis) == DateBasis.POSTING:
+            index, attr, partition = "GSI1", "gsi1", keys.documents_by_posting_date_pk(tenant_id, ledger)
+        else:
+            index, attr, partition = "GSI2", "gsi2", keys.documents_by_document_date_pk(tenant_id, ledger)
+        low, high = keys.date_range_bounds(start, end)
+        values: dict[str, object] = {":p": partition, ":low": low, ":high": high}
+        filter_expression, names = None, None
+        if kinds is not None:
+            wanted = sorted(set(kinds))
+            values |= {f":k{i}": k for i, k in enumerate(wanted)}
+            filter_expression = f"#kind IN ({', '.join(f':k{i}' for i in range(len(wanted)))})"
+            names = {"#kind": "kind"}
+        for item in self._table.query_all(
+            f"{attr}pk = :p AND {attr}sk BETWEEN :low AND :high", values,
+            partition=(f"{attr}pk", partition), index=index, limit=page_size,
+            filter_expression=filter_expression, names=names,
+        ):
+            yield _record(item)
+
+    def mark_voided(self, tenant_id: str, kind: str, host_id: str, *, version: int) -> None:
+        """The host voided the record (at `version`). NotFoundError if never staged; ConflictError
+        if a newer version is already stored."""
+        self._table.write_existing(update(
+            (keys.tenant_pk(tenant_id), keys.document_sk(kind, host_id)),
+            set_={"voided": True, "version": version, "staged_at": iso(self._table.now())},
+            condition="attribute_exists(pk) AND #v < :v", names={"#v": "version"}, values={":v": version},
+            what=f"document {kind}/{host_id} of tenant {tenant_id}",
+        ))
+
+    def delete(self, tenant_id: str, kind: str, host_id: str) -> None:
+        """Forget a staged record (idempotent)."""
+        self._table.write(delete((keys.tenant_pk(tenant_id), keys.document_sk(kind, host_id))))
+
+
+def _record(item: Item) -> StagedDocument:
+    return StagedDocument(
+        tenant_id=item["tenant_id"], kind=item["kind"], host_id=item["host_id"], ledger=item["ledger"],
+        canonical_json=item["canonical_json"], payload_hash=item["payload_hash"],
+        version=int(item["version"]),
+        posting_date=date.fromisoformat(item["posting_date"]),
+        document_date=date.fromisoformat(item["document_date"]),
+        voided=bool(item.get("voided", False)), staged_at=parse_iso(item.get("staged_at")),
+    )

@@ -1,0 +1,66 @@
+"""SQS adapter: send JSON messages and stretch a message's visibility for the next retry.
+
+The thin boto3 edge of the export and delivery queues; callers pass plain dicts and never see boto3.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sagebridge.domain.errors import ConfigurationError, NotFoundError, SageBridgeError, ThrottledError
+from sagebridge.store.aws import AwsClients
+
+# SQS allows at most 12 hours of invisibility and 15 minutes of delay.
+MAX_VISIBILITY_SECONDS = 12 * 60 * 60
+MAX_DELAY_SECONDS = 15 * 60
+
+
+class QueueError(SageBridgeError):
+    """SQS refused a request for a reason other than throttling or a missing queue."""
+
+
+def _translate(exc: ClientError, queue_url: str) -> SageBridgeError:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+        return ConfigurationError(f"queue {queue_url} does not exist")
+    if code in ("ReceiptHandleIsInvalid", "MessageNotInflight"):
+        return NotFoundError(f"message is no longer in flight on {queue_url}")
+    if code in ("ThrottlingException", "RequestThrottled", "KmsThrottled"):
+        return ThrottledError(f"SQS throttled a request to {queue_url}")
+    return QueueError(f"SQS {code or 'error'} on {queue_url}")
+
+
+class MessageQueue:
+    """One SQS queue."""
+
+    def __init__(self, queue_url: str, clients: AwsClients) -> None:
+        if not queue_url:
+            raise ConfigurationError("a queue URL is required")
+        self.queue_url = queue_url
+        self._clients = clients
+
+    def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> str:
+        """Send `body` as JSON; returns the SQS message id."""
+        try:
+            reply = self._clients.sqs.send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=json.dumps(body, separators=(",", ":"), default=str),
+                DelaySeconds=max(0, min(int(delay_seconds), MAX_DELAY_SECONDS)),
+            )
+        except ClientError as exc:
+            raise _translate(exc, self.queue_url) from None
+        return str(reply["MessageId"])
+
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        """Hide a received message for `seconds` more: how a failed attempt schedules the next."""
+        try:
+            self._clients.sqs.change_message_visibility(
+                QueueUrl=self.queue_url,
+                ReceiptHandle=receipt_handle,
+                VisibilityTimeout=max(0, min(int(seconds), MAX_VISIBILITY_SECONDS)),
+            )
+        except ClientError as exc:
+            raise _translate(exc, self.queue_url) from None

@@ -1,0 +1,196 @@
+"""What the repositories hand out and take in: small frozen dataclasses, in the users' words.
+Timestamps are aware UTC datetimes; dates are `date`; bodies and settings are JSON-able dicts or
+strings (the domain models are serialised by their callers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class ConnectionStatus(StrEnum):
+    CONNECTED = "connected"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class LedgerState(StrEnum):
+    """pending -> in_flight -> exported | skipped | failed (DESIGN.md, exactly-once export)."""
+
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    EXPORTED = "exported"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class DateBasis(StrEnum):
+    """Export by posting date or by document date."""
+
+    POSTING = "posting"
+    DOCUMENT = "document"
+
+
+class Outcome(StrEnum):
+    """What a run did to one document (the sync log's words)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class DeliveryState(StrEnum):
+    QUEUED = "queued"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRecord:
+    tenant_id: str
+    settings: dict[str, Any]
+    enabled: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRecord:
+    """A tenant's connection to one Sage product. Tokens/credentials only ever as ciphertext."""
+
+    tenant_id: str
+    provider: str
+    ciphertext: bytes
+    status: ConnectionStatus = ConnectionStatus.CONNECTED
+    business_id: str | None = None
+    business_name: str | None = None
+    access_expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+    last_refreshed_at: datetime | None = None
+    version: int = 0  # set by the store: 1 on first save, +1 on every save
+
+
+@dataclass(frozen=True, slots=True)
+class StagedDocument:
+    """A host record as received, canonical JSON plus its hash, waiting to be exported.
+    `version` orders the host's changes (the host's version number, or occurred_at in epoch
+    milliseconds): an older version never overwrites a newer one."""
+
+    tenant_id: str
+    kind: str
+    host_id: str
+    ledger: str
+    canonical_json: str
+    payload_hash: str
+    version: int
+    posting_date: date
+    document_date: date
+    voided: bool = False
+    staged_at: datetime | None = None  # set by the store
+
+
+@dataclass(frozen=True, slots=True)
+class IdMapping:
+    tenant_id: str
+    kind: str
+    host_id: str
+    sage_id: str
+    extra: dict[str, Any] = field(default_factory=dict)
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    tenant_id: str
+    kind: str
+    host_id: str
+    state: LedgerState
+    idempotency_key: str | None = None
+    payload_hash: str | None = None  # of the latest claim
+    exported_hash: str | None = None  # of what Sage holds
+    sage_id: str | None = None
+    attempts: int = 0  # claims since the last successful export
+    reason: str | None = None
+    claim_id: str | None = None
+    claimed_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A won ledger claim: the fencing token (`claim_id`) that mark_exported/skipped/failed need.
+    `previous` is the entry as it was before; previous.state == in_flight means an earlier attempt
+    died mid-send (an uncertain write): look the document up in Sage before sending again."""
+
+    entry: LedgerEntry
+    previous: LedgerEntry | None
+
+    @property
+    def uncertain(self) -> bool:
+        return self.previous is not None and self.previous.state == LedgerState.IN_FLIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class SyncLogEntry:
+    tenant_id: str
+    run_id: str
+    kind: str
+    host_id: str
+    outcome: Outcome
+    reason: str = ""
+    sage_id: str | None = None
+    seq: str | None = None  # set by the store (time-sortable) unless given, e.g. for retries
+    logged_at: datetime | None = None
+    expires_at: int | None = None  # epoch seconds, set by the store
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    tenant_id: str
+    run_id: str
+    trigger: str  # schedule | webhook | admin | replay
+    status: RunStatus = RunStatus.RUNNING
+    dry_run: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # window, basis, who triggered
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    tenant_id: str
+    stream: str
+    position: str  # must sort as it moves forward, e.g. an ISO-8601 UTC timestamp
+    updated_at: datetime  # "last successful poll"
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    tenant_id: str
+    job: str
+    owner: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """The outbound delivery of one event to the host app."""
+
+    event_id: str
+    tenant_id: str
+    state: DeliveryState
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

@@ -1,0 +1,110 @@
+"""Runs (TENANT#t / RUN#run): one export or poll, its counts, window and trigger. Run ids sort by
+time (keys.new_sortable_id), so a descending Query is newest first. Kept as long as the sync log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sagebridge.store import keys
+from sagebridge.store.records import Outcome, RunRecord, RunStatus
+from sagebridge.store.synclog import RETENTION
+from sagebridge.store.table import (
+    Item,
+    Page,
+    Table,
+    Write,
+    epoch_seconds,
+    iso,
+    missing,
+    parse_iso,
+    plain,
+    put,
+    serialize,
+    update,
+)
+
+
+class Runs:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def new_id(self) -> str:
+        """A fresh, time-sortable run id."""
+        return keys.new_sortable_id(self._table.now())
+
+    def start_op(self, run: RunRecord) -> Write:
+        now = self._table.now()
+        started = run.started_at or now
+        item = {
+            "pk": keys.tenant_pk(run.tenant_id), "sk": keys.run_sk(run.run_id),
+            "tenant_id": run.tenant_id, "run_id": run.run_id, "trigger": run.trigger,
+            "status": RunStatus(run.status).value, "dry_run": run.dry_run,
+            # Every outcome present from the start: add_counts ADDs into this map.
+            "counts": {**{o.value: 0 for o in Outcome}, **run.counts},
+            "details": run.details, "started_at": iso(started),
+            "expires_at": epoch_seconds(started + RETENTION),
+        }
+        return put(item, condition="attribute_not_exists(pk)",
+                   what=f"run {run.run_id} of tenant {run.tenant_id}")
+
+    def start(self, run: RunRecord) -> RunRecord:
+        """Record a new run (ConflictError if the id is taken)."""
+        self._table.write(self.start_op(run))
+        return self.get(run.tenant_id, run.run_id)
+
+    def add_counts_op(self, tenant_id: str, run_id: str, counts: dict[str, int]) -> Write:
+        """Atomic increments (ADD), safe with parallel writers within a run."""
+        names = {"#counts": "counts", **{f"#c{i}": k for i, k in enumerate(counts)}}
+        values = {f":c{i}": n for i, n in enumerate(counts.values())}
+        adds = ", ".join(f"#counts.#c{i} :c{i}" for i in range(len(counts)))
+        return Write("Update", {
+            "Key": serialize({"pk": keys.tenant_pk(tenant_id), "sk": keys.run_sk(run_id)}),
+            "UpdateExpression": f"ADD {adds}",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize(values),
+        }, f"run {run_id} of tenant {tenant_id}")
+
+    def add_counts(self, tenant_id: str, run_id: str, counts: dict[str, int]) -> None:
+        if counts:
+            self._table.write_existing(self.add_counts_op(tenant_id, run_id, counts))
+
+    def finish(
+        self, tenant_id: str, run_id: str, status: RunStatus, *, details: dict[str, Any] | None = None
+    ) -> RunRecord:
+        """Close a running run (ConflictError if it was already finished)."""
+        now = self._table.now()
+        fields: dict[str, Any] = {"status": RunStatus(status).value, "finished_at": iso(now)}
+        if details is not None:
+            fields["details"] = details
+        new = self._table.write_existing(update(
+            (keys.tenant_pk(tenant_id), keys.run_sk(run_id)), set_=fields,
+            condition="#status = :running", names={"#status": "status"},
+            values={":running": RunStatus.RUNNING.value}, what=f"run {run_id} of tenant {tenant_id}",
+        ), ReturnValues="ALL_NEW")
+        return _record(new)
+
+    def get(self, tenant_id: str, run_id: str) -> RunRecord:
+        item = self._table.get(keys.tenant_pk(tenant_id), keys.run_sk(run_id))
+        if item is None:
+            raise missing(f"run {run_id} of tenant {tenant_id}")
+        return _record(item)
+
+    def newest(self, tenant_id: str, *, limit: int = 20, next_token: str | None = None) -> Page[RunRecord]:
+        """Run history, newest first."""
+        pk = keys.tenant_pk(tenant_id)
+        items, token = self._table.query_page(
+            "pk = :p AND begins_with(sk, :prefix)", {":p": pk, ":prefix": keys.runs_prefix()},
+            partition=("pk", pk), newest_first=True, limit=limit, next_token=next_token,
+        )
+        return Page([_record(i) for i in items], token)
+
+
+def _record(item: Item) -> RunRecord:
+    return RunRecord(
+        tenant_id=item["tenant_id"], run_id=item["run_id"], trigger=item["trigger"],
+        status=RunStatus(item["status"]), dry_run=bool(item.get("dry_run", False)),
+        counts={k: int(v) for k, v in (item.get("counts") or {}).items()},
+        details=plain(item.get("details") or {}),
+        started_at=parse_iso(item.get("started_at")), finished_at=parse_iso(item.get("finished_at")),
+    )

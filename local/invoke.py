@@ -1,0 +1,35 @@
+"""Docker-free `sam local invoke`: `python -m local.invoke <LogicalId> -e events/<file>.json`.
+
+Reads the function's handler, environment and layer from template.yaml, points it at the running
+local stack (`make stack`), invokes it once and prints what it returned."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from local import runtime
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.invoke", description=__doc__)
+    parser.add_argument("function", help="logical id in template.yaml, e.g. ExportSchedulerFunction")
+    parser.add_argument("-e", "--event", type=Path, help="event JSON file (default: empty event {})")
+    args = parser.parse_args(argv)
+    try:
+        event = json.loads(args.event.read_text()) if args.event else {}
+        result = runtime.invoke(args.function, event)
+    except (runtime.LocalStackNotRunning, KeyError, FileNotFoundError, AttributeError) as exc:
+        print(f"local.invoke: {exc}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as exc:
+        print(f"local.invoke: {args.event} is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

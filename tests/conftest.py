@@ -1,0 +1,31 @@
+"""Suite-wide rules: unit tests run with sockets disabled (pytest-socket); everything else may use
+loopback only (DynamoDB Local, the local stack)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import pytest_socket
+
+UNIT = Path(__file__).parent / "unit"
+
+
+@pytest.fixture(autouse=True)
+def _sockets_by_suite(request: pytest.FixtureRequest):
+    if Path(str(request.node.fspath)).is_relative_to(UNIT):
+        pytest_socket.disable_socket(allow_unix_socket=True)
+    else:
+        pytest_socket.socket_allow_hosts(["127.0.0.1", "localhost", "::1"], allow_unix_socket=True)
+    yield
+    pytest_socket.enable_socket()
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch):
+    """Dummy credentials and a fixed region so no test can ever reach a real AWS account."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
