@@ -21,8 +21,19 @@ from typing import Any
 
 from local import template as tpl
 
-STATE_DIR = tpl.ROOT / ".local-stack"
+# Tests run their own stack beside a developer's by pointing this somewhere else.
+STATE_DIR = Path(os.environ.get("SAGEBRIDGE_LOCAL_STATE", tpl.ROOT / ".local-stack"))
 OUTPUTS = STATE_DIR / "outputs.json"
+
+
+PSEUDO_PARAMETERS = {
+    "AWS::Region": "eu-west-2",
+    "AWS::AccountId": "000000000000",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "sagebridge-local",
+    "AWS::NoValue": "",
+}
 
 
 class LocalStackNotRunning(RuntimeError):
@@ -32,14 +43,14 @@ class LocalStackNotRunning(RuntimeError):
 def read_outputs(path: Path = OUTPUTS) -> dict[str, Any]:
     if not path.exists():
         raise LocalStackNotRunning(
-            f"the local stack is not running ({path.relative_to(tpl.ROOT)} is missing): "
+            f"the local stack is not running ({path} is missing): "
             "start it in another terminal with `make stack` (or `.venv/bin/python -m local.stack`)"
         )
     outputs = json.loads(path.read_text())
     pid = outputs.get("pid")
     if pid and not _alive(int(pid)):
         raise LocalStackNotRunning(
-            f"the local stack that wrote {path.relative_to(tpl.ROOT)} (pid {pid}) has stopped: "
+            f"the local stack that wrote {path} (pid {pid}) has stopped: "
             "start it again with `make stack`"
         )
     return outputs
@@ -65,8 +76,8 @@ def resolve(value: Any, names: dict[str, str], parameters: dict[str, str]) -> An
             return names[ref]
         if ref in parameters:
             return parameters[ref]
-        if ref == "AWS::Region":
-            return os.environ.get("AWS_DEFAULT_REGION", "eu-west-2")
+        if ref in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[ref]
         raise KeyError(f"!Ref {ref}: not a resource of the local stack nor a parameter")
     if "Fn::GetAtt" in value:
         logical_id, attr = value["Fn::GetAtt"]

@@ -46,6 +46,8 @@ SANDBOX_CLIENT = {"client_id": "sagebridge-local", "client_secret": "local-clien
 def _moto_server(port: int) -> Any:
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per boto3 call otherwise
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server
@@ -412,18 +414,28 @@ class LocalStack:
                                         json.loads(payload) if isinstance(payload, str) else {}))
         return out
 
+    def fire(self, schedule: Schedule) -> Any:
+        """Invoke a schedule's target as EventBridge Scheduler does, filling its context attributes."""
+        payload = json.dumps(schedule.input)
+        payload = payload.replace("<aws.scheduler.scheduled-time>", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        payload = payload.replace("<aws.scheduler.execution-id>", str(uuid.uuid4()))
+        payload = payload.replace("<aws.scheduler.schedule-arn>",
+                                  f"arn:aws:scheduler:{REGION}:000000000000:schedule/default/{schedule.name}")
+        return self.invoke(schedule.function, json.loads(payload))
+
     def fire_schedules(self) -> dict[str, Any]:
         """Fire every schedule once, as EventBridge Scheduler would at its next tick."""
-        return {f"{s.function}.{s.name}": self.invoke(s.function, s.input) for s in self.schedules()}
+        return {f"{s.function}.{s.name}": self.fire(s) for s in self.schedules()}
 
     def _run_schedules(self) -> None:
-        due = {id(s): 0.0 for s in (schedules := self.schedules())}
+        schedules = self.schedules()
+        due = {id(s): 0.0 for s in schedules}
         while not self._stop.is_set():
             for s in schedules:
                 if time.monotonic() >= due[id(s)]:
                     due[id(s)] = time.monotonic() + rate_seconds(s.expression) / self.schedule_speedup
                     try:
-                        log.info("schedule %s.%s -> %s", s.function, s.name, self.invoke(s.function, s.input))
+                        log.info("schedule %s.%s -> %s", s.function, s.name, self.fire(s))
                     except Exception:
                         log.exception("schedule %s.%s failed", s.function, s.name)
             self._stop.wait(0.5)

@@ -1,7 +1,63 @@
-"""Placeholder for the connect handler (the real one replaces this file)."""
+"""GET /connect/{tenant_id} and GET /oauth/callback: a tenant admin links their Sage business.
+Thin: wiring and HTTP shape only; the flow lives in sagebridge.sync.connect_flow."""
 
+from __future__ import annotations
+
+from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    raise NotImplementedError("connect: handler not written yet")
+from sagebridge.observability import logger, tracer
+from sagebridge.settings import get_settings
+from sagebridge.sync.connect_flow import CALLBACK_PATH, FlowResult
+from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting
+
+app = APIGatewayHttpResolver()
+_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+@lru_cache(maxsize=1)
+def dependencies() -> SageAccounting:
+    """Built on first use, once per container; tests call `dependencies.cache_clear()` or patch it."""
+    return build_sage_accounting(get_settings())
+
+
+def api_base_url(event: dict[str, Any]) -> str:
+    """PUBLIC_API_URL when a custom domain fronts the API, else this request's own API URL."""
+    configured = dependencies().settings.public_api_url
+    if configured:
+        return configured.rstrip("/")
+    context = event.get("requestContext") or {}
+    stage = context.get("stage") or "$default"
+    prefix = "" if stage == "$default" else f"/{stage}"
+    return f"https://{context.get('domainName', 'localhost')}{prefix}"
+
+
+def _respond(result: FlowResult) -> Response:
+    if result.location:
+        return Response(result.status, "text/plain", "", headers={"Location": result.location, **_NO_STORE})
+    return Response(result.status, "text/html; charset=utf-8", result.html(), headers=_NO_STORE)
+
+
+def _query() -> dict[str, str]:
+    return dict(app.current_event.query_string_parameters or {})
+
+
+@app.get("/connect/<tenant_id>")
+def connect(tenant_id: str) -> Response:
+    redirect_uri = api_base_url(app.current_event.raw_event) + CALLBACK_PATH
+    return _respond(dependencies().flow.start(tenant_id, _query(), redirect_uri=redirect_uri))
+
+
+@app.get(CALLBACK_PATH)
+def oauth_callback() -> Response:
+    callback_url = api_base_url(app.current_event.raw_event) + CALLBACK_PATH
+    return _respond(dependencies().flow.callback(_query(), callback_url=callback_url))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,7 +1,35 @@
-"""Placeholder for the export_scheduler handler (the real one replaces this file)."""
+"""EventBridge Scheduler -> one SQS export job per tenant whose export interval has elapsed. Thin:
+the rules live in sagebridge.sync.scheduling."""
 
+from __future__ import annotations
+
+from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    raise NotImplementedError("export_scheduler: handler not written yet")
+from sagebridge.observability import logger, metrics, tracer
+from sagebridge.settings import get_settings
+from sagebridge.store import Store
+from sagebridge.store.aws import AwsClients
+from sagebridge.store.queues import MessageQueue
+from sagebridge.sync.scheduling import schedule_exports
+
+
+@lru_cache(maxsize=1)
+def dependencies() -> tuple[Store, MessageQueue]:
+    """Built on first use, once per container; tests call `dependencies.cache_clear()`."""
+    settings = get_settings()
+    clients = AwsClients()
+    return Store(settings.table_name, clients.dynamodb), MessageQueue(settings.export_queue_url, clients)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    store, queue = dependencies()
+    report = schedule_exports(store, queue)
+    metrics.add_metric(name="ExportJobsQueued", unit="Count", value=len(report.queued))
+    return {"checked": report.checked, "queued": report.queued, "not_due": report.not_due,
+            "not_ready": report.not_ready}

@@ -1,7 +1,71 @@
-"""Placeholder for the webhooks handler (the real one replaces this file)."""
+"""POST /webhooks/{tenant_id}: signed events from the host app. Thin: wiring and HTTP shape only;
+the contract lives in sagebridge.host.webhooks."""
 
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    raise NotImplementedError("webhooks: handler not written yet")
+from sagebridge.host.secrets import WebhookSecrets
+from sagebridge.host.webhooks import WebhookDeps, WebhookReply, receive_webhook
+from sagebridge.observability import logger, tracer
+from sagebridge.security.signing import SIGNATURE_HEADER
+from sagebridge.settings import get_settings
+from sagebridge.store.aws import AwsClients
+from sagebridge.store.queues import MessageQueue
+from sagebridge.store.table import Table
+
+app = APIGatewayHttpResolver()
+
+
+@lru_cache(maxsize=1)
+def dependencies() -> WebhookDeps:
+    """Built on first use (not at import), once per container; tests call `dependencies.cache_clear()`."""
+    settings = get_settings()
+    clients = AwsClients()
+    return WebhookDeps(
+        table=Table(settings.table_name, clients.dynamodb),
+        export_queue=MessageQueue(settings.export_queue_url, clients),
+        secrets=WebhookSecrets(SecretsProvider(boto3_client=clients.secretsmanager), settings.settings_secret_name),
+        idempotency_store=DynamoDBPersistenceLayer(
+            table_name=settings.idempotency_table_name, boto3_client=clients.dynamodb
+        ),
+    )
+
+
+def _raw_body(event: dict[str, Any]) -> bytes | None:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    return body.encode("utf-8", "surrogatepass")
+
+
+def _response(reply: WebhookReply) -> Response:
+    return Response(reply.status, "application/json", json.dumps(reply.body), headers=reply.headers)
+
+
+@app.post("/webhooks/<tenant_id>")
+def webhook(tenant_id: str) -> Response:
+    raw = _raw_body(app.current_event.raw_event)
+    if raw is None:
+        return _response(WebhookReply(400, {"error": "invalid_body", "reason": "body is not valid base64"}))
+    logger.append_keys(tenant_id=tenant_id)
+    signature = app.current_event.headers.get(SIGNATURE_HEADER)  # case-insensitive
+    return _response(receive_webhook(tenant_id, raw, signature, dependencies(), lambda_context=app.lambda_context))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

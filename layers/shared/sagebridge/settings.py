@@ -7,8 +7,8 @@ Powertools Parameters by the code that needs them (see `settings_secret_name`).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 

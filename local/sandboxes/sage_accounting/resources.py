@@ -365,7 +365,7 @@ class Resources:
             data[meta["lines"]] = lines
             data["tax_analysis"] = totals
             data["total_quantity"] = sum((line["quantity"] for line in lines), Decimal(0))
-            data["total_discount_amount"] = sum((line["discount_amount"] for line in lines), ZERO)
+            data["total_discount_amount"] = sum((line.get("discount_amount", ZERO) for line in lines), ZERO)
             for key in ("net_amount", "tax_amount", "total_amount", "total_discount_amount"):
                 data["base_currency_" + key] = data[key]
             if record is not None and money(header["total_amount"]) < self._allocated_total(record):
@@ -374,7 +374,10 @@ class Resources:
             data.update({
                 "transaction_type": static_link("transaction_types", meta["type"]),
                 "currency": data.get("currency") or static_link("currencies", BASE_CURRENCY, "Pound Sterling (GBP)"),
-                "exchange_rate": Decimal("1.0"), "inverse_exchange_rate": Decimal("1.0"),
+                "exchange_rate": Decimal("1.0"),
+                # The swagger types PurchaseCreditNote.inverse_exchange_rate as a string.
+                "inverse_exchange_rate": "1.0" if (spec.property_schema(definition, "inverse_exchange_rate")
+                                                   or {}).get("type") == "string" else Decimal("1.0"),
                 "payments_allocations": [], "links": [], "editable": True, "sent": False,
                 "void_reason": None, "last_paid": None, "deleted_at": None, "tax_calculation_method": "invoice",
             })
@@ -383,6 +386,8 @@ class Resources:
     def _lines(self, biz: Business, meta: dict[str, str], raw_lines: list[dict[str, Any]]):
         lines = []
         analysis: dict[str, dict[str, Any]] = {}
+        line_definition = "SalesInvoiceLineItem" if meta["side"] == "sales" else "PurchaseInvoiceLineItem"
+        line_props = set(_properties(line_definition))
         for index, raw in enumerate(raw_lines):
             where = f"{meta['lines']}.{index}"
             quantity = to_decimal(raw.get("quantity", 1))
@@ -426,8 +431,7 @@ class Resources:
             total = net + tax
             if raw.get("total_amount") is not None and not close_enough(money(raw["total_amount"]), total):
                 raise invalid(f"total_amount {money(raw['total_amount'])} should be {total}", f"{where}.total_amount")
-            line = self.map_attributes(biz, "SalesInvoiceLineItem" if meta["side"] == "sales"
-                                       else "PurchaseInvoiceLineItem", raw)
+            line = self.map_attributes(biz, line_definition, raw)
             rate_link = record_link("tax_rates", rate)
             line.update({
                 "id": new_id(), "displayed_as": raw.get("description"), "quantity": quantity,
@@ -438,9 +442,9 @@ class Resources:
                 "base_currency_tax_amount": tax, "base_currency_total_amount": total,
                 "tax_breakdown": [{"tax_rate": rate_link, "percentage": percentage, "amount": tax}],
             })
-            if meta["side"] == "sales":
-                line["base_currency_discount_amount"] = discount
-            lines.append(line)
+            line["base_currency_discount_amount"] = discount
+            # Purchase lines have no discount attributes in Sage's answer: emit only what it has.
+            lines.append({k: v for k, v in line.items() if k in line_props})
             bucket = analysis.setdefault(rate.id, {"tax_rate": rate_link, "net_amount": ZERO, "tax_amount": ZERO,
                                                    "total_amount": ZERO, "goods_amount": ZERO,
                                                    "service_amount": ZERO})

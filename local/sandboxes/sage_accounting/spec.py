@@ -235,12 +235,10 @@ def _to_sage_errors(error: jsonschema.ValidationError) -> list[dict[str, str]]:
             _error(f"{where + '.' if where else ''}{name} is not a known attribute", name)
             for name in sorted(set(error.instance) - known)
         ]
-    if error.validator == "required" and isinstance(error.instance, dict):
-        return [
-            _error(f"{where + '.' if where else ''}{name} is required", name)
-            for name in error.validator_value
-            if name not in error.instance
-        ]
+    if error.validator == "required":
+        # jsonschema reports one error per missing name; the name is quoted in its message.
+        name = error.message.split("'")[1] if error.message.count("'") >= 2 else ""
+        return [_error(f"{where + '.' if where else ''}{name} is required", name)]
     return [_error(f"{where}: {error.message}" if where else error.message, _leaf(error.absolute_path))]
 
 
@@ -256,7 +254,9 @@ def validate_request_body(operation_or_definition: str, body: Any) -> list[dict[
     validator = _validator("request", request_definition(operation_or_definition))
     errors: list[dict[str, str]] = []
     for error in sorted(validator.iter_errors(body), key=lambda e: list(map(str, e.absolute_path))):
-        errors.extend(_to_sage_errors(error))
+        for item in _to_sage_errors(error):
+            if item not in errors:
+                errors.append(item)
     return errors
 
 

@@ -50,6 +50,7 @@ class Collection:
         self._by_contact: dict[str, dict[str, None]] = {}
         self._trigram_index: dict[str, set[str]] = {}
         self.deleted: list[Record] = []  # in deletion order
+        self._deleted_times: list[dt.datetime] = []
         self.version = 0
         self._query_cache: OrderedDict[Any, tuple[int, list[str]]] = OrderedDict()
 
@@ -97,6 +98,7 @@ class Collection:
         record.deleted_at = now
         record.data["deleted_at"] = now
         self.deleted.append(record)
+        self._deleted_times.append(now)
         self.version += 1
 
     def _index_text(self, record: Record) -> None:
@@ -141,9 +143,7 @@ class Collection:
 
     def deleted_since(self, since: dt.datetime) -> list[Record]:
         """Not inclusive of ``since``, as Sage documents it."""
-        times = [r.deleted_at for r in self.deleted]
-        start = bisect.bisect_right(times, since)  # type: ignore[arg-type]
-        return self.deleted[start:]
+        return self.deleted[bisect.bisect_right(self._deleted_times, since):]
 
     def cached_query(self, key: Any) -> list[str] | None:
         hit = self._query_cache.get(key)

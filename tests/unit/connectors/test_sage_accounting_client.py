@@ -68,7 +68,8 @@ def test_paging_follows_next_until_null():
         calls.append(str(request.url))
         p = request.url.params.get("page", "1")
         if p == "1":
-            return httpx.Response(200, json=page([{"id": "a"}, {"id": "b"}], "/v3.1/contacts?page=2&items_per_page=200"))
+            nxt = "/v3.1/contacts?page=2&items_per_page=200"
+            return httpx.Response(200, json=page([{"id": "a"}, {"id": "b"}], nxt))
         return httpx.Response(200, json=page([{"id": "c"}], None))
 
     client, _, _ = make(handler)
@@ -149,7 +150,9 @@ def test_get_gives_up_after_max_attempts():
     assert len(sleeps) == 2
 
 
-@pytest.mark.parametrize("failure", [httpx.ReadTimeout("t"), httpx.RemoteProtocolError("dropped"), httpx.WriteError("w")])
+@pytest.mark.parametrize(
+    "failure", [httpx.ReadTimeout("t"), httpx.RemoteProtocolError("dropped"), httpx.WriteError("w")]
+)
 def test_post_is_never_blindly_retried_after_sending(failure):
     calls = []
 

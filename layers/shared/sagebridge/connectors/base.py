@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from sagebridge.domain.errors import NotFoundError, SageBridgeError, ThrottledError
@@ -134,6 +134,13 @@ class Connector(Protocol):
     def get_document(self, kind: DocumentKind, remote_id: str) -> RemoteRecord: ...
 
     def find_documents_by_reference(self, kind: DocumentKind, reference: str) -> list[RemoteRecord]: ...
+
+    # Added for the export engine (going live): every document of a kind dated in a range, with at
+    # least reference, contact, total and date, page by page. Connectors without a cheap listing
+    # may leave it out; the engine then looks documents up one by one.
+    def list_documents(
+        self, kind: DocumentKind, *, from_date: date | None = None, to_date: date | None = None
+    ) -> Iterator[RemoteRecord]: ...
 
     # money movements
     def create_payment(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord: ...

@@ -12,6 +12,7 @@ a refresh whose request may have reached the server.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -134,16 +135,18 @@ class OAuthClient:
     # ---- internals
 
     def _post(self, url: str, form: dict[str, str]) -> httpx.Response:
-        auth = None
+        headers = {"Accept": "application/json"}
         if self.provider.client_auth == "basic":
-            auth = httpx.BasicAuth(self._credentials.client_id, self._credentials.client_secret.get_secret_value())
+            secret = self._credentials.client_secret.get_secret_value()
+            basic = base64.b64encode(f"{self._credentials.client_id}:{secret}".encode()).decode()
+            headers["Authorization"] = f"Basic {basic}"
         else:
             form = form | {
                 "client_id": self._credentials.client_id,
                 "client_secret": self._credentials.client_secret.get_secret_value(),
             }
         try:
-            return self._http.post(url, data=form, auth=auth, headers={"Accept": "application/json"})
+            return self._http.post(url, data=form, headers=headers)
         except httpx.TransportError as exc:
             raise SageUnavailable(f"{self.provider.name} token endpoint: {type(exc).__name__}") from None
 

@@ -32,6 +32,8 @@ class SkipCode(StrEnum):
     ALLOCATION_NOT_EXPORTED = "allocation_not_exported"
     ALREADY_PAID_IN_SAGE = "already_paid_in_sage"
     PARTY_MISSING = "party_missing"
+    BANK_ACCOUNT_NOT_SET = "bank_account_not_set"
+    LOCKED_IN_SAGE = "locked_in_sage"
 
 
 class SkipReason(BaseModel):
@@ -241,6 +243,29 @@ def already_paid_reasons(
         code=SkipCode.ALREADY_PAID_IN_SAGE,
         message=f"{_label(doc)} already has {paid} paid against it in Sage, so Sage will not let it be "
         "changed",
+    )]
+
+
+def locked_reasons(doc: AnyDocument, *, editable_in_sage: bool) -> list[SkipReason]:
+    """Sage refuses to change a document its VAT return has reconciled (or that it otherwise locked)."""
+    if editable_in_sage:
+        return []
+    return [SkipReason(
+        code=SkipCode.LOCKED_IN_SAGE,
+        message=f"{_label(doc)} is locked in Sage (VAT-reconciled or otherwise not editable), so Sage will "
+        "not let it be changed",
+    )]
+
+
+def bank_account_reasons(payment: Payment, *, bank_account_id: str | None) -> list[SkipReason]:
+    """Sage records a payment or refund against a bank account; the tenant must have chosen one."""
+    if bank_account_id:
+        return []
+    return [SkipReason(
+        code=SkipCode.BANK_ACCOUNT_NOT_SET,
+        field="receipt_bank_account_id",
+        message=f"{_label(payment)} cannot be posted: no Sage bank account is set for receipts and refunds "
+        "in the tenant's settings",
     )]
 
 

@@ -190,7 +190,7 @@ class FieldProblem(BaseModel):
     reason: str
 
 
-class InvalidWebhook(Exception):  # noqa: N818 - reads as what it is: the webhook is invalid
+class InvalidWebhook(Exception):
     """A body we refuse: `status` is 400 (not JSON) or 422 (JSON, but not a valid event)."""
 
     def __init__(self, status: int, problems: list[FieldProblem]) -> None:

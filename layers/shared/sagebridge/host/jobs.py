@@ -10,12 +10,15 @@ worker to do. The worker parses it with `ExportJob.model_validate_json(record.bo
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagebridge.domain.fields import HostId
+from sagebridge.domain.kinds import DateBasis
 from sagebridge.domain.runs import RunTrigger
+from sagebridge.domain.settings import ExportType
 
 
 class ExportTrigger(StrEnum):
@@ -58,6 +61,16 @@ class ExportJob(BaseModel):
     documents: list[DocumentRef] = Field(default_factory=list)
     dry_run: bool = False
     event_id: str | None = None  # the webhook event that asked for it, for the sync log
+    # An operator's "export now" / dry run (admin API) may narrow the run; None: the tenant's settings
+    # (kinds, export type, per-ledger date basis) and, for a scheduled run, the window since the last
+    # successful one. Added for the export engine (sync/export.py).
+    kinds: list[str] | None = None  # DocumentKind / PartyKind values; "customer"/"vendor" = catalog export
+    window_from: date | None = None
+    window_to: date | None = None
+    date_basis: DateBasis | None = None
+    export_type: ExportType | None = None
+    requested_by: str | None = None  # the operator, for the run history
+    scheduled_for: str | None = None  # the scheduler's slot (ISO time): a job older than the last run is dropped
 
 
 def webhook_export_job(tenant_id: str, kind: str, host_id: str, event_id: str | None = None) -> ExportJob:

@@ -23,11 +23,14 @@ from typing import Annotated, Any, ClassVar, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagebridge.domain.catalog import Item, TaxRate
+from sagebridge.domain.errors import ConflictError
 from sagebridge.domain.fields import CurrencyCode, HostId, SageId, Text, UtcDatetime
 from sagebridge.domain.hashing import canonical_json
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.parties import Customer
 from sagebridge.domain.validation import SkipReason
+from sagebridge.store.deliveries import Deliveries
+from sagebridge.store.records import DeliveryState
 
 # --------------------------------------------------------------------------------------- the data
 
@@ -235,25 +238,20 @@ class DeliveryQueue(Protocol):
     def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> str: ...
 
 
-class DeliveryRecords(Protocol):
-    """What enqueue_delivery needs of the store's deliveries repository."""
-
-    def record_queued(self, tenant_id: str, event_id: str, event_type: str) -> bool:
-        """Create the delivery record in state `queued`; False if the event id is already known."""
-        ...
-
-
 @dataclass
 class DeliveryOutbox:
+    """Where enqueue_delivery writes: the delivery queue and the store's deliveries repository,
+    e.g. `DeliveryOutbox(MessageQueue(settings.delivery_queue_url, clients), Deliveries(table))`."""
+
     queue: DeliveryQueue
-    deliveries: DeliveryRecords
+    deliveries: Deliveries
 
 
 @dataclass(frozen=True)
 class QueuedDelivery:
     event_id: str
     event_type: str
-    queued: bool  # False: this event was already queued (or delivered) before; nothing was sent
+    queued: bool  # False: this event was queued (or delivered) before; nothing was sent
 
 
 def enqueue_delivery(
@@ -264,18 +262,21 @@ def enqueue_delivery(
     dedupe_key: str | None = None,
     occurred_at: datetime | None = None,
 ) -> QueuedDelivery:
-    """Queue one event for the tenant's host app. Idempotent: the same news (same tenant, type and
-    data, or the same `dedupe_key`) is queued once; later calls return queued=False.
+    """Queue one event for the tenant's host app; the delivery function sends it.
 
-    The record is written first, then the message sent: if the send fails the caller sees the error
-    and a retry... finds the record and would skip, so a failed send removes nothing but raises with
-    the record still `queued`; `resend_queued` (the payment poller's next run) covers that gap.
-    """
+    Idempotent: the same news (same tenant, type and data, or the same `dedupe_key`) is queued once;
+    later calls return queued=False. The message is sent before the `queued` record is written, so a
+    failure between the two leaves a message without a record (delivery writes one), never a record
+    without a message; a copy sent twice is delivered once (delivery checks the record first)."""
     event = build_event(tenant_id, data, dedupe_key=dedupe_key, occurred_at=occurred_at)
     event_type: str = event.type  # type: ignore[attr-defined]
-    if not outbox.deliveries.record_queued(tenant_id, event.id, event_type):
+    if outbox.deliveries.find(event.id) is not None:
         return QueuedDelivery(event.id, event_type, queued=False)
     outbox.queue.send(delivery_message(event))
+    try:
+        outbox.deliveries.record(event.id, tenant_id, DeliveryState.QUEUED, attempts=0)
+    except ConflictError:
+        pass  # the delivery function got there first: its record stands
     return QueuedDelivery(event.id, event_type, queued=True)
 
 

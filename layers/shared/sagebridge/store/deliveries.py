@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sagebridge.domain.errors import ConflictError
 from sagebridge.store import keys
 from sagebridge.store.records import DeliveryRecord, DeliveryState
 from sagebridge.store.table import (
@@ -18,6 +19,7 @@ from sagebridge.store.table import (
     iso,
     missing,
     parse_iso,
+    put,
     update,
 )
 
@@ -76,6 +78,25 @@ class Deliveries:
         )
         return _record(new)
 
+    def record_queued(self, tenant_id: str, event_id: str, event_type: str) -> bool:
+        """Create the record of a new event in state queued; False if the event id is already known
+        (queued or delivered before): the caller then sends nothing."""
+        now = self._table.now()
+        item = {
+            "pk": keys.delivery_pk(event_id), "sk": keys.delivery_sk(), "event_id": event_id,
+            "tenant_id": tenant_id, "event_type": event_type, "state": DeliveryState.QUEUED.value,
+            "attempts": 0, "created_at": iso(now), "updated_at": iso(now),
+            "expires_at": epoch_seconds(now + RETENTION),
+            "gsi1pk": keys.deliveries_by_state_pk(tenant_id, DeliveryState.QUEUED.value),
+            "gsi1sk": keys.deliveries_by_state_sk(iso(now), event_id),
+            "gsi2pk": keys.deliveries_of_tenant_pk(tenant_id), "gsi2sk": event_id,
+        }
+        try:
+            self._table.write(put(item, condition="attribute_not_exists(pk)", what=f"delivery {event_id}"))
+        except ConflictError:
+            return False
+        return True
+
     def get(self, event_id: str) -> DeliveryRecord:
         found = self.find(event_id)
         if found is None:
@@ -109,5 +130,6 @@ def _record(item: Item) -> DeliveryRecord:
     return DeliveryRecord(
         event_id=item["event_id"], tenant_id=item["tenant_id"], state=DeliveryState(item["state"]),
         attempts=int(item.get("attempts", 0)), last_error=item.get("last_error"),
+        event_type=item.get("event_type"),
         created_at=parse_iso(item.get("created_at")), updated_at=parse_iso(item.get("updated_at")),
     )

@@ -75,6 +75,8 @@ class Documents:
         filter_expression, names = None, None
         if kinds is not None:
             wanted = sorted(set(kinds))
+            if not wanted:
+                return
             values |= {f":k{i}": k for i, k in enumerate(wanted)}
             filter_expression = f"#kind IN ({', '.join(f':k{i}' for i in range(len(wanted)))})"
             names = {"#kind": "kind"}

@@ -5,19 +5,23 @@ Table: `pk`/`sk` (primary), `gsi1pk`/`gsi1sk` (index GSI1), `gsi2pk`/`gsi2sk` (i
 Query finds it all (tenant delete, per-tenant listing); the two GSIs are overloaded, each use with
 its own partition prefix so the uses never meet:
 
-| item              | pk / sk                                   | GSI1 (pk / sk)                               | GSI2 (pk / sk)                             |
-|-------------------|-------------------------------------------|----------------------------------------------|--------------------------------------------|
-| tenant settings   | TENANT#t / SETTINGS                       | TENANTS / t                                  |                                            |
-| connection        | TENANT#t / CONN#provider                  |                                              |                                            |
-| staged document   | TENANT#t / DOC#kind#host_id               | TENANT#t#DOCS#ledger#POSTED / date#kind#id   | TENANT#t#DOCS#ledger#DATED / date#kind#id  |
-| id mapping        | TENANT#t / MAP#kind#host_id               |                                              | TENANT#t#SAGE#kind#sage_id / MAP#kind#id   |
-| export ledger     | TENANT#t / LEDGER#kind#host_id            | TENANT#t#LEDGER#state / updated#kind#id (*)  |                                            |
-| sync log          | TENANT#t / LOG#run#seq                    |                                              | TENANT#t#LOG#kind#host_id / run#seq        |
-| run               | TENANT#t / RUN#run                        |                                              |                                            |
-| cursor            | TENANT#t / CURSOR#stream                  |                                              |                                            |
-| lease             | TENANT#t / LEASE#job                      |                                              |                                            |
-| OAuth state       | STATE#nonce / STATE                       |                                              |                                            |
-| delivery          | DELIVERY#event_id / DELIVERY              | TENANT#t#DELIVERY#state / updated#event (*)  | TENANT#t#DELIVERIES / event_id             |
+item              pk / sk                          GSI1 pk / sk                  GSI2 pk / sk
+tenant settings   TENANT#t / SETTINGS              TENANTS / t
+connection        TENANT#t / CONN#provider
+staged document   TENANT#t / DOC#kind#host_id      T#t#DOCS#ledger#POSTED /      T#t#DOCS#ledger#DATED /
+                                                   posting_date#kind#host_id     document_date#kind#host_id
+id mapping        TENANT#t / MAP#kind#host_id                                    T#t#SAGE#kind#sage_id /
+                                                                                 MAP#kind#host_id
+export ledger     TENANT#t / LEDGER#kind#host_id   T#t#LEDGER#state (*) /
+                                                   updated_at#kind#host_id
+sync log          TENANT#t / LOG#run#seq                                         T#t#LOG#kind#host_id / run#seq
+run               TENANT#t / RUN#run
+cursor            TENANT#t / CURSOR#stream
+lease             TENANT#t / LEASE#job
+OAuth state       STATE#nonce / STATE
+delivery          DELIVERY#event_id / DELIVERY     T#t#DELIVERY#state (*) /      T#t#DELIVERIES / event_id
+                                                   updated_at#event_id
+(T#t is short for TENANT#t here.)
 
 (*) sparse: only failed/skipped/in_flight ledger entries and queued/failed deliveries carry the
 GSI1 attributes, so "what needs replay" and "what is still to deliver" are small Queries, never Scans.

@@ -11,6 +11,7 @@ attention (failed, skipped, in_flight) carry sparse GSI1 keys and are listed wit
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sagebridge.store import keys
@@ -44,6 +45,13 @@ class Ledger:
     def find(self, tenant_id: str, kind: str, host_id: str) -> LedgerEntry | None:
         item = self._table.get(keys.tenant_pk(tenant_id), keys.ledger_sk(kind, host_id))
         return _entry(item) if item else None
+
+    def find_many(self, tenant_id: str, refs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], LedgerEntry]:
+        """Entries of many (kind, host_id) at once (BatchGetItem): {(kind, host_id): entry}, absent
+        ones left out. The export engine reads a page of documents' states in one request."""
+        pk = keys.tenant_pk(tenant_id)
+        items = self._table.batch_get([(pk, keys.ledger_sk(kind, host_id)) for kind, host_id in refs])
+        return {(e.kind, e.host_id): e for e in map(_entry, items)}
 
     def claim(
         self,

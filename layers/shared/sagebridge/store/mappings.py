@@ -3,6 +3,7 @@ GSI2 (TENANT#t#SAGE#kind#sage_id): payments polled from Sage name the Sage invoi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sagebridge.store import keys
@@ -44,6 +45,12 @@ class Mappings:
     def find(self, tenant_id: str, kind: str, host_id: str) -> IdMapping | None:
         item = self._table.get(keys.tenant_pk(tenant_id), keys.mapping_sk(kind, host_id))
         return _record(item) if item else None
+
+    def find_many(self, tenant_id: str, refs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], IdMapping]:
+        """Mappings of many (kind, host_id) at once (BatchGetItem): {(kind, host_id): mapping}."""
+        pk = keys.tenant_pk(tenant_id)
+        items = self._table.batch_get([(pk, keys.mapping_sk(kind, host_id)) for kind, host_id in refs])
+        return {(m.kind, m.host_id): m for m in map(_record, items)}
 
     def find_by_sage_id(self, tenant_id: str, kind: str, sage_id: str) -> IdMapping | None:
         """The mapping whose Sage id is `sage_id` (None if none). Reads the index, which can lag a

@@ -64,3 +64,15 @@ class MessageQueue:
             )
         except ClientError as exc:
             raise _translate(exc, self.queue_url) from None
+
+    def max_receive_count(self) -> int | None:
+        """The queue's redrive maxReceiveCount (receives before the DLQ); None if it has no DLQ.
+        Read from the queue itself so the retry logic can never disagree with the template."""
+        try:
+            reply = self._clients.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["RedrivePolicy"])
+        except ClientError as exc:
+            raise _translate(exc, self.queue_url) from None
+        policy = reply.get("Attributes", {}).get("RedrivePolicy")
+        if not policy:
+            return None
+        return int(json.loads(policy)["maxReceiveCount"])

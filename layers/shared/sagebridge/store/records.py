@@ -40,6 +40,8 @@ class Outcome(StrEnum):
     UPDATED = "updated"
     SKIPPED = "skipped"
     FAILED = "failed"
+    LINKED = "linked"  # found already in Sage and mapped, nothing created (export engine)
+    UNCHANGED = "unchanged"  # same payload as Sage already has: no call made (export engine)
 
 
 class RunStatus(StrEnum):
@@ -152,6 +154,8 @@ class SyncLogEntry:
     seq: str | None = None  # set by the store (time-sortable) unless given, e.g. for retries
     logged_at: datetime | None = None
     expires_at: int | None = None  # epoch seconds, set by the store
+    reason_code: str | None = None  # a SkipCode value or a failure code (export engine)
+    number: str | None = None  # the document number a bookkeeper searches for
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,5 +196,6 @@ class DeliveryRecord:
     state: DeliveryState
     attempts: int = 0
     last_error: str | None = None
+    event_type: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -39,6 +39,7 @@ class SyncLog:
             "tenant_id": e.tenant_id, "run_id": e.run_id, "seq": e.seq, "kind": e.kind,
             "host_id": e.host_id, "outcome": Outcome(e.outcome).value, "reason": e.reason,
             "sage_id": e.sage_id, "logged_at": iso(e.logged_at), "expires_at": e.expires_at,
+            "reason_code": e.reason_code, "number": e.number,
         }
         # Never overwrite: a retried append with the same seq is a duplicate, not a new line.
         return put(item, condition="attribute_not_exists(pk)",
@@ -103,4 +104,5 @@ def _entry(item: Item) -> SyncLogEntry:
         outcome=Outcome(item["outcome"]), reason=item.get("reason", ""), sage_id=item.get("sage_id"),
         seq=item["seq"], logged_at=parse_iso(item.get("logged_at")),
         expires_at=int(item["expires_at"]) if "expires_at" in item else None,
+        reason_code=item.get("reason_code"), number=item.get("number"),
     )

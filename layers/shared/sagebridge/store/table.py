@@ -36,6 +36,7 @@ THROTTLING_CODES = frozenset(
 )
 MAX_TRANSACTION_ITEMS = 100
 _BATCH_SIZE = 25
+_BATCH_GET_SIZE = 100
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -301,6 +302,27 @@ class Table:
             yield from items
             if not token:
                 return
+
+    def batch_get(self, keys: Sequence[tuple[str, str]]) -> list[Item]:
+        """Get up to any number of items by (pk, sk), 100 per BatchGetItem, strongly consistent,
+        retrying what DynamoDB leaves unprocessed. Absent items are simply not returned; order is
+        not kept (callers index by key). Used by the export engine to read a page's ledger entries
+        and mappings in one request instead of one per document."""
+        found: list[Item] = []
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _BATCH_GET_SIZE):
+            wanted = [serialize({"pk": pk, "sk": sk}) for pk, sk in unique[start : start + _BATCH_GET_SIZE]]
+            pending: dict[str, Any] = {self.name: {"Keys": wanted, "ConsistentRead": True}}
+            for attempt in range(10):
+                response = self.call("batch_get_item", "batch get", RequestItems=pending)
+                found += [deserialize(i) for i in response.get("Responses", {}).get(self.name, [])]
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))  # unprocessed = throttled: back off
+            else:
+                raise ThrottledError("batch get: keys left unprocessed after 10 tries")
+        return found
 
     def batch_delete(self, keys: Sequence[tuple[str, str]]) -> int:
         """Delete by (pk, sk) in batches of 25, retrying what DynamoDB leaves unprocessed."""

@@ -17,6 +17,7 @@ a Decimal as a JSON number without passing through float.
 
 from __future__ import annotations
 
+import builtins
 import email.utils
 import json
 import random
@@ -77,6 +78,7 @@ DOCUMENT_RESOURCES: dict[DocumentKind, str] = {
     DocumentKind.CUSTOMER_PAYMENT: "contact_payments",
     DocumentKind.CUSTOMER_REFUND: "contact_payments",
 }
+_PAYMENT_TYPES = {DocumentKind.CUSTOMER_PAYMENT: "CUSTOMER_RECEIPT", DocumentKind.CUSTOMER_REFUND: "CUSTOMER_REFUND"}
 
 
 class TokenProvider(Protocol):
@@ -398,12 +400,12 @@ class SageAccountingClient:
             seen.add(nxt)
             page = self.request("GET", nxt, with_business=with_business)
 
-    def list(self, resource: str, **filters: Any) -> list[dict[str, Any]]:
+    def list(self, resource: str, **filters: Any) -> builtins.list[dict[str, Any]]:
         return list(self.iterate(resource, **filters))
 
     # ---- typed helpers
 
-    def list_businesses(self) -> list[dict[str, Any]]:
+    def list_businesses(self) -> builtins.list[dict[str, Any]]:
         """The businesses the authorising user can reach (no X-Business header: not yet chosen)."""
         return self.list("businesses")
 
@@ -411,16 +413,19 @@ class SageAccountingClient:
         return self.create("contacts", body, idempotency_id=idempotency_id)
 
     def find_contacts(self, *, search: str | None = None, email: str | None = None,
-                      contact_type_id: str | None = None) -> list[dict[str, Any]]:
-        return self.list("contacts", search=search, email=email, contact_type_id=contact_type_id)
+                      contact_type_id: str | None = None) -> builtins.list[dict[str, Any]]:
+        return self.list("contacts", search=search, email=email, contact_type_id=contact_type_id,
+                         attributes="all")
 
-    def find_by_reference(self, resource: str, reference: str) -> list[dict[str, Any]]:
+    def find_by_reference(self, resource: str, reference: str) -> builtins.list[dict[str, Any]]:
         """Documents whose reference is exactly `reference` (`search` also matches contact names
         and partial references, so the result is filtered)."""
-        hits = self.iterate(resource, search=reference, attributes="reference,total_amount,date,contact")
+        # Lists carry only id/displayed_as unless attributes are asked for.
+        hits = self.iterate(resource, search=reference, attributes="all")
         return [r for r in hits if (r.get("reference") or "") == reference]
 
     def changed_since(self, resource: str, since: datetime, **filters: Any) -> Iterator[dict[str, Any]]:
+        filters.setdefault("attributes", "all")
         return self.iterate(resource, updated_or_created_since=since, **filters)
 
 
@@ -487,6 +492,16 @@ class SageAccountingConnector:
     def find_documents_by_reference(self, kind: DocumentKind, reference: str) -> list[RemoteRecord]:
         return [RemoteRecord.from_sage(r) for r in self.client.find_by_reference(DOCUMENT_RESOURCES[kind], reference)]
 
+    def list_documents(self, kind: DocumentKind, *, from_date: date | None = None,
+                       to_date: date | None = None) -> Iterator[RemoteRecord]:
+        """Documents of `kind` dated from..to (the export engine's going-live check), 200 a page."""
+        filters: dict[str, Any] = {"from_date": from_date, "to_date": to_date,
+                                   "attributes": "reference,total_amount,outstanding_amount,date,contact,"
+                                                 "transaction_type"}
+        if kind in _PAYMENT_TYPES:
+            filters["transaction_type_id"] = _PAYMENT_TYPES[kind]
+        return (RemoteRecord.from_sage(r) for r in self.client.iterate(DOCUMENT_RESOURCES[kind], **filters))
+
     def create_payment(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
         return RemoteRecord.from_sage(
             self.client.create("contact_payments", body, idempotency_id=self._key(idempotency_key)))
@@ -502,18 +517,18 @@ class SageAccountingConnector:
         return (RemoteRecord.from_sage(r) for r in self.client.changed_since("contact_allocations", since))
 
     def list_tax_rates(self) -> list[RemoteRecord]:
-        return [RemoteRecord.from_sage(r) for r in self.client.iterate("tax_rates")]
+        return [RemoteRecord.from_sage(r) for r in self.client.iterate("tax_rates", attributes="all")]
 
     def list_ledger_accounts(self) -> list[RemoteRecord]:
-        return [RemoteRecord.from_sage(r) for r in self.client.iterate("ledger_accounts")]
+        return [RemoteRecord.from_sage(r) for r in self.client.iterate("ledger_accounts", attributes="all")]
 
     def list_bank_accounts(self) -> list[RemoteRecord]:
-        return [RemoteRecord.from_sage(r) for r in self.client.iterate("bank_accounts")]
+        return [RemoteRecord.from_sage(r) for r in self.client.iterate("bank_accounts", attributes="all")]
 
     def list_items(self, *, changed_since: datetime | None = None) -> list[RemoteRecord]:
         out = []
         for resource in ("products", "services"):
             rows = (self.client.changed_since(resource, changed_since) if changed_since
-                    else self.client.iterate(resource))
+                    else self.client.iterate(resource, attributes="all"))
             out += [RemoteRecord.from_sage(r) for r in rows]
         return out

@@ -1,0 +1,413 @@
+"""Canonical records <-> Sage Accounting v3.1 JSON. Pure functions: no I/O, no clock.
+
+Bodies are the resource's attributes without the wrapper key ({"contact_id": ...}, not
+{"sales_invoice": {...}}); the client wraps them. Money stays Decimal and is computed the way Sage
+computes it (net and tax rounded per line to 2 dp, header = sum of lines), so what we send is what
+Sage accepts. docs/mapping.md has the field tables.
+
+Live-API facts the swagger does not say (../shared/specs/README.md), encoded here:
+- a line's `tax_amount` is required unless its rate is zero/exempt/no-tax: we always send it;
+- document `reference` is limited to 25 and contact `reference` to 10 characters by the swagger
+  (the server is laxer); we stay within both so a payload validates everywhere;
+- `idempotency_id` (32 hex) sits in the resource body; the client adds it from the ledger's key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sagebridge.connectors.base import RemoteRecord
+from sagebridge.domain.documents import AnyDocument, DocumentLine
+from sagebridge.domain.kinds import DocumentKind, PartyKind, ledger_of
+from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
+from sagebridge.domain.parties import Party
+from sagebridge.domain.payments import Payment
+from sagebridge.domain.settings import TenantSettings
+
+DOCUMENT_REFERENCE_MAX = 25
+CONTACT_REFERENCE_MAX = 10
+VENDOR_REFERENCE_MAX = 31
+CONTACT_NAME_MAX = 100
+VOID_REASON_MAX = 200
+
+CONTACT_TYPE = {PartyKind.CUSTOMER: "CUSTOMER", PartyKind.VENDOR: "VENDOR"}
+LINES_KEY = {
+    DocumentKind.SALES_INVOICE: "invoice_lines",
+    DocumentKind.SALES_CREDIT_NOTE: "credit_note_lines",
+    DocumentKind.PURCHASE_INVOICE: "invoice_lines",
+    DocumentKind.PURCHASE_CREDIT_NOTE: "credit_note_lines",
+}
+PAYMENT_TYPE = {
+    DocumentKind.CUSTOMER_PAYMENT: "CUSTOMER_RECEIPT",
+    DocumentKind.CUSTOMER_REFUND: "CUSTOMER_REFUND",
+}
+# What a receipt or refund may be allocated to in Sage, and the sign Sage wants on the amount:
+# a receipt pays invoices (+) and uses up credit notes (-); a refund pays out a credit note (+).
+ALLOCATION_SIGN: dict[DocumentKind, dict[DocumentKind, int]] = {
+    DocumentKind.CUSTOMER_PAYMENT: {DocumentKind.SALES_INVOICE: 1, DocumentKind.SALES_CREDIT_NOTE: -1},
+    DocumentKind.CUSTOMER_REFUND: {DocumentKind.SALES_CREDIT_NOTE: 1},
+}
+# The host's words for a payment method -> Sage's payment_method ids.
+PAYMENT_METHODS = {
+    "cash": "CASH",
+    "card": "CREDIT_DEBIT",
+    "credit_card": "CREDIT_DEBIT",
+    "debit_card": "CREDIT_DEBIT",
+    "bank_transfer": "BANK_TRANSFER",
+    "transfer": "BANK_TRANSFER",
+    "bacs": "BANK_TRANSFER",
+    "cheque": "CHECK",
+    "check": "CHECK",
+}
+_SALES_SIDE = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE})
+
+
+# ------------------------------------------------------------------------------- keys and references
+
+
+def _short(text: str, limit: int) -> str:
+    """`text` if it fits, else a prefix and 8 hex of its hash: deterministic, still unique, still
+    readable ("INV-2024-000000012345-XYZ" -> "INV-2024-0000000~1a2b3c4d")."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 9]}~{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def document_reference(number: str) -> str:
+    """The Sage `reference` of a document or payment: the host's number, within 25 characters. It is
+    how we find the document again in Sage (uncertain writes, going live)."""
+    return _short(number.strip(), DOCUMENT_REFERENCE_MAX)
+
+
+def contact_reference(kind: PartyKind, host_id: str) -> str:
+    """A contact's Sage `reference`: 10 characters, derived from the host id, so a contact whose
+    create timed out is found again by reference, and Sage's unique-reference rule refuses a twin."""
+    prefix = "C" if kind is PartyKind.CUSTOMER else "V"
+    return prefix + hashlib.sha256(f"{kind.value}:{host_id}".encode()).hexdigest()[: CONTACT_REFERENCE_MAX - 1].upper()
+
+
+def idempotency_id(key: str) -> str:
+    """Sage's idempotency_id (32 hex) from the ledger's idempotency key."""
+    if len(key) >= 32 and all(c in "0123456789abcdef" for c in key[:32]):
+        return key[:32]
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+# ------------------------------------------------------------------------------------ reference data
+
+
+@dataclass(frozen=True)
+class TaxTable:
+    """Sage's tax rates, read once per run: id -> percentage, and the rate a tax-free line uses."""
+
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+    zero_rate_id: str | None = None
+
+    @classmethod
+    def from_records(cls, records: Iterable[RemoteRecord]) -> TaxTable:
+        rates: dict[str, Decimal] = {}
+        zero: list[tuple[int, str]] = []
+        for record in records:
+            data = record.data
+            if data.get("is_visible") is False or data.get("is_combined_rate"):
+                continue
+            percentage = to_decimal(data.get("percentage") or 0)
+            rates[record.id] = percentage
+            if percentage == ZERO:
+                # A line with no tax goes to "No Tax" (outside the VAT return) before "Exempt"/"Zero".
+                text = f"{record.id} {data.get('name') or ''} {data.get('displayed_as') or ''}".upper()
+                rank = 0 if "NO_TAX" in text or "NO TAX" in text else 1 if "EXEMPT" in text else 2
+                zero.append((rank, record.id))
+        return cls(rates=rates, zero_rate_id=min(zero)[1] if zero else None)
+
+
+# ------------------------------------------------------------------------------------------- contacts
+
+
+def contact_body(party: Party, *, business_currency: str) -> dict[str, Any]:
+    """A CUSTOMER or VENDOR contact for `party`."""
+    body: dict[str, Any] = {
+        "name": party.name[:CONTACT_NAME_MAX],
+        "contact_type_ids": [CONTACT_TYPE[party.kind]],
+        "reference": contact_reference(party.kind, party.host_id),
+    }
+    if party.tax_number:
+        body["tax_number"] = party.tax_number
+    if party.currency and party.currency != business_currency:
+        body["currency_id"] = party.currency
+    if party.address is not None:
+        a = party.address
+        address: dict[str, Any] = {"address_type_id": "ACCOUNTS", "is_main_address": True}
+        if a.lines:
+            address["address_line_1"] = a.lines[0]
+        if len(a.lines) > 1:
+            address["address_line_2"] = ", ".join(a.lines[1:])
+        for ours, theirs in (("city", "city"), ("region", "region"), ("postcode", "postal_code"),
+                             ("country_code", "country_id")):
+            value = getattr(a, ours)
+            if value:
+                address[theirs] = value
+        body["main_address"] = address
+    if party.email or party.phone:
+        person: dict[str, Any] = {"name": party.company or party.name, "is_main_contact": True}
+        if party.email:
+            person["email"] = party.email
+        if party.phone:
+            person["telephone"] = party.phone
+        body["main_contact_person"] = person
+    return body
+
+
+def contact_matches(record: RemoteRecord, party: Party) -> bool:
+    """Is this Sage contact one of the party's kind (a customer for a customer)?"""
+    types = {t.get("id") for t in record.data.get("contact_types") or [] if isinstance(t, Mapping)}
+    return not types or CONTACT_TYPE[party.kind] in types
+
+
+# ------------------------------------------------------------------------------------------ documents
+
+
+@dataclass(frozen=True)
+class MappedDocument:
+    """A document's Sage body and the totals Sage will compute from it."""
+
+    body: dict[str, Any]
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+    reference: str
+
+
+def _line_body(
+    line: DocumentLine, *, kind: DocumentKind, settings: TenantSettings, taxes: TaxTable
+) -> tuple[dict[str, Any], Decimal, Decimal]:
+    net = line.net_amount()
+    rate_id = settings.tax_mappings[line.tax_code] if line.tax_code is not None else taxes.zero_rate_id
+    if rate_id is None or rate_id not in taxes.rates:
+        raise ValueError(f"line '{line.description}': no Sage tax rate (validate before mapping)")
+    ledger_account_id = settings.ledger_account_for(kind, line.ledger_code)
+    if ledger_account_id is None:
+        raise ValueError(f"line '{line.description}': no Sage ledger account (validate before mapping)")
+    tax = line_tax(net, taxes.rates[rate_id])
+    body: dict[str, Any] = {
+        "description": line.description,
+        "ledger_account_id": ledger_account_id,
+        "quantity": line.quantity,
+        "unit_price": line.unit_price,
+    }
+    if line.discount != ZERO:
+        if kind in _SALES_SIDE:
+            body["discount_amount"] = line.discount
+        else:
+            # Purchase lines have no discount in v3.1: post the discounted net as one unit.
+            body["quantity"], body["unit_price"] = Decimal(1), net
+    body.update({"tax_rate_id": rate_id, "net_amount": net, "tax_amount": tax, "total_amount": net + tax})
+    return body, net, tax
+
+
+def document_body(
+    doc: AnyDocument,
+    *,
+    contact_id: str,
+    settings: TenantSettings,
+    taxes: TaxTable,
+    business_currency: str,
+) -> MappedDocument:
+    """The v3.1 body of an invoice or credit note (sales or purchase). Call after validation:
+    unmapped tax codes or ledger accounts raise ValueError here."""
+    kind = doc.kind
+    lines, nets, tax_amounts = [], [], []
+    for line in doc.lines:
+        body, net, tax = _line_body(line, kind=kind, settings=settings, taxes=taxes)
+        lines.append(body)
+        nets.append(net)
+        tax_amounts.append(tax)
+    net, tax = sum_money(nets), sum_money(tax_amounts)
+    reference = document_reference(doc.number)
+    header: dict[str, Any] = {
+        "contact_id": contact_id,
+        "date": doc.document_date,
+        "reference": reference,
+    }
+    if doc.due_date is not None:
+        header["due_date"] = doc.due_date
+    elif kind is DocumentKind.PURCHASE_INVOICE:
+        header["due_date"] = doc.document_date  # required for purchase invoices: due on receipt
+    if ledger_of(kind) is PartyKind.VENDOR:
+        header["vendor_reference"] = (doc.reference or doc.number)[:VENDOR_REFERENCE_MAX]
+    elif doc.reference:
+        header["notes"] = f"Customer reference: {doc.reference}"
+    if doc.currency != business_currency:
+        header["currency_id"] = doc.currency
+        if doc.exchange_rate is not None:
+            header["exchange_rate"] = doc.exchange_rate
+    header.update({"net_amount": net, "tax_amount": tax, "total_amount": net + tax, LINES_KEY[kind]: lines})
+    return MappedDocument(body=header, net=net, tax=tax, total=net + tax, reference=reference)
+
+
+def void_reason(doc: AnyDocument | None, host_id: str) -> str:
+    what = f"{doc.number}" if doc is not None else host_id
+    return f"Voided in the host app ({what})"[:VOID_REASON_MAX]
+
+
+# ------------------------------------------------------------------------------------------- payments
+
+
+def payment_reference(payment: Payment) -> str:
+    """Payments have no number; the host id identifies one (its own reference may repeat)."""
+    return document_reference(payment.host_id)
+
+
+def payment_body(
+    payment: Payment,
+    *,
+    contact_id: str,
+    allocations: Iterable[tuple[DocumentKind, str, Decimal]],
+    bank_account_id: str,
+    settings: TenantSettings,
+    business_currency: str,
+) -> dict[str, Any]:
+    """A CUSTOMER_RECEIPT or CUSTOMER_REFUND. `allocations`: (kind, Sage id, host amount) of the
+    documents it settles; what is not allocated stays on the customer's account."""
+    signs = ALLOCATION_SIGN[payment.kind]
+    allocated = []
+    settled = ZERO
+    for kind, sage_id, amount in allocations:
+        if kind not in signs:
+            raise ValueError(f"a {payment.kind.value} cannot be allocated to a {kind.value}")
+        signed = round_money(amount) * signs[kind]
+        allocated.append({"artefact_id": sage_id, "amount": signed})
+        settled += signed
+    total = round_money(payment.amount)
+    reference = payment_reference(payment)
+    body: dict[str, Any] = {
+        "transaction_type_id": PAYMENT_TYPE[payment.kind],
+        "contact_id": contact_id,
+        "bank_account_id": bank_account_id,
+        "date": payment.payment_date,
+        "total_amount": total,
+        "reference": reference,
+    }
+    method = PAYMENT_METHODS.get((payment.method or "").strip().lower().replace(" ", "_"))
+    if method or settings.receipt_payment_method:
+        body["payment_method_id"] = method or settings.receipt_payment_method
+    if payment.currency != business_currency:
+        body["currency_id"] = payment.currency
+        if payment.exchange_rate is not None:
+            body["exchange_rate"] = payment.exchange_rate
+    if allocated:
+        body["allocated_artefacts"] = allocated
+    on_account = total - settled
+    if on_account > ZERO:
+        # An over-payment (or an unallocated one) stays on the customer's account.
+        body["payment_on_account"] = {
+            "contact_id": contact_id, "date": payment.payment_date, "reference": reference,
+            "total_amount": on_account,
+        }
+    return body
+
+
+# ----------------------------------------------------------------------------------- reading Sage back
+
+
+def _amount(data: Mapping[str, Any], key: str) -> Decimal:
+    value = data.get(key)
+    return to_decimal(value) if value is not None else ZERO
+
+
+def remote_total(record: RemoteRecord) -> Decimal:
+    return _amount(record.data, "total_amount")
+
+
+def remote_outstanding(record: RemoteRecord) -> Decimal:
+    return _amount(record.data, "outstanding_amount")
+
+
+def remote_paid(record: RemoteRecord) -> Decimal:
+    """What has been paid or allocated against a document in Sage."""
+    data = record.data
+    if data.get("total_paid") is not None:
+        return _amount(data, "total_paid")
+    if data.get("outstanding_amount") is None:
+        return ZERO
+    return remote_total(record) - remote_outstanding(record)
+
+
+def remote_contact_id(record: RemoteRecord) -> str | None:
+    contact = record.data.get("contact")
+    if isinstance(contact, Mapping):
+        return contact.get("id")
+    return record.data.get("contact_id")
+
+
+def remote_date(record: RemoteRecord) -> date | None:
+    value = record.data.get("date")
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def remote_status(record: RemoteRecord) -> str | None:
+    status = record.data.get("status")
+    return status.get("id") if isinstance(status, Mapping) else status
+
+
+def remote_editable(record: RemoteRecord) -> bool:
+    """False when Sage has locked the document (VAT-reconciled); payments are judged separately."""
+    return record.data.get("editable") is not False or remote_paid(record) > ZERO
+
+
+def remote_transaction_type(record: RemoteRecord) -> str | None:
+    value = record.data.get("transaction_type")
+    return value.get("id") if isinstance(value, Mapping) else value
+
+
+def is_same_document(
+    record: RemoteRecord, *, reference: str, contact_id: str | None, total: Decimal, on: date | None = None
+) -> bool:
+    """Is this Sage record the one we would create: same reference, contact and amount (and date
+    when Sage told us one)? How an uncertain write is reconciled and how going live adopts."""
+    if (record.reference or record.data.get("reference") or "") != reference:
+        return False
+    if contact_id is not None and remote_contact_id(record) not in (None, contact_id):
+        return False
+    if record.data.get("total_amount") is not None and remote_total(record) != round_money(total):
+        return False
+    remote_on = remote_date(record)
+    return on is None or remote_on is None or remote_on == on
+
+
+__all__ = [
+    "ALLOCATION_SIGN",
+    "CONTACT_TYPE",
+    "LINES_KEY",
+    "PAYMENT_TYPE",
+    "MappedDocument",
+    "TaxTable",
+    "contact_body",
+    "contact_matches",
+    "contact_reference",
+    "document_body",
+    "document_reference",
+    "idempotency_id",
+    "is_same_document",
+    "payment_body",
+    "payment_reference",
+    "remote_contact_id",
+    "remote_date",
+    "remote_editable",
+    "remote_outstanding",
+    "remote_paid",
+    "remote_status",
+    "remote_total",
+    "remote_transaction_type",
+    "void_reason",
+]

@@ -1,0 +1,191 @@
+"""Deliver one queued event to the tenant's host app: signed POST to its callback URL, at most once
+delivered, retried with exponential backoff through the SQS message's visibility, dead-lettered by
+SQS after the queue's maxReceiveCount.
+
+What a reply means:
+- 2xx: delivered (recorded; a later copy of the message is acknowledged without sending).
+- 4xx other than 408/429: the host refuses this event for good; recorded `failed`, not retried.
+- 408, 429, 5xx, timeouts, connection errors: retried later; `Retry-After` is honoured.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+import httpx
+from pydantic import ValidationError
+
+from sagebridge.domain.errors import ConfigurationError, ConflictError
+from sagebridge.domain.settings import parse_tenant_settings
+from sagebridge.host.outbound import DeliveryMessage
+from sagebridge.host.secrets import WebhookSecrets
+from sagebridge.observability import logger
+from sagebridge.security.signing import SIGNATURE_HEADER, sign
+from sagebridge.store.deliveries import Deliveries
+from sagebridge.store.notifications import FailureSummary
+from sagebridge.store.records import DeliveryState
+from sagebridge.store.tenants import Tenants
+
+BASE_DELAY_SECONDS = 60
+MAX_DELAY_SECONDS = 3600
+REQUEST_TIMEOUT_SECONDS = 10.0
+_RETRYABLE_4XX = frozenset({408, 429})
+USER_AGENT = "SageBridge-Delivery/1"
+
+
+class Delivered(StrEnum):
+    DELIVERED = "delivered"
+    ALREADY_DELIVERED = "already_delivered"
+    REFUSED = "refused"  # a permanent failure, recorded; the message is done with
+
+
+class RetryDelivery(Exception):
+    """Raised so the batch reports this message as failed: SQS makes it visible again after the
+    visibility we set (the backoff), or moves it to the DLQ after maxReceiveCount receives."""
+
+
+class VisibilityQueue(Protocol):
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None: ...
+
+
+@dataclass
+class DeliveryDeps:
+    tenants: Tenants
+    deliveries: Deliveries
+    secrets: WebhookSecrets
+    http: httpx.Client
+    queue: VisibilityQueue
+    max_receive_count: int
+    notify: Callable[[FailureSummary], Any] | None = None
+    jitter: Callable[[], float] = random.random
+
+
+def retry_delay(attempt: int, retry_after: float | None = None, *, jitter: float = 1.0) -> int:
+    """Seconds before attempt `attempt + 1`: 60 s doubling per attempt, at most an hour, with up to
+    half of it random so a host that comes back is not hit by every tenant at once."""
+    delay = min(BASE_DELAY_SECONDS * 2 ** max(attempt - 1, 0), MAX_DELAY_SECONDS)
+    delay = delay / 2 + delay / 2 * jitter
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_DELAY_SECONDS))
+    return int(delay)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: rare from hosts; the backoff is good enough
+
+
+def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str, deps: DeliveryDeps) -> Delivered:
+    """Send one event; returns how it ended, or raises RetryDelivery to try again later."""
+    existing = deps.deliveries.find(message.event_id)
+    if existing is not None and existing.state is DeliveryState.DELIVERED:
+        return Delivered.ALREADY_DELIVERED
+    attempts = (existing.attempts if existing else 0) + 1
+
+    target = _target(message, deps)
+    if isinstance(target, str):
+        _record(deps, message, DeliveryState.FAILED, attempts, target)
+        _notify(deps, message, target)
+        return Delivered.REFUSED
+    url, secret = target
+
+    body = _body(message)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Idempotency-Key": message.event_id,
+        "Sage-Bridge-Event-Type": message.event_type,
+        SIGNATURE_HEADER: sign(body, secret),
+    }
+    retry_after: float | None = None
+    try:
+        response = deps.http.post(url, content=body, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS)
+        status: int | None = response.status_code
+        reason = f"host replied {response.status_code}"
+        retry_after = _retry_after(response)
+    except httpx.HTTPError as exc:
+        status, reason = None, f"could not reach the host: {type(exc).__name__}"
+
+    if status is not None and 200 <= status < 300:
+        _record(deps, message, DeliveryState.DELIVERED, attempts, None)
+        logger.info("delivered", extra={"event_id": message.event_id, "attempts": attempts})
+        return Delivered.DELIVERED
+    if status is not None and 400 <= status < 500 and status not in _RETRYABLE_4XX:
+        _record(deps, message, DeliveryState.FAILED, attempts, f"{reason}: not retried")
+        _notify(deps, message, f"{reason}; a 4xx reply is not retried")
+        return Delivered.REFUSED
+
+    if receive_count >= deps.max_receive_count:
+        final = f"{reason}; gave up after {attempts} attempts (message moved to the dead-letter queue)"
+        _record(deps, message, DeliveryState.FAILED, attempts, final)
+        _notify(deps, message, final)
+        raise RetryDelivery(final)  # SQS moves it to the DLQ, where an operator can redrive it
+    _record(deps, message, DeliveryState.QUEUED, attempts, reason)
+    delay = retry_delay(attempts, retry_after, jitter=deps.jitter())
+    deps.queue.change_visibility(receipt_handle, delay)
+    logger.info("delivery will be retried", extra={"event_id": message.event_id, "attempts": attempts,
+                                                   "reason": reason, "retry_in_seconds": delay})
+    raise RetryDelivery(reason)
+
+
+def _target(message: DeliveryMessage, deps: DeliveryDeps) -> tuple[str, str] | str:
+    """(callback URL, signing secret), or why there is none (a permanent failure)."""
+    tenant = deps.tenants.find(message.tenant_id)
+    if tenant is None or not tenant.enabled:
+        return "the tenant is unknown or disabled"
+    try:
+        url = parse_tenant_settings(tenant.settings).host_callback_url
+    except ConfigurationError:
+        return "the tenant's settings are invalid"
+    if not url:
+        return "the tenant has no host_callback_url"
+    secrets = deps.secrets.for_tenant(message.tenant_id)
+    if not secrets:
+        return "the tenant has no webhook secret to sign with"
+    return url, secrets[0]
+
+
+def _body(message: DeliveryMessage) -> bytes:
+    return json.dumps(message.event, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _record(deps: DeliveryDeps, message: DeliveryMessage, state: DeliveryState, attempts: int,
+            error: str | None) -> None:
+    try:
+        deps.deliveries.record(message.event_id, message.tenant_id, state, attempts=attempts, last_error=error)
+    except ConflictError:
+        # Delivered already (another copy won), or a later attempt recorded first: theirs stands.
+        logger.info("delivery record not updated", extra={"event_id": message.event_id, "state": state.value})
+
+
+def _notify(deps: DeliveryDeps, message: DeliveryMessage, problem: str) -> None:
+    if deps.notify is None:
+        return
+    summary = FailureSummary(
+        title=f"a {message.event_type} event could not be delivered to tenant {message.tenant_id}'s host app",
+        tenant_id=message.tenant_id,
+        problems=[f"event {message.event_id}: {problem}"],
+        hint="Check the tenant's host_callback_url and that the host app is up; redrive the "
+             "HostDeliveryDLQ messages once it is.",
+    )
+    try:
+        deps.notify(summary)
+    except Exception:  # a notification must never turn a recorded outcome into a retry
+        logger.exception("failure notification not sent", extra={"event_id": message.event_id})
+
+
+def parse_message(body: str) -> DeliveryMessage:
+    """The queued message; ValidationError if it is not one (it then ends in the DLQ)."""
+    return DeliveryMessage.model_validate_json(body)
+
+
+__all__ = ["Delivered", "DeliveryDeps", "RetryDelivery", "ValidationError", "deliver", "parse_message",
+           "retry_delay"]

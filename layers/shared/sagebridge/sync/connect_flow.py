@@ -1,0 +1,260 @@
+"""The browser flow a tenant admin goes through to link their Sage business.
+
+    GET /connect/{tenant}?expires=..&sig=..   -> 302 to Sage (signed single-use state + PKCE S256)
+    GET /oauth/callback?code=..&state=..      -> exchange the code, list the user's businesses:
+                                                 one: store the connection, success page;
+                                                 several: a page to pick one, whose links come back
+    GET /oauth/callback?pick=..&business_id=.. -> (signed single-use, holds the sealed tokens) store
+
+The connect link itself is signed (HMAC with the state key, short expiry): the endpoint is public,
+and without it anyone who knows a tenant id could link their own Sage business to that tenant and
+receive its invoices. The host app gets signed links from `connect_link` (admin API).
+
+Every failure is a page that says what happened and what to do; nothing secret is ever shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sagebridge.connectors.base import SageError
+from sagebridge.connectors.oauth import OAuthError
+from sagebridge.domain.errors import ConflictError, NotFoundError
+from sagebridge.observability import logger
+from sagebridge.security.oauth_state import StateError, StateSigner, new_pkce
+from sagebridge.security.tokens import TokenSet
+from sagebridge.store.oauth_states import OAuthStates
+from sagebridge.store.tenants import Tenants
+from sagebridge.sync.connections import ConnectionService
+
+CALLBACK_PATH = "/oauth/callback"
+CONNECT_LINK_TTL = timedelta(hours=24)
+
+# (access token) -> the businesses that token's user can open: [{"id", "name"}]
+ListBusinesses = Callable[[str], Sequence[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """What the handler sends back: a redirect or an HTML page."""
+
+    status: int
+    kind: str  # redirect | success | choose_business | denied | code_rejected | state_tampered |
+    #            state_expired | state_reused | unknown_tenant | link_invalid | no_business | error
+    title: str = ""
+    message: str = ""
+    location: str | None = None
+    choices: list[tuple[str, str]] = field(default_factory=list)  # (label, href)
+
+    def html(self) -> str:
+        items = "".join(
+            f'<li><a href="{html.escape(href)}">{html.escape(label)}</a></li>' for label, href in self.choices
+        )
+        listing = f"<ul>{items}</ul>" if items else ""
+        return (
+            "<!doctype html><html lang=en><head><meta charset=utf-8>"
+            f"<title>{html.escape(self.title)}</title>"
+            "<meta name=viewport content='width=device-width,initial-scale=1'>"
+            "<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em}"
+            "li{margin:.5em 0}</style></head><body>"
+            f"<h1>{html.escape(self.title)}</h1><p>{html.escape(self.message)}</p>{listing}</body></html>"
+        )
+
+
+def _page(status: int, kind: str, title: str, message: str, **kw: Any) -> FlowResult:
+    return FlowResult(status=status, kind=kind, title=title, message=message, **kw)
+
+
+def _link_mac(signer_key: bytes, tenant_id: str, expires: int) -> str:
+    mac = hmac.new(signer_key, f"connect-link|{tenant_id}|{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+class ConnectFlow:
+    def __init__(
+        self,
+        *,
+        service: ConnectionService,
+        states: OAuthStates,
+        tenants: Tenants,
+        signer: StateSigner,
+        link_key: bytes,
+        list_businesses: ListBusinesses,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        require_signed_link: bool = True,
+    ) -> None:
+        self._service = service
+        self._states = states
+        self._tenants = tenants
+        self._signer = signer
+        self._link_key = link_key
+        self._list_businesses = list_businesses
+        self._clock = clock
+        self._require_signed_link = require_signed_link
+
+    @property
+    def provider(self) -> str:
+        return self._service.provider
+
+    # ---- connect links
+
+    def connect_link(self, api_base_url: str, tenant_id: str, ttl: timedelta = CONNECT_LINK_TTL) -> str:
+        """The URL a tenant admin opens to connect Sage (hand it out through the admin API)."""
+        expires = int((self._clock() + ttl).timestamp())
+        query = urlencode({"expires": expires, "sig": _link_mac(self._link_key, tenant_id, expires)})
+        return f"{api_base_url.rstrip('/')}/connect/{tenant_id}?{query}"
+
+    def _link_ok(self, tenant_id: str, query: Mapping[str, str]) -> bool:
+        if not self._require_signed_link:
+            return True
+        try:
+            expires = int(query.get("expires", ""))
+        except ValueError:
+            return False
+        expected = _link_mac(self._link_key, tenant_id, expires)
+        return hmac.compare_digest(expected, query.get("sig", "")) and expires > self._clock().timestamp()
+
+    # ---- step 1: off to Sage
+
+    def start(self, tenant_id: str, query: Mapping[str, str], *, redirect_uri: str) -> FlowResult:
+        if not self._link_ok(tenant_id, query):
+            return _page(403, "link_invalid", "This connect link is not valid",
+                         "The link has expired or was altered. Open Sage settings in your business app "
+                         "again to get a fresh link.")
+        try:
+            known = self._tenants.find(tenant_id) is not None
+        except ValueError:  # an id the store refuses (e.g. contains '#') is certainly unknown
+            known = False
+        if not known:
+            return _page(404, "unknown_tenant", "Unknown account",
+                         "We do not know this account. Check the link from your business app, or ask "
+                         "your administrator to set the account up first.")
+        now = self._clock()
+        claims = self._signer.new_claims(tenant_id=tenant_id, provider=self.provider, purpose="authorize", now=now)
+        pkce = new_pkce()
+        self._states.put(claims.nonce, {
+            "tenant_id": tenant_id, "provider": self.provider, "purpose": "authorize",
+            "code_verifier": pkce.verifier, "redirect_uri": redirect_uri,
+        })
+        url = self._service.oauth.authorize_url(
+            redirect_uri=redirect_uri, state=self._signer.sign(claims), code_challenge=pkce.challenge
+        )
+        logger.info("connect_started", extra={"tenant_id": tenant_id, "provider": self.provider})
+        return FlowResult(status=302, kind="redirect", location=url)
+
+    # ---- step 2: back from Sage
+
+    def callback(self, query: Mapping[str, str], *, callback_url: str) -> FlowResult:
+        if "pick" in query:
+            return self._picked(query)
+        state = query.get("state", "")
+        try:
+            claims = self._signer.verify(state, now=self._clock(), purpose="authorize")
+        except StateError as exc:
+            return self._state_page(exc.reason)
+        try:
+            saved = self._states.consume(claims.nonce)
+        except NotFoundError:
+            return self._state_page("reused")
+        tenant_id = claims.tenant_id
+        if query.get("error"):
+            logger.info("connect_denied", extra={"tenant_id": tenant_id, "error": query.get("error")})
+            if query.get("error") == "access_denied":
+                return _page(200, "denied", "Sage was not connected",
+                             "You chose not to give access to Sage. Nothing was changed. You can close "
+                             "this page, or start again from your business app.")
+            return _page(400, "error", "Sage could not sign you in",
+                         f"Sage answered: {query.get('error')}. Please start again from your business app.")
+        code = query.get("code")
+        if not code:
+            return _page(400, "error", "Sage sent no authorisation", "Please start again from your business app.")
+        try:
+            tokens = self._service.oauth.exchange_code(
+                code, redirect_uri=saved.get("redirect_uri") or callback_url, code_verifier=saved.get("code_verifier")
+            )
+        except OAuthError as exc:
+            logger.info("connect_code_rejected", extra={"tenant_id": tenant_id, "error": exc.data_code})
+            return _page(400, "code_rejected", "The sign-in took too long or was already used",
+                         "Sage did not accept this sign-in: it may have expired (they last a minute) or "
+                         "been used already. Please start again from your business app.")
+        except SageError as exc:
+            logger.warning("connect_exchange_failed", extra={"tenant_id": tenant_id, "error": type(exc).__name__})
+            return _page(502, "error", "Sage is not answering",
+                         "We could not reach Sage to finish connecting. Please try again in a few minutes.")
+        try:
+            businesses = [b for b in self._list_businesses(tokens.access_token.get_secret_value()) if b.get("id")]
+        except SageError:
+            return _page(502, "error", "Sage is not answering",
+                         "We could not read your Sage businesses. Please try again in a few minutes.")
+        if not businesses:
+            return _page(400, "no_business", "No Sage business found",
+                         "The Sage user you signed in with has no business we can link to.")
+        if len(businesses) == 1:
+            return self._finish(tenant_id, tokens, businesses[0])
+        return self._choose(tenant_id, tokens, businesses, callback_url)
+
+    def _choose(self, tenant_id: str, tokens: TokenSet, businesses: list[Mapping[str, Any]],
+                callback_url: str) -> FlowResult:
+        claims = self._signer.new_claims(tenant_id=tenant_id, provider=self.provider, purpose="business",
+                                         now=self._clock())
+        offered = [{"id": str(b["id"]), "name": str(b.get("name") or b.get("displayed_as") or b["id"])}
+                   for b in businesses]
+        # The tokens wait, sealed with KMS, in the single-use selection state (10 minutes).
+        sealed = base64.b64encode(self._service.seal(tenant_id, tokens)).decode()
+        self._states.put(claims.nonce, {"tenant_id": tenant_id, "provider": self.provider,
+                                        "purpose": "business", "sealed": sealed, "businesses": offered})
+        pick = self._signer.sign(claims)
+        choices = [(b["name"], f"{callback_url}?{urlencode({'pick': pick, 'business_id': b['id']})}")
+                   for b in offered]
+        return _page(200, "choose_business", "Choose your Sage business",
+                     "Your Sage user can open several businesses. Choose the one to link:", choices=choices)
+
+    def _picked(self, query: Mapping[str, str]) -> FlowResult:
+        try:
+            claims = self._signer.verify(query.get("pick", ""), now=self._clock(), purpose="business")
+        except StateError as exc:
+            return self._state_page(exc.reason)
+        try:
+            saved = self._states.consume(claims.nonce)
+        except NotFoundError:
+            return self._state_page("reused")
+        chosen = next((b for b in saved.get("businesses", []) if b["id"] == query.get("business_id")), None)
+        if chosen is None:
+            return _page(400, "error", "That business was not offered",
+                         "Please start again from your business app.")
+        tokens = self._service.unseal(claims.tenant_id, base64.b64decode(saved["sealed"]))
+        return self._finish(claims.tenant_id, tokens, chosen)
+
+    def _finish(self, tenant_id: str, tokens: TokenSet, business: Mapping[str, Any]) -> FlowResult:
+        name = str(business.get("name") or business.get("displayed_as") or business["id"])
+        try:
+            self._service.store_new_connection(tenant_id, tokens, business_id=str(business["id"]), business_name=name)
+        except ConflictError:
+            return _page(409, "error", "Sage was not connected",
+                         "The connection changed while we were saving it. Please start again.")
+        return _page(200, "success", "Link to Sage established successfully",
+                     f"Your account is now linked to the Sage business \u201c{name}\u201d. You can close this page.")
+
+    @staticmethod
+    def _state_page(reason: str) -> FlowResult:
+        if reason == "expired":
+            return _page(400, "state_expired", "This sign-in has expired",
+                         "Connecting must be finished within 10 minutes. Please start again from your "
+                         "business app.")
+        if reason == "reused":
+            return _page(400, "state_reused", "This sign-in was already used",
+                         "Each sign-in link works once. If your Sage connection is not showing, start "
+                         "again from your business app.")
+        return _page(400, "state_tampered", "This sign-in is not valid",
+                     "The sign-in could not be verified. Please start again from your business app.")
+
+
+__all__ = ["CALLBACK_PATH", "ConnectFlow", "FlowResult"]

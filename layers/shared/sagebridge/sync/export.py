@@ -1,0 +1,1022 @@
+"""The export engine: staged host records -> Sage, exactly once, with a sync log line for every one.
+
+    result = export_documents(ExportRequest(tenant_id="acme"), store=store, connector=connector,
+                              settings=tenant_settings)
+
+One run, in phases so that what a record needs exists before it: parties (catalog export), then
+invoices and credit notes, then payments and refunds. Within a phase the staged records are read a
+page (100) at a time, with their ledger entries and the mappings they need fetched in one batch per
+page, so memory stays flat and DynamoDB sees about two requests per exported document (claim and
+commit). Sage reference data (tax rates) is read once per run.
+
+Exactly once (DESIGN.md): claim the ledger entry (conditional, idempotency key = hash of tenant,
+kind, host id and payload hash) -> send with Sage's idempotency_id and a reference -> commit the
+ledger, the mapping and the log line in one transaction. A claim that finds an earlier attempt
+in_flight (a worker died) or failed is uncertain: we look the document up in Sage by reference,
+contact and amount first and adopt it if it is there. A timeout on a create is reconciled the same
+way before the one resend, which carries the same idempotency_id. A POST is never blindly retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from sagebridge.connectors.base import (
+    AuthError,
+    Connector,
+    NotConnected,
+    NotFound,
+    RateLimited,
+    RecordInvalid,
+    RemoteRecord,
+    SageError,
+    UncertainWrite,
+)
+from sagebridge.connectors.sage_accounting import mapper
+from sagebridge.domain.base import describe_problems
+from sagebridge.domain.documents import Document
+from sagebridge.domain.errors import ConflictError
+from sagebridge.domain.hashing import payload_hash
+from sagebridge.domain.kinds import DateBasis, DocumentKind, PartyKind, RecordKind, ledger_of, record_kind
+from sagebridge.domain.parties import Party
+from sagebridge.domain.payments import Payment
+from sagebridge.domain.records import HostRecord, parse_host_record
+from sagebridge.domain.runs import RunTrigger
+from sagebridge.domain.settings import ExportType, IdentifyCustomerBy, TenantSettings
+from sagebridge.domain.validation import (
+    SkipCode,
+    SkipReason,
+    already_paid_reasons,
+    bank_account_reasons,
+    document_skip_reasons,
+    locked_reasons,
+    payment_skip_reasons,
+)
+from sagebridge.host.outbound import DeliveryOutbox, DocumentSkipped, ExportFailed, enqueue_delivery
+from sagebridge.observability import logger, metrics
+from sagebridge.store import (
+    Claim,
+    ClaimConflict,
+    LedgerEntry,
+    LedgerState,
+    Outcome,
+    RunRecord,
+    RunStatus,
+    StagedDocument,
+    Store,
+    SyncLogEntry,
+    Write,
+)
+from sagebridge.store.ledger import DEFAULT_CLAIM_TIMEOUT
+from sagebridge.store.notifications import FailureSummary
+
+EXPORT_CURSOR = "export"  # position: the ISO start time of the last successful full run
+PAGE_SIZE = 100
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+MAX_REPORTED = 50  # failures kept in memory for the notification; the log has all of them
+PARTY_CACHE_SIZE = 10_000
+
+DOCUMENT_KINDS = (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE,
+                  DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE)
+PAYMENT_KINDS = (DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND)
+PARTY_KINDS = (PartyKind.CUSTOMER, PartyKind.VENDOR)
+# Parties first (documents need their contact), payments last (they need their invoices).
+PHASES: tuple[tuple[RecordKind, ...], ...] = (PARTY_KINDS, DOCUMENT_KINDS, PAYMENT_KINDS)
+
+
+# --------------------------------------------------------------------------------------- the request
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export. None means "as the tenant's settings say"."""
+
+    tenant_id: str
+    triggered_by: RunTrigger = RunTrigger.SCHEDULE
+    kinds: frozenset[RecordKind] | None = None  # None: settings.export_kinds (parties only on request)
+    window_from: date | None = None
+    window_to: date | None = None
+    date_basis: DateBasis | None = None  # None: each ledger's basis from the settings
+    export_type: ExportType | None = None
+    dry_run: bool = False
+    documents: tuple[tuple[str, str], ...] = ()  # (kind, host id): just these (trigger status, replay)
+    include_retries: bool = False  # also failed / stuck entries outside the window (scheduled runs)
+    requested_by: str | None = None
+    adopt_existing: bool | None = None  # going live; None: on the tenant's first successful export
+
+
+@dataclass
+class PlannedOutcome:
+    """One line of a dry run's answer: what would happen and why (the payload for creates/updates)."""
+
+    kind: str
+    host_id: str
+    outcome: Outcome
+    message: str = ""
+    payload: dict[str, Any] | None = None
+
+
+@dataclass
+class ExportResult:
+    run_id: str
+    tenant_id: str
+    dry_run: bool
+    counts: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)  # the first MAX_REPORTED, for notifications
+    planned: list[PlannedOutcome] = field(default_factory=list)  # dry run only
+    status: RunStatus = RunStatus.RUNNING
+    window: tuple[date, date] | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+class ExportHooks(Protocol):
+    """Test seam: called right after Sage answered a write and before the ledger commit (raising
+    here is a worker killed at the worst moment)."""
+
+    def after_sage_call(self, kind: str, host_id: str, remote: RemoteRecord) -> None: ...
+
+
+class RunAborted(Exception):
+    """The run cannot go on (grant revoked, Sage rate limit beyond patience); the job is retried."""
+
+
+def idempotency_key(tenant_id: str, kind: str, host_id: str, payload_hash: str) -> str:
+    """Deterministic: the same version of the same record always gets the same key (and so the
+    same Sage idempotency_id), so a resend after a crash is replayed by Sage, not duplicated."""
+    return hashlib.sha256(f"{tenant_id}\n{kind}\n{host_id}\n{payload_hash}".encode()).hexdigest()
+
+
+def void_hash(payload_hash: str) -> str:
+    """The ledger hash of "voided": differs from the live version's, so a void is one more change."""
+    return hashlib.sha256(f"void\n{payload_hash}".encode()).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------ the engine
+
+
+@dataclass
+class _Skip:
+    reasons: list[SkipReason]
+
+
+class _LruDict(dict[Any, Any]):
+    """A dict that forgets its oldest entries beyond `limit` (party ids: flat memory on big runs)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        if len(self) > self.limit:
+            del self[next(iter(self))]
+
+
+class ExportEngine:
+    """Exports one tenant's records to its Sage business through a `Connector`. One instance per
+    run; not thread-safe (creates are serialised per Sage business on purpose)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        connector: Connector,
+        settings: TenantSettings,
+        business_currency: str = "GBP",
+        outbox: DeliveryOutbox | None = None,
+        notify: Callable[[FailureSummary], Any] | None = None,
+        hooks: ExportHooks | None = None,
+        claim_timeout: timedelta = DEFAULT_CLAIM_TIMEOUT,
+    ) -> None:
+        self.store = store
+        self.connector = connector
+        self.settings = settings
+        self.business_currency = business_currency
+        self.outbox = outbox
+        self.notify = notify
+        self.hooks = hooks
+        self.claim_timeout = claim_timeout
+        self._taxes: mapper.TaxTable | None = None
+        self._parties: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> Sage contact id
+        self._existing: dict[DocumentKind, dict[str, list[RemoteRecord]]] = {}
+
+    # ---- the run
+
+    def run(self, request: ExportRequest) -> ExportResult:
+        tenant = request.tenant_id
+        export_type = request.export_type or self.settings.export_type
+        run_id = self.store.runs.new_id()
+        window = self._window(request)
+        started = self.store.table.now()
+        if request.adopt_existing is None:
+            adopt = self.store.cursors.get(tenant, EXPORT_CURSOR) is None
+        else:
+            adopt = request.adopt_existing
+        self.r = _RunState(request=request, run_id=run_id, export_type=export_type, adopt=adopt,
+                           result=ExportResult(run_id, tenant, request.dry_run, window=window))
+        details = {
+            "kinds": sorted(k.value for k in self._kinds(request)), "export_type": export_type.value,
+            "window_from": window[0].isoformat(), "window_to": window[1].isoformat(),
+            "date_basis": request.date_basis.value if request.date_basis else "per_ledger",
+            "triggered_by": request.triggered_by.value, "requested_by": request.requested_by,
+            "documents": len(request.documents), "going_live": adopt,
+        }
+        self.store.runs.start(RunRecord(tenant, run_id, request.triggered_by.value, dry_run=request.dry_run,
+                                        details=details, started_at=started))
+        logger.append_keys(tenant_id=tenant, run_id=run_id)
+        status = RunStatus.FAILED
+        try:
+            for phase in PHASES:
+                for batch in self._batches(request, phase, window):
+                    self._export_batch(batch)
+            status = RunStatus.SUCCEEDED
+        except RunAborted as exc:
+            details["aborted"] = str(exc)
+            logger.warning("export_run_aborted", extra={"reason": str(exc)})
+        finally:
+            self._finish(status, details, started)
+        return self.r.result
+
+    def _finish(self, status: RunStatus, details: dict[str, Any], started: datetime) -> None:
+        r = self.r
+        counts = {Outcome(k).value: n for k, n in r.result.counts.items() if n}
+        r.result.status = status
+        try:
+            self.store.runs.add_counts(r.request.tenant_id, r.run_id, counts)
+            self.store.runs.finish(r.request.tenant_id, r.run_id, status, details=details)
+            full_run = not r.request.documents and not r.request.dry_run and r.request.window_from is None
+            if status is RunStatus.SUCCEEDED and full_run:
+                self.store.cursors.set(r.request.tenant_id, EXPORT_CURSOR,
+                                      started.astimezone(UTC).isoformat(timespec="seconds"))
+        finally:
+            self._emit_metrics()
+            if r.final_failures and self.notify is not None and not r.request.dry_run:
+                self._notify(r.final_failures)
+
+    def _emit_metrics(self) -> None:
+        c = self.r.result.counts
+        exported = c[Outcome.CREATED] + c[Outcome.UPDATED] + c[Outcome.LINKED]
+        if self.r.request.dry_run:
+            return
+        for name, value in (("DocumentsExported", exported), ("DocumentsSkipped", c[Outcome.SKIPPED]),
+                            ("DocumentsFailed", c[Outcome.FAILED])):
+            if value:
+                metrics.add_metric(name=name, unit="Count", value=value)
+
+    def _notify(self, problems: list[str]) -> None:
+        assert self.notify is not None
+        try:
+            self.notify(FailureSummary(
+                title=f"Export run {self.r.run_id} for tenant {self.r.request.tenant_id}: "
+                      f"{len(problems)} document(s) need attention",
+                tenant_id=self.r.request.tenant_id, run_id=self.r.run_id, problems=problems[:MAX_REPORTED],
+                hint="These documents failed on every retry or cannot be changed in Sage. Fix them in the "
+                     "host app or in Sage, then replay them from the admin API.",
+            ))
+        except Exception as exc:  # a failed notification must not fail the run that it reports
+            logger.error("notify_failed", extra={"error": type(exc).__name__})
+
+    # ---- what to export
+
+    def _kinds(self, request: ExportRequest) -> frozenset[RecordKind]:
+        if request.kinds is not None:
+            return request.kinds
+        # Parties go to Sage with their documents; a catalog export of parties is asked for by name.
+        return frozenset(k for k in self.settings.export_kinds if isinstance(k, DocumentKind))
+
+    def _window(self, request: ExportRequest) -> tuple[date, date]:
+        return request.window_from or EARLIEST, request.window_to or LATEST
+
+    def _batches(
+        self, request: ExportRequest, phase: tuple[RecordKind, ...], window: tuple[date, date]
+    ) -> Iterator[list[StagedDocument]]:
+        tenant = request.tenant_id
+        if request.documents:
+            refs = [(k, h) for k, h in request.documents if record_kind(k) in phase]
+            for start in range(0, len(refs), PAGE_SIZE):
+                found = [self.store.documents.find(tenant, k, h) for k, h in refs[start:start + PAGE_SIZE]]
+                for (k, h), staged in zip(refs[start:start + PAGE_SIZE], found, strict=True):
+                    if staged is None:
+                        self._count(Outcome.SKIPPED)
+                        self._log_now(k, h, None, Outcome.SKIPPED, reason_code="not_staged",
+                                      message=f"{k} '{h}' was never received from the host app")
+                yield [s for s in found if s is not None]
+            return
+        wanted = [k for k in phase if k in self._kinds(request)]
+        if not wanted:
+            return
+        done: set[tuple[str, str]] = set()
+        if request.include_retries:
+            retry = list(self._retry_candidates(tenant, wanted))
+            done = {(s.kind, s.host_id) for s in retry}
+            for start in range(0, len(retry), PAGE_SIZE):
+                yield retry[start:start + PAGE_SIZE]
+        for ledger in sorted({ledger_of(k) for k in wanted}):
+            kinds = [k for k in wanted if ledger_of(k) is ledger]
+            basis = request.date_basis or self.settings.date_basis_for(kinds[0])
+            page: list[StagedDocument] = []
+            for staged in self.store.documents.between(tenant, ledger.value, basis, window[0], window[1],
+                                                       kinds=[k.value for k in kinds], page_size=PAGE_SIZE):
+                if (staged.kind, staged.host_id) in done:
+                    continue
+                page.append(staged)
+                if len(page) == PAGE_SIZE:
+                    yield page
+                    page = []
+            if page:
+                yield page
+
+    def _retry_candidates(self, tenant: str, kinds: Sequence[RecordKind]) -> Iterator[StagedDocument]:
+        """Failed entries still within the retry limit and claims left in flight by a dead worker."""
+        wanted = {k.value for k in kinds}
+        stale_before = self.store.table.now() - self.claim_timeout
+        for state in (LedgerState.FAILED, LedgerState.IN_FLIGHT):
+            token: str | None = None
+            while True:
+                page = self.store.ledger.list_by_state(tenant, state, next_token=token)
+                for entry in page:
+                    if entry.kind not in wanted:
+                        continue
+                    if state is LedgerState.FAILED and entry.attempts > self.settings.retry_limit:
+                        continue
+                    if state is LedgerState.IN_FLIGHT and (entry.claimed_at or stale_before) > stale_before:
+                        continue
+                    staged = self.store.documents.find(tenant, entry.kind, entry.host_id)
+                    if staged is not None:
+                        yield staged
+                token = page.next_token
+                if not token:
+                    break
+
+    # ---- one page
+
+    def _export_batch(self, batch: list[StagedDocument]) -> None:
+        if not batch:
+            return
+        tenant = self.r.request.tenant_id
+        entries = self.store.ledger.find_many(tenant, [(s.kind, s.host_id) for s in batch])
+        records: list[tuple[StagedDocument, HostRecord | None]] = []
+        wanted_maps: set[tuple[str, str]] = set()
+        for staged in batch:
+            try:
+                record: HostRecord | None = parse_host_record(record_kind(staged.kind), staged.canonical_json)
+            except ValidationError as exc:
+                self._fail_unparsable(staged, exc)
+                continue
+            records.append((staged, record))
+            if isinstance(record, Party):
+                wanted_maps.add((record.kind.value, record.host_id))
+            elif isinstance(record, Document | Payment):
+                party = (ledger_of(record.kind).value, record.party_id)
+                if (ledger_of(record.kind), record.party_id) not in self._parties:
+                    wanted_maps.add(party)
+                if isinstance(record, Payment):
+                    wanted_maps.update((a.kind.value, a.host_id) for a in record.allocations)
+        maps = self.store.mappings.find_many(tenant, wanted_maps) if wanted_maps else {}
+        self.r.mappings = maps
+        for (kind, host_id), mapping in maps.items():
+            if kind in (PartyKind.CUSTOMER.value, PartyKind.VENDOR.value):
+                self._parties[(PartyKind(kind), host_id)] = mapping.sage_id
+        for staged, record in records:
+            entry = entries.get((staged.kind, staged.host_id))
+            try:
+                self._export_one(staged, record, entry)
+            except (AuthError, NotConnected) as exc:
+                raise RunAborted(f"Sage refused the connection: {exc.message}") from exc
+            except RateLimited as exc:
+                raise RunAborted(f"Sage is rate limiting this business: {exc.message}") from exc
+
+    # ---- one record
+
+    def _export_one(self, staged: StagedDocument, record: HostRecord | None, entry: LedgerEntry | None) -> None:
+        if isinstance(record, Party):
+            self._export_party(staged, record)
+            return
+        assert isinstance(record, Document | Payment)
+        r = self.r
+        explicit = bool(r.request.documents) or r.request.triggered_by in (RunTrigger.OPERATOR, RunTrigger.REPLAY)
+        log_unchanged = r.export_type is ExportType.ALL or explicit
+        exported = entry is not None and entry.sage_id is not None
+        if staged.voided:
+            target = void_hash(staged.payload_hash)
+            if not exported:
+                self._unchanged(staged, record, "voided in the host app before it was exported: nothing to send",
+                                log=log_unchanged)
+            elif entry is not None and entry.state is LedgerState.EXPORTED and entry.exported_hash == target:
+                self._unchanged(staged, record, "already voided in Sage", log=log_unchanged, sage_id=entry.sage_id)
+            else:
+                assert entry is not None and entry.sage_id is not None
+                self._void(staged, record, entry, target)
+            return
+        h = staged.payload_hash
+        if entry is not None and entry.state is LedgerState.EXPORTED and entry.exported_hash == h:
+            self._unchanged(staged, record, "unchanged since it was exported", log=log_unchanged, sage_id=entry.sage_id)
+            return
+        if entry is not None and entry.state is LedgerState.IN_FLIGHT and not self._stale(entry):
+            return  # another worker holds it right now (the lease should prevent this)
+        if (entry is not None and entry.state is LedgerState.FAILED and entry.payload_hash == h
+                and entry.attempts > self.settings.retry_limit and not explicit):
+            return  # gave up on this version and reported it; a change or a replay tries again
+        if exported:
+            assert entry is not None
+            if r.export_type is ExportType.NEW:
+                self._unchanged(staged, record, "changed since it was exported; export type New does not "
+                                "re-send (use All to update Sage)", log=log_unchanged, sage_id=entry.sage_id)
+                return
+            self._update(staged, record, entry)
+            return
+        self._create(staged, record, entry)
+
+    def _stale(self, entry: LedgerEntry) -> bool:
+        claimed = entry.claimed_at
+        return claimed is None or claimed < self.store.table.now() - self.claim_timeout
+
+    # ---- create
+
+    def _create(self, staged: StagedDocument, record: Document[Any] | Payment, entry: LedgerEntry | None) -> None:
+        contact = self._contact_for(record)
+        if isinstance(contact, _Skip):
+            self._skip(staged, record, contact.reasons, entry)
+            return
+        built = self._build(record, contact)
+        if isinstance(built, _Skip):
+            self._skip(staged, record, built.reasons, entry)
+            return
+        body, reference, total = built
+        kind = DocumentKind(staged.kind)
+        if self.r.request.dry_run:
+            self._plan(staged, record, Outcome.CREATED, f"would create in Sage (reference {reference})", body)
+            return
+        claim = self._claim(staged, staged.payload_hash)
+        if claim is None:
+            return
+        remote, outcome = None, Outcome.CREATED
+        previous = claim.previous
+        if claim.uncertain or (previous is not None and previous.state is LedgerState.FAILED):
+            # An earlier attempt may have reached Sage: look before sending again.
+            remote = self._find_in_sage(kind, reference, contact, total, _date_of(record))
+            if remote is not None:
+                outcome = Outcome.LINKED
+        elif self.r.adopt:
+            remote = self._find_existing(kind, reference, contact, total, _date_of(record))
+            if remote is not None:
+                outcome = Outcome.LINKED
+        try:
+            if remote is None:
+                remote, outcome = self._send_create(kind, body, claim, reference, contact, total, _date_of(record))
+        except SageError as exc:
+            self._fail(staged, record, claim, exc)
+            return
+        if self.hooks is not None:
+            self.hooks.after_sage_call(staged.kind, staged.host_id, remote)
+        message = {Outcome.CREATED: f"created in Sage (reference {reference})",
+                   Outcome.LINKED: f"found already in Sage (reference {reference}) and linked"}[outcome]
+        self._commit(staged, record, claim, remote.id, outcome, message, {"reference": reference})
+
+    def _send_create(
+        self, kind: DocumentKind, body: dict[str, Any], claim: Claim, reference: str, contact_id: str,
+        total: Any, on: date | None,
+    ) -> tuple[RemoteRecord, Outcome]:
+        key = claim.entry.idempotency_key
+        for attempt in (1, 2):
+            try:
+                if kind in PAYMENT_KINDS:
+                    return self.connector.create_payment(body, idempotency_key=key), Outcome.CREATED
+                return self.connector.create_document(kind, body, idempotency_key=key), Outcome.CREATED
+            except UncertainWrite:
+                # Sent, answer lost: did Sage commit it? Look, adopt if so, else send once more with the
+                # same idempotency_id (Sage replays rather than duplicates).
+                found = self._find_in_sage(kind, reference, contact_id, total, on)
+                if found is not None:
+                    return found, Outcome.CREATED
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _find_in_sage(
+        self, kind: DocumentKind, reference: str, contact_id: str | None, total: Any, on: date | None
+    ) -> RemoteRecord | None:
+        for remote in self.connector.find_documents_by_reference(kind, reference):
+            if kind in PAYMENT_KINDS and mapper.remote_transaction_type(remote) not in (
+                    None, mapper.PAYMENT_TYPE[kind]):
+                continue
+            if mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
+                return remote
+        return None
+
+    def _find_existing(
+        self, kind: DocumentKind, reference: str, contact_id: str | None, total: Any, on: date | None
+    ) -> RemoteRecord | None:
+        """Going live: is this document already in Sage (entered by hand before the connector)?
+        One listing per kind and run, not one lookup per document."""
+        lister = getattr(self.connector, "list_documents", None)
+        if lister is None:
+            return self._find_in_sage(kind, reference, contact_id, total, on)
+        if kind not in self._existing:
+            index: dict[str, list[RemoteRecord]] = {}
+            low, high = self.r.result.window or (EARLIEST, LATEST)
+            # Sage dates a document by its document date; a posting-date window may reach further.
+            low = None if low == EARLIEST else low - timedelta(days=62)
+            high = None if high == LATEST else high + timedelta(days=62)
+            for remote in lister(kind, from_date=low, to_date=high):
+                ref = remote.reference or remote.data.get("reference")
+                if ref:
+                    index.setdefault(ref, []).append(remote)
+            self._existing[kind] = index
+        for remote in self._existing[kind].get(reference, []):
+            if mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
+                return remote
+        return None
+
+    # ---- update and void
+
+    def _update(self, staged: StagedDocument, record: Document[Any] | Payment, entry: LedgerEntry) -> None:
+        kind = DocumentKind(staged.kind)
+        assert entry.sage_id is not None
+        try:
+            remote = self.connector.get_document(kind, entry.sage_id)
+        except NotFound:
+            self._skip(staged, record, [SkipReason(
+                code=SkipCode.LOCKED_IN_SAGE,
+                message=f"{_label(record)} was exported as Sage id {entry.sage_id}, which no longer exists in "
+                "Sage (deleted there); it is not created again")], entry)
+            return
+        except SageError as exc:
+            self._fail_unclaimed(staged, record, exc)
+            return
+        if isinstance(record, Document):
+            reasons = already_paid_reasons(record, total_in_sage=mapper.remote_total(remote),  # type: ignore[arg-type]
+                                           outstanding_in_sage=mapper.remote_outstanding(remote))
+            reasons = reasons or locked_reasons(record, editable_in_sage=mapper.remote_editable(remote))  # type: ignore[arg-type]
+            if mapper.remote_status(remote) == "VOID":
+                reasons = [SkipReason(code=SkipCode.LOCKED_IN_SAGE,
+                                      message=f"{_label(record)} has been voided in Sage, so it cannot be updated")]
+            if reasons:
+                self._skip(staged, record, reasons, entry)
+                return
+        contact = self._contact_for(record)
+        if isinstance(contact, _Skip):
+            self._skip(staged, record, contact.reasons, entry)
+            return
+        built = self._build(record, contact)
+        if isinstance(built, _Skip):
+            self._skip(staged, record, built.reasons, entry)
+            return
+        body, reference, _ = built
+        if self.r.request.dry_run:
+            self._plan(staged, record, Outcome.UPDATED, f"would update Sage id {entry.sage_id}", body)
+            return
+        claim = self._claim(staged, staged.payload_hash)
+        if claim is None:
+            return
+        try:
+            try:
+                updated = self.connector.update_document(kind, entry.sage_id, body)
+            except UncertainWrite:
+                updated = self.connector.update_document(kind, entry.sage_id, body)  # a PUT repeats safely
+        except SageError as exc:
+            self._fail(staged, record, claim, exc)
+            return
+        if self.hooks is not None:
+            self.hooks.after_sage_call(staged.kind, staged.host_id, updated)
+        self._commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
+                     f"updated in Sage (reference {reference})", {"reference": reference})
+
+    def _void(self, staged: StagedDocument, record: Document[Any] | Payment, entry: LedgerEntry, target: str) -> None:
+        kind = DocumentKind(staged.kind)
+        assert entry.sage_id is not None
+        try:
+            remote = self.connector.get_document(kind, entry.sage_id)
+        except NotFound:
+            remote = None  # already gone from Sage: nothing left to void
+        except SageError as exc:
+            self._fail_unclaimed(staged, record, exc)
+            return
+        if remote is not None and kind not in PAYMENT_KINDS and mapper.remote_paid(remote) > 0:
+            reasons = [SkipReason(
+                code=SkipCode.ALREADY_PAID_IN_SAGE,
+                message=f"{_label(record)} was voided in the host app but has {mapper.remote_paid(remote)} paid or "
+                "allocated against it in Sage, so it was not voided there; remove the payment in Sage first")]
+            self._skip(staged, record, reasons, entry, payload_hash=target, report=True)
+            return
+        verb = "delete" if ledger_of(kind) is PartyKind.VENDOR or kind in PAYMENT_KINDS else "void"
+        if self.r.request.dry_run:
+            self._plan(staged, record, Outcome.UPDATED, f"would {verb} Sage id {entry.sage_id}")
+            return
+        claim = self._claim(staged, target)
+        if claim is None:
+            return
+        already_void = remote is None or mapper.remote_status(remote) == "VOID"
+        try:
+            if not already_void:
+                try:
+                    self.connector.void_document(kind, entry.sage_id,
+                                                 reason=mapper.void_reason(_as_document(record), staged.host_id))
+                except UncertainWrite:
+                    if self._still_live(kind, entry.sage_id):
+                        raise
+        except SageError as exc:
+            self._fail(staged, record, claim, exc)
+            return
+        self._commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
+                     f"{verb}d in Sage: voided in the host app", {"voided": True})
+
+    def _still_live(self, kind: DocumentKind, sage_id: str) -> bool:
+        try:
+            return mapper.remote_status(self.connector.get_document(kind, sage_id)) != "VOID"
+        except NotFound:
+            return False
+
+    # ---- parties
+
+    def _contact_for(self, record: Document[Any] | Payment) -> str | _Skip:
+        """The Sage contact of the record's customer or vendor: remembered, identified or created."""
+        ledger = ledger_of(record.kind)
+        known = self._parties.get((ledger, record.party_id))
+        if known is not None:
+            return str(known)
+        if record.party is None:
+            return _Skip(document_skip_reasons_party(record))
+        contact = self._resolve_party(record.party)
+        return contact if contact is not None else _Skip(document_skip_reasons_party(record))
+
+    def _export_party(self, staged: StagedDocument, party: Party) -> None:
+        """Catalog export: one customer or vendor."""
+        mapping = self.r.mappings.get((party.kind.value, party.host_id))
+        if mapping is not None:
+            if self.r.export_type is ExportType.ALL or self.r.request.documents:
+                self._log_now(staged.kind, staged.host_id, party.name, Outcome.UNCHANGED, sage_id=mapping.sage_id,
+                              message="already in Sage (contacts are linked once, not updated)")
+            self._count(Outcome.UNCHANGED)
+            return
+        self._resolve_party(party, staged=staged)
+
+    def _resolve_party(self, party: Party, *, staged: StagedDocument | None = None) -> str | None:
+        """Identify the party in Sage (none / name / email) or create it; remember the mapping. None
+        when Sage refused it (logged as Failed)."""
+        key = (party.kind, party.host_id)
+        if key in self._parties:
+            return str(self._parties[key])
+        found = self._identify(party)
+        if self.r.request.dry_run:
+            placeholder = found.id if found is not None else f"(new {party.kind.value} {party.host_id})"
+            outcome = Outcome.LINKED if found is not None else Outcome.CREATED
+            self._plan_party(party, outcome, "would link to an existing Sage contact" if found
+                             else "would create a Sage contact", None if found else self._contact_body(party))
+            self._parties[key] = placeholder
+            return placeholder
+        outcome = Outcome.LINKED
+        reference = mapper.contact_reference(party.kind, party.host_id)
+        if found is None:
+            body = self._contact_body(party)
+            key_hash = idempotency_key(self.r.request.tenant_id, party.kind.value, party.host_id,
+                                       staged.payload_hash if staged else _party_hash(party))
+            try:
+                found, outcome = self._create_contact(party, body, key_hash, reference)
+            except SageError as exc:
+                message = f"Sage refused {party.kind.value} '{party.name}': {exc.message}"
+                self._count(Outcome.FAILED)
+                self._log_now(party.kind.value, party.host_id, party.name, Outcome.FAILED,
+                              reason_code=_failure_code(exc), message=message)
+                self._remember_failure(party.kind.value, party.host_id, message)
+                return None
+        message = {Outcome.CREATED: f"created in Sage (reference {reference})",
+                   Outcome.LINKED: f"found in Sage as '{found.data.get('displayed_as') or found.data.get('name')}' "
+                                   f"and linked"}[outcome]
+        self.store.transact([
+            self.store.mappings.put_op(self.r.request.tenant_id, party.kind.value, party.host_id, found.id,
+                                       {"reference": reference}),
+            self._log_op(party.kind.value, party.host_id, party.name, outcome, sage_id=found.id, message=message),
+        ])
+        self._count(outcome)
+        self._parties[key] = found.id
+        return found.id
+
+    def _contact_body(self, party: Party) -> dict[str, Any]:
+        return mapper.contact_body(party, business_currency=self.business_currency)
+
+    def _identify(self, party: Party) -> RemoteRecord | None:
+        how = self.settings.identify_customer_by
+        contact_type = mapper.CONTACT_TYPE[party.kind]
+        if how is IdentifyCustomerBy.NAME:
+            hits = self.connector.find_contacts(name=party.name, contact_type=contact_type)
+        elif how is IdentifyCustomerBy.EMAIL and party.email:
+            hits = [h for h in self.connector.find_contacts(email=party.email, contact_type=contact_type)]
+        else:
+            return None
+        hits = [h for h in hits if mapper.contact_matches(h, party)]
+        return hits[0] if hits else None
+
+    def _create_contact(
+        self, party: Party, body: dict[str, Any], key: str, reference: str
+    ) -> tuple[RemoteRecord, Outcome]:
+        contact_type = mapper.CONTACT_TYPE[party.kind]
+        try:
+            return self.connector.create_contact(body, idempotency_key=key), Outcome.CREATED
+        except (UncertainWrite, RecordInvalid) as exc:
+            # A lost answer, or Sage's unique-reference rule refusing a twin of one we made before:
+            # either way the contact may exist; adopt it by its reference.
+            hits = self.connector.find_contacts(reference=reference, contact_type=contact_type)
+            if hits:
+                return hits[0], Outcome.LINKED if isinstance(exc, RecordInvalid) else Outcome.CREATED
+            if isinstance(exc, RecordInvalid):
+                raise
+            return self.connector.create_contact(body, idempotency_key=key), Outcome.CREATED
+
+    # ---- validation and mapping
+
+    def _taxes_table(self) -> mapper.TaxTable:
+        if self._taxes is None:
+            self._taxes = mapper.TaxTable.from_records(self.connector.list_tax_rates())
+        return self._taxes
+
+    def _build(self, record: Document[Any] | Payment, contact_id: str) -> tuple[dict[str, Any], str, Any] | _Skip:
+        """(body, reference, total) for Sage, or every reason it cannot go."""
+        if isinstance(record, Payment):
+            return self._build_payment(record, contact_id)
+        taxes = self._taxes_table()
+        reasons = document_skip_reasons(
+            record, settings=self.settings, sage_tax_rates=taxes.rates,  # type: ignore[arg-type]
+            business_currency=self.business_currency, contact_currency=None,
+        )
+        if not reasons and taxes.zero_rate_id is None and any(line.tax_code is None for line in record.lines):
+            reasons = [SkipReason(code=SkipCode.TAX_RATE_MISSING_IN_SAGE, field="lines",
+                                  message=f"{_label(record)} has lines without tax and Sage has no zero or "
+                                  "no-tax rate to post them with")]
+        if reasons:
+            return _Skip(reasons)
+        mapped = mapper.document_body(record, contact_id=contact_id, settings=self.settings,  # type: ignore[arg-type]
+                                      taxes=taxes, business_currency=self.business_currency)
+        return mapped.body, mapped.reference, mapped.total
+
+    def _build_payment(self, payment: Payment, contact_id: str) -> tuple[dict[str, Any], str, Any] | _Skip:
+        maps = dict(self.r.mappings)
+        for a in payment.allocations:  # a dry run's would-be creates count as exported
+            if (a.kind.value, a.host_id) in self.r.planned_creates:
+                maps[(a.kind.value, a.host_id)] = _Planned(f"(new {a.kind.value} {a.host_id})")
+        exported = {(a.kind, a.host_id) for a in payment.allocations if (a.kind.value, a.host_id) in maps}
+        reasons = payment_skip_reasons(payment, exported=exported, business_currency=self.business_currency,
+                                       contact_currency=None)
+        reasons += bank_account_reasons(payment, bank_account_id=self.settings.receipt_bank_account_id)
+        allowed = mapper.ALLOCATION_SIGN[payment.kind]
+        targets = " or ".join(k.value.replace("_", " ") + "s" for k in allowed)
+        for number, allocation in enumerate(payment.allocations, start=1):
+            if allocation.kind not in allowed:
+                what = allocation.kind.value.replace("_", " ")
+                reasons.append(SkipReason(
+                    code=SkipCode.ALLOCATION_NOT_EXPORTED, field=f"allocations[{number}]",
+                    message=f"{_label(payment)}: allocation {number} is to a {what}; Sage allocates a "
+                    f"{payment.kind.value.replace('_', ' ')} only to {targets}"))
+        if reasons:
+            return _Skip(reasons)
+        assert self.settings.receipt_bank_account_id is not None
+        body = mapper.payment_body(
+            payment, contact_id=contact_id,
+            allocations=[(a.kind, maps[(a.kind.value, a.host_id)].sage_id, a.amount) for a in payment.allocations],
+            bank_account_id=self.settings.receipt_bank_account_id, settings=self.settings,
+            business_currency=self.business_currency,
+        )
+        return body, mapper.payment_reference(payment), payment.amount
+
+    # ---- ledger, log and outcomes
+
+    def _claim(self, staged: StagedDocument, payload_hash: str) -> Claim | None:
+        key = idempotency_key(self.r.request.tenant_id, staged.kind, staged.host_id, payload_hash)
+        try:
+            return self.store.ledger.claim(self.r.request.tenant_id, staged.kind, staged.host_id,
+                                           idempotency_key=key, payload_hash=payload_hash,
+                                           claim_timeout=self.claim_timeout)
+        except ClaimConflict:
+            return None  # someone else has it, or it is exported unchanged: nothing for us to do
+
+    def _commit(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim, sage_id: str,
+                outcome: Outcome, message: str, extra: dict[str, Any]) -> None:
+        tenant = self.r.request.tenant_id
+        try:
+            self.store.transact([
+                self.store.ledger.mark_exported_op(claim, sage_id),
+                self.store.mappings.put_op(tenant, staged.kind, staged.host_id, sage_id, extra),
+                self._log_op(staged.kind, staged.host_id, _number(record), outcome, sage_id=sage_id, message=message),
+            ])
+        except ConflictError:
+            # Our claim was taken over (we were too slow); the taker looks Sage up and adopts ours.
+            logger.warning("export_commit_lost", extra={"kind": staged.kind, "host_id": staged.host_id})
+            return
+        self._count(outcome)
+
+    def _skip(self, staged: StagedDocument, record: Document[Any] | Payment, reasons: list[SkipReason],
+              entry: LedgerEntry | None, *, payload_hash: str | None = None, report: bool = False) -> None:
+        message = "; ".join(reason.message for reason in reasons)
+        code = reasons[0].code.value
+        self._count(Outcome.SKIPPED)
+        h = payload_hash or staged.payload_hash
+        if self.r.request.dry_run:
+            self.r.result.planned.append(PlannedOutcome(staged.kind, staged.host_id, Outcome.SKIPPED, message))
+            self._log_now(staged.kind, staged.host_id, _number(record), Outcome.SKIPPED, reason_code=code,
+                          message=f"dry run: would skip: {message}")
+            return
+        same_as_before = (entry is not None and entry.state is LedgerState.SKIPPED and entry.payload_hash == h
+                          and entry.reason == message)
+        if same_as_before and self.r.export_type is ExportType.NEW and not self.r.request.documents:
+            return  # skipped for the same reasons last time and logged then: no new writes
+        claim = self._claim(staged, h)
+        if claim is None:
+            return
+        try:
+            self.store.transact([
+                self.store.ledger.mark_skipped_op(claim, message),
+                self._log_op(staged.kind, staged.host_id, _number(record), Outcome.SKIPPED, reason_code=code,
+                             message=message),
+            ])
+        except ConflictError:
+            return
+        if report:
+            self._remember_failure(staged.kind, staged.host_id, f"{_number(record)}: {message}")
+        self._deliver(DocumentSkipped(kind=staged.kind, host_id=staged.host_id, number=_number(record),
+                                      run_id=self.r.run_id, reasons=reasons),
+                      dedupe_key=f"skipped\n{staged.kind}\n{staged.host_id}\n{h}\n{code}")
+
+    def _fail(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim, exc: SageError) -> None:
+        message = f"Sage refused {_label(record)}: {exc.message}" if isinstance(exc, RecordInvalid) else (
+            f"{_label(record)} could not be sent to Sage: {exc.message}")
+        attempts = claim.entry.attempts
+        will_retry = attempts <= self.settings.retry_limit
+        try:
+            self.store.transact([
+                self.store.ledger.mark_failed_op(claim, message),
+                self._log_op(staged.kind, staged.host_id, _number(record), Outcome.FAILED,
+                             reason_code=_failure_code(exc),
+                             message=message + ("" if will_retry else f" (gave up after {attempts} attempts)")),
+            ])
+        except ConflictError:
+            return
+        self._count(Outcome.FAILED)
+        if not will_retry:
+            self._remember_failure(staged.kind, staged.host_id, f"{_number(record)}: {message}")
+            self._deliver(ExportFailed(kind=staged.kind, host_id=staged.host_id, number=_number(record),
+                                       run_id=self.r.run_id, reason_code=_failure_code(exc), reason=message,
+                                       attempts=attempts, will_retry=False),
+                          dedupe_key=f"failed\n{staged.kind}\n{staged.host_id}\n{claim.entry.payload_hash}")
+        if isinstance(exc, AuthError | RateLimited):
+            raise exc
+
+    def _fail_unclaimed(self, staged: StagedDocument, record: Document[Any] | Payment, exc: SageError) -> None:
+        """A read failed before anything was claimed or sent: log it; the next run tries again."""
+        if isinstance(exc, AuthError | RateLimited):
+            raise exc
+        self._count(Outcome.FAILED)
+        self._log_now(staged.kind, staged.host_id, _number(record), Outcome.FAILED, reason_code=_failure_code(exc),
+                      message=f"{_label(record)}: could not read it from Sage: {exc.message}")
+
+    def _fail_unparsable(self, staged: StagedDocument, exc: ValidationError) -> None:
+        message = "the staged record is not valid: " + "; ".join(describe_problems(exc))
+        self._count(Outcome.FAILED)
+        self._log_now(staged.kind, staged.host_id, None, Outcome.FAILED, reason_code="invalid_record",
+                      message=message)
+
+    def _unchanged(self, staged: StagedDocument, record: Document[Any] | Payment, message: str, *, log: bool,
+                   sage_id: str | None = None) -> None:
+        self._count(Outcome.UNCHANGED)
+        if log:
+            self._log_now(staged.kind, staged.host_id, _number(record), Outcome.UNCHANGED, sage_id=sage_id,
+                          message=("dry run: " if self.r.request.dry_run else "") + message)
+
+    def _plan(self, staged: StagedDocument, record: Document[Any] | Payment, outcome: Outcome, message: str,
+              payload: dict[str, Any] | None = None) -> None:
+        self._count(outcome)
+        if outcome is Outcome.CREATED and staged.kind in {k.value for k in DOCUMENT_KINDS}:
+            self.r.planned_creates.add((staged.kind, staged.host_id))
+        self.r.result.planned.append(PlannedOutcome(staged.kind, staged.host_id, outcome, message, payload))
+        self._log_now(staged.kind, staged.host_id, _number(record), outcome, message=f"dry run: {message}")
+
+    def _plan_party(self, party: Party, outcome: Outcome, message: str, payload: dict[str, Any] | None) -> None:
+        self._count(outcome)
+        self.r.result.planned.append(PlannedOutcome(party.kind.value, party.host_id, outcome, message, payload))
+        self._log_now(party.kind.value, party.host_id, party.name, outcome, message=f"dry run: {message}")
+
+    def _log_op(self, kind: str, host_id: str, number: str | None, outcome: Outcome, *, sage_id: str | None = None,
+                reason_code: str | None = None, message: str = "") -> Write:
+        return self.store.synclog.append_op(SyncLogEntry(
+            self.r.request.tenant_id, self.r.run_id, kind, host_id, outcome, reason=message, sage_id=sage_id,
+            reason_code=reason_code, number=number,
+        ))
+
+    def _log_now(self, kind: str, host_id: str, number: str | None, outcome: Outcome, **fields: Any) -> None:
+        self.store.table.write(self._log_op(kind, host_id, number, outcome, **fields))
+
+    def _count(self, outcome: Outcome) -> None:
+        self.r.result.counts[outcome] += 1
+
+    def _remember_failure(self, kind: str, host_id: str, message: str) -> None:
+        line = f"{kind} {host_id}: {message}"
+        if len(self.r.result.failures) < MAX_REPORTED:
+            self.r.result.failures.append(line)
+        if len(self.r.final_failures) < MAX_REPORTED:
+            self.r.final_failures.append(line)
+
+    def _deliver(self, data: Any, *, dedupe_key: str) -> None:
+        if self.outbox is None or self.r.request.dry_run:
+            return
+        try:
+            enqueue_delivery(self.outbox, self.r.request.tenant_id, data, dedupe_key=dedupe_key)
+        except Exception as exc:  # telling the host is best effort; the sync log has it anyway
+            logger.warning("host_delivery_not_queued", extra={"error": type(exc).__name__})
+
+
+@dataclass
+class _RunState:
+    request: ExportRequest
+    run_id: str
+    export_type: ExportType
+    adopt: bool
+    result: ExportResult
+    mappings: dict[tuple[str, str], Any] = field(default_factory=dict)
+    final_failures: list[str] = field(default_factory=list)
+    planned_creates: set[tuple[str, str]] = field(default_factory=set)  # dry run only
+
+
+@dataclass(frozen=True)
+class _Planned:
+    sage_id: str
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def document_skip_reasons_party(record: Document[Any] | Payment) -> list[SkipReason]:
+    word = "customer" if ledger_of(record.kind) is PartyKind.CUSTOMER else "vendor"
+    return [SkipReason(
+        code=SkipCode.PARTY_MISSING, field="party_id",
+        message=f"{word.capitalize()} '{record.party_id}' of {_label(record)} is not in Sage and was not sent "
+        "with it (or Sage refused to create it; see the log line of the party)",
+    )]
+
+
+def _label(record: Document[Any] | Payment) -> str:
+    number = getattr(record, "number", None)
+    word = record.kind.value.replace("_", " ").capitalize()
+    return f"{word} {number}" if number else f"{word} '{record.host_id}'"
+
+
+def _number(record: Document[Any] | Payment) -> str | None:
+    return getattr(record, "number", None) or record.reference or record.host_id
+
+
+def _date_of(record: Document[Any] | Payment) -> date:
+    return record.document_date if isinstance(record, Document) else record.payment_date
+
+
+def _as_document(record: Document[Any] | Payment) -> Any:
+    return record if isinstance(record, Document) else None
+
+
+def _party_hash(party: Party) -> str:
+    return payload_hash(party)
+
+
+def _failure_code(exc: SageError) -> str:
+    if isinstance(exc, RecordInvalid):
+        return "sage_rejected"
+    if isinstance(exc, UncertainWrite):
+        return "sage_uncertain"
+    if isinstance(exc, RateLimited):
+        return "sage_rate_limited"
+    if isinstance(exc, AuthError):
+        return "sage_auth"
+    return "sage_unavailable"
+
+
+def export_documents(
+    request: ExportRequest,
+    *,
+    store: Store,
+    connector: Connector,
+    settings: TenantSettings,
+    **options: Any,
+) -> ExportResult:
+    """Run one export (see ExportRequest); options go to ExportEngine (outbox, notify, hooks...)."""
+    return ExportEngine(store=store, connector=connector, settings=settings, **options).run(request)
+
+
+__all__ = [
+    "EXPORT_CURSOR",
+    "ExportEngine",
+    "ExportHooks",
+    "ExportRequest",
+    "ExportResult",
+    "PlannedOutcome",
+    "RunAborted",
+    "export_documents",
+    "idempotency_key",
+    "void_hash",
+]

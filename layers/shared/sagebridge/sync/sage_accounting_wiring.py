@@ -1,0 +1,109 @@
+"""Builds the Sage Accounting pieces of one container: token lifecycle, connect flow, and a ready
+client per tenant. Handlers and engines call `build_sage_accounting(...)` once (cold start) and keep
+the result; tests pass their own store, KMS client, clock and an httpx client over the sandbox."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from sagebridge.connectors.base import NotConnected
+from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
+from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector
+from sagebridge.connectors.sage_accounting.oauth import PROVIDER, sage_accounting_provider
+from sagebridge.security.oauth_state import StateSigner
+from sagebridge.security.secrets import IntegrationSecrets, get_integration_secrets
+from sagebridge.security.tokens import TokenCipher
+from sagebridge.settings import Settings
+from sagebridge.store.aws import AwsClients
+from sagebridge.store.notifications import FailureSummary, Notifier
+from sagebridge.store.records import ConnectionStatus
+from sagebridge.store.store import Store
+from sagebridge.sync.connect_flow import ConnectFlow
+from sagebridge.sync.connections import ConnectionService, LeaseRefreshLock
+
+# Production timeouts: the token call must finish well inside the refresh lock (30 s).
+DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+
+
+def default_http_client() -> httpx.Client:
+    return httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
+
+
+@dataclass
+class SageAccounting:
+    settings: Settings
+    store: Store
+    service: ConnectionService
+    flow: ConnectFlow
+    http: httpx.Client
+    sleep: Callable[[float], None] = time.sleep
+
+    def client_for(self, tenant_id: str, **client_options: Any) -> SageAccountingClient:
+        """A client bound to the tenant's chosen business, with tokens managed by `service`.
+        NotConnected if the tenant has no live connection."""
+        record = self.service.find(tenant_id)
+        if record is None or record.status != ConnectionStatus.CONNECTED or not record.business_id:
+            raise NotConnected(f"tenant {tenant_id} has no live Sage Accounting connection")
+        return SageAccountingClient(
+            self.http, token_provider=self.service.token_provider(tenant_id), business_id=record.business_id,
+            base_url=self.settings.sage_accounting_api_url, sleep=self.sleep, **client_options,
+        )
+
+    def connector_for(self, tenant_id: str) -> SageAccountingConnector:
+        return SageAccountingConnector(self.client_for(tenant_id))
+
+    def list_businesses(self, access_token: str) -> list[dict[str, Any]]:
+        client = SageAccountingClient(
+            self.http, token_provider=lambda *, rejected=None: access_token,
+            base_url=self.settings.sage_accounting_api_url, sleep=self.sleep,
+        )
+        return client.list_businesses()
+
+
+def build_sage_accounting(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clients: AwsClients | None = None,
+    http: httpx.Client | None = None,
+    secrets: IntegrationSecrets | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+    notify: Callable[[FailureSummary], Any] | None = None,
+    require_signed_link: bool = True,
+) -> SageAccounting:
+    clients = clients or AwsClients()
+    store = store or Store(settings.table_name, clients.dynamodb, clock=clock)
+    http = http or default_http_client()
+    if secrets is None:
+        secrets = get_integration_secrets(settings.settings_secret_name, boto3_client=clients.secretsmanager)
+    secrets.require_sage_accounting()
+    if notify is None:
+        notify = Notifier(settings.notification_topic_arn, clients).publish
+    oauth = OAuthClient(
+        sage_accounting_provider(settings), http,
+        ClientCredentials(secrets.sage_accounting_client_id, secrets.sage_accounting_client_secret),
+        clock=clock,
+    )
+    service = ConnectionService(
+        provider=PROVIDER, connections=store.connections, cipher=TokenCipher(clients.kms, settings.token_key_id),
+        oauth=oauth, lock=LeaseRefreshLock(store.leases), notify=notify, clock=clock,
+    )
+    holder: dict[str, SageAccounting] = {}
+    key = secrets.state_signing_key.get_secret_value()
+    flow = ConnectFlow(
+        service=service, states=store.oauth_states, tenants=store.tenants, signer=StateSigner(key),
+        link_key=key.encode(), list_businesses=lambda token: holder["sa"].list_businesses(token),
+        clock=clock, require_signed_link=require_signed_link,
+    )
+    holder["sa"] = SageAccounting(settings=settings, store=store, service=service, flow=flow, http=http, sleep=sleep)
+    return holder["sa"]
+
+
+__all__ = ["SageAccounting", "build_sage_accounting", "default_http_client"]

@@ -1,0 +1,193 @@
+"""When exports run: the scheduler's "who is due" and the worker's "run this job under the tenant's
+lease". Both are plain functions over injected ports, so the Lambda handlers stay a few lines and
+tests drive them with the sandbox and DynamoDB Local.
+
+Scheduler: a tenant is due when it is enabled, connected, and its last successful export (the export
+cursor) is older than its interval; each due tenant gets one SQS job. The job carries its slot, so
+a job that waited in the queue past a newer successful run is dropped instead of repeated.
+
+Worker: one job = one tenant. It takes the tenant's lease (a held lease -> LeaseHeld, and the SQS
+record goes back to the queue), builds the run (a document job exports just those documents; a
+scheduled job exports the window since the last successful run, minus a look-back for back-dated
+documents, plus failures still within the retry limit) and releases the lease.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from sagebridge.connectors.base import Connector
+from sagebridge.domain.errors import ConfigurationError, ConflictError, SageBridgeError
+from sagebridge.domain.kinds import RecordKind, record_kind
+from sagebridge.domain.runs import RunTrigger
+from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
+from sagebridge.host.jobs import ExportJob, ExportTrigger
+from sagebridge.host.outbound import DeliveryOutbox
+from sagebridge.observability import logger
+from sagebridge.store import ConnectionStatus, Store, TenantRecord
+from sagebridge.store.notifications import FailureSummary
+from sagebridge.sync.export import EXPORT_CURSOR, ExportEngine, ExportHooks, ExportRequest, ExportResult
+
+EXPORT_LEASE = "export"
+LEASE_SECONDS = 360  # the worker's Lambda timeout (300 s) and a margin
+LOOKBACK_DAYS = 31  # back-dated documents staged after the last run are still in the next window
+
+
+class JobQueue(Protocol):
+    def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> str: ...
+
+
+class LeaseHeld(SageBridgeError):
+    """Another export of this tenant is running; the job goes back to the queue."""
+
+
+# --------------------------------------------------------------------------------------- scheduler
+
+
+@dataclass
+class ScheduleReport:
+    checked: int = 0
+    queued: list[str] = field(default_factory=list)
+    not_due: int = 0
+    not_ready: list[str] = field(default_factory=list)  # disabled, not connected, or broken settings
+
+
+def due_tenants(
+    store: Store, *, now: datetime, provider_of: Callable[[TenantRecord], str] | None = None
+) -> Iterator[tuple[TenantRecord, TenantSettings | None, str]]:
+    """(tenant, settings, why) for every tenant: why is "due", "not_due" or what keeps it from running."""
+    for tenant in store.tenants.iter_all():
+        if not tenant.enabled:
+            yield tenant, None, "disabled"
+            continue
+        try:
+            settings = parse_tenant_settings(tenant.settings)
+        except ConfigurationError as exc:
+            yield tenant, None, str(exc)
+            continue
+        provider = provider_of(tenant) if provider_of else settings.provider.value
+        connection = store.connections.find(tenant.tenant_id, provider)
+        if connection is None or connection.status is not ConnectionStatus.CONNECTED:
+            yield tenant, settings, "not connected"
+            continue
+        if not any(settings.exports(kind) for kind in settings.export_kinds):
+            yield tenant, settings, "exports nothing"
+            continue
+        cursor = store.cursors.get(tenant.tenant_id, EXPORT_CURSOR)
+        interval = timedelta(minutes=settings.export_interval_minutes)
+        # A small slack so a 15-minute schedule does not miss a tenant whose last run took 14:59.
+        if cursor is not None and now - cursor.updated_at < interval - timedelta(seconds=30):
+            yield tenant, settings, "not_due"
+            continue
+        yield tenant, settings, "due"
+
+
+def schedule_exports(store: Store, queue: JobQueue, *, now: datetime | None = None) -> ScheduleReport:
+    """Queue one export job per due tenant (the export_scheduler function)."""
+    now = now or store.table.now()
+    report = ScheduleReport()
+    slot = now.astimezone(UTC).isoformat(timespec="seconds")
+    for tenant, _settings, why in due_tenants(store, now=now):
+        report.checked += 1
+        if why == "due":
+            job = ExportJob(tenant_id=tenant.tenant_id, trigger=ExportTrigger.SCHEDULE, scheduled_for=slot,
+                            event_id=f"schedule:{slot}")
+            queue.send(job.model_dump(mode="json", exclude_none=True))
+            report.queued.append(tenant.tenant_id)
+        elif why == "not_due":
+            report.not_due += 1
+        else:
+            report.not_ready.append(f"{tenant.tenant_id}: {why}")
+    logger.info("export_schedule", extra={"checked": report.checked, "queued": len(report.queued),
+                                          "not_due": report.not_due, "not_ready": len(report.not_ready)})
+    return report
+
+
+# ------------------------------------------------------------------------------------------ worker
+
+
+@dataclass
+class WorkerDeps:
+    """What the export worker needs, built once per container (tests pass their own)."""
+
+    store: Store
+    connector_for: Callable[[str, TenantSettings], Connector]
+    outbox: DeliveryOutbox | None = None
+    notify: Callable[[FailureSummary], Any] | None = None
+    business_currency_for: Callable[[str, Connector], str] | None = None
+    hooks: ExportHooks | None = None
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    lease_seconds: int = LEASE_SECONDS
+    lookback_days: int = LOOKBACK_DAYS
+    engine_options: dict[str, Any] = field(default_factory=dict)
+
+
+def request_for_job(job: ExportJob, settings: TenantSettings, store: Store, *, today: date,
+                    lookback_days: int = LOOKBACK_DAYS) -> ExportRequest | None:
+    """The export run a job asks for; None when the job is stale (a newer run already covered it)."""
+    trigger = job.trigger.run_trigger()
+    kinds: frozenset[RecordKind] | None = frozenset(record_kind(k) for k in job.kinds) if job.kinds else None
+    common: dict[str, Any] = {
+        "tenant_id": job.tenant_id, "triggered_by": trigger, "kinds": kinds, "dry_run": job.dry_run,
+        "date_basis": job.date_basis, "export_type": job.export_type,
+        "requested_by": job.requested_by or job.event_id,
+    }
+    if job.documents:
+        return ExportRequest(documents=tuple((d.kind, d.host_id) for d in job.documents), **common)
+    if job.window_from is not None or job.window_to is not None or trigger is not RunTrigger.SCHEDULE:
+        return ExportRequest(window_from=job.window_from, window_to=job.window_to, **common)
+    cursor = store.cursors.get(job.tenant_id, EXPORT_CURSOR)
+    if cursor is not None and job.scheduled_for and cursor.position >= job.scheduled_for:
+        return None  # waited in the queue while a later run did the work
+    window_from = None
+    if cursor is not None:
+        last = datetime.fromisoformat(cursor.position).date()
+        window_from = last - timedelta(days=lookback_days)
+    return ExportRequest(window_from=window_from, window_to=today, include_retries=True, **common)
+
+
+def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
+    """Run one export job under the tenant's lease. LeaseHeld if another export holds it."""
+    store = deps.store
+    tenant = store.tenants.get(job.tenant_id)
+    if not tenant.enabled:
+        logger.info("export_job_dropped", extra={"tenant_id": job.tenant_id, "why": "tenant disabled"})
+        return None
+    settings = parse_tenant_settings(tenant.settings)
+    request = request_for_job(job, settings, store, today=store.table.now().date(),
+                              lookback_days=deps.lookback_days)
+    if request is None:
+        logger.info("export_job_dropped", extra={"tenant_id": job.tenant_id, "why": "covered by a later run"})
+        return None
+    try:
+        store.leases.acquire(job.tenant_id, EXPORT_LEASE, deps.owner, deps.lease_seconds)
+    except ConflictError as exc:
+        raise LeaseHeld(f"an export of tenant {job.tenant_id} is already running") from exc
+    try:
+        connector = deps.connector_for(job.tenant_id, settings)
+        currency = deps.business_currency_for(job.tenant_id, connector) if deps.business_currency_for else "GBP"
+        engine = ExportEngine(store=store, connector=connector, settings=settings, business_currency=currency,
+                              outbox=deps.outbox, notify=deps.notify, hooks=deps.hooks, **deps.engine_options)
+        return engine.run(request)
+    finally:
+        try:
+            store.leases.release(job.tenant_id, EXPORT_LEASE, deps.owner)
+        except ConflictError:
+            logger.warning("export_lease_lost", extra={"tenant_id": job.tenant_id})
+
+
+__all__ = [
+    "EXPORT_LEASE",
+    "JobQueue",
+    "LeaseHeld",
+    "ScheduleReport",
+    "WorkerDeps",
+    "due_tenants",
+    "handle_export_job",
+    "request_for_job",
+    "schedule_exports",
+]

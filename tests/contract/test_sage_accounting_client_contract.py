@@ -1,0 +1,116 @@
+"""Every request body SageAccountingClient sends validates against the v3.1 swagger definitions
+(through the sandbox's spec module), and the sandbox accepts them. Money goes out as Decimal."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from local.sandboxes.sage_accounting import spec
+from local.sandboxes.sage_accounting.app import API_BASE_URL, SageAccountingSandbox
+from local.sandboxes.sage_accounting.clock import SandboxClock
+from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector, loads
+from sagebridge.domain.kinds import DocumentKind
+
+
+class Recorder(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.sent: list[tuple[str, str, Any]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        if body:
+            self.sent.append((request.method, request.url.path, loads(body)))
+        return self.inner.handle_request(request)
+
+
+@pytest.fixture
+def sage():
+    sandbox = SageAccountingSandbox.single_business(clock=SandboxClock.frozen_at())
+    token = sandbox.issue_tokens()["access_token"]
+    recorder = Recorder(sandbox.sync_transport())
+    client = SageAccountingClient(httpx.Client(transport=recorder), token_provider=lambda *, rejected=None: token,
+                                  business_id=sandbox.lead_business_id, base_url=API_BASE_URL, sleep=lambda s: None)
+    return sandbox, client, recorder
+
+
+def line(ids, ledger="4000", net=Decimal("100.00"), rate="GB_STANDARD", tax=Decimal("20.00")) -> dict[str, Any]:
+    return {"description": "Service visit", "ledger_account_id": ids[ledger], "quantity": Decimal("1"),
+            "unit_price": net, "tax_rate_id": rate, "tax_amount": tax}
+
+
+def operation_id(method: str, path: str) -> str:
+    """POST /v3.1/sales_invoices -> postSalesInvoices; PUT /v3.1/contacts/abc -> putContactsKey."""
+    parts = path.removeprefix("/v3.1/").split("/")
+    camel = "".join(p.title() for p in parts[0].split("_"))
+    return f"{method.lower()}{camel}{'Key' if len(parts) > 1 else ''}"
+
+
+def test_every_body_the_client_sends_matches_the_swagger(sage):
+    sandbox, client, recorder = sage
+    ids = sandbox.ids
+    connector = SageAccountingConnector(client)
+
+    customer = connector.create_contact({"name": "Fernhill Autos", "contact_type_ids": ["CUSTOMER"],
+                                         "reference": "FERN01"},
+                                        idempotency_key="0" * 64)
+    client.update("contacts", customer.id, {"name": "Fernhill Autos Ltd"})
+    invoice = connector.create_document(DocumentKind.SALES_INVOICE, {
+        "contact_id": customer.id, "date": "2025-03-01", "reference": "INV-1001",
+        "invoice_lines": [line(ids)]}, idempotency_key="a" * 64)
+    assert invoice.data["total_amount"] == Decimal("120.00")
+    connector.update_document(DocumentKind.SALES_INVOICE, invoice.id, {"notes": "Thanks"})
+    credit = connector.create_document(DocumentKind.SALES_CREDIT_NOTE, {
+        "contact_id": customer.id, "date": "2025-03-02", "reference": "CN-1001",
+        "credit_note_lines": [line(ids, net=Decimal("10.00"), tax=Decimal("2.00"))]}, idempotency_key="b" * 64)
+    connector.create_document(DocumentKind.PURCHASE_INVOICE, {
+        "contact_id": ids["DUNMORE"], "date": "2025-03-01", "due_date": "2025-03-31", "reference": "PINV-1",
+        "vendor_reference": "D-77", "invoice_lines": [line(ids, ledger="5000")]}, idempotency_key="c" * 64)
+    connector.create_document(DocumentKind.PURCHASE_CREDIT_NOTE, {
+        "contact_id": ids["DUNMORE"], "date": "2025-03-02", "reference": "PCN-1",
+        "credit_note_lines": [line(ids, ledger="5000", net=Decimal("5.00"), tax=Decimal("1.00"))]},
+        idempotency_key="d" * 64)
+    connector.create_payment({
+        "transaction_type_id": "CUSTOMER_RECEIPT", "contact_id": customer.id, "bank_account_id": ids["bank"],
+        "date": "2025-03-05", "total_amount": Decimal("50.00"),
+        "allocated_artefacts": [{"artefact_id": invoice.id, "amount": Decimal("50.00")}]}, idempotency_key="e" * 64)
+    connector.create_allocation({
+        "transaction_type_id": "CUSTOMER_ALLOCATION", "contact_id": customer.id, "date": "2025-03-06",
+        "allocated_artefacts": [{"artefact_id": invoice.id, "amount": Decimal("12.00")},
+                                {"artefact_id": credit.id, "amount": Decimal("-12.00")}]}, idempotency_key="f" * 64)
+
+    assert len(recorder.sent) == 9
+    for method, path, body in recorder.sent:
+        errors = spec.validate_request_body(operation_id(method, path), body)
+        assert errors == [], (method, path, errors)
+    # Money left as exact decimals, and every create carried an idempotency id.
+    creates = [b for m, _, b in recorder.sent if m == "POST"]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", next(iter(b.values()))["idempotency_id"]) for b in creates)
+
+
+def test_an_idempotent_replay_returns_the_first_record(sage):
+    sandbox, client, _ = sage
+    body = {"name": "Once Only Ltd", "contact_type_ids": ["CUSTOMER"]}
+    first = client.create("contacts", body, idempotency_id="1" * 32)
+    second = client.create("contacts", body, idempotency_id="1" * 32)
+    assert first["id"] == second["id"] and sandbox.created_count("contacts") == 1
+
+
+def test_reads_used_by_the_engines(sage):
+    sandbox, client, _ = sage
+    connector = SageAccountingConnector(client)
+    assert {r.id for r in connector.list_tax_rates()} >= {"GB_STANDARD"}
+    assert connector.list_bank_accounts() and connector.list_ledger_accounts()
+    found = connector.find_contacts(reference="ACME001")
+    assert [c.reference for c in found] == ["ACME001"]
+    connector.create_document(DocumentKind.SALES_INVOICE, {
+        "contact_id": sandbox.ids["ACME001"], "date": "2025-03-01", "reference": "INV-77",
+        "invoice_lines": [line(sandbox.ids)]})
+    found_docs = connector.find_documents_by_reference(DocumentKind.SALES_INVOICE, "INV-77")
+    assert [d.reference for d in found_docs] == ["INV-77"]
+    assert client.list_businesses()[0]["id"] == sandbox.lead_business_id

@@ -1,0 +1,184 @@
+"""Every kind reaches Sage with the amounts, tax and allocations Sage itself computes; New and All
+behave as their names say; a voided document is voided in Sage; going live adopts what is there."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sagebridge.domain import CustomerPayment, CustomerRefund, DocumentKind
+from sagebridge.store import LedgerState
+
+from .conftest import TENANT, customer, document, line, vendor
+
+D = Decimal
+SI, SCN, PI, PCN = (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_INVOICE,
+                    DocumentKind.PURCHASE_CREDIT_NOTE)
+
+
+def writes(sandbox) -> int:
+    return sum(sandbox.request_count(method=m) for m in ("POST", "PUT", "DELETE"))
+
+
+def test_all_six_kinds_with_sage_arithmetic_and_allocations(export, host, sandbox, store):
+    acme = sandbox.accountant()
+    # Two rates, a discount and a rounding case: 3 x 33.33 = 99.99 at 5% = 4.9995 -> 5.00 per line.
+    host.stage(document(SI, 1, lines=[line("120.00", "2", "S", discount="40.00"), line("33.33", "3", "R")],
+                        total=("299.99", "45.00"), due_date="2025-03-31"))
+    host.stage(document(SI, 2, total=("100.00", "20.00")))
+    host.stage(document(SCN, 1, total=("50.00", "10.00"), lines=[line("50.00")]))
+    host.stage(document(PI, 1, lines=[line("80.00", tax="S", ledger_code="FUEL")], total=("80.00", "16.00"),
+                        reference="SUP-INV-778", due_date="2025-04-15"))
+    host.stage(document(PCN, 1, lines=[line("10.00", tax="S", discount="2.50")], total=("7.50", "1.50")))
+    # Paid 400.00 against INV-1 (344.99): 55.01 stays on account.
+    host.stage(CustomerPayment(host_id="PAY-1", party_id="CUST-1", payment_date=date(2025, 3, 2),
+                               amount=D("400.00"), currency="GBP", method="card",
+                               allocations=[{"kind": "sales_invoice", "host_id": "INV-1", "amount": "344.99"}]))
+    host.stage(CustomerRefund(host_id="REF-1", party_id="CUST-1", payment_date=date(2025, 3, 2),
+                              amount=D("60.00"), currency="GBP",
+                              allocations=[{"kind": "sales_credit_note", "host_id": "CN-1", "amount": "60.00"}]))
+
+    result = export()
+
+    assert result.counts["failed"] == 0 and result.counts["skipped"] == 0, result.failures
+    assert result.counts["created"] == 9  # 7 records + 1 customer + 1 vendor
+    contacts = {c["reference"]: c for c in acme.list("contacts") if c["name"].startswith(("Customer", "Vendor"))}
+    assert len(contacts) == 2  # the customer is created once for five records
+    invoices = {i["reference"]: i for i in acme.list("sales_invoices")}
+    inv1 = invoices["INV-00001"]
+    assert (inv1["net_amount"], inv1["tax_amount"], inv1["total_amount"]) == (D("299.99"), D("45.00"), D("344.99"))
+    assert [ln["tax_amount"] for ln in inv1["invoice_lines"]] == [D("40.00"), D("5.00")]
+    assert inv1["invoice_lines"][0]["discount_amount"] == D("40.00")
+    assert inv1["status"]["id"] == "PAID" and inv1["outstanding_amount"] == D("0.00")
+    assert invoices["INV-00002"]["outstanding_amount"] == D("120.00")
+    note = acme.list("sales_credit_notes")[0]
+    assert note["total_amount"] == D("60.00") and note["status"]["id"] == "PAID"
+    purchase = acme.list("purchase_invoices")[0]
+    assert purchase["vendor_reference"] == "SUP-INV-778" and purchase["due_date"] == date(2025, 4, 15)
+    assert purchase["total_amount"] == D("96.00")
+    assert purchase["invoice_lines"][0]["ledger_account"]["id"] == sandbox.ids["7200"]
+    pcn = acme.list("purchase_credit_notes")[0]
+    assert pcn["total_amount"] == D("9.00")  # discount folded into the net: 7.50 + 1.50
+    payments = {p["transaction_type"]["id"]: p for p in acme.list("contact_payments")}
+    receipt = payments["CUSTOMER_RECEIPT"]
+    assert receipt["total_amount"] == D("400.00")
+    assert [a["amount"] for a in receipt["allocated_artefacts"]] == [D("344.99")]
+    assert receipt["payment_on_account"]["total_amount"] == D("55.01")
+    assert receipt["payment_method"]["id"] == "CREDIT_DEBIT"
+    refund = payments["CUSTOMER_REFUND"]
+    assert refund["allocated_artefacts"][0]["artefact"]["id"] == note["id"]
+    # Ledger, mapping and log agree with Sage.
+    entry = store.ledger.get(TENANT, "sales_invoice", "INV-1")
+    assert entry.state is LedgerState.EXPORTED and entry.sage_id == inv1["id"]
+    assert store.mappings.get(TENANT, "sales_invoice", "INV-1").sage_id == inv1["id"]
+    log = store.synclog.for_run(TENANT, result.run_id, limit=100).items
+    assert {e.outcome.value for e in log} == {"created"} and len(log) == 9
+    run = store.runs.get(TENANT, result.run_id)
+    assert run.status.value == "succeeded" and run.counts["created"] == 9
+
+
+def test_new_never_resends_and_all_resends_only_what_changed(export, host, sandbox, store):
+    for n in range(1, 6):
+        host.stage(document(SI, n))
+    first = export()
+    assert first.counts["created"] == 6
+    before = writes(sandbox)
+
+    # The host edits INV-3 after export.
+    host.stage(document(SI, 3, lines=[line("150.00")], total=("150.00", "30.00")))
+    again = export(export_type="new")
+    assert writes(sandbox) == before, "New must not send anything that was exported"
+    assert again.counts["created"] == 0 and again.counts["updated"] == 0
+
+    everything = export(export_type="all")
+    assert writes(sandbox) == before + 1 and sandbox.request_count(method="PUT") == 1
+    assert everything.counts["updated"] == 1 and everything.counts["unchanged"] == 4
+    changed = {i["reference"]: i for i in sandbox.accountant().list("sales_invoices")}["INV-00003"]
+    assert changed["total_amount"] == D("180.00")
+    assert sandbox.accountant().count("sales_invoices") == 5
+
+    # All again: nothing changed, no call at all.
+    calls = len(sandbox.request_log)
+    repeat = export(export_type="all")
+    assert repeat.counts["unchanged"] == 5 and len(sandbox.request_log) == calls
+
+
+def test_all_skips_an_update_sage_refuses_because_it_is_paid(export, host, sandbox, store):
+    host.stage(document(SI, 1))
+    export()
+    sage_id = store.ledger.get(TENANT, "sales_invoice", "INV-1").sage_id
+    sandbox.accountant().record_customer_payment(sage_id, "50.00")
+    host.stage(document(SI, 1, lines=[line("90.00")], total=("90.00", "18.00")))
+
+    result = export(export_type="all")
+
+    assert result.counts["skipped"] == 1 and sandbox.request_count(method="PUT") == 0
+    entry = store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-1").items[0]
+    assert entry.reason_code == "already_paid_in_sage" and "50.00 paid" in entry.reason
+
+
+def test_a_void_in_the_host_voids_or_deletes_in_sage_unless_paid(export, host, sandbox, store):
+    notes: list = []
+    host.stage(document(SI, 1))
+    host.stage(document(SI, 2))
+    host.stage(document(PI, 1, lines=[line("80.00")], total=("80.00", "16.00")))
+    export()
+    paid_id = store.ledger.get(TENANT, "sales_invoice", "INV-2").sage_id
+    sandbox.accountant().record_customer_payment(paid_id)
+    for kind, host_id in (("sales_invoice", "INV-1"), ("sales_invoice", "INV-2"), ("purchase_invoice", "PI-1")):
+        host.void(kind, host_id)
+
+    result = export(engine_options={"notify": notes.append})
+
+    acme = sandbox.accountant()
+    voided = acme.get("sales_invoices", store.ledger.get(TENANT, "sales_invoice", "INV-1").sage_id)
+    assert voided["status"]["id"] == "VOID" and "INV-00001" in voided["void_reason"]
+    assert acme.count("purchase_invoices") == 0  # purchase documents are deleted
+    assert acme.get("sales_invoices", paid_id)["status"]["id"] == "PAID"
+    assert result.counts["updated"] == 2 and result.counts["skipped"] == 1
+    skipped = store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-2").items[0]
+    assert skipped.reason_code == "already_paid_in_sage" and "voided in the host" in skipped.reason
+    assert notes and "INV-2" in "\n".join(notes[0].problems)
+    # Done once: the next run leaves them alone.
+    calls = len(sandbox.request_log)
+    export()
+    assert sandbox.request_count(method="DELETE") == 2 and len(sandbox.request_log) - calls <= 2
+
+
+def test_going_live_links_what_is_already_in_sage(export, host, sandbox, store, connector):
+    acme = sandbox.accountant()
+    existing_contact = acme.create("contacts", {"name": "Customer 1 Ltd", "contact_type_ids": ["CUSTOMER"]})
+    from sagebridge.domain import TenantSettings
+
+    settings = TenantSettings.model_validate({**export.__defaults__[0] if False else {}, "provider": "sage_accounting",
+                                              "identify_customer_by": "name",
+                                              "tax_mappings": {"S": "GB_STANDARD"},
+                                              "default_sales_ledger_account_id": sandbox.ids["4000"]})
+    acme.create("sales_invoices", {
+        "contact_id": existing_contact["id"], "date": "2025-03-01", "reference": "INV-00001",
+        "invoice_lines": [{"description": "Labour", "ledger_account_id": sandbox.ids["4000"], "quantity": 1,
+                           "unit_price": "100.00", "tax_rate_id": "GB_STANDARD", "tax_amount": "20.00"}]})
+    host.stage(document(SI, 1))
+    host.stage(document(SI, 2))
+
+    result = export(settings_=settings)
+
+    assert sandbox.created_count("sales_invoices") == 1  # only INV-2 was created
+    assert sandbox.created_count("contacts") == 0  # the customer was identified by name
+    assert result.counts["linked"] == 2 and result.counts["created"] == 1
+    entry = store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-1").items[0]
+    assert entry.outcome.value == "linked"
+    assert store.mappings.get(TENANT, "customer", "CUST-1").sage_id == existing_contact["id"]
+
+
+def test_catalog_export_of_customers_and_vendors(export, host, sandbox, store):
+    for n in range(1, 4):
+        host.stage(customer(n))
+    host.stage(vendor(1))
+    result = export(kinds=frozenset({"customer", "vendor"}))
+    assert result.counts["created"] == 4
+    types = sorted(c["contact_types"][0]["id"] for c in sandbox.accountant().list("contacts")
+                   if c["name"].startswith(("Customer", "Vendor")))
+    assert types == ["CUSTOMER", "CUSTOMER", "CUSTOMER", "VENDOR"]
+    again = export(kinds=frozenset({"customer", "vendor"}))
+    assert again.counts["unchanged"] == 4 and sandbox.created_count("contacts") == 4
