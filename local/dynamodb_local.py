@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,8 @@ def start(port: int | None = None, timeout: float = 30.0) -> DynamoDBLocal:
          "-inMemory", "-port", str(port), "-disableTelemetry"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        # Even in memory the engine writes a metadata file into its working directory: keep it out of the repo.
+        cwd=tempfile.mkdtemp(prefix="dynamodb-local-"),
     )
     engine = DynamoDBLocal(process, port)
     deadline = time.monotonic() + timeout

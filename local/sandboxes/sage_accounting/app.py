@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import html
 import json
+import re
 import threading
 import uuid
 from collections import Counter, deque
@@ -46,34 +47,25 @@ def _camel(collection: str) -> str:
     return "".join(part.title() for part in collection.split("_"))
 
 
-def _encode(value: Any) -> str:
-    """JSON the way Sage writes it: money as numbers with 2 dp, dates ISO, times UTC with Z."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return json.dumps(value)
+_NUMBER_MARK = re.compile(r'"\\u0000([-0-9.]+)\\u0000"')
+
+
+def _json_default(value: Any) -> str:
     if isinstance(value, Decimal):
         text = format(value, "f")
-        return text if "." in text else text + ".0"
-    if isinstance(value, int | float):
-        return json.dumps(value)
+        # Marked, then unquoted below: Decimals go out as JSON numbers keeping their 2 dp.
+        return "\x00" + (text if "." in text else text + ".0") + "\x00"
     if isinstance(value, dt.datetime):
-        return '"' + value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") + '"'
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, dt.date):
-        return '"' + value.isoformat() + '"'
-    if isinstance(value, dict):
-        return "{" + ",".join(json.dumps(str(k)) + ":" + _encode(v) for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_encode(v) for v in value) + "]"
+        return value.isoformat()
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
 def to_json_bytes(value: Any) -> bytes:
-    return _encode(value).encode("utf-8")
+    """JSON the way Sage writes it: money as numbers with 2 dp, dates ISO, times UTC with Z."""
+    text = json.dumps(value, default=_json_default, separators=(",", ":"))
+    return _NUMBER_MARK.sub(r"\1", text).encode("utf-8")
 
 
 class _DroppedResponse(Response):

@@ -115,11 +115,13 @@ def host(store: Store) -> Host:
 
 
 @pytest.fixture
-def export(store: Store, connector: SageAccountingConnector, settings: TenantSettings):
-    """export(**request fields, engine options...) -> ExportResult"""
+def export(store: Store, connector: SageAccountingConnector, settings: TenantSettings, clock: Any):
+    """export(**request fields, engine options...) -> ExportResult. Each run starts a second after
+    the last, so runs and log lines sort in the order they happened."""
 
     def run(*, engine_options: dict[str, Any] | None = None, settings_: TenantSettings | None = None,
             **request: Any) -> ExportResult:
+        clock.advance(seconds=1)
         engine = ExportEngine(store=store, connector=connector, settings=settings_ or settings,
                               **(engine_options or {}))
         return engine.run(ExportRequest(tenant_id=TENANT, **request))

@@ -145,15 +145,10 @@ def test_a_void_in_the_host_voids_or_deletes_in_sage_unless_paid(export, host, s
     assert sandbox.request_count(method="DELETE") == 2 and len(sandbox.request_log) - calls <= 2
 
 
-def test_going_live_links_what_is_already_in_sage(export, host, sandbox, store, connector):
+def test_going_live_links_what_is_already_in_sage(export, host, sandbox, store, settings):
     acme = sandbox.accountant()
     existing_contact = acme.create("contacts", {"name": "Customer 1 Ltd", "contact_type_ids": ["CUSTOMER"]})
-    from sagebridge.domain import TenantSettings
-
-    settings = TenantSettings.model_validate({**export.__defaults__[0] if False else {}, "provider": "sage_accounting",
-                                              "identify_customer_by": "name",
-                                              "tax_mappings": {"S": "GB_STANDARD"},
-                                              "default_sales_ledger_account_id": sandbox.ids["4000"]})
+    by_name = settings.model_copy(update={"identify_customer_by": "name"})
     acme.create("sales_invoices", {
         "contact_id": existing_contact["id"], "date": "2025-03-01", "reference": "INV-00001",
         "invoice_lines": [{"description": "Labour", "ledger_account_id": sandbox.ids["4000"], "quantity": 1,
@@ -161,7 +156,7 @@ def test_going_live_links_what_is_already_in_sage(export, host, sandbox, store, 
     host.stage(document(SI, 1))
     host.stage(document(SI, 2))
 
-    result = export(settings_=settings)
+    result = export(settings_=by_name)
 
     assert sandbox.created_count("sales_invoices") == 1  # only INV-2 was created
     assert sandbox.created_count("contacts") == 0  # the customer was identified by name

@@ -207,7 +207,7 @@ def stage_event(
     status = event.status()
     if outcome is Outcome.STORED and status and settings is not None and settings.is_trigger_status(status):
         job = webhook_export_job(tenant_id, kind, host_id, event_id=event.id)
-        deps.export_queue.send(job.model_dump(mode="json"))
+        deps.export_queue.send(job.model_dump(mode="json", exclude_none=True))
         result.export_queued = True
     logger.info("webhook staged", extra={"tenant_id": tenant_id, "event_id": event.id, "kind": kind,
                                          "result": outcome.value, "export_queued": result.export_queued})

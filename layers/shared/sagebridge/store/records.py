@@ -9,6 +9,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+import sagebridge.domain as _domain
+
 
 class ConnectionStatus(StrEnum):
     CONNECTED = "connected"
@@ -16,32 +18,10 @@ class ConnectionStatus(StrEnum):
     REVOKED = "revoked"
 
 
-class LedgerState(StrEnum):
-    """pending -> in_flight -> exported | skipped | failed (DESIGN.md, exactly-once export)."""
-
-    PENDING = "pending"
-    IN_FLIGHT = "in_flight"
-    EXPORTED = "exported"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
-
-class DateBasis(StrEnum):
-    """Export by posting date or by document date."""
-
-    POSTING = "posting"
-    DOCUMENT = "document"
-
-
-class Outcome(StrEnum):
-    """What a run did to one document (the sync log's words)."""
-
-    CREATED = "created"
-    UPDATED = "updated"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-    LINKED = "linked"  # found already in Sage and mapped, nothing created (export engine)
-    UNCHANGED = "unchanged"  # same payload as Sage already has: no call made (export engine)
+# The ledger states, date bases and outcomes are the domain's own words; the store stores them.
+LedgerState = _domain.LedgerState
+DateBasis = _domain.DateBasis
+Outcome = _domain.ExportOutcome
 
 
 class RunStatus(StrEnum):

@@ -111,6 +111,16 @@ class ExportRequest:
     requested_by: str | None = None
     adopt_existing: bool | None = None  # going live; None: on the tenant's first successful export
 
+    def __post_init__(self) -> None:
+        # Accept the words as written in jobs and tests ("sales_invoice", "all"), keep enums inside.
+        if self.kinds is not None:
+            object.__setattr__(self, "kinds", frozenset(record_kind(str(k)) for k in self.kinds))
+        if self.export_type is not None:
+            object.__setattr__(self, "export_type", ExportType(self.export_type))
+        if self.date_basis is not None:
+            object.__setattr__(self, "date_basis", DateBasis(self.date_basis))
+        object.__setattr__(self, "triggered_by", RunTrigger(self.triggered_by))
+
 
 @dataclass
 class PlannedOutcome:
