@@ -157,7 +157,8 @@ def load_handler(spec: tpl.FunctionSpec) -> Callable[[dict[str, Any], Any], Any]
         if spec.logical_id in _handlers:
             return _handlers[spec.logical_id]
         layer_dirs = tpl.layer_dirs()
-        _add_to_path(*[layer_dirs[ref["Ref"]] for ref in spec.layers if isinstance(ref, dict) and ref.get("Ref") in layer_dirs])
+        refs = [ref.get("Ref") for ref in spec.layers if isinstance(ref, dict)]
+        _add_to_path(*[layer_dirs[r] for r in refs if r in layer_dirs])
         module_file = spec.code_uri / (spec.module_name.replace(".", "/") + ".py")
         if not module_file.exists():
             raise FileNotFoundError(f"{spec.logical_id}: handler module {module_file} not found")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import importlib
 import json
 import logging
 import os
@@ -39,8 +38,6 @@ log = logging.getLogger("local.stack")
 REGION = "eu-west-2"
 SANDBOXES = ("sage_accounting", "sage_intacct", "sage200", "host_app")
 SETTINGS_SECRET = "sagebridge/local/settings"  # noqa: S105 - a name, not a secret
-# The integration's own credentials at the sandboxes (not secrets of any real Sage account).
-SANDBOX_CLIENT = {"client_id": "sagebridge-local", "client_secret": "local-client-secret"}
 
 
 def _moto_server(port: int) -> Any:
@@ -89,19 +86,29 @@ def _empty_sandbox(name: str) -> Any:
     return app
 
 
+def _sage_accounting() -> tuple[Any, Any]:
+    from local.sandboxes.sage_accounting import SageAccountingSandbox
+
+    # One business per grant so the demo's consent goes straight back; tests cover the picker.
+    sandbox = SageAccountingSandbox(businesses=("Demo Garage Ltd",), auto_approve=True)
+    return sandbox, sandbox
+
+
+def _host_app() -> tuple[Any, Any]:
+    from local.sandboxes.host_app import HostApp, create_app
+
+    host = HostApp()
+    return host, create_app(host)
+
+
+SANDBOX_FACTORIES = {"sage_accounting": _sage_accounting, "host_app": _host_app}
+
+
 def load_sandbox(name: str) -> tuple[Any, Any]:
-    """(sandbox object, ASGI app). A sandbox package exposes `create_sandbox()` returning an object
-    with an `.app`, or `create_app()`; a package not written yet serves an empty shell."""
-    try:
-        module = importlib.import_module(f"local.sandboxes.{name}")
-    except ModuleNotFoundError:
-        return None, _empty_sandbox(name)
-    if hasattr(module, "create_sandbox"):
-        sandbox = module.create_sandbox()
-        return sandbox, sandbox.app
-    if hasattr(module, "create_app"):
-        return None, module.create_app()
-    return None, _empty_sandbox(name)
+    """(sandbox object for tests and the demo to drive, ASGI app to serve). A sandbox not written yet
+    (a later issue) serves an empty shell that answers 501."""
+    factory = SANDBOX_FACTORIES.get(name)
+    return factory() if factory else (None, _empty_sandbox(name))
 
 
 # --- HTTP API (payload format 2.0) ---------------------------------------------------------------
@@ -159,7 +166,8 @@ def build_http_event(route: Route, method: str, path: str, query: str, headers: 
     if route.iam:
         # Locally every caller is the operator; in AWS, API Gateway checks the SigV4 signature.
         context["authorizer"] = {"iam": {"accessKey": "LOCAL", "accountId": "000000000000",
-                                         "callerId": "local-operator", "userArn": "arn:aws:iam::000000000000:user/local"}}
+                                         "callerId": "local-operator",
+                                         "userArn": "arn:aws:iam::000000000000:user/local"}}
     event: dict[str, Any] = {
         "version": "2.0", "routeKey": route.route_key, "rawPath": path, "rawQueryString": query,
         "headers": headers, "requestContext": context, "isBase64Encoded": is_b64,
@@ -390,9 +398,14 @@ class LocalStack:
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             names[lid], names[f"{lid}.Arn"], names[f"{lid}.QueueUrl"], names[f"{lid}.QueueName"] = (
                 url, arn, url, f"sagebridge-local-{lid}")
+        from local.sandboxes.sage_accounting import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+        # The integration's own credentials at the sandbox (no real Sage account's secret).
+        integration = {"sage_accounting_client_id": DEFAULT_CLIENT_ID,
+                       "sage_accounting_client_secret": DEFAULT_CLIENT_SECRET,
+                       "state_signing_key": base64.b64encode(os.urandom(32)).decode()}
         try:
-            secrets.create_secret(Name=SETTINGS_SECRET, SecretString=json.dumps(
-                {**SANDBOX_CLIENT, "state_signing_key": base64.b64encode(os.urandom(32)).decode()}))
+            secrets.create_secret(Name=SETTINGS_SECRET, SecretString=json.dumps(integration))
         except secrets.exceptions.ResourceExistsException:
             pass
         return names
