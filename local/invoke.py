@@ -7,10 +7,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from local import runtime
+
+
+@contextmanager
+def _logs_to_stderr() -> Iterator[None]:
+    """The function's logs go to stderr and only its result to stdout, as with `sam local invoke`
+    (Powertools' handler holds sys.stdout itself, so the file descriptor is what gets swapped)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         event = json.loads(args.event.read_text()) if args.event else {}
-        result = runtime.invoke(args.function, event)
+        with _logs_to_stderr():
+            result = runtime.invoke(args.function, event)
     except (runtime.LocalStackNotRunning, KeyError, FileNotFoundError, AttributeError) as exc:
         print(f"local.invoke: {exc}", file=sys.stderr)
         return 2

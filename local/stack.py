@@ -37,7 +37,6 @@ log = logging.getLogger("local.stack")
 
 REGION = "eu-west-2"
 SANDBOXES = ("sage_accounting", "sage_intacct", "sage200", "host_app")
-SETTINGS_SECRET = "sagebridge/local/settings"  # noqa: S105 - a name, not a secret
 
 
 def _moto_server(port: int) -> Any:
@@ -378,8 +377,8 @@ class LocalStack:
             elif kind == "AWS::SNS::Topic":
                 names[lid] = names[f"{lid}.TopicArn"] = sns.create_topic(Name=f"sagebridge-local-{lid}")["TopicArn"]
             elif kind == "AWS::SecretsManager::Secret":
-                names[lid] = SETTINGS_SECRET
-                names[f"{lid}.Id"] = SETTINGS_SECRET
+                name = (r.get("Properties") or {}).get("Name") or f"sagebridge-local/{lid}"
+                names[lid] = names[f"{lid}.Id"] = runtime.resolve(name, names, runtime.parameter_defaults())
         # Queues: DLQs first so redrive policies can point at them.
         queues = [lid for lid, r in res.items() if r["Type"] == "AWS::SQS::Queue"]
         for lid in sorted(queues, key=lambda q: "RedrivePolicy" in (res[q].get("Properties") or {})):
@@ -405,7 +404,7 @@ class LocalStack:
                        "sage_accounting_client_secret": DEFAULT_CLIENT_SECRET,
                        "state_signing_key": base64.b64encode(os.urandom(32)).decode()}
         try:
-            secrets.create_secret(Name=SETTINGS_SECRET, SecretString=json.dumps(integration))
+            secrets.create_secret(Name=names["SettingsSecret"], SecretString=json.dumps(integration))
         except secrets.exceptions.ResourceExistsException:
             pass
         return names

@@ -25,7 +25,8 @@ from sagebridge.store.tenants import Tenants
 
 DEFAULT_MAX_RECEIVE_COUNT = 5  # the template's MaxReceiveCount default, if the queue cannot say
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failure per message, even when all fail: each carries its own backoff already.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @lru_cache(maxsize=1)

@@ -149,7 +149,8 @@ def totals(net: str, tax: str) -> dict[str, str]:
 
 
 def document(kind: DocumentKind, n: int, *, party: Any = None, lines: list[dict[str, Any]] | None = None,
-             total: tuple[str, str] = ("100.00", "20.00"), on: date = date(2025, 3, 1), **fields: Any) -> Any:
+             total: tuple[str, str] = ("100.00", "20.00"), on: date = date(2025, 3, 1), embed_party: bool = True,
+             **fields: Any) -> Any:
     from sagebridge.domain import MODEL_FOR_KIND
 
     prefix = {DocumentKind.SALES_INVOICE: "INV", DocumentKind.SALES_CREDIT_NOTE: "CN",
@@ -157,8 +158,38 @@ def document(kind: DocumentKind, n: int, *, party: Any = None, lines: list[dict[
     party = party if party is not None else (customer() if kind.value.startswith("sales") else vendor())
     data = {
         "host_id": f"{prefix}-{n}", "number": f"{prefix}-{n:05d}", "party_id": party.host_id,
-        "party": party.model_dump(mode="json", exclude_none=True), "document_date": on.isoformat(),
+        "party": party.model_dump(mode="json", exclude_none=True) if embed_party else None,
+        "document_date": on.isoformat(),
         "currency": "GBP", "status": "pending_payment", "lines": lines or [line()],
         "totals": totals(*total), **fields,
     }
     return MODEL_FOR_KIND[kind].model_validate(data)
+
+
+@dataclass
+class FakeOutbox:
+    """The host delivery outbox (enqueue_delivery's ports), remembering what was queued."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    @property
+    def queue(self) -> FakeOutbox:
+        return self
+
+    @property
+    def deliveries(self) -> FakeOutbox:
+        return self
+
+    def find(self, event_id: str) -> Any:
+        return event_id if event_id in self.seen else None
+
+    def record(self, event_id: str, tenant_id: str, state: Any, **fields: Any) -> None:
+        self.seen.add(event_id)
+
+    def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> str:
+        self.sent.append(body)
+        return str(len(self.sent))
+
+    def types(self) -> list[str]:
+        return [body["event_type"] for body in self.sent]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sagebridge.domain import CustomerPayment, CustomerRefund, DocumentKind
+from sagebridge.domain import CustomerPayment, CustomerRefund, DocumentKind, TenantSettings
 from sagebridge.store import LedgerState
 
 from .conftest import TENANT, customer, document, line, vendor
@@ -148,7 +148,7 @@ def test_a_void_in_the_host_voids_or_deletes_in_sage_unless_paid(export, host, s
 def test_going_live_links_what_is_already_in_sage(export, host, sandbox, store, settings):
     acme = sandbox.accountant()
     existing_contact = acme.create("contacts", {"name": "Customer 1 Ltd", "contact_type_ids": ["CUSTOMER"]})
-    by_name = settings.model_copy(update={"identify_customer_by": "name"})
+    by_name = TenantSettings.model_validate({**settings.model_dump(), "identify_customer_by": "name"})
     acme.create("sales_invoices", {
         "contact_id": existing_contact["id"], "date": "2025-03-01", "reference": "INV-00001",
         "invoice_lines": [{"description": "Labour", "ledger_account_id": sandbox.ids["4000"], "quantity": 1,

@@ -127,6 +127,7 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
         final = f"{reason}; gave up after {attempts} attempts (message moved to the dead-letter queue)"
         _record(deps, message, DeliveryState.FAILED, attempts, final)
         _notify(deps, message, final)
+        deps.queue.change_visibility(receipt_handle, 0)  # straight on to the DLQ, no need to wait
         raise RetryDelivery(final)  # SQS moves it to the DLQ, where an operator can redrive it
     _record(deps, message, DeliveryState.QUEUED, attempts, reason)
     delay = retry_delay(attempts, retry_after, jitter=deps.jitter())

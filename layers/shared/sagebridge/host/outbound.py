@@ -98,6 +98,30 @@ class CreditNoteRefunded(_Data):
     outstanding_amount: Decimal
 
 
+class InvoicePaymentReversed(_Data):
+    """A payment (or credit note allocation) set against an invoice was deleted or changed in Sage:
+    the money told earlier in invoice.payment_received no longer counts. Added for the payment
+    poller."""
+
+    event_type: ClassVar[str] = "invoice.payment_reversed"
+    invoice: DocumentLink
+    payment_sage_id: SageId  # the Sage payment (or allocation) that no longer pays the invoice
+    reversed_amount: Decimal
+    outstanding_amount: Decimal  # the invoice's outstanding amount in Sage now
+    reason: Literal["deleted", "changed"]
+
+
+class CreditNoteRefundReversed(_Data):
+    """A refund against a credit note was deleted or changed in Sage. Added for the payment poller."""
+
+    event_type: ClassVar[str] = "credit_note.refund_reversed"
+    credit_note: DocumentLink
+    refund_sage_id: SageId
+    reversed_amount: Decimal
+    outstanding_amount: Decimal
+    reason: Literal["deleted", "changed"]
+
+
 class SageItem(Item):
     """An item (product or service) as Sage holds it."""
 
@@ -110,6 +134,8 @@ class SageTaxRate(TaxRate):
     event_type: ClassVar[str] = "tax_rate.upserted"
     model_config = ConfigDict(frozen=True)
     sage_id: SageId  # type: ignore[assignment]
+    # The tenant asked for the host's own tax types to be replaced by Sage's (Loc8 does this).
+    replace_host_tax_types: bool = False
 
 
 class SageCustomer(Customer):
@@ -119,6 +145,10 @@ class SageCustomer(Customer):
     model_config = ConfigDict(frozen=True)
     host_id: HostId | None = None  # type: ignore[assignment]  # None: new in Sage, unknown to the host
     sage_id: SageId
+    # "sage": created in Sage. Its host_id is then the id Sage Bridge files it under ("sage:<sage id>"):
+    # send that id back as the customer's host_id / a document's party_id and it is never created
+    # twice (two-way sync without ping-pong). "host": a customer the host sent us, changed in Sage.
+    origin: Literal["sage", "host"] = "host"
 
 
 class ExportFailed(_Data):
@@ -157,7 +187,8 @@ class ConnectionStatusChanged(_Data):
 
 OutboundData = (
     InvoicePaymentReceived | InvoicePaid | InvoicePartPaid | CreditNoteRefunded | SageItem | SageTaxRate
-    | SageCustomer | ExportFailed | DocumentSkipped | ConnectionStatusChanged
+    | SageCustomer | ExportFailed | DocumentSkipped | ConnectionStatusChanged | InvoicePaymentReversed
+    | CreditNoteRefundReversed
 )
 
 # ------------------------------------------------------------------------------------ the envelope
@@ -182,7 +213,8 @@ def _event_model(data: type[_Data] | type[BaseModel]) -> type[_Event]:
 
 DATA_MODELS: tuple[type[BaseModel], ...] = (
     InvoicePaymentReceived, InvoicePaid, InvoicePartPaid, CreditNoteRefunded, SageItem, SageTaxRate,
-    SageCustomer, ExportFailed, DocumentSkipped, ConnectionStatusChanged,
+    SageCustomer, ExportFailed, DocumentSkipped, ConnectionStatusChanged, InvoicePaymentReversed,
+    CreditNoteRefundReversed,
 )
 EVENT_FOR_DATA: dict[type[BaseModel], type[_Event]] = {data: _event_model(data) for data in DATA_MODELS}
 EVENT_MODELS: dict[str, type[_Event]] = {
@@ -192,7 +224,8 @@ OutboundEvent = Annotated[
     EVENT_FOR_DATA[InvoicePaymentReceived] | EVENT_FOR_DATA[InvoicePaid] | EVENT_FOR_DATA[InvoicePartPaid]  # type: ignore[valid-type]
     | EVENT_FOR_DATA[CreditNoteRefunded] | EVENT_FOR_DATA[SageItem] | EVENT_FOR_DATA[SageTaxRate]  # type: ignore[valid-type]
     | EVENT_FOR_DATA[SageCustomer] | EVENT_FOR_DATA[ExportFailed] | EVENT_FOR_DATA[DocumentSkipped]  # type: ignore[valid-type]
-    | EVENT_FOR_DATA[ConnectionStatusChanged],  # type: ignore[valid-type]
+    | EVENT_FOR_DATA[ConnectionStatusChanged] | EVENT_FOR_DATA[InvoicePaymentReversed]  # type: ignore[valid-type]
+    | EVENT_FOR_DATA[CreditNoteRefundReversed],  # type: ignore[valid-type]
     Field(discriminator="type"),
 ]
 

@@ -716,7 +716,7 @@ class ExportEngine:
         return mapper.contact_body(party, business_currency=self.business_currency)
 
     def _identify(self, party: Party) -> RemoteRecord | None:
-        how = self.settings.identify_customer_by
+        how = IdentifyCustomerBy(self.settings.identify_customer_by)
         contact_type = mapper.CONTACT_TYPE[party.kind]
         if how is IdentifyCustomerBy.NAME:
             hits = self.connector.find_contacts(name=party.name, contact_type=contact_type)

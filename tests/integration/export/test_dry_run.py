@@ -1,0 +1,41 @@
+"""A dry run computes every payload and outcome and writes nothing: no Sage write, no ledger entry,
+no mapping. It leaves a run record and log lines marked as a dry run."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sagebridge.domain import CustomerPayment, DocumentKind
+
+from .conftest import TENANT, document, line
+
+SI = DocumentKind.SALES_INVOICE
+
+
+def test_dry_run_plans_everything_and_writes_nothing(export, host, sandbox, store):
+    host.stage(document(SI, 1))
+    host.stage(document(SI, 2, lines=[line(tax="X9")]))
+    host.stage(CustomerPayment(host_id="PAY-1", party_id="CUST-1", payment_date=date(2025, 3, 2),
+                               amount=Decimal("120.00"), currency="GBP",
+                               allocations=[{"kind": "sales_invoice", "host_id": "INV-1", "amount": "120.00"}]))
+
+    result = export(dry_run=True)
+
+    assert sum(sandbox.request_count(method=m) for m in ("POST", "PUT", "DELETE")) == 0
+    assert store.ledger.find(TENANT, "sales_invoice", "INV-1") is None
+    assert len(store.mappings.list(TENANT)) == 0
+    assert store.cursors.get(TENANT, "export") is None
+    planned = {(p.kind, p.host_id): p for p in result.planned}
+    assert planned[("sales_invoice", "INV-1")].outcome.value == "created"
+    body = planned[("sales_invoice", "INV-1")].payload
+    assert body["total_amount"] == Decimal("120.00") and body["invoice_lines"][0]["tax_amount"] == Decimal("20.00")
+    assert planned[("customer", "CUST-1")].outcome.value == "created"
+    assert planned[("sales_invoice", "INV-2")].outcome.value == "skipped"
+    assert planned[("customer_payment", "PAY-1")].outcome.value == "created"  # its invoice would exist by then
+    run = store.runs.get(TENANT, result.run_id)
+    assert run.dry_run and run.counts["created"] == 3 and run.counts["skipped"] == 1
+    assert all(e.reason.startswith("dry run") for e in store.synclog.for_run(TENANT, result.run_id).items)
+
+    real = export()
+    assert real.counts["created"] == 3 and sandbox.created_count() == 3
