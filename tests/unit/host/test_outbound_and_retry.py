@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from sagebridge.host.delivery import retry_delay
 from sagebridge.host.inbound import InvalidWebhook, parse_event
 from sagebridge.host.outbound import DocumentLink, InvoicePaid, build_event
@@ -32,9 +34,7 @@ def test_refused_body_lists_every_problem_by_path() -> None:
     body = (b'{"id":"e","type":"payment.recorded","occurred_at":"nope","data":{"host_id":"p","party_id":"c",'
             b'"payment_date":"2024-01-01","amount":"-1","currency":"GBP","allocations":[{"kind":"purchase_invoice",'
             b'"host_id":"x","amount":"1"}]}}')
-    try:
+    with pytest.raises(InvalidWebhook) as caught:
         parse_event(body)
-    except InvalidWebhook as exc:
-        fields = [p.field for p in exc.problems]
-    assert exc.status == 422
-    assert fields == ["occurred_at", "data.amount", "data.allocations.0.kind"]
+    assert caught.value.status == 422
+    assert [p.field for p in caught.value.problems] == ["occurred_at", "data.amount", "data.allocations.0.kind"]
