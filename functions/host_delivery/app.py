@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sagebridge.host.delivery import DeliveryDeps, deliver, parse_message
+from sagebridge.host.delivery import REQUEST_TIMEOUT_SECONDS, DeliveryDeps, deliver, parse_message
 from sagebridge.host.secrets import WebhookSecrets
 from sagebridge.observability import logger, tracer
 from sagebridge.settings import get_settings
@@ -40,7 +40,7 @@ def dependencies() -> DeliveryDeps:
         tenants=Tenants(table),
         deliveries=Deliveries(table),
         secrets=WebhookSecrets(SecretsProvider(boto3_client=clients.secretsmanager), settings.settings_secret_name),
-        http=httpx.Client(follow_redirects=False),
+        http=httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS, follow_redirects=False),
         queue=queue,
         max_receive_count=queue.max_receive_count() or DEFAULT_MAX_RECEIVE_COUNT,
         notify=Notifier(settings.notification_topic_arn, clients).publish,

@@ -25,10 +25,9 @@ from sagebridge.domain import (
     payload_hash,
 )
 from sagebridge.domain.records import HostRecord
+from sagebridge.observability import logger
 from sagebridge.store import StagedDocument, Store
 from sagebridge.sync.export import ExportEngine, ExportRequest, ExportResult
-
-from sagebridge.observability import logger
 
 logger.setLevel("WARNING")  # one INFO line per Sage request drowns the test output
 

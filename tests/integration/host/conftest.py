@@ -26,8 +26,8 @@ from sagebridge.store.tenants import Tenants
 ROOT = Path(__file__).resolve().parents[3]
 REGION = "eu-west-2"
 TENANT = "acme"
-SECRET = "whsec_test_current_secret_value_0001"  # noqa: S105
-OLD_SECRET = "whsec_test_previous_secret_value_02"  # noqa: S105
+SECRET = "whsec_test_current_secret_value_0001"
+OLD_SECRET = "whsec_test_previous_secret_value_02"
 CALLBACK_URL = "http://host.test/callback"
 MAX_RECEIVE_COUNT = 3
 SETTINGS_SECRET = "sage-bridge-test/settings"
@@ -72,7 +72,8 @@ class Env:
         }, enabled=enabled)
         if secret:
             self.secretsmanager.create_secret(
-                Name=f"sage-bridge-test/tenants/{tenant_id}/webhook", SecretString=webhook_secret_value(secret, previous)
+                Name=f"sage-bridge-test/tenants/{tenant_id}/webhook",
+                SecretString=webhook_secret_value(secret, previous),
             )
 
     def scan(self) -> list[dict[str, Any]]:

@@ -68,7 +68,8 @@ def part_paid(outstanding: str = "70.00") -> InvoicePartPaid:
 def pump(env: Env, module: Any, *, rounds: int = 10) -> list[dict[str, Any]]:
     """Play Lambda's SQS poller: receive, invoke, delete what succeeded; until the queue is empty."""
     replies = []
-    arn = env.sqs.get_queue_attributes(QueueUrl=env.delivery_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = env.sqs.get_queue_attributes(QueueUrl=env.delivery_queue_url, AttributeNames=["QueueArn"])
+    arn = attributes["Attributes"]["QueueArn"]
     for _ in range(rounds):
         got = env.sqs.receive_message(QueueUrl=env.delivery_queue_url, MaxNumberOfMessages=5,
                                       AttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
@@ -181,7 +182,8 @@ def test_408_and_429_are_retried_honouring_retry_after(env: Env, delivery: Any, 
 
 def test_a_host_with_a_wrong_secret_sees_a_bad_signature(env: Env, delivery: Any, host_app: HostApp) -> None:
     host_app.secrets = ["something-else"]
-    queued = enqueue_delivery(outbox(env), TENANT, ConnectionStatusChanged(provider="sage_accounting", status="revoked"))
+    revoked = ConnectionStatusChanged(provider="sage_accounting", status="revoked")
+    queued = enqueue_delivery(outbox(env), TENANT, revoked)
     pump(env, delivery)
     assert not host_app.received[0].verified
     assert Deliveries(env.table).get(queued.event_id).state is DeliveryState.FAILED  # 401: not retried
@@ -198,10 +200,11 @@ def test_no_callback_url_is_a_recorded_failure(env: Env, host_app: HostApp) -> N
 
 
 def test_notify_failure_publishes_a_readable_summary(env: Env) -> None:
+    clients = AwsClients(sns=env.sns)
+    problems = ["sales_invoice INV-1: tax code T9 not mapped", "sales_invoice INV-2: Sage 500"]
     notify_failure(FailureSummary(title="export run for tenant acme: 2 failed", tenant_id="acme", run_id="r1",
-                                  problems=["sales_invoice INV-1: tax code T9 not mapped", "sales_invoice INV-2: Sage 500"]),
-                   clients=AwsClients(sns=env.sns))
-    notify_failure("connection to Sage died for tenant acme\nthe refresh token was revoked", clients=AwsClients(sns=env.sns))
+                                  problems=problems), clients=clients)
+    notify_failure("connection to Sage died for tenant acme\nthe refresh token was revoked", clients=clients)
     first, second = env.notifications()
     assert "Problems (2):" in first and "INV-1: tax code T9 not mapped" in first and "Run: r1" in first
     assert second.startswith("connection to Sage died") and "refresh token was revoked" in second

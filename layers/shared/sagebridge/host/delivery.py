@@ -107,7 +107,7 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
     }
     retry_after: float | None = None
     try:
-        response = deps.http.post(url, content=body, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS)
+        response = deps.http.post(url, content=body, headers=headers)  # the client holds the timeout
         status: int | None = response.status_code
         reason = f"host replied {response.status_code}"
         retry_after = _retry_after(response)

@@ -203,7 +203,7 @@ class _Event(BaseModel):
 
 
 def _event_model(data: type[_Data] | type[BaseModel]) -> type[_Event]:
-    event_type: str = data.event_type  # type: ignore[attr-defined]
+    event_type: str = data.event_type  # type: ignore[union-attr]
     name = "".join(part.title() for part in event_type.replace(".", "_").split("_")) + "Event"
     fields: dict[str, Any] = {"type": (Literal[event_type], ...), "data": (data, ...)}  # type: ignore[valid-type]
     from pydantic import create_model
@@ -238,7 +238,7 @@ def build_event(
     if model is None:
         raise TypeError(f"{type(data).__name__} is not an outbound event's data")
     event_type: str = type(data).event_type  # type: ignore[attr-defined]
-    return model(
+    return model(  # type: ignore[call-arg]  # type and data are the subclass's fields
         id=delivery_event_id(tenant_id, event_type, dedupe_key or canonical_json(data, ignore=())),
         type=event_type,
         tenant_id=tenant_id,

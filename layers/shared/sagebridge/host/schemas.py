@@ -45,9 +45,9 @@ def generate() -> dict[str, dict[str, Any]]:
     name = "inbound/any.json"
     out[name] = _with_id(TypeAdapter(InboundEvent).json_schema(mode="validation"), name,
                          "Any inbound webhook event (discriminated on type)")
-    for event_type, model in OUTBOUND_MODELS.items():
-        name = f"outbound/{event_type}.json"
-        out[name] = _with_id(_model_schema(model, "serialization"), name, f"Outbound {event_type}")
+    for outbound_type, outbound_model in OUTBOUND_MODELS.items():
+        name = f"outbound/{outbound_type}.json"
+        out[name] = _with_id(_model_schema(outbound_model, "serialization"), name, f"Outbound {outbound_type}")
     name = "outbound/any.json"
     out[name] = _with_id(TypeAdapter(OutboundEvent).json_schema(mode="serialization"), name,
                          "Any outbound delivery event (discriminated on type)")

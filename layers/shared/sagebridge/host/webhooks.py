@@ -169,7 +169,7 @@ def _process_once(
         event_key_jmespath="[tenant_id, event_id]",
         raise_on_no_idempotency_key=True,
         expires_after_seconds=IDEMPOTENCY_SECONDS,
-        response_hook=_mark_duplicate,
+        response_hook=_mark_duplicate,  # type: ignore[arg-type]  # a plain function fits the protocol
     )
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)

@@ -454,15 +454,11 @@ class ExportEngine:
     # ---- create
 
     def _create(self, staged: StagedDocument, record: Document[Any] | Payment, entry: LedgerEntry | None) -> None:
-        contact = self._contact_for(record)
-        if isinstance(contact, _Skip):
-            self._skip(staged, record, contact.reasons, entry)
+        prepared = self._prepare(record)
+        if isinstance(prepared, _Skip):
+            self._skip(staged, record, prepared.reasons, entry)
             return
-        built = self._build(record, contact)
-        if isinstance(built, _Skip):
-            self._skip(staged, record, built.reasons, entry)
-            return
-        body, reference, total = built
+        body, reference, total, contact = prepared
         kind = DocumentKind(staged.kind)
         if self.r.request.dry_run:
             self._plan(staged, record, Outcome.CREATED, f"would create in Sage (reference {reference})", body)
@@ -574,15 +570,11 @@ class ExportEngine:
             if reasons:
                 self._skip(staged, record, reasons, entry)
                 return
-        contact = self._contact_for(record)
-        if isinstance(contact, _Skip):
-            self._skip(staged, record, contact.reasons, entry)
+        prepared = self._prepare(record)
+        if isinstance(prepared, _Skip):
+            self._skip(staged, record, prepared.reasons, entry)
             return
-        built = self._build(record, contact)
-        if isinstance(built, _Skip):
-            self._skip(staged, record, built.reasons, entry)
-            return
-        body, reference, _ = built
+        body, reference, _, _ = prepared
         if self.r.request.dry_run:
             self._plan(staged, record, Outcome.UPDATED, f"would update Sage id {entry.sage_id}", body)
             return
@@ -750,8 +742,23 @@ class ExportEngine:
             self._taxes = mapper.TaxTable.from_records(self.connector.list_tax_rates())
         return self._taxes
 
-    def _build(self, record: Document[Any] | Payment, contact_id: str) -> tuple[dict[str, Any], str, Any] | _Skip:
-        """(body, reference, total) for Sage, or every reason it cannot go."""
+    def _prepare(self, record: Document[Any] | Payment) -> tuple[dict[str, Any], str, Any, str] | _Skip:
+        """(body, reference, total, contact id) for Sage, or every reason it cannot go. Validates
+        before it looks for (or creates) the contact, so a skipped document leaves Sage untouched."""
+        checked = self._build(record, None)
+        if isinstance(checked, _Skip):
+            return checked
+        contact = self._contact_for(record)
+        if isinstance(contact, _Skip):
+            return contact
+        built = self._build(record, contact)
+        assert not isinstance(built, _Skip) and built is not None
+        return (*built, contact)
+
+    def _build(self, record: Document[Any] | Payment,
+               contact_id: str | None) -> tuple[dict[str, Any], str, Any] | _Skip | None:
+        """(body, reference, total) for Sage, or every reason it cannot go; contact_id None: only
+        validate (None when valid)."""
         if isinstance(record, Payment):
             return self._build_payment(record, contact_id)
         taxes = self._taxes_table()
@@ -765,11 +772,14 @@ class ExportEngine:
                                   "no-tax rate to post them with")]
         if reasons:
             return _Skip(reasons)
+        if contact_id is None:
+            return None
         mapped = mapper.document_body(record, contact_id=contact_id, settings=self.settings,  # type: ignore[arg-type]
                                       taxes=taxes, business_currency=self.business_currency)
         return mapped.body, mapped.reference, mapped.total
 
-    def _build_payment(self, payment: Payment, contact_id: str) -> tuple[dict[str, Any], str, Any] | _Skip:
+    def _build_payment(self, payment: Payment,
+                       contact_id: str | None) -> tuple[dict[str, Any], str, Any] | _Skip | None:
         maps = dict(self.r.mappings)
         for a in payment.allocations:  # a dry run's would-be creates count as exported
             if (a.kind.value, a.host_id) in self.r.planned_creates:
@@ -789,6 +799,8 @@ class ExportEngine:
                     f"{payment.kind.value.replace('_', ' ')} only to {targets}"))
         if reasons:
             return _Skip(reasons)
+        if contact_id is None:
+            return None
         assert self.settings.receipt_bank_account_id is not None
         body = mapper.payment_body(
             payment, contact_id=contact_id,

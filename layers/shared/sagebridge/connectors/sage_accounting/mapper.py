@@ -65,6 +65,7 @@ PAYMENT_METHODS = {
     "check": "CHECK",
 }
 _SALES_SIDE = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE})
+_INVOICES = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.PURCHASE_INVOICE})
 
 
 # ------------------------------------------------------------------------------- keys and references
@@ -234,10 +235,11 @@ def document_body(
         "date": doc.document_date,
         "reference": reference,
     }
-    if doc.due_date is not None:
-        header["due_date"] = doc.due_date
-    elif kind is DocumentKind.PURCHASE_INVOICE:
-        header["due_date"] = doc.document_date  # required for purchase invoices: due on receipt
+    if kind in _INVOICES:  # credit notes have no due date in v3.1
+        if doc.due_date is not None:
+            header["due_date"] = doc.due_date
+        elif kind is DocumentKind.PURCHASE_INVOICE:
+            header["due_date"] = doc.document_date  # required for purchase invoices: due on receipt
     if ledger_of(kind) is PartyKind.VENDOR:
         header["vendor_reference"] = (doc.reference or doc.number)[:VENDOR_REFERENCE_MAX]
     elif doc.reference:

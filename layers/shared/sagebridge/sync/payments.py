@@ -1,0 +1,477 @@
+"""From Sage back to the host: payments, refunds and their reversals, polled (Sage has no webhooks).
+
+Every poll of a tenant reads what changed in Sage since its cursor minus `OVERLAP`, every page:
+`contact_payments` and `contact_allocations` (`updated_or_created_since`) and the ones deleted
+(`deleted_since`). Money set against a document Sage Bridge exported (found by the reverse mapping)
+becomes events for the host app:
+
+- a receipt on an invoice: `invoice.payment_received`, then `invoice.part_paid` or `invoice.paid`
+  with the outstanding amount after that receipt, read from the invoice in Sage;
+- a credit note set against an invoice: `invoice.part_paid` / `invoice.paid`;
+- a refund of a credit note: `credit_note.refunded`;
+- a payment deleted, or changed so that it no longer pays what it paid: `invoice.payment_reversed` /
+  `credit_note.refund_reversed` with the outstanding amount now.
+
+Exactly once. Event ids are deterministic (see `delivery_event_id`) from the Sage payment id, its
+version (`updated_at`) and the document, so overlapping windows and repeated polls queue nothing
+twice (the deliveries store's conditional record). What the host has been told about each payment
+is kept as a mapping (`TOLD_KIND`, host_id = Sage payment id): a payment seen again at the same
+version costs no Sage request, and a deleted payment is reversed from what we told, whatever Sage
+still says about it. The cursor moves only after the window's events are queued.
+
+Cost: one request per stream when nothing changed (items_per_page 200); a document is read (once
+per poll) only when money touched it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from sagebridge.connectors.base import GrantRevoked, NotConnected
+from sagebridge.domain.errors import ConfigurationError
+from sagebridge.domain.kinds import DocumentKind
+from sagebridge.domain.money import to_decimal
+from sagebridge.domain.settings import Provider, TenantSettings, parse_tenant_settings
+from sagebridge.host.outbound import (
+    CreditNoteRefunded,
+    CreditNoteRefundReversed,
+    DeliveryOutbox,
+    DocumentLink,
+    InvoicePaid,
+    InvoicePartPaid,
+    InvoicePaymentReceived,
+    InvoicePaymentReversed,
+    MoneyMovement,
+    enqueue_delivery,
+)
+from sagebridge.observability import logger
+from sagebridge.store.records import IdMapping
+from sagebridge.store.store import Store
+from sagebridge.sync.catalog import (
+    OVERLAP,
+    CatalogReport,
+    SageAccountingFeed,
+    SageFeed,
+    cursor_position,
+    import_catalog,
+    window_start,
+)
+from sagebridge.sync.sage_accounting_wiring import SageAccounting
+
+PAYMENTS_STREAM = "sage_payments"
+# A tenant's first poll: nothing before this is news (payments need invoices we exported anyway).
+FIRST_POLL_LOOKBACK = timedelta(days=1)
+TOLD_KIND = "sage_payment_told"  # mapping kind: what the host was told about a Sage payment
+
+_DOCUMENT_KINDS = {"sales_invoices": DocumentKind.SALES_INVOICE,
+                   "sales_credit_notes": DocumentKind.SALES_CREDIT_NOTE}
+_RESOURCE_OF = {kind: resource for resource, kind in _DOCUMENT_KINDS.items()}
+_HOST_PAYMENT_KINDS = (DocumentKind.CUSTOMER_PAYMENT.value, DocumentKind.CUSTOMER_REFUND.value)
+# What each Sage transaction type may tell the host, per document kind.
+_MEANINGFUL: dict[str, frozenset[DocumentKind]] = {
+    "CUSTOMER_RECEIPT": frozenset({DocumentKind.SALES_INVOICE}),
+    "CUSTOMER_REFUND": frozenset({DocumentKind.SALES_CREDIT_NOTE}),
+    "CUSTOMER_ALLOCATION": frozenset({DocumentKind.SALES_INVOICE}),
+}
+Clock = Callable[[], datetime]
+
+
+# ------------------------------------------------------------------------------------------- reading
+
+
+# ----------------------------------------------------------------------------------------- the poll
+
+
+@dataclass
+class PaymentPollReport:
+    tenant_id: str
+    window_from: datetime | None = None
+    window_to: datetime | None = None
+    payments_seen: int = 0
+    payments_delivered: int = 0  # receipts and refunds newly queued for the host
+    events_queued: int = 0
+    events_already_queued: int = 0
+    reversals: int = 0
+    not_ours: int = 0  # money on documents Sage Bridge did not export: nothing to tell the host
+    documents_read: int = 0
+
+
+@dataclass(frozen=True)
+class _Touch:
+    """Money from one Sage payment (or allocation) set against one document we exported."""
+
+    source: Mapping[str, Any]
+    kind: DocumentKind
+    document_id: str
+    amount: Decimal  # positive: how much of the document it settles
+
+
+@dataclass
+class _Reversal:
+    source_id: str
+    kind: DocumentKind
+    document_id: str
+    amount: Decimal
+    told_version: str
+    reason: Literal["deleted", "changed"]
+
+
+@dataclass
+class _Poll:
+    tenant_id: str
+    feed: SageFeed
+    store: Store
+    outbox: DeliveryOutbox
+    report: PaymentPollReport
+    documents: dict[tuple[DocumentKind, str], Mapping[str, Any]] = field(default_factory=dict)
+    links: dict[tuple[DocumentKind, str], IdMapping | None] = field(default_factory=dict)
+    host_payments: dict[str, str | None] = field(default_factory=dict)
+    touches: list[_Touch] = field(default_factory=list)
+    reversals: list[_Reversal] = field(default_factory=list)
+    told_writes: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)  # None: forget
+
+    # ---- lookups, each once per poll
+
+    def link(self, kind: DocumentKind, sage_id: str) -> IdMapping | None:
+        key = (kind, sage_id)
+        if key not in self.links:
+            self.links[key] = self.store.mappings.find_by_sage_id(self.tenant_id, kind.value, sage_id)
+        return self.links[key]
+
+    def document(self, kind: DocumentKind, sage_id: str) -> Mapping[str, Any]:
+        key = (kind, sage_id)
+        if key not in self.documents:
+            self.documents[key] = self.feed.get(_RESOURCE_OF[kind], sage_id)
+            self.report.documents_read += 1
+        return self.documents[key]
+
+    def host_payment_id(self, sage_id: str) -> str | None:
+        """The host's id of a payment that came from the host (exported by us), else None."""
+        if sage_id not in self.host_payments:
+            found = None
+            for kind in _HOST_PAYMENT_KINDS:
+                mapping = self.store.mappings.find_by_sage_id(self.tenant_id, kind, sage_id)
+                if mapping is not None:
+                    found = mapping.host_id
+                    break
+            self.host_payments[sage_id] = found
+        return self.host_payments[sage_id]
+
+    def send(self, data: BaseModel, key: str, occurred_at: datetime | None) -> bool:
+        queued = enqueue_delivery(self.outbox, self.tenant_id, data, dedupe_key=key, occurred_at=occurred_at)
+        if queued.queued:
+            self.report.events_queued += 1
+        else:
+            self.report.events_already_queued += 1
+        return queued.queued
+
+
+def poll_payments(
+    tenant_id: str, *, feed: SageFeed, store: Store, outbox: DeliveryOutbox, clock: Clock,
+) -> PaymentPollReport:
+    """One poll of one tenant's payments. Raises on any Sage or store failure, leaving the cursor
+    where it was (the next poll reads the window again; what was queued is not queued twice)."""
+    started = clock()
+    since = window_start(store, tenant_id, PAYMENTS_STREAM, first=started - FIRST_POLL_LOOKBACK)
+    assert since is not None
+    poll = _Poll(tenant_id, feed, store, outbox, PaymentPollReport(tenant_id, since, started))
+
+    for resource in ("contact_payments", "contact_allocations"):
+        for record in feed.changed(resource, since):
+            _read_changed(poll, record)
+    for resource in ("contact_payments", "contact_allocations"):
+        for record in feed.deleted(resource, since):
+            _read_deleted(poll, record)
+
+    for reversal in poll.reversals:  # first: a changed payment is reversed, then received anew
+        _send_reversal(poll, reversal)
+    _send_touches(poll)
+
+    for source_id, told in poll.told_writes:  # only now: what is recorded as told was queued
+        if told is None:
+            store.mappings.delete(tenant_id, TOLD_KIND, source_id)
+        else:
+            store.mappings.put(tenant_id, TOLD_KIND, source_id, source_id, told)
+    store.cursors.set(tenant_id, PAYMENTS_STREAM, cursor_position(started))
+    logger.info("payments_polled", extra={k: v for k, v in vars(poll.report).items() if "window" not in k})
+    return poll.report
+
+
+# ------------------------------------------------------------------------------------- per record
+
+
+def _kind_of(artefact: Mapping[str, Any]) -> DocumentKind | None:
+    path = str(artefact.get("$path") or "")
+    return _DOCUMENT_KINDS.get(path.strip("/").split("/")[0])
+
+
+def _told(poll: _Poll, source_id: str) -> IdMapping | None:
+    return poll.store.mappings.find(poll.tenant_id, TOLD_KIND, source_id)
+
+
+def _read_changed(poll: _Poll, record: Mapping[str, Any]) -> None:
+    kind_id = str((record.get("transaction_type") or {}).get("id") or "")
+    meaningful = _MEANINGFUL.get(kind_id)
+    if meaningful is None:
+        return  # supplier payments and the like: not the host's business
+    poll.report.payments_seen += 1
+    source_id, version = str(record["id"]), str(record.get("updated_at") or "")
+    told = _told(poll, source_id)
+    if told is not None and told.extra.get("version") == version:
+        return  # seen at this version before (the overlap): all of it was queued then
+    now: dict[str, _Touch] = {}
+    for entry in record.get("allocated_artefacts") or []:
+        artefact = entry.get("artefact") or {}
+        kind = _kind_of(artefact)
+        if kind is None or kind not in meaningful:
+            continue
+        if poll.link(kind, str(artefact["id"])) is None:
+            poll.report.not_ours += 1
+            continue
+        amount = abs(to_decimal(entry.get("amount") or 0))
+        now[str(artefact["id"])] = _Touch(record, kind, str(artefact["id"]), amount)
+    before = _told_allocations(told)
+    for document_id, (kind, amount) in before.items():
+        touch = now.get(document_id)
+        if touch is None or touch.amount != amount:
+            poll.reversals.append(_Reversal(source_id, kind, document_id, amount, told.extra["version"],  # type: ignore[union-attr]
+                                            "changed"))
+    for document_id, touch in now.items():
+        if before.get(document_id) != (touch.kind, touch.amount):
+            poll.touches.append(touch)
+    if now or told is not None:
+        poll.told_writes.append((source_id, {
+            "version": version, "type": record["transaction_type"]["id"],
+            "allocations": {d: {"kind": t.kind.value, "amount": str(t.amount)} for d, t in now.items()},
+        }))
+
+
+def _read_deleted(poll: _Poll, record: Mapping[str, Any]) -> None:
+    source_id = str(record["id"])
+    told = _told(poll, source_id)
+    if told is None:
+        return  # never told the host about it (not ours, or created and deleted within a window)
+    for document_id, (kind, amount) in _told_allocations(told).items():
+        poll.reversals.append(_Reversal(source_id, kind, document_id, amount, told.extra["version"], "deleted"))
+    poll.told_writes.append((source_id, None))
+
+
+def _told_allocations(told: IdMapping | None) -> dict[str, tuple[DocumentKind, Decimal]]:
+    if told is None:
+        return {}
+    return {d: (DocumentKind(a["kind"]), Decimal(a["amount"])) for d, a in told.extra.get("allocations", {}).items()}
+
+
+# ------------------------------------------------------------------------------------- the events
+
+
+def _document_link(poll: _Poll, kind: DocumentKind, document: Mapping[str, Any]) -> DocumentLink:
+    mapping = poll.link(kind, str(document["id"]))
+    number = (mapping.extra.get("reference") if mapping else None) or document.get("reference") \
+        or document.get("invoice_number") or document.get("credit_note_number")
+    return DocumentLink(kind=kind, host_id=mapping.host_id if mapping else None, sage_id=str(document["id"]),
+                        number=number)
+
+
+def _money(poll: _Poll, payment: Mapping[str, Any]) -> MoneyMovement:
+    return MoneyMovement(
+        sage_id=str(payment["id"]),
+        amount=to_decimal(payment.get("total_amount") or 0),
+        currency=str((payment.get("currency") or {}).get("id") or "GBP"),
+        date=_date(payment.get("date")),
+        method=(payment.get("payment_method") or {}).get("displayed_as"),
+        reference=payment.get("reference"),
+        host_id=poll.host_payment_id(str(payment["id"])),
+    )
+
+
+def _date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _when(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
+def _outstanding_after(document: Mapping[str, Any], source_ids: list[str]) -> dict[str, Decimal]:
+    """The document's outstanding amount just after each of `source_ids` was set against it, from
+    the order of Sage's own list of its payments and allocations; the last one is what Sage shows."""
+    total = to_decimal(document.get("total_amount") or 0)
+    after: dict[str, Decimal] = {}
+    settled = Decimal("0")
+    for entry in document.get("payments_allocations") or []:
+        settled += abs(to_decimal(entry.get("amount") or 0))
+        for link in ("contact_payment", "contact_allocation"):
+            linked = (entry.get(link) or {}).get("id")
+            if linked:
+                after[str(linked)] = total - settled
+    current = to_decimal(document.get("outstanding_amount") or 0)
+    return {s: after.get(s, current) for s in source_ids}
+
+
+def _order(document: Mapping[str, Any], touches: list[_Touch]) -> list[_Touch]:
+    """Touches in the order Sage applied them (its list), unknown ones last."""
+    position: dict[str, int] = {}
+    for i, entry in enumerate(document.get("payments_allocations") or []):
+        for link in ("contact_payment", "contact_allocation"):
+            linked = (entry.get(link) or {}).get("id")
+            if linked:
+                position[str(linked)] = i
+    return sorted(touches, key=lambda t: position.get(str(t.source["id"]), len(position)))
+
+
+def _send_touches(poll: _Poll) -> None:
+    by_document: dict[tuple[DocumentKind, str], list[_Touch]] = {}
+    for touch in poll.touches:
+        by_document.setdefault((touch.kind, touch.document_id), []).append(touch)
+    for (kind, document_id), touches in by_document.items():
+        document = poll.document(kind, document_id)
+        link = _document_link(poll, kind, document)
+        total = to_decimal(document.get("total_amount") or 0)
+        touches = _order(document, touches)
+        after = _outstanding_after(document, [str(t.source["id"]) for t in touches])
+        for touch in touches:
+            source = touch.source
+            source_id, version = str(source["id"]), str(source.get("updated_at") or "")
+            outstanding = after[source_id]
+            occurred = _when(source.get("updated_at"))
+            is_payment = source["transaction_type"]["id"] in ("CUSTOMER_RECEIPT", "CUSTOMER_REFUND")
+            if kind is DocumentKind.SALES_CREDIT_NOTE:
+                if poll.send(CreditNoteRefunded(credit_note=link, refund=_money(poll, source),
+                                                outstanding_amount=outstanding),
+                             f"refund:{source_id}:{document_id}:{version}", occurred):
+                    poll.report.payments_delivered += 1
+                continue
+            if is_payment and poll.send(
+                InvoicePaymentReceived(invoice=link, payment=_money(poll, source), allocated_amount=touch.amount,
+                                       outstanding_amount=outstanding),
+                f"receipt:{source_id}:{document_id}:{version}", occurred,
+            ):
+                poll.report.payments_delivered += 1
+            status: BaseModel = (
+                InvoicePaid(invoice=link, total_amount=total, paid_on=_date(source.get("date")))
+                if outstanding <= 0 else
+                InvoicePartPaid(invoice=link, total_amount=total, outstanding_amount=outstanding)
+            )
+            poll.send(status, f"status:{document_id}:{source_id}:{version}", occurred)
+
+
+def _send_reversal(poll: _Poll, reversal: _Reversal) -> None:
+    document = poll.document(reversal.kind, reversal.document_id)
+    link = _document_link(poll, reversal.kind, document)
+    outstanding = to_decimal(document.get("outstanding_amount") or 0)
+    key = f"reversal:{reversal.source_id}:{reversal.document_id}:{reversal.told_version}"
+    data: BaseModel
+    if reversal.kind is DocumentKind.SALES_CREDIT_NOTE:
+        data = CreditNoteRefundReversed(credit_note=link, refund_sage_id=reversal.source_id,
+                                        reversed_amount=reversal.amount, outstanding_amount=outstanding,
+                                        reason=reversal.reason)
+    else:
+        data = InvoicePaymentReversed(invoice=link, payment_sage_id=reversal.source_id,
+                                      reversed_amount=reversal.amount, outstanding_amount=outstanding,
+                                      reason=reversal.reason)
+    poll.send(data, key, None)
+    poll.report.reversals += 1
+
+
+# ------------------------------------------------------------------------------------- every tenant
+
+
+@dataclass
+class TenantPoll:
+    tenant_id: str
+    outcome: Literal["polled", "not_connected", "expired", "failed", "skipped"]
+    payments: PaymentPollReport | None = None
+    catalog: CatalogReport | None = None
+    error: str | None = None
+
+
+@dataclass
+class PollerReport:
+    tenants: list[TenantPoll] = field(default_factory=list)
+
+    @property
+    def payments_delivered(self) -> int:
+        return sum(t.payments.payments_delivered for t in self.tenants if t.payments)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for t in self.tenants if t.outcome == outcome)
+
+    def summary(self) -> dict[str, Any]:
+        return {"tenants": len(self.tenants), "polled": self.count("polled"),
+                "not_connected": self.count("not_connected"), "expired": self.count("expired"),
+                "failed": self.count("failed"), "payments_delivered": self.payments_delivered,
+                "failures": {t.tenant_id: t.error for t in self.tenants if t.outcome == "failed"}}
+
+
+def poll_tenant(
+    tenant_id: str, settings: TenantSettings, *, feed: SageFeed, store: Store, outbox: DeliveryOutbox, clock: Clock,
+) -> TenantPoll:
+    """Payments, then the catalog the tenant asked for."""
+    payments = poll_payments(tenant_id, feed=feed, store=store, outbox=outbox, clock=clock)
+    catalog = import_catalog(tenant_id, feed=feed, store=store, outbox=outbox, settings=settings, clock=clock)
+    return TenantPoll(tenant_id, "polled", payments, catalog)
+
+
+def poll_all_tenants(sage: SageAccounting, outbox: DeliveryOutbox, *, clock: Clock | None = None) -> PollerReport:
+    """The scheduled poll: every enabled Sage Accounting tenant, each on its own (one failing tenant
+    does not stop the others). A dead grant marks the connection expired (the tenant must
+    reconnect; operators are told) and the tenant is skipped until then."""
+    clock = clock or (lambda: datetime.now(UTC))
+    report = PollerReport()
+    for tenant in sage.store.tenants.iter_all(enabled_only=True):
+        tenant_id = tenant.tenant_id
+        try:
+            settings = parse_tenant_settings(tenant.settings)
+        except ConfigurationError as exc:
+            report.tenants.append(TenantPoll(tenant_id, "failed", error=str(exc)))
+            continue
+        if settings.provider is not Provider.SAGE_ACCOUNTING:
+            report.tenants.append(TenantPoll(tenant_id, "skipped"))
+            continue
+        if not sage.service.is_connected(tenant_id):
+            report.tenants.append(TenantPoll(tenant_id, "not_connected"))
+            continue
+        logger.append_keys(tenant_id=tenant_id)
+        try:
+            feed = SageAccountingFeed(sage.client_for(tenant_id))
+            report.tenants.append(poll_tenant(tenant_id, settings, feed=feed, store=sage.store, outbox=outbox,
+                                              clock=clock))
+        except GrantRevoked as exc:
+            sage.service.report_grant_revoked(tenant_id, exc)
+            report.tenants.append(TenantPoll(tenant_id, "expired", error=exc.message))
+        except NotConnected as exc:
+            report.tenants.append(TenantPoll(tenant_id, "not_connected", error=exc.message))
+        except Exception as exc:  # one tenant's trouble (Sage down, a bad record) must not stop the rest
+            logger.exception("payment_poll_failed")
+            report.tenants.append(TenantPoll(tenant_id, "failed", error=f"{type(exc).__name__}: {exc}"))
+        finally:
+            logger.remove_keys(["tenant_id"])
+    return report
+
+
+__all__ = [
+    "FIRST_POLL_LOOKBACK",
+    "OVERLAP",
+    "PAYMENTS_STREAM",
+    "TOLD_KIND",
+    "PaymentPollReport",
+    "PollerReport",
+    "SageAccountingFeed",
+    "SageFeed",
+    "TenantPoll",
+    "cursor_position",
+    "poll_all_tenants",
+    "poll_payments",
+    "poll_tenant",
+    "window_start",
+]

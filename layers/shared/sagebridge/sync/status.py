@@ -1,0 +1,348 @@
+"""How a tenant is doing, at a glance: connection health, last successful export and poll, outcome
+counts (24 h, 7 days, per day over 30 days), open failures with their reasons, the delivery backlog
+to the host, and whether the tenant's mappings still point at live Sage records.
+
+Counts come from the run history (one item per run, kept 90 days), not the sync log, so a status
+read costs a handful of queries however many documents a tenant moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from sagebridge.connectors.base import Connector, RemoteRecord, SageError
+from sagebridge.domain.settings import TenantSettings
+from sagebridge.store import ConnectionRecord, ConnectionStatus, DeliveryState, LedgerState, Outcome, RunRecord, Store
+from sagebridge.sync.catalog import CUSTOMERS_STREAM, ITEMS_STREAM, TAX_RATES_STREAM
+from sagebridge.sync.export import EXPORT_CURSOR
+from sagebridge.sync.payments import PAYMENTS_STREAM
+
+EXPIRING_WITHIN = timedelta(days=7)  # the keep-alive refreshes weekly; a grant this close to the end is stuck
+CHART_DAYS = 30
+OPEN_FAILURES_SHOWN = 50
+BACKLOG_COUNTED = 500
+# Cursors the payment poller moves (payments, then the catalog); the newest is "last successful poll".
+POLL_STREAMS = (PAYMENTS_STREAM, ITEMS_STREAM, TAX_RATES_STREAM, CUSTOMERS_STREAM)
+EXPORTED = (Outcome.CREATED, Outcome.UPDATED, Outcome.LINKED)
+
+ConnectionState = Literal["not_connected", "connected", "expiring", "expired", "revoked"]
+
+
+# ------------------------------------------------------------------------------------- connection
+
+
+class ConnectionView(BaseModel):
+    provider: str
+    state: ConnectionState
+    summary: str  # one line a support person can read out: "connected; refresh expires in 24 days"
+    business_id: str | None = None
+    business_name: str | None = None
+    expires_in_days: int | None = None  # until the refresh token (the grant) runs out
+    refresh_expires_at: datetime | None = None
+    last_refreshed_at: datetime | None = None
+
+
+def connection_view(record: ConnectionRecord | None, provider: str, now: datetime) -> ConnectionView:
+    if record is None:
+        return ConnectionView(provider=provider, state="not_connected",
+                              summary="not connected: send the tenant a connect link")
+    common: dict[str, Any] = {
+        "provider": provider, "business_id": record.business_id, "business_name": record.business_name,
+        "refresh_expires_at": record.refresh_expires_at, "last_refreshed_at": record.last_refreshed_at,
+    }
+    if record.status is ConnectionStatus.REVOKED:
+        return ConnectionView(state="revoked", summary="revoked in Sage: the tenant must connect again", **common)
+    left = record.refresh_expires_at - now if record.refresh_expires_at else None
+    if record.status is ConnectionStatus.EXPIRED or (left is not None and left <= timedelta(0)):
+        return ConnectionView(state="expired", expires_in_days=0,
+                              summary="expired: exports are paused until the tenant connects again", **common)
+    days = max(0, left.days) if left is not None else None
+    business = record.business_name or record.business_id or "Sage"
+    if left is not None and left <= EXPIRING_WITHIN:
+        return ConnectionView(state="expiring", expires_in_days=days,
+                              summary=f"connected to {business}; expiring in {days} days (token keep-alive "
+                                      "is not refreshing it)", **common)
+    until = f"; refresh good for {days} more days" if days is not None else ""
+    return ConnectionView(state="connected", expires_in_days=days, summary=f"connected to {business}{until}",
+                          **common)
+
+
+# --------------------------------------------------------------------------------- mapping health
+
+
+class SageAccountRef(BaseModel):
+    """A tax rate, ledger account or bank account of the connected Sage business."""
+
+    id: str
+    name: str
+    code: str | None = None  # nominal code, or the rate's percentage
+    active: bool = True
+
+
+class MappingProblem(BaseModel):
+    setting: str  # the setting's path, as in the settings: "tax_mappings.S", "receipt_bank_account_id"
+    sage_id: str
+    problem: Literal["missing", "inactive"]
+    message: str
+
+
+class MappingHealth(BaseModel):
+    checked: bool  # False when Sage could not be asked (not connected, Sage down): `reason` says why
+    ok: bool
+    reason: str | None = None
+    mappings_checked: int = 0
+    problems: list[MappingProblem] = Field(default_factory=list)
+
+
+def _active(data: Any) -> bool:
+    return not any(data.get(flag) is False for flag in ("is_visible", "included_in_chart", "is_active", "active"))
+
+
+def sage_refs(records: Iterable[RemoteRecord], *, code_field: str | None = None) -> list[SageAccountRef]:
+    out = []
+    for r in records:
+        code = r.data.get(code_field) if code_field else None
+        out.append(SageAccountRef(id=r.id, name=str(r.data.get("displayed_as") or r.data.get("name") or r.id),
+                                  code=None if code is None else str(code), active=_active(r.data)))
+    return sorted(out, key=lambda ref: (ref.code or "", ref.name))
+
+
+def mapped_ids(settings: TenantSettings) -> Iterator[tuple[str, str, str]]:
+    """(setting path, sage id, what it is: tax_rate | ledger_account | bank_account) of every mapping."""
+    for code, sage_id in sorted(settings.tax_mappings.items()):
+        yield f"tax_mappings.{code}", sage_id, "tax_rate"
+    for code, sage_id in sorted(settings.ledger_mappings.items()):
+        yield f"ledger_mappings.{code}", sage_id, "ledger_account"
+    for name in ("default_sales_ledger_account_id", "default_purchase_ledger_account_id"):
+        if (value := getattr(settings, name)) is not None:
+            yield name, value, "ledger_account"
+    if settings.receipt_bank_account_id is not None:
+        yield "receipt_bank_account_id", settings.receipt_bank_account_id, "bank_account"
+
+
+_WORDS = {"tax_rate": "tax rate", "ledger_account": "ledger account", "bank_account": "bank account"}
+
+
+def check_mappings(
+    settings: TenantSettings, connector: Connector | None, *, why_not: str | None = None
+) -> MappingHealth:
+    """Every mapping whose Sage record is gone or inactive, before a run fails (or skips) on it."""
+    wanted = list(mapped_ids(settings))
+    if connector is None:
+        return MappingHealth(checked=False, ok=False, reason=why_not or "not connected to Sage",
+                             mappings_checked=0)
+    try:
+        known: dict[str, dict[str, RemoteRecord]] = {}
+        for what, lister in (("tax_rate", connector.list_tax_rates), ("ledger_account", connector.list_ledger_accounts),
+                             ("bank_account", connector.list_bank_accounts)):
+            if any(w == what for _, _, w in wanted):
+                known[what] = {r.id: r for r in lister()}
+    except SageError as exc:
+        return MappingHealth(checked=False, ok=False, reason=f"Sage could not be asked: {exc.message}")
+    problems = []
+    for setting, sage_id, what in wanted:
+        found = known[what].get(sage_id)
+        word = _WORDS[what]
+        if found is None:
+            problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem="missing",
+                                           message=f"{setting} points at {word} {sage_id!r}, which is not in Sage "
+                                                   "(deleted, or from another business)"))
+        elif not _active(found.data):
+            name = found.data.get("displayed_as") or sage_id
+            problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem="inactive",
+                                           message=f"{setting} points at {word} {name!r}, which is inactive in Sage: "
+                                                   "documents using it will be skipped"))
+    return MappingHealth(checked=True, ok=not problems, mappings_checked=len(wanted), problems=problems)
+
+
+# -------------------------------------------------------------------------------------- the status
+
+
+class OutcomeCounts(BaseModel):
+    runs: int = 0
+    exported: int = 0  # created, updated or linked
+    skipped: int = 0
+    failed: int = 0
+    unchanged: int = 0
+
+
+class DayCounts(BaseModel):
+    day: date
+    exported: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+class OpenFailure(BaseModel):
+    kind: str
+    host_id: str
+    state: Literal["failed", "skipped"]
+    reason: str
+    attempts: int = 0
+    since: datetime | None = None
+
+
+class DeliveryBacklog(BaseModel):
+    queued: int = 0
+    failed: int = 0
+    oldest_queued_at: datetime | None = None
+    more: bool = False  # counted up to BACKLOG_COUNTED each
+
+
+class TenantStatus(BaseModel):
+    tenant_id: str
+    enabled: bool
+    generated_at: datetime
+    health: Literal["ok", "attention", "broken"]
+    problems: list[str] = Field(default_factory=list)  # why health is not ok, in words
+    connection: ConnectionView
+    last_successful_export: datetime | None = None
+    last_successful_poll: datetime | None = None
+    last_24h: OutcomeCounts
+    last_7d: OutcomeCounts
+    daily: list[DayCounts]  # CHART_DAYS days, oldest first, today last
+    open_failures: list[OpenFailure]
+    open_failures_more: bool = False
+    delivery_backlog: DeliveryBacklog
+    mapping_health: MappingHealth
+
+
+def recent_runs(store: Store, tenant_id: str, since: datetime) -> Iterator[RunRecord]:
+    """Runs started since `since`, newest first (the run history is newest first)."""
+    token: str | None = None
+    while True:
+        page = store.runs.newest(tenant_id, limit=100, next_token=token)
+        for run in page:
+            if run.started_at is not None and run.started_at < since:
+                return
+            yield run
+        if not (token := page.next_token):
+            return
+
+
+def _tally(counts: OutcomeCounts | DayCounts, run: RunRecord) -> None:
+    c = run.counts
+    counts.exported += sum(c.get(o.value, 0) for o in EXPORTED)
+    counts.skipped += c.get(Outcome.SKIPPED.value, 0)
+    counts.failed += c.get(Outcome.FAILED.value, 0)
+    if isinstance(counts, OutcomeCounts):
+        counts.unchanged += c.get(Outcome.UNCHANGED.value, 0)
+        counts.runs += 1
+
+
+def open_failures(store: Store, tenant_id: str, limit: int = OPEN_FAILURES_SHOWN) -> tuple[list[OpenFailure], bool]:
+    """Failed and skipped documents still waiting for a fix, newest first; True if there are more."""
+    found: list[OpenFailure] = []
+    more = False
+    for state in (LedgerState.FAILED, LedgerState.SKIPPED):
+        page = store.ledger.list_by_state(tenant_id, state, limit=limit)
+        more = more or page.next_token is not None
+        found += [OpenFailure(kind=e.kind, host_id=e.host_id, state=state.value, reason=e.reason or "",
+                              attempts=e.attempts, since=e.updated_at) for e in page]
+    found.sort(key=lambda f: f.since or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return found[:limit], more or len(found) > limit
+
+
+def delivery_backlog(store: Store, tenant_id: str) -> DeliveryBacklog:
+    backlog = DeliveryBacklog()
+    for state in (DeliveryState.QUEUED, DeliveryState.FAILED):
+        page = store.deliveries.backlog(tenant_id, state, limit=BACKLOG_COUNTED)
+        setattr(backlog, state.value, len(page))
+        backlog.more = backlog.more or page.next_token is not None
+        if state is DeliveryState.QUEUED and page.items:
+            backlog.oldest_queued_at = min((d.created_at for d in page if d.created_at), default=None)
+    return backlog
+
+
+def last_successful_poll(store: Store, tenant_id: str) -> datetime | None:
+    times = [c.updated_at for s in POLL_STREAMS if (c := store.cursors.get(tenant_id, s)) is not None]
+    return max(times, default=None)
+
+
+def tenant_status(
+    store: Store,
+    tenant_id: str,
+    *,
+    connection: ConnectionView,
+    mapping_health: MappingHealth,
+    now: datetime | None = None,
+    today: Callable[[datetime], date] = lambda t: t.astimezone(UTC).date(),
+) -> TenantStatus:
+    """NotFoundError if there is no such tenant."""
+    tenant = store.tenants.get(tenant_id)
+    now = now or store.table.now()
+    first_day = today(now) - timedelta(days=CHART_DAYS - 1)
+    days = {first_day + timedelta(days=i): DayCounts(day=first_day + timedelta(days=i)) for i in range(CHART_DAYS)}
+    last_24h, last_7d = OutcomeCounts(), OutcomeCounts()
+    last_export = None
+    since = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC)
+    for run in recent_runs(store, tenant_id, since):
+        if run.dry_run or run.started_at is None:
+            continue
+        if run.status.value == "succeeded" and last_export is None:
+            last_export = run.finished_at or run.started_at
+        age = now - run.started_at
+        if age <= timedelta(days=7):
+            _tally(last_7d, run)
+        if age <= timedelta(hours=24):
+            _tally(last_24h, run)
+        day = days.get(today(run.started_at))
+        if day is not None:
+            _tally(day, run)
+    cursor = store.cursors.get(tenant_id, EXPORT_CURSOR)
+    if cursor is not None and (last_export is None or cursor.updated_at > last_export):
+        last_export = cursor.updated_at
+    failures, more = open_failures(store, tenant_id)
+    backlog = delivery_backlog(store, tenant_id)
+    health, problems = _judge(tenant.enabled, connection, failures, more, backlog, mapping_health)
+    return TenantStatus(
+        tenant_id=tenant_id, enabled=tenant.enabled, generated_at=now, health=health, problems=problems,
+        connection=connection, last_successful_export=last_export,
+        last_successful_poll=last_successful_poll(store, tenant_id), last_24h=last_24h, last_7d=last_7d,
+        daily=list(days.values()), open_failures=failures, open_failures_more=more, delivery_backlog=backlog,
+        mapping_health=mapping_health,
+    )
+
+
+def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure], more: bool,
+           backlog: DeliveryBacklog, mappings: MappingHealth) -> tuple[Literal["ok", "attention", "broken"], list[str]]:
+    broken, attention = [], []
+    if not enabled:
+        attention.append("the tenant is disabled: nothing is exported")
+    if connection.state in ("not_connected", "expired", "revoked"):
+        broken.append(f"Sage connection {connection.state.replace('_', ' ')}")
+    elif connection.state == "expiring":
+        attention.append(connection.summary)
+    if failures:
+        n = f"{len(failures)}{'+' if more else ''}"
+        attention.append(f"{n} document(s) failed or skipped and wait for a fix and a replay")
+    if backlog.failed:
+        attention.append(f"{backlog.failed} delivery(ies) to the host app failed")
+    if mappings.checked and mappings.problems:
+        attention.append(f"{len(mappings.problems)} mapping(s) point at Sage records that are gone or inactive")
+    if broken:
+        return "broken", broken + attention
+    return ("attention" if attention else "ok"), attention
+
+
+__all__ = [
+    "ConnectionView",
+    "DayCounts",
+    "DeliveryBacklog",
+    "MappingHealth",
+    "MappingProblem",
+    "OpenFailure",
+    "OutcomeCounts",
+    "SageAccountRef",
+    "TenantStatus",
+    "check_mappings",
+    "connection_view",
+    "mapped_ids",
+    "open_failures",
+    "sage_refs",
+    "tenant_status",
+]

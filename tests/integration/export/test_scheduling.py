@@ -1,0 +1,119 @@
+"""The scheduler queues one job per due tenant; the worker runs it under the tenant's lease, drops a
+job a later run already covered, and its handler reports partial batch failures to SQS."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sagebridge.domain import DocumentKind
+from sagebridge.host.jobs import ExportJob
+from sagebridge.store import ConnectionRecord, Store
+from sagebridge.sync.scheduling import LeaseHeld, WorkerDeps, handle_export_job, schedule_exports
+
+from .conftest import TENANT, document
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> str:
+        self.sent.append(body)
+        return str(len(self.sent))
+
+
+def add_tenant(store: Store, tenant: str, settings: Any, *, enabled: bool = True, connected: bool = True) -> None:
+    store.tenants.create(tenant, settings.model_dump(mode="json"), enabled=enabled)
+    if connected:
+        store.connections.save(ConnectionRecord(tenant, "sage_accounting", b"sealed", business_id="biz"),
+                               expected_version=None)
+
+
+@pytest.fixture
+def deps(store: Store, connector: Any) -> WorkerDeps:
+    return WorkerDeps(store=store, connector_for=lambda _tenant, _settings: connector)
+
+
+def test_scheduler_queues_due_connected_enabled_tenants_once_per_interval(store, settings, deps, host, clock):
+    add_tenant(store, TENANT, settings)
+    add_tenant(store, "globex", settings, enabled=False)
+    add_tenant(store, "initech", settings, connected=False)
+    queue = FakeQueue()
+
+    report = schedule_exports(store, queue)
+
+    assert report.queued == [TENANT] and len(report.not_ready) == 2
+    job = ExportJob.model_validate(queue.sent[0])
+    assert job.trigger.value == "schedule" and job.scheduled_for
+
+    host.stage(document(DocumentKind.SALES_INVOICE, 1))
+    result = handle_export_job(job, deps)
+    assert result is not None and result.counts["created"] == 2
+    # Within the interval: not due. After it: due again.
+    assert schedule_exports(store, FakeQueue()).queued == []
+    clock.advance(minutes=settings.export_interval_minutes)
+    assert schedule_exports(store, FakeQueue()).queued == [TENANT]
+    # The old job, delivered late, is dropped: a later run already covered it.
+    assert handle_export_job(job, deps) is None
+
+
+def test_worker_refuses_while_the_tenant_lease_is_held(store, settings, deps, host):
+    add_tenant(store, TENANT, settings)
+    host.stage(document(DocumentKind.SALES_INVOICE, 1))
+    store.leases.acquire(TENANT, "export", "another-worker", 300)
+    job = ExportJob(tenant_id=TENANT, trigger="webhook", documents=[{"kind": "sales_invoice", "host_id": "INV-1"}])
+    with pytest.raises(LeaseHeld):
+        handle_export_job(job, deps)
+    store.leases.release(TENANT, "export", "another-worker")
+    result = handle_export_job(job, deps)
+    assert result is not None and result.counts["created"] == 2  # just that document (and its customer)
+
+
+def test_scheduled_window_starts_at_the_last_run_minus_the_lookback(store, settings, deps, host, clock):
+    add_tenant(store, TENANT, settings)
+    first = handle_export_job(ExportJob(tenant_id=TENANT, trigger="schedule"), deps)
+    assert first is not None and first.window is not None
+    clock.advance(days=40)
+    second = handle_export_job(ExportJob(tenant_id=TENANT, trigger="schedule"), deps)
+    assert second is not None and second.window is not None
+    assert second.window[0] == clock.now.date() - timedelta(days=40) - timedelta(days=31)
+    assert second.window[1] == clock.now.date()
+
+
+def _load_handler(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"{name}_app", ROOT / "functions" / name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_worker_handler_reports_partial_batch_failures(store, settings, deps, host, monkeypatch):
+    add_tenant(store, TENANT, settings)
+    add_tenant(store, "globex", settings)
+    host.stage(document(DocumentKind.SALES_INVOICE, 1))
+    store.leases.acquire("globex", "export", "another-worker", 300)
+    app = _load_handler("export_worker")
+    monkeypatch.setattr(app, "dependencies", lambda: deps)
+    event = json.loads((ROOT / "events" / "export_worker.json").read_text())
+    event["Records"][1]["body"] = json.dumps({"tenant_id": "globex", "trigger": "schedule"})
+
+    class Context:
+        function_name, memory_limit_in_mb, aws_request_id = "export-worker", 512, "req-1"
+        invoked_function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:export-worker"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 300_000
+
+    answer = app.lambda_handler(event, Context())
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+    assert store.ledger.get(TENANT, "sales_invoice", "INV-1").state.value == "exported"
