@@ -11,7 +11,6 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -64,25 +63,17 @@ def _error(status: int, message: str, **extra: Any) -> Response:
     return Response(status, content_types.APPLICATION_JSON, {"message": message, **extra})
 
 
-def _iam() -> dict[str, Any] | None:
-    authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
-    return authorizer.get("iam")
+def _iam(event: dict[str, Any]) -> dict[str, Any] | None:
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    return authorizer.get("iam") or None
 
 
-def require_iam(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    """API Gateway already refuses unsigned calls; refuse again here in case a route is ever
-    deployed without the authorizer (defence in depth)."""
-    if not _iam():
-        logger.warning("admin_refused", extra={"path": resolver.current_event.path})
-        return _error(403, "Forbidden: the admin API needs IAM (SigV4) authorisation")
-    return next_middleware(resolver)
-
-
-app.use(middlewares=[require_iam])
+FORBIDDEN = {"statusCode": 403, "headers": {"Content-Type": content_types.APPLICATION_JSON},
+             "body": json.dumps({"message": "Forbidden: the admin API needs IAM (SigV4) authorisation"})}
 
 
 def caller() -> str:
-    iam = _iam() or {}
+    iam = _iam(app.current_event.raw_event) or {}
     return str(iam.get("userArn") or iam.get("callerId") or "unknown")
 
 
@@ -322,6 +313,11 @@ def openapi_json() -> str:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # API Gateway already refuses unsigned calls; refuse again, before any routing or parsing, in
+    # case a route is ever deployed without the IAM authoriser (defence in depth).
+    if not _iam(event):
+        logger.warning("admin_refused", extra={"path": event.get("rawPath")})
+        return FORBIDDEN
     return app.resolve(event, context)
 
 

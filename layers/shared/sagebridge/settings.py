@@ -40,6 +40,15 @@ class Settings(BaseModel):
     sage_accounting_revoke_url: str = Field(
         alias="SAGE_ACCOUNTING_REVOKE_URL", default="https://oauth.accounting.sage.com/revoke"
     )
+    sage200_api_url: str = Field(
+        alias="SAGE200_API_URL", default="https://api.columbus.sage.com/uk/sage200extra/accounts/v1"
+    )
+    sage200_auth_url: str = Field(alias="SAGE200_AUTH_URL", default="https://id.sage.com/authorize")
+    sage200_token_url: str = Field(alias="SAGE200_TOKEN_URL", default="https://id.sage.com/oauth/token")
+    # Sage Intacct's XML gateway; after getAPISession the client uses the endpoint the session names.
+    sage_intacct_endpoint: str = Field(
+        alias="SAGE_INTACCT_ENDPOINT", default="https://api.intacct.com/ia/xml/xmlgw.phtml"
+    )
     export_interval_minutes: int = Field(alias="EXPORT_INTERVAL_MINUTES", default=15, ge=1)
     stage: str = Field(alias="STAGE", default="dev")
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from sagebridge.domain import CustomerPayment, SalesInvoice, TenantSettings
 
 SAGE_TAX_RATES = {"GB_STANDARD": Decimal("20.00"), "GB_ZERO": Decimal("0.00")}

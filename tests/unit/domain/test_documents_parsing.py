@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from pydantic import ValidationError
+
 from sagebridge.domain import (
     CustomerPayment,
     DateBasis,

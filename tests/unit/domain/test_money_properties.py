@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from sagebridge.domain import DocumentLine, line_net, line_tax, round_money, sum_money, totals_of
 
 amounts = st.decimals(min_value=Decimal("-1000000"), max_value=Decimal("1000000"), places=4,

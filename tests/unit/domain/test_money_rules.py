@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
+
 from sagebridge.domain import (
     DocumentLine,
     computed_totals,

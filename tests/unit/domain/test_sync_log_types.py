@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from pydantic import ValidationError
+
 from sagebridge.domain import (
     DocumentKind,
     ExportOutcome,

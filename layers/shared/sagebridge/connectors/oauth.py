@@ -45,6 +45,9 @@ class OAuthProvider:
     pkce: bool = True
     rotates_refresh_token: bool = True
     default_refresh_ttl: timedelta | None = None  # when the server does not say
+    # Sage 200 (Sage ID): a refresh token lives a fixed time from consent; a refresh does not
+    # push its end out, so the connection keeps the first expiry (sync.connections).
+    refresh_extends_on_use: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ def sage200_provider(
         extra_authorize_params={"audience": audience},
         client_auth="body",
         default_refresh_ttl=timedelta(days=90),
+        refresh_extends_on_use=False,
     )
 
 

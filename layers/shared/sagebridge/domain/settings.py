@@ -72,6 +72,18 @@ class CatalogImport(BaseModel):
     customers: bool = False
 
 
+class IntacctSettings(BaseModel):
+    """Sage Intacct only: the dimensions every AR line posts with, and the invoice custom field
+    that carries the host's location (as Zuper does). Ids are the company's own (LOCATIONID...)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    location_id: OptionalSageId = None  # LOCATIONID on every line (required in multi-entity companies)
+    department_id: OptionalSageId = None  # DEPARTMENTID on every line
+    location_custom_field: OptionalSageId = None  # e.g. HOST_LOCATION: a text custom field on invoices
+    host_location: Annotated[str, Field(min_length=1, max_length=200)] | None = None  # its value
+
+
 class TenantSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -95,6 +107,7 @@ class TenantSettings(BaseModel):
     replace_host_tax_types: bool = False  # the host's tax types become Sage's
     host_callback_url: Url | None = None
     notification_email: Email | None = None
+    intacct: IntacctSettings | None = None  # provider sage_intacct only
 
     def date_basis_for(self, kind: RecordKind) -> DateBasis:
         ledger = ledger_of(kind)

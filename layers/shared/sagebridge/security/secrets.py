@@ -22,6 +22,13 @@ class IntegrationSecrets(BaseModel):
 
     sage_accounting_client_id: str = ""
     sage_accounting_client_secret: SecretStr = SecretStr("")
+    # Sage 200 (Sage ID): our app's client and the API Management subscription key every call carries.
+    sage200_client_id: str = ""
+    sage200_client_secret: SecretStr = SecretStr("")
+    sage200_subscription_key: SecretStr = SecretStr("")
+    # Sage Intacct Web Services sender (the integration's, not a tenant's): sent on every request.
+    intacct_sender_id: str = ""
+    intacct_sender_password: SecretStr = SecretStr("")
     # Signs OAuth `state` and connect links; 32+ characters of randomness.
     state_signing_key: SecretStr = Field(min_length=32)
 
@@ -30,6 +37,25 @@ class IntegrationSecrets(BaseModel):
             raise ConfigurationError(
                 "the settings secret has no sage_accounting_client_id / sage_accounting_client_secret"
             )
+
+
+    @property
+    def has_sage200(self) -> bool:
+        return bool(self.sage200_client_id and self.sage200_client_secret.get_secret_value())
+
+    def require_sage200(self) -> None:
+        missing = [name for name, value in (
+            ("sage200_client_id", self.sage200_client_id),
+            ("sage200_client_secret", self.sage200_client_secret.get_secret_value()),
+            ("sage200_subscription_key", self.sage200_subscription_key.get_secret_value()),
+        ) if not value]
+        if missing:
+            raise ConfigurationError("the settings secret has no " + " / ".join(missing))
+
+
+    def require_sage_intacct(self) -> None:
+        if not self.intacct_sender_id or not self.intacct_sender_password.get_secret_value():
+            raise ConfigurationError("the settings secret has no intacct_sender_id / intacct_sender_password")
 
 
 _providers: dict[int, parameters.SecretsProvider] = {}

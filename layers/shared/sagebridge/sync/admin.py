@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sagebridge.connectors.base import Connector, NotConnected
-from sagebridge.domain.errors import ConfigurationError, SageBridgeError
+from sagebridge.domain.errors import ConfigurationError, ConflictError, SageBridgeError
 from sagebridge.domain.kinds import DateBasis, DocumentKind, record_kind
 from sagebridge.domain.settings import ExportType, TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
@@ -310,7 +310,10 @@ class Admin:
 
     def create_tenant(self, body: TenantCreate) -> TenantView:
         validated(body.settings)
-        record = self.store.tenants.create(body.tenant_id, body.settings, enabled=body.enabled)
+        try:
+            record = self.store.tenants.create(body.tenant_id, body.settings, enabled=body.enabled)
+        except ConflictError:
+            raise ConflictError(f"tenant {body.tenant_id} already exists") from None
         secret = self.webhook_secrets.create(body.tenant_id) if self.webhook_secrets else None
         return tenant_view(record, webhook_secret=secret)
 
