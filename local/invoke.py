@@ -35,9 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.invoke", description=__doc__)
     parser.add_argument("function", help="logical id in template.yaml, e.g. ExportSchedulerFunction")
     parser.add_argument("-e", "--event", type=Path, help="event JSON file (default: empty event {})")
+    parser.add_argument("--resign", action="store_true",
+                        help="re-sign a webhook event with the demo secret and the current time (events/ are "
+                             "signed at a fixed time, so as stored they are correctly refused as stale)")
     args = parser.parse_args(argv)
     try:
         event = json.loads(args.event.read_text()) if args.event else {}
+        if args.resign:
+            from local.sandboxes.host_app import DEMO_SECRET, resign
+
+            event = resign(event, DEMO_SECRET)
         with _logs_to_stderr():
             result = runtime.invoke(args.function, event)
     except (runtime.LocalStackNotRunning, KeyError, FileNotFoundError, AttributeError) as exc:

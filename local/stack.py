@@ -93,6 +93,13 @@ def _sage_accounting() -> tuple[Any, Any]:
     return sandbox, sandbox
 
 
+def _sage_intacct() -> tuple[Any, Any]:
+    from local.sandboxes.sage_intacct import SageIntacctSandbox
+
+    sandbox = SageIntacctSandbox()
+    return sandbox, sandbox
+
+
 def _host_app() -> tuple[Any, Any]:
     from local.sandboxes.host_app import HostApp, create_app
 
@@ -100,7 +107,15 @@ def _host_app() -> tuple[Any, Any]:
     return host, create_app(host)
 
 
-SANDBOX_FACTORIES = {"sage_accounting": _sage_accounting, "host_app": _host_app}
+def _sage200() -> tuple[Any, Any]:
+    from local.sandboxes.sage200 import create_app
+
+    sandbox = create_app()  # one company, consent given at once (the demo's browser goes straight back)
+    return sandbox, sandbox
+
+
+SANDBOX_FACTORIES = {"sage_accounting": _sage_accounting, "sage_intacct": _sage_intacct, "sage200": _sage200,
+                     "host_app": _host_app}
 
 
 def load_sandbox(name: str) -> tuple[Any, Any]:
@@ -274,6 +289,7 @@ class LocalStack:
     _servers: list[Any] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     dynamodb_engine: str = ""
+    _local: threading.local = field(default_factory=threading.local)
 
     # ---- lifecycle
     def start(self) -> LocalStack:
@@ -315,7 +331,7 @@ class LocalStack:
             "SAGE_ACCOUNTING_TOKEN_URL": f"{sage}/token",
             "SAGE_ACCOUNTING_REVOKE_URL": f"{sage}/revoke",
         })
-        os.environ.update({k: v for k, v in environment.items() if k.startswith("AWS_")})
+        # Only the functions' invocations see these (runtime.environment); the process keeps its own.
         resources = self._provision(ddb_url, moto_url)
         self.outputs = {
             "pid": os.getpid(),
@@ -474,6 +490,17 @@ class LocalStack:
                 break
         return handled
 
+    def _sqs(self) -> Any:
+        """One SQS client per thread: boto3's default session is not safe to share across threads."""
+        client = getattr(self._local, "sqs", None)
+        if client is None:
+            import boto3
+
+            client = boto3.session.Session().client("sqs", endpoint_url=self.outputs["moto_endpoint"],
+                                                    region_name=REGION)
+            self._local.sqs = client
+        return client
+
     def _poll_queue(self, trigger: QueueTrigger) -> None:
         while not self._stop.is_set():
             try:
@@ -484,9 +511,7 @@ class LocalStack:
                 self._stop.wait(1)
 
     def _poll_once(self, trigger: QueueTrigger, wait: int) -> int:
-        import boto3
-
-        sqs = boto3.client("sqs", endpoint_url=self.outputs["moto_endpoint"], region_name=REGION)
+        sqs = self._sqs()
         url = self.outputs["resources"][trigger.queue]
         arn = self.outputs["resources"][f"{trigger.queue}.Arn"]
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(trigger.batch_size, 10),

@@ -9,6 +9,15 @@ import pytest
 import pytest_socket
 
 UNIT = Path(__file__).parent / "unit"
+SUITE_ORDER = ("unit", "contract", "integration", "e2e")  # fastest feedback first; whole-system runs last
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def suite(item: pytest.Item) -> int:
+        parts = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts
+        return SUITE_ORDER.index(parts[0]) if parts and parts[0] in SUITE_ORDER else len(SUITE_ORDER)
+
+    items.sort(key=suite)  # stable: keeps file and definition order inside a suite
 
 
 @pytest.fixture(autouse=True)

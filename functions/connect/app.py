@@ -12,16 +12,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagebridge.observability import logger, tracer
 from sagebridge.settings import get_settings
 from sagebridge.sync.connect_flow import CALLBACK_PATH, FlowResult
-from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting
+from sagebridge.sync.sage200_wiring import ConnectDependencies, build_connect_flows
 
 app = APIGatewayHttpResolver()
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 @lru_cache(maxsize=1)
-def dependencies() -> SageAccounting:
-    """Built on first use, once per container; tests call `dependencies.cache_clear()` or patch it."""
-    return build_sage_accounting(get_settings())
+def dependencies() -> ConnectDependencies:
+    """Built on first use, once per container; tests call `dependencies.cache_clear()` or patch it.
+    One flow per Sage product: a tenant connects the one its settings name."""
+    return build_connect_flows(get_settings())
 
 
 def api_base_url(event: dict[str, Any]) -> str:

@@ -120,4 +120,4 @@ def test_mapping_health_reports_gone_and_inactive_records(tenant):
 def test_mapping_health_without_a_connection_says_why(world):
     world.create_tenant()
     body = world.call("GET", f"/admin/tenants/{TENANT}/mappings/health").json
-    assert body["checked"] is False and "not connected" in body["reason"]
+    assert body["checked"] is False and "no live Sage Accounting connection" in body["reason"]

@@ -257,4 +257,47 @@ class ConnectFlow:
                      "The sign-in could not be verified. Please start again from your business app.")
 
 
-__all__ = ["CALLBACK_PATH", "ConnectFlow", "FlowResult"]
+class ConnectFlows:
+    """One connect endpoint for every Sage product: a tenant connects the product its settings name
+    (`provider`), and a callback goes back to the flow that started it (the signed state and the
+    business pick both carry the provider). Connect links are the same for every product."""
+
+    def __init__(self, flows: Mapping[str, ConnectFlow], *, tenants: Tenants, signer: StateSigner,
+                 default: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        if default not in flows:
+            raise ValueError(f"no connect flow for the default provider {default!r}")
+        self.flows = dict(flows)
+        self._tenants = tenants
+        self._signer = signer
+        self._default = default
+        self._clock = clock
+
+    @property
+    def provider(self) -> str:
+        return self._default
+
+    def flow_for_tenant(self, tenant_id: str) -> ConnectFlow:
+        try:
+            tenant = self._tenants.find(tenant_id)
+        except ValueError:
+            tenant = None
+        provider = str((tenant.settings or {}).get("provider") or self._default) if tenant else self._default
+        return self.flows.get(provider, self.flows[self._default])
+
+    def connect_link(self, api_base_url: str, tenant_id: str, ttl: timedelta = CONNECT_LINK_TTL) -> str:
+        return self.flows[self._default].connect_link(api_base_url, tenant_id, ttl)
+
+    def start(self, tenant_id: str, query: Mapping[str, str], *, redirect_uri: str) -> FlowResult:
+        return self.flow_for_tenant(tenant_id).start(tenant_id, query, redirect_uri=redirect_uri)
+
+    def callback(self, query: Mapping[str, str], *, callback_url: str) -> FlowResult:
+        signed, purpose = (query.get("pick", ""), "business") if "pick" in query else (query.get("state", ""),
+                                                                                           "authorize")
+        try:
+            provider = self._signer.verify(signed, now=self._clock(), purpose=purpose).provider
+        except StateError:
+            provider = self._default  # any flow answers a bad state with the same page
+        return self.flows.get(provider, self.flows[self._default]).callback(query, callback_url=callback_url)
+
+
+__all__ = ["CALLBACK_PATH", "ConnectFlow", "ConnectFlows", "FlowResult"]

@@ -84,6 +84,7 @@ class KeepAliveReport:
     refreshed: int = 0
     dead: int = 0
     failed: int = 0
+    warned: int = 0  # expiry warnings sent (providers whose grants cannot be extended)
 
 
 # -------------------------------------------------------------------------------------- service
@@ -104,8 +105,10 @@ class ConnectionService:
         sleep: Callable[[float], None] = time.sleep,
         poll_interval: float = 0.05,
         wait_for_refresh: float = WAIT_FOR_REFRESH,
+        expiry_warnings: ExpiryWarnings | None = None,
     ) -> None:
         self.provider = provider
+        self.expiry_warnings = expiry_warnings
         self._connections = connections
         self._cipher = cipher
         self.oauth = oauth
@@ -238,9 +241,13 @@ class ConnectionService:
             self.mark_dead(record, reason=str(exc))
             raise
         now = self._clock()
+        refresh_expires_at = fresh.refresh_expires_at or record.refresh_expires_at
+        if not self.oauth.provider.refresh_extends_on_use and record.refresh_expires_at is not None:
+            # Sage 200: the grant ends where it ended before, whatever the new token claims.
+            refresh_expires_at = min(refresh_expires_at or record.refresh_expires_at, record.refresh_expires_at)
         updated = replace(
             record, ciphertext=self.seal(record.tenant_id, fresh), access_expires_at=fresh.expires_at,
-            refresh_expires_at=fresh.refresh_expires_at or record.refresh_expires_at, last_refreshed_at=now,
+            refresh_expires_at=refresh_expires_at, last_refreshed_at=now,
         )
         metrics.add_metric(name="TokenRefreshes", unit="Count", value=1)
         try:
@@ -292,6 +299,12 @@ class ConnectionService:
             except (SageError, ConflictError) as exc:
                 report.failed += 1
                 logger.warning("keepalive_failed", extra={"tenant_id": tenant_id, "error": str(exc)})
+            if self.expiry_warnings is not None:
+                try:
+                    if self.expiry_warnings.check(self.find(tenant_id), self._clock()) is not None:
+                        report.warned += 1
+                except Exception as exc:  # a failed warning must not stop the other tenants' keep-alive
+                    logger.error("expiry_warning_failed", extra={"tenant_id": tenant_id, "error": type(exc).__name__})
         return report
 
     def mark_dead(self, record: ConnectionRecord, *, reason: str) -> None:
@@ -342,6 +355,87 @@ class ConnectionService:
         return True
 
 
+# ------------------------------------------------------------------------------ grants that end
+
+EXPIRY_WARNING_DAYS = (14, 3)
+
+
+def days_left(connection: ConnectionRecord | None, now: datetime | None = None) -> int | None:
+    """Whole days until the connection's grant (refresh token) runs out: 0 once it has, None when
+    unknown (not connected, or the provider does not say)."""
+    if connection is None or connection.refresh_expires_at is None:
+        return None
+    if connection.status != ConnectionStatus.CONNECTED:
+        return 0
+    left = connection.refresh_expires_at - (now or _utc_now())
+    return max(0, left.days)
+
+
+class WarningCursors(Protocol):
+    """Where sent warnings are remembered (the store's cursors: they only move forward)."""
+
+    def get(self, tenant_id: str, stream: str) -> Any: ...
+
+    def set(self, tenant_id: str, stream: str, position: str) -> Any: ...
+
+
+class ExpiryWarnings:
+    """Warns, once per threshold (14 and 3 days before by default), that a connection whose grant
+    cannot be extended (Sage 200: 90 days from consent) is about to end, with the one-click
+    reconnect link. Run from the daily keep-alive.
+
+    Once each: what was sent is a cursor per tenant and provider at `<grant end>|<threshold rank>`;
+    a reconnect moves the grant end on, so the next grant gets its own warnings."""
+
+    def __init__(
+        self, *, provider: str, cursors: WarningCursors, notify: Notify,
+        reconnect_link: Callable[[str], str | None] | None = None,
+        thresholds: tuple[int, ...] = EXPIRY_WARNING_DAYS, label: str | None = None,
+    ) -> None:
+        self.provider = provider
+        self._cursors = cursors
+        self._notify = notify
+        self._link = reconnect_link
+        self.thresholds = tuple(sorted(thresholds, reverse=True))  # 14, 3: rank 1 then 2
+        self.label = label or provider
+        self.stream = f"expiry_warning_{provider}"
+
+    def _position(self, record: ConnectionRecord, threshold: int) -> str:
+        assert record.refresh_expires_at is not None
+        end = record.refresh_expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        return f"{end}|{self.thresholds.index(threshold) + 1:02d}"
+
+    def check(self, record: ConnectionRecord | None, now: datetime) -> int | None:
+        """Send the warning that is due, if it was not sent before; the threshold sent, or None."""
+        if record is None or record.status != ConnectionStatus.CONNECTED:
+            return None
+        left = days_left(record, now)
+        if left is None:
+            return None
+        due = [t for t in self.thresholds if left <= t]
+        if not due:
+            return None
+        threshold = due[-1]  # the most urgent one reached (a 3-day warning makes the 14-day one moot)
+        position = self._position(record, threshold)
+        sent = self._cursors.get(record.tenant_id, self.stream)
+        if sent is not None and sent.position >= position:
+            return None
+        link = self._link(record.tenant_id) if self._link else None
+        when = "today" if left == 0 else f"in {left} day{'s' if left != 1 else ''}"
+        self._notify(FailureSummary(
+            title=f"{self.label} connection of tenant {record.tenant_id} ends {when}",
+            tenant_id=record.tenant_id,
+            problems=[f"{self.provider}: the Sage sign-in expires on {record.refresh_expires_at:%d %B %Y} "
+                      "and cannot be extended; exports and payment polling stop then"],
+            hint="Ask the tenant to reconnect Sage (one click, then sign in to Sage)"
+                 + (f": {link}" if link else " from the status page or Settings > Sage > Connect."),
+        ))
+        self._cursors.set(record.tenant_id, self.stream, position)
+        logger.info("expiry_warning_sent", extra={"tenant_id": record.tenant_id, "provider": self.provider,
+                                                  "days_left": left, "threshold": threshold})
+        return threshold
+
+
 class LeaseRefreshLock:
     """RefreshLock over the store's leases (job `token-refresh-<provider>`)."""
 
@@ -363,12 +457,15 @@ class LeaseRefreshLock:
 
 
 __all__ = [
+    "EXPIRY_WARNING_DAYS",
     "KEEPALIVE_AFTER",
     "REFRESH_MARGIN",
     "ConnectionService",
+    "ExpiryWarnings",
     "KeepAliveReport",
     "LeaseRefreshLock",
     "RefreshLock",
+    "days_left",
     "pack",
     "unpack",
 ]

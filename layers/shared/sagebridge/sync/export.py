@@ -39,7 +39,7 @@ from sagebridge.connectors.base import (
     SageError,
     UncertainWrite,
 )
-from sagebridge.connectors.sage_accounting import mapper
+from sagebridge.connectors.sage_accounting import mapper as sage_accounting_mapper
 from sagebridge.domain.base import describe_problems
 from sagebridge.domain.documents import Document
 from sagebridge.domain.errors import ConflictError
@@ -216,7 +216,9 @@ class ExportEngine:
         self.notify = notify
         self.hooks = hooks
         self.claim_timeout = claim_timeout
-        self._taxes: mapper.TaxTable | None = None
+        # Each product's connector brings its mapper (Connector.mapper); Sage Accounting's by default.
+        self.mapper: Any = getattr(connector, "mapper", None) or sage_accounting_mapper
+        self._taxes: Any = None
         self._parties: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> Sage contact id
         self._existing: dict[DocumentKind, dict[str, list[RemoteRecord]]] = {}
 
@@ -513,10 +515,10 @@ class ExportEngine:
         self, kind: DocumentKind, reference: str, contact_id: str | None, total: Any, on: date | None
     ) -> RemoteRecord | None:
         for remote in self.connector.find_documents_by_reference(kind, reference):
-            if kind in PAYMENT_KINDS and mapper.remote_transaction_type(remote) not in (
-                    None, mapper.PAYMENT_TYPE[kind]):
+            if kind in PAYMENT_KINDS and self.mapper.remote_transaction_type(remote) not in (
+                    None, self.mapper.PAYMENT_TYPE[kind]):
                 continue
-            if mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
+            if self.mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
                 return remote
         return None
 
@@ -540,7 +542,7 @@ class ExportEngine:
                     index.setdefault(ref, []).append(remote)
             self._existing[kind] = index
         for remote in self._existing[kind].get(reference, []):
-            if mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
+            if self.mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
                 return remote
         return None
 
@@ -561,10 +563,10 @@ class ExportEngine:
             self._fail_unclaimed(staged, record, exc)
             return
         if isinstance(record, Document):
-            reasons = already_paid_reasons(record, total_in_sage=mapper.remote_total(remote),  # type: ignore[arg-type]
-                                           outstanding_in_sage=mapper.remote_outstanding(remote))
-            reasons = reasons or locked_reasons(record, editable_in_sage=mapper.remote_editable(remote))  # type: ignore[arg-type]
-            if mapper.remote_status(remote) == "VOID":
+            reasons = already_paid_reasons(record, total_in_sage=self.mapper.remote_total(remote),  # type: ignore[arg-type]
+                                           outstanding_in_sage=self.mapper.remote_outstanding(remote))
+            reasons = reasons or locked_reasons(record, editable_in_sage=self.mapper.remote_editable(remote))  # type: ignore[arg-type]
+            if self.mapper.remote_status(remote) == "VOID":
                 reasons = [SkipReason(code=SkipCode.LOCKED_IN_SAGE,
                                       message=f"{_label(record)} has been voided in Sage, so it cannot be updated")]
             if reasons:
@@ -604,10 +606,11 @@ class ExportEngine:
         except SageError as exc:
             self._fail_unclaimed(staged, record, exc)
             return
-        if remote is not None and kind not in PAYMENT_KINDS and mapper.remote_paid(remote) > 0:
+        if remote is not None and kind not in PAYMENT_KINDS and self.mapper.remote_paid(remote) > 0:
             reasons = [SkipReason(
                 code=SkipCode.ALREADY_PAID_IN_SAGE,
-                message=f"{_label(record)} was voided in the host app but has {mapper.remote_paid(remote)} paid or "
+                message=f"{_label(record)} was voided in the host app but has {self.mapper.remote_paid(remote)} "
+                "paid or "
                 "allocated against it in Sage, so it was not voided there; remove the payment in Sage first")]
             self._skip(staged, record, reasons, entry, payload_hash=target, report=True)
             return
@@ -618,12 +621,12 @@ class ExportEngine:
         claim = self._claim(staged, target)
         if claim is None:
             return
-        already_void = remote is None or mapper.remote_status(remote) == "VOID"
+        already_void = remote is None or self.mapper.remote_status(remote) == "VOID"
         try:
             if not already_void:
                 try:
                     self.connector.void_document(kind, entry.sage_id,
-                                                 reason=mapper.void_reason(_as_document(record), staged.host_id))
+                                                 reason=self.mapper.void_reason(_as_document(record), staged.host_id))
                 except UncertainWrite:
                     if self._still_live(kind, entry.sage_id):
                         raise
@@ -635,7 +638,7 @@ class ExportEngine:
 
     def _still_live(self, kind: DocumentKind, sage_id: str) -> bool:
         try:
-            return mapper.remote_status(self.connector.get_document(kind, sage_id)) != "VOID"
+            return self.mapper.remote_status(self.connector.get_document(kind, sage_id)) != "VOID"
         except NotFound:
             return False
 
@@ -678,7 +681,7 @@ class ExportEngine:
             self._parties[key] = placeholder
             return placeholder
         outcome = Outcome.LINKED
-        reference = mapper.contact_reference(party.kind, party.host_id)
+        reference = self.mapper.contact_reference(party.kind, party.host_id)
         if found is None:
             body = self._contact_body(party)
             key_hash = idempotency_key(self.r.request.tenant_id, party.kind.value, party.host_id,
@@ -705,24 +708,24 @@ class ExportEngine:
         return found.id
 
     def _contact_body(self, party: Party) -> dict[str, Any]:
-        return mapper.contact_body(party, business_currency=self.business_currency)
+        return self.mapper.contact_body(party, business_currency=self.business_currency)
 
     def _identify(self, party: Party) -> RemoteRecord | None:
         how = IdentifyCustomerBy(self.settings.identify_customer_by)
-        contact_type = mapper.CONTACT_TYPE[party.kind]
+        contact_type = self.mapper.CONTACT_TYPE[party.kind]
         if how is IdentifyCustomerBy.NAME:
             hits = self.connector.find_contacts(name=party.name, contact_type=contact_type)
         elif how is IdentifyCustomerBy.EMAIL and party.email:
             hits = [h for h in self.connector.find_contacts(email=party.email, contact_type=contact_type)]
         else:
             return None
-        hits = [h for h in hits if mapper.contact_matches(h, party)]
+        hits = [h for h in hits if self.mapper.contact_matches(h, party)]
         return hits[0] if hits else None
 
     def _create_contact(
         self, party: Party, body: dict[str, Any], key: str, reference: str
     ) -> tuple[RemoteRecord, Outcome]:
-        contact_type = mapper.CONTACT_TYPE[party.kind]
+        contact_type = self.mapper.CONTACT_TYPE[party.kind]
         try:
             return self.connector.create_contact(body, idempotency_key=key), Outcome.CREATED
         except (UncertainWrite, RecordInvalid) as exc:
@@ -737,9 +740,9 @@ class ExportEngine:
 
     # ---- validation and mapping
 
-    def _taxes_table(self) -> mapper.TaxTable:
+    def _taxes_table(self) -> Any:
         if self._taxes is None:
-            self._taxes = mapper.TaxTable.from_records(self.connector.list_tax_rates())
+            self._taxes = self.mapper.TaxTable.from_records(self.connector.list_tax_rates())
         return self._taxes
 
     def _prepare(self, record: Document[Any] | Payment) -> tuple[dict[str, Any], str, Any, str] | _Skip:
@@ -774,7 +777,7 @@ class ExportEngine:
             return _Skip(reasons)
         if contact_id is None:
             return None
-        mapped = mapper.document_body(record, contact_id=contact_id, settings=self.settings,  # type: ignore[arg-type]
+        mapped = self.mapper.document_body(record, contact_id=contact_id, settings=self.settings,  # type: ignore[arg-type]
                                       taxes=taxes, business_currency=self.business_currency)
         return mapped.body, mapped.reference, mapped.total
 
@@ -788,7 +791,7 @@ class ExportEngine:
         reasons = payment_skip_reasons(payment, exported=exported, business_currency=self.business_currency,
                                        contact_currency=None)
         reasons += bank_account_reasons(payment, bank_account_id=self.settings.receipt_bank_account_id)
-        allowed = mapper.ALLOCATION_SIGN[payment.kind]
+        allowed = self.mapper.ALLOCATION_SIGN[payment.kind]
         targets = " or ".join(k.value.replace("_", " ") + "s" for k in allowed)
         for number, allocation in enumerate(payment.allocations, start=1):
             if allocation.kind not in allowed:
@@ -802,13 +805,13 @@ class ExportEngine:
         if contact_id is None:
             return None
         assert self.settings.receipt_bank_account_id is not None
-        body = mapper.payment_body(
+        body = self.mapper.payment_body(
             payment, contact_id=contact_id,
             allocations=[(a.kind, maps[(a.kind.value, a.host_id)].sage_id, a.amount) for a in payment.allocations],
             bank_account_id=self.settings.receipt_bank_account_id, settings=self.settings,
             business_currency=self.business_currency,
         )
-        return body, mapper.payment_reference(payment), payment.amount
+        return body, self.mapper.payment_reference(payment), payment.amount
 
     # ---- ledger, log and outcomes
 

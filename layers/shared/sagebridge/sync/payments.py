@@ -422,10 +422,13 @@ def poll_tenant(
     return TenantPoll(tenant_id, "polled", payments, catalog)
 
 
-def poll_all_tenants(sage: SageAccounting, outbox: DeliveryOutbox, *, clock: Clock | None = None) -> PollerReport:
-    """The scheduled poll: every enabled Sage Accounting tenant, each on its own (one failing tenant
+def poll_all_tenants(sage: SageAccounting, outbox: DeliveryOutbox, *, clock: Clock | None = None,
+                     provider: Provider = Provider.SAGE_ACCOUNTING,
+                     feed_for: Callable[[str], SageFeed] | None = None) -> PollerReport:
+    """The scheduled poll: every enabled tenant of `provider`, each on its own (one failing tenant
     does not stop the others). A dead grant marks the connection expired (the tenant must
-    reconnect; operators are told) and the tenant is skipped until then."""
+    reconnect; operators are told) and the tenant is skipped until then. Other products pass their
+    wiring as `sage` (store, service) and their `feed_for(tenant_id)` (the per-connector hook)."""
     clock = clock or (lambda: datetime.now(UTC))
     report = PollerReport()
     for tenant in sage.store.tenants.iter_all(enabled_only=True):
@@ -435,7 +438,7 @@ def poll_all_tenants(sage: SageAccounting, outbox: DeliveryOutbox, *, clock: Clo
         except ConfigurationError as exc:
             report.tenants.append(TenantPoll(tenant_id, "failed", error=str(exc)))
             continue
-        if settings.provider is not Provider.SAGE_ACCOUNTING:
+        if settings.provider is not provider:
             report.tenants.append(TenantPoll(tenant_id, "skipped"))
             continue
         if not sage.service.is_connected(tenant_id):
@@ -443,7 +446,7 @@ def poll_all_tenants(sage: SageAccounting, outbox: DeliveryOutbox, *, clock: Clo
             continue
         logger.append_keys(tenant_id=tenant_id)
         try:
-            feed = SageAccountingFeed(sage.client_for(tenant_id))
+            feed = feed_for(tenant_id) if feed_for is not None else SageAccountingFeed(sage.client_for(tenant_id))
             report.tenants.append(poll_tenant(tenant_id, settings, feed=feed, store=sage.store, outbox=outbox,
                                               clock=clock))
         except GrantRevoked as exc:

@@ -500,6 +500,8 @@ class SageAccountingConnector:
                                                  "transaction_type"}
         if kind in _PAYMENT_TYPES:
             filters["transaction_type_id"] = _PAYMENT_TYPES[kind]
+        if DOCUMENT_RESOURCES[kind] in VOIDABLE:  # voided documents stay listed: the reconciliation tells them apart
+            filters["attributes"] += ",status,void_reason"
         return (RemoteRecord.from_sage(r) for r in self.client.iterate(DOCUMENT_RESOURCES[kind], **filters))
 
     def create_payment(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:

@@ -1,0 +1,458 @@
+"""HTTP client for the Sage 200 accounts API v1 over an injected `httpx.Client`, and the `Connector`
+over it.
+
+Every call carries four headers: `Authorization: Bearer` (Sage ID), `Ocp-Apim-Subscription-Key`
+(our app's API Management key; without it APIM answers 401 before Sage sees the call), `X-Site` and
+`X-Company` (the tenant's choice from `GET /sites`, stored as the connection's business id
+"<site id>/<company id>").
+
+Retry policy, as for Sage Accounting (the same reasoning): reads retried with full-jitter backoff on
+429/5xx/transport errors; writes retried only when Sage provably did not process them (429 or 503
+from the front door, or a failure to connect); anything else after sending raises `UncertainWrite`.
+Sage 200 has no idempotency keys, so the caller reconciles by reference before any resend (the export
+engine does; `create_payment` below does it itself for its second step). 401: one token refresh.
+
+Lists are OData: `$top` (default 500, at most 5000), `$skip` only with `$orderby`, datetimes in
+`$filter` as UTC with `Z`. `iterate` pages with `$orderby` + `$top` + `$skip` until a short page.
+"""
+
+from __future__ import annotations
+
+import builtins
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from sagebridge.connectors.base import (
+    AuthError,
+    GrantRevoked,
+    NotFound,
+    RateLimited,
+    RecordInvalid,
+    RemoteRecord,
+    SageError,
+    SageUnavailable,
+    UncertainWrite,
+)
+from sagebridge.connectors.sage200 import mapper
+from sagebridge.connectors.sage_accounting.client import TokenProvider, dumps, loads, parse_retry_after
+from sagebridge.domain.kinds import DocumentKind, PartyKind
+from sagebridge.observability import logger, metrics
+
+PROVIDER = "sage200"
+DEFAULT_BASE_URL = "https://api.columbus.sage.com/uk/sage200extra/accounts/v1"
+PAGE_SIZE = 500  # the API's default $top; 5000 is its maximum
+MAX_PAGE_SIZE = 5000
+SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id", "apim-request-id")
+
+
+# ---------------------------------------------------------------------------------------------- OData
+
+
+def odata_string(value: str) -> str:
+    """A string literal for `$filter` (quotes doubled, as OData escapes them)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def odata_datetime(value: datetime | date) -> str:
+    """A datetime literal for `$filter`: UTC with `Z` (Sage 200 refuses offsets and local times)."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, clock_time(0), tzinfo=UTC)
+    if value.tzinfo is None:
+        raise ValueError("a $filter datetime must be timezone-aware")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def site_and_company(business_id: str) -> tuple[str, str]:
+    """The connection's business id "<site id>/<company id>" split in two."""
+    site, sep, company = business_id.partition("/")
+    if not sep or not site or not company:
+        raise ValueError(f"{business_id!r} is not a Sage 200 site/company")
+    return site, company
+
+
+def business_id_of(site_id: str, company_id: str | int) -> str:
+    return f"{site_id}/{company_id}"
+
+
+# --------------------------------------------------------------------------------------------- errors
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    return next((response.headers[h] for h in _REQUEST_ID_HEADERS if h in response.headers), None)
+
+
+def error_from_response(response: httpx.Response) -> SageError:
+    """Sage 200 (and APIM in front of it) errors: `{"message"}` / `{"Message"}` objects or a list of
+    them, sometimes with details; mapped to the shared error types with Sage's readable words."""
+    status = response.status_code
+    try:
+        body = loads(response.content) if response.content else None
+    except ValueError:
+        body = None
+    entries: list[Mapping[str, Any]] = [body] if isinstance(body, Mapping) else \
+        [e for e in body if isinstance(e, Mapping)] if isinstance(body, list) else []
+    messages = []
+    for entry in entries:
+        text = str(entry.get("message") or entry.get("Message") or entry.get("error_description") or "")
+        details = entry.get("details") or []
+        more = [str(d.get("message")) for d in details if isinstance(d, Mapping) and d.get("message")]
+        messages.append("; ".join([t for t in [text, *more] if t]))
+    message = "; ".join(m for m in messages if m) or f"Sage 200 answered HTTP {status}"
+    first = entries[0] if entries else {}
+    kwargs: dict[str, Any] = {"status": status, "data_code": first.get("code") and str(first.get("code")),
+                              "request_id": _request_id(response)}
+    if status == 401:
+        return AuthError(message, **kwargs)
+    if status == 403:
+        return GrantRevoked(message, **kwargs)
+    if status == 404:
+        return NotFound(message, **kwargs)
+    if status in (400, 409, 422):
+        return RecordInvalid(message, **kwargs)
+    if status == 429:
+        return RateLimited(message, retry_after=parse_retry_after(response.headers.get("retry-after")), **kwargs)
+    if status >= 500:
+        return SageUnavailable(message, **kwargs)
+    return SageError(message, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------- client
+
+
+class Sage200Client:
+    """One tenant's Sage 200 company. The subscription key is ours (the app's), held as SecretStr."""
+
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        token_provider: TokenProvider,
+        subscription_key: SecretStr | str,
+        site_id: str | None = None,
+        company_id: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        page_size: int = PAGE_SIZE,
+        max_attempts: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        max_retry_after: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._http = http
+        self._token = token_provider
+        self._key = subscription_key if isinstance(subscription_key, SecretStr) else SecretStr(subscription_key)
+        self.site_id = site_id
+        self.company_id = company_id
+        self.base_url = base_url.rstrip("/")
+        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        self._max_attempts = max(1, max_attempts)
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._max_retry_after = max_retry_after
+        self._sleep = sleep
+        self._jitter = jitter
+
+    def __repr__(self) -> str:
+        return f"Sage200Client(site_id={self.site_id!r}, company_id={self.company_id!r})"
+
+    def _backoff(self, attempt: int) -> float:
+        return self._jitter() * min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
+                with_company: bool = True) -> Any:
+        """One API call with this module's retry policy; the parsed JSON (Decimal money) or None."""
+        method = method.upper()
+        is_write = method in _WRITES
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        where = f"{method} {urlsplit(url).path}"
+        content = dumps(body).encode() if body is not None else None
+        refreshed, token, attempt = False, None, 0
+        while True:
+            attempt += 1
+            token = token or self._token()
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
+                       SUBSCRIPTION_KEY_HEADER: self._key.get_secret_value()}
+            if with_company:
+                if not self.site_id or not self.company_id:
+                    raise ValueError("a Sage 200 call needs the tenant's site and company")
+                headers |= {"X-Site": self.site_id, "X-Company": str(self.company_id)}
+            if content is not None:
+                headers["Content-Type"] = "application/json"
+            started = time.perf_counter()
+            try:
+                response = self._http.request(method, url, params=params, content=content, headers=headers)
+            except httpx.TransportError as exc:
+                metrics.add_metric(name="SageRequests", unit="Count", value=1)
+                logger.warning("sage_transport_error", extra={"method": method, "path": urlsplit(url).path,
+                                                              "error": type(exc).__name__, "attempt": attempt})
+                if is_write and not isinstance(exc, _NOT_SENT):
+                    raise UncertainWrite(f"{where}: {type(exc).__name__} after sending; outcome unknown") from None
+                if attempt >= self._max_attempts:
+                    raise SageUnavailable(f"{where}: {type(exc).__name__}") from None
+                self._sleep(self._backoff(attempt))
+                continue
+            status = response.status_code
+            metrics.add_metric(name="SageRequests", unit="Count", value=1)
+            logger.info("sage_request", extra={"method": method, "path": urlsplit(url).path, "status": status,
+                                               "sage_request_id": _request_id(response), "attempt": attempt,
+                                               "ms": round((time.perf_counter() - started) * 1000, 1)})
+            if status < 400:
+                return loads(response.content) if status != 204 and response.content else None
+            error = error_from_response(response)
+            if status == 401 and not refreshed:
+                refreshed = True
+                token = self._token(rejected=token)
+                attempt -= 1
+                continue
+            if status == 429:
+                metrics.add_metric(name="SageThrottled", unit="Count", value=1)
+            retryable = status in (429, 503) or (not is_write and status >= 500)
+            if not retryable:
+                if is_write and status >= 500:
+                    raise UncertainWrite(error.message, status=status, request_id=error.request_id)
+                raise error
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if attempt >= self._max_attempts or (retry_after is not None and retry_after > self._max_retry_after):
+                if status == 429:
+                    raise error
+                raise SageUnavailable(error.message, status=status, request_id=error.request_id)
+            self._sleep(retry_after if retry_after is not None else self._backoff(attempt))
+
+    # ---- resources
+
+    def get(self, resource: str, key: str | int) -> dict[str, Any]:
+        return self.request("GET", f"{resource}/{key}")
+
+    def post(self, resource: str, body: Mapping[str, Any]) -> Any:
+        return self.request("POST", resource, body=dict(body))
+
+    def iterate(self, resource: str, *, filter: str | None = None, orderby: str = "id",
+                select: str | None = None, top: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every record of a list, a page (`$top`) at a time; `$skip` always comes with `$orderby`
+        (Sage 200 refuses it alone), so the pages cannot overlap or miss records."""
+        size = min(top or self.page_size, MAX_PAGE_SIZE)
+        skip = 0
+        while True:
+            params: dict[str, Any] = {"$orderby": orderby, "$top": size}
+            if skip:
+                params["$skip"] = skip
+            if filter:
+                params["$filter"] = filter
+            if select:
+                params["$select"] = select
+            page = self.request("GET", resource, params=params) or []
+            yield from page
+            if len(page) < size:
+                return
+            skip += size
+
+    def list(self, resource: str, **options: Any) -> builtins.list[dict[str, Any]]:
+        return list(self.iterate(resource, **options))
+
+    def list_sites(self) -> builtins.list[dict[str, Any]]:
+        """The sites and companies the signed-in user can open (no X-Site/X-Company: not chosen yet)."""
+        return self.request("GET", "sites", with_company=False) or []
+
+    def posted_transactions(self, filter: str) -> builtins.list[dict[str, Any]]:
+        return self.list("sales_posted_transactions", filter=filter)
+
+
+# ------------------------------------------------------------------------------------------ connector
+
+
+def _record(data: Mapping[str, Any]) -> RemoteRecord:
+    return RemoteRecord(id=str(data.get("id", "")), reference=data.get("reference"), data=data)
+
+
+class Sage200Connector:
+    """The `Connector` protocol over a `Sage200Client`. `mapper` tells the engines how to build bodies
+    for Sage 200 and read its records back."""
+
+    provider = PROVIDER
+    mapper = mapper
+
+    def __init__(self, client: Sage200Client) -> None:
+        self.client = client
+
+    @staticmethod
+    def _unsupported(what: str) -> RecordInvalid:
+        return RecordInvalid(f"the Sage 200 connector does not export {what}", data_code="unsupported")
+
+    # ---- customers
+
+    def find_contacts(self, *, name: str | None = None, email: str | None = None, reference: str | None = None,
+                      contact_type: str | None = None) -> list[RemoteRecord]:
+        if contact_type not in (None, mapper.CONTACT_TYPE[PartyKind.CUSTOMER]):
+            return []  # suppliers are not part of this connector
+        if reference:
+            rows = self.client.list("customers", filter=f"reference eq {odata_string(reference)}")
+            return [_record(r) for r in rows if r.get("reference") == reference]
+        if name:
+            rows = self.client.list("customers", filter=f"name eq {odata_string(name.strip())}")
+            return [_record(r) for r in rows if (r.get("name") or "").strip().lower() == name.strip().lower()]
+        if email:
+            emails = self.client.list("customer_emails", filter=f"email eq {odata_string(email.strip())}")
+            contacts = {str(e["customer_contact_id"]) for e in emails if e.get("customer_contact_id") is not None}
+            customers = {str(self.client.get("customer_contacts", c).get("customer_id")) for c in sorted(contacts)}
+            return [_record(self.client.get("customers", c)) for c in sorted(customers) if c != "None"]
+        return []
+
+    def create_contact(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
+        # No idempotency keys in Sage 200: the unique customer reference refuses a twin, and the
+        # engine finds a customer whose create was uncertain by that reference.
+        return _record(self.client.post("customers", body))
+
+    # ---- invoices and credit notes (posted transactions)
+
+    def _resource(self, kind: DocumentKind) -> str:
+        if kind not in mapper.SUPPORTED_KINDS:
+            raise self._unsupported(kind.value.replace("_", " ") + "s")
+        return mapper.POST_RESOURCE[kind]
+
+    def _by_urn(self, urn: Any, what: str) -> dict[str, Any]:
+        rows = self.client.posted_transactions(f"urn eq {int(urn)}")
+        if not rows:
+            # Posted, but not readable yet: the engine marks it failed and finds it by reference next time.
+            raise SageUnavailable(f"{what} was posted (urn {urn}) but Sage 200 does not list it yet")
+        return rows[0]
+
+    def create_document(self, kind: DocumentKind, body: Mapping[str, Any], *,
+                        idempotency_key: str | None = None) -> RemoteRecord:
+        """POST the document; Sage answers with its URN, which finds the posted transaction (its id is
+        what allocations and the mapping need)."""
+        resource = self._resource(kind)
+        answer = self.client.post(resource, body) or {}
+        return _record(self._by_urn(answer.get("urn"), f"{kind.value} {body.get('reference')}"))
+
+    def update_document(self, kind: DocumentKind, remote_id: str, body: Mapping[str, Any]) -> RemoteRecord:
+        raise RecordInvalid(mapper.NOT_EDITABLE, data_code="posted_transaction")
+
+    def void_document(self, kind: DocumentKind, remote_id: str, *, reason: str) -> RemoteRecord:
+        raise RecordInvalid(mapper.NOT_EDITABLE, data_code="posted_transaction")
+
+    def get_document(self, kind: DocumentKind, remote_id: str) -> RemoteRecord:
+        return _record(self.client.get("sales_posted_transactions", remote_id))
+
+    def find_documents_by_reference(self, kind: DocumentKind, reference: str) -> list[RemoteRecord]:
+        """Posted transactions of the kind with exactly this reference (Sage 200 does not keep
+        references unique: the engine also compares customer, amount and date)."""
+        if kind not in mapper.TRANSACTION_TYPE:
+            return []
+        rows = self.client.posted_transactions(
+            f"reference eq {odata_string(reference)} and "
+            f"trader_transaction_type eq {odata_string(mapper.TRANSACTION_TYPE[kind])}")
+        return [_record(r) for r in rows if r.get("reference") == reference]
+
+    def list_documents(self, kind: DocumentKind, *, from_date: date | None = None,
+                       to_date: date | None = None) -> Iterator[RemoteRecord]:
+        if kind not in mapper.TRANSACTION_TYPE:
+            return iter(())
+        parts = [f"trader_transaction_type eq {odata_string(mapper.TRANSACTION_TYPE[kind])}"]
+        if from_date:
+            parts.append(f"transaction_date ge {odata_datetime(from_date)}")
+        if to_date:
+            parts.append(f"transaction_date le {odata_datetime(to_date)}")
+        return (_record(r) for r in self.client.iterate("sales_posted_transactions", filter=" and ".join(parts)))
+
+    # ---- receipts, refunds and allocations
+
+    def create_payment(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
+        """A receipt (or refund) and its allocation: two posts that Sage 200 cannot make one. Safe to
+        call again after any failure: the payment is found by reference before it is posted, and
+        allocated only while nothing is allocated against it yet (the allocation is one request, so
+        it happened wholly or not at all)."""
+        kind = DocumentKind(body["kind"])
+        record: Mapping[str, Any] = body["record"]
+        lines: list[dict[str, Any]] = list(body.get("allocation_lines") or [])
+        existing = self._find_payment(kind, record)
+        if existing is None:
+            try:
+                answer = self.client.post(self._resource(kind), record) or {}
+            except UncertainWrite:
+                existing = self._find_payment(kind, record)
+                if existing is None:
+                    raise  # not there: the engine looks again, then sends once more
+            else:
+                existing = self._by_urn(answer.get("urn"), f"{kind.value} {record.get('reference')}")
+        if lines and mapper.remote_paid(_record(existing)) == 0:
+            allocation = mapper.allocation_body(int(record["customer_id"]), int(existing["id"]), kind, lines,
+                                                record.get("transaction_date"))
+            try:
+                self.client.post("sales_allocations", allocation)
+            except UncertainWrite:
+                if mapper.remote_paid(_record(self.client.get("sales_posted_transactions", existing["id"]))) == 0:
+                    raise
+            existing = self.client.get("sales_posted_transactions", existing["id"])
+        return _record(existing)
+
+    def _find_payment(self, kind: DocumentKind, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        reference = str(record["reference"])
+        for found in self.find_documents_by_reference(kind, reference):
+            data = found.data
+            if str(data.get("customer_id")) == str(record["customer_id"]) and \
+                    mapper.remote_total(found) == Decimal(record["cheque_value"]):
+                return dict(data)
+        return None
+
+    def create_allocation(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
+        self.client.post("sales_allocations", body)
+        return RemoteRecord(id="", data=body)
+
+    def _changed(self, kind: DocumentKind, since: datetime) -> Iterator[RemoteRecord]:
+        flt = (f"trader_transaction_type eq {odata_string(mapper.TRANSACTION_TYPE[kind])} and "
+               f"date_time_updated gt {odata_datetime(since)}")
+        return (_record(r) for r in self.client.iterate("sales_posted_transactions", filter=flt,
+                                                        orderby="date_time_updated,id"))
+
+    def payments_changed_since(self, since: datetime) -> Iterator[RemoteRecord]:
+        return self._changed(DocumentKind.CUSTOMER_PAYMENT, since)
+
+    def allocations_changed_since(self, since: datetime) -> Iterator[RemoteRecord]:
+        """Credit notes whose allocations changed (set against invoices in Sage)."""
+        return self._changed(DocumentKind.SALES_CREDIT_NOTE, since)
+
+    # ---- reference data
+
+    def list_tax_rates(self) -> list[RemoteRecord]:
+        return [_record(r) for r in self.client.iterate("tax_codes")]
+
+    def list_ledger_accounts(self) -> list[RemoteRecord]:
+        return [_record(r) for r in self.client.iterate("nominal_codes")]
+
+    def list_bank_accounts(self) -> list[RemoteRecord]:
+        return [_record(r) for r in self.client.iterate("banks")]
+
+    def list_items(self, *, changed_since: datetime | None = None) -> list[RemoteRecord]:
+        flt = f"date_time_updated gt {odata_datetime(changed_since)}" if changed_since else None
+        return [_record(r) for r in self.client.iterate("products", filter=flt)]
+
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "MAX_PAGE_SIZE",
+    "PAGE_SIZE",
+    "PROVIDER",
+    "SUBSCRIPTION_KEY_HEADER",
+    "Sage200Client",
+    "Sage200Connector",
+    "business_id_of",
+    "error_from_response",
+    "odata_datetime",
+    "odata_string",
+    "site_and_company",
+]

@@ -1,0 +1,475 @@
+"""Canonical records <-> Sage 200 accounts API v1 JSON. Pure functions: no I/O, no clock.
+
+The export engine speaks to every product's mapper through the same names (the Sage Accounting
+mapper's): `contact_body`, `document_body`, `payment_body`, `is_same_document`, `remote_*`... This
+module gives them Sage 200's meaning. docs/mapping.md ("Sage 200") has the field tables.
+
+What differs from Sage Accounting, and why the code below looks the way it does:
+- Invoices and credit notes are posted ledger transactions: a header with totals plus
+  `tax_analysis_items` (per tax code) and `nominal_analysis_items` (per nominal code), no item lines.
+  Lines are summarised; each summary must add up to the header exactly, so any rounding difference
+  between the host's header and the per-line sums goes on the largest item (ties: the first by code).
+- The header carries the host's own net and tax (what the customer was billed; validation has already
+  held them within a penny of the per-line sums Sage would compute).
+- Posted transactions cannot be edited or voided through the API: a changed or voided document is a
+  skip with a reason ("post a credit note"), never a silent change.
+- No idempotency keys: an uncertain write is found again by `reference` (20 characters) in
+  `sales_posted_transactions`; a customer by its `reference` (8 characters, unique in Sage 200).
+- Money on the customer account is signed: invoices and refunds positive, credit notes and receipts
+  negative. We compare magnitudes.
+- Sage 200 ids are integers; the engine keeps them as strings, bodies send integers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sagebridge.connectors.base import RemoteRecord
+from sagebridge.domain.documents import AnyDocument
+from sagebridge.domain.kinds import DocumentKind, PartyKind
+from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
+from sagebridge.domain.parties import Party
+from sagebridge.domain.payments import Payment
+from sagebridge.domain.settings import TenantSettings
+
+DOCUMENT_REFERENCE_MAX = 20
+CONTACT_REFERENCE_MAX = 8
+CONTACT_NAME_MAX = 60
+ADDRESS_LINE_MAX = 60
+POSTCODE_MAX = 10
+NOMINAL_CODE_MAX = 8
+ANALYSIS_CODE_MAX = 3  # cost centre, department
+NARRATIVE_MAX = 6000
+
+CONTACT_TYPE = {PartyKind.CUSTOMER: "CUSTOMER", PartyKind.VENDOR: "VENDOR"}
+# sales_posted_transactions.trader_transaction_type of each kind (Sage's own words).
+TRANSACTION_TYPE: dict[DocumentKind, str] = {
+    DocumentKind.SALES_INVOICE: "TradingAccountEntryTypeInvoice",
+    DocumentKind.SALES_CREDIT_NOTE: "TradingAccountEntryTypeCreditNote",
+    DocumentKind.CUSTOMER_PAYMENT: "TradingAccountEntryTypePurchasePaymentSalesReceipt",
+    DocumentKind.CUSTOMER_REFUND: "TradingAccountEntryTypePurchaseReceiptSalesPayment",
+}
+KIND_OF_TRANSACTION = {value: kind for kind, value in TRANSACTION_TYPE.items()}
+PAYMENT_TYPE = {k: TRANSACTION_TYPE[k] for k in (DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND)}
+# Where each kind is posted.
+POST_RESOURCE: dict[DocumentKind, str] = {
+    DocumentKind.SALES_INVOICE: "sales_invoices",
+    DocumentKind.SALES_CREDIT_NOTE: "sales_credit_notes",
+    DocumentKind.CUSTOMER_PAYMENT: "sales_receipts",
+    DocumentKind.CUSTOMER_REFUND: "sales_payments",
+}
+# The sign a kind's values carry on the customer account.
+ACCOUNT_SIGN: dict[DocumentKind, int] = {
+    DocumentKind.SALES_INVOICE: 1,
+    DocumentKind.SALES_CREDIT_NOTE: -1,
+    DocumentKind.CUSTOMER_PAYMENT: -1,
+    DocumentKind.CUSTOMER_REFUND: 1,
+}
+# What a receipt or refund may be allocated to, as the engine asks (same rules as Sage Accounting).
+ALLOCATION_SIGN: dict[DocumentKind, dict[DocumentKind, int]] = {
+    DocumentKind.CUSTOMER_PAYMENT: {DocumentKind.SALES_INVOICE: 1, DocumentKind.SALES_CREDIT_NOTE: -1},
+    DocumentKind.CUSTOMER_REFUND: {DocumentKind.SALES_CREDIT_NOTE: 1},
+}
+SUPPORTED_KINDS = frozenset(POST_RESOURCE)
+NOT_EDITABLE = "Sage 200 posts it as a ledger transaction, which cannot be changed or voided; " \
+    "post a credit note (or a new invoice) in the host app instead"
+
+
+# ------------------------------------------------------------------------------- keys and references
+
+
+def _short(text: str, limit: int) -> str:
+    """`text` if it fits, else a prefix and 8 hex of its hash: deterministic and still unique."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 9]}~{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def document_reference(number: str) -> str:
+    """The `reference` of a posted transaction: the host's number within 20 characters. It is how an
+    uncertain write is found again, so it must be deterministic."""
+    return _short(number.strip(), DOCUMENT_REFERENCE_MAX)
+
+
+def contact_reference(kind: PartyKind, host_id: str) -> str:
+    """A customer's account reference (8 characters, unique in Sage 200), derived from the host id so
+    a customer whose create timed out is found again, and Sage refuses a twin."""
+    prefix = "C" if kind is PartyKind.CUSTOMER else "V"
+    digest = hashlib.sha256(f"{kind.value}:{host_id}".encode()).hexdigest()
+    return prefix + digest[: CONTACT_REFERENCE_MAX - 1].upper()
+
+
+def payment_reference(payment: Payment) -> str:
+    return document_reference(payment.host_id)
+
+
+def sage_int(value: str | int) -> int:
+    """Sage 200 ids are integers; the engine and the store keep them as strings."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a Sage 200 id (a whole number)") from None
+
+
+def body_date(value: date) -> str:
+    """Dates in bodies: midnight without an offset. The spec says date-time; a `Z` would let a server
+    in UK summer time file the document on the day before."""
+    return f"{value.isoformat()}T00:00:00"
+
+
+# ------------------------------------------------------------------------------------ reference data
+
+
+@dataclass(frozen=True)
+class TaxTable:
+    """Sage 200 tax codes, read once per run: record id -> rate, and the code a tax-free line uses."""
+
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+    zero_rate_id: str | None = None
+
+    @classmethod
+    def from_records(cls, records: Iterable[RemoteRecord]) -> TaxTable:
+        rates: dict[str, Decimal] = {}
+        zero: list[tuple[int, int, str]] = []
+        for record in records:
+            data = record.data
+            rate = to_decimal(data.get("tax_rate") or 0)
+            rates[record.id] = rate
+            if rate == ZERO:
+                # A line without tax goes outside the VAT return first ("non-vatable"), then exempt, then zero.
+                name = str(data.get("name") or "").upper()
+                rank = 0 if ("NON" in name or "OUTSIDE" in name) else 1 if "EXEMPT" in name else 2
+                zero.append((rank, int(data.get("code") or 0), record.id))
+        return cls(rates=rates, zero_rate_id=min(zero)[2] if zero else None)
+
+
+@dataclass(frozen=True)
+class NominalAccount:
+    """A nominal account as a mapping names it: "4000", "4000/CC1" or "4000/CC1/DP1"
+    (code / cost centre / department)."""
+
+    code: str
+    cost_centre: str = ""
+    department: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> NominalAccount:
+        parts = [p.strip() for p in text.split("/")]
+        if len(parts) > 3 or not parts[0]:
+            raise ValueError(f"{text!r} is not a nominal account (code[/cost centre[/department]])")
+        code, cost_centre, department = [*parts, "", ""][:3]
+        if len(code) > NOMINAL_CODE_MAX or len(cost_centre) > ANALYSIS_CODE_MAX or len(department) > ANALYSIS_CODE_MAX:
+            raise ValueError(f"{text!r}: a nominal code has at most 8 characters, cost centre and department 3")
+        return cls(code, cost_centre, department)
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code}
+        if self.cost_centre:
+            out["cost_centre"] = self.cost_centre
+        if self.department:
+            out["department"] = self.department
+        return out
+
+
+# ------------------------------------------------------------------------------------------- contacts
+
+
+def contact_body(party: Party, *, business_currency: str) -> dict[str, Any]:
+    """A Sage 200 customer for `party` (Sage 200 suppliers are not part of this connector)."""
+    if party.kind is not PartyKind.CUSTOMER:
+        raise ValueError("the Sage 200 connector exports customers only")
+    body: dict[str, Any] = {
+        "reference": contact_reference(party.kind, party.host_id),
+        "name": party.name[:CONTACT_NAME_MAX],
+    }
+    if party.tax_number:
+        body["vat_number"] = party.tax_number[:30]
+    if party.address is not None:
+        a = party.address
+        address: dict[str, Any] = {}
+        for n, text in enumerate(a.lines[:4], start=1):
+            address[f"address_{n}"] = text[:ADDRESS_LINE_MAX]
+        if a.city:
+            address["city"] = a.city[:ADDRESS_LINE_MAX]
+        if a.region:
+            address["county"] = a.region[:ADDRESS_LINE_MAX]
+        if a.postcode:
+            address["postcode"] = a.postcode[:POSTCODE_MAX]
+        if address:
+            body["main_address"] = address
+    if party.email or party.phone:
+        person: dict[str, Any] = {"first_name": (party.company or party.name)[:60]}
+        if party.email:
+            person["emails"] = [{"email": party.email, "is_default": True}]
+        if party.phone:
+            person["telephones"] = [{"subscriber_number": party.phone[:200], "is_default": True}]
+        body["contacts"] = [person]
+    # Currency: Sage 200 wants its currency record id, which the host does not know; a foreign
+    # currency customer is refused by validation before it gets here (currency mismatch).
+    return body
+
+
+def contact_matches(record: RemoteRecord, party: Party) -> bool:
+    """Every Sage 200 customer is a customer; suppliers live elsewhere."""
+    return party.kind is PartyKind.CUSTOMER
+
+
+# ------------------------------------------------------------------------------------------ documents
+
+
+@dataclass(frozen=True)
+class MappedDocument:
+    body: dict[str, Any]
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+    reference: str
+
+
+def spread_difference(items: list[dict[str, Any]], key: str, target: Decimal, *, order_key: str) -> None:
+    """Make `items[*][key]` add up to `target` exactly by putting the difference on the largest item
+    (by magnitude; ties go to the first by `order_key`). Deterministic: the same lines always give
+    the same summary."""
+    if not items:
+        return
+    difference = round_money(target - sum_money(i[key] for i in items))
+    if difference == ZERO:
+        return
+    largest = min(items, key=lambda i: (-abs(i[key]), str(i[order_key])))
+    largest[key] = largest[key] + difference
+
+
+def document_body(
+    doc: AnyDocument,
+    *,
+    contact_id: str,
+    settings: TenantSettings,
+    taxes: TaxTable,
+    business_currency: str,
+) -> MappedDocument:
+    """A `sales_invoices` / `sales_credit_notes` body: header totals, one tax analysis item per tax
+    code and one nominal analysis item per nominal account, each summary adding up to the header.
+    Call after validation: unmapped tax codes or accounts raise ValueError here."""
+    kind = doc.kind
+    if kind not in (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE):
+        raise ValueError(f"the Sage 200 connector does not export {kind.value.replace('_', ' ')}s")
+    by_tax: dict[str, dict[str, Any]] = {}
+    by_nominal: dict[NominalAccount, dict[str, Any]] = {}
+    for line in doc.lines:
+        net = line.net_amount()
+        rate_id = settings.tax_mappings[line.tax_code] if line.tax_code is not None else taxes.zero_rate_id
+        if rate_id is None or rate_id not in taxes.rates:
+            raise ValueError(f"line '{line.description}': no Sage 200 tax code (validate before mapping)")
+        account = settings.ledger_account_for(kind, line.ledger_code)
+        if account is None:
+            raise ValueError(f"line '{line.description}': no nominal account (validate before mapping)")
+        tax = line_tax(net, taxes.rates[rate_id])
+        t = by_tax.setdefault(rate_id, {"id": sage_int(rate_id), "goods_amount": ZERO, "tax_amount": ZERO})
+        t["goods_amount"] += net
+        t["tax_amount"] += tax
+        nominal = NominalAccount.parse(account)
+        n = by_nominal.setdefault(nominal, {**nominal.body(), "value": ZERO, "_lines": []})
+        n["value"] += net
+        n["_lines"].append(line.description)
+    # The header is the host's (validated within a penny of the per-line sums above).
+    net, tax = round_money(doc.totals.net), round_money(doc.totals.tax)
+    tax_items = [by_tax[k] for k in sorted(by_tax, key=lambda k: sage_int(k))]
+    spread_difference(tax_items, "goods_amount", net, order_key="id")
+    spread_difference(tax_items, "tax_amount", tax, order_key="id")
+    nominal_items = [by_nominal[k] for k in sorted(by_nominal, key=lambda a: (a.code, a.cost_centre, a.department))]
+    spread_difference(nominal_items, "value", net, order_key="code")
+    for item in nominal_items:
+        item["narrative"] = "; ".join(dict.fromkeys(item.pop("_lines")))[:NARRATIVE_MAX]
+    reference = document_reference(doc.number)
+    body: dict[str, Any] = {
+        "customer_id": sage_int(contact_id),
+        "transaction_date": body_date(doc.document_date),
+        "reference": reference,
+    }
+    if doc.reference:
+        body["second_reference"] = doc.reference[:DOCUMENT_REFERENCE_MAX]
+    if kind is DocumentKind.SALES_INVOICE and doc.due_date is not None:
+        body["due_date"] = body_date(doc.due_date)
+    if doc.currency != business_currency and doc.exchange_rate is not None:
+        body["exchange_rate"] = doc.exchange_rate
+    body.update({
+        "document_goods_value": net,
+        "document_tax_value": tax,
+        "tax_analysis_items": tax_items,
+        "nominal_analysis_items": nominal_items,
+    })
+    return MappedDocument(body=body, net=net, tax=tax, total=net + tax, reference=reference)
+
+
+def void_reason(doc: AnyDocument | None, host_id: str) -> str:
+    what = f"{doc.number}" if doc is not None else host_id
+    return f"Voided in the host app ({what})"
+
+
+# ------------------------------------------------------------------------------------------- payments
+
+
+def payment_body(
+    payment: Payment,
+    *,
+    contact_id: str,
+    allocations: Iterable[tuple[DocumentKind, str, Decimal]],
+    bank_account_id: str,
+    settings: TenantSettings,
+    business_currency: str,
+) -> dict[str, Any]:
+    """A receipt (`sales_receipts`) or refund (`sales_payments`) and the allocation lines that set it
+    against the documents it settles. Two requests in Sage 200; the connector posts them in order and
+    adds the payment's own allocation line (the balancing one) once Sage has given it an id."""
+    signs = ALLOCATION_SIGN[payment.kind]
+    lines = []
+    for kind, sage_id, amount in allocations:
+        if kind not in signs:
+            raise ValueError(f"a {payment.kind.value} cannot be allocated to a {kind.value}")
+        # value_to_allocate carries the document's own sign on the account (credit notes negative).
+        value = round_money(amount) * ACCOUNT_SIGN[kind]
+        lines.append({"posted_tran_id": sage_int(sage_id), "value_to_allocate": value})
+    reference = payment_reference(payment)
+    record: dict[str, Any] = {
+        "customer_id": sage_int(contact_id),
+        "bank_id": sage_int(bank_account_id),
+        "cheque_value": round_money(payment.amount),
+        "transaction_date": body_date(payment.payment_date),
+        "reference": reference,
+    }
+    if payment.reference:
+        record["second_reference"] = payment.reference[:DOCUMENT_REFERENCE_MAX]
+    if payment.currency != business_currency and payment.exchange_rate is not None:
+        record["exchange_rate"] = payment.exchange_rate
+    return {"kind": payment.kind.value, "resource": POST_RESOURCE[payment.kind], "record": record,
+            "allocation_lines": lines}
+
+
+def allocation_body(customer_id: int, payment_id: int, payment_kind: DocumentKind,
+                    lines: list[dict[str, Any]], on: str | None) -> dict[str, Any]:
+    """`sales_allocations`: the documents' lines plus the payment's, which balances them to zero."""
+    settled = sum_money(line["value_to_allocate"] for line in lines)
+    payment_line = {"posted_tran_id": payment_id, "value_to_allocate": -settled}
+    assert (settled > ZERO) == (ACCOUNT_SIGN[payment_kind] < 0) or settled == ZERO
+    body: dict[str, Any] = {"customer_id": customer_id, "allocation_lines": [*lines, payment_line]}
+    if on:
+        body["allocation_date"] = on
+    return body
+
+
+# ----------------------------------------------------------------------------------- reading Sage back
+
+
+def _amount(data: Mapping[str, Any], key: str) -> Decimal:
+    value = data.get(key)
+    return abs(to_decimal(value)) if value is not None else ZERO
+
+
+def remote_total(record: RemoteRecord) -> Decimal:
+    return _amount(record.data, "document_gross_value")
+
+
+def remote_outstanding(record: RemoteRecord) -> Decimal:
+    return _amount(record.data, "document_outstanding_value")
+
+
+def remote_paid(record: RemoteRecord) -> Decimal:
+    """What has been allocated against the transaction in Sage."""
+    return _amount(record.data, "document_allocated_value")
+
+
+def remote_contact_id(record: RemoteRecord) -> str | None:
+    value = record.data.get("customer_id")
+    return str(value) if value is not None else None
+
+
+def remote_date(record: RemoteRecord) -> date | None:
+    value = record.data.get("transaction_date")
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def remote_status(record: RemoteRecord) -> str | None:
+    """Posted transactions have no status; nothing is ever VOID through the API."""
+    return None
+
+
+def remote_editable(record: RemoteRecord) -> bool:
+    """Never: posted transactions are final (the engine skips a changed document with a reason)."""
+    return False
+
+
+def remote_transaction_type(record: RemoteRecord) -> str | None:
+    value = record.data.get("trader_transaction_type")
+    return str(value) if value is not None else None
+
+
+def remote_kind(record: RemoteRecord) -> DocumentKind | None:
+    return KIND_OF_TRANSACTION.get(remote_transaction_type(record) or "")
+
+
+def is_same_document(
+    record: RemoteRecord, *, reference: str, contact_id: str | None, total: Decimal, on: date | None = None
+) -> bool:
+    """Is this posted transaction the one we would post: same reference, customer, amount (and date)?
+    How an uncertain write is reconciled. A receipt or refund counts as the same only once it is
+    wholly allocated: until then the connector's create_payment finishes it (it finds the payment by
+    reference, never posts it twice, and allocates what is missing)."""
+    if (record.reference or record.data.get("reference") or "") != reference:
+        return False
+    if contact_id is not None and remote_contact_id(record) not in (None, str(contact_id)):
+        return False
+    if record.data.get("document_gross_value") is not None and remote_total(record) != round_money(abs(total)):
+        return False
+    if remote_kind(record) in PAYMENT_TYPE and remote_outstanding(record) != ZERO:
+        return False
+    remote_on = remote_date(record)
+    return on is None or remote_on is None or remote_on == on
+
+
+__all__ = [
+    "ACCOUNT_SIGN",
+    "ALLOCATION_SIGN",
+    "CONTACT_TYPE",
+    "KIND_OF_TRANSACTION",
+    "NOT_EDITABLE",
+    "PAYMENT_TYPE",
+    "POST_RESOURCE",
+    "TRANSACTION_TYPE",
+    "MappedDocument",
+    "NominalAccount",
+    "TaxTable",
+    "allocation_body",
+    "body_date",
+    "contact_body",
+    "contact_matches",
+    "contact_reference",
+    "document_body",
+    "document_reference",
+    "is_same_document",
+    "payment_body",
+    "payment_reference",
+    "remote_contact_id",
+    "remote_date",
+    "remote_editable",
+    "remote_kind",
+    "remote_outstanding",
+    "remote_paid",
+    "remote_status",
+    "remote_total",
+    "remote_transaction_type",
+    "sage_int",
+    "spread_difference",
+    "void_reason",
+]

@@ -1,0 +1,5 @@
+"""Sage Intacct (XML gateway, dtdversion 3.0): client, Connector implementation, mapper, feed."""
+
+from sagebridge.connectors.sage_intacct.client import IntacctClient, IntacctConnector, IntacctCredentials
+
+__all__ = ["IntacctClient", "IntacctConnector", "IntacctCredentials"]

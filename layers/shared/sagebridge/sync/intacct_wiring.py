@@ -1,0 +1,295 @@
+"""Builds the Sage Intacct pieces of one container: connect (verify a login, save it encrypted),
+a ready connector and feed per tenant, and the scheduled payment/catalog poll of Intacct tenants.
+
+    intacct = build_sage_intacct(settings)              # cold start, kept
+    connect_intacct("acme", "ACME-CO", "ws_user", "…")   # the admin API / CLI
+    intacct.connector_for("acme", tenant_settings)       # export worker (provider sage_intacct)
+
+The tenant's company id, user id, password and entity are sealed together with TokenCipher (KMS
+envelope, context {tenant_id, provider}) and stored as the `sage_intacct` connection's ciphertext,
+exactly like OAuth tokens; only the company id is stored in the clear (as the business id).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from sagebridge.connectors.base import AuthError, NotConnected, SageError
+from sagebridge.connectors.sage_intacct.client import (
+    PROVIDER,
+    IntacctClient,
+    IntacctConnector,
+    IntacctCredentials,
+    SessionCache,
+)
+from sagebridge.connectors.sage_intacct.feed import IntacctFeed
+from sagebridge.connectors.sage_intacct.mapper import PostingOptions
+from sagebridge.domain.errors import ConfigurationError, ConflictError
+from sagebridge.domain.settings import Provider, TenantSettings, parse_tenant_settings
+from sagebridge.host.outbound import DeliveryOutbox
+from sagebridge.observability import logger
+from sagebridge.security.secrets import IntegrationSecrets, get_integration_secrets
+from sagebridge.security.tokens import TokenCipher, TokenSet
+from sagebridge.settings import Settings, get_settings
+from sagebridge.store.aws import AwsClients
+from sagebridge.store.records import ConnectionRecord, ConnectionStatus
+from sagebridge.store.store import Store
+from sagebridge.sync.connections import pack, unpack
+from sagebridge.sync.payments import PollerReport, TenantPoll, poll_tenant
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# Credentials do not expire; the sealed set still needs an expiry field.
+_NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+_KIND = "intacct_login"
+
+
+class IntacctLoginRefused(SageError):
+    """Intacct refused the company/user/password (or the sender): nothing was saved."""
+
+
+@dataclass(frozen=True)
+class IntacctConnection:
+    """What the admin API shows of a tenant's Intacct connection (never the password)."""
+
+    tenant_id: str
+    company_id: str
+    user_id: str
+    entity_id: str | None
+    status: str
+    connected_at: datetime | None = None
+
+
+def posting_options(settings: TenantSettings | None) -> PostingOptions:
+    options = settings.intacct if settings is not None else None
+    if options is None:
+        return PostingOptions()
+    return PostingOptions(location_id=options.location_id, department_id=options.department_id,
+                          location_custom_field=options.location_custom_field, host_location=options.host_location)
+
+
+def _seal_payload(company_id: str, user_id: str, user_password: str, entity_id: str | None) -> TokenSet:
+    login = json.dumps({"company_id": company_id, "user_id": user_id, "user_password": user_password,
+                        "entity_id": entity_id})
+    return TokenSet(access_token=SecretStr(login), refresh_token=SecretStr(""), expires_at=_NEVER,
+                    token_type=_KIND)
+
+
+@dataclass
+class SageIntacct:
+    settings: Settings
+    store: Store
+    cipher: TokenCipher
+    http: httpx.Client
+    secrets: IntegrationSecrets
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    sleep: Callable[[float], None] = time.sleep
+    sessions: SessionCache = field(default_factory=SessionCache)
+    client_options: dict[str, Any] = field(default_factory=dict)
+    _opened: dict[str, tuple[int, IntacctCredentials]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    provider = PROVIDER
+
+    # ---- credentials
+
+    def _credentials(self, company_id: str, user_id: str, user_password: str,
+                     entity_id: str | None) -> IntacctCredentials:
+        return IntacctCredentials(
+            sender_id=self.secrets.intacct_sender_id,
+            sender_password=self.secrets.intacct_sender_password.get_secret_value(),
+            company_id=company_id, user_id=user_id, user_password=user_password, entity_id=entity_id or None,
+        )
+
+    def _client(self, credentials: IntacctCredentials) -> IntacctClient:
+        return IntacctClient(self.http, credentials, endpoint=self.settings.sage_intacct_endpoint,
+                             sessions=self.sessions, sleep=self.sleep, **self.client_options)
+
+    def find(self, tenant_id: str) -> ConnectionRecord | None:
+        return self.store.connections.find(tenant_id, PROVIDER)
+
+    def is_connected(self, tenant_id: str) -> bool:
+        record = self.find(tenant_id)
+        return record is not None and record.status == ConnectionStatus.CONNECTED
+
+    def credentials(self, tenant_id: str) -> IntacctCredentials:
+        """The tenant's login, opened once per connection version. NotConnected if there is none."""
+        record = self.find(tenant_id)
+        if record is None or record.status != ConnectionStatus.CONNECTED:
+            raise NotConnected(f"tenant {tenant_id} has no live Sage Intacct connection")
+        with self._lock:
+            cached = self._opened.get(tenant_id)
+        if cached and cached[0] == record.version:
+            return cached[1]
+        tokens = self.cipher.open(unpack(record.ciphertext), tenant_id=tenant_id, provider=PROVIDER)
+        login = json.loads(tokens.access_token.get_secret_value())
+        credentials = self._credentials(login["company_id"], login["user_id"], login["user_password"],
+                                        login.get("entity_id"))
+        with self._lock:
+            self._opened[tenant_id] = (record.version, credentials)
+        return credentials
+
+    # ---- connect / disconnect
+
+    def connect(self, tenant_id: str, company_id: str, user_id: str, user_password: str,
+                entity_id: str | None = None) -> IntacctConnection:
+        """Verify the login with getAPISession, then save it sealed. IntacctLoginRefused (with
+        Intacct's reason, never the password) when Intacct says no; nothing is saved then."""
+        company_id, user_id, entity_id = company_id.strip(), user_id.strip(), (entity_id or "").strip() or None
+        if not company_id or not user_id or not user_password:
+            raise IntacctLoginRefused("company id, user id and password are all required")
+        self.secrets.require_sage_intacct()
+        credentials = self._credentials(company_id, user_id, user_password, entity_id)
+        try:
+            self._client(credentials).login()
+        except AuthError as exc:
+            raise IntacctLoginRefused(f"Sage Intacct refused the login: {exc.message}",
+                                      data_code=exc.data_code) from None
+        sealed = pack(self.cipher.seal(_seal_payload(company_id, user_id, user_password, entity_id),
+                                       tenant_id=tenant_id, provider=PROVIDER))
+        now = self.clock()
+        record = ConnectionRecord(tenant_id=tenant_id, provider=PROVIDER, ciphertext=sealed,
+                                  status=ConnectionStatus.CONNECTED, business_id=company_id,
+                                  business_name=entity_id or company_id, last_refreshed_at=now)
+        for _ in range(5):
+            existing = self.find(tenant_id)
+            try:
+                self.store.connections.save(record, expected_version=existing.version if existing else None)
+                break
+            except ConflictError:
+                continue
+        else:
+            raise ConflictError(f"could not save the Intacct connection of tenant {tenant_id}: it keeps changing")
+        with self._lock:
+            self._opened.pop(tenant_id, None)
+        logger.info("sage_connected", extra={"tenant_id": tenant_id, "provider": PROVIDER, "company_id": company_id})
+        return IntacctConnection(tenant_id, company_id, user_id, entity_id, ConnectionStatus.CONNECTED.value, now)
+
+    def disconnect(self, tenant_id: str) -> bool:
+        """Forget the login (Intacct has nothing to revoke). True if there was one."""
+        record = self.find(tenant_id)
+        if record is None:
+            return False
+        self.store.connections.delete(tenant_id, PROVIDER)
+        with self._lock:
+            self._opened.pop(tenant_id, None)
+        logger.info("sage_disconnected", extra={"tenant_id": tenant_id, "provider": PROVIDER})
+        return True
+
+    def connection(self, tenant_id: str) -> IntacctConnection | None:
+        record = self.find(tenant_id)
+        if record is None:
+            return None
+        try:
+            credentials = self.credentials(tenant_id)
+            user_id, entity = credentials.user_id, credentials.entity_id
+        except (NotConnected, SageError):
+            user_id, entity = "", None
+        return IntacctConnection(tenant_id, record.business_id or "", user_id, entity, record.status.value,
+                                 record.last_refreshed_at)
+
+    # ---- per tenant
+
+    def client_for(self, tenant_id: str) -> IntacctClient:
+        return self._client(self.credentials(tenant_id))
+
+    def connector_for(self, tenant_id: str, settings: TenantSettings | None = None) -> IntacctConnector:
+        return IntacctConnector(self.client_for(tenant_id), posting_options(settings))
+
+    def feed_for(self, tenant_id: str, settings: TenantSettings | None = None) -> IntacctFeed:
+        return IntacctFeed(self.connector_for(tenant_id, settings))
+
+
+def build_sage_intacct(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clients: AwsClients | None = None,
+    http: httpx.Client | None = None,
+    secrets: IntegrationSecrets | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+    **client_options: Any,
+) -> SageIntacct:
+    clients = clients or AwsClients()
+    store = store or Store(settings.table_name, clients.dynamodb, clock=clock)
+    if secrets is None:
+        secrets = get_integration_secrets(settings.settings_secret_name, boto3_client=clients.secretsmanager)
+    secrets.require_sage_intacct()
+    return SageIntacct(settings=settings, store=store, cipher=TokenCipher(clients.kms, settings.token_key_id),
+                       http=http or httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False),
+                       secrets=secrets, clock=clock, sleep=sleep, client_options=client_options)
+
+
+_default: SageIntacct | None = None
+_default_lock = threading.Lock()
+
+
+def default_intacct() -> SageIntacct:
+    """The container's SageIntacct, built on first use from the environment."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = build_sage_intacct(get_settings())
+        return _default
+
+
+def connect_intacct(tenant_id: str, company_id: str, user_id: str, user_password: str,
+                    entity_id: str | None = None, *, intacct: SageIntacct | None = None) -> IntacctConnection:
+    """For the admin API and the CLI: verify the tenant's Intacct login, then save it encrypted."""
+    return (intacct or default_intacct()).connect(tenant_id, company_id, user_id, user_password, entity_id)
+
+
+def poll_intacct_tenants(intacct: SageIntacct, outbox: DeliveryOutbox, *,
+                         clock: Callable[[], datetime] | None = None) -> PollerReport:
+    """The scheduled poll for every enabled Intacct tenant (payments, then the catalog asked for);
+    one failing tenant does not stop the others. The payment poller calls it next to the Sage
+    Accounting poll."""
+    clock = clock or intacct.clock
+    report = PollerReport()
+    for tenant in intacct.store.tenants.iter_all(enabled_only=True):
+        tenant_id = tenant.tenant_id
+        try:
+            settings = parse_tenant_settings(tenant.settings)
+        except ConfigurationError as exc:
+            report.tenants.append(TenantPoll(tenant_id, "failed", error=str(exc)))
+            continue
+        if settings.provider is not Provider.SAGE_INTACCT:
+            continue
+        if not intacct.is_connected(tenant_id):
+            report.tenants.append(TenantPoll(tenant_id, "not_connected"))
+            continue
+        logger.append_keys(tenant_id=tenant_id)
+        try:
+            report.tenants.append(poll_tenant(tenant_id, settings, feed=intacct.feed_for(tenant_id, settings),
+                                              store=intacct.store, outbox=outbox, clock=clock))
+        except AuthError as exc:
+            report.tenants.append(TenantPoll(tenant_id, "expired", error=exc.message))
+        except NotConnected as exc:
+            report.tenants.append(TenantPoll(tenant_id, "not_connected", error=exc.message))
+        except Exception as exc:  # one tenant's trouble must not stop the rest
+            logger.exception("payment_poll_failed")
+            report.tenants.append(TenantPoll(tenant_id, "failed", error=f"{type(exc).__name__}: {exc}"))
+        finally:
+            logger.remove_keys(["tenant_id"])
+    return report
+
+
+__all__ = [
+    "IntacctConnection",
+    "IntacctLoginRefused",
+    "SageIntacct",
+    "build_sage_intacct",
+    "connect_intacct",
+    "default_intacct",
+    "poll_intacct_tenants",
+    "posting_options",
+]

@@ -1,0 +1,330 @@
+"""Builds the Sage 200 pieces of one container, on the same machinery as Sage Accounting (token
+lifecycle with single-flight refresh and keep-alive, the connect flow, the engines), parameterised:
+
+- OAuth through Sage ID (`connectors.sage200.oauth`); our client id/secret and the API subscription
+  key come from the settings secret (`sage200_client_id`, `sage200_client_secret`,
+  `sage200_subscription_key`);
+- a tenant picks a site and company from `GET /sites`: the connection's business id is
+  "<site id>/<company id>";
+- the grant ends 90 days after consent whatever we do, so the daily keep-alive warns 14 and 3 days
+  before (`ExpiryWarnings`, once each) with the reconnect link, and the status shows `days_left`;
+- the payment poller reads Sage 200 through `Sage200Feed`, which presents posted transactions, tax
+  codes, products and customers in the shapes the poller and the catalog import read.
+
+Handlers call `build_sage200(...)` once per cold start; tests pass their own store, KMS client,
+clock and an httpx client over the sandbox.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from sagebridge.connectors.base import NotConnected
+from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
+from sagebridge.connectors.sage200 import mapper
+from sagebridge.connectors.sage200.client import (
+    Sage200Client,
+    Sage200Connector,
+    business_id_of,
+    odata_datetime,
+    odata_string,
+    site_and_company,
+)
+from sagebridge.connectors.sage200.oauth import PROVIDER, sage200_oauth_provider
+from sagebridge.domain.kinds import DocumentKind
+from sagebridge.domain.money import to_decimal
+from sagebridge.domain.settings import Provider
+from sagebridge.host.outbound import DeliveryOutbox
+from sagebridge.security.oauth_state import StateSigner
+from sagebridge.security.secrets import IntegrationSecrets, get_integration_secrets
+from sagebridge.security.tokens import TokenCipher
+from sagebridge.settings import Settings
+from sagebridge.store.aws import AwsClients
+from sagebridge.store.notifications import FailureSummary, Notifier
+from sagebridge.store.records import ConnectionStatus
+from sagebridge.store.store import Store
+from sagebridge.sync.connect_flow import ConnectFlow, ConnectFlows
+from sagebridge.sync.connections import ConnectionService, ExpiryWarnings, LeaseRefreshLock, days_left
+from sagebridge.sync.payments import PollerReport, poll_all_tenants
+from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting, default_http_client
+
+Clock = Callable[[], datetime]
+_URN_BATCH = 20  # urns looked up per request ("urn eq 1 or urn eq 2 ...")
+
+
+# ----------------------------------------------------------------------------------- the wiring
+
+
+@dataclass
+class Sage200:
+    settings: Settings
+    store: Store
+    service: ConnectionService
+    flow: ConnectFlow
+    http: httpx.Client
+    subscription_key: SecretStr
+    clock: Clock
+    sleep: Callable[[float], None] = time.sleep
+
+    def __repr__(self) -> str:
+        return "Sage200(...)"
+
+    def client_for(self, tenant_id: str, **client_options: Any) -> Sage200Client:
+        """A client bound to the tenant's site and company, tokens managed by `service`.
+        NotConnected if the tenant has no live Sage 200 connection."""
+        record = self.service.find(tenant_id)
+        if record is None or record.status != ConnectionStatus.CONNECTED or not record.business_id:
+            raise NotConnected(f"tenant {tenant_id} has no live Sage 200 connection")
+        site, company = site_and_company(record.business_id)
+        return Sage200Client(
+            self.http, token_provider=self.service.token_provider(tenant_id), subscription_key=self.subscription_key,
+            site_id=site, company_id=company, base_url=self.settings.sage200_api_url, sleep=self.sleep,
+            **client_options,
+        )
+
+    def connector_for(self, tenant_id: str) -> Sage200Connector:
+        return Sage200Connector(self.client_for(tenant_id))
+
+    def feed_for(self, tenant_id: str) -> Sage200Feed:
+        return Sage200Feed(self.client_for(tenant_id))
+
+    def list_sites(self, access_token: str) -> list[dict[str, Any]]:
+        """The companies the signing-in user can open, as the connect flow offers them."""
+        client = Sage200Client(self.http, token_provider=lambda *, rejected=None: access_token,
+                               subscription_key=self.subscription_key, base_url=self.settings.sage200_api_url,
+                               sleep=self.sleep)
+        return [{"id": business_id_of(str(s["site_id"]), s["company_id"]),
+                 "name": f"{s.get('company_name') or s['company_id']} ({s.get('site_name') or s['site_id']})"}
+                for s in client.list_sites() if s.get("site_id") and s.get("company_id") is not None]
+
+    def days_left(self, tenant_id: str) -> int | None:
+        """Days until the tenant's Sage 200 sign-in ends (None: not connected)."""
+        return days_left(self.service.find(tenant_id), self.clock())
+
+    def reconnect_link(self, api_base_url: str, tenant_id: str) -> str:
+        """The one-click reconnect link for the status page: the signed connect link."""
+        return self.flow.connect_link(api_base_url, tenant_id)
+
+    def poll_all_tenants(self, outbox: DeliveryOutbox, *, clock: Clock | None = None) -> PollerReport:
+        """The payment poller's run over every Sage 200 tenant (the poller's per-connector hook)."""
+        return poll_all_tenants(self, outbox, clock=clock or self.clock,  # type: ignore[arg-type]
+                                provider=Provider.SAGE_200, feed_for=self.feed_for)
+
+
+def build_sage200(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clients: AwsClients | None = None,
+    http: httpx.Client | None = None,
+    secrets: IntegrationSecrets | None = None,
+    clock: Clock = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+    notify: Callable[[FailureSummary], Any] | None = None,
+    require_signed_link: bool = True,
+) -> Sage200:
+    clients = clients or AwsClients()
+    store = store or Store(settings.table_name, clients.dynamodb, clock=clock)
+    http = http or default_http_client()
+    if secrets is None:
+        secrets = get_integration_secrets(settings.settings_secret_name, boto3_client=clients.secretsmanager)
+    secrets.require_sage200()
+    if notify is None:
+        notify = Notifier(settings.notification_topic_arn, clients).publish
+    oauth = OAuthClient(sage200_oauth_provider(settings), http,
+                        ClientCredentials(secrets.sage200_client_id, secrets.sage200_client_secret), clock=clock)
+    holder: dict[str, Sage200] = {}
+    key = secrets.state_signing_key.get_secret_value()
+
+    def reconnect_link(tenant_id: str) -> str | None:
+        # In AWS the API's own URL is only known per request; the warning then points at the status page.
+        return holder["s200"].reconnect_link(settings.public_api_url, tenant_id) if settings.public_api_url else None
+
+    warnings = ExpiryWarnings(provider=PROVIDER, cursors=store.cursors, notify=notify,
+                              reconnect_link=reconnect_link, label="Sage 200")
+    service = ConnectionService(
+        provider=PROVIDER, connections=store.connections, cipher=TokenCipher(clients.kms, settings.token_key_id),
+        oauth=oauth, lock=LeaseRefreshLock(store.leases), notify=notify, clock=clock, expiry_warnings=warnings,
+    )
+    flow = ConnectFlow(
+        service=service, states=store.oauth_states, tenants=store.tenants, signer=StateSigner(key),
+        link_key=key.encode(), list_businesses=lambda token: holder["s200"].list_sites(token),
+        clock=clock, require_signed_link=require_signed_link,
+    )
+    holder["s200"] = Sage200(settings=settings, store=store, service=service, flow=flow, http=http,
+                             subscription_key=secrets.sage200_subscription_key, clock=clock, sleep=sleep)
+    return holder["s200"]
+
+
+@dataclass
+class ConnectDependencies:
+    """What the connect function needs: the settings and one flow per configured product."""
+
+    settings: Settings
+    flow: ConnectFlows
+
+
+def build_connect_flows(
+    settings: Settings, *, sage_accounting: SageAccounting | None = None, sage200: Sage200 | None = None,
+    clients: AwsClients | None = None, secrets: IntegrationSecrets | None = None,
+) -> ConnectDependencies:
+    """Sage Accounting always; Sage 200 when the settings secret has its credentials."""
+    clients = clients or AwsClients()
+    if secrets is None:
+        secrets = get_integration_secrets(settings.settings_secret_name, boto3_client=clients.secretsmanager)
+    sa = sage_accounting or build_sage_accounting(settings, clients=clients, secrets=secrets)
+    flows: dict[str, ConnectFlow] = {sa.service.provider: sa.flow}
+    if sage200 is None and secrets.has_sage200:
+        sage200 = build_sage200(settings, store=sa.store, clients=clients, http=sa.http, secrets=secrets)
+    if sage200 is not None:
+        flows[PROVIDER] = sage200.flow
+    signer = StateSigner(secrets.state_signing_key.get_secret_value())
+    return ConnectDependencies(settings, ConnectFlows(flows, tenants=sa.store.tenants, signer=signer,
+                                                      default=sa.service.provider))
+
+
+# --------------------------------------------------------------------------- reading for the poller
+
+
+def _abs(value: Any) -> Decimal:
+    return abs(to_decimal(value)) if value is not None else Decimal("0")
+
+
+_RESOURCE_OF_KIND = {DocumentKind.SALES_INVOICE: "sales_invoices", DocumentKind.SALES_CREDIT_NOTE: "sales_credit_notes"}
+_SOURCE_LINK = {DocumentKind.CUSTOMER_PAYMENT: "contact_payment", DocumentKind.CUSTOMER_REFUND: "contact_payment",
+                DocumentKind.SALES_CREDIT_NOTE: "contact_allocation"}
+
+
+class Sage200Feed:
+    """The payment poller's `SageFeed` over Sage 200. Sage 200 has no payment or allocation records
+    of its own: money moves between posted transactions, each listing the others of its allocation
+    sessions by URN. Read here (changed since: `date_time_updated gt <UTC Z>`, `$orderby` + `$top` +
+    `$skip` pages) and presented as the poller reads Sage Accounting:
+
+    - `contact_payments`: receipts (and refunds), allocated to the invoices (credit notes) of their
+      sessions;
+    - `contact_allocations`: credit notes set against invoices;
+    - `get("sales_invoices" | "sales_credit_notes", id)`: total, outstanding and what settled it;
+    - catalog: `products` (-> items), `tax_rates` (tax codes), `contacts` (customers); no services.
+    Posted transactions are never deleted in Sage 200, so nothing is ever "deleted"."""
+
+    def __init__(self, client: Sage200Client) -> None:
+        self.client = client
+        self._ids: dict[int, str] = {}  # urn -> posted transaction id, once per poll
+
+    # ---- SageFeed
+
+    def changed(self, resource: str, since: datetime | None, **filters: Any) -> Iterator[Mapping[str, Any]]:
+        if resource == "contact_payments":
+            return self._changed_money((DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND), since)
+        if resource == "contact_allocations":
+            return self._changed_money((DocumentKind.SALES_CREDIT_NOTE,), since)
+        if resource == "products":
+            return (self._product(r) for r in self._updated("products", since))
+        if resource == "tax_rates":
+            return (self._tax_code(r) for r in self._updated("tax_codes", since))
+        if resource == "contacts":
+            return (self._customer(r) for r in self._updated("customers", since))
+        return iter(())  # services and anything else Sage 200 does not have
+
+    def deleted(self, resource: str, since: datetime) -> Iterator[Mapping[str, Any]]:
+        return iter(())
+
+    def get(self, resource: str, sage_id: str) -> Mapping[str, Any]:
+        record = self.client.get("sales_posted_transactions", sage_id)
+        sessions = record.get("allocation_session_items") or []
+        ids = self._ids_for(int(item["urn"]) for item in sessions)
+        settled = []
+        for item in sessions:
+            kind = mapper.KIND_OF_TRANSACTION.get(str(item.get("trader_transaction_type")))
+            link = _SOURCE_LINK.get(kind) if kind is not None else None
+            if link is not None and int(item["urn"]) in ids:
+                settled.append({"amount": _abs(item.get("allocation_value")), link: {"id": ids[int(item["urn"])]}})
+        return {"id": str(record["id"]), "reference": record.get("reference"),
+                "total_amount": _abs(record.get("document_gross_value")),
+                "outstanding_amount": _abs(record.get("document_outstanding_value")),
+                "payments_allocations": settled}
+
+    # ---- reading
+
+    def _updated(self, resource: str, since: datetime | None, extra: str | None = None) -> Iterator[dict[str, Any]]:
+        parts = [p for p in (extra, f"date_time_updated gt {odata_datetime(since)}" if since else None) if p]
+        return self.client.iterate(resource, filter=" and ".join(parts) or None, orderby="date_time_updated,id")
+
+    def _changed_money(self, kinds: Iterable[DocumentKind], since: datetime | None) -> Iterator[Mapping[str, Any]]:
+        types = " or ".join(f"trader_transaction_type eq {odata_string(mapper.TRANSACTION_TYPE[k])}" for k in kinds)
+        rows = list(self._updated("sales_posted_transactions", since, f"({types})"))
+        self._ids_for(int(i["urn"]) for r in rows for i in r.get("allocation_session_items") or [])
+        for row in rows:
+            yield self._money(row)
+
+    def _ids_for(self, urns: Iterable[int]) -> dict[int, str]:
+        wanted = sorted({u for u in urns if u not in self._ids})
+        for start in range(0, len(wanted), _URN_BATCH):
+            batch = wanted[start:start + _URN_BATCH]
+            for row in self.client.posted_transactions(" or ".join(f"urn eq {u}" for u in batch)):
+                self._ids[int(row["urn"])] = str(row["id"])
+        return self._ids
+
+    def _money(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        kind = mapper.KIND_OF_TRANSACTION.get(str(row.get("trader_transaction_type")))
+        type_id = {DocumentKind.CUSTOMER_PAYMENT: "CUSTOMER_RECEIPT", DocumentKind.CUSTOMER_REFUND: "CUSTOMER_REFUND",
+                   DocumentKind.SALES_CREDIT_NOTE: "CUSTOMER_ALLOCATION"}[kind]  # type: ignore[index]
+        amounts: dict[str, tuple[DocumentKind, Decimal]] = {}
+        for item in row.get("allocation_session_items") or []:
+            other = mapper.KIND_OF_TRANSACTION.get(str(item.get("trader_transaction_type")))
+            if other not in _RESOURCE_OF_KIND or other == kind or int(item["urn"]) not in self._ids:
+                continue
+            document_id = self._ids[int(item["urn"])]
+            before = amounts.get(document_id, (other, Decimal("0")))[1]
+            amounts[document_id] = (other, before + _abs(item.get("allocation_value")))  # type: ignore[assignment]
+        return {
+            "id": str(row["id"]), "transaction_type": {"id": type_id}, "updated_at": row.get("date_time_updated"),
+            "date": str(row.get("transaction_date") or "")[:10], "reference": row.get("reference"),
+            "total_amount": _abs(row.get("document_gross_value")), "currency": {"id": "GBP"},
+            "allocated_artefacts": [
+                {"artefact": {"id": doc_id, "$path": f"/{_RESOURCE_OF_KIND[doc_kind]}/{doc_id}"}, "amount": amount}
+                for doc_id, (doc_kind, amount) in amounts.items()],
+        }
+
+    @staticmethod
+    def _product(row: Mapping[str, Any]) -> dict[str, Any]:
+        tax = row.get("tax_code_id")
+        return {"id": str(row["id"]), "item_code": row.get("code"),
+                "description": row.get("name") or row.get("description") or "",
+                "sales_prices": [{"price": row["sales_price"]}] if row.get("sales_price") is not None else [],
+                "sales_tax_rate": {"id": str(tax)} if tax is not None else None,
+                "active": str(row.get("status") or "Active") == "Active", "updated_at": row.get("date_time_updated")}
+
+    @staticmethod
+    def _tax_code(row: Mapping[str, Any]) -> dict[str, Any]:
+        return {"id": str(row["id"]), "name": row.get("name"), "percentage": row.get("tax_rate"),
+                "is_visible": True, "updated_at": row.get("date_time_updated")}
+
+    @staticmethod
+    def _customer(row: Mapping[str, Any]) -> dict[str, Any]:
+        address = row.get("main_address") or {}
+        return {"id": str(row["id"]), "name": row.get("name"), "reference": row.get("reference"),
+                "tax_number": row.get("vat_number"), "created_at": row.get("date_time_created"),
+                "updated_at": row.get("date_time_updated"),
+                "main_address": {"address_line_1": address.get("address_1"), "address_line_2": address.get("address_2"),
+                                 "city": address.get("city"), "region": address.get("county"),
+                                 "postal_code": address.get("postcode")}}
+
+
+__all__ = [
+    "ConnectDependencies",
+    "Sage200",
+    "Sage200Feed",
+    "build_connect_flows",
+    "build_sage200",
+    "days_left",
+]

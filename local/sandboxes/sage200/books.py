@@ -1,0 +1,304 @@
+"""One Sage 200 company's books in memory, and the rules Sage 200 applies when something is posted.
+
+Posted transactions carry signed values on the customer account, as Sage 200 keeps them: invoices
+and refunds (sales payments) positive, credit notes and receipts negative. An allocation moves
+`document_allocated_value` and `document_outstanding_value` of every transaction in it, records an
+allocation history item on each, and lists the other transactions of the session (by URN) in each
+one's `allocation_session_items`; all of them get a new `date_time_updated`.
+
+Not in the shared specs: `products` (Sage 200's stock module); its shape here follows the stock API's
+product list (id, code, name, description, tax code, price, status, date_time_updated).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+CENT = Decimal("0.01")
+INVOICE = "TradingAccountEntryTypeInvoice"
+CREDIT_NOTE = "TradingAccountEntryTypeCreditNote"
+RECEIPT = "TradingAccountEntryTypePurchasePaymentSalesReceipt"
+SALES_PAYMENT = "TradingAccountEntryTypePurchaseReceiptSalesPayment"
+# What each posting resource makes, and the sign its values carry on the account.
+POSTINGS = {"sales_invoices": (INVOICE, 1), "sales_credit_notes": (CREDIT_NOTE, -1),
+            "sales_receipts": (RECEIPT, -1), "sales_payments": (SALES_PAYMENT, 1)}
+
+TAX_CODES = [  # (id, code, name, rate)
+    (1, 0, "Zero rated", "0.00"), (2, 1, "Standard rated", "20.00"), (3, 2, "Exempt", "0.00"),
+    (4, 5, "Reduced rate", "5.00"), (5, 9, "Non-vatable", "0.00"),
+]
+NOMINAL_CODES = [  # (code, cost centre, department, name)
+    ("4000", "", "", "Sales - labour"), ("4010", "", "", "Sales - parts"), ("4020", "", "", "Sales - fuel"),
+    ("4100", "NTH", "WKS", "Sales - north workshop"), ("1100", "", "", "Debtors control"),
+    ("1200", "", "", "Bank current account"), ("2200", "", "", "Sales tax control"),
+]
+PRODUCTS = [  # (code, name, price, tax code id)
+    ("LAB-HOUR", "Labour, per hour", "65.00", 2), ("OIL-5W30", "Engine oil 5W-30, 1 litre", "9.99", 2),
+    ("MOT-TEST", "MOT test", "54.85", 5),
+]
+
+
+class BusinessRuleError(Exception):
+    """Sage 200 refuses the posting (answered 400 with `code`)."""
+
+    def __init__(self, message: str, code: str = "BusinessRule") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def money(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _date_time(value: str | None, default: str) -> str:
+    """A body's date-time as Sage 200 shows it back (the date at midnight, no offset)."""
+    return f"{(value or default)[:10]}T00:00:00"
+
+
+class Books:
+    # Lists served though not described by the shared specs.
+    EXTRA_LISTS = frozenset({"products"})
+
+    def __init__(self, company_id: str, name: str, clock: Any) -> None:
+        self.company_id = company_id
+        self.name = name
+        self.clock = clock
+        self.collections: dict[str, dict[int, dict[str, Any]]] = {}
+        self._ids = itertools.count(1001)
+        self._urns = itertools.count(50001)
+        self.seed_ids: dict[str, str] = {}
+        self._seed()
+
+    # ---- storage
+
+    def now(self) -> str:
+        return self.clock.now().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _add(self, collection: str, record: dict[str, Any], *, record_id: int | None = None) -> dict[str, Any]:
+        now = self.now()
+        record = {"id": record_id if record_id is not None else next(self._ids), **record}
+        record.setdefault("date_time_created", now)
+        record.setdefault("date_time_updated", now)
+        self.collections.setdefault(collection, {})[record["id"]] = record
+        return record
+
+    def rows(self, collection: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(r) for r in self.collections.get(collection, {}).values()]
+
+    def fields(self, collection: str) -> set[str] | None:
+        records = self.collections.get(collection)
+        if not records:
+            return None
+        return set().union(*(r.keys() for r in records.values()))
+
+    def get(self, collection: str, record_id: str | int) -> dict[str, Any] | None:
+        found = self.collections.get(collection, {}).get(int(record_id))
+        return copy.deepcopy(found) if found is not None else None
+
+    def _touch(self, record: dict[str, Any]) -> None:
+        record["date_time_updated"] = self.now()
+
+    def _seed(self) -> None:
+        for record_id, code, name, rate in TAX_CODES:
+            self._add("tax_codes", {"code": code, "name": name, "tax_rate": money(rate), "terms": "",
+                                    "terms_description": "", "is_notional_acquisition_tax": False},
+                      record_id=record_id)
+            self.seed_ids[f"T{code}"] = str(record_id)
+        for code, cost_centre, department, name in NOMINAL_CODES:
+            self._add("nominal_codes", {"reference": code, "cost_centre": cost_centre, "department": department,
+                                        "name": name, "account_type": "NominalAccountTypePosting"})
+        bank = self._add("banks", {"code": "1200", "description": "Current Account", "bank_account_type":
+                                   "BankAccountTypeCurrent", "balance": money(0)})
+        self.seed_ids["bank"] = str(bank["id"])
+        self._add("currencies", {"code": "GBP", "name": "Pound Sterling", "symbol": "£", "is_base_currency": True},
+                  record_id=1)
+        for code, name, price, tax in PRODUCTS:
+            product = self._add("products", {"code": code, "name": name, "description": name,
+                                             "sales_price": money(price), "tax_code_id": tax, "status": "Active"})
+            self.seed_ids[code] = str(product["id"])
+        for reference, name in (("ACME001", "Acme Fleet Services Ltd"), ("BROWN01", "Brown & Daughters")):
+            customer = self._customer({"reference": reference, "name": name})
+            self.seed_ids[reference] = str(customer["id"])
+
+    # ---- posting
+
+    def post(self, resource: str, body: dict[str, Any]) -> dict[str, Any]:
+        if resource == "customers":
+            return self._customer(body)
+        if resource in ("sales_invoices", "sales_credit_notes"):
+            return self._document(resource, body)
+        if resource in ("sales_receipts", "sales_payments"):
+            return self._payment(resource, body)
+        if resource == "sales_allocations":
+            return self._allocate(body)
+        raise BusinessRuleError(f"the sandbox does not post {resource}", "NotSupported")
+
+    def _customer(self, body: dict[str, Any]) -> dict[str, Any]:
+        reference = str(body["reference"]).upper()
+        if any(c["reference"] == reference for c in self.collections.get("customers", {}).values()):
+            raise BusinessRuleError(f"A customer with the reference {reference} already exists.", "DuplicateReference")
+        contacts = body.get("contacts") or []
+        record = {k: v for k, v in body.items() if k != "contacts"}
+        record.update({"reference": reference, "short_name": body.get("short_name") or reference,
+                       "balance": money(0), "on_hold": False, "currency_id": 1, "default_tax_code_id": 2,
+                       "account_status_type": "AccountStatusActive"})
+        customer = self._add("customers", record)
+        if "main_address" in body:
+            customer["main_address"] = {"id": customer["id"], "customer_id": customer["id"], **body["main_address"]}
+        for person in contacts:
+            contact = self._add("customer_contacts", {
+                "customer_id": customer["id"], "first_name": person.get("first_name"),
+                "name": " ".join(p for p in (person.get("first_name"), person.get("last_name")) if p),
+            })
+            for email in person.get("emails") or []:
+                self._add("customer_emails", {"email": email["email"], "customer_contact_id": contact["id"],
+                                              "is_default": bool(email.get("is_default"))})
+        return copy.deepcopy(customer)
+
+    def _customer_of(self, body: dict[str, Any]) -> dict[str, Any]:
+        customer = self.collections.get("customers", {}).get(int(body["customer_id"]))
+        if customer is None:
+            raise BusinessRuleError(f"The customer {body['customer_id']} does not exist.", "CustomerNotFound")
+        return customer
+
+    def _document(self, resource: str, body: dict[str, Any]) -> dict[str, Any]:
+        customer = self._customer_of(body)
+        kind, sign = POSTINGS[resource]
+        goods = money(body.get("document_goods_value", 0))
+        tax = money(body.get("document_tax_value", 0))
+        tax_items = body.get("tax_analysis_items") or [
+            {"id": customer["default_tax_code_id"], "goods_amount": goods, "tax_amount": tax}]
+        nominal_items = body.get("nominal_analysis_items") or [{"code": "4000", "value": goods}]
+        rendered_tax = []
+        for item in tax_items:
+            code = self.collections["tax_codes"].get(int(item["id"]))
+            if code is None:
+                raise BusinessRuleError(f"The tax code {item['id']} does not exist.", "TaxCodeNotFound")
+            rendered_tax.append({"id": code["id"], "code": code["code"], "name": code["name"],
+                                 "entry_type": "TaxAccountEntryTypeNormal",
+                                 "goods_amount": sign * money(item.get("goods_amount", goods)),
+                                 "tax_amount": sign * money(item.get("tax_amount", tax)),
+                                 "tax_discount_amount": money(0)})
+        rendered_nominal = []
+        for item in nominal_items:
+            key = (item["code"], item.get("cost_centre", ""), item.get("department", ""))
+            account = next((n for n in self.collections["nominal_codes"].values()
+                            if (n["reference"], n["cost_centre"], n["department"]) == key), None)
+            if account is None:
+                raise BusinessRuleError(f"The nominal account {'/'.join(k for k in key if k)} does not exist.",
+                                        "NominalCodeNotFound")
+            rendered_nominal.append({"code": key[0], "cost_centre": key[1], "department": key[2],
+                                     "name": account["name"], "narrative": item.get("narrative", ""),
+                                     "value": sign * money(item.get("value", goods)),
+                                     "base_value": sign * money(item.get("value", goods))})
+        # Sage 200's own check: every analysis adds up to the header, to the penny.
+        if sum((abs(i["goods_amount"]) for i in rendered_tax), Decimal(0)) != goods:
+            raise BusinessRuleError("The tax analysis goods amounts do not add up to the document goods value.",
+                                    "AnalysisMismatch")
+        if sum((abs(i["tax_amount"]) for i in rendered_tax), Decimal(0)) != tax:
+            raise BusinessRuleError("The tax analysis tax amounts do not add up to the document tax value.",
+                                    "AnalysisMismatch")
+        if sum((abs(i["value"]) for i in rendered_nominal), Decimal(0)) != goods:
+            raise BusinessRuleError("The nominal analysis values do not add up to the document goods value.",
+                                    "AnalysisMismatch")
+        gross = goods + tax
+        today = self.clock.now().date().isoformat()
+        return self._posted(customer, kind, body, {
+            "document_goods_value": sign * goods, "document_tax_value": sign * tax,
+            "document_gross_value": sign * gross, "document_outstanding_value": sign * gross,
+            "due_date": _date_time(body.get("due_date"), body.get("transaction_date") or today),
+            "tax_analysis_items": rendered_tax, "nominal_analysis_items": rendered_nominal,
+        })
+
+    def _payment(self, resource: str, body: dict[str, Any]) -> dict[str, Any]:
+        customer = self._customer_of(body)
+        if int(body["bank_id"]) not in self.collections["banks"]:
+            raise BusinessRuleError(f"The bank {body['bank_id']} does not exist.", "BankNotFound")
+        value = money(body["cheque_value"])
+        if value <= 0:
+            raise BusinessRuleError("The value must be more than zero.", "InvalidValue")
+        kind, sign = POSTINGS[resource]
+        return self._posted(customer, kind, body, {
+            "document_goods_value": sign * value, "document_tax_value": money(0),
+            "document_gross_value": sign * value, "document_outstanding_value": sign * value,
+            "due_date": None,
+        })
+
+    def _posted(self, customer: dict[str, Any], kind: str, body: dict[str, Any],
+                values: dict[str, Any]) -> dict[str, Any]:
+        urn = next(self._urns)
+        today = self.clock.now().date().isoformat()
+        record = {
+            "customer_id": customer["id"], "trader_transaction_type": kind,
+            "reference": body.get("reference", ""), "second_reference": body.get("second_reference", ""),
+            "queried": "", "transaction_date": _date_time(body.get("transaction_date"), today),
+            "posted_date": _date_time(None, today), "full_settlement_date": None,
+            "document_discount_value": money(0), "discount_percent": money(0),
+            "document_tax_discount_value": money(0), "document_allocated_value": money(0),
+            "exchange_rate": Decimal("1.000000"), "settled_immediately": False, "discount_days": 0,
+            "urn": urn, "user_name": "sage.bridge", "bank_items": [], "allocation_session_items": [],
+            "allocation_history_items": [], **values,
+        }
+        for base, doc in (("base_goods_value", "document_goods_value"), ("base_gross_value", "document_gross_value"),
+                          ("base_tax_value", "document_tax_value"), ("base_allocated_value",
+                                                                      "document_allocated_value")):
+            record[base] = record[doc]
+        self._add("sales_posted_transactions", record)
+        customer["balance"] = money(customer["balance"] + record["document_gross_value"])
+        self._touch(customer)
+        return {"urn": str(urn)}
+
+    def _allocate(self, body: dict[str, Any]) -> dict[str, Any]:
+        customer = self._customer_of(body)
+        posted = self.collections.get("sales_posted_transactions", {})
+        lines = body["allocation_lines"]
+        if len(lines) < 2:
+            raise BusinessRuleError("An allocation needs at least two transactions.", "AllocationInvalid")
+        entries = []
+        for line in lines:
+            record = posted.get(int(line["posted_tran_id"]))
+            if record is None or record["customer_id"] != customer["id"]:
+                raise BusinessRuleError(f"The transaction {line['posted_tran_id']} is not on this customer's account.",
+                                        "AllocationInvalid")
+            value = money(line["value_to_allocate"])
+            outstanding = record["document_outstanding_value"]
+            if value == 0 or (value > 0) != (outstanding > 0) or abs(value) > abs(outstanding):
+                raise BusinessRuleError(f"The transaction {record['reference']} has {outstanding} outstanding; "
+                                        f"{value} cannot be allocated against it.", "AllocationInvalid")
+            entries.append((record, value))
+        if sum((v for _, v in entries), Decimal(0)) != 0:
+            raise BusinessRuleError("The allocation lines must add up to zero.", "AllocationInvalid")
+        if len({r["id"] for r, _ in entries}) != len(entries):
+            raise BusinessRuleError("A transaction appears twice in the allocation.", "AllocationInvalid")
+        when = _date_time(body.get("allocation_date"), self.clock.now().date().isoformat())
+        now = self.now()
+        for record, value in entries:
+            record["document_outstanding_value"] = money(record["document_outstanding_value"] - value)
+            record["document_allocated_value"] = money(record["document_allocated_value"] + value)
+            record["base_allocated_value"] = record["document_allocated_value"]
+            if record["document_outstanding_value"] == 0:
+                record["full_settlement_date"] = when
+            record["allocation_history_items"].append({
+                "id": next(self._ids), "trading_revaluation_allocation_entry_type": "AllocationEntryTypeAllocation",
+                "entry_date": when, "allocation_value": value, "nominal_updated": True,
+                "exchange_rate": Decimal("1.000000"), "exchange_gain_loss": money(0),
+                "date_time_created": now, "date_time_updated": now,
+            })
+            for other, other_value in entries:
+                if other is record:
+                    continue
+                record["allocation_session_items"].append({
+                    "user_name": "sage.bridge", "ledger_type": "LedgerTypeSales", "urn": other["urn"],
+                    "allocation_date": when, "trader_transaction_type": other["trader_transaction_type"],
+                    "reference": other["reference"], "value": other["document_gross_value"],
+                    "allocation_value": other_value,
+                })
+            self._touch(record)
+        return copy.deepcopy(body)
+
+
+__all__ = ["CREDIT_NOTE", "INVOICE", "POSTINGS", "RECEIPT", "SALES_PAYMENT", "Books", "BusinessRuleError", "money"]

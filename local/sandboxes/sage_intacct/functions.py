@@ -1,0 +1,400 @@
+"""The gateway's functions over one company. Each returns an `Outcome` (a key, data records) or
+raises `GatewayError` with Intacct-style errors (errorno, description, description2, correction).
+
+Error numbers: XL03000003 (schema), XL03000006 (sign-in), XL03000009 (transaction rolled back) and
+GW-0010 (rate limit) are Intacct's documented ones; the BL… numbers below are the sandbox's own
+stand-ins for business-rule refusals (clients read the words, not the numbers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from .store import OBJECTS, Company, QueryError
+
+if TYPE_CHECKING:
+    from .app import SageIntacctSandbox, Session
+
+DUPLICATE = "BL01001973"
+INVALID = "BL03000018"
+MAX_PAGE_SIZE = 2000
+DEFAULT_PAGE_SIZE = 100
+PAYMENT_METHODS = frozenset({"Printed Check", "Check", "Cash", "EFT", "Credit Card", "Online", "Online Charge Card",
+                             "Online ACH Debit"})
+CENT = Decimal("0.01")
+
+
+class GatewayError(Exception):
+    def __init__(self, *errors: tuple[str, str, str, str]) -> None:
+        super().__init__(errors[0][1] if errors else "error")
+        self.errors = list(errors)
+
+
+def refuse(errorno: str, description: str, description2: str = "", correction: str = "") -> GatewayError:
+    return GatewayError((errorno, description, description2, correction))
+
+
+@dataclass
+class Outcome:
+    key: Any = None
+    data: list[ET.Element] | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def value_of(node: ET.Element) -> Any:
+    children = list(node)
+    if not children:
+        return (node.text or "").strip()
+    out: dict[str, Any] = {}
+    for child in children:
+        value = value_of(child)
+        if child.tag in out:
+            existing = out[child.tag]
+            out[child.tag] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            out[child.tag] = value
+    return out
+
+
+def money(value: Any, what: str) -> Decimal:
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise refuse(INVALID, f"{what} is not a valid amount", f"Got {value!r}.") from None
+    if not amount.is_finite():
+        raise refuse(INVALID, f"{what} is not a valid amount", f"Got {value!r}.")
+    return amount.quantize(CENT)
+
+
+def generic_date(value: Any, what: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(str(value).strip(), "%m/%d/%Y").replace(tzinfo=dt.UTC).date()
+    except ValueError:
+        raise refuse(INVALID, f"{what} is not a valid date", f"Use mm/dd/yyyy, got {value!r}.") from None
+
+
+def legacy_date(node: ET.Element | None, what: str) -> dt.date:
+    if node is None:
+        raise refuse(INVALID, f"{what} is required")
+    try:
+        return dt.date(int(node.findtext("year") or 0), int(node.findtext("month") or 0),
+                       int(node.findtext("day") or 0))
+    except ValueError:
+        raise refuse(INVALID, f"{what} is not a valid date") from None
+
+
+def as_list(value: Any) -> list[Any]:
+    if value in (None, ""):
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+class Functions:
+    READS = frozenset({"readByQuery", "readMore", "read", "getAPISession", "readByName"})
+
+    def __init__(self, sandbox: SageIntacctSandbox) -> None:
+        self.sandbox = sandbox
+
+    @property
+    def now(self) -> dt.datetime:
+        return self.sandbox.clock.now()
+
+    def run(self, node: ET.Element, company: Company, session: Session, *, origin: str,
+            undo: list[tuple[str, int]]) -> Outcome:
+        handler = getattr(self, f"_fn_{node.tag}", None)
+        if handler is None:
+            raise refuse("XL03000005", f"The function {node.tag} is not available in this sandbox", "",
+                         "Use one of the functions the sandbox documents.")
+        return handler(node, company, session=session, origin=origin, undo=undo)
+
+    def _add(self, company: Company, obj: str, record: dict[str, Any], undo: list[tuple[str, int]]) -> dict[str, Any]:
+        now = self.now
+        record.setdefault("STATUS", "active")
+        record.setdefault("WHENCREATED", now)
+        record["WHENMODIFIED"] = now
+        added = company.add(obj, record)
+        undo.append((obj, added["RECORDNO"]))
+        self.sandbox.created[(company.company_id, obj)] += 1
+        return added
+
+    # ---- sessions
+
+    def _fn_getAPISession(self, node: ET.Element, company: Company, *, session: Session, origin: str,
+                          **_: Any) -> Outcome:
+        from .app import SESSION_PATH
+
+        api = ET.Element("api")
+        ET.SubElement(api, "sessionid").text = session.session_id
+        ET.SubElement(api, "endpoint").text = origin + SESSION_PATH
+        ET.SubElement(api, "locationid").text = session.entity_id or ""
+        return Outcome(data=[api])
+
+    # ---- generic create
+
+    def _fn_create(self, node: ET.Element, company: Company, *, undo: list[tuple[str, int]], **_: Any) -> Outcome:
+        made = []
+        for child in node:
+            fields = value_of(child)
+            if not isinstance(fields, dict):
+                raise refuse(INVALID, f"{child.tag} has no fields")
+            creator = getattr(self, f"_create_{child.tag.upper()}", None)
+            if creator is None:
+                raise refuse(INVALID, f"create is not available for {child.tag} in this sandbox")
+            record = creator(company, fields, undo)
+            reply = ET.Element(child.tag.lower())
+            ET.SubElement(reply, "RECORDNO").text = str(record["RECORDNO"])
+            for key in ("CUSTOMERID", "CONTACTNAME", "ITEMID"):
+                if key in record:
+                    ET.SubElement(reply, key).text = str(record[key])
+            made.append(reply)
+        return Outcome(data=made, attributes={"listtype": "objects", "count": len(made)})
+
+    def _create_CONTACT(self, company: Company, f: dict[str, Any], undo: list[tuple[str, int]]) -> dict[str, Any]:
+        name = str(f.get("CONTACTNAME") or "").strip()
+        if not name or not str(f.get("PRINTAS") or "").strip():
+            raise refuse(INVALID, "CONTACTNAME and PRINTAS are required to create a contact")
+        if company.one("CONTACT", "CONTACTNAME", name):
+            raise refuse(DUPLICATE, "Another Contact with the given value(s) already exists",
+                         f"A contact named '{name}' already exists.", "Use a unique contact name.")
+        return self._add(company, "CONTACT", dict(f), undo)
+
+    def _create_CUSTOMER(self, company: Company, f: dict[str, Any], undo: list[tuple[str, int]]) -> dict[str, Any]:
+        customer_id = str(f.get("CUSTOMERID") or "").strip() or f"CUST-{company.next_recordno:05d}"
+        if not str(f.get("NAME") or "").strip():
+            raise refuse(INVALID, "NAME is required to create a customer")
+        if company.one("CUSTOMER", "CUSTOMERID", customer_id):
+            raise refuse(DUPLICATE, "Another Customer with the given value(s) already exists",
+                         f"Customer ID '{customer_id}' is already in use.", "Use another customer ID.")
+        for link in ("CONTACTINFO", "BILLTO", "SHIPTO"):
+            contact = (f.get(link) or {}).get("CONTACTNAME") if isinstance(f.get(link), dict) else None
+            if contact and not company.one("CONTACT", "CONTACTNAME", contact):
+                raise refuse(INVALID, f"{link}: contact '{contact}' does not exist", "", "Create the contact first.")
+        currency = f.get("CURRENCY")
+        if currency and len(str(currency)) != 3:
+            raise refuse(INVALID, f"Currency '{currency}' is not valid")
+        record = dict(f, CUSTOMERID=customer_id)
+        return self._add(company, "CUSTOMER", record, undo)
+
+    def _create_ITEM(self, company: Company, f: dict[str, Any], undo: list[tuple[str, int]]) -> dict[str, Any]:
+        item_id = str(f.get("ITEMID") or "").strip()
+        if not item_id or not str(f.get("NAME") or "").strip():
+            raise refuse(INVALID, "ITEMID and NAME are required to create an item")
+        if company.one("ITEM", "ITEMID", item_id):
+            raise refuse(DUPLICATE, "Another Item with the given value(s) already exists", f"Item '{item_id}'.")
+        record = dict(f, ITEMTYPE=f.get("ITEMTYPE") or "Non-Inventory")
+        for name in ("BASEPRICE", "STANDARD_COST"):
+            if record.get(name) not in (None, ""):
+                record[name] = money(record[name], name)
+        return self._add(company, "ITEM", record, undo)
+
+    def _create_ARPYMT(self, company: Company, f: dict[str, Any], undo: list[tuple[str, int]]) -> dict[str, Any]:
+        customer_id = str(f.get("CUSTOMERID") or "")
+        if not company.one("CUSTOMER", "CUSTOMERID", customer_id):
+            raise refuse(INVALID, f"Invalid Customer '{customer_id}'", "", "Enter an existing customer ID.")
+        bank = str(f.get("FINANCIALENTITY") or "")
+        if not company.one("CHECKINGACCOUNT", "BANKACCOUNTID", bank):
+            raise refuse(INVALID, f"Invalid financial entity '{bank}'", "", "Enter a checking account ID.")
+        method = str(f.get("PAYMENTMETHOD") or "")
+        if method not in PAYMENT_METHODS:
+            raise refuse(INVALID, f"Invalid payment method '{method}'")
+        received = generic_date(f.get("RECEIPTDATE"), "RECEIPTDATE")
+        details = as_list((f.get("ARPYMTDETAILS") or {}).get("ARPYMTDETAIL") if isinstance(
+            f.get("ARPYMTDETAILS"), dict) else None)
+        if not details:
+            raise refuse(INVALID, "A payment needs at least one ARPYMTDETAIL (the invoice it pays)")
+        applied = []
+        for number, d in enumerate(details, start=1):
+            invoice = company.one("ARINVOICE", "RECORDNO", d.get("RECORDKEY"))
+            if invoice is None or invoice.get("CUSTOMERID") != customer_id:
+                raise refuse(INVALID, f"Line {number}: invoice {d.get('RECORDKEY')} is not an open invoice of "
+                             f"customer {customer_id}")
+            amount = money(d.get("TRX_PAYMENTAMOUNT"), f"line {number} TRX_PAYMENTAMOUNT")
+            if amount <= 0 or amount > invoice["TOTALDUE"]:
+                raise refuse(INVALID, f"Line {number}: the payment amount {amount} is more than the "
+                             f"{invoice['TOTALDUE']} due on invoice {invoice['RECORDID']}")
+            applied.append((invoice, amount))
+        return self.post_payment(company, customer_id=customer_id, bank=bank, method=method, received=received,
+                                 reference=f.get("DOCNUMBER") or None, currency=f.get("CURRENCY") or None,
+                                 applied=applied, undo=undo)
+
+    def post_payment(self, company: Company, *, customer_id: str, bank: str, method: str, received: dt.date,
+                     reference: str | None, currency: str | None, applied: list[tuple[dict[str, Any], Decimal]],
+                     undo: list[tuple[str, int]]) -> dict[str, Any]:
+        """Post a receipt and apply it: the invoices' TOTALPAID/TOTALDUE/STATE move with it."""
+        total = sum((a for _, a in applied), Decimal("0"))
+        payment = self._add(company, "ARPYMT", {
+            "CUSTOMERID": customer_id, "FINANCIALENTITY": bank, "PAYMENTMETHOD": method, "DOCNUMBER": reference,
+            "RECEIPTDATE": received, "PAYMENTDATE": received, "CURRENCY": currency or company.base_currency,
+            "TOTALENTERED": total, "STATE": "Posted"}, undo)
+        for invoice, amount in applied:
+            self._add(company, "ARPYMTDETAIL", {"PAYMENTKEY": payment["RECORDNO"], "RECORDKEY": invoice["RECORDNO"],
+                                                "TRX_PAYMENTAMOUNT": amount}, undo)
+            self._settle(invoice, amount)
+        return payment
+
+    def _settle(self, invoice: dict[str, Any], amount: Decimal) -> None:
+        invoice["TOTALPAID"] += amount
+        invoice["TOTALDUE"] = invoice["TOTALENTERED"] - invoice["TOTALPAID"]
+        paid = invoice["TOTALPAID"]
+        invoice["STATE"] = "Paid" if invoice["TOTALDUE"] <= 0 else "Partially Paid" if paid else "Posted"
+        invoice["WHENMODIFIED"] = self.now
+
+    def reverse_payment(self, company: Company, payment: dict[str, Any]) -> None:
+        for detail in company.find("ARPYMTDETAIL", "PAYMENTKEY", payment["RECORDNO"]):
+            invoice = company.one("ARINVOICE", "RECORDNO", detail["RECORDKEY"])
+            if invoice is not None:
+                self._settle(invoice, -detail["TRX_PAYMENTAMOUNT"])
+            company.remove("ARPYMTDETAIL", detail["RECORDNO"])
+        payment["STATE"] = "Reversed"
+        payment["WHENMODIFIED"] = self.now
+
+    # ---- legacy AR documents
+
+    def _lines(self, company: Company, items: ET.Element | None, what: str) -> list[dict[str, Any]]:
+        if items is None or not len(items):
+            raise refuse(INVALID, f"{what} needs at least one line item")
+        lines = []
+        for number, node in enumerate(items.findall("lineitem"), start=1):
+            account = (node.findtext("glaccountno") or node.findtext("accountlabel") or "").strip()
+            if not company.one("GLACCOUNT", "ACCOUNTNO", account):
+                raise refuse(INVALID, f"Enter a valid account number on line item {number}",
+                             f"Account '{account}' is not valid.", "Pick an account from the chart of accounts.")
+            line = {"ACCOUNTNO": account, "AMOUNT": money(node.findtext("amount"), f"line {number} amount"),
+                    "ENTRYDESCRIPTION": node.findtext("memo") or ""}
+            for tag, obj, key in (("locationid", "LOCATION", "LOCATIONID"), ("departmentid", "DEPARTMENT",
+                                                                             "DEPARTMENTID")):
+                value = (node.findtext(tag) or "").strip()
+                if value:
+                    if not company.one(obj, key, value):
+                        raise refuse(INVALID, f"Line item {number}: {key.lower()} '{value}' is not valid")
+                    line[key] = value
+            lines.append(line)
+        return lines
+
+    def _document(self, node: ET.Element, company: Company, obj: str, items_tag: str, number_tag: str,
+                  undo: list[tuple[str, int]]) -> Outcome:
+        customer_id = (node.findtext("customerid") or "").strip()
+        customer = company.one("CUSTOMER", "CUSTOMERID", customer_id)
+        if customer is None:
+            raise refuse(INVALID, f"Invalid Customer '{customer_id}'", "", "Enter an existing customer ID.")
+        created = legacy_date(node.find("datecreated"), "datecreated")
+        due = legacy_date(node.find("datedue"), "datedue") if node.find("datedue") is not None else created
+        if due < created:
+            raise refuse(INVALID, "Date Due cannot be earlier than date of transaction")
+        lines = self._lines(company, node.find(items_tag), obj)
+        total = sum((line["AMOUNT"] for line in lines), Decimal("0"))
+        record: dict[str, Any] = {
+            "RECORDID": (node.findtext(number_tag) or "").strip() or None, "CUSTOMERID": customer_id,
+            "CUSTOMERNAME": customer.get("NAME"), "WHENCREATED": created, "WHENPOSTED": created,
+            "DESCRIPTION": node.findtext("description") or None,
+            "CURRENCY": node.findtext("currency") or company.base_currency,
+            "TOTALENTERED": total, "TOTALPAID": Decimal("0"), "TOTALDUE": total, "STATE": "Posted",
+            "AUWHENCREATED": self.now,
+        }
+        if obj == "ARINVOICE":
+            record["WHENDUE"] = due
+        for custom in node.findall("customfields/customfield"):
+            name = (custom.findtext("customfieldname") or "").strip()
+            if name not in company.custom_fields.get(obj, set()):
+                raise refuse(INVALID, f"Custom field '{name}' does not exist on {obj}", "",
+                             "Create the custom field in Intacct or fix its name in the settings.")
+            record[name] = custom.findtext("customfieldvalue") or ""
+        record[f"{obj}ITEMS"] = {f"{obj}ITEM": lines}
+        added = self._add(company, obj, record, undo)
+        added["STATUS"] = "active"
+        return Outcome(key=added["RECORDNO"])
+
+    def _fn_create_invoice(self, node: ET.Element, company: Company, *, undo: list[tuple[str, int]],
+                           **_: Any) -> Outcome:
+        return self._document(node, company, "ARINVOICE", "invoiceitems", "invoiceno", undo)
+
+    def _fn_create_aradjustment(self, node: ET.Element, company: Company, *, undo: list[tuple[str, int]],
+                                **_: Any) -> Outcome:
+        return self._document(node, company, "ARADJUSTMENT", "aradjustmentitems", "adjustmentno", undo)
+
+    def _fn_reverse_invoice(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
+        invoice = company.one("ARINVOICE", "RECORDNO", node.get("key"))
+        if invoice is None:
+            raise refuse(INVALID, f"Invoice {node.get('key')} does not exist")
+        if invoice["STATE"] == "Reversed":
+            raise refuse(INVALID, f"Invoice {invoice['RECORDID']} is already reversed")
+        if invoice["TOTALPAID"]:
+            raise refuse(INVALID, f"Invoice {invoice['RECORDID']} has payments applied and cannot be reversed")
+        invoice.update(STATE="Reversed", TOTALDUE=Decimal("0"), WHENMODIFIED=self.now)
+        return Outcome(key=invoice["RECORDNO"])
+
+    def _fn_delete_aradjustment(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
+        adjustment = company.one("ARADJUSTMENT", "RECORDNO", node.get("key"))
+        if adjustment is None:
+            raise refuse(INVALID, f"Adjustment {node.get('key')} does not exist")
+        company.remove("ARADJUSTMENT", adjustment["RECORDNO"])
+        return Outcome(key=node.get("key"))
+
+    # ---- reads
+
+    def _object(self, name: str | None) -> str:
+        obj = (name or "").strip().upper()
+        if obj not in OBJECTS:
+            raise refuse(INVALID, f"Object '{name}' is not available", "", "Check the object name.")
+        return obj
+
+    @staticmethod
+    def _fields(text: str | None) -> list[str] | None:
+        text = (text or "*").strip()
+        return None if text in ("", "*") else [f.strip() for f in text.split(",") if f.strip()]
+
+    def _render(self, obj: str, records: list[dict[str, Any]], fields: list[str] | None) -> list[ET.Element]:
+        from .app import record_element
+
+        return [record_element(obj, r, fields) for r in records]
+
+    def _fn_read(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
+        obj = self._object(node.findtext("object"))
+        keys = [k.strip() for k in (node.findtext("keys") or "").split(",") if k.strip()]
+        records = [r for k in keys for r in company.find(obj, "RECORDNO", k)]
+        return Outcome(data=self._render(obj, records, self._fields(node.findtext("fields"))),
+                       attributes={"listtype": obj.lower(), "count": len(records)})
+
+    def _fn_readByQuery(self, node: ET.Element, company: Company, session: Session, **_: Any) -> Outcome:
+        obj = self._object(node.findtext("object"))
+        try:
+            size = int((node.findtext("pagesize") or str(DEFAULT_PAGE_SIZE)).strip())
+        except ValueError:
+            raise refuse(INVALID, "pagesize must be a number") from None
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise refuse(INVALID, f"pagesize must be between 1 and {MAX_PAGE_SIZE}")
+        try:
+            records = company.query(obj, node.findtext("query") or "")
+        except QueryError as exc:
+            raise refuse(INVALID, "The query is not valid", str(exc), "Check the query syntax.") from None
+        recordnos = [r["RECORDNO"] for r in records]
+        return self._page(company, session, obj, recordnos, size, self._fields(node.findtext("fields")))
+
+    def _page(self, company: Company, session: Session, obj: str, recordnos: list[int], size: int,
+              fields: list[str] | None, result_id: str | None = None) -> Outcome:
+        page, rest = recordnos[:size], recordnos[size:]
+        records = [company.objects[obj][i] for i in page if i in company.objects[obj]]
+        attributes: dict[str, Any] = {"listtype": obj.lower(), "count": len(records),
+                                      "totalcount": len(recordnos), "numremaining": len(rest)}
+        if rest:
+            result_id = result_id or secrets.token_hex(16)
+            self.sandbox.result_sets[result_id] = {"company": company.company_id, "session": session.session_id,
+                                                   "object": obj, "rest": rest, "size": size, "fields": fields}
+            attributes["resultId"] = result_id
+        elif result_id:
+            self.sandbox.result_sets.pop(result_id, None)
+        return Outcome(data=self._render(obj, records, fields), attributes=attributes)
+
+    def _fn_readMore(self, node: ET.Element, company: Company, session: Session, **_: Any) -> Outcome:
+        result_id = (node.findtext("resultId") or "").strip()
+        state = self.sandbox.result_sets.get(result_id)
+        if state is None or state["company"] != company.company_id:
+            raise refuse(INVALID, f"There is no result set '{result_id}' to read more of", "",
+                         "Run readByQuery again (result sets end with the session).")
+        return self._page(company, session, state["object"], state["rest"], state["size"], state["fields"],
+                          result_id)

@@ -1,0 +1,161 @@
+"""Exports through the admin API: dry run, export now, queued runs, runs, the sync log and replay."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from sagebridge.host.jobs import ExportJob
+from sagebridge.sync.scheduling import EXPORT_LEASE, handle_export_job
+from tests.integration.admin.world import IAM, TENANT, invoice
+
+
+@pytest.fixture
+def staged(tenant):
+    tenant.stage(invoice(1))
+    tenant.stage(invoice(2, tax="T9"))  # a tax code the tenant never mapped: skipped
+    return tenant
+
+
+def exports(world, body):
+    return world.call("POST", f"/admin/tenants/{TENANT}/exports", body)
+
+
+def test_dry_run_says_what_would_happen_and_sends_nothing(staged):
+    answer = exports(staged, {"dry_run": True, "from": "2025-03-01", "to": "2025-03-31"})
+    assert answer.status == 200, answer.text
+    body = answer.json
+    assert body["mode"] == "ran" and body["run"]["dry_run"] is True
+    planned = {p["host_id"]: p for p in body["run"]["planned"]}
+    assert planned["INV-1"]["outcome"] == "created"
+    assert planned["INV-2"]["outcome"] == "skipped" and "T9" in planned["INV-2"]["message"]
+    assert body["run"]["details"]["window_from"] == "2025-03-01"
+    assert IAM["userArn"] in body["requested_by"]
+    assert staged.sandbox.created_count("sales_invoices") == 0
+
+
+def test_a_real_run_goes_to_the_export_worker(staged):
+    answer = exports(staged, {"kinds": ["sales_invoice"], "type": "all", "basis": "document"})
+    assert answer.status == 202, answer.text
+    body = answer.json
+    assert body["mode"] == "queued" and body["run"] is None
+    job = ExportJob.model_validate(staged.queue.sent[-1])
+    assert job.trigger.value == "admin" and job.kinds == ["sales_invoice"] and job.export_type.value == "all"
+    assert job.date_basis.value == "document" and job.requested_by == body["requested_by"]
+    handle_export_job(job, staged.worker)  # the worker picks it up
+    runs = staged.call("GET", f"/admin/tenants/{TENANT}/runs", query={"requested_by": body["requested_by"]})
+    assert runs.status == 200
+    [run] = runs.json["runs"]
+    # The invoice and its customer are created; the other invoice is skipped.
+    assert run["result"] == "partial" and run["counts"]["created"] == 2 and run["counts"]["skipped"] == 1
+
+
+def test_export_now_runs_in_the_request_and_reports_partial(staged):
+    answer = exports(staged, {"run": "now"})
+    assert answer.status == 200, answer.text
+    run = answer.json["run"]
+    assert run["result"] == "partial" and run["status"] == "succeeded"
+    assert run["counts"]["created"] == 2 and run["counts"]["skipped"] == 1 and run["planned"] is None
+    assert staged.sandbox.created_count("sales_invoices") == 1
+    one = staged.call("GET", f"/admin/tenants/{TENANT}/runs/{run['run_id']}")
+    assert one.status == 200 and one.json["run_id"] == run["run_id"]
+    assert staged.call("GET", f"/admin/tenants/{TENANT}/runs/nope").status == 404
+
+
+def test_export_now_while_another_export_runs_is_a_conflict(staged):
+    staged.store.leases.acquire(TENANT, EXPORT_LEASE, "someone-else", 300)
+    answer = exports(staged, {"run": "now"})
+    assert answer.status == 409 and "already running" in answer.json["message"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"from": "2025-03-31", "to": "2025-03-01"}, "body"),
+    ({"kinds": ["sales_invoice", "bananas"]}, "kinds"),
+    ({"basis": "someday"}, "basis"),
+    ({"type": "some"}, "type"),
+    ({"dry_run": "perhaps"}, "dry_run"),
+    ({"from": "yesterday"}, "from"),
+])
+def test_export_requests_are_validated(staged, body, field):
+    answer = exports(staged, body)
+    assert answer.status == 422, answer.text
+    assert any(p["field"] == field for p in answer.json["problems"]), answer.json
+
+
+def test_exports_refuse_tenants_with_broken_settings(staged):
+    staged.store.tenants.update_settings(TENANT, {"provider": "sage_accounting", "retry_limit": 99},
+                                         expected_version=1)
+    answer = exports(staged, {"dry_run": True})
+    assert answer.status == 422 and "retry_limit" in answer.json["message"]
+
+
+def test_runs_are_listed_newest_first(staged):
+    exports(staged, {"dry_run": True})
+    staged.advance(seconds=5)
+    exports(staged, {"run": "now"})
+    body = staged.call("GET", f"/admin/tenants/{TENANT}/runs").json
+    assert [r["dry_run"] for r in body["runs"]] == [False, True]
+    assert staged.call("GET", f"/admin/tenants/{TENANT}/runs", query={"limit": 500}).status == 422
+
+
+def test_the_sync_log_with_filters(staged):
+    run_id = exports(staged, {"run": "now"}).json["run"]["run_id"]
+    path = f"/admin/tenants/{TENANT}/log"
+    everything = staged.call("GET", path).json["entries"]
+    assert {(e["host_id"], e["outcome"]) for e in everything} >= {("INV-1", "created"), ("INV-2", "skipped")}
+    skipped = staged.call("GET", path, query={"outcome": "skipped"}).json["entries"]
+    assert [e["host_id"] for e in skipped] == ["INV-2"]
+    assert skipped[0]["reason_code"] and "T9" in skipped[0]["reason"] and skipped[0]["number"] == "INV-00002"
+    one = staged.call("GET", path, query={"kind": "sales_invoice", "host_id": "INV-1"}).json["entries"]
+    assert [e["outcome"] for e in one] == ["created"] and one[0]["sage_id"]
+    in_run = staged.call("GET", path, query={"run": run_id, "outcome": "created"}).json["entries"]
+    assert {e["host_id"] for e in in_run} == {"INV-1", "CUST-1"} and all(e["run_id"] == run_id for e in in_run)
+    invoices = staged.call("GET", path, query={"run": run_id, "kind": "sales_invoice"}).json["entries"]
+    assert {e["host_id"] for e in invoices} == {"INV-1", "INV-2"}
+    assert staged.call("GET", path, query={"since": "2025-03-03", "until": "2025-03-03"}).json["entries"]
+    assert staged.call("GET", path, query={"since": "2025-03-04"}).json == {"entries": [], "next_token": None}
+    assert staged.call("GET", path, query={"until": "2025-03-02"}).json["entries"] == []
+    assert staged.call("GET", path, query={"outcome": "exploded"}).status == 422
+    assert staged.call("GET", path, query={"since": "not-a-date"}).status == 422
+
+
+def test_the_sync_log_pages(staged):
+    exports(staged, {"run": "now"})
+    path = f"/admin/tenants/{TENANT}/log"
+    first = staged.call("GET", path, query={"limit": 1}).json
+    assert len(first["entries"]) == 1 and first["next_token"]
+    second = staged.call("GET", path, query={"limit": 1, "next_token": first["next_token"]}).json
+    assert second["entries"][0]["seq"] != first["entries"][0]["seq"]
+
+
+def test_replay_skipped_documents_after_fixing_the_mapping(staged):
+    exports(staged, {"run": "now"})
+    fixed = staged.call("PUT", f"/admin/tenants/{TENANT}/mappings", {"tax_mappings": {"T9": "GB_ZERO"}})
+    assert fixed.status == 200, fixed.text
+    answer = staged.call("POST", f"/admin/tenants/{TENANT}/replay", {})
+    assert answer.status == 200, answer.text
+    run = answer.json["run"]
+    assert answer.json["documents"] == 1 and run["trigger"] == "replay"
+    assert run["result"] == "succeeded" and run["counts"]["created"] == 1
+    assert staged.store.ledger.get(TENANT, "sales_invoice", "INV-2").state.value == "exported"
+    nothing = staged.call("POST", f"/admin/tenants/{TENANT}/replay", {}).json
+    assert nothing["mode"] == "nothing"
+
+
+def test_replay_named_documents_or_queue_them(staged):
+    exports(staged, {"run": "now"})
+    named = staged.call("POST", f"/admin/tenants/{TENANT}/replay",
+                        {"documents": [{"kind": "sales_invoice", "host_id": "INV-2"}], "run": "queue"})
+    assert named.status == 202 and named.json["mode"] == "queued"
+    job = ExportJob.model_validate(staged.queue.sent[-1])
+    assert job.trigger.value == "replay" and [(d.kind, d.host_id) for d in job.documents] == [("sales_invoice", "INV-2")]
+    bad = staged.call("POST", f"/admin/tenants/{TENANT}/replay", {"documents": [{"kind": "pizza", "host_id": "1"}]})
+    assert bad.status == 422 and bad.json["problems"][0]["field"] == "documents.0.kind"
+    only_failed = staged.call("POST", f"/admin/tenants/{TENANT}/replay", {"states": ["failed"]}).json
+    assert only_failed["mode"] == "nothing"
+
+
+def test_dates_are_reported_in_iso(staged):
+    body = exports(staged, {"dry_run": True, "from": date(2025, 3, 1).isoformat()}).json
+    assert body["run"]["started_at"].startswith("2025-03-03T09:00")

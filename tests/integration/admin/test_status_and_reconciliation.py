@@ -1,0 +1,159 @@
+"""Status (JSON and the HTML page), the reconciliation report, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from sagebridge.sync.payments import PAYMENTS_STREAM
+from tests.integration.admin.world import ROOT, TENANT, admin_module, invoice
+
+DOC = ROOT / "docs" / "admin-openapi.json"
+
+
+def run_export(world):
+    answer = world.call("POST", f"/admin/tenants/{TENANT}/exports", {"run": "now"})
+    assert answer.status == 200, answer.text
+    return answer.json["run"]
+
+
+def test_status_at_a_glance(tenant):
+    tenant.stage(invoice(1))
+    tenant.stage(invoice(2, tax="T9"))
+    run_export(tenant)
+    tenant.store.cursors.set(TENANT, PAYMENTS_STREAM, "2025-03-03T09:00:00+00:00")
+    tenant.store.deliveries.record_queued(TENANT, "evt_1", "invoice.paid")
+    tenant.advance(hours=2)
+    answer = tenant.call("GET", f"/admin/tenants/{TENANT}/status")
+    assert answer.status == 200, answer.text
+    s = answer.json
+    assert s["health"] == "attention" and any("failed or skipped" in p for p in s["problems"])
+    assert s["connection"]["state"] == "connected"
+    assert s["last_successful_export"].startswith("2025-03-03T09:00")
+    assert s["last_successful_poll"].startswith("2025-03-03T09:00")
+    assert s["last_24h"] == {"runs": 1, "exported": 2, "skipped": 1, "failed": 0, "unchanged": 0}
+    assert s["last_7d"]["exported"] == 2
+    assert len(s["daily"]) == 30 and s["daily"][-1] == {"day": "2025-03-03", "exported": 2, "skipped": 1,
+                                                         "failed": 0}
+    [failure] = s["open_failures"]
+    assert failure["host_id"] == "INV-2" and failure["state"] == "skipped" and "T9" in failure["reason"]
+    assert s["delivery_backlog"]["queued"] == 1 and s["mapping_health"]["ok"] is True
+
+
+def test_status_counts_only_recent_real_runs(tenant):
+    tenant.stage(invoice(1))
+    tenant.call("POST", f"/admin/tenants/{TENANT}/exports", {"dry_run": True})
+    run_export(tenant)
+    tenant.advance(days=3)
+    s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
+    assert s["last_24h"]["runs"] == 0 and s["last_7d"]["runs"] == 1 and s["last_7d"]["exported"] == 2
+    assert s["health"] == "ok" and s["problems"] == []
+    tenant.advance(days=40)
+    assert tenant.call("GET", f"/admin/tenants/{TENANT}/status").json["health"] == "broken"  # the grant ran out
+
+
+def test_status_of_a_tenant_never_connected_is_broken(world):
+    world.create_tenant()
+    s = world.call("GET", f"/admin/tenants/{TENANT}/status").json
+    assert s["health"] == "broken" and s["connection"]["state"] == "not_connected"
+    assert s["mapping_health"]["checked"] is False and s["last_successful_export"] is None
+
+
+def test_status_page_is_self_contained_html(tenant):
+    tenant.stage(invoice(2, tax="T9"))
+    run_export(tenant)
+    answer = tenant.call("GET", f"/admin/tenants/{TENANT}/status.html")
+    assert answer.status == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    page = answer.text
+    assert page.startswith("<!doctype html>") and "<svg" in page and 'class="replay"' not in page
+    assert "class=replay" in page and 'data-host-id="INV-2"' in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # no external assets
+    assert "Content-Security-Policy" in page and "default-src &#x27;none&#x27;" in page
+
+
+def test_status_page_escapes_what_it_shows(tenant):
+    tenant.store.tenants.create("<b>x</b>", {"provider": "sage_accounting"})
+    page = tenant.call("GET", "/admin/tenants/%3Cb%3Ex%3C%2Fb%3E/status.html")
+    if page.status == 200:  # the id may not survive the URL, but when it does it must be escaped
+        assert "<b>x</b>" not in page.text
+
+
+def test_reconciliation_lists_every_difference(tenant):
+    tenant.stage(invoice(1))  # exported, matches
+    tenant.stage(invoice(2, tax="T9"))  # skipped: not in Sage
+    tenant.stage(invoice(3))  # exported, then its total changed in Sage
+    tenant.stage(invoice(4))  # exported, then voided in Sage
+    tenant.stage(invoice(5))  # exported, then voided in the host app
+    run_export(tenant)
+    acct = tenant.sandbox.accountant()
+    sage_id = {n: tenant.store.mappings.get(TENANT, "sales_invoice", f"INV-{n}").sage_id for n in (3, 4)}
+    record = tenant.sandbox.business().collections["sales_invoices"].get(sage_id[3])
+    record.data["total_amount"] = Decimal("150.00")
+    acct.void_invoice(sage_id[4])
+    tenant.store.documents.mark_voided(TENANT, "sales_invoice", "INV-5", version=2)
+    ids = tenant.ids
+    acct.create("sales_invoices", {
+        "contact_id": ids["ACME001"], "date": "2025-03-02", "reference": "TYPED-1",
+        "invoice_lines": [{"description": "Typed in Sage", "ledger_account_id": ids["4000"], "quantity": 1,
+                           "unit_price": "10.00", "tax_rate_id": "GB_ZERO"}]})
+    answer = tenant.call("GET", f"/admin/tenants/{TENANT}/reconciliation",
+                         query={"from": "2025-03-01", "to": "2025-03-31", "kind": "sales_invoice"})
+    assert answer.status == 200, answer.text
+    report = answer.json
+    assert report["balanced"] is False and report["date_basis"] == "per_ledger"
+    [kind] = report["kinds"]
+    assert kind["kind"] == "sales_invoice" and kind["host_count"] == 4 and kind["voided_in_host"] == 1
+    assert Decimal(kind["host_total"]) == Decimal("460.00")  # 3 x 120 + INV-2's 100 (no tax)
+    problems = {(d["host_id"], d["problem"]) for d in report["differences"]}
+    assert problems == {("INV-2", "not_exported"), ("INV-3", "total_differs"), ("INV-4", "missing_in_sage"),
+                        ("INV-5", "voided_in_host"), (None, "only_in_sage")}
+    total = next(d for d in report["differences"] if d["problem"] == "total_differs")
+    assert Decimal(total["host_total"]) == Decimal("120.00") and Decimal(total["sage_total"]) == Decimal("150.00")
+    skipped = next(d for d in report["differences"] if d["problem"] == "not_exported")
+    assert "skipped" in skipped["message"] and "T9" in skipped["message"]
+
+
+def test_reconciliation_of_a_clean_period_is_balanced(tenant):
+    tenant.stage(invoice(1))
+    run_export(tenant)
+    report = tenant.call("GET", f"/admin/tenants/{TENANT}/reconciliation",
+                         query={"from": "2025-03-01", "to": "2025-03-31", "basis": "document"}).json
+    assert report["balanced"] is True and report["differences"] == []
+    invoices = next(k for k in report["kinds"] if k["kind"] == "sales_invoice")
+    assert invoices["host_count"] == invoices["sage_count"] == 1
+    assert Decimal(invoices["host_total"]) == Decimal(invoices["sage_total"]) == Decimal("120.00")
+
+
+def test_reconciliation_requests_are_validated(tenant):
+    path = f"/admin/tenants/{TENANT}/reconciliation"
+    assert tenant.call("GET", path, query={"from": "2025-03-01"}).status == 422  # no "to"
+    assert tenant.call("GET", path, query={"from": "2025-03-31", "to": "2025-03-01"}).status == 422
+    party = tenant.call("GET", path, query={"from": "2025-03-01", "to": "2025-03-31", "kind": "customer"})
+    assert party.status == 422 and party.json["problems"][0]["field"] == "kinds"
+    assert date(2025, 3, 1)
+
+
+def test_openapi_is_served_and_matches_docs(world):
+    answer = world.call("GET", "/admin/openapi.json")
+    assert answer.status == 200
+    served = json.loads(answer.text)
+    assert "/admin/tenants/{tenant_id}/exports" in served["paths"]
+    kept = json.loads(Path(DOC).read_text())
+    assert kept == json.loads(admin_module().openapi_json()), (
+        "docs/admin-openapi.json is stale: regenerate it with "
+        "`.venv/bin/python functions/admin_api/app.py > docs/admin-openapi.json`")
+    assert served == kept
+
+
+def test_every_documented_route_is_covered_by_these_tests():
+    """A guard for whoever adds a route: it needs a test in this folder."""
+    spec = json.loads(Path(DOC).read_text())
+    tested = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    for path, methods in spec["paths"].items():
+        tail = path.split("{tenant_id}")[-1] or "/admin/tenants"
+        tail = re.sub(r"\{\w+\}", "", tail).rstrip("/") or tail
+        assert tail.split("/")[-1] in tested, f"no test mentions {path} ({', '.join(methods)})"

@@ -1,0 +1,95 @@
+"""The export engine with provider = sage_intacct: customers, invoices and credit notes arrive in
+the sandbox with the right amounts, dimensions and custom field; customers are identified by
+none / name / email; a receipt is applied to its invoice."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sagebridge.domain import CustomerPayment, DocumentKind
+
+from .conftest import TENANT, customer, document, line
+
+
+def test_customers_invoices_and_credit_notes_with_correct_amounts(world, host):
+    world.add_tenant()
+    pat = customer(1)
+    host.stage(document(DocumentKind.SALES_INVOICE, 1, party=pat,
+                        lines=[line("100.00", tax="S", ledger_code="LABOUR"),
+                               line("19.99", "3", tax="R", description="Oil", ledger_code="PARTS"),
+                               line("10.00", tax=None, description="Disposal")]))
+    host.stage(document(DocumentKind.SALES_CREDIT_NOTE, 1, party=pat, lines=[line("40.00", tax="S")]))
+
+    result = world.export()
+    assert result.counts["created"] == 3  # the customer, the invoice, the credit note
+
+    acct = world.sandbox.accountant()
+    [cust] = acct.find("CUSTOMER", "NAME", "Owner 1 Plumbing LLC")
+    [person] = acct.find("CONTACT", "CONTACTNAME", f"Pat Owner 1 ({cust['CUSTOMERID']})")
+    assert person["EMAIL1"] == "ap1@owner.example" and cust["CONTACTINFO"]["CONTACTNAME"] == person["CONTACTNAME"]
+    assert world.store.mappings.find(TENANT, "customer", "CUST-1").sage_id == cust["CUSTOMERID"]
+
+    [invoice] = acct.find("ARINVOICE", "RECORDID", "INV-00001")
+    # 100 + 59.97 + 10 net; tax 20.00 + 3.00 on its own line to the tax account
+    assert invoice["TOTALENTERED"] == Decimal("192.97") and invoice["TOTALDUE"] == Decimal("192.97")
+    lines = invoice["ARINVOICEITEMS"]["ARINVOICEITEM"]
+    assert [(x["ACCOUNTNO"], x["AMOUNT"]) for x in lines] == [
+        ("4100", Decimal("100.00")), ("4200", Decimal("59.97")), ("4000", Decimal("10.00")),
+        ("2200", Decimal("20.00")), ("2200", Decimal("3.00"))]
+    assert all(x["LOCATIONID"] == "100" and x["DEPARTMENTID"] == "SVC" for x in lines)
+    assert lines[1]["ENTRYDESCRIPTION"] == "Oil" and invoice["HOST_LOCATION"] == "Leeds depot"
+    assert invoice["CUSTOMERID"] == cust["CUSTOMERID"]
+
+    [credit] = acct.find("ARADJUSTMENT", "RECORDID", "CN-00001")
+    assert credit["TOTALENTERED"] == Decimal("-48.00")  # a credit memo: negative amounts
+    assert [x["AMOUNT"] for x in credit["ARADJUSTMENTITEMS"]["ARADJUSTMENTITEM"]] == [Decimal("-40.00"),
+                                                                                     Decimal("-8.00")]
+    mapped = world.store.mappings.find(TENANT, "sales_invoice", "INV-1")
+    assert mapped.sage_id == str(invoice["RECORDNO"])
+
+    # A second run sends nothing again (export type New).
+    before = world.sandbox.created_count()
+    again = world.export()
+    assert again.counts["created"] == 0 and world.sandbox.created_count() == before
+
+
+def test_identify_customer_by_name_links_the_seeded_customer(world, host):
+    world.add_tenant(identify_customer_by="name")
+    acme = customer(7).model_copy(update={"name": "Acme Fleet Services", "company": None})
+    host.stage(document(DocumentKind.SALES_INVOICE, 1, party=acme))
+    world.export()
+    assert world.store.mappings.find(TENANT, "customer", "CUST-7").sage_id == "ACME"
+    assert world.sandbox.accountant().count("CUSTOMER") == 2  # the seeded two, nothing new
+
+
+def test_identify_by_email_links_the_seeded_customer(world, host):
+    world.add_tenant(identify_customer_by="email")
+    globex = customer(8).model_copy(update={"email": "accounts@globex.example"})
+    host.stage(document(DocumentKind.SALES_INVOICE, 2, party=globex))
+    world.export()
+    assert world.store.mappings.find(TENANT, "customer", "CUST-8").sage_id == "GLOBEX"
+
+
+def test_a_receipt_is_applied_to_its_invoice(world, host):
+    world.add_tenant()
+    pat = customer(1)
+    host.stage(document(DocumentKind.SALES_INVOICE, 1, party=pat, lines=[line("100.00", tax="S")]))
+    host.stage(CustomerPayment.model_validate({
+        "host_id": "PAY-1", "party_id": pat.host_id, "payment_date": "2025-03-05", "amount": "50.00",
+        "currency": "USD", "method": "card",
+        "allocations": [{"kind": "sales_invoice", "host_id": "INV-1", "amount": "50.00"}]}))
+    world.export()
+    acct = world.sandbox.accountant()
+    [invoice] = acct.find("ARINVOICE", "RECORDID", "INV-00001")
+    assert invoice["TOTALDUE"] == Decimal("70.00") and invoice["STATE"] == "Partially Paid"
+    [payment] = acct.list("ARPYMT")
+    assert payment["PAYMENTMETHOD"] == "Credit Card" and payment["TOTALENTERED"] == Decimal("50.00")
+
+
+def test_a_refused_document_fails_with_intacct_s_reason(world, host):
+    world.add_tenant(ledger_mappings={"LABOUR": "9999"})
+    host.stage(document(DocumentKind.SALES_INVOICE, 1, lines=[line("10.00", ledger_code="LABOUR")]))
+    result = world.export(strict=False)
+    assert result.counts["failed"] == 1
+    [entry] = [e for e in world.store.synclog.for_run(TENANT, result.run_id) if e.kind == "sales_invoice"]
+    assert "Sage refused" in entry.reason and "'9999' is not valid" in entry.reason
