@@ -284,6 +284,7 @@ class QueueTrigger:
 class LocalStack:
     api_port: int = 3000
     schedule_speedup: float = 0.0  # 0 = schedules fire only when asked (fire_schedules)
+    background_pollers: bool = True  # False: queues are drained only when asked (drain_queues), for scripts
     outputs: dict[str, Any] = field(default_factory=dict)
     sandboxes: dict[str, Any] = field(default_factory=dict)
     _servers: list[Any] = field(default_factory=list)
@@ -347,7 +348,7 @@ class LocalStack:
         self._servers.append(api)
         runtime.STATE_DIR.mkdir(exist_ok=True)
         runtime.OUTPUTS.write_text(json.dumps(self.outputs, indent=2))
-        for trigger in self.queue_triggers():
+        for trigger in self.queue_triggers() if self.background_pollers else []:
             threading.Thread(target=self._poll_queue, args=(trigger,), daemon=True,
                              name=f"sqs:{trigger.function}").start()
         if self.schedule_speedup:

@@ -122,7 +122,7 @@ def get_field(record: dict[str, Any], name: str) -> Any:
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<list>\((?:[^()']|'(?:[^']|'')*')*\))|"
-    r"(?P<op><>|!=|<=|>=|=|<|>)|(?P<word>[A-Za-z_][A-Za-z0-9_.]*)|(?P<num>-?\d+(?:\.\d+)?))",
+    r"(?P<comma>,)|(?P<op><>|!=|<=|>=|=|<|>)|(?P<word>[A-Za-z_][A-Za-z0-9_.]*)|(?P<num>-?\d+(?:\.\d+)?))",
 )
 Condition = tuple[str, str, str, Any]  # (joiner AND/OR, field, operator, value)
 

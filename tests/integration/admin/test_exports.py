@@ -149,7 +149,8 @@ def test_replay_named_documents_or_queue_them(staged):
                         {"documents": [{"kind": "sales_invoice", "host_id": "INV-2"}], "run": "queue"})
     assert named.status == 202 and named.json["mode"] == "queued"
     job = ExportJob.model_validate(staged.queue.sent[-1])
-    assert job.trigger.value == "replay" and [(d.kind, d.host_id) for d in job.documents] == [("sales_invoice", "INV-2")]
+    assert job.trigger.value == "replay"
+    assert [(d.kind, d.host_id) for d in job.documents] == [("sales_invoice", "INV-2")]
     bad = staged.call("POST", f"/admin/tenants/{TENANT}/replay", {"documents": [{"kind": "pizza", "host_id": "1"}]})
     assert bad.status == 422 and bad.json["problems"][0]["field"] == "documents.0.kind"
     only_failed = staged.call("POST", f"/admin/tenants/{TENANT}/replay", {"states": ["failed"]}).json

@@ -161,3 +161,17 @@ def test_delete_a_tenant_with_its_data_connection_and_secret(tenant):
 
 def test_unknown_route_is_404(world):
     assert world.call("GET", "/admin/nothing-here").status == 404
+
+
+def test_the_sample_events_are_answered(world):
+    """events/admin_*.json (for `python -m local.invoke` and the docs) stay valid requests."""
+    from tests.integration.admin.world import ROOT
+
+    created = world.invoke(json.loads((ROOT / "events" / "admin_create_tenant.json").read_text()))
+    assert created.status == 201, created.text
+    world.connect("demo")
+    expected = {"admin_export_dry_run": 200, "admin_status": 200, "admin_status_page": 200, "admin_replay": 200,
+                "admin_log": 200, "admin_unsigned": 403}
+    for name, status in expected.items():
+        answer = world.invoke(json.loads((ROOT / "events" / f"{name}.json").read_text()))
+        assert answer.status == status, (name, answer.text)

@@ -76,7 +76,8 @@ def http_event(method: str, path: str, *, body: Any = None, query: dict[str, Any
                iam: dict[str, Any] | None = IAM, headers: dict[str, str] | None = None,
                raw_body: str | None = None) -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) event as the `ANY /admin/{proxy+}` route sends it."""
-    pairs = [(k, str(x)) for k, v in (query or {}).items() if v is not None for x in (v if isinstance(v, list) else [v])]
+    pairs = [(k, str(x)) for k, v in (query or {}).items() if v is not None
+             for x in (v if isinstance(v, list) else [v])]
     params: dict[str, str] = {}
     for k, v in pairs:
         params[k] = f"{params[k]},{v}" if k in params else v

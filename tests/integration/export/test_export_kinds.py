@@ -177,3 +177,31 @@ def test_catalog_export_of_customers_and_vendors(export, host, sandbox, store):
     assert types == ["CUSTOMER", "CUSTOMER", "CUSTOMER", "VENDOR"]
     again = export(kinds=frozenset({"customer", "vendor"}))
     assert again.counts["unchanged"] == 4 and sandbox.created_count("contacts") == 4
+
+
+def test_documents_naming_their_party_by_id_use_the_customer_the_host_sent_before(export, host, sandbox):
+    """The usual webhook order: customer.upserted, then invoices that carry only `party_id`."""
+    host.stage(customer(7))
+    host.stage(vendor(7))
+    host.stage(document(SI, 71, party=customer(7), embed_party=False))
+    host.stage(document(SI, 72, party=customer(7), embed_party=False))
+    host.stage(document(PI, 71, party=vendor(7), embed_party=False))
+
+    result = export(kinds=[SI, PI])
+
+    assert result.counts["skipped"] == 0 and result.counts["failed"] == 0, result.failures
+    acme = sandbox.accountant()
+    contacts = [c for c in acme.list("contacts") if c["name"] in ("Customer 7 Ltd", "Vendor 7 Supplies")]
+    assert sorted(c["name"] for c in contacts) == ["Customer 7 Ltd", "Vendor 7 Supplies"]  # each created once
+    customer_id = next(c["id"] for c in contacts if c["name"] == "Customer 7 Ltd")
+    assert {i["contact"]["id"] for i in acme.list("sales_invoices")} == {customer_id}
+
+
+def test_a_document_whose_party_the_host_never_sent_is_skipped_with_that_reason(export, host, store):
+    host.stage(document(SI, 81, party=customer(8), embed_party=False))
+
+    result = export(kinds=[SI])
+
+    assert result.counts["skipped"] == 1 and result.counts["created"] == 0
+    [line] = list(store.synclog.newest(TENANT, host_id="INV-81"))
+    assert line.reason_code == "party_missing" and "CUST-8" in line.reason

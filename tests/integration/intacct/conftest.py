@@ -163,9 +163,9 @@ def make_world(app_table: str, dynamodb_client: Any, kms: tuple[Any, str], secre
         store = Store(app_table, dynamodb_client, clock=box.clock.now)
         client_options.setdefault("gates", CompanyGates())
         client_options.setdefault("jitter", lambda: 0.0)
+        client_options.setdefault("sleep", lambda s: None)
         intacct = build_sage_intacct(settings, store=store, clients=AwsClients(dynamodb=dynamodb_client, kms=kms[0]),
-                                     http=http, secrets=secrets, clock=box.clock.now, sleep=lambda s: None,
-                                     **client_options)
+                                     http=http, secrets=secrets, clock=box.clock.now, **client_options)
         host_app = HostApp()
         host_transport = SyncASGITransport(create_app(host_app))
         host_http = httpx.Client(transport=host_transport)

@@ -80,7 +80,7 @@ class InvoicePaid(_Data):
     event_type: ClassVar[str] = "invoice.paid"
     invoice: DocumentLink
     total_amount: Decimal
-    outstanding_amount: Decimal = Decimal("0")
+    outstanding_amount: Decimal = Decimal("0.00")
     paid_on: date | None = None
 
 

@@ -204,9 +204,13 @@ class DocumentIn(_In):
         return record_kind(kind).value
 
 
+ReplayState = Literal["failed", "skipped"]
+REPLAY_STATES: tuple[ReplayState, ...] = ("failed", "skipped")
+
+
 class ReplayRequest(_In):
     documents: list[DocumentIn] = Field(default_factory=list, description="empty: every open failure")
-    states: list[Literal["failed", "skipped"]] = Field(default_factory=lambda: ["failed", "skipped"])
+    states: list[ReplayState] = Field(default_factory=lambda: list(REPLAY_STATES))
     run: Run = "auto"
 
 

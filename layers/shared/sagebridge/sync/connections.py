@@ -277,6 +277,10 @@ class ConnectionService:
         record = self.find(tenant_id)
         if record is None or record.status != ConnectionStatus.CONNECTED:
             return False
+        if record.refresh_expires_at is not None and record.refresh_expires_at <= self._clock():
+            # The grant has run out (Sage 200's can only run out): say so now, not at the next export.
+            self.mark_dead(record, reason="the Sage sign-in has ended; the tenant must reconnect")
+            return False
         last = record.last_refreshed_at or datetime.min.replace(tzinfo=UTC)
         if self._clock() - last < older_than:
             return False

@@ -650,9 +650,15 @@ class ExportEngine:
         known = self._parties.get((ledger, record.party_id))
         if known is not None:
             return str(known)
-        if record.party is None:
+        party, staged = record.party, None
+        if party is None:
+            # The usual order from a host app: customer.upserted first, then documents naming it by id.
+            staged = self.store.documents.find(self.r.request.tenant_id, ledger.value, record.party_id)
+            if staged is not None and not staged.voided:
+                party = parse_host_record(ledger, staged.canonical_json)  # type: ignore[assignment]
+        if party is None:
             return _Skip(document_skip_reasons_party(record))
-        contact = self._resolve_party(record.party)
+        contact = self._resolve_party(party, staged=staged)
         return contact if contact is not None else _Skip(document_skip_reasons_party(record))
 
     def _export_party(self, staged: StagedDocument, party: Party) -> None:

@@ -237,11 +237,11 @@ def _read_changed(poll: _Poll, record: Mapping[str, Any]) -> None:
         amount = abs(to_decimal(entry.get("amount") or 0))
         now[str(artefact["id"])] = _Touch(record, kind, str(artefact["id"]), amount)
     before = _told_allocations(told)
+    told_version = str(told.extra.get("version")) if told is not None else ""
     for document_id, (kind, amount) in before.items():
         touch = now.get(document_id)
-        if touch is None or touch.amount != amount:
-            poll.reversals.append(_Reversal(source_id, kind, document_id, amount, told.extra["version"],  # type: ignore[union-attr]
-                                            "changed"))
+        if touch is None or touch.amount != amount:  # what the host was told no longer holds
+            poll.reversals.append(_Reversal(source_id, kind, document_id, amount, told_version, "changed"))
     for document_id, touch in now.items():
         if before.get(document_id) != (touch.kind, touch.amount):
             poll.touches.append(touch)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -73,6 +73,7 @@ class Sage200:
     subscription_key: SecretStr
     clock: Clock
     sleep: Callable[[float], None] = time.sleep
+    client_options: dict[str, Any] = field(default_factory=dict)  # e.g. page_size, max_attempts
 
     def __repr__(self) -> str:
         return "Sage200(...)"
@@ -87,7 +88,7 @@ class Sage200:
         return Sage200Client(
             self.http, token_provider=self.service.token_provider(tenant_id), subscription_key=self.subscription_key,
             site_id=site, company_id=company, base_url=self.settings.sage200_api_url, sleep=self.sleep,
-            **client_options,
+            **(self.client_options | client_options),
         )
 
     def connector_for(self, tenant_id: str) -> Sage200Connector:
@@ -175,6 +176,7 @@ class ConnectDependencies:
 def build_connect_flows(
     settings: Settings, *, sage_accounting: SageAccounting | None = None, sage200: Sage200 | None = None,
     clients: AwsClients | None = None, secrets: IntegrationSecrets | None = None,
+    clock: Clock = lambda: datetime.now(UTC),
 ) -> ConnectDependencies:
     """Sage Accounting always; Sage 200 when the settings secret has its credentials."""
     clients = clients or AwsClients()
@@ -188,7 +190,7 @@ def build_connect_flows(
         flows[PROVIDER] = sage200.flow
     signer = StateSigner(secrets.state_signing_key.get_secret_value())
     return ConnectDependencies(settings, ConnectFlows(flows, tenants=sa.store.tenants, signer=signer,
-                                                      default=sa.service.provider))
+                                                      default=sa.service.provider, clock=clock))
 
 
 # --------------------------------------------------------------------------- reading for the poller

@@ -66,7 +66,9 @@ def chart_svg(days: list[DayCounts], *, width: int = 720, height: int = 180) -> 
                          f'fill="{COLOURS[name]}"/>')
         parts.append("</g>")
         if i in (0, len(days) // 2, len(days) - 1):
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - 6}" text-anchor="middle" class="axis">'
+            anchor = "start" if i == 0 else "end" if i == len(days) - 1 else "middle"
+            tx = x if i == 0 else x + bar if i == len(days) - 1 else x + bar / 2
+            parts.append(f'<text x="{tx:.1f}" y="{height - 6}" text-anchor="{anchor}" class="axis">'
                          f"{d.day:%d %b}</text>")
     parts.append("</svg>")
     return "".join(parts)

@@ -1,0 +1,231 @@
+"""`make demo`: the main job end to end on the local stack, no AWS account and no Docker.
+
+A garage-management app (the host sandbox) gets a tenant, the tenant links its Sage business
+through OAuth, the app sends signed webhooks, Sage Bridge exports every kind of document to Sage
+(the Sage Accounting sandbox) exactly once, the accountant records payments in Sage, and the
+payments come back to the app as signed deliveries. Each step goes through the same doors a real
+deployment has: the HTTP API, EventBridge schedules, SQS queues and the Lambda handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from local import dynamodb_local
+from local.stack import LocalStack
+
+TENANT = "demo-garage"
+
+
+def say(step: str) -> None:
+    print(f"\n== {step}")
+
+
+def show(line: str) -> None:
+    print(f"   {line}")
+
+
+class Demo:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.api = httpx.Client(base_url=stack.outputs["api_url"], timeout=60)
+        self.sage = stack.sandboxes["sage_accounting"]
+        self.host = stack.sandboxes["host_app"]
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.api.request(method, f"/admin/tenants{path}", **kwargs)
+        if response.status_code >= 400:
+            raise SystemExit(f"admin API {method} {path} answered {response.status_code}: {response.text}")
+        return response.json()
+
+    # -- the steps --------------------------------------------------------------------------------
+    def local_stack(self) -> None:
+        out = self.stack.outputs
+        say("Local stack")
+        show(f"HTTP API {out['api_url']} (routes from template.yaml), DynamoDB: {self.stack.dynamodb_engine}")
+        for name, url in out["sandboxes"].items():
+            show(f"sandbox {name:<16} {url}")
+
+    def create_tenant(self) -> None:
+        say("Operator creates the tenant (POST /admin/tenants)")
+        created = self.api.post("/admin/tenants", json={"tenant_id": TENANT, "settings": {
+            "provider": "sage_accounting",
+            "host_callback_url": f"{self.stack.outputs['sandboxes']['host_app']}/callback",
+            "trigger_statuses": ["pending_payment"],
+        }})
+        if created.status_code == 409:
+            show("tenant exists already (a previous demo on this stack)")
+            return
+        created.raise_for_status()
+        secret = created.json()["webhook_secret"]
+        self.host.secrets = [secret]  # the host app stores the secret it was handed once
+        show(f"tenant {TENANT!r} created; its webhook secret went to the host app")
+
+    def connect(self) -> None:
+        say("Tenant admin links their Sage business (OAuth through the Sage sandbox)")
+        link = self.admin("GET", f"/{TENANT}/connect-url")["url"]
+        show(f"connect link: {link.split('?')[0]}?expires=...&sig=...")
+        browser = httpx.Client(follow_redirects=True, timeout=60)
+        page = browser.get(link)
+        hops = " -> ".join(str(r.url).split("?")[0] for r in [*page.history, page])
+        show(f"browser: {hops}")
+        title = "Link to Sage established successfully"
+        if title not in page.text:
+            raise SystemExit(f"the connect flow did not succeed: {page.status_code} {page.text[:300]}")
+        connection = self.admin("GET", f"/{TENANT}/connection")
+        show(f"page says: {title!r}; connection: {connection['summary']} ({connection.get('business_name')})")
+
+    def map_codes(self) -> None:
+        say("Operator maps host tax and ledger codes to the Sage business (admin API)")
+        rates = self.admin("GET", f"/{TENANT}/sage/tax-rates")
+        accounts = self.admin("GET", f"/{TENANT}/sage/ledger-accounts")
+        banks = self.admin("GET", f"/{TENANT}/sage/bank-accounts")
+        standard = next(r for r in rates if r["name"].lower().startswith("standard"))
+        sales = next(a for a in accounts if a.get("code") == "4000")
+        purchases = next(a for a in accounts if a.get("code") == "5000")
+        self.admin("PATCH", f"/{TENANT}/settings", json={"changes": {
+            "tax_mappings": {"S20": standard["id"]},
+            "default_sales_ledger_account_id": sales["id"],
+            "default_purchase_ledger_account_id": purchases["id"],
+            "receipt_bank_account_id": banks[0]["id"],
+        }})
+        show(f"S20 -> {standard['name']} ({standard.get('code')}%); sales -> 4000, purchases -> 5000, "
+             f"receipts -> {banks[0]['name']}")
+        health = self.admin("GET", f"/{TENANT}/mappings/health")
+        show(f"mapping health: {'ok' if health['ok'] else health['problems']} "
+             f"({health['mappings_checked']} mappings checked against Sage)")
+
+    def send_webhooks(self) -> None:
+        from local.sandboxes.host_app import WebhookSender
+        from local.sandboxes.host_app.fixtures import example_event
+
+        say("Host app sends signed webhooks (POST /webhooks/{tenant})")
+        sender = WebhookSender(TENANT, self.host.secrets, base_url=self.stack.outputs["api_url"])
+        events = [
+            example_event("customer.upserted"),
+            example_event("customer.upserted", event_id="evt_c2", host_id="CUST-1002", name="Grace Hopper",
+                          company="Compilers Ltd", email="grace@example.com"),
+            example_event("vendor.upserted"),
+            # Draft: waits for the schedule; pending_payment: exported at once (trigger status).
+            example_event("invoice.upserted", event_id="evt_i1", status="draft"),
+            example_event("invoice.upserted", event_id="evt_i2", host_id="INV-1002", number="INV-1002",
+                          party_id="CUST-1002", reference="Job 5522"),
+            example_event("invoice.upserted", event_id="evt_i3", host_id="INV-1003", number="INV-1003",
+                          party_id="CUST-1002", reference="Job 5523", status="draft",
+                          lines=[{"description": "Diagnostics", "quantity": "1", "unit_price": "50.00",
+                                  "tax_code": "T9"}],
+                          totals={"net": "50.00", "tax": "10.00", "total": "60.00"}),
+            example_event("credit_note.upserted", status="draft"),
+            example_event("purchase_invoice.upserted"),
+            example_event("purchase_credit_note.upserted"),
+            example_event("payment.recorded"),
+            example_event("refund.recorded"),
+        ]
+        replies = Counter()
+        for event in events:
+            reply = sender.send(event)
+            replies[reply.status] += 1
+            if reply.status != 202:
+                show(f"{event['id']}: {reply.status} {reply.body}")
+        duplicate = sender.send(events[0])
+        show(f"{len(events)} events: " + ", ".join(f"{n} x {code}" for code, n in sorted(replies.items()))
+             + f"; a duplicate delivery of {events[0]['id']} -> {duplicate.status} (processed once)")
+        handled = self.stack.drain_queues()
+        show(f"INV-1002 reached 'pending_payment' -> export job queued and run at once ({handled} queue messages)")
+        self.print_log(limit=3)
+
+    def scheduled_export(self) -> None:
+        say("EventBridge Scheduler fires the export (ExportSchedulerFunction -> SQS -> ExportWorkerFunction)")
+        schedule = next(s for s in self.stack.schedules() if s.function == "ExportSchedulerFunction")
+        result = self.stack.fire(schedule)
+        show(f"scheduler: {json.dumps(result, default=str)[:200]}")
+        self.stack.drain_queues()
+        self.print_log(limit=20)
+        show("Sage now holds: " + ", ".join(
+            f"{n} {collection}" for collection in ("contacts", "sales_invoices", "sales_credit_notes",
+                                                   "purchase_invoices", "purchase_credit_notes", "contact_payments")
+            if (n := self.sage.created_count(collection))))
+
+    def export_again(self) -> None:
+        say("The schedule fires again: nothing new, nothing re-sent")
+        before = sum(self.sage.created_count(c) for c in ("sales_invoices", "contacts", "contact_payments"))
+        self.stack.fire(next(s for s in self.stack.schedules() if s.function == "ExportSchedulerFunction"))
+        self.stack.drain_queues()
+        after = sum(self.sage.created_count(c) for c in ("sales_invoices", "contacts", "contact_payments"))
+        show(f"records created in Sage by this run: {after - before}")
+
+    def payments_back(self) -> None:
+        say("The accountant records payments in Sage; the payment poller brings them back to the host app")
+        log = self.admin("GET", f"/{TENANT}/log", params={"kind": "sales_invoice", "outcome": "created"})
+        exported = {e["host_id"]: e["sage_id"] for e in log["entries"] if e.get("sage_id")}
+        accountant = self.sage.accountant()
+        if "INV-1002" in exported:
+            accountant.record_customer_payment(exported["INV-1002"], "50.00", reference="BACS part")
+            show("INV-1002: part payment of 50.00 recorded in Sage")
+        delivered_before = len(self.host.delivered())
+        schedule = next(s for s in self.stack.schedules() if s.function == "PaymentPollerFunction")
+        self.stack.fire(schedule)
+        self.stack.drain_queues()
+        self.stack.fire(schedule)  # overlapping window: nothing is delivered twice
+        self.stack.drain_queues()
+        for received in self.host.delivered()[delivered_before:]:
+            data = (received.event or {}).get("data", {})
+            document = data.get("invoice") or data.get("credit_note") or {}
+            money = data.get("payment") or data.get("refund") or {}
+            detail = " ".join(f"{k}={v}" for k, v in (("document", document.get("host_id")),
+                                                      ("amount", money.get("amount")),
+                                                      ("outstanding", data.get("outstanding_amount"))) if v)
+            show(f"host app received {received.event_type:<26} {detail}")
+
+    def status(self) -> None:
+        say("Tenant status (GET /admin/tenants/{id}/status)")
+        status = self.admin("GET", f"/{TENANT}/status")
+        show(json.dumps(status, indent=2, default=str).replace("\n", "\n   "))
+        show(f"status page: {self.stack.outputs['api_url']}/admin/tenants/{TENANT}/status.html")
+
+    def print_log(self, limit: int) -> None:
+        log = self.admin("GET", f"/{TENANT}/log", params={"limit": limit})
+        for entry in log["entries"]:
+            why = f" - {entry['reason']}" if entry.get("reason") and entry["outcome"] not in ("created", "linked") else ""
+            show(f"  {entry['outcome']:<9} {entry['kind']:<22} {entry['host_id']:<10} "
+                 f"{(entry.get('sage_id') or '')[:12]:<12}{why}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
+    parser.add_argument("--port", type=int, default=3000, help="HTTP API port (a free one if 3000 is taken)")
+    args = parser.parse_args(argv)
+    port = args.port
+    try:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))
+    except OSError:
+        port = dynamodb_local.free_port()
+        print(f"port {args.port} is taken; the demo's API listens on {port}")
+    stack = LocalStack(api_port=port, background_pollers=False)
+    try:
+        stack.start()
+    except (dynamodb_local.DynamoDBLocalUnavailable, FileNotFoundError, RuntimeError) as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    try:
+        demo = Demo(stack)
+        for step in (demo.local_stack, demo.create_tenant, demo.connect, demo.map_codes, demo.send_webhooks,
+                     demo.scheduled_export, demo.export_again, demo.payments_back, demo.status):
+            step()
+    finally:
+        stack.stop()
+    print("\nDemo finished.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

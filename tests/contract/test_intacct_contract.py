@@ -1,0 +1,188 @@
+"""Every request the Intacct client sends validates against the gateway's schema
+(../shared/specs/sage-intacct/api-v3.0.xsd), checked here with xmlschema independently of the
+sandbox (which checks it too). The scenario drives every function the connector and the feed use."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+import xmlschema
+from defusedxml import ElementTree
+
+from local.sandboxes.sage_intacct import (
+    DEFAULT_COMPANY,
+    DEFAULT_PASSWORD,
+    DEFAULT_SENDER_ID,
+    DEFAULT_SENDER_PASSWORD,
+    DEFAULT_USER,
+    ENDPOINT,
+    LOCATION_FIELD,
+    SageIntacctSandbox,
+    SandboxClock,
+)
+from sagebridge.connectors.base import RecordInvalid, UncertainWrite
+from sagebridge.connectors.sage_intacct.client import (
+    CompanyGates,
+    IntacctClient,
+    IntacctConnector,
+    IntacctCredentials,
+    SessionCache,
+)
+from sagebridge.connectors.sage_intacct.feed import IntacctFeed
+from sagebridge.connectors.sage_intacct.mapper import PostingOptions
+from sagebridge.connectors.sage_intacct.xml import Function, element, sub
+from sagebridge.domain.kinds import DocumentKind
+
+XSD = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "sage-intacct" / "api-v3.0.xsd"
+
+
+@pytest.fixture(scope="module")
+def schema() -> xmlschema.XMLSchema:
+    return xmlschema.XMLSchema(str(XSD))
+
+
+@pytest.fixture
+def recorded():
+    sandbox = SageIntacctSandbox(clock=SandboxClock.frozen_at("2025-03-03T09:00:00+00:00"))
+    sent: list[bytes] = []
+    inner = sandbox.sync_transport()
+
+    class Recording(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(request.read())
+            return inner.handle_request(request)
+
+    http = httpx.Client(transport=Recording())
+    credentials = IntacctCredentials(DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD, DEFAULT_COMPANY, DEFAULT_USER,
+                                     DEFAULT_PASSWORD, entity_id="100")
+    client = IntacctClient(http, credentials, endpoint=ENDPOINT, sessions=SessionCache(), gates=CompanyGates(),
+                           sleep=lambda s: None, page_size=2)
+    options = PostingOptions(location_id="100", department_id="SVC", location_custom_field=LOCATION_FIELD,
+                             host_location="Leeds depot")
+    yield sandbox, IntacctConnector(client, options), sent
+    http.close()
+    inner.close()
+
+
+def _scenario(connector: IntacctConnector, sandbox: SageIntacctSandbox) -> None:
+    since = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    connector.list_tax_rates()
+    connector.list_ledger_accounts()
+    connector.list_bank_accounts()
+    connector.list_items(changed_since=since)
+    connector.find_contacts(name="Acme Fleet Services", contact_type="CUSTOMER")
+    connector.find_contacts(email="ap@acme.example")
+    contact = connector.create_contact({
+        "name": "Jo O'Neil", "contact_type_ids": ["CUSTOMER"], "reference": "C0000000001", "tax_number": "12-345",
+        "main_address": {"address_line_1": "1 Main St", "city": "Austin", "region": "TX", "postal_code": "78701",
+                         "country_id": "US"},
+        "main_contact_person": {"name": "O'Neil & Sons <Plumbing>", "email": "jo@oneil.example",
+                                "telephone": "+1 512 555 0100"}}, idempotency_key="k-contact")
+    invoice = connector.create_document(DocumentKind.SALES_INVOICE, {
+        "contact_id": contact.id, "date": dt.date(2025, 3, 1), "due_date": dt.date(2025, 3, 31),
+        "reference": "INV-00001", "notes": "Customer reference: PO 7", "currency_id": "EUR",
+        "exchange_rate": Decimal("1.0825"),
+        "invoice_lines": [{"description": "Labour & parts", "ledger_account_id": "4100",
+                           "net_amount": Decimal("100.00"), "tax_amount": Decimal("20.00"),
+                           "tax_rate_id": "Sales Tax Standard"}],
+        "total_amount": Decimal("120.00")}, idempotency_key="k-invoice")
+    second = connector.create_document(DocumentKind.SALES_INVOICE, {
+        "contact_id": contact.id, "date": dt.date(2025, 3, 2), "reference": "INV-00002",
+        "invoice_lines": [{"description": "Call-out", "ledger_account_id": "4000", "net_amount": Decimal("50.00"),
+                           "tax_amount": Decimal("0"), "tax_rate_id": "NO_TAX"}],
+        "total_amount": Decimal("50.00")}, idempotency_key="k-invoice-2")
+    credit = connector.create_document(DocumentKind.SALES_CREDIT_NOTE, {
+        "contact_id": contact.id, "date": dt.date(2025, 3, 3), "reference": "CN-00001",
+        "credit_note_lines": [{"description": "Goodwill", "ledger_account_id": "4100",
+                               "net_amount": Decimal("10.00"), "tax_amount": Decimal("2.00"),
+                               "tax_rate_id": "Sales Tax Standard"}],
+        "total_amount": Decimal("12.00")}, idempotency_key="k-credit")
+    with pytest.raises(UncertainWrite):  # the same event again: refused as a repeat, nothing posted
+        connector.create_document(DocumentKind.SALES_CREDIT_NOTE, {
+            "contact_id": contact.id, "date": dt.date(2025, 3, 3), "reference": "CN-00001",
+            "credit_note_lines": [{"description": "Goodwill", "ledger_account_id": "4100",
+                                   "net_amount": Decimal("10.00")}], "total_amount": Decimal("10.00")},
+            idempotency_key="k-credit")
+    payment = connector.create_payment({
+        "transaction_type_id": "CUSTOMER_RECEIPT", "contact_id": contact.id, "bank_account_id": "BOA-OPS",
+        "date": dt.date(2025, 3, 4), "total_amount": Decimal("60.00"), "reference": "PAY-1",
+        "payment_method_id": "CHECK", "allocated_artefacts": [{"artefact_id": invoice.id, "amount": Decimal("60.00")}]},
+        idempotency_key="k-payment")
+    connector.get_document(DocumentKind.SALES_INVOICE, invoice.id)
+    connector.get_document(DocumentKind.CUSTOMER_PAYMENT, payment.id)
+    connector.find_documents_by_reference(DocumentKind.SALES_INVOICE, "INV-00001")
+    connector.find_documents_by_reference(DocumentKind.CUSTOMER_PAYMENT, "PAY-1")
+    list(connector.list_documents(DocumentKind.SALES_INVOICE, from_date=dt.date(2025, 1, 1),
+                                  to_date=dt.date(2025, 12, 31)))
+    list(connector.payments_changed_since(since))
+    feed = IntacctFeed(connector)
+    for resource in ("contact_payments", "products", "services", "contacts", "tax_rates"):
+        list(feed.changed(resource, since))
+    list(feed.deleted("contact_payments", since))
+    feed.get("sales_invoices", invoice.id)
+    connector.void_document(DocumentKind.SALES_INVOICE, second.id, reason="Voided in the host app (INV-00002)")
+    connector.void_document(DocumentKind.SALES_CREDIT_NOTE, credit.id, reason="Voided")
+    with pytest.raises(RecordInvalid):
+        connector.create_document(DocumentKind.SALES_INVOICE, {
+            "contact_id": "NOBODY", "date": dt.date(2025, 3, 1), "reference": "INV-X",
+            "invoice_lines": [{"description": "x", "ledger_account_id": "4000", "net_amount": Decimal("1.00")}]},
+            idempotency_key="k-bad")
+    sandbox.expire_sessions()
+    connector.find_contacts(reference=contact.id)  # logs in again
+
+
+def test_every_request_the_client_sends_validates_against_the_xsd(recorded, schema):
+    sandbox, connector, sent = recorded
+    _scenario(connector, sandbox)
+    functions = set()
+    for body in sent:
+        errors = list(schema.iter_errors(body.decode("utf-8")))
+        assert errors == [], f"{errors[0].reason} at {errors[0].path} in {body[:400]!r}"
+        root = ElementTree.fromstring(body)
+        functions.update(child.tag for f in root.iter("function") for child in f)
+    assert functions >= {"getAPISession", "readByQuery", "readMore", "read", "create", "create_invoice",
+                         "create_aradjustment", "reverse_invoice", "delete_aradjustment"}
+    assert len(sent) > 30
+
+
+def test_writes_are_unique_with_a_stable_controlid_and_reads_are_not(recorded):
+    sandbox, connector, sent = recorded
+    _scenario(connector, sandbox)
+    for body in sent:
+        root = ElementTree.fromstring(body)
+        tags = {child.tag for f in root.iter("function") for child in f}
+        unique = root.findtext("control/uniqueid")
+        if tags & {"create", "create_invoice", "create_aradjustment", "reverse_invoice", "delete_aradjustment"}:
+            assert unique == "true"
+            assert all(f.get("controlid", "").split("-")[0] in {"contact", "customer", "invoice", "aradjustment",
+                                                                 "arpymt", "void"} for f in root.iter("function"))
+        else:
+            assert unique == "false"
+    assert sandbox.accountant().count_by_reference("ARADJUSTMENT")["CN-00001"] == 0  # deleted (voided) once
+
+
+def test_the_sandbox_refuses_what_the_schema_refuses():
+    sandbox = SageIntacctSandbox(clock=SandboxClock.frozen_at("2025-03-03T09:00:00+00:00"))
+    transport = sandbox.sync_transport()
+    with httpx.Client(transport=transport) as http:
+        bad = (b"<request><control><senderid>x</senderid><controlid>1</controlid></control><operation>"
+               b"<authentication><sessionid>s</sessionid></authentication><content><function controlid=\"q\">"
+               b"<query><object>CUSTOMER</object></query></function></content></operation></request>")
+        answer = http.post(ENDPOINT, content=bad).text
+    transport.close()
+    assert "<status>failure</status>" in answer and "XL03000003" in answer
+
+
+def test_function_element_helper_builds_schema_valid_reads(schema):
+    fn = element("readByQuery")
+    for tag, value in (("object", "CUSTOMER"), ("fields", "*"), ("query", "NAME = 'A & B <C>'"), ("pagesize", "10")):
+        sub(fn, tag, value)
+    from sagebridge.connectors.sage_intacct.xml import request_document
+
+    body = request_document(sender_id="s", sender_password="p", control_id="c", session_id="x",
+                            functions=[Function("f", fn)])
+    assert schema.is_valid(body.decode())

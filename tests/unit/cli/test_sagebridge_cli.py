@@ -1,0 +1,206 @@
+"""The `sagebridge` CLI against the real admin handler: typer's CliRunner, the CLI's httpx client over
+an in-process transport that turns each request into an HTTP API v2 event for the handler, the store
+on moto's DynamoDB and the Sage sandbox in process. No sockets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from cli import sagebridge_cli as cli
+from local import template
+from tests.integration.admin.world import TENANT, AdminWorld, http_event, invoice
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[AdminWorld]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-2")
+        template.create_tables(dynamodb, {"AppTable": "app", "IdempotencyTable": "idempotency"})
+        w = AdminWorld(dynamodb, "app")
+        w.queue.worker = w.worker  # a queued job runs at once, as if the export worker were instant
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            query: dict[str, Any] = {}
+            for k, v in request.url.params.multi_items():
+                query.setdefault(k, []).append(v)
+            event = http_event(request.method, request.url.path, query=query,
+                               raw_body=request.content.decode() if request.content else None)
+            answer = w.invoke(event)
+            return httpx.Response(answer.status, headers=answer.headers, text=answer.text)
+
+        monkeypatch.setattr(cli, "client_factory", lambda settings: httpx.Client(
+            base_url="http://admin.test", transport=httpx.MockTransport(handle)))
+        monkeypatch.setattr(cli, "poll_seconds", 0.0)
+        yield w
+
+
+def sb(*args: str) -> Any:
+    return runner.invoke(cli.app, list(args))
+
+
+def connected(world: AdminWorld) -> AdminWorld:
+    world.create_tenant()
+    world.connect()
+    return world
+
+
+def test_tenants_create_show_and_set(world):
+    created = sb("tenants", "create", "northwind", "--set", "export_interval_minutes=30",
+                 "--set", "tax_mappings.S=GB_STANDARD")
+    assert created.exit_code == 0, created.output
+    assert "whsec_" in created.stdout and "northwind" in created.stdout
+    shown = sb("tenants", "show", "northwind", "--json")
+    assert shown.exit_code == 0
+    t = json.loads(shown.stdout)
+    assert t["settings"]["export_interval_minutes"] == 30 and t["settings"]["tax_mappings"] == {"S": "GB_STANDARD"}
+    changed = sb("tenants", "set", "northwind", "tax_mappings.R=GB_LOWER", "customer_date_basis=document",
+                 "--unset", "export_interval_minutes", "--json")
+    assert changed.exit_code == 0, changed.output
+    settings = json.loads(changed.stdout)["settings"]
+    assert settings["tax_mappings"] == {"S": "GB_STANDARD", "R": "GB_LOWER"}
+    assert settings["customer_date_basis"] == "document" and "export_interval_minutes" not in settings
+    listed = json.loads(sb("tenants", "list", "--json").stdout)
+    assert [x["tenant_id"] for x in listed["tenants"]] == ["northwind"]
+    assert sb("tenants", "disable", "northwind").exit_code == 0
+    assert world.store.tenants.get("northwind").enabled is False
+
+
+def test_bad_settings_fail_with_every_field_named(world):
+    result = sb("tenants", "create", "bad", "--set", "retry_limit=99", "--set", "colour=blue")
+    assert result.exit_code == 2
+    assert "retry_limit" in result.stderr and "colour: is not a known setting" in result.stderr
+    assert sb("tenants", "set", "ghost", "retry_limit=2").exit_code == 2
+
+
+def test_unknown_tenant_is_a_failure(world):
+    result = sb("tenants", "show", "ghost")
+    assert result.exit_code == 2 and "404" in result.stderr and "ghost" in result.stderr
+
+
+def test_delete_needs_yes(world):
+    world.create_tenant()
+    assert sb("tenants", "delete", TENANT).exit_code == 2
+    assert world.store.tenants.find(TENANT) is not None
+    deleted = sb("tenants", "delete", TENANT, "--yes", "--json")
+    assert deleted.exit_code == 0 and json.loads(deleted.stdout)["tenant_id"] == TENANT
+
+
+def test_connect_url(world):
+    world.create_tenant()
+    result = sb("connect-url", TENANT)
+    assert result.exit_code == 0 and result.stdout.strip().startswith("https://admin.sagebridge.example/connect/acme?")
+    assert json.loads(sb("connect-url", TENANT, "--json").stdout)["expires_at"]
+
+
+def test_status_exit_codes_follow_health(world):
+    world.create_tenant()
+    broken = sb("status", TENANT)
+    assert broken.exit_code == 2 and "broken" in broken.stdout
+    world.connect()
+    ok = sb("status", TENANT, "--json")
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["health"] == "ok"
+    world.stage(invoice(2, tax="T9"))
+    assert sb("export", TENANT, "--now").exit_code == 1
+    attention = sb("status", TENANT)
+    assert attention.exit_code == 1 and "INV-2" in attention.stdout
+
+
+def test_dry_run_export_is_answered_at_once(world):
+    connected(world)
+    world.stage(invoice(1))
+    result = sb("export", TENANT, "--dry-run", "--from", "2025-03-01", "--to", "2025-03-31", "--basis", "document",
+                "--type", "all", "--kind", "sales_invoice", "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["mode"] == "ran" and body["run"]["dry_run"] is True
+    assert [p["host_id"] for p in body["run"]["planned"]] == ["CUST-1", "INV-1"]  # its customer goes first
+    assert world.sandbox.created_count("sales_invoices") == 0
+
+
+def test_queued_export_is_followed_to_its_end(world):
+    connected(world)
+    world.stage(invoice(1))
+    world.stage(invoice(2, tax="T9"))
+    result = sb("export", TENANT)
+    assert result.exit_code == 1, result.output  # partial: INV-2 skipped
+    assert "partial" in result.stdout and "1 skipped" in result.stdout
+    assert world.queue.sent and world.sandbox.created_count("sales_invoices") == 1
+    no_wait = sb("export", TENANT, "--no-wait", "--json")
+    assert no_wait.exit_code == 0 and json.loads(no_wait.stdout)["mode"] == "queued"
+
+
+def test_export_options_are_validated_by_the_api(world):
+    connected(world)
+    result = sb("export", TENANT, "--from", "2025-03-31", "--to", "2025-03-01")
+    assert result.exit_code == 2 and "after" in result.stderr
+    assert sb("export", TENANT, "--basis", "someday").exit_code == 2
+
+
+def test_log_replay_and_reconcile(world):
+    connected(world)
+    world.stage(invoice(1))
+    world.stage(invoice(2, tax="T9"))
+    sb("export", TENANT, "--now")
+    log = sb("log", TENANT, "--outcome", "skipped", "--json")
+    assert log.exit_code == 0
+    [entry] = json.loads(log.stdout)["entries"]
+    assert entry["host_id"] == "INV-2" and "T9" in entry["reason"]
+    assert "INV-00002" in sb("log", TENANT, "--kind", "sales_invoice").stdout
+    assert "no log lines match" in sb("log", TENANT, "--since", "2030-01-01").stdout
+    unbalanced = sb("reconcile", TENANT, "--from", "2025-03-01", "--to", "2025-03-31")
+    assert unbalanced.exit_code == 1 and "not_exported" in unbalanced.stdout
+    world.store.tenants.update_settings(TENANT, {**world.tenant_settings(), "tax_mappings": {
+        "S": "GB_STANDARD", "T9": "GB_ZERO"}}, expected_version=1)
+    replayed = sb("replay", TENANT, "sales_invoice:INV-2")
+    assert replayed.exit_code == 0, replayed.output
+    assert "succeeded" in replayed.stdout
+    balanced = sb("reconcile", TENANT, "--from", "2025-03-01", "--to", "2025-03-31", "--json")
+    assert balanced.exit_code == 0 and json.loads(balanced.stdout)["balanced"] is True
+    assert sb("replay", TENANT, "--json").exit_code == 0  # nothing left to replay
+    assert sb("replay", TENANT, "INV-2").exit_code == 2  # kind:host_id
+
+
+def test_without_a_local_stack_or_url_it_says_how_to_start_one(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SAGEBRIDGE_API_URL", raising=False)
+    monkeypatch.setenv("SAGEBRIDGE_LOCAL_STATE", str(tmp_path / "nothing"))
+    result = sb("status", TENANT)
+    assert result.exit_code == 2 and "make stack" in result.output
+
+
+def test_the_local_stack_url_comes_from_its_outputs(monkeypatch, tmp_path):
+    (tmp_path / "outputs.json").write_text(json.dumps({"api_url": "http://127.0.0.1:3999"}))
+    monkeypatch.setenv("SAGEBRIDGE_LOCAL_STATE", str(tmp_path))
+    client = cli.make_client(cli.Settings())
+    assert str(client.base_url) == "http://127.0.0.1:3999" and client.auth is None
+
+
+def test_a_deployed_api_gets_sigv4_signed_requests(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    seen: list[httpx.Request] = []
+    url = "https://abc123.execute-api.eu-west-1.amazonaws.com"
+    client = cli.make_client(cli.Settings(api_url=url))
+    assert isinstance(client.auth, cli.SigV4) and client.auth.region == "eu-west-1"
+    signed = httpx.Client(base_url=url, auth=client.auth,
+                          transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json={})))
+    signed.post("/admin/tenants", json={"tenant_id": "x"})
+    auth = seen[0].headers["authorization"]
+    assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-west-1/execute-api/aws4_request" in auth and "x-amz-date" in seen[0].headers
+    assert seen[0].headers["x-amz-security-token"] == "testing"  # the session token rides along
+
+
+def test_assignments_parse_json_values():
+    assert cli.parse_assignments(["a=1", "b=true", "c=text", "d.e=[1]"]) == {
+        "a": 1, "b": True, "c": "text", "d": {"e": [1]}}
