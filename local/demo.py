@@ -192,7 +192,8 @@ class Demo:
     def print_log(self, limit: int) -> None:
         log = self.admin("GET", f"/{TENANT}/log", params={"limit": limit})
         for entry in log["entries"]:
-            why = f" - {entry['reason']}" if entry.get("reason") and entry["outcome"] not in ("created", "linked") else ""
+            settled = entry["outcome"] in ("created", "linked")
+            why = f" - {entry['reason']}" if entry.get("reason") and not settled else ""
             show(f"  {entry['outcome']:<9} {entry['kind']:<22} {entry['host_id']:<10} "
                  f"{(entry.get('sage_id') or '')[:12]:<12}{why}")
 
@@ -200,6 +201,7 @@ class Demo:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
     parser.add_argument("--port", type=int, default=3000, help="HTTP API port (a free one if 3000 is taken)")
+    parser.add_argument("--verbose", action="store_true", help="show the functions' JSON logs and metric lines")
     args = parser.parse_args(argv)
     port = args.port
     try:
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         port = dynamodb_local.free_port()
         print(f"port {args.port} is taken; the demo's API listens on {port}")
-    stack = LocalStack(api_port=port, background_pollers=False)
+    stack = LocalStack(api_port=port, background_pollers=False, quiet=not args.verbose)
     try:
         stack.start()
     except (dynamodb_local.DynamoDBLocalUnavailable, FileNotFoundError, RuntimeError) as exc:

@@ -285,6 +285,7 @@ class LocalStack:
     api_port: int = 3000
     schedule_speedup: float = 0.0  # 0 = schedules fire only when asked (fire_schedules)
     background_pollers: bool = True  # False: queues are drained only when asked (drain_queues), for scripts
+    quiet: bool = False  # True: the functions log warnings only and emit no metric lines (the demo's output)
     outputs: dict[str, Any] = field(default_factory=dict)
     sandboxes: dict[str, Any] = field(default_factory=dict)
     _servers: list[Any] = field(default_factory=list)
@@ -317,6 +318,8 @@ class LocalStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "PUBLIC_API_URL": f"http://127.0.0.1:{self.api_port}",
         }
+        if self.quiet:
+            environment.update({"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
         sandbox_urls = {}
         for name in SANDBOXES:
             sandbox, app = load_sandbox(name)
