@@ -25,6 +25,7 @@ def stack(state_dir: Path) -> Iterator[object]:
     runtime.STATE_DIR, runtime.OUTPUTS = state_dir, state_dir / "outputs.json"
     from local.stack import LocalStack
 
-    running = LocalStack(api_port=dynamodb_local.free_port()).start()
+    # Queues are drained by the tests themselves, so what they assert cannot race a background poller.
+    running = LocalStack(api_port=dynamodb_local.free_port(), background_pollers=False, quiet=True).start()
     yield running
     running.stop()

@@ -109,10 +109,10 @@ class Books:
                       record_id=record_id)
             self.seed_ids[f"T{code}"] = str(record_id)
         for code, cost_centre, department, name in NOMINAL_CODES:
-            self._add("nominal_codes", {"reference": code, "cost_centre": cost_centre, "department": department,
-                                        "name": name, "account_type": "NominalAccountTypePosting"})
-        bank = self._add("banks", {"code": "1200", "description": "Current Account", "bank_account_type":
-                                   "BankAccountTypeCurrent", "balance": money(0)})
+            self._add("nominal_codes", {"reference": code, "cost_centre_code": cost_centre,
+                                        "department_code": department, "name": name, "report_category_id": 1})
+        bank = self._add("banks", {"code": "1200", "description": "Current Account", "sort_code": "40-11-62",
+                                   "account_no": "12345678", "balance": money(0)})
         self.seed_ids["bank"] = str(bank["id"])
         self._add("currencies", {"code": "GBP", "name": "Pound Sterling", "symbol": "£", "is_base_currency": True},
                   record_id=1)
@@ -179,7 +179,6 @@ class Books:
             if code is None:
                 raise BusinessRuleError(f"The tax code {item['id']} does not exist.", "TaxCodeNotFound")
             rendered_tax.append({"id": code["id"], "code": code["code"], "name": code["name"],
-                                 "entry_type": "TaxAccountEntryTypeNormal",
                                  "goods_amount": sign * money(item.get("goods_amount", goods)),
                                  "tax_amount": sign * money(item.get("tax_amount", tax)),
                                  "tax_discount_amount": money(0)})
@@ -187,7 +186,7 @@ class Books:
         for item in nominal_items:
             key = (item["code"], item.get("cost_centre", ""), item.get("department", ""))
             account = next((n for n in self.collections["nominal_codes"].values()
-                            if (n["reference"], n["cost_centre"], n["department"]) == key), None)
+                            if (n["reference"], n["cost_centre_code"], n["department_code"]) == key), None)
             if account is None:
                 raise BusinessRuleError(f"The nominal account {'/'.join(k for k in key if k)} does not exist.",
                                         "NominalCodeNotFound")
@@ -247,7 +246,8 @@ class Books:
                           ("base_tax_value", "document_tax_value"), ("base_allocated_value",
                                                                       "document_allocated_value")):
             record[base] = record[doc]
-        self._add("sales_posted_transactions", record)
+        # Sage 200 leaves out what has no value (no due date on a receipt, not settled yet).
+        self._add("sales_posted_transactions", {k: v for k, v in record.items() if v is not None})
         customer["balance"] = money(customer["balance"] + record["document_gross_value"])
         self._touch(customer)
         return {"urn": str(urn)}

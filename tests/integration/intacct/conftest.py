@@ -96,8 +96,9 @@ class World:
     def export(self, tenant_id: str = TENANT, *, strict: bool = True, engine_options: dict[str, Any] | None = None,
                **request: Any) -> ExportResult:
         self.clock.advance(seconds=1)
-        engine = ExportEngine(store=self.store, connector=self.connector(tenant_id), settings=self.settings_of(tenant_id),
-                              business_currency="USD", **(engine_options or {}))
+        engine = ExportEngine(store=self.store, connector=self.connector(tenant_id),
+                              settings=self.settings_of(tenant_id), business_currency="USD",
+                              **(engine_options or {}))
         result = engine.run(ExportRequest(tenant_id=tenant_id, **request))
         if strict:
             assert result.counts["failed"] == 0 and result.counts["skipped"] == 0, result.failures

@@ -1,0 +1,63 @@
+"""The main job through the doors a deployment has (HTTP API, schedules, queues, handlers), on the
+local stack: the demo's story, asserted. This is what `make demo` prints."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from local.demo import TENANT, Demo
+
+KINDS_IN_SAGE = ("sales_invoices", "sales_credit_notes", "purchase_invoices", "purchase_credit_notes",
+                 "contact_payments")
+
+
+@pytest.fixture(scope="module")
+def demo(stack):
+    demo = Demo(stack)
+    demo.create_tenant()
+    demo.connect()
+    demo.map_codes()
+    return demo
+
+
+def test_connected_tenant_has_a_healthy_connection(demo):
+    connection = demo.admin("GET", f"/{TENANT}/connection")
+    assert connection["state"] == "connected" and connection["business_name"] == "Demo Garage Ltd"
+
+
+def test_webhooks_then_schedule_export_every_kind_exactly_once(demo):
+    demo.send_webhooks()
+    sage = demo.sage
+    # The trigger status exported INV-1002 (and its customer) before any schedule fired.
+    assert sage.created_count("sales_invoices") == 1 and sage.created_count("contacts") == 1
+
+    demo.scheduled_export()
+    counts = {c: sage.created_count(c) for c in KINDS_IN_SAGE}
+    assert counts == {"sales_invoices": 2, "sales_credit_notes": 1, "purchase_invoices": 1,
+                      "purchase_credit_notes": 1, "contact_payments": 2}  # receipt + refund
+    assert sage.created_count("contacts") == 3  # two customers and a vendor, each once
+    log = demo.admin("GET", f"/{TENANT}/log", params={"outcome": "skipped"})["entries"]
+    assert [(e["host_id"], e["reason_code"]) for e in log] == [("INV-1003", "tax_code_not_mapped")]
+
+    demo.export_again()
+    assert {c: sage.created_count(c) for c in KINDS_IN_SAGE} == counts  # nothing re-sent
+
+
+def test_payments_recorded_in_sage_reach_the_host_once_with_outstanding_amounts(demo):
+    demo.payments_back()
+    events = [(r.event_type, (r.event or {}).get("data", {})) for r in demo.host.delivered()]
+    ids = demo.host.delivered_ids()
+    assert len(ids) == len(set(ids))  # polled twice over the same window: each event delivered once
+    part_paid = [d for t, d in events if t == "invoice.part_paid"]
+    assert [(d["invoice"]["host_id"], Decimal(d["outstanding_amount"])) for d in part_paid] == [
+        ("INV-1002", Decimal("70.00"))]
+    assert any(t == "invoice.paid" and d["invoice"]["host_id"] == "INV-1001" for t, d in events)
+    assert any(t == "credit_note.refunded" for t, _ in events)
+
+
+def test_status_reports_the_runs_and_the_open_skip(demo):
+    status = demo.admin("GET", f"/{TENANT}/status")
+    assert status["last_successful_export"] is not None
+    assert [f["host_id"] for f in status["open_failures"]] == ["INV-1003"]

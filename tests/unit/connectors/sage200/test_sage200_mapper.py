@@ -1,0 +1,94 @@
+"""Sage 200 mapper: analysis summaries that add up to the header exactly, deterministic rounding,
+references within Sage 200's limits, allocations that balance to zero."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from sagebridge.connectors.base import RemoteRecord
+from sagebridge.connectors.sage200 import mapper
+from sagebridge.domain import MODEL_FOR_KIND, Customer, CustomerPayment, DocumentKind, PartyKind, TenantSettings
+
+TAXES = mapper.TaxTable.from_records([
+    RemoteRecord("1", data={"code": 0, "name": "Zero rated", "tax_rate": Decimal("0")}),
+    RemoteRecord("2", data={"code": 1, "name": "Standard rated", "tax_rate": Decimal("20")}),
+    RemoteRecord("5", data={"code": 9, "name": "Non-vatable", "tax_rate": Decimal("0")}),
+])
+SETTINGS = TenantSettings(provider="sage200", tax_mappings={"S": "2", "Z": "1"},
+                          ledger_mappings={"PARTS": "4010", "NORTH": "4100/NTH/WKS"},
+                          default_sales_ledger_account_id="4000", receipt_bank_account_id="7")
+
+
+def _invoice(lines, net, tax, number="INV-1"):
+    return MODEL_FOR_KIND[DocumentKind.SALES_INVOICE].model_validate({
+        "host_id": number, "number": number, "party_id": "C", "document_date": "2025-03-01", "currency": "GBP",
+        "status": "pending_payment", "lines": lines,
+        "totals": {"net": net, "tax": tax, "total": str(Decimal(net) + Decimal(tax))}})
+
+
+def test_summaries_add_up_to_the_host_header_with_the_penny_on_the_largest_item():
+    doc = _invoice([{"description": "a", "unit_price": "1.665", "tax_code": "S"},
+                    {"description": "b", "unit_price": "1.665", "tax_code": "S", "ledger_code": "PARTS"},
+                    {"description": "c", "unit_price": "5.00", "ledger_code": "NORTH"}], "8.34", "0.67")
+    mapped = mapper.document_body(doc, contact_id="42", settings=SETTINGS, taxes=TAXES, business_currency="GBP")
+    body = mapped.body
+    assert body["customer_id"] == 42 and body["transaction_date"] == "2025-03-01T00:00:00"
+    assert body["document_goods_value"] == Decimal("8.34") and body["document_tax_value"] == Decimal("0.67")
+    taxes = {i["id"]: (i["goods_amount"], i["tax_amount"]) for i in body["tax_analysis_items"]}
+    assert taxes == {2: (Decimal("3.34"), Decimal("0.67")), 5: (Decimal("5.00"), Decimal("0.00"))}
+    nominal = {(i["code"], i.get("cost_centre"), i.get("department")): i["value"]
+               for i in body["nominal_analysis_items"]}
+    assert nominal == {("4000", None, None): Decimal("1.67"), ("4010", None, None): Decimal("1.67"),
+                       ("4100", "NTH", "WKS"): Decimal("5.00")}
+    assert mapped.total == Decimal("9.01")
+    # Deterministic: the same document always maps to the same body.
+    again = mapper.document_body(doc, contact_id="42", settings=SETTINGS, taxes=TAXES, business_currency="GBP")
+    assert again.body == body
+
+
+def test_spread_difference_breaks_ties_by_order_key():
+    items = [{"code": "B", "value": Decimal("5.00")}, {"code": "A", "value": Decimal("5.00")}]
+    mapper.spread_difference(items, "value", Decimal("10.01"), order_key="code")
+    assert items == [{"code": "B", "value": Decimal("5.00")}, {"code": "A", "value": Decimal("5.01")}]
+
+
+def test_references_fit_sage_200():
+    assert len(mapper.contact_reference(PartyKind.CUSTOMER, "x" * 80)) == 8
+    long = mapper.document_reference("INV-2025-000000012345-XYZ")
+    assert len(long) == 20 and long == mapper.document_reference("INV-2025-000000012345-XYZ")
+    assert mapper.NominalAccount.parse("4100/NTH/WKS").body() == {"code": "4100", "cost_centre": "NTH",
+                                                                   "department": "WKS"}
+    with pytest.raises(ValueError):
+        mapper.NominalAccount.parse("123456789")
+    body = mapper.contact_body(Customer(host_id="C", name="A" * 80, email="a@b.example"), business_currency="GBP")
+    assert len(body["name"]) == 60 and body["contacts"][0]["emails"][0]["email"] == "a@b.example"
+
+
+def test_receipt_and_allocation_balance_to_zero():
+    payment = CustomerPayment(host_id="PAY-1", party_id="C", payment_date=date(2025, 3, 2), amount=Decimal("200"),
+                              currency="GBP", allocations=[
+                                  {"kind": "sales_invoice", "host_id": "I", "amount": "150.00"},
+                                  {"kind": "sales_credit_note", "host_id": "N", "amount": "30.00"}])
+    body = mapper.payment_body(payment, contact_id="42", allocations=[
+        (DocumentKind.SALES_INVOICE, "11", Decimal("150.00")), (DocumentKind.SALES_CREDIT_NOTE, "12", Decimal("30"))],
+        bank_account_id="7", settings=SETTINGS, business_currency="GBP")
+    assert body["resource"] == "sales_receipts" and body["record"]["cheque_value"] == Decimal("200.00")
+    allocation = mapper.allocation_body(42, 13, DocumentKind.CUSTOMER_PAYMENT, body["allocation_lines"], None)
+    values = [line["value_to_allocate"] for line in allocation["allocation_lines"]]
+    assert values == [Decimal("150.00"), Decimal("-30.00"), Decimal("-120.00")] and sum(values) == 0
+
+
+def test_a_receipt_is_the_same_only_once_wholly_allocated():
+    data = {"reference": "PAY-1", "customer_id": 42, "document_gross_value": Decimal("-120.00"),
+            "trader_transaction_type": mapper.TRANSACTION_TYPE[DocumentKind.CUSTOMER_PAYMENT],
+            "transaction_date": "2025-03-02T00:00:00", "document_outstanding_value": Decimal("-120.00")}
+    unallocated = RemoteRecord("13", "PAY-1", data)
+    assert not mapper.is_same_document(unallocated, reference="PAY-1", contact_id="42", total=Decimal("120"),
+                                       on=date(2025, 3, 2))
+    allocated = RemoteRecord("13", "PAY-1", {**data, "document_outstanding_value": Decimal("0.00")})
+    assert mapper.is_same_document(allocated, reference="PAY-1", contact_id="42", total=Decimal("120"),
+                                   on=date(2025, 3, 2))
+    assert not mapper.remote_editable(allocated) and mapper.remote_total(allocated) == Decimal("120.00")
