@@ -330,6 +330,7 @@ class LocalStack:
             sandbox_urls[name] = f"http://127.0.0.1:{server.port}"
         sage = sandbox_urls["sage_accounting"]
         environment.update({
+            "SAGE_INTACCT_ENDPOINT": f"{sandbox_urls['sage_intacct']}/ia/xml/xmlgw.phtml",
             "SAGE_ACCOUNTING_API_URL": f"{sage}/v3.1",
             "SAGE_ACCOUNTING_AUTH_URL": f"{sage}/oauth2/auth/central?filter=apiv3.1",
             "SAGE_ACCOUNTING_TOKEN_URL": f"{sage}/token",
@@ -420,8 +421,11 @@ class LocalStack:
         from local.sandboxes.sage_accounting import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
         # The integration's own credentials at the sandbox (no real Sage account's secret).
+        from local.sandboxes.sage_intacct import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD
+
         integration = {"sage_accounting_client_id": DEFAULT_CLIENT_ID,
                        "sage_accounting_client_secret": DEFAULT_CLIENT_SECRET,
+                       "intacct_sender_id": DEFAULT_SENDER_ID, "intacct_sender_password": DEFAULT_SENDER_PASSWORD,
                        "state_signing_key": base64.b64encode(os.urandom(32)).decode()}
         try:
             secrets.create_secret(Name=names["SettingsSecret"], SecretString=json.dumps(integration))
