@@ -9,7 +9,7 @@ export AWS_DEFAULT_REGION ?= eu-west-2
 export SAM_CLI_TELEMETRY := 0
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools sam setup lint check test test-unit test-rest demo stack bench clean
+.PHONY: help venv tools sam browser setup lint check test demo stack bench clean
 
 help:
 	@echo "make demo   - start the local stack and run the main job end to end"
@@ -17,12 +17,13 @@ help:
 	@echo "make bench  - benchmarks (ratios against a floor measured in the same run)"
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt cli/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	# The layer's code importable as it is in Lambda (/opt/python), and local/ from the repo root.
 	$(PY) -c 'import site,sys; open(site.getsitepackages()[0]+"/sagebridge-dev.pth","w").write(sys.argv[1]+"/layers/shared\n"+sys.argv[1]+"\n")' "$(CURDIR)"
+	$(PY) -m pip install --quiet --no-deps -e ./cli  # the operators' `sagebridge` command
 	touch $@
 
 # SAM CLI pins its own boto3/pydantic ranges, so it lives in a venv of its own.
@@ -38,6 +39,10 @@ tools: .tools/node_modules/.installed
 	cd .tools && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Debian's Chromium for the status page's browser test (never a downloaded browser build).
+browser:
+	bash scripts/install-chromium.sh
+
 setup: venv sam tools
 
 lint: venv
@@ -47,7 +52,7 @@ lint: venv
 check: setup lint
 	bash scripts/check-template.sh
 
-test: check
+test: check browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: setup

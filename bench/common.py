@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,17 +21,25 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SageBridge")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-2")
 
-import boto3  # noqa: E402
-import httpx  # noqa: E402
-from botocore.config import Config  # noqa: E402
+import boto3
+import httpx
+from botocore.config import Config
 
-from local import dynamodb_local, template  # noqa: E402
-from local.sandboxes.sage_accounting import API_BASE_URL, SageAccountingSandbox, SandboxClock  # noqa: E402
-from sagebridge.connectors.sage_accounting.mapper import contact_body  # noqa: E402
-from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector  # noqa: E402
-from sagebridge.domain import MODEL_FOR_KIND, Customer, DocumentKind, TenantSettings, canonical_json, payload_hash  # noqa: E402
-from sagebridge.observability import logger  # noqa: E402
-from sagebridge.store import StagedDocument, Store  # noqa: E402
+from local import dynamodb_local, template
+from local.sandboxes.sage_accounting import API_BASE_URL, SageAccountingSandbox, SandboxClock
+from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector
+from sagebridge.connectors.sage_accounting.mapper import contact_body
+from sagebridge.domain import (
+    MODEL_FOR_KIND,
+    Customer,
+    DocumentKind,
+    TenantSettings,
+    canonical_json,
+    ledger_of,
+    payload_hash,
+)
+from sagebridge.observability import logger
+from sagebridge.store import StagedDocument, Store
 
 TENANT = "acme"
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -43,7 +51,7 @@ _tables = itertools.count()
 
 def quiet_logs() -> None:
     """Powertools Logger at INFO, as deployed, writing to /dev/null."""
-    sink = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    sink = open(os.devnull, "w")  # lives as long as the process
     for handler in logger.handlers:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream(sink)
@@ -104,7 +112,7 @@ def dynamodb_endpoint() -> str:
 def dynamodb_client() -> Any:
     return boto3.session.Session().client(
         "dynamodb", endpoint_url=dynamodb_endpoint(), region_name=REGION,
-        aws_access_key_id="testing", aws_secret_access_key="testing",  # noqa: S106 - DynamoDB Local
+        aws_access_key_id="testing", aws_secret_access_key="testing",
         config=Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32),
     )
 
@@ -190,20 +198,22 @@ def invoice(n: int, party: Customer, *, embed_party: bool) -> Any:
     })
 
 
-def stage(world: World, records: list[Any]) -> None:
-    """Stage host records as the webhooks function would (same item shape as Documents.put)."""
-    items = []
+def stage(world: World, records: Iterable[Any]) -> None:
+    """Stage host records as the webhooks function would (same item shape as Documents.put),
+    streamed 25 at a time so setup never holds a big run in memory."""
+    chunk: list[dict[str, Any]] = []
     for record in records:
         d = getattr(record, "document_date", None) or date(2025, 3, 1)
-        from sagebridge.domain import ledger_of
-
         staged = StagedDocument(
             tenant_id=TENANT, kind=record.kind.value, host_id=record.host_id, ledger=ledger_of(record.kind).value,
             canonical_json=canonical_json(record, ignore=()), payload_hash=payload_hash(record), version=1,
             posting_date=d, document_date=d,
         )
-        items.append(world.store.documents.put_op(staged).params["Item"])
-    batch_put(world.client, world.store.table.name, items)
+        chunk.append(world.store.documents.put_op(staged).params["Item"])
+        if len(chunk) == 25:
+            batch_put(world.client, world.store.table.name, chunk)
+            chunk = []
+    batch_put(world.client, world.store.table.name, chunk)
 
 
 def map_customers(world: World, customers: list[Customer]) -> None:

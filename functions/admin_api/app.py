@@ -27,6 +27,7 @@ from sagebridge.sync.admin import (
     Disconnected,
     ExportStart,
     ExportStarted,
+    IntacctLogin,
     LogPage,
     MappingsChange,
     MappingsSaved,
@@ -79,7 +80,7 @@ def caller() -> str:
 
 def api_base_url() -> str:
     """PUBLIC_API_URL when a custom domain fronts the API, else this request's own API URL."""
-    configured = dependencies().sage.settings.public_api_url
+    configured = dependencies().products.settings.public_api_url
     if configured:
         return configured.rstrip("/")
     context = app.current_event.raw_event.get("requestContext") or {}
@@ -193,6 +194,12 @@ def connect_url(tenant_id: str) -> ConnectLink:
 @app.get("/admin/tenants/<tenant_id>/connection", summary="Connection status", tags=["connection"])
 def connection(tenant_id: str) -> ConnectionView:
     return dependencies().connection(tenant_id)
+
+
+@app.post("/admin/tenants/<tenant_id>/intacct-connection", summary="Connect Sage Intacct (login verified first)",
+          tags=["connection"])
+def connect_intacct(tenant_id: str, body: IntacctLogin) -> ConnectionView:
+    return dependencies().connect_intacct(tenant_id, body)
 
 
 @app.delete("/admin/tenants/<tenant_id>/connection", summary="Disconnect Sage", tags=["connection"])

@@ -11,16 +11,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sagebridge.connectors.base import Connector
-from sagebridge.domain.settings import TenantSettings
 from sagebridge.host.jobs import ExportJob
-from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.observability import logger, metrics, tracer
 from sagebridge.settings import get_settings
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.notifications import Notifier
-from sagebridge.store.queues import MessageQueue
-from sagebridge.sync.sage_accounting_wiring import build_sage_accounting
+from sagebridge.sync.products import SageProducts
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -31,15 +27,12 @@ def dependencies() -> WorkerDeps:
     """Built on first use, once per container; tests call `dependencies.cache_clear()`."""
     settings = get_settings()
     clients = AwsClients()
-    sage = build_sage_accounting(settings, clients=clients)
-
-    def connector_for(tenant_id: str, _settings: TenantSettings) -> Connector:
-        return sage.connector_for(tenant_id)
-
+    products = SageProducts(settings, clients)
+    assert products.store is not None
     return WorkerDeps(
-        store=sage.store,
-        connector_for=connector_for,
-        outbox=DeliveryOutbox(MessageQueue(settings.delivery_queue_url, clients), sage.store.deliveries),
+        store=products.store,
+        connector_for=products.connector_for,  # the tenant's own product: Accounting, Intacct or Sage 200
+        outbox=products.delivery_outbox(),
         notify=Notifier(settings.notification_topic_arn, clients).publish,
     )
 

@@ -9,30 +9,23 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.observability import logger, metrics, tracer
 from sagebridge.settings import get_settings
-from sagebridge.store.aws import AwsClients
-from sagebridge.store.queues import MessageQueue
-from sagebridge.sync.payments import poll_all_tenants
-from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting
+from sagebridge.sync.products import SageProducts
 
 
 @lru_cache(maxsize=1)
-def dependencies() -> tuple[SageAccounting, DeliveryOutbox]:
+def dependencies() -> SageProducts:
     """Built on first use, once per container; tests call `dependencies.cache_clear()`."""
-    settings = get_settings()
-    clients = AwsClients()
-    sage = build_sage_accounting(settings, clients=clients)
-    return sage, DeliveryOutbox(MessageQueue(settings.delivery_queue_url, clients), sage.store.deliveries)
+    return SageProducts(get_settings())
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    sage, outbox = dependencies()
-    report = poll_all_tenants(sage, outbox)
+    products = dependencies()
+    report = products.poll_all_tenants(products.delivery_outbox())
     metrics.add_metric(name="PaymentsDelivered", unit="Count", value=report.payments_delivered)
     summary = report.summary()
     logger.info("payment_poll_done", extra=summary)

@@ -33,6 +33,7 @@ from local.sandboxes.sage_accounting import (
     SandboxClock,
 )
 from sagebridge.domain import MODEL_FOR_KIND, Customer, DocumentKind, canonical_json, ledger_of, payload_hash
+from sagebridge.domain.settings import Provider
 from sagebridge.host.jobs import ExportJob
 from sagebridge.observability import logger
 from sagebridge.security.secrets import IntegrationSecrets
@@ -42,6 +43,7 @@ from sagebridge.store import StagedDocument, Store
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.webhook_secrets import WebhookSecretStore
 from sagebridge.sync.admin import Admin
+from sagebridge.sync.products import SageProducts
 from sagebridge.sync.sage_accounting_wiring import build_sage_accounting
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
 
@@ -158,7 +160,9 @@ class AdminWorld:
         self.worker = WorkerDeps(store=self.store, connector_for=lambda tenant_id, _s: self.sa.connector_for(tenant_id),
                                  notify=self.notifications.append)
         self.queue = FakeQueue()
-        self.admin = Admin(store=self.store, sage=self.sa, worker=self.worker, export_queue=self.queue,
+        self.products = SageProducts(self.settings, clients, store=self.store,
+                                     built={Provider.SAGE_ACCOUNTING: self.sa})
+        self.admin = Admin(store=self.store, products=self.products, worker=self.worker, export_queue=self.queue,
                            webhook_secrets=WebhookSecretStore(SETTINGS_SECRET, clients), clock=self.clock.now)
 
     # ---- the handler

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from sagebridge.connectors.base import Connector, NotConnected
 from sagebridge.domain.errors import ConfigurationError, ConflictError, SageBridgeError
 from sagebridge.domain.kinds import DateBasis, DocumentKind, record_kind
-from sagebridge.domain.settings import ExportType, TenantSettings, parse_tenant_settings
+from sagebridge.domain.settings import ExportType, Provider, TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
-from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.settings import Settings
 from sagebridge.store import LedgerState, Outcome, RunRecord, RunStatus, Store, SyncLogEntry, TenantRecord
 from sagebridge.store.aws import AwsClients
@@ -29,8 +28,8 @@ from sagebridge.store.notifications import Notifier
 from sagebridge.store.queues import MessageQueue
 from sagebridge.store.webhook_secrets import WebhookSecretStore
 from sagebridge.sync.export import ExportResult
+from sagebridge.sync.products import SageProducts
 from sagebridge.sync.reconcile import ReconciliationReport, reconcile
-from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting
 from sagebridge.sync.scheduling import JobQueue, WorkerDeps, handle_export_job
 from sagebridge.sync.status import (
     ConnectionView,
@@ -265,6 +264,17 @@ class LogPage(BaseModel):
     next_token: str | None = None
 
 
+class IntacctLogin(BaseModel):
+    """The tenant's own Intacct login (the sender is the integration's, from the settings secret)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    company_id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1)
+    user_password: SecretStr = Field(min_length=1)
+    entity_id: str | None = None  # a location id, for multi-entity companies
+
+
 class TenantsPage(BaseModel):
     tenants: list[TenantView]
     next_token: str | None = None
@@ -304,7 +314,7 @@ def log_view(e: SyncLogEntry) -> LogEntryView:
 @dataclass
 class Admin:
     store: Store
-    sage: SageAccounting
+    products: SageProducts  # each tenant's own Sage product (Accounting, Intacct or Sage 200)
     worker: WorkerDeps
     export_queue: JobQueue | None = None
     webhook_secrets: WebhookSecretStore | None = None
@@ -345,8 +355,8 @@ class Admin:
 
     def delete_tenant(self, tenant_id: str) -> TenantDeleted:
         """The tenant and everything it owns: the grant at Sage is revoked first, then the data."""
-        self.store.tenants.get(tenant_id)
-        disconnected = self.sage.service.disconnect(tenant_id)
+        _, settings = self._settings(tenant_id)
+        disconnected = self.products.disconnect(tenant_id, settings.provider)
         deleted = self.store.tenants.delete(tenant_id)
         secret = self.webhook_secrets.delete(tenant_id) if self.webhook_secrets else False
         return TenantDeleted(tenant_id=tenant_id, items_deleted=deleted, disconnected=disconnected,
@@ -365,24 +375,36 @@ class Admin:
     # ---- connection
 
     def connect_link(self, tenant_id: str, api_base_url: str) -> ConnectLink:
-        self.store.tenants.get(tenant_id)
-        url = self.sage.flow.connect_link(api_base_url, tenant_id)
+        _, settings = self._settings(tenant_id)
+        # One signed link for every OAuth product: the connect function routes it by the tenant's provider.
+        url = self.products.oauth_product(settings.provider).flow.connect_link(api_base_url, tenant_id)
         expires = int(dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))["expires"])
         return ConnectLink(url=url, expires_at=datetime.fromtimestamp(expires, UTC))
 
     def connection(self, tenant_id: str) -> ConnectionView:
-        self.store.tenants.get(tenant_id)
-        return connection_view(self.sage.service.find(tenant_id), self.sage.service.provider, self.clock())
+        _, settings = self._settings(tenant_id)
+        record = self.products.find_connection(tenant_id, settings.provider)
+        return connection_view(record, settings.provider.value, self.clock())
+
+    def connect_intacct(self, tenant_id: str, body: IntacctLogin) -> ConnectionView:
+        """Verify the tenant's Intacct login with Intacct, then keep it encrypted (never logged)."""
+        _, settings = self._settings(tenant_id)
+        if settings.provider is not Provider.SAGE_INTACCT:
+            raise ConfigurationError(f"tenant {tenant_id} uses {settings.provider.value}, not sage_intacct")
+        self.products.sage_intacct.connect(tenant_id, body.company_id, body.user_id,
+                                           body.user_password.get_secret_value(), body.entity_id)
+        return self.connection(tenant_id)
 
     def disconnect(self, tenant_id: str) -> Disconnected:
-        self.store.tenants.get(tenant_id)
-        return Disconnected(disconnected=self.sage.service.disconnect(tenant_id))
+        _, settings = self._settings(tenant_id)
+        return Disconnected(disconnected=self.products.disconnect(tenant_id, settings.provider))
 
     # ---- Sage reference data and mappings
 
     def connector(self, tenant_id: str) -> Connector:
         """NotConnected when the tenant has no live connection."""
-        return self.sage.connector_for(tenant_id)
+        _, settings = self._settings(tenant_id)
+        return self.products.connector_for(tenant_id, settings)
 
     def sage_list(self, tenant_id: str, what: Literal["tax_rates", "ledger_accounts", "bank_accounts"]
                   ) -> list[SageAccountRef]:
@@ -565,13 +587,12 @@ class Admin:
 def build_admin(settings: Settings, *, clients: AwsClients | None = None) -> Admin:
     """The deployed wiring (one per container): DynamoDB, KMS, SQS, SNS and Secrets Manager."""
     clients = clients or AwsClients()
-    sage = build_sage_accounting(settings, clients=clients)
-    worker = WorkerDeps(
-        store=sage.store, connector_for=lambda tenant_id, _settings: sage.connector_for(tenant_id),
-        outbox=DeliveryOutbox(MessageQueue(settings.delivery_queue_url, clients), sage.store.deliveries),
-        notify=Notifier(settings.notification_topic_arn, clients).publish,
-    )
-    return Admin(store=sage.store, sage=sage, worker=worker,
+    products = SageProducts(settings, clients)
+    assert products.store is not None
+    worker = WorkerDeps(store=products.store, connector_for=products.connector_for,
+                        outbox=products.delivery_outbox(),
+                        notify=Notifier(settings.notification_topic_arn, clients).publish)
+    return Admin(store=products.store, products=products, worker=worker,
                  export_queue=MessageQueue(settings.export_queue_url, clients),
                  webhook_secrets=WebhookSecretStore(settings.settings_secret_name, clients))
 
@@ -582,6 +603,7 @@ __all__ = [
     "DocumentIn",
     "ExportStart",
     "ExportStarted",
+    "IntacctLogin",
     "LogPage",
     "MappingsChange",
     "MappingsSaved",

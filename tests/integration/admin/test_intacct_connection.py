@@ -1,0 +1,66 @@
+"""Intacct tenants connect with their own login through the admin API (no OAuth): the login is
+verified with Intacct before it is kept, kept encrypted, and never echoed back."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from local.sandboxes.sage_intacct import (
+    DEFAULT_COMPANY,
+    DEFAULT_PASSWORD,
+    DEFAULT_SENDER_ID,
+    DEFAULT_SENDER_PASSWORD,
+    DEFAULT_USER,
+    SageIntacctSandbox,
+)
+from sagebridge.domain.settings import Provider
+from sagebridge.security.secrets import IntegrationSecrets
+from sagebridge.store.aws import AwsClients
+from sagebridge.sync.intacct_wiring import build_sage_intacct
+
+
+@pytest.fixture
+def intacct_tenant(world):
+    sandbox = SageIntacctSandbox(clock=world.clock)
+    world.products.built[Provider.SAGE_INTACCT] = build_sage_intacct(
+        world.settings, store=world.store, clients=AwsClients(dynamodb=world.store.table.client, kms=world.kms),
+        http=httpx.Client(transport=sandbox.sync_transport(), timeout=10), clock=world.clock.now,
+        secrets=IntegrationSecrets(intacct_sender_id=DEFAULT_SENDER_ID,
+                                   intacct_sender_password=SecretStr(DEFAULT_SENDER_PASSWORD),
+                                   state_signing_key=SecretStr("k" * 64)),
+        sleep=lambda _s: None)
+    answer = world.call("POST", "/admin/tenants", {"tenant_id": "zuper-co", "settings": {"provider": "sage_intacct"}})
+    assert answer.status == 201, answer.text
+    return world
+
+
+def test_a_verified_intacct_login_connects_the_tenant(intacct_tenant):
+    login = {"company_id": DEFAULT_COMPANY, "user_id": DEFAULT_USER, "user_password": DEFAULT_PASSWORD}
+    answer = intacct_tenant.call("POST", "/admin/tenants/zuper-co/intacct-connection", login)
+    assert answer.status == 200, answer.text
+    assert answer.json["state"] == "connected" and answer.json["provider"] == "sage_intacct"
+    assert DEFAULT_PASSWORD not in answer.text
+    assert intacct_tenant.call("GET", "/admin/tenants/zuper-co/connection").json["state"] == "connected"
+    record = intacct_tenant.store.connections.find("zuper-co", "sage_intacct")
+    assert DEFAULT_PASSWORD.encode() not in record.ciphertext  # only ciphertext is kept
+
+
+def test_a_wrong_password_is_refused_with_intacct_s_reason_and_nothing_is_kept(intacct_tenant):
+    answer = intacct_tenant.call("POST", "/admin/tenants/zuper-co/intacct-connection",
+                                 {"company_id": DEFAULT_COMPANY, "user_id": DEFAULT_USER, "user_password": "wrong"})
+    assert answer.status >= 400 and "wrong" not in answer.text
+    assert intacct_tenant.store.connections.find("zuper-co", "sage_intacct") is None
+
+
+def test_missing_fields_are_named(intacct_tenant):
+    answer = intacct_tenant.call("POST", "/admin/tenants/zuper-co/intacct-connection", {"company_id": "X"})
+    assert answer.status == 422
+    assert {p["field"] for p in answer.json["problems"]} >= {"user_id", "user_password"}
+
+
+def test_an_oauth_tenant_cannot_use_the_intacct_login(tenant):
+    answer = tenant.call("POST", "/admin/tenants/acme/intacct-connection",
+                         {"company_id": "C", "user_id": "U", "user_password": "P"})
+    assert answer.status == 422 and "not sage_intacct" in answer.json["message"]
