@@ -107,6 +107,12 @@ def _host_app() -> tuple[Any, Any]:
     return host, create_app(host)
 
 
+def sage200_api_path() -> str:
+    from local.sandboxes.sage200.app import API_PATH  # the live path, served under the sandbox's host
+
+    return API_PATH
+
+
 def _sage200() -> tuple[Any, Any]:
     from local.sandboxes.sage200 import create_app
 
@@ -331,6 +337,9 @@ class LocalStack:
         sage = sandbox_urls["sage_accounting"]
         environment.update({
             "SAGE_INTACCT_ENDPOINT": f"{sandbox_urls['sage_intacct']}/ia/xml/xmlgw.phtml",
+            "SAGE200_API_URL": f"{sandbox_urls['sage200']}{sage200_api_path()}",
+            "SAGE200_AUTH_URL": f"{sandbox_urls['sage200']}/authorize",
+            "SAGE200_TOKEN_URL": f"{sandbox_urls['sage200']}/oauth/token",
             "SAGE_ACCOUNTING_API_URL": f"{sage}/v3.1",
             "SAGE_ACCOUNTING_AUTH_URL": f"{sage}/oauth2/auth/central?filter=apiv3.1",
             "SAGE_ACCOUNTING_TOKEN_URL": f"{sage}/token",
@@ -418,14 +427,17 @@ class LocalStack:
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             names[lid], names[f"{lid}.Arn"], names[f"{lid}.QueueUrl"], names[f"{lid}.QueueName"] = (
                 url, arn, url, f"sagebridge-local-{lid}")
-        from local.sandboxes.sage_accounting import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-
         # The integration's own credentials at the sandbox (no real Sage account's secret).
+        from local.sandboxes import sage200
+        from local.sandboxes.sage_accounting import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
         from local.sandboxes.sage_intacct import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD
 
         integration = {"sage_accounting_client_id": DEFAULT_CLIENT_ID,
                        "sage_accounting_client_secret": DEFAULT_CLIENT_SECRET,
                        "intacct_sender_id": DEFAULT_SENDER_ID, "intacct_sender_password": DEFAULT_SENDER_PASSWORD,
+                       "sage200_client_id": sage200.DEFAULT_CLIENT_ID,
+                       "sage200_client_secret": sage200.DEFAULT_CLIENT_SECRET,
+                       "sage200_subscription_key": sage200.DEFAULT_SUBSCRIPTION_KEY,
                        "state_signing_key": base64.b64encode(os.urandom(32)).decode()}
         try:
             secrets.create_secret(Name=names["SettingsSecret"], SecretString=json.dumps(integration))

@@ -50,6 +50,7 @@ class SageAccounting:
         record = self.service.find(tenant_id)
         if record is None or record.status != ConnectionStatus.CONNECTED or not record.business_id:
             raise NotConnected(f"tenant {tenant_id} has no live Sage Accounting connection")
+        client_options.setdefault("requests_per_minute", self.settings.sage_accounting_requests_per_minute or None)
         return SageAccountingClient(
             self.http, token_provider=self.service.token_provider(tenant_id), business_id=record.business_id,
             base_url=self.settings.sage_accounting_api_url, sleep=self.sleep, **client_options,

@@ -21,6 +21,7 @@ import builtins
 import email.utils
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
@@ -79,6 +80,52 @@ DOCUMENT_RESOURCES: dict[DocumentKind, str] = {
     DocumentKind.CUSTOMER_REFUND: "contact_payments",
 }
 _PAYMENT_TYPES = {DocumentKind.CUSTOMER_PAYMENT: "CUSTOMER_RECEIPT", DocumentKind.CUSTOMER_REFUND: "CUSTOMER_REFUND"}
+
+
+class RequestPacer:
+    """Client-side pacing for one Sage business: requests start at least 60/`per_minute` seconds
+    apart, so a run never trips Sage's per-business rate limit instead of learning it from 429s
+    (each one costs a Retry-After sleep and, for a write, an attempt). Even spacing rather than a
+    burst bucket: Sage counts a sliding minute, and any burst has to be paid back in a stall.
+    `headroom` keeps a little under the limit for clock and latency jitter between us and Sage.
+    A 429 still happens if someone else uses the same business; `pause` then holds every request
+    of this pacer for the Retry-After. Thread-safe; share one per business (`pacer_for`)."""
+
+    def __init__(self, per_minute: float, *, headroom: float = 0.98,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        if per_minute <= 0:
+            raise ValueError("per_minute must be positive")
+        self.per_minute = per_minute
+        self.interval = 60.0 / (per_minute * headroom)
+        self._clock, self._sleep = clock, sleep
+        self._next: float | None = None  # the earliest moment the next request may start
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self._clock()
+            start = now if self._next is None else max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            self._sleep(start - now)
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            resume = self._clock() + seconds
+            self._next = resume if self._next is None else max(self._next, resume)
+
+
+_pacers: dict[tuple[str, float], RequestPacer] = {}
+_pacers_lock = threading.Lock()
+
+
+def pacer_for(business_id: str, per_minute: float) -> RequestPacer:
+    """The container's pacer of a business: every client of that business shares its minute."""
+    with _pacers_lock:
+        key = (business_id, float(per_minute))
+        if key not in _pacers:
+            _pacers[key] = RequestPacer(per_minute)
+        return _pacers[key]
 
 
 class TokenProvider(Protocol):
@@ -234,8 +281,15 @@ class SageAccountingClient:
         max_retry_after: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        pacer: RequestPacer | None = None,
+        requests_per_minute: float | None = None,
     ) -> None:
         self._http = http
+        # None: no pacing (429s are still honoured). requests_per_minute: the container's shared
+        # pacer of this business; pacer: one given outright (tests, benchmarks).
+        if pacer is None and requests_per_minute and business_id:
+            pacer = pacer_for(business_id, requests_per_minute)
+        self._pacer = pacer
         self._token = token_provider
         self.business_id = business_id
         self.base_url = base_url.rstrip("/")
@@ -286,6 +340,8 @@ class SageAccountingClient:
                 headers["X-Business"] = self.business_id
             if content is not None:
                 headers["Content-Type"] = "application/json"
+            if self._pacer is not None:
+                self._pacer.wait()
             started = time.perf_counter()
             try:
                 response = self._http.request(method, url, params=params, content=content, headers=headers)
@@ -336,6 +392,9 @@ class SageAccountingClient:
                     )
                 raise error
             retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if status == 429 and self._pacer is not None:
+                # Hold the whole business, not just this request: the next ones would be refused too.
+                self._pacer.pause(retry_after if retry_after is not None else self._backoff(attempt))
             if attempt >= self._max_attempts or (
                 retry_after is not None and retry_after > self._max_retry_after
             ):
