@@ -1,1 +1,23 @@
-"""Benchmarks that print ratios measured in one run (`python -m bench [name ...] [--small]`)."""
+"""Benchmarks that print ratios measured in one run (`python -m bench [name ...] [--small]`).
+
+Each module has `run(**sizes) -> list[Figure]`; SMALL holds the sizes of the smoke test
+(tests/integration/test_bench_smoke.py), which only checks that every benchmark still runs."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+SMALL: dict[str, dict[str, Any]] = {
+    "pipeline": {"n": 20, "repeat": 1, "latency_n": 5},
+    "throughput": {"per_minute": 60, "docs": 70},
+    "polling": {"invoices": 3},
+    "coldstart": {"repeat": 1, "only": ("webhooks",)},
+    "memory": {"small": 10, "big": 30},
+    "intacct": {"customers": 100},
+}
+
+
+def load(name: str) -> ModuleType:
+    return importlib.import_module(f"bench.{name}")

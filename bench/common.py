@@ -102,7 +102,11 @@ class DynamoCounter:
 
 
 def dynamodb_endpoint() -> str:
+    """DynamoDB Local: the one named by BENCH_DYNAMODB_ENDPOINT (the smoke test's, a parent's), or
+    one started for this process."""
     global _engine
+    if os.environ.get("BENCH_DYNAMODB_ENDPOINT"):
+        return os.environ["BENCH_DYNAMODB_ENDPOINT"]
     if _engine is None:
         _engine = dynamodb_local.start()
         atexit.register(_engine.stop)
@@ -163,8 +167,14 @@ def make_world(*, rate_limit_per_minute: int | None = None, clock: SandboxClock 
                                                     rate_limit_per_minute=rate_limit_per_minute)
     http = httpx.Client(transport=sandbox.sync_transport(), timeout=30)
     tokens = sandbox.issue_tokens()
+
+    def token(*, rejected: str | None = None) -> str:
+        if rejected is not None:  # expired on the (virtual) clock: a new grant, as a refresh would give
+            tokens.update(sandbox.issue_tokens())
+        return str(tokens["access_token"])
+
     client = SageAccountingClient(
-        http, token_provider=lambda *, rejected=None: tokens["access_token"], business_id=sandbox.lead_business_id,
+        http, token_provider=token, business_id=sandbox.lead_business_id,
         base_url=API_BASE_URL, sleep=sleep or (lambda _s: None), jitter=lambda: 0.0, **client_options,
     )
     ddb = dynamodb_client()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import TENANT, Figure, World, quiet_logs
+from bench.common import TENANT, Figure, World, dynamodb_endpoint, quiet_logs
 from bench.pipeline import run_worker, steady_world
 from local.sandboxes.sage_accounting.store import Collection
 
@@ -63,8 +64,9 @@ def child(n: int) -> dict[str, Any]:
 
 
 def measure(n: int) -> dict[str, Any]:
+    env = os.environ | {"BENCH_DYNAMODB_ENDPOINT": dynamodb_endpoint()}  # one engine for all children
     out = subprocess.run([sys.executable, "-m", "bench.memory", "--child", str(n)], check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     lines = [line for line in out.stdout.splitlines() if line.startswith('{"n"')]
     return dict(json.loads(lines[-1]))
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +24,8 @@ from local import dynamodb_local
 from local.stack import LocalStack
 
 TENANT = "demo-garage"
+INTACCT_TENANT = "demo-field-service"
+SAGE200_TENANT = "demo-motors"
 
 
 def say(step: str) -> None:
@@ -183,10 +188,69 @@ class Demo:
                                                       ("outstanding", data.get("outstanding_amount"))) if v)
             show(f"host app received {received.event_type:<26} {detail}")
 
+    def other_products(self) -> None:
+        """The same doors with the other two products: Sage Intacct and Sage 200."""
+        from local.sandboxes import sage_intacct as si
+        from local.sandboxes.host_app import WebhookSender
+        from local.sandboxes.host_app.fixtures import example_event
+
+        callback = f"{self.stack.outputs['sandboxes']['host_app']}/callback"
+        intacct = self.stack.sandboxes["sage_intacct"]
+        sage200 = self.stack.sandboxes["sage200"]
+        scenes = [
+            (INTACCT_TENANT, "Sage Intacct", {
+                "provider": "sage_intacct", "host_callback_url": callback,
+                "tax_mappings": {"S20": "Sales Tax Standard"}, "default_sales_ledger_account_id": "4000",
+                "receipt_bank_account_id": "BOA-OPS"}),
+            (SAGE200_TENANT, "Sage 200", {
+                "provider": "sage200", "host_callback_url": callback,
+                "tax_mappings": {"S20": sage200.ids["T1"]}, "default_sales_ledger_account_id": "4000",
+                "receipt_bank_account_id": sage200.ids["bank"]}),
+        ]
+        for tenant_id, product, settings in scenes:
+            say(f"{product}: a tenant on {product} gets the same export and payments back")
+            created = self.api.post("/admin/tenants", json={"tenant_id": tenant_id, "settings": settings})
+            created.raise_for_status()
+            secret = created.json()["webhook_secret"]
+            self.host.secrets.append(secret)
+            if product == "Sage Intacct":
+                login = {"company_id": si.DEFAULT_COMPANY, "user_id": si.DEFAULT_USER,
+                         "user_password": si.DEFAULT_PASSWORD}
+                connection = self.admin("POST", f"/{tenant_id}/intacct-connection", json=login)
+                show(f"Intacct login verified with the gateway and kept encrypted: {connection['summary']}")
+            else:
+                link = self.admin("GET", f"/{tenant_id}/connect-url")["url"]
+                page = httpx.Client(follow_redirects=True, timeout=60).get(link)
+                assert "Link to Sage established successfully" in page.text, page.text[:300]
+                connection = self.admin("GET", f"/{tenant_id}/connection")
+                show(f"Sage ID sign-in through the same connect link: {connection['summary']}")
+            sender = WebhookSender(tenant_id, secret, base_url=self.stack.outputs["api_url"])
+            for event in (example_event("customer.upserted"), example_event("invoice.upserted")):
+                assert sender.send(event).status == 202
+            self.stack.drain_queues()
+            log = self.admin("GET", f"/{tenant_id}/log")["entries"]
+            show("exported: " + ", ".join(f"{e['kind']} {e['host_id']} {e['outcome']}" for e in log))
+            invoice = next(e["sage_id"] for e in log if e["kind"] == "sales_invoice")
+            if product == "Sage Intacct":
+                intacct.accountant().record_payment(invoice, "50.00")
+            else:
+                sage200.accountant().record_receipt(invoice, "50.00")
+            before = len(self.host.delivered())
+            self.stack.fire(next(s for s in self.stack.schedules() if s.function == "PaymentPollerFunction"))
+            self.stack.drain_queues()
+            for received in self.host.delivered()[before:]:
+                data = (received.event or {}).get("data", {})
+                show(f"host app received {received.event_type:<26} document="
+                     f"{(data.get('invoice') or {}).get('host_id')} outstanding={data.get('outstanding_amount')}")
+
     def status(self) -> None:
-        say("Tenant status (GET /admin/tenants/{id}/status)")
-        status = self.admin("GET", f"/{TENANT}/status")
-        show(json.dumps(status, indent=2, default=str).replace("\n", "\n   "))
+        say("Tenant status through the operators' CLI (sagebridge status)")
+        cli = Path(sys.executable).with_name("sagebridge")
+        for tenant_id in (TENANT, INTACCT_TENANT, SAGE200_TENANT):
+            done = subprocess.run([str(cli), "--api-url", self.stack.outputs["api_url"], "status", tenant_id],
+                                  capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "100"})
+            print("   $ sagebridge status " + tenant_id + f"   (exit {done.returncode})")
+            print("   " + done.stdout.strip().replace("\n", "\n   "))
         show(f"status page: {self.stack.outputs['api_url']}/admin/tenants/{TENANT}/status.html")
 
     def print_log(self, limit: int) -> None:
@@ -221,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         demo = Demo(stack)
         for step in (demo.local_stack, demo.create_tenant, demo.connect, demo.map_codes, demo.send_webhooks,
-                     demo.scheduled_export, demo.export_again, demo.payments_back, demo.status):
+                     demo.scheduled_export, demo.export_again, demo.payments_back, demo.other_products, demo.status):
             step()
     finally:
         stack.stop()

@@ -61,3 +61,16 @@ def test_status_reports_the_runs_and_the_open_skip(demo):
     status = demo.admin("GET", f"/{TENANT}/status")
     assert status["last_successful_export"] is not None
     assert [f["host_id"] for f in status["open_failures"]] == ["INV-1003"]
+
+
+def test_intacct_and_sage200_tenants_take_the_same_doors(demo):
+    from local.demo import INTACCT_TENANT, SAGE200_TENANT
+
+    before = len(demo.host.delivered())
+    demo.other_products()
+    for tenant_id in (INTACCT_TENANT, SAGE200_TENANT):
+        log = demo.admin("GET", f"/{tenant_id}/log")["entries"]
+        assert {(e["kind"], e["outcome"]) for e in log} == {("customer", "created"), ("sales_invoice", "created")}
+        assert demo.admin("GET", f"/{tenant_id}/mappings/health")["ok"], tenant_id
+    part_paid = [r for r in demo.host.delivered()[before:] if r.event_type == "invoice.part_paid"]
+    assert [Decimal(r.event["data"]["outstanding_amount"]) for r in part_paid] == [Decimal("70.00")] * 2

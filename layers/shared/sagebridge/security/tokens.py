@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import AwareDatetime, BaseModel, ConfigDict, SecretStr
 
 from sagebridge.domain.errors import SageBridgeError
@@ -96,7 +95,7 @@ class TokenCipher:
             KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=_context(tenant_id, provider)
         )
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = AESGCM(resp["Plaintext"]).encrypt(nonce, tokens.to_plaintext(), _aad(tenant_id, provider))
+        sealed = _aesgcm()(resp["Plaintext"]).encrypt(nonce, tokens.to_plaintext(), _aad(tenant_id, provider))
         return SealedTokens(ciphertext=nonce + sealed, encrypted_key=resp["CiphertextBlob"])
 
     def open(self, sealed: SealedTokens, *, tenant_id: str, provider: str) -> TokenSet:
@@ -107,7 +106,7 @@ class TokenCipher:
                 KeyId=self._key_id,
             )
             nonce, body = sealed.ciphertext[:_NONCE_BYTES], sealed.ciphertext[_NONCE_BYTES:]
-            plaintext = AESGCM(resp["Plaintext"]).decrypt(nonce, body, _aad(tenant_id, provider))
+            plaintext = _aesgcm()(resp["Plaintext"]).decrypt(nonce, body, _aad(tenant_id, provider))
         except Exception as exc:  # KMS InvalidCiphertextException, GCM InvalidTag, truncated blobs
             # The cause's text is dropped on purpose: nothing from inside a token set may escape.
             raise TokenDecryptionError(
@@ -117,3 +116,11 @@ class TokenCipher:
 
 
 __all__ = ["SealedTokens", "TokenCipher", "TokenDecryptionError", "TokenSet"]
+
+
+def _aesgcm() -> Any:
+    # Imported on first use, not at import: cryptography's cipher modules cost ~70 ms, which functions
+    # that never seal or open a token (webhooks, host delivery, the scheduler...) no longer pay.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM

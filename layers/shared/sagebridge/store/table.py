@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
-from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -38,8 +37,18 @@ MAX_TRANSACTION_ITEMS = 100
 _BATCH_SIZE = 25
 _BATCH_GET_SIZE = 100
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+_codec: tuple[Any, Any, type] | None = None
+
+
+def _types() -> tuple[Any, Any, type]:
+    """boto3's (serializer, deserializer, Binary), on first use: importing boto3 (and s3transfer
+    with it) costs ~20 ms of a cold start that the handlers' imports no longer pay up front."""
+    global _codec
+    if _codec is None:
+        from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
+
+        _codec = (TypeSerializer(), TypeDeserializer(), Binary)
+    return _codec
 
 
 def utc_now() -> datetime:
@@ -114,12 +123,14 @@ class Page(Generic[T]):
 
 def serialize(values: Mapping[str, Any]) -> dict[str, Any]:
     """Python -> DynamoDB attribute values. Floats are refused by TypeSerializer: money is Decimal."""
-    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+    serializer = _types()[0]
+    return {k: serializer.serialize(v) for k, v in values.items() if v is not None}
 
 
 def deserialize(item: Mapping[str, Any]) -> Item:
-    out = {k: _deserializer.deserialize(v) for k, v in item.items()}
-    return {k: (v.value if isinstance(v, Binary) else v) for k, v in out.items()}
+    _, deserializer, binary = _types()
+    out = {k: deserializer.deserialize(v) for k, v in item.items()}
+    return {k: (v.value if isinstance(v, binary) else v) for k, v in out.items()}
 
 
 def plain(value: Any) -> Any:

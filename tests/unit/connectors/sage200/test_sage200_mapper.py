@@ -92,3 +92,13 @@ def test_a_receipt_is_the_same_only_once_wholly_allocated():
     assert mapper.is_same_document(allocated, reference="PAY-1", contact_id="42", total=Decimal("120"),
                                    on=date(2025, 3, 2))
     assert not mapper.remote_editable(allocated) and mapper.remote_total(allocated) == Decimal("120.00")
+
+
+def test_nominal_accounts_read_from_sage_are_named_as_mappings_name_them():
+    from sagebridge.connectors.sage200.mapper import NominalAccount, nominal_key
+
+    assert nominal_key({"reference": "4000", "cost_centre_code": "", "department_code": ""}) == "4000"
+    assert nominal_key({"reference": "4100", "cost_centre_code": "NTH", "department_code": "WKS"}) == "4100/NTH/WKS"
+    assert nominal_key({"reference": "4100", "cost_centre_code": "", "department_code": "WKS"}) == "4100//WKS"
+    # What the health check and the admin list show parses back to the same account the export posts to.
+    assert NominalAccount.parse("4100//WKS") == NominalAccount("4100", "", "WKS")

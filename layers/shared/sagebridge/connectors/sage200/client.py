@@ -432,7 +432,11 @@ class Sage200Connector:
         return [_record(r) for r in self.client.iterate("tax_codes")]
 
     def list_ledger_accounts(self) -> list[RemoteRecord]:
-        return [_record(r) for r in self.client.iterate("nominal_codes")]
+        # Mappings name a Sage 200 nominal account by code[/cost centre[/department]], not by its record
+        # id, so that is the id the admin API lists and the mapping health check looks for.
+        return [RemoteRecord(id=mapper.nominal_key(r), reference=r.get("reference"),
+                             data={**r, "nominal_code": mapper.nominal_key(r)})
+                for r in self.client.iterate("nominal_codes")]
 
     def list_bank_accounts(self) -> list[RemoteRecord]:
         return [_record(r) for r in self.client.iterate("banks")]

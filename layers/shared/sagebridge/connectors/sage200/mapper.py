@@ -176,6 +176,14 @@ class NominalAccount:
         return out
 
 
+def nominal_key(record: Mapping[str, Any]) -> str:
+    """How a mapping names a nominal account read from Sage 200: "4000", "4000/CC1", "4000/CC1/DP1"."""
+    parts = [str(record.get(k) or "").strip() for k in ("reference", "cost_centre_code", "department_code")]
+    while parts and not parts[-1]:
+        parts.pop()
+    return "/".join(parts)
+
+
 # ------------------------------------------------------------------------------------------- contacts
 
 
