@@ -175,6 +175,18 @@ def load_handler(spec: tpl.FunctionSpec) -> Callable[[dict[str, Any], Any], Any]
         return handler
 
 
+def cold_start() -> None:
+    """Forget every handler imported so far and the settings read by them, as a fresh Lambda
+    container would: the next invocation imports again and reads the (new) environment."""
+    with _import_lock:
+        for logical_id in list(_handlers):
+            sys.modules.pop(_handlers[logical_id].__module__, None)
+        _handlers.clear()
+    settings = sys.modules.get("sagebridge.settings")
+    if settings is not None:
+        settings.get_settings.cache_clear()
+
+
 @contextmanager
 def environment(env: dict[str, str]) -> Iterator[None]:
     """Set the function's environment for the duration of one invocation."""

@@ -301,6 +301,7 @@ class LocalStack:
 
     # ---- lifecycle
     def start(self) -> LocalStack:
+        runtime.cold_start()  # a new stack is a new set of containers: nothing cached from an earlier one
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)

@@ -12,8 +12,10 @@ import pytest
 from pydantic import SecretStr
 
 from sagebridge.connectors.base import GrantRevoked, NotConnected
+from sagebridge.domain.settings import Provider
 from sagebridge.security.tokens import TokenDecryptionError, TokenSet
 from sagebridge.store.records import ConnectionStatus
+from sagebridge.sync.products import SageProducts
 from tests.integration.connect.conftest import ROOT, TENANT, Context
 
 
@@ -83,7 +85,8 @@ def keepalive_module(world, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "dependencies", lambda: world.sa)
+    products = SageProducts(world.sa.settings, store=world.sa.store, built={Provider.SAGE_ACCOUNTING: world.sa})
+    monkeypatch.setattr(module, "dependencies", lambda: products)
     return module
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from local.runtime import LambdaContext
 from sagebridge.domain import Customer, DocumentKind
-from sagebridge.domain.settings import CatalogImport
+from sagebridge.domain.settings import CatalogImport, Provider
+from sagebridge.sync.products import SageProducts
 from tests.integration.export.conftest import customer, document
 from tests.integration.host.conftest import load_handler_module
 
@@ -119,7 +120,9 @@ def test_an_unchanged_tenant_costs_one_request_per_stream(world, host):
 def test_the_handler_polls_on_the_schedule_event(world, monkeypatch):
     world.add_tenant(TENANT)
     module = load_handler_module("payment_poller")
-    monkeypatch.setattr(module, "dependencies", lambda: (world.sage, world.outbox))
+    products = SageProducts(world.sage.settings, store=world.store, outbox=world.outbox,
+                            built={Provider.SAGE_ACCOUNTING: world.sage})
+    monkeypatch.setattr(module, "dependencies", lambda: products)
     event = json.loads((ROOT / "events" / "payment_poller.json").read_text())
     result = module.lambda_handler(event, LambdaContext("payment_poller", 512, 300))
     assert result["polled"] == 1 and result["failed"] == 0 and result["payments_delivered"] == 0

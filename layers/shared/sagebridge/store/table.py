@@ -335,6 +335,26 @@ class Table:
                 raise ThrottledError("batch get: keys left unprocessed after 10 tries")
         return found
 
+    def batch_put(self, writes: Sequence[Write]) -> int:
+        """Run unconditional-in-effect Puts 25 per BatchWriteItem, retrying what DynamoDB leaves
+        unprocessed. BatchWriteItem takes no conditions, so a Put's ConditionExpression is dropped:
+        only for items whose condition is a duplicate guard (a sync log line with a fresh seq) or
+        that have none (mappings)."""
+        if any(w.action != "Put" for w in writes):
+            raise ValueError("batch_put takes Puts only")
+        for start in range(0, len(writes), _BATCH_SIZE):
+            requests = [{"PutRequest": {"Item": w.params["Item"]}} for w in writes[start : start + _BATCH_SIZE]]
+            pending: dict[str, Any] = {self.name: requests}
+            for attempt in range(10):
+                response = self.call("batch_write_item", "batch put", RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))  # unprocessed = throttled: back off
+            else:
+                raise ThrottledError("batch put: items left unprocessed after 10 tries")
+        return len(writes)
+
     def batch_delete(self, keys: Sequence[tuple[str, str]]) -> int:
         """Delete by (pk, sk) in batches of 25, retrying what DynamoDB leaves unprocessed."""
         for start in range(0, len(keys), _BATCH_SIZE):

@@ -228,6 +228,7 @@ class ExportEngine:
         self._existing: dict[DocumentKind, dict[str, list[RemoteRecord]]] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._pending: deque[tuple[Future[bool], Outcome]] = deque()  # commits not yet settled
+        self._party_writes: list[Write] = []  # new parties' mappings and log lines, written per page
 
     # ---- the run
 
@@ -719,11 +720,15 @@ class ExportEngine:
         message = {Outcome.CREATED: f"created in Sage (reference {reference})",
                    Outcome.LINKED: f"found in Sage as '{found.data.get('displayed_as') or found.data.get('name')}' "
                                    f"and linked"}[outcome]
-        self.store.transact([
+        # Written with the page's other parties in one BatchWriteItem (docs/performance.md: a first
+        # export no longer pays a request per new customer). Until then `_parties` has the id; if
+        # the run dies first, the next one finds the contact again (same idempotency_id, or by its
+        # unique reference in `_create_contact`) and links it: the usual recovery, nothing new.
+        self._party_writes += [
             self.store.mappings.put_op(self.r.request.tenant_id, party.kind.value, party.host_id, found.id,
                                        {"reference": reference}),
             self._log_op(party.kind.value, party.host_id, party.name, outcome, sage_id=found.id, message=message),
-        ])
+        ]
         self._count(outcome)
         self._parties[key] = found.id
         return found.id
@@ -883,8 +888,15 @@ class ExportEngine:
             self._count(outcome)
 
     def _drain(self) -> None:
-        """Wait for every commit in flight; raise the first store error after all have settled."""
+        """Write the page's party mappings, wait for every commit in flight; raise the first store
+        error after all have settled."""
         error: BaseException | None = None
+        if self._party_writes:
+            writes, self._party_writes = self._party_writes, []
+            try:
+                self.store.table.batch_put(writes)
+            except Exception as exc:
+                error = exc
         while self._pending:
             try:
                 self._settle_oldest()

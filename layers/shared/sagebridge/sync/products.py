@@ -34,6 +34,7 @@ class SageProducts:
     store: Store | None = None
     secrets: IntegrationSecrets | None = None
     built: dict[Provider, Any] = field(default_factory=dict)  # products built already (tests pass theirs)
+    outbox: DeliveryOutbox | None = None  # where news for the host goes (default: the delivery queue)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -144,5 +145,8 @@ class SageProducts:
         return bool(self.oauth_product(provider).service.disconnect(tenant_id))
 
     def delivery_outbox(self) -> DeliveryOutbox:
-        assert self.store is not None
-        return DeliveryOutbox(MessageQueue(self.settings.delivery_queue_url, self.clients), self.store.deliveries)
+        if self.outbox is None:
+            assert self.store is not None
+            self.outbox = DeliveryOutbox(MessageQueue(self.settings.delivery_queue_url, self.clients),
+                                         self.store.deliveries)
+        return self.outbox

@@ -1,0 +1,30 @@
+"""Every benchmark of bench/ still runs (at a tiny size, so the figures mean nothing here): the
+benchmarks are not part of `make test`, and this keeps them from rotting. DynamoDB Local is the
+session's engine (BENCH_DYNAMODB_ENDPOINT), so no benchmark starts its own."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench import SMALL, load
+from bench.__main__ import NAMES
+
+
+@pytest.fixture(autouse=True)
+def _shared_engine(monkeypatch: pytest.MonkeyPatch, dynamodb_endpoint: str) -> None:
+    monkeypatch.setenv("BENCH_DYNAMODB_ENDPOINT", dynamodb_endpoint)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_benchmark_runs_and_reports_figures(name: str) -> None:
+    if name == "intacct":
+        pytest.importorskip("sageintacctsdk", reason="bench/requirements.txt not installed")
+    figures = load(name).run(**SMALL[name])
+    assert figures
+    for figure in figures:
+        line = figure.line()
+        assert figure.goal in line and ("ok" in line or "MISS" in line)
+        if name != "intacct":  # intacct reports nan while the sandbox cannot serve the SDK
+            assert math.isfinite(figure.value), line
