@@ -10,12 +10,12 @@ from types import ModuleType
 from typing import Any
 
 SMALL: dict[str, dict[str, Any]] = {
-    "pipeline": {"n": 20, "repeat": 1, "latency_n": 5},
-    "throughput": {"per_minute": 60, "docs": 70},
+    "pipeline": {"n": 10, "repeat": 1, "latency_n": 3},
+    "throughput": {"per_minute": 20, "docs": 25},
     "polling": {"invoices": 3},
     "coldstart": {"repeat": 1, "only": ("webhooks",)},
     "memory": {"small": 10, "big": 30},
-    "intacct": {"customers": 100},
+    "intacct": {"customers": 100, "repeat": 1},
 }
 
 

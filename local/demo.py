@@ -67,7 +67,8 @@ class Demo:
         if created.status_code == 409:
             show("tenant exists already (a previous demo on this stack)")
             return
-        created.raise_for_status()
+        if created.status_code != 201:
+            raise SystemExit(f"admin API POST /admin/tenants answered {created.status_code}: {created.text}")
         secret = created.json()["webhook_secret"]
         self.host.secrets = [secret]  # the host app stores the secret it was handed once
         show(f"tenant {TENANT!r} created; its webhook secret went to the host app")
@@ -210,7 +211,8 @@ class Demo:
         for tenant_id, product, settings in scenes:
             say(f"{product}: a tenant on {product} gets the same export and payments back")
             created = self.api.post("/admin/tenants", json={"tenant_id": tenant_id, "settings": settings})
-            created.raise_for_status()
+            if created.status_code != 201:
+                raise SystemExit(f"admin API POST /admin/tenants answered {created.status_code}: {created.text}")
             secret = created.json()["webhook_secret"]
             self.host.secrets.append(secret)
             if product == "Sage Intacct":

@@ -185,6 +185,11 @@ def cold_start() -> None:
     settings = sys.modules.get("sagebridge.settings")
     if settings is not None:
         settings.get_settings.cache_clear()
+    boto3 = sys.modules.get("boto3")
+    if boto3 is not None:
+        # boto3's default session keeps the credentials and endpoints it first saw; a new container
+        # starts without one (Powertools' own clients come from it).
+        boto3.DEFAULT_SESSION = None
 
 
 @contextmanager
