@@ -88,6 +88,27 @@ class UncertainWrite(SageError):
     gateway error). The caller must look the record up in Sage (by reference) before any resend."""
 
 
+def error_for_status(status: int, message: str, *, retry_after: float | None = None, **kwargs: Any) -> SageError:
+    """The typed error of an HTTP error status from a Sage REST API (Sage Accounting, Sage 200):
+    401 auth, 403 grant revoked, 404 not found, 400/409/422 invalid record, 429 rate limited (with
+    Sage's `retry_after` hint), 5xx unavailable, anything else a plain `SageError`. `kwargs` are
+    `SageError`'s (data_code, source, request_id); `status` is set from the first argument."""
+    kwargs["status"] = status
+    if status == 401:
+        return AuthError(message, **kwargs)
+    if status == 403:
+        return GrantRevoked(message, **kwargs)
+    if status == 404:
+        return NotFound(message, **kwargs)
+    if status in (400, 409, 422):
+        return RecordInvalid(message, **kwargs)
+    if status == 429:
+        return RateLimited(message, retry_after=retry_after, **kwargs)
+    if status >= 500:
+        return SageUnavailable(message, **kwargs)
+    return SageError(message, **kwargs)
+
+
 # ---------------------------------------------------------------------------------------------- model
 
 
@@ -175,4 +196,5 @@ __all__ = [
     "SageError",
     "SageUnavailable",
     "UncertainWrite",
+    "error_for_status",
 ]

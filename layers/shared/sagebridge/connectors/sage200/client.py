@@ -32,15 +32,12 @@ import httpx
 from pydantic import SecretStr
 
 from sagebridge.connectors.base import (
-    AuthError,
-    GrantRevoked,
-    NotFound,
-    RateLimited,
     RecordInvalid,
     RemoteRecord,
     SageError,
     SageUnavailable,
     UncertainWrite,
+    error_for_status,
 )
 from sagebridge.connectors.sage200 import mapper
 from sagebridge.connectors.sage_accounting.client import TokenProvider, dumps, loads, parse_retry_after
@@ -111,21 +108,10 @@ def error_from_response(response: httpx.Response) -> SageError:
         messages.append("; ".join([t for t in [text, *more] if t]))
     message = "; ".join(m for m in messages if m) or f"Sage 200 answered HTTP {status}"
     first = entries[0] if entries else {}
-    kwargs: dict[str, Any] = {"status": status, "data_code": first.get("code") and str(first.get("code")),
+    kwargs: dict[str, Any] = {"data_code": first.get("code") and str(first.get("code")),
                               "request_id": _request_id(response)}
-    if status == 401:
-        return AuthError(message, **kwargs)
-    if status == 403:
-        return GrantRevoked(message, **kwargs)
-    if status == 404:
-        return NotFound(message, **kwargs)
-    if status in (400, 409, 422):
-        return RecordInvalid(message, **kwargs)
-    if status == 429:
-        return RateLimited(message, retry_after=parse_retry_after(response.headers.get("retry-after")), **kwargs)
-    if status >= 500:
-        return SageUnavailable(message, **kwargs)
-    return SageError(message, **kwargs)
+    retry_after = parse_retry_after(response.headers.get("retry-after")) if status == 429 else None
+    return error_for_status(status, message, retry_after=retry_after, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------- client

@@ -32,15 +32,11 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from sagebridge.connectors.base import (
-    AuthError,
-    GrantRevoked,
-    NotFound,
-    RateLimited,
-    RecordInvalid,
     RemoteRecord,
     SageError,
     SageUnavailable,
     UncertainWrite,
+    error_for_status,
 )
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.observability import logger, metrics
@@ -240,24 +236,12 @@ def error_from_response(response: httpx.Response) -> SageError:
     message = "; ".join(m for m in messages if m) or f"Sage answered HTTP {status}"
     first = entries[0] if entries else {}
     kwargs: dict[str, Any] = {
-        "status": status,
         "data_code": first.get("$dataCode"),
         "source": first.get("$source"),
         "request_id": request_id,
     }
-    if status == 401:
-        return AuthError(message, **kwargs)
-    if status == 403:
-        return GrantRevoked(message, **kwargs)
-    if status == 404:
-        return NotFound(message, **kwargs)
-    if status in (400, 409, 422):
-        return RecordInvalid(message, **kwargs)
-    if status == 429:
-        return RateLimited(message, retry_after=parse_retry_after(response.headers.get("retry-after")), **kwargs)
-    if status >= 500:
-        return SageUnavailable(message, **kwargs)
-    return SageError(message, **kwargs)
+    retry_after = parse_retry_after(response.headers.get("retry-after")) if status == 429 else None
+    return error_for_status(status, message, retry_after=retry_after, **kwargs)
 
 
 # -------------------------------------------------------------------------------------------- client
