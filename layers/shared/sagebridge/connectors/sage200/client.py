@@ -39,8 +39,9 @@ from sagebridge.connectors.base import (
     UncertainWrite,
     error_for_status,
 )
+from sagebridge.connectors.http import NOT_SENT, WRITES, full_jitter_backoff, parse_retry_after, request_id
 from sagebridge.connectors.sage200 import mapper
-from sagebridge.connectors.sage_accounting.client import TokenProvider, dumps, loads, parse_retry_after
+from sagebridge.connectors.sage_accounting.client import TokenProvider, dumps, loads
 from sagebridge.domain.kinds import DocumentKind, PartyKind
 from sagebridge.observability import logger, metrics
 
@@ -49,8 +50,6 @@ DEFAULT_BASE_URL = "https://api.columbus.sage.com/uk/sage200extra/accounts/v1"
 PAGE_SIZE = 500  # the API's default $top; 5000 is its maximum
 MAX_PAGE_SIZE = 5000
 SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
-_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id", "apim-request-id")
 
 
@@ -87,7 +86,7 @@ def business_id_of(site_id: str, company_id: str | int) -> str:
 
 
 def _request_id(response: httpx.Response) -> str | None:
-    return next((response.headers[h] for h in _REQUEST_ID_HEADERS if h in response.headers), None)
+    return request_id(response, _REQUEST_ID_HEADERS)
 
 
 def error_from_response(response: httpx.Response) -> SageError:
@@ -157,13 +156,13 @@ class Sage200Client:
         return f"Sage200Client(site_id={self.site_id!r}, company_id={self.company_id!r})"
 
     def _backoff(self, attempt: int) -> float:
-        return self._jitter() * min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+        return full_jitter_backoff(attempt, base=self._backoff_base, cap=self._backoff_cap, jitter=self._jitter)
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
                 with_company: bool = True) -> Any:
         """One API call with this module's retry policy; the parsed JSON (Decimal money) or None."""
         method = method.upper()
-        is_write = method in _WRITES
+        is_write = method in WRITES
         url = f"{self.base_url}/{path.lstrip('/')}"
         where = f"{method} {urlsplit(url).path}"
         content = dumps(body).encode() if body is not None else None
@@ -186,7 +185,7 @@ class Sage200Client:
                 metrics.add_metric(name="SageRequests", unit="Count", value=1)
                 logger.warning("sage_transport_error", extra={"method": method, "path": urlsplit(url).path,
                                                               "error": type(exc).__name__, "attempt": attempt})
-                if is_write and not isinstance(exc, _NOT_SENT):
+                if is_write and not isinstance(exc, NOT_SENT):
                     raise UncertainWrite(f"{where}: {type(exc).__name__} after sending; outcome unknown") from None
                 if attempt >= self._max_attempts:
                     raise SageUnavailable(f"{where}: {type(exc).__name__}") from None

@@ -18,7 +18,6 @@ a Decimal as a JSON number without passing through float.
 from __future__ import annotations
 
 import builtins
-import email.utils
 import json
 import random
 import threading
@@ -38,14 +37,12 @@ from sagebridge.connectors.base import (
     UncertainWrite,
     error_for_status,
 )
+from sagebridge.connectors.http import NOT_SENT, WRITES, full_jitter_backoff, parse_retry_after, request_id
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.observability import logger, metrics
 
 PROVIDER = "sage_accounting"
 ITEMS_PER_PAGE = 200  # the API's maximum
-_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Failures that happen before a single byte of the request left: even a write may be retried.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "request-id", "x-correlation-id")
 
 # resource path -> the key the v3.1 API wraps a single record in
@@ -190,28 +187,8 @@ def loads(text: str | bytes) -> Any:
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def parse_retry_after(value: str | None, now: Callable[[], datetime] | None = None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    current = now() if now else datetime.now(UTC)
-    return max(0.0, (when - current).total_seconds())
-
-
 def _request_id(response: httpx.Response) -> str | None:
-    for name in _REQUEST_ID_HEADERS:
-        if name in response.headers:
-            return response.headers[name]
-    return None
+    return request_id(response, _REQUEST_ID_HEADERS)
 
 
 def error_from_response(response: httpx.Response) -> SageError:
@@ -296,8 +273,7 @@ class SageAccountingClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def _backoff(self, attempt: int) -> float:
-        # Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2^attempt)].
-        return self._jitter() * min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+        return full_jitter_backoff(attempt, base=self._backoff_base, cap=self._backoff_cap, jitter=self._jitter)
 
     def request(
         self,
@@ -310,7 +286,7 @@ class SageAccountingClient:
     ) -> Any:
         """One API call with the retry policy of this module; returns the parsed JSON (or None)."""
         method = method.upper()
-        is_write = method in _WRITES
+        is_write = method in WRITES
         url = self._url(path)
         content = dumps(body).encode() if body is not None else None
         refreshed = False
@@ -330,7 +306,7 @@ class SageAccountingClient:
             try:
                 response = self._http.request(method, url, params=params, content=content, headers=headers)
             except httpx.TransportError as exc:
-                sent = not isinstance(exc, _NOT_SENT)
+                sent = not isinstance(exc, NOT_SENT)
                 logger.warning(
                     "sage_transport_error",
                     extra={"method": method, "path": urlsplit(url).path, "error": type(exc).__name__,

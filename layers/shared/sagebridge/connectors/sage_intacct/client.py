@@ -41,7 +41,7 @@ from sagebridge.connectors.base import (
     SageUnavailable,
     UncertainWrite,
 )
-from sagebridge.connectors.sage_accounting.client import parse_retry_after
+from sagebridge.connectors.http import NOT_SENT, full_jitter_backoff, parse_retry_after
 from sagebridge.connectors.sage_intacct import mapper
 from sagebridge.connectors.sage_intacct.xml import (
     ErrorDetail,
@@ -68,7 +68,6 @@ RATE_LIMITED = "GW-0010"
 SCHEMA_ERROR = "XL03000003"
 # The gateway's refusal of a repeated controlid under uniqueid=true: its errorno is not in our specs
 # (XL03000009 is the rollback of a transaction, not this), so the wording is matched.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _READ_ONLY = frozenset({"readByQuery", "readMore", "read", "getAPISession", "readByName"})
 
 
@@ -200,7 +199,7 @@ class IntacctClient:
     # ---- transport
 
     def _backoff(self, attempt: int) -> float:
-        return self._jitter() * min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+        return full_jitter_backoff(attempt, base=self._backoff_base, cap=self._backoff_cap, jitter=self._jitter)
 
     def _post(self, url: str, document: bytes, *, write: bool, what: str) -> Response:
         """POST one request with the retry policy of this module; returns the parsed answer."""
@@ -217,7 +216,7 @@ class IntacctClient:
                 logger.warning("intacct_transport_error",
                                extra={"function": what, "error": type(exc).__name__, "attempt": attempt})
                 if attempt >= self._max_attempts:
-                    if write and not isinstance(exc, _NOT_SENT):
+                    if write and not isinstance(exc, NOT_SENT):
                         raise UncertainWrite(f"{what}: {type(exc).__name__} after sending; outcome unknown") from None
                     raise SageUnavailable(f"{what}: {type(exc).__name__}") from None
                 # uniqueid=true makes the repeat of a write safe: done before -> refused as a repeat.
