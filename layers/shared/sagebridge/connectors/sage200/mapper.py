@@ -22,7 +22,6 @@ What differs from Sage Accounting, and why the code below looks the way it does:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -30,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from sagebridge.connectors.base import RemoteRecord
+from sagebridge.connectors.mapping import ALLOCATION_SIGN, MappedDocument, hashed_contact_reference, short_reference
 from sagebridge.domain.documents import AnyDocument
 from sagebridge.domain.kinds import DocumentKind, PartyKind
 from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
@@ -70,11 +70,8 @@ ACCOUNT_SIGN: dict[DocumentKind, int] = {
     DocumentKind.CUSTOMER_PAYMENT: -1,
     DocumentKind.CUSTOMER_REFUND: 1,
 }
-# What a receipt or refund may be allocated to, as the engine asks (same rules as Sage Accounting).
-ALLOCATION_SIGN: dict[DocumentKind, dict[DocumentKind, int]] = {
-    DocumentKind.CUSTOMER_PAYMENT: {DocumentKind.SALES_INVOICE: 1, DocumentKind.SALES_CREDIT_NOTE: -1},
-    DocumentKind.CUSTOMER_REFUND: {DocumentKind.SALES_CREDIT_NOTE: 1},
-}
+# ALLOCATION_SIGN (what a receipt or refund may be allocated to, as the engine asks) is the same rule
+# as Sage Accounting's: connectors.mapping.
 SUPPORTED_KINDS = frozenset(POST_RESOURCE)
 NOT_EDITABLE = "Sage 200 posts it as a ledger transaction, which cannot be changed or voided; " \
     "post a credit note (or a new invoice) in the host app instead"
@@ -83,25 +80,16 @@ NOT_EDITABLE = "Sage 200 posts it as a ledger transaction, which cannot be chang
 # ------------------------------------------------------------------------------- keys and references
 
 
-def _short(text: str, limit: int) -> str:
-    """`text` if it fits, else a prefix and 8 hex of its hash: deterministic and still unique."""
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit - 9]}~{hashlib.sha256(text.encode()).hexdigest()[:8]}"
-
-
 def document_reference(number: str) -> str:
     """The `reference` of a posted transaction: the host's number within 20 characters. It is how an
     uncertain write is found again, so it must be deterministic."""
-    return _short(number.strip(), DOCUMENT_REFERENCE_MAX)
+    return short_reference(number.strip(), DOCUMENT_REFERENCE_MAX)
 
 
 def contact_reference(kind: PartyKind, host_id: str) -> str:
     """A customer's account reference (8 characters, unique in Sage 200), derived from the host id so
     a customer whose create timed out is found again, and Sage refuses a twin."""
-    prefix = "C" if kind is PartyKind.CUSTOMER else "V"
-    digest = hashlib.sha256(f"{kind.value}:{host_id}".encode()).hexdigest()
-    return prefix + digest[: CONTACT_REFERENCE_MAX - 1].upper()
+    return hashed_contact_reference(kind, host_id, CONTACT_REFERENCE_MAX)
 
 
 def payment_reference(payment: Payment) -> str:
@@ -228,15 +216,6 @@ def contact_matches(record: RemoteRecord, party: Party) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ documents
-
-
-@dataclass(frozen=True)
-class MappedDocument:
-    body: dict[str, Any]
-    net: Decimal
-    tax: Decimal
-    total: Decimal
-    reference: str
 
 
 def spread_difference(items: list[dict[str, Any]], key: str, target: Decimal, *, order_key: str) -> None:

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from sagebridge.connectors.base import RemoteRecord
+from sagebridge.connectors.mapping import ALLOCATION_SIGN, MappedDocument, hashed_contact_reference, short_reference
 from sagebridge.domain.documents import AnyDocument, DocumentLine
 from sagebridge.domain.kinds import DocumentKind, PartyKind, ledger_of
 from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
@@ -46,12 +47,6 @@ PAYMENT_TYPE = {
     DocumentKind.CUSTOMER_PAYMENT: "CUSTOMER_RECEIPT",
     DocumentKind.CUSTOMER_REFUND: "CUSTOMER_REFUND",
 }
-# What a receipt or refund may be allocated to in Sage, and the sign Sage wants on the amount:
-# a receipt pays invoices (+) and uses up credit notes (-); a refund pays out a credit note (+).
-ALLOCATION_SIGN: dict[DocumentKind, dict[DocumentKind, int]] = {
-    DocumentKind.CUSTOMER_PAYMENT: {DocumentKind.SALES_INVOICE: 1, DocumentKind.SALES_CREDIT_NOTE: -1},
-    DocumentKind.CUSTOMER_REFUND: {DocumentKind.SALES_CREDIT_NOTE: 1},
-}
 # The host's words for a payment method -> Sage's payment_method ids.
 PAYMENT_METHODS = {
     "cash": "CASH",
@@ -71,25 +66,16 @@ _INVOICES = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.PURCHASE_INVOICE
 # ------------------------------------------------------------------------------- keys and references
 
 
-def _short(text: str, limit: int) -> str:
-    """`text` if it fits, else a prefix and 8 hex of its hash: deterministic, still unique, still
-    readable ("INV-2024-000000012345-XYZ" -> "INV-2024-0000000~1a2b3c4d")."""
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit - 9]}~{hashlib.sha256(text.encode()).hexdigest()[:8]}"
-
-
 def document_reference(number: str) -> str:
     """The Sage `reference` of a document or payment: the host's number, within 25 characters. It is
     how we find the document again in Sage (uncertain writes, going live)."""
-    return _short(number.strip(), DOCUMENT_REFERENCE_MAX)
+    return short_reference(number.strip(), DOCUMENT_REFERENCE_MAX)
 
 
 def contact_reference(kind: PartyKind, host_id: str) -> str:
     """A contact's Sage `reference`: 10 characters, derived from the host id, so a contact whose
     create timed out is found again by reference, and Sage's unique-reference rule refuses a twin."""
-    prefix = "C" if kind is PartyKind.CUSTOMER else "V"
-    return prefix + hashlib.sha256(f"{kind.value}:{host_id}".encode()).hexdigest()[: CONTACT_REFERENCE_MAX - 1].upper()
+    return hashed_contact_reference(kind, host_id, CONTACT_REFERENCE_MAX)
 
 
 def idempotency_id(key: str) -> str:
@@ -171,17 +157,6 @@ def contact_matches(record: RemoteRecord, party: Party) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ documents
-
-
-@dataclass(frozen=True)
-class MappedDocument:
-    """A document's Sage body and the totals Sage will compute from it."""
-
-    body: dict[str, Any]
-    net: Decimal
-    tax: Decimal
-    total: Decimal
-    reference: str
 
 
 def _line_body(

@@ -1,0 +1,49 @@
+"""What the Sage Accounting and Sage 200 mappers share: deterministic references within a length
+limit, the mapped-document record and the allocation rules the export engine asks them for."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sagebridge.domain.kinds import DocumentKind, PartyKind
+
+# What a receipt or refund may be allocated to in Sage, and the sign Sage wants on the amount:
+# a receipt pays invoices (+) and uses up credit notes (-); a refund pays out a credit note (+).
+ALLOCATION_SIGN: dict[DocumentKind, dict[DocumentKind, int]] = {
+    DocumentKind.CUSTOMER_PAYMENT: {DocumentKind.SALES_INVOICE: 1, DocumentKind.SALES_CREDIT_NOTE: -1},
+    DocumentKind.CUSTOMER_REFUND: {DocumentKind.SALES_CREDIT_NOTE: 1},
+}
+
+
+def short_reference(text: str, limit: int) -> str:
+    """`text` if it fits, else a prefix and 8 hex of its hash: deterministic, still unique, still
+    readable ("INV-2024-000000012345-XYZ" -> "INV-2024-0000000~1a2b3c4d")."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 9]}~{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def hashed_contact_reference(kind: PartyKind, host_id: str, length: int) -> str:
+    """A contact reference of `length` characters derived from the host id ("C"/"V" and hex), so a
+    contact whose create timed out is found again by reference and Sage's unique-reference rule
+    refuses a twin."""
+    prefix = "C" if kind is PartyKind.CUSTOMER else "V"
+    digest = hashlib.sha256(f"{kind.value}:{host_id}".encode()).hexdigest()
+    return prefix + digest[: length - 1].upper()
+
+
+@dataclass(frozen=True)
+class MappedDocument:
+    """A document's Sage body and the totals Sage will compute from it."""
+
+    body: dict[str, Any]
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+    reference: str
+
+
+__all__ = ["ALLOCATION_SIGN", "MappedDocument", "hashed_contact_reference", "short_reference"]
