@@ -37,7 +37,7 @@ from sagebridge.domain.errors import ConfigurationError, ConflictError
 from sagebridge.domain.settings import Provider, TenantSettings, parse_tenant_settings
 from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.observability import logger
-from sagebridge.security.secrets import IntegrationSecrets, get_integration_secrets
+from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.security.tokens import TokenCipher, TokenSet
 from sagebridge.settings import Settings, get_settings
 from sagebridge.store.aws import AwsClients
@@ -45,6 +45,7 @@ from sagebridge.store.records import ConnectionRecord, ConnectionStatus
 from sagebridge.store.store import Store
 from sagebridge.sync.connections import pack, unpack
 from sagebridge.sync.payments import PollerReport, TenantPoll, poll_tenant
+from sagebridge.sync.wiring import container_defaults
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Credentials do not expire; the sealed set still needs an expiry field.
@@ -219,10 +220,7 @@ def build_sage_intacct(
     sleep: Callable[[float], None] = time.sleep,
     **client_options: Any,
 ) -> SageIntacct:
-    clients = clients or AwsClients()
-    store = store or Store(settings.table_name, clients.dynamodb, clock=clock)
-    if secrets is None:
-        secrets = get_integration_secrets(settings.settings_secret_name, boto3_client=clients.secretsmanager)
+    clients, store, secrets = container_defaults(settings, clients=clients, store=store, secrets=secrets, clock=clock)
     secrets.require_sage_intacct()
     return SageIntacct(settings=settings, store=store, cipher=TokenCipher(clients.kms, settings.token_key_id),
                        http=http or httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False),

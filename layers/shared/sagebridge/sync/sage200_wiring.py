@@ -55,6 +55,7 @@ from sagebridge.sync.connect_flow import ConnectFlow, ConnectFlows
 from sagebridge.sync.connections import ConnectionService, ExpiryWarnings, LeaseRefreshLock, days_left
 from sagebridge.sync.payments import PollerReport, poll_all_tenants
 from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting, default_http_client
+from sagebridge.sync.wiring import container_defaults
 
 Clock = Callable[[], datetime]
 _URN_BATCH = 20  # urns looked up per request ("urn eq 1 or urn eq 2 ...")
@@ -132,11 +133,8 @@ def build_sage200(
     notify: Callable[[FailureSummary], Any] | None = None,
     require_signed_link: bool = True,
 ) -> Sage200:
-    clients = clients or AwsClients()
-    store = store or Store(settings.table_name, clients.dynamodb, clock=clock)
+    clients, store, secrets = container_defaults(settings, clients=clients, store=store, secrets=secrets, clock=clock)
     http = http or default_http_client()
-    if secrets is None:
-        secrets = get_integration_secrets(settings.settings_secret_name, boto3_client=clients.secretsmanager)
     secrets.require_sage200()
     if notify is None:
         notify = Notifier(settings.notification_topic_arn, clients).publish

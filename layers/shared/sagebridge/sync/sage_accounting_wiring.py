@@ -17,7 +17,7 @@ from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
 from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector
 from sagebridge.connectors.sage_accounting.oauth import PROVIDER, sage_accounting_provider
 from sagebridge.security.oauth_state import StateSigner
-from sagebridge.security.secrets import IntegrationSecrets, get_integration_secrets
+from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.security.tokens import TokenCipher
 from sagebridge.settings import Settings
 from sagebridge.store.aws import AwsClients
@@ -26,6 +26,7 @@ from sagebridge.store.records import ConnectionStatus
 from sagebridge.store.store import Store
 from sagebridge.sync.connect_flow import ConnectFlow
 from sagebridge.sync.connections import ConnectionService, LeaseRefreshLock
+from sagebridge.sync.wiring import container_defaults
 
 # Production timeouts: the token call must finish well inside the refresh lock (30 s).
 DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
@@ -79,11 +80,8 @@ def build_sage_accounting(
     notify: Callable[[FailureSummary], Any] | None = None,
     require_signed_link: bool = True,
 ) -> SageAccounting:
-    clients = clients or AwsClients()
-    store = store or Store(settings.table_name, clients.dynamodb, clock=clock)
+    clients, store, secrets = container_defaults(settings, clients=clients, store=store, secrets=secrets, clock=clock)
     http = http or default_http_client()
-    if secrets is None:
-        secrets = get_integration_secrets(settings.settings_secret_name, boto3_client=clients.secretsmanager)
     secrets.require_sage_accounting()
     if notify is None:
         notify = Notifier(settings.notification_topic_arn, clients).publish
