@@ -62,6 +62,7 @@ stack: setup
 	$(PY) -m local.stack
 
 bench: setup
+	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) -m bench
 
 clean:

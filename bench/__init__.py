@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any
 
 SMALL: dict[str, dict[str, Any]] = {
-    "pipeline": {"n": 10, "repeat": 1, "latency_n": 3},
+    "pipeline": {"n": 10, "repeat": 1, "latency_n": 0},
     "throughput": {"per_minute": 20, "docs": 25},
     "polling": {"invoices": 3},
     "coldstart": {"repeat": 1, "only": ("webhooks",)},

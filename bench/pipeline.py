@@ -144,7 +144,7 @@ def overhead(n: int, repeat: int, latency: float = 0.0) -> tuple[float, float, f
 def run(n: int = 2000, repeat: int = 3, latency_n: int = 100) -> list[Figure]:
     quiet_logs()
     worker, floor, writes, sage_steady, ddb_steady = overhead(n, repeat)
-    slow_worker, slow_floor, _, _, _ = overhead(latency_n, 1, latency=SAGE_LATENCY)
+    slow_worker, slow_floor = (overhead(latency_n, 1, latency=SAGE_LATENCY)[:2] if latency_n else (1.0, 1.0))
     first = first_world(n)
     _, sage_first, ddb_first, result = run_worker(first)
     assert result is not None and result.counts["created"] == 2 * n, result.counts
