@@ -1,6 +1,9 @@
 """Every request the Intacct client sends validates against the gateway's schema
 (../shared/specs/sage-intacct/api-v3.0.xsd), checked here with xmlschema independently of the
-sandbox (which checks it too). The scenario drives every function the connector and the feed use."""
+sandbox (which checks it too). The scenario drives every function the connector and the feed use.
+`query` is newer than the published schema: requests carrying it validate against api-v3.0.xsd plus
+local/sandboxes/sage_intacct/query-supplement.xsd (the schema the sandbox uses); every other request
+against the published api-v3.0.xsd alone."""
 
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ from local.sandboxes.sage_intacct import (
     SageIntacctSandbox,
     SandboxClock,
 )
+from local.sandboxes.sage_intacct.schemas import gateway_schema
 from sagebridge.connectors.base import RecordInvalid, UncertainWrite
+from sagebridge.connectors.sage_intacct import reads
 from sagebridge.connectors.sage_intacct.client import (
     CompanyGates,
     IntacctClient,
@@ -165,7 +170,38 @@ def test_writes_are_unique_with_a_stable_controlid_and_reads_are_not(recorded):
     assert sandbox.accountant().count_by_reference("ARADJUSTMENT")["CN-00001"] == 0  # deleted (voided) once
 
 
+def test_query_reads_validate_against_the_xsd_and_its_supplement(recorded, schema):
+    sandbox, connector, sent = recorded
+    sandbox.accountant().add_customers(7)
+    where = reads.any_of(
+        reads.all_of(reads.condition("like", "CUSTOMERID", "BULK%"), reads.condition("notequalto", "STATUS", "x"),
+                     reads.condition("greaterthan", "RECORDNO", "0"), reads.condition("isnotnull", "NAME")),
+        reads.condition("in", "CUSTOMERID", "ACME", "O'Neil & <Sons>"), reads.condition("isnull", "TAXID"))
+    rows = list(reads.query_all(connector.client, "CUSTOMER", ["CUSTOMERID", "NAME"], where=where, page_size=2,
+                                order_by=[("NAME", True), ("RECORDNO", False)]))
+    assert len(rows) == 9
+    supplemented = gateway_schema()
+    queries = [body for body in sent if b"<query>" in body]
+    assert any(body.count(b"<function ") > 1 for body in queries)  # pages after the first share a request
+    for body in queries:
+        assert not schema.is_valid(body.decode())  # the published schema predates query...
+        errors = list(supplemented.iter_errors(body.decode()))  # ...the supplement describes it
+        assert errors == [], f"{errors[0].reason} at {errors[0].path} in {body[:400]!r}"
+        assert ElementTree.fromstring(body).findtext("control/uniqueid") == "false"
+
+
+def test_the_supplement_changes_nothing_but_query(recorded, schema):
+    sandbox, connector, sent = recorded
+    _scenario(connector, sandbox)
+    supplemented = gateway_schema()
+    for body in sent:
+        assert supplemented.is_valid(body.decode()) == schema.is_valid(body.decode())
+    bad = sent[-1].replace(b"<readByQuery>", b"<readByQuery><bogus/>")
+    assert not supplemented.is_valid(bad.decode()) and not schema.is_valid(bad.decode())
+
+
 def test_the_sandbox_refuses_what_the_schema_refuses():
+    # A <query> without <select> is invalid even with the supplement (returning all fields is not supported).
     sandbox = SageIntacctSandbox(clock=SandboxClock.frozen_at("2025-03-03T09:00:00+00:00"))
     transport = sandbox.sync_transport()
     with httpx.Client(transport=transport) as http:

@@ -12,24 +12,23 @@ Answers use the documented envelope: <response><control>…<operation><authentic
 <status/><function/><controlid/><data listtype count totalcount numremaining resultId>|<key>.
 
 Functions: getAPISession, create (CUSTOMER, CONTACT, ITEM, ARPYMT), create_invoice,
-create_aradjustment, reverse_invoice, delete_aradjustment, read, readByQuery, readMore.
-The v3.0 schema has no `query` function (it came later), so a request using it fails validation
-here exactly as the schema says; the client pages with readByQuery/readMore.
+create_aradjustment, reverse_invoice, delete_aradjustment, read, readByQuery, readMore, query.
+The published v3.0 schema has no `query` function (it came later) although the live gateway
+accepts it under dtdversion 3.0: requests are validated against api-v3.0.xsd plus our
+query-supplement.xsd (`schemas.gateway_schema()`), so `query` is still schema-checked and every
+other function validates against the published schema unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import secrets
 import threading
 import xml.etree.ElementTree as ET
 from collections import Counter, deque
 from collections.abc import Iterable
 from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -45,6 +44,7 @@ from ..sage_accounting.clock import SandboxClock
 from ..sage_accounting.faults import Faults
 from .accountant import Accountant
 from .functions import Functions, GatewayError
+from .schemas import gateway_schema
 from .seed import seed_company
 from .store import Company
 
@@ -58,15 +58,11 @@ DEFAULT_USER = "ws_sagebridge"
 DEFAULT_PASSWORD = "ws-password-1"  # noqa: S105 - a fake for the sandbox
 SESSION_SECONDS = 3600
 MAX_CONCURRENT = 2
-_REPO_ROOT = Path(__file__).resolve().parents[3]
-XSD_PATH = Path(os.environ.get("SAGE_SPECS_DIR", _REPO_ROOT.parent / "shared" / "specs")) / "sage-intacct" / \
-    "api-v3.0.xsd"
 
 
-@lru_cache(maxsize=1)
 def schema() -> xmlschema.XMLSchema:
-    """api-v3.0.xsd, compiled once per process (about a second)."""
-    return xmlschema.XMLSchema(str(XSD_PATH))
+    """What the gateway validates against: api-v3.0.xsd plus the `query` supplement (compiled once)."""
+    return gateway_schema()
 
 
 class Session:

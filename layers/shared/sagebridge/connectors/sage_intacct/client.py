@@ -68,7 +68,7 @@ RATE_LIMITED = "GW-0010"
 SCHEMA_ERROR = "XL03000003"
 # The gateway's refusal of a repeated controlid under uniqueid=true: its errorno is not in our specs
 # (XL03000009 is the rollback of a transaction, not this), so the wording is matched.
-_READ_ONLY = frozenset({"readByQuery", "readMore", "read", "getAPISession", "readByName"})
+_READ_ONLY = frozenset({"readByQuery", "readMore", "read", "getAPISession", "readByName", "query"})
 
 
 @dataclass(frozen=True)
