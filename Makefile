@@ -9,7 +9,7 @@ export AWS_DEFAULT_REGION ?= eu-west-2
 export SAM_CLI_TELEMETRY := 0
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools sam browser setup lint check test demo stack bench clean
+.PHONY: help venv tools sam browser bench-deps setup lint check test demo stack bench clean
 
 help:
 	@echo "make demo   - start the local stack and run the main job end to end"
@@ -52,7 +52,7 @@ lint: venv
 check: setup lint
 	bash scripts/check-template.sh
 
-test: check browser
+test: check browser bench-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: setup
@@ -61,8 +61,14 @@ demo: setup
 stack: setup
 	$(PY) -m local.stack
 
-bench: setup
+# The peer SDK and the profiler the benchmarks compare with and profile by (pinned apart from the
+# layer's and the tests' own; the benchmarks' smoke test runs them too, so `make test` installs them).
+bench-deps: $(VENV)/.bench-installed
+$(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: setup bench-deps
 	$(PY) -m bench
 
 clean:

@@ -48,7 +48,7 @@ def read_outputs(path: Path = OUTPUTS) -> dict[str, Any]:
         )
     outputs = json.loads(path.read_text())
     pid = outputs.get("pid")
-    if pid and not _alive(int(pid)):
+    if pid and not alive(int(pid)):
         raise LocalStackNotRunning(
             f"the local stack that wrote {path} (pid {pid}) has stopped: "
             "start it again with `make stack`"
@@ -56,7 +56,7 @@ def read_outputs(path: Path = OUTPUTS) -> dict[str, Any]:
     return outputs
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -301,6 +301,11 @@ class LocalStack:
 
     # ---- lifecycle
     def start(self) -> LocalStack:
+        if runtime.OUTPUTS.exists():
+            other = json.loads(runtime.OUTPUTS.read_text()).get("pid")
+            if other and other != os.getpid() and runtime.alive(int(other)):
+                raise RuntimeError(f"another local stack (pid {other}) is running and owns {runtime.OUTPUTS}: "
+                                   "stop it first (Ctrl-C in its terminal)")
         runtime.cold_start()  # a new stack is a new set of containers: nothing cached from an earlier one
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
@@ -559,6 +564,27 @@ class LocalStack:
         return len(messages)
 
 
+def seed_demo_tenant(stack: LocalStack) -> None:
+    """Tenant `demo`, whose webhook secret is the published demo secret the files in events/ are
+    signed with, so `python -m local.invoke WebhooksFunction -e events/webhook_*.json --resign`
+    is accepted as it would be from a host app."""
+    import boto3
+    import httpx
+
+    from local.sandboxes.host_app import DEMO_SECRET, DEMO_TENANT
+    from sagebridge.host.secrets import tenant_webhook_secret_name, webhook_secret_value
+
+    callback = f"{stack.outputs['sandboxes']['host_app']}/callback"
+    answer = httpx.post(f"{stack.outputs['api_url']}/admin/tenants", timeout=60, json={
+        "tenant_id": DEMO_TENANT, "settings": {"provider": "sage_accounting", "host_callback_url": callback}})
+    if answer.status_code not in (201, 409):
+        raise RuntimeError(f"could not create the demo tenant: {answer.status_code} {answer.text}")
+    secrets = boto3.client("secretsmanager", endpoint_url=stack.outputs["moto_endpoint"], region_name=REGION)
+    name = tenant_webhook_secret_name(stack.outputs["resources"]["SettingsSecret"], DEMO_TENANT)
+    secrets.put_secret_value(SecretId=name, SecretString=webhook_secret_value(DEMO_SECRET))
+    print(f"tenant {DEMO_TENANT!r} created; events/webhook_*.json are signed with its secret (use --resign)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -568,11 +594,14 @@ def main(argv: list[str] | None = None) -> int:
                              "a 15-minute schedule fires every 15 s); 0 disables the scheduler")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("httpx", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         stack = LocalStack(api_port=args.port, schedule_speedup=args.speedup).start()
     except (FileNotFoundError, dynamodb_local.DynamoDBLocalUnavailable, RuntimeError, OSError) as exc:
         print(f"local.stack: {exc}", file=sys.stderr)
         return 2
+    seed_demo_tenant(stack)
     print(f"Sage Bridge local stack up: API {stack.outputs['api_url']}, "
           f"DynamoDB {stack.dynamodb_engine} at {stack.outputs['dynamodb']['endpoint']}")
     for name, url in stack.outputs["sandboxes"].items():

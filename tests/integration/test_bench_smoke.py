@@ -19,8 +19,6 @@ def _shared_engine(monkeypatch: pytest.MonkeyPatch, dynamodb_endpoint: str) -> N
 
 @pytest.mark.parametrize("name", NAMES)
 def test_benchmark_runs_and_reports_figures(name: str) -> None:
-    if name == "intacct":
-        pytest.importorskip("sageintacctsdk", reason="bench/requirements.txt not installed")
     figures = load(name).run(**SMALL[name])
     assert figures
     for figure in figures:
