@@ -5,6 +5,7 @@ shape only; the logic is sagebridge.sync.admin (and status, reconcile)."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 import sys
 from datetime import date
 from functools import lru_cache
@@ -288,7 +289,13 @@ def status(tenant_id: str) -> TenantStatus:
 @app.get("/admin/tenants/<tenant_id>/status.html", summary="Tenant status page for support staff",
          tags=["status"], include_in_schema=False)
 def status_page(tenant_id: str):  # HTML: no return annotation, no schema
-    page = render_status_page(dependencies().status(tenant_id))
+    admin = dependencies()
+    try:
+        link = urlsplit(admin.connect_link(tenant_id, api_base_url()).url)
+        reconnect = f"{link.path}?{link.query}"  # on this same API: no absolute URL in the page
+    except (ConfigurationError, NotFoundError):
+        reconnect = None  # Intacct tenants connect with credentials, not a link
+    page = render_status_page(admin.status(tenant_id), reconnect_path=reconnect)
     return Response(200, "text/html; charset=utf-8", page,
                     headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 

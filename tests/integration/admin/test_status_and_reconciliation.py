@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import date
@@ -157,3 +158,18 @@ def test_every_documented_route_is_covered_by_these_tests():
         tail = path.split("{tenant_id}")[-1] or "/admin/tenants"
         tail = re.sub(r"\{\w+\}", "", tail).rstrip("/") or tail
         assert tail.split("/")[-1] in tested, f"no test mentions {path} ({', '.join(methods)})"
+
+
+def test_status_page_offers_a_one_click_reconnect_when_the_connection_is_not_live(world):
+    world.create_tenant()  # created, never connected
+    page = world.call("GET", f"/admin/tenants/{TENANT}/status.html").text
+    link = re.search(r'<a id=reconnect class=button href="([^"]+)"', page)
+    assert link and link.group(1).startswith(f"/connect/{TENANT}?")
+    query = html.unescape(link.group(1)).split("?", 1)[1]
+    assert "expires=" in query and "sig=" in query  # the signed link the connect function accepts
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # still no absolute URL
+
+
+def test_status_page_of_a_live_connection_offers_no_reconnect(tenant):
+    page = tenant.call("GET", f"/admin/tenants/{TENANT}/status.html").text
+    assert "id=reconnect" not in page

@@ -92,6 +92,7 @@ padding:.35em .5em;border-bottom:1px solid #eee;vertical-align:top}td.exported{c
 td.failed{color:#c62828}.axis{font-size:10px;fill:#666}.legend span{margin-right:1em}.legend i{display:inline-block;
 width:.8em;height:.8em;margin-right:.3em;vertical-align:-.05em}button{font:inherit;padding:.25em .8em;border-radius:5px;
 border:1px solid #888;background:#fff;cursor:pointer}button:disabled{opacity:.5;cursor:default}
+a.button{display:inline-block;padding:.25em .8em;border-radius:5px;background:#1565c0;color:#fff;text-decoration:none}
 .problems li{margin:.2em 0}.muted{color:#666}.result{font-size:.9em}.ok{color:#2e7d32}.bad{color:#c62828}
 """
 
@@ -131,7 +132,9 @@ _SCRIPT = """
 """
 
 
-def render_status_page(status: TenantStatus) -> str:
+def render_status_page(status: TenantStatus, *, reconnect_path: str | None = None) -> str:
+    """`reconnect_path`: the tenant's signed connect link (path and query on this API), offered as a
+    one-click reconnect when the connection is expiring, expired, revoked or missing."""
     now = status.generated_at
     nonce = secrets.token_urlsafe(16)
     label, colour = HEALTH[status.health]
@@ -167,6 +170,9 @@ def render_status_page(status: TenantStatus) -> str:
            "img-src data:; base-uri 'none'; form-action 'none'")
     business = conn.business_name or conn.business_id or ""
     expires = f"expires in {conn.expires_in_days} days" if conn.expires_in_days is not None else ""
+    reconnect = (f'<p><a id=reconnect class=button href="{_e(reconnect_path)}">Reconnect to Sage</a> '
+                 "<span class=muted>(send this page's link to the tenant's admin, or open it as them)</span></p>"
+                 if reconnect_path and conn.state != "connected" else "")
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8>
 <meta http-equiv="Content-Security-Policy" content="{_e(csp)}">
@@ -183,7 +189,8 @@ def render_status_page(status: TenantStatus) -> str:
 <div class=card id=connection><h2>Sage connection</h2>
 <div class=big style="color:{CONNECTION[conn.state]}">{_e(conn.state.replace("_", " "))}</div>
 <div>{_e(business)}</div><div class=muted>{_e(expires)}</div>
-<div class=muted>last token refresh {_when(conn.last_refreshed_at, now)}</div></div>
+<div class=muted>last token refresh {_when(conn.last_refreshed_at, now)}</div>
+{reconnect}</div>
 <div class=card id=last-export><h2>Last successful export</h2>
 <div class=big>{_when(status.last_successful_export, now)}</div></div>
 <div class=card id=last-poll><h2>Last successful poll</h2>
