@@ -5,11 +5,11 @@ shape only; the logic is sagebridge.sync.admin (and status, reconcile)."""
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
 import sys
 from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
