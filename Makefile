@@ -48,6 +48,7 @@ setup: venv sam tools
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 check: setup lint
 	bash scripts/check-template.sh

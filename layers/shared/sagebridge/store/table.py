@@ -130,7 +130,8 @@ def serialize(values: Mapping[str, Any]) -> dict[str, Any]:
 def deserialize(item: Mapping[str, Any]) -> Item:
     _, deserializer, binary = _types()
     out = {k: deserializer.deserialize(v) for k, v in item.items()}
-    return {k: (v.value if isinstance(v, binary) else v) for k, v in out.items()}
+    # Binary attributes come back wrapped; callers get the bytes.
+    return {k: (v.value if isinstance(v, binary) else v) for k, v in out.items()}  # type: ignore[attr-defined]
 
 
 def plain(value: Any) -> Any:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from pydantic import ValidationError
 
@@ -548,10 +548,10 @@ class ExportEngine:
             return self._find_in_sage(kind, reference, contact_id, total, on)
         if kind not in self._existing:
             index: dict[str, list[RemoteRecord]] = {}
-            low, high = self.r.result.window or (EARLIEST, LATEST)
+            start, end = self.r.result.window or (EARLIEST, LATEST)
             # Sage dates a document by its document date; a posting-date window may reach further.
-            low = None if low == EARLIEST else low - timedelta(days=62)
-            high = None if high == LATEST else high + timedelta(days=62)
+            low = None if start == EARLIEST else start - timedelta(days=62)
+            high = None if end == LATEST else end + timedelta(days=62)
             for remote in lister(kind, from_date=low, to_date=high):
                 ref = remote.reference or remote.data.get("reference")
                 if ref:
@@ -671,7 +671,7 @@ class ExportEngine:
             # The usual order from a host app: customer.upserted first, then documents naming it by id.
             staged = self.store.documents.find(self.r.request.tenant_id, ledger.value, record.party_id)
             if staged is not None and not staged.voided:
-                party = parse_host_record(ledger, staged.canonical_json)  # type: ignore[assignment]
+                party = cast(Party, parse_host_record(ledger, staged.canonical_json))
         if party is None:
             return _Skip(document_skip_reasons_party(record))
         contact = self._resolve_party(party, staged=staged)

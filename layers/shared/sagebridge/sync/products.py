@@ -8,6 +8,7 @@ products its tenants use. All of them share one store, one set of AWS clients an
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -52,8 +53,10 @@ class SageProducts:
         with self._lock:
             if provider not in self.built:
                 common = {"store": self.store, "clients": self.clients, "http": self._http, "secrets": self._secrets()}
-                build = {Provider.SAGE_ACCOUNTING: build_sage_accounting, Provider.SAGE_INTACCT: build_sage_intacct,
-                         Provider.SAGE_200: build_sage200}[provider]
+                builders: dict[Provider, Callable[..., Any]] = {
+                    Provider.SAGE_ACCOUNTING: build_sage_accounting, Provider.SAGE_INTACCT: build_sage_intacct,
+                    Provider.SAGE_200: build_sage200}
+                build = builders[provider]
                 self.built[provider] = build(self.settings, **common)
             return self.built[provider]
 

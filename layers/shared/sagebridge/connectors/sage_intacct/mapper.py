@@ -18,7 +18,7 @@ no I/O, no clock. docs/mapping.md has the tables.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -187,11 +187,16 @@ def _create(obj: str, fields: Mapping[str, Any]) -> Any:
     return node
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A nested record of a response, or an empty one where Intacct left it out."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def customer_record(data: Mapping[str, Any]) -> RemoteRecord:
     """A CUSTOMER as the engines read contacts (id = CUSTOMERID, which invoices name)."""
-    display = data.get("DISPLAYCONTACT") if isinstance(data.get("DISPLAYCONTACT"), Mapping) else {}
+    display = _mapping(data.get("DISPLAYCONTACT"))
     customer_id = str(data.get("CUSTOMERID") or "")
-    mail = display.get("MAILADDRESS") if isinstance(display.get("MAILADDRESS"), Mapping) else {}
+    mail = _mapping(display.get("MAILADDRESS"))
     normalised: dict[str, Any] = {
         "id": customer_id, "reference": customer_id, "name": data.get("NAME"), "displayed_as": data.get("NAME"),
         "record_no": data.get("RECORDNO"), "contact_types": [{"id": "CUSTOMER"}],
@@ -342,7 +347,7 @@ def document_record(kind: DocumentKind, data: Mapping[str, Any]) -> RemoteRecord
         normalised["invoice_number"] = reference
     else:
         normalised["credit_note_number"] = reference
-    return RemoteRecord(id=normalised["id"], reference=reference, data=normalised)
+    return RemoteRecord(id=str(normalised["id"]), reference=reference, data=normalised)
 
 
 def _iso_date(value: Any) -> str | None:
@@ -382,7 +387,7 @@ def payment_function(body: Mapping[str, Any], key: str) -> Function:
     return Function(controlid("arpymt", key), _create("ARPYMT", fields))
 
 
-def payment_record(data: Mapping[str, Any], details: list[Mapping[str, Any]] | None = None) -> RemoteRecord:
+def payment_record(data: Mapping[str, Any], details: Sequence[Mapping[str, Any]] | None = None) -> RemoteRecord:
     """ARPYMT (+ its ARPYMTDETAIL lines) as the engines read a customer receipt."""
     record_no = str(data.get("RECORDNO") or "")
     normalised: dict[str, Any] = {
