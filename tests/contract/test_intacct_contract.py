@@ -136,6 +136,7 @@ def _scenario(connector: IntacctConnector, sandbox: SageIntacctSandbox) -> None:
             "contact_id": "NOBODY", "date": dt.date(2025, 3, 1), "reference": "INV-X",
             "invoice_lines": [{"description": "x", "ledger_account_id": "4000", "net_amount": Decimal("1.00")}]},
             idempotency_key="k-bad")
+    assert connector.business_currency() == "USD"  # the login's entity (100): readByQuery LOCATIONENTITY
     sandbox.expire_sessions()
     connector.find_contacts(reference=contact.id)  # logs in again
 

@@ -67,6 +67,7 @@ def _scenario(sandbox: Sage200Sandbox, client: Sage200Client) -> None:
                               ledger_mappings={"NORTH": "4100/NTH/WKS"}, default_sales_ledger_account_id="4000",
                               receipt_bank_account_id=ids["bank"])
     client.list_sites()
+    assert connector.business_currency() == "GBP"  # currencies: is_base_currency, ISO code expanded
     taxes = mapper.TaxTable.from_records(connector.list_tax_rates())
     connector.list_ledger_accounts()
     connector.list_bank_accounts()

@@ -114,3 +114,32 @@ def test_reads_used_by_the_engines(sage):
     found_docs = connector.find_documents_by_reference(DocumentKind.SALES_INVOICE, "INV-77")
     assert [d.reference for d in found_docs] == ["INV-77"]
     assert client.list_businesses()[0]["id"] == sandbox.lead_business_id
+
+
+def test_business_currency_is_one_get_of_financial_settings_as_the_swagger_describes():
+    sandbox = SageAccountingSandbox.single_business(clock=SandboxClock.frozen_at(), base_currency="EUR")
+    token = sandbox.issue_tokens()["access_token"]
+    seen: list[tuple[httpx.Request, httpx.Response]] = []
+
+    class Seen(httpx.BaseTransport):
+        def __init__(self, inner: httpx.BaseTransport) -> None:
+            self.inner = inner
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = self.inner.handle_request(request)
+            response.read()
+            seen.append((request, response))
+            return response
+
+    client = SageAccountingClient(httpx.Client(transport=Seen(sandbox.sync_transport())),
+                                  token_provider=lambda *, rejected=None: token,
+                                  business_id=sandbox.lead_business_id, base_url=API_BASE_URL, sleep=lambda s: None)
+
+    assert SageAccountingConnector(client).business_currency() == "EUR"
+
+    [(request, response)] = seen
+    assert (request.method, spec.path_template(request.url.path)) == ("GET", "/financial_settings")
+    assert not request.url.params and request.headers["x-business"] == sandbox.lead_business_id
+    assert "GET /financial_settings" in spec._operations()  # getFinancialSettings: no parameters
+    assert spec.validate_response(request.url.path, "GET", 200, loads(response.content)) == []
+    assert loads(response.content)["base_currency"]["id"] == "EUR"

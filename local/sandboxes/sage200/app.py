@@ -121,10 +121,10 @@ class Sage200Sandbox:
 
     # -- set-up and inspection helpers for tests ---------------------------------------------------
 
-    def add_company(self, name: str) -> Books:
+    def add_company(self, name: str, *, base_currency: str = "GBP") -> Books:
         with self.lock:
             company_id = str(len(self.companies) + 1)
-            books = Books(company_id, name, self.clock)
+            books = Books(company_id, name, self.clock, base_currency=base_currency)
             self.companies[company_id] = books
             return books
 
@@ -323,14 +323,15 @@ class Sage200Sandbox:
         books = self.companies[company]
         with self.lock:
             try:
+                expand = params.pop("$expand", None) if method == "GET" else None
                 if method == "GET" and not record_id:
-                    rows = books.rows(resource)
-                    return _json(odata.apply(rows, params, fields=books.fields(resource)))
+                    rows = odata.apply(books.rows(resource), params, fields=books.fields(resource))
+                    return _json(books.expand(resource, rows, expand) if expand else rows)
                 if method == "GET":
                     found = books.get(resource, record_id) if _ID.match(record_id) else None
                     if found is None:
                         return _error(404, f"The {resource} record {record_id} was not found.", code="NotFound")
-                    return _json(found)
+                    return _json(books.expand(resource, [found], expand)[0] if expand else found)
                 if method == "POST" and not record_id:
                     problems = spec.validate_request(method, rest, body)
                     if problems:

@@ -18,6 +18,8 @@ import itertools
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from .odata import ODataError
+
 CENT = Decimal("0.01")
 INVOICE = "TradingAccountEntryTypeInvoice"
 CREDIT_NOTE = "TradingAccountEntryTypeCreditNote"
@@ -59,14 +61,19 @@ def _date_time(value: str | None, default: str) -> str:
     return f"{(value or default)[:10]}T00:00:00"
 
 
+# ISO code, ISO numeric (the sandbox's currency_iso_codes id), name, symbol
+CURRENCIES = (("GBP", 826, "Pound Sterling", "£"), ("EUR", 978, "Euro", "€"), ("USD", 840, "US Dollar", "$"))
+
+
 class Books:
     # Lists served though not described by the shared specs.
     EXTRA_LISTS = frozenset({"products"})
 
-    def __init__(self, company_id: str, name: str, clock: Any) -> None:
+    def __init__(self, company_id: str, name: str, clock: Any, *, base_currency: str = "GBP") -> None:
         self.company_id = company_id
         self.name = name
         self.clock = clock
+        self.base_currency = base_currency
         self.collections: dict[str, dict[int, dict[str, Any]]] = {}
         self._ids = itertools.count(1001)
         self._urns = itertools.count(50001)
@@ -99,6 +106,28 @@ class Books:
         found = self.collections.get(collection, {}).get(int(record_id))
         return copy.deepcopy(found) if found is not None else None
 
+    def set_base_currency(self, code: str) -> None:
+        """The accountant picks another base currency (Sage 200 allows it before any transaction)."""
+        isos = {r["code"]: r["id"] for r in self.collections["currency_iso_codes"].values()}
+        if code not in isos:
+            raise BusinessRuleError(f"{code} is not a currency of this company")
+        for record in self.collections["currencies"].values():
+            record["is_base_currency"] = record["currency_iso_code_id"] == isos[code]
+            self._touch(record)
+        self.base_currency = code
+
+    def expand(self, collection: str, rows: list[dict[str, Any]], names: str) -> list[dict[str, Any]]:
+        """OData `$expand`: a navigation property `x` of a record holding `x_id` is the record of
+        `xs` with that id, inlined (None when it points nowhere)."""
+        for name in (n.strip() for n in names.split(",") if n.strip()):
+            target = name + "s"
+            if target not in self.collections or (not any(name + "_id" in r for r in rows) and rows):
+                raise ODataError(f"$expand: {collection} has no navigation property {name!r}")
+            for row in rows:
+                key = row.get(name + "_id")
+                row[name] = self.get(target, key) if key is not None else None
+        return rows
+
     def _touch(self, record: dict[str, Any]) -> None:
         record["date_time_updated"] = self.now()
 
@@ -114,8 +143,16 @@ class Books:
         bank = self._add("banks", {"code": "1200", "description": "Current Account", "sort_code": "40-11-62",
                                    "account_no": "12345678", "balance": money(0)})
         self.seed_ids["bank"] = str(bank["id"])
-        self._add("currencies", {"code": "GBP", "name": "Pound Sterling", "symbol": "£", "is_base_currency": True},
-                  record_id=1)
+        # As the specs shape them: a currency points at its ISO code record (`currency_iso_code_id`,
+        # `currency_iso_code` when expanded); exactly one is the base currency, listed first.
+        others = [c for c in CURRENCIES if c[0] != self.base_currency]
+        base = next((c for c in CURRENCIES if c[0] == self.base_currency), (self.base_currency, 0, self.base_currency,
+                                                                            self.base_currency))
+        for number, (code, iso_id, name, symbol) in enumerate([base, *others], start=1):
+            iso_id = iso_id or 1000 + number
+            self._add("currency_iso_codes", {"code": code, "name": name}, record_id=iso_id)
+            self._add("currencies", {"symbol": symbol, "name": name, "is_base_currency": number == 1,
+                                     "currency_iso_code_id": iso_id}, record_id=number)
         for code, name, price, tax in PRODUCTS:
             product = self._add("products", {"code": code, "name": name, "description": name,
                                              "sales_price": money(price), "tax_code_id": tax, "status": "Active"})

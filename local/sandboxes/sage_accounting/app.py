@@ -26,7 +26,7 @@ from .accountant import Accountant
 from .clock import SandboxClock
 from .faults import Faults, RateLimiter
 from .oauth import OAuthError, OAuthServer
-from .resources import RESOURCES, ApiError, Resources, parse_timestamp, render, select_ids
+from .resources import RESOURCES, ApiError, Resources, currency_link, parse_timestamp, render, select_ids
 from .seed import seed_business
 from .store import Business
 
@@ -148,8 +148,10 @@ class SageAccountingSandbox:
         redirect_uris: list[str] | None = None,
         rate_limit_per_minute: int | None = None,
         auto_approve: bool = False,
+        base_currency: str = "GBP",
     ) -> None:
         self.clock = clock or SandboxClock()
+        self.base_currency = base_currency  # of the businesses made here (add_business can differ)
         self.lock = threading.RLock()
         self.auto_approve = auto_approve
         self.faults = Faults()
@@ -182,11 +184,12 @@ class SageAccountingSandbox:
 
     # -- set-up and inspection helpers for tests ---------------------------------------------------
 
-    def add_business(self, name: str) -> Business:
+    def add_business(self, name: str, *, base_currency: str | None = None) -> Business:
         with self.lock:
             now = self.clock.now()
             business_id = uuid.uuid4().hex
-            biz = Business(id=business_id, name=name, created_at=now, data={
+            biz = Business(id=business_id, name=name, created_at=now, base_currency=base_currency or self.base_currency,
+                           data={
                 "id": business_id, "displayed_as": name, "name": name, "address_line_1": "1 High Street",
                 "address_line_2": None, "city": "Leeds", "postal_code": "LS1 1AA", "region": "West Yorkshire",
                 "country": {"id": "GB", "displayed_as": "United Kingdom (GB)"}, "telephone": "0113 496 0000",
@@ -432,6 +435,8 @@ class SageAccountingSandbox:
             now = self.clock.now()
             return 200, self.user | {"displayed_as": f"{self.user['first_name']} {self.user['last_name']}",
                                      "created_at": now, "updated_at": now}
+        if parts == ["financial_settings"]:
+            return self._financial_settings(method, biz)
         collection = parts[0]
         template = f"/{collection}" + ("/{key}" if len(parts) == 2 else "")
         if collection not in RESOURCES or len(parts) > 2:
@@ -454,6 +459,19 @@ class SageAccountingSandbox:
             return 200, render(collection, record, None)
         voided = self.resources.delete(biz, collection, record, request.query_params.get("void_reason"))
         return (200, render(collection, voided, None)) if voided is not None else (204, None)
+
+    def _financial_settings(self, method: str, biz: Business) -> tuple[int, Any]:
+        """`GET /financial_settings`: a singleton (no key, no list envelope). Without multi-currency
+        the base currency is the only one the business trades in (see Resources._link_for)."""
+        if method != "GET":
+            raise ApiError(405, f"{method} /financial_settings is not supported by the sandbox")
+        year_end = dt.date(biz.created_at.year, 12, 31)
+        return 200, {
+            "$path": "/financial_settings", "year_end_date": year_end, "accounting_type": "accrual",
+            "accounts_start_date": dt.date(biz.created_at.year, 1, 1),
+            "base_currency": currency_link(biz.base_currency), "multi_currency_enabled": False,
+            "use_live_exchange_rates": False, "tax_number": None, "updated_at": biz.created_at,
+        }
 
     def _body(self, collection: str, raw: bytes, verb: str) -> dict[str, Any]:
         try:

@@ -62,7 +62,8 @@ PAYMENT_CONTACT_TYPE = {"CUSTOMER_RECEIPT": "CUSTOMER", "CUSTOMER_REFUND": "CUST
 STATUSES = {"DRAFT": "Draft", "UNPAID": "Unpaid", "PART_PAID": "Part Paid", "PAID": "Paid",
             "VOID": "Void", "DISPUTED": "Disputed"}
 CONTACT_TYPES = {"CUSTOMER": "Customer", "VENDOR": "Supplier"}
-BASE_CURRENCY = "GBP"
+BASE_CURRENCY = "GBP"  # a new business's, unless the sandbox is told otherwise (Business.base_currency)
+CURRENCY_NAMES = {"GBP": "Pound Sterling", "EUR": "Euro", "USD": "US Dollar", "CAD": "Canadian Dollar"}
 DEFAULT_CREDIT_DAYS = 30
 
 # "<x>_id" attributes that point at records the business holds (checked: 422 if missing).
@@ -116,6 +117,11 @@ def record_link(collection: str, record: Record) -> dict[str, Any]:
     return link(collection, record.id, record.data.get("displayed_as") or record.id)
 
 
+def currency_link(code: str) -> dict[str, Any]:
+    """A currency as Sage links it: the ISO code is the id."""
+    return static_link("currencies", code, f"{CURRENCY_NAMES.get(code, code)} ({code})")
+
+
 def static_link(kind: str, value: str, displayed_as: str | None = None) -> dict[str, Any]:
     return {"id": value, "displayed_as": displayed_as or value.replace("_", " ").title(), "$path": f"/{kind}/{value}"}
 
@@ -155,9 +161,9 @@ class Resources:
             raise invalid(f"{source} must be an id", source)
         if stem == "currency":
             # Seeded businesses have no multi-currency subscription: Sage refuses other currencies.
-            if value != BASE_CURRENCY:
+            if value != biz.base_currency:
                 raise invalid(f"currency {value} is not enabled for this business", source)
-            return static_link("currencies", value, "Pound Sterling (GBP)")
+            return currency_link(value)
         for suffix, collection in _LINK_TARGETS:
             if stem == suffix or stem.endswith("_" + suffix):
                 return record_link(collection, self.lookup(biz, collection, value, source))
@@ -281,7 +287,7 @@ class Resources:
         if record is None:
             if not data.get("contact_types"):
                 raise invalid("contact_type_ids can't be blank", "contact_type_ids")
-            data.setdefault("currency", static_link("currencies", BASE_CURRENCY, "Pound Sterling (GBP)"))
+            data.setdefault("currency", currency_link(biz.base_currency))
             data.setdefault("credit_days", DEFAULT_CREDIT_DAYS)
             data.update({"deletable": True, "system": False, "is_active": True, "gb_based": True,
                          "ni_based": False, "gdpr_obfuscated": False, "links": []})
@@ -309,7 +315,7 @@ class Resources:
                 data.update({"editable": True, "deletable": True, "is_visible": True, "is_combined_rate": False})
             if collection == "bank_accounts":
                 data.update({"editable": True, "deletable": True, "is_active": True, "balance": ZERO,
-                             "currency": static_link("currencies", BASE_CURRENCY, "Pound Sterling (GBP)")})
+                             "currency": currency_link(biz.base_currency)})
         elif record.data.get("editable") is False and collection == "tax_rates":
             raise invalid("This tax rate cannot be edited", "tax_rate")
         return data, {}
@@ -373,7 +379,7 @@ class Resources:
         if record is None:
             data.update({
                 "transaction_type": static_link("transaction_types", meta["type"]),
-                "currency": data.get("currency") or static_link("currencies", BASE_CURRENCY, "Pound Sterling (GBP)"),
+                "currency": data.get("currency") or currency_link(biz.base_currency),
                 "exchange_rate": Decimal("1.0"),
                 # The swagger types PurchaseCreditNote.inverse_exchange_rate as a string.
                 "inverse_exchange_rate": "1.0" if (spec.property_schema(definition, "inverse_exchange_rate")
@@ -577,7 +583,7 @@ class Resources:
                          "tax_amount": data.get("tax_amount", ZERO), "base_currency_total_amount": total,
                          "base_currency_net_amount": data.get("net_amount", total),
                          "base_currency_tax_amount": data.get("tax_amount", ZERO),
-                         "currency": static_link("currencies", BASE_CURRENCY, "Pound Sterling (GBP)"),
+                         "currency": currency_link(biz.base_currency),
                          "exchange_rate": Decimal("1.0"), "editable": True, "links": []})
             if on_account_total:
                 data["payment_on_account"] = {

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from .resources import STATUSES, link, new_id, static_link
+from .resources import STATUSES, currency_link, link, new_id, static_link
 from .store import Business, Record
 
 # Sage UK's tax rates: id, name, percentage.
@@ -92,7 +92,7 @@ def seed_business(biz: Business, now: dt.datetime) -> dict[str, str]:
         "bank_account_type": static_link("bank_account_types", "CHECKING", "Current"),
         "balance": Decimal("0.00"), "nominal_code": 1200, "editable": True, "deletable": False, "is_active": True,
         "default_payment_method": static_link("payment_methods", "BANK_TRANSFER", "Bank Transfer"),
-        "currency": static_link("currencies", "GBP", "Pound Sterling (GBP)"),
+        "currency": currency_link(biz.base_currency),
     }, now, search="current 1200")
     ids["bank"] = bank.id
     for contact_type, people in (("CUSTOMER", CUSTOMERS), ("VENDOR", SUPPLIERS)):
@@ -102,7 +102,7 @@ def seed_business(biz: Business, now: dt.datetime) -> dict[str, str]:
                 "contact_types": [static_link("contact_types", contact_type,
                                               "Customer" if contact_type == "CUSTOMER" else "Supplier")],
                 "email": email, "main_contact_person": {"name": "Accounts", "email": email, "is_main_contact": True},
-                "currency": static_link("currencies", "GBP", "Pound Sterling (GBP)"), "credit_days": 30,
+                "currency": currency_link(biz.base_currency), "credit_days": 30,
                 "deletable": True, "system": False, "is_active": True, "gb_based": True, "ni_based": False,
                 "gdpr_obfuscated": False, "links": [],
             }, now, search=f"{name} {reference}")

@@ -186,6 +186,7 @@ class Business:
     # (collection, idempotency_id) -> (expires_at, status, body)
     idempotency: dict[tuple[str, str], tuple[dt.datetime, int, Any]] = field(default_factory=dict)
     number_counters: dict[str, int] = field(default_factory=dict)
+    base_currency: str = "GBP"  # GET /financial_settings; the only currency without multi-currency
 
     def __post_init__(self) -> None:
         for name in COLLECTIONS:

@@ -144,6 +144,7 @@ class SageIntacctSandbox:
         session_seconds: int = SESSION_SECONDS,
         max_concurrent: int = MAX_CONCURRENT,
         validate: bool = True,
+        base_currency: str = "USD",
     ) -> None:
         self.clock = clock or SandboxClock()
         self.lock = threading.RLock()
@@ -161,7 +162,7 @@ class SageIntacctSandbox:
         self.request_log: deque[tuple[str, str | None, str, int]] = deque(maxlen=1_000_000)
         self.created: Counter[tuple[str, str]] = Counter()
         self.functions = Functions(self)
-        self.add_company(company_id, {user_id: user_password}, entities={"100", "200"})
+        self.add_company(company_id, {user_id: user_password}, entities={"100", "200"}, base_currency=base_currency)
         self.app = Starlette(routes=[
             Route("/ia/xml/xmlgw.phtml", self._gateway, methods=["POST"]),
             Route(SESSION_PATH, self._gateway, methods=["POST"]),

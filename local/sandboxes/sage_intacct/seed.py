@@ -29,6 +29,8 @@ def seed_company(company: Company, now: dt.datetime) -> None:
         CURRENCY=company.base_currency)
     for location, name in (("100", "Head office"), ("200", "Workshop")):
         add("LOCATION", LOCATIONID=location, NAME=name)
+    for entity in sorted(company.entities):
+        add("LOCATIONENTITY", LOCATIONID=entity, NAME=f"Entity {entity}", CURRENCY=company.base_currency)
     for department, title in (("SVC", "Service"), ("PARTS", "Parts")):
         add("DEPARTMENT", DEPARTMENTID=department, TITLE=title)
     for detail, value in TAX_DETAILS:

@@ -27,6 +27,7 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "GLACCOUNT": ("ACCOUNTNO",),
     "CHECKINGACCOUNT": ("BANKACCOUNTID",),
     "LOCATION": ("LOCATIONID",),
+    "LOCATIONENTITY": ("LOCATIONID",),  # the entities of a multi-entity company; CURRENCY: its base currency
     "DEPARTMENT": ("DEPARTMENTID",),
 }
 OBJECTS = tuple(INDEXED)

@@ -7,6 +7,7 @@ JSON (each product's mapper builds them from the canonical domain models); what 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -112,6 +113,17 @@ def error_for_status(status: int, message: str, *, retry_after: float | None = N
 # ---------------------------------------------------------------------------------------------- model
 
 
+def iso_currency(value: Any) -> str | None:
+    """An ISO 4217 code out of what Sage wrote ("GBP", " eur", "Pound Sterling (GBP)"), else None."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().upper()
+    if len(text) == 3 and text.isascii() and text.isalpha():
+        return text
+    found = re.search(r"\(([A-Z]{3})\)\s*$", text)
+    return found.group(1) if found else None
+
+
 @dataclass(frozen=True)
 class RemoteRecord:
     """A record as the provider returned it. `data` is the provider's JSON (money as Decimal)."""
@@ -183,6 +195,11 @@ class Connector(Protocol):
 
     def list_items(self, *, changed_since: datetime | None = None) -> Iterable[RemoteRecord]: ...
 
+    # The business's base (home) currency, ISO 4217, as Sage holds it: one cheap read, cached by the
+    # caller (sagebridge.sync.currency). None when the product has no cheap way to say; the tenant
+    # setting `business_currency` then decides.
+    def business_currency(self) -> str | None: ...
+
 
 __all__ = [
     "AuthError",
@@ -197,4 +214,5 @@ __all__ = [
     "SageUnavailable",
     "UncertainWrite",
     "error_for_status",
+    "iso_currency",
 ]

@@ -38,6 +38,7 @@ from sagebridge.connectors.base import (
     SageUnavailable,
     UncertainWrite,
     error_for_status,
+    iso_currency,
 )
 from sagebridge.connectors.http import NOT_SENT, WRITES, full_jitter_backoff, parse_retry_after, request_id
 from sagebridge.connectors.sage200 import mapper
@@ -425,6 +426,24 @@ class Sage200Connector:
 
     def list_bank_accounts(self) -> list[RemoteRecord]:
         return [_record(r) for r in self.client.iterate("banks")]
+
+    def business_currency(self) -> str:
+        """The company's base currency: the `currencies` row flagged `is_base_currency` (Sage 200
+        insists on exactly one), its ISO code expanded inline (`currency_iso_code`, a navigation
+        property), so one request. If the expansion is not honoured, the ISO code record is read
+        by `currency_iso_code_id` (a second request, once per cache period)."""
+        rows = self.client.request("GET", "currencies", params={
+            "$filter": "is_base_currency eq true", "$expand": "currency_iso_code", "$top": 1}) or []
+        if not rows:
+            raise SageError("Sage 200 lists no base currency (no currency has is_base_currency)")
+        row = rows[0]
+        iso = row.get("currency_iso_code")
+        code = iso_currency(iso.get("code")) if isinstance(iso, Mapping) else None
+        if code is None and row.get("currency_iso_code_id") is not None:
+            code = iso_currency(self.client.get("currency_iso_codes", row["currency_iso_code_id"]).get("code"))
+        if code is None:
+            raise SageError(f"Sage 200's base currency {row.get('id')} has no ISO code")
+        return code
 
     def list_items(self, *, changed_since: datetime | None = None) -> list[RemoteRecord]:
         flt = f"date_time_updated gt {odata_datetime(changed_since)}" if changed_since else None

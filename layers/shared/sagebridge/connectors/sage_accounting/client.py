@@ -36,6 +36,7 @@ from sagebridge.connectors.base import (
     SageUnavailable,
     UncertainWrite,
     error_for_status,
+    iso_currency,
 )
 from sagebridge.connectors.http import NOT_SENT, WRITES, full_jitter_backoff, parse_retry_after, request_id
 from sagebridge.domain.kinds import DocumentKind
@@ -428,6 +429,11 @@ class SageAccountingClient:
         """The businesses the authorising user can reach (no X-Business header: not yet chosen)."""
         return self.list("businesses")
 
+    def financial_settings(self) -> dict[str, Any]:
+        """`GET /financial_settings` (a singleton: no key, no list envelope): base_currency,
+        multi_currency_enabled, year end... Needs the user's Settings area (full or read only)."""
+        return self.request("GET", "financial_settings") or {}
+
     def create_contact(self, body: Mapping[str, Any], *, idempotency_id: str | None = None) -> dict[str, Any]:
         return self.create("contacts", body, idempotency_id=idempotency_id)
 
@@ -545,6 +551,17 @@ class SageAccountingConnector:
 
     def list_bank_accounts(self) -> list[RemoteRecord]:
         return [RemoteRecord.from_sage(r) for r in self.client.iterate("bank_accounts", attributes="all")]
+
+    def business_currency(self) -> str:
+        """The business's base currency: `financial_settings.base_currency`, a link whose id is the
+        ISO code ({"id": "GBP", "displayed_as": "Pound Sterling (GBP)"}); one request."""
+        base = self.client.financial_settings().get("base_currency")
+        link = base if isinstance(base, Mapping) else {}
+        code = iso_currency(link.get("id")) or iso_currency(link.get("displayed_as"))
+        if code is None:
+            raise SageError(f"Sage's financial settings name no base currency (base_currency={base!r})",
+                            source="base_currency")
+        return code
 
     def list_items(self, *, changed_since: datetime | None = None) -> list[RemoteRecord]:
         out = []

@@ -40,6 +40,7 @@ from sagebridge.connectors.base import (
     SageError,
     SageUnavailable,
     UncertainWrite,
+    iso_currency,
 )
 from sagebridge.connectors.http import NOT_SENT, full_jitter_backoff, parse_retry_after
 from sagebridge.connectors.sage_intacct import mapper
@@ -553,6 +554,22 @@ class IntacctConnector:
                                                                     "name": r.get("BANKNAME"),
                                                                     "displayed_as": r.get("BANKNAME"), **r})
                 for r in self.client.read_by_query("CHECKINGACCOUNT", "STATUS = 'active'")]
+
+    def business_currency(self) -> str | None:
+        """The entity's base currency when the login is scoped to an entity: `readByQuery` on
+        `LOCATIONENTITY` (its CURRENCY is the entity's base currency), one request. A company-level
+        login has no one base currency the XSD's functions give cheaply (a multi-entity company has
+        one per entity; `get_companyprefs` names no documented base-currency preference): None, and
+        the tenant setting `business_currency` decides."""
+        entity = self.client.credentials.entity_id
+        if not entity:
+            return None
+        rows = list(self.client.read_by_query("LOCATIONENTITY", f"LOCATIONID = {mapper.quoted(entity)}",
+                                              fields="LOCATIONID,CURRENCY", page_size=1))
+        code = iso_currency(rows[0].get("CURRENCY")) if rows else None
+        if code is None:
+            raise SageError(f"Intacct names no base currency for entity {entity!r}", source="LOCATIONENTITY")
+        return code
 
     def list_items(self, *, changed_since: datetime | None = None) -> list[RemoteRecord]:
         query = f"WHENMODIFIED >= {mapper.quoted(mapper.query_timestamp(changed_since))}" if changed_since else ""
