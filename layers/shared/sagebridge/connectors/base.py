@@ -84,6 +84,11 @@ class SageUnavailable(SageError):
     """5xx or a transport failure on a request that is safe to try again later."""
 
 
+class NotSupported(SageError):
+    """The Sage product cannot do what was asked (for example update a contact of a kind it does
+    not hold); `message` says so in words a user can act on. Retrying cannot help."""
+
+
 class UncertainWrite(SageError):
     """A write (POST/PUT/DELETE) was sent and its outcome is unknown (timeout, dropped connection,
     gateway error). The caller must look the record up in Sage (by reference) before any resend."""
@@ -155,6 +160,11 @@ class Connector(Protocol):
 
     def create_contact(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord: ...
 
+    # A changed customer or vendor: `body` is the mapper's `contact_update_body` (no reference, no
+    # contact type: Sage keeps its own for a contact linked by name or email). A PUT: safe to
+    # repeat. Raises `NotSupported` where the product cannot update that contact.
+    def update_contact(self, sage_id: str, body: Mapping[str, Any]) -> RemoteRecord: ...
+
     # documents, by kind (invoices, credit notes, purchase documents)
     def create_document(
         self, kind: DocumentKind, body: Mapping[str, Any], *, idempotency_key: str | None = None
@@ -207,6 +217,7 @@ __all__ = [
     "GrantRevoked",
     "NotConnected",
     "NotFound",
+    "NotSupported",
     "RateLimited",
     "RecordInvalid",
     "RemoteRecord",

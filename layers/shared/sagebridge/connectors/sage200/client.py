@@ -227,6 +227,9 @@ class Sage200Client:
     def post(self, resource: str, body: Mapping[str, Any]) -> Any:
         return self.request("POST", resource, body=dict(body))
 
+    def put(self, resource: str, key: str | int, body: Mapping[str, Any]) -> Any:
+        return self.request("PUT", f"{resource}/{key}", body=dict(body))
+
     def iterate(self, resource: str, *, filter: str | None = None, orderby: str = "id",
                 select: str | None = None, top: int | None = None) -> Iterator[dict[str, Any]]:
         """Every record of a list, a page (`$top`) at a time; `$skip` always comes with `$orderby`
@@ -302,6 +305,12 @@ class Sage200Connector:
         # No idempotency keys in Sage 200: the unique customer reference refuses a twin, and the
         # engine finds a customer whose create was uncertain by that reference.
         return _record(self.client.post("customers", body))
+
+    def update_contact(self, sage_id: str, body: Mapping[str, Any]) -> RemoteRecord:
+        """PUT customers/{id}. The schema requires `reference` and a customer linked by name or email
+        keeps its own, so it is read first (updates are rare: a changed customer, once)."""
+        current = self.client.get("customers", sage_id)
+        return _record(self.client.put("customers", sage_id, {"reference": current["reference"], **body}))
 
     # ---- invoices and credit notes (posted transactions)
 

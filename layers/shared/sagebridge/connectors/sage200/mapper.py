@@ -28,7 +28,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sagebridge.connectors.base import RemoteRecord
+from sagebridge.connectors.base import NotSupported, RemoteRecord
 from sagebridge.connectors.mapping import ALLOCATION_SIGN, MappedDocument, hashed_contact_reference, short_reference
 from sagebridge.domain.documents import AnyDocument
 from sagebridge.domain.kinds import DocumentKind, PartyKind
@@ -208,6 +208,17 @@ def contact_body(party: Party, *, business_currency: str) -> dict[str, Any]:
     # Currency: Sage 200 wants its currency record id, which the host does not know; a foreign
     # currency customer is refused by validation before it gets here (currency mismatch).
     return body
+
+
+def contact_update_body(party: Party, *, business_currency: str) -> dict[str, Any]:
+    """The fields of `PUT customers/{id}` a host change carries: name, VAT number, main address.
+    The reference stays Sage's (the connector reads it: the schema requires it). Email and phone
+    live on the customer's contact records (customer_contacts / customer_emails), which this
+    connector creates with the customer but does not update."""
+    if party.kind is not PartyKind.CUSTOMER:
+        raise NotSupported("the Sage 200 connector holds customers only: a vendor is not updated there")
+    body = contact_body(party, business_currency=business_currency)
+    return {k: v for k, v in body.items() if k in ("name", "vat_number", "main_address")}
 
 
 def contact_matches(record: RemoteRecord, party: Party) -> bool:
@@ -442,6 +453,7 @@ __all__ = [
     "contact_body",
     "contact_matches",
     "contact_reference",
+    "contact_update_body",
     "document_body",
     "document_reference",
     "is_same_document",

@@ -437,6 +437,9 @@ class SageAccountingClient:
     def create_contact(self, body: Mapping[str, Any], *, idempotency_id: str | None = None) -> dict[str, Any]:
         return self.create("contacts", body, idempotency_id=idempotency_id)
 
+    def update_contact(self, key: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.update("contacts", key, body)
+
     def find_contacts(self, *, search: str | None = None, email: str | None = None,
                       contact_type_id: str | None = None) -> builtins.list[dict[str, Any]]:
         return self.list("contacts", search=search, email=email, contact_type_id=contact_type_id,
@@ -498,6 +501,10 @@ class SageAccountingConnector:
 
     def create_contact(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
         return RemoteRecord.from_sage(self.client.create_contact(body, idempotency_id=self._key(idempotency_key)))
+
+    def update_contact(self, sage_id: str, body: Mapping[str, Any]) -> RemoteRecord:
+        """PUT /contacts/{id} with the `putContacts` body."""
+        return RemoteRecord.from_sage(self.client.update_contact(sage_id, body))
 
     def create_document(self, kind: DocumentKind, body: Mapping[str, Any], *,
                         idempotency_key: str | None = None) -> RemoteRecord:

@@ -150,6 +150,20 @@ def contact_body(party: Party, *, business_currency: str) -> dict[str, Any]:
     return body
 
 
+# Left out of an update: the reference and contact types identify the contact (a contact linked by
+# name or email keeps the ones its bookkeeper gave it), and Sage refuses a currency change once the
+# contact has transactions.
+_NOT_UPDATED = ("reference", "contact_type_ids", "currency_id")
+
+
+def contact_update_body(party: Party, *, business_currency: str) -> dict[str, Any]:
+    """The `putContacts` attributes for a changed `party`: name, tax number, main address and main
+    contact person (email, telephone) as the host has them now. A field the host no longer sends
+    is left as it is in Sage, not cleared."""
+    body = contact_body(party, business_currency=business_currency)
+    return {k: v for k, v in body.items() if k not in _NOT_UPDATED}
+
+
 def contact_matches(record: RemoteRecord, party: Party) -> bool:
     """Is this Sage contact one of the party's kind (a customer for a customer)?"""
     types = {t.get("id") for t in record.data.get("contact_types") or [] if isinstance(t, Mapping)}
@@ -372,6 +386,7 @@ __all__ = [
     "contact_body",
     "contact_matches",
     "contact_reference",
+    "contact_update_body",
     "document_body",
     "document_reference",
     "idempotency_id",

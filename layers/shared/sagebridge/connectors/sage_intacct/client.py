@@ -439,6 +439,13 @@ class IntacctConnector:
                 "displayed_as": body.get("name"), "contact_types": [{"id": "CUSTOMER"}]}
         return RemoteRecord(id=customer_id, reference=customer_id, data=data)
 
+    def update_contact(self, sage_id: str, body: Mapping[str, Any]) -> RemoteRecord:
+        """`update` CUSTOMER (sage_id is the CUSTOMERID invoices name)."""
+        self.client.execute(mapper.customer_update_function(sage_id, body))
+        data = {"id": sage_id, "reference": sage_id, "name": body.get("name"), "displayed_as": body.get("name"),
+                "contact_types": [{"id": "CUSTOMER"}]}
+        return RemoteRecord(id=sage_id, reference=sage_id, data=data)
+
     # documents
 
     def _object(self, kind: DocumentKind) -> str:

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sagebridge.connectors.base import RecordInvalid, RemoteRecord
+from sagebridge.connectors.base import NotSupported, RecordInvalid, RemoteRecord
 from sagebridge.connectors.sage_intacct.xml import Function, date_element, element, object_element, sub
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.money import ZERO, round_money, sum_money
@@ -179,6 +179,33 @@ def customer_functions(body: Mapping[str, Any], key: str) -> tuple[list[Function
         Function(controlid("customer", key), _create("CUSTOMER", customer)),
     ]
     return functions, customer_id
+
+
+def customer_update_function(customer_id: str, body: Mapping[str, Any]) -> Function:
+    """Generic `update` of a CUSTOMER (by CUSTOMERID) from the engine's `contact_update_body`: the
+    name, tax id and the display contact (email, phone, mail address) as the host has them now.
+    The contact person made with the customer keeps its name (CONTACTNAME is its key). An update
+    is safe to repeat, so its controlid only has to name it."""
+    if "VENDOR" in (body.get("contact_type_ids") or []):
+        raise NotSupported("vendors are not exported to Sage Intacct by Sage Bridge, so they are not updated")
+    person = body.get("main_contact_person") or {}
+    organisation = str(person.get("name") or body.get("name") or "").strip()
+    address = body.get("main_address") or {}
+    mail = {
+        "ADDRESS1": address.get("address_line_1"), "ADDRESS2": address.get("address_line_2"),
+        "CITY": address.get("city"), "STATE": address.get("region"), "ZIP": address.get("postal_code"),
+        "COUNTRYCODE": _id(address.get("country_id")),
+    }
+    mail = {k: v for k, v in mail.items() if v}
+    customer = {
+        "CUSTOMERID": customer_id, "NAME": organisation or None, "TAXID": body.get("tax_number"),
+        "DISPLAYCONTACT": {"PRINTAS": organisation or None, "COMPANYNAME": organisation or None,
+                           "EMAIL1": person.get("email"), "PHONE1": person.get("telephone"),
+                           "MAILADDRESS": mail or None},
+    }
+    node = element("update")
+    node.append(object_element("CUSTOMER", customer))
+    return Function(controlid("update-customer", customer_id), node)
 
 
 def _create(obj: str, fields: Mapping[str, Any]) -> Any:
@@ -467,6 +494,7 @@ __all__ = [
     "created_document",
     "customer_functions",
     "customer_record",
+    "customer_update_function",
     "date_of",
     "decimal_of",
     "document_function",
