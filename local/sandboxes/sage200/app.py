@@ -337,6 +337,14 @@ class Sage200Sandbox:
                     if problems:
                         return _error(400, "The request is invalid.", code="ValidationError", details=problems)
                     return _json(books.post(resource, body))
+                if method == "PUT" and record_id:
+                    problems = spec.validate_request(method, rest, body)
+                    if problems:
+                        return _error(400, "The request is invalid.", code="ValidationError", details=problems)
+                    found = books.put(resource, record_id, body) if _ID.match(record_id) else None
+                    if found is None:
+                        return _error(404, f"The {resource} record {record_id} was not found.", code="NotFound")
+                    return _json(found)
                 return _error(405, f"The sandbox does not support {method} /{rest}.", code="NotSupported")
             except odata.ODataError as exc:
                 return _error(400, str(exc), code="InvalidQuery")

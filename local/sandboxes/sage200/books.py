@@ -174,6 +174,33 @@ class Books:
             return self._allocate(body)
         raise BusinessRuleError(f"the sandbox does not post {resource}", "NotSupported")
 
+    # Set by Sage 200, never by a PUT body.
+    READ_ONLY = frozenset({"id", "balance", "date_time_created", "date_time_updated", "contacts"})
+
+    def put(self, resource: str, record_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Update a record (the sandbox updates customers only). Properties sent replace the stored
+        ones; a nested main_address replaces the address lines it names. None: no such record."""
+        if resource != "customers":
+            raise BusinessRuleError(f"the sandbox does not update {resource}", "NotSupported")
+        customer = self.collections.get("customers", {}).get(int(record_id))
+        if customer is None:
+            return None
+        reference = str(body["reference"]).upper()
+        if any(c["reference"] == reference and c is not customer for c in self.collections["customers"].values()):
+            raise BusinessRuleError(f"A customer with the reference {reference} already exists.", "DuplicateReference")
+        for key, value in body.items():
+            if key in self.READ_ONLY:
+                continue
+            if key == "main_address" and isinstance(value, dict):
+                address = dict(customer.get("main_address") or {"id": customer["id"], "customer_id": customer["id"]})
+                address.update({k: v for k, v in value.items() if k not in ("id", "customer_id")})
+                customer["main_address"] = address
+            else:
+                customer[key] = value
+        customer["reference"] = reference
+        self._touch(customer)
+        return copy.deepcopy(customer)
+
     def _customer(self, body: dict[str, Any]) -> dict[str, Any]:
         reference = str(body["reference"]).upper()
         if any(c["reference"] == reference for c in self.collections.get("customers", {}).values()):

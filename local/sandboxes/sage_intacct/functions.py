@@ -94,6 +94,17 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _merged(record: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """`record` with `fields` laid over it; nested records are merged, not replaced."""
+    out = dict(record)
+    for name, value in fields.items():
+        if isinstance(value, dict) and isinstance(out.get(name), dict):
+            out[name] = _merged(out[name], value)
+        else:
+            out[name] = value
+    return out
+
+
 class Functions:
     READS = frozenset({"readByQuery", "readMore", "read", "getAPISession", "readByName", "query"})
 
@@ -153,6 +164,42 @@ class Functions:
                     ET.SubElement(reply, key).text = str(record[key])
             made.append(reply)
         return Outcome(data=made, attributes={"listtype": "objects", "count": len(made)})
+
+    # ---- generic update
+
+    def _fn_update(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
+        """Generic `update`: each child names its record by its id field (or RECORDNO); the fields
+        sent replace the stored ones, nested ones (DISPLAYCONTACT, MAILADDRESS) field by field."""
+        changed = []
+        for child in node:
+            fields = value_of(child)
+            if not isinstance(fields, dict):
+                raise refuse(INVALID, f"{child.tag} has no fields")
+            updater = getattr(self, f"_update_{child.tag.upper()}", None)
+            if updater is None:
+                raise refuse(INVALID, f"update is not available for {child.tag} in this sandbox")
+            record = updater(company, fields)
+            reply = ET.Element(child.tag.lower())
+            ET.SubElement(reply, "RECORDNO").text = str(record["RECORDNO"])
+            changed.append(reply)
+        return Outcome(data=changed, attributes={"listtype": "objects", "count": len(changed)})
+
+    def _update_CUSTOMER(self, company: Company, f: dict[str, Any]) -> dict[str, Any]:
+        key = str(f.get("CUSTOMERID") or "").strip()
+        found = company.one("CUSTOMER", "CUSTOMERID", key) if key else \
+            company.one("CUSTOMER", "RECORDNO", f.get("RECORDNO"))
+        if found is None:
+            raise refuse(INVALID, f"Invalid Customer '{key or f.get('RECORDNO')}'", "",
+                         "Name an existing customer by CUSTOMERID or RECORDNO.")
+        if "NAME" in f and not str(f.get("NAME") or "").strip():
+            raise refuse(INVALID, "NAME cannot be blank")
+        for link in ("CONTACTINFO", "BILLTO", "SHIPTO"):
+            contact = (f.get(link) or {}).get("CONTACTNAME") if isinstance(f.get(link), dict) else None
+            if contact and not company.one("CONTACT", "CONTACTNAME", contact):
+                raise refuse(INVALID, f"{link}: contact '{contact}' does not exist", "", "Create the contact first.")
+        record = _merged(found, {k: v for k, v in f.items() if k not in ("RECORDNO", "CUSTOMERID")})
+        record["WHENMODIFIED"] = self.now
+        return company.replace("CUSTOMER", found["RECORDNO"], record)
 
     def _create_CONTACT(self, company: Company, f: dict[str, Any], undo: list[tuple[str, int]]) -> dict[str, Any]:
         name = str(f.get("CONTACTNAME") or "").strip()

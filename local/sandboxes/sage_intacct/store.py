@@ -60,6 +60,17 @@ class Company:
                 self.indexes.setdefault((obj, name), {}).setdefault(_norm(value), set()).add(recordno)
         return record
 
+    def replace(self, obj: str, recordno: int, record: dict[str, Any]) -> dict[str, Any]:
+        """Store `record` as the new state of `recordno` (an update), its index entries moved."""
+        self.remove(obj, recordno)
+        record["RECORDNO"] = recordno
+        self.objects[obj][recordno] = record
+        for name in INDEXED.get(obj, ()):
+            value = record.get(name)
+            if value is not None:
+                self.indexes.setdefault((obj, name), {}).setdefault(_norm(value), set()).add(recordno)
+        return record
+
     def remove(self, obj: str, recordno: int) -> None:
         record = self.objects[obj].pop(recordno, None)
         if record is None:
