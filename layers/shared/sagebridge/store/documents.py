@@ -52,6 +52,12 @@ class Documents:
         item = self._table.get(keys.tenant_pk(tenant_id), keys.document_sk(kind, host_id))
         return _record(item) if item else None
 
+    def find_many(self, tenant_id: str, refs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StagedDocument]:
+        """Staged records of many (kind, host_id) at once (BatchGetItem): {(kind, host_id): record}."""
+        pk = keys.tenant_pk(tenant_id)
+        items = self._table.batch_get([(pk, keys.document_sk(kind, host_id)) for kind, host_id in refs])
+        return {(d.kind, d.host_id): d for d in map(_record, items)}
+
     def between(
         self,
         tenant_id: str,

@@ -10,7 +10,9 @@ Two-way customers without ping-pong. A customer created in Sage is filed under t
 `sage:<sage id>` with a mapping marked `origin: sage`, written before the event is queued. The
 export engine looks mappings up before it creates a contact, so when the host sends that customer
 (or a document for it) back under that id, it is linked to the Sage contact, never created again.
-A contact the export engine created itself (mapped, never changed in Sage since) is not echoed back.
+A contact the export engine created itself (mapped, never changed in Sage since) is not echoed back,
+nor is the engine's own update of a contact the host changed (the mapping keeps Sage's updated_at
+after that update).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sagebridge.domain.settings import TenantSettings
 from sagebridge.host.outbound import DeliveryOutbox, SageCustomer, SageItem, SageTaxRate, enqueue_delivery
 from sagebridge.observability import logger
 from sagebridge.store.store import Store
+from sagebridge.sync.export import SAGE_UPDATED_AT
 
 ITEMS_STREAM = "sage_items"
 TAX_RATES_STREAM = "sage_tax_rates"
@@ -216,6 +219,9 @@ def _customer(record: Mapping[str, Any], store: Store, tenant_id: str) -> Made:
     sage_id = str(record["id"])
     kind = PartyKind.CUSTOMER.value
     mapping = store.mappings.find_by_sage_id(tenant_id, kind, sage_id)
+    if mapping is not None and record.get("updated_at") is not None \
+            and str(record.get("updated_at")) == mapping.extra.get(SAGE_UPDATED_AT):
+        return None  # the export engine's own update of the host's change: nothing new for the host
     if mapping is not None and mapping.extra.get("origin") != SAGE_ORIGIN \
             and record.get("created_at") == record.get("updated_at"):
         return None  # the export engine made (or linked) it and nobody changed it in Sage: the host has it

@@ -34,6 +34,7 @@ from sagebridge.connectors.base import (
     Connector,
     NotConnected,
     NotFound,
+    NotSupported,
     RateLimited,
     RecordInvalid,
     RemoteRecord,
@@ -65,6 +66,7 @@ from sagebridge.observability import logger, metrics
 from sagebridge.store import (
     Claim,
     ClaimConflict,
+    IdMapping,
     LedgerEntry,
     LedgerState,
     Outcome,
@@ -83,6 +85,11 @@ PAGE_SIZE = 100
 EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 MAX_REPORTED = 50  # failures kept in memory for the notification; the log has all of them
 PARTY_CACHE_SIZE = 10_000
+# On a party's mapping (`extra`): the payload hash of the party version Sage's contact was last made
+# from (created, linked, updated, or refused for good), and Sage's updated_at after our update (the
+# catalog import does not echo our own change back to the host as a Sage change).
+CONTACT_HASH = "contact_hash"
+SAGE_UPDATED_AT = "sage_updated_at"
 # Write-behind commits: a few in flight hide DynamoDB's round trip behind the next Sage call; the
 # bound keeps memory flat and the crash window (documents sent, not yet committed) small.
 COMMIT_THREADS = 4
@@ -225,6 +232,10 @@ class ExportEngine:
         self.mapper: Any = getattr(connector, "mapper", None) or sage_accounting_mapper
         self._taxes: Any = None
         self._parties: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> Sage contact id
+        self._party_maps: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> IdMapping
+        self._checked: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # parties compared with Sage this run
+        self._staged_parties: dict[tuple[str, str], StagedDocument] = {}  # the page's parties, by id
+        self._staged_asked: set[tuple[str, str]] = set()  # what _staged_parties was read for
         self._existing: dict[DocumentKind, dict[str, list[RemoteRecord]]] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._pending: deque[tuple[Future[bool], Outcome]] = deque()  # commits not yet settled
@@ -395,6 +406,7 @@ class ExportEngine:
         entries = self.store.ledger.find_many(tenant, [(s.kind, s.host_id) for s in batch])
         records: list[tuple[StagedDocument, HostRecord | None]] = []
         wanted_maps: set[tuple[str, str]] = set()
+        wanted_parties: set[tuple[str, str]] = set()  # staged customers/vendors the page's documents name
         for staged in batch:
             try:
                 record: HostRecord | None = parse_host_record(record_kind(staged.kind), staged.canonical_json)
@@ -408,13 +420,18 @@ class ExportEngine:
                 party = (ledger_of(record.kind).value, record.party_id)
                 if (ledger_of(record.kind), record.party_id) not in self._parties:
                     wanted_maps.add(party)
+                if record.party is None and (ledger_of(record.kind), record.party_id) not in self._checked:
+                    wanted_parties.add(party)  # its current version: changed since Sage last got it?
                 if isinstance(record, Payment):
                     wanted_maps.update((a.kind.value, a.host_id) for a in record.allocations)
         maps = self.store.mappings.find_many(tenant, wanted_maps) if wanted_maps else {}
+        self._staged_parties = self.store.documents.find_many(tenant, wanted_parties) if wanted_parties else {}
+        self._staged_asked = wanted_parties
         self.r.mappings = maps
         for (kind, host_id), mapping in maps.items():
             if kind in (PartyKind.CUSTOMER.value, PartyKind.VENDOR.value):
                 self._parties[(PartyKind(kind), host_id)] = mapping.sage_id
+                self._party_maps[(PartyKind(kind), host_id)] = mapping
         for staged, record in records:
             entry = entries.get((staged.kind, staged.host_id))
             try:
@@ -661,17 +678,29 @@ class ExportEngine:
     # ---- parties
 
     def _contact_for(self, record: Document[Any] | Payment) -> str | _Skip:
-        """The Sage contact of the record's customer or vendor: remembered, identified or created."""
+        """The Sage contact of the record's customer or vendor: remembered, identified or created;
+        a known contact is updated first if the party changed since Sage last got it (once a run)."""
         ledger = ledger_of(record.kind)
-        known = self._parties.get((ledger, record.party_id))
-        if known is not None:
+        key = (ledger, record.party_id)
+        known = self._parties.get(key)
+        if known is not None and key in self._checked:
             return str(known)
         party, staged = record.party, None
         if party is None:
             # The usual order from a host app: customer.upserted first, then documents naming it by id.
-            staged = self.store.documents.find(self.r.request.tenant_id, ledger.value, record.party_id)
+            ref = (ledger.value, record.party_id)
+            if ref in self._staged_asked:  # read with the page
+                staged = self._staged_parties.get(ref)
+            else:
+                staged = self.store.documents.find(self.r.request.tenant_id, ledger.value, record.party_id)
             if staged is not None and not staged.voided:
                 party = cast(Party, parse_host_record(ledger, staged.canonical_json))
+        if known is not None:
+            if party is None:
+                self._checked[key] = True  # nothing staged to compare with: Sage keeps what it has
+            else:
+                self._refresh_party(party, str(known))
+            return str(known)
         if party is None:
             return _Skip(document_skip_reasons_party(record))
         contact = self._resolve_party(party, staged=staged)
@@ -681,12 +710,90 @@ class ExportEngine:
         """Catalog export: one customer or vendor."""
         mapping = self.r.mappings.get((party.kind.value, party.host_id))
         if mapping is not None:
-            if self.r.export_type is ExportType.ALL or self.r.request.documents:
-                self._log_now(staged.kind, staged.host_id, party.name, Outcome.UNCHANGED, sage_id=mapping.sage_id,
-                              message="already in Sage (contacts are linked once, not updated)")
-            self._count(Outcome.UNCHANGED)
+            checked = (party.kind, party.host_id) in self._checked
+            outcome = Outcome.UNCHANGED if checked else self._refresh_party(party, mapping.sage_id)
+            if outcome is Outcome.UNCHANGED:
+                if self.r.export_type is ExportType.ALL or self.r.request.documents:
+                    self._log_now(staged.kind, staged.host_id, party.name, Outcome.UNCHANGED,
+                                  sage_id=mapping.sage_id,
+                                  message="already in Sage and unchanged since it was last sent")
+                self._count(Outcome.UNCHANGED)
             return
         self._resolve_party(party, staged=staged)
+
+    def _refresh_party(self, party: Party, sage_id: str) -> Outcome:
+        """Bring a mapped Sage contact up to date with the party's current version, at most once a
+        run. No request when the version is the one Sage last got (the mapping's contact hash). A
+        mapping without one (linked from Sage by the catalog import, or made before updates flowed)
+        takes this version as its baseline: only a later change in the host app is sent."""
+        key = (party.kind, party.host_id)
+        self._checked[key] = True
+        tenant = self.r.request.tenant_id
+        mapping = self._party_maps.get(key) or self.store.mappings.find(tenant, party.kind.value, party.host_id)
+        extra = dict(mapping.extra) if mapping is not None else {}
+        h = _party_hash(party)
+        last = extra.get(CONTACT_HASH)
+        if last == h:
+            return Outcome.UNCHANGED
+        if last is None:
+            if not self.r.request.dry_run:
+                self._remember_party(party, sage_id, {**extra, CONTACT_HASH: h})
+            return Outcome.UNCHANGED
+        name = f"{party.kind.value} '{party.name}'"
+        try:
+            body = self.mapper.contact_update_body(party, business_currency=self.business_currency)
+            if self.r.request.dry_run:
+                self._plan_party(party, Outcome.UPDATED, f"would update Sage contact {sage_id} (changed in the "
+                                 "host app since it was last sent)", body)
+                return Outcome.UPDATED
+            try:
+                remote = self.connector.update_contact(sage_id, body)
+            except UncertainWrite:
+                remote = self.connector.update_contact(sage_id, body)  # a PUT repeats safely
+        except NotSupported as exc:
+            return self._party_not_updated(party, sage_id, extra, h, Outcome.SKIPPED, "contact_update_not_supported",
+                                           f"{name} changed in the host app but was not updated in Sage: "
+                                           f"{exc.message}")
+        except NotFound:
+            return self._party_not_updated(party, sage_id, extra, h, Outcome.SKIPPED, "contact_missing_in_sage",
+                                           f"{name} changed in the host app but its Sage contact {sage_id} no "
+                                           "longer exists (deleted in Sage); relink it in the mappings")
+        except (AuthError, RateLimited):
+            raise
+        except RecordInvalid as exc:  # this version will be refused again: wait for the next change
+            return self._party_not_updated(party, sage_id, extra, h, Outcome.FAILED, _failure_code(exc),
+                                           f"Sage refused the update of {name}: {exc.message}", report=True)
+        except SageError as exc:  # transient: the next run tries again (no hash recorded)
+            return self._party_not_updated(party, sage_id, extra, None, Outcome.FAILED, _failure_code(exc),
+                                           f"{name} could not be updated in Sage: {exc.message}")
+        extra = {**extra, CONTACT_HASH: h}
+        if remote.data.get("updated_at"):
+            extra[SAGE_UPDATED_AT] = str(remote.data["updated_at"])
+        self._remember_party(party, sage_id, extra)
+        self._party_writes.append(self._log_op(party.kind.value, party.host_id, party.name, Outcome.UPDATED,
+                                               sage_id=sage_id, message="updated in Sage (changed in the host app "
+                                               "since it was last sent)"))
+        self._count(Outcome.UPDATED)
+        return Outcome.UPDATED
+
+    def _party_not_updated(self, party: Party, sage_id: str, extra: dict[str, Any], h: str | None, outcome: Outcome,
+                           code: str, message: str, *, report: bool = False) -> Outcome:
+        """Log why a changed party's contact was not updated; with `h`, do not try this version again."""
+        self._count(outcome)
+        self._log_now(party.kind.value, party.host_id, party.name, outcome, sage_id=sage_id, reason_code=code,
+                      message=message)
+        if report:
+            self._remember_failure(party.kind.value, party.host_id, message)
+        if h is not None:
+            self._remember_party(party, sage_id, {**extra, CONTACT_HASH: h})
+        return outcome
+
+    def _remember_party(self, party: Party, sage_id: str, extra: dict[str, Any]) -> None:
+        """The party's mapping with a new `extra`, written with the page's other party writes."""
+        tenant = self.r.request.tenant_id
+        self._party_writes.append(self.store.mappings.put_op(tenant, party.kind.value, party.host_id, sage_id, extra))
+        self._party_maps[(party.kind, party.host_id)] = IdMapping(tenant, party.kind.value, party.host_id, sage_id,
+                                                                   extra)
 
     def _resolve_party(self, party: Party, *, staged: StagedDocument | None = None) -> str | None:
         """Identify the party in Sage (none / name / email) or create it; remember the mapping. None
@@ -701,6 +808,7 @@ class ExportEngine:
             self._plan_party(party, outcome, "would link to an existing Sage contact" if found
                              else "would create a Sage contact", None if found else self._contact_body(party))
             self._parties[key] = placeholder
+            self._checked[key] = True
             return placeholder
         outcome = Outcome.LINKED
         reference = self.mapper.contact_reference(party.kind, party.host_id)
@@ -726,11 +834,12 @@ class ExportEngine:
         # unique reference in `_create_contact`) and links it: the usual recovery, nothing new.
         self._party_writes += [
             self.store.mappings.put_op(self.r.request.tenant_id, party.kind.value, party.host_id, found.id,
-                                       {"reference": reference}),
+                                       {"reference": reference, CONTACT_HASH: _party_hash(party)}),
             self._log_op(party.kind.value, party.host_id, party.name, outcome, sage_id=found.id, message=message),
         ]
         self._count(outcome)
         self._parties[key] = found.id
+        self._checked[key] = True
         return found.id
 
     def _contact_body(self, party: Party) -> dict[str, Any]:
