@@ -32,6 +32,7 @@ def dependencies() -> WorkerDeps:
     return WorkerDeps(
         store=products.store,
         connector_for=products.connector_for,  # the tenant's own product: Accounting, Intacct or Sage 200
+        business_currency_for=products.business_currency_for,  # read from Sage, cached an hour per tenant
         outbox=products.delivery_outbox(),
         notify=Notifier(settings.notification_topic_arn, clients).publish,
     )

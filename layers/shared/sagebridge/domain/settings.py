@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from sagebridge.domain.base import describe_problems
 from sagebridge.domain.errors import ConfigurationError
-from sagebridge.domain.fields import Email, HostStatus, host_status_key
+from sagebridge.domain.fields import CurrencyCode, Email, HostStatus, host_status_key
 from sagebridge.domain.kinds import ALL_RECORD_KINDS, DateBasis, PartyKind, RecordKind, ledger_of
 
 
@@ -108,6 +108,9 @@ class TenantSettings(BaseModel):
     host_callback_url: Url | None = None
     notification_email: Email | None = None
     intacct: IntacctSettings | None = None  # provider sage_intacct only
+    # The business's base currency (ISO 4217). None: read from Sage (cached an hour per container).
+    # Set it when Sage cannot say (an Intacct company-level login) or to override what it says.
+    business_currency: CurrencyCode | None = None
 
     def date_basis_for(self, kind: RecordKind) -> DateBasis:
         ledger = ledger_of(kind)

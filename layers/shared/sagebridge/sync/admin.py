@@ -590,6 +590,7 @@ def build_admin(settings: Settings, *, clients: AwsClients | None = None) -> Adm
     products = SageProducts(settings, clients)
     assert products.store is not None
     worker = WorkerDeps(store=products.store, connector_for=products.connector_for,
+                        business_currency_for=products.business_currency_for,
                         outbox=products.delivery_outbox(),
                         notify=Notifier(settings.notification_topic_arn, clients).publish)
     return Admin(store=products.store, products=products, worker=worker,

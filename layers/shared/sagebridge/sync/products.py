@@ -22,6 +22,7 @@ from sagebridge.store import Store
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.queues import MessageQueue
 from sagebridge.sync.connections import KeepAliveReport
+from sagebridge.sync.currency import BusinessCurrencies
 from sagebridge.sync.intacct_wiring import SageIntacct, build_sage_intacct, poll_intacct_tenants
 from sagebridge.sync.payments import PollerReport, poll_all_tenants
 from sagebridge.sync.sage200_wiring import Sage200, build_sage200
@@ -36,6 +37,7 @@ class SageProducts:
     secrets: IntegrationSecrets | None = None
     built: dict[Provider, Any] = field(default_factory=dict)  # products built already (tests pass theirs)
     outbox: DeliveryOutbox | None = None  # where news for the host goes (default: the delivery queue)
+    currencies: BusinessCurrencies = field(default_factory=BusinessCurrencies)  # tenants' base currencies
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -79,6 +81,12 @@ class SageProducts:
         if settings.provider is Provider.SAGE_200:
             return self.sage200.connector_for(tenant_id)
         return self.sage_accounting.connector_for(tenant_id)
+
+    def business_currency_for(self, tenant_id: str, connector: Connector,
+                              settings: TenantSettings | None = None) -> str:
+        """The tenant's base currency: its setting, else Sage's (one request, then cached an hour in
+        this container), else GBP when Sage cannot say (see sagebridge.sync.currency)."""
+        return self.currencies.currency_for(tenant_id, connector, settings)
 
     def is_connected(self, tenant_id: str, settings: TenantSettings) -> bool:
         if settings.provider is Provider.SAGE_INTACCT:

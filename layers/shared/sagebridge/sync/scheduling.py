@@ -30,6 +30,7 @@ from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.observability import logger
 from sagebridge.store import ConnectionStatus, Store, TenantRecord
 from sagebridge.store.notifications import FailureSummary
+from sagebridge.sync.currency import DEFAULT_CURRENCY
 from sagebridge.sync.export import EXPORT_CURSOR, ExportEngine, ExportHooks, ExportRequest, ExportResult
 
 EXPORT_LEASE = "export"
@@ -118,6 +119,8 @@ class WorkerDeps:
     connector_for: Callable[[str, TenantSettings], Connector]
     outbox: DeliveryOutbox | None = None
     notify: Callable[[FailureSummary], Any] | None = None
+    # The business's base currency (SageProducts.business_currency_for: read from Sage, cached per
+    # container); None: GBP. The tenant setting `business_currency` overrides either.
     business_currency_for: Callable[[str, Connector], str] | None = None
     hooks: ExportHooks | None = None
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -169,7 +172,8 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
         raise LeaseHeld(f"an export of tenant {job.tenant_id} is already running") from exc
     try:
         connector = deps.connector_for(job.tenant_id, settings)
-        currency = deps.business_currency_for(job.tenant_id, connector) if deps.business_currency_for else "GBP"
+        currency = settings.business_currency or (
+            deps.business_currency_for(job.tenant_id, connector) if deps.business_currency_for else DEFAULT_CURRENCY)
         engine = ExportEngine(store=store, connector=connector, settings=settings, business_currency=currency,
                               outbox=deps.outbox, notify=deps.notify, hooks=deps.hooks, **deps.engine_options)
         return engine.run(request)
