@@ -87,6 +87,12 @@ def _scenario(connector: IntacctConnector, sandbox: SageIntacctSandbox) -> None:
                          "country_id": "US"},
         "main_contact_person": {"name": "O'Neil & Sons <Plumbing>", "email": "jo@oneil.example",
                                 "telephone": "+1 512 555 0100"}}, idempotency_key="k-contact")
+    connector.update_contact(contact.id, {
+        "name": "Jo O'Neil", "tax_number": "12-346",
+        "main_address": {"address_line_1": "2 Congress Ave", "city": "Austin", "region": "TX",
+                         "postal_code": "78701", "country_id": "US"},
+        "main_contact_person": {"name": "O'Neil & Sons <Plumbing>", "email": "accounts@oneil.example",
+                                "telephone": "+1 512 555 0101"}})
     invoice = connector.create_document(DocumentKind.SALES_INVOICE, {
         "contact_id": contact.id, "date": dt.date(2025, 3, 1), "due_date": dt.date(2025, 3, 31),
         "reference": "INV-00001", "notes": "Customer reference: PO 7", "currency_id": "EUR",
@@ -150,7 +156,7 @@ def test_every_request_the_client_sends_validates_against_the_xsd(recorded, sche
         assert errors == [], f"{errors[0].reason} at {errors[0].path} in {body[:400]!r}"
         root = ElementTree.fromstring(body)
         functions.update(child.tag for f in root.iter("function") for child in f)
-    assert functions >= {"getAPISession", "readByQuery", "readMore", "read", "create", "create_invoice",
+    assert functions >= {"getAPISession", "readByQuery", "readMore", "read", "create", "update", "create_invoice",
                          "create_aradjustment", "reverse_invoice", "delete_aradjustment"}
     assert len(sent) > 30
 

@@ -74,6 +74,9 @@ def test_document_bodies_validate(kind: DocumentKind, variant: str):
 def test_contact_bodies_validate(party):
     body = mapper.contact_body(party, business_currency="GBP")
     assert spec.validate_request_body("postContacts", wire(body, "contacts")) == []
+    update = mapper.contact_update_body(party, business_currency="GBP")
+    assert spec.validate_request_body("putContacts", wire(update, "contacts", idempotency=False)) == []
+    assert not {"reference", "contact_type_ids", "currency_id"} & update.keys()  # Sage keeps the contact's own
 
 
 @pytest.mark.parametrize("payment", [

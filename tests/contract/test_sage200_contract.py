@@ -76,6 +76,9 @@ def _scenario(sandbox: Sage200Sandbox, client: Sage200Client) -> None:
                                                         "city": "Leeds", "region": "West Yorkshire",
                                                         "postcode": "LS11 5AA"})
     made = connector.create_contact(mapper.contact_body(party, business_currency="GBP"))
+    moved = Customer(host_id="C-1", name="O'Brien Motors (Holbeck)", tax_number="GB123456789",
+                     address={"lines": ["2 Canal Wharf"], "city": "Leeds", "postcode": "LS11 5PS"})
+    connector.update_contact(made.id, mapper.contact_update_body(moved, business_currency="GBP"))
     connector.find_contacts(reference=made.reference)
     connector.find_contacts(name="O'Brien Motors")
     connector.find_contacts(email="ap@obrien.example")
@@ -119,7 +122,7 @@ def _relative(request: httpx.Request) -> str:
 
 def test_every_request_is_an_operation_with_a_valid_body_and_the_headers(traffic):
     assert len(traffic) > 25
-    posted = set()
+    posted, put = set(), set()
     for request, response in traffic:
         path = _relative(request)
         resource = path.split("/")[0]
@@ -134,12 +137,17 @@ def test_every_request_is_an_operation_with_a_valid_body_and_the_headers(traffic
             posted.add(path)
             body = json.loads(request.content, parse_float=Decimal)
             assert spec.validate_request("POST", path, body) == [], (path, body)
+        if request.method == "PUT":
+            put.add(path.split("/")[0])
+            body = json.loads(request.content, parse_float=Decimal)
+            assert spec.validate_request("PUT", path, body) == [], (path, body)
         params = dict(request.url.params)
         assert int(params.get("$top", 500)) <= 5000
         assert "$skip" not in params or params.get("$orderby")
         for stamp in _DATETIME_IN_FILTER.findall(params.get("$filter", "")):
             assert stamp == "Z", params["$filter"]
     assert posted == {"customers", "sales_invoices", "sales_credit_notes", "sales_receipts", "sales_allocations"}
+    assert put == {"customers"}
 
 
 def test_the_sandbox_answers_as_the_specs_describe(traffic):
