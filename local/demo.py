@@ -167,7 +167,8 @@ class Demo:
         show(f"records created in Sage by this run: {after - before}")
 
     def payments_back(self) -> None:
-        say("The accountant records payments in Sage; the payment poller brings them back to the host app")
+        say("The accountant records payments in Sage; the payment poller brings them back to the host app "
+            "(PaymentPollerFunction -> SQS job per tenant -> PaymentPollWorkerFunction)")
         log = self.admin("GET", f"/{TENANT}/log", params={"kind": "sales_invoice", "outcome": "created"})
         exported = {e["host_id"]: e["sage_id"] for e in log["entries"] if e.get("sage_id")}
         accountant = self.sage.accountant()

@@ -17,7 +17,8 @@ EVENTS = sorted((ROOT / "events").glob("*.json"))
 PREFIX_TO_FUNCTION = {
     "admin_": "AdminApiFunction", "connect_": "ConnectFunction", "webhook_": "WebhooksFunction",
     "export_scheduler": "ExportSchedulerFunction", "export_worker": "ExportWorkerFunction",
-    "payment_poller": "PaymentPollerFunction", "host_delivery": "HostDeliveryFunction",
+    "payment_poller": "PaymentPollerFunction", "payment_poll_worker": "PaymentPollWorkerFunction",
+    "host_delivery": "HostDeliveryFunction",
     "token_keepalive": "TokenKeepAliveFunction",
 }
 

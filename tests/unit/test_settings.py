@@ -9,6 +9,7 @@ COMPLETE = {
     "TOKEN_KEY_ID": "alias/tokens",
     "EXPORT_QUEUE_URL": "https://sqs/export",
     "DELIVERY_QUEUE_URL": "https://sqs/delivery",
+    "PAYMENT_POLL_QUEUE_URL": "https://sqs/payment-poll",
     "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:eu-west-2:1:topic",
     "SETTINGS_SECRET_NAME": "sagebridge/dev/settings",
 }

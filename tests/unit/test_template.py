@@ -27,6 +27,7 @@ FUNCTIONS = {
     "ExportSchedulerFunction": "functions/export_scheduler",
     "ExportWorkerFunction": "functions/export_worker",
     "PaymentPollerFunction": "functions/payment_poller",
+    "PaymentPollWorkerFunction": "functions/payment_poll_worker",
     "HostDeliveryFunction": "functions/host_delivery",
     "AdminApiFunction": "functions/admin_api",
     "TokenKeepAliveFunction": "functions/token_keepalive",
@@ -109,8 +110,8 @@ def test_function_runs_python311_on_arm64_with_the_shared_layer(template, functi
 
 def test_long_running_functions_have_room_and_the_rest_answer_fast(functions):
     assert functions["ExportWorkerFunction"].timeout == 300
-    assert functions["PaymentPollerFunction"].timeout == 300
-    for lid in set(FUNCTIONS) - {"ExportWorkerFunction", "PaymentPollerFunction"}:
+    assert functions["PaymentPollWorkerFunction"].timeout == 300
+    for lid in set(FUNCTIONS) - {"ExportWorkerFunction", "PaymentPollWorkerFunction"}:
         # HTTP API gives up after 30 s; the rest have no reason to run longer.
         assert functions[lid].timeout <= 30, lid
 
@@ -210,9 +211,12 @@ def test_sqs_consumers_report_batch_item_failures_and_outlast_their_queue(resour
             queue = resources[_ref(event["Queue"])]["Properties"]
             # AWS's rule of thumb: visibility >= 6 x the consumer's timeout, or retries overlap.
             assert int(queue["VisibilityTimeout"]) >= 6 * spec.timeout, spec.logical_id
-    assert consumers == 2
+    assert consumers == 3
     worker = _events(functions["ExportWorkerFunction"], "SQS")[0]
     assert _ref(worker["Queue"]) == "ExportJobsQueue" and worker["BatchSize"] == 5
+    poll_worker = _events(functions["PaymentPollWorkerFunction"], "SQS")[0]
+    assert _ref(poll_worker["Queue"]) == "PaymentPollQueue"
+    assert _ref(poll_worker["ScalingConfig"]["MaximumConcurrency"]) == "PaymentPollWorkerMaxConcurrency"
     assert _ref(_events(functions["HostDeliveryFunction"], "SQS")[0]["Queue"]) == "HostDeliveryQueue"
 
 
@@ -221,7 +225,8 @@ def test_every_queue_dead_letters_and_every_dlq_alarms(template, resources):
     dlqs = {_ref(r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
             for r in queues.values() if "RedrivePolicy" in r["Properties"]}
     work_queues = set(queues) - dlqs
-    assert work_queues == {"ExportJobsQueue", "HostDeliveryQueue"}
+    assert work_queues == {"ExportJobsQueue", "PaymentPollQueue", "HostDeliveryQueue"}
+    assert _ref(queues["PaymentPollQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]) == "PaymentPollDLQ"
     for lid in work_queues:
         props = queues[lid]["Properties"]
         assert "RedrivePolicy" in props, f"{lid} has no dead-letter queue"
@@ -386,7 +391,7 @@ def test_no_function_gets_a_broad_managed_policy_or_wildcard_statement(functions
 
 
 def test_only_functions_that_handle_tokens_can_use_the_token_key(functions):
-    handles_tokens = {"ConnectFunction", "ExportWorkerFunction", "PaymentPollerFunction",
+    handles_tokens = {"ConnectFunction", "ExportWorkerFunction", "PaymentPollWorkerFunction",
                       "TokenKeepAliveFunction", "AdminApiFunction"}
     for lid, spec in functions.items():
         can_open = "TokenKey" in _templates_on(spec, "KMSDecryptPolicy")
@@ -395,7 +400,7 @@ def test_only_functions_that_handle_tokens_can_use_the_token_key(functions):
 
 def test_every_function_that_reads_the_settings_secret_may(functions):
     for lid, spec in functions.items():
-        if lid != "ExportSchedulerFunction":
+        if lid not in ("ExportSchedulerFunction", "PaymentPollerFunction"):  # the fan-outs read no secret
             assert "SettingsSecret" in _templates_on(spec, "AWSSecretsManagerGetSecretValuePolicy"), lid
 
 
@@ -404,7 +409,8 @@ def test_every_function_that_reads_the_settings_secret_may(functions):
     ("WebhooksFunction", {"ExportJobsQueue"}),
     ("AdminApiFunction", {"ExportJobsQueue", "HostDeliveryQueue"}),
     ("ExportWorkerFunction", {"HostDeliveryQueue"}),
-    ("PaymentPollerFunction", {"HostDeliveryQueue"}),
+    ("PaymentPollerFunction", {"PaymentPollQueue"}),
+    ("PaymentPollWorkerFunction", {"HostDeliveryQueue"}),
     ("TokenKeepAliveFunction", {"HostDeliveryQueue"}),
 ])
 def test_producers_can_send_to_their_queues(functions, logical_id, queues):
@@ -414,8 +420,8 @@ def test_producers_can_send_to_their_queues(functions, logical_id, queues):
 # ------------------------------------------------------------------------------ outputs, samconfig
 
 def test_outputs(template):
-    assert {"ApiUrl", "TableName", "IdempotencyTableName", "ExportJobsQueueUrl", "HostDeliveryQueueUrl",
-            "NotificationTopicArn", "SettingsSecretName"} <= set(template["Outputs"])
+    assert {"ApiUrl", "TableName", "IdempotencyTableName", "ExportJobsQueueUrl", "PaymentPollQueueUrl",
+            "HostDeliveryQueueUrl", "NotificationTopicArn", "SettingsSecretName"} <= set(template["Outputs"])
 
 
 def test_settings_secret_name_is_what_the_functions_are_given(template, resources):

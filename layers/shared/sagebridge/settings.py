@@ -23,6 +23,7 @@ class Settings(BaseModel):
     token_key_id: str = Field(alias="TOKEN_KEY_ID", min_length=1)
     export_queue_url: str = Field(alias="EXPORT_QUEUE_URL", min_length=1)
     delivery_queue_url: str = Field(alias="DELIVERY_QUEUE_URL", min_length=1)
+    payment_poll_queue_url: str = Field(alias="PAYMENT_POLL_QUEUE_URL", min_length=1)
     notification_topic_arn: str = Field(alias="NOTIFICATION_TOPIC_ARN", min_length=1)
     settings_secret_name: str = Field(alias="SETTINGS_SECRET_NAME", min_length=1)
     # Empty in AWS: the API's own URL is read from each request (a template can't name its own API

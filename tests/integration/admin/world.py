@@ -143,6 +143,7 @@ class AdminWorld:
             "TABLE_NAME": table_name, "IDEMPOTENCY_TABLE_NAME": "idem",
             "TOKEN_KEY_ID": self.kms.create_key()["KeyMetadata"]["KeyId"],
             "EXPORT_QUEUE_URL": "q", "DELIVERY_QUEUE_URL": "q", "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:eu-west-2:1:t",
+            "PAYMENT_POLL_QUEUE_URL": "q",
             "SETTINGS_SECRET_NAME": SETTINGS_SECRET, "PUBLIC_API_URL": PUBLIC_API_URL,
             "SAGE_ACCOUNTING_API_URL": API_BASE_URL, "SAGE_ACCOUNTING_AUTH_URL": AUTHORIZE_URL,
             "SAGE_ACCOUNTING_TOKEN_URL": TOKEN_URL, "SAGE_ACCOUNTING_REVOKE_URL": REVOKE_URL,

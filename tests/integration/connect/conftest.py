@@ -63,6 +63,7 @@ def settings(app_table: str, kms: tuple[Any, str]):
     return load_settings({
         "TABLE_NAME": app_table, "IDEMPOTENCY_TABLE_NAME": "idem", "TOKEN_KEY_ID": kms[1],
         "EXPORT_QUEUE_URL": "q", "DELIVERY_QUEUE_URL": "q", "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:eu-west-2:1:t",
+        "PAYMENT_POLL_QUEUE_URL": "q",
         "SETTINGS_SECRET_NAME": "sagebridge/settings", "SAGE_ACCOUNTING_API_URL": API_BASE_URL,
         "SAGE_ACCOUNTING_AUTH_URL": AUTHORIZE_URL, "SAGE_ACCOUNTING_TOKEN_URL": TOKEN_URL,
         "SAGE_ACCOUNTING_REVOKE_URL": REVOKE_URL,

@@ -127,7 +127,7 @@ def env(app_table: str, dynamodb_client: Any, dynamodb_endpoint: str, monkeypatc
 
         for name, value in {
             "TABLE_NAME": app_table, "IDEMPOTENCY_TABLE_NAME": idempotency_table, "TOKEN_KEY_ID": "alias/test",
-            "EXPORT_QUEUE_URL": export_url, "DELIVERY_QUEUE_URL": delivery_url,
+            "EXPORT_QUEUE_URL": export_url, "DELIVERY_QUEUE_URL": delivery_url, "PAYMENT_POLL_QUEUE_URL": "q",
             "NOTIFICATION_TOPIC_ARN": topic_arn, "SETTINGS_SECRET_NAME": SETTINGS_SECRET, "STAGE": "dev",
         }.items():
             monkeypatch.setenv(name, value)

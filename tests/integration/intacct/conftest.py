@@ -156,6 +156,7 @@ def make_world(app_table: str, dynamodb_client: Any, kms: tuple[Any, str], secre
         settings = load_settings({
             "TABLE_NAME": app_table, "IDEMPOTENCY_TABLE_NAME": "idem", "TOKEN_KEY_ID": kms[1],
             "EXPORT_QUEUE_URL": "q", "DELIVERY_QUEUE_URL": "q", "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:eu-west-2:1:t",
+            "PAYMENT_POLL_QUEUE_URL": "q",
             "SETTINGS_SECRET_NAME": "sagebridge/settings", "SAGE_INTACCT_ENDPOINT": ENDPOINT,
         })
         sent: list[bytes] = []

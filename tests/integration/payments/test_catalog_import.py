@@ -13,7 +13,7 @@ from sagebridge.sync.products import SageProducts
 from tests.integration.export.conftest import customer, document
 from tests.integration.host.conftest import load_handler_module
 
-from .conftest import TENANT
+from .conftest import TENANT, CapturingQueue
 
 ROOT = Path(__file__).resolve().parents[3]
 EVERYTHING = CatalogImport(items=True, tax_rates=True, customers=True)
@@ -117,13 +117,21 @@ def test_an_unchanged_tenant_costs_one_request_per_stream(world, host):
     assert world.sandbox.request_count(business, "GET", "/sales_invoices") >= 1
 
 
-def test_the_handler_polls_on_the_schedule_event(world, monkeypatch):
+def test_the_handlers_poll_on_the_schedule_event(world, monkeypatch):
+    """The schedule fans out one job per tenant; the worker polls it (payments, then the catalog)."""
     world.add_tenant(TENANT)
-    module = load_handler_module("payment_poller")
+    jobs = CapturingQueue()
+    poller = load_handler_module("payment_poller")
+    monkeypatch.setattr(poller, "dependencies", lambda: (world.store, jobs))
+    event = json.loads((ROOT / "events" / "payment_poller.json").read_text())
+    result = poller.lambda_handler(event, LambdaContext("payment_poller", 512, 30))
+    assert result["queued"] == [TENANT] and len(jobs.messages) == 1
+
+    worker = load_handler_module("payment_poll_worker")
     products = SageProducts(world.sage.settings, store=world.store, outbox=world.outbox,
                             built={Provider.SAGE_ACCOUNTING: world.sage})
-    monkeypatch.setattr(module, "dependencies", lambda: products)
-    event = json.loads((ROOT / "events" / "payment_poller.json").read_text())
-    result = module.lambda_handler(event, LambdaContext("payment_poller", 512, 300))
-    assert result["polled"] == 1 and result["failed"] == 0 and result["payments_delivered"] == 0
-
+    monkeypatch.setattr(worker, "dependencies", lambda: products)
+    record = json.loads((ROOT / "events" / "payment_poll_worker.json").read_text())["Records"][0]
+    batch = {"Records": [record | {"body": json.dumps(jobs.messages[0])}]}
+    assert worker.lambda_handler(batch, LambdaContext("payment_poll_worker", 512, 300)) == {"batchItemFailures": []}
+    assert world.store.cursors.get(TENANT, "sage_payments") is not None

@@ -138,6 +138,7 @@ def sage200_settings(app_table: str, key_id: str) -> Any:
     return load_settings({
         "TABLE_NAME": app_table, "IDEMPOTENCY_TABLE_NAME": "idem", "TOKEN_KEY_ID": key_id,
         "EXPORT_QUEUE_URL": "q", "DELIVERY_QUEUE_URL": "q", "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:eu-west-2:1:t",
+        "PAYMENT_POLL_QUEUE_URL": "q",
         "SETTINGS_SECRET_NAME": "sagebridge/settings", "PUBLIC_API_URL": PUBLIC_API_URL,
         "SAGE200_API_URL": API_BASE_URL, "SAGE200_AUTH_URL": AUTHORIZE_URL, "SAGE200_TOKEN_URL": TOKEN_URL,
     })

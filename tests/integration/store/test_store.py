@@ -11,6 +11,7 @@ pytestmark = pytest.mark.integration
 ENV = {
     "IDEMPOTENCY_TABLE_NAME": "idem", "TOKEN_KEY_ID": "k", "EXPORT_QUEUE_URL": "q",
     "DELIVERY_QUEUE_URL": "q", "NOTIFICATION_TOPIC_ARN": "t", "SETTINGS_SECRET_NAME": "s",
+    "PAYMENT_POLL_QUEUE_URL": "q",
 }
 
 

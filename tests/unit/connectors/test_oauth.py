@@ -16,7 +16,8 @@ from sagebridge.settings import load_settings
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 ENV = {"TABLE_NAME": "t", "IDEMPOTENCY_TABLE_NAME": "i", "TOKEN_KEY_ID": "k", "EXPORT_QUEUE_URL": "q",
-       "DELIVERY_QUEUE_URL": "q", "NOTIFICATION_TOPIC_ARN": "a", "SETTINGS_SECRET_NAME": "s"}
+       "DELIVERY_QUEUE_URL": "q", "NOTIFICATION_TOPIC_ARN": "a", "SETTINGS_SECRET_NAME": "s",
+       "PAYMENT_POLL_QUEUE_URL": "q"}
 CREDS = ClientCredentials("cid", SecretStr("csecret"))
 
 

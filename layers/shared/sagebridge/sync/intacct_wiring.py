@@ -33,8 +33,8 @@ from sagebridge.connectors.sage_intacct.client import (
 )
 from sagebridge.connectors.sage_intacct.feed import IntacctFeed
 from sagebridge.connectors.sage_intacct.mapper import PostingOptions
-from sagebridge.domain.errors import ConfigurationError, ConflictError
-from sagebridge.domain.settings import Provider, TenantSettings, parse_tenant_settings
+from sagebridge.domain.errors import ConflictError
+from sagebridge.domain.settings import Provider, TenantSettings
 from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.observability import logger
 from sagebridge.security.secrets import IntegrationSecrets
@@ -44,7 +44,7 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.records import ConnectionRecord, ConnectionStatus
 from sagebridge.store.store import Store
 from sagebridge.sync.connections import pack, unpack
-from sagebridge.sync.payments import PollerReport, TenantPoll, poll_tenant
+from sagebridge.sync.payments import PollerReport, TenantPoll, poll_each, poll_tenant, tenants_of
 from sagebridge.sync.wiring import container_defaults
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -246,38 +246,30 @@ def connect_intacct(tenant_id: str, company_id: str, user_id: str, user_password
     return (intacct or default_intacct()).connect(tenant_id, company_id, user_id, user_password, entity_id)
 
 
+def poll_intacct_tenant(intacct: SageIntacct, tenant_id: str, settings: TenantSettings, outbox: DeliveryOutbox,
+                        *, clock: Callable[[], datetime] | None = None) -> TenantPoll:
+    """One Intacct tenant's poll (payments, then the catalog asked for), shared by the loop below and
+    the payment poll worker. A refused login is an outcome ("expired": the tenant must connect
+    again), not a failure; any other failure raises for the caller to record or retry."""
+    try:
+        return poll_tenant(tenant_id, settings, feed=intacct.feed_for(tenant_id, settings),
+                           store=intacct.store, outbox=outbox, clock=clock or intacct.clock)
+    except AuthError as exc:
+        return TenantPoll(tenant_id, "expired", error=exc.message)
+    except NotConnected as exc:
+        return TenantPoll(tenant_id, "not_connected", error=exc.message)
+
+
 def poll_intacct_tenants(intacct: SageIntacct, outbox: DeliveryOutbox, *,
                          clock: Callable[[], datetime] | None = None) -> PollerReport:
-    """The scheduled poll for every enabled Intacct tenant (payments, then the catalog asked for);
-    one failing tenant does not stop the others. The payment poller calls it next to the Sage
-    Accounting poll."""
-    clock = clock or intacct.clock
+    """Every enabled Intacct tenant in one process, each on its own (`poll_intacct_tenant`); one
+    failing tenant does not stop the others. Deployed, the payment poller fans out one SQS job per
+    tenant instead (sync/payment_polls.py)."""
     report = PollerReport()
-    for tenant in intacct.store.tenants.iter_all(enabled_only=True):
-        tenant_id = tenant.tenant_id
-        try:
-            settings = parse_tenant_settings(tenant.settings)
-        except ConfigurationError as exc:
-            report.tenants.append(TenantPoll(tenant_id, "failed", error=str(exc)))
-            continue
-        if settings.provider is not Provider.SAGE_INTACCT:
-            continue
-        if not intacct.is_connected(tenant_id):
-            report.tenants.append(TenantPoll(tenant_id, "not_connected"))
-            continue
-        logger.append_keys(tenant_id=tenant_id)
-        try:
-            report.tenants.append(poll_tenant(tenant_id, settings, feed=intacct.feed_for(tenant_id, settings),
-                                              store=intacct.store, outbox=outbox, clock=clock))
-        except AuthError as exc:
-            report.tenants.append(TenantPoll(tenant_id, "expired", error=exc.message))
-        except NotConnected as exc:
-            report.tenants.append(TenantPoll(tenant_id, "not_connected", error=exc.message))
-        except Exception as exc:  # one tenant's trouble must not stop the rest
-            logger.exception("payment_poll_failed")
-            report.tenants.append(TenantPoll(tenant_id, "failed", error=f"{type(exc).__name__}: {exc}"))
-        finally:
-            logger.remove_keys(["tenant_id"])
+    poll_each(report, tenants_of(intacct.store, Provider.SAGE_INTACCT, report),
+              lambda tenant_id, settings: poll_intacct_tenant(intacct, tenant_id, settings, outbox, clock=clock),
+              is_connected=intacct.is_connected)
+    report.tenants = [t for t in report.tenants if t.outcome != "skipped"]  # other products' tenants
     return report
 
 
@@ -288,6 +280,7 @@ __all__ = [
     "build_sage_intacct",
     "connect_intacct",
     "default_intacct",
+    "poll_intacct_tenant",
     "poll_intacct_tenants",
     "posting_options",
 ]

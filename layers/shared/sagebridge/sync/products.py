@@ -23,8 +23,8 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.queues import MessageQueue
 from sagebridge.sync.connections import KeepAliveReport
 from sagebridge.sync.currency import BusinessCurrencies
-from sagebridge.sync.intacct_wiring import SageIntacct, build_sage_intacct, poll_intacct_tenants
-from sagebridge.sync.payments import PollerReport, poll_all_tenants
+from sagebridge.sync.intacct_wiring import SageIntacct, build_sage_intacct, poll_intacct_tenant
+from sagebridge.sync.payments import TenantPoll, poll_connected_tenant
 from sagebridge.sync.sage200_wiring import Sage200, build_sage200
 from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting, default_http_client
 
@@ -105,18 +105,25 @@ class SageProducts:
                 continue  # the per-product runs report the tenant's bad settings
         return used
 
-    def poll_all_tenants(self, outbox: DeliveryOutbox) -> PollerReport:
-        """The payment poller's run over every product in use, each tenant on its own."""
-        report = PollerReport()
-        used = self.providers_in_use()
-        if Provider.SAGE_ACCOUNTING in used:
-            report.tenants += [t for t in poll_all_tenants(self.sage_accounting, outbox).tenants
-                               if t.outcome != "skipped"]
-        if Provider.SAGE_INTACCT in used:
-            report.tenants += poll_intacct_tenants(self.sage_intacct, outbox).tenants
-        if Provider.SAGE_200 in used:
-            report.tenants += [t for t in self.sage200.poll_all_tenants(outbox).tenants if t.outcome != "skipped"]
-        return report
+    def poll_tenant(self, tenant_id: str, outbox: DeliveryOutbox | None = None) -> TenantPoll:
+        """The payment poll worker's job: one tenant's payments and catalog, through its own product
+        (the same per-tenant poll the in-process loops use). A tenant disabled, removed or
+        disconnected since the job was queued is not polled; a dead grant marks the connection
+        expired. Any other failure raises (the job goes back to the queue)."""
+        assert self.store is not None
+        tenant = self.store.tenants.find(tenant_id)
+        if tenant is None or not tenant.enabled:
+            return TenantPoll(tenant_id, "skipped", error="tenant removed or disabled")
+        settings = parse_tenant_settings(tenant.settings)
+        if not self.is_connected(tenant_id, settings):
+            return TenantPoll(tenant_id, "not_connected")
+        outbox = outbox or self.delivery_outbox()
+        if settings.provider is Provider.SAGE_INTACCT:
+            return poll_intacct_tenant(self.sage_intacct, tenant_id, settings, outbox)
+        if settings.provider is Provider.SAGE_200:
+            return self.sage200.poll_tenant(tenant_id, settings, outbox)
+        sage = self.sage_accounting
+        return poll_connected_tenant(sage, tenant_id, settings, outbox, clock=sage.store.table.now)
 
     def keep_alive_all(self) -> dict[str, int]:
         """Refresh idle OAuth connections (Sage Accounting, Sage 200) and send Sage 200's expiry

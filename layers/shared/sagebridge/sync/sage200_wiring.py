@@ -41,7 +41,7 @@ from sagebridge.connectors.sage200.client import (
 from sagebridge.connectors.sage200.oauth import PROVIDER, sage200_oauth_provider
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.money import to_decimal
-from sagebridge.domain.settings import Provider
+from sagebridge.domain.settings import Provider, TenantSettings
 from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.security.oauth_state import StateSigner
 from sagebridge.security.secrets import IntegrationSecrets, get_integration_secrets
@@ -53,7 +53,7 @@ from sagebridge.store.records import ConnectionStatus
 from sagebridge.store.store import Store
 from sagebridge.sync.connect_flow import ConnectFlow, ConnectFlows
 from sagebridge.sync.connections import ConnectionService, ExpiryWarnings, LeaseRefreshLock, days_left
-from sagebridge.sync.payments import PollerReport, poll_all_tenants
+from sagebridge.sync.payments import PollerReport, TenantPoll, poll_all_tenants, poll_connected_tenant
 from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting, default_http_client
 from sagebridge.sync.wiring import container_defaults
 
@@ -114,6 +114,12 @@ class Sage200:
     def reconnect_link(self, api_base_url: str, tenant_id: str) -> str:
         """The one-click reconnect link for the status page: the signed connect link."""
         return self.flow.connect_link(api_base_url, tenant_id)
+
+    def poll_tenant(self, tenant_id: str, settings: TenantSettings, outbox: DeliveryOutbox, *,
+                    clock: Clock | None = None) -> TenantPoll:
+        """One Sage 200 tenant's poll (the payment poll worker's job; see poll_connected_tenant)."""
+        return poll_connected_tenant(self, tenant_id, settings, outbox,  # type: ignore[arg-type]
+                                     clock=clock or self.clock, feed_for=self.feed_for)
 
     def poll_all_tenants(self, outbox: DeliveryOutbox, *, clock: Clock | None = None) -> PollerReport:
         """The payment poller's run over every Sage 200 tenant (the poller's per-connector hook)."""
