@@ -9,16 +9,25 @@ class InboundModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def describe_problems(exc: ValidationError) -> list[str]:
-    """One line per problem, naming the field by its path ('tax_mappings.T9: maps to nothing...')."""
-    problems = []
-    for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"]) or "(document)"
+def field_reasons(exc: ValidationError, *, whole: str = "(document)",
+                  unknown: str = "is not a known field") -> list[tuple[str, str]]:
+    """(dotted field path, reason) per pydantic error: the one wording every refusal uses, whether
+    it answers a webhook, a settings change or a staged record."""
+    out = []
+    for err in exc.errors(include_url=False, include_input=False):
+        # Union members and validator wrappers show up in loc as names like "function-after[...]":
+        # they say how we validate, not where the field is.
+        parts = [str(p) for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
         if err["type"] == "extra_forbidden":
-            reason = "is not a known field"
+            reason = unknown
         elif err["type"] == "missing":
             reason = "is required"
         else:
             reason = str(err["msg"]).removeprefix("Value error, ")
-        problems.append(f"{where}: {reason}")
-    return problems
+        out.append((".".join(parts) or whole, reason))
+    return out
+
+
+def describe_problems(exc: ValidationError) -> list[str]:
+    """One line per problem, naming the field by its path ('tax_mappings.T9: maps to nothing...')."""
+    return [f"{where}: {reason}" for where, reason in field_reasons(exc)]

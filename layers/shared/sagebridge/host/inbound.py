@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from sagebridge.domain.base import InboundModel
+from sagebridge.domain.base import InboundModel, field_reasons
 from sagebridge.domain.catalog import Item
 from sagebridge.domain.documents import PurchaseCreditNote, PurchaseInvoice, SalesCreditNote, SalesInvoice
 from sagebridge.domain.fields import HostId, Text, UtcDatetime
@@ -201,20 +201,7 @@ class InvalidWebhook(Exception):
 
 def field_problems(exc: ValidationError) -> list[FieldProblem]:
     """One problem per pydantic error, the field named by its dotted path."""
-    problems = []
-    for err in exc.errors(include_url=False, include_input=False):
-        # Union members and validator wrappers show up in loc as names like "function-after[...]":
-        # they say how we validate, not where the field is.
-        parts = [str(p) for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
-        where = ".".join(parts) or "(body)"
-        if err["type"] == "extra_forbidden":
-            reason = "is not a known field"
-        elif err["type"] == "missing":
-            reason = "is required"
-        else:
-            reason = str(err["msg"]).removeprefix("Value error, ")
-        problems.append(FieldProblem(field=where, reason=reason))
-    return problems
+    return [FieldProblem(field=where, reason=reason) for where, reason in field_reasons(exc, whole="(body)")]
 
 
 def decode_json(raw: bytes) -> Any:

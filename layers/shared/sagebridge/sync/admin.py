@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from sagebridge.connectors.base import Connector, NotConnected
+from sagebridge.domain.base import field_reasons
 from sagebridge.domain.errors import ConfigurationError, ConflictError, SageBridgeError
 from sagebridge.domain.kinds import DateBasis, DocumentKind, record_kind
 from sagebridge.domain.settings import ExportType, Provider, TenantSettings, parse_tenant_settings
@@ -71,17 +72,8 @@ def settings_problems(data: Mapping[str, Any]) -> list[Problem]:
     try:
         TenantSettings.model_validate(dict(data))
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(part) for part in err["loc"]) or "(settings)"
-            if err["type"] == "extra_forbidden":
-                message = "is not a known setting"
-            elif err["type"] == "missing":
-                message = "is required"
-            else:
-                message = str(err["msg"]).removeprefix("Value error, ")
-            problems.append(Problem(field=where, message=message))
-        return problems
+        return [Problem(field=where, message=reason)
+                for where, reason in field_reasons(exc, whole="(settings)", unknown="is not a known setting")]
     return []
 
 
