@@ -4,9 +4,10 @@ limit, the mapped-document record and the allocation rules the export engine ask
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self
 
 from sagebridge.domain.kinds import DocumentKind, PartyKind
 
@@ -46,4 +47,19 @@ class MappedDocument:
     reference: str
 
 
-__all__ = ["ALLOCATION_SIGN", "MappedDocument", "hashed_contact_reference", "short_reference"]
+@dataclass(frozen=True)
+class TaxTable:
+    """A product's tax rates, read once per run: id -> percentage, and the rate a tax-free line uses.
+    Each mapper reads its product's records (`from_records`) and ranks the zero rates its way."""
+
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+    zero_rate_id: str | None = None
+
+    @classmethod
+    def of(cls, rates: Mapping[str, Decimal], zero_rates: Iterable[tuple[Any, ...]]) -> Self:
+        """`zero_rates`: (rank..., id) per zero rate; the lowest rank is the one untaxed lines use."""
+        ranked = sorted(zero_rates)
+        return cls(rates=rates, zero_rate_id=ranked[0][-1] if ranked else None)
+
+
+__all__ = ["ALLOCATION_SIGN", "MappedDocument", "TaxTable", "hashed_contact_reference", "short_reference"]

@@ -23,13 +23,14 @@ What differs from Sage Accounting, and why the code below looks the way it does:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sagebridge.connectors.base import NotSupported, RemoteRecord
 from sagebridge.connectors.mapping import ALLOCATION_SIGN, MappedDocument, hashed_contact_reference, short_reference
+from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
 from sagebridge.domain.documents import AnyDocument
 from sagebridge.domain.kinds import DocumentKind, PartyKind
 from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
@@ -113,12 +114,8 @@ def body_date(value: date) -> str:
 # ------------------------------------------------------------------------------------ reference data
 
 
-@dataclass(frozen=True)
-class TaxTable:
+class TaxTable(SharedTaxTable):
     """Sage 200 tax codes, read once per run: record id -> rate, and the code a tax-free line uses."""
-
-    rates: Mapping[str, Decimal] = field(default_factory=dict)
-    zero_rate_id: str | None = None
 
     @classmethod
     def from_records(cls, records: Iterable[RemoteRecord]) -> TaxTable:
@@ -133,7 +130,7 @@ class TaxTable:
                 name = str(data.get("name") or "").upper()
                 rank = 0 if ("NON" in name or "OUTSIDE" in name) else 1 if "EXEMPT" in name else 2
                 zero.append((rank, int(data.get("code") or 0), record.id))
-        return cls(rates=rates, zero_rate_id=min(zero)[2] if zero else None)
+        return cls.of(rates, zero)
 
 
 @dataclass(frozen=True)

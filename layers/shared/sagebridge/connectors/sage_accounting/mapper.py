@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sagebridge.connectors.base import RemoteRecord
 from sagebridge.connectors.mapping import ALLOCATION_SIGN, MappedDocument, hashed_contact_reference, short_reference
+from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
 from sagebridge.domain.documents import AnyDocument, DocumentLine
 from sagebridge.domain.kinds import DocumentKind, PartyKind, ledger_of
 from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
@@ -88,12 +88,8 @@ def idempotency_id(key: str) -> str:
 # ------------------------------------------------------------------------------------ reference data
 
 
-@dataclass(frozen=True)
-class TaxTable:
+class TaxTable(SharedTaxTable):
     """Sage's tax rates, read once per run: id -> percentage, and the rate a tax-free line uses."""
-
-    rates: Mapping[str, Decimal] = field(default_factory=dict)
-    zero_rate_id: str | None = None
 
     @classmethod
     def from_records(cls, records: Iterable[RemoteRecord]) -> TaxTable:
@@ -110,7 +106,7 @@ class TaxTable:
                 text = f"{record.id} {data.get('name') or ''} {data.get('displayed_as') or ''}".upper()
                 rank = 0 if "NO_TAX" in text or "NO TAX" in text else 1 if "EXEMPT" in text else 2
                 zero.append((rank, record.id))
-        return cls(rates=rates, zero_rate_id=min(zero)[1] if zero else None)
+        return cls.of(rates, zero)
 
 
 # ------------------------------------------------------------------------------------------- contacts
