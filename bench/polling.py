@@ -7,43 +7,17 @@ imports (products, services, tax rates, customers)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from bench.common import TENANT, Figure, World, customer, invoice, make_world, quiet_logs, stage
 from bench.pipeline import run_worker
+from local.sandboxes.host_app.outbox import InMemoryOutbox
 from local.sandboxes.sage_accounting import SandboxClock
 from sagebridge.domain.settings import CatalogImport
 from sagebridge.sync.catalog import SageAccountingFeed
 from sagebridge.sync.payments import poll_tenant
 
 PAYMENT_STREAMS = 4  # contact_payments / contact_allocations, changed and deleted
-
-
-@dataclass
-class Outbox:
-    """The delivery outbox's two ports, in memory."""
-
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-
-    @property
-    def queue(self) -> Outbox:
-        return self
-
-    @property
-    def deliveries(self) -> Outbox:
-        return self
-
-    def find(self, event_id: str) -> Any:
-        return event_id if event_id in self.seen else None
-
-    def record(self, event_id: str, tenant_id: str, state: Any, **fields: Any) -> None:
-        self.seen.add(event_id)
-
-    def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> str:
-        self.sent.append(body)
-        return str(len(self.sent))
 
 
 def live_tenant(invoices: int) -> World:
@@ -66,7 +40,7 @@ def run(invoices: int = 20) -> list[Figure]:
     world = live_tenant(invoices)
     clock: SandboxClock = world.extra["clock"]
     feed = SageAccountingFeed(world.connector.client)
-    outbox = Outbox()
+    outbox = InMemoryOutbox()
 
     def now() -> Any:
         return clock.now()

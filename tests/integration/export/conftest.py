@@ -165,30 +165,3 @@ def document(kind: DocumentKind, n: int, *, party: Any = None, lines: list[dict[
     return MODEL_FOR_KIND[kind].model_validate(data)
 
 
-@dataclass
-class FakeOutbox:
-    """The host delivery outbox (enqueue_delivery's ports), remembering what was queued."""
-
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-
-    @property
-    def queue(self) -> FakeOutbox:
-        return self
-
-    @property
-    def deliveries(self) -> FakeOutbox:
-        return self
-
-    def find(self, event_id: str) -> Any:
-        return event_id if event_id in self.seen else None
-
-    def record(self, event_id: str, tenant_id: str, state: Any, **fields: Any) -> None:
-        self.seen.add(event_id)
-
-    def send(self, body: dict[str, Any], *, delay_seconds: int = 0) -> str:
-        self.sent.append(body)
-        return str(len(self.sent))
-
-    def types(self) -> list[str]:
-        return [body["event_type"] for body in self.sent]

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from local.sandboxes.host_app.outbox import InMemoryOutbox
 from sagebridge.domain import CustomerPayment, DocumentKind, TenantSettings
 
-from .conftest import TENANT, FakeOutbox, document, line
+from .conftest import TENANT, document, line
 
 SI = DocumentKind.SALES_INVOICE
 
@@ -35,7 +36,7 @@ def test_every_reason_is_logged_with_a_code_and_a_readable_message(export, host,
     host.stage(CustomerPayment(host_id="PAY-1", party_id="CUST-1", payment_date=date(2025, 3, 2),
                                amount=Decimal("50.00"), currency="GBP",
                                allocations=[{"kind": "sales_invoice", "host_id": "INV-404", "amount": "50.00"}]))
-    outbox = FakeOutbox()
+    outbox = InMemoryOutbox()
 
     result = export(engine_options={"outbox": outbox})
 
