@@ -1014,6 +1014,9 @@ class ExportEngine:
         h = hashlib.sha256(f"{note_map.sage_id}\n{invoice_map.sage_id}".encode()).hexdigest()
         if entry is not None and entry.state is LedgerState.EXPORTED and entry.exported_hash == h:
             return  # allocated already
+        if (entry is not None and entry.state is LedgerState.SKIPPED and entry.payload_hash == h
+                and self.r.request.triggered_by is not RunTrigger.REPLAY):
+            return  # refused for a reason that stays (not supported, invoice paid) and said so; a replay tries again
         key = idempotency_key(tenant, CREDIT_NOTE_ALLOCATION, host_id, h)
         try:
             claim = self.store.ledger.claim(tenant, CREDIT_NOTE_ALLOCATION, host_id, idempotency_key=key,
