@@ -155,3 +155,60 @@ def test_defect_06_pure_offset_moves_no_money(export, host, sandbox, store):
     assert store.ledger.get(TENANT, "customer_payment", "PAY-1").sage_id == offset["id"]
     export(export_type="all")
     assert len(acme.list("contact_allocations")) == 1  # exactly once
+
+
+def test_defect_06_a_changed_pure_offset_updates_its_allocation(export, host, sandbox):
+    acme = sandbox.accountant()
+    host.stage(invoice(1, "100.00"))  # 120.00
+    host.stage(credit_note(1, "100.00"))  # 120.00
+
+    def offset(amount: str) -> CustomerPayment:
+        return CustomerPayment(host_id="PAY-1", party_id="CUST-1", payment_date=date(2025, 3, 2), amount=D("0"),
+                               currency="GBP", allocations=[
+                                   {"kind": "sales_invoice", "host_id": "INV-1", "amount": amount},
+                                   {"kind": "sales_credit_note", "host_id": "CN-1", "amount": amount}])
+
+    host.stage(offset("120.00"))
+    export()
+    host.stage(offset("50.00"))  # the host corrected the offset
+    result = export(export_type="all")
+
+    assert result.counts["updated"] == 1 and result.counts["failed"] == 0, result.failures
+    [allocation] = acme.list("contact_allocations")
+    assert sorted(a["amount"] for a in allocation["allocated_artefacts"]) == [D("-50.00"), D("50.00")]
+    assert by_reference(acme, "sales_invoices", "INV-00001")["outstanding_amount"] == D("70.00")
+    assert acme.list("contact_payments") == []
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_defect_06_a_worker_killed_before_the_allocation_leaves_it_due_not_lost(
+        export, host, sandbox, store, clock, monkeypatch):
+    from sagebridge.sync.export import ExportEngine
+
+    acme = sandbox.accountant()
+    host.stage(invoice(1, "100.00"))
+    host.stage(credit_note(1, "25.00", invoice_id="INV-1"))
+    real = ExportEngine._allocate_credit_notes
+
+    def killed(self):
+        raise _Killed  # the worker dies after the documents were committed, before allocating
+
+    monkeypatch.setattr(ExportEngine, "_allocate_credit_notes", killed)
+    try:
+        export()
+    except _Killed:
+        pass
+    monkeypatch.setattr(ExportEngine, "_allocate_credit_notes", real)
+    assert acme.list("contact_allocations") == []
+    assert store.ledger.get(TENANT, CREDIT_NOTE_ALLOCATION, "CN-1").state is LedgerState.IN_FLIGHT
+
+    clock.advance(minutes=16)  # the dead worker's claim goes stale
+    export(include_retries=True)
+    export(include_retries=True)
+
+    assert len(acme.list("contact_allocations")) == 1
+    assert by_reference(acme, "sales_invoices", "INV-00001")["outstanding_amount"] == D("90.00")
+    assert store.ledger.get(TENANT, CREDIT_NOTE_ALLOCATION, "CN-1").state is LedgerState.EXPORTED

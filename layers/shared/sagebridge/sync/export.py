@@ -105,6 +105,7 @@ PHASES: tuple[tuple[RecordKind, ...], ...] = (PARTY_KINDS, DOCUMENT_KINDS, PAYME
 # own entry, so the allocation is sent once even if the run dies after Sage answered.
 CREDIT_NOTE_ALLOCATION = "credit_note_allocation"
 WAITING_FOR_INVOICE = "waiting_for_invoice"
+ALLOCATION_DUE = "allocation_due"
 
 
 # --------------------------------------------------------------------------------------- the request
@@ -524,13 +525,13 @@ class ExportEngine:
         except SageError as exc:
             self._fail(staged, record, claim, exc)
             return
+        if kind is DocumentKind.SALES_CREDIT_NOTE and getattr(record, "invoice_id", None):
+            self._hold_allocation(staged.host_id)  # allocated against its invoice after this phase
         if self.hooks is not None:
             self.hooks.after_sage_call(staged.kind, staged.host_id, remote)
         message = {Outcome.CREATED: f"created in Sage (reference {reference})",
                    Outcome.LINKED: f"found already in Sage (reference {reference}) and linked"}[outcome]
         self._commit(staged, record, claim, remote.id, outcome, message, {"reference": reference})
-        if kind is DocumentKind.SALES_CREDIT_NOTE and getattr(record, "invoice_id", None):
-            self.r.linked_credit_notes.append(staged.host_id)  # allocated against its invoice after this phase
 
     def _send_create(
         self, kind: DocumentKind, body: dict[str, Any], claim: Claim, reference: str, contact_id: str,
@@ -965,7 +966,7 @@ class ExportEngine:
         those waiting for their invoice or whose allocation failed or was cut off."""
         r = self.r
         tenant = r.request.tenant_id
-        wanted = dict.fromkeys(r.linked_credit_notes)
+        wanted = dict.fromkeys(r.held_allocations)
         wanted.update(dict.fromkeys(h for k, h in r.request.documents if k == CREDIT_NOTE_ALLOCATION))
         if r.request.include_retries or r.request.triggered_by is RunTrigger.REPLAY:
             for state in (LedgerState.SKIPPED, LedgerState.FAILED, LedgerState.IN_FLIGHT):
@@ -979,12 +980,31 @@ class ExportEngine:
             return
         entries = self.store.ledger.find_many(tenant, [(CREDIT_NOTE_ALLOCATION, h) for h in wanted])
         for host_id in wanted:
+            held = r.held_allocations.pop(host_id, None)
             try:
+                if held is not None:  # ours: let go of the marker, then claim it as any run would
+                    try:
+                        self.store.ledger.mark_skipped(held, "allocation due: the credit note was just sent to Sage")
+                    except ConflictError:
+                        continue  # taken over by another run, which allocates it
+                    entries.pop((CREDIT_NOTE_ALLOCATION, host_id), None)
                 self._allocate_credit_note(host_id, entries.get((CREDIT_NOTE_ALLOCATION, host_id)))
             except (AuthError, NotConnected) as exc:
                 raise RunAborted(f"Sage refused the connection: {exc.message}") from exc
             except RateLimited as exc:
                 raise RunAborted(f"Sage is rate limiting this business: {exc.message}") from exc
+
+    def _hold_allocation(self, host_id: str) -> None:
+        """Mark the credit note's allocation as due (an in_flight claim) as soon as Sage has the credit
+        note: if the run dies before allocating, the stale claim is listed and a later run allocates."""
+        tenant = self.r.request.tenant_id
+        try:
+            self.r.held_allocations[host_id] = self.store.ledger.claim(
+                tenant, CREDIT_NOTE_ALLOCATION, host_id, payload_hash=ALLOCATION_DUE,
+                idempotency_key=idempotency_key(tenant, CREDIT_NOTE_ALLOCATION, host_id, ALLOCATION_DUE),
+                claim_timeout=self.claim_timeout)
+        except ClaimConflict:
+            pass  # allocated (or being allocated) already
 
     def _allocate_credit_note(self, host_id: str, entry: LedgerEntry | None) -> None:
         tenant = self.r.request.tenant_id
@@ -1308,7 +1328,7 @@ class _RunState:
     mappings: dict[tuple[str, str], Any] = field(default_factory=dict)
     final_failures: list[str] = field(default_factory=list)
     planned_creates: set[tuple[str, str]] = field(default_factory=set)  # dry run only
-    linked_credit_notes: list[str] = field(default_factory=list)  # exported this run with an invoice_id
+    held_allocations: dict[str, Claim] = field(default_factory=dict)  # credit notes sent this run, by host id
 
 
 @dataclass(frozen=True)

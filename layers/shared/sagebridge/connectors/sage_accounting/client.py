@@ -514,6 +514,8 @@ class SageAccountingConnector:
         return RemoteRecord.from_sage(self.client.create(resource, body, idempotency_id=self._key(idempotency_key)))
 
     def update_document(self, kind: DocumentKind, remote_id: str, body: Mapping[str, Any]) -> RemoteRecord:
+        if body.get("transaction_type_id") == mapper.OFFSET_TYPE:  # still an offset: PUT the allocation
+            return RemoteRecord.from_sage(self.client.update("contact_allocations", remote_id, body))
         return RemoteRecord.from_sage(self.client.update(DOCUMENT_RESOURCES[kind], remote_id, body))
 
     def void_document(self, kind: DocumentKind, remote_id: str, *, reason: str) -> RemoteRecord:
