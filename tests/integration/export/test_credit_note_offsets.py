@@ -212,3 +212,20 @@ def test_defect_06_a_worker_killed_before_the_allocation_leaves_it_due_not_lost(
     assert len(acme.list("contact_allocations")) == 1
     assert by_reference(acme, "sales_invoices", "INV-00001")["outstanding_amount"] == D("90.00")
     assert store.ledger.get(TENANT, CREDIT_NOTE_ALLOCATION, "CN-1").state is LedgerState.EXPORTED
+
+
+def test_defect_06_a_waiting_allocation_can_be_replayed_like_any_skipped_document(export, host, sandbox, store):
+    acme = sandbox.accountant()
+    host.stage(credit_note(1, "25.00", invoice_id="INV-1"))
+    export()
+    host.stage(invoice(1, "100.00"))
+    export(kinds=["sales_invoice"], documents=(("sales_invoice", "INV-1"),))  # a trigger-status export
+
+    # What the admin API's replay sends for every skipped ledger entry, this one included.
+    refs = [(e.kind, e.host_id) for e in store.ledger.list_by_state(TENANT, LedgerState.SKIPPED)]
+    assert (CREDIT_NOTE_ALLOCATION, "CN-1") in refs
+    result = export(triggered_by="replay", documents=tuple(refs))
+
+    assert result.counts["failed"] == 0, result.failures
+    assert by_reference(acme, "sales_invoices", "INV-00001")["outstanding_amount"] == D("90.00")
+    assert len(acme.list("contact_allocations")) == 1
