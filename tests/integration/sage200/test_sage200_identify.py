@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sagebridge.domain import DocumentKind
+from sagebridge.domain.settings import IdentifyCustomerBy
 
 from ..export.conftest import customer, document
 from .conftest import TENANT
@@ -13,7 +14,7 @@ from .conftest import TENANT
 
 @pytest.mark.parametrize("how", ["email", "name"])
 def test_defect_08_existing_sage_200_customer_is_linked_not_duplicated(world, host, how):
-    world.add_tenant(identify_customer_by=how)
+    world.add_tenant(identify_customer_by=IdentifyCustomerBy(how))
     books = world.sandbox.accountant()
     name = "Customer 1 Ltd" if how == "name" else "C1 (bookkeeper's spelling)"
     with world.sandbox.lock:
