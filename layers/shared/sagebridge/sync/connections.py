@@ -508,7 +508,8 @@ class ExpiryWarnings:
             problems=[f"{self.provider}: the Sage sign-in expires on {record.refresh_expires_at:%d %B %Y} "
                       "and cannot be extended; exports and payment polling stop then"],
             hint="Ask the tenant to reconnect Sage (one click, then sign in to Sage)"
-                 + (f": {link}" if link else " from the status page or Settings > Sage > Connect."),
+                 + (f"; the link works once and only for minutes (`sagebridge connect-url {record.tenant_id}` "
+                    f"gives a fresh one): {link}" if link else " from the status page or Settings > Sage > Connect."),
         ))
         self._cursors.set(record.tenant_id, self.stream, position)
         logger.info("expiry_warning_sent", extra={"tenant_id": record.tenant_id, "provider": self.provider,
