@@ -63,7 +63,7 @@ from sagebridge.observability import logger, metrics
 
 PROVIDER = "sage_intacct"
 DEFAULT_ENDPOINT = "https://api.intacct.com/ia/xml/xmlgw.phtml"
-MAX_PAGE_SIZE = 2000  # readByQuery's maximum
+MAX_PAGE_SIZE = 1000  # readByQuery's maximum (Intacct's SDKs cap it there; `query` allows 2000: reads.py)
 CONCURRENT_PER_COMPANY = 2
 RATE_LIMITED = "GW-0010"
 SCHEMA_ERROR = "XL03000003"
@@ -375,7 +375,7 @@ class IntacctClient:
         sub(fn, "object", obj)
         sub(fn, "fields", fields)
         sub(fn, "query", query)
-        sub(fn, "pagesize", str(page_size or self.page_size))
+        sub(fn, "pagesize", str(max(1, min(page_size or self.page_size, MAX_PAGE_SIZE))))
         result = self.execute(Function(f"readByQuery-{obj}", fn))
         while True:
             yield from result.records
