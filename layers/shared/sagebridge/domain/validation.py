@@ -34,6 +34,7 @@ class SkipCode(StrEnum):
     PARTY_MISSING = "party_missing"
     BANK_ACCOUNT_NOT_SET = "bank_account_not_set"
     LOCKED_IN_SAGE = "locked_in_sage"
+    NOT_SUPPORTED = "not_supported"  # the Sage product does not take this kind (its connector says why)
 
 
 class SkipReason(BaseModel):

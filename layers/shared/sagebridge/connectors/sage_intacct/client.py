@@ -402,6 +402,8 @@ class IntacctConnector:
     """The `Connector` protocol over an `IntacctClient` (bodies: see mapper's docstring)."""
 
     provider = PROVIDER
+    # The engine builds Sage Accounting bodies for this connector; what Intacct never takes is ours to say.
+    NOT_EXPORTED = mapper.NOT_EXPORTED
 
     def __init__(self, client: IntacctClient, options: mapper.PostingOptions | None = None) -> None:
         self.client = client
