@@ -46,6 +46,7 @@ from sagebridge.domain.base import describe_problems
 from sagebridge.domain.documents import Document
 from sagebridge.domain.errors import ConflictError
 from sagebridge.domain.hashing import payload_hash
+from sagebridge.domain.money import TOLERANCE
 from sagebridge.domain.kinds import DateBasis, DocumentKind, PartyKind, RecordKind, ledger_of, record_kind
 from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
@@ -231,6 +232,8 @@ class ExportEngine:
         # Each product's connector brings its mapper (Connector.mapper); Sage Accounting's by default.
         self.mapper: Any = getattr(connector, "mapper", None) or sage_accounting_mapper
         self._taxes: Any = None
+        self._tax_records: list[RemoteRecord] | None = None
+        self._unusable_ids: dict[str, dict[str, str]] = {}  # what -> {Sage id: health reason}, once a run
         self._parties: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> Sage contact id
         self._party_maps: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> IdMapping
         self._checked: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # parties compared with Sage this run
@@ -910,8 +913,39 @@ class ExportEngine:
 
     def _taxes_table(self) -> Any:
         if self._taxes is None:
-            self._taxes = self.mapper.TaxTable.from_records(self.connector.list_tax_rates())
+            self._taxes = self.mapper.TaxTable.from_records(self._tax_rate_records())
         return self._taxes
+
+    def _tax_rate_records(self) -> list[RemoteRecord]:
+        if self._tax_records is None:
+            self._tax_records = list(self.connector.list_tax_rates())
+        return self._tax_records
+
+    def _unusable(self, what: str) -> dict[str, str]:
+        """The mapping health check, applied before sending (read once a run): mapped Sage ids of
+        `what` (tax_rate | ledger_account | bank_account) that are inactive or gone -> the reason.
+        Sage would refuse a document using one; it is skipped with the reason instead."""
+        if what not in self._unusable_ids:
+            from sagebridge.sync.status import mapping_problems  # status imports this module
+
+            listers = {"tax_rate": self._tax_rate_records, "ledger_account": self.connector.list_ledger_accounts,
+                       "bank_account": self.connector.list_bank_accounts}
+            try:
+                known = {what: {r.id: r for r in listers[what]()}}
+            except (AuthError, NotConnected, RateLimited):
+                raise
+            except SageError as exc:  # cannot tell: send, and let Sage say
+                logger.warning("mapping_health_not_read", extra={"what": what, "error": exc.message})
+                known = {}
+            found: dict[str, str] = {}
+            for p in mapping_problems(self.settings, known):
+                # A tax rate gone from Sage has its own reason (tax_rate_missing_in_sage). One Sage id
+                # under several settings: the first (a code's mapping before a default) names it.
+                if p.sage_id is not None and _kind_of_setting(p.setting) == what and (
+                        what != "tax_rate" or p.problem == "inactive"):
+                    found.setdefault(p.sage_id, p.message)
+            self._unusable_ids[what] = found
+        return self._unusable_ids[what]
 
     def _prepare(self, record: Document[Any] | Payment) -> tuple[dict[str, Any], str, Any, str] | _Skip:
         """(body, reference, total, contact id) for Sage, or every reason it cannot go. Validates
@@ -933,9 +967,14 @@ class ExportEngine:
         if isinstance(record, Payment):
             return self._build_payment(record, contact_id)
         taxes = self._taxes_table()
+        unusable = {**self._unusable("tax_rate"), **self._unusable("ledger_account")}
+        # A product that posts the host's header (its mapper says so) takes a penny of rounding on a line.
+        tolerance = self.settings.total_tolerance if getattr(self.mapper, "TOTALS_FROM_LINES", True) else max(
+            TOLERANCE, self.settings.total_tolerance)
         reasons = document_skip_reasons(
             record, settings=self.settings, sage_tax_rates=taxes.rates,  # type: ignore[arg-type]
-            business_currency=self.business_currency, contact_currency=None,
+            business_currency=self.business_currency, contact_currency=None, unusable=unusable,
+            total_tolerance=tolerance,
         )
         if not reasons and taxes.zero_rate_id is None and any(line.tax_code is None for line in record.lines):
             reasons = [SkipReason(code=SkipCode.TAX_RATE_MISSING_IN_SAGE, field="lines",
@@ -958,7 +997,9 @@ class ExportEngine:
         exported = {(a.kind, a.host_id) for a in payment.allocations if (a.kind.value, a.host_id) in maps}
         reasons = payment_skip_reasons(payment, exported=exported, business_currency=self.business_currency,
                                        contact_currency=None)
-        reasons += bank_account_reasons(payment, bank_account_id=self.settings.receipt_bank_account_id)
+        reasons += bank_account_reasons(payment, bank_account_id=self.settings.receipt_bank_account_id,
+                                        unusable=self._unusable("bank_account")
+                                        if self.settings.receipt_bank_account_id else None)
         allowed = self.mapper.ALLOCATION_SIGN[payment.kind]
         targets = " or ".join(k.value.replace("_", " ") + "s" for k in allowed)
         for number, allocation in enumerate(payment.allocations, start=1):
@@ -1304,6 +1345,13 @@ def document_skip_reasons_party(record: Document[Any] | Payment) -> list[SkipRea
 
 def _not_supported_reason(record: Document[Any] | Payment, why: str) -> SkipReason:
     return SkipReason(code=SkipCode.NOT_SUPPORTED, field="kind", message=f"{_label(record)} is not exported: {why}")
+
+
+def _kind_of_setting(setting: str) -> str:
+    """What a mapped setting points at (as the health check names it)."""
+    if setting.startswith("tax_mappings."):
+        return "tax_rate"
+    return "bank_account" if setting == "receipt_bank_account_id" else "ledger_account"
 
 
 def _label(record: Document[Any] | Payment) -> str:

@@ -74,6 +74,9 @@ ACCOUNT_SIGN: dict[DocumentKind, int] = {
 # ALLOCATION_SIGN (what a receipt or refund may be allocated to, as the engine asks) is the same rule
 # as Sage Accounting's: connectors.mapping.
 SUPPORTED_KINDS = frozenset(POST_RESOURCE)
+# Sage 200 posts the host's header totals (a penny of rounding goes on the largest analysis item),
+# rather than computing them from the lines: the export engine's totals check allows that penny.
+TOTALS_FROM_LINES = False
 # What this connector does not post at all, in words for the host and the sync log: the export
 # engine skips these (reason code not_supported) instead of sending them.
 _SALES_ONLY = "the Sage 200 connector exports customers and sales documents only"
