@@ -46,8 +46,8 @@ from sagebridge.domain.base import describe_problems
 from sagebridge.domain.documents import Document
 from sagebridge.domain.errors import ConflictError
 from sagebridge.domain.hashing import payload_hash
-from sagebridge.domain.money import TOLERANCE
 from sagebridge.domain.kinds import DateBasis, DocumentKind, PartyKind, RecordKind, ledger_of, record_kind
+from sagebridge.domain.money import TOLERANCE
 from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.records import HostRecord, parse_host_record

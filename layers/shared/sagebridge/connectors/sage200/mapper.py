@@ -446,11 +446,11 @@ def is_same_document(
 
 __all__ = [
     "ACCOUNT_SIGN",
-    "NOT_EXPORTED",
     "ALLOCATION_SIGN",
     "CONTACT_TYPE",
     "KIND_OF_TRANSACTION",
     "NOT_EDITABLE",
+    "NOT_EXPORTED",
     "PAYMENT_TYPE",
     "POST_RESOURCE",
     "TRANSACTION_TYPE",
