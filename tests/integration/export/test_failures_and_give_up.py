@@ -80,3 +80,50 @@ def test_defect_07_a_transient_failure_tells_the_host_at_once_retries_then_gives
     sandbox.faults.clear()
     host.stage(document(SI, 1, lines=[line("100.00", description="Labour, corrected")]))
     assert export(engine_options=options, include_retries=True).counts["created"] == 1
+
+
+class _Buggy:
+    """The real connector, except that creating one document hits a bug (an unexpected exception)."""
+
+    def __init__(self, inner: Any, reference: str) -> None:
+        self.inner, self.reference, self.tries = inner, reference, 0
+
+    def create_document(self, kind: Any, body: Any, **options: Any) -> Any:
+        if body.get("reference") == self.reference:
+            self.tries += 1
+            raise KeyError("tax_rate")  # e.g. a mapper bug on an odd document
+        return self.inner.create_document(kind, body, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_defect_19_an_unexpected_error_fails_one_document_and_the_run_goes_on(
+        host, sandbox, store, connector, settings, clock):
+    from sagebridge.sync.export import ExportEngine, ExportRequest
+
+    host.stage(document(SI, 1))
+    host.stage(document(SI, 2))
+    buggy = _Buggy(connector, "INV-00001")
+    outbox, mails = InMemoryOutbox(), []
+
+    def run() -> Any:
+        clock.advance(seconds=1)
+        engine = ExportEngine(store=store, connector=buggy, settings=settings, outbox=outbox, notify=mails.append)
+        return engine.run(ExportRequest(tenant_id=TENANT, include_retries=True))
+
+    result = run()
+    assert result.status.value == "succeeded" and result.counts["failed"] == 1
+    assert [i["reference"] for i in sandbox.accountant().list("sales_invoices")] == ["INV-00002"]
+    [entry] = log_of(store, "INV-1")
+    assert (entry.outcome.value, entry.reason_code) == ("failed", "internal_error")
+    assert "unexpected error" in entry.reason and "KeyError" in entry.reason and "Traceback" not in entry.reason
+    assert [(e["host_id"], e["will_retry"]) for e in failed_events(outbox)] == [("INV-1", False)]
+    assert len(mails) == 1
+
+    # Later runs leave it alone (no crash loop, no new mail) until the document changes.
+    run()
+    assert buggy.tries == 1 and len(mails) == 1 and len(log_of(store, "INV-1")) == 1
+    host.stage(document(SI, 1, lines=[line("100.00", description="Labour, corrected")]))
+    run()
+    assert buggy.tries == 2
