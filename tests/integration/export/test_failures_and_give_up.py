@@ -127,3 +127,20 @@ def test_defect_19_an_unexpected_error_fails_one_document_and_the_run_goes_on(
     host.stage(document(SI, 1, lines=[line("100.00", description="Labour, corrected")]))
     run()
     assert buggy.tries == 2
+
+
+def test_defect_07_a_void_sage_cannot_do_is_emailed_once_even_on_export_type_all(export, host, sandbox, store):
+    host.stage(document(SI, 1))
+    export()
+    books = sandbox.accountant()
+    [invoice] = books.list("sales_invoices")
+    books.record_customer_payment(invoice["id"], "50.00")
+    host.void("sales_invoice", "INV-1")
+    outbox, mails = InMemoryOutbox(), []
+
+    for _ in range(3):
+        export(engine_options={"outbox": outbox, "notify": mails.append}, export_type="all", include_retries=True)
+
+    assert len(mails) == 1 and "paid or allocated" in mails[0].problems[0]
+    assert outbox.types().count("document.skipped") == 1
+    assert books.get("sales_invoices", invoice["id"])["status"]["id"] != "VOID"

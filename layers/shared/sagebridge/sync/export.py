@@ -324,8 +324,9 @@ class ExportEngine:
                 title=f"Export run {self.r.run_id} for tenant {self.r.request.tenant_id}: "
                       f"{len(problems)} document(s) need attention",
                 tenant_id=self.r.request.tenant_id, run_id=self.r.run_id, problems=problems[:MAX_REPORTED],
-                hint="These documents failed on every retry or cannot be changed in Sage. Fix them in the "
-                     "host app or in Sage, then replay them from the admin API.",
+                hint="Sage refused these documents, they failed on every retry, hit an unexpected error or "
+                     "cannot be changed in Sage. They are not sent again (nor reported again) until they "
+                     "change in the host app or are replayed from the admin API.",
             ))
         except Exception as exc:  # a failed notification must not fail the run that it reports
             logger.error("notify_failed", extra={"error": type(exc).__name__})
@@ -1118,7 +1119,7 @@ class ExportEngine:
             return
         finally:
             self._held = None
-        if report:
+        if report and not same_as_before:  # operators hear once, not on every run (export type All)
             self._remember_failure(staged.kind, staged.host_id, f"{_number(record)}: {message}")
         self._deliver(DocumentSkipped(kind=staged.kind, host_id=staged.host_id, number=_number(record),
                                       run_id=self.r.run_id, reasons=reasons),
@@ -1256,8 +1257,11 @@ class ExportEngine:
         if isinstance(exc, AuthError | RateLimited):
             raise exc
         self._count(Outcome.FAILED)
+        message = f"{_label(record)}: could not read it from Sage: {exc.message}"
         self._log_now(staged.kind, staged.host_id, _number(record), Outcome.FAILED, reason_code=_failure_code(exc),
-                      message=f"{_label(record)}: could not read it from Sage: {exc.message}")
+                      message=message)
+        if not self.r.request.dry_run:  # the host hears once per version; the next run tries again
+            self._tell_failed(staged, record, staged.payload_hash, _failure_code(exc), message, 1, True)
 
     def _fail_unparsable(self, staged: StagedDocument, exc: ValidationError) -> None:
         message = "the staged record is not valid: " + "; ".join(describe_problems(exc))
