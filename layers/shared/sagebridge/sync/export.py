@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, cast
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from sagebridge.connectors.base import (
@@ -44,7 +45,7 @@ from sagebridge.connectors.base import (
 from sagebridge.connectors.sage_accounting import mapper as sage_accounting_mapper
 from sagebridge.domain.base import describe_problems
 from sagebridge.domain.documents import Document
-from sagebridge.domain.errors import ConflictError
+from sagebridge.domain.errors import ConfigurationError, ConflictError, ThrottledError
 from sagebridge.domain.hashing import payload_hash
 from sagebridge.domain.kinds import DateBasis, DocumentKind, PartyKind, RecordKind, ledger_of, record_kind
 from sagebridge.domain.money import TOLERANCE
@@ -454,6 +455,8 @@ class ExportEngine:
                 raise RunAborted(f"Sage is rate limiting this business: {exc.message}") from exc
             except NotSupported as exc:
                 self._not_supported(staged, record, entry, exc.message)
+            except (ThrottledError, ConfigurationError, BotoCoreError, ClientError):
+                raise  # our own store or setup: the run fails and its job is retried, the documents are fine
             except Exception as exc:
                 if self._hook_raised:
                     raise
