@@ -150,6 +150,25 @@ def test_defect_02_an_event_seen_before_the_idempotency_window_is_still_a_duplic
     assert json.loads(_staged(env).canonical_json)["reference"] == "newer"
 
 
+def test_defect_02_a_newer_change_landing_between_read_and_write_is_not_overwritten(
+    env: Env, sender: WebhookSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert sender.send(example_event("invoice.upserted", event_id="evt-new", version=5, reference="new")).status == 202
+    # The older event's handler read the record before the newer one was written (a concurrent
+    # delivery): only the conditional write stands between it and the newer change.
+    real_find, reads = Documents.find, []
+
+    def find_before_the_newer_write(self: Documents, tenant_id: str, kind: str, host_id: str) -> Any:
+        reads.append(kind)
+        return None if len(reads) == 1 else real_find(self, tenant_id, kind, host_id)
+
+    monkeypatch.setattr(Documents, "find", find_before_the_newer_write)
+    reply = sender.send(example_event("invoice.upserted", event_id="evt-old", version=4, reference="old"))
+    assert reply.status == 202 and reply.body["result"] == "stale", reply.body
+    assert len(reads) >= 2  # it read again after its write lost
+    assert json.loads(_staged(env).canonical_json)["reference"] == "new"
+
+
 # ------------------------------------------------------------------------------------------ defect 3
 
 

@@ -227,7 +227,8 @@ def decode_json(raw: bytes) -> Any:
 
 def _exponent_problems(body: Any) -> list[FieldProblem]:
     """Every number written with an exponent, by its path (iterative: bodies may nest deeply)."""
-    problems, stack = [], [((), body)]
+    problems: list[FieldProblem] = []
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), body)]
     while stack:
         path, value = stack.pop()
         if isinstance(value, _ExponentNumber):

@@ -274,11 +274,11 @@ def stage_event(
 
 def _finish(
     tenant_id: str, event: InboundEventModel, outcome: Outcome, settings: TenantSettings | None,
-    deps: WebhookDeps, *, reason: str | None = None, duplicate: bool = False,
+    deps: WebhookDeps, *, reason: str | None = None,
 ) -> WebhookResult:
     kind, host_id = event.staged_kind(), event.staged_host_id()
     result = WebhookResult(event_id=event.id, type=event.type, result=outcome,  # type: ignore[attr-defined]
-                           kind=kind, host_id=host_id, duplicate=duplicate, reason=reason)
+                           kind=kind, host_id=host_id, reason=reason)
     status = event.status()
     if outcome is Outcome.STORED and status and settings is not None and settings.is_trigger_status(status):
         job = webhook_export_job(tenant_id, kind, host_id, event_id=event.id)
