@@ -716,7 +716,7 @@ class ExportEngine:
             self._fail(staged, record, claim, exc)
             return
         self._commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
-                     f"{verb}d in Sage: voided in the host app", {"voided": True})
+                     f"{'deleted' if verb == 'delete' else 'voided'} in Sage: voided in the host app", {"voided": True})
 
     def _still_live(self, kind: DocumentKind, sage_id: str) -> bool:
         try:
