@@ -34,6 +34,7 @@ class SkipCode(StrEnum):
     PARTY_MISSING = "party_missing"
     BANK_ACCOUNT_NOT_SET = "bank_account_not_set"
     LOCKED_IN_SAGE = "locked_in_sage"
+    STATUS_NOT_EXPORTABLE = "status_not_exportable"  # waits for the host to move it on (draft, quote)
 
 
 class SkipReason(BaseModel):

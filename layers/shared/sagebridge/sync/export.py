@@ -51,7 +51,7 @@ from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.records import HostRecord, parse_host_record
 from sagebridge.domain.runs import RunTrigger
-from sagebridge.domain.settings import ExportType, IdentifyCustomerBy, TenantSettings
+from sagebridge.domain.settings import NOT_EXPORTABLE_BY_DEFAULT, ExportType, IdentifyCustomerBy, TenantSettings
 from sagebridge.domain.validation import (
     SkipCode,
     SkipReason,
@@ -469,6 +469,9 @@ class ExportEngine:
             return
         if entry is not None and entry.state is LedgerState.IN_FLIGHT and not self._stale(entry):
             return  # another worker holds it right now (the lease should prevent this)
+        if isinstance(record, Document) and not self.settings.is_exportable_status(record.status):
+            self._not_exportable(staged, record, entry, log_unchanged=log_unchanged, explicit=explicit)
+            return
         if (entry is not None and entry.state is LedgerState.FAILED and entry.payload_hash == h
                 and entry.attempts > self.settings.retry_limit and not explicit):
             return  # gave up on this version and reported it; a change or a replay tries again
@@ -481,6 +484,32 @@ class ExportEngine:
             self._update(staged, record, entry)
             return
         self._create(staged, record, entry)
+
+    def _not_exportable(self, staged: StagedDocument, record: Document[Any], entry: LedgerEntry | None, *,
+                        log_unchanged: bool, explicit: bool) -> None:
+        """A status that is not in the books (draft, quote, cancelled): never sent by any run. Not in
+        Sage yet: it waits for the host to move it on (logged once per version, nothing to fix). In
+        Sage already (it left an exportable status): voided there, by the rules of a host void."""
+        if entry is not None and entry.sage_id is not None:
+            target = void_hash(staged.payload_hash)
+            if entry.state is LedgerState.EXPORTED and entry.exported_hash == target:
+                self._unchanged(staged, record, "already voided in Sage", log=log_unchanged, sage_id=entry.sage_id)
+            else:
+                self._void(staged, record, entry, target, because=f"moved to status {record.status} in the host app")
+            return
+        s = self.settings
+        when = [f"{', '.join(sorted(s.trigger_statuses))} (at once)"] if s.trigger_statuses else []
+        if s.exportable_statuses is None:
+            when.append(f"any other status but {', '.join(sorted(NOT_EXPORTABLE_BY_DEFAULT))} (with the next "
+                        "scheduled run)")
+        elif s.exportable_statuses - s.trigger_statuses:
+            when.append(f"{', '.join(sorted(s.exportable_statuses - s.trigger_statuses))} (with the next "
+                        "scheduled run)")
+        self._skip(staged, record, [SkipReason(
+            code=SkipCode.STATUS_NOT_EXPORTABLE, field="status",
+            message=f"{_label(record)}: status {record.status} is not exportable, so it was not sent to Sage; it "
+            f"will be exported when its status becomes {' or '.join(when)}")], entry, waiting=True,
+            explicit=explicit)
 
     def _stale(self, entry: LedgerEntry) -> bool:
         claimed = entry.claimed_at
@@ -629,7 +658,8 @@ class ExportEngine:
         self._commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
                      f"updated in Sage (reference {reference})", {"reference": reference})
 
-    def _void(self, staged: StagedDocument, record: Document[Any] | Payment, entry: LedgerEntry, target: str) -> None:
+    def _void(self, staged: StagedDocument, record: Document[Any] | Payment, entry: LedgerEntry, target: str,
+              because: str = "voided in the host app") -> None:
         kind = DocumentKind(staged.kind)
         assert entry.sage_id is not None
         try:
@@ -642,7 +672,7 @@ class ExportEngine:
         if remote is not None and kind not in PAYMENT_KINDS and self.mapper.remote_paid(remote) > 0:
             reasons = [SkipReason(
                 code=SkipCode.ALREADY_PAID_IN_SAGE,
-                message=f"{_label(record)} was voided in the host app but has {self.mapper.remote_paid(remote)} "
+                message=f"{_label(record)} was {because} but has {self.mapper.remote_paid(remote)} "
                 "paid or "
                 "allocated against it in Sage, so it was not voided there; remove the payment in Sage first")]
             self._skip(staged, record, reasons, entry, payload_hash=target, report=True)
@@ -667,7 +697,7 @@ class ExportEngine:
             self._fail(staged, record, claim, exc)
             return
         self._commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
-                     f"{verb}d in Sage: voided in the host app", {"voided": True})
+                     f"{verb}d in Sage: {because}", {"voided": True})
 
     def _still_live(self, kind: DocumentKind, sage_id: str) -> bool:
         try:
@@ -1015,7 +1045,11 @@ class ExportEngine:
             raise error
 
     def _skip(self, staged: StagedDocument, record: Document[Any] | Payment, reasons: list[SkipReason],
-              entry: LedgerEntry | None, *, payload_hash: str | None = None, report: bool = False) -> None:
+              entry: LedgerEntry | None, *, payload_hash: str | None = None, report: bool = False,
+              waiting: bool = False, explicit: bool = False) -> None:
+        """Log why a record is not sent and settle its ledger entry as skipped; tell the host. A
+        `waiting` skip (a draft) has nothing to fix: the host is not told, the status page does not
+        list it, and it is logged again only when it changes or a run names it (`explicit`)."""
         message = "; ".join(reason.message for reason in reasons)
         code = reasons[0].code.value
         self._count(Outcome.SKIPPED)
@@ -1027,18 +1061,21 @@ class ExportEngine:
             return
         same_as_before = (entry is not None and entry.state is LedgerState.SKIPPED and entry.payload_hash == h
                           and entry.reason == message)
-        if same_as_before and self.r.export_type is ExportType.NEW and not self.r.request.documents:
+        if same_as_before and (not explicit if waiting else
+                               self.r.export_type is ExportType.NEW and not self.r.request.documents):
             return  # skipped for the same reasons last time and logged then: no new writes
         claim = self._claim(staged, h)
         if claim is None:
             return
         try:
             self.store.transact([
-                self.store.ledger.mark_skipped_op(claim, message),
+                self.store.ledger.mark_skipped_op(claim, message, waiting=waiting),
                 self._log_op(staged.kind, staged.host_id, _number(record), Outcome.SKIPPED, reason_code=code,
                              message=message),
             ])
         except ConflictError:
+            return
+        if waiting:
             return
         if report:
             self._remember_failure(staged.kind, staged.host_id, f"{_number(record)}: {message}")
