@@ -120,6 +120,9 @@ class ExportRequest:
     dry_run: bool = False
     documents: tuple[tuple[str, str], ...] = ()  # (kind, host id): just these (trigger status, replay)
     include_retries: bool = False  # also failed / stuck entries outside the window (scheduled runs)
+    # Scheduled runs: every record staged (received, changed, voided) at or after this, whatever its
+    # date, instead of a date window; customers and vendors included.
+    staged_since: datetime | None = None
     requested_by: str | None = None
     adopt_existing: bool | None = None  # going live; None: on the tenant's first successful export
 
@@ -262,6 +265,8 @@ class ExportEngine:
             "triggered_by": request.triggered_by.value, "requested_by": request.requested_by,
             "documents": len(request.documents), "going_live": adopt,
         }
+        if request.staged_since is not None:
+            details["staged_since"] = request.staged_since.astimezone(UTC).isoformat(timespec="seconds")
         self.store.runs.start(RunRecord(tenant, run_id, request.triggered_by.value, dry_run=request.dry_run,
                                         details=details, started_at=started))
         logger.append_keys(tenant_id=tenant, run_id=run_id)
@@ -330,6 +335,9 @@ class ExportEngine:
     def _kinds(self, request: ExportRequest) -> frozenset[RecordKind]:
         if request.kinds is not None:
             return request.kinds
+        if request.staged_since is not None:
+            # A scheduled run also sends the customers and vendors that changed since the last one.
+            return frozenset(k for k in self.settings.export_kinds if isinstance(k, DocumentKind | PartyKind))
         # Parties go to Sage with their documents; a catalog export of parties is asked for by name.
         return frozenset(k for k in self.settings.export_kinds if isinstance(k, DocumentKind))
 
@@ -360,6 +368,10 @@ class ExportEngine:
             done = {(s.kind, s.host_id) for s in retry}
             for start in range(0, len(retry), PAGE_SIZE):
                 yield retry[start:start + PAGE_SIZE]
+        if request.staged_since is not None:
+            yield from self._pages(self.store.documents.staged_since(
+                tenant, request.staged_since, kinds=[k.value for k in wanted], page_size=PAGE_SIZE), done)
+            return
         for ledger in sorted({ledger_of(k) for k in wanted}):
             kinds = [k for k in wanted if ledger_of(k) is ledger]
             basis = request.date_basis or self.settings.date_basis_for(kinds[0])
@@ -374,6 +386,19 @@ class ExportEngine:
                     page = []
             if page:
                 yield page
+
+    @staticmethod
+    def _pages(records: Iterator[StagedDocument], done: set[tuple[str, str]]) -> Iterator[list[StagedDocument]]:
+        page: list[StagedDocument] = []
+        for staged in records:
+            if (staged.kind, staged.host_id) in done:
+                continue
+            page.append(staged)
+            if len(page) == PAGE_SIZE:
+                yield page
+                page = []
+        if page:
+            yield page
 
     def _retry_candidates(self, tenant: str, kinds: Sequence[RecordKind]) -> Iterator[StagedDocument]:
         """Failed entries still within the retry limit and claims left in flight by a dead worker."""
