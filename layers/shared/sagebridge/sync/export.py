@@ -124,7 +124,9 @@ class ExportRequest:
     # date, instead of a date window; customers and vendors included.
     staged_since: datetime | None = None
     requested_by: str | None = None
-    adopt_existing: bool | None = None  # going live; None: on the tenant's first successful export
+    # Documents never exported are always looked for in Sage first (going live); True: with one
+    # listing per kind from the start (a big first export). None: on the tenant's first run.
+    adopt_existing: bool | None = None
 
     def __post_init__(self) -> None:
         # Accept the words as written in jobs and tests ("sales_invoice", "all"), keep enums inside.
@@ -240,6 +242,7 @@ class ExportEngine:
         self._staged_parties: dict[tuple[str, str], StagedDocument] = {}  # the page's parties, by id
         self._staged_asked: set[tuple[str, str]] = set()  # what _staged_parties was read for
         self._existing: dict[DocumentKind, dict[str, list[RemoteRecord]]] = {}
+        self._listed: set[tuple[DocumentKind, date | None]] = set()  # going-live listings done (None: all)
         self._executor: ThreadPoolExecutor | None = None
         self._pending: deque[tuple[Future[bool], Outcome]] = deque()  # commits not yet settled
         self._party_writes: list[Write] = []  # new parties' mappings and log lines, written per page
@@ -562,7 +565,8 @@ class ExportEngine:
             remote = self._find_in_sage(kind, reference, contact, total, _date_of(record))
             if remote is not None:
                 outcome = Outcome.LINKED
-        elif self.r.adopt:
+        else:
+            # Never exported by us: it may be in Sage already (going live), whichever run this is.
             remote = self._find_existing(kind, reference, contact, total, _date_of(record))
             if remote is not None:
                 outcome = Outcome.LINKED
@@ -612,26 +616,38 @@ class ExportEngine:
     def _find_existing(
         self, kind: DocumentKind, reference: str, contact_id: str | None, total: Any, on: date | None
     ) -> RemoteRecord | None:
-        """Going live: is this document already in Sage (entered by hand before the connector)?
-        One listing per kind and run, not one lookup per document."""
+        """Going live: is this document already in Sage (entered by hand before the connector, or
+        history the host sends after the first run)? Asked before every create of a document the
+        ledger never exported. The first run (a big first export) lists the kind once for its
+        window; later runs list one day at a time, the document's date, once per kind and day, so
+        a run of today's documents costs one request per kind, not one per document."""
         lister = getattr(self.connector, "list_documents", None)
-        if lister is None:
+        if lister is None or (on is None and not self.r.adopt):
             return self._find_in_sage(kind, reference, contact_id, total, on)
-        if kind not in self._existing:
-            index: dict[str, list[RemoteRecord]] = {}
+        index = self._existing.setdefault(kind, {})
+        if (kind, None) in self._listed:
+            pass
+        elif self.r.adopt:
             start, end = self.r.result.window or (EARLIEST, LATEST)
             # Sage dates a document by its document date; a posting-date window may reach further.
             low = None if start == EARLIEST else start - timedelta(days=62)
             high = None if end == LATEST else end + timedelta(days=62)
-            for remote in lister(kind, from_date=low, to_date=high):
-                ref = remote.reference or remote.data.get("reference")
-                if ref:
-                    index.setdefault(ref, []).append(remote)
-            self._existing[kind] = index
-        for remote in self._existing[kind].get(reference, []):
+            self._index_existing(index, lister(kind, from_date=low, to_date=high))
+            self._listed.add((kind, None))
+        elif (kind, on) not in self._listed:
+            self._index_existing(index, lister(kind, from_date=on, to_date=on))
+            self._listed.add((kind, on))
+        for remote in index.get(reference, []):
             if self.mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
                 return remote
         return None
+
+    @staticmethod
+    def _index_existing(index: dict[str, list[RemoteRecord]], listed: Iterator[RemoteRecord]) -> None:
+        for remote in listed:
+            ref = remote.reference or remote.data.get("reference")
+            if ref:
+                index.setdefault(ref, []).append(remote)
 
     # ---- update and void
 
