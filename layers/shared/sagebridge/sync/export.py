@@ -94,6 +94,11 @@ SAGE_UPDATED_AT = "sage_updated_at"
 # bound keeps memory flat and the crash window (documents sent, not yet committed) small.
 COMMIT_THREADS = 4
 MAX_UNSETTLED = 8
+# A run's heartbeat: `alive_until` on its run record is pushed this far ahead, at most once a
+# HEARTBEAT_EVERY, between pages. Longer than the worker's timeout (300 s) and a slow page, so only a
+# dead worker's run goes past it; the tenant's next run then closes that run as abandoned.
+RUN_ALIVE_FOR = timedelta(minutes=6)
+HEARTBEAT_EVERY = timedelta(minutes=1)
 
 DOCUMENT_KINDS = (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE,
                   DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE)
@@ -270,8 +275,11 @@ class ExportEngine:
         }
         if request.staged_since is not None:
             details["staged_since"] = request.staged_since.astimezone(UTC).isoformat(timespec="seconds")
+        for dead in self.store.runs.close_abandoned(tenant, now=started):
+            logger.warning("export_run_abandoned", extra={"abandoned_run_id": dead.run_id})
         self.store.runs.start(RunRecord(tenant, run_id, request.triggered_by.value, dry_run=request.dry_run,
-                                        details=details, started_at=started))
+                                        details=details, started_at=started, alive_until=started + RUN_ALIVE_FOR))
+        self.r.beat_at = started
         logger.append_keys(tenant_id=tenant, run_id=run_id)
         status = RunStatus.FAILED
         try:
@@ -282,6 +290,7 @@ class ExportEngine:
                             self._export_batch(batch)
                         finally:
                             self._drain()  # this page's commits land before the next page reads
+                        self._heartbeat()
             finally:
                 if self._executor is not None:
                     self._executor.shutdown(wait=True)
@@ -294,13 +303,30 @@ class ExportEngine:
             self._finish(status, details, started)
         return self.r.result
 
+    def _heartbeat(self) -> None:
+        now = self.store.table.now()
+        if now - self.r.beat_at < HEARTBEAT_EVERY:
+            return
+        try:
+            self.store.runs.heartbeat(self.r.request.tenant_id, self.r.run_id, now + RUN_ALIVE_FOR)
+        except ConflictError as exc:
+            raise RunAborted("a later run found this one without a heartbeat and closed it as abandoned") from exc
+        self.r.beat_at = now
+
     def _finish(self, status: RunStatus, details: dict[str, Any], started: datetime) -> None:
         r = self.r
         counts = {Outcome(k).value: n for k, n in r.result.counts.items() if n}
         r.result.status = status
         try:
             self.store.runs.add_counts(r.request.tenant_id, r.run_id, counts)
-            self.store.runs.finish(r.request.tenant_id, r.run_id, status, details=details)
+            try:
+                self.store.runs.finish(r.request.tenant_id, r.run_id, status, details=details)
+            except ConflictError:
+                # A later run took this one for dead (no heartbeat) and closed it: that verdict
+                # stands, and the later run, not this one, moves the export cursor.
+                logger.warning("export_run_was_abandoned", extra={"status": status.value})
+                r.result.status = RunStatus.ABANDONED
+                return
             full_run = not r.request.documents and not r.request.dry_run and r.request.window_from is None
             if status is RunStatus.SUCCEEDED and full_run:
                 self.store.cursors.set(r.request.tenant_id, EXPORT_CURSOR,
@@ -1218,6 +1244,7 @@ class _RunState:
     export_type: ExportType
     adopt: bool
     result: ExportResult
+    beat_at: datetime = datetime.min.replace(tzinfo=UTC)  # the last heartbeat written
     mappings: dict[tuple[str, str], Any] = field(default_factory=dict)
     final_failures: list[str] = field(default_factory=list)
     planned_creates: set[tuple[str, str]] = field(default_factory=set)  # dry run only
