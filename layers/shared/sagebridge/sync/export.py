@@ -1244,7 +1244,7 @@ class _RunState:
     export_type: ExportType
     adopt: bool
     result: ExportResult
-    beat_at: datetime = datetime.min.replace(tzinfo=UTC)  # the last heartbeat written
+    beat_at: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))  # the last heartbeat
     mappings: dict[tuple[str, str], Any] = field(default_factory=dict)
     final_failures: list[str] = field(default_factory=list)
     planned_creates: set[tuple[str, str]] = field(default_factory=set)  # dry run only
