@@ -208,3 +208,21 @@ def test_defect_12_a_killed_run_is_closed_as_abandoned_and_counted(store, settin
         worker.join(30)
     # The dead worker, woken, cannot reopen or overwrite the closed run.
     assert store.runs.get(TENANT, dead.run_id).status.value == "abandoned"
+
+
+def test_defect_01_an_invoice_back_in_an_exportable_status_after_its_void_says_why_it_is_not_sent(
+        scheduled, host, sandbox, store):
+    host.stage(document(SI, 1))
+    scheduled()
+    host.stage(document(SI, 1, status="draft"))  # reopened for editing in the host app
+    scheduled()
+    assert in_sage(sandbox)["INV-00001"]["status"]["id"] == "VOID"
+
+    host.stage(document(SI, 1, total=("90.00", "18.00"), lines=[{"description": "Labour", "quantity": "1",
+                                                                   "unit_price": "90.00", "tax_code": "S"}]))
+    result = scheduled()
+
+    assert result.counts["skipped"] == 1 and sandbox.accountant().count("sales_invoices") == 1
+    line = log_of(store, "INV-1")[0]
+    assert line.outcome.value == "skipped" and line.reason_code == "locked_in_sage"
+    assert "voided in Sage" in line.reason

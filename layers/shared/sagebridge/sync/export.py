@@ -531,6 +531,13 @@ class ExportEngine:
             return  # gave up on this version and reported it; a change or a replay tries again
         if exported:
             assert entry is not None
+            if r.export_type is ExportType.NEW and self._voided_by_us(staged):
+                self._skip(staged, record, [SkipReason(
+                    code=SkipCode.LOCKED_IN_SAGE,
+                    message=f"{_label(record)} was voided in Sage (voided, or moved to a status that is not "
+                    f"exportable, in the host app) and is exportable again; Sage cannot bring back a void "
+                    f"document, so it was not sent: enter it again under a new number")], entry)
+                return
             if r.export_type is ExportType.NEW:
                 self._unchanged(staged, record, "changed since it was exported; export type New does not "
                                 "re-send (use All to update Sage)", log=log_unchanged, sage_id=entry.sage_id)
@@ -564,6 +571,12 @@ class ExportEngine:
             message=f"{_label(record)}: status {record.status} is not exportable, so it was not sent to Sage; it "
             f"will be exported when its status becomes {' or '.join(when)}")], entry, waiting=True,
             explicit=explicit)
+
+    def _voided_by_us(self, staged: StagedDocument) -> bool:
+        """Did a run void (or delete) this document in Sage? Its mapping says so (one read, only
+        for an exported document that changed)."""
+        mapping = self.store.mappings.find(self.r.request.tenant_id, staged.kind, staged.host_id)
+        return mapping is not None and bool(mapping.extra.get("voided"))
 
     def _stale(self, entry: LedgerEntry) -> bool:
         claimed = entry.claimed_at
