@@ -226,3 +226,22 @@ def test_defect_01_an_invoice_back_in_an_exportable_status_after_its_void_says_w
     line = log_of(store, "INV-1")[0]
     assert line.outcome.value == "skipped" and line.reason_code == "locked_in_sage"
     assert "voided in Sage" in line.reason
+
+
+def test_a_skipped_invoice_is_looked_at_again_by_the_schedule_when_what_it_waited_for_arrives(scheduled, host, sandbox,
+                                                                                         store, clock):
+    """Out of order: the invoice comes before its customer and is skipped; the customer arrives in a
+    later run. The invoice itself did not change, yet the schedule must not leave it behind."""
+    scheduled()  # the tenant's first run
+    host.stage(document(SI, 1, party=customer(8), embed_party=False))
+    first = scheduled()
+    assert first.counts["skipped"] == 1 and log_of(store, "INV-1")[0].reason_code == "party_missing"
+    quiet = scheduled()  # nothing new: skipped as before, logged once
+    assert len(log_of(store, "INV-1")) == 1 and quiet.counts["created"] == 0
+
+    host.stage(customer(8))
+    result = scheduled()
+
+    assert "INV-00001" in in_sage(sandbox)
+    assert result.counts["created"] == 2  # the customer, then the invoice
+    assert log_of(store, "INV-1")[0].outcome.value == "created"

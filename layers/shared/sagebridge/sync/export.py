@@ -99,6 +99,8 @@ MAX_UNSETTLED = 8
 # dead worker's run goes past it; the tenant's next run then closes that run as abandoned.
 RUN_ALIVE_FOR = timedelta(minutes=6)
 HEARTBEAT_EVERY = timedelta(minutes=1)
+# Scheduled runs look at records skipped within this long again (what they waited for may have come).
+SKIPS_LOOKED_AT_FOR = timedelta(days=31)
 
 DOCUMENT_KINDS = (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE,
                   DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE)
@@ -400,6 +402,10 @@ class ExportEngine:
         if request.staged_since is not None:
             yield from self._pages(self.store.documents.staged_since(
                 tenant, request.staged_since, kinds=[k.value for k in wanted], page_size=PAGE_SIZE), done)
+            # Skipped records did not change, but what they wait for may have (a customer that came
+            # after its invoice, an invoice a payment is allocated to): look at recent skips again.
+            # Unchanged reasons write nothing; a draft waiting for its status is not among them.
+            yield from self._pages(self._recent_skips(tenant, wanted), done)
             return
         for ledger in sorted({ledger_of(k) for k in wanted}):
             kinds = [k for k in wanted if ledger_of(k) is ledger]
@@ -418,16 +424,35 @@ class ExportEngine:
 
     @staticmethod
     def _pages(records: Iterator[StagedDocument], done: set[tuple[str, str]]) -> Iterator[list[StagedDocument]]:
+        """Pages of PAGE_SIZE records, leaving out (and then adding to) `done`: once a run each."""
         page: list[StagedDocument] = []
         for staged in records:
             if (staged.kind, staged.host_id) in done:
                 continue
+            done.add((staged.kind, staged.host_id))
             page.append(staged)
             if len(page) == PAGE_SIZE:
                 yield page
                 page = []
         if page:
             yield page
+
+    def _recent_skips(self, tenant: str, kinds: Sequence[RecordKind]) -> Iterator[StagedDocument]:
+        """Records skipped within the last SKIPS_LOOKED_AT_FOR (their skip was logged then), read a
+        page of ledger entries at a time with their staged records in one batch."""
+        wanted = {k.value for k in kinds}
+        since = self.store.table.now() - SKIPS_LOOKED_AT_FOR
+        token: str | None = None
+        while True:
+            page = self.store.ledger.list_by_state(tenant, LedgerState.SKIPPED, next_token=token)
+            refs = [(e.kind, e.host_id) for e in page
+                    if e.kind in wanted and e.updated_at is not None and e.updated_at >= since]
+            if refs:
+                found = self.store.documents.find_many(tenant, refs)
+                yield from (found[ref] for ref in refs if ref in found)
+            token = page.next_token
+            if not token:
+                return
 
     def _retry_candidates(self, tenant: str, kinds: Sequence[RecordKind]) -> Iterator[StagedDocument]:
         """Failed entries still within the retry limit and claims left in flight by a dead worker."""
