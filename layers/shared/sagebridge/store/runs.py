@@ -100,7 +100,7 @@ class Runs:
             values={":running": RunStatus.RUNNING.value}, what=f"run {run_id} of tenant {tenant_id}",
         ))
 
-    def close_abandoned(self, tenant_id: str, *, now: datetime, newest: int = 20) -> list[RunRecord]:
+    def close_abandoned(self, tenant_id: str, *, now: datetime, newest: int = 50) -> list[RunRecord]:
         """Close the tenant's runs (among the `newest`) still `running` past their heartbeat as
         `abandoned`. Runs without a heartbeat (older records) are left alone. One Query, plus one
         conditional update per dead run; a heartbeat that lands first wins."""

@@ -95,9 +95,10 @@ SAGE_UPDATED_AT = "sage_updated_at"
 COMMIT_THREADS = 4
 MAX_UNSETTLED = 8
 # A run's heartbeat: `alive_until` on its run record is pushed this far ahead, at most once a
-# HEARTBEAT_EVERY, between pages. Longer than the worker's timeout (300 s) and a slow page, so only a
-# dead worker's run goes past it; the tenant's next run then closes that run as abandoned.
-RUN_ALIVE_FOR = timedelta(minutes=6)
+# HEARTBEAT_EVERY, between pages. Longer than the worker's timeout (300 s), so only a dead worker's
+# run goes past it; shorter than the tenant's export lease (360 s), so the first run after a dead
+# worker's lease ran out closes that run as abandoned.
+RUN_ALIVE_FOR = timedelta(seconds=330)
 HEARTBEAT_EVERY = timedelta(minutes=1)
 # Scheduled runs look at records skipped within this long again (what they waited for may have come).
 SKIPS_LOOKED_AT_FOR = timedelta(days=31)
