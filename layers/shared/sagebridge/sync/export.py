@@ -41,6 +41,7 @@ from sagebridge.connectors.base import (
     RemoteRecord,
     SageError,
     UncertainWrite,
+    not_exported,
 )
 from sagebridge.connectors.sage_accounting import mapper as sage_accounting_mapper
 from sagebridge.domain.base import describe_problems
@@ -1513,9 +1514,7 @@ class ExportEngine:
 
     def _not_exported(self, kind: str) -> str | None:
         """The Sage product's own reason for not taking this kind at all (None: it does)."""
-        declared: dict[Any, str] = (getattr(self.connector, "NOT_EXPORTED", None)
-                                    or getattr(self.mapper, "NOT_EXPORTED", None) or {})
-        return declared.get(record_kind(kind))
+        return not_exported(self.connector).get(record_kind(kind))
 
     def _not_supported(self, staged: StagedDocument, record: HostRecord | None, entry: LedgerEntry | None,
                        why: str) -> None:
