@@ -1507,16 +1507,16 @@ class ExportEngine:
         number = _number(record) if isinstance(record, Document | Payment) else getattr(record, "name", None)
         claim, self._held = self._held, None
         if isinstance(record, Party):
-            h = _party_hash(record)
+            version = _party_hash(record)
             tenant = self.r.request.tenant_id
             try:
                 party_claim: Claim | None = self.store.ledger.claim(
-                    tenant, staged.kind, staged.host_id, payload_hash=h, claim_timeout=self.claim_timeout,
-                    idempotency_key=idempotency_key(tenant, staged.kind, staged.host_id, h))
+                    tenant, staged.kind, staged.host_id, payload_hash=version, claim_timeout=self.claim_timeout,
+                    idempotency_key=idempotency_key(tenant, staged.kind, staged.host_id, version))
             except ClaimConflict:
                 party_claim = None
             attempts = self._attempts(party_claim) if party_claim is not None else 1
-            self._record_party_failure(record, party_claim, h, "internal_error", message, attempts, False)
+            self._record_party_failure(record, party_claim, version, "internal_error", message, attempts, False)
             return
         if claim is None and isinstance(record, Document | Payment):
             target = void_hash(staged.payload_hash) if staged.voided else staged.payload_hash
