@@ -855,6 +855,13 @@ class ExportEngine:
                       message=message)
         if report:
             self._remember_failure(party.kind.value, party.host_id, message)
+        if outcome is Outcome.FAILED:  # the host hears too, once per version and kind of news
+            will_retry = h is None
+            self._deliver(ExportFailed(kind=party.kind.value, host_id=party.host_id, number=party.name,
+                                       run_id=self.r.run_id, reason_code=code, reason=message, attempts=1,
+                                       will_retry=will_retry),
+                          dedupe_key=f"failed\n{party.kind.value}\n{party.host_id}\n{_party_hash(party)}\n"
+                                     f"update {will_retry}")
         if h is not None:
             self._remember_party(party, sage_id, {**extra, CONTACT_HASH: h})
         return outcome
