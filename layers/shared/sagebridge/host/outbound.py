@@ -166,9 +166,9 @@ class ExportFailed(_Data):
 
 
 class ExportRunFailed(_Data):
-    """An export run failed before sending anything because of the tenant's setup (settings Sage
-    Bridge cannot read, a business currency it cannot tell...). Sent once per distinct reason;
-    scheduled runs keep trying and succeed once the setup is fixed."""
+    """An export run failed because of the tenant's setup (settings Sage Bridge cannot read, a
+    business currency it cannot tell...); what it had not sent waits for a later run. Sent once per
+    distinct reason; scheduled runs keep trying and carry on once the setup is fixed."""
 
     event_type: ClassVar[str] = "export.run_failed"
     run_id: str
