@@ -320,10 +320,12 @@ def tenant_status(
     days = {first_day + timedelta(days=i): DayCounts(day=first_day + timedelta(days=i)) for i in range(CHART_DAYS)}
     last_24h, last_7d = OutcomeCounts(), OutcomeCounts()
     last_export = None
+    latest: RunRecord | None = None
     since = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC)
     for run in recent_runs(store, tenant_id, since):
         if run.dry_run or run.started_at is None:
             continue
+        latest = latest or run
         if run.status.value == "succeeded" and last_export is None:
             last_export = run.finished_at or run.started_at
         age = now - run.started_at
@@ -341,6 +343,10 @@ def tenant_status(
     backlog = delivery_backlog(store, tenant_id)
     health, problems = _judge(tenant.enabled, connection, failures, more, backlog, mapping_health,
                               abandoned=last_24h.abandoned)
+    if latest is not None and latest.status is RunStatus.FAILED and latest.details.get("error"):
+        # The tenant's setup stops every run (export worker: setup_failed): nothing is exported.
+        problems.insert(0, f"the last export run failed: {latest.details['error']}")
+        health = "broken"
     return TenantStatus(
         tenant_id=tenant_id, enabled=tenant.enabled, generated_at=now, health=health, problems=problems,
         connection=connection, last_successful_export=last_export,
