@@ -173,3 +173,23 @@ def test_status_page_offers_a_one_click_reconnect_when_the_connection_is_not_liv
 def test_status_page_of_a_live_connection_offers_no_reconnect(tenant):
     page = tenant.call("GET", f"/admin/tenants/{TENANT}/status.html").text
     assert "id=reconnect" not in page
+
+
+def test_review_reconciliation_reads_like_the_books(tenant):
+    """Found by the front-door review: drafts and cancelled documents were listed as not exported,
+    a cancelled invoice still live in Sage was not listed, and amounts lost their pence."""
+    tenant.stage(invoice(1))  # exported, then cancelled in the host before any run voided it
+    tenant.stage(invoice(2))  # exported, then Sage's total changed to 16.8
+    tenant.stage(invoice(3).model_copy(update={"status": "draft"}))  # never in the books
+    run_export(tenant)
+    tenant.stage(invoice(1).model_copy(update={"status": "cancelled"}), version=2)
+    record = tenant.sandbox.business().collections["sales_invoices"].get(
+        tenant.store.mappings.get(TENANT, "sales_invoice", "INV-2").sage_id)
+    record.data["total_amount"] = Decimal("16.8")
+    report = tenant.call("GET", f"/admin/tenants/{TENANT}/reconciliation",
+                         query={"from": "2025-03-01", "to": "2025-03-31", "kind": "sales_invoice"}).json
+    by_id = {d["host_id"]: d for d in report["differences"]}
+    assert set(by_id) == {"INV-1", "INV-2"}  # the draft is not a difference
+    assert by_id["INV-1"]["problem"] == "voided_in_host"
+    assert "moved to status cancelled" in by_id["INV-1"]["message"] and "120.00" in by_id["INV-1"]["message"]
+    assert by_id["INV-2"]["message"].endswith("the host says 120.00, Sage holds 16.80")

@@ -28,7 +28,7 @@ from sagebridge.connectors.base import Connector, NotFound, RemoteRecord
 from sagebridge.connectors.sage_accounting import mapper as sage_accounting_mapper
 from sagebridge.domain.documents import Document
 from sagebridge.domain.kinds import DateBasis, DocumentKind, ledger_of
-from sagebridge.domain.money import ZERO, within_tolerance
+from sagebridge.domain.money import ZERO, minor_units, within_tolerance
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.records import parse_host_record
 from sagebridge.domain.settings import TenantSettings
@@ -155,13 +155,17 @@ def _reconcile_kind(
                 except NotFound:
                     remote = None
         live = remote is not None and _live_in_sage(remote)
-        if s.voided:
+        # A draft, quote or cancelled document is not in the books: Sage should not have it live.
+        outside = (isinstance(record, Document) and not settings.is_exportable_status(record.status))
+        if s.voided or outside:
             t.voided_in_host += 1
             if live:
-                assert remote is not None
+                assert remote is not None and record is not None
+                what = "voided" if s.voided else f"moved to status {record.status}"  # type: ignore[union-attr]
                 diffs.append(Difference(kind=kind.value, problem="voided_in_host", host_id=s.host_id, number=number,
                                         sage_id=remote.id, sage_total=remote_total(remote),
-                                        message=f"{number} was voided in the host app but is live in Sage"))
+                                        message=f"{number} was {what} in the host app but is live in Sage "
+                                                f"(holding {_money(remote_total(remote), record)})"))
             continue
         t.host_count += 1
         t.host_total += host_total or ZERO
@@ -175,10 +179,14 @@ def _reconcile_kind(
                                     host_total=host_total, message=f"{number} is not in Sage ({why})"))
             continue
         if not live:
+            # Voided by Sage Bridge itself (the host voided or cancelled it, then changed it back):
+            # say so, so the accountant does not look for someone who deleted it by hand.
+            how = ("voided there by Sage Bridge when the host app voided or cancelled it" if mapping.extra.get("voided")
+                   else "deleted or voided in Sage")
             diffs.append(Difference(kind=kind.value, problem="missing_in_sage", host_id=s.host_id, number=number,
                                     sage_id=mapping.sage_id, host_total=host_total,
                                     message=f"{number} was exported as {mapping.sage_id}, which Sage no longer has "
-                                            "(deleted or voided in Sage)"))
+                                            f"({how})"))
             continue
         assert remote is not None
         sage_total = remote_total(remote)
@@ -187,7 +195,8 @@ def _reconcile_kind(
         if host_total is not None and not within_tolerance(host_total, sage_total):
             diffs.append(Difference(kind=kind.value, problem="total_differs", host_id=s.host_id, number=number,
                                     sage_id=remote.id, host_total=host_total, sage_total=sage_total,
-                                    message=f"{number}: the host says {host_total}, Sage holds {sage_total}"))
+                                    message=f"{number}: the host says {_money(host_total, record)}, Sage holds "
+                                            f"{_money(sage_total, record)}"))
     for sage_id, remote in listed.items():
         if sage_id in ours or not _live_in_sage(remote):
             continue
@@ -203,3 +212,9 @@ def _reconcile_kind(
 
 
 __all__ = ["Difference", "KindTotals", "ReconciliationReport", "reconcile"]
+
+
+def _money(amount: Decimal, record: Document[Any] | Payment | None) -> str:
+    """An amount as the accountant reads it: with its pence (18.00, not 18)."""
+    places = minor_units(record.currency) if record is not None else 2
+    return f"{amount:.{places}f}"
