@@ -90,6 +90,8 @@ class Doc:
     ever_exportable: bool = False
     changed_at: int = 0  # host deliveries seen when it last changed: a skip/failure after it counts
     pre_existing: bool = False  # was in Sage before the tenant connected (going live)
+    sage_voided: bool = False  # the accountant voided it in Sage (and the host has not changed it since)
+    uses_inactive: bool = False  # last changed while one of its mappings was inactive in Sage
 
     @property
     def net(self) -> Decimal:

@@ -173,7 +173,8 @@ class Tenant:
         return TenantSettings(
             provider="sage_accounting",
             tax_mappings={"S": "GB_STANDARD", "R": "GB_LOWER", "Z": "GB_ZERO"},
-            ledger_mappings={"SALES": ids["4000"], "PARTS": ids["5000"]},
+            ledger_mappings={"SALES": ids["4000"], "SERVICES": ids["4010"], "PARTS": ids["5000"],
+                             "FUEL": ids["7200"]},
             default_sales_ledger_account_id=ids["4000"], default_purchase_ledger_account_id=ids["5000"],
             receipt_bank_account_id=ids["bank"], host_callback_url=CALLBACK_URL, retry_limit=3,
         ).model_dump(mode="json")
