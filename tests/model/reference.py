@@ -92,6 +92,13 @@ class Doc:
     pre_existing: bool = False  # was in Sage before the tenant connected (going live)
     sage_voided: bool = False  # the accountant voided it in Sage (and the host has not changed it since)
     uses_inactive: bool = False  # last changed while one of its mappings was inactive in Sage
+    # Every exportable version the host sent, as Sage would show it: with export type New a
+    # document changed after its export keeps the version Sage got first.
+    sent_versions: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def shape(self) -> tuple[Any, ...]:
+        return (self.net, self.tax, self.total, self.document_date.isoformat(),
+                tuple(sorted((line.net, line.tax) for line in self.lines)))
 
     @property
     def net(self) -> Decimal:

@@ -98,3 +98,75 @@ def test_defect_03_an_event_id_reused_with_a_different_body_is_refused(tenant: T
     tenant.run_trigger_jobs()
     tenant.scheduled_run()
     assert sage_invoices(tenant).get("INV-00001", {}).get("total_amount") != 300  # the second body was not stored
+
+
+@known_defect(2)
+def test_defect_02_a_same_second_update_without_version_is_not_dropped(tenant: Tenant) -> None:
+    host = Host(tenant)
+    today = tenant.system.clock.today()
+    first = host.event("invoice.upserted", invoice(1, status="draft", today=today))
+    assert host.send(first).status == 202
+    second = host.event("invoice.upserted", invoice(1, price="250.00", today=today), occurred_at=first["occurred_at"])
+    reply = host.send(second)
+    assert reply.status == 202 and reply.body["result"] == "stored", reply.body
+    tenant.run_trigger_jobs()
+    tenant.scheduled_run()
+    assert str(sage_invoices(tenant)["INV-00001"]["total_amount"]) == "300.00"
+
+
+@known_defect(4)
+def test_defect_04_a_back_dated_invoice_staged_after_a_run_is_exported(tenant: Tenant) -> None:
+    host = Host(tenant)
+    tenant.scheduled_run()  # the tenant's first run: the window now starts at this run
+    today = tenant.system.clock.today()
+    host.send(host.event("invoice.upserted", invoice(1, status="paid", days_back=60, today=today)))
+    tenant.scheduled_run()
+    assert "INV-00001" in sage_invoices(tenant)
+
+
+@known_defect(5)
+def test_defect_05_history_already_in_sage_is_linked_not_created_again(tenant: Tenant) -> None:
+    acme = tenant.accountant
+    today = tenant.system.clock.today()
+    contact = acme.create("contacts", {"name": "Customer C1 Ltd", "contact_type_ids": ["CUSTOMER"]})
+    acme.create("sales_invoices", {
+        "contact_id": contact["id"], "date": (today - timedelta(days=10)).isoformat(), "reference": "INV-00001",
+        "invoice_lines": [{"description": "Labour", "ledger_account_id": tenant.ids["4000"], "quantity": 1,
+                           "unit_price": "100.00", "tax_rate_id": tenant.ids["GB_STANDARD"], "net_amount": "100.00",
+                           "tax_amount": "20.00", "total_amount": "120.00"}]})
+    tenant.scheduled_run()  # connected, first run done: then the history arrives
+    host = Host(tenant)
+    host.send(host.event("invoice.upserted", invoice(1, status="paid", days_back=10, today=today)))
+    tenant.scheduled_run()
+    assert acme.count_by_reference("sales_invoices")["INV-00001"] == 1
+
+
+@known_defect(20)
+def test_defect_20_a_void_without_version_after_a_versioned_upsert_voids(tenant: Tenant) -> None:
+    host = Host(tenant)
+    today = tenant.system.clock.today()
+    host.send(host.event("invoice.upserted", invoice(1, today=today, version=3)))
+    tenant.run_trigger_jobs()
+    assert "INV-00001" in sage_invoices(tenant)
+    reply = host.send(host.event("document.voided", {"kind": "sales_invoice", "host_id": "INV-1"}))
+    assert reply.status == 202 and reply.body["result"] == "stored", reply.body
+    tenant.scheduled_run()
+    assert sage_invoices(tenant)["INV-00001"]["status"]["id"] == "VOID"
+
+
+@known_defect(18)
+def test_defect_18_a_renamed_customer_alone_reaches_sage_on_the_schedule(system: System) -> None:
+    tenant = system.new_tenant(export_type="new")
+    tenant.connect()
+    try:
+        host = Host(tenant)
+        today = tenant.system.clock.today()
+        host.send(host.event("invoice.upserted", invoice(1, today=today)))
+        tenant.run_trigger_jobs()
+        host.send(host.event("customer.upserted", {"host_id": "C1", "name": "Customer C1 Trading Ltd",
+                                                   "email": "ap.c1@example.com", "currency": "GBP"}))
+        tenant.scheduled_run()
+        contact_id = sage_invoices(tenant)["INV-00001"]["contact"]["id"]
+        assert tenant.accountant.get("contacts", contact_id)["name"] == "Customer C1 Trading Ltd"
+    finally:
+        tenant.disable()
