@@ -14,7 +14,6 @@ from moto import mock_aws
 from local import template
 from sagebridge.observability import logger
 from tests.integration.conftest import dynamodb_client, dynamodb_endpoint  # noqa: F401 - the shared engine
-
 from tests.model.machine import STATES, STATS
 from tests.model.system import System, build_system
 

@@ -50,7 +50,7 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
 from sagebridge.store.table import Table
 from sagebridge.sync.export import ExportResult
-from sagebridge.sync.payments import TenantPoll, poll_connected_tenant
+from sagebridge.sync.payments import PollerReport, TenantPoll, poll_connected_tenant, poll_each
 from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting
 from sagebridge.sync.scheduling import LeaseHeld, WorkerDeps, handle_export_job
 
@@ -202,7 +202,7 @@ class Tenant:
         """At the end of an example: out of every later scan."""
         try:
             self.store.tenants.set_enabled(self.tenant_id, False)
-        except Exception:  # noqa: BLE001 - housekeeping only
+        except Exception:
             pass
 
     # -- the host app -------------------------------------------------------------------------------
@@ -263,10 +263,16 @@ class Tenant:
     # -- the payment poller -------------------------------------------------------------------------
 
     def poll(self) -> TenantPoll:
+        """One poll of this tenant as the poller runs it: a tenant's failure (Sage down, a 429
+        storm) is recorded as `failed` and retried on the next poll."""
         system = self.system
-        return poll_connected_tenant(system.sage, self.tenant_id, self.settings(),
-                                     DeliveryOutbox(self.outbox.queue, self.outbox.deliveries),  # type: ignore[arg-type]
-                                     clock=system.clock.now)
+        outbox = DeliveryOutbox(self.outbox.queue, self.outbox.deliveries)  # type: ignore[arg-type]
+        report = poll_each(
+            PollerReport(), [(self.tenant_id, self.settings())],
+            lambda tenant_id, settings: poll_connected_tenant(system.sage, tenant_id, settings, outbox,
+                                                              clock=system.clock.now),
+            is_connected=system.sage.service.is_connected)
+        return report.tenants[0]
 
 
 @dataclass

@@ -17,7 +17,8 @@ from tests.model.machine import books_test_case
 PROFILE = os.environ.get("SAGEBRIDGE_MODEL_PROFILE", "bounded")
 _COMMON: dict[str, Any] = {"deadline": None, "database": None, "print_blob": True,
                            "suppress_health_check": list(HealthCheck)}
-FIXED = settings(max_examples=6, stateful_step_count=30, derandomize=True, verbosity=Verbosity.verbose if os.environ.get("SAGEBRIDGE_MODEL_VERBOSE") else Verbosity.normal, **_COMMON)
+VERBOSITY = Verbosity.verbose if os.environ.get("SAGEBRIDGE_MODEL_VERBOSE") else Verbosity.normal
+FIXED = settings(max_examples=6, stateful_step_count=30, derandomize=True, verbosity=VERBOSITY, **_COMMON)
 RANDOM = settings(max_examples=int(os.environ.get("SAGEBRIDGE_MODEL_EXAMPLES", 4 if PROFILE == "bounded" else 400)),
                   stateful_step_count=30 if PROFILE == "bounded" else 60, **_COMMON)
 if os.environ.get("SAGEBRIDGE_MODEL_SEED"):

@@ -170,3 +170,24 @@ def test_defect_18_a_renamed_customer_alone_reaches_sage_on_the_schedule(system:
         assert tenant.accountant.get("contacts", contact_id)["name"] == "Customer C1 Trading Ltd"
     finally:
         tenant.disable()
+
+
+@known_defect(7)
+def test_defect_07_a_refused_document_is_told_once_at_once_and_not_resent(tenant: Tenant) -> None:
+    host = Host(tenant)
+    today = tenant.system.clock.today()
+    bad = invoice(1, status="paid", today=today)
+    bad["lines"][0]["ledger_code"] = "PARTS"  # a purchase ledger on a sales line: Sage refuses it
+    host.send(host.event("invoice.upserted", bad))
+
+    def told() -> list[dict[str, Any]]:
+        return [e for e in tenant.delivered() if e["type"] in ("export.failed", "document.skipped")]
+
+    tenant.scheduled_run()
+    assert [e["data"]["host_id"] for e in told()] == ["INV-1"], "the host hears of the first failure"
+    posts = tenant.system.sandbox.request_count(tenant.business_id, "POST", "/sales_invoices")
+    for _ in range(5):
+        tenant.scheduled_run()
+    assert tenant.system.sandbox.request_count(tenant.business_id, "POST", "/sales_invoices") == posts, \
+        "a version Sage refused is not sent again until it changes or is replayed"
+    assert len(told()) == 1, "told once, not on every run"
