@@ -3,6 +3,7 @@ the live-API differences the specs README lists: idempotency_id in the body, lax
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -80,7 +81,7 @@ def test_contact_bodies_validate(party):
 
 
 @pytest.mark.parametrize("payment", [
-    CustomerPayment(host_id="PAY-1", party_id="C1", payment_date="2025-03-02", amount="400", currency="GBP",
+    CustomerPayment(host_id="PAY-1", party_id="C1", payment_date="2025-03-02", amount="334.99", currency="GBP",
                     method="cash", reference="Till 3",
                     allocations=[{"kind": "sales_invoice", "host_id": "INV-1", "amount": "344.99"},
                                  {"kind": "sales_credit_note", "host_id": "CN-1", "amount": "10"}]),
@@ -93,6 +94,21 @@ def test_payment_bodies_validate(payment):
     body = mapper.payment_body(payment, contact_id="c-1", allocations=allocations, bank_account_id="bank",
                                settings=SETTINGS, business_currency="GBP")
     assert spec.validate_request_body("postContactPayments", wire(body, "contact_payments")) == []
+
+
+def test_defect_06_offset_and_credit_note_allocation_bodies_validate():
+    offset = CustomerPayment(host_id="PAY-9", party_id="C1", payment_date="2025-03-02", amount="0", currency="GBP",
+                             allocations=[{"kind": "sales_invoice", "host_id": "INV-1", "amount": "30"},
+                                          {"kind": "sales_credit_note", "host_id": "CN-1", "amount": "30"}])
+    allocations = [(a.kind, f"sage-{a.host_id}", a.amount) for a in offset.allocations]
+    body = mapper.payment_body(offset, contact_id="c-1", allocations=allocations, bank_account_id="bank",
+                               settings=SETTINGS, business_currency="GBP")
+    assert body["transaction_type_id"] == "CUSTOMER_ALLOCATION" and "bank_account_id" not in body
+    assert spec.validate_request_body("postContactAllocations", wire(body, "contact_allocations")) == []
+    linked = mapper.credit_note_allocation_body(contact_id="c-1", invoice_id="sage-INV-1", credit_note_id="sage-CN-1",
+                                                amount=Decimal("30"), on=date(2025, 3, 2))
+    assert [a["amount"] for a in linked["allocated_artefacts"]] == [Decimal("30.00"), Decimal("-30.00")]
+    assert spec.validate_request_body("postContactAllocations", wire(linked, "contact_allocations")) == []
 
 
 def test_the_validator_does_catch_a_bad_body():

@@ -96,7 +96,8 @@ def _scenario(sandbox: Sage200Sandbox, client: Sage200Client) -> None:
                                     business_currency="GBP").body
         posted[kind] = connector.create_document(kind, body)
         connector.find_documents_by_reference(kind, number)
-    payment = CustomerPayment(host_id="PAY-1", party_id="C-1", payment_date=date(2025, 3, 2), amount=Decimal("185"),
+    # The credit note offsets part of the invoice: the receipt is the money that moved (165 - 20).
+    payment = CustomerPayment(host_id="PAY-1", party_id="C-1", payment_date=date(2025, 3, 2), amount=Decimal("145"),
                               currency="GBP", reference="BACS 1", allocations=[
                                   {"kind": "sales_invoice", "host_id": "INV-1", "amount": "165.00"},
                                   {"kind": "sales_credit_note", "host_id": "CN-1", "amount": "20.00"}])

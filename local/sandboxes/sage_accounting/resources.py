@@ -727,12 +727,14 @@ def filter_predicates(collection: str, params: dict[str, str]) -> list[Callable[
         if key in params:
             wanted, attr = params[key], key[:-3]
             checks.append(lambda r, wanted=wanted, attr=attr: (r.data.get(attr) or {}).get("id") == wanted)
+    # Each predicate binds its own value: a shared name read late would make one filter test the
+    # other's value (contact_type_id compared with the email: no contact ever matched both).
     if "contact_type_id" in params:
-        wanted = params["contact_type_id"].upper()
-        checks.append(lambda r: any(t["id"] == wanted for t in r.data.get("contact_types") or []))
+        wanted_type = params["contact_type_id"].upper()
+        checks.append(lambda r: any(t["id"] == wanted_type for t in r.data.get("contact_types") or []))
     if "email" in params:
-        wanted = params["email"].lower()
-        checks.append(lambda r: str(r.data.get("email") or "").lower() == wanted)
+        wanted_email = params["email"].lower()
+        checks.append(lambda r: str(r.data.get("email") or "").lower() == wanted_email)
     if "active" in params:
         wanted_active = params["active"].lower() == "true"
         checks.append(lambda r: bool(r.data.get("active")) == wanted_active)

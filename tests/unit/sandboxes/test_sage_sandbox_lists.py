@@ -102,3 +102,14 @@ def test_seeded_uk_chart_and_tax_rates(api):
     assert rates == {"GB_STANDARD": 20.0, "GB_LOWER": 5.0, "GB_ZERO": 0.0, "GB_EXEMPT": 0.0, "GB_NO_TAX": 0.0}
     assert api.get("/bank_accounts").json()["$total"] == 1
     assert api.post("/artefact_statuses", json={}).status_code == 405
+
+
+def test_defect_08_contacts_filter_by_email_and_contact_type_together(sandbox, api):
+    accountant = sandbox.accountant()
+    person = {"name": "Accounts", "email": "ap@shared.example"}
+    customer = accountant.create("contacts", {"name": "Shared Ltd", "contact_type_ids": ["CUSTOMER"],
+                                              "main_contact_person": person})
+    accountant.create("contacts", {"name": "Shared Supplies", "contact_type_ids": ["VENDOR"],
+                                   "main_contact_person": person})
+    found = api.get("/contacts", params={"email": "AP@shared.example", "contact_type_id": "CUSTOMER"}).json()
+    assert [c["id"] for c in found["$items"]] == [customer["id"]]

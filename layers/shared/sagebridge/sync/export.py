@@ -101,6 +101,11 @@ PAYMENT_KINDS = (DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND)
 PARTY_KINDS = (PartyKind.CUSTOMER, PartyKind.VENDOR)
 # Parties first (documents need their contact), payments last (they need their invoices).
 PHASES: tuple[tuple[RecordKind, ...], ...] = (PARTY_KINDS, DOCUMENT_KINDS, PAYMENT_KINDS)
+# The ledger entry of a credit note's allocation against the invoice it credits (`invoice_id`): its
+# own entry, so the allocation is sent once even if the run dies after Sage answered.
+CREDIT_NOTE_ALLOCATION = "credit_note_allocation"
+WAITING_FOR_INVOICE = "waiting_for_invoice"
+ALLOCATION_DUE = "allocation_due"
 
 
 # --------------------------------------------------------------------------------------- the request
@@ -269,6 +274,8 @@ class ExportEngine:
         try:
             try:
                 for phase in PHASES:
+                    if phase is PAYMENT_KINDS and not request.dry_run:
+                        self._allocate_credit_notes()  # before payments: they may settle what is left
                     for batch in self._batches(request, phase, window):
                         try:
                             self._export_batch(batch)
@@ -341,7 +348,7 @@ class ExportEngine:
     ) -> Iterator[list[StagedDocument]]:
         tenant = request.tenant_id
         if request.documents:
-            refs = [(k, h) for k, h in request.documents if record_kind(k) in phase]
+            refs = [(k, h) for k, h in request.documents if k != CREDIT_NOTE_ALLOCATION and record_kind(k) in phase]
             for start in range(0, len(refs), PAGE_SIZE):
                 found = [self.store.documents.find(tenant, k, h) for k, h in refs[start:start + PAGE_SIZE]]
                 for (k, h), staged in zip(refs[start:start + PAGE_SIZE], found, strict=True):
@@ -518,6 +525,8 @@ class ExportEngine:
         except SageError as exc:
             self._fail(staged, record, claim, exc)
             return
+        if kind is DocumentKind.SALES_CREDIT_NOTE and getattr(record, "invoice_id", None):
+            self._hold_allocation(staged.host_id)  # allocated against its invoice after this phase
         if self.hooks is not None:
             self.hooks.after_sage_call(staged.kind, staged.host_id, remote)
         message = {Outcome.CREATED: f"created in Sage (reference {reference})",
@@ -926,7 +935,8 @@ class ExportEngine:
         reasons = payment_skip_reasons(payment, exported=exported, business_currency=self.business_currency,
                                        contact_currency=None)
         reasons += bank_account_reasons(payment, bank_account_id=self.settings.receipt_bank_account_id)
-        allowed = self.mapper.ALLOCATION_SIGN[payment.kind]
+        # A connector whose product cannot take every allocation says which it can (Intacct: invoices only).
+        allowed = getattr(self.connector, "allocation_sign", self.mapper.ALLOCATION_SIGN)[payment.kind]
         targets = " or ".join(k.value.replace("_", " ") + "s" for k in allowed)
         for number, allocation in enumerate(payment.allocations, start=1):
             if allocation.kind not in allowed:
@@ -947,6 +957,181 @@ class ExportEngine:
             business_currency=self.business_currency,
         )
         return body, self.mapper.payment_reference(payment), payment.amount
+
+    # ---- credit notes linked to an invoice
+
+    def _allocate_credit_notes(self) -> None:
+        """Use up each credit note the host linked to an invoice (`invoice_id`) against that invoice
+        in Sage, once both are there: those exported in this run, and (scheduled runs, replays)
+        those waiting for their invoice or whose allocation failed or was cut off."""
+        r = self.r
+        tenant = r.request.tenant_id
+        wanted = dict.fromkeys(r.held_allocations)
+        wanted.update(dict.fromkeys(h for k, h in r.request.documents if k == CREDIT_NOTE_ALLOCATION))
+        if r.request.include_retries or r.request.triggered_by is RunTrigger.REPLAY:
+            for state in (LedgerState.SKIPPED, LedgerState.FAILED, LedgerState.IN_FLIGHT):
+                token: str | None = None
+                while True:
+                    page = self.store.ledger.list_by_state(tenant, state, next_token=token)
+                    wanted.update(dict.fromkeys(e.host_id for e in page if e.kind == CREDIT_NOTE_ALLOCATION))
+                    if not (token := page.next_token):
+                        break
+        if not wanted:
+            return
+        entries = self.store.ledger.find_many(tenant, [(CREDIT_NOTE_ALLOCATION, h) for h in wanted])
+        for host_id in wanted:
+            held = r.held_allocations.pop(host_id, None)
+            try:
+                if held is not None:  # ours: let go of the marker, then claim it as any run would
+                    try:
+                        self.store.ledger.mark_skipped(held, "allocation due: the credit note was just sent to Sage")
+                    except ConflictError:
+                        continue  # taken over by another run, which allocates it
+                    entries.pop((CREDIT_NOTE_ALLOCATION, host_id), None)
+                self._allocate_credit_note(host_id, entries.get((CREDIT_NOTE_ALLOCATION, host_id)))
+            except (AuthError, NotConnected) as exc:
+                raise RunAborted(f"Sage refused the connection: {exc.message}") from exc
+            except RateLimited as exc:
+                raise RunAborted(f"Sage is rate limiting this business: {exc.message}") from exc
+
+    def _hold_allocation(self, host_id: str) -> None:
+        """Mark the credit note's allocation as due (an in_flight claim) as soon as Sage has the credit
+        note: if the run dies before allocating, the stale claim is listed and a later run allocates."""
+        tenant = self.r.request.tenant_id
+        try:
+            self.r.held_allocations[host_id] = self.store.ledger.claim(
+                tenant, CREDIT_NOTE_ALLOCATION, host_id, payload_hash=ALLOCATION_DUE,
+                idempotency_key=idempotency_key(tenant, CREDIT_NOTE_ALLOCATION, host_id, ALLOCATION_DUE),
+                claim_timeout=self.claim_timeout)
+        except ClaimConflict:
+            pass  # allocated (or being allocated) already
+
+    def _allocate_credit_note(self, host_id: str, entry: LedgerEntry | None) -> None:
+        tenant = self.r.request.tenant_id
+        note_kind, invoice_kind = DocumentKind.SALES_CREDIT_NOTE, DocumentKind.SALES_INVOICE
+        staged = self.store.documents.find(tenant, note_kind.value, host_id)
+        if staged is None or staged.voided:
+            return
+        try:
+            note = parse_host_record(note_kind, staged.canonical_json)
+        except ValidationError:
+            return  # its own export logs why
+        invoice_id = getattr(note, "invoice_id", None)
+        if not isinstance(note, Document) or not invoice_id:
+            return
+        if entry is not None and entry.state is LedgerState.IN_FLIGHT and not self._stale(entry):
+            return
+        if (entry is not None and entry.state is LedgerState.FAILED and entry.attempts > self.settings.retry_limit
+                and self.r.request.triggered_by is not RunTrigger.REPLAY):
+            return  # gave up and told the host; a replay tries again
+        maps = self.store.mappings.find_many(tenant, [(note_kind.value, host_id), (invoice_kind.value, invoice_id)])
+        note_map, invoice_map = maps.get((note_kind.value, host_id)), maps.get((invoice_kind.value, invoice_id))
+        if note_map is None or note_map.extra.get("voided"):
+            return  # the credit note itself is not in Sage (yet): nothing to allocate
+        if invoice_map is None or invoice_map.extra.get("voided"):
+            self._allocation_waits(note, entry, invoice_id)
+            return
+        h = hashlib.sha256(f"{note_map.sage_id}\n{invoice_map.sage_id}".encode()).hexdigest()
+        if entry is not None and entry.state is LedgerState.EXPORTED and entry.exported_hash == h:
+            return  # allocated already
+        if (entry is not None and entry.state is LedgerState.SKIPPED and entry.payload_hash == h
+                and self.r.request.triggered_by is not RunTrigger.REPLAY):
+            return  # refused for a reason that stays (not supported, invoice paid) and said so; a replay tries again
+        key = idempotency_key(tenant, CREDIT_NOTE_ALLOCATION, host_id, h)
+        try:
+            claim = self.store.ledger.claim(tenant, CREDIT_NOTE_ALLOCATION, host_id, idempotency_key=key,
+                                            payload_hash=h, claim_timeout=self.claim_timeout)
+        except ClaimConflict:
+            return
+        label = f"Credit note {note.number}"
+        invoice_label = f"invoice '{invoice_id}'"
+        try:
+            remote_note = self.connector.get_document(note_kind, note_map.sage_id)
+            remote_invoice = self.connector.get_document(invoice_kind, invoice_map.sage_id)
+            left, owed = self.mapper.remote_outstanding(remote_note), self.mapper.remote_outstanding(remote_invoice)
+            earlier = claim.uncertain or (claim.previous is not None and claim.previous.state is LedgerState.FAILED)
+            if left <= 0 or (owed <= 0 and earlier):
+                # Used up in Sage already: by our earlier attempt whose answer was lost, or by the bookkeeper.
+                self._allocation_settled(claim, note, Outcome.LINKED, note_map.sage_id,
+                                         f"{label} is already allocated in Sage (nothing left on it): not sent again")
+                return
+            if owed <= 0:
+                self._allocation_settled(claim, note, Outcome.SKIPPED, None,
+                                         f"{label} was not allocated against {invoice_label}: the invoice is already "
+                                         f"paid in Sage, so the credit ({left}) stays on the customer's account",
+                                         code=SkipCode.ALREADY_PAID_IN_SAGE.value)
+                return
+            amount = min(left, owed)
+            on = max(note.document_date, self.mapper.remote_date(remote_invoice) or note.document_date)
+            contact = (self.mapper.remote_contact_id(remote_note)
+                       or self._parties.get((PartyKind.CUSTOMER, note.party_id)))
+            body = self.mapper.credit_note_allocation_body(
+                contact_id=str(contact), invoice_id=invoice_map.sage_id, credit_note_id=note_map.sage_id,
+                amount=amount, on=on)
+            try:
+                made = self.connector.create_allocation(body, idempotency_key=key)
+            except UncertainWrite:
+                # Did it land? The credit note's outstanding amount says; the resend carries the same key.
+                if self.mapper.remote_outstanding(self.connector.get_document(note_kind, note_map.sage_id)) < left:
+                    made = RemoteRecord(id=note_map.sage_id, data={})
+                else:
+                    made = self.connector.create_allocation(body, idempotency_key=key)
+        except NotSupported as exc:
+            message = f"{label} was not allocated against {invoice_label}: {exc.message}"
+            self._allocation_settled(claim, note, Outcome.SKIPPED, None, message, code="not_supported")
+            self._remember_failure(note_kind.value, host_id, message)
+            self._deliver(ExportFailed(kind=note_kind.value, host_id=host_id, number=note.number, run_id=self.r.run_id,
+                                       reason_code="not_supported", reason=message, attempts=claim.entry.attempts,
+                                       will_retry=False),
+                          dedupe_key=f"failed\n{CREDIT_NOTE_ALLOCATION}\n{host_id}\n{h}")
+            return
+        except SageError as exc:
+            attempts = claim.entry.attempts
+            will_retry = attempts <= self.settings.retry_limit
+            message = f"{label} could not be allocated against {invoice_label} in Sage: {exc.message}"
+            self._allocation_settled(claim, note, Outcome.FAILED, None, message, code=_failure_code(exc))
+            if not will_retry:
+                self._remember_failure(note_kind.value, host_id, message)
+                self._deliver(ExportFailed(kind=note_kind.value, host_id=host_id, number=note.number,
+                                           run_id=self.r.run_id, reason_code=_failure_code(exc), reason=message,
+                                           attempts=attempts, will_retry=False),
+                              dedupe_key=f"failed\n{CREDIT_NOTE_ALLOCATION}\n{host_id}\n{h}")
+            if isinstance(exc, AuthError | RateLimited):
+                raise
+            return
+        self._allocation_settled(claim, note, Outcome.CREATED, made.id or note_map.sage_id,
+                                 f"{label}: {amount} allocated against {invoice_label} in Sage")
+
+    def _allocation_waits(self, note: Document[Any], entry: LedgerEntry | None, invoice_id: str) -> None:
+        """The invoice is not in Sage yet: say so once (a named wait, not silence); a later run
+        allocates the credit note when the invoice has been exported."""
+        message = (f"Credit note {note.number} waits for invoice '{invoice_id}' to be exported to Sage before it is "
+                   "allocated against it (on the next scheduled run after that)")
+        if entry is not None and entry.state is LedgerState.SKIPPED and entry.reason == message:
+            return  # waiting already, and logged when it started
+        tenant = self.r.request.tenant_id
+        try:
+            claim = self.store.ledger.claim(
+                tenant, CREDIT_NOTE_ALLOCATION, note.host_id, payload_hash=WAITING_FOR_INVOICE,
+                idempotency_key=idempotency_key(tenant, CREDIT_NOTE_ALLOCATION, note.host_id, WAITING_FOR_INVOICE),
+                claim_timeout=self.claim_timeout)
+        except ClaimConflict:
+            return
+        self._allocation_settled(claim, note, Outcome.SKIPPED, None, message, code=WAITING_FOR_INVOICE)
+
+    def _allocation_settled(self, claim: Claim, note: Document[Any], outcome: Outcome, sage_id: str | None,
+                            message: str, *, code: str | None = None) -> None:
+        """Settle the allocation's ledger entry and log it on the credit note, in one transaction."""
+        ledger = self.store.ledger
+        op = {Outcome.SKIPPED: lambda: ledger.mark_skipped_op(claim, message),
+              Outcome.FAILED: lambda: ledger.mark_failed_op(claim, message)}.get(
+            outcome, lambda: ledger.mark_exported_op(claim, sage_id or ""))()
+        try:
+            self.store.transact([op, self._log_op(DocumentKind.SALES_CREDIT_NOTE.value, note.host_id, note.number,
+                                                  outcome, sage_id=sage_id, reason_code=code, message=message)])
+        except ConflictError:
+            return
+        self._count(outcome)
 
     # ---- ledger, log and outcomes
 
@@ -1143,6 +1328,7 @@ class _RunState:
     mappings: dict[tuple[str, str], Any] = field(default_factory=dict)
     final_failures: list[str] = field(default_factory=list)
     planned_creates: set[tuple[str, str]] = field(default_factory=set)  # dry run only
+    held_allocations: dict[str, Claim] = field(default_factory=dict)  # credit notes sent this run, by host id
 
 
 @dataclass(frozen=True)

@@ -68,14 +68,15 @@ def test_references_fit_sage_200():
 
 
 def test_receipt_and_allocation_balance_to_zero():
-    payment = CustomerPayment(host_id="PAY-1", party_id="C", payment_date=date(2025, 3, 2), amount=Decimal("200"),
+    # The credit note offsets part of the invoice: the receipt is the money that moved (150 - 30).
+    payment = CustomerPayment(host_id="PAY-1", party_id="C", payment_date=date(2025, 3, 2), amount=Decimal("120"),
                               currency="GBP", allocations=[
                                   {"kind": "sales_invoice", "host_id": "I", "amount": "150.00"},
                                   {"kind": "sales_credit_note", "host_id": "N", "amount": "30.00"}])
     body = mapper.payment_body(payment, contact_id="42", allocations=[
         (DocumentKind.SALES_INVOICE, "11", Decimal("150.00")), (DocumentKind.SALES_CREDIT_NOTE, "12", Decimal("30"))],
         bank_account_id="7", settings=SETTINGS, business_currency="GBP")
-    assert body["resource"] == "sales_receipts" and body["record"]["cheque_value"] == Decimal("200.00")
+    assert body["resource"] == "sales_receipts" and body["record"]["cheque_value"] == Decimal("120.00")
     allocation = mapper.allocation_body(42, 13, DocumentKind.CUSTOMER_PAYMENT, body["allocation_lines"], None)
     values = [line["value_to_allocate"] for line in allocation["allocation_lines"]]
     assert values == [Decimal("150.00"), Decimal("-30.00"), Decimal("-120.00")] and sum(values) == 0

@@ -374,6 +374,8 @@ class Sage200Connector:
         kind = DocumentKind(body["kind"])
         record: Mapping[str, Any] = body["record"]
         lines: list[dict[str, Any]] = list(body.get("allocation_lines") or [])
+        if kind is DocumentKind.CUSTOMER_PAYMENT and Decimal(str(record["cheque_value"])) == 0:
+            return self._offset(record, lines)
         existing = self._find_payment(kind, record)
         if existing is None:
             try:
@@ -394,6 +396,24 @@ class Sage200Connector:
                     raise
             existing = self.client.get("sales_posted_transactions", existing["id"])
         return _record(existing)
+
+    def _offset(self, record: Mapping[str, Any], lines: list[dict[str, Any]]) -> RemoteRecord:
+        """A payment that moved no money: its credit notes set against its invoices by one allocation,
+        no receipt (Sage 200 refuses a receipt of 0). It is known by its first credit note, and sent
+        only while nothing is allocated against that yet, so a resend after a lost answer is harmless."""
+        credit = next(line for line in lines if Decimal(str(line["value_to_allocate"])) < 0)
+        current = self.client.get("sales_posted_transactions", credit["posted_tran_id"])
+        if mapper.remote_paid(_record(current)) == 0:
+            allocation: dict[str, Any] = {"customer_id": int(record["customer_id"]), "allocation_lines": lines}
+            if record.get("transaction_date"):
+                allocation["allocation_date"] = record["transaction_date"]
+            try:
+                self.client.post("sales_allocations", allocation)
+            except UncertainWrite:
+                if mapper.remote_paid(_record(self.client.get("sales_posted_transactions", current["id"]))) == 0:
+                    raise
+            current = self.client.get("sales_posted_transactions", current["id"])
+        return _record(current)
 
     def _find_payment(self, kind: DocumentKind, record: Mapping[str, Any]) -> dict[str, Any] | None:
         reference = str(record["reference"])

@@ -345,6 +345,17 @@ def payment_body(
             "allocation_lines": lines}
 
 
+def credit_note_allocation_body(*, contact_id: str, invoice_id: str, credit_note_id: str, amount: Decimal,
+                                on: date) -> dict[str, Any]:
+    """`sales_allocations`: a credit note used up against the invoice it credits (each line carries
+    its document's account sign; the two add up to zero, no money moves)."""
+    value = round_money(amount)
+    return {"customer_id": sage_int(contact_id), "allocation_date": body_date(on), "allocation_lines": [
+        {"posted_tran_id": sage_int(invoice_id), "value_to_allocate": value * ACCOUNT_SIGN[DocumentKind.SALES_INVOICE]},
+        {"posted_tran_id": sage_int(credit_note_id),
+         "value_to_allocate": value * ACCOUNT_SIGN[DocumentKind.SALES_CREDIT_NOTE]}]}
+
+
 def allocation_body(customer_id: int, payment_id: int, payment_kind: DocumentKind,
                     lines: list[dict[str, Any]], on: str | None) -> dict[str, Any]:
     """`sales_allocations`: the documents' lines plus the payment's, which balances them to zero."""
@@ -451,6 +462,7 @@ __all__ = [
     "contact_matches",
     "contact_reference",
     "contact_update_body",
+    "credit_note_allocation_body",
     "document_body",
     "document_reference",
     "is_same_document",

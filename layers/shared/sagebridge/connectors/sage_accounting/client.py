@@ -31,6 +31,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from sagebridge.connectors.base import (
+    NotFound,
     RemoteRecord,
     SageError,
     SageUnavailable,
@@ -39,6 +40,7 @@ from sagebridge.connectors.base import (
     iso_currency,
 )
 from sagebridge.connectors.http import NOT_SENT, WRITES, full_jitter_backoff, parse_retry_after, request_id
+from sagebridge.connectors.sage_accounting import mapper
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.observability import logger, metrics
 
@@ -512,14 +514,32 @@ class SageAccountingConnector:
         return RemoteRecord.from_sage(self.client.create(resource, body, idempotency_id=self._key(idempotency_key)))
 
     def update_document(self, kind: DocumentKind, remote_id: str, body: Mapping[str, Any]) -> RemoteRecord:
+        if body.get("transaction_type_id") == mapper.OFFSET_TYPE:  # still an offset: PUT the allocation
+            return RemoteRecord.from_sage(self.client.update("contact_allocations", remote_id, body))
         return RemoteRecord.from_sage(self.client.update(DOCUMENT_RESOURCES[kind], remote_id, body))
 
     def void_document(self, kind: DocumentKind, remote_id: str, *, reason: str) -> RemoteRecord:
+        if kind is DocumentKind.CUSTOMER_PAYMENT and self._is_offset(remote_id):
+            self.client.delete("contact_allocations", remote_id)
+            return RemoteRecord.from_sage({"id": remote_id})
         data = self.client.delete(DOCUMENT_RESOURCES[kind], remote_id, void_reason=reason)
         return RemoteRecord.from_sage(data or {"id": remote_id})
 
     def get_document(self, kind: DocumentKind, remote_id: str) -> RemoteRecord:
-        return RemoteRecord.from_sage(self.client.get(DOCUMENT_RESOURCES[kind], remote_id))
+        try:
+            return RemoteRecord.from_sage(self.client.get(DOCUMENT_RESOURCES[kind], remote_id))
+        except NotFound:
+            if kind is not DocumentKind.CUSTOMER_PAYMENT:
+                raise
+            # A payment that moved no money was sent as a contact allocation (mapper.OFFSET_TYPE).
+            return RemoteRecord.from_sage(self.client.get("contact_allocations", remote_id))
+
+    def _is_offset(self, remote_id: str) -> bool:
+        try:
+            self.client.get("contact_payments", remote_id)
+        except NotFound:
+            return True
+        return False
 
     def find_documents_by_reference(self, kind: DocumentKind, reference: str) -> list[RemoteRecord]:
         return [RemoteRecord.from_sage(r) for r in self.client.find_by_reference(DOCUMENT_RESOURCES[kind], reference)]
@@ -537,6 +557,8 @@ class SageAccountingConnector:
         return (RemoteRecord.from_sage(r) for r in self.client.iterate(DOCUMENT_RESOURCES[kind], **filters))
 
     def create_payment(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
+        if body.get("transaction_type_id") == mapper.OFFSET_TYPE:  # no money moved: credit notes offset invoices
+            return self.create_allocation(body, idempotency_key=idempotency_key)
         return RemoteRecord.from_sage(
             self.client.create("contact_payments", body, idempotency_id=self._key(idempotency_key)))
 

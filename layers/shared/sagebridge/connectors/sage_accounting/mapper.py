@@ -47,6 +47,8 @@ PAYMENT_TYPE = {
     DocumentKind.CUSTOMER_PAYMENT: "CUSTOMER_RECEIPT",
     DocumentKind.CUSTOMER_REFUND: "CUSTOMER_REFUND",
 }
+# Credit notes set against invoices with no money moving: a contact allocation, not a receipt.
+OFFSET_TYPE = "CUSTOMER_ALLOCATION"
 # The host's words for a payment method -> Sage's payment_method ids.
 PAYMENT_METHODS = {
     "cash": "CASH",
@@ -260,7 +262,9 @@ def payment_body(
     business_currency: str,
 ) -> dict[str, Any]:
     """A CUSTOMER_RECEIPT or CUSTOMER_REFUND. `allocations`: (kind, Sage id, host amount) of the
-    documents it settles; what is not allocated stays on the customer's account."""
+    documents it settles; what is not allocated stays on the customer's account. Credit notes used
+    up by a receipt go in negative, so `total_amount` is the money that moved; a receipt that moved
+    no money (a pure offset) is a CUSTOMER_ALLOCATION instead (Sage refuses a receipt of 0)."""
     signs = ALLOCATION_SIGN[payment.kind]
     allocated = []
     settled = ZERO
@@ -271,6 +275,9 @@ def payment_body(
         allocated.append({"artefact_id": sage_id, "amount": signed})
         settled += signed
     total = round_money(payment.amount)
+    if total == ZERO and payment.kind is DocumentKind.CUSTOMER_PAYMENT:
+        return {"transaction_type_id": OFFSET_TYPE, "contact_id": contact_id, "date": payment.payment_date,
+                "allocated_artefacts": allocated}
     reference = payment_reference(payment)
     body: dict[str, Any] = {
         "transaction_type_id": PAYMENT_TYPE[payment.kind],
@@ -297,6 +304,16 @@ def payment_body(
             "total_amount": on_account,
         }
     return body
+
+
+def credit_note_allocation_body(*, contact_id: str, invoice_id: str, credit_note_id: str, amount: Decimal,
+                                on: date) -> dict[str, Any]:
+    """A credit note used up against the invoice it credits: `POST /contact_allocations`, the invoice
+    +amount and the credit note -amount (they add up to zero: no money moves)."""
+    value = round_money(amount)
+    return {"transaction_type_id": OFFSET_TYPE, "contact_id": contact_id, "date": on,
+            "allocated_artefacts": [{"artefact_id": invoice_id, "amount": value},
+                                    {"artefact_id": credit_note_id, "amount": -value}]}
 
 
 # ----------------------------------------------------------------------------------- reading Sage back
@@ -376,6 +393,7 @@ __all__ = [
     "ALLOCATION_SIGN",
     "CONTACT_TYPE",
     "LINES_KEY",
+    "OFFSET_TYPE",
     "PAYMENT_TYPE",
     "MappedDocument",
     "TaxTable",
@@ -383,6 +401,7 @@ __all__ = [
     "contact_matches",
     "contact_reference",
     "contact_update_body",
+    "credit_note_allocation_body",
     "document_body",
     "document_reference",
     "idempotency_id",

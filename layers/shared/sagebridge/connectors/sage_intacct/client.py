@@ -34,6 +34,7 @@ import httpx
 from sagebridge.connectors.base import (
     AuthError,
     NotFound,
+    NotSupported,
     RateLimited,
     RecordInvalid,
     RemoteRecord,
@@ -402,6 +403,9 @@ class IntacctConnector:
     """The `Connector` protocol over an `IntacctClient` (bodies: see mapper's docstring)."""
 
     provider = PROVIDER
+    # What the export engine may allocate a receipt or refund to here: a receipt is applied to
+    # invoices only (credit memos are applied in Intacct), so an offset is refused with that reason.
+    allocation_sign = mapper.ALLOCATION_SIGN
 
     def __init__(self, client: IntacctClient, options: mapper.PostingOptions | None = None) -> None:
         self.client = client
@@ -516,7 +520,7 @@ class IntacctConnector:
             "date": str(body.get("date"))})
 
     def create_allocation(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
-        raise RecordInvalid("Sage Intacct: credit notes are applied in Intacct, not by Sage Bridge")
+        raise NotSupported(mapper.CREDIT_MEMO_NOT_APPLIED, data_code="not_supported")
 
     def payments_changed_since(self, since: datetime) -> Iterator[RemoteRecord]:
         query = f"WHENMODIFIED >= {mapper.quoted(mapper.query_timestamp(since))}"

@@ -384,6 +384,15 @@ def _iso_date(value: Any) -> str | None:
 
 # ------------------------------------------------------------------------------------------ payments
 
+# A receipt is applied to invoices only: Sage Bridge does not apply credit memos (ARADJUSTMENT) in
+# Intacct, so a credit note's invoice_id and payments offsetting credit notes are refused, saying so.
+ALLOCATION_SIGN: dict[DocumentKind, dict[DocumentKind, int]] = {
+    DocumentKind.CUSTOMER_PAYMENT: {DocumentKind.SALES_INVOICE: 1},
+    DocumentKind.CUSTOMER_REFUND: {DocumentKind.SALES_CREDIT_NOTE: 1},
+}
+CREDIT_MEMO_NOT_APPLIED = ("Sage Intacct: Sage Bridge does not apply credit memos to invoices; apply the credit "
+                           "memo to its invoice in Intacct")
+
 
 def payment_function(body: Mapping[str, Any], key: str) -> Function:
     """A customer receipt applied to the invoices it pays (ARPYMT with ARPYMTDETAIL lines). Intacct
@@ -485,6 +494,8 @@ def totals_of(lines: list[Mapping[str, Any]]) -> Decimal:
 
 
 __all__ = [
+    "ALLOCATION_SIGN",
+    "CREDIT_MEMO_NOT_APPLIED",
     "INVOICE_OBJECTS",
     "NO_TAX",
     "NO_TAX_RECORD",
