@@ -42,7 +42,7 @@ from tests.model.system import System, Tenant, now_iso
 # Defects of issue 13 still open on this branch: the rules that would trip them hold back (and the
 # invariants they would break are not asserted) until the fix is merged. Empty once all are in.
 # SAGEBRIDGE_MODEL_OPEN_DEFECTS="" (or a list) overrides, e.g. to watch the model find one.
-_DEFAULT_OPEN = "1,2,3,4,5,6,7,9,18,20"
+_DEFAULT_OPEN = "1,2,3,4,5,7,9,18,20"
 OPEN_DEFECTS = frozenset(int(n) for n in os.environ.get("SAGEBRIDGE_MODEL_OPEN_DEFECTS", _DEFAULT_OPEN).split(",")
                          if n.strip())
 
@@ -435,13 +435,13 @@ class BooksMachine(RuleBasedStateMachine):
             self.books.inactive_tax_codes.add(code)
         note(f"accountant: made {kind} {code} ({key}) inactive")
 
-    @precondition(lambda self: self.identify == "name" and (not open_defect(5) or self._first_run_ahead()))
-    @rule(n=st.integers(1, 4), party=st.integers(0, 2), data=st.data(), status=st.sampled_from(("paid",
-                                                                                                   "pending_payment")))
     def _first_run_ahead(self) -> bool:
         """No export run has succeeded yet (before defect 5's fix, only then is history adopted)."""
         return self.tenant is not None and self.t.store.cursors.get(self.t.tenant_id, "export") is None
 
+    @precondition(lambda self: self.identify == "name" and (not open_defect(5) or self._first_run_ahead()))
+    @rule(n=st.integers(1, 4), party=st.integers(0, 2), data=st.data(), status=st.sampled_from(("paid",
+                                                                                                   "pending_payment")))
     def going_live_history(self, n: int, party: int, data: st.DataObject, status: str) -> None:
         """An invoice the accountant entered in Sage by hand before the connector; the host then sends
         it as history. It must be adopted, not created a second time."""

@@ -191,3 +191,36 @@ def test_defect_07_a_refused_document_is_told_once_at_once_and_not_resent(tenant
     assert tenant.system.sandbox.request_count(tenant.business_id, "POST", "/sales_invoices") == posts, \
         "a version Sage refused is not sent again until it changes or is replayed"
     assert len(told()) == 1, "told once, not on every run"
+
+
+@known_defect(6)
+def test_defect_06_a_credit_note_with_invoice_id_is_allocated_against_its_invoice(tenant: Tenant) -> None:
+    host = Host(tenant)
+    today = tenant.system.clock.today()
+    host.send(host.event("invoice.upserted", invoice(1, today=today)))
+    note = invoice(1, today=today, price="25.00", invoice_id="INV-1")
+    note.update({"host_id": "CN-1", "number": "CN-00001"})
+    host.send(host.event("credit_note.upserted", note))
+    tenant.run_trigger_jobs()
+    tenant.scheduled_run()
+    assert str(sage_invoices(tenant)["INV-00001"]["outstanding_amount"]) == "90.00"  # 120.00 - 30.00, no money moved
+    assert [p for p in tenant.accountant.list("contact_payments")] == []
+
+
+@known_defect(6)
+def test_defect_06_an_offset_payment_books_only_the_money_that_moved(tenant: Tenant) -> None:
+    host = Host(tenant)
+    today = tenant.system.clock.today()
+    host.send(host.event("invoice.upserted", invoice(1, today=today)))
+    note = invoice(1, today=today, price="25.00")
+    note.update({"host_id": "CN-1", "number": "CN-00001"})
+    host.send(host.event("credit_note.upserted", note))
+    host.send(host.event("payment.recorded", {
+        "host_id": "PAY-1", "party_id": "C1", "payment_date": today.isoformat(), "amount": "90.00",
+        "currency": "GBP", "allocations": [{"kind": "sales_invoice", "host_id": "INV-1", "amount": "120.00"},
+                                           {"kind": "sales_credit_note", "host_id": "CN-1", "amount": "30.00"}]}))
+    tenant.run_trigger_jobs()
+    tenant.scheduled_run()
+    [receipt] = tenant.accountant.list("contact_payments")
+    assert str(receipt["total_amount"]) == "90.00"  # the bank moved 90.00, not 150.00
+    assert str(sage_invoices(tenant)["INV-00001"]["outstanding_amount"]) == "0.00"
