@@ -42,8 +42,11 @@ from tests.model.system import System, Tenant, now_iso
 # Defects of issue 13 still open on this branch: the rules that would trip them hold back (and the
 # invariants they would break are not asserted) until the fix is merged. Empty once all are in.
 # SAGEBRIDGE_MODEL_OPEN_DEFECTS="" (or a list) overrides, e.g. to watch the model find one.
-_DEFAULT_OPEN = "1,2,3,4,5,7,9,18,20"
-OPEN_DEFECTS = frozenset(int(n) for n in os.environ.get("SAGEBRIDGE_MODEL_OPEN_DEFECTS", _DEFAULT_OPEN).split(",")
+# New defects the model found get a name here (N1...) and a regression test of their own.
+#   N1: a document changed while its export was in doubt (worker killed after Sage's answer) is
+#       created a second time: test_a_document_changed_while_its_export_was_in_doubt_is_not_created_twice
+_DEFAULT_OPEN = "1,2,3,4,5,7,9,18,20,N1"
+OPEN_DEFECTS = frozenset(n.strip() for n in os.environ.get("SAGEBRIDGE_MODEL_OPEN_DEFECTS", _DEFAULT_OPEN).split(",")
                          if n.strip())
 
 STATS: Counter[str] = Counter()  # steps, examples, events...: printed at the end of the session
@@ -74,8 +77,8 @@ PURCHASE_LINES = lines_strategy((None, "PARTS", "FUEL"))
 INACTIVABLE = (("ledger", "SERVICES", "4010"), ("ledger", "FUEL", "7200"), ("tax", "R", "GB_LOWER"))
 
 
-def open_defect(number: int) -> bool:
-    return number in OPEN_DEFECTS
+def open_defect(number: int | str) -> bool:
+    return str(number) in OPEN_DEFECTS
 
 
 class BooksMachine(RuleBasedStateMachine):
@@ -188,6 +191,8 @@ class BooksMachine(RuleBasedStateMachine):
         doc = self.books.docs.get(host_id)
         if doc is not None and doc.voided:
             return  # a voided document is final in the host
+        if open_defect("N1") and any(h == host_id for _, h in self.t.kill.killed):
+            return  # in doubt since a worker died on it: changing it now trips N1
         if days_back >= 60 and open_defect(4):
             days_back = 3
         if status == "cancelled" and doc is not None and doc.ever_exportable and open_defect(1):
@@ -537,6 +542,7 @@ class BooksMachine(RuleBasedStateMachine):
         for _ in range(2):
             self.t.scheduled_run()
         self.t.poll()
+        self.t.kill.killed.clear()  # the runs above took over what the dead workers left
         STATS["settles"] += 1
         self.check_books()
 
