@@ -301,10 +301,16 @@ def tenants_delete(
 
 
 @app.command("connect-url")
-def connect_url(ctx: typer.Context, tenant_id: TenantArg, as_json: JsonOut = False) -> None:
-    """A signed link to send the tenant's admin, to connect their Sage business (valid 24 hours)."""
+def connect_url(
+    ctx: typer.Context, tenant_id: TenantArg, as_json: JsonOut = False,
+    allow_business_change: Annotated[bool, typer.Option(
+        "--allow-business-change", help="let this link move the tenant to a different Sage business")] = False,
+) -> None:
+    """A signed link to send the tenant's admin, to connect their Sage business (single use, valid
+    15 minutes by default)."""
+    params = {"allow_business_change": "true"} if allow_business_change else None
     with failures_exit():
-        link = api(ctx).call("GET", f"/tenants/{tenant_id}/connect-url")
+        link = api(ctx).call("GET", f"/tenants/{tenant_id}/connect-url", params=params)
     emit_json(link) if as_json else typer.echo(link["url"])
 
 

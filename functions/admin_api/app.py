@@ -186,10 +186,10 @@ def rotate_webhook_secret(tenant_id: str) -> TenantView:
 # -------------------------------------------------------------------------------- connections
 
 
-@app.get("/admin/tenants/<tenant_id>/connect-url", summary="A signed connect link for the tenant",
+@app.get("/admin/tenants/<tenant_id>/connect-url", summary="A signed, single-use connect link for the tenant",
          tags=["connection"])
-def connect_url(tenant_id: str) -> ConnectLink:
-    return dependencies().connect_link(tenant_id, api_base_url())
+def connect_url(tenant_id: str, allow_business_change: Annotated[bool, Query()] = False) -> ConnectLink:
+    return dependencies().connect_link(tenant_id, api_base_url(), allow_business_change=allow_business_change)
 
 
 @app.get("/admin/tenants/<tenant_id>/connection", summary="Connection status", tags=["connection"])

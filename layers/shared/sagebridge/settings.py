@@ -56,6 +56,8 @@ class Settings(BaseModel):
         alias="SAGE_INTACCT_ENDPOINT", default="https://api.intacct.com/ia/xml/xmlgw.phtml"
     )
     export_interval_minutes: int = Field(alias="EXPORT_INTERVAL_MINUTES", default=15, ge=1)
+    # How long a connect link (single use) can wait to be opened; docs/security.md.
+    connect_link_ttl_minutes: int = Field(alias="CONNECT_LINK_TTL_MINUTES", default=15, ge=1, le=1440)
     stage: str = Field(alias="STAGE", default="dev")
 
 

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 DUPLICATE = "BL01001973"
 INVALID = "BL03000018"
-MAX_PAGE_SIZE = 2000
+# readByQuery's pagesize: Intacct refuses more than 1000 (its official SDKs cap readByQuery there);
+# the newer `query` function allows 2000 (query.py). Not in api-v3.0.xsd, which types it a string.
+MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
 PAYMENT_METHODS = frozenset({"Printed Check", "Check", "Cash", "EFT", "Credit Card", "Online", "Online Charge Card",
                              "Online ACH Debit"})
@@ -414,7 +416,9 @@ class Functions:
         except ValueError:
             raise refuse(INVALID, "pagesize must be a number") from None
         if not 1 <= size <= MAX_PAGE_SIZE:
-            raise refuse(INVALID, f"pagesize must be between 1 and {MAX_PAGE_SIZE}")
+            raise refuse(INVALID, f"pagesize must be between 1 and {MAX_PAGE_SIZE} for readByQuery",
+                         f"readByQuery was asked for {size} records per page",
+                         f"Ask for at most {MAX_PAGE_SIZE} and page on with readMore.")
         try:
             records = company.query(obj, node.findtext("query") or "")
         except QueryError as exc:

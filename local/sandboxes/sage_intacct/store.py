@@ -27,7 +27,9 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "GLACCOUNT": ("ACCOUNTNO",),
     "CHECKINGACCOUNT": ("BANKACCOUNTID",),
     "LOCATION": ("LOCATIONID",),
-    "LOCATIONENTITY": ("LOCATIONID",),  # the entities of a multi-entity company; CURRENCY: its base currency
+    # The entities of a multi-entity company (a get_list object in api-v3.0.xsd); CURRENCY is the
+    # entity's base currency (Intacct's Entity object), which is how a login learns its base currency.
+    "LOCATIONENTITY": ("LOCATIONID",),
     "DEPARTMENT": ("DEPARTMENTID",),
 }
 OBJECTS = tuple(INDEXED)

@@ -17,7 +17,23 @@ def test_connect_url_is_a_signed_link_the_connect_flow_accepts(world):
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
     assert world.sa.flow._link_ok(TENANT, query)
     assert not world.sa.flow._link_ok("someone-else", query)
-    assert answer.json["expires_at"].startswith("2025-03-04T09:00")  # 24 hours
+    assert answer.json["expires_at"].startswith("2025-03-03T09:15")  # 15 minutes
+
+
+def test_defect_14_the_admin_api_hands_out_single_use_links_and_marks_business_changes(world):
+    world.create_tenant()
+    plain = world.call("GET", f"/admin/tenants/{TENANT}/connect-url")
+    change = world.call("GET", f"/admin/tenants/{TENANT}/connect-url", query={"allow_business_change": "true"})
+    assert plain.status == change.status == 200, change.text
+    links = [{k: v[0] for k, v in parse_qs(urlsplit(a.json["url"]).query).items()} for a in (plain, change)]
+    assert links[0]["link"] != links[1]["link"]  # every link is its own single-use link
+    assert "change" not in links[0] and links[1]["change"] == "1"
+    forged = {**links[0], "change": "1"}  # an ordinary link cannot be turned into a business change
+    assert world.sa.flow._link_ok(TENANT, links[1]) and not world.sa.flow._link_ok(TENANT, forged)
+    redirect = f"{PUBLIC_API_URL}/oauth/callback"
+    assert world.sa.flow.start(TENANT, links[0], redirect_uri=redirect).status == 302
+    again = world.sa.flow.start(TENANT, links[0], redirect_uri=redirect)
+    assert again.status == 403 and again.kind == "link_used"
 
 
 def test_connection_states(world):

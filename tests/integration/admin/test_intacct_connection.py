@@ -33,6 +33,7 @@ def intacct_tenant(world):
         sleep=lambda _s: None)
     answer = world.call("POST", "/admin/tenants", {"tenant_id": "zuper-co", "settings": {"provider": "sage_intacct"}})
     assert answer.status == 201, answer.text
+    world.intacct_sandbox = sandbox
     return world
 
 
@@ -64,3 +65,23 @@ def test_an_oauth_tenant_cannot_use_the_intacct_login(tenant):
     answer = tenant.call("POST", "/admin/tenants/acme/intacct-connection",
                          {"company_id": "C", "user_id": "U", "user_password": "P"})
     assert answer.status == 422 and "not sage_intacct" in answer.json["message"]
+
+
+def test_defect_17_a_login_whose_base_currency_intacct_cannot_tell_is_refused_with_the_fix(intacct_tenant):
+    acct = intacct_tenant.intacct_sandbox.accountant()
+    [entity] = acct.find("LOCATIONENTITY", "LOCATIONID", "200")
+    acct.update("LOCATIONENTITY", entity["RECORDNO"], CURRENCY="CAD")  # USD and CAD entities
+    login = {"company_id": DEFAULT_COMPANY, "user_id": DEFAULT_USER, "user_password": DEFAULT_PASSWORD}
+    path = "/admin/tenants/zuper-co/intacct-connection"
+    answer = intacct_tenant.call("POST", path, login)
+    assert answer.status == 422, answer.text
+    assert "business_currency" in answer.json["message"] and "CAD" in answer.json["message"]
+    assert DEFAULT_PASSWORD not in answer.text
+    assert intacct_tenant.store.connections.find("zuper-co", "sage_intacct") is None
+
+    assert intacct_tenant.call("PATCH", "/admin/tenants/zuper-co/settings",
+                               {"changes": {"business_currency": "USD"}}).status == 200
+    assert intacct_tenant.call("POST", path, login).status == 200
+    # An entity-scoped login names its own currency: no setting needed.
+    answer = intacct_tenant.call("POST", path, {**login, "entity_id": "200"})
+    assert answer.status == 200, answer.text

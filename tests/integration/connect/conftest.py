@@ -152,11 +152,18 @@ class Browser:
         route = "/connect/{tenant_id}" if path.startswith("/connect/") else path
         return self.module.lambda_handler(http_event(path, query, route=route), Context())
 
-    def start(self, tenant_id: str = TENANT, *, signed: bool = True) -> dict[str, Any]:
+    def link(self, tenant_id: str = TENANT, **kwargs: Any) -> dict[str, str]:
+        """The query of a fresh connect link, as the admin API hands it out."""
+        link = self.world.sa.flow.connect_link(f"https://{API_DOMAIN}", tenant_id, **kwargs)
+        return {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+
+    def start(self, tenant_id: str = TENANT, *, signed: bool = True, link: dict[str, str] | None = None
+              ) -> dict[str, Any]:
         query: dict[str, str] = {}
-        if signed:
-            link = self.world.sa.flow.connect_link(f"https://{API_DOMAIN}", tenant_id)
-            query = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+        if link is not None:
+            query = link
+        elif signed:
+            query = self.link(tenant_id)
         return self.call(f"/connect/{tenant_id}", query)
 
     def consent(self, authorize_location: str, decision: str = "allow") -> dict[str, str]:

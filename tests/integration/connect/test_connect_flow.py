@@ -125,3 +125,83 @@ def test_sample_events_route_to_clear_pages(world, browser):
     assert start["statusCode"] == 403 and "not valid" in start["body"]  # the sample's signature is a placeholder
     back = browser.module.lambda_handler(json.loads((events / "connect_callback.json").read_text()), Context())
     assert back["statusCode"] == 400 and "not valid" in back["body"]
+
+
+# ---- defect 14: connect links are single-use, short-lived, and cannot silently switch business
+
+
+def _pick(browser, page, name: str) -> dict[str, str]:
+    """On the business choice page, the pick link of the business called `name`."""
+    for href, label in re.findall(r'<a href="([^"]+)">([^<]+)</a>', page["body"]):
+        if unescape(label) == name:
+            return {k: v[0] for k, v in parse_qs(urlsplit(unescape(href)).query).items()}
+    raise AssertionError(f"{name} not offered")
+
+
+def _connect_to(browser, name: str, link: dict[str, str] | None = None) -> dict:
+    page = browser.callback(browser.consent(location(browser.start(link=link))))
+    return browser.callback(_pick(browser, page, name))
+
+
+def test_defect_14_a_connect_link_opened_twice_does_not_let_a_second_person_connect(world, browser):
+    link = browser.link()
+    first = browser.start(link=link)  # the tenant's admin opens it: off to Sage
+    assert first["statusCode"] == 302
+    second = browser.start(link=link)  # anyone else holding the same link
+    assert second["statusCode"] == 403 and "already been used" in second["body"]
+    assert "Location" not in second["headers"]
+    assert "successfully" in browser.callback(browser.consent(location(first)))["body"]
+    assert browser.start(link=link)["statusCode"] == 403  # and after the connect, still spent
+    assert world.sa.service.find(TENANT).business_id == world.sandbox.lead_business_id
+
+
+def test_defect_14_a_connect_link_lives_minutes_not_a_day(world, browser):
+    link = browser.link()
+    world.clock.advance(minutes=16)  # default: 15 minutes
+    page = browser.start(link=link)
+    assert page["statusCode"] == 403 and "expired" in page["body"]
+    assert world.sa.service.find(TENANT) is None
+    assert browser.start(link=browser.link())["statusCode"] == 302  # a fresh one works
+
+
+def test_defect_14_the_connect_link_lifetime_is_a_setting(make_world, browser_for, settings):
+    world = make_world(businesses=("Northwind Garage Services Ltd",))
+    world.settings = settings.model_copy(update={"connect_link_ttl_minutes": 5})
+    world.sa = world.container()
+    browser = browser_for(world)
+    link = browser.link()
+    world.clock.advance(minutes=6)
+    assert browser.start(link=link)["statusCode"] == 403
+
+
+def test_defect_14_reconnecting_to_a_different_business_needs_an_operator_link_and_is_logged(
+    make_world, browser_for, caplog,
+):
+    world = make_world()  # the Sage user can open two businesses
+    browser = browser_for(world)
+    assert "successfully" in _connect_to(browser, "Northwind Garage Services Ltd")["body"]
+    first = world.sa.service.find(TENANT)
+
+    # An ordinary link (or a stolen one) cannot move the tenant's books to another business.
+    refused = _connect_to(browser, "Southside Motors Ltd")
+    assert refused["statusCode"] == 409
+    assert "Northwind Garage Services Ltd" in unescape(refused["body"])
+    assert "Nothing was changed" in refused["body"]
+    after = world.sa.service.find(TENANT)
+    assert (after.business_id, after.version) == (first.business_id, first.version)
+    assert any(r.getMessage() == "connect_business_change_refused" for r in caplog.records)
+
+    # The same business again just renews the grant.
+    assert "successfully" in _connect_to(browser, "Northwind Garage Services Ltd")["body"]
+    renewed = world.sa.service.find(TENANT)
+    assert renewed.business_id == first.business_id and renewed.version > first.version
+
+    # An operator's link that allows the change, confirmed on a page that names both businesses.
+    link = browser.link(allow_business_change=True)
+    page = browser.callback(browser.consent(location(browser.start(link=link))))
+    assert "Northwind Garage Services Ltd" in unescape(page["body"])  # the page warns what it replaces
+    done = browser.callback(_pick(browser, page, "Southside Motors Ltd"))
+    assert done["statusCode"] == 200 and "Southside Motors Ltd" in unescape(done["body"])
+    assert world.sa.service.find(TENANT).business_name == "Southside Motors Ltd"
+    changed = [r for r in caplog.records if r.getMessage() == "connect_business_changed"]
+    assert len(changed) == 1 and changed[0].previous_business_id == first.business_id

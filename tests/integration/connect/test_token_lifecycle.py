@@ -12,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from sagebridge.connectors.base import GrantRevoked, NotConnected
+from sagebridge.domain.errors import ThrottledError
 from sagebridge.domain.settings import Provider
 from sagebridge.security.tokens import TokenDecryptionError, TokenSet
 from sagebridge.store.records import ConnectionStatus
@@ -144,3 +145,85 @@ def test_a_sealed_token_set_opens_only_for_its_own_tenant(world):
     assert world.sa.service.unseal(TENANT, record.ciphertext).access_token.get_secret_value()
     with pytest.raises(TokenDecryptionError):
         world.sa.service.unseal("other", record.ciphertext)
+
+
+class FailingSaves:
+    """Wraps the store's connection saves: the first `failures` saves raise (DynamoDB throttling,
+    then a bare StoreError), the rest go through. `failures=None`: every save fails."""
+
+    def __init__(self, connections, failures: int | None) -> None:
+        self._save = connections.save
+        self.failures = failures
+        self.calls = 0
+
+    def __call__(self, record, *, expected_version):
+        self.calls += 1
+        if self.failures is None or self.calls <= self.failures:
+            raise ThrottledError("connection sage_accounting of tenant acme: ProvisionedThroughputExceededException")
+        return self._save(record, expected_version=expected_version)
+
+
+def test_defect_13_a_rotated_token_whose_save_fails_twice_is_saved_and_the_tenant_stays_connected(
+    world, monkeypatch,
+):
+    connect(world)
+    worker = world.container()
+    flaky = FailingSaves(worker.store.connections, failures=2)
+    monkeypatch.setattr(worker.store.connections, "save", flaky)
+    world.clock.advance(250)  # the access token is about to expire: this call rotates the grant
+    assert worker.client_for(TENANT).get("tax_rates", "GB_STANDARD")["id"] == "GB_STANDARD"
+    assert flaky.calls == 3
+    # The next invocation (another container) refreshes with what was saved: Sage accepts it.
+    world.clock.advance(300)
+    assert world.container().client_for(TENANT).get("tax_rates", "GB_STANDARD")["id"] == "GB_STANDARD"
+    assert grant_of(world).refresh_count == 2
+    assert world.sa.service.is_connected(TENANT)
+    assert world.notifications == []
+
+
+def test_defect_13_a_rotated_token_that_cannot_be_saved_still_serves_the_invocation_and_is_logged(
+    world, monkeypatch, caplog,
+):
+    connect(world)
+    worker = world.container()
+    monkeypatch.setattr(worker.store.connections, "save", FailingSaves(worker.store.connections, failures=None))
+    backoff: list[float] = []
+    monkeypatch.setattr(worker.service, "_sleep", backoff.append)  # the retries' backoff, not waited out
+    client = worker.client_for(TENANT)
+    world.clock.advance(250)
+    assert client.get("tax_rates", "GB_STANDARD")["id"] == "GB_STANDARD"
+    # Later in the same invocation the in-memory grant is the live one: it refreshes again, no
+    # invalid_grant, the tenant is not declared dead.
+    world.clock.advance(300)
+    assert client.get("tax_rates", "GB_STANDARD")["id"] == "GB_STANDARD"
+    assert grant_of(world).refresh_count == 2
+    assert world.sa.service.find(TENANT).status == ConnectionStatus.CONNECTED
+    assert world.notifications == []
+    assert 5 <= sum(backoff) < 30  # retried for seconds, inside the refresh lock's 30 s
+    lost = [r for r in caplog.records if r.getMessage() == "token_refresh_not_saved"]
+    assert lost and all(r.levelname == "ERROR" and r.tenant_id == TENANT for r in lost)
+    logged = " ".join(str(vars(r)) for r in caplog.records)
+    assert grant_of(world).refresh_token not in logged
+    assert not any(token in logged for token in grant_of(world).access_tokens)
+
+
+def test_defect_13_a_save_that_landed_but_whose_answer_was_lost_keeps_the_new_grant(world, monkeypatch):
+    connect(world)
+    worker = world.container()
+    save = worker.store.connections.save
+    calls = []
+
+    def lands_then_times_out(record, *, expected_version):
+        calls.append(expected_version)
+        saved = save(record, expected_version=expected_version)
+        if len(calls) == 1:
+            raise ThrottledError("connection sage_accounting of tenant acme: RequestLimitExceeded")
+        return saved
+
+    monkeypatch.setattr(worker.store.connections, "save", lands_then_times_out)
+    world.clock.advance(250)
+    assert worker.client_for(TENANT).get("tax_rates", "GB_STANDARD")["id"] == "GB_STANDARD"
+    assert len(calls) == 2  # the retry meets its own earlier write and re-reads it
+    world.clock.advance(300)
+    assert world.container().client_for(TENANT).get("tax_rates", "GB_STANDARD")["id"] == "GB_STANDARD"
+    assert world.sa.service.is_connected(TENANT) and world.notifications == []

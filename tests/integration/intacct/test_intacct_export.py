@@ -93,3 +93,42 @@ def test_a_refused_document_fails_with_intacct_s_reason(world, host):
     assert result.counts["failed"] == 1
     [entry] = [e for e in world.store.synclog.for_run(TENANT, result.run_id) if e.kind == "sales_invoice"]
     assert "Sage refused" in entry.reason and "'9999' is not valid" in entry.reason
+
+
+def test_reconciliation_reads_intacct_totals_of_exported_documents(world, host):
+    from datetime import date
+
+    from sagebridge.sync.reconcile import reconcile
+
+    world.add_tenant()
+    pat = customer(1)
+    host.stage(document(DocumentKind.SALES_INVOICE, 1, party=pat, lines=[line("100.00", tax="S")]))
+    host.stage(document(DocumentKind.SALES_INVOICE, 2, party=pat, lines=[line("50.00", tax="S")]))
+    host.stage(document(DocumentKind.SALES_CREDIT_NOTE, 1, party=pat, lines=[line("40.00", tax="S")]))
+    host.stage(CustomerPayment.model_validate({
+        "host_id": "PAY-1", "party_id": pat.host_id, "payment_date": "2025-03-05", "amount": "120.00",
+        "currency": "USD", "method": "card",
+        "allocations": [{"kind": "sales_invoice", "host_id": "INV-1", "amount": "120.00"}]}))
+    world.export()
+
+    def report():
+        return reconcile(world.store, world.connector(), world.settings_of(), TENANT,
+                         window_from=date(2025, 3, 1), window_to=date(2025, 3, 31),
+                         kinds=["sales_invoice", "sales_credit_note", "customer_payment"])
+
+    clean = report()
+    totals = {k.kind: (k.host_count, k.host_total, k.sage_count, k.sage_total) for k in clean.kinds}
+    assert totals == {
+        "sales_invoice": (2, Decimal("180.00"), 2, Decimal("180.00")),
+        "sales_credit_note": (1, Decimal("48.00"), 1, Decimal("48.00")),
+        "customer_payment": (1, Decimal("120.00"), 1, Decimal("120.00")),
+    }
+    assert clean.balanced and clean.differences == []
+
+    # The accountant edits an invoice in Intacct: the report shows Intacct's figure.
+    acct = world.sandbox.accountant()
+    [invoice] = acct.find("ARINVOICE", "RECORDID", "INV-00002")
+    acct.update("ARINVOICE", invoice["RECORDNO"], TOTALENTERED=Decimal("65.00"), TOTALDUE=Decimal("65.00"))
+    [differs] = report().differences
+    assert differs.problem == "total_differs" and differs.host_id == "INV-2"
+    assert (differs.host_total, differs.sage_total) == (Decimal("60.00"), Decimal("65.00"))

@@ -104,3 +104,41 @@ def test_receipts_post_and_allocate_and_changes_are_skipped_with_a_reason(world,
     [entry] = world.store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-3").items[:1]
     assert entry.outcome.value == "skipped" and "paid" in entry.reason
     assert len(books.posted("sales_invoice")) == 1
+
+
+def test_defect_15_reconciliation_reads_sage_200_totals_of_exported_documents(world, host):
+    from sagebridge.sync.reconcile import reconcile
+
+    world.add_tenant()
+    party = customer(5)
+    host.stage(party)
+    host.stage(document(DocumentKind.SALES_INVOICE, 5, party=party, total=("100.00", "20.00")))
+    host.stage(document(DocumentKind.SALES_INVOICE, 6, party=party, total=("50.00", "10.00"),
+                        lines=[line("50.00")]))
+    host.stage(document(DocumentKind.SALES_CREDIT_NOTE, 5, party=party, total=("40.00", "8.00"),
+                        lines=[line("40.00")]))
+    host.stage(CustomerPayment(host_id="PAY-5", party_id=party.host_id, payment_date=date(2025, 3, 2),
+                               amount=Decimal("120.00"), currency="GBP", allocations=[
+                                   {"kind": "sales_invoice", "host_id": "INV-5", "amount": "120.00"}]))
+    world.export()
+
+    def report():
+        return reconcile(world.store, world.sage.connector_for(TENANT), world.settings_of(), TENANT,
+                         window_from=date(2025, 3, 1), window_to=date(2025, 3, 31),
+                         kinds=["sales_invoice", "sales_credit_note", "customer_payment"])
+
+    clean = report()
+    totals = {k.kind: (k.host_count, k.host_total, k.sage_count, k.sage_total) for k in clean.kinds}
+    assert totals == {
+        "sales_invoice": (2, Decimal("180.00"), 2, Decimal("180.00")),
+        "sales_credit_note": (1, Decimal("48.00"), 1, Decimal("48.00")),
+        "customer_payment": (1, Decimal("120.00"), 1, Decimal("120.00")),
+    }
+    assert clean.balanced and clean.differences == []
+
+    # The accountant edits an invoice in Sage 200: the report shows Sage's own figure.
+    invoice = world.sandbox.accountant().by_reference("sales_invoice", "INV-00006")
+    world.sandbox.accountant().change("sales_posted_transactions", invoice["id"], document_gross_value="65.00")
+    [differs] = report().differences
+    assert differs.problem == "total_differs" and differs.host_id == "INV-6"
+    assert (differs.host_total, differs.sage_total) == (Decimal("60.00"), Decimal("65.00"))

@@ -204,3 +204,11 @@ def test_a_deployed_api_gets_sigv4_signed_requests(monkeypatch):
 def test_assignments_parse_json_values():
     assert cli.parse_assignments(["a=1", "b=true", "c=text", "d.e=[1]"]) == {
         "a": 1, "b": True, "c": "text", "d": {"e": [1]}}
+
+
+def test_defect_14_connect_url_can_allow_a_business_change(world):
+    world.create_tenant()
+    plain = sb("connect-url", TENANT).stdout.strip()
+    change = sb("connect-url", TENANT, "--allow-business-change").stdout.strip()
+    assert "change=1" in change and "change=" not in plain
+    assert plain != sb("connect-url", TENANT).stdout.strip()  # single-use: a new link each time

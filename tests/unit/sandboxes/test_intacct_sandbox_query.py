@@ -144,3 +144,39 @@ def test_the_sdk_shape_validates_children_in_any_order(world):
         answer = ElementTree.fromstring(http.post(ENDPOINT, content=body).content)
     data = answer.find("operation/result/data")
     assert data is not None and data.get("totalcount") == "32" and data.get("count") == "1"
+
+
+def _read_by_query(pagesize: str):
+    fn = element("readByQuery")
+    sub(fn, "object", "CUSTOMER")
+    sub(fn, "fields", "CUSTOMERID")
+    sub(fn, "query", "")
+    sub(fn, "pagesize", pagesize)
+    return Function("r", fn)
+
+
+def test_defect_16_the_sandbox_refuses_a_read_by_query_page_over_1000_like_intacct(world):
+    _, client = world
+    (refused,) = client.call([_read_by_query("2000")])
+    assert not refused.ok and "1000" in refused.errors[0].description
+    (accepted,) = client.call([_read_by_query("1000")])
+    assert accepted.ok and len(accepted.records) == 32  # the seed's two and the 30 added
+
+
+def test_defect_16_the_client_reads_thousands_of_records_in_pages_of_1000(world):
+    sandbox, client = world
+    sandbox.accountant().add_customers(2_470, prefix="MORE")  # 2,502 customers in all
+    sent: list[bytes] = []
+    inner = client._http._transport
+
+    class Recording(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(request.read())
+            return inner.handle_request(request)
+
+    client._http._transport = Recording()
+    rows = list(client.read_by_query("CUSTOMER", fields="CUSTOMERID"))
+    assert len(rows) == 2_502 and len({r["CUSTOMERID"] for r in rows}) == 2_502
+    asked = [b for b in sent if b"<readByQuery>" in b]
+    assert len(asked) == 1 and b"<pagesize>1000</pagesize>" in asked[0]
+    assert sum(b"<readMore>" in b for b in sent) == 2  # 1000 + 1000 + 502

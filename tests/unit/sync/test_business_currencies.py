@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sagebridge.connectors.base import SageUnavailable, iso_currency
+from sagebridge.domain.errors import ConfigurationError
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.sync.currency import BusinessCurrencies
 
@@ -48,10 +49,17 @@ def test_the_tenant_setting_wins_without_asking():
         TenantSettings(provider="sage_accounting", business_currency="euro")
 
 
-def test_unknown_is_gbp_and_a_failed_read_uses_what_was_held_or_raises():
+def test_defect_17_an_unknown_currency_is_an_error_naming_the_setting_never_gbp():
+    with pytest.raises(ConfigurationError, match="business_currency") as refused:
+        BusinessCurrencies().currency_for("a", Connector(None))
+    assert "GBP" not in str(refused.value)
+    settings = TenantSettings(provider="sage_intacct", business_currency="USD")
+    assert BusinessCurrencies().currency_for("a", Connector(None), settings) == "USD"
+
+
+def test_a_failed_read_uses_what_was_held_or_raises():
     ticks = Ticks()
     cache = BusinessCurrencies(clock=ticks)
-    assert cache.currency_for("a", Connector(None)) == "GBP"
     sage = Connector()
     with_error = Connector()
     with_error.answer = SageUnavailable("down")

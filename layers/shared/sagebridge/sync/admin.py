@@ -22,6 +22,7 @@ from sagebridge.domain.errors import ConfigurationError, ConflictError, SageBrid
 from sagebridge.domain.kinds import DateBasis, DocumentKind, record_kind
 from sagebridge.domain.settings import ExportType, Provider, TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
+from sagebridge.observability import logger
 from sagebridge.settings import Settings
 from sagebridge.store import LedgerState, Outcome, RunRecord, RunStatus, Store, SyncLogEntry, TenantRecord
 from sagebridge.store.aws import AwsClients
@@ -366,10 +367,15 @@ class Admin:
 
     # ---- connection
 
-    def connect_link(self, tenant_id: str, api_base_url: str) -> ConnectLink:
+    def connect_link(self, tenant_id: str, api_base_url: str, *, allow_business_change: bool = False) -> ConnectLink:
+        """A single-use, short-lived link; `allow_business_change`: the operator confirms the tenant
+        may link a different Sage business than the one connected (logged when it happens)."""
         _, settings = self._settings(tenant_id)
         # One signed link for every OAuth product: the connect function routes it by the tenant's provider.
-        url = self.products.oauth_product(settings.provider).flow.connect_link(api_base_url, tenant_id)
+        url = self.products.oauth_product(settings.provider).flow.connect_link(
+            api_base_url, tenant_id, allow_business_change=allow_business_change)
+        if allow_business_change:
+            logger.info("connect_link_allows_business_change", extra={"tenant_id": tenant_id})
         expires = int(dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))["expires"])
         return ConnectLink(url=url, expires_at=datetime.fromtimestamp(expires, UTC))
 

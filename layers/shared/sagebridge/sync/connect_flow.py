@@ -6,9 +6,16 @@
                                                  several: a page to pick one, whose links come back
     GET /oauth/callback?pick=..&business_id=.. -> (signed single-use, holds the sealed tokens) store
 
-The connect link itself is signed (HMAC with the state key, short expiry): the endpoint is public,
-and without it anyone who knows a tenant id could link their own Sage business to that tenant and
-receive its invoices. The host app gets signed links from `connect_link` (admin API).
+The connect link itself is signed (HMAC with the state key), short-lived (`CONNECT_LINK_TTL_MINUTES`,
+15 by default) and single-use: the endpoint is public, and without that anyone who knows a tenant id,
+or holds a forwarded link, could link their own Sage business to that tenant and receive its
+invoices. A link is spent when it is opened (the hop to Sage), not when the connect completes:
+spent at completion, a second person opening the same link could still race the first to Sage, and
+whoever finished first would win. A fresh link is one admin API call away.
+
+A reconnect to the business already linked just renews the grant. A reconnect to a *different*
+business is refused (and logged) unless the link was issued with `allow_business_change` by an
+operator (admin API / CLI), so a stolen or stale link cannot move the tenant's books elsewhere.
 
 Every failure is a page that says what happened and what to do; nothing secret is ever shown.
 """
@@ -19,6 +26,7 @@ import base64
 import hashlib
 import hmac
 import html
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,7 +44,8 @@ from sagebridge.store.tenants import Tenants
 from sagebridge.sync.connections import ConnectionService
 
 CALLBACK_PATH = "/oauth/callback"
-CONNECT_LINK_TTL = timedelta(hours=24)
+CONNECT_LINK_TTL = timedelta(minutes=15)  # the default of CONNECT_LINK_TTL_MINUTES
+_LINK_USED_PREFIX = "connect-link."  # the spent-link marker's key among the OAuth states
 
 # (access token) -> the businesses that token's user can open: [{"id", "name"}]
 ListBusinesses = Callable[[str], Sequence[Mapping[str, Any]]]
@@ -48,7 +57,8 @@ class FlowResult:
 
     status: int
     kind: str  # redirect | success | choose_business | denied | code_rejected | state_tampered |
-    #            state_expired | state_reused | unknown_tenant | link_invalid | no_business | error
+    #            state_expired | state_reused | unknown_tenant | link_invalid | link_used |
+    #            business_change_refused | no_business | error
     title: str = ""
     message: str = ""
     location: str | None = None
@@ -73,9 +83,19 @@ def _page(status: int, kind: str, title: str, message: str, **kw: Any) -> FlowRe
     return FlowResult(status=status, kind=kind, title=title, message=message, **kw)
 
 
-def _link_mac(signer_key: bytes, tenant_id: str, expires: int) -> str:
-    mac = hmac.new(signer_key, f"connect-link|{tenant_id}|{expires}".encode(), hashlib.sha256).digest()
+def _link_mac(signer_key: bytes, tenant_id: str, expires: int, nonce: str, allow_change: bool) -> str:
+    message = f"connect-link|{tenant_id}|{expires}|{nonce}|{int(allow_change)}"
+    mac = hmac.new(signer_key, message.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class ConnectLink:
+    """What a genuine, unexpired connect link says."""
+
+    nonce: str
+    expires: int
+    allow_business_change: bool
 
 
 class ConnectFlow:
@@ -90,8 +110,10 @@ class ConnectFlow:
         list_businesses: ListBusinesses,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         require_signed_link: bool = True,
+        link_ttl: timedelta = CONNECT_LINK_TTL,
     ) -> None:
         self._service = service
+        self.link_ttl = link_ttl
         self._states = states
         self._tenants = tenants
         self._signer = signer
@@ -106,26 +128,50 @@ class ConnectFlow:
 
     # ---- connect links
 
-    def connect_link(self, api_base_url: str, tenant_id: str, ttl: timedelta = CONNECT_LINK_TTL) -> str:
-        """The URL a tenant admin opens to connect Sage (hand it out through the admin API)."""
-        expires = int((self._clock() + ttl).timestamp())
-        query = urlencode({"expires": expires, "sig": _link_mac(self._link_key, tenant_id, expires)})
-        return f"{api_base_url.rstrip('/')}/connect/{tenant_id}?{query}"
+    def connect_link(self, api_base_url: str, tenant_id: str, ttl: timedelta | None = None, *,
+                     allow_business_change: bool = False) -> str:
+        """The URL a tenant admin opens, once, to connect Sage (hand it out through the admin API).
+        `allow_business_change`: the operator confirms the tenant may link a different business."""
+        expires = int((self._clock() + (ttl or self.link_ttl)).timestamp())
+        nonce = secrets.token_urlsafe(16)
+        params: dict[str, str | int] = {"link": nonce, "expires": expires}
+        if allow_business_change:
+            params["change"] = 1
+        params["sig"] = _link_mac(self._link_key, tenant_id, expires, nonce, allow_business_change)
+        return f"{api_base_url.rstrip('/')}/connect/{tenant_id}?{urlencode(params)}"
 
-    def _link_ok(self, tenant_id: str, query: Mapping[str, str]) -> bool:
-        if not self._require_signed_link:
-            return True
+    def _link(self, tenant_id: str, query: Mapping[str, str]) -> ConnectLink | None:
+        """The link's claims if it is genuine, for this tenant and unexpired (spent or not)."""
         try:
             expires = int(query.get("expires", ""))
         except ValueError:
+            return None
+        nonce, allow = query.get("link", ""), query.get("change") == "1"
+        if not nonce:
+            return None
+        expected = _link_mac(self._link_key, tenant_id, expires, nonce, allow)
+        if not hmac.compare_digest(expected, query.get("sig", "")) or expires <= self._clock().timestamp():
+            return None
+        return ConnectLink(nonce=nonce, expires=expires, allow_business_change=allow)
+
+    def _link_ok(self, tenant_id: str, query: Mapping[str, str]) -> bool:
+        return not self._require_signed_link or self._link(tenant_id, query) is not None
+
+    def _spend(self, tenant_id: str, link: ConnectLink) -> bool:
+        """Mark the link used, once (a conditional put); False if it was used before."""
+        left = max(link.expires - int(self._clock().timestamp()), 0) + 60
+        try:
+            self._states.put(_LINK_USED_PREFIX + link.nonce, {"tenant_id": tenant_id, "purpose": "link_used"},
+                             ttl=timedelta(seconds=left))
+        except ConflictError:
             return False
-        expected = _link_mac(self._link_key, tenant_id, expires)
-        return hmac.compare_digest(expected, query.get("sig", "")) and expires > self._clock().timestamp()
+        return True
 
     # ---- step 1: off to Sage
 
     def start(self, tenant_id: str, query: Mapping[str, str], *, redirect_uri: str) -> FlowResult:
-        if not self._link_ok(tenant_id, query):
+        link = self._link(tenant_id, query)
+        if link is None and self._require_signed_link:
             return _page(403, "link_invalid", "This connect link is not valid",
                          "The link has expired or was altered. Open Sage settings in your business app "
                          "again to get a fresh link.")
@@ -137,12 +183,19 @@ class ConnectFlow:
             return _page(404, "unknown_tenant", "Unknown account",
                          "We do not know this account. Check the link from your business app, or ask "
                          "your administrator to set the account up first.")
+        if link is not None and not self._spend(tenant_id, link):
+            logger.warning("connect_link_reused", extra={"tenant_id": tenant_id, "provider": self.provider})
+            return _page(403, "link_used", "This connect link has already been used",
+                         "Each connect link works once. If your Sage connection is not showing, open Sage "
+                         "settings in your business app again to get a fresh link.")
+        allow_change = link is not None and link.allow_business_change
         now = self._clock()
         claims = self._signer.new_claims(tenant_id=tenant_id, provider=self.provider, purpose="authorize", now=now)
         pkce = new_pkce()
         self._states.put(claims.nonce, {
             "tenant_id": tenant_id, "provider": self.provider, "purpose": "authorize",
             "code_verifier": pkce.verifier, "redirect_uri": redirect_uri,
+            "allow_business_change": allow_change,
         })
         url = self._service.oauth.authorize_url(
             redirect_uri=redirect_uri, state=self._signer.sign(claims), code_challenge=pkce.challenge
@@ -197,12 +250,13 @@ class ConnectFlow:
         if not businesses:
             return _page(400, "no_business", "No Sage business found",
                          "The Sage user you signed in with has no business we can link to.")
+        allow_change = bool(saved.get("allow_business_change"))
         if len(businesses) == 1:
-            return self._finish(tenant_id, tokens, businesses[0])
-        return self._choose(tenant_id, tokens, businesses, callback_url)
+            return self._finish(tenant_id, tokens, businesses[0], allow_change=allow_change)
+        return self._choose(tenant_id, tokens, businesses, callback_url, allow_change=allow_change)
 
     def _choose(self, tenant_id: str, tokens: TokenSet, businesses: list[Mapping[str, Any]],
-                callback_url: str) -> FlowResult:
+                callback_url: str, *, allow_change: bool) -> FlowResult:
         claims = self._signer.new_claims(tenant_id=tenant_id, provider=self.provider, purpose="business",
                                          now=self._clock())
         offered = [{"id": str(b["id"]), "name": str(b.get("name") or b.get("displayed_as") or b["id"])}
@@ -210,12 +264,21 @@ class ConnectFlow:
         # The tokens wait, sealed with KMS, in the single-use selection state (10 minutes).
         sealed = base64.b64encode(self._service.seal(tenant_id, tokens)).decode()
         self._states.put(claims.nonce, {"tenant_id": tenant_id, "provider": self.provider,
-                                        "purpose": "business", "sealed": sealed, "businesses": offered})
+                                        "purpose": "business", "sealed": sealed, "businesses": offered,
+                                        "allow_business_change": allow_change})
         pick = self._signer.sign(claims)
         choices = [(b["name"], f"{callback_url}?{urlencode({'pick': pick, 'business_id': b['id']})}")
                    for b in offered]
-        return _page(200, "choose_business", "Choose your Sage business",
-                     "Your Sage user can open several businesses. Choose the one to link:", choices=choices)
+        message = "Your Sage user can open several businesses. Choose the one to link:"
+        current = self._service.find(tenant_id)
+        if current is not None and current.business_id:
+            linked = current.business_name or current.business_id
+            message = (f"This account is linked to \u201c{linked}\u201d. "
+                       + ("Choosing another business replaces that link: new documents will go to the "
+                          "business you choose. Choose the one to link:" if allow_change else
+                          "Choose it to renew the link (linking a different business needs a link from "
+                          "your administrator that allows the change):"))
+        return _page(200, "choose_business", "Choose your Sage business", message, choices=choices)
 
     def _picked(self, query: Mapping[str, str]) -> FlowResult:
         try:
@@ -231,10 +294,25 @@ class ConnectFlow:
             return _page(400, "error", "That business was not offered",
                          "Please start again from your business app.")
         tokens = self._service.unseal(claims.tenant_id, base64.b64decode(saved["sealed"]))
-        return self._finish(claims.tenant_id, tokens, chosen)
+        return self._finish(claims.tenant_id, tokens, chosen,
+                            allow_change=bool(saved.get("allow_business_change")))
 
-    def _finish(self, tenant_id: str, tokens: TokenSet, business: Mapping[str, Any]) -> FlowResult:
+    def _finish(self, tenant_id: str, tokens: TokenSet, business: Mapping[str, Any], *,
+                allow_change: bool = False) -> FlowResult:
         name = str(business.get("name") or business.get("displayed_as") or business["id"])
+        current = self._service.find(tenant_id)
+        if current is not None and current.business_id and current.business_id != str(business["id"]):
+            change = {"tenant_id": tenant_id, "provider": self.provider,
+                      "previous_business_id": current.business_id, "business_id": str(business["id"])}
+            if not allow_change:
+                logger.warning("connect_business_change_refused", extra=change)
+                linked = current.business_name or current.business_id
+                return _page(409, "business_change_refused", "Sage was not connected",
+                             f"This account is linked to the Sage business \u201c{linked}\u201d, and you "
+                             f"signed in to \u201c{name}\u201d. Nothing was changed. Sign in again and choose "
+                             f"\u201c{linked}\u201d, or, to move this account to another business, ask your "
+                             "administrator for a connect link that allows changing the business.")
+            logger.warning("connect_business_changed", extra=change)
         try:
             self._service.store_new_connection(tenant_id, tokens, business_id=str(business["id"]), business_name=name)
         except ConflictError:
@@ -284,8 +362,10 @@ class ConnectFlows:
         provider = str((tenant.settings or {}).get("provider") or self._default) if tenant else self._default
         return self.flows.get(provider, self.flows[self._default])
 
-    def connect_link(self, api_base_url: str, tenant_id: str, ttl: timedelta = CONNECT_LINK_TTL) -> str:
-        return self.flows[self._default].connect_link(api_base_url, tenant_id, ttl)
+    def connect_link(self, api_base_url: str, tenant_id: str, ttl: timedelta | None = None, *,
+                     allow_business_change: bool = False) -> str:
+        return self.flows[self._default].connect_link(api_base_url, tenant_id, ttl,
+                                                      allow_business_change=allow_business_change)
 
     def start(self, tenant_id: str, query: Mapping[str, str], *, redirect_uri: str) -> FlowResult:
         return self.flow_for_tenant(tenant_id).start(tenant_id, query, redirect_uri=redirect_uri)

@@ -13,6 +13,12 @@ Workers that do not get the lock poll the connection until its version moves. A 
 leaves a lock that expires after `LOCK_TTL`; the token call's timeout is well inside it. If two
 holders ever overlapped anyway, the one that gets invalid_grant re-reads before declaring the grant
 dead: a newer version means it lost a race, not the grant.
+
+A rotated token is saved before anything else can fail: the old refresh token is already dead at
+Sage, so losing the new one would disconnect the tenant for good. The save (sealing included) is
+retried with backoff well inside `LOCK_TTL`; if it still fails, the new grant stays in this
+container's memory (every later call of the invocation uses and, if needed, refreshes it), each later
+call tries the save again, and the failure is logged as `token_refresh_not_saved` (no secrets).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ REFRESH_MARGIN = timedelta(seconds=60)
 KEEPALIVE_AFTER = timedelta(days=7)
 LOCK_TTL = timedelta(seconds=30)
 WAIT_FOR_REFRESH = 20.0  # seconds (real time) a worker waits for another's refresh
+# Backoff (seconds) between tries to save a rotated token: ~6 s in all, well inside LOCK_TTL.
+SAVE_ROTATED_BACKOFF = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 _BLOB_VERSION = 1
 
 Clock = Callable[[], datetime]
@@ -122,6 +130,8 @@ class ConnectionService:
         # (tenant) -> (version, tokens): spares a DynamoDB read and a KMS decrypt per API call.
         self._cache: dict[str, tuple[int, TokenSet]] = {}
         self._cache_lock = threading.Lock()
+        # (tenant) -> the rotated record Sage issued but the store did not take yet: retried per call.
+        self._unsaved: dict[str, tuple[ConnectionRecord, TokenSet]] = {}
 
     # ---- reading
 
@@ -195,6 +205,7 @@ class ConnectionService:
     def access_token(self, tenant_id: str, *, rejected: str | None = None) -> str:
         """A valid access token for the tenant, refreshed single-flight when it is about to expire
         or when Sage has just refused `rejected`."""
+        self._retry_unsaved(tenant_id)
         with self._cache_lock:
             cached = self._cache.get(tenant_id)
         if cached and not self._stale(cached[1], rejected):
@@ -240,26 +251,91 @@ class ConnectionService:
                 return None  # lost a race with an overlapping holder: the grant is alive
             self.mark_dead(record, reason=str(exc))
             raise
+        # From here on the old refresh token is dead at Sage: nothing may fail before `fresh` is kept.
+        with self._cache_lock:
+            # Until it is saved, the record we read opens to the new grant in this container.
+            self._cache[record.tenant_id] = (record.version, fresh)
         now = self._clock()
         refresh_expires_at = fresh.refresh_expires_at or record.refresh_expires_at
         if not self.oauth.provider.refresh_extends_on_use and record.refresh_expires_at is not None:
             # Sage 200: the grant ends where it ended before, whatever the new token claims.
             refresh_expires_at = min(refresh_expires_at or record.refresh_expires_at, record.refresh_expires_at)
         updated = replace(
-            record, ciphertext=self.seal(record.tenant_id, fresh), access_expires_at=fresh.expires_at,
+            record, access_expires_at=fresh.expires_at,
             refresh_expires_at=refresh_expires_at, last_refreshed_at=now,
         )
-        metrics.add_metric(name="TokenRefreshes", unit="Count", value=1)
-        try:
-            saved = self._connections.save(updated, expected_version=record.version)
-        except ConflictError:
-            # Disconnected or reconnected meanwhile: that write wins; these tokens are orphaned.
-            logger.warning("token_refresh_save_conflict", extra={"tenant_id": record.tenant_id})
+        saved = self._save_rotated(record, updated, fresh)
+        if saved is None:
             return None
-        self._remember(saved, fresh)
+        metrics.add_metric(name="TokenRefreshes", unit="Count", value=1)
         logger.info("token_refreshed", extra={"tenant_id": record.tenant_id, "provider": self.provider,
                                                "version": saved.version})
         return fresh
+
+    def _save_rotated(
+        self, seen: ConnectionRecord, updated: ConnectionRecord, fresh: TokenSet,
+        backoff: tuple[float, ...] = SAVE_ROTATED_BACKOFF,
+    ) -> ConnectionRecord | None:
+        """Seal and save a rotated grant over `seen`, retrying store/KMS failures with `backoff`.
+        The saved record; `seen` itself when the save keeps failing (the grant lives on in memory,
+        see `_retry_unsaved`); None when the connection was disconnected or reconnected meanwhile."""
+        tenant_id = seen.tenant_id
+        attempts = len(backoff) + 1
+        error = ""
+        for attempt in range(attempts):
+            if attempt:
+                self._sleep(backoff[attempt - 1])
+            try:
+                candidate = replace(updated, ciphertext=self.seal(tenant_id, fresh))
+                saved = self._connections.save(candidate, expected_version=seen.version)
+            except ConflictError:
+                # Disconnected or reconnected meanwhile (that write wins, these tokens are orphaned),
+                # or an earlier try landed though its answer was lost: the caller re-reads either way.
+                logger.warning("token_refresh_save_conflict", extra={"tenant_id": tenant_id})
+                with self._cache_lock:
+                    self._unsaved.pop(tenant_id, None)
+                    cached = self._cache.get(tenant_id)
+                    if cached is not None and cached[1] is fresh:
+                        self._cache.pop(tenant_id, None)
+                return None
+            except Exception as exc:  # throttled, store or KMS down: the new grant must not be lost
+                error = type(exc).__name__
+                logger.warning("token_refresh_save_retry", extra={
+                    "tenant_id": tenant_id, "provider": self.provider, "attempt": attempt + 1, "error": error})
+                continue
+            with self._cache_lock:
+                self._unsaved.pop(tenant_id, None)
+            self._remember(saved, fresh)
+            return saved
+        with self._cache_lock:
+            already_told = tenant_id in self._unsaved
+            self._unsaved[tenant_id] = (seen, fresh)
+            self._cache[tenant_id] = (seen.version, fresh)
+        if already_told:
+            return seen
+        metrics.add_metric(name="TokenSaveFailures", unit="Count", value=1)
+        logger.error("token_refresh_not_saved", extra={
+            "tenant_id": tenant_id, "provider": self.provider, "attempts": attempts, "error": error,
+            "detail": "Sage rotated the refresh token but it could not be saved; this container keeps "
+                      "the new grant and retries the save on every call. If it is never saved the "
+                      "next refresh elsewhere fails and the tenant must reconnect.",
+        })
+        return seen
+
+    def _retry_unsaved(self, tenant_id: str) -> None:
+        """One more try (no backoff) to save a rotated grant an earlier call could not save."""
+        with self._cache_lock:
+            pending = self._unsaved.get(tenant_id)
+        if pending is None:
+            return
+        seen, fresh = pending
+        updated = replace(seen, access_expires_at=fresh.expires_at, last_refreshed_at=self._clock(),
+                          refresh_expires_at=fresh.refresh_expires_at or seen.refresh_expires_at)
+        if not self.oauth.provider.refresh_extends_on_use:
+            updated = replace(updated, refresh_expires_at=seen.refresh_expires_at)
+        saved = self._save_rotated(seen, updated, fresh, backoff=())
+        if saved is not None and saved is not seen:
+            logger.warning("token_refresh_saved_late", extra={"tenant_id": tenant_id, "provider": self.provider})
 
     def token_provider(self, tenant_id: str) -> Callable[..., str]:
         """The callable a connector's client asks for tokens (`rejected=` after a 401)."""
@@ -432,7 +508,8 @@ class ExpiryWarnings:
             problems=[f"{self.provider}: the Sage sign-in expires on {record.refresh_expires_at:%d %B %Y} "
                       "and cannot be extended; exports and payment polling stop then"],
             hint="Ask the tenant to reconnect Sage (one click, then sign in to Sage)"
-                 + (f": {link}" if link else " from the status page or Settings > Sage > Connect."),
+                 + (f"; the link works once and only for minutes (`sagebridge connect-url {record.tenant_id}` "
+                    f"gives a fresh one): {link}" if link else " from the status page or Settings > Sage > Connect."),
         ))
         self._cursors.set(record.tenant_id, self.stream, position)
         logger.info("expiry_warning_sent", extra={"tenant_id": record.tenant_id, "provider": self.provider,

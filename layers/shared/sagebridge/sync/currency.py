@@ -3,7 +3,9 @@
 Order: the tenant setting `business_currency` when set (an override, and the only source for an
 Intacct company-level login); else what the connector reads from Sage (`Connector.business_currency`,
 one request), remembered per container for `ttl` seconds per tenant (it changes about never: Sage
-lets it change only before the first transaction); else, when Sage cannot say, GBP as before.
+lets it change only before the first transaction). When Sage cannot say (an Intacct company-level
+login whose entities differ), nothing is assumed: ConfigurationError naming the setting to set (a
+GBP guess skipped every USD invoice, silently).
 
 A failed read is not guessed over: the error propagates (the job goes back to the queue) unless an
 expired value is still held, which is then used and logged.
@@ -17,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sagebridge.connectors.base import Connector, SageError
+from sagebridge.domain.errors import ConfigurationError
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.observability import logger
 
-DEFAULT_CURRENCY = "GBP"  # what the engine assumed before it asked Sage
+DEFAULT_CURRENCY = "GBP"  # only for deployments that wire no currency lookup (WorkerDeps)
 CACHE_SECONDS = 3600.0
 
 
@@ -30,8 +33,7 @@ class BusinessCurrencies:
 
     ttl: float = CACHE_SECONDS
     clock: Callable[[], float] = time.monotonic
-    default: str = DEFAULT_CURRENCY
-    _held: dict[tuple[str, str], tuple[str | None, float]] = field(default_factory=dict)
+    _held: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def currency_for(self, tenant_id: str, connector: Connector, settings: TenantSettings | None = None) -> str:
@@ -42,22 +44,25 @@ class BusinessCurrencies:
         with self._lock:
             held = self._held.get(key)
         if held is not None and now - held[1] < self.ttl:
-            return held[0] or self.default
+            return held[0]
         try:
             code = connector.business_currency()
         except SageError as exc:
             if held is None:
                 raise
             logger.warning("business_currency_stale", extra={"tenant_id": tenant_id, "error": str(exc),
-                                                             "currency": held[0] or self.default})
-            return held[0] or self.default
+                                                             "currency": held[0]})
+            return held[0]
+        if code is None:
+            logger.error("business_currency_unknown", extra={
+                "tenant_id": tenant_id, "fix": "set the tenant setting business_currency"})
+            raise ConfigurationError(
+                f"Sage does not tell tenant {tenant_id}'s base currency: set the tenant setting "
+                f"business_currency (e.g. `sagebridge tenants set {tenant_id} business_currency=USD`); "
+                "nothing is exported until it is known")
         with self._lock:
             self._held[key] = (code, now)
-        if code is None:
-            logger.warning("business_currency_unknown", extra={
-                "tenant_id": tenant_id, "assumed": self.default,
-                "fix": "set the tenant setting business_currency"})
-        return code or self.default
+        return code
 
     def forget(self, tenant_id: str) -> None:
         """Drop what is held for a tenant (after it reconnects, perhaps to another business)."""

@@ -33,7 +33,7 @@ from sagebridge.connectors.sage_intacct.client import (
 )
 from sagebridge.connectors.sage_intacct.feed import IntacctFeed
 from sagebridge.connectors.sage_intacct.mapper import PostingOptions
-from sagebridge.domain.errors import ConflictError
+from sagebridge.domain.errors import ConfigurationError, ConflictError
 from sagebridge.domain.settings import Provider, TenantSettings
 from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.observability import logger
@@ -55,6 +55,11 @@ _KIND = "intacct_login"
 
 class IntacctLoginRefused(SageError):
     """Intacct refused the company/user/password (or the sender): nothing was saved."""
+
+
+class IntacctCurrencyUnknown(ConfigurationError):
+    """Intacct cannot tell the login's base currency and the tenant has not set `business_currency`:
+    nothing was saved (a silent default would skip every invoice in the real currency)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,7 @@ class SageIntacct:
         except AuthError as exc:
             raise IntacctLoginRefused(f"Sage Intacct refused the login: {exc.message}",
                                       data_code=exc.data_code) from None
+        self._require_base_currency(tenant_id, credentials)
         sealed = pack(self.cipher.seal(_seal_payload(company_id, user_id, user_password, entity_id),
                                        tenant_id=tenant_id, provider=PROVIDER))
         now = self.clock()
@@ -173,6 +179,23 @@ class SageIntacct:
             self._opened.pop(tenant_id, None)
         logger.info("sage_connected", extra={"tenant_id": tenant_id, "provider": PROVIDER, "company_id": company_id})
         return IntacctConnection(tenant_id, company_id, user_id, entity_id, ConnectionStatus.CONNECTED.value, now)
+
+    def _require_base_currency(self, tenant_id: str, credentials: IntacctCredentials) -> None:
+        """Refuse a login whose base currency Intacct cannot tell, unless the tenant has set it:
+        every check of a document's currency depends on it, and a guess would skip (or post) every
+        invoice in the wrong currency."""
+        tenant = self.store.tenants.find(tenant_id)
+        if tenant is not None and (tenant.settings or {}).get("business_currency"):
+            return
+        code, why = IntacctConnector(self._client(credentials)).read_base_currency()
+        if code is not None:
+            return
+        logger.warning("intacct_currency_unknown", extra={"tenant_id": tenant_id, "why": why})
+        raise IntacctCurrencyUnknown(
+            f"Sage Intacct was not connected: {why}, so Sage Bridge cannot tell which currency the books "
+            f"are kept in. Set the tenant setting business_currency (e.g. `sagebridge tenants set {tenant_id} "
+            "business_currency=USD`) or connect with a login scoped to one entity (entity_id), then "
+            "connect again.")
 
     def disconnect(self, tenant_id: str) -> bool:
         """Forget the login (Intacct has nothing to revoke). True if there was one."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -163,6 +163,7 @@ def build_sage200(
         service=service, states=store.oauth_states, tenants=store.tenants, signer=StateSigner(key),
         link_key=key.encode(), list_businesses=lambda token: holder["s200"].list_sites(token),
         clock=clock, require_signed_link=require_signed_link,
+        link_ttl=timedelta(minutes=settings.connect_link_ttl_minutes),
     )
     holder["s200"] = Sage200(settings=settings, store=store, service=service, flow=flow, http=http,
                              subscription_key=secrets.sage200_subscription_key, clock=clock, sleep=sleep)

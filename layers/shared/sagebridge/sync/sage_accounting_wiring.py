@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -100,6 +100,7 @@ def build_sage_accounting(
         service=service, states=store.oauth_states, tenants=store.tenants, signer=StateSigner(key),
         link_key=key.encode(), list_businesses=lambda token: holder["sa"].list_businesses(token),
         clock=clock, require_signed_link=require_signed_link,
+        link_ttl=timedelta(minutes=settings.connect_link_ttl_minutes),
     )
     holder["sa"] = SageAccounting(settings=settings, store=store, service=service, flow=flow, http=http, sleep=sleep)
     return holder["sa"]

@@ -159,3 +159,16 @@ def test_reading_back_makes_amounts_positive_and_dates_iso():
     sub(fn, "amount", Decimal("1.50"))
     with pytest.raises(TypeError):
         sub(fn, "amount", 1.5)
+
+
+def test_defect_16_read_by_query_never_asks_for_more_than_1000_per_page():
+    seen: list[httpx.Request] = []
+    client = _client([LOGIN, OK_READ, OK_READ, OK_READ], seen, page_size=5000)
+    _read(client)
+    list(client.read_by_query("CUSTOMER", "CUSTOMERID = 'A'", page_size=2000))
+    list(client.read_by_query("CUSTOMER", "CUSTOMERID = 'A'", page_size=10))
+    sizes = [r.content.split(b"<pagesize>")[1].split(b"</pagesize>")[0] for r in seen[1:]]
+    assert sizes == [b"1000", b"1000", b"10"]
+    default = _client([LOGIN, OK_READ], seen := [])
+    _read(default)
+    assert b"<pagesize>1000</pagesize>" in seen[1].content

@@ -64,7 +64,7 @@ from sagebridge.observability import logger, metrics
 
 PROVIDER = "sage_intacct"
 DEFAULT_ENDPOINT = "https://api.intacct.com/ia/xml/xmlgw.phtml"
-MAX_PAGE_SIZE = 2000  # readByQuery's maximum
+MAX_PAGE_SIZE = 1000  # readByQuery's maximum (Intacct's SDKs cap it there; `query` allows 2000: reads.py)
 CONCURRENT_PER_COMPANY = 2
 RATE_LIMITED = "GW-0010"
 SCHEMA_ERROR = "XL03000003"
@@ -376,7 +376,7 @@ class IntacctClient:
         sub(fn, "object", obj)
         sub(fn, "fields", fields)
         sub(fn, "query", query)
-        sub(fn, "pagesize", str(page_size or self.page_size))
+        sub(fn, "pagesize", str(max(1, min(page_size or self.page_size, MAX_PAGE_SIZE))))
         result = self.execute(Function(f"readByQuery-{obj}", fn))
         while True:
             yield from result.records
@@ -567,20 +567,35 @@ class IntacctConnector:
                 for r in self.client.read_by_query("CHECKINGACCOUNT", "STATUS = 'active'")]
 
     def business_currency(self) -> str | None:
-        """The entity's base currency when the login is scoped to an entity: `readByQuery` on
-        `LOCATIONENTITY` (its CURRENCY is the entity's base currency), one request. A company-level
-        login has no one base currency the XSD's functions give cheaply (a multi-entity company has
-        one per entity; `get_companyprefs` names no documented base-currency preference): None, and
-        the tenant setting `business_currency` decides."""
+        """The base currency, read from Intacct's entities (`LOCATIONENTITY`, whose CURRENCY is an
+        entity's base currency), one request:
+        - a login scoped to an entity: that entity's currency;
+        - a company-level login: the currency every entity shares. None when Intacct cannot say
+          (no entities, i.e. a standalone company, or entities in different currencies): the
+          tenant setting `business_currency` must then decide (`read_base_currency` says why);
+          nothing is assumed."""
+        return self.read_base_currency()[0]
+
+    def read_base_currency(self) -> tuple[str | None, str | None]:
+        """(the base currency, None) or (None, why Intacct cannot tell it, in an operator's words)."""
         entity = self.client.credentials.entity_id
-        if not entity:
-            return None
-        rows = list(self.client.read_by_query("LOCATIONENTITY", f"LOCATIONID = {mapper.quoted(entity)}",
-                                              fields="LOCATIONID,CURRENCY", page_size=1))
-        code = iso_currency(rows[0].get("CURRENCY")) if rows else None
-        if code is None:
-            raise SageError(f"Intacct names no base currency for entity {entity!r}", source="LOCATIONENTITY")
-        return code
+        if entity:
+            rows = list(self.client.read_by_query("LOCATIONENTITY", f"LOCATIONID = {mapper.quoted(entity)}",
+                                                  fields="LOCATIONID,CURRENCY", page_size=1))
+            code = iso_currency(rows[0].get("CURRENCY")) if rows else None
+            if code is None:
+                raise SageError(f"Intacct names no base currency for entity {entity!r}", source="LOCATIONENTITY")
+            return code, None
+        rows = list(self.client.read_by_query("LOCATIONENTITY", "", fields="LOCATIONID,CURRENCY"))
+        found = {str(r.get("LOCATIONID")): iso_currency(r.get("CURRENCY")) for r in rows}
+        codes = set(found.values())
+        if len(codes) == 1 and None not in codes:
+            return codes.pop(), None
+        if not found:
+            return None, ("this Intacct company has no entities, and Intacct's API does not tell a "
+                          "standalone company's base currency")
+        named = ", ".join(f"{e}: {c or 'none'}" for e, c in sorted(found.items()))
+        return None, f"this company-level login spans entities in different currencies ({named})"
 
     def list_items(self, *, changed_since: datetime | None = None) -> list[RemoteRecord]:
         query = f"WHENMODIFIED >= {mapper.quoted(mapper.query_timestamp(changed_since))}" if changed_since else ""
