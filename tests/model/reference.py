@@ -140,6 +140,7 @@ class Receipt:
     sage_id: str
     allocations: list[tuple[str, Decimal]]  # (host id of the invoice, amount)
     deleted: bool = False
+    before_link: bool = False  # entered on a Sage invoice Sage Bridge had not linked to the host's yet
 
 
 @dataclass

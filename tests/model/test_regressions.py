@@ -244,3 +244,33 @@ def test_a_document_changed_while_its_export_was_in_doubt_is_not_created_twice(t
     tenant.scheduled_run()
     assert tenant.accountant.count_by_reference("sales_invoices")["INV-00001"] == 1
     assert str(sage_invoices(tenant)["INV-00001"]["total_amount"]) == "180.00"
+
+
+@pytest.mark.xfail(open_defect("N2"), reason="new defect N2 found by the model, routed (the payment poller)",
+                   strict=True)
+def test_a_receipt_on_history_linked_after_a_poll_reaches_the_host(tenant: Tenant) -> None:
+    """Found by the model (not in issue 13's list). Going live: the accountant entered an invoice by
+    hand and records the customer's payment on it in Sage; a payment poll runs (the invoice is not
+    linked to the host's yet, so the receipt is not news); then the host's history arrives and the
+    export links the invoice. The receipt is older than the poll cursor: the host never hears the
+    invoice was paid."""
+    acme = tenant.accountant
+    today = tenant.system.clock.today()
+    contact = acme.create("contacts", {"name": "Customer C1 Ltd", "contact_type_ids": ["CUSTOMER"]})
+    sage_invoice = acme.create("sales_invoices", {
+        "contact_id": contact["id"], "date": (today - timedelta(days=10)).isoformat(), "reference": "INV-00001",
+        "invoice_lines": [{"description": "Labour", "ledger_account_id": tenant.ids["4000"], "quantity": 1,
+                           "unit_price": "100.00", "tax_rate_id": tenant.ids["GB_STANDARD"], "net_amount": "100.00",
+                           "tax_amount": "20.00", "total_amount": "120.00"}]})
+    receipt = acme.record_customer_payment(sage_invoice["id"])
+    tenant.poll()
+    tenant.system.clock.advance(minutes=30)
+    tenant.poll()  # the receipt is behind the poll cursor now
+    host = Host(tenant)
+    host.send(host.event("invoice.upserted", invoice(1, days_back=10, today=today)))
+    tenant.run_trigger_jobs()  # the first run: the invoice is found in Sage and linked
+    assert acme.count_by_reference("sales_invoices")["INV-00001"] == 1
+    tenant.system.clock.advance(minutes=5)
+    tenant.poll()
+    told = [e["data"]["payment"]["sage_id"] for e in tenant.delivered("invoice.payment_received")]
+    assert told == [receipt["id"]]
