@@ -61,8 +61,9 @@ def webhook(tenant_id: str) -> Response:
     if raw is None:
         return _response(WebhookReply(400, {"error": "invalid_body", "reason": "body is not valid base64"}))
     logger.append_keys(tenant_id=tenant_id)
-    signature = app.current_event.headers.get(SIGNATURE_HEADER)  # case-insensitive
-    return _response(receive_webhook(tenant_id, raw, signature, dependencies(), lambda_context=app.lambda_context))
+    headers = app.current_event.headers  # case-insensitive
+    return _response(receive_webhook(tenant_id, raw, headers.get(SIGNATURE_HEADER), dependencies(),
+                                     content_type=headers.get("content-type"), lambda_context=app.lambda_context))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -30,6 +30,8 @@ VENDOR: dict[str, Any] = {
     "currency": "GBP",
     "version": 1,
 }
+# Not an inbound event (items come from Sage, and the door refuses item.upserted): kept to show
+# what a host would send, and that it is refused.
 ITEM: dict[str, Any] = {
     "host_id": "ITEM-77",
     "code": "SRV-CALLOUT",
@@ -87,7 +89,6 @@ VOID: dict[str, Any] = {"kind": "sales_invoice", "host_id": "INV-1001", "reason"
 _DATA = {
     "customer.upserted": CUSTOMER,
     "vendor.upserted": VENDOR,
-    "item.upserted": ITEM,
     "invoice.upserted": INVOICE,
     "credit_note.upserted": CREDIT_NOTE,
     "purchase_invoice.upserted": PURCHASE_INVOICE,

@@ -400,6 +400,9 @@ class Resources:
             unit_price = to_decimal(raw["unit_price"])
             ledger = self.lookup(biz, "ledger_accounts", raw.get("ledger_account_id"), f"{where}.ledger_account_id")
             visible = "visible_in_sales" if meta["side"] == "sales" else "visible_in_expenses"
+            if ledger.data.get("included_in_chart") is False:  # hidden by the accountant: not postable
+                raise invalid(f"ledger account {ledger.data.get('nominal_code')} is not included in the chart of "
+                              "accounts", f"{where}.ledger_account_id")
             if not ledger.data.get(visible):
                 raise invalid(f"ledger account {ledger.data.get('nominal_code')} cannot be used for {meta['side']}",
                               f"{where}.ledger_account_id")
@@ -407,6 +410,8 @@ class Resources:
             if not rate_id:
                 raise invalid("tax_rate_id can't be blank", f"{where}.tax_rate_id")
             rate = self.lookup(biz, "tax_rates", rate_id, f"{where}.tax_rate_id")
+            if rate.data.get("is_visible") is False:
+                raise invalid(f"tax rate {rate.id} is not active", f"{where}.tax_rate_id")
             percentage = to_decimal(rate.data.get("percentage") or 0)
             gross_before_discount = quantity * unit_price
             if raw.get("discount_amount") is not None:

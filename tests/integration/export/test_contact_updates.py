@@ -65,14 +65,15 @@ def test_an_unchanged_party_costs_no_request_on_the_next_run(export, host, sandb
     assert store.mappings.get(TENANT, "customer", "CUST-1").extra[CONTACT_HASH]
 
     # Same parties, a new invoice each (one embeds its vendor again): one POST per document, nothing else
-    # but the run's tax-rate read.
+    # but the run's reference-data reads (tax rates, ledger accounts for the mapping health check).
     host.stage(document(SI, 2, embed_party=False))
     host.stage(document(PI, 2, embed_party=True))
     before = sandbox.request_count()
-    tax_reads = sandbox.request_count(path="/tax_rates")
+    reads = sandbox.request_count(path="/tax_rates") + sandbox.request_count(path="/ledger_accounts")
     result = export()
     assert result.counts["created"] == 2 and result.counts["updated"] == 0
-    assert sandbox.request_count() - before == 2 + (sandbox.request_count(path="/tax_rates") - tax_reads)
+    reads = sandbox.request_count(path="/tax_rates") + sandbox.request_count(path="/ledger_accounts") - reads
+    assert sandbox.request_count() - before == 2 + reads
     assert sandbox.request_count(method="PUT") == 0 and sandbox.request_count(path="/contacts") == 2
 
     # A catalog export of unchanged parties asks Sage nothing at all.

@@ -73,3 +73,57 @@ def test_a_payment_without_a_bank_account_is_skipped(export, host, sandbox, stor
     result = export(settings_=no_bank)
     assert result.counts["created"] == 2 and result.counts["skipped"] == 1
     assert reason_of(store, "customer_payment", "PAY-1").reason_code == "bank_account_not_set"
+
+
+def test_defect_09_a_document_on_an_inactive_ledger_account_is_skipped_with_the_health_reason(
+        export, host, sandbox, store, settings):
+    from local.sandboxes.host_app.outbox import InMemoryOutbox
+
+    books = sandbox.accountant()
+    books.update("ledger_accounts", sandbox.ids["5000"], {"included_in_chart": False})
+    books._record("tax_rates", "GB_LOWER").data["is_visible"] = False  # the accountant hides the rate
+    host.stage(document(SI, 1, lines=[line("100.00", ledger_code="PARTS")]))
+    host.stage(document(SI, 2, lines=[line("100.00", tax="R", ledger_code="SALES")], total=("100.00", "5.00")))
+    host.stage(document(SI, 3, lines=[line("100.00", ledger_code="SALES")]))
+    outbox, mails = InMemoryOutbox(), []
+
+    result = export(engine_options={"outbox": outbox, "notify": mails.append})
+
+    assert (result.counts["created"], result.counts["skipped"], result.counts["failed"]) == (2, 2, 0)
+    assert [i["reference"] for i in books.list("sales_invoices")] == ["INV-00003"]
+    parts = reason_of(store, "sales_invoice", "INV-1")
+    assert parts.reason_code == "mapping_not_usable"
+    assert "ledger_mappings.PARTS" in parts.reason and "inactive in Sage" in parts.reason
+    lower = reason_of(store, "sales_invoice", "INV-2")
+    assert lower.reason_code == "mapping_not_usable" and "tax_mappings.R" in lower.reason
+    assert outbox.types().count("document.skipped") == 2 and "export.failed" not in outbox.types()
+    assert mails == []
+
+
+def test_defect_09_health_flags_missing_default_ledger_and_bank_accounts(connector, settings):
+    from sagebridge.sync.status import check_mappings
+
+    bare = TenantSettings.model_validate({**settings.model_dump(), "default_sales_ledger_account_id": None,
+                                          "receipt_bank_account_id": None})
+    health = check_mappings(bare, connector)
+    assert not health.ok
+    assert {(p.setting, p.problem) for p in health.problems if p.problem == "not_set"} == {
+        ("default_sales_ledger_account_id", "not_set"), ("receipt_bank_account_id", "not_set")}
+
+
+def test_defect_10_a_penny_of_rounding_drift_is_skipped_with_both_figures_unless_tolerated(
+        export, host, sandbox, store, settings):
+    # 10.14 at 20%: Sage rounds the line's tax to 2.03 (total 12.17); the host says 2.02 (12.16).
+    host.stage(document(SI, 1, lines=[line("10.14")], total=("10.14", "2.02")))
+
+    result = export()
+
+    assert result.counts["skipped"] == 1 and sandbox.created_count("sales_invoices") == 0
+    entry = reason_of(store, "sales_invoice", "INV-1")
+    assert entry.reason_code == "totals_mismatch"
+    assert "Total 12.16 in the host app differs from 12.17 that Sage will compute" in entry.reason
+
+    tolerant = TenantSettings.model_validate({**settings.model_dump(), "total_tolerance": "0.01"})
+    export(settings_=tolerant)
+    [made] = sandbox.accountant().list("sales_invoices")
+    assert Decimal(str(made["total_amount"])) == Decimal("12.17")

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 KIND_OF = {
     "customer.upserted": ("customer", "CUST-1001"), "vendor.upserted": ("vendor", "VEND-2001"),
-    "item.upserted": ("item", "ITEM-77"), "invoice.upserted": ("sales_invoice", "INV-1001"),
+    "invoice.upserted": ("sales_invoice", "INV-1001"),
     "credit_note.upserted": ("sales_credit_note", "CN-301"), "purchase_invoice.upserted": ("purchase_invoice", "PI-88"),
     "purchase_credit_note.upserted": ("purchase_credit_note", "PCN-9"),
     "payment.recorded": ("customer_payment", "PAY-501"), "refund.recorded": ("customer_refund", "REF-12"),

@@ -87,12 +87,12 @@ def test_a_receipt_is_applied_to_its_invoice(world, host):
 
 
 def test_a_refused_document_fails_with_intacct_s_reason(world, host):
-    world.add_tenant(ledger_mappings={"LABOUR": "9999"})
+    world.add_tenant(intacct={"location_id": "999", "department_id": "SVC"})
     host.stage(document(DocumentKind.SALES_INVOICE, 1, lines=[line("10.00", ledger_code="LABOUR")]))
     result = world.export(strict=False)
     assert result.counts["failed"] == 1
     [entry] = [e for e in world.store.synclog.for_run(TENANT, result.run_id) if e.kind == "sales_invoice"]
-    assert "Sage refused" in entry.reason and "'9999' is not valid" in entry.reason
+    assert "Sage refused" in entry.reason and "'999' is not valid" in entry.reason, entry.reason
 
 
 def test_reconciliation_reads_intacct_totals_of_exported_documents(world, host):
@@ -132,3 +132,13 @@ def test_reconciliation_reads_intacct_totals_of_exported_documents(world, host):
     [differs] = report().differences
     assert differs.problem == "total_differs" and differs.host_id == "INV-2"
     assert (differs.host_total, differs.sage_total) == (Decimal("60.00"), Decimal("65.00"))
+
+
+def test_defect_09_a_line_on_a_gl_account_intacct_does_not_have_is_skipped_not_sent(world, host):
+    world.add_tenant(ledger_mappings={"LABOUR": "9999"})
+    host.stage(document(DocumentKind.SALES_INVOICE, 1, lines=[line("10.00", ledger_code="LABOUR")]))
+    result = world.export(strict=False)
+    assert result.counts["skipped"] == 1 and result.counts["failed"] == 0
+    assert world.sandbox.accountant().list("ARINVOICE") == []
+    [entry] = [e for e in world.store.synclog.for_run(TENANT, result.run_id) if e.kind == "sales_invoice"]
+    assert entry.reason_code == "mapping_not_usable" and "ledger_mappings.LABOUR" in entry.reason

@@ -14,6 +14,7 @@ from sagebridge.domain import (
     to_decimal,
     within_tolerance,
 )
+from sagebridge.domain.money import minor_units, precision_problem
 
 
 def test_a_json_number_becomes_exactly_the_decimal_the_host_wrote():
@@ -93,3 +94,27 @@ def test_tolerance_is_one_penny_inclusive():
     assert within_tolerance(Decimal("10.00"), Decimal("10.01"))
     assert within_tolerance(Decimal("10.00"), Decimal("9.99"))
     assert not within_tolerance(Decimal("10.00"), Decimal("10.011"))
+
+
+# issue 13, defect 11: the host's amounts of money fit their currency; no exponent notation
+
+
+@pytest.mark.parametrize(("currency", "places"), [("GBP", 2), ("eur", 2), ("ZAR", 2), ("JPY", 0), ("KRW", 0),
+                                                  ("BHD", 3), ("KWD", 3), ("CLF", 4)])
+def test_defect_11_minor_units_follow_iso_4217(currency, places):
+    assert minor_units(currency) == places
+
+
+def test_defect_11_precision_counts_only_significant_decimals():
+    assert precision_problem(Decimal("12.10"), "GBP") is None
+    assert precision_problem(Decimal("12.100"), "GBP") is None
+    assert precision_problem(Decimal("1200"), "JPY") is None
+    assert precision_problem(Decimal("12.345"), "GBP") == "has 3 decimal places; GBP amounts have at most 2"
+    assert precision_problem(Decimal("12.5"), "JPY") == "has 1 decimal place; JPY amounts have at most 0"
+
+
+@pytest.mark.parametrize("written", ["1e2", "1E+2", " 2.5e-1 "])
+def test_defect_11_exponent_notation_is_refused_for_host_amounts(written):
+    with pytest.raises(ValidationError, match="exponent notation"):
+        DocumentLine(description="x", unit_price=written)
+    assert to_decimal(written) == Decimal(written.strip())  # what Sage sends back is still read

@@ -90,9 +90,11 @@ def test_host_rounded_tax_at_header_and_sage_will_not_agree(invoice, settings):
     )
 
 
-def test_a_penny_out_is_tolerated(invoice, settings, sage_tax_rates):
+def test_a_penny_out_is_tolerated_only_with_a_total_tolerance(invoice, settings, sage_tax_rates):
     doc = invoice(totals={"net": "156.00", "tax": "31.21", "total": "187.21"})
-    assert reasons_for(doc, settings, sage_tax_rates) == []
+    assert codes(reasons_for(doc, settings, sage_tax_rates)) == ["totals_mismatch", "totals_mismatch"]
+    tolerant = settings.model_copy(update={"total_tolerance": Decimal("0.01")})
+    assert reasons_for(doc, tolerant, sage_tax_rates) == []
 
 
 def test_invoice_in_a_currency_the_customer_does_not_trade_in(invoice, settings, sage_tax_rates):

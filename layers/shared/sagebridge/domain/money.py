@@ -59,6 +59,46 @@ def to_decimal(value: object) -> Decimal:
 Amount = Annotated[Decimal, BeforeValidator(to_decimal)]
 
 
+def _host_decimal(value: object) -> Decimal:
+    """`to_decimal`, refusing exponent notation: a host writes amounts out in full ("100.00"), and
+    "1E+2" is more likely a spreadsheet's mangling than a price."""
+    if isinstance(value, str) and "e" in value.lower():
+        raise ValueError(f"{value!r} is in exponent notation; write the number out in full, such as '100.00'")
+    return to_decimal(value)
+
+
+# A decimal quantity as the host sends it: amounts, quantities, unit prices.
+HostAmount = Annotated[Decimal, BeforeValidator(_host_decimal)]
+
+# ISO 4217 minor units (decimal places) of the currencies that do not have two; every other
+# currency has two (GBP, EUR, USD, AUD, NZD, ZAR, CAD...).
+_MINOR_UNITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+                     "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+
+
+def minor_units(currency: str) -> int:
+    """How many decimal places an amount in `currency` can have (ISO 4217)."""
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def decimal_places(amount: Decimal) -> int:
+    """Decimal places as significant: 12.10 has one, 12.00 none (trailing zeros add no precision)."""
+    exponent = amount.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def precision_problem(amount: Decimal, currency: str) -> str | None:
+    """Why `amount` cannot be an amount of money in `currency`, or None if it can."""
+    places, allowed = decimal_places(amount), minor_units(currency)
+    if places <= allowed:
+        return None
+    return f"has {places} decimal place{'s' if places != 1 else ''}; {currency.upper()} amounts have at most {allowed}"
+
+
 def round_money(value: Decimal) -> Decimal:
     """Two places, half away from zero (0.005 -> 0.01, -0.005 -> -0.01), as Sage rounds."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
@@ -88,9 +128,9 @@ class Totals(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    net: Amount
-    tax: Amount
-    total: Amount
+    net: HostAmount
+    tax: HostAmount
+    total: HostAmount
 
 
 def totals_of(line_nets: Iterable[Decimal], line_taxes: Iterable[Decimal]) -> Totals:

@@ -7,15 +7,15 @@ from typing import ClassVar
 from pydantic import Field
 
 from sagebridge.domain.base import InboundModel
-from sagebridge.domain.fields import CountryCode, CurrencyCode, Email, HostId, Text, UtcDatetime
+from sagebridge.domain.fields import CountryCode, CurrencyCode, Email, HostId, HostName, HostVersion, UtcDatetime
 from sagebridge.domain.kinds import PartyKind
 
 
 class Address(InboundModel):
-    lines: list[Text] = Field(default_factory=list, max_length=4)
-    city: Text | None = None
-    region: Text | None = None
-    postcode: Text | None = None
+    lines: list[HostName] = Field(default_factory=list, max_length=4)
+    city: HostName | None = None
+    region: HostName | None = None
+    postcode: HostName | None = None
     country_code: CountryCode | None = None
 
 
@@ -23,14 +23,14 @@ class Party(InboundModel):
     kind: ClassVar[PartyKind]
 
     host_id: HostId
-    name: Text = Field(min_length=1)
-    company: Text | None = None
+    name: HostName = Field(min_length=1)
+    company: HostName | None = None
     email: Email | None = None
-    phone: Text | None = None
+    phone: HostName | None = None
     address: Address | None = None
-    tax_number: Text | None = None
+    tax_number: HostName | None = None
     currency: CurrencyCode | None = None  # None: the business currency
-    version: int | None = Field(default=None, ge=0)
+    version: HostVersion | None = None
     updated_at: UtcDatetime | None = None
 
 

@@ -16,12 +16,12 @@ from typing import Annotated, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from sagebridge.domain.base import InboundModel
-from sagebridge.domain.fields import CurrencyCode, HostId, Text, UtcDatetime
+from sagebridge.domain.fields import CurrencyCode, HostId, HostName, HostVersion, UtcDatetime
 from sagebridge.domain.kinds import DateBasis, DocumentKind, PartyKind, ledger_of
-from sagebridge.domain.money import ZERO, Amount, sum_money
+from sagebridge.domain.money import ZERO, Amount, HostAmount, precision_problem, sum_money
 from sagebridge.domain.parties import Customer
 
-PositiveAmount = Annotated[Amount, Field(gt=0)]
+PositiveAmount = Annotated[HostAmount, Field(gt=0)]  # the kind says which way the money goes
 
 
 class Allocation(InboundModel):
@@ -46,13 +46,13 @@ class Payment(InboundModel):
     party_id: HostId  # the host id of the customer
     party: Customer | None = None
     payment_date: date
-    amount: Annotated[Amount, Field(ge=0)]  # the money that moved; 0 only for a pure offset (a payment)
+    amount: Annotated[HostAmount, Field(ge=0)]  # the money that moved; 0 only for a pure offset (a payment)
     currency: CurrencyCode
     exchange_rate: Annotated[Amount, Field(gt=0)] | None = None
-    method: Text | None = None  # the host's words: cash, card, bank_transfer, cheque...
-    reference: Text | None = None
+    method: HostName | None = None  # the host's words: cash, card, bank_transfer, cheque...
+    reference: HostName | None = None
     allocations: list[Allocation] = Field(default_factory=list)  # empty: on account
-    version: int | None = Field(default=None, ge=0)
+    version: HostVersion | None = None
     updated_at: UtcDatetime | None = None
 
     @model_validator(mode="after")
@@ -97,6 +97,13 @@ class Payment(InboundModel):
     @property
     def ledger(self) -> PartyKind:
         return ledger_of(self.kind)
+
+    def money_problems(self) -> list[tuple[str, str]]:
+        """(field path, reason) for each amount with more decimals than the currency has."""
+        amounts = [("amount", self.amount)] + [(f"allocations.{i}.amount", a.amount)
+                                                for i, a in enumerate(self.allocations)]
+        return [(path, problem) for path, amount in amounts
+                if (problem := precision_problem(amount, self.currency)) is not None]
 
     def date_for(self, basis: DateBasis) -> date:
         """A payment has one date, whichever basis is asked for."""

@@ -6,6 +6,7 @@ Unknown settings are errors that name the setting; a mapping to an empty Sage id
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -103,6 +104,9 @@ class TenantSettings(BaseModel):
     export_interval_minutes: int = Field(default=15, ge=5, le=1440)
     export_type: ExportType = ExportType.NEW
     retry_limit: int = Field(default=3, ge=0, le=10)
+    # How far the host's document totals may differ from the totals Sage computes from the lines
+    # (docs/operations.md). 0: any difference, even a penny, is a skip that names both figures.
+    total_tolerance: Decimal = Field(default=Decimal("0"), ge=0, le=1, decimal_places=2)
     catalog_import: CatalogImport = CatalogImport()
     replace_host_tax_types: bool = False  # the host's tax types become Sage's
     host_callback_url: Url | None = None

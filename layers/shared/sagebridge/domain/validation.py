@@ -34,6 +34,8 @@ class SkipCode(StrEnum):
     PARTY_MISSING = "party_missing"
     BANK_ACCOUNT_NOT_SET = "bank_account_not_set"
     LOCKED_IN_SAGE = "locked_in_sage"
+    MAPPING_NOT_USABLE = "mapping_not_usable"  # mapped to a Sage record that is inactive or gone
+    NOT_SUPPORTED = "not_supported"  # the Sage product does not take this kind (its connector says why)
 
 
 class SkipReason(BaseModel):
@@ -178,10 +180,13 @@ def computed_totals(
 
 
 def totals_reasons(
-    doc: AnyDocument, *, settings: TenantSettings, sage_tax_rates: Mapping[str, Decimal]
+    doc: AnyDocument, *, settings: TenantSettings, sage_tax_rates: Mapping[str, Decimal],
+    tolerance: Decimal | None = None,
 ) -> list[SkipReason]:
-    """The host's totals must match Sage's per-line sums within 0.01 (a header adjustment aside,
-    which has its own reason)."""
+    """The host's totals must match Sage's per-line sums within `tolerance` (the tenant's
+    `total_tolerance`, default 0: a penny of drift is a skip with both figures, never posted
+    silently; a header adjustment aside, which has its own reason)."""
+    tolerance = settings.total_tolerance if tolerance is None else tolerance
     ours = computed_totals(doc, settings=settings, sage_tax_rates=sage_tax_rates)
     if ours is None or doc.tax_mode is TaxMode.HEADER:
         return []  # the tax reasons already say why we cannot compute
@@ -190,7 +195,7 @@ def totals_reasons(
     reasons = []
     for part, amount in expected.items():
         theirs: Decimal = getattr(doc.totals, part)
-        if not within_tolerance(amount, theirs):
+        if not within_tolerance(amount, theirs, tolerance):
             why = " (Sage rounds tax on each line)" if part != "net" else ""
             reasons.append(SkipReason(
                 code=SkipCode.TOTALS_MISMATCH,
@@ -198,6 +203,23 @@ def totals_reasons(
                 message=f"{_label(doc)}: {names[part]} {theirs} in the host app differs from "
                 f"{amount} that Sage will compute{why}",
             ))
+    return reasons
+
+
+def mapping_health_reasons(
+    doc: AnyDocument, *, settings: TenantSettings, unusable: Mapping[str, str]
+) -> list[SkipReason]:
+    """Lines whose Sage ledger account or tax rate the mapping health check found inactive or gone.
+    unusable: Sage id -> the health check's reason; Sage would refuse these lines."""
+    reasons = []
+    for number, line in enumerate(doc.lines, start=1):
+        account = settings.ledger_account_for(doc.kind, line.ledger_code)
+        codes = line.tax_codes()
+        rate = settings.tax_mappings.get(codes[0]) if len(codes) == 1 else None
+        for sage_id, where in ((account, "ledger_code"), (rate, "tax_code")):
+            if sage_id is not None and sage_id in unusable:
+                reasons.append(SkipReason(code=SkipCode.MAPPING_NOT_USABLE, field=f"lines[{number}].{where}",
+                                          message=f"Line {number}: {unusable[sage_id]}"))
     return reasons
 
 
@@ -257,8 +279,13 @@ def locked_reasons(doc: AnyDocument, *, editable_in_sage: bool) -> list[SkipReas
     )]
 
 
-def bank_account_reasons(payment: Payment, *, bank_account_id: str | None) -> list[SkipReason]:
-    """Sage records a payment or refund against a bank account; the tenant must have chosen one."""
+def bank_account_reasons(payment: Payment, *, bank_account_id: str | None,
+                         unusable: Mapping[str, str] | None = None) -> list[SkipReason]:
+    """Sage records a payment or refund against a bank account; the tenant must have chosen one
+    that is still usable in Sage (unusable: the mapping health check's findings, id -> reason)."""
+    if bank_account_id and unusable and bank_account_id in unusable:
+        return [SkipReason(code=SkipCode.MAPPING_NOT_USABLE, field="receipt_bank_account_id",
+                           message=f"{_label(payment)} cannot be posted: {unusable[bank_account_id]}")]
     if bank_account_id:
         return []
     return [SkipReason(
@@ -277,15 +304,22 @@ def document_skip_reasons(
     business_currency: str,
     contact_currency: str | None,
     party_in_sage: bool = True,
+    unusable: Mapping[str, str] | None = None,
+    total_tolerance: Decimal | None = None,
 ) -> list[SkipReason]:
-    """Every reason this invoice or credit note cannot be posted; empty means post it."""
+    """Every reason this invoice or credit note cannot be posted; empty means post it. unusable:
+    the mapping health check's inactive or missing Sage records (id -> reason)."""
+    health = mapping_health_reasons(doc, settings=settings, unusable=unusable or {})
+    flagged = {r.field for r in health}
     return [
         *party_reasons(doc, party_in_sage=party_in_sage),
         *currency_reasons(doc, business_currency=business_currency, contact_currency=contact_currency),
-        *tax_reasons(doc, settings=settings, sage_tax_rates=sage_tax_rates),
+        *health,
+        # An inactive tax rate is not in sage_tax_rates either: the health reason says it better.
+        *(r for r in tax_reasons(doc, settings=settings, sage_tax_rates=sage_tax_rates) if r.field not in flagged),
         *ledger_reasons(doc, settings=settings),
         *adjustment_reasons(doc),
-        *totals_reasons(doc, settings=settings, sage_tax_rates=sage_tax_rates),
+        *totals_reasons(doc, settings=settings, sage_tax_rates=sage_tax_rates, tolerance=total_tolerance),
     ]
 
 

@@ -2,31 +2,36 @@
 document reached one of the tenant's trigger statuses.
 
 The order of the checks is the contract: size (413), tenant (404), signature (401, before the body
-is parsed), JSON (400), schema (422). Every refusal is a reply, never an exception: bad input must
-not become a 500. A replayed event id returns the first reply (Powertools idempotency, keyed on
-tenant + event id); an older version of a record is accepted but reported `stale` and not stored.
+is parsed), Content-Type (415), JSON (400), schema and input limits (422). Every refusal is a reply,
+never an exception: bad input must not become a 500. A replayed event id returns the first reply
+(Powertools idempotency, keyed on tenant + event id, then the event record); the same id with another
+body is a 409 and changes nothing. A record's changes are ordered by version, then occurred_at, then
+arrival (see `event_version`); an older change is accepted but reported `stale` and not stored.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
 
-from sagebridge.domain.errors import ConfigurationError, ConflictError, NotFoundError, SageBridgeError
+from sagebridge.domain.errors import ConfigurationError, ConflictError, SageBridgeError
 from sagebridge.domain.hashing import canonical_json, payload_hash
 from sagebridge.domain.kinds import ledger_of, record_kind
 from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
-from sagebridge.host.inbound import ITEM_KIND, MAX_BODY_BYTES, DocumentVoided, InvalidWebhook, parse_event
+from sagebridge.host.inbound import MAX_BODY_BYTES, DocumentVoided, InvalidWebhook, parse_event
 from sagebridge.host.inbound import _Event as InboundEventModel
 from sagebridge.host.jobs import webhook_export_job
 from sagebridge.host.secrets import WebhookSecrets
@@ -40,8 +45,11 @@ from sagebridge.store.webhook_events import WebhookEventRecord, WebhookEvents
 
 IDEMPOTENCY_SECONDS = 3 * 24 * 3600  # longer than any host's retry schedule
 # version orders changes: the host's version first, then occurred_at. Epoch milliseconds stay below
-# 10**13 until the year 2286, so (version, ms) packs into one number DynamoDB compares.
+# 10**13 until the year 2286, so (version, ms) packs into one number DynamoDB compares; versions
+# have at most 25 digits (domain.fields.MAX_HOST_VERSION), so the number fits DynamoDB's 38.
 _VERSION_FACTOR = 10**13
+_ATTEMPTS = 3  # a record changed under us: read it again and decide again, this many times
+JSON_MEDIA_TYPE = "application/json"
 
 
 class Outcome(StrEnum):
@@ -60,6 +68,7 @@ class WebhookResult(BaseModel):
     host_id: str
     export_queued: bool = False
     duplicate: bool = False
+    reason: str | None = None  # why a stale or unknown-document event changed nothing
 
 
 @dataclass
@@ -105,9 +114,11 @@ def receive_webhook(
     signature: str | None,
     deps: WebhookDeps,
     *,
+    content_type: str | None = JSON_MEDIA_TYPE,
     lambda_context: Any = None,
 ) -> WebhookReply:
-    """Handle one webhook delivery; always a reply, for any input."""
+    """Handle one webhook delivery; always a reply, for any input. `content_type`: the request's
+    Content-Type header (None if it had none)."""
     if len(raw_body) > MAX_BODY_BYTES:
         return _error(413, "payload_too_large", reason=f"the body is over {MAX_BODY_BYTES} bytes")
     try:
@@ -122,15 +133,24 @@ def receive_webhook(
     except SignatureError as exc:
         logger.info("webhook signature refused", extra={"tenant_id": tenant_id, "reason": str(exc)})
         return _error(401, "invalid_signature", reason=str(exc))
+    media_problem = _media_type_problem(content_type)
+    if media_problem is not None:
+        return _error(415, "unsupported_media_type", reason=media_problem)
     try:
-        event = parse_event(raw_body)
+        event = parse_event(raw_body, now=datetime.fromtimestamp(deps.clock(), UTC))
     except InvalidWebhook as exc:
         error = "invalid_json" if exc.status == 400 else "invalid_event"
         return _error(exc.status, error, problems=[p.model_dump() for p in exc.problems])
 
     settings = _tenant_settings(tenant_id, tenant.settings)
     try:
-        result = _process_once(tenant_id, event, settings, deps, lambda_context)
+        result = _process_once(tenant_id, event, event_hash(event), settings, deps, lambda_context)
+    except (IdempotencyValidationError, EventIdConflict):
+        # Nothing is stored: the idempotency record refused it, or stage_event raised before writing.
+        return _error(409, "event_id_conflict", event_id=event.id, reason=(
+            f"event id {event.id!r} was received before, and this body differs from the one first received; "
+            "nothing was stored. An event id names one change: send a new change under a new id, and "
+            "retry an event with exactly its first body"))
     except IdempotencyAlreadyInProgressError:
         return WebhookReply(409, {"error": "in_progress", "reason": f"event {event.id} is being processed"},
                             {"Retry-After": "5"})
@@ -141,11 +161,35 @@ def receive_webhook(
             "tenant_id": tenant_id, "event_id": event.id, "error": type(exc).__name__, "reason": str(exc)})
         return WebhookReply(503, {"error": "try_again", "reason": "temporarily unable to store the event"},
                             {"Retry-After": "10"})
-    return WebhookReply(202, result.model_dump(mode="json"))
+    return WebhookReply(202, result.model_dump(mode="json", exclude_none=True))
 
 
 class _RetryLater(Exception):
     """Lost a race with a concurrent write of the same record: the host's retry will settle it."""
+
+
+class EventIdConflict(Exception):
+    """The event id was received before with a different body."""
+
+
+def _media_type_problem(content_type: str | None) -> str | None:
+    """Why a Content-Type is not JSON in UTF-8, or None if it is."""
+    if not content_type or not content_type.strip():
+        return f"the Content-Type header is missing; send the body as {JSON_MEDIA_TYPE}"
+    media, _, parameters = content_type.partition(";")
+    if media.strip().lower() != JSON_MEDIA_TYPE:
+        return f"Content-Type {media.strip()!r} is not accepted; send the body as {JSON_MEDIA_TYPE}"
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            return f"charset {value.strip()!r} is not accepted; send {JSON_MEDIA_TYPE} in UTF-8"
+    return None
+
+
+def event_hash(event: InboundEventModel) -> str:
+    """The fingerprint of an event's content (not its bytes: key order and spacing do not count)."""
+    return payload_hash(event, ignore=())
 
 
 def _tenant_settings(tenant_id: str, raw: dict[str, Any]) -> TenantSettings | None:
@@ -159,14 +203,15 @@ def _tenant_settings(tenant_id: str, raw: dict[str, Any]) -> TenantSettings | No
 
 
 def _process_once(
-    tenant_id: str, event: InboundEventModel, settings: TenantSettings | None, deps: WebhookDeps,
-    lambda_context: Any,
+    tenant_id: str, event: InboundEventModel, body_hash: str, settings: TenantSettings | None,
+    deps: WebhookDeps, lambda_context: Any,
 ) -> WebhookResult:
     def _mark_duplicate(response: Any, _record: Any) -> Any:
         return response.model_copy(update={"duplicate": True}) if isinstance(response, WebhookResult) else response
 
     config = IdempotencyConfig(
         event_key_jmespath="[tenant_id, event_id]",
+        payload_validation_jmespath="body_hash",  # the same id with another body: IdempotencyValidationError
         raise_on_no_idempotency_key=True,
         expires_after_seconds=IDEMPOTENCY_SECONDS,
         response_hook=_mark_duplicate,  # type: ignore[arg-type]  # a plain function fits the protocol
@@ -182,28 +227,58 @@ def _process_once(
         key_prefix="webhook",
     )
     def process(delivery: dict[str, str]) -> WebhookResult:
-        return stage_event(tenant_id, event, settings, deps)
+        return stage_event(tenant_id, event, settings, deps, body_hash=body_hash)
 
-    return process(delivery={"tenant_id": tenant_id, "event_id": event.id})  # type: ignore[no-any-return]
+    return process(  # type: ignore[no-any-return]
+        delivery={"tenant_id": tenant_id, "event_id": event.id, "body_hash": body_hash})
 
 
-def event_version(event: InboundEventModel) -> int:
-    """One number that orders a record's changes: the host's version, then occurred_at."""
+def event_version(event: InboundEventModel, current: StagedDocument | None = None) -> int:
+    """One number that orders a record's changes: the host's version, then occurred_at. An event
+    without a version is taken to be of the version `current`ly staged (0 if none), so occurred_at
+    orders it against that change. Equal numbers go to the later arrival (`stage_event`)."""
+    host_version = event.version()
+    if host_version is None:
+        host_version = current.version // _VERSION_FACTOR if current is not None else 0
     millis = int(event.occurred_at.timestamp() * 1000)
-    return (event.version() or 0) * _VERSION_FACTOR + max(millis, 0)
+    return host_version * _VERSION_FACTOR + min(max(millis, 0), _VERSION_FACTOR - 1)
+
+
+def _describe_version(version: int) -> str:
+    moment = datetime.fromtimestamp((version % _VERSION_FACTOR) / 1000, UTC)
+    return f"version {version // _VERSION_FACTOR}, occurred {moment.isoformat().replace('+00:00', 'Z')}"
 
 
 def stage_event(
-    tenant_id: str, event: InboundEventModel, settings: TenantSettings | None, deps: WebhookDeps
+    tenant_id: str, event: InboundEventModel, settings: TenantSettings | None, deps: WebhookDeps,
+    *, body_hash: str | None = None,
 ) -> WebhookResult:
-    """Stage the event's record (all-or-nothing with the event record) and queue a trigger export."""
-    kind, host_id, version = event.staged_kind(), event.staged_host_id(), event_version(event)
-    if isinstance(event, DocumentVoided):
-        outcome = _stage_void(tenant_id, event, version, deps)
-    else:
-        outcome = _stage_record(tenant_id, event, kind, host_id, version, deps)
+    """Stage the event's record (all-or-nothing with the event record) and queue a trigger export.
+    EventIdConflict if the event id was used before for another body."""
+    body_hash = body_hash or event_hash(event)
+    kind, host_id = event.staged_kind(), event.staged_host_id()
+    for _attempt in range(_ATTEMPTS):
+        seen = deps.events.find(tenant_id, event.id)
+        if seen is not None:
+            return _seen_before(tenant_id, event, seen, body_hash, settings, deps)
+        try:
+            if isinstance(event, DocumentVoided):
+                outcome, reason = _stage_void(tenant_id, event, body_hash, deps)
+            else:
+                outcome, reason = _stage_record(tenant_id, event, kind, host_id, body_hash, deps)
+        except ConflictError:
+            continue  # the record (or this event id) changed since we read it: read again
+        return _finish(tenant_id, event, outcome, settings, deps, reason=reason)
+    raise _RetryLater(f"{kind}/{host_id}: changed concurrently {_ATTEMPTS} times")
+
+
+def _finish(
+    tenant_id: str, event: InboundEventModel, outcome: Outcome, settings: TenantSettings | None,
+    deps: WebhookDeps, *, reason: str | None = None,
+) -> WebhookResult:
+    kind, host_id = event.staged_kind(), event.staged_host_id()
     result = WebhookResult(event_id=event.id, type=event.type, result=outcome,  # type: ignore[attr-defined]
-                           kind=kind, host_id=host_id)
+                           kind=kind, host_id=host_id, reason=reason)
     status = event.status()
     if outcome is Outcome.STORED and status and settings is not None and settings.is_trigger_status(status):
         job = webhook_export_job(tenant_id, kind, host_id, event_id=event.id)
@@ -214,17 +289,51 @@ def stage_event(
     return result
 
 
-def _record_of(event: InboundEventModel, outcome: Outcome, tenant_id: str, version: int) -> WebhookEventRecord:
+def _seen_before(
+    tenant_id: str, event: InboundEventModel, seen: WebhookEventRecord, body_hash: str,
+    settings: TenantSettings | None, deps: WebhookDeps,
+) -> WebhookResult:
+    """This event id was handled before (its idempotency record expired or its handling failed
+    after the write): the same body is a duplicate, another body a conflict."""
+    if seen.body_hash is not None and seen.body_hash != body_hash:
+        raise EventIdConflict(event.id)
+    outcome = Outcome(seen.outcome)
+    current = deps.documents.find(tenant_id, seen.kind, seen.host_id)
+    if outcome is Outcome.STORED and current is not None and current.version == seen.version and (
+        current.voided if isinstance(event, DocumentVoided) else
+        current.payload_hash == payload_hash(event.data) and not current.voided  # type: ignore[attr-defined]
+    ):
+        # Our own write of this very event is still what is staged, and its handling failed after
+        # the write (the export queue was unreachable): finish it, so the trigger export is queued.
+        return _finish(tenant_id, event, outcome, settings, deps)
+    return WebhookResult(event_id=event.id, type=event.type, result=outcome,  # type: ignore[attr-defined]
+                         kind=seen.kind, host_id=seen.host_id, duplicate=True)
+
+
+def _record_of(event: InboundEventModel, outcome: Outcome, tenant_id: str, version: int,
+               body_hash: str) -> WebhookEventRecord:
     return WebhookEventRecord(
         tenant_id=tenant_id, event_id=event.id, event_type=event.type,  # type: ignore[attr-defined]
         kind=event.staged_kind(), host_id=event.staged_host_id(), version=version,
-        outcome=outcome.value, occurred_at=event.occurred_at,
+        outcome=outcome.value, occurred_at=event.occurred_at, body_hash=body_hash,
     )
 
 
+def _stale(tenant_id: str, event: InboundEventModel, version: int, body_hash: str, current: StagedDocument,
+           deps: WebhookDeps) -> tuple[Outcome, str]:
+    deps.events.put(_record_of(event, Outcome.STALE, tenant_id, version, body_hash))
+    return Outcome.STALE, (
+        f"a newer change of this record is already staged ({_describe_version(current.version)}), so this "
+        "event changed nothing; send a change with a higher version, or without a version a later occurred_at")
+
+
 def _stage_record(
-    tenant_id: str, event: InboundEventModel, kind: str, host_id: str, version: int, deps: WebhookDeps
-) -> Outcome:
+    tenant_id: str, event: InboundEventModel, kind: str, host_id: str, body_hash: str, deps: WebhookDeps
+) -> tuple[Outcome, str | None]:
+    current = deps.documents.find(tenant_id, kind, host_id)
+    version = event_version(event, current)
+    if current is not None and current.version > version:
+        return _stale(tenant_id, event, version, body_hash, current, deps)
     data: Any = event.data  # type: ignore[attr-defined]
     document_date, posting_date = _dates(data, event.occurred_at)
     staged = StagedDocument(
@@ -232,48 +341,32 @@ def _stage_record(
         canonical_json=canonical_json(data, ignore=()), payload_hash=payload_hash(data),
         version=version, posting_date=posting_date, document_date=document_date,
     )
-    try:
-        deps.table.transact([
-            deps.documents.put_op(staged),
-            deps.events.put_op(_record_of(event, Outcome.STORED, tenant_id, version)),
-        ])
-        return Outcome.STORED
-    except ConflictError:
-        current = deps.documents.find(tenant_id, kind, host_id)
-    if current is None or current.version < version:
-        raise _RetryLater(f"{kind}/{host_id}: concurrent write")
-    if current.version == version and current.payload_hash == staged.payload_hash and not current.voided:
-        # Our own earlier write of this very event (its handling failed after the transaction):
-        # carry on as stored so the trigger export is queued this time.
-        return Outcome.STORED
-    deps.events.put(_record_of(event, Outcome.STALE, tenant_id, version))
-    return Outcome.STALE
+    # Conditional on what we read: a newer change landing meanwhile cancels both writes.
+    deps.table.transact([
+        deps.documents.put_op(staged, ties_win=True),
+        deps.events.put_op(_record_of(event, Outcome.STORED, tenant_id, version, body_hash)),
+    ])
+    return Outcome.STORED, None
 
 
-def _stage_void(tenant_id: str, event: DocumentVoided, version: int, deps: WebhookDeps) -> Outcome:
+def _stage_void(tenant_id: str, event: DocumentVoided, body_hash: str, deps: WebhookDeps
+                ) -> tuple[Outcome, str | None]:
     kind, host_id = event.data.kind.value, event.data.host_id
     current = deps.documents.find(tenant_id, kind, host_id)
     if current is None:
-        deps.events.put(_record_of(event, Outcome.UNKNOWN_DOCUMENT, tenant_id, version))
-        return Outcome.UNKNOWN_DOCUMENT
-    if current.version >= version:
-        if current.version == version and current.voided:
-            return Outcome.STORED  # this void, retried
-        deps.events.put(_record_of(event, Outcome.STALE, tenant_id, version))
-        return Outcome.STALE
-    try:
-        deps.table.transact([
-            deps.documents.put_op(replace(current, voided=True, version=version)),
-            deps.events.put_op(_record_of(event, Outcome.STORED, tenant_id, version)),
-        ])
-    except (ConflictError, NotFoundError):
-        raise _RetryLater(f"{kind}/{host_id}: changed while voiding") from None
-    return Outcome.STORED
+        deps.events.put(_record_of(event, Outcome.UNKNOWN_DOCUMENT, tenant_id, event_version(event), body_hash))
+        return Outcome.UNKNOWN_DOCUMENT, f"no {kind} {host_id!r} was ever sent, so there is nothing to void"
+    version = event_version(event, current)
+    if current.version > version:
+        return _stale(tenant_id, event, version, body_hash, current, deps)
+    deps.table.transact([
+        deps.documents.void_op(tenant_id, kind, host_id, version=version),
+        deps.events.put_op(_record_of(event, Outcome.STORED, tenant_id, version, body_hash)),
+    ])
+    return Outcome.STORED, None
 
 
 def _ledger(kind: str) -> str:
-    if kind == ITEM_KIND:
-        return ITEM_KIND
     return ledger_of(record_kind(kind)).value
 
 
@@ -289,6 +382,6 @@ def _dates(data: Any, occurred_at: datetime) -> tuple[date, date]:
 
 
 __all__ = [
-    "Outcome", "WebhookDeps", "WebhookReply", "WebhookResult",
-    "event_version", "receive_webhook", "stage_event",
+    "EventIdConflict", "Outcome", "WebhookDeps", "WebhookReply", "WebhookResult",
+    "event_hash", "event_version", "receive_webhook", "stage_event",
 ]

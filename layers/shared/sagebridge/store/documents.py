@@ -13,15 +13,19 @@ from sagebridge.store.table import Item, Table, Write, delete, iso, missing, par
 
 # Written only when absent or strictly newer: webhooks arrive out of order and more than once.
 _NEWER = "attribute_not_exists(pk) OR #v < :v"
+# The webhook door's rule: an equal version is a later change of the host's (event ids keep true
+# duplicates out before this), so the later write wins the tie.
+_SAME_OR_NEWER = "attribute_not_exists(pk) OR #v <= :v"
 
 
 class Documents:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def put_op(self, document: StagedDocument) -> Write:
+    def put_op(self, document: StagedDocument, *, ties_win: bool = False) -> Write:
         """The conditional Put of `put`, for a transaction with the document's side records
-        (`Store.transact`): a stale version cancels the whole transaction."""
+        (`Store.transact`): a stale version cancels the whole transaction. `ties_win`: an equal
+        version is written too (the later arrival wins)."""
         d = document
         item = {
             "pk": keys.tenant_pk(d.tenant_id), "sk": keys.document_sk(d.kind, d.host_id),
@@ -34,7 +38,8 @@ class Documents:
             "posting_date": d.posting_date.isoformat(), "document_date": d.document_date.isoformat(),
             "voided": d.voided, "staged_at": iso(self._table.now()),
         }
-        return put(item, condition=_NEWER, names={"#v": "version"}, values={":v": d.version},
+        return put(item, condition=_SAME_OR_NEWER if ties_win else _NEWER, names={"#v": "version"},
+                   values={":v": d.version},
                    what=f"document {d.kind}/{d.host_id} of tenant {d.tenant_id}")
 
     def put(self, document: StagedDocument) -> None:
@@ -102,6 +107,16 @@ class Documents:
             condition="attribute_exists(pk) AND #v < :v", names={"#v": "version"}, values={":v": version},
             what=f"document {kind}/{host_id} of tenant {tenant_id}",
         ))
+
+    def void_op(self, tenant_id: str, kind: str, host_id: str, *, version: int) -> Write:
+        """Mark a staged record voided at `version`, keeping its content, if it exists and is not
+        newer (an equal version is the later arrival: it wins). For a transaction."""
+        return update(
+            (keys.tenant_pk(tenant_id), keys.document_sk(kind, host_id)),
+            set_={"voided": True, "version": version, "staged_at": iso(self._table.now())},
+            condition="attribute_exists(pk) AND #v <= :v", names={"#v": "version"}, values={":v": version},
+            what=f"document {kind}/{host_id} of tenant {tenant_id}",
+        )
 
     def delete(self, tenant_id: str, kind: str, host_id: str) -> None:
         """Forget a staged record (idempotent)."""

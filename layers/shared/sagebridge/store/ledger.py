@@ -82,7 +82,7 @@ class Ledger:
                 "tenant_id": tenant_id, "kind": kind, "host_id": host_id,
                 "state": LedgerState.IN_FLIGHT.value, "idempotency_key": idempotency_key,
                 "payload_hash": payload_hash, "claim_id": claim_id,
-                "claimed_at": iso(now), "updated_at": iso(now), "reason": None,
+                "claimed_at": iso(now), "updated_at": iso(now), "reason": None, "gave_up": None,
                 **_listed(tenant_id, LedgerState.IN_FLIGHT, iso(now), kind, host_id),
             },
             add={"attempts": 1},
@@ -132,12 +132,19 @@ class Ledger:
     def mark_skipped(self, claim: Claim, reason: str) -> LedgerEntry:
         return self._run(self.mark_skipped_op(claim, reason))
 
-    def mark_failed_op(self, claim: Claim, reason: str) -> Write:
-        """Settle a claim as failed (Sage refused or we gave up); replayable."""
-        return self._settle(claim, LedgerState.FAILED, {"reason": reason})
+    def mark_failed_op(self, claim: Claim, reason: str, *, attempts: int | None = None,
+                       gave_up: bool = False) -> Write:
+        """Settle a claim as failed (Sage refused or we gave up); replayable. `attempts`: the
+        attempts at this version (a changed document starts again at 1); `gave_up`: no run retries
+        this version by itself."""
+        fields: dict[str, object] = {"reason": reason, "gave_up": True if gave_up else None}
+        if attempts is not None:
+            fields["attempts"] = attempts
+        return self._settle(claim, LedgerState.FAILED, fields)
 
-    def mark_failed(self, claim: Claim, reason: str) -> LedgerEntry:
-        return self._run(self.mark_failed_op(claim, reason))
+    def mark_failed(self, claim: Claim, reason: str, *, attempts: int | None = None,
+                    gave_up: bool = False) -> LedgerEntry:
+        return self._run(self.mark_failed_op(claim, reason, attempts=attempts, gave_up=gave_up))
 
     def list_by_state(
         self, tenant_id: str, state: LedgerState, *, limit: int = 100, next_token: str | None = None
@@ -186,4 +193,5 @@ def _entry(item: Item) -> LedgerEntry:
         exported_hash=item.get("exported_hash"), sage_id=item.get("sage_id"),
         attempts=int(item.get("attempts", 0)), reason=item.get("reason"), claim_id=item.get("claim_id"),
         claimed_at=parse_iso(item.get("claimed_at")), updated_at=parse_iso(item.get("updated_at")),
+        gave_up=bool(item.get("gave_up")),
     )

@@ -106,6 +106,7 @@ class LedgerEntry:
     claim_id: str | None = None
     claimed_at: datetime | None = None
     updated_at: datetime | None = None
+    gave_up: bool = False  # failed for good: no run retries this version until a replay or a change
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, cast
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from sagebridge.connectors.base import (
@@ -44,9 +45,10 @@ from sagebridge.connectors.base import (
 from sagebridge.connectors.sage_accounting import mapper as sage_accounting_mapper
 from sagebridge.domain.base import describe_problems
 from sagebridge.domain.documents import Document
-from sagebridge.domain.errors import ConflictError
+from sagebridge.domain.errors import ConfigurationError, ConflictError, ThrottledError
 from sagebridge.domain.hashing import payload_hash
 from sagebridge.domain.kinds import DateBasis, DocumentKind, PartyKind, RecordKind, ledger_of, record_kind
+from sagebridge.domain.money import TOLERANCE
 from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.records import HostRecord, parse_host_record
@@ -236,6 +238,8 @@ class ExportEngine:
         # Each product's connector brings its mapper (Connector.mapper); Sage Accounting's by default.
         self.mapper: Any = getattr(connector, "mapper", None) or sage_accounting_mapper
         self._taxes: Any = None
+        self._tax_records: list[RemoteRecord] | None = None
+        self._unusable_ids: dict[str, dict[str, str]] = {}  # what -> {Sage id: health reason}, once a run
         self._parties: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> Sage contact id
         self._party_maps: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> IdMapping
         self._checked: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # parties compared with Sage this run
@@ -245,6 +249,8 @@ class ExportEngine:
         self._executor: ThreadPoolExecutor | None = None
         self._pending: deque[tuple[Future[bool], Outcome]] = deque()  # commits not yet settled
         self._party_writes: list[Write] = []  # new parties' mappings and log lines, written per page
+        self._held: Claim | None = None  # the document's claim not yet settled (for an unexpected error)
+        self._hook_raised = False  # the test seam "killed" the worker: not a document's own failure
 
     # ---- the run
 
@@ -326,8 +332,9 @@ class ExportEngine:
                 title=f"Export run {self.r.run_id} for tenant {self.r.request.tenant_id}: "
                       f"{len(problems)} document(s) need attention",
                 tenant_id=self.r.request.tenant_id, run_id=self.r.run_id, problems=problems[:MAX_REPORTED],
-                hint="These documents failed on every retry or cannot be changed in Sage. Fix them in the "
-                     "host app or in Sage, then replay them from the admin API.",
+                hint="Sage refused these documents, they failed on every retry, hit an unexpected error or "
+                     "cannot be changed in Sage. They are not sent again (nor reported again) until they "
+                     "change in the host app or are replayed from the admin API.",
             ))
         except Exception as exc:  # a failed notification must not fail the run that it reports
             logger.error("notify_failed", extra={"error": type(exc).__name__})
@@ -393,7 +400,7 @@ class ExportEngine:
                 for entry in page:
                     if entry.kind not in wanted:
                         continue
-                    if state is LedgerState.FAILED and entry.attempts > self.settings.retry_limit:
+                    if state is LedgerState.FAILED and self._gave_up(entry):
                         continue
                     if state is LedgerState.IN_FLIGHT and (entry.claimed_at or stale_before) > stale_before:
                         continue
@@ -441,12 +448,26 @@ class ExportEngine:
                 self._party_maps[(PartyKind(kind), host_id)] = mapping
         for staged, record in records:
             entry = entries.get((staged.kind, staged.host_id))
+            self._held = None
+            # Each document fails on its own; only the connection (and the store) stop the run.
             try:
-                self._export_one(staged, record, entry)
+                not_exported = self._not_exported(staged.kind)
+                if not_exported is not None:
+                    self._not_supported(staged, record, entry, not_exported)
+                else:
+                    self._export_one(staged, record, entry)
             except (AuthError, NotConnected) as exc:
                 raise RunAborted(f"Sage refused the connection: {exc.message}") from exc
             except RateLimited as exc:
                 raise RunAborted(f"Sage is rate limiting this business: {exc.message}") from exc
+            except NotSupported as exc:
+                self._not_supported(staged, record, entry, exc.message)
+            except (ThrottledError, ConfigurationError, BotoCoreError, ClientError):
+                raise  # our own store or setup: the run fails and its job is retried, the documents are fine
+            except Exception as exc:
+                if self._hook_raised:
+                    raise
+                self._unexpected(staged, record, entry, exc)
 
     # ---- one record
 
@@ -461,6 +482,8 @@ class ExportEngine:
         exported = entry is not None and entry.sage_id is not None
         if staged.voided:
             target = void_hash(staged.payload_hash)
+            if self._gave_up(entry, target):
+                return
             if not exported:
                 self._unchanged(staged, record, "voided in the host app before it was exported: nothing to send",
                                 log=log_unchanged)
@@ -476,8 +499,7 @@ class ExportEngine:
             return
         if entry is not None and entry.state is LedgerState.IN_FLIGHT and not self._stale(entry):
             return  # another worker holds it right now (the lease should prevent this)
-        if (entry is not None and entry.state is LedgerState.FAILED and entry.payload_hash == h
-                and entry.attempts > self.settings.retry_limit and not explicit):
+        if self._gave_up(entry, h):
             return  # gave up on this version and reported it; a change or a replay tries again
         if exported:
             assert entry is not None
@@ -488,6 +510,26 @@ class ExportEngine:
             self._update(staged, record, entry)
             return
         self._create(staged, record, entry)
+
+    def _gave_up(self, entry: LedgerEntry | None, payload_hash: str | None = None) -> bool:
+        """This version failed for good (refused, or out of retries): only a replay or a change
+        (a new payload hash) sends it again."""
+        if entry is None or entry.state is not LedgerState.FAILED:
+            return False
+        if payload_hash is not None and entry.payload_hash != payload_hash:
+            return False
+        if self.r.request.triggered_by is RunTrigger.REPLAY:
+            return False
+        return entry.gave_up or entry.attempts > self.settings.retry_limit
+
+    def _after_sage_call(self, staged: StagedDocument, remote: RemoteRecord) -> None:
+        if self.hooks is None:
+            return
+        try:
+            self.hooks.after_sage_call(staged.kind, staged.host_id, remote)
+        except BaseException:
+            self._hook_raised = True
+            raise
 
     def _stale(self, entry: LedgerEntry) -> bool:
         claimed = entry.claimed_at
@@ -527,8 +569,7 @@ class ExportEngine:
             return
         if kind is DocumentKind.SALES_CREDIT_NOTE and getattr(record, "invoice_id", None):
             self._hold_allocation(staged.host_id)  # allocated against its invoice after this phase
-        if self.hooks is not None:
-            self.hooks.after_sage_call(staged.kind, staged.host_id, remote)
+        self._after_sage_call(staged, remote)
         message = {Outcome.CREATED: f"created in Sage (reference {reference})",
                    Outcome.LINKED: f"found already in Sage (reference {reference}) and linked"}[outcome]
         self._commit(staged, record, claim, remote.id, outcome, message, {"reference": reference})
@@ -633,8 +674,7 @@ class ExportEngine:
         except SageError as exc:
             self._fail(staged, record, claim, exc)
             return
-        if self.hooks is not None:
-            self.hooks.after_sage_call(staged.kind, staged.host_id, updated)
+        self._after_sage_call(staged, updated)
         self._commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
                      f"updated in Sage (reference {reference})", {"reference": reference})
 
@@ -676,7 +716,7 @@ class ExportEngine:
             self._fail(staged, record, claim, exc)
             return
         self._commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
-                     f"{verb}d in Sage: voided in the host app", {"voided": True})
+                     f"{'deleted' if verb == 'delete' else 'voided'} in Sage: voided in the host app", {"voided": True})
 
     def _still_live(self, kind: DocumentKind, sage_id: str) -> bool:
         try:
@@ -886,8 +926,39 @@ class ExportEngine:
 
     def _taxes_table(self) -> Any:
         if self._taxes is None:
-            self._taxes = self.mapper.TaxTable.from_records(self.connector.list_tax_rates())
+            self._taxes = self.mapper.TaxTable.from_records(self._tax_rate_records())
         return self._taxes
+
+    def _tax_rate_records(self) -> list[RemoteRecord]:
+        if self._tax_records is None:
+            self._tax_records = list(self.connector.list_tax_rates())
+        return self._tax_records
+
+    def _unusable(self, what: str) -> dict[str, str]:
+        """The mapping health check, applied before sending (read once a run): mapped Sage ids of
+        `what` (tax_rate | ledger_account | bank_account) that are inactive or gone -> the reason.
+        Sage would refuse a document using one; it is skipped with the reason instead."""
+        if what not in self._unusable_ids:
+            from sagebridge.sync.status import mapping_problems  # status imports this module
+
+            listers = {"tax_rate": self._tax_rate_records, "ledger_account": self.connector.list_ledger_accounts,
+                       "bank_account": self.connector.list_bank_accounts}
+            try:
+                known = {what: {r.id: r for r in listers[what]()}}
+            except (AuthError, NotConnected, RateLimited):
+                raise
+            except SageError as exc:  # cannot tell: send, and let Sage say
+                logger.warning("mapping_health_not_read", extra={"what": what, "error": exc.message})
+                known = {}
+            found: dict[str, str] = {}
+            for p in mapping_problems(self.settings, known):
+                # A tax rate gone from Sage has its own reason (tax_rate_missing_in_sage). One Sage id
+                # under several settings: the first (a code's mapping before a default) names it.
+                if p.sage_id is not None and _kind_of_setting(p.setting) == what and (
+                        what != "tax_rate" or p.problem == "inactive"):
+                    found.setdefault(p.sage_id, p.message)
+            self._unusable_ids[what] = found
+        return self._unusable_ids[what]
 
     def _prepare(self, record: Document[Any] | Payment) -> tuple[dict[str, Any], str, Any, str] | _Skip:
         """(body, reference, total, contact id) for Sage, or every reason it cannot go. Validates
@@ -909,9 +980,14 @@ class ExportEngine:
         if isinstance(record, Payment):
             return self._build_payment(record, contact_id)
         taxes = self._taxes_table()
+        unusable = {**self._unusable("tax_rate"), **self._unusable("ledger_account")}
+        # A product that posts the host's header (its mapper says so) takes a penny of rounding on a line.
+        tolerance = self.settings.total_tolerance if getattr(self.mapper, "TOTALS_FROM_LINES", True) else max(
+            TOLERANCE, self.settings.total_tolerance)
         reasons = document_skip_reasons(
             record, settings=self.settings, sage_tax_rates=taxes.rates,  # type: ignore[arg-type]
-            business_currency=self.business_currency, contact_currency=None,
+            business_currency=self.business_currency, contact_currency=None, unusable=unusable,
+            total_tolerance=tolerance,
         )
         if not reasons and taxes.zero_rate_id is None and any(line.tax_code is None for line in record.lines):
             reasons = [SkipReason(code=SkipCode.TAX_RATE_MISSING_IN_SAGE, field="lines",
@@ -934,7 +1010,9 @@ class ExportEngine:
         exported = {(a.kind, a.host_id) for a in payment.allocations if (a.kind.value, a.host_id) in maps}
         reasons = payment_skip_reasons(payment, exported=exported, business_currency=self.business_currency,
                                        contact_currency=None)
-        reasons += bank_account_reasons(payment, bank_account_id=self.settings.receipt_bank_account_id)
+        reasons += bank_account_reasons(payment, bank_account_id=self.settings.receipt_bank_account_id,
+                                        unusable=self._unusable("bank_account")
+                                        if self.settings.receipt_bank_account_id else None)
         # A connector whose product cannot take every allocation says which it can (Intacct: invoices only).
         allowed = getattr(self.connector, "allocation_sign", self.mapper.ALLOCATION_SIGN)[payment.kind]
         targets = " or ".join(k.value.replace("_", " ") + "s" for k in allowed)
@@ -1138,9 +1216,10 @@ class ExportEngine:
     def _claim(self, staged: StagedDocument, payload_hash: str) -> Claim | None:
         key = idempotency_key(self.r.request.tenant_id, staged.kind, staged.host_id, payload_hash)
         try:
-            return self.store.ledger.claim(self.r.request.tenant_id, staged.kind, staged.host_id,
-                                           idempotency_key=key, payload_hash=payload_hash,
-                                           claim_timeout=self.claim_timeout)
+            self._held = self.store.ledger.claim(self.r.request.tenant_id, staged.kind, staged.host_id,
+                                                 idempotency_key=key, payload_hash=payload_hash,
+                                                 claim_timeout=self.claim_timeout)
+            return self._held
         except ClaimConflict:
             return None  # someone else has it, or it is exported unchanged: nothing for us to do
 
@@ -1152,6 +1231,7 @@ class ExportEngine:
             self.store.mappings.put_op(tenant, staged.kind, staged.host_id, sage_id, extra),
             self._log_op(staged.kind, staged.host_id, _number(record), outcome, sage_id=sage_id, message=message),
         ]
+        self._held = None
 
         def settle() -> bool:
             try:
@@ -1225,43 +1305,151 @@ class ExportEngine:
             ])
         except ConflictError:
             return
-        if report:
+        finally:
+            self._held = None
+        if report and not same_as_before:  # operators hear once, not on every run (export type All)
             self._remember_failure(staged.kind, staged.host_id, f"{_number(record)}: {message}")
         self._deliver(DocumentSkipped(kind=staged.kind, host_id=staged.host_id, number=_number(record),
                                       run_id=self.r.run_id, reasons=reasons),
                       dedupe_key=f"skipped\n{staged.kind}\n{staged.host_id}\n{h}\n{code}")
 
     def _fail(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim, exc: SageError) -> None:
-        message = f"Sage refused {_label(record)}: {exc.message}" if isinstance(exc, RecordInvalid) else (
+        """Settle a claim whose Sage call failed. The host hears on the first failure of a version
+        (will_retry true) and once more when it gives up (will_retry false): at once for a refusal
+        Sage will repeat, else after `retry_limit` retries. Given up, no run sends this version
+        again (nor mails about it) until a replay or a change."""
+        if isinstance(exc, NotSupported):
+            self._held = None
+            self._settle_not_supported(staged, record, claim, exc.message)
+            return
+        attempts = self._attempts(claim)
+        permanent = isinstance(exc, RecordInvalid)
+        will_retry = not permanent and attempts <= self.settings.retry_limit
+        message = f"Sage refused {_label(record)}: {exc.message}" if permanent else (
             f"{_label(record)} could not be sent to Sage: {exc.message}")
-        attempts = claim.entry.attempts
-        will_retry = attempts <= self.settings.retry_limit
+        if permanent:
+            logged = message + " (not retried: Sage will refuse this version again; fix it and it is sent again)"
+        else:
+            logged = message + ("" if will_retry else f" (gave up after {attempts} attempts)")
         try:
             self.store.transact([
-                self.store.ledger.mark_failed_op(claim, message),
+                self.store.ledger.mark_failed_op(claim, logged, attempts=attempts, gave_up=not will_retry),
                 self._log_op(staged.kind, staged.host_id, _number(record), Outcome.FAILED,
-                             reason_code=_failure_code(exc),
-                             message=message + ("" if will_retry else f" (gave up after {attempts} attempts)")),
+                             reason_code=_failure_code(exc), message=logged),
             ])
         except ConflictError:
             return
+        finally:
+            self._held = None
         self._count(Outcome.FAILED)
-        if not will_retry:
-            self._remember_failure(staged.kind, staged.host_id, f"{_number(record)}: {message}")
-            self._deliver(ExportFailed(kind=staged.kind, host_id=staged.host_id, number=_number(record),
-                                       run_id=self.r.run_id, reason_code=_failure_code(exc), reason=message,
-                                       attempts=attempts, will_retry=False),
-                          dedupe_key=f"failed\n{staged.kind}\n{staged.host_id}\n{claim.entry.payload_hash}")
+        self._tell_failed(staged, record, claim.entry.payload_hash, _failure_code(exc), logged, attempts, will_retry)
         if isinstance(exc, AuthError | RateLimited):
             raise exc
+
+    def _attempts(self, claim: Claim) -> int:
+        """Attempts at this version: a changed document, or a replay, starts again at 1."""
+        previous = claim.previous
+        same = (previous is not None and previous.payload_hash == claim.entry.payload_hash
+                and previous.state in (LedgerState.FAILED, LedgerState.IN_FLIGHT))
+        if not same or self.r.request.triggered_by is RunTrigger.REPLAY:
+            return 1
+        assert previous is not None
+        return previous.attempts + 1
+
+    def _tell_failed(self, staged: StagedDocument, record: Document[Any] | Payment, h: str | None, code: str,
+                     message: str, attempts: int, will_retry: bool) -> None:
+        """export.failed to the host, once per version and kind of news (will retry / gave up; a
+        replay's outcome is news of its own); the notification when it gave up."""
+        if not will_retry:
+            self._remember_failure(staged.kind, staged.host_id, f"{_number(record)}: {message}")
+        replay = f"\n{self.r.run_id}" if self.r.request.triggered_by is RunTrigger.REPLAY else ""
+        self._deliver(ExportFailed(kind=staged.kind, host_id=staged.host_id, number=_number(record),
+                                   run_id=self.r.run_id, reason_code=code, reason=message,
+                                   attempts=max(attempts, 1), will_retry=will_retry),
+                      dedupe_key=f"failed\n{staged.kind}\n{staged.host_id}\n{h}\n{will_retry}{replay}")
+
+    def _not_exported(self, kind: str) -> str | None:
+        """The Sage product's own reason for not taking this kind at all (None: it does)."""
+        declared: dict[Any, str] = (getattr(self.connector, "NOT_EXPORTED", None)
+                                    or getattr(self.mapper, "NOT_EXPORTED", None) or {})
+        return declared.get(record_kind(kind))
+
+    def _not_supported(self, staged: StagedDocument, record: HostRecord | None, entry: LedgerEntry | None,
+                       why: str) -> None:
+        """Skipped with the product's reason: retrying cannot help, the rest of the run goes on."""
+        if isinstance(record, Party) or record is None:
+            self._count(Outcome.SKIPPED)
+            self._log_now(staged.kind, staged.host_id, getattr(record, "name", None), Outcome.SKIPPED,
+                          reason_code=SkipCode.NOT_SUPPORTED.value, message=why)
+            return
+        if self._held is not None:  # refused after we claimed it: settle our claim as skipped
+            claim, self._held = self._held, None
+            self._settle_not_supported(staged, record, claim, why)
+            return
+        self._skip(staged, record, [_not_supported_reason(record, why)], entry)
+
+    def _settle_not_supported(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim,
+                              why: str) -> None:
+        reason = _not_supported_reason(record, why)
+        self._count(Outcome.SKIPPED)
+        try:
+            self.store.transact([
+                self.store.ledger.mark_skipped_op(claim, reason.message),
+                self._log_op(staged.kind, staged.host_id, _number(record), Outcome.SKIPPED,
+                             reason_code=reason.code.value, message=reason.message),
+            ])
+        except ConflictError:
+            return
+        self._deliver(DocumentSkipped(kind=staged.kind, host_id=staged.host_id, number=_number(record),
+                                      run_id=self.r.run_id, reasons=[reason]),
+                      dedupe_key=f"skipped\n{staged.kind}\n{staged.host_id}\n{claim.entry.payload_hash}\n"
+                                 f"{reason.code.value}")
+
+    def _unexpected(self, staged: StagedDocument, record: HostRecord | None, entry: LedgerEntry | None,
+                    exc: Exception) -> None:
+        """A bug or a surprise from Sage for one document: Failed with a reason (the stack trace goes
+        to the logs, not the sync log), given up until a replay or a change, the host told."""
+        logger.exception("export_document_failed_unexpectedly",
+                         extra={"kind": staged.kind, "host_id": staged.host_id, "error": type(exc).__name__})
+        if self.r.request.dry_run:
+            self._count(Outcome.FAILED)
+            return
+        label = _label(record) if isinstance(record, Document | Payment) else f"{staged.kind} '{staged.host_id}'"
+        message = (f"{label} could not be exported: an unexpected error in Sage Bridge ({type(exc).__name__}); "
+                   "it is not retried until it is replayed or changed (details in the operator logs)")
+        number = _number(record) if isinstance(record, Document | Payment) else getattr(record, "name", None)
+        claim, self._held = self._held, None
+        if claim is None and isinstance(record, Document | Payment):
+            target = void_hash(staged.payload_hash) if staged.voided else staged.payload_hash
+            claim = self._claim(staged, target)
+            self._held = None
+        writes = [self._log_op(staged.kind, staged.host_id, number, Outcome.FAILED, reason_code="internal_error",
+                               message=message)]
+        attempts = 1
+        if claim is not None:
+            attempts = self._attempts(claim)
+            writes.insert(0, self.store.ledger.mark_failed_op(claim, message, attempts=attempts, gave_up=True))
+        try:
+            self.store.transact(writes)
+        except ConflictError:
+            self.store.table.write(writes[-1])
+        self._count(Outcome.FAILED)
+        if isinstance(record, Document | Payment):
+            h = claim.entry.payload_hash if claim is not None else staged.payload_hash
+            self._tell_failed(staged, record, h, "internal_error", message, attempts, False)
+        else:
+            self._remember_failure(staged.kind, staged.host_id, message)
 
     def _fail_unclaimed(self, staged: StagedDocument, record: Document[Any] | Payment, exc: SageError) -> None:
         """A read failed before anything was claimed or sent: log it; the next run tries again."""
         if isinstance(exc, AuthError | RateLimited):
             raise exc
         self._count(Outcome.FAILED)
+        message = f"{_label(record)}: could not read it from Sage: {exc.message}"
         self._log_now(staged.kind, staged.host_id, _number(record), Outcome.FAILED, reason_code=_failure_code(exc),
-                      message=f"{_label(record)}: could not read it from Sage: {exc.message}")
+                      message=message)
+        if not self.r.request.dry_run:  # the host hears once per version; the next run tries again
+            self._tell_failed(staged, record, staged.payload_hash, _failure_code(exc), message, 1, True)
 
     def _fail_unparsable(self, staged: StagedDocument, exc: ValidationError) -> None:
         message = "the staged record is not valid: " + "; ".join(describe_problems(exc))
@@ -1346,6 +1534,17 @@ def document_skip_reasons_party(record: Document[Any] | Payment) -> list[SkipRea
         message=f"{word.capitalize()} '{record.party_id}' of {_label(record)} is not in Sage and was not sent "
         "with it (or Sage refused to create it; see the log line of the party)",
     )]
+
+
+def _not_supported_reason(record: Document[Any] | Payment, why: str) -> SkipReason:
+    return SkipReason(code=SkipCode.NOT_SUPPORTED, field="kind", message=f"{_label(record)} is not exported: {why}")
+
+
+def _kind_of_setting(setting: str) -> str:
+    """What a mapped setting points at (as the health check names it)."""
+    if setting.startswith("tax_mappings."):
+        return "tax_rate"
+    return "bank_account" if setting == "receipt_bank_account_id" else "ledger_account"
 
 
 def _label(record: Document[Any] | Payment) -> str:

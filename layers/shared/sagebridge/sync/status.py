@@ -8,13 +8,14 @@ read costs a handful of queries however many documents a tenant moves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from sagebridge.connectors.base import Connector, RemoteRecord, SageError
+from sagebridge.domain.kinds import DocumentKind, RecordKind
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.store import ConnectionRecord, ConnectionStatus, DeliveryState, LedgerState, Outcome, RunRecord, Store
 from sagebridge.sync.catalog import CUSTOMERS_STREAM, ITEMS_STREAM, TAX_RATES_STREAM
@@ -85,8 +86,8 @@ class SageAccountRef(BaseModel):
 
 class MappingProblem(BaseModel):
     setting: str  # the setting's path, as in the settings: "tax_mappings.S", "receipt_bank_account_id"
-    sage_id: str
-    problem: Literal["missing", "inactive"]
+    sage_id: str | None = None  # None: not set
+    problem: Literal["missing", "inactive", "not_set"]
     message: str
 
 
@@ -143,8 +144,35 @@ def check_mappings(
                 known[what] = {r.id: r for r in lister()}
     except SageError as exc:
         return MappingHealth(checked=False, ok=False, reason=f"Sage could not be asked: {exc.message}")
+    problems = mapping_problems(settings, known)
+    return MappingHealth(checked=True, ok=not problems, mappings_checked=len(wanted), problems=problems)
+
+
+# Settings a kind of record cannot go without (documents fall back on the default ledger accounts).
+_NEEDED: tuple[tuple[str, str, frozenset[RecordKind]], ...] = (
+    ("default_sales_ledger_account_id", "a default sales ledger account",
+     frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE})),
+    ("default_purchase_ledger_account_id", "a default purchase ledger account",
+     frozenset({DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE})),
+    ("receipt_bank_account_id", "a bank account for receipts and refunds",
+     frozenset({DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND})),
+)
+
+
+def mapping_problems(settings: TenantSettings, known: Mapping[str, Mapping[str, RemoteRecord]]) -> list[MappingProblem]:
+    """The health check's judgement, without asking Sage: `known` is what = tax_rate | ledger_account
+    | bank_account -> {id: record} (the export engine reads them once a run and skips what uses a
+    problem). Also a default ledger account or receipt bank account the exported kinds need and that
+    is not set."""
     problems = []
-    for setting, sage_id, what in wanted:
+    for setting, what, kinds in _NEEDED:
+        if getattr(settings, setting) is None and settings.export_kinds & kinds:
+            problems.append(MappingProblem(setting=setting, problem="not_set",
+                                           message=f"{setting} is not set: documents that need {what} "
+                                                   "are skipped"))
+    for setting, sage_id, what in mapped_ids(settings):
+        if what not in known:
+            continue
         found = known[what].get(sage_id)
         word = _WORDS[what]
         if found is None:
@@ -156,7 +184,7 @@ def check_mappings(
             problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem="inactive",
                                            message=f"{setting} points at {word} {name!r}, which is inactive in Sage: "
                                                    "documents using it will be skipped"))
-    return MappingHealth(checked=True, ok=not problems, mappings_checked=len(wanted), problems=problems)
+    return problems
 
 
 # -------------------------------------------------------------------------------------- the status
@@ -342,6 +370,7 @@ __all__ = [
     "check_mappings",
     "connection_view",
     "mapped_ids",
+    "mapping_problems",
     "open_failures",
     "sage_refs",
     "tenant_status",

@@ -32,7 +32,7 @@ from sagebridge.connectors.base import NotSupported, RemoteRecord
 from sagebridge.connectors.mapping import ALLOCATION_SIGN, MappedDocument, hashed_contact_reference, short_reference
 from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
 from sagebridge.domain.documents import AnyDocument
-from sagebridge.domain.kinds import DocumentKind, PartyKind
+from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
 from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
 from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
@@ -74,6 +74,17 @@ ACCOUNT_SIGN: dict[DocumentKind, int] = {
 # ALLOCATION_SIGN (what a receipt or refund may be allocated to, as the engine asks) is the same rule
 # as Sage Accounting's: connectors.mapping.
 SUPPORTED_KINDS = frozenset(POST_RESOURCE)
+# Sage 200 posts the host's header totals (a penny of rounding goes on the largest analysis item),
+# rather than computing them from the lines: the export engine's totals check allows that penny.
+TOTALS_FROM_LINES = False
+# What this connector does not post at all, in words for the host and the sync log: the export
+# engine skips these (reason code not_supported) instead of sending them.
+_SALES_ONLY = "the Sage 200 connector exports customers and sales documents only"
+NOT_EXPORTED: dict[RecordKind, str] = {
+    PartyKind.VENDOR: f"{_SALES_ONLY}, not vendors (suppliers stay in Sage 200)",
+    DocumentKind.PURCHASE_INVOICE: f"{_SALES_ONLY}, not purchase invoices (enter them in Sage 200)",
+    DocumentKind.PURCHASE_CREDIT_NOTE: f"{_SALES_ONLY}, not purchase credit notes (enter them in Sage 200)",
+}
 NOT_EDITABLE = "Sage 200 posts it as a ledger transaction, which cannot be changed or voided; " \
     "post a credit note (or a new invoice) in the host app instead"
 
@@ -450,6 +461,7 @@ __all__ = [
     "CONTACT_TYPE",
     "KIND_OF_TRANSACTION",
     "NOT_EDITABLE",
+    "NOT_EXPORTED",
     "PAYMENT_TYPE",
     "POST_RESOURCE",
     "TRANSACTION_TYPE",

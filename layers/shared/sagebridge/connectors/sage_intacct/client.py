@@ -406,6 +406,8 @@ class IntacctConnector:
     # What the export engine may allocate a receipt or refund to here: a receipt is applied to
     # invoices only (credit memos are applied in Intacct), so an offset is refused with that reason.
     allocation_sign = mapper.ALLOCATION_SIGN
+    # The engine builds Sage Accounting bodies for this connector; what Intacct never takes is ours to say.
+    NOT_EXPORTED = mapper.NOT_EXPORTED
 
     def __init__(self, client: IntacctClient, options: mapper.PostingOptions | None = None) -> None:
         self.client = client

@@ -26,13 +26,24 @@ from typing import Any
 
 from sagebridge.connectors.base import NotSupported, RecordInvalid, RemoteRecord
 from sagebridge.connectors.sage_intacct.xml import Function, date_element, element, object_element, sub
-from sagebridge.domain.kinds import DocumentKind
+from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
 from sagebridge.domain.money import ZERO, round_money, sum_money
 
 NO_TAX = "NO_TAX"  # Intacct AR lines carry no tax code: untaxed lines are "no tax" by construction
 CONTACT_NAME_MAX = 100  # CONTACTNAME is unique per company and at most 100 characters
 INVOICE_OBJECTS = {DocumentKind.SALES_INVOICE: "ARINVOICE", DocumentKind.SALES_CREDIT_NOTE: "ARADJUSTMENT",
                    DocumentKind.CUSTOMER_PAYMENT: "ARPYMT"}
+# What this connector does not post at all, in words for the host and the sync log: the export
+# engine skips these (reason code not_supported) instead of sending them.
+NOT_EXPORTED: dict[RecordKind, str] = {
+    PartyKind.VENDOR: "Sage Bridge exports customers to Sage Intacct, not vendors (AP stays in Intacct)",
+    DocumentKind.PURCHASE_INVOICE: "Sage Bridge exports AR to Sage Intacct, not purchase invoices "
+                                   "(enter bills in Intacct)",
+    DocumentKind.PURCHASE_CREDIT_NOTE: "Sage Bridge exports AR to Sage Intacct, not purchase credit notes "
+                                       "(enter them in Intacct)",
+    DocumentKind.CUSTOMER_REFUND: "customer refunds are not exported to Sage Intacct by Sage Bridge "
+                                  "(record the refund in Intacct)",
+}
 # The host's words (as the engine passes them in payment bodies) -> Intacct PAYMENTMETHOD values.
 PAYMENT_METHODS = {"CASH": "Cash", "CREDIT_DEBIT": "Credit Card", "BANK_TRANSFER": "EFT", "CHECK": "Printed Check"}
 VOID_STATES = frozenset({"Reversed", "Reversal", "Voided", "V"})
@@ -497,6 +508,7 @@ __all__ = [
     "ALLOCATION_SIGN",
     "CREDIT_MEMO_NOT_APPLIED",
     "INVOICE_OBJECTS",
+    "NOT_EXPORTED",
     "NO_TAX",
     "NO_TAX_RECORD",
     "PostingOptions",
