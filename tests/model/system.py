@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,7 +55,9 @@ from sagebridge.sync.payments import PollerReport, TenantPoll, poll_connected_te
 from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting
 from sagebridge.sync.scheduling import LeaseHeld, WorkerDeps, handle_export_job
 
-ROOT = Path(__file__).resolve().parents[2]
+# Where functions/ is read from; SAGEBRIDGE_MODEL_CODE_ROOT runs the machine against another checkout
+# (with PYTHONPATH pointing at its layers/shared and root), e.g. to show a defect on older code.
+ROOT = Path(os.environ.get("SAGEBRIDGE_MODEL_CODE_ROOT") or Path(__file__).resolve().parents[2])
 SECRET = "whsec_model_suite_secret_value_00001"
 START = "2025-03-03T09:00:00+00:00"
 CALLBACK_URL = "http://host.test/callback"

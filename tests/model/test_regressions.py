@@ -274,3 +274,18 @@ def test_a_receipt_on_history_linked_after_a_poll_reaches_the_host(tenant: Tenan
     tenant.poll()
     told = [e["data"]["payment"]["sage_id"] for e in tenant.delivered("invoice.payment_received")]
     assert told == [receipt["id"]]
+
+
+@known_defect(9)
+def test_defect_09_a_document_on_a_ledger_made_inactive_is_skipped_with_the_reason_not_sent(tenant: Tenant) -> None:
+    tenant.accountant.update("ledger_accounts", tenant.ids["4010"], {
+        "included_in_chart": False, "visible_in_sales": False, "visible_in_expenses": False})
+    host = Host(tenant)
+    data = invoice(1, status="paid", today=tenant.system.clock.today())
+    data["lines"][0]["ledger_code"] = "SERVICES"
+    host.send(host.event("invoice.upserted", data))
+    tenant.scheduled_run()
+    assert tenant.system.sandbox.request_count(tenant.business_id, "POST", "/sales_invoices") == 0
+    [skipped] = tenant.delivered("document.skipped")
+    assert skipped["data"]["host_id"] == "INV-1" and skipped["data"]["reasons"]
+    assert tenant.delivered("export.failed") == []
