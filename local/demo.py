@@ -118,16 +118,17 @@ class Demo:
             example_event("customer.upserted", event_id="evt_c2", host_id="CUST-1002", name="Grace Hopper",
                           company="Compilers Ltd", email="grace@example.com"),
             example_event("vendor.upserted"),
-            # Draft: waits for the schedule; pending_payment: exported at once (trigger status).
-            example_event("invoice.upserted", event_id="evt_i1", status="draft"),
+            # Sent: exportable, waits for the schedule; pending_payment: exported at once (trigger
+            # status). A draft would never be exported (not an exportable status).
+            example_event("invoice.upserted", event_id="evt_i1", status="sent"),
             example_event("invoice.upserted", event_id="evt_i2", host_id="INV-1002", number="INV-1002",
                           party_id="CUST-1002", reference="Job 5522"),
             example_event("invoice.upserted", event_id="evt_i3", host_id="INV-1003", number="INV-1003",
-                          party_id="CUST-1002", reference="Job 5523", status="draft",
+                          party_id="CUST-1002", reference="Job 5523", status="sent",
                           lines=[{"description": "Diagnostics", "quantity": "1", "unit_price": "50.00",
                                   "tax_code": "T9"}],
                           totals={"net": "50.00", "tax": "10.00", "total": "60.00"}),
-            example_event("credit_note.upserted", status="draft"),
+            example_event("credit_note.upserted", status="sent"),
             example_event("purchase_invoice.upserted"),
             example_event("purchase_credit_note.upserted"),
             example_event("payment.recorded"),

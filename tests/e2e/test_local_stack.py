@@ -21,7 +21,7 @@ def test_stack_uses_the_real_dynamodb_local_engine_with_tables_from_the_template
     assert stack.outputs["dynamodb"]["engine"] == "DynamoDB Local"
     ddb = boto3.client("dynamodb", endpoint_url=stack.outputs["dynamodb"]["endpoint"], region_name="eu-west-2")
     table = ddb.describe_table(TableName=stack.outputs["resources"]["AppTable"])["Table"]
-    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {"GSI1", "GSI2"}
+    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {"GSI1", "GSI2", "GSI3"}
 
 
 def test_http_api_routes_to_the_handler_and_answers_404_for_unknown_routes(stack):

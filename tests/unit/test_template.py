@@ -294,14 +294,14 @@ def test_routes_public_where_they_must_be_and_iam_signed_for_admin(resources, fu
 
 # ------------------------------------------------------------------------------ tables
 
-def test_app_table_has_both_gsis_ttl_and_is_protected(resources):
+def test_app_table_has_its_gsis_ttl_and_is_protected(resources):
     table = resources["AppTable"]
     props = table["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert {(k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]} == {("pk", "HASH"), ("sk", "RANGE")}
     indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"GSI1", "GSI2"}
-    for n in (1, 2):
+    assert set(indexes) == {"GSI1", "GSI2", "GSI3"}  # GSI3: staged documents by staged-at
+    for n in (1, 2, 3):
         index = indexes[f"GSI{n}"]
         assert [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]] == [
             (f"gsi{n}pk", "HASH"), (f"gsi{n}sk", "RANGE")]
@@ -362,7 +362,7 @@ def test_idempotency_table_has_the_powertools_layout(resources):
 
 def test_local_tables_can_be_created_from_the_template():
     kwargs = tpl.table_create_kwargs("AppTable", "t")
-    assert {i["IndexName"] for i in kwargs["GlobalSecondaryIndexes"]} == {"GSI1", "GSI2"}
+    assert {i["IndexName"] for i in kwargs["GlobalSecondaryIndexes"]} == {"GSI1", "GSI2", "GSI3"}
 
 
 # ------------------------------------------------------------------------------ permissions

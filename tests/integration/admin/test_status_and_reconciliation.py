@@ -35,7 +35,7 @@ def test_status_at_a_glance(tenant):
     assert s["connection"]["state"] == "connected"
     assert s["last_successful_export"].startswith("2025-03-03T09:00")
     assert s["last_successful_poll"].startswith("2025-03-03T09:00")
-    assert s["last_24h"] == {"runs": 1, "exported": 2, "skipped": 1, "failed": 0, "unchanged": 0}
+    assert s["last_24h"] == {"runs": 1, "abandoned": 0, "exported": 2, "skipped": 1, "failed": 0, "unchanged": 0}
     assert s["last_7d"]["exported"] == 2
     assert len(s["daily"]) == 30 and s["daily"][-1] == {"day": "2025-03-03", "exported": 2, "skipped": 1,
                                                          "failed": 0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,15 +77,17 @@ def test_worker_refuses_while_the_tenant_lease_is_held(store, settings, deps, ho
     assert result is not None and result.counts["created"] == 2  # just that document (and its customer)
 
 
-def test_scheduled_window_starts_at_the_last_run_minus_the_lookback(store, settings, deps, host, clock):
+def test_a_scheduled_run_takes_what_was_staged_since_the_last_run(store, settings, deps, host, clock):
     add_tenant(store, TENANT, settings)
     first = handle_export_job(ExportJob(tenant_id=TENANT, trigger="schedule"), deps)
-    assert first is not None and first.window is not None
+    assert first is not None
+    first_run = store.runs.get(TENANT, first.run_id)
+    assert "staged_since" not in first_run.details  # the first run takes everything
     clock.advance(days=40)
     second = handle_export_job(ExportJob(tenant_id=TENANT, trigger="schedule"), deps)
-    assert second is not None and second.window is not None
-    assert second.window[0] == clock.now.date() - timedelta(days=40) - timedelta(days=31)
-    assert second.window[1] == clock.now.date()
+    assert second is not None
+    since = store.runs.get(TENANT, second.run_id).details["staged_since"]
+    assert datetime.fromisoformat(since) == first_run.started_at.replace(microsecond=0) - timedelta(minutes=5)
 
 
 def _load_handler(name: str) -> Any:

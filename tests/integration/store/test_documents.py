@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -123,3 +123,23 @@ def test_mark_voided_and_delete(store):
         store.documents.mark_voided("acme", "invoice", "ghost", version=1)
     store.documents.delete("acme", "invoice", "A")
     assert store.documents.find("acme", "invoice", "A") is None
+
+
+def test_defect_04_staged_since_finds_what_arrived_or_changed_whatever_its_date(store, clock):
+    store.documents.put(doc("OLD", "2024-03-01", "2024-03-01"))
+    store.documents.put(doc("VOIDED", "2024-03-02", "2024-03-02"))
+    clock.advance(minutes=15)
+    since = clock.now
+    for staged in (doc("BACKDATED", "2019-01-31", "2019-01-31"),
+                   doc("OLD", "2024-03-01", "2024-03-01", version=2),  # changed
+                   doc("CN9", "2024-03-05", "2024-03-05", kind="credit_note"),
+                   doc("Y", "2024-03-05", "2024-03-05", tenant="globex")):  # other tenant
+        store.documents.put(staged)
+        clock.advance(seconds=1)
+    store.documents.mark_voided("acme", "invoice", "VOIDED", version=2)
+
+    found = list(store.documents.staged_since("acme", since))
+    assert [d.host_id for d in found] == ["BACKDATED", "OLD", "CN9", "VOIDED"]  # in the order staged
+    assert next(d for d in found if d.host_id == "VOIDED").voided
+    assert [d.host_id for d in store.documents.staged_since("acme", since, kinds=["credit_note"])] == ["CN9"]
+    assert list(store.documents.staged_since("acme", clock.now + timedelta(seconds=1))) == []

@@ -86,3 +86,24 @@ def test_runs_counts_finish_and_newest_first(store, clock):
     assert [r.trigger for r in store.runs.newest("acme", limit=1)] == ["admin"]
     with pytest.raises(ConflictError):
         store.runs.start(RunRecord("acme", ids[1], "schedule"))
+
+
+def test_defect_12_only_runs_past_their_heartbeat_are_closed_as_abandoned(store, clock):
+    dead, alive, old = store.runs.new_id(), store.runs.new_id() + "b", store.runs.new_id() + "c"
+    store.runs.start(RunRecord("acme", dead, "schedule", alive_until=clock.now + timedelta(minutes=6)))
+    store.runs.start(RunRecord("acme", alive, "schedule", alive_until=clock.now + timedelta(minutes=6)))
+    store.runs.start(RunRecord("acme", old, "schedule"))  # from before heartbeats: left alone
+    clock.advance(minutes=5)
+    store.runs.heartbeat("acme", alive, clock.now + timedelta(minutes=6))
+    clock.advance(minutes=2)
+
+    closed = store.runs.close_abandoned("acme", now=clock.now)
+
+    assert [r.run_id for r in closed] == [dead]
+    assert store.runs.get("acme", dead).status is RunStatus.ABANDONED
+    assert store.runs.get("acme", alive).status is RunStatus.RUNNING
+    assert store.runs.get("acme", old).status is RunStatus.RUNNING
+    with pytest.raises(ConflictError):  # its worker, if it wakes, cannot finish or beat it back to life
+        store.runs.finish("acme", dead, RunStatus.SUCCEEDED)
+    with pytest.raises(ConflictError):
+        store.runs.heartbeat("acme", dead, clock.now + timedelta(minutes=6))

@@ -81,3 +81,16 @@ def test_settings_round_trip_through_json():
     settings = TenantSettings(provider="sage_accounting", tax_mappings={"S": "GB_STANDARD"},
                               export_kinds={"sales_invoice", "customer"})
     assert TenantSettings.model_validate_json(settings.model_dump_json()) == settings
+
+
+def test_defect_01_only_exportable_statuses_export_and_the_setting_is_checked():
+    default = TenantSettings(provider="sage_accounting")
+    assert default.is_exportable_status("Pending Payment") and default.is_exportable_status("paid")
+    for status in ("Draft", "quote", "ESTIMATE", "Cancelled", "canceled"):
+        assert not default.is_exportable_status(status)
+    own = parse_tenant_settings({"provider": "sage_accounting", "exportable_statuses": ["Approved", "pending-payment"]})
+    assert own.is_exportable_status("approved") and not own.is_exportable_status("sent")
+    with pytest.raises(ConfigurationError, match=r"trigger_statuses: draft is not an exportable status"):
+        parse_tenant_settings({"provider": "sage_accounting", "trigger_statuses": ["Draft"]})
+    with pytest.raises(ConfigurationError, match=r"exportable_statuses: "):
+        parse_tenant_settings({"provider": "sage_accounting", "exportable_statuses": []})

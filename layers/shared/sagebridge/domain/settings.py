@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from sagebridge.domain.base import describe_problems
 from sagebridge.domain.errors import ConfigurationError
@@ -28,6 +28,12 @@ class Provider(StrEnum):
 class ExportType(StrEnum):
     NEW = "new"  # never re-send what was exported
     ALL = "all"  # re-send everything in the window (updates what Sage has)
+
+
+# Statuses a host gives documents that are not (yet, or any more) in the books. A document in one of
+# them never reaches Sage unless the tenant lists exportable statuses of its own. Host statuses are
+# compared in one spelling (host_status_key): "Cancelled", "cancelled" and "CANCELLED" are one.
+NOT_EXPORTABLE_BY_DEFAULT = frozenset({"draft", "quote", "estimate", "cancelled", "canceled"})
 
 
 class IdentifyCustomerBy(StrEnum):
@@ -92,6 +98,9 @@ class TenantSettings(BaseModel):
     customer_date_basis: DateBasis = DateBasis.POSTING
     vendor_date_basis: DateBasis = DateBasis.POSTING
     export_kinds: frozenset[RecordKind] = ALL_RECORD_KINDS
+    # The statuses a document may be sent to Sage in (by any run). None: every status except
+    # NOT_EXPORTABLE_BY_DEFAULT.
+    exportable_statuses: Annotated[frozenset[HostStatus], Field(min_length=1)] | None = None
     trigger_statuses: frozenset[HostStatus] = frozenset({"pending_payment"})
     identify_customer_by: IdentifyCustomerBy = IdentifyCustomerBy.NONE
     tax_mappings: dict[HostCode, MappedSageId] = Field(default_factory=dict)  # tax code -> Sage tax rate
@@ -125,6 +134,23 @@ class TenantSettings(BaseModel):
 
     def is_trigger_status(self, status: str) -> bool:
         return host_status_key(status) in self.trigger_statuses
+
+    def is_exportable_status(self, status: str) -> bool:
+        key = host_status_key(status)
+        if self.exportable_statuses is None:
+            return key not in NOT_EXPORTABLE_BY_DEFAULT
+        return key in self.exportable_statuses
+
+    @field_validator("trigger_statuses")
+    @classmethod
+    def _triggers_are_exportable(cls, value: frozenset[str], info: ValidationInfo) -> frozenset[str]:
+        exportable = info.data.get("exportable_statuses")
+        never = sorted(s for s in value if (s in NOT_EXPORTABLE_BY_DEFAULT if exportable is None
+                                             else s not in exportable))
+        if never:
+            raise ValueError(f"{', '.join(never)} is not an exportable status, so a document reaching it could "
+                             "never be exported; add it to exportable_statuses or remove it here")
+        return value
 
     def ledger_account_for(self, kind: RecordKind, ledger_code: str | None) -> str | None:
         """The Sage ledger account a line posts to: its mapping, else the ledger's default."""

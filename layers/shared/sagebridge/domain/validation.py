@@ -36,6 +36,7 @@ class SkipCode(StrEnum):
     LOCKED_IN_SAGE = "locked_in_sage"
     MAPPING_NOT_USABLE = "mapping_not_usable"  # mapped to a Sage record that is inactive or gone
     NOT_SUPPORTED = "not_supported"  # the Sage product does not take this kind (its connector says why)
+    STATUS_NOT_EXPORTABLE = "status_not_exportable"  # waits for the host to move it on (draft, quote)
 
 
 class SkipReason(BaseModel):

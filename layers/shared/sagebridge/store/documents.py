@@ -1,11 +1,12 @@
 """Staged host records (TENANT#t / DOC#kind#host_id): canonical JSON + hash as the webhook received
-them. Indexed twice so an export window is one Query whichever date basis the tenant uses:
-GSI1 by posting date, GSI2 by document date, each per ledger (see keys.py)."""
+them. Indexed by date twice so an export window is one Query whichever date basis the tenant uses:
+GSI1 by posting date, GSI2 by document date, each per ledger (see keys.py), and GSI3 by when they
+were staged (what changed since the last scheduled run)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, datetime
 
 from sagebridge.store import keys
 from sagebridge.store.records import DateBasis, StagedDocument
@@ -27,6 +28,7 @@ class Documents:
         (`Store.transact`): a stale version cancels the whole transaction. `ties_win`: an equal
         version is written too (the later arrival wins)."""
         d = document
+        staged_at = iso(self._table.now())
         item = {
             "pk": keys.tenant_pk(d.tenant_id), "sk": keys.document_sk(d.kind, d.host_id),
             "gsi1pk": keys.documents_by_posting_date_pk(d.tenant_id, d.ledger),
@@ -36,7 +38,9 @@ class Documents:
             "tenant_id": d.tenant_id, "kind": d.kind, "host_id": d.host_id, "ledger": d.ledger,
             "canonical_json": d.canonical_json, "payload_hash": d.payload_hash, "version": d.version,
             "posting_date": d.posting_date.isoformat(), "document_date": d.document_date.isoformat(),
-            "voided": d.voided, "staged_at": iso(self._table.now()),
+            "voided": d.voided, "staged_at": staged_at,
+            "gsi3pk": keys.documents_by_staged_at_pk(d.tenant_id),
+            "gsi3sk": keys.staged_at_sk(staged_at, d.kind, d.host_id),
         }
         return put(item, condition=_SAME_OR_NEWER if ties_win else _NEWER, names={"#v": "version"},
                    values={":v": d.version},
@@ -98,12 +102,37 @@ class Documents:
         ):
             yield _record(item)
 
+    def staged_since(
+        self, tenant_id: str, since: datetime, *, kinds: Iterable[str] | None = None, page_size: int = 100
+    ) -> Iterator[StagedDocument]:
+        """Records staged (received, changed or voided) at or after `since`, whatever their dates,
+        oldest first, page by page: what a scheduled run has to look at. Records staged before
+        this index existed are not in it (an export without a window reads them by date)."""
+        partition = keys.documents_by_staged_at_pk(tenant_id)
+        values: dict[str, object] = {":p": partition, ":low": iso(since)}
+        filter_expression, names = None, None
+        if kinds is not None:
+            wanted = sorted(set(kinds))
+            if not wanted:
+                return
+            values |= {f":k{i}": k for i, k in enumerate(wanted)}
+            filter_expression = f"#kind IN ({', '.join(f':k{i}' for i in range(len(wanted)))})"
+            names = {"#kind": "kind"}
+        for item in self._table.query_all(
+            "gsi3pk = :p AND gsi3sk >= :low", values, partition=("gsi3pk", partition), index="GSI3",
+            limit=page_size, filter_expression=filter_expression, names=names,
+        ):
+            yield _record(item)
+
     def mark_voided(self, tenant_id: str, kind: str, host_id: str, *, version: int) -> None:
         """The host voided the record (at `version`). NotFoundError if never staged; ConflictError
         if a newer version is already stored."""
+        staged_at = iso(self._table.now())
         self._table.write_existing(update(
             (keys.tenant_pk(tenant_id), keys.document_sk(kind, host_id)),
-            set_={"voided": True, "version": version, "staged_at": iso(self._table.now())},
+            set_={"voided": True, "version": version, "staged_at": staged_at,
+                  "gsi3pk": keys.documents_by_staged_at_pk(tenant_id),
+                  "gsi3sk": keys.staged_at_sk(staged_at, kind, host_id)},
             condition="attribute_exists(pk) AND #v < :v", names={"#v": "version"}, values={":v": version},
             what=f"document {kind}/{host_id} of tenant {tenant_id}",
         ))

@@ -23,6 +23,9 @@ delivery          DELIVERY#event_id / DELIVERY     T#t#DELIVERY#state (*) /     
                                                    updated_at#event_id
 (T#t is short for TENANT#t here.)
 
+GSI3 (`gsi3pk`/`gsi3sk`) has one use: staged documents by when they were staged,
+T#t#STAGED / staged_at#kind#host_id, so a scheduled run reads what changed since the last run.
+
 (*) sparse: only failed/skipped/in_flight ledger entries and queued/failed deliveries carry the
 GSI1 attributes, so "what needs replay" and "what is still to deliver" are small Queries, never Scans.
 
@@ -103,6 +106,16 @@ def documents_by_document_date_pk(tenant_id: str, ledger: str) -> str:
 def document_date_sk(on: date, kind: str, host_id: str) -> str:
     """Date first so a date range is one BETWEEN; kind and host id keep the key unique."""
     return f"{on.isoformat()}#{name(kind, 'kind')}#{external_id(host_id, 'host id')}"
+
+
+def documents_by_staged_at_pk(tenant_id: str) -> str:
+    """GSI3: a tenant's staged records (every kind) by when they were last staged or voided."""
+    return f"{tenant_pk(tenant_id)}#STAGED"
+
+
+def staged_at_sk(staged_at: str, kind: str, host_id: str) -> str:
+    """`staged_at` is store.table.iso(): fixed-width UTC, so keys sort by time."""
+    return f"{staged_at}#{name(kind, 'kind')}#{external_id(host_id, 'host id')}"
 
 
 def date_range_bounds(start: date, end: date) -> tuple[str, str]:

@@ -125,8 +125,12 @@ class Ledger:
     def mark_exported(self, claim: Claim, sage_id: str) -> LedgerEntry:
         return self._run(self.mark_exported_op(claim, sage_id))
 
-    def mark_skipped_op(self, claim: Claim, reason: str) -> Write:
-        """Settle a claim as skipped (validation said no; nothing was sent). `reason` is human."""
+    def mark_skipped_op(self, claim: Claim, reason: str, *, waiting: bool = False) -> Write:
+        """Settle a claim as skipped (validation said no; nothing was sent). `reason` is human.
+        `waiting`: nothing to fix, the host has yet to move the document on (a draft): not listed
+        among the entries that need attention, and no attempt counted against the retry limit."""
+        if waiting:
+            return self._settle(claim, LedgerState.SKIPPED, {"reason": reason, "attempts": 0}, listed=False)
         return self._settle(claim, LedgerState.SKIPPED, {"reason": reason})
 
     def mark_skipped(self, claim: Claim, reason: str) -> LedgerEntry:
@@ -159,12 +163,12 @@ class Ledger:
         )
         return Page([_entry(i) for i in items], token)
 
-    def _settle(self, claim: Claim, state: LedgerState, fields: dict[str, object]) -> Write:
+    def _settle(self, claim: Claim, state: LedgerState, fields: dict[str, object], *, listed: bool = True) -> Write:
         e, now = claim.entry, iso(self._table.now())
+        index = _listed(e.tenant_id, state, now, e.kind, e.host_id) if listed else {"gsi1pk": None, "gsi1sk": None}
         return update(
             (keys.tenant_pk(e.tenant_id), keys.ledger_sk(e.kind, e.host_id)),
-            set_={"state": state.value, "updated_at": now, "claim_id": None, **fields,
-                  **_listed(e.tenant_id, state, now, e.kind, e.host_id)},
+            set_={"state": state.value, "updated_at": now, "claim_id": None, **fields, **index},
             condition="#state = :in_flight AND claim_id = :claim_id AND idempotency_key = :key",
             names={"#state": "state"},
             values={":in_flight": LedgerState.IN_FLIGHT.value, ":claim_id": e.claim_id,

@@ -28,6 +28,7 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    ABANDONED = "abandoned"  # its worker died mid-run (no heartbeat); closed by the tenant's next run
 
 
 class DeliveryState(StrEnum):
@@ -150,6 +151,7 @@ class RunRecord:
     details: dict[str, Any] = field(default_factory=dict)  # window, basis, who triggered
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    alive_until: datetime | None = None  # a running run's heartbeat: past it, its worker is dead
 
 
 @dataclass(frozen=True, slots=True)

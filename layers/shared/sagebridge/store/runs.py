@@ -1,10 +1,15 @@
 """Runs (TENANT#t / RUN#run): one export or poll, its counts, window and trigger. Run ids sort by
-time (keys.new_sortable_id), so a descending Query is newest first. Kept as long as the sync log."""
+time (keys.new_sortable_id), so a descending Query is newest first. Kept as long as the sync log.
+
+A running run carries `alive_until`, pushed on by its worker's heartbeat; a run still `running`
+past it lost its worker (killed, timed out) and is closed as `abandoned` by the tenant's next run."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from sagebridge.domain.errors import ConflictError
 from sagebridge.store import keys
 from sagebridge.store.records import Outcome, RunRecord, RunStatus
 from sagebridge.store.synclog import RETENTION
@@ -44,6 +49,8 @@ class Runs:
             "details": run.details, "started_at": iso(started),
             "expires_at": epoch_seconds(started + RETENTION),
         }
+        if run.alive_until is not None:
+            item["alive_until"] = iso(run.alive_until)
         return put(item, condition="attribute_not_exists(pk)",
                    what=f"run {run.run_id} of tenant {run.tenant_id}")
 
@@ -84,6 +91,39 @@ class Runs:
         ), ReturnValues="ALL_NEW")
         return _record(new)
 
+    def heartbeat(self, tenant_id: str, run_id: str, alive_until: datetime) -> None:
+        """The run's worker is alive: push `alive_until` on. ConflictError if the run is no longer
+        running (a later run closed it as abandoned)."""
+        self._table.write_existing(update(
+            (keys.tenant_pk(tenant_id), keys.run_sk(run_id)), set_={"alive_until": iso(alive_until)},
+            condition="#status = :running", names={"#status": "status"},
+            values={":running": RunStatus.RUNNING.value}, what=f"run {run_id} of tenant {tenant_id}",
+        ))
+
+    def close_abandoned(self, tenant_id: str, *, now: datetime, newest: int = 50) -> list[RunRecord]:
+        """Close the tenant's runs (among the `newest`) still `running` past their heartbeat as
+        `abandoned`. Runs without a heartbeat (older records) are left alone. One Query, plus one
+        conditional update per dead run; a heartbeat that lands first wins."""
+        closed = []
+        for run in self.newest(tenant_id, limit=newest):
+            if run.status is not RunStatus.RUNNING or run.alive_until is None or run.alive_until >= now:
+                continue
+            why = (f"no heartbeat since {iso(run.alive_until)}: its worker stopped (killed or timed out) "
+                   "before it finished; the next run took over its documents")
+            try:
+                new = self._table.write_existing(update(
+                    (keys.tenant_pk(tenant_id), keys.run_sk(run.run_id)),
+                    set_={"status": RunStatus.ABANDONED.value, "finished_at": iso(now),
+                          "details": {**run.details, "abandoned": why}},
+                    condition="#status = :running AND alive_until < :now", names={"#status": "status"},
+                    values={":running": RunStatus.RUNNING.value, ":now": iso(now)},
+                    what=f"run {run.run_id} of tenant {tenant_id}",
+                ), ReturnValues="ALL_NEW")
+            except ConflictError:
+                continue  # it beat, or someone else closed it
+            closed.append(_record(new))
+        return closed
+
     def get(self, tenant_id: str, run_id: str) -> RunRecord:
         item = self._table.get(keys.tenant_pk(tenant_id), keys.run_sk(run_id))
         if item is None:
@@ -107,4 +147,5 @@ def _record(item: Item) -> RunRecord:
         counts={k: int(v) for k, v in (item.get("counts") or {}).items()},
         details=plain(item.get("details") or {}),
         started_at=parse_iso(item.get("started_at")), finished_at=parse_iso(item.get("finished_at")),
+        alive_until=parse_iso(item.get("alive_until")),
     )

@@ -216,7 +216,7 @@ class PlannedView(BaseModel):
 class RunView(BaseModel):
     run_id: str
     trigger: str
-    status: str  # running | succeeded | failed
+    status: str  # running | succeeded | failed | abandoned (its worker died; closed by the next run)
     result: Literal["running", "succeeded", "partial", "failed"]  # partial: some failed or were skipped
     dry_run: bool
     counts: dict[str, int]
@@ -282,7 +282,7 @@ def run_view(run: RunRecord, result: ExportResult | None = None) -> RunView:
     failed = run.counts.get(Outcome.FAILED.value, 0) + run.counts.get(Outcome.SKIPPED.value, 0)
     if run.status is RunStatus.RUNNING:
         verdict: Literal["running", "succeeded", "partial", "failed"] = "running"
-    elif run.status is RunStatus.FAILED:
+    elif run.status in (RunStatus.FAILED, RunStatus.ABANDONED):
         verdict = "failed"
     else:
         verdict = "partial" if failed else "succeeded"

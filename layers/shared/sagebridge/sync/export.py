@@ -53,7 +53,7 @@ from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.records import HostRecord, parse_host_record
 from sagebridge.domain.runs import RunTrigger
-from sagebridge.domain.settings import ExportType, IdentifyCustomerBy, TenantSettings
+from sagebridge.domain.settings import NOT_EXPORTABLE_BY_DEFAULT, ExportType, IdentifyCustomerBy, TenantSettings
 from sagebridge.domain.validation import (
     SkipCode,
     SkipReason,
@@ -96,6 +96,14 @@ SAGE_UPDATED_AT = "sage_updated_at"
 # bound keeps memory flat and the crash window (documents sent, not yet committed) small.
 COMMIT_THREADS = 4
 MAX_UNSETTLED = 8
+# A run's heartbeat: `alive_until` on its run record is pushed this far ahead, at most once a
+# HEARTBEAT_EVERY, between pages. Longer than the worker's timeout (300 s), so only a dead worker's
+# run goes past it; shorter than the tenant's export lease (360 s), so the first run after a dead
+# worker's lease ran out closes that run as abandoned.
+RUN_ALIVE_FOR = timedelta(seconds=330)
+HEARTBEAT_EVERY = timedelta(minutes=1)
+# Scheduled runs look at records skipped within this long again (what they waited for may have come).
+SKIPS_LOOKED_AT_FOR = timedelta(days=31)
 
 DOCUMENT_KINDS = (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE,
                   DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE)
@@ -127,8 +135,13 @@ class ExportRequest:
     dry_run: bool = False
     documents: tuple[tuple[str, str], ...] = ()  # (kind, host id): just these (trigger status, replay)
     include_retries: bool = False  # also failed / stuck entries outside the window (scheduled runs)
+    # Scheduled runs: every record staged (received, changed, voided) at or after this, whatever its
+    # date, instead of a date window; customers and vendors included.
+    staged_since: datetime | None = None
     requested_by: str | None = None
-    adopt_existing: bool | None = None  # going live; None: on the tenant's first successful export
+    # Documents never exported are always looked for in Sage first (going live); True: with one
+    # listing per kind from the start (a big first export). None: on the tenant's first run.
+    adopt_existing: bool | None = None
 
     def __post_init__(self) -> None:
         # Accept the words as written in jobs and tests ("sales_invoice", "all"), keep enums inside.
@@ -246,6 +259,7 @@ class ExportEngine:
         self._staged_parties: dict[tuple[str, str], StagedDocument] = {}  # the page's parties, by id
         self._staged_asked: set[tuple[str, str]] = set()  # what _staged_parties was read for
         self._existing: dict[DocumentKind, dict[str, list[RemoteRecord]]] = {}
+        self._listed: set[tuple[DocumentKind, date | None]] = set()  # going-live listings done (None: all)
         self._executor: ThreadPoolExecutor | None = None
         self._pending: deque[tuple[Future[bool], Outcome]] = deque()  # commits not yet settled
         self._party_writes: list[Write] = []  # new parties' mappings and log lines, written per page
@@ -273,8 +287,13 @@ class ExportEngine:
             "triggered_by": request.triggered_by.value, "requested_by": request.requested_by,
             "documents": len(request.documents), "going_live": adopt,
         }
+        if request.staged_since is not None:
+            details["staged_since"] = request.staged_since.astimezone(UTC).isoformat(timespec="seconds")
+        for dead in self.store.runs.close_abandoned(tenant, now=started):
+            logger.warning("export_run_abandoned", extra={"abandoned_run_id": dead.run_id})
         self.store.runs.start(RunRecord(tenant, run_id, request.triggered_by.value, dry_run=request.dry_run,
-                                        details=details, started_at=started))
+                                        details=details, started_at=started, alive_until=started + RUN_ALIVE_FOR))
+        self.r.beat_at = started
         logger.append_keys(tenant_id=tenant, run_id=run_id)
         status = RunStatus.FAILED
         try:
@@ -287,6 +306,7 @@ class ExportEngine:
                             self._export_batch(batch)
                         finally:
                             self._drain()  # this page's commits land before the next page reads
+                        self._heartbeat()
             finally:
                 if self._executor is not None:
                     self._executor.shutdown(wait=True)
@@ -299,13 +319,30 @@ class ExportEngine:
             self._finish(status, details, started)
         return self.r.result
 
+    def _heartbeat(self) -> None:
+        now = self.store.table.now()
+        if now - self.r.beat_at < HEARTBEAT_EVERY:
+            return
+        try:
+            self.store.runs.heartbeat(self.r.request.tenant_id, self.r.run_id, now + RUN_ALIVE_FOR)
+        except ConflictError as exc:
+            raise RunAborted("a later run found this one without a heartbeat and closed it as abandoned") from exc
+        self.r.beat_at = now
+
     def _finish(self, status: RunStatus, details: dict[str, Any], started: datetime) -> None:
         r = self.r
         counts = {Outcome(k).value: n for k, n in r.result.counts.items() if n}
         r.result.status = status
         try:
             self.store.runs.add_counts(r.request.tenant_id, r.run_id, counts)
-            self.store.runs.finish(r.request.tenant_id, r.run_id, status, details=details)
+            try:
+                self.store.runs.finish(r.request.tenant_id, r.run_id, status, details=details)
+            except ConflictError:
+                # A later run took this one for dead (no heartbeat) and closed it: that verdict
+                # stands, and the later run, not this one, moves the export cursor.
+                logger.warning("export_run_was_abandoned", extra={"status": status.value})
+                r.result.status = RunStatus.ABANDONED
+                return
             full_run = not r.request.documents and not r.request.dry_run and r.request.window_from is None
             if status is RunStatus.SUCCEEDED and full_run:
                 self.store.cursors.set(r.request.tenant_id, EXPORT_CURSOR,
@@ -344,6 +381,9 @@ class ExportEngine:
     def _kinds(self, request: ExportRequest) -> frozenset[RecordKind]:
         if request.kinds is not None:
             return request.kinds
+        if request.staged_since is not None:
+            # A scheduled run also sends the customers and vendors that changed since the last one.
+            return frozenset(k for k in self.settings.export_kinds if isinstance(k, DocumentKind | PartyKind))
         # Parties go to Sage with their documents; a catalog export of parties is asked for by name.
         return frozenset(k for k in self.settings.export_kinds if isinstance(k, DocumentKind))
 
@@ -374,6 +414,14 @@ class ExportEngine:
             done = {(s.kind, s.host_id) for s in retry}
             for start in range(0, len(retry), PAGE_SIZE):
                 yield retry[start:start + PAGE_SIZE]
+        if request.staged_since is not None:
+            yield from self._pages(self.store.documents.staged_since(
+                tenant, request.staged_since, kinds=[k.value for k in wanted], page_size=PAGE_SIZE), done)
+            # Skipped records did not change, but what they wait for may have (a customer that came
+            # after its invoice, an invoice a payment is allocated to): look at recent skips again.
+            # Unchanged reasons write nothing; a draft waiting for its status is not among them.
+            yield from self._pages(self._recent_skips(tenant, wanted), done)
+            return
         for ledger in sorted({ledger_of(k) for k in wanted}):
             kinds = [k for k in wanted if ledger_of(k) is ledger]
             basis = request.date_basis or self.settings.date_basis_for(kinds[0])
@@ -388,6 +436,38 @@ class ExportEngine:
                     page = []
             if page:
                 yield page
+
+    @staticmethod
+    def _pages(records: Iterator[StagedDocument], done: set[tuple[str, str]]) -> Iterator[list[StagedDocument]]:
+        """Pages of PAGE_SIZE records, leaving out (and then adding to) `done`: once a run each."""
+        page: list[StagedDocument] = []
+        for staged in records:
+            if (staged.kind, staged.host_id) in done:
+                continue
+            done.add((staged.kind, staged.host_id))
+            page.append(staged)
+            if len(page) == PAGE_SIZE:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    def _recent_skips(self, tenant: str, kinds: Sequence[RecordKind]) -> Iterator[StagedDocument]:
+        """Records skipped within the last SKIPS_LOOKED_AT_FOR (their skip was logged then), read a
+        page of ledger entries at a time with their staged records in one batch."""
+        wanted = {k.value for k in kinds}
+        since = self.store.table.now() - SKIPS_LOOKED_AT_FOR
+        token: str | None = None
+        while True:
+            page = self.store.ledger.list_by_state(tenant, LedgerState.SKIPPED, next_token=token)
+            refs = [(e.kind, e.host_id) for e in page
+                    if e.kind in wanted and e.updated_at is not None and e.updated_at >= since]
+            if refs:
+                found = self.store.documents.find_many(tenant, refs)
+                yield from (found[ref] for ref in refs if ref in found)
+            token = page.next_token
+            if not token:
+                return
 
     def _retry_candidates(self, tenant: str, kinds: Sequence[RecordKind]) -> Iterator[StagedDocument]:
         """Failed entries still within the retry limit and claims left in flight by a dead worker."""
@@ -499,10 +579,20 @@ class ExportEngine:
             return
         if entry is not None and entry.state is LedgerState.IN_FLIGHT and not self._stale(entry):
             return  # another worker holds it right now (the lease should prevent this)
+        if isinstance(record, Document) and not self.settings.is_exportable_status(record.status):
+            self._not_exportable(staged, record, entry, log_unchanged=log_unchanged, explicit=explicit)
+            return
         if self._gave_up(entry, h):
             return  # gave up on this version and reported it; a change or a replay tries again
         if exported:
             assert entry is not None
+            if r.export_type is ExportType.NEW and self._voided_by_us(staged):
+                self._skip(staged, record, [SkipReason(
+                    code=SkipCode.LOCKED_IN_SAGE,
+                    message=f"{_label(record)} was voided in Sage (voided, or moved to a status that is not "
+                    f"exportable, in the host app) and is exportable again; Sage cannot bring back a void "
+                    f"document, so it was not sent: enter it again under a new number")], entry)
+                return
             if r.export_type is ExportType.NEW:
                 self._unchanged(staged, record, "changed since it was exported; export type New does not "
                                 "re-send (use All to update Sage)", log=log_unchanged, sage_id=entry.sage_id)
@@ -531,6 +621,38 @@ class ExportEngine:
             self._hook_raised = True
             raise
 
+    def _not_exportable(self, staged: StagedDocument, record: Document[Any], entry: LedgerEntry | None, *,
+                        log_unchanged: bool, explicit: bool) -> None:
+        """A status that is not in the books (draft, quote, cancelled): never sent by any run. Not in
+        Sage yet: it waits for the host to move it on (logged once per version, nothing to fix). In
+        Sage already (it left an exportable status): voided there, by the rules of a host void."""
+        if entry is not None and entry.sage_id is not None:
+            target = void_hash(staged.payload_hash)
+            if entry.state is LedgerState.EXPORTED and entry.exported_hash == target:
+                self._unchanged(staged, record, "already voided in Sage", log=log_unchanged, sage_id=entry.sage_id)
+            else:
+                self._void(staged, record, entry, target, because=f"moved to status {record.status} in the host app")
+            return
+        s = self.settings
+        when = [f"{', '.join(sorted(s.trigger_statuses))} (at once)"] if s.trigger_statuses else []
+        if s.exportable_statuses is None:
+            when.append(f"any other status but {', '.join(sorted(NOT_EXPORTABLE_BY_DEFAULT))} (with the next "
+                        "scheduled run)")
+        elif s.exportable_statuses - s.trigger_statuses:
+            when.append(f"{', '.join(sorted(s.exportable_statuses - s.trigger_statuses))} (with the next "
+                        "scheduled run)")
+        self._skip(staged, record, [SkipReason(
+            code=SkipCode.STATUS_NOT_EXPORTABLE, field="status",
+            message=f"{_label(record)}: status {record.status} is not exportable, so it was not sent to Sage; it "
+            f"will be exported when its status becomes {' or '.join(when)}")], entry, waiting=True,
+            explicit=explicit)
+
+    def _voided_by_us(self, staged: StagedDocument) -> bool:
+        """Did a run void (or delete) this document in Sage? Its mapping says so (one read, only
+        for an exported document that changed)."""
+        mapping = self.store.mappings.find(self.r.request.tenant_id, staged.kind, staged.host_id)
+        return mapping is not None and bool(mapping.extra.get("voided"))
+
     def _stale(self, entry: LedgerEntry) -> bool:
         claimed = entry.claimed_at
         return claimed is None or claimed < self.store.table.now() - self.claim_timeout
@@ -557,7 +679,8 @@ class ExportEngine:
             remote = self._find_in_sage(kind, reference, contact, total, _date_of(record))
             if remote is not None:
                 outcome = Outcome.LINKED
-        elif self.r.adopt:
+        else:
+            # Never exported by us: it may be in Sage already (going live), whichever run this is.
             remote = self._find_existing(kind, reference, contact, total, _date_of(record))
             if remote is not None:
                 outcome = Outcome.LINKED
@@ -608,26 +731,38 @@ class ExportEngine:
     def _find_existing(
         self, kind: DocumentKind, reference: str, contact_id: str | None, total: Any, on: date | None
     ) -> RemoteRecord | None:
-        """Going live: is this document already in Sage (entered by hand before the connector)?
-        One listing per kind and run, not one lookup per document."""
+        """Going live: is this document already in Sage (entered by hand before the connector, or
+        history the host sends after the first run)? Asked before every create of a document the
+        ledger never exported. The first run (a big first export) lists the kind once for its
+        window; later runs list one day at a time, the document's date, once per kind and day, so
+        a run of today's documents costs one request per kind, not one per document."""
         lister = getattr(self.connector, "list_documents", None)
-        if lister is None:
+        if lister is None or (on is None and not self.r.adopt):
             return self._find_in_sage(kind, reference, contact_id, total, on)
-        if kind not in self._existing:
-            index: dict[str, list[RemoteRecord]] = {}
+        index = self._existing.setdefault(kind, {})
+        if (kind, None) in self._listed:
+            pass
+        elif self.r.adopt:
             start, end = self.r.result.window or (EARLIEST, LATEST)
             # Sage dates a document by its document date; a posting-date window may reach further.
             low = None if start == EARLIEST else start - timedelta(days=62)
             high = None if end == LATEST else end + timedelta(days=62)
-            for remote in lister(kind, from_date=low, to_date=high):
-                ref = remote.reference or remote.data.get("reference")
-                if ref:
-                    index.setdefault(ref, []).append(remote)
-            self._existing[kind] = index
-        for remote in self._existing[kind].get(reference, []):
+            self._index_existing(index, lister(kind, from_date=low, to_date=high))
+            self._listed.add((kind, None))
+        elif (kind, on) not in self._listed:
+            self._index_existing(index, lister(kind, from_date=on, to_date=on))
+            self._listed.add((kind, on))
+        for remote in index.get(reference, []):
             if self.mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
                 return remote
         return None
+
+    @staticmethod
+    def _index_existing(index: dict[str, list[RemoteRecord]], listed: Iterator[RemoteRecord]) -> None:
+        for remote in listed:
+            ref = remote.reference or remote.data.get("reference")
+            if ref:
+                index.setdefault(ref, []).append(remote)
 
     # ---- update and void
 
@@ -678,7 +813,8 @@ class ExportEngine:
         self._commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
                      f"updated in Sage (reference {reference})", {"reference": reference})
 
-    def _void(self, staged: StagedDocument, record: Document[Any] | Payment, entry: LedgerEntry, target: str) -> None:
+    def _void(self, staged: StagedDocument, record: Document[Any] | Payment, entry: LedgerEntry, target: str,
+              because: str = "voided in the host app") -> None:
         kind = DocumentKind(staged.kind)
         assert entry.sage_id is not None
         try:
@@ -691,7 +827,7 @@ class ExportEngine:
         if remote is not None and kind not in PAYMENT_KINDS and self.mapper.remote_paid(remote) > 0:
             reasons = [SkipReason(
                 code=SkipCode.ALREADY_PAID_IN_SAGE,
-                message=f"{_label(record)} was voided in the host app but has {self.mapper.remote_paid(remote)} "
+                message=f"{_label(record)} was {because} but has {self.mapper.remote_paid(remote)} "
                 "paid or "
                 "allocated against it in Sage, so it was not voided there; remove the payment in Sage first")]
             self._skip(staged, record, reasons, entry, payload_hash=target, report=True)
@@ -716,7 +852,7 @@ class ExportEngine:
             self._fail(staged, record, claim, exc)
             return
         self._commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
-                     f"{'deleted' if verb == 'delete' else 'voided'} in Sage: voided in the host app", {"voided": True})
+                     f"{'deleted' if verb == 'delete' else 'voided'} in Sage: {because}", {"voided": True})
 
     def _still_live(self, kind: DocumentKind, sage_id: str) -> bool:
         try:
@@ -1280,7 +1416,11 @@ class ExportEngine:
             raise error
 
     def _skip(self, staged: StagedDocument, record: Document[Any] | Payment, reasons: list[SkipReason],
-              entry: LedgerEntry | None, *, payload_hash: str | None = None, report: bool = False) -> None:
+              entry: LedgerEntry | None, *, payload_hash: str | None = None, report: bool = False,
+              waiting: bool = False, explicit: bool = False) -> None:
+        """Log why a record is not sent and settle its ledger entry as skipped; tell the host. A
+        `waiting` skip (a draft) has nothing to fix: the host is not told, the status page does not
+        list it, and it is logged again only when it changes or a run names it (`explicit`)."""
         message = "; ".join(reason.message for reason in reasons)
         code = reasons[0].code.value
         self._count(Outcome.SKIPPED)
@@ -1292,14 +1432,15 @@ class ExportEngine:
             return
         same_as_before = (entry is not None and entry.state is LedgerState.SKIPPED and entry.payload_hash == h
                           and entry.reason == message)
-        if same_as_before and self.r.export_type is ExportType.NEW and not self.r.request.documents:
+        if same_as_before and (not explicit if waiting else
+                               self.r.export_type is ExportType.NEW and not self.r.request.documents):
             return  # skipped for the same reasons last time and logged then: no new writes
         claim = self._claim(staged, h)
         if claim is None:
             return
         try:
             self.store.transact([
-                self.store.ledger.mark_skipped_op(claim, message),
+                self.store.ledger.mark_skipped_op(claim, message, waiting=waiting),
                 self._log_op(staged.kind, staged.host_id, _number(record), Outcome.SKIPPED, reason_code=code,
                              message=message),
             ])
@@ -1307,6 +1448,8 @@ class ExportEngine:
             return
         finally:
             self._held = None
+        if waiting:
+            return
         if report and not same_as_before:  # operators hear once, not on every run (export type All)
             self._remember_failure(staged.kind, staged.host_id, f"{_number(record)}: {message}")
         self._deliver(DocumentSkipped(kind=staged.kind, host_id=staged.host_id, number=_number(record),
@@ -1513,6 +1656,7 @@ class _RunState:
     export_type: ExportType
     adopt: bool
     result: ExportResult
+    beat_at: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))  # the last heartbeat
     mappings: dict[tuple[str, str], Any] = field(default_factory=dict)
     final_failures: list[str] = field(default_factory=list)
     planned_creates: set[tuple[str, str]] = field(default_factory=set)  # dry run only

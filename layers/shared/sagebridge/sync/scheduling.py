@@ -8,8 +8,8 @@ a job that waited in the queue past a newer successful run is dropped instead of
 
 Worker: one job = one tenant. It takes the tenant's lease (a held lease -> LeaseHeld, and the SQS
 record goes back to the queue), builds the run (a document job exports just those documents; a
-scheduled job exports the window since the last successful run, minus a look-back for back-dated
-documents, plus failures still within the retry limit) and releases the lease.
+scheduled job exports every record staged since the last successful run, whatever its date, plus
+failures still within the retry limit) and releases the lease.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sagebridge.connectors.base import Connector
@@ -35,7 +35,9 @@ from sagebridge.sync.export import EXPORT_CURSOR, ExportEngine, ExportHooks, Exp
 
 EXPORT_LEASE = "export"
 LEASE_SECONDS = 360  # the worker's Lambda timeout (300 s) and a margin
-LOOKBACK_DAYS = 31  # back-dated documents staged after the last run are still in the next window
+# A scheduled run reads what was staged since the last successful run started, and a little before:
+# the staged-at index is eventually consistent, and a record read twice costs no Sage call.
+STAGED_OVERLAP = timedelta(minutes=5)
 
 
 class JobQueue(Protocol):
@@ -125,12 +127,12 @@ class WorkerDeps:
     hooks: ExportHooks | None = None
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
     lease_seconds: int = LEASE_SECONDS
-    lookback_days: int = LOOKBACK_DAYS
+    staged_overlap: timedelta = STAGED_OVERLAP
     engine_options: dict[str, Any] = field(default_factory=dict)
 
 
-def request_for_job(job: ExportJob, settings: TenantSettings, store: Store, *, today: date,
-                    lookback_days: int = LOOKBACK_DAYS) -> ExportRequest | None:
+def request_for_job(job: ExportJob, settings: TenantSettings, store: Store, *,
+                    overlap: timedelta = STAGED_OVERLAP) -> ExportRequest | None:
     """The export run a job asks for; None when the job is stale (a newer run already covered it)."""
     trigger = job.trigger.run_trigger()
     kinds: frozenset[RecordKind] | None = frozenset(record_kind(k) for k in job.kinds) if job.kinds else None
@@ -146,11 +148,10 @@ def request_for_job(job: ExportJob, settings: TenantSettings, store: Store, *, t
     cursor = store.cursors.get(job.tenant_id, EXPORT_CURSOR)
     if cursor is not None and job.scheduled_for and cursor.position >= job.scheduled_for:
         return None  # waited in the queue while a later run did the work
-    window_from = None
-    if cursor is not None:
-        last = datetime.fromisoformat(cursor.position).date()
-        window_from = last - timedelta(days=lookback_days)
-    return ExportRequest(window_from=window_from, window_to=today, include_retries=True, **common)
+    # Not a date window: a document dated last year but received (or changed) today is exported
+    # today. The tenant's first run exports everything staged.
+    since = datetime.fromisoformat(cursor.position) - overlap if cursor is not None else None
+    return ExportRequest(staged_since=since, include_retries=True, **common)
 
 
 def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
@@ -161,8 +162,7 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
         logger.info("export_job_dropped", extra={"tenant_id": job.tenant_id, "why": "tenant disabled"})
         return None
     settings = parse_tenant_settings(tenant.settings)
-    request = request_for_job(job, settings, store, today=store.table.now().date(),
-                              lookback_days=deps.lookback_days)
+    request = request_for_job(job, settings, store, overlap=deps.staged_overlap)
     if request is None:
         logger.info("export_job_dropped", extra={"tenant_id": job.tenant_id, "why": "covered by a later run"})
         return None

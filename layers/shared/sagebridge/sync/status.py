@@ -17,7 +17,16 @@ from pydantic import BaseModel, Field
 from sagebridge.connectors.base import Connector, RemoteRecord, SageError
 from sagebridge.domain.kinds import DocumentKind, RecordKind
 from sagebridge.domain.settings import TenantSettings
-from sagebridge.store import ConnectionRecord, ConnectionStatus, DeliveryState, LedgerState, Outcome, RunRecord, Store
+from sagebridge.store import (
+    ConnectionRecord,
+    ConnectionStatus,
+    DeliveryState,
+    LedgerState,
+    Outcome,
+    RunRecord,
+    RunStatus,
+    Store,
+)
 from sagebridge.sync.catalog import CUSTOMERS_STREAM, ITEMS_STREAM, TAX_RATES_STREAM
 from sagebridge.sync.export import EXPORT_CURSOR
 from sagebridge.sync.payments import PAYMENTS_STREAM
@@ -192,6 +201,7 @@ def mapping_problems(settings: TenantSettings, known: Mapping[str, Mapping[str, 
 
 class OutcomeCounts(BaseModel):
     runs: int = 0
+    abandoned: int = 0  # runs whose worker died before they finished (closed by the next run)
     exported: int = 0  # created, updated or linked
     skipped: int = 0
     failed: int = 0
@@ -260,6 +270,7 @@ def _tally(counts: OutcomeCounts | DayCounts, run: RunRecord) -> None:
     if isinstance(counts, OutcomeCounts):
         counts.unchanged += c.get(Outcome.UNCHANGED.value, 0)
         counts.runs += 1
+        counts.abandoned += run.status is RunStatus.ABANDONED
 
 
 def open_failures(store: Store, tenant_id: str, limit: int = OPEN_FAILURES_SHOWN) -> tuple[list[OpenFailure], bool]:
@@ -326,7 +337,8 @@ def tenant_status(
         last_export = cursor.updated_at
     failures, more = open_failures(store, tenant_id)
     backlog = delivery_backlog(store, tenant_id)
-    health, problems = _judge(tenant.enabled, connection, failures, more, backlog, mapping_health)
+    health, problems = _judge(tenant.enabled, connection, failures, more, backlog, mapping_health,
+                              abandoned=last_24h.abandoned)
     return TenantStatus(
         tenant_id=tenant_id, enabled=tenant.enabled, generated_at=now, health=health, problems=problems,
         connection=connection, last_successful_export=last_export,
@@ -337,7 +349,8 @@ def tenant_status(
 
 
 def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure], more: bool,
-           backlog: DeliveryBacklog, mappings: MappingHealth) -> tuple[Literal["ok", "attention", "broken"], list[str]]:
+           backlog: DeliveryBacklog, mappings: MappingHealth, *,
+           abandoned: int = 0) -> tuple[Literal["ok", "attention", "broken"], list[str]]:
     broken, attention = [], []
     if not enabled:
         attention.append("the tenant is disabled: nothing is exported")
@@ -350,6 +363,9 @@ def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure
         attention.append(f"{n} document(s) failed or skipped and wait for a fix and a replay")
     if backlog.failed:
         attention.append(f"{backlog.failed} delivery(ies) to the host app failed")
+    if abandoned:
+        attention.append(f"{abandoned} export run(s) in the last 24 hours were abandoned (the worker stopped "
+                         "before finishing; the next run took over its documents)")
     if mappings.checked and mappings.problems:
         attention.append(f"{len(mappings.problems)} mapping(s) point at Sage records that are gone or inactive")
     if broken:

@@ -76,7 +76,8 @@ def chart_svg(days: list[DayCounts], *, width: int = 720, height: int = 180) -> 
 
 def _counts_row(label: str, c: OutcomeCounts) -> str:
     return (f"<tr><th scope=row>{_e(label)}</th><td>{c.runs}</td><td class=exported>{c.exported}</td>"
-            f"<td class=skipped>{c.skipped}</td><td class=failed>{c.failed}</td><td>{c.unchanged}</td></tr>")
+            f"<td class=skipped>{c.skipped}</td><td class=failed>{c.failed}</td><td>{c.unchanged}</td>"
+            f"<td>{c.abandoned}</td></tr>")
 
 
 _STYLE = """
@@ -205,7 +206,8 @@ def render_status_page(status: TenantStatus, *, reconnect_path: str | None = Non
 <span><i style="background:{COLOURS['failed']}"></i>failed</span></div>
 {chart_svg(status.daily)}
 <table id=counts><thead><tr><th></th><th>Runs</th><th>Exported</th><th>Skipped</th><th>Failed</th><th>Unchanged</th>
-</tr></thead><tbody>{_counts_row("Last 24 hours", status.last_24h)}{_counts_row("Last 7 days", status.last_7d)}
+<th>Abandoned runs</th></tr></thead><tbody>{_counts_row("Last 24 hours", status.last_24h)}
+{_counts_row("Last 7 days", status.last_7d)}
 </tbody></table></section>
 <section><h2>Latest failures and skips</h2>{failures}</section>
 <section><h2>Mapping health</h2>{mapping}</section>
