@@ -229,11 +229,16 @@ class Demo:
                 connection = self.admin("GET", f"/{tenant_id}/connection")
                 show(f"Sage ID sign-in through the same connect link: {connection['summary']}")
             sender = WebhookSender(tenant_id, secret, base_url=self.stack.outputs["api_url"])
-            for event in (example_event("customer.upserted"), example_event("invoice.upserted")):
+            # Sage Bridge reads the business's base currency from Sage: the Intacct demo company trades in USD.
+            currency = "USD" if product == "Sage Intacct" else "GBP"
+            for event in (example_event("customer.upserted", currency=currency),
+                          example_event("invoice.upserted", currency=currency)):
                 assert sender.send(event).status == 202
             self.stack.drain_queues()
             log = self.admin("GET", f"/{tenant_id}/log")["entries"]
-            show("exported: " + ", ".join(f"{e['kind']} {e['host_id']} {e['outcome']}" for e in log))
+            show("exported: " + ", ".join(f"{e['kind']} {e['host_id']} {e['outcome']}"
+                                          + (f" ({e['reason']})" if e["outcome"] in ("skipped", "failed") else "")
+                                          for e in log))
             invoice = next(e["sage_id"] for e in log if e["kind"] == "sales_invoice")
             if product == "Sage Intacct":
                 intacct.accountant().record_payment(invoice, "50.00")

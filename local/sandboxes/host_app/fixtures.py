@@ -59,8 +59,10 @@ INVOICE: dict[str, Any] = {
     "totals": _TOTALS,
     "version": 2,
 }
+# A credit the customer is paid back in cash (REFUND), so it names no invoice: a credit note with
+# `invoice_id` is allocated against that invoice in Sage, and could not then be refunded as well.
 CREDIT_NOTE: dict[str, Any] = {
-    **INVOICE, "host_id": "CN-301", "number": "CN-301", "status": "pending_payment", "invoice_id": "INV-1001",
+    **INVOICE, "host_id": "CN-301", "number": "CN-301", "status": "pending_payment",
     "lines": [_LINES[1]], "totals": {"net": "35.00", "tax": "7.00", "total": "42.00"},
 }
 PURCHASE_INVOICE: dict[str, Any] = {

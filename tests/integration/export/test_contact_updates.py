@@ -152,3 +152,28 @@ def test_a_contact_linked_from_sage_is_updated_only_when_the_host_changes_it(exp
     data = sandbox.business().collections["contacts"].records[sage_id].data
     assert data["main_contact_person"]["email"] == "hello@ssg.example" and data["reference"] == "SSG1"
     assert store.mappings.get(TENANT, "customer", host_id).extra["origin"] == "sage"
+
+
+def test_silence_a_contact_update_sage_refuses_or_cannot_take_is_told_to_the_host_once(export, host, sandbox, store):
+    from local.sandboxes.host_app.outbox import InMemoryOutbox
+
+    host.stage(customer(1, address=LEEDS))
+    host.stage(document(SI, 1, embed_party=False))
+    export()
+    outbox = InMemoryOutbox()
+
+    def told() -> list[tuple[str, bool]]:
+        return [(b["event"]["data"]["host_id"], b["event"]["data"]["will_retry"]) for b in outbox.sent
+                if b["event_type"] == "export.failed"]
+
+    host.stage(customer(1, address=YORK))
+    sandbox.faults.error(503, times=None, method="PUT", path="/contacts")
+    for _ in range(2):
+        export(engine_options={"outbox": outbox}, kinds=frozenset({"customer"}))
+    assert told() == [("CUST-1", True)]
+
+    sandbox.faults.clear()
+    sandbox.faults.error(422, times=None, method="PUT", path="/contacts")
+    for _ in range(2):
+        export(engine_options={"outbox": outbox}, kinds=frozenset({"customer"}))
+    assert told() == [("CUST-1", True), ("CUST-1", False)]

@@ -229,3 +229,57 @@ def test_defect_06_a_waiting_allocation_can_be_replayed_like_any_skipped_documen
     assert result.counts["failed"] == 0, result.failures
     assert by_reference(acme, "sales_invoices", "INV-00001")["outstanding_amount"] == D("90.00")
     assert len(acme.list("contact_allocations")) == 1
+
+
+def _export_as_before_allocations(export, monkeypatch) -> None:
+    """Export as a release without credit-note allocation did: the credit note reaches Sage, nothing
+    allocates it (its ledger entry is exported, there is no allocation entry)."""
+    from sagebridge.sync.export import ExportEngine
+
+    with monkeypatch.context() as m:
+        m.setattr(ExportEngine, "_hold_allocation", lambda self, host_id: None)
+        m.setattr(ExportEngine, "_allocate_credit_notes", lambda self: None)
+        export()
+
+
+def test_silence_a_credit_note_exported_before_allocations_is_allocated_by_a_replay_once(
+        export, host, sandbox, store, monkeypatch):
+    acme = sandbox.accountant()
+    host.stage(invoice(1, "100.00"))  # 120.00
+    host.stage(credit_note(1, "25.00", invoice_id="INV-1"))  # 30.00
+    _export_as_before_allocations(export, monkeypatch)
+    assert store.ledger.find(TENANT, CREDIT_NOTE_ALLOCATION, "CN-1") is None
+    assert acme.list("contact_allocations") == []
+
+    result = export(triggered_by="replay", documents=(("sales_credit_note", "CN-1"),))
+
+    assert result.counts["failed"] == 0, result.failures
+    assert by_reference(acme, "sales_invoices", "INV-00001")["outstanding_amount"] == D("90.00")
+    assert by_reference(acme, "sales_credit_notes", "CN-00001")["outstanding_amount"] == D("0.00")
+    assert len(acme.list("contact_allocations")) == 1
+    assert store.ledger.get(TENANT, CREDIT_NOTE_ALLOCATION, "CN-1").state is LedgerState.EXPORTED
+
+    # Replayed again, scheduled: never allocated twice.
+    export(triggered_by="replay", documents=(("sales_credit_note", "CN-1"),))
+    export(include_retries=True)
+    assert len(acme.list("contact_allocations")) == 1
+    assert by_reference(acme, "sales_invoices", "INV-00001")["outstanding_amount"] == D("90.00")
+
+
+def test_silence_a_replay_does_not_allocate_a_credit_note_the_accountant_already_allocated(
+        export, host, sandbox, store, monkeypatch):
+    acme = sandbox.accountant()
+    host.stage(invoice(1, "100.00"))
+    host.stage(credit_note(1, "25.00", invoice_id="INV-1"))
+    _export_as_before_allocations(export, monkeypatch)
+    inv = by_reference(acme, "sales_invoices", "INV-00001")
+    note = by_reference(acme, "sales_credit_notes", "CN-00001")
+    acme.allocate_credit_note(note["id"], inv["id"])  # done by hand in Sage meanwhile
+
+    result = export(triggered_by="replay", documents=(("sales_credit_note", "CN-1"),))
+
+    assert result.counts["failed"] == 0, result.failures
+    assert len(acme.list("contact_allocations")) == 1
+    assert by_reference(acme, "sales_invoices", "INV-00001")["outstanding_amount"] == D("90.00")
+    logged = [e.reason for e in store.synclog.for_run(TENANT, result.run_id, limit=100).items if e.host_id == "CN-1"]
+    assert any("already allocated in Sage" in r for r in logged), logged

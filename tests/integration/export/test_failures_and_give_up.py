@@ -144,3 +144,124 @@ def test_defect_07_a_void_sage_cannot_do_is_emailed_once_even_on_export_type_all
     assert len(mails) == 1 and "paid or allocated" in mails[0].problems[0]
     assert outbox.types().count("document.skipped") == 1
     assert books.get("sales_invoices", invoice["id"])["status"]["id"] != "VOID"
+
+
+# ---- a customer Sage will not create: given up once, like a document (the issue's "silence" rule)
+
+def party_failed_events(outbox: InMemoryOutbox, kind: str = "customer") -> list[dict[str, Any]]:
+    return [e for e in failed_events(outbox) if e["kind"] == kind]
+
+
+def skipped_reasons(store, host_id: str) -> list[str]:
+    return [e.reason for e in log_of(store, host_id) if e.outcome.value == "skipped"]
+
+
+def test_silence_a_customer_sage_refuses_gives_up_once_and_its_documents_say_why(export, host, sandbox, store):
+    from .conftest import customer
+
+    host.stage(customer(1))
+    host.stage(document(SI, 1, embed_party=False))
+    host.stage(document(SI, 2, embed_party=False))
+    refusal = sandbox.faults.error(422, times=None, method="POST", path="/contacts")
+    outbox, mails = InMemoryOutbox(), []
+    options = {"outbox": outbox, "notify": mails.append}
+
+    first = export(engine_options=options, include_retries=True)
+    assert refusal.fired == 1, "the contact create was tried again for the second document of the run"
+    told = party_failed_events(outbox)
+    assert [(e["host_id"], e["will_retry"]) for e in told] == [("CUST-1", False)], told
+    assert len(mails) == 1 and sum("CUST-1" in p for p in mails[0].problems) == 1, mails[0].problems
+    assert first.counts["skipped"] == 2
+    for invoice in ("INV-1", "INV-2"):
+        [reason] = skipped_reasons(store, invoice)
+        assert "Customer 'CUST-1'" in reason and "Sage refused to create customer" in reason, reason
+    assert store.ledger.get(TENANT, "customer", "CUST-1").gave_up
+
+    # Later runs (scheduled, operator) leave this version of the customer alone and stay quiet.
+    for trigger in (RunTrigger.SCHEDULE, RunTrigger.OPERATOR, RunTrigger.SCHEDULE):
+        export(engine_options=options, include_retries=True, triggered_by=trigger)
+        export(engine_options=options, kinds=frozenset({"customer"}), triggered_by=trigger)
+    assert refusal.fired == 1, "the refused customer was posted to Sage again"
+    assert len(party_failed_events(outbox)) == 1 and len(mails) == 1
+
+    # A replay tries it again.
+    export(engine_options=options, triggered_by=RunTrigger.REPLAY, documents=(("customer", "CUST-1"),))
+    assert refusal.fired == 2
+
+    # The host fixes the customer: sent again, and its documents follow once Sage accepts it.
+    sandbox.faults.clear()
+    host.stage(customer(1, phone="01234 567890"))
+    fixed = export(engine_options=options, include_retries=True)
+    assert fixed.counts["created"] == 3, fixed.counts  # the customer and both invoices
+    assert store.ledger.get(TENANT, "customer", "CUST-1").state.value == "exported"
+
+
+def test_silence_a_customer_sage_cannot_take_now_is_retried_then_given_up_once(export, host, sandbox, store):
+    host.stage(document(SI, 1))
+    host.stage(document(SI, 2))
+    outage = sandbox.faults.error(500, times=None, method="POST", path="/contacts")
+    outbox, mails = InMemoryOutbox(), []
+    options = {"outbox": outbox, "notify": mails.append}
+
+    export(engine_options=options, include_retries=True)
+    per_run = outage.fired
+    assert per_run <= 2, "the contact create was tried again for the second document of the run"
+    assert [(e["will_retry"], e["attempts"]) for e in party_failed_events(outbox)] == [(True, 1)]
+    assert mails == []
+
+    for _ in range(6):  # retry_limit is 3: attempts 2 and 3 retry, the 4th gives up, then nothing
+        export(engine_options=options, include_retries=True)
+    assert outage.fired == 4 * per_run, "a customer that gave up was posted again"
+    assert [(e["will_retry"], e["attempts"]) for e in party_failed_events(outbox)] == [(True, 1), (False, 4)]
+    assert len(mails) == 1
+
+    sandbox.faults.clear()
+    # A replay of its documents (the customer came with them) tries the customer again.
+    replay = export(engine_options=options, triggered_by=RunTrigger.REPLAY,
+                    documents=(("sales_invoice", "INV-1"), ("sales_invoice", "INV-2")))
+    assert replay.counts["created"] == 3, replay.counts
+    assert store.ledger.get(TENANT, "customer", "CUST-1").state.value == "exported"
+
+
+class _BuggyContacts:
+    """A connector whose contact create hits a bug (not a Sage refusal)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.tries = inner, 0
+
+    def create_contact(self, body: dict[str, Any], **options: Any) -> Any:
+        self.tries += 1
+        raise KeyError("boom")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_silence_a_catalog_customer_hitting_an_unexpected_error_gives_up_once(
+        host, sandbox, store, connector, settings, clock):
+    from sagebridge.sync.export import ExportEngine, ExportRequest
+
+    from .conftest import customer
+
+    host.stage(customer(1))
+    buggy = _BuggyContacts(connector)
+    outbox, mails = InMemoryOutbox(), []
+
+    def run() -> Any:
+        clock.advance(seconds=1)
+        engine = ExportEngine(store=store, connector=buggy, settings=settings, outbox=outbox, notify=mails.append)
+        return engine.run(ExportRequest(tenant_id=TENANT, kinds=frozenset({"customer"}), include_retries=True))
+
+    assert run().counts["failed"] == 1
+    assert [(e["host_id"], e["will_retry"]) for e in party_failed_events(outbox)] == [("CUST-1", False)]
+    assert len(mails) == 1
+    entry = store.ledger.get(TENANT, "customer", "CUST-1")
+    assert entry.state.value == "failed" and "unexpected error" in (entry.reason or "")
+
+    for _ in range(3):
+        run()
+    assert buggy.tries == 1 and len(mails) == 1 and len(party_failed_events(outbox)) == 1
+
+    host.stage(customer(1, phone="01234 567890"))  # changed: tried again
+    run()
+    assert buggy.tries == 2

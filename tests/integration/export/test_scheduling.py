@@ -119,3 +119,66 @@ def test_worker_handler_reports_partial_batch_failures(store, settings, deps, ho
 
     assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
     assert store.ledger.get(TENANT, "sales_invoice", "INV-1").state.value == "exported"
+
+
+def test_silence_a_setup_error_is_a_failed_run_told_once_and_the_job_is_not_retried(
+        store, settings, deps, host, monkeypatch):
+    from local.sandboxes.host_app.outbox import InMemoryOutbox
+    from sagebridge.domain.errors import ConfigurationError, ThrottledError
+
+    add_tenant(store, TENANT, settings.model_copy(update={"business_currency": None}))
+    host.stage(document(DocumentKind.SALES_INVOICE, 1))
+    outbox, mails = InMemoryOutbox(), []
+
+    def unknown_currency(_tenant: str, _connector: Any) -> str:
+        raise ConfigurationError("Sage Intacct cannot tell the business currency: set business_currency")
+
+    deps.outbox, deps.notify, deps.business_currency_for = outbox, mails.append, unknown_currency
+    app = _load_handler("export_worker")
+    monkeypatch.setattr(app, "dependencies", lambda: deps)
+    event = json.loads((ROOT / "events" / "export_worker.json").read_text())
+    event["Records"] = event["Records"][:1]
+    event["Records"][0]["body"] = json.dumps({"tenant_id": TENANT, "trigger": "schedule"})
+
+    class Context:
+        function_name, memory_limit_in_mb, aws_request_id = "export-worker", 512, "req-1"
+        invoked_function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:export-worker"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 300_000
+
+    for _ in range(3):
+        answer = app.lambda_handler(event, Context())
+        assert answer == {"batchItemFailures": []}, "a setup error cannot be fixed by retrying the job"
+
+    runs = list(store.runs.newest(TENANT))
+    assert [r.status.value for r in runs] == ["failed"] * 3
+    assert "set business_currency" in runs[0].details["error"]
+    told = [b["event"]["data"] for b in outbox.sent if b["event_type"] == "export.run_failed"]
+    assert len(told) == 1 and "set business_currency" in told[0]["reason"], outbox.types()
+    assert len(mails) == 1 and "set business_currency" in mails[0].problems[0]
+    from sagebridge.sync.status import MappingHealth, connection_view, tenant_status
+    status = tenant_status(store, TENANT, mapping_health=MappingHealth(checked=False, ok=False, reason="-"),
+                           connection=connection_view(store.connections.find(TENANT, "sage_accounting"),
+                                                      "sage_accounting", store.table.now()))
+    assert status.health == "broken" and "set business_currency" in status.problems[0], status.problems
+
+    # Another problem (settings the worker cannot read) is news: told again.
+    good = settings.model_dump(mode="json")
+    version = store.tenants.get(TENANT).version
+    store.tenants.update_settings(TENANT, {**good, "retry_limit": "many"}, expected_version=version)
+    job = ExportJob(tenant_id=TENANT, trigger="schedule")
+    result = handle_export_job(job, deps)
+    assert result is not None and result.status.value == "failed"
+    assert "retry_limit" in store.runs.get(TENANT, result.run_id).details["error"]
+    assert len([t for t in outbox.types() if t == "export.run_failed"]) == 2 and len(mails) == 2
+    store.tenants.update_settings(TENANT, good, expected_version=version + 1)
+
+    # Our own store or Sage being unavailable is not a setup error: the job is retried.
+    def outage(_tenant: str, _settings: Any) -> Any:
+        raise ThrottledError("DynamoDB is throttling")
+
+    deps.connector_for = outage
+    with pytest.raises(ThrottledError):
+        handle_export_job(job, deps)
+    assert store.ledger.find(TENANT, "sales_invoice", "INV-1") is None

@@ -16,7 +16,6 @@ from local.sandboxes.sage_intacct import (
     SandboxClock,
 )
 from sagebridge.domain import DocumentKind
-from sagebridge.domain.errors import ConfigurationError
 from sagebridge.host.jobs import ExportJob
 from sagebridge.sync.currency import BusinessCurrencies
 from sagebridge.sync.intacct_wiring import IntacctCurrencyUnknown, connect_intacct
@@ -122,8 +121,10 @@ def test_defect_17_an_unknown_currency_stops_the_run_with_the_fix_instead_of_ass
     host = world_host(world)
     host.stage(document(SI, 1, party=customer(1)))  # USD
 
-    with pytest.raises(ConfigurationError, match="business_currency"):
-        handle_export_job(ExportJob(tenant_id=TENANT, trigger="admin"), _deps(world))
+    # A failed run that names the fix (not a job retried into the DLQ).
+    result = handle_export_job(ExportJob(tenant_id=TENANT, trigger="admin"), _deps(world))
+    assert result is not None and result.status.value == "failed"
+    assert "business_currency" in world.store.runs.get(TENANT, result.run_id).details["error"]
     assert world.store.ledger.find(TENANT, "sales_invoice", "INV-1") is None  # not skipped as "not GBP"
     assert world.sandbox.accountant().find("ARINVOICE", "RECORDID", "INV-00001") == []
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from sagebridge.domain.errors import NotFoundError, SageBridgeError, ThrottledError
-from sagebridge.domain.kinds import DocumentKind
+from sagebridge.domain.kinds import DocumentKind, RecordKind
 
 # --------------------------------------------------------------------------------------------- errors
 
@@ -211,6 +211,13 @@ class Connector(Protocol):
     def business_currency(self) -> str | None: ...
 
 
+def not_exported(connector: Any) -> Mapping[RecordKind, str]:
+    """The kinds a product never takes, each with the reason the host sees (declared by its connector
+    or its mapper as NOT_EXPORTED; empty: it takes every kind)."""
+    mapper = getattr(connector, "mapper", None)
+    return getattr(connector, "NOT_EXPORTED", None) or getattr(mapper, "NOT_EXPORTED", None) or {}
+
+
 __all__ = [
     "AuthError",
     "Connector",
@@ -226,4 +233,5 @@ __all__ = [
     "UncertainWrite",
     "error_for_status",
     "iso_currency",
+    "not_exported",
 ]

@@ -165,6 +165,17 @@ class ExportFailed(_Data):
     will_retry: bool
 
 
+class ExportRunFailed(_Data):
+    """An export run failed because of the tenant's setup (settings Sage Bridge cannot read, a
+    business currency it cannot tell...); what it had not sent waits for a later run. Sent once per
+    distinct reason; scheduled runs keep trying and carry on once the setup is fixed."""
+
+    event_type: ClassVar[str] = "export.run_failed"
+    run_id: str
+    reason_code: Literal["configuration"] = "configuration"
+    reason: str
+
+
 class DocumentSkipped(_Data):
     """A document was not exported because something needs fixing first; every reason is listed."""
 
@@ -188,7 +199,7 @@ class ConnectionStatusChanged(_Data):
 OutboundData = (
     InvoicePaymentReceived | InvoicePaid | InvoicePartPaid | CreditNoteRefunded | SageItem | SageTaxRate
     | SageCustomer | ExportFailed | DocumentSkipped | ConnectionStatusChanged | InvoicePaymentReversed
-    | CreditNoteRefundReversed
+    | CreditNoteRefundReversed | ExportRunFailed
 )
 
 # ------------------------------------------------------------------------------------ the envelope
@@ -214,7 +225,7 @@ def _event_model(data: type[_Data] | type[BaseModel]) -> type[_Event]:
 DATA_MODELS: tuple[type[BaseModel], ...] = (
     InvoicePaymentReceived, InvoicePaid, InvoicePartPaid, CreditNoteRefunded, SageItem, SageTaxRate,
     SageCustomer, ExportFailed, DocumentSkipped, ConnectionStatusChanged, InvoicePaymentReversed,
-    CreditNoteRefundReversed,
+    CreditNoteRefundReversed, ExportRunFailed,
 )
 EVENT_FOR_DATA: dict[type[BaseModel], type[_Event]] = {data: _event_model(data) for data in DATA_MODELS}
 EVENT_MODELS: dict[str, type[_Event]] = {
@@ -225,7 +236,7 @@ OutboundEvent = Annotated[
     | EVENT_FOR_DATA[CreditNoteRefunded] | EVENT_FOR_DATA[SageItem] | EVENT_FOR_DATA[SageTaxRate]  # type: ignore[valid-type]
     | EVENT_FOR_DATA[SageCustomer] | EVENT_FOR_DATA[ExportFailed] | EVENT_FOR_DATA[DocumentSkipped]  # type: ignore[valid-type]
     | EVENT_FOR_DATA[ConnectionStatusChanged] | EVENT_FOR_DATA[InvoicePaymentReversed]  # type: ignore[valid-type]
-    | EVENT_FOR_DATA[CreditNoteRefundReversed],  # type: ignore[valid-type]
+    | EVENT_FOR_DATA[CreditNoteRefundReversed] | EVENT_FOR_DATA[ExportRunFailed],  # type: ignore[valid-type]
     Field(discriminator="type"),
 ]
 

@@ -124,6 +124,12 @@ class Runs:
             closed.append(_record(new))
         return closed
 
+    def annotate(self, tenant_id: str, run_id: str, details: dict[str, Any]) -> None:
+        """Replace a finished run's details (the export worker adds why a run failed)."""
+        self._table.write_existing(update(
+            (keys.tenant_pk(tenant_id), keys.run_sk(run_id)), set_={"details": details},
+            condition="attribute_exists(pk)", what=f"run {run_id} of tenant {tenant_id}"))
+
     def get(self, tenant_id: str, run_id: str) -> RunRecord:
         item = self._table.get(keys.tenant_pk(tenant_id), keys.run_sk(run_id))
         if item is None:

@@ -41,6 +41,7 @@ from sagebridge.connectors.base import (
     RemoteRecord,
     SageError,
     UncertainWrite,
+    not_exported,
 )
 from sagebridge.connectors.sage_accounting import mapper as sage_accounting_mapper
 from sagebridge.domain.base import describe_problems
@@ -211,6 +212,14 @@ class _Skip:
     reasons: list[SkipReason]
 
 
+class _Unread:
+    """A ledger entry not read yet (None is a read that found nothing)."""
+
+
+UNREAD = _Unread()
+PARTY_VALUES = frozenset(k.value for k in PARTY_KINDS)
+
+
 class _LruDict(dict[Any, Any]):
     """A dict that forgets its oldest entries beyond `limit` (party ids: flat memory on big runs)."""
 
@@ -258,6 +267,10 @@ class ExportEngine:
         self._checked: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # parties compared with Sage this run
         self._staged_parties: dict[tuple[str, str], StagedDocument] = {}  # the page's parties, by id
         self._staged_asked: set[tuple[str, str]] = set()  # what _staged_parties was read for
+        # Unmapped parties the page's documents name: their ledger entries (a give-up), read with the page.
+        self._party_entries: dict[tuple[str, str], LedgerEntry] = {}
+        self._party_entries_asked: set[tuple[str, str]] = set()
+        self._party_failures: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> why not in Sage
         self._existing: dict[DocumentKind, dict[str, list[RemoteRecord]]] = {}
         self._listed: set[tuple[DocumentKind, date | None]] = set()  # going-live listings done (None: all)
         self._executor: ThreadPoolExecutor | None = None
@@ -521,6 +534,9 @@ class ExportEngine:
         maps = self.store.mappings.find_many(tenant, wanted_maps) if wanted_maps else {}
         self._staged_parties = self.store.documents.find_many(tenant, wanted_parties) if wanted_parties else {}
         self._staged_asked = wanted_parties
+        unmapped = {p for p in wanted_maps if p[0] in PARTY_VALUES and p not in maps}
+        self._party_entries = self.store.ledger.find_many(tenant, unmapped) if unmapped else {}
+        self._party_entries_asked = unmapped
         self.r.mappings = maps
         for (kind, host_id), mapping in maps.items():
             if kind in (PartyKind.CUSTOMER.value, PartyKind.VENDOR.value):
@@ -553,7 +569,7 @@ class ExportEngine:
 
     def _export_one(self, staged: StagedDocument, record: HostRecord | None, entry: LedgerEntry | None) -> None:
         if isinstance(record, Party):
-            self._export_party(staged, record)
+            self._export_party(staged, record, entry)
             return
         assert isinstance(record, Document | Payment)
         r = self.r
@@ -574,6 +590,10 @@ class ExportEngine:
                 self._void(staged, record, entry, target)
             return
         h = staged.payload_hash
+        if (exported and r.request.triggered_by is RunTrigger.REPLAY and staged.kind == DocumentKind.SALES_CREDIT_NOTE
+                and getattr(record, "invoice_id", None)):
+            # Exported before allocations existed (or allocated since): the allocation step checks Sage.
+            r.allocation_checks.add(staged.host_id)
         if entry is not None and entry.state is LedgerState.EXPORTED and entry.exported_hash == h:
             self._unchanged(staged, record, "unchanged since it was exported", log=log_unchanged, sage_id=entry.sage_id)
             return
@@ -889,10 +909,13 @@ class ExportEngine:
         if party is None:
             return _Skip(document_skip_reasons_party(record))
         contact = self._resolve_party(party, staged=staged)
-        return contact if contact is not None else _Skip(document_skip_reasons_party(record))
+        return contact if contact is not None else _Skip(document_skip_reasons_party(
+            record, self._party_failures.get((party.kind, party.host_id))))
 
-    def _export_party(self, staged: StagedDocument, party: Party) -> None:
+    def _export_party(self, staged: StagedDocument, party: Party, entry: LedgerEntry | None = None) -> None:
         """Catalog export: one customer or vendor."""
+        if self._gave_up(entry, _party_hash(party)):
+            return  # gave up on this version and said so; a change or a replay tries again
         mapping = self.r.mappings.get((party.kind.value, party.host_id))
         if mapping is not None:
             checked = (party.kind, party.host_id) in self._checked
@@ -904,7 +927,7 @@ class ExportEngine:
                                   message="already in Sage and unchanged since it was last sent")
                 self._count(Outcome.UNCHANGED)
             return
-        self._resolve_party(party, staged=staged)
+        self._resolve_party(party, staged=staged, entry=entry)
 
     def _refresh_party(self, party: Party, sage_id: str) -> Outcome:
         """Bring a mapped Sage contact up to date with the party's current version, at most once a
@@ -969,6 +992,13 @@ class ExportEngine:
                       message=message)
         if report:
             self._remember_failure(party.kind.value, party.host_id, message)
+        if outcome is Outcome.FAILED:  # the host hears too, once per version and kind of news
+            will_retry = h is None
+            self._deliver(ExportFailed(kind=party.kind.value, host_id=party.host_id, number=party.name,
+                                       run_id=self.r.run_id, reason_code=code, reason=message, attempts=1,
+                                       will_retry=will_retry),
+                          dedupe_key=f"failed\n{party.kind.value}\n{party.host_id}\n{_party_hash(party)}\n"
+                                     f"update {will_retry}")
         if h is not None:
             self._remember_party(party, sage_id, {**extra, CONTACT_HASH: h})
         return outcome
@@ -980,12 +1010,25 @@ class ExportEngine:
         self._party_maps[(party.kind, party.host_id)] = IdMapping(tenant, party.kind.value, party.host_id, sage_id,
                                                                    extra)
 
-    def _resolve_party(self, party: Party, *, staged: StagedDocument | None = None) -> str | None:
+    def _resolve_party(self, party: Party, *, staged: StagedDocument | None = None,
+                       entry: LedgerEntry | _Unread | None = UNREAD) -> str | None:
         """Identify the party in Sage (none / name / email) or create it; remember the mapping. None
-        when Sage refused it (logged as Failed)."""
+        when it is not in Sage: failed this run (logged as Failed, the host told) or, for this
+        version, given up earlier; `_party_failures` says why, for the documents that name it."""
         key = (party.kind, party.host_id)
         if key in self._parties:
             return str(self._parties[key])
+        if key in self._party_failures:
+            return None  # failed earlier in this run: not tried again for each of its documents
+        h = _party_hash(party)
+        if isinstance(entry, _Unread):
+            ref = (party.kind.value, party.host_id)
+            entry = (self._party_entries.get(ref) if ref in self._party_entries_asked
+                     else self.store.ledger.find(self.r.request.tenant_id, *ref))
+        if self._gave_up(entry, h):
+            assert entry is not None
+            self._party_failures[key] = entry.reason or f"Sage Bridge gave up on {party.kind.value} '{party.name}'"
+            return None
         found = self._identify(party)
         if self.r.request.dry_run:
             placeholder = found.id if found is not None else f"(new {party.kind.value} {party.host_id})"
@@ -1003,13 +1046,13 @@ class ExportEngine:
                                        staged.payload_hash if staged else _party_hash(party))
             try:
                 found, outcome = self._create_contact(party, body, key_hash, reference)
+            except (AuthError, NotConnected, RateLimited):
+                raise  # the connection, not this party: the run stops
             except SageError as exc:
-                message = f"Sage refused {party.kind.value} '{party.name}': {exc.message}"
-                self._count(Outcome.FAILED)
-                self._log_now(party.kind.value, party.host_id, party.name, Outcome.FAILED,
-                              reason_code=_failure_code(exc), message=message)
-                self._remember_failure(party.kind.value, party.host_id, message)
+                self._party_failed(party, h, exc)
                 return None
+        if entry is not None and entry.state is not LedgerState.EXPORTED:
+            self._party_settled(party, h, found.id)  # failed before: no longer an open failure
         message = {Outcome.CREATED: f"created in Sage (reference {reference})",
                    Outcome.LINKED: f"found in Sage as '{found.data.get('displayed_as') or found.data.get('name')}' "
                                    f"and linked"}[outcome]
@@ -1026,6 +1069,62 @@ class ExportEngine:
         self._parties[key] = found.id
         self._checked[key] = True
         return found.id
+
+    def _party_failed(self, party: Party, h: str, exc: SageError) -> None:
+        """Sage did not create the party: recorded on its ledger entry like a document's failure. A
+        refusal (or a product that cannot) gives up on this version at once; anything else is
+        retried on later runs up to `retry_limit`. The host hears on the first failure and when it
+        gives up, operators once when it gives up; a change or a replay tries again."""
+        tenant, kind, name = self.r.request.tenant_id, party.kind.value, f"{party.kind.value} '{party.name}'"
+        try:
+            claim: Claim | None = self.store.ledger.claim(
+                tenant, kind, party.host_id, idempotency_key=idempotency_key(tenant, kind, party.host_id, h),
+                payload_hash=h, claim_timeout=self.claim_timeout)
+        except ClaimConflict:
+            claim = None  # another run holds it right now: log this run's failure only
+        permanent = isinstance(exc, RecordInvalid | NotSupported)
+        attempts = self._attempts(claim) if claim is not None else 1
+        will_retry = not permanent and attempts <= self.settings.retry_limit
+        code = "not_supported" if isinstance(exc, NotSupported) else _failure_code(exc)
+        if permanent:
+            message = (f"Sage refused to create {name}: {exc.message} (not retried: Sage will refuse this version "
+                       "again; change it in the host app and it is sent again)")
+        else:
+            message = f"{name} could not be sent to Sage: {exc.message}" + (
+                "" if will_retry else f" (gave up after {attempts} attempts)")
+        self._party_failures[(party.kind, party.host_id)] = message
+        self._record_party_failure(party, claim, h, code, message, attempts, will_retry)
+
+    def _record_party_failure(self, party: Party, claim: Claim | None, h: str, code: str, message: str,
+                              attempts: int, will_retry: bool) -> None:
+        kind = party.kind.value
+        writes = [self._log_op(kind, party.host_id, party.name, Outcome.FAILED, reason_code=code, message=message)]
+        if claim is not None:
+            writes.insert(0, self.store.ledger.mark_failed_op(claim, message, attempts=attempts,
+                                                              gave_up=not will_retry))
+        try:
+            self.store.transact(writes)
+        except ConflictError:
+            self.store.table.write(writes[-1])
+        self._count(Outcome.FAILED)
+        if not will_retry:
+            self._remember_failure(kind, party.host_id, message)
+        replay = f"\n{self.r.run_id}" if self.r.request.triggered_by is RunTrigger.REPLAY else ""
+        self._deliver(ExportFailed(kind=kind, host_id=party.host_id, number=party.name, run_id=self.r.run_id,
+                                   reason_code=code, reason=message, attempts=max(attempts, 1),
+                                   will_retry=will_retry),
+                      dedupe_key=f"failed\n{kind}\n{party.host_id}\n{h}\n{will_retry}{replay}")
+
+    def _party_settled(self, party: Party, h: str, sage_id: str) -> None:
+        """A party that failed before is in Sage now: its ledger entry says so."""
+        tenant, kind = self.r.request.tenant_id, party.kind.value
+        try:
+            claim = self.store.ledger.claim(tenant, kind, party.host_id, payload_hash=h,
+                                            idempotency_key=idempotency_key(tenant, kind, party.host_id, h),
+                                            claim_timeout=self.claim_timeout)
+            self.store.ledger.mark_exported(claim, sage_id)
+        except ConflictError:
+            pass  # settled by another run
 
     def _contact_body(self, party: Party) -> dict[str, Any]:
         return self.mapper.contact_body(party, business_currency=self.business_currency)
@@ -1182,6 +1281,7 @@ class ExportEngine:
         tenant = r.request.tenant_id
         wanted = dict.fromkeys(r.held_allocations)
         wanted.update(dict.fromkeys(h for k, h in r.request.documents if k == CREDIT_NOTE_ALLOCATION))
+        wanted.update(dict.fromkeys(sorted(r.allocation_checks)))
         if r.request.include_retries or r.request.triggered_by is RunTrigger.REPLAY:
             for state in (LedgerState.SKIPPED, LedgerState.FAILED, LedgerState.IN_FLIGHT):
                 token: str | None = None
@@ -1513,9 +1613,7 @@ class ExportEngine:
 
     def _not_exported(self, kind: str) -> str | None:
         """The Sage product's own reason for not taking this kind at all (None: it does)."""
-        declared: dict[Any, str] = (getattr(self.connector, "NOT_EXPORTED", None)
-                                    or getattr(self.mapper, "NOT_EXPORTED", None) or {})
-        return declared.get(record_kind(kind))
+        return not_exported(self.connector).get(record_kind(kind))
 
     def _not_supported(self, staged: StagedDocument, record: HostRecord | None, entry: LedgerEntry | None,
                        why: str) -> None:
@@ -1562,6 +1660,18 @@ class ExportEngine:
                    "it is not retried until it is replayed or changed (details in the operator logs)")
         number = _number(record) if isinstance(record, Document | Payment) else getattr(record, "name", None)
         claim, self._held = self._held, None
+        if isinstance(record, Party):
+            version = _party_hash(record)
+            tenant = self.r.request.tenant_id
+            try:
+                party_claim: Claim | None = self.store.ledger.claim(
+                    tenant, staged.kind, staged.host_id, payload_hash=version, claim_timeout=self.claim_timeout,
+                    idempotency_key=idempotency_key(tenant, staged.kind, staged.host_id, version))
+            except ClaimConflict:
+                party_claim = None
+            attempts = self._attempts(party_claim) if party_claim is not None else 1
+            self._record_party_failure(record, party_claim, version, "internal_error", message, attempts, False)
+            return
         if claim is None and isinstance(record, Document | Payment):
             target = void_hash(staged.payload_hash) if staged.voided else staged.payload_hash
             claim = self._claim(staged, target)
@@ -1661,6 +1771,7 @@ class _RunState:
     final_failures: list[str] = field(default_factory=list)
     planned_creates: set[tuple[str, str]] = field(default_factory=set)  # dry run only
     held_allocations: dict[str, Claim] = field(default_factory=dict)  # credit notes sent this run, by host id
+    allocation_checks: set[str] = field(default_factory=set)  # replayed credit notes: allocated yet?
 
 
 @dataclass(frozen=True)
@@ -1668,11 +1779,17 @@ class _Planned:
     sage_id: str
 
 
+
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def document_skip_reasons_party(record: Document[Any] | Payment) -> list[SkipReason]:
+def document_skip_reasons_party(record: Document[Any] | Payment, failed: str | None = None) -> list[SkipReason]:
     word = "customer" if ledger_of(record.kind) is PartyKind.CUSTOMER else "vendor"
+    if failed is not None:  # it failed (this run or, given up, before): say why
+        return [SkipReason(
+            code=SkipCode.PARTY_MISSING, field="party_id",
+            message=f"{word.capitalize()} '{record.party_id}' of {_label(record)} is not in Sage, so it was not "
+            f"sent: {failed}")]
     return [SkipReason(
         code=SkipCode.PARTY_MISSING, field="party_id",
         message=f"{word.capitalize()} '{record.party_id}' of {_label(record)} is not in Sage and was not sent "

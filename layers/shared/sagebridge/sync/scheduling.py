@@ -14,6 +14,7 @@ failures still within the retry limit) and releases the lease.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,9 +27,9 @@ from sagebridge.domain.kinds import RecordKind, record_kind
 from sagebridge.domain.runs import RunTrigger
 from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import ExportJob, ExportTrigger
-from sagebridge.host.outbound import DeliveryOutbox
+from sagebridge.host.outbound import DeliveryOutbox, ExportRunFailed, enqueue_delivery
 from sagebridge.observability import logger
-from sagebridge.store import ConnectionStatus, Store, TenantRecord
+from sagebridge.store import ConnectionStatus, RunRecord, RunStatus, Store, TenantRecord
 from sagebridge.store.notifications import FailureSummary
 from sagebridge.sync.currency import DEFAULT_CURRENCY
 from sagebridge.sync.export import EXPORT_CURSOR, ExportEngine, ExportHooks, ExportRequest, ExportResult
@@ -38,6 +39,10 @@ LEASE_SECONDS = 360  # the worker's Lambda timeout (300 s) and a margin
 # A scheduled run reads what was staged since the last successful run started, and a little before:
 # the staged-at index is eventually consistent, and a record read twice costs no Sage call.
 STAGED_OVERLAP = timedelta(minutes=5)
+# Cursor "<counter> <digest>": the setup problem operators and the host were last told about (a
+# digest of its reason); a run that succeeds clears the digest, so the same problem coming back
+# later is news again. The counter keeps the cursor moving forward, as cursors must.
+SETUP_FAILURE = "export_setup_failure"
 
 
 class JobQueue(Protocol):
@@ -161,7 +166,10 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
     if not tenant.enabled:
         logger.info("export_job_dropped", extra={"tenant_id": job.tenant_id, "why": "tenant disabled"})
         return None
-    settings = parse_tenant_settings(tenant.settings)
+    try:
+        settings = parse_tenant_settings(tenant.settings)
+    except ConfigurationError as exc:
+        return setup_failed(job, deps, exc)
     request = request_for_job(job, settings, store, overlap=deps.staged_overlap)
     if request is None:
         logger.info("export_job_dropped", extra={"tenant_id": job.tenant_id, "why": "covered by a later run"})
@@ -170,18 +178,82 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
         store.leases.acquire(job.tenant_id, EXPORT_LEASE, deps.owner, deps.lease_seconds)
     except ConflictError as exc:
         raise LeaseHeld(f"an export of tenant {job.tenant_id} is already running") from exc
+    engine: ExportEngine | None = None
     try:
         connector = deps.connector_for(job.tenant_id, settings)
         currency = settings.business_currency or (
             deps.business_currency_for(job.tenant_id, connector) if deps.business_currency_for else DEFAULT_CURRENCY)
         engine = ExportEngine(store=store, connector=connector, settings=settings, business_currency=currency,
                               outbox=deps.outbox, notify=deps.notify, hooks=deps.hooks, **deps.engine_options)
-        return engine.run(request)
+        result = engine.run(request)
+    except ConfigurationError as exc:
+        # Retrying the job cannot fix the tenant's setup: a failed run that says why, not the DLQ.
+        started = getattr(engine, "r", None)
+        return setup_failed(job, deps, exc, run_id=started.run_id if started is not None else None)
     finally:
         try:
             store.leases.release(job.tenant_id, EXPORT_LEASE, deps.owner)
         except ConflictError:
             logger.warning("export_lease_lost", extra={"tenant_id": job.tenant_id})
+    if result.status is RunStatus.SUCCEEDED and not request.dry_run:
+        told = store.cursors.get(job.tenant_id, SETUP_FAILURE)
+        if told is not None and _told_digest(told.position):
+            _tell_setup(store, job.tenant_id, told.position, "")  # fixed: the next problem is news
+    return result
+
+
+def setup_failed(job: ExportJob, deps: WorkerDeps, exc: ConfigurationError, *,
+                 run_id: str | None = None) -> ExportResult:
+    """Record the job as a failed run with the reason (the run history and status page show it),
+    tell the host (export.run_failed) and operators once per distinct reason, and let the job go.
+    `run_id`: the run the engine started (and closed as failed) before the error."""
+    store, tenant_id, reason = deps.store, job.tenant_id, str(exc)
+    trigger = job.trigger.run_trigger().value
+    if run_id is None:
+        run_id = store.runs.new_id()
+        store.runs.start(RunRecord(tenant_id, run_id, trigger, dry_run=job.dry_run, details={
+            "triggered_by": trigger, "requested_by": job.requested_by or job.event_id}))
+    run = store.runs.get(tenant_id, run_id)
+    details = {**run.details, "error": reason, "error_code": "configuration"}
+    if run.status is RunStatus.RUNNING:
+        store.runs.finish(tenant_id, run_id, RunStatus.FAILED, details=details)
+    else:
+        store.runs.annotate(tenant_id, run_id, details)
+    logger.error("export_setup_failed", extra={"tenant_id": tenant_id, "run_id": run_id, "reason": reason})
+    digest = hashlib.sha256(reason.encode()).hexdigest()[:32]
+    told = store.cursors.get(tenant_id, SETUP_FAILURE)
+    if not job.dry_run and (told is None or _told_digest(told.position) != digest):
+        if deps.outbox is not None:
+            try:
+                enqueue_delivery(deps.outbox, tenant_id, ExportRunFailed(run_id=run_id, reason=reason),
+                                 dedupe_key=f"run_failed\n{digest}\n{run_id}")
+            except Exception as error:  # best effort, as for documents: the run history has it
+                logger.warning("host_delivery_not_queued", extra={"error": type(error).__name__})
+        if deps.notify is not None:
+            try:
+                deps.notify(FailureSummary(
+                    title=f"Export run {run_id} for tenant {tenant_id} failed: the tenant's setup", tenant_id=tenant_id,
+                    run_id=run_id, problems=[reason],
+                    hint="Nothing was sent to Sage. Fix the setting named above (admin API settings); scheduled "
+                         "runs keep trying and you are not told again about the same problem."))
+            except Exception as error:
+                logger.error("notify_failed", extra={"error": type(error).__name__})
+        _tell_setup(store, tenant_id, told.position if told is not None else None, digest)
+    result = ExportResult(run_id, tenant_id, job.dry_run, failures=[reason])
+    result.status = RunStatus.FAILED
+    return result
+
+
+def _told_digest(position: str) -> str:
+    return position.partition(" ")[2]
+
+
+def _tell_setup(store: Store, tenant_id: str, last: str | None, digest: str) -> None:
+    counter = int(last.partition(" ")[0]) + 1 if last else 1
+    try:
+        store.cursors.set(tenant_id, SETUP_FAILURE, f"{counter:012d} {digest}")
+    except ConflictError:
+        pass  # another worker recorded news at the same moment: theirs stands
 
 
 __all__ = [
@@ -194,4 +266,5 @@ __all__ = [
     "handle_export_job",
     "request_for_job",
     "schedule_exports",
+    "setup_failed",
 ]

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from sagebridge.connectors.base import Connector, RemoteRecord, SageError
+from sagebridge.connectors.base import Connector, RemoteRecord, SageError, not_exported
 from sagebridge.domain.kinds import DocumentKind, RecordKind
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.store import (
@@ -153,7 +153,7 @@ def check_mappings(
                 known[what] = {r.id: r for r in lister()}
     except SageError as exc:
         return MappingHealth(checked=False, ok=False, reason=f"Sage could not be asked: {exc.message}")
-    problems = mapping_problems(settings, known)
+    problems = mapping_problems(settings, known, unsupported=frozenset(not_exported(connector)))
     return MappingHealth(checked=True, ok=not problems, mappings_checked=len(wanted), problems=problems)
 
 
@@ -168,14 +168,16 @@ _NEEDED: tuple[tuple[str, str, frozenset[RecordKind]], ...] = (
 )
 
 
-def mapping_problems(settings: TenantSettings, known: Mapping[str, Mapping[str, RemoteRecord]]) -> list[MappingProblem]:
+def mapping_problems(settings: TenantSettings, known: Mapping[str, Mapping[str, RemoteRecord]], *,
+                     unsupported: frozenset[RecordKind] = frozenset()) -> list[MappingProblem]:
     """The health check's judgement, without asking Sage: `known` is what = tax_rate | ledger_account
     | bank_account -> {id: record} (the export engine reads them once a run and skips what uses a
     problem). Also a default ledger account or receipt bank account the exported kinds need and that
     is not set."""
     problems = []
     for setting, what, kinds in _NEEDED:
-        if getattr(settings, setting) is None and settings.export_kinds & kinds:
+        # A default only the product's unsupported kinds would use is not missing (Intacct: no purchases).
+        if getattr(settings, setting) is None and (settings.export_kinds - unsupported) & kinds:
             problems.append(MappingProblem(setting=setting, problem="not_set",
                                            message=f"{setting} is not set: documents that need {what} "
                                                    "are skipped"))
@@ -318,10 +320,12 @@ def tenant_status(
     days = {first_day + timedelta(days=i): DayCounts(day=first_day + timedelta(days=i)) for i in range(CHART_DAYS)}
     last_24h, last_7d = OutcomeCounts(), OutcomeCounts()
     last_export = None
+    latest: RunRecord | None = None
     since = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC)
     for run in recent_runs(store, tenant_id, since):
         if run.dry_run or run.started_at is None:
             continue
+        latest = latest or run
         if run.status.value == "succeeded" and last_export is None:
             last_export = run.finished_at or run.started_at
         age = now - run.started_at
@@ -339,6 +343,10 @@ def tenant_status(
     backlog = delivery_backlog(store, tenant_id)
     health, problems = _judge(tenant.enabled, connection, failures, more, backlog, mapping_health,
                               abandoned=last_24h.abandoned)
+    if latest is not None and latest.status is RunStatus.FAILED and latest.details.get("error"):
+        # The tenant's setup stops every run (export worker: setup_failed): nothing is exported.
+        problems.insert(0, f"the last export run failed: {latest.details['error']}")
+        health = "broken"
     return TenantStatus(
         tenant_id=tenant_id, enabled=tenant.enabled, generated_at=now, health=health, problems=problems,
         connection=connection, last_successful_export=last_export,
