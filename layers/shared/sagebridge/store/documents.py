@@ -87,14 +87,10 @@ class Documents:
             index, attr, partition = "GSI2", "gsi2", keys.documents_by_document_date_pk(tenant_id, ledger)
         low, high = keys.date_range_bounds(start, end)
         values: dict[str, object] = {":p": partition, ":low": low, ":high": high}
-        filter_expression, names = None, None
-        if kinds is not None:
-            wanted = sorted(set(kinds))
-            if not wanted:
-                return
-            values |= {f":k{i}": k for i, k in enumerate(wanted)}
-            filter_expression = f"#kind IN ({', '.join(f':k{i}' for i in range(len(wanted)))})"
-            names = {"#kind": "kind"}
+        wanted = None if kinds is None else sorted(set(kinds))
+        if wanted == []:
+            return
+        filter_expression, names = _kind_filter(wanted, values)
         for item in self._table.query_all(
             f"{attr}pk = :p AND {attr}sk BETWEEN :low AND :high", values,
             partition=(f"{attr}pk", partition), index=index, limit=page_size,
@@ -110,14 +106,10 @@ class Documents:
         this index existed are not in it (an export without a window reads them by date)."""
         partition = keys.documents_by_staged_at_pk(tenant_id)
         values: dict[str, object] = {":p": partition, ":low": iso(since)}
-        filter_expression, names = None, None
-        if kinds is not None:
-            wanted = sorted(set(kinds))
-            if not wanted:
-                return
-            values |= {f":k{i}": k for i, k in enumerate(wanted)}
-            filter_expression = f"#kind IN ({', '.join(f':k{i}' for i in range(len(wanted)))})"
-            names = {"#kind": "kind"}
+        wanted = None if kinds is None else sorted(set(kinds))
+        if wanted == []:
+            return
+        filter_expression, names = _kind_filter(wanted, values)
         for item in self._table.query_all(
             "gsi3pk = :p AND gsi3sk >= :low", values, partition=("gsi3pk", partition), index="GSI3",
             limit=page_size, filter_expression=filter_expression, names=names,
@@ -161,3 +153,11 @@ def _record(item: Item) -> StagedDocument:
         document_date=date.fromisoformat(item["document_date"]),
         voided=bool(item.get("voided", False)), staged_at=parse_iso(item.get("staged_at")),
     )
+
+
+def _kind_filter(wanted: list[str] | None, values: dict[str, object]) -> tuple[str | None, dict[str, str] | None]:
+    """A query's filter on the record kind (adds its values to `values`); (None, None): every kind."""
+    if wanted is None:
+        return None, None
+    values |= {f":k{i}": k for i, k in enumerate(wanted)}
+    return f"#kind IN ({', '.join(f':k{i}' for i in range(len(wanted)))})", {"#kind": "kind"}

@@ -438,17 +438,9 @@ class ExportEngine:
         for ledger in sorted({ledger_of(k) for k in wanted}):
             kinds = [k for k in wanted if ledger_of(k) is ledger]
             basis = request.date_basis or self.settings.date_basis_for(kinds[0])
-            page: list[StagedDocument] = []
-            for staged in self.store.documents.between(tenant, ledger.value, basis, window[0], window[1],
-                                                       kinds=[k.value for k in kinds], page_size=PAGE_SIZE):
-                if (staged.kind, staged.host_id) in done:
-                    continue
-                page.append(staged)
-                if len(page) == PAGE_SIZE:
-                    yield page
-                    page = []
-            if page:
-                yield page
+            yield from self._pages(self.store.documents.between(
+                tenant, ledger.value, basis, window[0], window[1], kinds=[k.value for k in kinds],
+                page_size=PAGE_SIZE), done)
 
     @staticmethod
     def _pages(records: Iterator[StagedDocument], done: set[tuple[str, str]]) -> Iterator[list[StagedDocument]]:
