@@ -9,12 +9,13 @@ export AWS_DEFAULT_REGION ?= eu-west-2
 export SAM_CLI_TELEMETRY := 0
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools sam browser bench-deps setup lint check test demo stack bench clean
+.PHONY: help venv tools sam browser bench-deps setup lint check test test-deep demo stack bench clean
 
 help:
 	@echo "make demo   - start the local stack and run the main job end to end"
 	@echo "make test   - set everything up, run the checks (lint, sam validate/build) and the tests"
 	@echo "make bench  - benchmarks (ratios against a floor measured in the same run)"
+	@echo "make test-deep - the model-based books suite's long profile (tests/model, 20,000+ steps)"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt cli/pyproject.toml
@@ -55,6 +56,10 @@ check: setup lint
 
 test: check browser bench-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The model-based books suite (tests/model) in its long profile; `make test` runs its bounded one.
+test-deep: setup
+	SAGEBRIDGE_MODEL_PROFILE=deep $(VENV)/bin/pytest tests/model -p no:randomly $(PYTEST_ARGS)
 
 demo: setup
 	$(PY) -m local.demo

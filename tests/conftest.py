@@ -9,7 +9,7 @@ import pytest
 import pytest_socket
 
 UNIT = Path(__file__).parent / "unit"
-SUITE_ORDER = ("unit", "contract", "integration", "e2e")  # fastest feedback first; whole-system runs last
+SUITE_ORDER = ("unit", "contract", "integration", "model", "e2e")  # fastest feedback first; whole-system runs last
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,0 +1,54 @@
+"""The model suite's fixtures: the integration suite's DynamoDB Local (the same session fixtures),
+one app table and idempotency table for the whole module (each hypothesis example uses a tenant of
+its own), KMS from moto for the token cipher, and the real system wired over them (system.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local import template
+from sagebridge.observability import logger
+from tests.integration.conftest import dynamodb_client, dynamodb_endpoint  # noqa: F401 - the shared engine
+from tests.model.machine import STATES, STATS
+from tests.model.system import System, build_system
+
+logger.setLevel("WARNING")  # one INFO line per Sage request drowns the output
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/model/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="module")
+def system(dynamodb_client: Any, dynamodb_endpoint: str) -> Iterator[System]:  # noqa: F811
+    names = {"AppTable": "model-app", "IdempotencyTable": "model-idempotency"}
+    existing = set(dynamodb_client.list_tables()["TableNames"])
+    if not existing & set(names.values()):
+        template.create_tables(dynamodb_client, names)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+        mp.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+        mp.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint)
+        # DynamoDB stays on DynamoDB Local; KMS (the token cipher) is moto's.
+        with mock_aws(config={"core": {"passthrough": {"services": ["dynamodb"]}}}):
+            kms = boto3.client("kms", region_name="eu-west-2")
+            key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+            wiring = build_system(dynamodb_client=dynamodb_client, kms=kms, key_id=key_id,
+                                  app_table=names["AppTable"], idempotency_table=names["IdempotencyTable"])
+            yield wiring.system
+            wiring.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if STATS["examples"]:
+        terminalreporter.write_line(
+            f"model suite: {STATS['examples']} examples, {STATS['steps']} steps, {STATS['events']} host events, "
+            f"{STATS['runs']} export runs, {STATS['settles']} quiet-run checks, "
+            f"{len(STATES)} distinct states checked")
