@@ -1,0 +1,66 @@
+"""Findings of the outside review (front-door use): each test drives the real export engine
+against the Sage Accounting sandbox and DynamoDB Local."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from local.sandboxes.host_app.outbox import InMemoryOutbox
+from sagebridge.domain import DocumentKind
+from sagebridge.host.jobs import ExportJob
+from sagebridge.store import ConnectionRecord
+from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
+
+from .conftest import TENANT, document, line
+
+SI = DocumentKind.SALES_INVOICE
+
+
+def _skipped_events(outbox: InMemoryOutbox) -> list[dict[str, Any]]:
+    return [b["event"]["data"] for b in outbox.sent if b["event_type"] == "document.skipped"]
+
+
+def _webhook_void(store: Any, host: Any, kind: str, host_id: str) -> None:
+    """A `document.voided` as the webhooks function stages it."""
+    version = host.versions[(kind, host_id)] + 1
+    host.versions[(kind, host_id)] = version
+    store.table.transact([store.documents.void_op(TENANT, kind, host_id, version=version)])
+
+
+def test_review_a_host_void_of_an_invoice_paid_in_sage_is_logged_told_and_listed_once(
+        host, sandbox, store, settings, connector, clock):
+    outbox = InMemoryOutbox()
+    store.tenants.create(TENANT, settings.model_dump(mode="json"), enabled=True)
+    store.connections.save(ConnectionRecord(TENANT, "sage_accounting", b"sealed", business_id="biz"),
+                           expected_version=None)
+    deps = WorkerDeps(store=store, connector_for=lambda _tenant, _settings: connector, outbox=outbox)
+
+    def export() -> Any:  # a scheduled run, an hour after the last
+        clock.advance(hours=1)
+        return handle_export_job(ExportJob(tenant_id=TENANT, trigger="schedule"), deps)
+
+    host.stage(document(SI, 6, lines=[line("70.00")], total=("70.00", "14.00")))
+    host.stage(document(SI, 7, lines=[line("70.00")], total=("70.00", "14.00")))
+    export()
+    paid = store.ledger.get(TENANT, "sales_invoice", "INV-6").sage_id
+    part = store.ledger.get(TENANT, "sales_invoice", "INV-7").sage_id
+    sandbox.accountant().record_customer_payment(paid, "84.00")  # paid in full
+    sandbox.accountant().record_customer_payment(part, "20.00")
+    clock.advance(hours=1)
+    _webhook_void(store, host, "sales_invoice", "INV-6")
+    _webhook_void(store, host, "sales_invoice", "INV-7")
+
+    result = export()
+
+    assert result.counts["skipped"] == 2
+    for host_id, amount in (("INV-6", "84.00"), ("INV-7", "20.00")):
+        entry = store.synclog.newest(TENANT, kind="sales_invoice", host_id=host_id).items[0]
+        assert entry.reason_code == "already_paid_in_sage" and amount in entry.reason, (host_id, entry)
+        assert any(host_id in f for f in result.failures), result.failures
+    assert sorted(e["host_id"] for e in _skipped_events(outbox)) == ["INV-6", "INV-7"]
+    assert sandbox.accountant().get("sales_invoices", paid)["status"]["id"] != "VOID"
+
+    # A later run neither repeats the delivery nor lists it as new again.
+    later = export()
+    assert len(_skipped_events(outbox)) == 2
+    assert not any("INV-6" in f for f in later.failures)
