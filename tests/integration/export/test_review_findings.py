@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from local.sandboxes.host_app.outbox import InMemoryOutbox
-from sagebridge.domain import DocumentKind
+from sagebridge.domain import DocumentKind, TenantSettings
 from sagebridge.host.jobs import ExportJob
 from sagebridge.store import ConnectionRecord
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
@@ -64,3 +64,18 @@ def test_review_a_host_void_of_an_invoice_paid_in_sage_is_logged_told_and_listed
     later = export()
     assert len(_skipped_events(outbox)) == 2
     assert not any("INV-6" in f for f in later.failures)
+
+
+def test_review_a_status_not_exportable_never_says_it_waits_for_a_status_that_is_not_exportable(
+        export, host, store, settings):
+    # Settings saved before the check refused them: the trigger status is not exportable.
+    odd = TenantSettings.model_construct(**{**dict(settings), "exportable_statuses": frozenset({"approved"})})
+    host.stage(document(SI, 1, status="pending_payment"))
+
+    result = export(settings_=odd)
+
+    assert result.counts["skipped"] == 1
+    entry = store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-1").items[0]
+    assert entry.reason_code == "status_not_exportable"
+    waits_for = entry.reason.split("will be exported when its status becomes", 1)[1]
+    assert "approved" in waits_for and "pending_payment" not in waits_for, entry.reason

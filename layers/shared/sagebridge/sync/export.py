@@ -646,12 +646,13 @@ class ExportEngine:
                 self._void(staged, record, entry, target, because=f"moved to status {record.status} in the host app")
             return
         s = self.settings
-        when = [f"{', '.join(sorted(s.trigger_statuses))} (at once)"] if s.trigger_statuses else []
+        triggers = s.exportable_trigger_statuses()  # never name a status that is not exportable
+        when = [f"{', '.join(sorted(triggers))} (at once)"] if triggers else []
         if s.exportable_statuses is None:
             when.append(f"any other status but {', '.join(sorted(NOT_EXPORTABLE_BY_DEFAULT))} (with the next "
                         "scheduled run)")
-        elif s.exportable_statuses - s.trigger_statuses:
-            when.append(f"{', '.join(sorted(s.exportable_statuses - s.trigger_statuses))} (with the next "
+        elif s.exportable_statuses - triggers:
+            when.append(f"{', '.join(sorted(s.exportable_statuses - triggers))} (with the next "
                         "scheduled run)")
         self._skip(staged, record, [SkipReason(
             code=SkipCode.STATUS_NOT_EXPORTABLE, field="status",
