@@ -79,3 +79,36 @@ def test_review_a_status_not_exportable_never_says_it_waits_for_a_status_that_is
     assert entry.reason_code == "status_not_exportable"
     waits_for = entry.reason.split("will be exported when its status becomes", 1)[1]
     assert "approved" in waits_for and "pending_payment" not in waits_for, entry.reason
+
+
+def test_review_a_ledger_account_not_usable_for_the_documents_side_is_a_health_problem_and_a_skip(
+        export, host, sandbox, store, settings, connector):
+    from sagebridge.sync.status import check_mappings
+
+    books = sandbox.accountant()
+    books.update("ledger_accounts", sandbox.ids["4000"], {"visible_in_sales": False})  # sales account hidden
+
+    health = check_mappings(settings, connector)
+
+    assert not health.ok
+    flagged = {p.setting: p for p in health.problems}
+    assert "default_sales_ledger_account_id" in flagged and "ledger_mappings.SALES" in flagged, health.problems
+    assert all("visible_in_sales" in flagged[s].message for s in ("default_sales_ledger_account_id",
+                                                                  "ledger_mappings.SALES"))
+    # A sales-only account used on a purchase invoice: visible_in_expenses is false (Sage's purchases flag).
+    host.stage(document(SI, 1, lines=[line("100.00", ledger_code="SALES")]))
+    host.stage(document(DocumentKind.PURCHASE_INVOICE, 1, lines=[line("100.00", ledger_code="FUEL")]))
+    host.stage(document(DocumentKind.PURCHASE_INVOICE, 2, lines=[line("100.00", ledger_code="SALES")]))
+    books.update("ledger_accounts", sandbox.ids["4000"], {"visible_in_sales": True, "visible_in_expenses": False})
+    books.update("ledger_accounts", sandbox.ids["7200"], {"visible_in_expenses": False})
+    posts = sandbox.request_count(method="POST")
+
+    result = export()
+
+    assert result.counts["failed"] == 0, result.failures
+    assert [i["reference"] for i in books.list("sales_invoices")] == ["INV-00001"]
+    assert books.count("purchase_invoices") == 0
+    for host_id in ("PI-1", "PI-2"):
+        entry = store.synclog.newest(TENANT, kind="purchase_invoice", host_id=host_id).items[0]
+        assert entry.reason_code == "mapping_not_usable" and "visible_in_expenses" in entry.reason, entry
+    assert sandbox.request_count(method="POST") - posts == 2  # the customer and its invoice: no vendor either
