@@ -8,7 +8,7 @@ from typing import Any
 from local.sandboxes.host_app.outbox import InMemoryOutbox
 from sagebridge.domain import DocumentKind, TenantSettings
 from sagebridge.host.jobs import ExportJob
-from sagebridge.store import ConnectionRecord
+from sagebridge.store import ConnectionRecord, LedgerState
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
 
 from .conftest import TENANT, document, line
@@ -58,6 +58,8 @@ def test_review_a_host_void_of_an_invoice_paid_in_sage_is_logged_told_and_listed
         assert entry.reason_code == "already_paid_in_sage" and amount in entry.reason, (host_id, entry)
         assert any(host_id in f for f in result.failures), result.failures
     assert sorted(e["host_id"] for e in _skipped_events(outbox)) == ["INV-6", "INV-7"]
+    open_skips = {e.host_id for e in store.ledger.list_by_state(TENANT, LedgerState.SKIPPED)}
+    assert {"INV-6", "INV-7"} <= open_skips  # what the status page lists
     assert sandbox.accountant().get("sales_invoices", paid)["status"]["id"] != "VOID"
 
     # A later run neither repeats the delivery nor lists it as new again.
