@@ -175,3 +175,18 @@ def test_the_sample_events_are_answered(world):
     for name, status in expected.items():
         answer = world.invoke(json.loads((ROOT / "events" / f"{name}.json").read_text()))
         assert answer.status == status, (name, answer.text)
+
+
+def test_review_exportable_statuses_must_keep_the_default_trigger_status(world):
+    world.create_tenant()
+    answer = world.call("PATCH", f"/admin/tenants/{TENANT}/settings",
+                        {"changes": {"exportable_statuses": ["approved"]}})
+    assert answer.status == 422, answer.text
+    [problem] = answer.json["problems"]
+    assert "trigger_statuses" in problem["field"] + problem["message"]
+    assert "exportable_statuses" in problem["field"] + problem["message"]
+    assert "pending_payment" in problem["message"]
+    assert world.store.tenants.get(TENANT).version == 1
+    both = world.call("PATCH", f"/admin/tenants/{TENANT}/settings",
+                      {"changes": {"exportable_statuses": ["approved"], "trigger_statuses": ["approved"]}})
+    assert both.status == 200, both.text

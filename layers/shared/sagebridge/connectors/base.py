@@ -136,6 +136,9 @@ class RemoteRecord:
     id: str
     reference: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # A ledger account the product will not post on one side of the books: ledger (a PartyKind
+    # value, "customer" | "vendor") -> why, naming the product's flag. Filled by the connector.
+    unusable_for: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_sage(cls, data: Mapping[str, Any]) -> RemoteRecord:

@@ -101,7 +101,8 @@ class TenantSettings(BaseModel):
     # The statuses a document may be sent to Sage in (by any run). None: every status except
     # NOT_EXPORTABLE_BY_DEFAULT.
     exportable_statuses: Annotated[frozenset[HostStatus], Field(min_length=1)] | None = None
-    trigger_statuses: frozenset[HostStatus] = frozenset({"pending_payment"})
+    # Checked even when left at its default: exportable_statuses must not leave the default out.
+    trigger_statuses: frozenset[HostStatus] = Field(default=frozenset({"pending_payment"}), validate_default=True)
     identify_customer_by: IdentifyCustomerBy = IdentifyCustomerBy.NONE
     tax_mappings: dict[HostCode, MappedSageId] = Field(default_factory=dict)  # tax code -> Sage tax rate
     ledger_mappings: dict[HostCode, MappedSageId] = Field(default_factory=dict)  # -> Sage ledger account
@@ -133,7 +134,7 @@ class TenantSettings(BaseModel):
         return kind in self.export_kinds
 
     def is_trigger_status(self, status: str) -> bool:
-        return host_status_key(status) in self.trigger_statuses
+        return host_status_key(status) in self.trigger_statuses and self.is_exportable_status(status)
 
     def is_exportable_status(self, status: str) -> bool:
         key = host_status_key(status)
@@ -148,9 +149,17 @@ class TenantSettings(BaseModel):
         never = sorted(s for s in value if (s in NOT_EXPORTABLE_BY_DEFAULT if exportable is None
                                              else s not in exportable))
         if never:
-            raise ValueError(f"{', '.join(never)} is not an exportable status, so a document reaching it could "
-                             "never be exported; add it to exportable_statuses or remove it here")
+            listed = ("the default" if exportable is None
+                      else f"exportable_statuses is {', '.join(sorted(exportable))}")
+            raise ValueError(f"{', '.join(never)} is not an exportable status ({listed}), so a document reaching "
+                             "it could never be exported; add it to exportable_statuses or remove it from "
+                             f"trigger_statuses (which is {', '.join(sorted(value))})")
         return value
+
+    def exportable_trigger_statuses(self) -> frozenset[str]:
+        """The trigger statuses a document is exported in (all of them, unless settings saved before
+        the check above say otherwise)."""
+        return frozenset(s for s in self.trigger_statuses if self.is_exportable_status(s))
 
     def ledger_account_for(self, kind: RecordKind, ledger_code: str | None) -> str | None:
         """The Sage ledger account a line posts to: its mapping, else the ledger's default."""

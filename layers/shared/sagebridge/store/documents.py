@@ -132,9 +132,13 @@ class Documents:
     def void_op(self, tenant_id: str, kind: str, host_id: str, *, version: int) -> Write:
         """Mark a staged record voided at `version`, keeping its content, if it exists and is not
         newer (an equal version is the later arrival: it wins). For a transaction."""
+        staged_at = iso(self._table.now())
+        # Re-indexed by staged_at like any change: a scheduled run takes what was staged since the last.
         return update(
             (keys.tenant_pk(tenant_id), keys.document_sk(kind, host_id)),
-            set_={"voided": True, "version": version, "staged_at": iso(self._table.now())},
+            set_={"voided": True, "version": version, "staged_at": staged_at,
+                  "gsi3pk": keys.documents_by_staged_at_pk(tenant_id),
+                  "gsi3sk": keys.staged_at_sk(staged_at, kind, host_id)},
             condition="attribute_exists(pk) AND #v <= :v", names={"#v": "version"}, values={":v": version},
             what=f"document {kind}/{host_id} of tenant {tenant_id}",
         )

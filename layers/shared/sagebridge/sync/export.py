@@ -262,6 +262,7 @@ class ExportEngine:
         self._taxes: Any = None
         self._tax_records: list[RemoteRecord] | None = None
         self._unusable_ids: dict[str, dict[str, str]] = {}  # what -> {Sage id: health reason}, once a run
+        self._ledger_accounts: dict[str, RemoteRecord] = {}  # as the health check read them
         self._parties: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> Sage contact id
         self._party_maps: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> IdMapping
         self._checked: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # parties compared with Sage this run
@@ -646,12 +647,13 @@ class ExportEngine:
                 self._void(staged, record, entry, target, because=f"moved to status {record.status} in the host app")
             return
         s = self.settings
-        when = [f"{', '.join(sorted(s.trigger_statuses))} (at once)"] if s.trigger_statuses else []
+        triggers = s.exportable_trigger_statuses()  # never name a status that is not exportable
+        when = [f"{', '.join(sorted(triggers))} (at once)"] if triggers else []
         if s.exportable_statuses is None:
             when.append(f"any other status but {', '.join(sorted(NOT_EXPORTABLE_BY_DEFAULT))} (with the next "
                         "scheduled run)")
-        elif s.exportable_statuses - s.trigger_statuses:
-            when.append(f"{', '.join(sorted(s.exportable_statuses - s.trigger_statuses))} (with the next "
+        elif s.exportable_statuses - triggers:
+            when.append(f"{', '.join(sorted(s.exportable_statuses - triggers))} (with the next "
                         "scheduled run)")
         self._skip(staged, record, [SkipReason(
             code=SkipCode.STATUS_NOT_EXPORTABLE, field="status",
@@ -1172,6 +1174,8 @@ class ExportEngine:
                        "bank_account": self.connector.list_bank_accounts}
             try:
                 known = {what: {r.id: r for r in listers[what]()}}
+                if what == "ledger_account":
+                    self._ledger_accounts = known[what]
             except (AuthError, NotConnected, RateLimited):
                 raise
             except SageError as exc:  # cannot tell: send, and let Sage say
@@ -1181,11 +1185,23 @@ class ExportEngine:
             for p in mapping_problems(self.settings, known):
                 # A tax rate gone from Sage has its own reason (tax_rate_missing_in_sage). One Sage id
                 # under several settings: the first (a code's mapping before a default) names it.
-                if p.sage_id is not None and _kind_of_setting(p.setting) == what and (
+                # A ledger account one side cannot use is per document (_unusable_on).
+                if p.sage_id is not None and _kind_of_setting(p.setting) == what and p.problem != "not_usable" and (
                         what != "tax_rate" or p.problem == "inactive"):
                     found.setdefault(p.sage_id, p.message)
             self._unusable_ids[what] = found
         return self._unusable_ids[what]
+
+    def _unusable_on(self, ledger: PartyKind) -> dict[str, str]:
+        """Ledger accounts Sage will not post on this ledger's documents (the connector says which
+        and why): Sage id -> the reason. Read with the health check, once a run."""
+        key = f"ledger_account.{ledger.value}"
+        if key not in self._unusable_ids:
+            self._unusable("ledger_account")
+            self._unusable_ids[key] = {
+                r.id: f"ledger account {r.data.get('displayed_as') or r.id!r}: {r.unusable_for[ledger.value]}"
+                for r in self._ledger_accounts.values() if ledger.value in r.unusable_for}
+        return self._unusable_ids[key]
 
     def _prepare(self, record: Document[Any] | Payment) -> tuple[dict[str, Any], str, Any, str] | _Skip:
         """(body, reference, total, contact id) for Sage, or every reason it cannot go. Validates
@@ -1207,7 +1223,8 @@ class ExportEngine:
         if isinstance(record, Payment):
             return self._build_payment(record, contact_id)
         taxes = self._taxes_table()
-        unusable = {**self._unusable("tax_rate"), **self._unusable("ledger_account")}
+        unusable = {**self._unusable_on(ledger_of(record.kind)), **self._unusable("tax_rate"),
+                    **self._unusable("ledger_account")}
         # A product that posts the host's header (its mapper says so) takes a penny of rounding on a line.
         tolerance = self.settings.total_tolerance if getattr(self.mapper, "TOTALS_FROM_LINES", True) else max(
             TOLERANCE, self.settings.total_tolerance)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from sagebridge.connectors.base import Connector, RemoteRecord, SageError, not_exported
-from sagebridge.domain.kinds import DocumentKind, RecordKind
+from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind, ledger_of
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.store import (
     ConnectionRecord,
@@ -96,7 +96,7 @@ class SageAccountRef(BaseModel):
 class MappingProblem(BaseModel):
     setting: str  # the setting's path, as in the settings: "tax_mappings.S", "receipt_bank_account_id"
     sage_id: str | None = None  # None: not set
-    problem: Literal["missing", "inactive", "not_set"]
+    problem: Literal["missing", "inactive", "not_set", "not_usable"]
     message: str
 
 
@@ -181,6 +181,7 @@ def mapping_problems(settings: TenantSettings, known: Mapping[str, Mapping[str, 
             problems.append(MappingProblem(setting=setting, problem="not_set",
                                            message=f"{setting} is not set: documents that need {what} "
                                                    "are skipped"))
+    exported = settings.export_kinds - unsupported
     for setting, sage_id, what in mapped_ids(settings):
         if what not in known:
             continue
@@ -195,7 +196,31 @@ def mapping_problems(settings: TenantSettings, known: Mapping[str, Mapping[str, 
             problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem="inactive",
                                            message=f"{setting} points at {word} {name!r}, which is inactive in Sage: "
                                                    "documents using it will be skipped"))
+        elif what == "ledger_account" and (why := _not_usable(setting, found, exported)):
+            name = found.data.get("displayed_as") or sage_id
+            problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem="not_usable",
+                                           message=f"{setting} points at ledger account {name!r}: {why}; documents "
+                                                   "using it will be skipped"))
     return problems
+
+
+# The ledger whose documents post to each default ledger account setting.
+_SIDE_OF_DEFAULT = {"default_sales_ledger_account_id": PartyKind.CUSTOMER,
+                    "default_purchase_ledger_account_id": PartyKind.VENDOR}
+
+
+def _not_usable(setting: str, found: RemoteRecord, exported: frozenset[RecordKind]) -> str | None:
+    """Why a ledger account cannot take the lines of the documents this setting serves (its
+    connector says per ledger), or None. A code's mapping may serve either side: a problem only
+    when no exported side can use it (a document on the side that cannot is skipped when sent)."""
+    side = _SIDE_OF_DEFAULT.get(setting)
+    sides = {side} if side is not None else {ledger_of(k) for k in exported if k in _LINE_KINDS}
+    whys = [found.unusable_for[s.value] for s in sorted(sides) if s.value in found.unusable_for]
+    return "; ".join(whys) if sides and len(whys) == len(sides) else None
+
+
+_LINE_KINDS = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_INVOICE,
+                         DocumentKind.PURCHASE_CREDIT_NOTE})
 
 
 # -------------------------------------------------------------------------------------- the status
@@ -375,7 +400,8 @@ def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure
         attention.append(f"{abandoned} export run(s) in the last 24 hours were abandoned (the worker stopped "
                          "before finishing; the next run took over its documents)")
     if mappings.checked and mappings.problems:
-        attention.append(f"{len(mappings.problems)} mapping(s) point at Sage records that are gone or inactive")
+        attention.append(f"{len(mappings.problems)} mapping(s) point at Sage records that are gone, inactive or "
+                         "not usable for their documents")
     if broken:
         return "broken", broken + attention
     return ("attention" if attention else "ok"), attention

@@ -23,6 +23,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -576,7 +577,7 @@ class SageAccountingConnector:
         return [RemoteRecord.from_sage(r) for r in self.client.iterate("tax_rates", attributes="all")]
 
     def list_ledger_accounts(self) -> list[RemoteRecord]:
-        return [RemoteRecord.from_sage(r) for r in self.client.iterate("ledger_accounts", attributes="all")]
+        return [_ledger_account(r) for r in self.client.iterate("ledger_accounts", attributes="all")]
 
     def list_bank_accounts(self) -> list[RemoteRecord]:
         return [RemoteRecord.from_sage(r) for r in self.client.iterate("bank_accounts", attributes="all")]
@@ -599,3 +600,16 @@ class SageAccountingConnector:
                     else self.client.iterate(resource, attributes="all"))
             out += [RemoteRecord.from_sage(r) for r in rows]
         return out
+
+
+# Sage Accounting refuses a line on a ledger account not displayed in that area (swagger
+# LedgerAccount: visible_in_sales for sales, visible_in_expenses for the purchases area).
+_SIDE_FLAGS = {"customer": ("visible_in_sales", "sales"), "vendor": ("visible_in_expenses", "purchase")}
+
+
+def _ledger_account(data: Mapping[str, Any]) -> RemoteRecord:
+    record = RemoteRecord.from_sage(data)
+    unusable = {ledger: f"{flag} is false in Sage, so it cannot be used on {side} documents"
+                for ledger, (flag, side) in _SIDE_FLAGS.items() if data.get(flag) is False}
+    return replace(record, unusable_for=unusable) if unusable else record
+
