@@ -237,19 +237,28 @@ def tenants_show(ctx: typer.Context, tenant_id: TenantArg, as_json: JsonOut = Fa
 @tenants.command("set")
 def tenants_set(
     ctx: typer.Context, tenant_id: TenantArg,
-    assignments: Annotated[list[str], typer.Argument(help="setting=value ... (tax_mappings.S=GB_STANDARD)")],
-    unset: Annotated[list[str] | None, typer.Option(help="Put a setting back to its default.")] = None,
+    assignments: Annotated[list[str] | None, typer.Argument(
+        help="setting=value ... (tax_mappings.S=GB_STANDARD); none when only --unset")] = None,
+    unset: Annotated[list[str] | None, typer.Option(
+        help="Put a setting back to its default (repeatable); tax_mappings.S removes one code.")] = None,
     as_json: JsonOut = False,
 ) -> None:
     """Change some settings (each value is JSON when it parses as JSON)."""
-    changes = parse_assignments(assignments)
+    if not assignments and not unset:
+        raise typer.BadParameter("name at least one setting=value or --unset setting", param_hint="assignments")
+    changes = parse_assignments(assignments or [])
     with failures_exit():
         a = api(ctx)
         current = a.call("GET", f"/tenants/{tenant_id}")
         for key, value in list(changes.items()):  # nested mappings merge into what is there
             if isinstance(value, dict) and isinstance(current["settings"].get(key), dict):
                 changes[key] = {**current["settings"][key], **value}
-        changes.update(dict.fromkeys(unset or []))
+        for key in unset or []:
+            setting, _, code = key.strip().partition(".")
+            if not code:
+                changes[setting] = None  # null: back to the default
+            elif isinstance(mapping := changes.get(setting, current["settings"].get(setting)), dict):
+                changes[setting] = {k: v for k, v in mapping.items() if k != code}  # one code out of a mapping
         t = a.call("PATCH", f"/tenants/{tenant_id}/settings",
                    body={"changes": changes, "expected_version": current["version"]})
     emit_json(t) if as_json else show_tenant(t)

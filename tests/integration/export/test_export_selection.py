@@ -10,14 +10,16 @@ from typing import Any
 
 import pytest
 
-from sagebridge.domain import Customer, DocumentKind, TenantSettings
+from local.sandboxes.host_app.outbox import InMemoryOutbox
+from sagebridge.domain import Customer, DocumentKind, RunTrigger, TenantSettings
 from sagebridge.host.jobs import ExportJob
 from sagebridge.store import ConnectionRecord, Store
+from sagebridge.sync.export import ExportEngine, ExportRequest
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
 from sagebridge.sync.status import ConnectionView, MappingHealth, open_failures, tenant_status
 from sagebridge.sync.status_page import render_status_page
 
-from .conftest import TENANT, customer, document
+from .conftest import TENANT, customer, document, line
 
 SI = DocumentKind.SALES_INVOICE
 
@@ -151,6 +153,65 @@ def test_defect_05_history_arriving_after_the_first_run_is_linked_not_created_ag
     entry = log_of(store, "INV-1")[0]
     assert entry.outcome.value == "linked" and "found already in Sage" in entry.reason
     assert store.ledger.get(TENANT, "sales_invoice", "INV-1").sage_id == in_sage(sandbox)["INV-00001"]["id"]
+
+
+@pytest.mark.parametrize("customer_event", [True, False], ids=["customer-sent-alone", "customer-in-the-invoice"])
+def test_review_a_twin_in_sage_on_a_contact_we_did_not_map_is_skipped_not_duplicated(
+        store, settings, connector, host, sandbox, clock, customer_event):
+    outbox = InMemoryOutbox()
+    deps = WorkerDeps(store=store, connector_for=lambda _t, _s: connector, outbox=outbox)
+    add_tenant(store, settings)  # identify_customer_by: none (the default)
+
+    def scheduled() -> Any:
+        clock.advance(minutes=15)
+        return handle_export_job(ExportJob(tenant_id=TENANT, trigger="schedule"), deps)
+
+    host.stage(document(SI, 1))
+    scheduled()  # the first scheduled run
+    # The accountant enters a customer and its invoice directly in Sage...
+    acme = sandbox.accountant()
+    cafe = acme.create("contacts", {"name": "Harbour Lights Cafe", "reference": "HARB01",
+                                    "contact_type_ids": ["CUSTOMER"]})
+    acme.create("sales_invoices", {
+        "contact_id": cafe["id"], "date": "2025-03-01", "reference": "R-GL1",
+        "invoice_lines": [{"description": "Labour", "ledger_account_id": sandbox.ids["4000"], "quantity": 1,
+                           "unit_price": "50.00", "tax_rate_id": "GB_STANDARD", "tax_amount": "10.00"}]})
+    contacts_before = acme.count("contacts")
+    # ... then the host sends the same customer and invoice.
+    harbour = Customer(host_id="RC-3", name="Harbour Lights Cafe")
+    if customer_event:
+        host.stage(harbour)
+    host.stage(document(SI, 9, party=harbour, embed_party=not customer_event, number="R-GL1",
+                        lines=[line("50.00")], total=("50.00", "10.00")))
+    calls = len(sandbox.request_log)
+    result = scheduled()
+
+    assert acme.count_by_reference("sales_invoices")["R-GL1"] == 1, "the invoice was created a second time"
+    assert result.counts["skipped"] == 1
+    entry = log_of(store, "INV-9")[0]
+    assert entry.outcome.value == "skipped" and entry.reason_code == "already_in_sage_on_another_contact"
+    assert "R-GL1" in entry.reason and "contact 'Harbour Lights Cafe" in entry.reason and "replay" in entry.reason
+    told = [b["event"]["data"] for b in outbox.sent if b["event_type"] == "document.skipped"]
+    assert [t["host_id"] for t in told] == ["INV-9"] and "Harbour Lights Cafe" in told[0]["reasons"][0]["message"]
+    if customer_event:
+        return  # a customer sent on its own is exported on its own (identify_customer_by decides how)
+
+    # The customer came only with the invoice: no contact was created for a document that was not sent,
+    # and the going-live lookup stayed one listing of the day's invoices.
+    assert acme.count("contacts") == contacts_before, "a second Harbour Lights Cafe was created"
+    asked = [(m, p) for m, p, _b, _s in list(sandbox.request_log)[calls:] if "tax_rates" not in p
+             and "ledger_accounts" not in p]  # the run's mapping health check, once a run
+    assert result.counts["created"] == 0 and asked == [("GET", "/v3.1/sales_invoices")], asked
+    assert "identify_customer_by" in entry.reason
+
+    # The tenant identifies customers by name and replays the invoice: linked, nothing created.
+    by_name = TenantSettings.model_validate({**settings.model_dump(), "identify_customer_by": "name"})
+    clock.advance(minutes=1)
+    replay = ExportEngine(store=store, connector=connector, settings=by_name).run(ExportRequest(
+        tenant_id=TENANT, triggered_by=RunTrigger.REPLAY, documents=(("sales_invoice", "INV-9"),)))
+    assert replay.counts["linked"] == 2 and replay.counts["created"] == 0  # the customer and the invoice
+    assert acme.count_by_reference("sales_invoices")["R-GL1"] == 1 and acme.count("contacts") == contacts_before
+    assert store.mappings.get(TENANT, "customer", "RC-3").sage_id == cafe["id"]
 
 
 class Frozen:

@@ -121,6 +121,17 @@ def test_defect_11_negative_amounts_the_kind_forbids_are_422(env: Env, sender: W
     assert sender.send(deposit).status == 202
 
 
+def test_review_a_made_up_currency_code_is_422_naming_the_field(env: Env, sender: WebhookSender) -> None:
+    for event_type in ["invoice.upserted", "credit_note.upserted", "purchase_invoice.upserted", "payment.recorded",
+                       "refund.recorded", "customer.upserted", "vendor.upserted"]:
+        problems = _refused(env, sender, example_event(event_type, currency="XXQ"))
+        assert "XXQ" in problems["data.currency"] and "ISO 4217" in problems["data.currency"], problems
+    # Real codes pass, in any case, including ones with other minor units.
+    for n, code in enumerate(["gbp", "EUR", "USD", "JPY", "BHD", "CHF"]):
+        event = example_event("customer.upserted", event_id=f"evt-currency-{n}", currency=code)
+        assert sender.send(event).status == 202, code
+
+
 # ---------------------------------------------------------------------------------- text and lines
 
 

@@ -75,6 +75,24 @@ def test_tenants_create_show_and_set(world):
     assert world.store.tenants.get("northwind").enabled is False
 
 
+def test_review_tenants_set_with_only_unset_puts_settings_back_to_their_defaults(world):
+    assert sb("tenants", "create", "northwind", "--set", "export_interval_minutes=30", "--set", "retry_limit=2",
+              "--set", "tax_mappings.S=GB_STANDARD").exit_code == 0
+    changed = sb("tenants", "set", "northwind", "--unset", "export_interval_minutes", "--unset", "retry_limit",
+                 "--json")
+    assert changed.exit_code == 0, changed.output
+    settings = json.loads(changed.stdout)["settings"]
+    assert "export_interval_minutes" not in settings and "retry_limit" not in settings
+    assert settings["tax_mappings"] == {"S": "GB_STANDARD"}  # what was not named stays
+    # One code out of a mapping.
+    assert sb("tenants", "set", "northwind", "tax_mappings.R=GB_LOWER").exit_code == 0
+    one_out = sb("tenants", "set", "northwind", "--unset", "tax_mappings.S", "--json")
+    assert json.loads(one_out.stdout)["settings"]["tax_mappings"] == {"R": "GB_LOWER"}, one_out.output
+    # Nothing to change at all is refused before the API is asked.
+    nothing = sb("tenants", "set", "northwind")
+    assert nothing.exit_code == 2 and "setting=value" in nothing.output and "--unset" in nothing.output
+
+
 def test_bad_settings_fail_with_every_field_named(world):
     result = sb("tenants", "create", "bad", "--set", "retry_limit=99", "--set", "colour=blue")
     assert result.exit_code == 2

@@ -9,6 +9,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 
+from sagebridge.domain.money import is_currency
+
 # What a text from the host may not hold: C0/C1 control characters (they break Sage's screens, CSV
 # exports and our logs) and lone surrogates (not text at all; DynamoDB cannot store them).
 _LINE_BREAKS = "\t\n\r"
@@ -76,7 +78,14 @@ def _upper_code(length: int, what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-CurrencyCode = Annotated[str, _upper_code(3, "ISO 4217 currency")]
+def _known_currency(code: str) -> str:
+    if not is_currency(code):
+        raise ValueError(f"{code} is not an ISO 4217 currency code (such as GBP, EUR or USD)")
+    return code
+
+
+# (After-validators run in order: the shape first, then the table.)
+CurrencyCode = Annotated[str, _upper_code(3, "ISO 4217 currency"), AfterValidator(_known_currency)]
 CountryCode = Annotated[str, _upper_code(2, "ISO 3166 country")]
 
 

@@ -70,6 +70,25 @@ def _host_decimal(value: object) -> Decimal:
 # A decimal quantity as the host sends it: amounts, quantities, unit prices.
 HostAmount = Annotated[Decimal, BeforeValidator(_host_decimal)]
 
+# The active ISO 4217 alphabetic codes (list one: currencies and funds; metals, SDRs and the bond
+# units too), without XTS (testing) and XXX (no currency): anything else is refused at the door.
+CURRENCIES = frozenset("""
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP
+    BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB
+    EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY
+    KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR
+    MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB
+    RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD
+    TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR
+    XOF XPD XPF XPT XSU XUA YER ZAR ZMW ZWG
+""".split())
+
+
+def is_currency(code: str) -> bool:
+    """Is `code` an active ISO 4217 currency code (any case)?"""
+    return code.upper() in CURRENCIES
+
+
 # ISO 4217 minor units (decimal places) of the currencies that do not have two; every other
 # currency has two (GBP, EUR, USD, AUD, NZD, ZAR, CAD...).
 _MINOR_UNITS = {
@@ -78,6 +97,9 @@ _MINOR_UNITS = {
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
     **dict.fromkeys(("CLF", "UYW"), 4),
 }
+
+
+assert _MINOR_UNITS.keys() <= CURRENCIES  # one table of codes: the minor units name only real ones
 
 
 def minor_units(currency: str) -> int:

@@ -37,6 +37,8 @@ class SkipCode(StrEnum):
     MAPPING_NOT_USABLE = "mapping_not_usable"  # mapped to a Sage record that is inactive or gone
     NOT_SUPPORTED = "not_supported"  # the Sage product does not take this kind (its connector says why)
     STATUS_NOT_EXPORTABLE = "status_not_exportable"  # waits for the host to move it on (draft, quote)
+    # Going live: Sage has a document with its reference, total and date on a contact that is not its party's
+    ALREADY_IN_SAGE_ON_ANOTHER_CONTACT = "already_in_sage_on_another_contact"
 
 
 class SkipReason(BaseModel):

@@ -212,6 +212,12 @@ class _Skip:
     reasons: list[SkipReason]
 
 
+# Going live: a stand-in contact id to build a body's reference and total before the contact is
+# known, and what `_known_contact` says of a party that would get a new contact.
+CONTACT_STAND_IN = "0"
+NEW_CONTACT = ""
+
+
 class _Unread:
     """A ledger entry not read yet (None is a read that found nothing)."""
 
@@ -272,6 +278,7 @@ class ExportEngine:
         self._party_entries: dict[tuple[str, str], LedgerEntry] = {}
         self._party_entries_asked: set[tuple[str, str]] = set()
         self._party_failures: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> why not in Sage
+        self._identified: _LruDict = _LruDict(PARTY_CACHE_SIZE)  # (party kind, host id) -> found by going live
         self._existing: dict[DocumentKind, dict[str, list[RemoteRecord]]] = {}
         self._listed: set[tuple[DocumentKind, date | None]] = set()  # going-live listings done (None: all)
         self._executor: ThreadPoolExecutor | None = None
@@ -674,12 +681,24 @@ class ExportEngine:
     # ---- create
 
     def _create(self, staged: StagedDocument, record: Document[Any] | Payment, entry: LedgerEntry | None) -> None:
-        prepared = self._prepare(record)
+        kind = DocumentKind(staged.kind)
+        # Never sent by us (not in flight, not failed): it may be in Sage already (going live),
+        # whichever run this is. Looked up before the contact is resolved, so a twin on a contact
+        # Sage Bridge did not map is skipped without creating a second contact.
+        going_live = entry is None or entry.state not in (LedgerState.IN_FLIGHT, LedgerState.FAILED)
+        existing: list[RemoteRecord] = []
+        checked = self._build(record, None)
+        if not isinstance(checked, _Skip) and going_live:
+            # The contact changes neither reference nor total: a stand-in id builds them.
+            built = self._build(record, CONTACT_STAND_IN)
+            assert built is not None and not isinstance(built, _Skip)
+            existing = self._find_existing(kind, built[1], built[2], _date_of(record))
+            checked = self._twin_elsewhere(record, existing)
+        prepared = checked if isinstance(checked, _Skip) else self._prepare(record, validated=True)
         if isinstance(prepared, _Skip):
             self._skip(staged, record, prepared.reasons, entry)
             return
         body, reference, total, contact = prepared
-        kind = DocumentKind(staged.kind)
         if self.r.request.dry_run:
             self._plan(staged, record, Outcome.CREATED, f"would create in Sage (reference {reference})", body)
             return
@@ -694,8 +713,10 @@ class ExportEngine:
             if remote is not None:
                 outcome = Outcome.LINKED
         else:
-            # Never exported by us: it may be in Sage already (going live), whichever run this is.
-            remote = self._find_existing(kind, reference, contact, total, _date_of(record))
+            if not going_live:  # the ledger moved on since the page was read: look now
+                existing = self._find_existing(kind, reference, total, _date_of(record))
+            remote = next((r for r in existing if self.mapper.is_same_document(
+                r, reference=reference, contact_id=contact, total=total, on=_date_of(record))), None)
             if remote is not None:
                 outcome = Outcome.LINKED
         try:
@@ -734,25 +755,33 @@ class ExportEngine:
     def _find_in_sage(
         self, kind: DocumentKind, reference: str, contact_id: str | None, total: Any, on: date | None
     ) -> RemoteRecord | None:
+        found = self._all_in_sage(kind, reference, contact_id, total, on)
+        return found[0] if found else None
+
+    def _all_in_sage(
+        self, kind: DocumentKind, reference: str, contact_id: str | None, total: Any, on: date | None
+    ) -> list[RemoteRecord]:
+        """Sage's documents with this reference, total and date (and contact, unless None)."""
+        found = []
         for remote in self.connector.find_documents_by_reference(kind, reference):
             if kind in PAYMENT_KINDS and self.mapper.remote_transaction_type(remote) not in (
                     None, self.mapper.PAYMENT_TYPE[kind]):
                 continue
             if self.mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
-                return remote
-        return None
+                found.append(remote)
+        return found
 
-    def _find_existing(
-        self, kind: DocumentKind, reference: str, contact_id: str | None, total: Any, on: date | None
-    ) -> RemoteRecord | None:
+    def _find_existing(self, kind: DocumentKind, reference: str, total: Any, on: date | None) -> list[RemoteRecord]:
         """Going live: is this document already in Sage (entered by hand before the connector, or
-        history the host sends after the first run)? Asked before every create of a document the
-        ledger never exported. The first run (a big first export) lists the kind once for its
-        window; later runs list one day at a time, the document's date, once per kind and day, so
-        a run of today's documents costs one request per kind, not one per document."""
+        history the host sends after the first run)? Every Sage document with its reference, total
+        and date, on any contact (the caller picks the one on its contact, or refuses a twin on
+        another). Asked before every create of a document the ledger never exported. The first run
+        (a big first export) lists the kind once for its window; later runs list one day at a time,
+        the document's date, once per kind and day, so a run of today's documents costs one request
+        per kind, not one per document."""
         lister = getattr(self.connector, "list_documents", None)
         if lister is None or (on is None and not self.r.adopt):
-            return self._find_in_sage(kind, reference, contact_id, total, on)
+            return self._all_in_sage(kind, reference, None, total, on)
         index = self._existing.setdefault(kind, {})
         if (kind, None) in self._listed:
             pass
@@ -766,10 +795,56 @@ class ExportEngine:
         elif (kind, on) not in self._listed:
             self._index_existing(index, lister(kind, from_date=on, to_date=on))
             self._listed.add((kind, on))
-        for remote in index.get(reference, []):
-            if self.mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
-                return remote
-        return None
+        return [remote for remote in index.get(reference, [])
+                if self.mapper.is_same_document(remote, reference=reference, contact_id=None, total=total, on=on)]
+
+    def _twin_elsewhere(self, record: Document[Any] | Payment, existing: list[RemoteRecord]) -> _Skip | None:
+        """A Sage document with this one's reference, total and date on a contact that is not (or
+        would not be) this record's: creating it would post it twice, linking it could post it to
+        the wrong customer. Skipped, naming the Sage document, before any contact is created."""
+        existing = [r for r in existing if self.mapper.remote_status(r) != "VOID"]  # a void copy is not in the books
+        if not existing:
+            return None
+        contact = self._known_contact(record)
+        if contact is None or any(self.mapper.remote_contact_id(r) in (None, contact) for r in existing):
+            return None  # no party to judge by (skipped for that), or the same contact: linked later
+        twin = existing[0]
+        party = f"{'vendor' if ledger_of(record.kind) is PartyKind.VENDOR else 'customer'} {record.party_id}"
+        if contact == NEW_CONTACT:
+            why = f"{party} is not linked to that contact and would be created as a new one"
+            fix = ("If it is the same document, let Sage Bridge find the existing contact (tenant setting "
+                   "identify_customer_by = name or email, with the same name or email in the host app) and replay "
+                   "it")
+        else:
+            why = f"{party} is linked to another Sage contact (Sage id {contact})"
+            fix = (f"If it is the same document, delete or void the copy in Sage and replay it (it is then entered "
+                   f"on {party}'s contact)")
+        return _Skip([SkipReason(
+            code=SkipCode.ALREADY_IN_SAGE_ON_ANOTHER_CONTACT, field="party_id",
+            message=f"{_label(record)}: Sage already has {twin.reference or twin.id} (Sage id {twin.id}) with the "
+            f"same reference, total and date on contact {self._remote_contact_name(twin)}, but {why}; not sent, so "
+            f"it is not entered twice. {fix}; if it is a different document, give it another number in the host "
+            f"app")])
+
+    def _known_contact(self, record: Document[Any] | Payment) -> str | None:
+        """The Sage contact this record's party has or would get, without creating one: its mapping,
+        or the contact `identify_customer_by` finds (remembered for `_resolve_party`); NEW_CONTACT
+        when it would be created; None when no party is staged (the record is skipped for that)."""
+        key = (ledger_of(record.kind), record.party_id)
+        if key in self._parties:
+            return str(self._parties[key])
+        party, _ = self._party_of(record)
+        if party is None:
+            return None
+        if (party.kind, party.host_id) not in self._identified:
+            self._identified[(party.kind, party.host_id)] = self._identify(party)
+        found = self._identified[(party.kind, party.host_id)]
+        return found.id if found is not None else NEW_CONTACT
+
+    def _remote_contact_name(self, remote: RemoteRecord) -> str:
+        name = getattr(self.mapper, "remote_contact_name", lambda _r: None)(remote)
+        contact_id = self.mapper.remote_contact_id(remote)
+        return f"'{name}' (Sage id {contact_id})" if name else f"Sage id {contact_id}"
 
     @staticmethod
     def _index_existing(index: dict[str, list[RemoteRecord]], listed: Iterator[RemoteRecord]) -> None:
@@ -884,16 +959,7 @@ class ExportEngine:
         known = self._parties.get(key)
         if known is not None and key in self._checked:
             return str(known)
-        party, staged = record.party, None
-        if party is None:
-            # The usual order from a host app: customer.upserted first, then documents naming it by id.
-            ref = (ledger.value, record.party_id)
-            if ref in self._staged_asked:  # read with the page
-                staged = self._staged_parties.get(ref)
-            else:
-                staged = self.store.documents.find(self.r.request.tenant_id, ledger.value, record.party_id)
-            if staged is not None and not staged.voided:
-                party = cast(Party, parse_host_record(ledger, staged.canonical_json))
+        party, staged = self._party_of(record)
         if known is not None:
             if party is None:
                 self._checked[key] = True  # nothing staged to compare with: Sage keeps what it has
@@ -905,6 +971,21 @@ class ExportEngine:
         contact = self._resolve_party(party, staged=staged)
         return contact if contact is not None else _Skip(document_skip_reasons_party(
             record, self._party_failures.get((party.kind, party.host_id))))
+
+    def _party_of(self, record: Document[Any] | Payment) -> tuple[Party | None, StagedDocument | None]:
+        """The record's customer or vendor: embedded, or staged on its own (and that staged record)."""
+        party, staged = record.party, None
+        if party is None:
+            # The usual order from a host app: customer.upserted first, then documents naming it by id.
+            ledger = ledger_of(record.kind)
+            ref = (ledger.value, record.party_id)
+            if ref in self._staged_asked:  # read with the page
+                staged = self._staged_parties.get(ref)
+            else:
+                staged = self.store.documents.find(self.r.request.tenant_id, ledger.value, record.party_id)
+            if staged is not None and not staged.voided:
+                party = cast(Party, parse_host_record(ledger, staged.canonical_json))
+        return party, staged
 
     def _export_party(self, staged: StagedDocument, party: Party, entry: LedgerEntry | None = None) -> None:
         """Catalog export: one customer or vendor."""
@@ -1023,7 +1104,7 @@ class ExportEngine:
             assert entry is not None
             self._party_failures[key] = entry.reason or f"Sage Bridge gave up on {party.kind.value} '{party.name}'"
             return None
-        found = self._identify(party)
+        found = self._identified.pop(key) if key in self._identified else self._identify(party)
         if self.r.request.dry_run:
             placeholder = found.id if found is not None else f"(new {party.kind.value} {party.host_id})"
             outcome = Outcome.LINKED if found is not None else Outcome.CREATED
@@ -1203,10 +1284,12 @@ class ExportEngine:
                 for r in self._ledger_accounts.values() if ledger.value in r.unusable_for}
         return self._unusable_ids[key]
 
-    def _prepare(self, record: Document[Any] | Payment) -> tuple[dict[str, Any], str, Any, str] | _Skip:
+    def _prepare(self, record: Document[Any] | Payment, *,
+                 validated: bool = False) -> tuple[dict[str, Any], str, Any, str] | _Skip:
         """(body, reference, total, contact id) for Sage, or every reason it cannot go. Validates
-        before it looks for (or creates) the contact, so a skipped document leaves Sage untouched."""
-        checked = self._build(record, None)
+        (unless `validated` already) before it looks for (or creates) the contact, so a skipped
+        document leaves Sage untouched."""
+        checked = None if validated else self._build(record, None)
         if isinstance(checked, _Skip):
             return checked
         contact = self._contact_for(record)

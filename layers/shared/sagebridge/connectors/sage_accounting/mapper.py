@@ -349,6 +349,13 @@ def remote_contact_id(record: RemoteRecord) -> str | None:
     return record.data.get("contact_id")
 
 
+def remote_contact_name(record: RemoteRecord) -> str | None:
+    """The contact's name as Sage shows it on the document (what a skip reason names)."""
+    contact = record.data.get("contact")
+    name = contact.get("displayed_as") or contact.get("name") if isinstance(contact, Mapping) else None
+    return name or record.data.get("contact_name")
+
+
 def remote_date(record: RemoteRecord) -> date | None:
     value = record.data.get("date")
     if isinstance(value, date):
@@ -409,6 +416,7 @@ __all__ = [
     "payment_body",
     "payment_reference",
     "remote_contact_id",
+    "remote_contact_name",
     "remote_date",
     "remote_editable",
     "remote_outstanding",
