@@ -693,7 +693,8 @@ class ExportEngine:
             built = self._build(record, CONTACT_STAND_IN)
             assert built is not None and not isinstance(built, _Skip)
             existing = self._find_existing(kind, built[1], built[2], _date_of(record))
-            checked = self._twin_elsewhere(record, existing)
+            checked = self._twin_elsewhere(record, existing) or (
+                None if existing else self._differing_copy(record, kind, built[1], built[2]))
         prepared = checked if isinstance(checked, _Skip) else self._prepare(record, validated=True)
         if isinstance(prepared, _Skip):
             self._skip(staged, record, prepared.reasons, entry)
@@ -825,6 +826,31 @@ class ExportEngine:
             f"same reference, total and date on contact {self._remote_contact_name(twin)}, but {why}; not sent, so "
             f"it is not entered twice. {fix}; if it is a different document, give it another number in the host "
             f"app")])
+
+    def _differing_copy(self, record: Document[Any] | Payment, kind: DocumentKind, reference: str,
+                        total: Any) -> _Skip | None:
+        """Going live: Sage has a live document under this one's reference and date whose figures
+        differ (entered by hand, then changed in the host app). Creating ours would enter it twice
+        under one number; linking would keep Sage's figures. Skipped, both totals named, for the
+        accountant to decide. Read from the listing `_find_existing` made (no request of its own);
+        payments are left alone (their references are the host's, not a document number)."""
+        if not isinstance(record, Document):
+            return None
+        copies = [r for r in self._existing.get(kind, {}).get(reference, [])
+                  if self.mapper.remote_status(r) != "VOID"
+                  # any total (its own): the same number on the same day
+                  and self.mapper.is_same_document(r, reference=reference, contact_id=None,
+                                                   total=self.mapper.remote_total(r), on=_date_of(record))]
+        if not copies:
+            return None
+        copy = copies[0]
+        return _Skip([SkipReason(
+            code=SkipCode.ALREADY_IN_SAGE_DIFFERENT, field="totals",
+            message=f"{_label(record)}: Sage already has {copy.reference or copy.id} (Sage id {copy.id}) dated "
+            f"{_date_of(record)} on contact {self._remote_contact_name(copy)}, with a total of "
+            f"{self.mapper.remote_total(copy)} where the host app says {total}; not sent, so the document is not "
+            "entered twice under one number. If it is the same document, correct or void the copy in Sage (then "
+            "replay it); if it is a different one, give it another number in the host app")])
 
     def _known_contact(self, record: Document[Any] | Payment) -> str | None:
         """The Sage contact this record's party has or would get, without creating one: its mapping,
