@@ -135,6 +135,10 @@ def _scenario(connector: IntacctConnector, sandbox: SageIntacctSandbox) -> None:
         list(feed.changed(resource, since))
     list(feed.deleted("contact_payments", since))
     feed.get("sales_invoices", invoice.id)
+    # One receipt by id (money on a document linked going live), read as `changed` lists it.
+    money = feed.get("contact_payments", payment.id)
+    assert money["transaction_type"]["id"] == "CUSTOMER_RECEIPT"
+    assert [a["artefact"]["id"] for a in money["allocated_artefacts"]] == [invoice.id]
     connector.void_document(DocumentKind.SALES_INVOICE, second.id, reason="Voided in the host app (INV-00002)")
     connector.void_document(DocumentKind.SALES_CREDIT_NOTE, credit.id, reason="Voided")
     with pytest.raises(RecordInvalid):

@@ -105,7 +105,7 @@ def _scenario(sandbox: Sage200Sandbox, client: Sage200Client) -> None:
         (DocumentKind.SALES_INVOICE, posted[DocumentKind.SALES_INVOICE].id, Decimal("165.00")),
         (DocumentKind.SALES_CREDIT_NOTE, posted[DocumentKind.SALES_CREDIT_NOTE].id, Decimal("20.00"))],
         bank_account_id=ids["bank"], settings=settings, business_currency="GBP")
-    connector.create_payment(body)
+    receipt = connector.create_payment(body)
     list(connector.list_documents(DocumentKind.SALES_INVOICE, from_date=date(2025, 1, 1), to_date=date(2025, 12, 31)))
     since = datetime(2025, 3, 1, tzinfo=UTC)
     list(connector.payments_changed_since(since))
@@ -113,6 +113,10 @@ def _scenario(sandbox: Sage200Sandbox, client: Sage200Client) -> None:
     for resource in ("contact_payments", "contact_allocations", "products", "tax_rates", "contacts"):
         list(feed.changed(resource, since))
     feed.get("sales_invoices", posted[DocumentKind.SALES_INVOICE].id)
+    # One receipt by id (money on a document linked going live), read as `changed` lists it.
+    money = feed.get("contact_payments", receipt.id)
+    assert money["transaction_type"]["id"] == "CUSTOMER_RECEIPT"
+    assert posted[DocumentKind.SALES_INVOICE].id in {a["artefact"]["id"] for a in money["allocated_artefacts"]}
 
 
 def _relative(request: httpx.Request) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sagebridge.domain import CustomerPayment, DocumentKind
+from sagebridge.domain.settings import IdentifyCustomerBy
 from sagebridge.store.records import ConnectionStatus
 from sagebridge.sync.payments import PAYMENTS_STREAM
 from tests.integration.export.conftest import document, line
@@ -199,3 +200,49 @@ def test_tenants_are_polled_independently_and_a_dead_grant_expires_the_connectio
     world.deliver_all()
     assert [e["type"] for e in world.events()] == ["invoice.payment_received", "invoice.paid"]
     assert {t.tenant_id: t.outcome for t in world.poll(advance_minutes=15).tenants}["bolt"] == "not_connected"
+
+
+def test_money_on_history_linked_after_the_poll_passed_it_reaches_the_host_once(world, host):
+    """Going live: the accountant typed invoices into Sage by hand and recorded receipts on them; the
+    poller has long passed those receipts (the invoices were not the host's yet). When the host's
+    history arrives and the export links the invoices, the next poll tells the host what is paid."""
+    world.add_tenant(TENANT, identify_customer_by=IdentifyCustomerBy.EMAIL)
+    acct, ids = world.sandbox.accountant(), world.sandbox.ids
+    contact = acct.create("contacts", {"name": "Customer 1 Ltd", "email": "ap1@customer.example",
+                                       "contact_type_ids": ["CUSTOMER"]})
+    by_hand = {}
+    for n in (1, 2):
+        by_hand[n] = acct.create("sales_invoices", {
+            "contact_id": contact["id"], "date": "2025-03-01", "reference": f"INV-{n:05d}",
+            "invoice_lines": [{"description": "Labour", "ledger_account_id": ids["4000"], "quantity": 1,
+                               "unit_price": "100.00", "tax_rate_id": "GB_STANDARD", "tax_amount": "20.00"}]})
+    paid = acct.record_customer_payment(by_hand[1]["id"])
+    part = acct.record_customer_payment(by_hand[2]["id"], "50.00", reference="BACS 1")
+    world.poll()
+    world.poll(advance_minutes=30)  # both receipts are well behind the cursor now
+    world.deliver_all()
+    assert world.events() == []
+
+    host.stage(document(SI, 1))
+    host.stage(document(SI, 2))
+    result = world.export()
+    assert result.counts["created"] == 0 and result.counts["linked"] == 3  # the customer and both invoices
+    world.poll(advance_minutes=5)
+    world.deliver_all()
+
+    assert sorted(news(world)) == [("invoice.paid", "INV-1", D("120.00"), D("0.00")),
+                                   ("invoice.part_paid", "INV-2", D("120.00"), D("70.00")),
+                                   ("invoice.payment_received", "INV-1", D("120.00"), D("0.00")),
+                                   ("invoice.payment_received", "INV-2", D("50.00"), D("70.00"))]
+    told = {e["data"]["invoice"]["host_id"]: e["data"]["payment"]["sage_id"]
+            for e in world.events("invoice.payment_received")}
+    assert told == {"INV-1": paid["id"], "INV-2": part["id"]}
+
+    # Told once: later polls, overlapping the one that told it, neither repeat it nor read the invoices again.
+    before = len(world.events())
+    for _ in range(2):
+        report = world.poll(advance_minutes=1)
+        world.deliver_all()
+        assert report.tenants[0].payments.documents_read == 0
+    assert len(world.events()) == before
+    assert_exactly_once(world)

@@ -110,6 +110,7 @@ DOCUMENT_KINDS = (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE,
                   DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE)
 PAYMENT_KINDS = (DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND)
 PARTY_KINDS = (PartyKind.CUSTOMER, PartyKind.VENDOR)
+_MONEY_LINKED_KINDS = frozenset({DocumentKind.SALES_INVOICE.value, DocumentKind.SALES_CREDIT_NOTE.value})
 # Parties first (documents need their contact), payments last (they need their invoices).
 PHASES: tuple[tuple[RecordKind, ...], ...] = (PARTY_KINDS, DOCUMENT_KINDS, PAYMENT_KINDS)
 # The ledger entry of a credit note's allocation against the invoice it credits (`invoice_id`): its
@@ -117,6 +118,9 @@ PHASES: tuple[tuple[RecordKind, ...], ...] = (PARTY_KINDS, DOCUMENT_KINDS, PAYME
 CREDIT_NOTE_ALLOCATION = "credit_note_allocation"
 WAITING_FOR_INVOICE = "waiting_for_invoice"
 ALLOCATION_DUE = "allocation_due"
+# Mapping kind: a sales document linked to one already in Sage (going live, an uncertain write
+# adopted) whose money in Sage the payment poller has not looked at yet (host_id = Sage id).
+LINKED_UNPOLLED_KIND = "sage_linked_unpolled"
 
 
 # --------------------------------------------------------------------------------------- the request
@@ -1585,6 +1589,10 @@ class ExportEngine:
             self.store.mappings.put_op(tenant, staged.kind, staged.host_id, sage_id, extra),
             self._log_op(staged.kind, staged.host_id, _number(record), outcome, sage_id=sage_id, message=message),
         ]
+        if outcome is Outcome.LINKED and staged.kind in _MONEY_LINKED_KINDS:
+            # Payments entered in Sage before the link are behind the poller's cursor: flag them.
+            writes.append(self.store.mappings.put_op(tenant, LINKED_UNPOLLED_KIND, sage_id, sage_id, {
+                "kind": staged.kind, "host_id": staged.host_id, "reference": extra.get("reference")}))
         self._held = None
 
         def settle() -> bool:

@@ -19,7 +19,12 @@ is kept as a mapping (`TOLD_KIND`, host_id = Sage payment id): a payment seen ag
 version costs no Sage request, and a deleted payment is reversed from what we told, whatever Sage
 still says about it. The cursor moves only after the window's events are queued.
 
-Cost: one request per stream when nothing changed (items_per_page 200); a document is read (once
+Documents linked to one already in Sage (going live, an uncertain write adopted) may carry money
+set against them before the link, behind the cursor: the export flags each such link
+(`LINKED_UNPOLLED_KIND`) and the next poll reads that document and each of its payments and
+allocations by id, telling the host as above (once: the same event ids and told mappings).
+
+Cost: one request per stream (and one store query) when nothing changed (items_per_page 200); a document is read (once
 per poll) only when money touched it.
 """
 
@@ -33,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from sagebridge.connectors.base import GrantRevoked, NotConnected
+from sagebridge.connectors.base import GrantRevoked, NotConnected, NotFound
 from sagebridge.domain.errors import ConfigurationError
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.money import to_decimal
@@ -62,11 +67,13 @@ from sagebridge.sync.catalog import (
     import_catalog,
     window_start,
 )
+from sagebridge.sync.export import LINKED_UNPOLLED_KIND
 from sagebridge.sync.sage_accounting_wiring import SageAccounting
 
 PAYMENTS_STREAM = "sage_payments"
 # A tenant's first poll: nothing before this is news (payments need invoices we exported anyway).
 FIRST_POLL_LOOKBACK = timedelta(days=1)
+LINKED_PER_POLL = 100  # flagged links looked at per poll; the rest wait for the next one
 TOLD_KIND = "sage_payment_told"  # mapping kind: what the host was told about a Sage payment
 
 _DOCUMENT_KINDS = {"sales_invoices": DocumentKind.SALES_INVOICE,
@@ -135,6 +142,7 @@ class _Poll:
     touches: list[_Touch] = field(default_factory=list)
     reversals: list[_Reversal] = field(default_factory=list)
     told_writes: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)  # None: forget
+    seen: set[str] = field(default_factory=set)  # Sage payments and allocations read this poll
 
     # ---- lookups, each once per poll
 
@@ -189,6 +197,8 @@ def poll_payments(
         for record in feed.deleted(resource, since):
             _read_deleted(poll, record)
 
+    linked = _read_linked(poll)
+
     for reversal in poll.reversals:  # first: a changed payment is reversed, then received anew
         _send_reversal(poll, reversal)
     _send_touches(poll)
@@ -198,6 +208,8 @@ def poll_payments(
             store.mappings.delete(tenant_id, TOLD_KIND, source_id)
         else:
             store.mappings.put(tenant_id, TOLD_KIND, source_id, source_id, told)
+    for flag in linked:
+        store.mappings.delete(tenant_id, LINKED_UNPOLLED_KIND, flag.host_id)
     store.cursors.set(tenant_id, PAYMENTS_STREAM, cursor_position(started))
     logger.info("payments_polled", extra={k: v for k, v in vars(poll.report).items() if "window" not in k})
     return poll.report
@@ -215,7 +227,7 @@ def _told(poll: _Poll, source_id: str) -> IdMapping | None:
     return poll.store.mappings.find(poll.tenant_id, TOLD_KIND, source_id)
 
 
-def _read_changed(poll: _Poll, record: Mapping[str, Any]) -> None:
+def _read_changed(poll: _Poll, record: Mapping[str, Any], *, newly_linked: bool = False) -> None:
     kind_id = str((record.get("transaction_type") or {}).get("id") or "")
     meaningful = _MEANINGFUL.get(kind_id)
     if meaningful is None:
@@ -223,8 +235,9 @@ def _read_changed(poll: _Poll, record: Mapping[str, Any]) -> None:
     poll.report.payments_seen += 1
     source_id, version = str(record["id"]), str(record.get("updated_at") or "")
     told = _told(poll, source_id)
-    if told is not None and told.extra.get("version") == version:
+    if told is not None and told.extra.get("version") == version and not newly_linked:
         return  # seen at this version before (the overlap): all of it was queued then
+    poll.seen.add(source_id)
     now: dict[str, _Touch] = {}
     for entry in record.get("allocated_artefacts") or []:
         artefact = entry.get("artefact") or {}
@@ -250,6 +263,34 @@ def _read_changed(poll: _Poll, record: Mapping[str, Any]) -> None:
             "version": version, "type": record["transaction_type"]["id"],
             "allocations": {d: {"kind": t.kind.value, "amount": str(t.amount)} for d, t in now.items()},
         }))
+
+
+def _read_linked(poll: _Poll) -> list[IdMapping]:
+    """Money already set against documents the export linked since the last poll: it was no news
+    when the poller saw it (the document was not ours yet) and is behind the cursor now. Reads each
+    document and each of its payments and allocations not read in this poll's window."""
+    flags = poll.store.mappings.list(poll.tenant_id, LINKED_UNPOLLED_KIND, limit=LINKED_PER_POLL).items
+    for flag in flags:
+        kind, sage_id = DocumentKind(flag.extra["kind"]), flag.sage_id
+        if poll.link(kind, sage_id) is None:  # the reverse index can lag the export's fresh write
+            poll.links[(kind, sage_id)] = IdMapping(poll.tenant_id, kind.value, str(flag.extra["host_id"]), sage_id,
+                                                    {"reference": flag.extra.get("reference")})
+        try:
+            document = poll.document(kind, sage_id)
+        except NotFound:
+            continue  # gone from Sage since: nothing on it to tell
+        for entry in document.get("payments_allocations") or []:
+            for link, resource in (("contact_payment", "contact_payments"),
+                                   ("contact_allocation", "contact_allocations")):
+                source_id = str((entry.get(link) or {}).get("id") or "")
+                if not source_id or source_id in poll.seen:
+                    continue
+                try:
+                    record = poll.feed.get(resource, source_id)
+                except NotFound:
+                    continue  # deleted since: the host was never told of it
+                _read_changed(poll, record, newly_linked=True)
+    return flags
 
 
 def _read_deleted(poll: _Poll, record: Mapping[str, Any]) -> None:

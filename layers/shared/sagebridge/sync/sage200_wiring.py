@@ -220,6 +220,7 @@ class Sage200Feed:
       sessions;
     - `contact_allocations`: credit notes set against invoices;
     - `get("sales_invoices" | "sales_credit_notes", id)`: total, outstanding and what settled it;
+      `get("contact_payments" | "contact_allocations", id)`: one of those, as `changed` lists it;
     - catalog: `products` (-> items), `tax_rates` (tax codes), `contacts` (customers); no services.
     Posted transactions are never deleted in Sage 200, so nothing is ever "deleted"."""
 
@@ -246,6 +247,10 @@ class Sage200Feed:
         return iter(())
 
     def get(self, resource: str, sage_id: str) -> Mapping[str, Any]:
+        if resource in ("contact_payments", "contact_allocations"):  # one receipt (or credit note) as money
+            row = self.client.get("sales_posted_transactions", sage_id)
+            self._ids_for(int(item["urn"]) for item in row.get("allocation_session_items") or [])
+            return self._money(row)
         record = self.client.get("sales_posted_transactions", sage_id)
         sessions = record.get("allocation_session_items") or []
         ids = self._ids_for(int(item["urn"]) for item in sessions)

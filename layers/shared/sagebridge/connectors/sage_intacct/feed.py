@@ -3,8 +3,8 @@ sync/catalog.py), polled by WHENMODIFIED: the poller reads its cursor minus an o
 record saved during a poll is read again (and deduplicated by the deliveries store).
 
 resource names are the poller's:
-- contact_payments -> ARPYMT (+ ARPYMTDETAIL: which invoice, how much); a reversed receipt is
-  reported by `deleted`, so the host hears `invoice.payment_reversed`;
+- contact_payments -> ARPYMT (+ ARPYMTDETAIL: which invoice, how much), also one by id (`get`); a
+  reversed receipt is reported by `deleted`, so the host hears `invoice.payment_reversed`;
 - sales_invoices / sales_credit_notes -> ARINVOICE / ARADJUSTMENT with the receipts applied to
   them in order (so each receipt's outstanding-after is right);
 - products / services -> ITEM (inventory / non-inventory), contacts -> CUSTOMER, tax_rates ->
@@ -63,6 +63,13 @@ class IntacctFeed:
                 for r in self._payments(since) if mapper.is_voided(r))
 
     def get(self, resource: str, sage_id: str) -> Mapping[str, Any]:
+        if resource == "contact_payments":  # one receipt, as `changed` lists it
+            rows = [r for r in self.client.read_by_query("ARPYMT", f"RECORDNO = {mapper.quoted(sage_id)}")
+                    if not mapper.is_voided(r)]
+            if not rows:
+                raise NotFound(f"receipt {sage_id} is not in Sage Intacct (or was reversed)", status=404)
+            details = self.connector.payment_details([sage_id])
+            return dict(mapper.payment_record(rows[0], details.get(sage_id, [])).data)
         kind = _DOCUMENTS.get(resource)
         if kind is None:
             raise NotFound(f"{resource} is not read from Sage Intacct", status=404)
