@@ -37,6 +37,7 @@ class SkipCode(StrEnum):
     MAPPING_NOT_USABLE = "mapping_not_usable"  # mapped to a Sage record that is inactive or gone
     NOT_SUPPORTED = "not_supported"  # the Sage product does not take this kind (its connector says why)
     STATUS_NOT_EXPORTABLE = "status_not_exportable"  # waits for the host to move it on (draft, quote)
+    SEVERAL_IN_SAGE = "several_in_sage"  # sent by an attempt in doubt, and Sage holds more than one copy
 
 
 class SkipReason(BaseModel):
