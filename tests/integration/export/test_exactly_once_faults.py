@@ -168,7 +168,8 @@ def test_a_document_changed_while_in_doubt_and_paid_in_sage_is_linked_and_skippe
     assert acme.count_by_reference("sales_invoices")["INV-00001"] == 1
     assert str(acme.list("sales_invoices")[0]["total_amount"]) == "120.00"
     history = store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-1").items
-    assert "already has 120.00 paid against it in Sage" in [h for h in history if h.outcome.value == "skipped"][0].reason
+    skipped = next(h for h in history if h.outcome.value == "skipped")
+    assert "already has 120.00 paid against it in Sage" in skipped.reason
     assert store.ledger.get(TENANT, "sales_invoice", "INV-1").sage_id == first["id"]
 
 
