@@ -106,3 +106,90 @@ def _totals(n: int) -> tuple[str, str]:
     net = Decimal(f"{n}.10")
     tax = (net * Decimal("0.2")).quantize(Decimal("0.01"), ROUND_HALF_UP) + Decimal("1.50")
     return str(net + Decimal("29.97")), str(tax)
+
+
+class KillOnce:
+    """The worker dies once, after Sage created the document and before the ledger commit."""
+
+    def __init__(self) -> None:
+        self.killed: list[str] = []
+
+    def after_sage_call(self, kind: str, host_id: str, remote: Any) -> None:
+        if not self.killed:
+            self.killed.append(host_id)
+            raise WorkerKilled(host_id)
+
+
+def _in_doubt_then_changed(export: Any, host: Any, clock: Any) -> None:
+    """INV-1 120.00 reaches Sage, the worker dies before the commit; the host then makes it 180.00."""
+    host.stage(document(DocumentKind.SALES_INVOICE, 1))
+    try:
+        export(engine_options={"hooks": KillOnce()})
+        raise AssertionError("the worker should have died")
+    except WorkerKilled:
+        pass
+    clock.advance(minutes=16)  # the dead worker's claim goes stale
+    host.stage(document(DocumentKind.SALES_INVOICE, 1, lines=[line("150.00")], total=("150.00", "30.00")))
+
+
+def test_a_document_changed_while_its_export_was_in_doubt_is_updated_not_created_again(export, host, sandbox,
+                                                                                     store, clock):
+    _in_doubt_then_changed(export, host, clock)
+    acme = sandbox.accountant()
+    [first] = acme.list("sales_invoices")
+    assert str(first["total_amount"]) == "120.00"
+
+    result = export()
+
+    assert acme.count_by_reference("sales_invoices")["INV-00001"] == 1
+    [invoice] = acme.list("sales_invoices")
+    assert invoice["id"] == first["id"] and str(invoice["total_amount"]) == "180.00"
+    assert sandbox.request_count(sandbox.lead_business_id, "POST", "/sales_invoices") == 1
+    assert result.counts["updated"] == 1 and not result.counts["created"]
+    entry = store.ledger.get(TENANT, "sales_invoice", "INV-1")
+    assert entry.state is LedgerState.EXPORTED and entry.sage_id == first["id"]
+    history = store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-1").items
+    assert sorted(h.outcome.value for h in history) == ["linked", "updated"]  # adopted, then brought up to date
+    # Settled: the next run has nothing to send.
+    assert not export().counts["updated"]
+    assert acme.count_by_reference("sales_invoices")["INV-00001"] == 1
+
+
+def test_a_document_changed_while_in_doubt_and_paid_in_sage_is_linked_and_skipped_with_the_reason(
+        export, host, sandbox, store, clock):
+    _in_doubt_then_changed(export, host, clock)
+    acme = sandbox.accountant()
+    [first] = acme.list("sales_invoices")
+    acme.record_customer_payment(first["id"])
+
+    export()
+    export()
+
+    assert acme.count_by_reference("sales_invoices")["INV-00001"] == 1
+    assert str(acme.list("sales_invoices")[0]["total_amount"]) == "120.00"
+    history = store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-1").items
+    skipped = next(h for h in history if h.outcome.value == "skipped")
+    assert "already has 120.00 paid against it in Sage" in skipped.reason
+    assert store.ledger.get(TENANT, "sales_invoice", "INV-1").sage_id == first["id"]
+
+
+def test_a_document_changed_while_in_doubt_with_two_copies_in_sage_is_not_sent_and_names_them(
+        export, host, sandbox, store, clock):
+    _in_doubt_then_changed(export, host, clock)
+    acme = sandbox.accountant()
+    [first] = acme.list("sales_invoices")
+    copy = acme.create("sales_invoices", {
+        "contact_id": first["contact"]["id"], "date": first["date"], "reference": "INV-00001",
+        "invoice_lines": [{k: v for k, v in line.items() if k != "id"} | {
+            "ledger_account_id": line["ledger_account"]["id"], "tax_rate_id": line["tax_rate"]["id"],
+            "unit_price": "50.00", "net_amount": "50.00", "tax_amount": "10.00", "total_amount": "60.00"}
+            for line in first["invoice_lines"]]})
+
+    export()
+    export()
+
+    assert acme.count_by_reference("sales_invoices")["INV-00001"] == 2
+    [skipped] = [h for h in store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-1").items
+                 if h.outcome.value == "skipped"][:1]
+    assert skipped.reason_code == "several_in_sage"
+    assert first["id"] in skipped.reason and copy["id"] in skipped.reason

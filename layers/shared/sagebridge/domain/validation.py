@@ -40,6 +40,7 @@ class SkipCode(StrEnum):
     # Going live: Sage has a document with its reference, total and date on a contact that is not its party's
     ALREADY_IN_SAGE_ON_ANOTHER_CONTACT = "already_in_sage_on_another_contact"
     ALREADY_IN_SAGE_DIFFERENT = "already_in_sage_different"  # going live: same number in Sage, other figures
+    SEVERAL_IN_SAGE = "several_in_sage"  # sent by an attempt in doubt, and Sage holds more than one copy
 
 
 class SkipReason(BaseModel):

@@ -23,7 +23,7 @@ import hashlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -105,6 +105,9 @@ RUN_ALIVE_FOR = timedelta(seconds=330)
 HEARTBEAT_EVERY = timedelta(minutes=1)
 # Scheduled runs look at records skipped within this long again (what they waited for may have come).
 SKIPS_LOOKED_AT_FOR = timedelta(days=31)
+# The exported hash of a copy adopted from an attempt in doubt before it is brought up to date: no
+# version's hash, so the document counts as changed since it was exported until the update lands.
+IN_DOUBT_HASH = "adopted-in-doubt"
 
 DOCUMENT_KINDS = (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE,
                   DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE)
@@ -714,9 +717,12 @@ class ExportEngine:
         previous = claim.previous
         if claim.uncertain or (previous is not None and previous.state is LedgerState.FAILED):
             # An earlier attempt may have reached Sage: look before sending again.
-            remote = self._find_in_sage(kind, reference, contact, total, _date_of(record))
+            remote, ours = self._find_in_doubt(kind, reference, contact, total, _date_of(record))
             if remote is not None:
                 outcome = Outcome.LINKED
+            elif ours:
+                self._adopt_in_doubt(staged, record, claim, ours, reference)
+                return
         else:
             if not going_live:  # the ledger moved on since the page was read: look now
                 existing = self._find_existing(kind, reference, total, _date_of(record))
@@ -775,6 +781,79 @@ class ExportEngine:
             if self.mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
                 found.append(remote)
         return found
+
+    def _find_in_doubt(
+        self, kind: DocumentKind, reference: str, contact_id: str, total: Any, on: date | None
+    ) -> tuple[RemoteRecord | None, list[RemoteRecord]]:
+        """An earlier attempt may have reached Sage: the copy we would create (same reference,
+        contact, amount and date), else every document of the kind under this reference and contact,
+        whatever its amount or date: the host may have changed the document since that attempt, and
+        the copy Sage holds is still ours. One lookup, as _find_in_sage. Payments keep the strict match
+        (a connector may still be completing a payment it finds by reference)."""
+        ours: list[RemoteRecord] = []
+        for remote in self.connector.find_documents_by_reference(kind, reference):
+            if kind in PAYMENT_KINDS and self.mapper.remote_transaction_type(remote) not in (
+                    None, self.mapper.PAYMENT_TYPE[kind]):
+                continue
+            if self.mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
+                return remote, []
+            if (kind not in PAYMENT_KINDS and (remote.reference or remote.data.get("reference") or "") == reference
+                    and self.mapper.remote_contact_id(remote) in (None, contact_id)):
+                ours.append(remote)
+        return None, ours
+
+    def _adopt_in_doubt(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim,
+                        ours: list[RemoteRecord], reference: str) -> None:
+        """The document changed while an earlier attempt at it was in doubt, and Sage holds a copy
+        under its reference: link that copy, then bring it up to the host's version as any update
+        (already paid or locked in Sage: skipped with the reason). Never a second copy. Several
+        copies: which is ours is unknown, so nothing is sent and the ledger keeps the document
+        failed (every later try looks Sage up again) until the extra copies are gone from Sage."""
+        tenant = self.r.request.tenant_id
+        if len(ours) > 1:
+            ids = ", ".join(r.id for r in ours)
+            reason = SkipReason(code=SkipCode.SEVERAL_IN_SAGE, message=(
+                f"{_label(record)} may have been sent to Sage by an earlier attempt that was cut off, and Sage "
+                f"holds {len(ours)} documents under reference {reference} for this contact (Sage ids {ids}); "
+                "it was not sent again: remove the extra copies in Sage, then replay it"))
+            try:
+                self.store.transact([
+                    self.store.ledger.mark_failed_op(claim, reason.message, attempts=self._attempts(claim),
+                                                     gave_up=True),
+                    self._log_op(staged.kind, staged.host_id, _number(record), Outcome.SKIPPED,
+                                 reason_code=reason.code.value, message=reason.message),
+                ])
+            except ConflictError:
+                return
+            finally:
+                self._held = None
+            self._count(Outcome.SKIPPED)
+            self._remember_failure(staged.kind, staged.host_id, f"{_number(record)}: {reason.message}")
+            self._deliver(DocumentSkipped(kind=staged.kind, host_id=staged.host_id, number=_number(record),
+                                          run_id=self.r.run_id, reasons=[reason]),
+                          dedupe_key=f"skipped\n{staged.kind}\n{staged.host_id}\n{staged.payload_hash}\n"
+                          f"{reason.code.value}")
+            return
+        [remote] = ours
+        # Linked as exported with a version Sage is not known to hold, so that until the update
+        # below lands every run updates this copy rather than creating another.
+        linked = Claim(entry=replace(claim.entry, payload_hash=IN_DOUBT_HASH), previous=claim.previous)
+        try:
+            self.store.transact([
+                self.store.ledger.mark_exported_op(linked, remote.id),
+                self.store.mappings.put_op(tenant, staged.kind, staged.host_id, remote.id, {"reference": reference}),
+                self._log_op(staged.kind, staged.host_id, _number(record), Outcome.LINKED, sage_id=remote.id,
+                             message=f"found already in Sage (reference {reference}) from an earlier attempt "
+                             "that was cut off, and linked; it changed since, so Sage is updated"),
+            ])
+        except ConflictError:
+            return  # our claim was taken over: the taker looks Sage up and adopts it
+        finally:
+            self._held = None
+        if getattr(record, "invoice_id", None) and staged.kind == DocumentKind.SALES_CREDIT_NOTE:
+            self._hold_allocation(staged.host_id)  # allocated against its invoice after this phase
+        self._update(staged, record, replace(claim.entry, state=LedgerState.EXPORTED, sage_id=remote.id,
+                                             exported_hash=IN_DOUBT_HASH, claim_id=None))
 
     def _find_existing(self, kind: DocumentKind, reference: str, total: Any, on: date | None) -> list[RemoteRecord]:
         """Going live: is this document already in Sage (entered by hand before the connector, or
