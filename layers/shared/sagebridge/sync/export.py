@@ -588,6 +588,10 @@ class ExportEngine:
             if self._gave_up(entry, target):
                 return
             if not exported:
+                copy = self._hand_entered_copy(record, voided=True)
+                if copy is not None:
+                    self._skip(staged, record, copy.reasons, entry, payload_hash=target, report=True)
+                    return
                 self._unchanged(staged, record, "voided in the host app before it was exported: nothing to send",
                                 log=log_unchanged)
             elif entry is not None and entry.state is LedgerState.EXPORTED and entry.exported_hash == target:
@@ -659,6 +663,10 @@ class ExportEngine:
                 self._unchanged(staged, record, "already voided in Sage", log=log_unchanged, sage_id=entry.sage_id)
             else:
                 self._void(staged, record, entry, target, because=f"moved to status {record.status} in the host app")
+            return
+        copy = self._hand_entered_copy(record)
+        if copy is not None:
+            self._skip(staged, record, copy.reasons, entry, report=True)
             return
         s = self.settings
         triggers = s.exportable_trigger_statuses()  # never name a status that is not exportable
@@ -910,6 +918,40 @@ class ExportEngine:
             f"it is not entered twice. {fix}; if it is a different document, give it another number in the host "
             f"app")])
 
+    def _same_number(self, kind: DocumentKind, reference: str, on: date) -> list[RemoteRecord]:
+        """Live Sage documents of this kind under this reference and date, whatever their total or
+        contact, from the listing `_find_existing` made."""
+        return [r for r in self._existing.get(kind, {}).get(reference, [])
+                if self.mapper.remote_status(r) != "VOID"
+                # any total (its own): the same number on the same day
+                and self.mapper.is_same_document(r, reference=reference, contact_id=None,
+                                                 total=self.mapper.remote_total(r), on=on)]
+
+    def _hand_entered_copy(self, record: Document[Any] | Payment, *, voided: bool = False) -> _Skip | None:
+        """Going live, the other way round: the host voided this document (or it is in a status
+        that is not exportable) before Sage Bridge ever exported it, yet Sage holds a live document
+        under its number and date, typed in by the accountant. Not Sage Bridge's to void, but the
+        books differ: skipped with a reason naming the Sage copy, and the host told (model N4).
+        One listing per kind and day, as going live costs; payments are left alone."""
+        if not isinstance(record, Document):
+            return None
+        built = self._build(record, CONTACT_STAND_IN)
+        if built is None or isinstance(built, _Skip):
+            return None  # cannot say what its number would be in Sage
+        kind, reference, on = DocumentKind(record.kind), built[1], _date_of(record)
+        self._find_existing(kind, reference, built[2], on)
+        copies = self._same_number(kind, reference, on)
+        if not copies:
+            return None
+        copy = copies[0]
+        state = "was voided" if voided else f"is {record.status} (not exportable)"
+        return _Skip([SkipReason(
+            code=SkipCode.IN_SAGE_BY_HAND, field="status",
+            message=f"{_label(record)} {state} in the host app and Sage Bridge never exported it, but Sage holds "
+            f"{copy.reference or copy.id} (Sage id {copy.id}, total {self.mapper.remote_total(copy)}) on contact "
+            f"{self._remote_contact_name(copy)}, entered there by hand. Sage Bridge leaves that copy as it is: "
+            "void it in Sage if it should not be in the books")])
+
     def _differing_copy(self, record: Document[Any] | Payment, kind: DocumentKind, reference: str,
                         total: Any) -> _Skip | None:
         """Going live: Sage has a live document under this one's reference and date whose figures
@@ -919,11 +961,7 @@ class ExportEngine:
         payments are left alone (their references are the host's, not a document number)."""
         if not isinstance(record, Document):
             return None
-        copies = [r for r in self._existing.get(kind, {}).get(reference, [])
-                  if self.mapper.remote_status(r) != "VOID"
-                  # any total (its own): the same number on the same day
-                  and self.mapper.is_same_document(r, reference=reference, contact_id=None,
-                                                   total=self.mapper.remote_total(r), on=_date_of(record))]
+        copies = self._same_number(kind, reference, _date_of(record))
         if not copies:
             return None
         copy = copies[0]
