@@ -119,28 +119,24 @@ class Documents:
     def mark_voided(self, tenant_id: str, kind: str, host_id: str, *, version: int) -> None:
         """The host voided the record (at `version`). NotFoundError if never staged; ConflictError
         if a newer version is already stored."""
-        staged_at = iso(self._table.now())
-        self._table.write_existing(update(
-            (keys.tenant_pk(tenant_id), keys.document_sk(kind, host_id)),
-            set_={"voided": True, "version": version, "staged_at": staged_at,
-                  "gsi3pk": keys.documents_by_staged_at_pk(tenant_id),
-                  "gsi3sk": keys.staged_at_sk(staged_at, kind, host_id)},
-            condition="attribute_exists(pk) AND #v < :v", names={"#v": "version"}, values={":v": version},
-            what=f"document {kind}/{host_id} of tenant {tenant_id}",
-        ))
+        self._table.write_existing(self._void(tenant_id, kind, host_id, version, newer_only=True))
 
     def void_op(self, tenant_id: str, kind: str, host_id: str, *, version: int) -> Write:
         """Mark a staged record voided at `version`, keeping its content, if it exists and is not
         newer (an equal version is the later arrival: it wins). For a transaction."""
+        return self._void(tenant_id, kind, host_id, version, newer_only=False)
+
+    def _void(self, tenant_id: str, kind: str, host_id: str, version: int, *, newer_only: bool) -> Write:
         staged_at = iso(self._table.now())
-        # Re-indexed by staged_at like any change: a scheduled run takes what was staged since the last.
+        # Re-indexed by staged_at like any change: a scheduled run takes what was staged since the last
+        # (a void that skipped this was never seen by the schedule: the front-door review's finding).
         return update(
             (keys.tenant_pk(tenant_id), keys.document_sk(kind, host_id)),
             set_={"voided": True, "version": version, "staged_at": staged_at,
                   "gsi3pk": keys.documents_by_staged_at_pk(tenant_id),
                   "gsi3sk": keys.staged_at_sk(staged_at, kind, host_id)},
-            condition="attribute_exists(pk) AND #v <= :v", names={"#v": "version"}, values={":v": version},
-            what=f"document {kind}/{host_id} of tenant {tenant_id}",
+            condition=f"attribute_exists(pk) AND #v {'<' if newer_only else '<='} :v", names={"#v": "version"},
+            values={":v": version}, what=f"document {kind}/{host_id} of tenant {tenant_id}",
         )
 
     def delete(self, tenant_id: str, kind: str, host_id: str) -> None:
