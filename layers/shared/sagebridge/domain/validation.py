@@ -39,7 +39,7 @@ class SkipCode(StrEnum):
     STATUS_NOT_EXPORTABLE = "status_not_exportable"  # waits for the host to move it on (draft, quote)
     # Going live: Sage has a document with its reference, total and date on a contact that is not its party's
     ALREADY_IN_SAGE_ON_ANOTHER_CONTACT = "already_in_sage_on_another_contact"
-    IN_SAGE_BY_HAND = "in_sage_entered_by_hand"  # voided or not exportable here, live in Sage (typed in by hand)
+    IN_SAGE_BY_HAND = "in_sage_by_hand"  # voided or not exportable here, live in Sage (typed in by hand)
     ALREADY_IN_SAGE_DIFFERENT = "already_in_sage_different"  # going live: same number in Sage, other figures
     SEVERAL_IN_SAGE = "several_in_sage"  # sent by an attempt in doubt, and Sage holds more than one copy
 
