@@ -554,9 +554,9 @@ class ExportEngine:
             self._held = None
             # Each document fails on its own; only the connection (and the store) stop the run.
             try:
-                not_exported = self._not_exported(staged.kind)
-                if not_exported is not None:
-                    self._not_supported(staged, record, entry, not_exported)
+                refusal = self._not_exported(staged.kind)
+                if refusal is not None:
+                    self._not_supported(staged, record, entry, refusal)
                 else:
                     self._export_one(staged, record, entry)
             except (AuthError, NotConnected) as exc:
@@ -781,14 +781,18 @@ class ExportEngine:
         self, kind: DocumentKind, reference: str, contact_id: str | None, total: Any, on: date | None
     ) -> list[RemoteRecord]:
         """Sage's documents with this reference, total and date (and contact, unless None)."""
-        found = []
+        return [remote for remote in self._by_reference(kind, reference)
+                if self.mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total,
+                                                on=on)]
+
+    def _by_reference(self, kind: DocumentKind, reference: str) -> Iterator[RemoteRecord]:
+        """Sage's records of this kind found by reference (one lookup); for a payment kind, only
+        those of its own transaction type."""
         for remote in self.connector.find_documents_by_reference(kind, reference):
             if kind in PAYMENT_KINDS and self.mapper.remote_transaction_type(remote) not in (
                     None, self.mapper.PAYMENT_TYPE[kind]):
                 continue
-            if self.mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
-                found.append(remote)
-        return found
+            yield remote
 
     def _find_in_doubt(
         self, kind: DocumentKind, reference: str, contact_id: str, total: Any, on: date | None
@@ -799,10 +803,7 @@ class ExportEngine:
         the copy Sage holds is still ours. One lookup, as _find_in_sage. Payments keep the strict match
         (a connector may still be completing a payment it finds by reference)."""
         ours: list[RemoteRecord] = []
-        for remote in self.connector.find_documents_by_reference(kind, reference):
-            if kind in PAYMENT_KINDS and self.mapper.remote_transaction_type(remote) not in (
-                    None, self.mapper.PAYMENT_TYPE[kind]):
-                continue
+        for remote in self._by_reference(kind, reference):
             if self.mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
                 return remote, []
             if (kind not in PAYMENT_KINDS and (remote.reference or remote.data.get("reference") or "") == reference
@@ -1331,11 +1332,7 @@ class ExportEngine:
         self._count(Outcome.FAILED)
         if not will_retry:
             self._remember_failure(kind, party.host_id, message)
-        replay = f"\n{self.r.run_id}" if self.r.request.triggered_by is RunTrigger.REPLAY else ""
-        self._deliver(ExportFailed(kind=kind, host_id=party.host_id, number=party.name, run_id=self.r.run_id,
-                                   reason_code=code, reason=message, attempts=max(attempts, 1),
-                                   will_retry=will_retry),
-                      dedupe_key=f"failed\n{kind}\n{party.host_id}\n{h}\n{will_retry}{replay}")
+        self._deliver_failed(kind, party.host_id, party.name, h, code, message, attempts, will_retry)
 
     def _party_settled(self, party: Party, h: str, sage_id: str) -> None:
         """A party that failed before is in Sage now: its ledger entry says so."""
@@ -1574,8 +1571,7 @@ class ExportEngine:
             return
         if entry is not None and entry.state is LedgerState.IN_FLIGHT and not self._stale(entry):
             return
-        if (entry is not None and entry.state is LedgerState.FAILED and entry.attempts > self.settings.retry_limit
-                and self.r.request.triggered_by is not RunTrigger.REPLAY):
+        if self._gave_up(entry):
             return  # gave up and told the host; a replay tries again
         maps = self.store.mappings.find_many(tenant, [(note_kind.value, host_id), (invoice_kind.value, invoice_id)])
         note_map, invoice_map = maps.get((note_kind.value, host_id)), maps.get((invoice_kind.value, invoice_id))
@@ -1848,11 +1844,14 @@ class ExportEngine:
         replay's outcome is news of its own); the notification when it gave up."""
         if not will_retry:
             self._remember_failure(staged.kind, staged.host_id, f"{_number(record)}: {message}")
+        self._deliver_failed(staged.kind, staged.host_id, _number(record), h, code, message, attempts, will_retry)
+
+    def _deliver_failed(self, kind: str, host_id: str, number: str | None, h: str | None, code: str, message: str,
+                        attempts: int, will_retry: bool) -> None:
         replay = f"\n{self.r.run_id}" if self.r.request.triggered_by is RunTrigger.REPLAY else ""
-        self._deliver(ExportFailed(kind=staged.kind, host_id=staged.host_id, number=_number(record),
-                                   run_id=self.r.run_id, reason_code=code, reason=message,
-                                   attempts=max(attempts, 1), will_retry=will_retry),
-                      dedupe_key=f"failed\n{staged.kind}\n{staged.host_id}\n{h}\n{will_retry}{replay}")
+        self._deliver(ExportFailed(kind=kind, host_id=host_id, number=number, run_id=self.r.run_id, reason_code=code,
+                                   reason=message, attempts=max(attempts, 1), will_retry=will_retry),
+                      dedupe_key=f"failed\n{kind}\n{host_id}\n{h}\n{will_retry}{replay}")
 
     def _not_exported(self, kind: str) -> str | None:
         """The Sage product's own reason for not taking this kind at all (None: it does)."""
