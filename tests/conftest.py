@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import pytest_socket
 
+from local.sandboxes import limits
+
 UNIT = Path(__file__).parent / "unit"
 SUITE_ORDER = ("unit", "contract", "integration", "model", "e2e")  # fastest feedback first; whole-system runs last
 
@@ -38,3 +40,14 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_limit_crossed(request: pytest.FixtureRequest):
+    """A client that makes a sandbox refuse a request for crossing a documented limit (page size, rate,
+    concurrency) fails the test: in production that refusal costs a retry or a blocked minute."""
+    limits.take()
+    yield
+    crossed = limits.take()
+    if crossed and request.node.get_closest_marker("limit_refusals_expected") is None:
+        pytest.fail("a client crossed a documented Sage limit:\n" + "\n".join(f"  {r}" for r in crossed))

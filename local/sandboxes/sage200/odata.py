@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .. import limits
+
 DEFAULT_TOP = 500
 MAX_TOP = 5000
 
@@ -148,6 +150,7 @@ def apply(records: list[dict[str, Any]], params: Mapping[str, str], *,
     if top < 0 or skip < 0:
         raise ODataError("$top and $skip cannot be negative")
     if top > MAX_TOP:
+        limits.record("sage200", limits.PAGE_SIZE, f"$top={top} (at most {MAX_TOP})")
         raise ODataError(f"$top can be at most {MAX_TOP}")
     if "$skip" in params and not params.get("$orderby"):
         raise ODataError("$skip needs $orderby")

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from .. import limits
 from . import spec
 from .accountant import Accountant
 from .clock import SandboxClock
@@ -514,6 +515,8 @@ class SageAccountingSandbox:
         except ValueError as exc:
             raise ApiError(400, "page and items_per_page must be integers", "items_per_page") from exc
         if not 1 <= per_page <= MAX_ITEMS_PER_PAGE:
+            limits.record("sage_accounting", limits.PAGE_SIZE,
+                          f"GET /{collection} items_per_page={per_page} (at most {MAX_ITEMS_PER_PAGE})")
             raise ApiError(422, f"items_per_page must be between 1 and {MAX_ITEMS_PER_PAGE}", "items_per_page")
         raw_attributes = params.get("attributes", "")
         attributes = None if raw_attributes == "all" else {a.strip() for a in raw_attributes.split(",") if a.strip()}

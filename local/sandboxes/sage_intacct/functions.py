@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from .. import limits
 from .store import OBJECTS, Company, QueryError
 
 if TYPE_CHECKING:
@@ -416,6 +417,7 @@ class Functions:
         except ValueError:
             raise refuse(INVALID, "pagesize must be a number") from None
         if not 1 <= size <= MAX_PAGE_SIZE:
+            limits.record("sage_intacct", limits.PAGE_SIZE, f"readByQuery pagesize={size} (at most {MAX_PAGE_SIZE})")
             raise refuse(INVALID, f"pagesize must be between 1 and {MAX_PAGE_SIZE} for readByQuery",
                          f"readByQuery was asked for {size} records per page",
                          f"Ask for at most {MAX_PAGE_SIZE} and page on with readMore.")

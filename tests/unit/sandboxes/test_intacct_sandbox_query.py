@@ -155,6 +155,7 @@ def _read_by_query(pagesize: str):
     return Function("r", fn)
 
 
+@pytest.mark.limit_refusals_expected
 def test_defect_16_the_sandbox_refuses_a_read_by_query_page_over_1000_like_intacct(world):
     _, client = world
     (refused,) = client.call([_read_by_query("2000")])

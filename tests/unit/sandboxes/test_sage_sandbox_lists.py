@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from local.sandboxes.sage_accounting import examples as ex
 
 
@@ -28,6 +30,7 @@ def test_page_past_the_end_returns_the_last_page(sandbox, api):
     assert beyond["$page"] == 2 and len(beyond["$items"]) == 5 and beyond["$next"] is None
 
 
+@pytest.mark.limit_refusals_expected
 def test_items_per_page_is_capped_at_200(api):
     assert api.get("/contacts", params={"items_per_page": 201}).status_code == 422
     assert api.get("/contacts", params={"items_per_page": 200}).status_code == 200
