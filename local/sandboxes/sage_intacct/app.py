@@ -4,7 +4,9 @@ What it checks, in the gateway's order:
 1. the request is XML and valid against api-v3.0.xsd, else the control fails with XL03000003;
 2. the sender id and password (the integration's), else the control fails (XL03000006);
 3. the operation's login (company, user, password, entity) or session id, else the
-   authentication fails; sessions time out after `session_seconds` of the sandbox clock;
+   authentication fails; sessions time out after `session_seconds` of the sandbox clock; then
+   that the company has authorised the request's sender ID (`Company.authorised_senders`), else
+   the authentication fails with XL03000006 (a login's or a live session's);
 4. at most `max_concurrent` requests per company in flight, else HTTP 429 with GW-0010;
 5. each function: a repeated controlid under <uniqueid>true</uniqueid> is refused and runs nothing
    (REPEATED_CONTROLID, an assumed number); with <operation transaction="true"> one failing
@@ -182,10 +184,13 @@ class SageIntacctSandbox:
     # -- set-up and inspection helpers for tests ----------------------------------------------------
 
     def add_company(self, company_id: str, users: dict[str, str], *, entities: Iterable[str] = (),
-                    base_currency: str = "USD") -> Company:
+                    base_currency: str = "USD", authorised_senders: Iterable[str] | None = None) -> Company:
+        """A company; it authorises the sandbox's own sender unless `authorised_senders` says otherwise
+        (the accountant can add or remove one later: `Accountant.authorise_sender`)."""
         with self.lock:
+            senders = {self.sender_id} if authorised_senders is None else set(authorised_senders)
             company = Company(company_id=company_id, users=dict(users), entities=set(entities),
-                              base_currency=base_currency)
+                              base_currency=base_currency, authorised_senders=senders)
             seed_company(company, self.clock.now())
             self.companies[company_id] = company
             return company
@@ -258,7 +263,7 @@ class SageIntacctSandbox:
         function_nodes = [f for content in operation.findall("content") for f in content.findall("function")]
         names = ",".join(next(iter(f)).tag for f in function_nodes if len(f))
         with self.lock:
-            session, auth_error, fresh = self._authenticate(operation.find("authentication"))
+            session, auth_error, fresh = self._authenticate(operation.find("authentication"), sender)
         company_id = session.company_id if session else None
         if auth_error is not None:
             self.request_log.append((path, company_id, names, 200))
@@ -299,7 +304,18 @@ class SageIntacctSandbox:
             with self.lock:
                 self.in_flight[company_id] -= 1
 
-    def _authenticate(self, auth: ET.Element | None) -> tuple[Session | None, tuple[str, ...] | None, bool]:
+    @staticmethod
+    def _sender_not_authorised(sender: str, company: Company) -> tuple[str, ...] | None:
+        # Documented at the authentication level, after a valid sender (developer.intacct.com/support/faq).
+        if sender in company.authorised_senders:
+            return None
+        return (SIGN_IN_REFUSED, "Web Services sender not authorised",
+                f"Company '{company.company_id}' has not authorised sender ID '{sender}' to make Web Services "
+                "requests.", "The company administrator must add this sender ID to the company's Web Services "
+                "authorizations.")
+
+    def _authenticate(self, auth: ET.Element | None,
+                      sender: str) -> tuple[Session | None, tuple[str, ...] | None, bool]:
         now = self.clock.now()
         assert auth is not None
         session_id = auth.findtext("sessionid")
@@ -309,6 +325,9 @@ class SageIntacctSandbox:
                 self.sessions.pop(session_id.strip(), None)
                 return None, (SIGN_IN_REFUSED, "", "Invalid session: it has timed out or was ended.",
                               "Sign in again with getAPISession."), False
+            refused = self._sender_not_authorised(sender, self.companies[session.company_id])
+            if refused is not None:  # the authorisation was removed while the session lived
+                return None, refused, False
             session.expires_at = now + dt.timedelta(seconds=self.session_seconds)  # sliding, as Intacct's
             return session, None, False
         login = auth.find("login")
@@ -318,6 +337,9 @@ class SageIntacctSandbox:
         user_id = (login.findtext("userid") or "").strip()
         if company is None or company.users.get(user_id) != (login.findtext("password") or ""):
             return None, (SIGN_IN_REFUSED, "", "The company ID, user ID or password is not correct.", ""), False
+        refused = self._sender_not_authorised(sender, company)
+        if refused is not None:
+            return None, refused, False
         entity = (login.findtext("locationid") or "").strip() or None
         if entity is not None and entity not in company.entities:
             return None, (SIGN_IN_REFUSED, "", "The company ID, user ID or password is not correct.",

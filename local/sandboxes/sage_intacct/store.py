@@ -48,6 +48,9 @@ class Company:
     objects: dict[str, dict[int, dict[str, Any]]] = field(default_factory=lambda: {o: {} for o in OBJECTS})
     indexes: dict[tuple[str, str], dict[str, set[int]]] = field(default_factory=dict)
     executed: set[str] = field(default_factory=set)  # controlids run and completed under uniqueid
+    # Company > Setup > Company, Security tab, "Web Services authorizations": the sender IDs that may
+    # make Web Services requests to this company (developer.intacct.com/support/faq).
+    authorised_senders: set[str] = field(default_factory=set)
     custom_fields: dict[str, set[str]] = field(default_factory=dict)  # object -> custom field names
     next_recordno: int = 1
 

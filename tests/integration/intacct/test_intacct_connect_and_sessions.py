@@ -12,13 +12,14 @@ import pytest
 from local.sandboxes.sage_intacct import (
     DEFAULT_COMPANY,
     DEFAULT_PASSWORD,
+    DEFAULT_SENDER_ID,
     DEFAULT_USER,
     ENDPOINT,
     SESSION_PATH,
     SageIntacctSandbox,
     SandboxClock,
 )
-from sagebridge.connectors.base import NotConnected
+from sagebridge.connectors.base import AuthError, NotConnected
 from sagebridge.connectors.sage_intacct.client import CompanyGates
 from sagebridge.sync.intacct_wiring import IntacctLoginRefused, connect_intacct
 
@@ -43,6 +44,29 @@ def test_a_verified_login_is_saved_sealed_and_a_refused_one_is_not(world):
     assert world.intacct.credentials(TENANT).user_password == DEFAULT_PASSWORD
     assert "ws-password" not in repr(world.intacct.credentials(TENANT))
     assert world.intacct.disconnect(TENANT) and world.store.connections.find(TENANT, "sage_intacct") is None
+
+
+def test_a_company_that_has_not_authorised_our_sender_id_refuses_the_connect_with_what_to_do(world):
+    world.store.tenants.create(TENANT, tenant_settings().model_dump(mode="json"))
+    accountant = world.sandbox.accountant()
+    accountant.remove_sender_authorisation(DEFAULT_SENDER_ID)
+    with pytest.raises(IntacctLoginRefused) as refused:
+        connect_intacct(TENANT, DEFAULT_COMPANY, DEFAULT_USER, DEFAULT_PASSWORD, intacct=world.intacct)
+    said = str(refused.value)
+    assert refused.value.data_code == "XL03000006"
+    assert f"sender ID {DEFAULT_SENDER_ID!r}" in said and "Web Services authorizations" in said
+    assert "company admin" in said and DEFAULT_PASSWORD not in said
+    assert world.store.connections.find(TENANT, "sage_intacct") is None  # "login verified" did not pass
+
+    accountant.authorise_sender(DEFAULT_SENDER_ID)  # the admin adds it: connecting now works
+    connect_intacct(TENANT, DEFAULT_COMPANY, DEFAULT_USER, DEFAULT_PASSWORD, intacct=world.intacct)
+    connector = world.connector()
+    assert connector.find_contacts(reference="ACME")
+
+    accountant.remove_sender_authorisation(DEFAULT_SENDER_ID)  # removed while a session is live
+    with pytest.raises(AuthError) as later:
+        connector.find_contacts(reference="ACME")
+    assert f"sender ID {DEFAULT_SENDER_ID!r}" in str(later.value)
 
 
 def test_one_session_is_reused_at_its_endpoint_and_renewed_when_it_expires(world):
