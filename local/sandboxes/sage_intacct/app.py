@@ -42,6 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .. import limits
 from ..sage_accounting.app import SyncASGITransport, _DroppedResponse
 from ..sage_accounting.clock import SandboxClock
 from ..sage_accounting.faults import Faults
@@ -271,6 +272,10 @@ class SageIntacctSandbox:
         assert session is not None
         with self.lock:
             if self.in_flight[company_id] >= self.max_concurrent:
+                # About two at a time per company (specs README; the figure depends on the tier).
+                limits.record("sage_intacct", limits.CONCURRENCY,
+                              f"a request ({names}) while {self.in_flight[company_id]} were in flight for "
+                              f"company {company_id} (at most {self.max_concurrent})")
                 self.request_log.append((path, company_id, names, 429))
                 return self._rate_limited(root, "Too many concurrent requests for this company")
             self.in_flight[company_id] += 1

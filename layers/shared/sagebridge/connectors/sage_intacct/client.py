@@ -13,9 +13,16 @@ GW-0010, on 5xx (not 524: the origin may still be working on it) and on a lost a
 repeat is refused as already done, `UncertainWrite` tells the engine to look the record up by its
 reference and adopt it: never a second posting.
 
-Concurrency. Intacct allows about two requests at a time per company; a per-company semaphore
-holds this container to that. Across containers the export lease (one export per tenant) and
-the gateway's own 429 keep the rest in line.
+A 429 with GW-0010 is safe to resend whatever the request: it is a control-level failure, and
+at that level Intacct executes no operation (developer.intacct.com/web-services/error-handling),
+so it is retried with full-jitter backoff (Retry-After when given; Intacct documents none).
+
+Concurrency. Intacct allows about two requests at a time per company (../shared/specs/README.md;
+the figure depends on the company's performance tier); a per-company semaphore holds this
+container to that. Each worker sends one request at a time (the export engine and the payment
+poller are sequential per tenant, and the export lease runs one export per tenant), so a tenant's
+export plus its poll make two; anything beyond (an admin request at that very moment) gets a
+GW-0010 429 and is retried.
 """
 
 from __future__ import annotations
