@@ -31,7 +31,7 @@ def test_a_verified_login_is_saved_sealed_and_a_refused_one_is_not(world):
     with pytest.raises(IntacctLoginRefused) as refused:
         connect_intacct(TENANT, DEFAULT_COMPANY, DEFAULT_USER, "wrong-password", intacct=world.intacct)
     assert refused.value.data_code == "XL03000006" and "wrong-password" not in str(refused.value)
-    assert "company ID, user ID or password is wrong" in str(refused.value)
+    assert "company ID, user ID or password is not correct" in str(refused.value)
     assert world.store.connections.find(TENANT, "sage_intacct") is None
     with pytest.raises(NotConnected):
         world.intacct.connector_for(TENANT)

@@ -405,7 +405,7 @@ class IntacctClient:
                              data_code=errors[0].errorno if errors else None)
         return AuthError(
             f"Intacct refused the sign-in to company {c.company_id!r} ({readable(errors)}). Either the company ID, "
-            f"user ID or password is wrong, or the company has not authorised Sage Bridge's Web Services sender ID "
+            f"user ID or password is not correct, or the company has not authorised Sage Bridge's Web Services sender ID "
             f"{c.sender_id!r}: ask the company admin to add it under {WS_AUTHORIZATIONS}, then connect again.",
             status=401, data_code=SIGN_IN_REFUSED)
 
