@@ -33,6 +33,9 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "DEPARTMENT": ("DEPARTMENTID",),
 }
 OBJECTS = tuple(INDEXED)
+# Query filters compare text as written, as Intacct documents; False is the old lenient knob. (The
+# indexes stay case-blind: they only find candidates, which the filter then checks exactly.)
+CASE_SENSITIVE_TEXT = True
 
 
 class QueryError(ValueError):
@@ -221,7 +224,12 @@ def _comparable(value: Any) -> Any:
     try:
         return Decimal(text)
     except InvalidOperation:
-        return text.lower()
+        # "String operands are case-sensitive" (developer.intacct.com/web-services/queries/).
+        return text if CASE_SENSITIVE_TEXT else text.lower()
+
+
+def _case(text: str) -> str:
+    return text if CASE_SENSITIVE_TEXT else text.lower()
 
 
 def _compare(left: Any, right: Any, op: str) -> bool:
@@ -250,8 +258,8 @@ def _holds(record: dict[str, Any], name: str, op: str, value: Any) -> bool:
         inside = any(_compare(actual, v, "=") for v in value) if actual is not None else False
         return inside if op == "in" else not inside
     if op in ("like", "not like"):
-        pattern = "^" + re.escape(str(value).lower()).replace("%", ".*").replace("_", ".") + "$"
-        hit = actual is not None and re.match(pattern, str(actual).lower()) is not None
+        pattern = "^" + re.escape(_case(str(value))).replace("%", ".*").replace("_", ".") + "$"
+        hit = actual is not None and re.match(pattern, _case(str(actual)), re.DOTALL) is not None
         return hit if op == "like" else not hit
     if actual is None:
         return op in ("!=", "<>")
