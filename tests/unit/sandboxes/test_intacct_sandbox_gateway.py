@@ -53,3 +53,29 @@ def test_a_third_request_in_flight_for_a_company_is_refused_with_gw_0010_and_run
     assert sandbox.created_count("ITEM") == 2  # the refused create did not run
     crossed = limits.take()
     assert [(r.sandbox, r.limit) for r in crossed] == [("sage_intacct", limits.CONCURRENCY)]
+
+
+def test_a_failed_transaction_keeps_nothing_and_the_client_reports_the_function_that_failed():
+    from sagebridge.connectors.base import RecordInvalid
+    from sagebridge.connectors.sage_intacct.client import (
+        CompanyGates,
+        IntacctClient,
+        IntacctConnector,
+        IntacctCredentials,
+        SessionCache,
+    )
+
+    sandbox = SageIntacctSandbox(clock=SandboxClock.frozen_at("2025-03-03T09:00:00+00:00"))
+    transport = sandbox.sync_transport()
+    with httpx.Client(transport=transport) as http:
+        client = IntacctClient(http, IntacctCredentials(DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD, DEFAULT_COMPANY,
+                                                        DEFAULT_USER, DEFAULT_PASSWORD),
+                               endpoint=ENDPOINT, sessions=SessionCache(), gates=CompanyGates(), sleep=lambda s: None)
+        contacts_before = sandbox.accountant().count("CONTACT")
+        # CONTACT then CUSTOMER in one transaction; the customer ID ACME is taken, so the contact goes too.
+        with pytest.raises(RecordInvalid) as refused:
+            IntacctConnector(client).create_contact({"reference": "ACME", "name": "Jane Doe"}, idempotency_key="k1")
+    transport.close()
+    assert refused.value.data_code == "BL34000061" and str(refused.value).startswith("BL34000061")
+    assert "XL03000009" in str(refused.value)  # the contact was rolled back with it
+    assert sandbox.accountant().count("CONTACT") == contacts_before

@@ -362,7 +362,8 @@ class IntacctClient:
     def execute_all(self, functions: Sequence[Function], *, transaction: bool = True) -> list[Result]:
         """Several writes at once, all or nothing (transaction="true"), each under its controlid."""
         results, repeated = self._call(functions, unique=True, transaction=transaction)
-        failed = [r for r in results if not r.ok]
+        # The function that failed first, then those rolled back with it ("aborted").
+        failed = sorted((r for r in results if not r.ok), key=lambda r: r.status != "failure")
         if failed:
             errors = [e for r in failed for e in r.errors]
             raise self._failure(errors, write=True, repeated=repeated)
@@ -404,9 +405,10 @@ class IntacctClient:
             return AuthError(f"Intacct refused the sign-in: {readable(errors)}", status=401,
                              data_code=errors[0].errorno if errors else None)
         return AuthError(
-            f"Intacct refused the sign-in to company {c.company_id!r} ({readable(errors)}). Either the company ID, "
-            f"user ID or password is not correct, or the company has not authorised Sage Bridge's Web Services sender ID "
-            f"{c.sender_id!r}: ask the company admin to add it under {WS_AUTHORIZATIONS}, then connect again.",
+            f"Intacct refused the sign-in to company {c.company_id!r} ({readable(errors)}). Either the company "
+            f"ID, user ID or password is not correct, or the company has not authorised Sage Bridge's Web Services "
+            f"sender ID {c.sender_id!r}: ask the company admin to add it under {WS_AUTHORIZATIONS}, then connect "
+            "again.",
             status=401, data_code=SIGN_IN_REFUSED)
 
     @staticmethod
