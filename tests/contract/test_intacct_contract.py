@@ -233,3 +233,32 @@ def test_function_element_helper_builds_schema_valid_reads(schema):
     body = request_document(sender_id="s", sender_password="p", control_id="c", session_id="x",
                             functions=[Function("f", fn)])
     assert schema.is_valid(body.decode())
+
+
+def _login_request(sender: str, sender_password: str) -> bytes:
+    return (f"<request><control><senderid>{sender}</senderid><password>{sender_password}</password><controlid>c"
+            f"</controlid><uniqueid>false</uniqueid><dtdversion>3.0</dtdversion></control><operation><authentication>"
+            f"<login><userid>{DEFAULT_USER}</userid><companyid>{DEFAULT_COMPANY}</companyid><password>"
+            f"{DEFAULT_PASSWORD}</password></login></authentication><content><function controlid=\"g\">"
+            f"<getAPISession/></function></content></operation></request>").encode()
+
+
+def test_sender_refusals_come_where_intacct_documents_them():
+    """A wrong sender fails the control (developer.intacct.com/web-services/error-handling); a sender
+    the company has not authorised fails the authentication, the control succeeding
+    (developer.intacct.com/support/faq); both XL03000006."""
+    sandbox = SageIntacctSandbox(clock=SandboxClock.frozen_at("2025-03-03T09:00:00+00:00"))
+    transport = sandbox.sync_transport()
+    with httpx.Client(transport=transport) as http:
+        wrong = ElementTree.fromstring(http.post(ENDPOINT, content=_login_request(DEFAULT_SENDER_ID, "nope")).content)
+        sandbox.accountant().remove_sender_authorisation(DEFAULT_SENDER_ID)
+        unauthorised = ElementTree.fromstring(
+            http.post(ENDPOINT, content=_login_request(DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD)).content)
+    transport.close()
+    assert wrong.findtext("control/status") == "failure" and wrong.find("operation") is None
+    assert wrong.findtext("errormessage/error/errorno") == "XL03000006"
+    assert unauthorised.findtext("control/status") == "success"
+    assert unauthorised.findtext("operation/authentication/status") == "failure"
+    assert unauthorised.findtext("operation/authentication/companyid") == DEFAULT_COMPANY
+    assert unauthorised.findtext("operation/errormessage/error/errorno") == "XL03000006"
+    assert unauthorised.find("operation/result") is None  # no function ran

@@ -12,7 +12,10 @@ Use in process::
     client = IntacctClient(http, IntacctCredentials(DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD,
                            DEFAULT_COMPANY, DEFAULT_USER, DEFAULT_PASSWORD), endpoint=ENDPOINT)
 
-or serve it: ``uvicorn --factory local.sandboxes.sage_intacct:create_app``. Faults, clock and
+or serve it: ``uvicorn --factory local.sandboxes.sage_intacct:create_app``. Each company
+authorises Web Services sender IDs (the seed company the default sender):
+``sandbox.accountant().remove_sender_authorisation()`` makes its sign-ins fail as a real tenant's
+would (XL03000006). At most two requests per company are served at once (``max_concurrent``). Faults, clock and
 the transport are the Sage Accounting sandbox's (`sandbox.faults.error(...)`, `rate_limit_storm`,
 `drop_after_commit`, `latency`); a fault's ``path`` matches the request's function names
 ("create_invoice", "readByQuery") and ``business_id`` its company id.

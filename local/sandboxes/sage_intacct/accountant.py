@@ -23,6 +23,20 @@ class Accountant:
         self.sandbox = sandbox
         self.company = company
 
+    # -- company set-up
+
+    def authorise_sender(self, sender_id: str) -> None:
+        """Add a Web Services sender ID to the company's authorizations (Company > Setup > Company,
+        Security tab)."""
+        with self.sandbox.lock:
+            self.company.authorised_senders.add(sender_id)
+
+    def remove_sender_authorisation(self, sender_id: str | None = None) -> None:
+        """Take a sender ID (the sandbox's own by default) off the company's authorizations: its
+        next sign-in, and every request on a session it already holds, is refused."""
+        with self.sandbox.lock:
+            self.company.authorised_senders.discard(sender_id or self.sandbox.sender_id)
+
     # -- looking
 
     def list(self, obj: str) -> list[dict[str, Any]]:

@@ -4,10 +4,13 @@ What it checks, in the gateway's order:
 1. the request is XML and valid against api-v3.0.xsd, else the control fails with XL03000003;
 2. the sender id and password (the integration's), else the control fails (XL03000006);
 3. the operation's login (company, user, password, entity) or session id, else the
-   authentication fails; sessions time out after `session_seconds` of the sandbox clock;
+   authentication fails; sessions time out after `session_seconds` of the sandbox clock; then
+   that the company has authorised the request's sender ID (`Company.authorised_senders`), else
+   the authentication fails with XL03000006 (a login's or a live session's);
 4. at most `max_concurrent` requests per company in flight, else HTTP 429 with GW-0010;
-5. each function: a repeated controlid under <uniqueid>true</uniqueid> is refused and runs nothing;
-   with <operation transaction="true"> one failing function rolls back the others (XL03000009).
+5. each function: a repeated controlid under <uniqueid>true</uniqueid> is refused and runs nothing
+   (REPEATED_CONTROLID, an assumed number); with <operation transaction="true"> one failing
+   function rolls back the others, which answer "aborted" with XL03000009.
 Answers use the documented envelope: <response><control>…<operation><authentication>…<result>
 <status/><function/><controlid/><data listtype count totalcount numremaining resultId>|<key>.
 
@@ -39,6 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .. import limits
 from ..sage_accounting.app import SyncASGITransport, _DroppedResponse
 from ..sage_accounting.clock import SandboxClock
 from ..sage_accounting.faults import Faults
@@ -58,6 +62,13 @@ DEFAULT_USER = "ws_sagebridge"
 DEFAULT_PASSWORD = "ws-password-1"  # noqa: S105 - a fake for the sandbox
 SESSION_SECONDS = 3600
 MAX_CONCURRENT = 2
+# Error numbers (their sources: FIDELITY.md, "Sage Intacct").
+SIGN_IN_REFUSED = "XL03000006"  # sender, sender authorisation or login refused
+ROLLED_BACK = "XL03000009"
+REPEATED_CONTROLID = "XL03000004"  # assumed: Intacct documents the refusal, not its number
+RATE_LIMITED = "GW-0010"
+ROLLED_BACK_ERROR = (ROLLED_BACK, "", "Nothing in this operation was kept: one of its functions failed, so the "
+                     "whole transaction was rolled back.", "")
 
 
 def schema() -> xmlschema.XMLSchema:
@@ -174,10 +185,13 @@ class SageIntacctSandbox:
     # -- set-up and inspection helpers for tests ----------------------------------------------------
 
     def add_company(self, company_id: str, users: dict[str, str], *, entities: Iterable[str] = (),
-                    base_currency: str = "USD") -> Company:
+                    base_currency: str = "USD", authorised_senders: Iterable[str] | None = None) -> Company:
+        """A company; it authorises the sandbox's own sender unless `authorised_senders` says otherwise
+        (the accountant can add or remove one later: `Accountant.authorise_sender`)."""
         with self.lock:
+            senders = {self.sender_id} if authorised_senders is None else set(authorised_senders)
             company = Company(company_id=company_id, users=dict(users), entities=set(entities),
-                              base_currency=base_currency)
+                              base_currency=base_currency, authorised_senders=senders)
             seed_company(company, self.clock.now())
             self.companies[company_id] = company
             return company
@@ -242,15 +256,15 @@ class SageIntacctSandbox:
         assert control is not None  # the schema requires it
         sender = control.findtext("senderid") or ""
         if self.senders.get(sender) != (control.findtext("password") or ""):
+            # Documented at the control level (developer.intacct.com/web-services/error-handling).
             return self._control_failure(path, root, [(
-                "XL03000006", "Invalid Web Services Authorization",
-                f"The sender ID '{sender}' or its password is not valid.", "Check the sender credentials.")])
+                SIGN_IN_REFUSED, "", "The Web Services sender ID or its password is not correct.", "")])
         operation = root.find("operation")
         assert operation is not None
         function_nodes = [f for content in operation.findall("content") for f in content.findall("function")]
         names = ",".join(next(iter(f)).tag for f in function_nodes if len(f))
         with self.lock:
-            session, auth_error, fresh = self._authenticate(operation.find("authentication"))
+            session, auth_error, fresh = self._authenticate(operation.find("authentication"), sender)
         company_id = session.company_id if session else None
         if auth_error is not None:
             self.request_log.append((path, company_id, names, 200))
@@ -258,6 +272,10 @@ class SageIntacctSandbox:
         assert session is not None
         with self.lock:
             if self.in_flight[company_id] >= self.max_concurrent:
+                # About two at a time per company (specs README; the figure depends on the tier).
+                limits.record("sage_intacct", limits.CONCURRENCY,
+                              f"a request ({names}) while {self.in_flight[company_id]} were in flight for "
+                              f"company {company_id} (at most {self.max_concurrent})")
                 self.request_log.append((path, company_id, names, 429))
                 return self._rate_limited(root, "Too many concurrent requests for this company")
             self.in_flight[company_id] += 1
@@ -291,7 +309,18 @@ class SageIntacctSandbox:
             with self.lock:
                 self.in_flight[company_id] -= 1
 
-    def _authenticate(self, auth: ET.Element | None) -> tuple[Session | None, tuple[str, ...] | None, bool]:
+    @staticmethod
+    def _sender_not_authorised(sender: str, company: Company) -> tuple[str, ...] | None:
+        # Documented at the authentication level, after a valid sender (developer.intacct.com/support/faq).
+        if sender in company.authorised_senders:
+            return None
+        return (SIGN_IN_REFUSED, "Web Services sender not authorised",
+                f"Company '{company.company_id}' has not authorised sender ID '{sender}' to make Web Services "
+                "requests.", "The company administrator must add this sender ID to the company's Web Services "
+                "authorizations.")
+
+    def _authenticate(self, auth: ET.Element | None,
+                      sender: str) -> tuple[Session | None, tuple[str, ...] | None, bool]:
         now = self.clock.now()
         assert auth is not None
         session_id = auth.findtext("sessionid")
@@ -299,23 +328,27 @@ class SageIntacctSandbox:
             session = self.sessions.get(session_id.strip())
             if session is None or session.expires_at <= now:
                 self.sessions.pop(session_id.strip(), None)
-                return None, ("XL03000006", "Invalid session", "The session has expired or is not valid.",
+                return None, (SIGN_IN_REFUSED, "", "Invalid session: it has timed out or was ended.",
                               "Sign in again with getAPISession."), False
+            refused = self._sender_not_authorised(sender, self.companies[session.company_id])
+            if refused is not None:  # the authorisation was removed while the session lived
+                return None, refused, False
             session.expires_at = now + dt.timedelta(seconds=self.session_seconds)  # sliding, as Intacct's
             return session, None, False
         login = auth.find("login")
         if login is None:
-            return None, ("XL03000006", "Sign-in information is incorrect", "Use a login or a session id.", ""), False
+            return None, (SIGN_IN_REFUSED, "", "No sign-in was given.", "Use a login or a session id."), False
         company = self.companies.get((login.findtext("companyid") or "").strip())
         user_id = (login.findtext("userid") or "").strip()
         if company is None or company.users.get(user_id) != (login.findtext("password") or ""):
-            return None, ("XL03000006", "Sign-in information is incorrect",
-                          "The company ID, user ID or password is not valid.",
-                          "Check the credentials, then try again."), False
+            return None, (SIGN_IN_REFUSED, "", "The company ID, user ID or password is not correct.", ""), False
+        refused = self._sender_not_authorised(sender, company)
+        if refused is not None:
+            return None, refused, False
         entity = (login.findtext("locationid") or "").strip() or None
         if entity is not None and entity not in company.entities:
-            return None, ("XL03000006", "Sign-in information is incorrect", f"Entity '{entity}' does not exist.",
-                          ""), False
+            return None, (SIGN_IN_REFUSED, "", "The company ID, user ID or password is not correct.",
+                          f"Entity '{entity}' does not exist in this company."), False
         session = Session(secrets.token_urlsafe(24), company.company_id, user_id, entity,
                           now + dt.timedelta(seconds=self.session_seconds))
         self.sessions[session.session_id] = session
@@ -342,7 +375,7 @@ class SageIntacctSandbox:
         return Response(self._control_failure_body(root, errors), media_type="application/xml")
 
     def _rate_limited(self, root: ET.Element, why: str, *, retry_after: int | None = None) -> Response:
-        body = self._control_failure_body(root, [("GW-0010", why, "HTTP 429 Too Many Requests",
+        body = self._control_failure_body(root, [(RATE_LIMITED, why, "HTTP 429 Too Many Requests",
                                                   "Reduce the number of concurrent requests, then retry.")])
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return Response(body, status_code=429, media_type="application/xml", headers=headers)
@@ -385,22 +418,24 @@ class SageIntacctSandbox:
             result = ET.Element("result")
             results.append(result)
             if transaction and failed:
-                self._result_failure(result, inner.tag, controlid, [(
-                    "XL03000009", "The entire transaction in this operation has been rolled back due to an error.",
-                    "", "")])
+                self._result_failure(result, inner.tag, controlid, [ROLLED_BACK_ERROR], status="aborted")
                 continue
             if unique and inner.tag not in self.functions.READS and controlid in company.executed:
-                # The sandbox's errorno: the live one is not in our specs; clients match the wording.
+                # Documented: under uniqueid=true a function whose controlid was executed and completed
+                # is not run again (developer.intacct.com/web-services/requests). Its errorno is not
+                # published anywhere we could find: REPEATED_CONTROLID is assumed (FIDELITY.md).
                 self._result_failure(result, inner.tag, controlid, [(
-                    "XL03000004", "Duplicate control id",
-                    f"A function with control id '{controlid}' was already executed and completed; "
-                    "uniqueid=true refuses to run it again.", "Use a new control id for a new transaction.")])
+                    REPEATED_CONTROLID, "",
+                    f"This request cannot be repeated: the function with control ID '{controlid}' was "
+                    "already executed and completed.", "Send new work under a new control ID.")])
                 failed = True
                 continue
             try:
                 outcome = self.functions.run(inner, company, session, origin=origin, undo=undo)
             except GatewayError as exc:
-                self._result_failure(result, inner.tag, controlid, exc.errors)
+                # In a transaction the failing function also names the rollback (SDK fixtures).
+                self._result_failure(result, inner.tag, controlid,
+                                     exc.errors + ([ROLLED_BACK_ERROR] if transaction else []))
                 failed = True
                 continue
             _text(result, "status", "success")
@@ -418,14 +453,13 @@ class SageIntacctSandbox:
             for obj, recordno in reversed(undo):
                 company.remove(obj, recordno)
                 self.created[(company.company_id, obj)] -= 1
-            for result in results:  # earlier successes were rolled back too
+            for result in results:  # earlier successes were rolled back too: "aborted", as Intacct says
                 if result.findtext("status") == "success":
                     for child in list(result):
                         if child.tag in ("key", "data"):
                             result.remove(child)
-                    result.find("status").text = "failure"  # type: ignore[union-attr]
-                    _errors(result, [("XL03000009", "The entire transaction in this operation has been rolled "
-                                                    "back due to an error.", "", "")])
+                    result.find("status").text = "aborted"  # type: ignore[union-attr]
+                    _errors(result, [ROLLED_BACK_ERROR])
             done.clear()
         company.executed.update(done)
         for result in results:
@@ -434,8 +468,8 @@ class SageIntacctSandbox:
 
     @staticmethod
     def _result_failure(result: ET.Element, function: str, controlid: str,
-                        errors: list[tuple[str, str, str, str]]) -> None:
-        _text(result, "status", "failure")
+                        errors: list[tuple[str, str, str, str]], *, status: str = "failure") -> None:
+        _text(result, "status", status)
         _text(result, "function", function)
         _text(result, "controlid", controlid)
         _errors(result, errors)

@@ -1,9 +1,11 @@
 """The gateway's functions over one company. Each returns an `Outcome` (a key, data records) or
 raises `GatewayError` with Intacct-style errors (errorno, description, description2, correction).
 
-Error numbers: XL03000003 (schema), XL03000006 (sign-in), XL03000009 (transaction rolled back) and
-GW-0010 (rate limit) are Intacct's documented ones; the BL… numbers below are the sandbox's own
-stand-ins for business-rule refusals (clients read the words, not the numbers).
+Error numbers (FIDELITY.md, "Sage Intacct", has the source of each): XL03000003 (schema),
+XL03000006 (sender or sign-in refused), XL03000009 (transaction rolled back) and GW-0010 (rate
+limit) are documented by Intacct; BL34000061 (another record already has that ID) and BL03000018
+(a value Intacct will not take) are the numbers Intacct answers in third-party fixtures; the
+descriptions are the sandbox's own words, close in meaning.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from .store import OBJECTS, Company, QueryError
 if TYPE_CHECKING:
     from .app import SageIntacctSandbox, Session
 
-DUPLICATE = "BL01001973"
+DUPLICATE = "BL34000061"  # "another <object> with the given value(s) already exists"
+COULD_NOT_CREATE = "BL01001973"  # Intacct's general "the record was not created" that follows it
 INVALID = "BL03000018"
 # readByQuery's pagesize: Intacct refuses more than 1000 (its official SDKs cap readByQuery there);
 # the newer `query` function allows 2000 (query.py). Not in api-v3.0.xsd, which types it a string.
@@ -40,6 +43,12 @@ class GatewayError(Exception):
 
 def refuse(errorno: str, description: str, description2: str = "", correction: str = "") -> GatewayError:
     return GatewayError((errorno, description, description2, correction))
+
+
+def already_exists(obj: str, description2: str, correction: str = "") -> GatewayError:
+    """Intacct's answer to a create whose ID is taken: BL34000061, then BL01001973 (not created)."""
+    return GatewayError((DUPLICATE, f"Another {obj} with the given value(s) already exists", description2, correction),
+                        (COULD_NOT_CREATE, "", f"The {obj.lower()} record was not created.", ""))
 
 
 @dataclass
@@ -209,8 +218,7 @@ class Functions:
         if not name or not str(f.get("PRINTAS") or "").strip():
             raise refuse(INVALID, "CONTACTNAME and PRINTAS are required to create a contact")
         if company.one("CONTACT", "CONTACTNAME", name):
-            raise refuse(DUPLICATE, "Another Contact with the given value(s) already exists",
-                         f"A contact named '{name}' already exists.", "Use a unique contact name.")
+            raise already_exists("Contact", f"A contact named '{name}' already exists.", "Use a unique contact name.")
         return self._add(company, "CONTACT", dict(f), undo)
 
     def _create_CUSTOMER(self, company: Company, f: dict[str, Any], undo: list[tuple[str, int]]) -> dict[str, Any]:
@@ -218,8 +226,8 @@ class Functions:
         if not str(f.get("NAME") or "").strip():
             raise refuse(INVALID, "NAME is required to create a customer")
         if company.one("CUSTOMER", "CUSTOMERID", customer_id):
-            raise refuse(DUPLICATE, "Another Customer with the given value(s) already exists",
-                         f"Customer ID '{customer_id}' is already in use.", "Use another customer ID.")
+            raise already_exists("Customer", f"Customer ID '{customer_id}' is already in use.",
+                                 "Use another customer ID.")
         for link in ("CONTACTINFO", "BILLTO", "SHIPTO"):
             contact = (f.get(link) or {}).get("CONTACTNAME") if isinstance(f.get(link), dict) else None
             if contact and not company.one("CONTACT", "CONTACTNAME", contact):
@@ -235,7 +243,7 @@ class Functions:
         if not item_id or not str(f.get("NAME") or "").strip():
             raise refuse(INVALID, "ITEMID and NAME are required to create an item")
         if company.one("ITEM", "ITEMID", item_id):
-            raise refuse(DUPLICATE, "Another Item with the given value(s) already exists", f"Item '{item_id}'.")
+            raise already_exists("Item", f"Item '{item_id}'.")
         record = dict(f, ITEMTYPE=f.get("ITEMTYPE") or "Non-Inventory")
         for name in ("BASEPRICE", "STANDARD_COST"):
             if record.get(name) not in (None, ""):

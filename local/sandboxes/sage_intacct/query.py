@@ -4,8 +4,8 @@ over one object; the answer's <data> carries listtype, count, totalcount, numrem
 
 Filters compile once per request into Python predicates (no per-record parsing), and an `equalto`
 on an indexed field at the top of the filter is an index hit, so 10,000 records page quickly.
-Comparisons follow the sandbox's readByQuery (store.py): dates and numbers by value, text without
-regard to case. Only plain fields are selected; aggregates (count, sum...) are refused.
+Comparisons follow the sandbox's readByQuery (store.py): dates and numbers by value, text as
+written (case-sensitive, as Intacct documents). Only plain fields are selected; aggregates (count, sum...) are refused.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from .store import INDEXED, Company, _compare, get_field
+from .store import INDEXED, Company, _case, _compare, get_field
 
 MAX_PAGE_SIZE = 2000
 DEFAULT_PAGE_SIZE = 100
@@ -52,11 +52,11 @@ def _comparison(name: str, op: str, value: str) -> Predicate:
 
 
 def _like(name: str, value: str, negate: bool) -> Predicate:
-    pattern = re.compile("^" + re.escape(value.lower()).replace("%", ".*").replace("_", ".") + "$", re.DOTALL)
+    pattern = re.compile("^" + re.escape(_case(value)).replace("%", ".*").replace("_", ".") + "$", re.DOTALL)
 
     def holds(record: dict[str, Any]) -> bool:
         actual = get_field(record, name)
-        hit = actual is not None and pattern.match(str(actual).lower()) is not None
+        hit = actual is not None and pattern.match(_case(str(actual))) is not None
         return hit != negate
     return holds
 

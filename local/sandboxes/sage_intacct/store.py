@@ -33,6 +33,9 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "DEPARTMENT": ("DEPARTMENTID",),
 }
 OBJECTS = tuple(INDEXED)
+# Query filters compare text as written, as Intacct documents; False is the old lenient knob. (The
+# indexes stay case-blind: they only find candidates, which the filter then checks exactly.)
+CASE_SENSITIVE_TEXT = True
 
 
 class QueryError(ValueError):
@@ -48,6 +51,9 @@ class Company:
     objects: dict[str, dict[int, dict[str, Any]]] = field(default_factory=lambda: {o: {} for o in OBJECTS})
     indexes: dict[tuple[str, str], dict[str, set[int]]] = field(default_factory=dict)
     executed: set[str] = field(default_factory=set)  # controlids run and completed under uniqueid
+    # Company > Setup > Company, Security tab, "Web Services authorizations": the sender IDs that may
+    # make Web Services requests to this company (developer.intacct.com/support/faq).
+    authorised_senders: set[str] = field(default_factory=set)
     custom_fields: dict[str, set[str]] = field(default_factory=dict)  # object -> custom field names
     next_recordno: int = 1
 
@@ -218,7 +224,12 @@ def _comparable(value: Any) -> Any:
     try:
         return Decimal(text)
     except InvalidOperation:
-        return text.lower()
+        # "String operands are case-sensitive" (developer.intacct.com/web-services/queries/).
+        return text if CASE_SENSITIVE_TEXT else text.lower()
+
+
+def _case(text: str) -> str:
+    return text if CASE_SENSITIVE_TEXT else text.lower()
 
 
 def _compare(left: Any, right: Any, op: str) -> bool:
@@ -247,8 +258,8 @@ def _holds(record: dict[str, Any], name: str, op: str, value: Any) -> bool:
         inside = any(_compare(actual, v, "=") for v in value) if actual is not None else False
         return inside if op == "in" else not inside
     if op in ("like", "not like"):
-        pattern = "^" + re.escape(str(value).lower()).replace("%", ".*").replace("_", ".") + "$"
-        hit = actual is not None and re.match(pattern, str(actual).lower()) is not None
+        pattern = "^" + re.escape(_case(str(value))).replace("%", ".*").replace("_", ".") + "$"
+        hit = actual is not None and re.match(pattern, _case(str(actual)), re.DOTALL) is not None
         return hit if op == "like" else not hit
     if actual is None:
         return op in ("!=", "<>")

@@ -12,13 +12,14 @@ import pytest
 from local.sandboxes.sage_intacct import (
     DEFAULT_COMPANY,
     DEFAULT_PASSWORD,
+    DEFAULT_SENDER_ID,
     DEFAULT_USER,
     ENDPOINT,
     SESSION_PATH,
     SageIntacctSandbox,
     SandboxClock,
 )
-from sagebridge.connectors.base import NotConnected
+from sagebridge.connectors.base import AuthError, NotConnected
 from sagebridge.connectors.sage_intacct.client import CompanyGates
 from sagebridge.sync.intacct_wiring import IntacctLoginRefused, connect_intacct
 
@@ -29,7 +30,8 @@ def test_a_verified_login_is_saved_sealed_and_a_refused_one_is_not(world):
     world.store.tenants.create(TENANT, tenant_settings().model_dump(mode="json"))
     with pytest.raises(IntacctLoginRefused) as refused:
         connect_intacct(TENANT, DEFAULT_COMPANY, DEFAULT_USER, "wrong-password", intacct=world.intacct)
-    assert "Sign-in information is incorrect" in str(refused.value) and "wrong-password" not in str(refused.value)
+    assert refused.value.data_code == "XL03000006" and "wrong-password" not in str(refused.value)
+    assert "company ID, user ID or password is not correct" in str(refused.value)
     assert world.store.connections.find(TENANT, "sage_intacct") is None
     with pytest.raises(NotConnected):
         world.intacct.connector_for(TENANT)
@@ -42,6 +44,29 @@ def test_a_verified_login_is_saved_sealed_and_a_refused_one_is_not(world):
     assert world.intacct.credentials(TENANT).user_password == DEFAULT_PASSWORD
     assert "ws-password" not in repr(world.intacct.credentials(TENANT))
     assert world.intacct.disconnect(TENANT) and world.store.connections.find(TENANT, "sage_intacct") is None
+
+
+def test_a_company_that_has_not_authorised_our_sender_id_refuses_the_connect_with_what_to_do(world):
+    world.store.tenants.create(TENANT, tenant_settings().model_dump(mode="json"))
+    accountant = world.sandbox.accountant()
+    accountant.remove_sender_authorisation(DEFAULT_SENDER_ID)
+    with pytest.raises(IntacctLoginRefused) as refused:
+        connect_intacct(TENANT, DEFAULT_COMPANY, DEFAULT_USER, DEFAULT_PASSWORD, intacct=world.intacct)
+    said = str(refused.value)
+    assert refused.value.data_code == "XL03000006"
+    assert f"sender ID {DEFAULT_SENDER_ID!r}" in said and "Web Services authorizations" in said
+    assert "company admin" in said and DEFAULT_PASSWORD not in said
+    assert world.store.connections.find(TENANT, "sage_intacct") is None  # "login verified" did not pass
+
+    accountant.authorise_sender(DEFAULT_SENDER_ID)  # the admin adds it: connecting now works
+    connect_intacct(TENANT, DEFAULT_COMPANY, DEFAULT_USER, DEFAULT_PASSWORD, intacct=world.intacct)
+    connector = world.connector()
+    assert connector.find_contacts(reference="ACME")
+
+    accountant.remove_sender_authorisation(DEFAULT_SENDER_ID)  # removed while a session is live
+    with pytest.raises(AuthError) as later:
+        connector.find_contacts(reference="ACME")
+    assert f"sender ID {DEFAULT_SENDER_ID!r}" in str(later.value)
 
 
 def test_one_session_is_reused_at_its_endpoint_and_renewed_when_it_expires(world):
@@ -89,6 +114,7 @@ def test_at_most_two_requests_per_company_are_in_flight(make_world):
     assert sum(1 for *_, status in sandbox.request_log if status == 429) == 0
 
 
+@pytest.mark.limit_refusals_expected  # the client's own gate is opened wide on purpose
 def test_the_gateway_s_429_is_retried_when_the_client_is_not_held_back(make_world):
     sandbox = SageIntacctSandbox(clock=SandboxClock.frozen_at(START))
     # More than Intacct allows, with real (short) backoff between the retries of a GW-0010.

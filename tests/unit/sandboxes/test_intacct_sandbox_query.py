@@ -83,8 +83,11 @@ def test_only_the_selected_fields_come_back_in_select_order(world):
     (all_of(condition("greaterthanorequalto", "CUSTOMERID", "BULK-000029"),
             condition("lessthan", "CUSTOMERID", "BULK-000030")), ["BULK-000029"]),
     (any_of(condition("equalto", "CUSTOMERID", "GLOBEX"),
-            all_of(condition("like", "NAME", "bulk customer 00000%"), condition("in", "CUSTOMERID", "BULK-000002"))),
+            all_of(condition("like", "NAME", "Bulk Customer 00000%"), condition("in", "CUSTOMERID", "BULK-000002"))),
      ["GLOBEX", "BULK-000002"]),
+    # String operands are case-sensitive (developer.intacct.com/web-services/queries/).
+    (condition("like", "NAME", "bulk customer 00000%"), []),
+    (condition("equalto", "CUSTOMERID", "bulk-000003"), []),
     (condition("between", "CUSTOMERID", "BULK-000004", "BULK-000006"), ["BULK-000004", "BULK-000005", "BULK-000006"]),
 ])
 def test_filter_operators(world, where, expected):
@@ -181,3 +184,11 @@ def test_defect_16_the_client_reads_thousands_of_records_in_pages_of_1000(world)
     asked = [b for b in sent if b"<readByQuery>" in b]
     assert len(asked) == 1 and b"<pagesize>1000</pagesize>" in asked[0]
     assert sum(b"<readMore>" in b for b in sent) == 2  # 1000 + 1000 + 502
+
+
+def test_read_by_query_compares_text_as_written(world):
+    """Intacct: "String operands are case-sensitive" (developer.intacct.com/web-services/queries/)."""
+    _, client = world
+    assert [r["CUSTOMERID"] for r in client.read_by_query("CUSTOMER", "NAME = 'Acme Fleet Services'")] == ["ACME"]
+    assert list(client.read_by_query("CUSTOMER", "NAME = 'acme fleet services'")) == []
+    assert list(client.read_by_query("CUSTOMER", "NAME LIKE 'acme%'")) == []

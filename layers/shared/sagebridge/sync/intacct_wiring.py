@@ -157,7 +157,7 @@ class SageIntacct:
         try:
             self._client(credentials).login()
         except AuthError as exc:
-            raise IntacctLoginRefused(f"Sage Intacct refused the login: {exc.message}",
+            raise IntacctLoginRefused(f"Sage Intacct was not connected: {exc.message}",
                                       data_code=exc.data_code) from None
         self._require_base_currency(tenant_id, credentials)
         sealed = pack(self.cipher.seal(_seal_payload(company_id, user_id, user_password, entity_id),

@@ -104,6 +104,43 @@ def test_a_lost_answer_on_a_write_is_resent_and_a_repeat_becomes_uncertain_write
         _client([LOGIN, (524, b"")]).execute(Function("invoice-k", fn), unique=True)
 
 
+def _refusal(errorno: str, words: str) -> bytes:
+    return _answer(f"<result><status>failure</status><function>create_invoice</function><controlid>invoice-k"
+                   f"</controlid><errormessage><error><errorno>{errorno}</errorno><description></description>"
+                   f"<description2>{words}</description2></error></errormessage></result>")
+
+
+def test_the_repeat_refusal_is_known_by_its_number_not_its_words():
+    fn = Function("invoice-k", element("create_invoice"))
+    # Known number, any words: uncertain, even on the first send (an earlier run may have sent it).
+    with pytest.raises(UncertainWrite):
+        _client([LOGIN, _refusal("XL03000004", "Something in words Intacct never promised")]).execute(fn, unique=True)
+    # Words that say "already executed" under another number are a plain refusal now.
+    with pytest.raises(RecordInvalid):
+        _client([LOGIN, _refusal("BL03000018", "control id already executed, duplicate")]).execute(fn, unique=True)
+
+
+def test_a_refused_repeat_of_a_lost_write_is_uncertain_whatever_its_number():
+    fn = Function("invoice-k", element("create_invoice"))
+    for lost in (httpx.ReadTimeout("lost"), (502, b""), (500, b"")):
+        with pytest.raises(UncertainWrite):
+            _client([LOGIN, lost, _refusal("BL01001973", "not created")]).execute(fn, unique=True)
+    # After a 429 (a control-level failure: nothing ran) the refusal is the real answer.
+    gw = b"<response><control><status>failure</status></control><errormessage><error><errorno>GW-0010</errorno>" \
+         b"</error></errormessage></response>"
+    with pytest.raises(RecordInvalid):
+        _client([LOGIN, (429, gw), _refusal("BL01001973", "not created")]).execute(fn, unique=True)
+
+
+def test_a_refused_sender_names_the_integration_s_sender_not_the_company_login():
+    sender = _answer("", control="failure", errors="<errormessage><error><errorno>XL03000006</errorno>"
+                                                   "<description2>no</description2></error></errormessage>")
+    with pytest.raises(AuthError) as exc:
+        _client([sender]).login()
+    assert exc.value.data_code == "XL03000006" and "sender ID 'sender'" in str(exc.value)
+    assert "sender-secret" not in str(exc.value)
+
+
 def test_business_refusals_are_record_invalid_with_every_reason():
     refused = _answer("<result><status>failure</status><function>create_invoice</function><controlid>c</controlid>"
                       "<errormessage><error><errorno>BL03000018</errorno><description>Enter a valid account"

@@ -13,9 +13,16 @@ GW-0010, on 5xx (not 524: the origin may still be working on it) and on a lost a
 repeat is refused as already done, `UncertainWrite` tells the engine to look the record up by its
 reference and adopt it: never a second posting.
 
-Concurrency. Intacct allows about two requests at a time per company; a per-company semaphore
-holds this container to that. Across containers the export lease (one export per tenant) and
-the gateway's own 429 keep the rest in line.
+A 429 with GW-0010 is safe to resend whatever the request: it is a control-level failure, and
+at that level Intacct executes no operation (developer.intacct.com/web-services/error-handling),
+so it is retried with full-jitter backoff (Retry-After when given; Intacct documents none).
+
+Concurrency. Intacct allows about two requests at a time per company (../shared/specs/README.md;
+the figure depends on the company's performance tier); a per-company semaphore holds this
+container to that. Each worker sends one request at a time (the export engine and the payment
+poller are sequential per tenant, and the export lease runs one export per tenant), so a tenant's
+export plus its poll make two; anything beyond (an admin request at that very moment) gets a
+GW-0010 429 and is retried.
 """
 
 from __future__ import annotations
@@ -66,10 +73,28 @@ PROVIDER = "sage_intacct"
 DEFAULT_ENDPOINT = "https://api.intacct.com/ia/xml/xmlgw.phtml"
 MAX_PAGE_SIZE = 1000  # readByQuery's maximum (Intacct's SDKs cap it there; `query` allows 2000: reads.py)
 CONCURRENT_PER_COMPANY = 2
+# The error numbers this client acts on. Intacct's errors are recognised by `errorno` only, never
+# by their wording (which Intacct does not promise). Sources (FIDELITY.md, "Sage Intacct"):
+# | errorno    | where          | meaning, what the client does                        | source                 |
+# | XL03000003 | control        | the XML is not well formed / not valid: RecordInvalid| error-handling page    |
+# | XL03000006 | control        | sender ID or its password refused: AuthError         | error-handling page    |
+# | XL03000006 | authentication | login refused, or the company has not authorised the | error-handling page,   |
+# |            |                | sender ID: AuthError naming both causes              | support/faq            |
+# | XL03000009 | result         | the transaction was rolled back (others "aborted")   | SDK fixtures (3rd-pty) |
+# | GW-0010    | control, 429   | rate/concurrency limit, nothing ran: retried         | error-handling page    |
+# | XL03000004 | result         | uniqueid refused a repeated controlid: UncertainWrite| assumed (see below)    |
+# Pages: https://developer.intacct.com/web-services/error-handling/ and /support/faq/; the rollback's
+# shape is in intacct/intacct-sdk-php test/Intacct/OnlineClientTest.php. Intacct documents that a
+# function whose controlid it has executed and completed is refused under uniqueid=true
+# (https://developer.intacct.com/web-services/requests/) but not that refusal's errorno; the number
+# here is an assumption, so a failed repeat that the client itself sent is treated as uncertain
+# whatever its number (`_call`).
 RATE_LIMITED = "GW-0010"
 SCHEMA_ERROR = "XL03000003"
-# The gateway's refusal of a repeated controlid under uniqueid=true: its errorno is not in our specs
-# (XL03000009 is the rollback of a transaction, not this), so the wording is matched.
+SIGN_IN_REFUSED = "XL03000006"
+ROLLED_BACK = "XL03000009"
+ALREADY_EXECUTED = frozenset({"XL03000004"})
+WS_AUTHORIZATIONS = "Company > Setup > Company, Security tab, Web Services authorizations"
 _READ_ONLY = frozenset({"readByQuery", "readMore", "read", "getAPISession", "readByName", "query"})
 
 
@@ -145,11 +170,7 @@ class _SessionInvalid(Exception):
 
 
 def _already_executed(errors: Sequence[ErrorDetail]) -> bool:
-    for e in errors:
-        words = f"{e.description} {e.description2}".lower()
-        if ("controlid" in words or "control id" in words) and ("already" in words or "duplicate" in words):
-            return True
-    return False
+    return any(e.errorno in ALREADY_EXECUTED for e in errors)
 
 
 def error_for(errors: Sequence[ErrorDetail], *, status: int | None = None) -> SageError:
@@ -205,7 +226,14 @@ class IntacctClient:
 
     def _post(self, url: str, document: bytes, *, write: bool, what: str) -> Response:
         """POST one request with the retry policy of this module; returns the parsed answer."""
+        return self._send(url, document, write=write, what=what)[0]
+
+    def _send(self, url: str, document: bytes, *, write: bool, what: str) -> tuple[Response, bool]:
+        """`_post`, also saying whether an earlier attempt of this request may have been processed
+        (sent and then lost, or a 5xx). A 429/GW-0010 is a control-level failure, after which
+        Intacct has executed nothing (developer.intacct.com/web-services/error-handling)."""
         attempt = 0
+        maybe_processed = False
         while True:
             attempt += 1
             started = time.perf_counter()
@@ -222,6 +250,7 @@ class IntacctClient:
                         raise UncertainWrite(f"{what}: {type(exc).__name__} after sending; outcome unknown") from None
                     raise SageUnavailable(f"{what}: {type(exc).__name__}") from None
                 # uniqueid=true makes the repeat of a write safe: done before -> refused as a repeat.
+                maybe_processed = maybe_processed or not isinstance(exc, NOT_SENT)
                 self._sleep(self._backoff(attempt))
                 continue
             metrics.add_metric(name="SageRequests", unit="Count", value=1)
@@ -239,7 +268,7 @@ class IntacctClient:
             if throttled:
                 metrics.add_metric(name="SageThrottled", unit="Count", value=1)
             if status < 400 and parsed is not None and not throttled:
-                return parsed
+                return parsed, maybe_processed
             retryable = throttled or (status >= 500 and status != 524)
             if not retryable:
                 if status == 524 and write:
@@ -252,6 +281,7 @@ class IntacctClient:
             if attempt >= self._max_attempts or (retry_after is not None and retry_after > self._max_retry_after):
                 raise error_for(errors or [ErrorDetail(errorno=RATE_LIMITED if throttled else "",
                                                        description=f"HTTP {status}")], status=status)
+            maybe_processed = maybe_processed or not throttled
             self._sleep(retry_after if retry_after is not None else self._backoff(attempt))
 
     def _document(self, functions: Sequence[Function], *, session: IntacctSession | None, unique: bool,
@@ -276,8 +306,7 @@ class IntacctClient:
         response = self._post(self.endpoint, document, write=False, what="getAPISession")
         self._check_control(response)
         if not response.authenticated:
-            raise AuthError(readable(response.auth_errors), status=401,
-                            data_code=response.auth_errors[0].errorno if response.auth_errors else None)
+            raise self.sign_in_refused(response.auth_errors)
         result = self._single(response, "getAPISession")
         api = (result.records or [{}])[0]
         session_id, endpoint = api.get("sessionid"), api.get("endpoint")
@@ -298,55 +327,89 @@ class IntacctClient:
              transaction: bool = False) -> list[Result]:
         """Send functions in one request on the session (logging in again once if it expired).
         Returns every result; the caller checks each one (see `execute`)."""
+        return self._call(functions, unique=unique, transaction=transaction)[0]
+
+    def _call(self, functions: Sequence[Function], *, unique: bool,
+              transaction: bool) -> tuple[list[Result], bool]:
+        """`call`, also saying whether this request was repeated after an attempt that may have
+        been processed: a write's failure is then uncertain (its first run may have done it)."""
         write = unique or any(f.body.tag not in _READ_ONLY for f in functions)
         what = ",".join(f.body.tag for f in functions)
+        repeated = False
         for relogin in (False, True):
             session = self._session()
             document = self._document(functions, session=session, unique=unique, transaction=transaction)
-            response = self._post(session.endpoint, document, write=write, what=what)
+            response, maybe_processed = self._send(session.endpoint, document, write=write, what=what)
+            repeated = repeated or maybe_processed
             self._check_control(response)
             if response.authenticated:
-                return response.results
+                return response.results, repeated
             # The session timed out or was ended: forget it and log in once more.
             self._sessions.drop(self.credentials.session_key, session)
             if relogin:
-                raise AuthError(readable(response.auth_errors), status=401)
+                raise self.sign_in_refused(response.auth_errors)
             logger.info("intacct_session_expired", extra={"function": what})
         raise AssertionError("unreachable")
 
     def execute(self, function: Function, *, unique: bool = False) -> Result:
         """One function; raises the typed error of a failed result."""
-        result = self._single_result(self.call([function], unique=unique), function.controlid)
+        results, repeated = self._call([function], unique=unique, transaction=False)
+        result = self._single_result(results, function.controlid)
         if not result.ok:
-            raise self._failure(result.errors, write=unique)
+            raise self._failure(result.errors, write=unique, repeated=repeated)
         return result
 
     def execute_all(self, functions: Sequence[Function], *, transaction: bool = True) -> list[Result]:
         """Several writes at once, all or nothing (transaction="true"), each under its controlid."""
-        results = self.call(functions, unique=True, transaction=transaction)
-        failed = [r for r in results if not r.ok]
+        results, repeated = self._call(functions, unique=True, transaction=transaction)
+        # The function that failed first, then those rolled back with it ("aborted").
+        failed = sorted((r for r in results if not r.ok), key=lambda r: r.status != "failure")
         if failed:
             errors = [e for r in failed for e in r.errors]
-            raise self._failure(errors, write=True)
+            raise self._failure(errors, write=True, repeated=repeated)
         return results
 
     @staticmethod
-    def _failure(errors: Sequence[ErrorDetail], *, write: bool) -> SageError:
+    def _failure(errors: Sequence[ErrorDetail], *, write: bool, repeated: bool = False) -> SageError:
+        code = next((e.errorno for e in errors if e.errorno != ROLLED_BACK), errors[0].errorno if errors else None)
         if write and _already_executed(errors):
             # Done before (the answer was lost): the caller looks the record up and adopts it.
-            return UncertainWrite(f"Intacct already executed this function: {readable(errors)}",
-                                  data_code=errors[0].errorno if errors else None)
+            return UncertainWrite(f"Intacct already executed this function: {readable(errors)}", data_code=code)
+        if write and repeated:
+            # This client sent it before and that answer was lost: whatever the repeat's refusal
+            # says, the first run may have done the work. The caller looks before anything else.
+            return UncertainWrite(f"Intacct refused a repeat of a write whose first answer was lost: "
+                                  f"{readable(errors)}", data_code=code)
         return error_for(errors)
 
-    @staticmethod
-    def _check_control(response: Response) -> None:
+    def _check_control(self, response: Response) -> None:
         if response.control_status != "success" and response.control_errors:
             errors = response.control_errors
             if any(e.errorno == SCHEMA_ERROR for e in errors):
                 raise RecordInvalid(f"Intacct refused the request's XML: {readable(errors)}", data_code=SCHEMA_ERROR)
             if any(e.errorno == RATE_LIMITED for e in errors):
                 raise RateLimited(readable(errors), status=429, data_code=RATE_LIMITED)
+            if any(e.errorno == SIGN_IN_REFUSED for e in errors):
+                raise AuthError(f"Intacct refused Sage Bridge's Web Services sender ID {self.credentials.sender_id!r} "
+                                f"or its password, which are the integration's own (not the company's): check the "
+                                f"Intacct sender in the integration's settings secret ({readable(errors)})",
+                                data_code=SIGN_IN_REFUSED)
             raise AuthError(readable(errors), data_code=errors[0].errorno)
+
+    def sign_in_refused(self, errors: Sequence[ErrorDetail]) -> AuthError:
+        """The authentication's refusal in words a person can act on. Intacct answers XL03000006 both
+        for a wrong company/user/password and for a company that has not authorised our sender ID
+        (developer.intacct.com/support/faq), so both are named."""
+        c = self.credentials
+        if not any(e.errorno == SIGN_IN_REFUSED for e in errors):
+            return AuthError(f"Intacct refused the sign-in: {readable(errors)}", status=401,
+                             data_code=errors[0].errorno if errors else None)
+        return AuthError(
+            f"Intacct refused the sign-in to company {c.company_id!r} ({readable(errors)}). Either the company "
+            f"ID, user ID or password is not correct, or the company has not authorised Sage Bridge's Web Services "
+            f"sender ID {c.sender_id!r}: ask the company admin to add it under {WS_AUTHORIZATIONS}, then connect "
+            "again.",
+            status=401, data_code=SIGN_IN_REFUSED)
 
     @staticmethod
     def _single(response: Response, what: str) -> Result:
