@@ -15,6 +15,9 @@ Use in process::
     http = httpx.Client(transport=sandbox.sync_transport())
     # every call: Authorization, Ocp-Apim-Subscription-Key (sandbox.subscription_key), X-Site, X-Company
 
+Rate limit: on by default (``RATE_LIMIT_PER_MINUTE`` per subscription key, an assumption); knobs
+``rate_limit_per_minute`` (None: off) and ``rate_limit_retry_after`` (False: 429 without Retry-After).
+
 Test helpers: ``sandbox.faults`` (latency, error, rate_limit, drop_after_commit: the Sage Accounting
 sandbox's), ``sandbox.accountant()``, ``sandbox.requests`` / ``request_count()``, ``sandbox.clock``.
 """
@@ -31,6 +34,7 @@ from .app import (
     DEFAULT_CLIENT_SECRET,
     DEFAULT_SUBSCRIPTION_KEY,
     HOST,
+    RATE_LIMIT_PER_MINUTE,
     REVOKE_URL,
     TOKEN_URL,
     Sage200Sandbox,
@@ -54,6 +58,7 @@ __all__ = [
     "DEFAULT_CLIENT_SECRET",
     "DEFAULT_SUBSCRIPTION_KEY",
     "HOST",
+    "RATE_LIMIT_PER_MINUTE",
     "REFRESH_TOKEN_DAYS",
     "REVOKE_URL",
     "TOKEN_URL",

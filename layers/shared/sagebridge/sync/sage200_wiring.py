@@ -39,6 +39,7 @@ from sagebridge.connectors.sage200.client import (
     site_and_company,
 )
 from sagebridge.connectors.sage200.oauth import PROVIDER, sage200_oauth_provider
+from sagebridge.connectors.sage_accounting.client import RequestPacer
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.money import to_decimal
 from sagebridge.domain.settings import Provider, TenantSettings
@@ -75,9 +76,19 @@ class Sage200:
     clock: Clock
     sleep: Callable[[float], None] = time.sleep
     client_options: dict[str, Any] = field(default_factory=dict)  # e.g. page_size, max_attempts
+    _pacer: RequestPacer | None = field(default=None, init=False, repr=False)
 
     def __repr__(self) -> str:
         return "Sage200(...)"
+
+    @property
+    def pacer(self) -> RequestPacer | None:
+        """The container's pacer of our subscription key: API Management counts calls per key, so
+        every tenant's client shares it. Timed on `clock` and `sleep` (tests: the sandbox's)."""
+        per_minute = self.settings.sage200_requests_per_minute
+        if self._pacer is None and per_minute:
+            self._pacer = RequestPacer(per_minute, clock=lambda: self.clock().timestamp(), sleep=self.sleep)
+        return self._pacer
 
     def client_for(self, tenant_id: str, **client_options: Any) -> Sage200Client:
         """A client bound to the tenant's site and company, tokens managed by `service`.
@@ -89,7 +100,7 @@ class Sage200:
         return Sage200Client(
             self.http, token_provider=self.service.token_provider(tenant_id), subscription_key=self.subscription_key,
             site_id=site, company_id=company, base_url=self.settings.sage200_api_url, sleep=self.sleep,
-            **(self.client_options | client_options),
+            **({"pacer": self.pacer} | self.client_options | client_options),
         )
 
     def connector_for(self, tenant_id: str) -> Sage200Connector:
@@ -102,7 +113,7 @@ class Sage200:
         """The companies the signing-in user can open, as the connect flow offers them."""
         client = Sage200Client(self.http, token_provider=lambda *, rejected=None: access_token,
                                subscription_key=self.subscription_key, base_url=self.settings.sage200_api_url,
-                               sleep=self.sleep)
+                               sleep=self.sleep, pacer=self.pacer)
         return [{"id": business_id_of(str(s["site_id"]), s["company_id"]),
                  "name": f"{s.get('company_name') or s['company_id']} ({s.get('site_name') or s['site_id']})"}
                 for s in client.list_sites() if s.get("site_id") and s.get("company_id") is not None]
