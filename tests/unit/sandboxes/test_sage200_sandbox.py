@@ -1,0 +1,65 @@
+"""The Sage 200 sandbox answering as Sage 200 documents: `$filter` functions and dates, error bodies,
+token lifetimes on the sandbox clock, and validation against the stock and purchases specs."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from local.sandboxes.sage200 import API_BASE_URL, DEFAULT_SUBSCRIPTION_KEY, Sage200Sandbox, SandboxClock
+from sagebridge.connectors.sage200.client import site_and_company
+
+
+@pytest.fixture
+def sandbox() -> Sage200Sandbox:
+    return Sage200Sandbox(clock=SandboxClock.frozen_at("2025-03-03T09:00:00+00:00"))
+
+
+@pytest.fixture
+def api(sandbox: Sage200Sandbox):
+    token = sandbox.issue_tokens()["access_token"]
+    site, company = site_and_company(sandbox.business_id)
+    headers = {"Ocp-Apim-Subscription-Key": DEFAULT_SUBSCRIPTION_KEY, "Authorization": f"Bearer {token}",
+               "X-Site": site, "X-Company": company}
+    transport = sandbox.sync_transport()
+    with httpx.Client(transport=transport, base_url=API_BASE_URL, headers=headers) as http:
+        yield http
+    transport.close()
+
+
+def _names(api: httpx.Client, flt: str) -> list[str]:
+    answer = api.get("/customers", params={"$filter": flt, "$orderby": "name"})
+    assert answer.status_code == 200, answer.text
+    return [c["name"] for c in answer.json()]
+
+
+# ---- $filter (developer.sage.com/200/guides/query-parameters)
+
+def test_the_documented_string_functions_filter(api):
+    assert _names(api, "contains(name, 'Fleet')") == ["Acme Fleet Services Ltd"]
+    assert _names(api, "startswith(reference, 'BRO')") == ["Brown & Daughters"]
+    assert _names(api, "endswith(name, 'Ltd')") == ["Acme Fleet Services Ltd"]
+    assert _names(api, "contains(name, 'Fleet') eq false") == ["Brown & Daughters"]
+    assert _names(api, "contains(name, 'Fleet') ne true or reference eq 'ACME001'") == [
+        "Acme Fleet Services Ltd", "Brown & Daughters"]
+    assert _names(api, "contains(name, 'O''Brien')") == []
+
+
+def test_a_date_without_a_time_filters_from_midnight_utc(api, sandbox):
+    assert len(_names(api, "date_time_created ge 2025-03-03")) == 2
+    assert _names(api, "date_time_created gt 2025-03-04") == []
+
+
+@pytest.mark.parametrize(("flt", "words"), [
+    ("substringof('Fleet', name)", "the function 'substringof' is not supported"),
+    ("tolower(name) eq 'acme'", "the function 'tolower' is not supported"),
+    ("not contains(name, 'Fleet')", "'not' is not supported"),
+    ("reference in ('ACME001', 'BROWN01')", "'in' is not supported"),
+    ("contains(name, Fleet)", "contains takes a field and a quoted text"),
+    ("contains(nope, 'x')", "unknown field 'nope'"),
+    ("contains(name, 'x') eq 'yes'", "can only be compared with true or false"),
+])
+def test_what_sage_does_not_document_is_refused_naming_what_is(api, flt, words):
+    answer = api.get("/customers", params={"$filter": flt})
+    assert answer.status_code == 400
+    assert words in answer.text
