@@ -337,14 +337,15 @@ class Sage200Sandbox:
 
     def _route(self, method: str, rest: str, resource: str, record_id: str, params: dict[str, str], body: Any,
                company: str) -> Response:
-        if spec.operation(method, rest) is None and resource not in Books.EXTRA_LISTS:
+        if spec.operation(method, rest) is None:
             return _error(404, f"No HTTP resource was found that matches {method} /{rest}.", code="NotFound")
         books = self.companies[company]
         with self.lock:
             try:
                 expand = params.pop("$expand", None) if method == "GET" else None
                 if method == "GET" and not record_id:
-                    rows = odata.apply(books.rows(resource), params, fields=books.fields(resource))
+                    # Query options may name what the spec lists for the resource's items, nothing else.
+                    rows = odata.apply(books.rows(resource), params, fields=spec.list_fields(rest))
                     return _json(books.expand(resource, rows, expand) if expand else rows)
                 if method == "GET":
                     found = books.get(resource, record_id) if _ID.match(record_id) else None

@@ -6,8 +6,9 @@ and refunds (sales payments) positive, credit notes and receipts negative. An al
 allocation history item on each, and lists the other transactions of the session (by URN) in each
 one's `allocation_session_items`; all of them get a new `date_time_updated`.
 
-Not in the shared specs: `products` (Sage 200's stock module); its shape here follows the stock API's
-product list (id, code, name, description, tax code, price, status, date_time_updated).
+`products` follow stock.json's `product` (id, code, name, description, tax_code_id,
+product_status_type, date_time_updated) plus `sales_price`, which that schema does not have (see
+FIDELITY.md: the live price is elsewhere).
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ CURRENCIES = (("GBP", 826, "Pound Sterling", "£"), ("EUR", 978, "Euro", "€"),
 
 
 class Books:
-    # Lists served though not described by the shared specs.
-    EXTRA_LISTS = frozenset({"products"})
+    # Lists served though not described by the shared specs (none since stock.json came).
+    EXTRA_LISTS: frozenset[str] = frozenset()
 
     def __init__(self, company_id: str, name: str, clock: Any, *, base_currency: str = "GBP") -> None:
         self.company_id = company_id
@@ -155,7 +156,8 @@ class Books:
                                      "currency_iso_code_id": iso_id}, record_id=number)
         for code, name, price, tax in PRODUCTS:
             product = self._add("products", {"code": code, "name": name, "description": name,
-                                             "sales_price": money(price), "tax_code_id": tax, "status": "Active"})
+                                             "sales_price": money(price), "tax_code_id": tax,
+                                             "product_group_id": 1, "product_status_type": "Active"})
             self.seed_ids[code] = str(product["id"])
         for reference, name in (("ACME001", "Acme Fleet Services Ltd"), ("BROWN01", "Brown & Daughters")):
             customer = self._customer({"reference": reference, "name": name})

@@ -212,6 +212,8 @@ def apply(records: list[dict[str, Any]], params: Mapping[str, str], *,
     rows = rows[skip:skip + top]
     if params.get("$select"):
         wanted = {"id", *(f.strip() for f in params["$select"].split(","))}
+        if fields is not None and wanted - set(fields):
+            raise ODataError(f"$select: unknown field {sorted(wanted - set(fields))[0]!r}")
         rows = [{k: v for k, v in r.items() if k in wanted} for r in rows]
     return rows
 

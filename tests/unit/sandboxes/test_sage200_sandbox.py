@@ -63,3 +63,24 @@ def test_what_sage_does_not_document_is_refused_naming_what_is(api, flt, words):
     answer = api.get("/customers", params={"$filter": flt})
     assert answer.status_code == 400
     assert words in answer.text
+
+
+# ---- stock.json and purchases.json validate what reaches /products and the purchase endpoints
+
+def test_products_are_a_stock_json_list_and_its_query_options_are_checked_against_it(api):
+    rows = api.get("/products", params={"$filter": "date_time_updated gt 2025-01-01T00:00:00Z",
+                                        "$orderby": "id", "$select": "code,name,product_status_type"}).json()
+    assert {r["code"] for r in rows} == {"LAB-HOUR", "OIL-5W30", "MOT-TEST"}
+    assert all(r["product_status_type"] == "Active" for r in rows)
+    for options, words in (({"$filter": "sales_price gt 1"}, "unknown field 'sales_price'"),
+                           ({"$orderby": "price"}, "unknown field 'price'"),
+                           ({"$select": "code,selling_price"}, "unknown field 'selling_price'")):
+        answer = api.get("/products", params=options)
+        assert answer.status_code == 400 and words in answer.text
+
+
+def test_a_purchase_invoice_is_validated_against_purchases_json(api):
+    answer = api.post("/purchase_invoices", json={"supplier_id": 1, "reference": "X" * 300, "colour": "red"})
+    assert answer.status_code == 400
+    assert "colour" in answer.text and "reference" in answer.text
+    assert api.get("/purchase_posted_transactions", params={"$filter": "nope eq 1"}).status_code == 400

@@ -325,7 +325,9 @@ class Sage200Feed:
                 "description": row.get("name") or row.get("description") or "",
                 "sales_prices": [{"price": row["sales_price"]}] if row.get("sales_price") is not None else [],
                 "sales_tax_rate": {"id": str(tax)} if tax is not None else None,
-                "active": str(row.get("status") or "Active") == "Active", "updated_at": row.get("date_time_updated")}
+                # stock.json: product_status_type is 'Active' or 'Inactive' (`status` is a read-only object)
+                "active": str(row.get("product_status_type") or "Active") == "Active",
+                "updated_at": row.get("date_time_updated")}
 
     @staticmethod
     def _tax_code(row: Mapping[str, Any]) -> dict[str, Any]:
