@@ -65,10 +65,12 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _error(status: int, message: str, *, code: str = "Error", details: list[str] | None = None) -> Response:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        body["details"] = [{"message": d} for d in details]
-    return _json(body, status)
+    """An error as Sage 200 documents it: a status and one readable message about the first problem
+    (developer.sage.com/200c/guides/what-makes-an-api-request shows `{"statusCode", "message"}`; the
+    UK specs only say the body "will include details"). `code` names the case for readers of this
+    file; Sage sends no such code, so neither does the sandbox."""
+    first = f"{message} {details[0]}" if details else message
+    return _json({"statusCode": status, "message": first}, status)
 
 
 class _DroppedResponse(Response):

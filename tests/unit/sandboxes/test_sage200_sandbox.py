@@ -65,6 +65,17 @@ def test_what_sage_does_not_document_is_refused_naming_what_is(api, flt, words):
     assert words in answer.text
 
 
+# ---- errors
+
+def test_an_error_is_a_status_and_one_message_about_the_first_problem(api):
+    answer = api.post("/customers", json={"name": "Twin", "reference": "ACME001"})
+    assert answer.status_code == 400
+    assert answer.json() == {"statusCode": 400, "message": "A customer with the reference ACME001 already exists."}
+    invalid = api.post("/sales_invoices", json={"customer_id": 1, "reference": "X" * 300, "colour": "red"}).json()
+    assert set(invalid) == {"statusCode", "message"}
+    assert invalid["message"].startswith("The request is invalid. ")  # the first problem only, as Sage says
+
+
 # ---- stock.json and purchases.json validate what reaches /products and the purchase endpoints
 
 def test_products_are_a_stock_json_list_and_its_query_options_are_checked_against_it(api):
@@ -82,5 +93,5 @@ def test_products_are_a_stock_json_list_and_its_query_options_are_checked_agains
 def test_a_purchase_invoice_is_validated_against_purchases_json(api):
     answer = api.post("/purchase_invoices", json={"supplier_id": 1, "reference": "X" * 300, "colour": "red"})
     assert answer.status_code == 400
-    assert "colour" in answer.text and "reference" in answer.text
+    assert answer.json()["statusCode"] == 400 and "'colour' was unexpected" in answer.json()["message"]
     assert api.get("/purchase_posted_transactions", params={"$filter": "nope eq 1"}).status_code == 400

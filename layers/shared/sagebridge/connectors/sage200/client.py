@@ -114,8 +114,10 @@ def throttle_pause(response: httpx.Response) -> float | None:
 
 
 def error_from_response(response: httpx.Response) -> SageError:
-    """Sage 200 (and APIM in front of it) errors: `{"message"}` / `{"Message"}` objects or a list of
-    them, sometimes with details; mapped to the shared error types with Sage's readable words."""
+    """Sage 200 (and APIM in front of it) errors, mapped to the shared error types with Sage's
+    readable words. Documented: `{"statusCode": n, "message": "..."}` with one message about the
+    first problem (APIM and developer.sage.com/200c); also read, as ASP.NET may send them:
+    `{"Message"}`, a list of such objects, `details`, and a `code` (kept as data_code)."""
     status = response.status_code
     try:
         body = loads(response.content) if response.content else None
