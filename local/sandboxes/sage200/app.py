@@ -100,6 +100,8 @@ class Sage200Sandbox:
         rate_limit_per_minute: int | None = RATE_LIMIT_PER_MINUTE,
         rate_limit_retry_after: bool = True,
         auto_approve: bool = False,
+        rotate_refresh_tokens: bool = True,
+        report_refresh_expiry: bool = False,
     ) -> None:
         self.clock = clock or SandboxClock()
         self.lock = threading.RLock()
@@ -109,7 +111,8 @@ class Sage200Sandbox:
         # APIM sends Retry-After by default; False models a policy without it (and without the
         # seconds in its message), so a client must find its own pause.
         self.rate_limit_retry_after = rate_limit_retry_after
-        self.oauth = SageIdServer(self.clock)
+        self.oauth = SageIdServer(self.clock, rotate_refresh_tokens=rotate_refresh_tokens,
+                                  report_refresh_expiry=report_refresh_expiry)
         self.oauth.add_client(client_id, client_secret, redirect_uris)
         self.client_id, self.client_secret = client_id, client_secret
         self.subscription_key = subscription_key

@@ -3,10 +3,14 @@ token lifetimes on the sandbox clock, and validation against the stock and purch
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from local.sandboxes.sage200 import API_BASE_URL, DEFAULT_SUBSCRIPTION_KEY, Sage200Sandbox, SandboxClock
+from local.sandboxes.sage200 import API_BASE_URL, DEFAULT_SUBSCRIPTION_KEY, TOKEN_URL, Sage200Sandbox, SandboxClock
+from sagebridge.connectors.oauth import ClientCredentials, OAuthClient, sage200_provider
 from sagebridge.connectors.sage200.client import site_and_company
 
 
@@ -95,3 +99,51 @@ def test_a_purchase_invoice_is_validated_against_purchases_json(api):
     assert answer.status_code == 400
     assert answer.json()["statusCode"] == 400 and "'colour' was unexpected" in answer.json()["message"]
     assert api.get("/purchase_posted_transactions", params={"$filter": "nope eq 1"}).status_code == 400
+
+
+# ---- Sage ID tokens on the sandbox clock
+
+def _form(sandbox: Sage200Sandbox, refresh_token: str) -> dict[str, str]:
+    return {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": sandbox.client_id,
+            "client_secret": sandbox.client_secret}
+
+
+def test_the_access_token_dies_480_sandbox_seconds_after_issue(sandbox, api):
+    assert api.get("/tax_codes").status_code == 200
+    sandbox.clock.advance(seconds=479)
+    assert api.get("/tax_codes").status_code == 200
+    sandbox.clock.advance(seconds=2)
+    assert api.get("/tax_codes").status_code == 401
+
+
+@pytest.mark.parametrize("rotate", [True, False])
+def test_a_refresh_rotates_the_refresh_token_unless_the_knob_says_not(rotate):
+    sandbox = Sage200Sandbox(clock=SandboxClock.frozen_at("2025-03-03T09:00:00+00:00"),
+                             rotate_refresh_tokens=rotate)
+    first = sandbox.issue_tokens()["refresh_token"]
+    with httpx.Client(transport=sandbox.sync_transport()) as http:
+        second = http.post(TOKEN_URL, data=_form(sandbox, first)).json()["refresh_token"]
+        assert (second != first) is rotate
+        again = http.post(TOKEN_URL, data=_form(sandbox, first))
+        assert again.status_code == (400 if rotate else 200)  # a rotated token is dead
+        sandbox.clock.advance(days=90, seconds=1)  # the grant ends 90 days after consent, refreshed or not
+        assert http.post(TOKEN_URL, data=_form(sandbox, second)).json()["error"] == "invalid_grant"
+
+
+def test_an_app_on_its_own_clock_sees_the_grant_end_move_with_the_sandbox_clock():
+    """The local stack: the app keeps real time while a person moves the sandbox's clock on."""
+    sandbox = Sage200Sandbox(clock=SandboxClock.frozen_at("2025-03-03T09:00:00+00:00"), report_refresh_expiry=True)
+    app_now = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    tokens = sandbox.issue_tokens()
+    assert tokens["refresh_token_expires_in"] == 90 * 86400
+    sandbox.clock.advance(days=80)
+    with httpx.Client(transport=sandbox.sync_transport()) as http:
+        oauth = OAuthClient(sage200_provider(token_url=TOKEN_URL), http,
+                            ClientCredentials(sandbox.client_id, SecretStr(sandbox.client_secret)),
+                            clock=lambda: app_now)
+        fresh = oauth.refresh(SecretStr(tokens["refresh_token"]))
+    assert fresh.refresh_expires_at == app_now + timedelta(days=10)  # inside the 14-day warning
+
+
+def test_by_default_the_token_answer_does_not_say_when_the_grant_ends(sandbox):
+    assert "refresh_token_expires_in" not in sandbox.issue_tokens()
