@@ -6,9 +6,10 @@ and refunds (sales payments) positive, credit notes and receipts negative. An al
 allocation history item on each, and lists the other transactions of the session (by URN) in each
 one's `allocation_session_items`; all of them get a new `date_time_updated`.
 
-`products` follow stock.json's `product` (id, code, name, description, tax_code_id,
-product_status_type, date_time_updated) plus `sales_price`, which that schema does not have (see
-FIDELITY.md: the live price is elsewhere).
+`products` follow stock.json's `product` (id, code, name, description, tax_code_id, product_group_id,
+product_status_type, date_time_updated). That schema has no price: the sandbox keeps one per product
+(`sales_price`, never served on `products`) and serves it as `selling_price` and `price` of
+`product_views`, a list derived from the products as stock.json's `product_view` shapes it.
 """
 
 from __future__ import annotations
@@ -94,8 +95,25 @@ class Books:
         self.collections.setdefault(collection, {})[record["id"]] = record
         return record
 
+    # Kept on records but not served (what the spec does not have).
+    HIDDEN = {"products": frozenset({"sales_price"})}
+
+    def _served(self, collection: str, record: dict[str, Any]) -> dict[str, Any]:
+        hidden = self.HIDDEN.get(collection, frozenset())
+        return {k: copy.deepcopy(v) for k, v in record.items() if k not in hidden}
+
     def rows(self, collection: str) -> list[dict[str, Any]]:
-        return [copy.deepcopy(r) for r in self.collections.get(collection, {}).values()]
+        if collection == "product_views":
+            return [self._product_view(p) for p in self.collections.get("products", {}).values()]
+        return [self._served(collection, r) for r in self.collections.get(collection, {}).values()]
+
+    @staticmethod
+    def _product_view(product: dict[str, Any]) -> dict[str, Any]:
+        status = product.get("product_status_type", "Active")
+        return {"id": product["id"], "code": product["code"], "name": product["name"],
+                "description": product.get("description", ""), "status_type": status,
+                "status_type_id": 0 if status == "Active" else 1,
+                "selling_price": product.get("sales_price"), "price": product.get("sales_price")}
 
     def fields(self, collection: str) -> set[str] | None:
         records = self.collections.get(collection)
@@ -105,7 +123,7 @@ class Books:
 
     def get(self, collection: str, record_id: str | int) -> dict[str, Any] | None:
         found = self.collections.get(collection, {}).get(int(record_id))
-        return copy.deepcopy(found) if found is not None else None
+        return self._served(collection, found) if found is not None else None
 
     def set_base_currency(self, code: str) -> None:
         """The accountant picks another base currency (Sage 200 allows it before any transaction)."""

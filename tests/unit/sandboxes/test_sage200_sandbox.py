@@ -87,6 +87,9 @@ def test_products_are_a_stock_json_list_and_its_query_options_are_checked_agains
                                         "$orderby": "id", "$select": "code,name,product_status_type"}).json()
     assert {r["code"] for r in rows} == {"LAB-HOUR", "OIL-5W30", "MOT-TEST"}
     assert all(r["product_status_type"] == "Active" for r in rows)
+    assert all("sales_price" not in r for r in api.get("/products").json())  # stock.json's product has no price
+    views = api.get("/product_views", params={"$filter": "code eq 'OIL-5W30'", "$select": "id,selling_price"})
+    assert [str(v["selling_price"]) for v in views.json()] == ["9.99"]
     for options, words in (({"$filter": "sales_price gt 1"}, "unknown field 'sales_price'"),
                            ({"$orderby": "price"}, "unknown field 'price'"),
                            ({"$select": "code,selling_price"}, "unknown field 'selling_price'")):

@@ -247,7 +247,7 @@ class Sage200Feed:
         if resource == "contact_allocations":
             return self._changed_money((DocumentKind.SALES_CREDIT_NOTE,), since)
         if resource == "products":
-            return (self._product(r) for r in self._updated("products", since))
+            return self._products(since)
         if resource == "tax_rates":
             return (self._tax_code(r) for r in self._updated("tax_codes", since))
         if resource == "contacts":
@@ -281,6 +281,25 @@ class Sage200Feed:
     def _updated(self, resource: str, since: datetime | None, extra: str | None = None) -> Iterator[dict[str, Any]]:
         parts = [p for p in (extra, f"date_time_updated gt {odata_datetime(since)}" if since else None) if p]
         return self.client.iterate(resource, filter=" and ".join(parts) or None, orderby="date_time_updated,id")
+
+    def _products(self, since: datetime | None) -> Iterator[Mapping[str, Any]]:
+        """Products changed since, with their price: stock.json's `product` has none, its
+        `product_view` has `selling_price`, read for a batch of products at a time."""
+        batch: list[dict[str, Any]] = []
+        for row in self._updated("products", since):
+            batch.append(row)
+            if len(batch) == _URN_BATCH:
+                yield from self._priced(batch)
+                batch = []
+        if batch:
+            yield from self._priced(batch)
+
+    def _priced(self, rows: list[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        ids = " or ".join(f"id eq {int(r['id'])}" for r in rows)
+        prices = {str(v["id"]): v.get("selling_price")
+                  for v in self.client.list("product_views", filter=ids, select="id,selling_price")}
+        for row in rows:
+            yield self._product(row, prices.get(str(row["id"])))
 
     def _changed_money(self, kinds: Iterable[DocumentKind], since: datetime | None) -> Iterator[Mapping[str, Any]]:
         types = " or ".join(f"trader_transaction_type eq {odata_string(mapper.TRANSACTION_TYPE[k])}" for k in kinds)
@@ -319,11 +338,11 @@ class Sage200Feed:
         }
 
     @staticmethod
-    def _product(row: Mapping[str, Any]) -> dict[str, Any]:
+    def _product(row: Mapping[str, Any], price: Any = None) -> dict[str, Any]:
         tax = row.get("tax_code_id")
         return {"id": str(row["id"]), "item_code": row.get("code"),
                 "description": row.get("name") or row.get("description") or "",
-                "sales_prices": [{"price": row["sales_price"]}] if row.get("sales_price") is not None else [],
+                "sales_prices": [{"price": price}] if price is not None else [],
                 "sales_tax_rate": {"id": str(tax)} if tax is not None else None,
                 # stock.json: product_status_type is 'Active' or 'Inactive' (`status` is a read-only object)
                 "active": str(row.get("product_status_type") or "Active") == "Active",
