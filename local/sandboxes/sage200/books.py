@@ -115,12 +115,6 @@ class Books:
                 "status_type_id": 0 if status == "Active" else 1,
                 "selling_price": product.get("sales_price"), "price": product.get("sales_price")}
 
-    def fields(self, collection: str) -> set[str] | None:
-        records = self.collections.get(collection)
-        if not records:
-            return None
-        return set().union(*(r.keys() for r in records.values()))
-
     def get(self, collection: str, record_id: str | int) -> dict[str, Any] | None:
         found = self.collections.get(collection, {}).get(int(record_id))
         return self._served(collection, found) if found is not None else None
