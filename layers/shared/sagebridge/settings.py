@@ -49,6 +49,9 @@ class Settings(BaseModel):
     sage200_api_url: str = Field(
         alias="SAGE200_API_URL", default="https://api.columbus.sage.com/uk/sage200extra/accounts/v1"
     )
+    # Client-side pacing per Sage 200 subscription key (connectors/sage200/client.py); Sage publishes
+    # no limit, 100 a minute is the sandbox's assumed one (local/sandboxes/FIDELITY.md); 0 turns it off.
+    sage200_requests_per_minute: float = Field(alias="SAGE200_REQUESTS_PER_MINUTE", default=100, ge=0)
     sage200_auth_url: str = Field(alias="SAGE200_AUTH_URL", default="https://id.sage.com/authorize")
     sage200_token_url: str = Field(alias="SAGE200_TOKEN_URL", default="https://id.sage.com/oauth/token")
     # Sage Intacct's XML gateway; after getAPISession the client uses the endpoint the session names.

@@ -15,6 +15,12 @@ Use in process::
     http = httpx.Client(transport=sandbox.sync_transport())
     # every call: Authorization, Ocp-Apim-Subscription-Key (sandbox.subscription_key), X-Site, X-Company
 
+Sage ID knobs: ``rotate_refresh_tokens`` (False: a refresh hands the same refresh token back) and
+``report_refresh_expiry`` (True: token answers carry ``refresh_token_expires_in`` on the sandbox clock).
+
+Rate limit: on by default (``RATE_LIMIT_PER_MINUTE`` per subscription key, an assumption); knobs
+``rate_limit_per_minute`` (None: off) and ``rate_limit_retry_after`` (False: 429 without Retry-After).
+
 Test helpers: ``sandbox.faults`` (latency, error, rate_limit, drop_after_commit: the Sage Accounting
 sandbox's), ``sandbox.accountant()``, ``sandbox.requests`` / ``request_count()``, ``sandbox.clock``.
 """
@@ -31,6 +37,7 @@ from .app import (
     DEFAULT_CLIENT_SECRET,
     DEFAULT_SUBSCRIPTION_KEY,
     HOST,
+    RATE_LIMIT_PER_MINUTE,
     REVOKE_URL,
     TOKEN_URL,
     Sage200Sandbox,
@@ -40,8 +47,10 @@ from .oauth import ACCESS_TOKEN_SECONDS, AUDIENCE, REFRESH_TOKEN_DAYS
 
 
 def create_app() -> Sage200Sandbox:
-    """uvicorn factory: real-time clock, one company, the default client, consent given at once."""
-    return Sage200Sandbox(companies=("Demo Garage Ltd",), auto_approve=True)
+    """uvicorn factory: real-time clock, one company, the default client, consent given at once.
+    Token answers say when the grant ends (`report_refresh_expiry`): the stack's app runs on its own
+    clock, so this is how moving the sandbox clock shows it the 14/3-day warnings."""
+    return Sage200Sandbox(companies=("Demo Garage Ltd",), auto_approve=True, report_refresh_expiry=True)
 
 
 __all__ = [
@@ -54,6 +63,7 @@ __all__ = [
     "DEFAULT_CLIENT_SECRET",
     "DEFAULT_SUBSCRIPTION_KEY",
     "HOST",
+    "RATE_LIMIT_PER_MINUTE",
     "REFRESH_TOKEN_DAYS",
     "REVOKE_URL",
     "TOKEN_URL",

@@ -100,4 +100,4 @@ class Accountant:
         with self.sandbox.lock:
             return dict(self.books._add("products", {"code": code, "name": name, "description": name,
                                                      "sales_price": money(price), "tax_code_id": tax_code_id,
-                                                     "status": "Active"}))
+                                                     "product_group_id": 1, "product_status_type": "Active"}))

@@ -6,8 +6,10 @@ and refunds (sales payments) positive, credit notes and receipts negative. An al
 allocation history item on each, and lists the other transactions of the session (by URN) in each
 one's `allocation_session_items`; all of them get a new `date_time_updated`.
 
-Not in the shared specs: `products` (Sage 200's stock module); its shape here follows the stock API's
-product list (id, code, name, description, tax code, price, status, date_time_updated).
+`products` follow stock.json's `product` (id, code, name, description, tax_code_id, product_group_id,
+product_status_type, date_time_updated). That schema has no price: the sandbox keeps one per product
+(`sales_price`, never served on `products`) and serves it as `selling_price` and `price` of
+`product_views`, a list derived from the products as stock.json's `product_view` shapes it.
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ CURRENCIES = (("GBP", 826, "Pound Sterling", "£"), ("EUR", 978, "Euro", "€"),
 
 
 class Books:
-    # Lists served though not described by the shared specs.
-    EXTRA_LISTS = frozenset({"products"})
+    # Lists served though not described by the shared specs (none since stock.json came).
+    EXTRA_LISTS: frozenset[str] = frozenset()
 
     def __init__(self, company_id: str, name: str, clock: Any, *, base_currency: str = "GBP") -> None:
         self.company_id = company_id
@@ -93,18 +95,29 @@ class Books:
         self.collections.setdefault(collection, {})[record["id"]] = record
         return record
 
-    def rows(self, collection: str) -> list[dict[str, Any]]:
-        return [copy.deepcopy(r) for r in self.collections.get(collection, {}).values()]
+    # Kept on records but not served (what the spec does not have).
+    HIDDEN = {"products": frozenset({"sales_price"})}
 
-    def fields(self, collection: str) -> set[str] | None:
-        records = self.collections.get(collection)
-        if not records:
-            return None
-        return set().union(*(r.keys() for r in records.values()))
+    def _served(self, collection: str, record: dict[str, Any]) -> dict[str, Any]:
+        hidden = self.HIDDEN.get(collection, frozenset())
+        return {k: copy.deepcopy(v) for k, v in record.items() if k not in hidden}
+
+    def rows(self, collection: str) -> list[dict[str, Any]]:
+        if collection == "product_views":
+            return [self._product_view(p) for p in self.collections.get("products", {}).values()]
+        return [self._served(collection, r) for r in self.collections.get(collection, {}).values()]
+
+    @staticmethod
+    def _product_view(product: dict[str, Any]) -> dict[str, Any]:
+        status = product.get("product_status_type", "Active")
+        return {"id": product["id"], "code": product["code"], "name": product["name"],
+                "description": product.get("description", ""), "status_type": status,
+                "status_type_id": 0 if status == "Active" else 1,
+                "selling_price": product.get("sales_price"), "price": product.get("sales_price")}
 
     def get(self, collection: str, record_id: str | int) -> dict[str, Any] | None:
         found = self.collections.get(collection, {}).get(int(record_id))
-        return copy.deepcopy(found) if found is not None else None
+        return self._served(collection, found) if found is not None else None
 
     def set_base_currency(self, code: str) -> None:
         """The accountant picks another base currency (Sage 200 allows it before any transaction)."""
@@ -155,7 +168,8 @@ class Books:
                                      "currency_iso_code_id": iso_id}, record_id=number)
         for code, name, price, tax in PRODUCTS:
             product = self._add("products", {"code": code, "name": name, "description": name,
-                                             "sales_price": money(price), "tax_code_id": tax, "status": "Active"})
+                                             "sales_price": money(price), "tax_code_id": tax,
+                                             "product_group_id": 1, "product_status_type": "Active"})
             self.seed_ids[code] = str(product["id"])
         for reference, name in (("ACME001", "Acme Fleet Services Ltd"), ("BROWN01", "Brown & Daughters")):
             customer = self._customer({"reference": reference, "name": name})

@@ -3,8 +3,11 @@
 - ``$top``: 500 when not given, at most 5000 (more is a 400, not a silent cap);
 - ``$skip`` only together with ``$orderby`` (a 400 otherwise: pages without an order can overlap);
 - ``$filter``: ``field op literal`` joined by ``and`` / ``or`` (``and`` binds tighter), parentheses;
-  ops eq ne gt ge lt le; literals 'text' ('' escapes a quote), numbers, true/false/null and
-  datetimes, which must be UTC with ``Z`` (an offset or a local time is a 400);
+  ops eq ne gt ge lt le; literals 'text' ('' escapes a quote), numbers, true/false/null, dates
+  (2025-03-01, midnight UTC) and datetimes, which must be UTC with ``Z`` (an offset or a local time
+  is a 400); the string functions Sage documents, ``contains(field, 'text')``, ``startswith(...)``
+  and ``endswith(...)``, alone or compared with ``eq``/``ne`` true/false (how Sage 200 negates
+  them); any other function, ``not`` and ``in`` are refused with a 400 naming what is supported.
 - ``$orderby``: ``field [asc|desc]`` separated by commas;
 - ``$select``: the listed fields only (``id`` always kept).
 """
@@ -27,7 +30,14 @@ class ODataError(ValueError):
     """A query Sage 200 would refuse (answered 400)."""
 
 
-_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<paren>[()])|(?P<word>[^\s()']+))")
+_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<paren>[(),])|(?P<word>[^\s(),']+))")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# developer.sage.com/200/guides/query-parameters: the string functions a $filter may use.
+FUNCTIONS: dict[str, Callable[[str, str], bool]] = {
+    "contains": lambda value, text: text in value,
+    "startswith": lambda value, text: value.startswith(text),
+    "endswith": lambda value, text: value.endswith(text),
+}
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(?P<zone>Z|[+-]\d{2}:\d{2})?$")
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
@@ -53,6 +63,8 @@ def _literal(token: str) -> Any:
         return lowered == "true"
     if lowered == "null":
         return None
+    if _DATE.match(token):
+        return dt.datetime.fromisoformat(token).replace(tzinfo=dt.UTC)
     match = _DATETIME.match(token)
     if match:
         if match.group("zone") != "Z":
@@ -121,14 +133,46 @@ class _Parser:
             if self.take() != ")":
                 raise ODataError("$filter: missing )")
             return inner
-        name, op, raw = self.take(), self.take().lower(), self.take()
+        name = self.take()
+        if name.lower() == "not":
+            raise ODataError("$filter: 'not' is not supported; compare a function with 'eq false' instead")
+        if self.peek() == "(":
+            return self.function(name)
+        op, raw = self.take().lower(), self.take()
+        if op == "in":
+            raise ODataError("$filter: 'in' is not supported; join 'eq' comparisons with 'or'")
         if op not in _OPS:
             raise ODataError(f"$filter: unknown operator {op!r}")
-        if self.fields is not None and name not in self.fields:
-            raise ODataError(f"$filter: unknown field {name!r}")
+        self.known(name)
         value = _literal(raw)
         compare = _OPS[op]
         return lambda r: compare(_comparable(r.get(name), value), value)
+
+
+    def known(self, name: str) -> None:
+        if self.fields is not None and name not in self.fields:
+            raise ODataError(f"$filter: unknown field {name!r}")
+
+    def function(self, name: str) -> Predicate:
+        """contains(field, 'text') and its kin, optionally `eq`/`ne` true/false."""
+        test = FUNCTIONS.get(name.lower())
+        if test is None:
+            raise ODataError(f"$filter: the function {name!r} is not supported (Sage 200 documents "
+                             f"{', '.join(FUNCTIONS)})")
+        self.take()  # (
+        field, comma, raw, close = self.take(), self.take(), self.take(), self.take()
+        if comma != "," or close != ")" or not raw.startswith("'"):
+            raise ODataError(f"$filter: {name} takes a field and a quoted text: {name}(field, 'text')")
+        self.known(field)
+        text = _literal(raw)
+        wanted = True
+        if (self.peek() or "").lower() in ("eq", "ne"):
+            op, value = self.take().lower(), _literal(self.take())
+            if not isinstance(value, bool):
+                raise ODataError(f"$filter: {name}(...) can only be compared with true or false")
+            wanted = value if op == "eq" else not value
+        # Case-sensitive here (stricter than a SQL Server collation is likely to be).
+        return lambda r: isinstance(r.get(field), str) and test(r[field], text) == wanted
 
 
 def parse_filter(text: str, fields: Iterable[str] | None = None) -> Predicate:
@@ -168,6 +212,8 @@ def apply(records: list[dict[str, Any]], params: Mapping[str, str], *,
     rows = rows[skip:skip + top]
     if params.get("$select"):
         wanted = {"id", *(f.strip() for f in params["$select"].split(","))}
+        if fields is not None and wanted - set(fields):
+            raise ODataError(f"$select: unknown field {sorted(wanted - set(fields))[0]!r}")
         rows = [{k: v for k, v in r.items() if k in wanted} for r in rows]
     return rows
 
@@ -184,4 +230,4 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (3, str(value))
 
 
-__all__ = ["DEFAULT_TOP", "MAX_TOP", "ODataError", "apply", "parse_datetime", "parse_filter"]
+__all__ = ["DEFAULT_TOP", "FUNCTIONS", "MAX_TOP", "ODataError", "apply", "parse_datetime", "parse_filter"]

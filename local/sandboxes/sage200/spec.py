@@ -1,4 +1,4 @@
-"""Sage 200 accounts API v1 (OpenAPI 3.0.1, five files) turned into JSON Schema validators.
+"""Sage 200 accounts API v1 (OpenAPI 3.0.1, seven files) turned into JSON Schema validators.
 
 Shared by the sandbox (a request body that does not validate -> 400, as Sage 200 answers) and the
 contract tests (every request our client sends). The files live in ``../shared/specs/sage200`` and
@@ -18,6 +18,7 @@ Public API:
     validate_request(method, path, body) -> list[str]  readable problems, [] if it is valid
     operation(method, path) -> (file, template) | None which operation a concrete path is
     validate_response(method, path, body) -> list[str] the 200 answer against its schema (lenient)
+    list_fields(path) -> set[str] | None               the fields a list's $filter/$orderby/$select may name
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from typing import Any
 
 from jsonschema import Draft4Validator, FormatChecker
 
+from . import odata
+
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 SPEC_DIR = Path(os.environ.get("SAGE200_SPECS_DIR", _REPO_ROOT.parent / "shared" / "specs" / "sage200"))
-SPEC_FILES = ("sales", "general", "nominal", "financials", "cash-book")
+SPEC_FILES = ("sales", "general", "nominal", "financials", "cash-book", "purchases", "stock")
 
 FORMATS = FormatChecker(formats=())
 
@@ -95,7 +98,7 @@ def _strict(node: Any, components: dict[str, Any], seen: frozenset[str] = frozen
 
 @functools.cache
 def documents() -> dict[str, dict[str, Any]]:
-    """The five files, `nullable` translated."""
+    """The seven files, `nullable` translated."""
     return {name: _nullable(json.loads((SPEC_DIR / f"{name}.json").read_text())) for name in SPEC_FILES}
 
 
@@ -160,6 +163,34 @@ def _inline(node: Any, components: dict[str, Any], seen: frozenset[str] = frozen
     return {k: _inline(v, components, seen) for k, v in node.items()}
 
 
+@functools.cache
+def _list_fields(name: str, template: str) -> frozenset[str] | None:
+    op = documents()[name]["paths"][template].get("get") or {}
+    schema = ((((op.get("responses") or {}).get("200") or {}).get("content") or {}).get("application/json")
+              or {}).get("schema") or {}
+    items = _inline(schema, documents()[name]["components"]["schemas"]).get("items")
+    if not isinstance(items, dict) or not items.get("properties"):
+        return None
+    return frozenset(items["properties"])
+
+
+def list_fields(path: str) -> frozenset[str] | None:
+    """The properties of a list's items (what its query options may name), from the GET's 200
+    schema; None when the path is no documented list."""
+    found = operation("GET", path)
+    return _list_fields(*found) if found else None
+
+
+def validate_query(path: str, params: dict[str, str]) -> list[str]:
+    """A list request's OData options against the spec: the fields they name exist, and the rules
+    of `odata` hold. Readable problems, [] if the sandbox would answer it."""
+    try:
+        odata.apply([], {k: v for k, v in params.items() if k != "$expand"}, fields=list_fields(path))
+    except odata.ODataError as exc:
+        return [str(exc)]
+    return []
+
+
 # Known gap: `trader_transaction_type` says maxLength 30, yet the values the same spec documents are
 # longer ("TradingAccountEntryTypePurchasePaymentSalesReceipt" is 50); answers are read without it.
 _LONGER_THAN_SPEC = frozenset({"trader_transaction_type"})
@@ -193,4 +224,5 @@ def validate_response(method: str, path: str, body: Any, status: int = 200) -> l
     return [f"{'.'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}" for e in validator.iter_errors(body)]
 
 
-__all__ = ["SPEC_DIR", "documents", "operation", "request_schema", "validate_request", "validate_response"]
+__all__ = ["SPEC_DIR", "documents", "list_fields", "operation", "request_schema", "validate_query",
+           "validate_request", "validate_response"]

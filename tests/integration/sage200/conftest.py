@@ -160,7 +160,8 @@ def world(app_table: str, dynamodb_client: Any, kms: tuple[Any, str]) -> Iterato
     notices: list[FailureSummary] = []
     sage = build_sage200(sage200_settings(app_table, kms[1]), store=store,
                          clients=AwsClients(dynamodb=dynamodb_client, kms=kms[0]), http=http,
-                         secrets=sage200_secrets(), clock=sandbox.clock.now, sleep=lambda s: None,
+                         secrets=sage200_secrets(), clock=sandbox.clock.now,
+                         sleep=lambda s: sandbox.clock.advance(seconds=s),  # a wait is time passing in Sage
                          notify=notices.append)
     yield World(sandbox, sage, store, CapturingQueue(), notices, http)
     http.close()

@@ -142,3 +142,20 @@ def test_defect_15_reconciliation_reads_sage_200_totals_of_exported_documents(wo
     [differs] = report().differences
     assert differs.problem == "total_differs" and differs.host_id == "INV-6"
     assert (differs.host_total, differs.sage_total) == (Decimal("60.00"), Decimal("65.00"))
+
+
+def test_a_large_export_stays_under_sage_200s_rate_limit(world, host):
+    """More requests than API Management allows in a minute: the container's pacer spreads them, so
+    none is throttled (the suite fails a test that provokes a 429) and the run takes Sage's time."""
+    world.add_tenant()
+    acme = customer(1)
+    host.stage(acme)
+    for n in range(1, 61):
+        host.stage(document(DocumentKind.SALES_INVOICE, n, party=acme, total=("100.00", "20.00"),
+                            lines=[line("100.00", "1", "S", ledger_code="SALES")]))
+    started = world.clock.now()
+    before = world.sandbox.request_count()
+    result = world.export(kinds=["customer", "sales_invoice"])
+    assert result.counts["created"] == 61
+    assert world.sandbox.request_count() - before > world.sandbox.rate_limiter.per_minute
+    assert (world.clock.now() - started).total_seconds() >= 60

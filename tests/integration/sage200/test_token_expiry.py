@@ -5,9 +5,19 @@ clock: the sandbox's, shared by everything."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
 
-from .conftest import PUBLIC_API_URL, TENANT
+import httpx
+from pydantic import SecretStr
+
+from local.sandboxes.sage200 import Sage200Sandbox, SandboxClock
+from sagebridge.security.tokens import TokenSet
+from sagebridge.store.aws import AwsClients
+from sagebridge.store.store import Store
+from sagebridge.sync.sage200_wiring import build_sage200
+
+from .conftest import PUBLIC_API_URL, START, TENANT, sage200_secrets, sage200_settings
 
 
 def _keep_alive(world) -> None:
@@ -85,3 +95,34 @@ def test_reconnecting_from_the_link_starts_a_new_90_days_with_its_own_warnings(w
     world.clock.advance(days=76)
     _keep_alive(world)
     assert len(world.notices) == 2 and "14 days" in world.notices[1].title
+
+
+def test_on_its_own_clock_the_app_still_warns_when_the_sandbox_clock_nears_the_end(app_table, dynamodb_client, kms):
+    """The local stack: the app keeps its own time while a person moves the sandbox's clock. The
+    sandbox then says when the grant ends (`report_refresh_expiry`, on in the stack's factory), and
+    the refresh that follows an expired token brings the warning forward."""
+    sandbox = Sage200Sandbox(clock=SandboxClock.frozen_at(START), report_refresh_expiry=True)
+    app_clock = SandboxClock.frozen_at(START)
+    transport = sandbox.sync_transport()
+    notices: list = []
+    with httpx.Client(transport=transport) as http:
+        sage = build_sage200(sage200_settings(app_table, kms[1]), store=Store(app_table, dynamodb_client,
+                                                                              clock=app_clock.now),
+                             clients=AwsClients(dynamodb=dynamodb_client, kms=kms[0]), http=http,
+                             secrets=sage200_secrets(), clock=app_clock.now,
+                             sleep=lambda s: app_clock.advance(seconds=s), notify=notices.append)
+        body = sandbox.issue_tokens()
+        sage.service.store_new_connection(TENANT, TokenSet(
+            access_token=SecretStr(body["access_token"]), refresh_token=SecretStr(body["refresh_token"]),
+            expires_at=app_clock.now() + timedelta(seconds=body["expires_in"]),
+            refresh_expires_at=app_clock.now() + timedelta(seconds=body["refresh_token_expires_in"])),
+            business_id=sandbox.business_id, business_name="Northwind")
+        assert sage.days_left(TENANT) == 90
+
+        sandbox.clock.advance(days=80)  # only Sage's clock moves
+        sage.connector_for(TENANT).list_tax_rates()  # 401 on Sage's clock, one refresh, then the answer
+        left = sage.service.find(TENANT).refresh_expires_at - app_clock.now()
+        assert timedelta(days=9, hours=23) < left <= timedelta(days=10)  # the app's clock barely moved (pacing)
+        sage.service.keep_alive_all([TENANT])
+    transport.close()
+    assert len(notices) == 1 and "ends in 9 days" in notices[0].title  # the 14-day warning, on the app's clock

@@ -39,6 +39,7 @@ from sagebridge.connectors.sage200.client import (
     site_and_company,
 )
 from sagebridge.connectors.sage200.oauth import PROVIDER, sage200_oauth_provider
+from sagebridge.connectors.sage_accounting.client import RequestPacer
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.money import to_decimal
 from sagebridge.domain.settings import Provider, TenantSettings
@@ -75,9 +76,19 @@ class Sage200:
     clock: Clock
     sleep: Callable[[float], None] = time.sleep
     client_options: dict[str, Any] = field(default_factory=dict)  # e.g. page_size, max_attempts
+    _pacer: RequestPacer | None = field(default=None, init=False, repr=False)
 
     def __repr__(self) -> str:
         return "Sage200(...)"
+
+    @property
+    def pacer(self) -> RequestPacer | None:
+        """The container's pacer of our subscription key: API Management counts calls per key, so
+        every tenant's client shares it. Timed on `clock` and `sleep` (tests: the sandbox's)."""
+        per_minute = self.settings.sage200_requests_per_minute
+        if self._pacer is None and per_minute:
+            self._pacer = RequestPacer(per_minute, clock=lambda: self.clock().timestamp(), sleep=self.sleep)
+        return self._pacer
 
     def client_for(self, tenant_id: str, **client_options: Any) -> Sage200Client:
         """A client bound to the tenant's site and company, tokens managed by `service`.
@@ -89,7 +100,7 @@ class Sage200:
         return Sage200Client(
             self.http, token_provider=self.service.token_provider(tenant_id), subscription_key=self.subscription_key,
             site_id=site, company_id=company, base_url=self.settings.sage200_api_url, sleep=self.sleep,
-            **(self.client_options | client_options),
+            **({"pacer": self.pacer} | self.client_options | client_options),
         )
 
     def connector_for(self, tenant_id: str) -> Sage200Connector:
@@ -102,7 +113,7 @@ class Sage200:
         """The companies the signing-in user can open, as the connect flow offers them."""
         client = Sage200Client(self.http, token_provider=lambda *, rejected=None: access_token,
                                subscription_key=self.subscription_key, base_url=self.settings.sage200_api_url,
-                               sleep=self.sleep)
+                               sleep=self.sleep, pacer=self.pacer)
         return [{"id": business_id_of(str(s["site_id"]), s["company_id"]),
                  "name": f"{s.get('company_name') or s['company_id']} ({s.get('site_name') or s['site_id']})"}
                 for s in client.list_sites() if s.get("site_id") and s.get("company_id") is not None]
@@ -236,7 +247,7 @@ class Sage200Feed:
         if resource == "contact_allocations":
             return self._changed_money((DocumentKind.SALES_CREDIT_NOTE,), since)
         if resource == "products":
-            return (self._product(r) for r in self._updated("products", since))
+            return self._products(since)
         if resource == "tax_rates":
             return (self._tax_code(r) for r in self._updated("tax_codes", since))
         if resource == "contacts":
@@ -270,6 +281,25 @@ class Sage200Feed:
     def _updated(self, resource: str, since: datetime | None, extra: str | None = None) -> Iterator[dict[str, Any]]:
         parts = [p for p in (extra, f"date_time_updated gt {odata_datetime(since)}" if since else None) if p]
         return self.client.iterate(resource, filter=" and ".join(parts) or None, orderby="date_time_updated,id")
+
+    def _products(self, since: datetime | None) -> Iterator[Mapping[str, Any]]:
+        """Products changed since, with their price: stock.json's `product` has none, its
+        `product_view` has `selling_price`, read for a batch of products at a time."""
+        batch: list[dict[str, Any]] = []
+        for row in self._updated("products", since):
+            batch.append(row)
+            if len(batch) == _URN_BATCH:
+                yield from self._priced(batch)
+                batch = []
+        if batch:
+            yield from self._priced(batch)
+
+    def _priced(self, rows: list[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        ids = " or ".join(f"id eq {int(r['id'])}" for r in rows)
+        prices = {str(v["id"]): v.get("selling_price")
+                  for v in self.client.list("product_views", filter=ids, select="id,selling_price")}
+        for row in rows:
+            yield self._product(row, prices.get(str(row["id"])))
 
     def _changed_money(self, kinds: Iterable[DocumentKind], since: datetime | None) -> Iterator[Mapping[str, Any]]:
         types = " or ".join(f"trader_transaction_type eq {odata_string(mapper.TRANSACTION_TYPE[k])}" for k in kinds)
@@ -308,13 +338,15 @@ class Sage200Feed:
         }
 
     @staticmethod
-    def _product(row: Mapping[str, Any]) -> dict[str, Any]:
+    def _product(row: Mapping[str, Any], price: Any = None) -> dict[str, Any]:
         tax = row.get("tax_code_id")
         return {"id": str(row["id"]), "item_code": row.get("code"),
                 "description": row.get("name") or row.get("description") or "",
-                "sales_prices": [{"price": row["sales_price"]}] if row.get("sales_price") is not None else [],
+                "sales_prices": [{"price": price}] if price is not None else [],
                 "sales_tax_rate": {"id": str(tax)} if tax is not None else None,
-                "active": str(row.get("status") or "Active") == "Active", "updated_at": row.get("date_time_updated")}
+                # stock.json: product_status_type is 'Active' or 'Inactive' (`status` is a read-only object)
+                "active": str(row.get("product_status_type") or "Active") == "Active",
+                "updated_at": row.get("date_time_updated")}
 
     @staticmethod
     def _tax_code(row: Mapping[str, Any]) -> dict[str, Any]:

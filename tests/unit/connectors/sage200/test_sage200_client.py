@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from local.sandboxes.sage200 import API_BASE_URL, DEFAULT_SUBSCRIPTION_KEY, Sage200Sandbox, SandboxClock
-from sagebridge.connectors.base import AuthError, SageUnavailable, UncertainWrite
+from sagebridge.connectors.base import AuthError, RecordInvalid, SageUnavailable, UncertainWrite
 from sagebridge.connectors.sage200.client import Sage200Client, odata_datetime, odata_string, site_and_company
 from sagebridge.observability import logger
 
@@ -70,3 +70,11 @@ def test_odata_literals():
     assert odata_datetime(datetime(2025, 3, 3, tzinfo=UTC)).endswith("Z")
     with pytest.raises(ValueError):
         odata_datetime(datetime(2025, 3, 3))  # noqa: DTZ001 - naive on purpose
+
+
+def test_sage_200s_error_message_reaches_the_caller(sandbox, http):
+    client = _client(sandbox, http)
+    with pytest.raises(RecordInvalid) as refused:
+        client.post("customers", {"name": "Twin", "reference": "ACME001"})
+    assert refused.value.status == 400
+    assert refused.value.message == "A customer with the reference ACME001 already exists."

@@ -6,6 +6,12 @@ Every call carries four headers: `Authorization: Bearer` (Sage ID), `Ocp-Apim-Su
 `X-Company` (the tenant's choice from `GET /sites`, stored as the connection's business id
 "<site id>/<company id>").
 
+Rate: Sage 200 sits behind Azure API Management, whose rate limit counts our subscription key's
+calls and answers 429 (`{"statusCode": 429, "message": "Rate limit is exceeded. Try again in N
+seconds."}`, normally with Retry-After). A `RequestPacer` (one per subscription key, shared by the
+container's clients) keeps requests under the configured rate; a 429 pauses the pacer for Retry-After,
+else for the seconds APIM's message names, else for a whole rate window (`RATE_WINDOW_SECONDS`).
+
 Retry policy, as for Sage Accounting (the same reasoning): reads retried with full-jitter backoff on
 429/5xx/transport errors; writes retried only when Sage provably did not process them (429 or 503
 from the front door, or a failure to connect); anything else after sending raises `UncertainWrite`.
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import builtins
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
@@ -42,7 +49,7 @@ from sagebridge.connectors.base import (
 )
 from sagebridge.connectors.http import NOT_SENT, WRITES, full_jitter_backoff, parse_retry_after, request_id
 from sagebridge.connectors.sage200 import mapper
-from sagebridge.connectors.sage_accounting.client import TokenProvider, dumps, loads
+from sagebridge.connectors.sage_accounting.client import RequestPacer, TokenProvider, dumps, loads
 from sagebridge.domain.kinds import DocumentKind, PartyKind
 from sagebridge.observability import logger, metrics
 
@@ -52,6 +59,9 @@ PAGE_SIZE = 500  # the API's default $top; 5000 is its maximum
 MAX_PAGE_SIZE = 5000
 SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id", "apim-request-id")
+# A 429 that names no pause: wait out the window a per-minute limit counts over.
+RATE_WINDOW_SECONDS = 60.0
+_TRY_AGAIN_IN = re.compile(r"try again in (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------------------------- OData
@@ -90,9 +100,24 @@ def _request_id(response: httpx.Response) -> str | None:
     return request_id(response, _REQUEST_ID_HEADERS)
 
 
+def throttle_pause(response: httpx.Response) -> float | None:
+    """How long a 429 asks us to wait: Retry-After, else the seconds in APIM's message, else None."""
+    pause = parse_retry_after(response.headers.get("retry-after"))
+    if pause is not None:
+        return pause
+    try:
+        body = loads(response.content) if response.content else None
+    except ValueError:
+        return None
+    found = _TRY_AGAIN_IN.search(str(body.get("message") or "")) if isinstance(body, Mapping) else None
+    return float(found.group(1)) if found else None
+
+
 def error_from_response(response: httpx.Response) -> SageError:
-    """Sage 200 (and APIM in front of it) errors: `{"message"}` / `{"Message"}` objects or a list of
-    them, sometimes with details; mapped to the shared error types with Sage's readable words."""
+    """Sage 200 (and APIM in front of it) errors, mapped to the shared error types with Sage's
+    readable words. Documented: `{"statusCode": n, "message": "..."}` with one message about the
+    first problem (APIM and developer.sage.com/200c); also read, as ASP.NET may send them:
+    `{"Message"}`, a list of such objects, `details`, and a `code` (kept as data_code)."""
     status = response.status_code
     try:
         body = loads(response.content) if response.content else None
@@ -110,7 +135,7 @@ def error_from_response(response: httpx.Response) -> SageError:
     first = entries[0] if entries else {}
     kwargs: dict[str, Any] = {"data_code": first.get("code") and str(first.get("code")),
                               "request_id": _request_id(response)}
-    retry_after = parse_retry_after(response.headers.get("retry-after")) if status == 429 else None
+    retry_after = throttle_pause(response) if status == 429 else None
     return error_for_status(status, message, retry_after=retry_after, **kwargs)
 
 
@@ -138,8 +163,10 @@ class Sage200Client:
         max_retry_after: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        pacer: RequestPacer | None = None,
     ) -> None:
         self._http = http
+        self._pacer = pacer  # shared per subscription key (sync.sage200_wiring); None: no pacing
         self._token = token_provider
         self._key = subscription_key if isinstance(subscription_key, SecretStr) else SecretStr(subscription_key)
         self.site_id = site_id
@@ -179,6 +206,8 @@ class Sage200Client:
                 headers |= {"X-Site": self.site_id, "X-Company": str(self.company_id)}
             if content is not None:
                 headers["Content-Type"] = "application/json"
+            if self._pacer is not None:
+                self._pacer.wait()
             started = time.perf_counter()
             try:
                 response = self._http.request(method, url, params=params, content=content, headers=headers)
@@ -212,12 +241,20 @@ class Sage200Client:
                 if is_write and status >= 500:
                     raise UncertainWrite(error.message, status=status, request_id=error.request_id)
                 raise error
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if status == 429:
+                retry_after = throttle_pause(response)
+                pause = retry_after if retry_after is not None else RATE_WINDOW_SECONDS
+            else:
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                pause = retry_after if retry_after is not None else self._backoff(attempt)
             if attempt >= self._max_attempts or (retry_after is not None and retry_after > self._max_retry_after):
                 if status == 429:
                     raise error
                 raise SageUnavailable(error.message, status=status, request_id=error.request_id)
-            self._sleep(retry_after if retry_after is not None else self._backoff(attempt))
+            if status == 429 and self._pacer is not None:
+                self._pacer.pause(pause)  # every request on this key waits, not just this one
+            else:
+                self._sleep(pause)
 
     # ---- resources
 
@@ -484,6 +521,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "PAGE_SIZE",
     "PROVIDER",
+    "RATE_WINDOW_SECONDS",
     "SUBSCRIPTION_KEY_HEADER",
     "Sage200Client",
     "Sage200Connector",
@@ -492,4 +530,5 @@ __all__ = [
     "odata_datetime",
     "odata_string",
     "site_and_company",
+    "throttle_pause",
 ]
