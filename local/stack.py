@@ -85,11 +85,15 @@ def _empty_sandbox(name: str) -> Any:
     return app
 
 
+# The stack's Sage user can open two businesses, and Sage asks for consent, so connecting through the
+# stack shows Sage's consent page and then Sage Bridge's business picker, as a real multi-business user sees.
+STACK_BUSINESSES = ("Demo Garage Ltd", "Demo Bodyshop Ltd")
+
+
 def _sage_accounting() -> tuple[Any, Any]:
     from local.sandboxes.sage_accounting import SageAccountingSandbox
 
-    # One business per grant so the demo's consent goes straight back; tests cover the picker.
-    sandbox = SageAccountingSandbox(businesses=("Demo Garage Ltd",), auto_approve=True)
+    sandbox = SageAccountingSandbox(businesses=STACK_BUSINESSES)
     return sandbox, sandbox
 
 
@@ -114,9 +118,9 @@ def sage200_api_path() -> str:
 
 
 def _sage200() -> tuple[Any, Any]:
-    from local.sandboxes.sage200 import create_app
+    from local.sandboxes.sage200 import Sage200Sandbox
 
-    sandbox = create_app()  # one company, consent given at once (the demo's browser goes straight back)
+    sandbox = Sage200Sandbox(companies=STACK_BUSINESSES)  # consent page, then the company picker
     return sandbox, sandbox
 
 
