@@ -26,11 +26,11 @@ import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local import dynamodb_local, runtime
+from local import dynamodb_local, runtime, timeshift
 from local import template as tpl
 
 log = logging.getLogger("local.stack")
@@ -90,21 +90,21 @@ def _empty_sandbox(name: str) -> Any:
 STACK_BUSINESSES = ("Demo Garage Ltd", "Demo Bodyshop Ltd")
 
 
-def _sage_accounting() -> tuple[Any, Any]:
+def _sage_accounting(clock: Any = None) -> tuple[Any, Any]:
     from local.sandboxes.sage_accounting import SageAccountingSandbox
 
-    sandbox = SageAccountingSandbox(businesses=STACK_BUSINESSES)
+    sandbox = SageAccountingSandbox(businesses=STACK_BUSINESSES, clock=clock)
     return sandbox, sandbox
 
 
-def _sage_intacct() -> tuple[Any, Any]:
+def _sage_intacct(clock: Any = None) -> tuple[Any, Any]:
     from local.sandboxes.sage_intacct import SageIntacctSandbox
 
-    sandbox = SageIntacctSandbox()
+    sandbox = SageIntacctSandbox(clock=clock)
     return sandbox, sandbox
 
 
-def _host_app() -> tuple[Any, Any]:
+def _host_app(clock: Any = None) -> tuple[Any, Any]:
     from local.sandboxes.host_app import HostApp, create_app
 
     host = HostApp()
@@ -117,10 +117,10 @@ def sage200_api_path() -> str:
     return API_PATH
 
 
-def _sage200() -> tuple[Any, Any]:
+def _sage200(clock: Any = None) -> tuple[Any, Any]:
     from local.sandboxes.sage200 import Sage200Sandbox
 
-    sandbox = Sage200Sandbox(companies=STACK_BUSINESSES)  # consent page, then the company picker
+    sandbox = Sage200Sandbox(companies=STACK_BUSINESSES, clock=clock)  # consent page, then the company picker
     return sandbox, sandbox
 
 
@@ -128,11 +128,19 @@ SANDBOX_FACTORIES = {"sage_accounting": _sage_accounting, "sage_intacct": _sage_
                      "host_app": _host_app}
 
 
-def load_sandbox(name: str) -> tuple[Any, Any]:
+def load_sandbox(name: str, clock: Any = None) -> tuple[Any, Any]:
     """(sandbox object for tests and the demo to drive, ASGI app to serve). A sandbox not written yet
-    (a later issue) serves an empty shell that answers 501."""
+    (a later issue) serves an empty shell that answers 501. With `clock`, the Sage sandboxes run on
+    it and serve the local-only control endpoint (`/_sandbox/clock`) that moves it."""
     factory = SANDBOX_FACTORIES.get(name)
-    return factory() if factory else (None, _empty_sandbox(name))
+    if factory is None:
+        return None, _empty_sandbox(name)
+    sandbox, app = factory(clock)
+    if clock is not None and name != "host_app":
+        from local.sandboxes.control import SandboxControls
+
+        app = SandboxControls(app, clock, sandbox=sandbox)
+    return sandbox, app
 
 
 # --- HTTP API (payload format 2.0) ---------------------------------------------------------------
@@ -290,6 +298,12 @@ class QueueTrigger:
     report_failures: bool
 
 
+def _new_clock() -> Any:
+    from local.sandboxes.sage_accounting.clock import SandboxClock
+
+    return SandboxClock()
+
+
 @dataclass
 class LocalStack:
     api_port: int = 3000
@@ -302,6 +316,9 @@ class LocalStack:
     _stop: threading.Event = field(default_factory=threading.Event)
     dynamodb_engine: str = ""
     _local: threading.local = field(default_factory=threading.local)
+    # One clock for the Sage sandboxes and, through local.timeshift, for the functions: moving it
+    # (POST /_sandbox/clock on any Sage sandbox, or `python -m local.clock`) is time passing.
+    clock: Any = field(default_factory=lambda: _new_clock())
 
     # ---- lifecycle
     def start(self) -> LocalStack:
@@ -311,6 +328,7 @@ class LocalStack:
                 raise RuntimeError(f"another local stack (pid {other}) is running and owns {runtime.OUTPUTS}: "
                                    "stop it first (Ctrl-C in its terminal)")
         runtime.cold_start()  # a new stack is a new set of containers: nothing cached from an earlier one
+        timeshift.follow(lambda: self.clock.offset)
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
@@ -338,7 +356,7 @@ class LocalStack:
             environment.update({"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
         sandbox_urls = {}
         for name in SANDBOXES:
-            sandbox, app = load_sandbox(name)
+            sandbox, app = load_sandbox(name, self.clock)
             self.sandboxes[name] = sandbox
             server = _UvicornThread(app, dynamodb_local.free_port())
             server.start()
@@ -380,6 +398,7 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stop.set()
+        timeshift.follow(timedelta())
         for server in reversed(self._servers):
             try:
                 server.stop()
@@ -475,7 +494,8 @@ class LocalStack:
     def fire(self, schedule: Schedule) -> Any:
         """Invoke a schedule's target as EventBridge Scheduler does, filling its context attributes."""
         payload = json.dumps(schedule.input)
-        payload = payload.replace("<aws.scheduler.scheduled-time>", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        now = datetime.now(UTC) + self.clock.offset  # the stack's time (see `clock`)
+        payload = payload.replace("<aws.scheduler.scheduled-time>", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
         payload = payload.replace("<aws.scheduler.execution-id>", str(uuid.uuid4()))
         payload = payload.replace("<aws.scheduler.schedule-arn>",
                                   f"arn:aws:scheduler:{REGION}:000000000000:schedule/default/{schedule.name}")
