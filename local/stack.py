@@ -128,10 +128,11 @@ SANDBOX_FACTORIES = {"sage_accounting": _sage_accounting, "sage_intacct": _sage_
                      "host_app": _host_app}
 
 
-def load_sandbox(name: str, clock: Any = None) -> tuple[Any, Any]:
+def load_sandbox(name: str, clock: Any = None, latency: tuple[float, float] = (0.0, 0.0)) -> tuple[Any, Any]:
     """(sandbox object for tests and the demo to drive, ASGI app to serve). A sandbox not written yet
     (a later issue) serves an empty shell that answers 501. With `clock`, the Sage sandboxes run on
-    it and serve the local-only control endpoint (`/_sandbox/clock`) that moves it."""
+    it and serve the local-only control endpoint (`/_sandbox/clock`) that moves it, and answer each
+    request after `latency` (seconds, a uniform draw between the bounds)."""
     factory = SANDBOX_FACTORIES.get(name)
     if factory is None:
         return None, _empty_sandbox(name)
@@ -139,7 +140,7 @@ def load_sandbox(name: str, clock: Any = None) -> tuple[Any, Any]:
     if clock is not None and name != "host_app":
         from local.sandboxes.control import SandboxControls
 
-        app = SandboxControls(app, clock, sandbox=sandbox)
+        app = SandboxControls(app, clock, sandbox=sandbox, latency=latency)
     return sandbox, app
 
 
@@ -319,6 +320,9 @@ class LocalStack:
     # One clock for the Sage sandboxes and, through local.timeshift, for the functions: moving it
     # (POST /_sandbox/clock on any Sage sandbox, or `python -m local.clock`) is time passing.
     clock: Any = field(default_factory=lambda: _new_clock())
+    # Each request to a Sage sandbox waits this long first (seconds, low-high), as a real network and
+    # service do; None: SAGEBRIDGE_SANDBOX_LATENCY_MS, else 20-50 ms. (0, 0) turns it off.
+    sandbox_latency: tuple[float, float] | None = None
 
     # ---- lifecycle
     def start(self) -> LocalStack:
@@ -355,8 +359,11 @@ class LocalStack:
         if self.quiet:
             environment.update({"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
         sandbox_urls = {}
+        from local.sandboxes.control import latency_from_env
+
+        latency = self.sandbox_latency if self.sandbox_latency is not None else latency_from_env()
         for name in SANDBOXES:
-            sandbox, app = load_sandbox(name, self.clock)
+            sandbox, app = load_sandbox(name, self.clock, latency)
             self.sandboxes[name] = sandbox
             server = _UvicornThread(app, dynamodb_local.free_port())
             server.start()
@@ -381,6 +388,7 @@ class LocalStack:
             "dynamodb": {"endpoint": ddb_url, "engine": self.dynamodb_engine},
             "moto_endpoint": moto_url,
             "sandboxes": sandbox_urls,
+            "sandbox_latency_ms": [round(latency[0] * 1000), round(latency[1] * 1000)],
             "resources": resources,
             "environment": environment,
         }
@@ -616,13 +624,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speedup", type=float, default=60.0,
                         help="run schedules this many times faster than template.yaml says (default 60: "
                              "a 15-minute schedule fires every 15 s); 0 disables the scheduler")
+    parser.add_argument("--sandbox-latency-ms", metavar="LOW-HIGH", default=None,
+                        help="each request to a Sage sandbox waits this long first (default 20-50, or "
+                             "SAGEBRIDGE_SANDBOX_LATENCY_MS; 0 turns it off)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("httpx", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        stack = LocalStack(api_port=args.port, schedule_speedup=args.speedup).start()
-    except (FileNotFoundError, dynamodb_local.DynamoDBLocalUnavailable, RuntimeError, OSError) as exc:
+        from local.sandboxes.control import latency_from_env
+
+        latency = latency_from_env(args.sandbox_latency_ms) if args.sandbox_latency_ms is not None else None
+        stack = LocalStack(api_port=args.port, schedule_speedup=args.speedup, sandbox_latency=latency).start()
+    except (ValueError, FileNotFoundError, dynamodb_local.DynamoDBLocalUnavailable, RuntimeError, OSError) as exc:
         print(f"local.stack: {exc}", file=sys.stderr)
         return 2
     seed_demo_tenant(stack)
@@ -630,6 +644,9 @@ def main(argv: list[str] | None = None) -> int:
           f"DynamoDB {stack.dynamodb_engine} at {stack.outputs['dynamodb']['endpoint']}")
     for name, url in stack.outputs["sandboxes"].items():
         print(f"  sandbox {name}: {url}")
+    low, high = stack.outputs["sandbox_latency_ms"]
+    print(f"  the Sage sandboxes answer after {low}-{high} ms (--sandbox-latency-ms); "
+          "their clock: python -m local.clock")
     print("Ctrl-C to stop.")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

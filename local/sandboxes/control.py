@@ -5,18 +5,42 @@ tests that ask) serve a sandbox through them.
                                               OAuth grants' token expiry times (never the tokens)
     POST /_sandbox/clock  {"minutes": 6}      moves the clock forward (seconds, minutes, hours, days)
 
-In the stack the Sage sandboxes share one clock, which Sage
+and a per-request latency (a uniform draw between two bounds) before a request reaches the sandbox,
+as a network and a real service add. In the stack the Sage sandboxes share one clock, which Sage
 Bridge's functions follow too (local/timeshift.py): moving it is time passing for the whole stack.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import os
+import random
 from typing import Any
 
 CLOCK_PATH = "/_sandbox/clock"
 UNITS = ("seconds", "minutes", "hours", "days")
+LATENCY_ENV = "SAGEBRIDGE_SANDBOX_LATENCY_MS"  # "20-50" (the stack's default), "30", or "0" (off)
+DEFAULT_LATENCY_MS = (20.0, 50.0)
+
+
+def latency_from_env(value: str | None = None) -> tuple[float, float]:
+    """The stack's per-request latency bounds in seconds, from `SAGEBRIDGE_SANDBOX_LATENCY_MS`."""
+    text = (os.environ.get(LATENCY_ENV, "") if value is None else value).strip()
+    if not text:
+        low, high = DEFAULT_LATENCY_MS
+    else:
+        try:
+            low_text, _, high_text = text.partition("-")
+            low, high = float(low_text), float(high_text or low_text)
+        except ValueError:
+            raise ValueError(f"{LATENCY_ENV} must be milliseconds like 20-50, 30 or 0, not {text!r}") from None
+        if not 0 <= low <= high:
+            raise ValueError(f"{LATENCY_ENV}: bounds must satisfy 0 <= low <= high, got {text!r}")
+    return low / 1000, high / 1000
+
+
 def _iso(when: dt.datetime | None) -> str | None:
     return when.astimezone(dt.UTC).isoformat(timespec="seconds") if when else None
 
@@ -46,10 +70,11 @@ def _grants(sandbox: Any, now: dt.datetime) -> list[dict[str, Any]]:
 
 
 class SandboxControls:
-    """ASGI wrapper: the control endpoint, else the sandbox itself."""
+    """ASGI wrapper: the control endpoint, then latency, then the sandbox itself."""
 
-    def __init__(self, app: Any, clock: Any, *, sandbox: Any = None) -> None:
-        self.app, self.clock, self.sandbox = app, clock, sandbox
+    def __init__(self, app: Any, clock: Any, *, sandbox: Any = None,
+                 latency: tuple[float, float] = (0.0, 0.0)) -> None:
+        self.app, self.clock, self.sandbox, self.latency = app, clock, sandbox, latency
 
     def state(self) -> dict[str, Any]:
         now = self.clock.now()
@@ -63,6 +88,8 @@ class SandboxControls:
                         "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]})
             await send({"type": "http.response.body", "body": json.dumps(body).encode()})
             return
+        if scope["type"] == "http" and self.latency[1] > 0:
+            await asyncio.sleep(random.uniform(*self.latency))
         await self.app(scope, receive, send)
 
     async def _control(self, scope: dict[str, Any], receive: Any) -> tuple[int, dict[str, Any]]:
@@ -106,4 +133,4 @@ class SandboxControls:
         return amounts
 
 
-__all__ = ["CLOCK_PATH", "SandboxControls"]
+__all__ = ["CLOCK_PATH", "LATENCY_ENV", "SandboxControls", "latency_from_env"]

@@ -215,3 +215,11 @@ def test_sage200_sign_in_warnings_reach_operators_14_and_3_days_before_the_grant
     assert connection["state"] == "expiring" and connection["expires_in_days"] < 3
     left = connection["expires_in_days"]
     assert warnings() == [f"Sage Bridge: Sage 200 connection of tenant clock-motors ends in {left} days"]
+
+
+def test_the_stacks_sage_sandboxes_answer_after_a_realistic_latency(stack):
+    assert stack.outputs["sandbox_latency_ms"] == [20, 50]
+    for name in ("sage_accounting", "sage200", "sage_intacct"):
+        started = time.monotonic()
+        httpx.get(stack.outputs["sandboxes"][name] + "/no-such-page", timeout=30)
+        assert time.monotonic() - started >= 0.02, name

@@ -76,3 +76,32 @@ def test_functions_follow_the_stack_clock_and_datetimes_stay_datetimes(monkeypat
     finally:
         timeshift.follow(timedelta())
     assert abs(module.datetime.now(UTC) - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+def test_each_request_waits_the_latency_but_the_control_endpoint_does_not(clock):
+    import time
+
+    sandbox = SageAccountingSandbox(clock=clock)
+    controlled = _client(SandboxControls(sandbox, clock, sandbox=sandbox, latency=(0.05, 0.05)))
+    started = time.monotonic()
+    assert controlled.get("/v3.1/businesses").status_code == 401  # reached the sandbox, after the wait
+    assert time.monotonic() - started >= 0.05
+    started = time.monotonic()
+    controlled.get("/_sandbox/clock")
+    assert time.monotonic() - started < 0.05
+
+
+@pytest.mark.parametrize(("value", "bounds"), [("", (0.02, 0.05)), ("0", (0.0, 0.0)), ("30", (0.03, 0.03)),
+                                               ("10-80", (0.01, 0.08))])
+def test_latency_knob(value, bounds):
+    from local.sandboxes.control import latency_from_env
+
+    assert latency_from_env(value) == pytest.approx(bounds)
+
+
+@pytest.mark.parametrize("value", ["fast", "50-20", "-5"])
+def test_latency_knob_refuses_what_is_not_milliseconds(value):
+    from local.sandboxes.control import latency_from_env
+
+    with pytest.raises(ValueError, match="SAGEBRIDGE_SANDBOX_LATENCY_MS"):
+        latency_from_env(value)
