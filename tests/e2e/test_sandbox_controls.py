@@ -216,6 +216,14 @@ def test_sage200_sign_in_warnings_reach_operators_14_and_3_days_before_the_grant
     left = connection["expires_in_days"]
     assert warnings() == [f"Sage Bridge: Sage 200 connection of tenant clock-motors ends in {left} days"]
 
+    # What `python -m local.notifications` shows a person: both warnings, with the reconnect link.
+    shown = subprocess.run([sys.executable, "-m", "local.notifications", "--tenant", "clock-motors"], cwd=ROOT,
+                           env={**os.environ, "SAGEBRIDGE_LOCAL_STATE": str(own_stack["state"])},
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.count("Sage 200 connection of tenant clock-motors ends in") == 2
+    assert "/connect/clock-motors?link=" in shown.stdout
+
 
 def test_the_stacks_sage_sandboxes_answer_after_a_realistic_latency(stack):
     assert stack.outputs["sandbox_latency_ms"] == [20, 50]
