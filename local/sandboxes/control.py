@@ -35,9 +35,11 @@ def latency_from_env(value: str | None = None) -> tuple[float, float]:
             low_text, _, high_text = text.partition("-")
             low, high = float(low_text), float(high_text or low_text)
         except ValueError:
-            raise ValueError(f"{LATENCY_ENV} must be milliseconds like 20-50, 30 or 0, not {text!r}") from None
+            raise ValueError(f"the sandbox latency ({LATENCY_ENV} or --sandbox-latency-ms) must be milliseconds "
+                             f"like 20-50, 30 or 0, not {text!r}") from None
         if not 0 <= low <= high:
-            raise ValueError(f"{LATENCY_ENV}: bounds must satisfy 0 <= low <= high, got {text!r}")
+            raise ValueError(f"the sandbox latency ({LATENCY_ENV} or --sandbox-latency-ms) needs "
+                             f"0 <= low <= high, got {text!r}")
     return low / 1000, high / 1000
 
 
