@@ -10,13 +10,17 @@ deployment has: the HTTP API, EventBridge schedules, SQS queues and the Lambda h
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
@@ -26,6 +30,70 @@ from local.stack import LocalStack
 TENANT = "demo-garage"
 INTACCT_TENANT = "demo-field-service"
 SAGE200_TENANT = "demo-motors"
+BUSINESS = "Demo Garage Ltd"  # of the two the stack's Sage user can open, the one the demo links
+
+
+class _Page(HTMLParser):
+    """The forms (action, fields, submit buttons) and links of an HTML page, as a browser sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+        self.links: list[tuple[str, str]] = []  # (text, href)
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append({"action": a.get("action", ""), "method": a.get("method", "get").lower(),
+                               "fields": {}, "buttons": []})
+        elif tag == "input" and self.forms and a.get("name"):
+            self.forms[-1]["fields"][a["name"]] = a.get("value", "")
+        elif tag == "button" and self.forms and a.get("name"):
+            self.forms[-1]["buttons"].append((a["name"], a.get("value", "")))
+        elif tag == "a":
+            self._href, self._text = a.get("href", ""), []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.links.append(("".join(self._text).strip(), self._href))
+            self._href = None
+
+
+def parse_page(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    return page
+
+
+def sign_in_to_sage(link: str, *, business: str, decision: str = "allow",
+                    seen: list[str] | None = None) -> httpx.Response:
+    """Open a connect link as a person in a browser would: press Allow (or Deny) on Sage's consent
+    page by submitting the page's own form, then, on Sage Bridge's business picker, follow the link
+    whose label starts with `business`. Returns the last page; `seen` collects the pages' titles."""
+    browser = httpx.Client(follow_redirects=True, timeout=60)
+    page = browser.get(link)
+    for _ in range(4):  # consent, picker, result: a real Sage may add steps, the sandbox does not
+        title = re.search(r"<title>(.*?)</title>", page.text, re.S)
+        if seen is not None:
+            seen.append(html.unescape(title.group(1)).strip() if title else str(page.url))
+        found = parse_page(page.text)
+        consent = next((f for f in found.forms if ("decision", decision) in f["buttons"]), None)
+        if consent is not None:
+            target = urljoin(str(page.url), consent["action"])
+            page = browser.post(target, data={**consent["fields"], "decision": decision})
+            continue
+        choice = next((href for text, href in found.links if text.startswith(business)), None)
+        if choice is not None and "pick=" in choice:
+            page = browser.get(urljoin(str(page.url), choice))
+            continue
+        return page
+    return page
 
 
 def say(step: str) -> None:
@@ -77,10 +145,9 @@ class Demo:
         say("Tenant admin links their Sage business (OAuth through the Sage sandbox)")
         link = self.admin("GET", f"/{TENANT}/connect-url")["url"]
         show(f"connect link: {link.split('?')[0]}?expires=...&sig=...")
-        browser = httpx.Client(follow_redirects=True, timeout=60)
-        page = browser.get(link)
-        hops = " -> ".join(str(r.url).split("?")[0] for r in [*page.history, page])
-        show(f"browser: {hops}")
+        pages: list[str] = []
+        page = sign_in_to_sage(link, business=BUSINESS, seen=pages)
+        show("browser: " + " -> ".join(f"{t!r}" for t in pages))
         title = "Link to Sage established successfully"
         if title not in page.text:
             raise SystemExit(f"the connect flow did not succeed: {page.status_code} {page.text[:300]}")
@@ -224,7 +291,7 @@ class Demo:
                 show(f"Intacct login verified with the gateway and kept encrypted: {connection['summary']}")
             else:
                 link = self.admin("GET", f"/{tenant_id}/connect-url")["url"]
-                page = httpx.Client(follow_redirects=True, timeout=60).get(link)
+                page = sign_in_to_sage(link, business=BUSINESS)
                 assert "Link to Sage established successfully" in page.text, page.text[:300]
                 connection = self.admin("GET", f"/{tenant_id}/connection")
                 show(f"Sage ID sign-in through the same connect link: {connection['summary']}")

@@ -11,9 +11,10 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
-from local import runtime
+from local import runtime, timeshift
 
 
 @contextmanager
@@ -31,6 +32,26 @@ def _logs_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def _follow_stack_clock() -> None:
+    """The function runs at the running stack's time, which moves when its clock is moved
+    (`python -m local.clock`), as the stack's own invocations do."""
+    import httpx
+
+    from local.sandboxes.control import CLOCK_PATH
+
+    try:
+        url = runtime.read_outputs().get("sandboxes", {}).get("sage_accounting")
+    except runtime.LocalStackNotRunning:
+        return  # invoke() says so, with what to do
+    if not url:
+        return
+    try:
+        moved = int(httpx.get(url + CLOCK_PATH, timeout=10).json()["moved_by_seconds"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return
+    timeshift.follow(timedelta(seconds=moved))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.invoke", description=__doc__)
     parser.add_argument("function", help="logical id in template.yaml, e.g. ExportSchedulerFunction")
@@ -45,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             from local.sandboxes.host_app import DEMO_SECRET, resign
 
             event = resign(event, DEMO_SECRET)
+        _follow_stack_clock()
         with _logs_to_stderr():
             result = runtime.invoke(args.function, event)
     except (runtime.LocalStackNotRunning, KeyError, FileNotFoundError, AttributeError) as exc:

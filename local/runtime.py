@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from local import template as tpl
+from local import timeshift
 
 # Tests run their own stack beside a developer's by pointing this somewhere else.
 STATE_DIR = Path(os.environ.get("SAGEBRIDGE_LOCAL_STATE", tpl.ROOT / ".local-stack"))
@@ -218,5 +219,7 @@ def invoke(logical_id: str, event: dict[str, Any], outputs: dict[str, Any] | Non
     env = function_environment(spec, outputs)
     with environment(env):
         handler = load_handler(spec)
+        if timeshift.moved():
+            timeshift.patch_loaded_modules()  # the stack's clock was moved: Sage Bridge lives at its time
         context = LambdaContext(spec.logical_id, spec.memory_size, spec.timeout)
         return handler(event, context)

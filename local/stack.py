@@ -26,11 +26,11 @@ import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local import dynamodb_local, runtime
+from local import dynamodb_local, runtime, timeshift
 from local import template as tpl
 
 log = logging.getLogger("local.stack")
@@ -85,22 +85,26 @@ def _empty_sandbox(name: str) -> Any:
     return app
 
 
-def _sage_accounting() -> tuple[Any, Any]:
+# The stack's Sage user can open two businesses, and Sage asks for consent, so connecting through the
+# stack shows Sage's consent page and then Sage Bridge's business picker, as a real multi-business user sees.
+STACK_BUSINESSES = ("Demo Garage Ltd", "Demo Bodyshop Ltd")
+
+
+def _sage_accounting(clock: Any = None) -> tuple[Any, Any]:
     from local.sandboxes.sage_accounting import SageAccountingSandbox
 
-    # One business per grant so the demo's consent goes straight back; tests cover the picker.
-    sandbox = SageAccountingSandbox(businesses=("Demo Garage Ltd",), auto_approve=True)
+    sandbox = SageAccountingSandbox(businesses=STACK_BUSINESSES, clock=clock)
     return sandbox, sandbox
 
 
-def _sage_intacct() -> tuple[Any, Any]:
+def _sage_intacct(clock: Any = None) -> tuple[Any, Any]:
     from local.sandboxes.sage_intacct import SageIntacctSandbox
 
-    sandbox = SageIntacctSandbox()
+    sandbox = SageIntacctSandbox(clock=clock)
     return sandbox, sandbox
 
 
-def _host_app() -> tuple[Any, Any]:
+def _host_app(clock: Any = None) -> tuple[Any, Any]:
     from local.sandboxes.host_app import HostApp, create_app
 
     host = HostApp()
@@ -113,10 +117,10 @@ def sage200_api_path() -> str:
     return API_PATH
 
 
-def _sage200() -> tuple[Any, Any]:
-    from local.sandboxes.sage200 import create_app
+def _sage200(clock: Any = None) -> tuple[Any, Any]:
+    from local.sandboxes.sage200 import Sage200Sandbox
 
-    sandbox = create_app()  # one company, consent given at once (the demo's browser goes straight back)
+    sandbox = Sage200Sandbox(companies=STACK_BUSINESSES, clock=clock)  # consent page, then the company picker
     return sandbox, sandbox
 
 
@@ -124,11 +128,20 @@ SANDBOX_FACTORIES = {"sage_accounting": _sage_accounting, "sage_intacct": _sage_
                      "host_app": _host_app}
 
 
-def load_sandbox(name: str) -> tuple[Any, Any]:
+def load_sandbox(name: str, clock: Any = None, latency: tuple[float, float] = (0.0, 0.0)) -> tuple[Any, Any]:
     """(sandbox object for tests and the demo to drive, ASGI app to serve). A sandbox not written yet
-    (a later issue) serves an empty shell that answers 501."""
+    (a later issue) serves an empty shell that answers 501. With `clock`, the Sage sandboxes run on
+    it and serve the local-only control endpoint (`/_sandbox/clock`) that moves it, and answer each
+    request after `latency` (seconds, a uniform draw between the bounds)."""
     factory = SANDBOX_FACTORIES.get(name)
-    return factory() if factory else (None, _empty_sandbox(name))
+    if factory is None:
+        return None, _empty_sandbox(name)
+    sandbox, app = factory(clock)
+    if clock is not None and name != "host_app":
+        from local.sandboxes.control import SandboxControls
+
+        app = SandboxControls(app, clock, sandbox=sandbox, latency=latency)
+    return sandbox, app
 
 
 # --- HTTP API (payload format 2.0) ---------------------------------------------------------------
@@ -286,6 +299,12 @@ class QueueTrigger:
     report_failures: bool
 
 
+def _new_clock() -> Any:
+    from local.sandboxes.sage_accounting.clock import SandboxClock
+
+    return SandboxClock()
+
+
 @dataclass
 class LocalStack:
     api_port: int = 3000
@@ -298,6 +317,12 @@ class LocalStack:
     _stop: threading.Event = field(default_factory=threading.Event)
     dynamodb_engine: str = ""
     _local: threading.local = field(default_factory=threading.local)
+    # One clock for the Sage sandboxes and, through local.timeshift, for the functions: moving it
+    # (POST /_sandbox/clock on any Sage sandbox, or `python -m local.clock`) is time passing.
+    clock: Any = field(default_factory=lambda: _new_clock())
+    # Each request to a Sage sandbox waits this long first (seconds, low-high), as a real network and
+    # service do; None: SAGEBRIDGE_SANDBOX_LATENCY_MS, else 20-50 ms. (0, 0) turns it off.
+    sandbox_latency: tuple[float, float] | None = None
 
     # ---- lifecycle
     def start(self) -> LocalStack:
@@ -307,6 +332,7 @@ class LocalStack:
                 raise RuntimeError(f"another local stack (pid {other}) is running and owns {runtime.OUTPUTS}: "
                                    "stop it first (Ctrl-C in its terminal)")
         runtime.cold_start()  # a new stack is a new set of containers: nothing cached from an earlier one
+        timeshift.follow(lambda: self.clock.offset)
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
@@ -333,8 +359,11 @@ class LocalStack:
         if self.quiet:
             environment.update({"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
         sandbox_urls = {}
+        from local.sandboxes.control import latency_from_env
+
+        latency = self.sandbox_latency if self.sandbox_latency is not None else latency_from_env()
         for name in SANDBOXES:
-            sandbox, app = load_sandbox(name)
+            sandbox, app = load_sandbox(name, self.clock, latency)
             self.sandboxes[name] = sandbox
             server = _UvicornThread(app, dynamodb_local.free_port())
             server.start()
@@ -359,6 +388,7 @@ class LocalStack:
             "dynamodb": {"endpoint": ddb_url, "engine": self.dynamodb_engine},
             "moto_endpoint": moto_url,
             "sandboxes": sandbox_urls,
+            "sandbox_latency_ms": [round(latency[0] * 1000), round(latency[1] * 1000)],
             "resources": resources,
             "environment": environment,
         }
@@ -376,6 +406,7 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stop.set()
+        timeshift.follow(timedelta())
         for server in reversed(self._servers):
             try:
                 server.stop()
@@ -471,7 +502,8 @@ class LocalStack:
     def fire(self, schedule: Schedule) -> Any:
         """Invoke a schedule's target as EventBridge Scheduler does, filling its context attributes."""
         payload = json.dumps(schedule.input)
-        payload = payload.replace("<aws.scheduler.scheduled-time>", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        now = datetime.now(UTC) + self.clock.offset  # the stack's time (see `clock`)
+        payload = payload.replace("<aws.scheduler.scheduled-time>", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
         payload = payload.replace("<aws.scheduler.execution-id>", str(uuid.uuid4()))
         payload = payload.replace("<aws.scheduler.schedule-arn>",
                                   f"arn:aws:scheduler:{REGION}:000000000000:schedule/default/{schedule.name}")
@@ -592,13 +624,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speedup", type=float, default=60.0,
                         help="run schedules this many times faster than template.yaml says (default 60: "
                              "a 15-minute schedule fires every 15 s); 0 disables the scheduler")
+    parser.add_argument("--sandbox-latency-ms", metavar="LOW-HIGH", default=None,
+                        help="each request to a Sage sandbox waits this long first (default 20-50, or "
+                             "SAGEBRIDGE_SANDBOX_LATENCY_MS; 0 turns it off)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("httpx", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        stack = LocalStack(api_port=args.port, schedule_speedup=args.speedup).start()
-    except (FileNotFoundError, dynamodb_local.DynamoDBLocalUnavailable, RuntimeError, OSError) as exc:
+        from local.sandboxes.control import latency_from_env
+
+        latency = latency_from_env(args.sandbox_latency_ms) if args.sandbox_latency_ms is not None else None
+        stack = LocalStack(api_port=args.port, schedule_speedup=args.speedup, sandbox_latency=latency).start()
+    except (ValueError, FileNotFoundError, dynamodb_local.DynamoDBLocalUnavailable, RuntimeError, OSError) as exc:
         print(f"local.stack: {exc}", file=sys.stderr)
         return 2
     seed_demo_tenant(stack)
@@ -606,6 +644,9 @@ def main(argv: list[str] | None = None) -> int:
           f"DynamoDB {stack.dynamodb_engine} at {stack.outputs['dynamodb']['endpoint']}")
     for name, url in stack.outputs["sandboxes"].items():
         print(f"  sandbox {name}: {url}")
+    low, high = stack.outputs["sandbox_latency_ms"]
+    print(f"  the Sage sandboxes answer after {low}-{high} ms (--sandbox-latency-ms); "
+          "their clock: python -m local.clock")
     print("Ctrl-C to stop.")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

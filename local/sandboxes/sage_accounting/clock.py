@@ -40,3 +40,9 @@ class SandboxClock:
         with self._lock:
             self._offset += dt.timedelta(seconds=seconds, minutes=minutes, hours=hours, days=days)
         return self.now()
+
+    @property
+    def offset(self) -> dt.timedelta:
+        """How far `advance()` has moved the clock (the local stack's functions follow it)."""
+        with self._lock:
+            return self._offset

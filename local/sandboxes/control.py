@@ -1,0 +1,138 @@
+"""Local-only controls in front of a sandbox: no Sage has them, and only the local stack (and the
+tests that ask) serve a sandbox through them.
+
+    GET  /_sandbox/clock                      the sandbox's time, how far it was moved, and the
+                                              OAuth grants' token expiry times (never the tokens)
+    POST /_sandbox/clock  {"minutes": 6}      moves the clock forward (seconds, minutes, hours, days)
+
+and a per-request latency (a uniform draw between two bounds) before a request reaches the sandbox,
+as a network and a real service add. In the stack the Sage sandboxes share one clock, which Sage
+Bridge's functions follow too (local/timeshift.py): moving it is time passing for the whole stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+from typing import Any
+
+CLOCK_PATH = "/_sandbox/clock"
+UNITS = ("seconds", "minutes", "hours", "days")
+LATENCY_ENV = "SAGEBRIDGE_SANDBOX_LATENCY_MS"  # "20-50" (the stack's default), "30", or "0" (off)
+DEFAULT_LATENCY_MS = (20.0, 50.0)
+
+
+def latency_from_env(value: str | None = None) -> tuple[float, float]:
+    """The stack's per-request latency bounds in seconds, from `SAGEBRIDGE_SANDBOX_LATENCY_MS`."""
+    text = (os.environ.get(LATENCY_ENV, "") if value is None else value).strip()
+    if not text:
+        low, high = DEFAULT_LATENCY_MS
+    else:
+        try:
+            low_text, _, high_text = text.partition("-")
+            low, high = float(low_text), float(high_text or low_text)
+        except ValueError:
+            raise ValueError(f"the sandbox latency ({LATENCY_ENV} or --sandbox-latency-ms) must be milliseconds "
+                             f"like 20-50, 30 or 0, not {text!r}") from None
+        if not 0 <= low <= high:
+            raise ValueError(f"the sandbox latency ({LATENCY_ENV} or --sandbox-latency-ms) needs "
+                             f"0 <= low <= high, got {text!r}")
+    return low / 1000, high / 1000
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds") if when else None
+
+
+def _grants(sandbox: Any, now: dt.datetime) -> list[dict[str, Any]]:
+    """Each OAuth grant's token times (never a token), for a person watching one expire."""
+    oauth = getattr(sandbox, "oauth", None)
+    if oauth is None:
+        return []
+    names = {**{k: b.name for k, b in getattr(sandbox, "businesses", {}).items()},
+             **{k: b.name for k, b in getattr(sandbox, "companies", {}).items()}}
+    with sandbox.lock:
+        out = []
+        for grant in oauth.grants.values():
+            if not grant.access_tokens:
+                continue  # consent given, code not exchanged yet
+            access_until = max(grant.access_tokens.values())
+            out.append({
+                "businesses": [names.get(b, b) for b in grant.business_ids],
+                "access_token_expires_at": _iso(access_until),
+                "access_token_expired": now >= access_until,
+                "refresh_token_expires_at": _iso(grant.refresh_expires_at),
+                "refreshes": grant.refresh_count,
+                "revoked": grant.revoked,
+            })
+        return out
+
+
+class SandboxControls:
+    """ASGI wrapper: the control endpoint, then latency, then the sandbox itself."""
+
+    def __init__(self, app: Any, clock: Any, *, sandbox: Any = None,
+                 latency: tuple[float, float] = (0.0, 0.0)) -> None:
+        self.app, self.clock, self.sandbox, self.latency = app, clock, sandbox, latency
+
+    def state(self) -> dict[str, Any]:
+        now = self.clock.now()
+        return {"now": _iso(now), "moved_by_seconds": int(self.clock.offset.total_seconds()),
+                "grants": _grants(self.sandbox, now)}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/_sandbox/"):
+            status, body = await self._control(scope, receive)
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]})
+            await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+            return
+        if scope["type"] == "http" and self.latency[1] > 0:
+            await asyncio.sleep(random.uniform(*self.latency))
+        await self.app(scope, receive, send)
+
+    async def _control(self, scope: dict[str, Any], receive: Any) -> tuple[int, dict[str, Any]]:
+        if scope["path"] != CLOCK_PATH:
+            return 404, {"error": f"no such control; there is {CLOCK_PATH}"}
+        if scope["method"] == "GET":
+            return 200, self.state()
+        if scope["method"] != "POST":
+            return 405, {"error": f"{CLOCK_PATH} takes GET or POST"}
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        try:
+            amounts = self.parse_move(raw)
+        except ValueError as exc:
+            return 400, {"error": str(exc)}
+        self.clock.advance(**amounts)
+        return 200, self.state()
+
+    @staticmethod
+    def parse_move(raw: bytes) -> dict[str, float]:
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            raise ValueError('the body must be JSON, e.g. {"minutes": 6}') from None
+        if not isinstance(body, dict) or not body:
+            raise ValueError('say how far to move the clock, e.g. {"minutes": 6} or {"days": 8}')
+        unknown = sorted(set(body) - set(UNITS))
+        if unknown:
+            raise ValueError(f"unknown unit(s) {', '.join(unknown)}: use {', '.join(UNITS)}")
+        amounts: dict[str, float] = {}
+        for unit, value in body.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+                raise ValueError(f"{unit} must be a number, got {value!r}")
+            if value < 0:
+                raise ValueError("the clock only moves forward (tokens, logs and cursors never run backwards)")
+            amounts[unit] = float(value)
+        return amounts
+
+
+__all__ = ["CLOCK_PATH", "LATENCY_ENV", "SandboxControls", "latency_from_env"]
