@@ -36,6 +36,11 @@ class SandboxClock:
     def today(self) -> dt.date:
         return self.now().date()
 
+    def jumped_seconds(self) -> float:
+        """How far ``advance`` has moved this clock in total (the rate limiter adds it to real time)."""
+        with self._lock:
+            return self._offset.total_seconds()
+
     def advance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> dt.datetime:
         with self._lock:
             self._offset += dt.timedelta(seconds=seconds, minutes=minutes, hours=hours, days=days)

@@ -33,17 +33,6 @@ def test_a_failed_request_is_not_remembered_under_its_idempotency_id(api, ids):
     assert api.post("/sales_invoices", json=ex.sales_invoice(ids, idempotency_id=KEY)).status_code == 201
 
 
-def test_rate_limit_per_business_with_retry_after(sandbox, api, clock, make_client):
-    sandbox.rate_limit_per_minute = 3
-    assert [api.get("/contacts").status_code for _ in range(3)] == [200, 200, 200]
-    limited = api.get("/contacts")
-    assert limited.status_code == 429 and int(limited.headers["retry-after"]) == 60
-    other = make_client(sandbox.issue_tokens()["access_token"], list(sandbox.businesses)[1])
-    assert other.get("/contacts").status_code == 200  # another business has its own budget
-    clock.advance(60)
-    assert api.get("/contacts").status_code == 200
-
-
 def test_errors_on_the_next_n_matching_requests(sandbox, api, ids):
     sandbox.faults.error(503, times=2, method="POST", path="/sales_invoices")
     assert api.get("/sales_invoices").status_code == 200  # does not match
@@ -56,13 +45,6 @@ def test_error_body_is_sages_error_array(sandbox, api):
     sandbox.faults.error(500)
     body = api.get("/contacts").json()
     assert body[0]["$dataCode"] == "UnexpectedError" and body[0]["$severity"] == "error"
-
-
-def test_rate_limit_storm_answers_429_with_retry_after(sandbox, api):
-    sandbox.faults.rate_limit_storm(times=3, retry_after=7)
-    responses = [api.get("/contacts") for _ in range(4)]
-    assert [r.status_code for r in responses] == [429, 429, 429, 200]
-    assert responses[0].headers["retry-after"] == "7"
 
 
 def test_drop_after_commit_looks_like_a_read_timeout_but_the_invoice_exists(sandbox, api, ids):
