@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import html
 import json
 import re
@@ -48,6 +49,7 @@ DEFAULT_CLIENT_ID = "sage-bridge-local"
 DEFAULT_CLIENT_SECRET = "sage-bridge-local-secret"  # noqa: S105 - a fake for the sandbox
 DEFAULT_BUSINESSES = ("Northwind Garage Services Ltd", "Southside Motors Ltd")
 IDEMPOTENCY_DAYS = 7
+IDEMPOTENCY_KEY = re.compile(r"[0-9a-fA-F]{32}")
 MAX_ITEMS_PER_PAGE = 200
 DEFAULT_ITEMS_PER_PAGE = 20
 
@@ -69,6 +71,15 @@ def _json_default(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _sorted(value: Any) -> Any:
+    """The same JSON whatever the order of its keys (an idempotent resend may reorder them)."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 def to_json_bytes(value: Any) -> bytes:
@@ -530,15 +541,26 @@ class SageAccountingSandbox:
         payload = self._body(collection, raw, "post")
         key = payload.get(spec.IDEMPOTENCY_FIELD)
         now = self.clock.now()
+        fingerprint = ""
         if key is not None:
-            remembered = biz.idempotency.get((collection, key))
+            # Sage's rule (third-party): a 32-hex GUID. Anything else is refused (stricter).
+            if not isinstance(key, str) or not IDEMPOTENCY_KEY.fullmatch(key):
+                raise ApiError(422, "idempotency_id must be a GUID of 32 hexadecimal digits", spec.IDEMPOTENCY_FIELD)
+            record_only = {k: v for k, v in payload.items() if k != spec.IDEMPOTENCY_FIELD}
+            fingerprint = hashlib.sha256(to_json_bytes(_sorted(record_only))).hexdigest()
+            remembered = biz.idempotency.get((collection, key.lower()))
             if remembered is not None and remembered[0] > now:
+                if remembered[3] != fingerprint:
+                    # Sage would replay the first answer and hide the changed document: refuse (stricter).
+                    raise ApiError(422, f"idempotency_id {key} was used within {IDEMPOTENCY_DAYS} days for a "
+                                        "different request body", spec.IDEMPOTENCY_FIELD)
                 return remembered[1], remembered[2]
         record = self.resources.create(biz, collection, payload)
         body = render(collection, record, None)
         self.created[(biz.id, collection)] += 1
         if key is not None:
-            biz.idempotency[(collection, key)] = (now + dt.timedelta(days=IDEMPOTENCY_DAYS), 201, body)
+            biz.idempotency[(collection, key.lower())] = (now + dt.timedelta(days=IDEMPOTENCY_DAYS), 201, body,
+                                                          fingerprint)
         return 201, body
 
     def _render_one(self, collection: str, biz: Business, record: Any, request: Request) -> dict[str, Any]:

@@ -27,6 +27,35 @@ def test_idempotency_id_replays_the_first_result_for_7_days(sandbox, api, ids, c
     assert sandbox.created_count("sales_invoices") == 2
 
 
+@pytest.mark.parametrize("key", ["0f8fad5b-d9cb-469f-a165-70867728950e", "0f8fad5bd9cb469f", "z" * 32, 12345])
+def test_a_malformed_idempotency_id_is_refused_naming_it(sandbox, api, ids, key):
+    answer = api.post("/sales_invoices", json=ex.sales_invoice(ids, idempotency_id=key))
+    assert answer.status_code == 422 and answer.json()[0]["$source"] == "idempotency_id"
+    assert sandbox.created_count("sales_invoices") == 0
+
+
+def test_the_same_idempotency_id_with_a_different_body_is_refused_not_replayed(sandbox, api, ids, clock,
+                                                                                make_client):
+    first = api.post("/sales_invoices", json=ex.sales_invoice(ids, "INV-1", idempotency_id=KEY))
+    changed = api.post("/sales_invoices", json=ex.sales_invoice(ids, "INV-1-CHANGED", idempotency_id=KEY))
+    assert first.status_code == 201 and changed.status_code == 422
+    assert changed.json()[0]["$source"] == "idempotency_id" and "different request body" in changed.json()[0]["$message"]
+    assert sandbox.accountant().count_by_reference("sales_invoices") == {"INV-1": 1}
+    clock.advance(days=7, seconds=1)  # the key is forgotten: a new document under it is a new create
+    api = make_client(sandbox.issue_tokens()["access_token"], sandbox.lead_business_id)
+    assert api.post("/sales_invoices", json=ex.sales_invoice(ids, "INV-1-CHANGED", idempotency_id=KEY)).status_code == 201
+
+
+def test_the_same_body_in_another_key_order_is_replayed(sandbox, api, ids):
+    body = ex.sales_invoice(ids, idempotency_id=KEY.upper())
+    first = api.post("/sales_invoices", json=body)
+    record = body["sales_invoice"]
+    reordered = {"sales_invoice": dict(reversed(list(record.items()))) | {"idempotency_id": KEY}}
+    again = api.post("/sales_invoices", json=reordered)
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert sandbox.created_count("sales_invoices") == 1
+
+
 def test_a_failed_request_is_not_remembered_under_its_idempotency_id(api, ids):
     bad = ex.sales_invoice(ids, idempotency_id=KEY, total_amount=1.0)
     assert api.post("/sales_invoices", json=bad).status_code == 422
