@@ -461,8 +461,6 @@ class SageAccountingSandbox:
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         grant, problem = self.oauth.grant_for_access_token(token) if token else (None, "invalid")
-        if problem == "revoked":
-            return 403, ApiError(403, "Access to this business has been revoked", data_code="AccessDenied"), None
         if grant is None:
             return 401, ApiError(401, f"The access token is {problem}", data_code="Unauthorized"), None
         wanted = request.headers.get("x-business") or grant.business_ids[0]
