@@ -187,7 +187,8 @@ class AppLimits:
         """A request arrives: None if it may run (then ``leave`` when it ends), else the refusal."""
         with self._lock:
             if self.concurrent is not None and self.in_flight >= self.concurrent:
-                return Refusal(CONCURRENCY, f"{self.in_flight} requests in flight (at most {self.concurrent} per app)", 1)
+                detail = f"{self.in_flight} requests in flight (at most {self.concurrent} per app)"
+                return Refusal(CONCURRENCY, detail, 1)
             self.in_flight += 1
             return None
 
@@ -210,8 +211,8 @@ class AppLimits:
                                      f"(at most {self.per_minute})", wait)
             if self.per_day is not None and self._day_total >= self.per_day:
                 wait = max(1, math.ceil(86_400 - (now - self._day[0][0])))
-                return Refusal(RATE, f"{self._day_total} requests in the last 24 hours (at most {self.per_day} per app)",
-                               wait)
+                detail = f"{self._day_total} requests in the last 24 hours (at most {self.per_day} per app)"
+                return Refusal(RATE, detail, wait)
             window.append(now)
             if not self._day or now - self._day[-1][0] >= 60:
                 self._day.append([now, 0])
