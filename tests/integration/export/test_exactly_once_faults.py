@@ -40,7 +40,7 @@ class Chaos:
         if step == 3:
             self.faults.append(f.error(500, times=1, method="POST", path="/sales_invoices"))
         elif step == 8:
-            self.faults.append(f.rate_limit_storm(times=3, retry_after=0, method="POST"))
+            self.faults.append(f.rate_limit_storm(times=3, method="POST"))  # no Retry-After, as Sage
         elif step == 13:
             self.faults.append(f.drop_after_commit(times=1, method="POST", path="/sales_invoices"))
         elif step == 17:
