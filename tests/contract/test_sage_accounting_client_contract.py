@@ -10,10 +10,16 @@ from typing import Any
 import httpx
 import pytest
 
-from local.sandboxes.sage_accounting import spec
+from local.sandboxes.sage_accounting import VirtualSeconds, spec
 from local.sandboxes.sage_accounting.app import API_BASE_URL, SageAccountingSandbox
 from local.sandboxes.sage_accounting.clock import SandboxClock
-from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector, loads
+from sagebridge.connectors.base import RateLimited
+from sagebridge.connectors.sage_accounting.client import (
+    RequestPacer,
+    SageAccountingClient,
+    SageAccountingConnector,
+    loads,
+)
 from sagebridge.domain.kinds import DocumentKind
 
 
@@ -143,3 +149,48 @@ def test_business_currency_is_one_get_of_financial_settings_as_the_swagger_descr
     assert "GET /financial_settings" in spec._operations()  # getFinancialSettings: no parameters
     assert spec.validate_response(request.url.path, "GET", 200, loads(response.content)) == []
     assert loads(response.content)["base_currency"]["id"] == "EUR"
+
+
+def _limited(per_minute: int, **client_options: Any) -> tuple[SageAccountingSandbox, SageAccountingClient, Any]:
+    """A sandbox whose per-minute limit counts virtual seconds that the client's sleeps move on."""
+    elapsed = VirtualSeconds()
+    sandbox = SageAccountingSandbox.single_business(clock=SandboxClock.frozen_at(), rate_limit_per_minute=per_minute,
+                                                    rate_limit_seconds=elapsed)
+    token = sandbox.issue_tokens()["access_token"]
+    client = SageAccountingClient(httpx.Client(transport=sandbox.sync_transport()),
+                                  token_provider=lambda *, rejected=None: token, business_id=sandbox.lead_business_id,
+                                  base_url=API_BASE_URL, sleep=elapsed.sleep, jitter=lambda: 1.0, **client_options)
+    return sandbox, client, elapsed
+
+
+@pytest.mark.limit_refusals_expected
+def test_the_client_waits_out_the_sandboxs_429_without_retry_after_and_gets_through():
+    sandbox, client, elapsed = _limited(3)
+    for _ in range(3):
+        client.list("tax_rates")
+    client.list("tax_rates")  # refused until the minute is over: waits 5, 10, 20, 40 s, then through
+    assert elapsed() == 75.0
+    assert [status for *_, status in sandbox.request_log][-5:] == [429, 429, 429, 429, 200]
+
+
+@pytest.mark.limit_refusals_expected
+def test_the_client_gives_up_on_a_429_without_retry_after_as_rate_limited():
+    _, client, _ = _limited(1, max_attempts=3)
+    client.list("tax_rates")
+    with pytest.raises(RateLimited) as err:
+        client.list("tax_rates")  # 5 s + 10 s is not a minute: the job is rescheduled instead
+    assert err.value.retry_after is None
+
+
+def test_a_paced_client_stays_under_the_sandboxs_limit_without_a_single_429():
+    elapsed = VirtualSeconds()
+    sandbox = SageAccountingSandbox.single_business(clock=SandboxClock.frozen_at(), rate_limit_seconds=elapsed)
+    token = sandbox.issue_tokens()["access_token"]
+    client = SageAccountingClient(httpx.Client(transport=sandbox.sync_transport()),
+                                  token_provider=lambda *, rejected=None: token, business_id=sandbox.lead_business_id,
+                                  base_url=API_BASE_URL, sleep=elapsed.sleep,
+                                  pacer=RequestPacer(200, clock=elapsed, sleep=elapsed.sleep))
+    for _ in range(450):
+        client.get("tax_rates", "GB_STANDARD")
+    assert {status for *_, status in sandbox.request_log} == {200}
+    assert 120 < elapsed() < 125  # 196 at once, the next 196 a window later, and so on

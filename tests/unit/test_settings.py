@@ -20,6 +20,7 @@ def test_complete_environment_gives_settings_with_live_sage_defaults():
     assert settings.table_name == "app"
     assert settings.sage_accounting_token_url == "https://oauth.accounting.sage.com/token"
     assert settings.export_interval_minutes == 15
+    assert settings.sage_accounting_requests_per_minute == 200  # paced under Sage's limit unless turned off
 
 
 def test_missing_variables_are_named_in_one_message():

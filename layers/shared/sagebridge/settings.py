@@ -32,10 +32,12 @@ class Settings(BaseModel):
     sage_accounting_api_url: str = Field(
         alias="SAGE_ACCOUNTING_API_URL", default="https://api.accounting.sage.com/v3.1"
     )
-    # Client-side pacing per Sage business (connectors/sage_accounting/client.py RequestPacer);
-    # 0 turns it off (Sage's 429s and Retry-After are honoured either way).
+    # Client-side pacing per Sage business (connectors/sage_accounting/client.py RequestPacer): on by
+    # default at Sage's documented 200 requests a minute per business (v3.0's figure; v3.1 publishes
+    # none), so an export of a few hundred documents is paced instead of refused; 0 turns it off
+    # (Sage's 429s are honoured either way).
     sage_accounting_requests_per_minute: float = Field(
-        alias="SAGE_ACCOUNTING_REQUESTS_PER_MINUTE", default=0, ge=0
+        alias="SAGE_ACCOUNTING_REQUESTS_PER_MINUTE", default=200, ge=0
     )
     sage_accounting_auth_url: str = Field(
         alias="SAGE_ACCOUNTING_AUTH_URL", default="https://www.sageone.com/oauth2/auth/central?filter=apiv3.1"

@@ -35,7 +35,7 @@ from .app import (
     SageAccountingSandbox,
     SyncASGITransport,
 )
-from .clock import SandboxClock
+from .clock import SandboxClock, VirtualSeconds
 from .faults import Fault, Faults
 from .oauth import ACCESS_TOKEN_SECONDS, CODE_SECONDS, REFRESH_TOKEN_SECONDS, s256
 
@@ -62,6 +62,7 @@ __all__ = [
     "SageAccountingSandbox",
     "SandboxClock",
     "SyncASGITransport",
+    "VirtualSeconds",
     "create_app",
     "s256",
 ]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import html
 import json
 import re
 import threading
+import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -25,7 +27,14 @@ from .. import limits
 from . import spec
 from .accountant import Accountant
 from .clock import SandboxClock
-from .faults import Faults, RateLimiter
+from .faults import (
+    CONCURRENT_REQUESTS_PER_APP,
+    REQUESTS_PER_DAY_PER_APP,
+    REQUESTS_PER_MINUTE_PER_BUSINESS,
+    AppLimits,
+    Faults,
+    Refusal,
+)
 from .oauth import OAuthError, OAuthServer
 from .resources import RESOURCES, ApiError, Resources, currency_link, parse_timestamp, render, select_ids
 from .seed import seed_business
@@ -40,6 +49,7 @@ DEFAULT_CLIENT_ID = "sage-bridge-local"
 DEFAULT_CLIENT_SECRET = "sage-bridge-local-secret"  # noqa: S105 - a fake for the sandbox
 DEFAULT_BUSINESSES = ("Northwind Garage Services Ltd", "Southside Motors Ltd")
 IDEMPOTENCY_DAYS = 7
+IDEMPOTENCY_KEY = re.compile(r"[0-9a-fA-F]{32}")
 MAX_ITEMS_PER_PAGE = 200
 DEFAULT_ITEMS_PER_PAGE = 20
 
@@ -61,6 +71,15 @@ def _json_default(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _sorted(value: Any) -> Any:
+    """The same JSON whatever the order of its keys (an idempotent resend may reorder them)."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 def to_json_bytes(value: Any) -> bytes:
@@ -147,7 +166,11 @@ class SageAccountingSandbox:
         client_id: str = DEFAULT_CLIENT_ID,
         client_secret: str = DEFAULT_CLIENT_SECRET,
         redirect_uris: list[str] | None = None,
-        rate_limit_per_minute: int | None = None,
+        rate_limit_per_minute: int | None = REQUESTS_PER_MINUTE_PER_BUSINESS,
+        concurrent_requests: int | None = CONCURRENT_REQUESTS_PER_APP,
+        requests_per_day: int | None = REQUESTS_PER_DAY_PER_APP,
+        retry_after_header: bool = False,
+        rate_limit_seconds: Callable[[], float] | None = None,
         auto_approve: bool = False,
         base_currency: str = "GBP",
     ) -> None:
@@ -156,7 +179,14 @@ class SageAccountingSandbox:
         self.lock = threading.RLock()
         self.auto_approve = auto_approve
         self.faults = Faults()
-        self.rate_limiter = RateLimiter(self.clock, rate_limit_per_minute)
+        # Sage's limits are on by default (None switches one off). They count elapsed time, not the
+        # frozen test clock: real seconds plus the clock's jumps, or `rate_limit_seconds` if given.
+        clock_ = self.clock
+        self.limits = AppLimits(rate_limit_seconds or (lambda: time.monotonic() + clock_.offset.total_seconds()),
+                                per_minute=rate_limit_per_minute, concurrent=concurrent_requests,
+                                per_day=requests_per_day)
+        # Sage documents no Retry-After on its 429s: sent only with this knob (tests of the header).
+        self.retry_after_header = retry_after_header
         self.oauth = OAuthServer(self.clock)
         self.oauth.add_client(client_id, client_secret, redirect_uris)
         self.client_id, self.client_secret = client_id, client_secret
@@ -214,11 +244,11 @@ class SageAccountingSandbox:
 
     @property
     def rate_limit_per_minute(self) -> int | None:
-        return self.rate_limiter.per_minute
+        return self.limits.per_minute
 
     @rate_limit_per_minute.setter
     def rate_limit_per_minute(self, value: int | None) -> None:
-        self.rate_limiter.per_minute = value
+        self.limits.per_minute = value
 
     def business(self, business_id: str | None = None) -> Business:
         return self.businesses[business_id or self.lead_business_id]
@@ -324,7 +354,7 @@ class SageAccountingSandbox:
                                 media_type="application/json")
             if fault.kind == "rate_limit":
                 return Response(to_json_bytes({"error": "too_many_requests"}), status_code=429,
-                                media_type="application/json", headers={"Retry-After": str(fault.retry_after)})
+                                media_type="application/json", headers=self._retry_after(fault.retry_after))
         return None
 
     async def _token(self, request: Request) -> Response:
@@ -361,7 +391,31 @@ class SageAccountingSandbox:
 
     # -- the API ----------------------------------------------------------------------------------
 
+    def _retry_after(self, seconds: int | None) -> dict[str, str]:
+        """The Retry-After header of a 429: a fault's own figure, or the knob's; none by default."""
+        if seconds is None and self.retry_after_header:
+            seconds = 1
+        return {"Retry-After": str(seconds)} if seconds is not None else {}
+
+    def _refuse(self, refusal: Refusal, method: str, path: str, headers: dict[str, str]) -> ApiError:
+        limits.record("sage_accounting", refusal.limit, f"{method} {path}: {refusal.detail}")
+        if self.retry_after_header:
+            headers["Retry-After"] = str(refusal.retry_after)
+        return ApiError(429, "Too many requests, retry later", data_code="TooManyRequests")
+
     async def _api(self, request: Request) -> Response:
+        refusal = self.limits.enter()
+        if refusal is not None:
+            headers = {"X-Request-Id": uuid.uuid4().hex}
+            error = self._refuse(refusal, request.method, request.url.path, headers)
+            self.request_log.append((request.method, request.url.path, request.headers.get("x-business"), 429))
+            return self._errors(error, headers)
+        try:
+            return await self._api_admitted(request)
+        finally:
+            self.limits.leave()
+
+    async def _api_admitted(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex
         headers = {"X-Request-Id": request_id}
         method, path = request.method, request.url.path
@@ -377,8 +431,8 @@ class SageAccountingSandbox:
                 return self._errors(ApiError(fault.status, message), headers)
             if fault.kind == "rate_limit":
                 self.request_log.append((method, path, request.headers.get("x-business"), 429))
-                return self._errors(ApiError(429, "Too many requests"),
-                                    headers | {"Retry-After": str(fault.retry_after)})
+                return self._errors(ApiError(429, "Too many requests, retry later", data_code="TooManyRequests"),
+                                    headers | self._retry_after(fault.retry_after))
             if fault.kind == "drop_after_commit":
                 drop = fault
         raw = await request.body()
@@ -407,17 +461,14 @@ class SageAccountingSandbox:
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         grant, problem = self.oauth.grant_for_access_token(token) if token else (None, "invalid")
-        if problem == "revoked":
-            return 403, ApiError(403, "Access to this business has been revoked", data_code="AccessDenied"), None
         if grant is None:
             return 401, ApiError(401, f"The access token is {problem}", data_code="Unauthorized"), None
         wanted = request.headers.get("x-business") or grant.business_ids[0]
         if wanted not in grant.business_ids or wanted not in self.businesses:
             return 403, ApiError(403, "You do not have access to this business"), None
-        wait = self.rate_limiter.check(wanted)
-        if wait is not None:
-            headers["Retry-After"] = str(wait)
-            return 429, ApiError(429, "Rate limit exceeded, retry later"), wanted
+        refusal = self.limits.admit(wanted)
+        if refusal is not None:
+            return 429, self._refuse(refusal, request.method, request.url.path, headers), wanted
         biz = self.businesses[wanted]
         try:
             status, body = self._route(request, raw, biz, grant.business_ids)
@@ -488,15 +539,26 @@ class SageAccountingSandbox:
         payload = self._body(collection, raw, "post")
         key = payload.get(spec.IDEMPOTENCY_FIELD)
         now = self.clock.now()
+        fingerprint = ""
         if key is not None:
-            remembered = biz.idempotency.get((collection, key))
+            # Sage's rule (third-party): a 32-hex GUID. Anything else is refused (stricter).
+            if not isinstance(key, str) or not IDEMPOTENCY_KEY.fullmatch(key):
+                raise ApiError(422, "idempotency_id must be a GUID of 32 hexadecimal digits", spec.IDEMPOTENCY_FIELD)
+            record_only = {k: v for k, v in payload.items() if k != spec.IDEMPOTENCY_FIELD}
+            fingerprint = hashlib.sha256(to_json_bytes(_sorted(record_only))).hexdigest()
+            remembered = biz.idempotency.get((collection, key.lower()))
             if remembered is not None and remembered[0] > now:
+                if remembered[3] != fingerprint:
+                    # Sage would replay the first answer and hide the changed document: refuse (stricter).
+                    raise ApiError(422, f"idempotency_id {key} was used within {IDEMPOTENCY_DAYS} days for a "
+                                        "different request body", spec.IDEMPOTENCY_FIELD)
                 return remembered[1], remembered[2]
         record = self.resources.create(biz, collection, payload)
         body = render(collection, record, None)
         self.created[(biz.id, collection)] += 1
         if key is not None:
-            biz.idempotency[(collection, key)] = (now + dt.timedelta(days=IDEMPOTENCY_DAYS), 201, body)
+            biz.idempotency[(collection, key.lower())] = (now + dt.timedelta(days=IDEMPOTENCY_DAYS), 201, body,
+                                                          fingerprint)
         return 201, body
 
     def _render_one(self, collection: str, biz: Business, record: Any, request: Request) -> dict[str, Any]:

@@ -43,6 +43,29 @@ class SandboxClock:
 
     @property
     def offset(self) -> dt.timedelta:
-        """How far `advance()` has moved the clock (the local stack's functions follow it)."""
+        """How far `advance()` has moved the clock (the rate limiter adds it to real time; the local stack's
+        functions follow it)."""
         with self._lock:
             return self._offset
+
+
+class VirtualSeconds:
+    """Elapsed seconds that pass only when someone sleeps on them.
+
+    For tests that send more than a minute's worth of requests: give the same instance to the
+    sandbox's rate limiter (``rate_limit_seconds``) and to the client's pacer (``clock`` and
+    ``sleep``). The pacer then waits out the sandbox's window in no real time, and the sandbox
+    still refuses any request the pacer should have held back.
+    """
+
+    def __init__(self) -> None:
+        self._now = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self._now += max(0.0, seconds)

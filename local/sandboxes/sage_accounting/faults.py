@@ -3,7 +3,9 @@
 Kinds:
     latency            sleep ``seconds`` before answering
     error              answer ``status`` (500/503...) with Sage's error array, nothing is written
-    rate_limit         answer 429 with ``Retry-After`` (a "429 storm" is ``times=N``)
+    rate_limit         answer 429 (a "429 storm" is ``times=N``); without ``Retry-After``, as Sage
+                       documents none, unless the fault gives ``retry_after`` or the sandbox's
+                       ``retry_after_header`` knob is on
     drop_after_commit  process the request (the write is committed), then lose the answer:
                        in process (httpx.ASGITransport) the app raises ``exception``, by default
                        ``httpx.ReadTimeout``, which httpx hands to the client unchanged, so the
@@ -18,10 +20,12 @@ import datetime as dt
 import math
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
 
+from ..limits import CONCURRENCY, RATE
 from .clock import SandboxClock
 
 KINDS = ("latency", "error", "rate_limit", "drop_after_commit")
@@ -40,7 +44,7 @@ class Fault:
     business_id: str | None = None
     status: int = 500
     seconds: float = 0.0
-    retry_after: int = 1
+    retry_after: int | None = None  # rate_limit: the Retry-After to send (None: no header)
     exception: type[BaseException] | None = None  # drop_after_commit; default httpx.ReadTimeout
     fired: int = 0
     _remaining: int | None = field(default=None, repr=False)
@@ -95,7 +99,7 @@ class Faults:
     def error(self, status: int = 500, *, times: int | None = 1, **match: object) -> Fault:
         return self.add(Fault("error", status=status, times=times, **match))  # type: ignore[arg-type]
 
-    def rate_limit_storm(self, *, times: int | None = 5, retry_after: int = 1, **match: object) -> Fault:
+    def rate_limit_storm(self, *, times: int | None = 5, retry_after: int | None = None, **match: object) -> Fault:
         return self.add(Fault("rate_limit", times=times, retry_after=retry_after, **match))  # type: ignore[arg-type]
 
     def drop_after_commit(self, *, times: int | None = 1, exception: type[BaseException] | None = None,
@@ -142,3 +146,76 @@ class RateLimiter:
             return max(1, math.ceil(60 - (now - window[0]).total_seconds()))
         window.append(now)
         return None
+
+
+# Sage Accounting's published limits (../shared/specs/README.md, "Limits"; FIDELITY.md cites them).
+REQUESTS_PER_MINUTE_PER_BUSINESS = 200  # v3.0's documented figure: the conservative default for v3.1
+CONCURRENT_REQUESTS_PER_APP = 150
+REQUESTS_PER_DAY_PER_APP = 1_296_000
+
+
+@dataclass(frozen=True)
+class Refusal:
+    limit: str  # limits.RATE or limits.CONCURRENCY
+    detail: str
+    retry_after: int  # seconds until the request would be admitted (sent only if the knob is on)
+
+
+class AppLimits:
+    """Sage Accounting's rate limits, counted in elapsed time rather than on the sandbox clock.
+
+    Tests freeze the sandbox clock, so a window on it would never empty; ``seconds`` is real
+    monotonic time plus however far the sandbox clock has been advanced (a test that jumps a minute
+    empties the window, as the minute would have passed at Sage). Tests of the limiter pass their
+    own ``seconds``. Per business: ``per_minute`` requests in any sliding 60 s; per app (every
+    business): ``concurrent`` requests in flight and ``per_day`` requests in a sliding 24 h (counted
+    in one-minute buckets). ``None`` switches a limit off. Refused requests are not counted.
+    """
+
+    def __init__(self, seconds: Callable[[], float], *, per_minute: int | None = REQUESTS_PER_MINUTE_PER_BUSINESS,
+                 concurrent: int | None = CONCURRENT_REQUESTS_PER_APP,
+                 per_day: int | None = REQUESTS_PER_DAY_PER_APP) -> None:
+        self.seconds = seconds
+        self.per_minute, self.concurrent, self.per_day = per_minute, concurrent, per_day
+        self.in_flight = 0
+        self._minute: dict[str, deque[float]] = {}
+        self._day: deque[list[float]] = deque()  # [minute start, count], oldest first
+        self._day_total = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> Refusal | None:
+        """A request arrives: None if it may run (then ``leave`` when it ends), else the refusal."""
+        with self._lock:
+            if self.concurrent is not None and self.in_flight >= self.concurrent:
+                detail = f"{self.in_flight} requests in flight (at most {self.concurrent} per app)"
+                return Refusal(CONCURRENCY, detail, 1)
+            self.in_flight += 1
+            return None
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def admit(self, business_id: str) -> Refusal | None:
+        """Count one request of an authorised business, or refuse it (nothing counted)."""
+        with self._lock:
+            now = self.seconds()
+            window = self._minute.setdefault(business_id, deque())
+            while window and now - window[0] >= 60:
+                window.popleft()
+            while self._day and now - self._day[0][0] >= 86_400:
+                self._day_total -= int(self._day.popleft()[1])
+            if self.per_minute is not None and len(window) >= self.per_minute:
+                wait = max(1, math.ceil(60 - (now - window[0])))
+                return Refusal(RATE, f"{len(window)} requests in the last minute for business {business_id} "
+                                     f"(at most {self.per_minute})", wait)
+            if self.per_day is not None and self._day_total >= self.per_day:
+                wait = max(1, math.ceil(86_400 - (now - self._day[0][0])))
+                detail = f"{self._day_total} requests in the last 24 hours (at most {self.per_day} per app)"
+                return Refusal(RATE, detail, wait)
+            window.append(now)
+            if not self._day or now - self._day[-1][0] >= 60:
+                self._day.append([now, 0])
+            self._day[-1][1] += 1
+            self._day_total += 1
+            return None

@@ -1,7 +1,8 @@
 """Sage ID's OAuth 2.0 as Sage Accounting v3.1 integrators see it.
 
 Codes single-use and valid 60 s; access tokens 300 s; refresh tokens 31 days and rotated on every
-refresh (the old one dies at once); ``/revoke`` with the refresh token kills the whole grant.
+refresh (the old one dies at once); ``/revoke`` with the refresh token ends the grant: no refresh
+works again, but access tokens already issued live out their 300 s (Sage: they cannot be revoked).
 """
 
 from __future__ import annotations
@@ -153,18 +154,18 @@ class OAuthServer:
         }
 
     def revoke(self, client: Client, token: str) -> None:
+        """Ends the grant's refreshing. Its live access tokens are left alone: Sage documents that an
+        access token cannot be revoked and simply expires after 300 s."""
         grant = self._by_refresh.get(token) or self._dead_refresh.get(token)
         if grant is not None and grant.client_id == client.client_id:
             grant.revoked = True
             self._by_refresh.pop(grant.refresh_token, None)
 
     def grant_for_access_token(self, token: str) -> tuple[Grant | None, str]:
-        """(grant, "") when usable; (None, "invalid"|"expired") or (grant, "revoked") when not."""
+        """(grant, "") when usable; (None, "invalid"|"expired") when not (revoked grants included)."""
         grant = self._by_access.get(token)
         if grant is None:
             return None, "invalid"
-        if grant.revoked:
-            return grant, "revoked"
         if self.clock.now() >= grant.access_tokens[token]:
             return None, "expired"
         return grant, ""

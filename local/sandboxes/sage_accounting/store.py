@@ -183,8 +183,8 @@ class Business:
     created_at: dt.datetime
     data: dict[str, Any]
     collections: dict[str, Collection] = field(default_factory=dict)
-    # (collection, idempotency_id) -> (expires_at, status, body)
-    idempotency: dict[tuple[str, str], tuple[dt.datetime, int, Any]] = field(default_factory=dict)
+    # (collection, idempotency_id) -> (expires_at, status, body, fingerprint of the request's record)
+    idempotency: dict[tuple[str, str], tuple[dt.datetime, int, Any, str]] = field(default_factory=dict)
     number_counters: dict[str, int] = field(default_factory=dict)
     base_currency: str = "GBP"  # GET /financial_settings; the only currency without multi-currency
 

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from local.sandboxes.sage_accounting import API_BASE_URL, SageAccountingSandbox, SandboxClock
-from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector
+from local.sandboxes.sage_accounting import API_BASE_URL, SageAccountingSandbox, SandboxClock, VirtualSeconds
+from sagebridge.connectors.sage_accounting.client import RequestPacer, SageAccountingClient, SageAccountingConnector
 from sagebridge.domain import (
     Customer,
     DocumentKind,
@@ -32,12 +32,20 @@ from sagebridge.sync.export import ExportEngine, ExportRequest, ExportResult
 logger.setLevel("WARNING")  # one INFO line per Sage request drowns the test output
 
 TENANT = "acme"
+SAGE_REQUESTS_PER_MINUTE = 200  # the production default (Settings.sage_accounting_requests_per_minute)
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SageAccountingSandbox]:
-    box = SageAccountingSandbox.single_business(clock=SandboxClock.frozen_at(START))
+def elapsed() -> VirtualSeconds:
+    """The time Sage's per-minute limit counts, shared by the sandbox and the client's pacer: a run
+    of more than a minute's requests is paced as in production without waiting in real time."""
+    return VirtualSeconds()
+
+
+@pytest.fixture
+def sandbox(elapsed: VirtualSeconds) -> Iterator[SageAccountingSandbox]:
+    box = SageAccountingSandbox.single_business(clock=SandboxClock.frozen_at(START), rate_limit_seconds=elapsed)
     yield box
 
 
@@ -50,11 +58,12 @@ def http(sandbox: SageAccountingSandbox) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def connector(sandbox: SageAccountingSandbox, http: httpx.Client) -> SageAccountingConnector:
+def connector(sandbox: SageAccountingSandbox, http: httpx.Client, elapsed: VirtualSeconds) -> SageAccountingConnector:
     tokens = sandbox.issue_tokens()
     client = SageAccountingClient(
         http, token_provider=lambda *, rejected=None: tokens["access_token"], business_id=sandbox.lead_business_id,
         base_url=API_BASE_URL, sleep=lambda _seconds: None, jitter=lambda: 0.0,
+        pacer=RequestPacer(SAGE_REQUESTS_PER_MINUTE, clock=elapsed, sleep=elapsed.sleep),  # as in production
     )
     return SageAccountingConnector(client)
 

@@ -1,6 +1,6 @@
-"""The Sage Accounting client's pacer: requests start 60/N seconds apart (a little more, for
-headroom), a 429's Retry-After holds every request of the business, and a client given a rate
-shares its business's pacer."""
+"""The Sage Accounting client's pacer: at most N (less 2%) requests start in any sliding minute
+(plus a second), a burst under that starts at once, a 429 holds every request of the business, and
+a client given a rate shares its business's pacer."""
 
 from __future__ import annotations
 
@@ -20,20 +20,38 @@ class VirtualTime:
         self.now += seconds
 
 
-def test_requests_are_spaced_to_stay_under_the_limit() -> None:
+def test_a_burst_under_the_limit_does_not_wait() -> None:
     t = VirtualTime()
-    pacer = RequestPacer(120, headroom=1.0, clock=t.clock, sleep=t.sleep)
+    pacer = RequestPacer(200, clock=t.clock, sleep=t.sleep)
+    for _ in range(196):
+        pacer.wait()
+    assert t.now == 0.0
+
+
+def test_never_more_than_the_limit_less_headroom_in_any_minute() -> None:
+    t = VirtualTime()
+    pacer = RequestPacer(200, clock=t.clock, sleep=t.sleep)
     starts = []
-    for _ in range(121):
+    for n in range(1000):
         pacer.wait()
         starts.append(t.now)
-    assert starts[:3] == [0.0, 0.5, 1.0]
-    # Never more than 120 starts in any 60-second window.
-    assert all(starts[i + 120] - starts[i] >= 60.0 for i in range(len(starts) - 120))
+        t.now += 0.05 * (n % 3)  # the requests themselves take a little time
+    assert pacer.limit == 196
+    # Any 197 consecutive starts span more than Sage's minute (a second more, for jitter).
+    assert all(starts[i + 196] - starts[i] >= 61.0 - 1e-9 for i in range(len(starts) - 196))
+    # ...and the run is not slower than that: about 196 requests a minute.
+    assert 1000 / (starts[-1] / 60) == pytest.approx(196 * 60 / 61, rel=0.05)
 
 
-def test_headroom_keeps_a_little_under_the_limit() -> None:
-    assert RequestPacer(100).interval == pytest.approx(60 / 98)
+def test_only_the_request_one_too_many_waits_for_the_oldest_to_leave() -> None:
+    t = VirtualTime()
+    pacer = RequestPacer(3, headroom=1.0, window=60, clock=t.clock, sleep=t.sleep)
+    for at in (0.0, 10.0, 20.0):
+        t.now = at
+        pacer.wait()
+    t.now = 30.0
+    pacer.wait()
+    assert t.now == 60.0  # the first start (0 s) has left the window
 
 
 def test_a_retry_after_holds_the_business() -> None:

@@ -129,6 +129,40 @@ def test_429_with_a_long_retry_after_is_raised_not_slept():
     assert err.value.retry_after == 3600 and sleeps == []
 
 
+def test_429_without_retry_after_backs_off_for_seconds_not_milliseconds():
+    # Sage documents no Retry-After: the client waits 5 s, 10 s... (jitter 0.5 -> 3/4 of each).
+    answers = iter([httpx.Response(429, json=[]), httpx.Response(429, json=[]), httpx.Response(201, json={"id": "i"})])
+    client, sleeps, _ = make(lambda r: next(answers))
+    assert client.create("sales_invoices", {"contact_id": "c"})["id"] == "i"  # a 429'd write was not processed
+    assert sleeps == [3.75, 7.5]
+
+
+def test_429_without_retry_after_gives_up_as_rate_limited_after_the_last_attempt():
+    calls = []
+    client, sleeps, _ = make(lambda r: calls.append(r) or httpx.Response(429, json=[]), max_attempts=3)
+    with pytest.raises(RateLimited) as err:
+        client.get("contacts", "c")
+    assert len(calls) == 3 and err.value.retry_after is None and sleeps == [3.75, 7.5]
+
+
+def test_429_without_retry_after_holds_every_request_of_the_business():
+    class Pacer:
+        def __init__(self) -> None:
+            self.paused: list[float] = []
+
+        def wait(self) -> None:
+            pass
+
+        def pause(self, seconds: float) -> None:
+            self.paused.append(seconds)
+
+    pacer = Pacer()
+    answers = iter([httpx.Response(429, json=[]), httpx.Response(200, json={"id": "c"})])
+    client, sleeps, _ = make(lambda r: next(answers), pacer=pacer)
+    client.get("contacts", "c")
+    assert pacer.paused == sleeps == [3.75]
+
+
 def test_get_retries_5xx_and_transport_with_jittered_backoff():
     answers = iter([httpx.ReadTimeout("slow"), httpx.Response(500, json=[]), httpx.Response(200, json={"id": "x"})])
 

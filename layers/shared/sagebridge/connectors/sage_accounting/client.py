@@ -9,7 +9,9 @@ Retry policy (why it is safe):
   caller must look the record up before sending it again. Never a blind resend.
 - 401: the token provider is asked for a fresh token once and the request repeated once.
 - `Retry-After` is honoured; a wait longer than `max_retry_after` is not slept through but raised
-  as `RateLimited` so the job can be rescheduled instead of holding a Lambda.
+  as `RateLimited` so the job can be rescheduled instead of holding a Lambda. Sage documents no
+  `Retry-After`, so a 429 without one waits `throttle_backoff` seconds, doubling per attempt (up
+  to `max_retry_after`): Sage counts a minute, and a sub-second backoff would only be refused again.
 
 Money stays Decimal: JSON is parsed with `parse_float=Decimal` and written by `dumps`, which prints
 a Decimal as a JSON number without passing through float.
@@ -22,6 +24,7 @@ import json
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -80,36 +83,45 @@ _PAYMENT_TYPES = {DocumentKind.CUSTOMER_PAYMENT: "CUSTOMER_RECEIPT", DocumentKin
 
 
 class RequestPacer:
-    """Client-side pacing for one Sage business: requests start at least 60/`per_minute` seconds
-    apart, so a run never trips Sage's per-business rate limit instead of learning it from 429s
-    (each one costs a Retry-After sleep and, for a write, an attempt). Even spacing rather than a
-    burst bucket: Sage counts a sliding minute, and any burst has to be paid back in a stall.
-    `headroom` keeps a little under the limit for clock and latency jitter between us and Sage.
-    A 429 still happens if someone else uses the same business; `pause` then holds every request
-    of this pacer for the Retry-After. Thread-safe; share one per business (`pacer_for`)."""
+    """Client-side pacing for one Sage business: at most `per_minute` x `headroom` requests start in
+    any sliding `window` seconds, so a run never trips Sage's per-business rate limit instead of
+    learning it from 429s (each one costs a wait and, for a write, an attempt). A sliding window,
+    as Sage counts: a burst under the limit starts at once, and only the request that would be one
+    too many in the last minute waits for the oldest to leave it. `headroom` (2%) and a window one
+    second longer than Sage's keep a little under the limit for clock and latency jitter between us
+    and Sage. A 429 still happens if someone else uses the same business; `pause` then holds every
+    request of this pacer. Thread-safe; share one per business (`pacer_for`)."""
 
-    def __init__(self, per_minute: float, *, headroom: float = 0.98,
+    def __init__(self, per_minute: float, *, headroom: float = 0.98, window: float = 61.0,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         if per_minute <= 0:
             raise ValueError("per_minute must be positive")
         self.per_minute = per_minute
-        self.interval = 60.0 / (per_minute * headroom)
+        self.limit = max(1, int(per_minute * headroom))  # starts allowed in any window
+        self.window = window
         self._clock, self._sleep = clock, sleep
-        self._next: float | None = None  # the earliest moment the next request may start
+        self._starts: deque[float] = deque()  # reserved start times of the last window, oldest first
+        self._held_until: float | None = None  # a 429 holds the business until then
         self._lock = threading.Lock()
 
     def wait(self) -> None:
         with self._lock:
             now = self._clock()
-            start = now if self._next is None else max(now, self._next)
-            self._next = start + self.interval
+            while self._starts and self._starts[0] <= now - self.window:
+                self._starts.popleft()
+            start = now if self._held_until is None else max(now, self._held_until)
+            if self._starts:
+                start = max(start, self._starts[-1])  # first come, first served
+            if len(self._starts) >= self.limit:
+                start = max(start, self._starts[-self.limit] + self.window)
+            self._starts.append(start)
         if start > now:
             self._sleep(start - now)
 
     def pause(self, seconds: float) -> None:
         with self._lock:
             resume = self._clock() + seconds
-            self._next = resume if self._next is None else max(self._next, resume)
+            self._held_until = resume if self._held_until is None else max(self._held_until, resume)
 
 
 _pacers: dict[tuple[str, float], RequestPacer] = {}
@@ -244,6 +256,7 @@ class SageAccountingClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
         max_retry_after: float = 60.0,
+        throttle_backoff: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         pacer: RequestPacer | None = None,
@@ -262,6 +275,7 @@ class SageAccountingClient:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._max_retry_after = max_retry_after
+        self._throttle_backoff = throttle_backoff
         self._sleep = sleep
         self._jitter = jitter
 
@@ -278,6 +292,11 @@ class SageAccountingClient:
 
     def _backoff(self, attempt: int) -> float:
         return full_jitter_backoff(attempt, base=self._backoff_base, cap=self._backoff_cap, jitter=self._jitter)
+
+    def _throttled_wait(self, attempt: int) -> float:
+        """The wait after a 429 without Retry-After: half to all of throttle_backoff x 2^(attempt-1)."""
+        ceiling = min(self._max_retry_after, self._throttle_backoff * 2 ** (attempt - 1))
+        return ceiling * (0.5 + 0.5 * self._jitter())
 
     def request(
         self,
@@ -356,9 +375,13 @@ class SageAccountingClient:
                     )
                 raise error
             retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if retry_after is not None:
+                wait = retry_after
+            else:
+                wait = self._throttled_wait(attempt) if status == 429 else self._backoff(attempt)
             if status == 429 and self._pacer is not None:
                 # Hold the whole business, not just this request: the next ones would be refused too.
-                self._pacer.pause(retry_after if retry_after is not None else self._backoff(attempt))
+                self._pacer.pause(wait)
             if attempt >= self._max_attempts or (
                 retry_after is not None and retry_after > self._max_retry_after
             ):
@@ -366,7 +389,7 @@ class SageAccountingClient:
                     raise error
                 raise SageUnavailable(error.message, status=status, data_code=error.data_code,
                                       request_id=request_id)
-            self._sleep(retry_after if retry_after is not None else self._backoff(attempt))
+            self._sleep(wait)
 
     # ---- generic resource operations
 
