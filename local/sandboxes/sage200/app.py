@@ -228,7 +228,8 @@ class Sage200Sandbox:
             if fault.kind == "error":
                 return _json({"error": "server_error"}, fault.status)
             if fault.kind == "rate_limit":
-                return _json({"error": "too_many_requests"}, 429, {"Retry-After": str(fault.retry_after)})
+                headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+                return _json({"error": "too_many_requests"}, 429, headers)
         return None
 
     async def _token(self, request: Request) -> Response:
@@ -328,9 +329,10 @@ class Sage200Sandbox:
         self.request_log.append((method, rest, company, response.status_code))
         return response
 
-    def _throttled(self, wait: int) -> Response:
-        """APIM's rate-limit answer: its JSON, and Retry-After unless the knob takes it away."""
-        if not self.rate_limit_retry_after:
+    def _throttled(self, wait: int | None) -> Response:
+        """APIM's rate-limit answer: its JSON, and Retry-After unless the knob (or a fault without a
+        wait) takes it away."""
+        if wait is None or not self.rate_limit_retry_after:
             return _json({"statusCode": 429, "message": "Rate limit is exceeded."}, 429)
         return _json({"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {wait} seconds."}, 429,
                      {"Retry-After": str(wait)})
