@@ -7,8 +7,8 @@ Every call carries four headers: `Authorization: Bearer` (Sage ID), `Ocp-Apim-Su
 "<site id>/<company id>").
 
 Retry policy, as for Sage Accounting (the same reasoning): reads retried with full-jitter backoff on
-429/5xx/transport errors; writes retried only when Sage provably did not process them (429 or 503
-from the front door, or a failure to connect); anything else after sending raises `UncertainWrite`.
+429/5xx/transport errors; writes retried only when Sage provably did not process them (a 429, or
+a failure to connect); anything else after sending, 503 included, raises `UncertainWrite`.
 Sage 200 has no idempotency keys, so the caller reconciles by reference before any resend (the export
 engine does; `create_payment` below does it itself for its second step). 401: one token refresh.
 
@@ -207,7 +207,8 @@ class Sage200Client:
                 continue
             if status == 429:
                 metrics.add_metric(name="SageThrottled", unit="Count", value=1)
-            retryable = status in (429, 503) or (not is_write and status >= 500)
+            # A write answered 5xx (503 too) may have been committed first: only a 429 is a clean refusal.
+            retryable = status == 429 or (not is_write and status >= 500)
             if not retryable:
                 if is_write and status >= 500:
                     raise UncertainWrite(error.message, status=status, request_id=error.request_id)
