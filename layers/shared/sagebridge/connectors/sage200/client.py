@@ -22,7 +22,7 @@ import builtins
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
 from typing import Any
@@ -275,6 +275,10 @@ class Sage200Connector:
 
     provider = PROVIDER
     mapper = mapper
+    # Sage 200 has no idempotency key: a resend after a lost answer that a lookup missed makes a
+    # second record. How long its queries may lag a create is not documented: 5 minutes, assumed.
+    IDEMPOTENT_CREATES = False
+    SEARCH_SETTLE = timedelta(minutes=5)
 
     def __init__(self, client: Sage200Client) -> None:
         self.client = client
@@ -323,8 +327,9 @@ class Sage200Connector:
     def _by_urn(self, urn: Any, what: str) -> dict[str, Any]:
         rows = self.client.posted_transactions(f"urn eq {int(urn)}")
         if not rows:
-            # Posted, but not readable yet: the engine marks it failed and finds it by reference next time.
-            raise SageUnavailable(f"{what} was posted (urn {urn}) but Sage 200 does not list it yet")
+            # Posted, but Sage's search does not show it yet: in Sage, but not known to us. Uncertain,
+            # so the engine looks it up by reference once the search has settled, never posts it again.
+            raise UncertainWrite(f"{what} was posted (urn {urn}) but Sage 200 does not list it yet")
         return rows[0]
 
     def create_document(self, kind: DocumentKind, body: Mapping[str, Any], *,

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
@@ -485,6 +485,9 @@ class SageAccountingConnector:
     """The `Connector` protocol over a `SageAccountingClient`."""
 
     provider = PROVIDER
+    # idempotency_id: Sage replays the first answer to a create sent again with the same key.
+    IDEMPOTENT_CREATES = True
+    SEARCH_SETTLE = timedelta(minutes=5)  # not documented: assumed
 
     def __init__(self, client: SageAccountingClient) -> None:
         self.client = client
