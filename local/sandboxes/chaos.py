@@ -14,7 +14,8 @@ One setting switches it on for every sandbox a process builds: ``SAGEBRIDGE_SAND
   and only on the resources Sage lists as idempotent.
 
 The random faults come from a generator per business (or company) seeded with
-``SAGEBRIDGE_CHAOS_SEED`` (default 0) and the business's id, so a run is repeatable for the same ids.
+``SAGEBRIDGE_CHAOS_SEED`` (default 0) and the business's place in the order businesses first wrote
+(not its random id), so the same sequence of requests meets the same faults.
 ``sandbox.chaos.paused = True`` stops the random faults (a quiet run); the search lag stays.
 Sources and status of each behaviour: FIDELITY.md, "The chaos profile".
 """
@@ -26,6 +27,7 @@ import os
 import random
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +72,9 @@ class Chaos:
     idempotency_window: dt.timedelta = dt.timedelta(hours=24)
     seed: int = 0
     paused: bool = False
+    # The clock the search lag runs on: the sandbox's by default; a harness whose sandbox clock
+    # stands still while its own moves (tests/integration/export) sets its own here.
+    clock: Callable[[], dt.datetime] | None = None
     fired: Counter[str] = field(default_factory=Counter)
     _rngs: dict[str, random.Random] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -99,7 +104,7 @@ class Chaos:
             key = scope or ""
             rng = self._rngs.get(key)
             if rng is None:
-                rng = self._rngs[key] = random.Random(f"{self.seed}:{key}")
+                rng = self._rngs[key] = random.Random(f"{self.seed}:{len(self._rngs)}")
             if rng.random() >= self.rate:
                 return None
             kind = rng.choice(AFTER_COMMIT)
@@ -114,13 +119,13 @@ class Chaos:
         """A record was created through the API: queries miss it until the lag has passed."""
         if self.search_lag > dt.timedelta(0):
             with self._lock:
-                self._recent[(scope, collection, str(record_id))] = at
+                self._recent[(scope, collection, str(record_id))] = self.clock() if self.clock else at
 
     def hidden(self, scope: str, collection: str, now: dt.datetime) -> set[str]:
         """The ids of `collection` that queries do not see yet (forgetting those whose lag is over)."""
         if not self._recent:
             return set()
-        settled = now - self.search_lag
+        settled = (self.clock() if self.clock else now) - self.search_lag
         with self._lock:
             for key in [k for k, at in self._recent.items() if at <= settled]:
                 del self._recent[key]

@@ -756,7 +756,7 @@ class ExportEngine:
                 remote, outcome = self._send_create(kind, body, claim, reference, contact, total, _date_of(record))
         except UncertainWrite as exc:
             if creates_idempotent(self.connector):
-                self._fail(staged, record, claim, exc)
+                self._fail(staged, record, claim, exc, in_doubt_since=sent_at)
             else:
                 self._park_in_doubt(staged, record, claim, sent_at, reference, resent=True, cause=exc.message)
             return
@@ -793,12 +793,14 @@ class ExportEngine:
 
     def _unsettled_since(self, claim: Claim) -> datetime | None:
         """An earlier send of this document went out at the time returned, less than the product's
-        search settle time ago, and the product's creates are not idempotent: a lookup that misses
-        proves nothing yet. None: a resend is safe (idempotent creates, settled, or never sent)."""
-        if creates_idempotent(self.connector):
-            return None
+        search settle time ago, and a resend would not be caught as a repeat: the product's creates
+        are not idempotent, or the document changed since (a new version, a new idempotency key). A
+        lookup that misses proves nothing yet. None: a resend is safe (the same key to an idempotent
+        product, settled, or never sent)."""
         previous = claim.previous
         if previous is None:
+            return None
+        if creates_idempotent(self.connector) and previous.idempotency_key == claim.entry.idempotency_key:
             return None
         since = previous.claimed_at if claim.uncertain else previous.in_doubt_since
         if since is None or self.store.table.now() >= since + search_settle(self.connector):
@@ -815,9 +817,10 @@ class ExportEngine:
         lost = f" ({cause})" if cause else ""
         message = (
             f"{_label(record)} was sent to Sage and the answer was lost{lost}; Sage's search does not show "
-            f"reference {reference} yet and this Sage product has no idempotency key, so it was not sent "
-            f"again: the first run after {after.isoformat(timespec='seconds')} looks for it again and sends "
-            "it only if Sage still does not have it")
+            f"reference {reference} yet, and Sage could not tell a second send from the first (no "
+            "idempotency key for this product, or the document changed since), so it was not sent again: "
+            f"the first run after {after.isoformat(timespec='seconds')} looks for it again and sends it only "
+            "if Sage still does not have it")
         # A look that sent nothing does not count as an attempt; never given up while in doubt.
         attempts = self._attempts(claim) if resent else max(claim.previous.attempts if claim.previous else 1, 1)
         attempts = min(attempts, self.settings.retry_limit)
@@ -1859,7 +1862,8 @@ class ExportEngine:
                                       run_id=self.r.run_id, reasons=reasons),
                       dedupe_key=f"skipped\n{staged.kind}\n{staged.host_id}\n{h}\n{code}")
 
-    def _fail(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim, exc: SageError) -> None:
+    def _fail(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim, exc: SageError, *,
+              in_doubt_since: datetime | None = None) -> None:
         """Settle a claim whose Sage call failed. The host hears on the first failure of a version
         (will_retry true) and once more when it gives up (will_retry false): at once for a refusal
         Sage will repeat, else after `retry_limit` retries. Given up, no run sends this version
@@ -1879,7 +1883,8 @@ class ExportEngine:
             logged = message + ("" if will_retry else f" (gave up after {attempts} attempts)")
         try:
             self.store.transact([
-                self.store.ledger.mark_failed_op(claim, logged, attempts=attempts, gave_up=not will_retry),
+                self.store.ledger.mark_failed_op(claim, logged, attempts=attempts, gave_up=not will_retry,
+                                                 in_doubt_since=in_doubt_since),
                 self._log_op(staged.kind, staged.host_id, _number(record), Outcome.FAILED,
                              reason_code=_failure_code(exc), message=logged),
             ])
