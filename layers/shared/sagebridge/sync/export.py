@@ -822,7 +822,7 @@ class ExportEngine:
             f"the first run after {after.isoformat(timespec='seconds')} looks for it again and sends it only "
             "if Sage still does not have it")
         # A look that sent nothing does not count as an attempt; never given up while in doubt.
-        attempts = self._attempts(claim) if resent else max(claim.previous.attempts if claim.previous else 1, 1)
+        attempts = self._attempts(claim) if resent else max(self._attempts(claim) - 1, 1)
         attempts = min(attempts, self.settings.retry_limit)
         try:
             self.store.transact([
