@@ -9,13 +9,14 @@ export AWS_DEFAULT_REGION ?= eu-west-2
 export SAM_CLI_TELEMETRY := 0
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools sam browser bench-deps setup lint check test test-deep demo stack bench clean
+.PHONY: help venv tools sam browser bench-deps setup lint check test test-deep test-chaos demo stack bench clean
 
 help:
 	@echo "make demo   - start the local stack and run the main job end to end"
 	@echo "make test   - set everything up, run the checks (lint, sam validate/build) and the tests"
 	@echo "make bench  - benchmarks (ratios against a floor measured in the same run)"
 	@echo "make test-deep - the model-based books suite's long profile (tests/model, 20,000+ steps)"
+	@echo "make test-chaos - the bounded model suite and the exactly-once suites under the chaos sandbox profile"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt cli/pyproject.toml
@@ -56,10 +57,20 @@ check: setup lint
 
 test: check browser bench-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	# The model suite (bounded profile) once more with the sandboxes at their worst (about 35 s).
+	SAGEBRIDGE_SANDBOX_PROFILE=chaos $(VENV)/bin/pytest tests/model -p no:randomly $(PYTEST_ARGS)
 
 # The model-based books suite (tests/model) in its long profile; `make test` runs its bounded one.
 test-deep: setup
 	SAGEBRIDGE_MODEL_PROFILE=deep $(VENV)/bin/pytest tests/model -p no:randomly $(PYTEST_ARGS)
+
+# The sandboxes' chaos profile (local/sandboxes/chaos.py, docs/testing.md): writes committed then
+# answered 500/503 or lost, searches that lag a create; the suites that must hold under it.
+CHAOS_SUITES := tests/model tests/integration/export/test_exactly_once_faults.py \
+	tests/integration/export/test_chaos_search_lag.py tests/integration/sage200/test_exactly_once_faults.py \
+	tests/integration/sage200/test_chaos_in_doubt.py tests/integration/intacct/test_intacct_exactly_once.py
+test-chaos: setup
+	SAGEBRIDGE_SANDBOX_PROFILE=chaos $(VENV)/bin/pytest $(CHAOS_SUITES) -p no:randomly $(PYTEST_ARGS)
 
 demo: setup
 	$(PY) -m local.demo

@@ -18,6 +18,7 @@ from tests.model.machine import STATES, STATS
 from tests.model.system import System, build_system
 
 logger.setLevel("WARNING")  # one INFO line per Sage request drowns the output
+CHAOS: dict[str, int] = {}  # the chaos profile's random faults that fired (SAGEBRIDGE_SANDBOX_PROFILE=chaos)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -43,6 +44,11 @@ def system(dynamodb_client: Any, dynamodb_endpoint: str) -> Iterator[System]:  #
             wiring = build_system(dynamodb_client=dynamodb_client, kms=kms, key_id=key_id,
                                   app_table=names["AppTable"], idempotency_table=names["IdempotencyTable"])
             yield wiring.system
+            # (older code, run through SAGEBRIDGE_MODEL_CODE_ROOT, has no chaos profile)
+            chaos = getattr(wiring.system.sandbox, "chaos", None)
+            if chaos is not None:
+                for kind, n in chaos.fired.items():
+                    CHAOS[kind] = CHAOS.get(kind, 0) + n
             wiring.close()
 
 
@@ -52,3 +58,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"model suite: {STATS['examples']} examples, {STATS['steps']} steps, {STATS['events']} host events, "
             f"{STATS['runs']} export runs, {STATS['settles']} quiet-run checks, "
             f"{len(STATES)} distinct states checked")
+    if CHAOS:
+        terminalreporter.write_line(
+            "chaos profile: writes committed then answered " + ", ".join(
+                f"{'lost (timeout)' if kind == 'timeout' else kind}: {n}" for kind, n in sorted(CHAOS.items())))

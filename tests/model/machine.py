@@ -550,10 +550,18 @@ class BooksMachine(RuleBasedStateMachine):
         self.system.sandbox.faults.clear()
         self.t.kill.armed = 0
         self.faults_on = False
-        self.t.run_trigger_jobs()
-        for _ in range(2):
-            self.t.scheduled_run()
-        self.t.poll()
+        # The chaos profile's random faults rest too (its search lag stays).
+        chaos = getattr(self.system.sandbox, "chaos", None)
+        if chaos is not None:
+            chaos.paused = True
+        try:
+            self.t.run_trigger_jobs()
+            for _ in range(2):
+                self.t.scheduled_run()
+            self.t.poll()
+        finally:
+            if chaos is not None:
+                chaos.paused = False
         self.t.kill.killed.clear()  # the runs above took over what the dead workers left
         STATS["settles"] += 1
         self.check_books()

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from local.sandboxes.chaos import Chaos, for_sandbox
 from local.sandboxes.sage_accounting.app import SyncASGITransport, to_json_bytes
 from local.sandboxes.sage_accounting.clock import SandboxClock
 from local.sandboxes.sage_accounting.faults import Faults, RateLimiter
@@ -85,6 +86,12 @@ class _DroppedResponse(Response):
         raise self._exception
 
 
+def _high_water(books: Books) -> int:
+    """The highest record id in the company (ids come from one counter, so a POST's are above it)."""
+    return max((max((k for k in c if isinstance(k, int)), default=0) for c in books.collections.values()),
+               default=0)
+
+
 class Sage200Sandbox:
     """An in-memory Sage 200 (one site, one or more companies). See the package docstring."""
 
@@ -102,11 +109,15 @@ class Sage200Sandbox:
         auto_approve: bool = False,
         rotate_refresh_tokens: bool = True,
         report_refresh_expiry: bool = False,
+        profile: str | None = None,
     ) -> None:
         self.clock = clock or SandboxClock()
         self.lock = threading.RLock()
         self.auto_approve = auto_approve
         self.faults = Faults()
+        # The chaos profile (local/sandboxes/chaos.py; SAGEBRIDGE_SANDBOX_PROFILE): None when realistic.
+        self.chaos: Chaos | None = for_sandbox(profile)
+        self.faults.chaos = self.chaos
         self.rate_limiter = RateLimiter(self.clock, rate_limit_per_minute)  # None or 0: off
         # APIM sends Retry-After by default; False models a policy without it (and without the
         # seconds in its message), so a client must find its own pause.
@@ -224,7 +235,7 @@ class Sage200Sandbox:
             return self._redirect(redirect_uri, {"code": code, "state": state})
 
     def _oauth_fault(self, request: Request) -> Response | None:
-        for fault in self.faults.take(request.method, request.url.path, None):
+        for fault in self.faults.take(request.method, request.url.path, None, write=False):
             if fault.kind == "error":
                 return _json({"error": "server_error"}, fault.status)
             if fault.kind == "rate_limit":
@@ -273,10 +284,12 @@ class Sage200Sandbox:
         method = request.method.upper()
         company = request.headers.get("x-company")
         fired = self.faults.take(method, "/" + rest, company)
-        drop = None
+        drop = spoil = None
         for fault in fired:
             if fault.kind == "latency":
                 await asyncio.sleep(fault.seconds)
+            elif fault.kind == "error_after_commit":
+                spoil = fault
             elif fault.kind == "error":
                 return _error(fault.status, "The service is temporarily unavailable", code="ServerError")
             elif fault.kind == "rate_limit":
@@ -286,6 +299,9 @@ class Sage200Sandbox:
         response = await self._handle(request, method, rest)
         if drop is not None and response.status_code < 400:
             return _DroppedResponse(response, drop.make_exception())
+        if spoil is not None and response.status_code < 400:
+            # Committed above; the client is told the service failed (a gateway or a late failure).
+            return _error(spoil.status, "The service is temporarily unavailable", code="ServerError")
         return response
 
     async def _handle(self, request: Request, method: str, rest: str) -> Response:
@@ -337,6 +353,15 @@ class Sage200Sandbox:
         return _json({"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {wait} seconds."}, 429,
                      {"Retry-After": str(wait)})
 
+    def _lagging(self, company: str, books: Books, before: int) -> None:
+        """chaos: every record a POST made (the posted transaction too) starts its search lag."""
+        assert self.chaos is not None
+        now = self.clock.now()
+        for collection, records in books.collections.items():
+            for record_id in records:
+                if isinstance(record_id, int) and record_id > before:
+                    self.chaos.created(company, collection, record_id, now)
+
     def _sites(self, company_ids: Iterable[str]) -> Response:
         return _json([{"site_id": self.site_id, "site_name": self.site_name, "site_short_name": "SANDBOX",
                        "company_id": int(c), "company_name": self.companies[c].name}
@@ -351,8 +376,13 @@ class Sage200Sandbox:
             try:
                 expand = params.pop("$expand", None) if method == "GET" else None
                 if method == "GET" and not record_id:
+                    rows = books.rows(resource)
+                    if self.chaos is not None:
+                        # chaos: queries lag a create; a GET by id finds the record at once.
+                        hidden = self.chaos.hidden(company, resource, self.clock.now())
+                        rows = [r for r in rows if str(r.get("id")) not in hidden] if hidden else rows
                     # Query options may name what the spec lists for the resource's items, nothing else.
-                    rows = odata.apply(books.rows(resource), params, fields=spec.list_fields(rest))
+                    rows = odata.apply(rows, params, fields=spec.list_fields(rest))
                     return _json(books.expand(resource, rows, expand) if expand else rows)
                 if method == "GET":
                     found = books.get(resource, record_id) if _ID.match(record_id) else None
@@ -363,7 +393,11 @@ class Sage200Sandbox:
                     problems = spec.validate_request(method, rest, body)
                     if problems:
                         return _error(400, "The request is invalid.", code="ValidationError", details=problems)
-                    return _json(books.post(resource, body))
+                    before = _high_water(books) if self.chaos is not None else 0
+                    posted = books.post(resource, body)
+                    if self.chaos is not None:
+                        self._lagging(company, books, before)
+                    return _json(posted)
                 if method == "PUT" and record_id:
                     problems = spec.validate_request(method, rest, body)
                     if problems:

@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import limits
+from ..chaos import Chaos, for_sandbox
 from . import spec
 from .accountant import Accountant
 from .clock import SandboxClock
@@ -50,6 +51,13 @@ DEFAULT_CLIENT_SECRET = "sage-bridge-local-secret"  # noqa: S105 - a fake for th
 DEFAULT_BUSINESSES = ("Northwind Garage Services Ltd", "Southside Motors Ltd")
 IDEMPOTENCY_DAYS = 7
 IDEMPOTENCY_KEY = re.compile(r"[0-9a-fA-F]{32}")
+# The resources Sage's idempotency guide lists that this sandbox serves: under the chaos profile an
+# idempotency_id is honoured on these only (https://developer.sage.com/accounting/guides/concepts/idempotency).
+IDEMPOTENT_COLLECTIONS = frozenset({
+    "contacts", "contact_allocations", "contact_payments", "products", "services", "sales_invoices",
+    "sales_credit_notes", "sales_quotes", "sales_estimates", "purchase_invoices", "purchase_credit_notes",
+    "ledger_accounts", "bank_accounts", "journals", "other_payments",
+})
 MAX_ITEMS_PER_PAGE = 200
 DEFAULT_ITEMS_PER_PAGE = 20
 
@@ -173,6 +181,7 @@ class SageAccountingSandbox:
         rate_limit_seconds: Callable[[], float] | None = None,
         auto_approve: bool = False,
         base_currency: str = "GBP",
+        profile: str | None = None,
     ) -> None:
         self.clock = clock or SandboxClock()
         self.base_currency = base_currency  # of the businesses made here (add_business can differ)
@@ -187,6 +196,9 @@ class SageAccountingSandbox:
                                 per_day=requests_per_day)
         # Sage documents no Retry-After on its 429s: sent only with this knob (tests of the header).
         self.retry_after_header = retry_after_header
+        # The chaos profile (local/sandboxes/chaos.py; SAGEBRIDGE_SANDBOX_PROFILE): None when realistic.
+        self.chaos: Chaos | None = for_sandbox(profile)
+        self.faults.chaos = self.chaos
         self.oauth = OAuthServer(self.clock)
         self.oauth.add_client(client_id, client_secret, redirect_uris)
         self.client_id, self.client_secret = client_id, client_secret
@@ -348,7 +360,7 @@ class SageAccountingSandbox:
         return form, self.oauth.authenticate_client(client_id, client_secret)
 
     def _oauth_faults(self, request: Request) -> Response | None:
-        for fault in self.faults.take(request.method, request.url.path, None):
+        for fault in self.faults.take(request.method, request.url.path, None, write=False):
             if fault.kind == "error":
                 return Response(to_json_bytes({"error": "server_error"}), status_code=fault.status,
                                 media_type="application/json")
@@ -420,7 +432,7 @@ class SageAccountingSandbox:
         headers = {"X-Request-Id": request_id}
         method, path = request.method, request.url.path
         fired = self.faults.take(method, path, request.headers.get("x-business"))
-        drop = None
+        drop = spoil = None
         for fault in fired:
             if fault.kind == "latency":
                 await asyncio.sleep(fault.seconds)
@@ -435,6 +447,8 @@ class SageAccountingSandbox:
                                     headers | self._retry_after(fault.retry_after))
             if fault.kind == "drop_after_commit":
                 drop = fault
+            if fault.kind == "error_after_commit":
+                spoil = fault
         raw = await request.body()
         with self.lock:
             status, body, business_id = self._handle(request, raw, headers)
@@ -450,6 +464,10 @@ class SageAccountingSandbox:
                                 media_type="application/json")
         if drop is not None:
             return _DroppedResponse(response, drop.make_exception())
+        if spoil is not None and status < 400:
+            # Committed above; the answer the client gets is an error (a gateway or a late failure).
+            message = "Service unavailable" if spoil.status == 503 else "An unexpected error occurred"
+            return self._errors(ApiError(spoil.status, message), {"X-Request-Id": request_id})
         return response
 
     @staticmethod
@@ -540,6 +558,8 @@ class SageAccountingSandbox:
         key = payload.get(spec.IDEMPOTENCY_FIELD)
         now = self.clock.now()
         fingerprint = ""
+        if self.chaos is not None and collection not in IDEMPOTENT_COLLECTIONS:
+            key = None  # chaos: honoured only where Sage documents it
         if key is not None:
             # Sage's rule (third-party): a 32-hex GUID. Anything else is refused (stricter).
             if not isinstance(key, str) or not IDEMPOTENCY_KEY.fullmatch(key):
@@ -556,9 +576,11 @@ class SageAccountingSandbox:
         record = self.resources.create(biz, collection, payload)
         body = render(collection, record, None)
         self.created[(biz.id, collection)] += 1
+        if self.chaos is not None:
+            self.chaos.created(biz.id, collection, record.id, now)
         if key is not None:
-            biz.idempotency[(collection, key.lower())] = (now + dt.timedelta(days=IDEMPOTENCY_DAYS), 201, body,
-                                                          fingerprint)
+            window = self.chaos.idempotency_window if self.chaos is not None else dt.timedelta(days=IDEMPOTENCY_DAYS)
+            biz.idempotency[(collection, key.lower())] = (now + window, 201, body, fingerprint)
         return 201, body
 
     def _render_one(self, collection: str, biz: Business, record: Any, request: Request) -> dict[str, Any]:
@@ -593,6 +615,11 @@ class SageAccountingSandbox:
             items = [render(collection, r, wanted) for r in items_source[start:start + per_page]]
         else:
             ids = select_ids(coll, params, allowed)
+            if self.chaos is not None:
+                # chaos: Sage's search lags a create; a GET by id finds the record at once.
+                hidden = self.chaos.hidden(biz.id, collection, self.clock.now())
+                if hidden:
+                    ids = [i for i in ids if i not in hidden]
             total = len(ids)
             page, start = self._page(total, page, per_page)
             show_balance = collection == "contacts" and params.get("show_balance", "").lower() == "true"

@@ -3,6 +3,9 @@
 Kinds:
     latency            sleep ``seconds`` before answering
     error              answer ``status`` (500/503...) with Sage's error array, nothing is written
+    error_after_commit process the request (the write is committed), then answer ``status``
+                       (500/502/503/504) with the sandbox's error body instead of the record, as a
+                       gateway or the application does when it fails after the commit
     rate_limit         answer 429 (a "429 storm" is ``times=N``); without ``Retry-After``, as Sage
                        documents none, unless the fault gives ``retry_after`` or the sandbox's
                        ``retry_after_header`` knob is on
@@ -22,13 +25,19 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
 from ..limits import CONCURRENCY, RATE
 from .clock import SandboxClock
 
-KINDS = ("latency", "error", "rate_limit", "drop_after_commit")
+if TYPE_CHECKING:
+    from ..chaos import Chaos
+
+KINDS = ("latency", "error", "rate_limit", "drop_after_commit", "error_after_commit")
+# The kinds that decide the answer: at most one of them fires per request.
+ANSWERING = frozenset({"error", "rate_limit", "drop_after_commit", "error_after_commit"})
 
 
 def _dropped_connection() -> BaseException:
@@ -86,6 +95,9 @@ class Faults:
     def __init__(self) -> None:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
+        # The chaos profile (local/sandboxes/chaos.py): a random after-commit fault for a write that
+        # no added fault answers. None: the realistic profile.
+        self.chaos: Chaos | None = None
 
     def add(self, fault: Fault | None = None, /, **kwargs: object) -> Fault:
         fault = fault or Fault(**kwargs)  # type: ignore[arg-type]
@@ -106,14 +118,18 @@ class Faults:
                           **match: object) -> Fault:
         return self.add(Fault("drop_after_commit", times=times, exception=exception, **match))  # type: ignore[arg-type]
 
+    def error_after_commit(self, status: int = 503, *, times: int | None = 1, **match: object) -> Fault:
+        return self.add(Fault("error_after_commit", status=status, times=times, **match))  # type: ignore[arg-type]
+
     def clear(self) -> None:
+        """Remove the faults added (the chaos profile's random faults are not added: see ``chaos``)."""
         with self._lock:
             self._faults.clear()
 
     def __len__(self) -> int:
         return sum(1 for f in self._faults if not f.exhausted)
 
-    def take(self, method: str, path: str, business_id: str | None) -> list[Fault]:
+    def take(self, method: str, path: str, business_id: str | None, *, write: bool | None = None) -> list[Fault]:
         """The faults that fire for this request (at most one of each kind), counted as fired."""
         fired: list[Fault] = []
         with self._lock:
@@ -123,6 +139,11 @@ class Faults:
                 fault.fire()
                 fired.append(fault)
             self._faults = [f for f in self._faults if not f.exhausted]
+        if self.chaos is not None and not any(f.kind in ANSWERING for f in fired):
+            is_write = method.upper() in ("POST", "PUT", "PATCH", "DELETE") if write is None else write
+            chance = self.chaos.after_commit_fault(is_write, business_id)
+            if chance is not None:
+                fired.append(chance)
         return fired
 
 

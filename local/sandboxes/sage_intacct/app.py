@@ -43,6 +43,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import limits
+from ..chaos import Chaos, for_sandbox
 from ..sage_accounting.app import SyncASGITransport, _DroppedResponse
 from ..sage_accounting.clock import SandboxClock
 from ..sage_accounting.faults import Faults
@@ -156,10 +157,14 @@ class SageIntacctSandbox:
         max_concurrent: int = MAX_CONCURRENT,
         validate: bool = True,
         base_currency: str = "USD",
+        profile: str | None = None,
     ) -> None:
         self.clock = clock or SandboxClock()
         self.lock = threading.RLock()
         self.faults = Faults()
+        # The chaos profile (local/sandboxes/chaos.py; SAGEBRIDGE_SANDBOX_PROFILE): None when realistic.
+        self.chaos: Chaos | None = for_sandbox(profile)
+        self.faults.chaos = self.chaos
         self.senders = {sender_id: sender_password}
         self.sender_id, self.sender_password = sender_id, sender_password
         self.session_seconds = session_seconds
@@ -281,12 +286,15 @@ class SageIntacctSandbox:
             self.in_flight[company_id] += 1
             self.peak_in_flight[company_id] = max(self.peak_in_flight[company_id], self.in_flight[company_id])
         try:
-            fired = self.faults.take("POST", names, company_id)
+            writes = any(f.tag not in self.functions.READS for n in function_nodes for f in n[:1])
+            fired = self.faults.take("POST", names, company_id, write=writes)
             for fault in fired:
                 if fault.kind == "latency":
                     await asyncio.sleep(fault.seconds)
-            drop = None
+            drop = spoil = None
             for fault in fired:
+                if fault.kind == "error_after_commit":
+                    spoil = fault
                 if fault.kind == "error":
                     self.request_log.append((path, company_id, names, fault.status))
                     response = Response(self._control_failure_body(root, [(
@@ -304,6 +312,11 @@ class SageIntacctSandbox:
             response = Response(body, media_type="application/xml")
             if drop is not None:
                 return _DroppedResponse(response, drop.make_exception())
+            if spoil is not None:
+                # The functions ran and committed; the gateway answers an error instead of their results.
+                return Response(self._control_failure_body(root, [(
+                    "GW-0001", "The gateway could not process the request", f"HTTP {spoil.status}", "")]),
+                    status_code=spoil.status, media_type="application/xml")
             return response
         finally:
             with self.lock:

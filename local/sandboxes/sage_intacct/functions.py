@@ -141,6 +141,8 @@ class Functions:
         record.setdefault("WHENCREATED", now)
         record["WHENMODIFIED"] = now
         added = company.add(obj, record)
+        if self.sandbox.chaos is not None:
+            self.sandbox.chaos.created(company.company_id, obj, added["RECORDNO"], now)
         undo.append((obj, added["RECORDNO"]))
         self.sandbox.created[(company.company_id, obj)] += 1
         return added
@@ -434,6 +436,10 @@ class Functions:
         except QueryError as exc:
             raise refuse(INVALID, "The query is not valid", str(exc), "Check the query syntax.") from None
         recordnos = [r["RECORDNO"] for r in records]
+        if self.sandbox.chaos is not None:
+            # chaos: queries lag a create; read by RECORDNO finds the record at once.
+            hidden = self.sandbox.chaos.hidden(company.company_id, obj, self.now)
+            recordnos = [n for n in recordnos if str(n) not in hidden]
         return self._page(company, session, obj, recordnos, size, self._fields(node.findtext("fields")))
 
     def _page(self, company: Company, session: Session, obj: str, recordnos: list[int], size: int,
@@ -465,7 +471,10 @@ class Functions:
         from .query import QueryRefused, render, run_query
 
         try:
-            obj, page, fields, attributes = run_query(node, company, OBJECTS)
+            chaos = self.sandbox.chaos
+            obj, page, fields, attributes = run_query(
+                node, company, OBJECTS,
+                hidden=(lambda o: chaos.hidden(company.company_id, o, self.now)) if chaos is not None else None)
         except QueryRefused as exc:
             raise refuse(INVALID, "The query is not valid", str(exc), "Check the query and try again.") from None
         return Outcome(data=render(obj, page, fields), attributes=attributes)

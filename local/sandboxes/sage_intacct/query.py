@@ -139,9 +139,11 @@ def _sort_key(name: str) -> Callable[[dict[str, Any]], Any]:
     return key
 
 
-def run_query(node: ET.Element, company: Company, objects: Iterable[str]) -> tuple[str, list[dict[str, Any]],
-                                                                                  list[str], dict[str, Any]]:
-    """(object, the page's records, the selected fields, the <data> attributes) of a <query>."""
+def run_query(node: ET.Element, company: Company, objects: Iterable[str], *,
+              hidden: Callable[[str], set[str]] | None = None) -> tuple[str, list[dict[str, Any]],
+                                                                         list[str], dict[str, Any]]:
+    """(object, the page's records, the selected fields, the <data> attributes) of a <query>;
+    `hidden(obj)`: RECORDNOs the query does not see yet (the chaos profile's search lag)."""
     obj = (node.findtext("object") or "").strip().upper()
     if obj not in objects:
         raise QueryRefused(f"Object '{node.findtext('object')}' is not available")
@@ -165,6 +167,9 @@ def run_query(node: ET.Element, company: Company, objects: Iterable[str]) -> tup
     predicate = compile_condition(condition) if condition is not None else None
     candidates = _candidates(company, obj, condition)
     matched = [r for r in candidates if predicate(r)] if predicate is not None else list(candidates)
+    lagging = hidden(obj) if hidden is not None else set()
+    if lagging:
+        matched = [r for r in matched if str(r.get("RECORDNO")) not in lagging]
     orders = node.findall("orderby/order")
     if orders:
         for order in reversed(orders):  # stable sorts, last key first

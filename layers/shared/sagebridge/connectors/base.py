@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from sagebridge.domain.errors import NotFoundError, SageBridgeError, ThrottledError
@@ -221,6 +221,19 @@ def not_exported(connector: Any) -> Mapping[RecordKind, str]:
     return getattr(connector, "NOT_EXPORTED", None) or getattr(mapper, "NOT_EXPORTED", None) or {}
 
 
+def creates_idempotent(connector: Any) -> bool:
+    """Does the product itself refuse to create a record twice for the same idempotency key (so a
+    resend after a lost answer is harmless)? Declared by the connector as IDEMPOTENT_CREATES; a
+    connector that does not say is taken to pass the key through (as the protocol asks)."""
+    return bool(getattr(connector, "IDEMPOTENT_CREATES", True))
+
+
+def search_settle(connector: Any) -> timedelta:
+    """How long the product's list/search queries may lag a create (declared by the connector as
+    SEARCH_SETTLE): a record a lookup misses sooner than this after its create may still be there."""
+    return getattr(connector, "SEARCH_SETTLE", None) or timedelta(0)
+
+
 __all__ = [
     "AuthError",
     "Connector",
@@ -234,7 +247,9 @@ __all__ = [
     "SageError",
     "SageUnavailable",
     "UncertainWrite",
+    "creates_idempotent",
     "error_for_status",
     "iso_currency",
     "not_exported",
+    "search_settle",
 ]

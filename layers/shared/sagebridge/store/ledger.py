@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sagebridge.store import keys
 from sagebridge.store.records import Claim, LedgerEntry, LedgerState
@@ -137,11 +137,12 @@ class Ledger:
         return self._run(self.mark_skipped_op(claim, reason))
 
     def mark_failed_op(self, claim: Claim, reason: str, *, attempts: int | None = None,
-                       gave_up: bool = False) -> Write:
+                       gave_up: bool = False, in_doubt_since: datetime | None = None) -> Write:
         """Settle a claim as failed (Sage refused or we gave up); replayable. `attempts`: the
         attempts at this version (a changed document starts again at 1); `gave_up`: no run retries
-        this version by itself."""
-        fields: dict[str, object] = {"reason": reason, "gave_up": True if gave_up else None}
+        this version by itself; `in_doubt_since`: when the send whose outcome is unknown went out."""
+        fields: dict[str, object] = {"reason": reason, "gave_up": True if gave_up else None,
+                                     "in_doubt_since": iso(in_doubt_since) if in_doubt_since else None}
         if attempts is not None:
             fields["attempts"] = attempts
         return self._settle(claim, LedgerState.FAILED, fields)
@@ -197,5 +198,5 @@ def _entry(item: Item) -> LedgerEntry:
         exported_hash=item.get("exported_hash"), sage_id=item.get("sage_id"),
         attempts=int(item.get("attempts", 0)), reason=item.get("reason"), claim_id=item.get("claim_id"),
         claimed_at=parse_iso(item.get("claimed_at")), updated_at=parse_iso(item.get("updated_at")),
-        gave_up=bool(item.get("gave_up")),
+        gave_up=bool(item.get("gave_up")), in_doubt_since=parse_iso(item.get("in_doubt_since")),
     )

@@ -108,6 +108,9 @@ class LedgerEntry:
     claimed_at: datetime | None = None
     updated_at: datetime | None = None
     gave_up: bool = False  # failed for good: no run retries this version until a replay or a change
+    # Failed in doubt: sent at this time, the answer lost, and a lookup did not find it (yet); a
+    # product without idempotent creates sends it again only once its search has settled.
+    in_doubt_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

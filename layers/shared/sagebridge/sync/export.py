@@ -15,6 +15,9 @@ ledger, the mapping and the log line in one transaction. A claim that finds an e
 in_flight (a worker died) or failed is uncertain: we look the document up in Sage by reference,
 contact and amount first and adopt it if it is there. A timeout on a create is reconciled the same
 way before the one resend, which carries the same idempotency_id. A POST is never blindly retried.
+A product whose creates are not idempotent (the connector says so) gets no resend after a lookup
+that missed: Sage's search may lag the write. The document stays failed in doubt, the host told, and
+is sent again only by a run after the product's search has settled and still does not find it.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ from sagebridge.connectors.base import (
     RemoteRecord,
     SageError,
     UncertainWrite,
+    creates_idempotent,
     not_exported,
+    search_settle,
 )
 from sagebridge.connectors.sage_accounting import mapper as sage_accounting_mapper
 from sagebridge.domain.base import describe_problems
@@ -108,6 +113,8 @@ SKIPS_LOOKED_AT_FOR = timedelta(days=31)
 # The exported hash of a copy adopted from an attempt in doubt before it is brought up to date: no
 # version's hash, so the document counts as changed since it was exported until the update lands.
 IN_DOUBT_HASH = "adopted-in-doubt"
+# The reason code of a document whose send is in doubt and waits for Sage's search to settle.
+IN_DOUBT_CODE = "sage_in_doubt"
 
 DOCUMENT_KINDS = (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE,
                   DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE)
@@ -731,6 +738,11 @@ class ExportEngine:
             elif ours:
                 self._adopt_in_doubt(staged, record, claim, ours, reference)
                 return
+            else:
+                since = self._unsettled_since(claim)
+                if since is not None:  # not found, but Sage's search may not show it yet: no resend
+                    self._park_in_doubt(staged, record, claim, since, reference, resent=False)
+                    return
         else:
             if not going_live:  # the ledger moved on since the page was read: look now
                 existing = self._find_existing(kind, reference, total, _date_of(record))
@@ -738,9 +750,16 @@ class ExportEngine:
                 r, reference=reference, contact_id=contact, total=total, on=_date_of(record))), None)
             if remote is not None:
                 outcome = Outcome.LINKED
+        sent_at = self.store.table.now()
         try:
             if remote is None:
                 remote, outcome = self._send_create(kind, body, claim, reference, contact, total, _date_of(record))
+        except UncertainWrite as exc:
+            if creates_idempotent(self.connector):
+                self._fail(staged, record, claim, exc, in_doubt_since=sent_at)
+            else:
+                self._park_in_doubt(staged, record, claim, sent_at, reference, resent=True, cause=exc.message)
+            return
         except SageError as exc:
             self._fail(staged, record, claim, exc)
             return
@@ -763,13 +782,61 @@ class ExportEngine:
                 return self.connector.create_document(kind, body, idempotency_key=key), Outcome.CREATED
             except UncertainWrite:
                 # Sent, answer lost: did Sage commit it? Look, adopt if so, else send once more with the
-                # same idempotency_id (Sage replays rather than duplicates).
+                # same idempotency_id (Sage replays rather than duplicates). A product without
+                # idempotent creates is not sent again: its search may lag the write (the caller parks it).
                 found = self._find_in_sage(kind, reference, contact_id, total, on)
                 if found is not None:
                     return found, Outcome.CREATED
-                if attempt == 2:
+                if attempt == 2 or not creates_idempotent(self.connector):
                     raise
         raise AssertionError("unreachable")
+
+    def _unsettled_since(self, claim: Claim) -> datetime | None:
+        """An earlier send of this document went out at the time returned, less than the product's
+        search settle time ago, and a resend would not be caught as a repeat: the product's creates
+        are not idempotent, or the document changed since (a new version, a new idempotency key). A
+        lookup that misses proves nothing yet. None: a resend is safe (the same key to an idempotent
+        product, settled, or never sent)."""
+        previous = claim.previous
+        if previous is None:
+            return None
+        if creates_idempotent(self.connector) and previous.idempotency_key == claim.entry.idempotency_key:
+            return None
+        since = previous.claimed_at if claim.uncertain else previous.in_doubt_since
+        if since is None or self.store.table.now() >= since + search_settle(self.connector):
+            return None
+        return since
+
+    def _park_in_doubt(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim,
+                       since: datetime, reference: str, *, resent: bool, cause: str | None = None) -> None:
+        """A send whose outcome is unknown, for a product without idempotent creates, and Sage's
+        search does not show the document yet: failed in doubt (never given up), the host told once
+        per version, the sync log and the status page saying when it is looked for again. The
+        first run after that time adopts Sage's copy, or sends it if Sage still does not have it."""
+        after = since + search_settle(self.connector)
+        lost = f" ({cause})" if cause else ""
+        message = (
+            f"{_label(record)} was sent to Sage and the answer was lost{lost}; Sage's search does not show "
+            f"reference {reference} yet, and Sage could not tell a second send from the first (no "
+            "idempotency key for this product, or the document changed since), so it was not sent again: "
+            f"the first run after {after.isoformat(timespec='seconds')} looks for it again and sends it only "
+            "if Sage still does not have it")
+        # A look that sent nothing does not count as an attempt; never given up while in doubt.
+        attempts = self._attempts(claim) if resent else max(self._attempts(claim) - 1, 1)
+        attempts = min(attempts, self.settings.retry_limit)
+        try:
+            self.store.transact([
+                self.store.ledger.mark_failed_op(claim, message, attempts=attempts, in_doubt_since=since),
+                self._log_op(staged.kind, staged.host_id, _number(record), Outcome.FAILED,
+                             reason_code=IN_DOUBT_CODE, message=message),
+            ])
+        except ConflictError:
+            return
+        finally:
+            self._held = None
+        self._count(Outcome.FAILED)
+        self._deliver_failed(staged.kind, staged.host_id, _number(record), claim.entry.payload_hash, IN_DOUBT_CODE,
+                             message, attempts, True)
 
     def _find_in_sage(
         self, kind: DocumentKind, reference: str, contact_id: str | None, total: Any, on: date | None
@@ -1372,8 +1439,8 @@ class ExportEngine:
             hits = self.connector.find_contacts(reference=reference, contact_type=contact_type)
             if hits:
                 return hits[0], Outcome.LINKED if isinstance(exc, RecordInvalid) else Outcome.CREATED
-            if isinstance(exc, RecordInvalid):
-                raise
+            if isinstance(exc, RecordInvalid) or not creates_idempotent(self.connector):
+                raise  # no key to make a resend safe: a later run looks the contact up by reference again
             return self.connector.create_contact(body, idempotency_key=key), Outcome.CREATED
 
     # ---- validation and mapping
@@ -1795,7 +1862,8 @@ class ExportEngine:
                                       run_id=self.r.run_id, reasons=reasons),
                       dedupe_key=f"skipped\n{staged.kind}\n{staged.host_id}\n{h}\n{code}")
 
-    def _fail(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim, exc: SageError) -> None:
+    def _fail(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim, exc: SageError, *,
+              in_doubt_since: datetime | None = None) -> None:
         """Settle a claim whose Sage call failed. The host hears on the first failure of a version
         (will_retry true) and once more when it gives up (will_retry false): at once for a refusal
         Sage will repeat, else after `retry_limit` retries. Given up, no run sends this version
@@ -1815,7 +1883,8 @@ class ExportEngine:
             logged = message + ("" if will_retry else f" (gave up after {attempts} attempts)")
         try:
             self.store.transact([
-                self.store.ledger.mark_failed_op(claim, logged, attempts=attempts, gave_up=not will_retry),
+                self.store.ledger.mark_failed_op(claim, logged, attempts=attempts, gave_up=not will_retry,
+                                                 in_doubt_since=in_doubt_since),
                 self._log_op(staged.kind, staged.host_id, _number(record), Outcome.FAILED,
                              reason_code=_failure_code(exc), message=logged),
             ])

@@ -78,3 +78,21 @@ def test_sage_200s_error_message_reaches_the_caller(sandbox, http):
         client.post("customers", {"name": "Twin", "reference": "ACME001"})
     assert refused.value.status == 400
     assert refused.value.message == "A customer with the reference ACME001 already exists."
+
+
+def test_a_write_answered_503_is_uncertain_not_resent(sandbox, http):
+    """Sage committed it, then a gateway answered 503: a resend would make a second customer."""
+    client = _client(sandbox, http)
+    sandbox.faults.error_after_commit(503, method="POST", path="/customers")
+    with pytest.raises(UncertainWrite):
+        client.post("customers", {"reference": "C0000001", "name": "Spoilt answer Ltd"})
+    assert sandbox.request_count("POST", "customers") == 1
+    assert len(client.list("customers", filter=f"reference eq {odata_string('C0000001')}")) == 1
+
+
+def test_a_write_answered_429_is_retried(sandbox, http):
+    """A 429 is the gateway's refusal before the request reaches Sage: nothing was processed."""
+    client = _client(sandbox, http)
+    sandbox.faults.rate_limit_storm(times=1, retry_after=0, method="POST", path="/customers")
+    client.post("customers", {"reference": "C0000002", "name": "Throttled Ltd"})
+    assert len(client.list("customers", filter=f"reference eq {odata_string('C0000002')}")) == 1

@@ -13,8 +13,8 @@ container's clients) keeps requests under the configured rate; a 429 pauses the 
 else for the seconds APIM's message names, else for a whole rate window (`RATE_WINDOW_SECONDS`).
 
 Retry policy, as for Sage Accounting (the same reasoning): reads retried with full-jitter backoff on
-429/5xx/transport errors; writes retried only when Sage provably did not process them (429 or 503
-from the front door, or a failure to connect); anything else after sending raises `UncertainWrite`.
+429/5xx/transport errors; writes retried only when Sage provably did not process them (a 429, or
+a failure to connect); anything else after sending, 503 included, raises `UncertainWrite`.
 Sage 200 has no idempotency keys, so the caller reconciles by reference before any resend (the export
 engine does; `create_payment` below does it itself for its second step). 401: one token refresh.
 
@@ -29,7 +29,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
 from typing import Any
@@ -236,7 +236,8 @@ class Sage200Client:
                 continue
             if status == 429:
                 metrics.add_metric(name="SageThrottled", unit="Count", value=1)
-            retryable = status in (429, 503) or (not is_write and status >= 500)
+            # A write answered 5xx (503 too) may have been committed first: only a 429 is a clean refusal.
+            retryable = status == 429 or (not is_write and status >= 500)
             if not retryable:
                 if is_write and status >= 500:
                     raise UncertainWrite(error.message, status=status, request_id=error.request_id)
@@ -311,6 +312,10 @@ class Sage200Connector:
 
     provider = PROVIDER
     mapper = mapper
+    # Sage 200 has no idempotency key: a resend after a lost answer that a lookup missed makes a
+    # second record. How long its queries may lag a create is not documented: 5 minutes, assumed.
+    IDEMPOTENT_CREATES = False
+    SEARCH_SETTLE = timedelta(minutes=5)
 
     def __init__(self, client: Sage200Client) -> None:
         self.client = client
@@ -359,8 +364,9 @@ class Sage200Connector:
     def _by_urn(self, urn: Any, what: str) -> dict[str, Any]:
         rows = self.client.posted_transactions(f"urn eq {int(urn)}")
         if not rows:
-            # Posted, but not readable yet: the engine marks it failed and finds it by reference next time.
-            raise SageUnavailable(f"{what} was posted (urn {urn}) but Sage 200 does not list it yet")
+            # Posted, but Sage's search does not show it yet: in Sage, but not known to us. Uncertain,
+            # so the engine looks it up by reference once the search has settled, never posts it again.
+            raise UncertainWrite(f"{what} was posted (urn {urn}) but Sage 200 does not list it yet")
         return rows[0]
 
     def create_document(self, kind: DocumentKind, body: Mapping[str, Any], *,

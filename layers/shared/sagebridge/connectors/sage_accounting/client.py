@@ -2,11 +2,12 @@
 
 Retry policy (why it is safe):
 - GET: retried with exponential backoff and full jitter on 429, 5xx and transport errors.
-- POST/PUT/DELETE: retried only when Sage provably did not process the request: a 429 or 503
-  *response* (the rate limiter / maintenance front door answers before the request reaches the
-  application) or a failure to connect (nothing was sent). Any other failure after the request may
-  have been sent (read timeout, dropped connection, 500/502/504) raises `UncertainWrite`: the
-  caller must look the record up before sending it again. Never a blind resend.
+- POST/PUT/DELETE: retried only when Sage provably did not process the request: a 429 *response*
+  (the rate limiter refuses before the request reaches the application) or a failure to connect
+  (nothing was sent). Any other failure after the request may have been sent (read timeout,
+  dropped connection, 500/502/503/504) raises `UncertainWrite`: the caller must look the record up
+  before sending it again. A 503 is among them: it may come from a gateway after the application
+  committed the write. Never a blind resend.
 - 401: the token provider is asked for a fresh token once and the request repeated once.
 - `Retry-After` is honoured; a wait longer than `max_retry_after` is not slept through but raised
   as `RateLimited` so the job can be rescheduled instead of holding a Lambda. Sage documents no
@@ -27,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
@@ -367,7 +368,8 @@ class SageAccountingClient:
                 continue
             if status == 429:
                 metrics.add_metric(name="SageThrottled", unit="Count", value=1)
-            retryable = status in (429, 503) or (not is_write and status >= 500)
+            # A write answered 5xx (503 too) may have been committed first: only a 429 is a clean refusal.
+            retryable = status == 429 or (not is_write and status >= 500)
             if not retryable:
                 if is_write and status >= 500:
                     raise UncertainWrite(
@@ -506,6 +508,9 @@ class SageAccountingConnector:
     """The `Connector` protocol over a `SageAccountingClient`."""
 
     provider = PROVIDER
+    # idempotency_id: Sage replays the first answer to a create sent again with the same key.
+    IDEMPOTENT_CREATES = True
+    SEARCH_SETTLE = timedelta(minutes=5)  # not documented: assumed
 
     def __init__(self, client: SageAccountingClient) -> None:
         self.client = client

@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -471,6 +471,9 @@ class IntacctConnector:
     allocation_sign = mapper.ALLOCATION_SIGN
     # The engine builds Sage Accounting bodies for this connector; what Intacct never takes is ours to say.
     NOT_EXPORTED = mapper.NOT_EXPORTED
+    # controlid + uniqueid: the gateway refuses to run a write function it has already executed.
+    IDEMPOTENT_CREATES = True
+    SEARCH_SETTLE = timedelta(minutes=5)  # not documented: assumed
 
     def __init__(self, client: IntacctClient, options: mapper.PostingOptions | None = None) -> None:
         self.client = client
