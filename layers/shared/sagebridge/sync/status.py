@@ -32,6 +32,7 @@ from sagebridge.sync.export import EXPORT_CURSOR
 from sagebridge.sync.payments import PAYMENTS_STREAM
 
 EXPIRING_WITHIN = timedelta(days=7)  # the keep-alive refreshes weekly; a grant this close to the end is stuck
+KEEP_ALIVE_RECENT = timedelta(days=8)  # a refresh this recent that left the end this close cannot move it
 CHART_DAYS = 30
 OPEN_FAILURES_SHOWN = 50
 BACKLOG_COUNTED = 500
@@ -73,9 +74,13 @@ def connection_view(record: ConnectionRecord | None, provider: str, now: datetim
     days = max(0, left.days) if left is not None else None
     business = record.business_name or record.business_id or "Sage"
     if left is not None and left <= EXPIRING_WITHIN:
+        # Refreshed lately and still ending: the product caps the sign-in (Sage 200's fixed grant),
+        # so only connecting again helps; otherwise the keep-alive is what has stopped.
+        capped = record.last_refreshed_at is not None and now - record.last_refreshed_at <= KEEP_ALIVE_RECENT
+        why = ("the sign-in cannot be extended: send the tenant a connect link before it ends" if capped
+               else "token keep-alive is not refreshing it")
         return ConnectionView(state="expiring", expires_in_days=days,
-                              summary=f"connected to {business}; expiring in {days} days (token keep-alive "
-                                      "is not refreshing it)", **common)
+                              summary=f"connected to {business}; expiring in {days} days ({why})", **common)
     until = f"; refresh good for {days} more days" if days is not None else ""
     return ConnectionView(state="connected", expires_in_days=days, summary=f"connected to {business}{until}",
                           **common)
@@ -400,8 +405,12 @@ def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure
         attention.append(f"{abandoned} export run(s) in the last 24 hours were abandoned (the worker stopped "
                          "before finishing; the next run took over its documents)")
     if mappings.checked and mappings.problems:
-        attention.append(f"{len(mappings.problems)} mapping(s) point at Sage records that are gone, inactive or "
-                         "not usable for their documents")
+        unset = sum(1 for p in mappings.problems if p.problem == "not_set")
+        if unset:
+            attention.append(f"{unset} setting(s) that documents need are not set (see the mapping health)")
+        if len(mappings.problems) > unset:
+            attention.append(f"{len(mappings.problems) - unset} mapping(s) point at Sage records that are gone, "
+                             "inactive or not usable for their documents")
     if broken:
         return "broken", broken + attention
     return ("attention" if attention else "ok"), attention
