@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sagebridge.connectors.base import NotConnected, SageError
+from sagebridge.connectors.base import LoginRefused, NotConnected, SageError
 from sagebridge.domain.errors import ConfigurationError, ConflictError, NotFoundError
 from sagebridge.domain.kinds import DateBasis
 from sagebridge.observability import logger, tracer
@@ -117,6 +117,13 @@ def _not_connected(exc: NotConnected) -> Response:
 @app.exception_handler([ConflictError, LeaseHeld])
 def _conflict(exc: Exception) -> Response:
     return _error(409, str(exc))
+
+
+@app.exception_handler(LoginRefused)
+def _login_refused(exc: LoginRefused) -> Response:
+    # The person's input, not an upstream failure: 422 with what to check (nothing was saved).
+    return _error(422, exc.message, hint="check the login details (and any authorisation the message names), "
+                                         "then connect again; nothing was saved")
 
 
 @app.exception_handler(SageError)

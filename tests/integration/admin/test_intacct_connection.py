@@ -51,7 +51,8 @@ def test_a_verified_intacct_login_connects_the_tenant(intacct_tenant):
 def test_a_wrong_password_is_refused_with_intacct_s_reason_and_nothing_is_kept(intacct_tenant):
     answer = intacct_tenant.call("POST", "/admin/tenants/zuper-co/intacct-connection",
                                  {"company_id": DEFAULT_COMPANY, "user_id": DEFAULT_USER, "user_password": "wrong"})
-    assert answer.status >= 400 and "wrong" not in answer.text
+    assert answer.status == 422 and "wrong" not in answer.text  # the person's input to fix, not a 502
+    assert answer.json["hint"].startswith("check the login details")
     assert intacct_tenant.store.connections.find("zuper-co", "sage_intacct") is None
 
 

@@ -60,6 +60,11 @@ class GrantRevoked(AuthError):
     connection is dead until the tenant reconnects. Retrying cannot help."""
 
 
+class LoginRefused(SageError):
+    """Sage refused the login a person typed in to connect (wrong details, or an authorisation the
+    company must give first): their input to fix, nothing was saved."""
+
+
 class NotConnected(SageError):
     """The tenant has no usable connection (never connected, expired or disconnected)."""
 

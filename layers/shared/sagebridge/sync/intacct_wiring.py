@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from sagebridge.connectors.base import AuthError, NotConnected, SageError
+from sagebridge.connectors.base import AuthError, LoginRefused, NotConnected, SageError
 from sagebridge.connectors.sage_intacct.client import (
     PROVIDER,
     IntacctClient,
@@ -53,7 +53,7 @@ _NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 _KIND = "intacct_login"
 
 
-class IntacctLoginRefused(SageError):
+class IntacctLoginRefused(LoginRefused):
     """Intacct refused the company/user/password (or the sender): nothing was saved."""
 
 
