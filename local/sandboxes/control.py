@@ -4,6 +4,12 @@ tests that ask) serve a sandbox through them.
     GET  /_sandbox/clock                      the sandbox's time, how far it was moved, and the
                                               OAuth grants' token expiry times (never the tokens)
     POST /_sandbox/clock  {"minutes": 6}      moves the clock forward (seconds, minutes, hours, days)
+    GET  /_sandbox/sender-authorisations      Intacct only: each company's authorised Web Services
+                                              sender IDs
+    POST /_sandbox/sender-authorisations {"company_id": "DEMO-GARAGE", "sender_id": "sage-bridge-local",
+                                          "authorised": false}
+                                              what the company admin does under Company > Setup >
+                                              Company, Security tab, Web Services authorizations
 
 and a per-request latency (a uniform draw between two bounds) before a request reaches the sandbox,
 as a network and a real service add. In the stack the Sage sandboxes share one clock, which Sage
@@ -20,6 +26,7 @@ import random
 from typing import Any
 
 CLOCK_PATH = "/_sandbox/clock"
+SENDERS_PATH = "/_sandbox/sender-authorisations"
 UNITS = ("seconds", "minutes", "hours", "days")
 LATENCY_ENV = "SAGEBRIDGE_SANDBOX_LATENCY_MS"  # "20-50" (the stack's default), "30", or "0" (off)
 DEFAULT_LATENCY_MS = (20.0, 50.0)
@@ -94,13 +101,25 @@ class SandboxControls:
             await asyncio.sleep(random.uniform(*self.latency))
         await self.app(scope, receive, send)
 
+    def _companies(self) -> dict[str, Any] | None:
+        """The Intacct sandbox's companies (the only sandbox whose companies authorise senders)."""
+        companies = getattr(self.sandbox, "companies", None)
+        if not companies or not all(hasattr(c, "authorised_senders") for c in companies.values()):
+            return None
+        return dict(companies)
+
+    def senders(self) -> dict[str, Any]:
+        with self.sandbox.lock:
+            return {"companies": {cid: sorted(c.authorised_senders) for cid, c in (self._companies() or {}).items()}}
+
     async def _control(self, scope: dict[str, Any], receive: Any) -> tuple[int, dict[str, Any]]:
-        if scope["path"] != CLOCK_PATH:
-            return 404, {"error": f"no such control; there is {CLOCK_PATH}"}
+        paths = [CLOCK_PATH] + ([SENDERS_PATH] if self._companies() is not None else [])
+        if scope["path"] not in paths:
+            return 404, {"error": f"no such control; there is {' and '.join(paths)}"}
+        if scope["method"] not in ("GET", "POST"):
+            return 405, {"error": f"{scope['path']} takes GET or POST"}
         if scope["method"] == "GET":
-            return 200, self.state()
-        if scope["method"] != "POST":
-            return 405, {"error": f"{CLOCK_PATH} takes GET or POST"}
+            return 200, self.state() if scope["path"] == CLOCK_PATH else self.senders()
         raw = b""
         while True:
             message = await receive()
@@ -108,11 +127,30 @@ class SandboxControls:
             if not message.get("more_body"):
                 break
         try:
+            if scope["path"] == SENDERS_PATH:
+                self.set_sender(raw)
+                return 200, self.senders()
             amounts = self.parse_move(raw)
         except ValueError as exc:
             return 400, {"error": str(exc)}
         self.clock.advance(**amounts)
         return 200, self.state()
+
+    def set_sender(self, raw: bytes) -> None:
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            raise ValueError("the body must be JSON") from None
+        companies = self._companies() or {}
+        if not isinstance(body, dict) or not isinstance(body.get("company_id"), str) \
+                or not isinstance(body.get("sender_id"), str) or not isinstance(body.get("authorised"), bool):
+            raise ValueError('send {"company_id": "...", "sender_id": "...", "authorised": true or false}')
+        company = companies.get(body["company_id"])
+        if company is None:
+            raise ValueError(f"no company {body['company_id']!r}; there is {', '.join(sorted(companies))}")
+        with self.sandbox.lock:
+            (company.authorised_senders.add if body["authorised"] else company.authorised_senders.discard)(
+                body["sender_id"])
 
     @staticmethod
     def parse_move(raw: bytes) -> dict[str, float]:
@@ -135,4 +173,4 @@ class SandboxControls:
         return amounts
 
 
-__all__ = ["CLOCK_PATH", "LATENCY_ENV", "SandboxControls", "latency_from_env"]
+__all__ = ["CLOCK_PATH", "LATENCY_ENV", "SENDERS_PATH", "SandboxControls", "latency_from_env"]

@@ -9,10 +9,21 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from defusedxml import ElementTree
 
 from local import timeshift
 from local.sandboxes.control import SandboxControls
 from local.sandboxes.sage_accounting import API_BASE_URL, HOST, SageAccountingSandbox, SandboxClock
+from local.sandboxes.sage_intacct import (
+    DEFAULT_COMPANY,
+    DEFAULT_PASSWORD,
+    DEFAULT_SENDER_ID,
+    DEFAULT_SENDER_PASSWORD,
+    DEFAULT_USER,
+    ENDPOINT,
+    SageIntacctSandbox,
+)
+from sagebridge.connectors.sage_intacct.xml import Function, Login, element, request_document
 
 
 def _client(app: object) -> httpx.Client:
@@ -105,3 +116,34 @@ def test_latency_knob_refuses_what_is_not_milliseconds(value):
 
     with pytest.raises(ValueError, match="SAGEBRIDGE_SANDBOX_LATENCY_MS"):
         latency_from_env(value)
+
+
+def test_a_person_can_take_the_sender_authorisation_away_and_give_it_back_over_http(clock):
+    """What the Intacct company admin does in Intacct, done locally over the control endpoint: the next
+    sign-in is refused as Intacct refuses it (XL03000006 at the authentication level)."""
+    sandbox = SageIntacctSandbox(clock=clock)
+    controlled = _client(SandboxControls(sandbox, clock, sandbox=sandbox))
+
+    def sign_in() -> str | None:
+        doc = request_document(sender_id=DEFAULT_SENDER_ID, sender_password=DEFAULT_SENDER_PASSWORD,
+                               control_id="signin", functions=[Function("s", element("getAPISession"))],
+                               login=Login(DEFAULT_COMPANY, DEFAULT_USER, DEFAULT_PASSWORD))
+        answer = ElementTree.fromstring(controlled.post(ENDPOINT, content=doc).content)
+        return answer.findtext("operation/errormessage/error/errorno")
+
+    assert controlled.get("/_sandbox/sender-authorisations").json() == {
+        "companies": {DEFAULT_COMPANY: [DEFAULT_SENDER_ID]}}
+    assert sign_in() is None
+    taken = controlled.post("/_sandbox/sender-authorisations",
+                            json={"company_id": DEFAULT_COMPANY, "sender_id": DEFAULT_SENDER_ID, "authorised": False})
+    assert taken.status_code == 200 and taken.json() == {"companies": {DEFAULT_COMPANY: []}}
+    assert sign_in() == "XL03000006"
+    controlled.post("/_sandbox/sender-authorisations",
+                    json={"company_id": DEFAULT_COMPANY, "sender_id": DEFAULT_SENDER_ID, "authorised": True})
+    assert sign_in() is None
+    wrong = controlled.post("/_sandbox/sender-authorisations", json={"company_id": "NOPE", "sender_id": "x",
+                                                                     "authorised": False})
+    assert wrong.status_code == 400 and "no company 'NOPE'" in wrong.json()["error"]
+    # The Sage Accounting sandbox has no companies that authorise senders: no such control there.
+    other = _client(SandboxControls(SageAccountingSandbox(clock=clock), clock))
+    assert other.get("/_sandbox/sender-authorisations").status_code == 404
