@@ -47,9 +47,18 @@ from sagebridge.connectors.base import (
     error_for_status,
     iso_currency,
 )
-from sagebridge.connectors.http import NOT_SENT, WRITES, full_jitter_backoff, parse_retry_after, request_id
+from sagebridge.connectors.http import (
+    NOT_SENT,
+    WRITES,
+    TokenProvider,
+    dumps,
+    full_jitter_backoff,
+    loads,
+    parse_retry_after,
+    request_id,
+)
+from sagebridge.connectors.pacing import RequestPacer
 from sagebridge.connectors.sage200 import mapper
-from sagebridge.connectors.sage_accounting.client import RequestPacer, TokenProvider, dumps, loads
 from sagebridge.domain.kinds import DocumentKind, PartyKind
 from sagebridge.observability import logger, metrics
 

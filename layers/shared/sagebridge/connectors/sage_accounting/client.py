@@ -21,16 +21,12 @@ a Decimal as a JSON number without passing through float.
 from __future__ import annotations
 
 import builtins
-import json
 import random
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -44,7 +40,17 @@ from sagebridge.connectors.base import (
     error_for_status,
     iso_currency,
 )
-from sagebridge.connectors.http import NOT_SENT, WRITES, full_jitter_backoff, parse_retry_after, request_id
+from sagebridge.connectors.http import (
+    NOT_SENT,
+    WRITES,
+    TokenProvider,
+    dumps,
+    full_jitter_backoff,
+    loads,
+    parse_retry_after,
+    request_id,
+)
+from sagebridge.connectors.pacing import RequestPacer, pacer_for
 from sagebridge.connectors.sage_accounting import mapper
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.observability import logger, metrics
@@ -81,124 +87,6 @@ DOCUMENT_RESOURCES: dict[DocumentKind, str] = {
     DocumentKind.CUSTOMER_REFUND: "contact_payments",
 }
 _PAYMENT_TYPES = {DocumentKind.CUSTOMER_PAYMENT: "CUSTOMER_RECEIPT", DocumentKind.CUSTOMER_REFUND: "CUSTOMER_REFUND"}
-
-
-class RequestPacer:
-    """Client-side pacing for one Sage business: at most `per_minute` x `headroom` requests start in
-    any sliding `window` seconds, so a run never trips Sage's per-business rate limit instead of
-    learning it from 429s (each one costs a wait and, for a write, an attempt). A sliding window,
-    as Sage counts: a burst under the limit starts at once, and only the request that would be one
-    too many in the last minute waits for the oldest to leave it. `headroom` (2%) and a window one
-    second longer than Sage's keep a little under the limit for clock and latency jitter between us
-    and Sage. A 429 still happens if someone else uses the same business; `pause` then holds every
-    request of this pacer. Thread-safe; share one per business (`pacer_for`)."""
-
-    def __init__(self, per_minute: float, *, headroom: float = 0.98, window: float = 61.0,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
-        if per_minute <= 0:
-            raise ValueError("per_minute must be positive")
-        self.per_minute = per_minute
-        self.limit = max(1, int(per_minute * headroom))  # starts allowed in any window
-        self.window = window
-        self._clock, self._sleep = clock, sleep
-        self._starts: deque[float] = deque()  # reserved start times of the last window, oldest first
-        self._held_until: float | None = None  # a 429 holds the business until then
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        with self._lock:
-            now = self._clock()
-            while self._starts and self._starts[0] <= now - self.window:
-                self._starts.popleft()
-            start = now if self._held_until is None else max(now, self._held_until)
-            if self._starts:
-                start = max(start, self._starts[-1])  # first come, first served
-            if len(self._starts) >= self.limit:
-                start = max(start, self._starts[-self.limit] + self.window)
-            self._starts.append(start)
-        if start > now:
-            self._sleep(start - now)
-
-    def pause(self, seconds: float) -> None:
-        with self._lock:
-            resume = self._clock() + seconds
-            self._held_until = resume if self._held_until is None else max(self._held_until, resume)
-
-
-_pacers: dict[tuple[str, float], RequestPacer] = {}
-_pacers_lock = threading.Lock()
-
-
-def pacer_for(business_id: str, per_minute: float) -> RequestPacer:
-    """The container's pacer of a business: every client of that business shares its minute."""
-    with _pacers_lock:
-        key = (business_id, float(per_minute))
-        if key not in _pacers:
-            _pacers[key] = RequestPacer(per_minute)
-        return _pacers[key]
-
-
-class TokenProvider(Protocol):
-    """Returns a valid access token. `rejected` is the token Sage just answered 401 to: the
-    provider returns a newer one (refreshing only if nobody else has already)."""
-
-    def __call__(self, *, rejected: str | None = None) -> str: ...
-
-
-# ----------------------------------------------------------------------------------------------- JSON
-
-
-def _encode(value: Any, out: list[str]) -> None:
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, str):
-        out.append(json.dumps(value))
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot send a non-finite amount to Sage: {value}")
-        out.append(format(value, "f"))
-    elif isinstance(value, int):
-        out.append(str(int(value)))
-    elif isinstance(value, float):
-        # Money must never pass through float; refuse rather than silently round.
-        raise TypeError("floats are not sent to Sage: use Decimal")
-    elif isinstance(value, datetime):
-        out.append(json.dumps(value.isoformat()))
-    elif isinstance(value, date):
-        out.append(json.dumps(value.isoformat()))
-    elif isinstance(value, Mapping):
-        out.append("{")
-        for i, (k, v) in enumerate(value.items()):
-            if i:
-                out.append(",")
-            out.append(json.dumps(str(k)))
-            out.append(":")
-            _encode(v, out)
-        out.append("}")
-    elif isinstance(value, list | tuple):
-        out.append("[")
-        for i, v in enumerate(value):
-            if i:
-                out.append(",")
-            _encode(v, out)
-        out.append("]")
-    else:
-        raise TypeError(f"cannot serialise {type(value).__name__} for Sage")
-
-
-def dumps(value: Any) -> str:
-    """JSON text with Decimal written as an exact JSON number."""
-    out: list[str] = []
-    _encode(value, out)
-    return "".join(out)
-
-
-def loads(text: str | bytes) -> Any:
-    return json.loads(text, parse_float=Decimal)
 
 
 # ------------------------------------------------------------------------------------------- helpers
