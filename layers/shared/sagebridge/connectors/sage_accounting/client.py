@@ -1,18 +1,11 @@
 """HTTP client for the Sage Accounting v3.1 API over an injected `httpx.Client`.
 
-Retry policy (why it is safe):
-- GET: retried with exponential backoff and full jitter on 429, 5xx and transport errors.
-- POST/PUT/DELETE: retried only when Sage provably did not process the request: a 429 *response*
-  (the rate limiter refuses before the request reaches the application) or a failure to connect
-  (nothing was sent). Any other failure after the request may have been sent (read timeout,
-  dropped connection, 500/502/503/504) raises `UncertainWrite`: the caller must look the record up
-  before sending it again. A 503 is among them: it may come from a gateway after the application
-  committed the write. Never a blind resend.
-- 401: the token provider is asked for a fresh token once and the request repeated once.
-- `Retry-After` is honoured; a wait longer than `max_retry_after` is not slept through but raised
-  as `RateLimited` so the job can be rescheduled instead of holding a Lambda. Sage documents no
-  `Retry-After`, so a 429 without one waits `throttle_backoff` seconds, doubling per attempt (up
-  to `max_retry_after`): Sage counts a minute, and a sub-second backoff would only be refused again.
+Requests go through the shared `connectors.http.Transport` (its docstring gives the retry policy
+and why it is safe: never a blind resend of a write). What is Sage Accounting's own: errors are a
+JSON array of {$severity,$dataCode,$message,$source}; the business is the `X-Business` header; and
+Sage documents no `Retry-After`, so a 429 without one waits `throttle_backoff` seconds, doubling
+per attempt (up to `max_retry_after`): Sage counts a minute, and a sub-second backoff would only be
+refused again.
 
 Money stays Decimal: JSON is parsed with `parse_float=Decimal` and written by `dumps`, which prints
 a Decimal as a JSON number without passing through float.
@@ -35,25 +28,15 @@ from sagebridge.connectors.base import (
     NotFound,
     RemoteRecord,
     SageError,
-    SageUnavailable,
-    UncertainWrite,
     error_for_status,
     iso_currency,
 )
-from sagebridge.connectors.http import (
-    NOT_SENT,
-    WRITES,
-    TokenProvider,
-    dumps,
-    full_jitter_backoff,
-    loads,
-    parse_retry_after,
-    request_id,
-)
+from sagebridge.connectors.http import TokenProvider, Transport, loads, parse_retry_after, request_id
+from sagebridge.connectors.http import dumps as dumps  # still importable from here (callers, tests)
 from sagebridge.connectors.pacing import RequestPacer, pacer_for
 from sagebridge.connectors.sage_accounting import mapper
 from sagebridge.domain.kinds import DocumentKind
-from sagebridge.observability import logger, metrics
+from sagebridge.observability import logger as logger  # the log the transport writes (tests patch it)
 
 PROVIDER = "sage_accounting"
 ITEMS_PER_PAGE = 200  # the API's maximum
@@ -151,7 +134,6 @@ class SageAccountingClient:
         pacer: RequestPacer | None = None,
         requests_per_minute: float | None = None,
     ) -> None:
-        self._http = http
         # None: no pacing (429s are still honoured). requests_per_minute: the container's shared
         # pacer of this business; pacer: one given outright (tests, benchmarks).
         if pacer is None and requests_per_minute and business_id:
@@ -160,13 +142,16 @@ class SageAccountingClient:
         self._token = token_provider
         self.business_id = business_id
         self.base_url = base_url.rstrip("/")
-        self._max_attempts = max(1, max_attempts)
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._max_retry_after = max_retry_after
-        self._throttle_backoff = throttle_backoff
-        self._sleep = sleep
-        self._jitter = jitter
+
+        def throttled_wait(attempt: int) -> float:
+            """A 429 without Retry-After: half to all of throttle_backoff x 2^(attempt-1)."""
+            return min(max_retry_after, throttle_backoff * 2 ** (attempt - 1)) * (0.5 + 0.5 * jitter())
+
+        self._transport = Transport(
+            http, token_provider=token_provider, read_error=error_from_response,
+            request_id_headers=_REQUEST_ID_HEADERS, throttle_wait=throttled_wait, pacer=pacer,
+            max_attempts=max_attempts, backoff_base=backoff_base, backoff_cap=backoff_cap,
+            max_retry_after=max_retry_after, sleep=sleep, jitter=jitter)
 
     # ---- transport
 
@@ -179,14 +164,6 @@ class SageAccountingClient:
             return urljoin(self.base_url + "/", path)
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def _backoff(self, attempt: int) -> float:
-        return full_jitter_backoff(attempt, base=self._backoff_base, cap=self._backoff_cap, jitter=self._jitter)
-
-    def _throttled_wait(self, attempt: int) -> float:
-        """The wait after a 429 without Retry-After: half to all of throttle_backoff x 2^(attempt-1)."""
-        ceiling = min(self._max_retry_after, self._throttle_backoff * 2 ** (attempt - 1))
-        return ceiling * (0.5 + 0.5 * self._jitter())
-
     def request(
         self,
         method: str,
@@ -196,90 +173,9 @@ class SageAccountingClient:
         body: Any = None,
         with_business: bool = True,
     ) -> Any:
-        """One API call with the retry policy of this module; returns the parsed JSON (or None)."""
-        method = method.upper()
-        is_write = method in WRITES
-        url = self._url(path)
-        content = dumps(body).encode() if body is not None else None
-        refreshed = False
-        token: str | None = None
-        attempt = 0
-        while True:
-            attempt += 1
-            token = token or self._token()
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            if with_business and self.business_id:
-                headers["X-Business"] = self.business_id
-            if content is not None:
-                headers["Content-Type"] = "application/json"
-            if self._pacer is not None:
-                self._pacer.wait()
-            started = time.perf_counter()
-            try:
-                response = self._http.request(method, url, params=params, content=content, headers=headers)
-            except httpx.TransportError as exc:
-                sent = not isinstance(exc, NOT_SENT)
-                logger.warning(
-                    "sage_transport_error",
-                    extra={"method": method, "path": urlsplit(url).path, "error": type(exc).__name__,
-                           "attempt": attempt},
-                )
-                metrics.add_metric(name="SageRequests", unit="Count", value=1)
-                if is_write and sent:
-                    raise UncertainWrite(
-                        f"{method} {urlsplit(url).path}: {type(exc).__name__} after sending; outcome unknown"
-                    ) from None
-                if attempt >= self._max_attempts:
-                    raise SageUnavailable(f"{method} {urlsplit(url).path}: {type(exc).__name__}") from None
-                self._sleep(self._backoff(attempt))
-                continue
-
-            request_id = _request_id(response)
-            metrics.add_metric(name="SageRequests", unit="Count", value=1)
-            logger.info(
-                "sage_request",
-                extra={"method": method, "path": urlsplit(url).path, "status": response.status_code,
-                       "sage_request_id": request_id, "attempt": attempt,
-                       "ms": round((time.perf_counter() - started) * 1000, 1)},
-            )
-            status = response.status_code
-            if status < 400:
-                if status == 204 or not response.content:
-                    return None
-                return loads(response.content)
-
-            error = error_from_response(response)
-            if status == 401 and not refreshed:
-                refreshed = True
-                token = self._token(rejected=token)
-                attempt -= 1  # the refresh retry is not a backoff attempt
-                continue
-            if status == 429:
-                metrics.add_metric(name="SageThrottled", unit="Count", value=1)
-            # A write answered 5xx (503 too) may have been committed first: only a 429 is a clean refusal.
-            retryable = status == 429 or (not is_write and status >= 500)
-            if not retryable:
-                if is_write and status >= 500:
-                    raise UncertainWrite(
-                        error.message, status=status, data_code=error.data_code, request_id=request_id
-                    )
-                raise error
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            if retry_after is not None:
-                wait = retry_after
-            else:
-                wait = self._throttled_wait(attempt) if status == 429 else self._backoff(attempt)
-            if status == 429 and self._pacer is not None:
-                # Hold the whole business, not just this request: the next ones would be refused too.
-                self._pacer.pause(wait)
-            if attempt >= self._max_attempts or (
-                retry_after is not None and retry_after > self._max_retry_after
-            ):
-                if status == 429:
-                    raise error
-                raise SageUnavailable(error.message, status=status, data_code=error.data_code,
-                                      request_id=request_id)
-            self._sleep(wait)
+        """One API call under the shared transport's retry policy; returns the parsed JSON (or None)."""
+        headers = {"X-Business": self.business_id} if with_business and self.business_id else None
+        return self._transport.request(method, self._url(path), params=params, body=body, headers=headers)
 
     # ---- generic resource operations
 
