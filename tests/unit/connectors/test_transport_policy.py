@@ -115,6 +115,12 @@ SAGE200 = Product(
     written=lambda c: len(c.list("customers", filter=f"reference eq {odata_string('C0000001')}")),
     write_resource="customers", read=lambda c: c.list("tax_codes"), read_resource="tax_codes",
     own_429_wait=RATE_WINDOW_SECONDS)
+def _virtual_pacer() -> tuple[dict[str, float], RequestPacer]:
+    """A pacer on its own virtual clock: it moves only when the pacer itself makes a request wait."""
+    clock = {"t": 0.0}
+    return clock, RequestPacer(6000, clock=lambda: clock["t"], sleep=lambda s: clock.__setitem__("t", clock["t"] + s))
+
+
 PRODUCTS = pytest.mark.parametrize("product", [ACCOUNTING, SAGE200], ids=lambda p: p.name)
 
 
@@ -173,8 +179,7 @@ def test_a_429_without_retry_after_waits_the_products_own_time(product: Product)
 
 @PRODUCTS
 def test_a_honoured_429_holds_every_request_sharing_the_pacer(product: Product):
-    clock = {"t": 0.0}
-    pacer = RequestPacer(6000, clock=lambda: clock["t"], sleep=lambda s: clock.__setitem__("t", clock["t"] + s))
+    clock, pacer = _virtual_pacer()
     world = product.make(pacer=pacer)
     world.sandbox.faults.rate_limit_storm(times=1, retry_after=7, method="GET")
     product.read(world.client)
@@ -183,8 +188,7 @@ def test_a_honoured_429_holds_every_request_sharing_the_pacer(product: Product):
 
 @PRODUCTS
 def test_a_429_asking_for_longer_than_the_client_may_wait_is_rate_limited_not_slept(product: Product):
-    clock = {"t": 0.0}
-    pacer = RequestPacer(6000, clock=lambda: clock["t"], sleep=lambda s: clock.__setitem__("t", clock["t"] + s))
+    clock, pacer = _virtual_pacer()
     world = product.make(pacer=pacer)
     world.sandbox.faults.rate_limit_storm(times=1, retry_after=600, method="GET")
     with pytest.raises(RateLimited) as err:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
@@ -64,6 +64,17 @@ def parse_retry_after(value: str | None, now: Callable[[], datetime] | None = No
 def request_id(response: httpx.Response, headers: Iterable[str]) -> str | None:
     """The first of `headers` the response carries (the provider's id of the request), or None."""
     return next((response.headers[h] for h in headers if h in response.headers), None)
+
+
+def error_entries(response: httpx.Response) -> list[Mapping[str, Any]]:
+    """An error body's JSON objects: the object, or those of an array; none when it is not JSON."""
+    try:
+        body = loads(response.content) if response.content else None
+    except ValueError:
+        return []
+    if isinstance(body, Mapping):
+        return [body]
+    return [e for e in body if isinstance(e, Mapping)] if isinstance(body, list) else []
 
 
 def retry_after_of(response: httpx.Response) -> float | None:
@@ -144,6 +155,17 @@ class Pacer(Protocol):
     def wait(self) -> None: ...
 
     def pause(self, seconds: float) -> None: ...
+
+
+class RetryOptions(TypedDict, total=False):
+    """The policy's knobs a client passes through to its `Transport` (defaults: `Transport`'s)."""
+
+    max_attempts: int
+    backoff_base: float
+    backoff_cap: float
+    max_retry_after: float
+    sleep: Callable[[float], None]
+    jitter: Callable[[], float]
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -266,10 +288,12 @@ __all__ = [
     "NOT_SENT",
     "WRITES",
     "Pacer",
+    "RetryOptions",
     "TokenProvider",
     "Transport",
     "bearer",
     "dumps",
+    "error_entries",
     "full_jitter_backoff",
     "loads",
     "parse_retry_after",

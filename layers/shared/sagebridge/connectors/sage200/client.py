@@ -25,14 +25,12 @@ Lists are OData: `$top` (default 500, at most 5000), `$skip` only with `$orderby
 from __future__ import annotations
 
 import builtins
-import random
 import re
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 from pydantic import SecretStr
@@ -45,7 +43,16 @@ from sagebridge.connectors.base import (
     error_for_status,
     iso_currency,
 )
-from sagebridge.connectors.http import TokenProvider, Transport, bearer, loads, parse_retry_after, request_id
+from sagebridge.connectors.http import (
+    RetryOptions,
+    TokenProvider,
+    Transport,
+    bearer,
+    error_entries,
+    loads,
+    parse_retry_after,
+    request_id,
+)
 from sagebridge.connectors.pacing import RequestPacer
 from sagebridge.connectors.sage200 import mapper
 from sagebridge.domain.kinds import DocumentKind, PartyKind
@@ -116,12 +123,7 @@ def error_from_response(response: httpx.Response) -> SageError:
     first problem (APIM and developer.sage.com/200c); also read, as ASP.NET may send them:
     `{"Message"}`, a list of such objects, `details`, and a `code` (kept as data_code)."""
     status = response.status_code
-    try:
-        body = loads(response.content) if response.content else None
-    except ValueError:
-        body = None
-    entries: list[Mapping[str, Any]] = [body] if isinstance(body, Mapping) else \
-        [e for e in body if isinstance(e, Mapping)] if isinstance(body, list) else []
+    entries = error_entries(response)
     messages = []
     for entry in entries:
         text = str(entry.get("message") or entry.get("Message") or entry.get("error_description") or "")
@@ -154,13 +156,8 @@ class Sage200Client:
         company_id: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
         page_size: int = PAGE_SIZE,
-        max_attempts: int = 5,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 20.0,
-        max_retry_after: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
         pacer: RequestPacer | None = None,
+        **retry: Unpack[RetryOptions],
     ) -> None:
         self._pacer = pacer  # shared per subscription key (sync.sage200_wiring); None: no pacing
         self._token = token_provider
@@ -174,8 +171,7 @@ class Sage200Client:
             http, token_provider=token_provider, read_error=error_from_response,
             request_id_headers=_REQUEST_ID_HEADERS, authenticate=self._authenticate,
             throttle_pause=throttle_pause, throttle_wait=lambda attempt: RATE_WINDOW_SECONDS, pacer=pacer,
-            max_attempts=max_attempts, backoff_base=backoff_base, backoff_cap=backoff_cap,
-            max_retry_after=max_retry_after, sleep=sleep, jitter=jitter)
+            **retry)
 
     def __repr__(self) -> str:
         return f"Sage200Client(site_id={self.site_id!r}, company_id={self.company_id!r})"

@@ -14,12 +14,10 @@ a Decimal as a JSON number without passing through float.
 from __future__ import annotations
 
 import builtins
-import random
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -31,8 +29,16 @@ from sagebridge.connectors.base import (
     error_for_status,
     iso_currency,
 )
-from sagebridge.connectors.http import TokenProvider, Transport, loads, parse_retry_after, request_id
-from sagebridge.connectors.http import dumps as dumps  # still importable from here (callers, tests)
+from sagebridge.connectors.http import (
+    RetryOptions,
+    TokenProvider,
+    Transport,
+    error_entries,
+    parse_retry_after,
+    request_id,
+)
+from sagebridge.connectors.http import dumps as dumps  # the JSON codec: still importable from here
+from sagebridge.connectors.http import loads as loads
 from sagebridge.connectors.pacing import RequestPacer, pacer_for
 from sagebridge.connectors.sage_accounting import mapper
 from sagebridge.domain.kinds import DocumentKind
@@ -84,15 +90,7 @@ def error_from_response(response: httpx.Response) -> SageError:
     typed error with Sage's readable message(s)."""
     status = response.status_code
     request_id = _request_id(response)
-    entries: list[Mapping[str, Any]] = []
-    try:
-        body = loads(response.content) if response.content else None
-    except ValueError:
-        body = None
-    if isinstance(body, list):
-        entries = [e for e in body if isinstance(e, Mapping)]
-    elif isinstance(body, Mapping):
-        entries = [body]
+    entries = error_entries(response)
     messages = []
     for e in entries:
         msg = str(e.get("$message") or e.get("message") or e.get("error_description") or e.get("error") or "")
@@ -124,15 +122,10 @@ class SageAccountingClient:
         token_provider: TokenProvider,
         business_id: str | None = None,
         base_url: str = "https://api.accounting.sage.com/v3.1",
-        max_attempts: int = 5,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 20.0,
-        max_retry_after: float = 60.0,
         throttle_backoff: float = 5.0,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
         pacer: RequestPacer | None = None,
         requests_per_minute: float | None = None,
+        **retry: Unpack[RetryOptions],
     ) -> None:
         # None: no pacing (429s are still honoured). requests_per_minute: the container's shared
         # pacer of this business; pacer: one given outright (tests, benchmarks).
@@ -142,18 +135,17 @@ class SageAccountingClient:
         self._token = token_provider
         self.business_id = business_id
         self.base_url = base_url.rstrip("/")
-
-        def throttled_wait(attempt: int) -> float:
-            """A 429 without Retry-After: half to all of throttle_backoff x 2^(attempt-1)."""
-            return min(max_retry_after, throttle_backoff * 2 ** (attempt - 1)) * (0.5 + 0.5 * jitter())
-
+        self._throttle_backoff = throttle_backoff
         self._transport = Transport(
             http, token_provider=token_provider, read_error=error_from_response,
-            request_id_headers=_REQUEST_ID_HEADERS, throttle_wait=throttled_wait, pacer=pacer,
-            max_attempts=max_attempts, backoff_base=backoff_base, backoff_cap=backoff_cap,
-            max_retry_after=max_retry_after, sleep=sleep, jitter=jitter)
+            request_id_headers=_REQUEST_ID_HEADERS, throttle_wait=self._throttled_wait, pacer=pacer, **retry)
 
     # ---- transport
+
+    def _throttled_wait(self, attempt: int) -> float:
+        """A 429 without Retry-After: half to all of throttle_backoff x 2^(attempt-1), at most max_retry_after."""
+        ceiling = min(self._transport.max_retry_after, self._throttle_backoff * 2 ** (attempt - 1))
+        return ceiling * (0.5 + 0.5 * self._transport.jitter())
 
     def _url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
