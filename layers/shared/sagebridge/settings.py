@@ -32,7 +32,7 @@ class Settings(BaseModel):
     sage_accounting_api_url: str = Field(
         alias="SAGE_ACCOUNTING_API_URL", default="https://api.accounting.sage.com/v3.1"
     )
-    # Client-side pacing per Sage business (connectors/sage_accounting/client.py RequestPacer): on by
+    # Client-side pacing per Sage business (connectors/pacing.py RequestPacer): on by
     # default at Sage's documented 200 requests a minute per business (v3.0's figure; v3.1 publishes
     # none), so an export of a few hundred documents is paced instead of refused; 0 turns it off
     # (Sage's 429s are honoured either way).

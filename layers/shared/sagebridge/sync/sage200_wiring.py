@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from sagebridge.connectors.base import NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
+from sagebridge.connectors.pacing import RequestPacer
 from sagebridge.connectors.sage200 import mapper
 from sagebridge.connectors.sage200.client import (
     Sage200Client,
@@ -39,7 +40,6 @@ from sagebridge.connectors.sage200.client import (
     site_and_company,
 )
 from sagebridge.connectors.sage200.oauth import PROVIDER, sage200_oauth_provider
-from sagebridge.connectors.sage_accounting.client import RequestPacer
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.money import to_decimal
 from sagebridge.domain.settings import Provider, TenantSettings

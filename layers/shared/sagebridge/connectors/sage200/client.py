@@ -12,11 +12,11 @@ seconds."}`, normally with Retry-After). A `RequestPacer` (one per subscription 
 container's clients) keeps requests under the configured rate; a 429 pauses the pacer for Retry-After,
 else for the seconds APIM's message names, else for a whole rate window (`RATE_WINDOW_SECONDS`).
 
-Retry policy, as for Sage Accounting (the same reasoning): reads retried with full-jitter backoff on
-429/5xx/transport errors; writes retried only when Sage provably did not process them (a 429, or
-a failure to connect); anything else after sending, 503 included, raises `UncertainWrite`.
-Sage 200 has no idempotency keys, so the caller reconciles by reference before any resend (the export
-engine does; `create_payment` below does it itself for its second step). 401: one token refresh.
+Retry policy: the shared `connectors.http.Transport` (reads retried on 429/5xx/transport errors;
+writes only when Sage provably did not process them; anything else after sending, 503 included,
+raises `UncertainWrite`; 401: one token refresh). Sage 200 has no idempotency keys, so the caller
+reconciles by reference before any resend (the export engine does; `create_payment` below does it
+itself for its second step).
 
 Lists are OData: `$top` (default 500, at most 5000), `$skip` only with `$orderby`, datetimes in
 `$filter` as UTC with `Z`. `iterate` pages with `$orderby` + `$top` + `$skip` until a short page.
@@ -25,15 +25,12 @@ Lists are OData: `$top` (default 500, at most 5000), `$skip` only with `$orderby
 from __future__ import annotations
 
 import builtins
-import random
 import re
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Unpack
 
 import httpx
 from pydantic import SecretStr
@@ -42,16 +39,23 @@ from sagebridge.connectors.base import (
     RecordInvalid,
     RemoteRecord,
     SageError,
-    SageUnavailable,
     UncertainWrite,
     error_for_status,
     iso_currency,
 )
-from sagebridge.connectors.http import NOT_SENT, WRITES, full_jitter_backoff, parse_retry_after, request_id
+from sagebridge.connectors.http import (
+    RetryOptions,
+    TokenProvider,
+    Transport,
+    bearer,
+    error_entries,
+    loads,
+    parse_retry_after,
+    request_id,
+)
+from sagebridge.connectors.pacing import RequestPacer
 from sagebridge.connectors.sage200 import mapper
-from sagebridge.connectors.sage_accounting.client import RequestPacer, TokenProvider, dumps, loads
 from sagebridge.domain.kinds import DocumentKind, PartyKind
-from sagebridge.observability import logger, metrics
 
 PROVIDER = "sage200"
 DEFAULT_BASE_URL = "https://api.columbus.sage.com/uk/sage200extra/accounts/v1"
@@ -119,12 +123,7 @@ def error_from_response(response: httpx.Response) -> SageError:
     first problem (APIM and developer.sage.com/200c); also read, as ASP.NET may send them:
     `{"Message"}`, a list of such objects, `details`, and a `code` (kept as data_code)."""
     status = response.status_code
-    try:
-        body = loads(response.content) if response.content else None
-    except ValueError:
-        body = None
-    entries: list[Mapping[str, Any]] = [body] if isinstance(body, Mapping) else \
-        [e for e in body if isinstance(e, Mapping)] if isinstance(body, list) else []
+    entries = error_entries(response)
     messages = []
     for entry in entries:
         text = str(entry.get("message") or entry.get("Message") or entry.get("error_description") or "")
@@ -157,15 +156,9 @@ class Sage200Client:
         company_id: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
         page_size: int = PAGE_SIZE,
-        max_attempts: int = 5,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 20.0,
-        max_retry_after: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
         pacer: RequestPacer | None = None,
+        **retry: Unpack[RetryOptions],
     ) -> None:
-        self._http = http
         self._pacer = pacer  # shared per subscription key (sync.sage200_wiring); None: no pacing
         self._token = token_provider
         self._key = subscription_key if isinstance(subscription_key, SecretStr) else SecretStr(subscription_key)
@@ -173,89 +166,30 @@ class Sage200Client:
         self.company_id = company_id
         self.base_url = base_url.rstrip("/")
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        self._max_attempts = max(1, max_attempts)
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._max_retry_after = max_retry_after
-        self._sleep = sleep
-        self._jitter = jitter
+        # A 429 that names no pause waits a whole rate window (APIM counts per minute).
+        self._transport = Transport(
+            http, token_provider=token_provider, read_error=error_from_response,
+            request_id_headers=_REQUEST_ID_HEADERS, authenticate=self._authenticate,
+            throttle_pause=throttle_pause, throttle_wait=lambda attempt: RATE_WINDOW_SECONDS, pacer=pacer,
+            **retry)
 
     def __repr__(self) -> str:
         return f"Sage200Client(site_id={self.site_id!r}, company_id={self.company_id!r})"
 
-    def _backoff(self, attempt: int) -> float:
-        return full_jitter_backoff(attempt, base=self._backoff_base, cap=self._backoff_cap, jitter=self._jitter)
+    def _authenticate(self, token: str) -> dict[str, str]:
+        # Without our subscription key APIM answers 401 before Sage sees the call.
+        return bearer(token) | {SUBSCRIPTION_KEY_HEADER: self._key.get_secret_value()}
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
                 with_company: bool = True) -> Any:
-        """One API call with this module's retry policy; the parsed JSON (Decimal money) or None."""
-        method = method.upper()
-        is_write = method in WRITES
+        """One API call under the shared transport's retry policy; the parsed JSON (Decimal money) or None."""
+        headers: dict[str, str] = {}
+        if with_company:
+            if not self.site_id or not self.company_id:
+                raise ValueError("a Sage 200 call needs the tenant's site and company")
+            headers = {"X-Site": self.site_id, "X-Company": str(self.company_id)}
         url = f"{self.base_url}/{path.lstrip('/')}"
-        where = f"{method} {urlsplit(url).path}"
-        content = dumps(body).encode() if body is not None else None
-        refreshed, token, attempt = False, None, 0
-        while True:
-            attempt += 1
-            token = token or self._token()
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
-                       SUBSCRIPTION_KEY_HEADER: self._key.get_secret_value()}
-            if with_company:
-                if not self.site_id or not self.company_id:
-                    raise ValueError("a Sage 200 call needs the tenant's site and company")
-                headers |= {"X-Site": self.site_id, "X-Company": str(self.company_id)}
-            if content is not None:
-                headers["Content-Type"] = "application/json"
-            if self._pacer is not None:
-                self._pacer.wait()
-            started = time.perf_counter()
-            try:
-                response = self._http.request(method, url, params=params, content=content, headers=headers)
-            except httpx.TransportError as exc:
-                metrics.add_metric(name="SageRequests", unit="Count", value=1)
-                logger.warning("sage_transport_error", extra={"method": method, "path": urlsplit(url).path,
-                                                              "error": type(exc).__name__, "attempt": attempt})
-                if is_write and not isinstance(exc, NOT_SENT):
-                    raise UncertainWrite(f"{where}: {type(exc).__name__} after sending; outcome unknown") from None
-                if attempt >= self._max_attempts:
-                    raise SageUnavailable(f"{where}: {type(exc).__name__}") from None
-                self._sleep(self._backoff(attempt))
-                continue
-            status = response.status_code
-            metrics.add_metric(name="SageRequests", unit="Count", value=1)
-            logger.info("sage_request", extra={"method": method, "path": urlsplit(url).path, "status": status,
-                                               "sage_request_id": _request_id(response), "attempt": attempt,
-                                               "ms": round((time.perf_counter() - started) * 1000, 1)})
-            if status < 400:
-                return loads(response.content) if status != 204 and response.content else None
-            error = error_from_response(response)
-            if status == 401 and not refreshed:
-                refreshed = True
-                token = self._token(rejected=token)
-                attempt -= 1
-                continue
-            if status == 429:
-                metrics.add_metric(name="SageThrottled", unit="Count", value=1)
-            # A write answered 5xx (503 too) may have been committed first: only a 429 is a clean refusal.
-            retryable = status == 429 or (not is_write and status >= 500)
-            if not retryable:
-                if is_write and status >= 500:
-                    raise UncertainWrite(error.message, status=status, request_id=error.request_id)
-                raise error
-            if status == 429:
-                retry_after = throttle_pause(response)
-                pause = retry_after if retry_after is not None else RATE_WINDOW_SECONDS
-            else:
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-                pause = retry_after if retry_after is not None else self._backoff(attempt)
-            if attempt >= self._max_attempts or (retry_after is not None and retry_after > self._max_retry_after):
-                if status == 429:
-                    raise error
-                raise SageUnavailable(error.message, status=status, request_id=error.request_id)
-            if status == 429 and self._pacer is not None:
-                self._pacer.pause(pause)  # every request on this key waits, not just this one
-            else:
-                self._sleep(pause)
+        return self._transport.request(method, url, params=params, body=body, headers=headers)
 
     # ---- resources
 

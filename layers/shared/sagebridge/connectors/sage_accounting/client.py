@@ -1,18 +1,11 @@
 """HTTP client for the Sage Accounting v3.1 API over an injected `httpx.Client`.
 
-Retry policy (why it is safe):
-- GET: retried with exponential backoff and full jitter on 429, 5xx and transport errors.
-- POST/PUT/DELETE: retried only when Sage provably did not process the request: a 429 *response*
-  (the rate limiter refuses before the request reaches the application) or a failure to connect
-  (nothing was sent). Any other failure after the request may have been sent (read timeout,
-  dropped connection, 500/502/503/504) raises `UncertainWrite`: the caller must look the record up
-  before sending it again. A 503 is among them: it may come from a gateway after the application
-  committed the write. Never a blind resend.
-- 401: the token provider is asked for a fresh token once and the request repeated once.
-- `Retry-After` is honoured; a wait longer than `max_retry_after` is not slept through but raised
-  as `RateLimited` so the job can be rescheduled instead of holding a Lambda. Sage documents no
-  `Retry-After`, so a 429 without one waits `throttle_backoff` seconds, doubling per attempt (up
-  to `max_retry_after`): Sage counts a minute, and a sub-second backoff would only be refused again.
+Requests go through the shared `connectors.http.Transport` (its docstring gives the retry policy
+and why it is safe: never a blind resend of a write). What is Sage Accounting's own: errors are a
+JSON array of {$severity,$dataCode,$message,$source}; the business is the `X-Business` header; and
+Sage documents no `Retry-After`, so a 429 without one waits `throttle_backoff` seconds, doubling
+per attempt (up to `max_retry_after`): Sage counts a minute, and a sub-second backoff would only be
+refused again.
 
 Money stays Decimal: JSON is parsed with `parse_float=Decimal` and written by `dumps`, which prints
 a Decimal as a JSON number without passing through float.
@@ -21,16 +14,10 @@ a Decimal as a JSON number without passing through float.
 from __future__ import annotations
 
 import builtins
-import json
-import random
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Unpack
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -39,15 +26,23 @@ from sagebridge.connectors.base import (
     NotFound,
     RemoteRecord,
     SageError,
-    SageUnavailable,
-    UncertainWrite,
     error_for_status,
     iso_currency,
 )
-from sagebridge.connectors.http import NOT_SENT, WRITES, full_jitter_backoff, parse_retry_after, request_id
+from sagebridge.connectors.http import (
+    RetryOptions,
+    TokenProvider,
+    Transport,
+    error_entries,
+    parse_retry_after,
+    request_id,
+)
+from sagebridge.connectors.http import dumps as dumps  # the JSON codec: still importable from here
+from sagebridge.connectors.http import loads as loads
+from sagebridge.connectors.pacing import RequestPacer, pacer_for
 from sagebridge.connectors.sage_accounting import mapper
 from sagebridge.domain.kinds import DocumentKind
-from sagebridge.observability import logger, metrics
+from sagebridge.observability import logger as logger  # the log the transport writes (tests patch it)
 
 PROVIDER = "sage_accounting"
 ITEMS_PER_PAGE = 200  # the API's maximum
@@ -83,124 +78,6 @@ DOCUMENT_RESOURCES: dict[DocumentKind, str] = {
 _PAYMENT_TYPES = {DocumentKind.CUSTOMER_PAYMENT: "CUSTOMER_RECEIPT", DocumentKind.CUSTOMER_REFUND: "CUSTOMER_REFUND"}
 
 
-class RequestPacer:
-    """Client-side pacing for one Sage business: at most `per_minute` x `headroom` requests start in
-    any sliding `window` seconds, so a run never trips Sage's per-business rate limit instead of
-    learning it from 429s (each one costs a wait and, for a write, an attempt). A sliding window,
-    as Sage counts: a burst under the limit starts at once, and only the request that would be one
-    too many in the last minute waits for the oldest to leave it. `headroom` (2%) and a window one
-    second longer than Sage's keep a little under the limit for clock and latency jitter between us
-    and Sage. A 429 still happens if someone else uses the same business; `pause` then holds every
-    request of this pacer. Thread-safe; share one per business (`pacer_for`)."""
-
-    def __init__(self, per_minute: float, *, headroom: float = 0.98, window: float = 61.0,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
-        if per_minute <= 0:
-            raise ValueError("per_minute must be positive")
-        self.per_minute = per_minute
-        self.limit = max(1, int(per_minute * headroom))  # starts allowed in any window
-        self.window = window
-        self._clock, self._sleep = clock, sleep
-        self._starts: deque[float] = deque()  # reserved start times of the last window, oldest first
-        self._held_until: float | None = None  # a 429 holds the business until then
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        with self._lock:
-            now = self._clock()
-            while self._starts and self._starts[0] <= now - self.window:
-                self._starts.popleft()
-            start = now if self._held_until is None else max(now, self._held_until)
-            if self._starts:
-                start = max(start, self._starts[-1])  # first come, first served
-            if len(self._starts) >= self.limit:
-                start = max(start, self._starts[-self.limit] + self.window)
-            self._starts.append(start)
-        if start > now:
-            self._sleep(start - now)
-
-    def pause(self, seconds: float) -> None:
-        with self._lock:
-            resume = self._clock() + seconds
-            self._held_until = resume if self._held_until is None else max(self._held_until, resume)
-
-
-_pacers: dict[tuple[str, float], RequestPacer] = {}
-_pacers_lock = threading.Lock()
-
-
-def pacer_for(business_id: str, per_minute: float) -> RequestPacer:
-    """The container's pacer of a business: every client of that business shares its minute."""
-    with _pacers_lock:
-        key = (business_id, float(per_minute))
-        if key not in _pacers:
-            _pacers[key] = RequestPacer(per_minute)
-        return _pacers[key]
-
-
-class TokenProvider(Protocol):
-    """Returns a valid access token. `rejected` is the token Sage just answered 401 to: the
-    provider returns a newer one (refreshing only if nobody else has already)."""
-
-    def __call__(self, *, rejected: str | None = None) -> str: ...
-
-
-# ----------------------------------------------------------------------------------------------- JSON
-
-
-def _encode(value: Any, out: list[str]) -> None:
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, str):
-        out.append(json.dumps(value))
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot send a non-finite amount to Sage: {value}")
-        out.append(format(value, "f"))
-    elif isinstance(value, int):
-        out.append(str(int(value)))
-    elif isinstance(value, float):
-        # Money must never pass through float; refuse rather than silently round.
-        raise TypeError("floats are not sent to Sage: use Decimal")
-    elif isinstance(value, datetime):
-        out.append(json.dumps(value.isoformat()))
-    elif isinstance(value, date):
-        out.append(json.dumps(value.isoformat()))
-    elif isinstance(value, Mapping):
-        out.append("{")
-        for i, (k, v) in enumerate(value.items()):
-            if i:
-                out.append(",")
-            out.append(json.dumps(str(k)))
-            out.append(":")
-            _encode(v, out)
-        out.append("}")
-    elif isinstance(value, list | tuple):
-        out.append("[")
-        for i, v in enumerate(value):
-            if i:
-                out.append(",")
-            _encode(v, out)
-        out.append("]")
-    else:
-        raise TypeError(f"cannot serialise {type(value).__name__} for Sage")
-
-
-def dumps(value: Any) -> str:
-    """JSON text with Decimal written as an exact JSON number."""
-    out: list[str] = []
-    _encode(value, out)
-    return "".join(out)
-
-
-def loads(text: str | bytes) -> Any:
-    return json.loads(text, parse_float=Decimal)
-
-
 # ------------------------------------------------------------------------------------------- helpers
 
 
@@ -213,15 +90,7 @@ def error_from_response(response: httpx.Response) -> SageError:
     typed error with Sage's readable message(s)."""
     status = response.status_code
     request_id = _request_id(response)
-    entries: list[Mapping[str, Any]] = []
-    try:
-        body = loads(response.content) if response.content else None
-    except ValueError:
-        body = None
-    if isinstance(body, list):
-        entries = [e for e in body if isinstance(e, Mapping)]
-    elif isinstance(body, Mapping):
-        entries = [body]
+    entries = error_entries(response)
     messages = []
     for e in entries:
         msg = str(e.get("$message") or e.get("message") or e.get("error_description") or e.get("error") or "")
@@ -253,17 +122,11 @@ class SageAccountingClient:
         token_provider: TokenProvider,
         business_id: str | None = None,
         base_url: str = "https://api.accounting.sage.com/v3.1",
-        max_attempts: int = 5,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 20.0,
-        max_retry_after: float = 60.0,
         throttle_backoff: float = 5.0,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
         pacer: RequestPacer | None = None,
         requests_per_minute: float | None = None,
+        **retry: Unpack[RetryOptions],
     ) -> None:
-        self._http = http
         # None: no pacing (429s are still honoured). requests_per_minute: the container's shared
         # pacer of this business; pacer: one given outright (tests, benchmarks).
         if pacer is None and requests_per_minute and business_id:
@@ -272,15 +135,17 @@ class SageAccountingClient:
         self._token = token_provider
         self.business_id = business_id
         self.base_url = base_url.rstrip("/")
-        self._max_attempts = max(1, max_attempts)
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._max_retry_after = max_retry_after
         self._throttle_backoff = throttle_backoff
-        self._sleep = sleep
-        self._jitter = jitter
+        self._transport = Transport(
+            http, token_provider=token_provider, read_error=error_from_response,
+            request_id_headers=_REQUEST_ID_HEADERS, throttle_wait=self._throttled_wait, pacer=pacer, **retry)
 
     # ---- transport
+
+    def _throttled_wait(self, attempt: int) -> float:
+        """A 429 without Retry-After: half to all of throttle_backoff x 2^(attempt-1), at most max_retry_after."""
+        ceiling = min(self._transport.max_retry_after, self._throttle_backoff * 2 ** (attempt - 1))
+        return ceiling * (0.5 + 0.5 * self._transport.jitter())
 
     def _url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -291,14 +156,6 @@ class SageAccountingClient:
             return urljoin(self.base_url + "/", path)
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def _backoff(self, attempt: int) -> float:
-        return full_jitter_backoff(attempt, base=self._backoff_base, cap=self._backoff_cap, jitter=self._jitter)
-
-    def _throttled_wait(self, attempt: int) -> float:
-        """The wait after a 429 without Retry-After: half to all of throttle_backoff x 2^(attempt-1)."""
-        ceiling = min(self._max_retry_after, self._throttle_backoff * 2 ** (attempt - 1))
-        return ceiling * (0.5 + 0.5 * self._jitter())
-
     def request(
         self,
         method: str,
@@ -308,90 +165,9 @@ class SageAccountingClient:
         body: Any = None,
         with_business: bool = True,
     ) -> Any:
-        """One API call with the retry policy of this module; returns the parsed JSON (or None)."""
-        method = method.upper()
-        is_write = method in WRITES
-        url = self._url(path)
-        content = dumps(body).encode() if body is not None else None
-        refreshed = False
-        token: str | None = None
-        attempt = 0
-        while True:
-            attempt += 1
-            token = token or self._token()
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            if with_business and self.business_id:
-                headers["X-Business"] = self.business_id
-            if content is not None:
-                headers["Content-Type"] = "application/json"
-            if self._pacer is not None:
-                self._pacer.wait()
-            started = time.perf_counter()
-            try:
-                response = self._http.request(method, url, params=params, content=content, headers=headers)
-            except httpx.TransportError as exc:
-                sent = not isinstance(exc, NOT_SENT)
-                logger.warning(
-                    "sage_transport_error",
-                    extra={"method": method, "path": urlsplit(url).path, "error": type(exc).__name__,
-                           "attempt": attempt},
-                )
-                metrics.add_metric(name="SageRequests", unit="Count", value=1)
-                if is_write and sent:
-                    raise UncertainWrite(
-                        f"{method} {urlsplit(url).path}: {type(exc).__name__} after sending; outcome unknown"
-                    ) from None
-                if attempt >= self._max_attempts:
-                    raise SageUnavailable(f"{method} {urlsplit(url).path}: {type(exc).__name__}") from None
-                self._sleep(self._backoff(attempt))
-                continue
-
-            request_id = _request_id(response)
-            metrics.add_metric(name="SageRequests", unit="Count", value=1)
-            logger.info(
-                "sage_request",
-                extra={"method": method, "path": urlsplit(url).path, "status": response.status_code,
-                       "sage_request_id": request_id, "attempt": attempt,
-                       "ms": round((time.perf_counter() - started) * 1000, 1)},
-            )
-            status = response.status_code
-            if status < 400:
-                if status == 204 or not response.content:
-                    return None
-                return loads(response.content)
-
-            error = error_from_response(response)
-            if status == 401 and not refreshed:
-                refreshed = True
-                token = self._token(rejected=token)
-                attempt -= 1  # the refresh retry is not a backoff attempt
-                continue
-            if status == 429:
-                metrics.add_metric(name="SageThrottled", unit="Count", value=1)
-            # A write answered 5xx (503 too) may have been committed first: only a 429 is a clean refusal.
-            retryable = status == 429 or (not is_write and status >= 500)
-            if not retryable:
-                if is_write and status >= 500:
-                    raise UncertainWrite(
-                        error.message, status=status, data_code=error.data_code, request_id=request_id
-                    )
-                raise error
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            if retry_after is not None:
-                wait = retry_after
-            else:
-                wait = self._throttled_wait(attempt) if status == 429 else self._backoff(attempt)
-            if status == 429 and self._pacer is not None:
-                # Hold the whole business, not just this request: the next ones would be refused too.
-                self._pacer.pause(wait)
-            if attempt >= self._max_attempts or (
-                retry_after is not None and retry_after > self._max_retry_after
-            ):
-                if status == 429:
-                    raise error
-                raise SageUnavailable(error.message, status=status, data_code=error.data_code,
-                                      request_id=request_id)
-            self._sleep(wait)
+        """One API call under the shared transport's retry policy; returns the parsed JSON (or None)."""
+        headers = {"X-Business": self.business_id} if with_business and self.business_id else None
+        return self._transport.request(method, self._url(path), params=params, body=body, headers=headers)
 
     # ---- generic resource operations
 
