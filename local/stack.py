@@ -362,9 +362,15 @@ class LocalStack:
         from local.sandboxes.control import latency_from_env
 
         latency = self.sandbox_latency if self.sandbox_latency is not None else latency_from_env()
+        # As with a real Sage app, only the registered callback may receive a code (Sage refuses any other).
+        from sagebridge.sync.connect_flow import CALLBACK_PATH
+
+        callbacks = [f"http://{host}:{self.api_port}{CALLBACK_PATH}" for host in ("127.0.0.1", "localhost")]
         for name in SANDBOXES:
             sandbox, app = load_sandbox(name, self.clock, latency)
             self.sandboxes[name] = sandbox
+            if getattr(sandbox, "oauth", None) is not None:
+                sandbox.oauth.add_client(sandbox.client_id, sandbox.client_secret, callbacks)
             server = _UvicornThread(app, dynamodb_local.free_port())
             server.start()
             self._servers.append(server)

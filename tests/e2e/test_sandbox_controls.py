@@ -92,6 +92,24 @@ def test_denying_on_sages_consent_page_connects_nothing(operator):
     assert operator("GET", "/denied-garage/connection")["state"] == "not_connected"
 
 
+def test_the_stacks_sage_sandboxes_send_a_code_only_to_sage_bridges_registered_callback(stack):
+    """As at Sage, an authorize request whose redirect_uri is not the app's registered callback gets an
+    error page, not a redirect carrying a code (found by a reviewer: any URL used to work locally)."""
+    accounting, sage200 = stack.sandboxes["sage_accounting"], stack.sandboxes["sage200"]
+    tries = [
+        (stack.outputs["sandboxes"]["sage_accounting"] + "/oauth2/auth/central",
+         {"response_type": "code", "client_id": accounting.client_id, "state": "s", "filter": "apiv3.1"}),
+        (stack.outputs["sandboxes"]["sage200"] + "/authorize",
+         {"response_type": "code", "client_id": sage200.client_id, "state": "s", "audience": "s200ukipd/sage200",
+          "scope": "openid profile email offline_access"}),
+    ]
+    registered = f"{stack.outputs['api_url']}/oauth/callback"
+    for url, params in tries:
+        refused = httpx.get(url, params=params | {"redirect_uri": "http://evil.example/cb"}, timeout=30)
+        assert refused.status_code == 400 and "location" not in refused.headers, url
+        assert httpx.get(url, params=params | {"redirect_uri": registered}, timeout=30).status_code == 200, url
+
+
 # --- the clock: a stack of its own, in its own process, driven the way a person drives it --------
 # (time moves for the whole stack and never back, so the session's shared stack stays untouched)
 
