@@ -127,3 +127,12 @@ def test_defect_10_a_penny_of_rounding_drift_is_skipped_with_both_figures_unless
     export(settings_=tolerant)
     [made] = sandbox.accountant().list("sales_invoices")
     assert Decimal(str(made["total_amount"])) == Decimal("12.17")
+
+
+def test_a_totals_reason_keeps_the_hosts_pence(export, host, store):
+    """The host sent tax "2.00" through the webhook path: the reason reads 2.00, as the host wrote it
+    (found by a reviewer: it used to say "Tax total 2")."""
+    host.stage(document(DocumentKind.SALES_INVOICE, 9, lines=[line("10.04", "1")], total=("10.04", "2.00")))
+    export()
+    reason = reason_of(store, "sales_invoice", "INV-9").reason
+    assert "Tax total 2.00 in the host app differs from 2.01 that Sage will compute" in reason

@@ -206,10 +206,15 @@ def totals_reasons(
             reasons.append(SkipReason(
                 code=SkipCode.TOTALS_MISMATCH,
                 field=f"totals.{part}",
-                message=f"{_label(doc)}: {names[part]} {theirs} in the host app differs from "
-                f"{amount} that Sage will compute{why}",
+                message=f"{_label(doc)}: {names[part]} {_pence(theirs)} in the host app differs from "
+                f"{_pence(amount)} that Sage will compute{why}",
             ))
     return reasons
+
+
+def _pence(amount: Decimal) -> Decimal:
+    """An amount as an accountant reads it: at least two decimals (2.00, not 2), more only if given."""
+    return amount.quantize(Decimal("0.01")) if amount.as_tuple().exponent > -2 else amount  # type: ignore[operator]
 
 
 def mapping_health_reasons(
