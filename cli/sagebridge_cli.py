@@ -39,6 +39,10 @@ err = Console(stderr=True)
 JsonOut = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
 TenantArg = Annotated[str, typer.Argument(help="The tenant id.")]
 
+# A dry run's outcomes as what the run would do ("would create", never "would created").
+PLANNED = {"created": "create", "updated": "update", "linked": "link", "skipped": "skip", "failed": "fail",
+           "unchanged": "leave unchanged"}
+
 
 # ------------------------------------------------------------------------------------ transport
 
@@ -395,7 +399,8 @@ def report_started(ctx: typer.Context, tenant_id: str, started: dict[str, Any], 
         if run:
             out.print("  " + ", ".join(f"{n} {k}" for k, n in sorted(run["counts"].items()) if n) or "  nothing to do")
             for p in run.get("planned") or []:
-                out.print(f"  would {p['outcome']:9} {p['kind']} {p['host_id']}: {p['message']}")
+                out.print(f"  would {PLANNED.get(p['outcome'], p['outcome']):15} {p['kind']} {p['host_id']}: "
+                          f"{p['message']}")
     if started["mode"] == "queued" and not wait:
         raise typer.Exit(OK)
     if started["mode"] == "nothing":

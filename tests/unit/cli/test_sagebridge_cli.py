@@ -143,6 +143,9 @@ def test_dry_run_export_is_answered_at_once(world):
     assert body["mode"] == "ran" and body["run"]["dry_run"] is True
     assert [p["host_id"] for p in body["run"]["planned"]] == ["CUST-1", "INV-1"]  # its customer goes first
     assert world.sandbox.created_count("sales_invoices") == 0
+    told = sb("export", TENANT, "--dry-run", "--from", "2025-03-01", "--to", "2025-03-31", "--basis", "document",
+              "--type", "all", "--kind", "sales_invoice")
+    assert "would create" in told.stdout and "would created" not in told.stdout  # said as a plan
 
 
 def test_queued_export_is_followed_to_its_end(world):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -475,7 +476,8 @@ class Admin:
                 raise ConfigurationError("no export queue is configured")
             self.export_queue.send(job.model_dump(mode="json", exclude_none=True))
             return ExportStarted(mode="queued", requested_by=job.requested_by, documents=len(job.documents) or None,
-                                 message="queued for the export worker; follow it with GET runs?requested_by=")
+                                 message="queued for the export worker; follow it with GET "
+                                         f"runs?requested_by={quote(job.requested_by, safe='')}")
         result = handle_export_job(job, self.worker)  # LeaseHeld (a ConflictError) when one is running
         if result is None:
             return ExportStarted(mode="nothing", requested_by=job.requested_by,
