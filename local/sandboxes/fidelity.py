@@ -78,8 +78,9 @@ def summary(found: list[Row]) -> str:
     lines = ["| section | " + " | ".join(STATUSES) + " | rows |", "|---|" + "---|" * (len(STATUSES) + 1)]
     for section, counter in per_section.items():
         total.update(counter)
-        lines.append(f"| {section} | " + " | ".join(str(counter[s]) for s in STATUSES)
-                     + f" | {sum(counter.values())} |")
+        lines.append(
+            f"| {section} | " + " | ".join(str(counter[s]) for s in STATUSES) + f" | {sum(counter.values())} |"
+        )
     lines.append("| **all** | " + " | ".join(f"**{total[s]}**" for s in STATUSES) + f" | **{sum(total.values())}** |")
     return "\n".join(lines)
 
@@ -92,8 +93,11 @@ def written_summary(text: str) -> str:
 def problems(text: str) -> list[str]:
     """What is wrong with the file: a status outside the five, an empty source, a stale summary."""
     found = rows(text)
-    wrong = [f"line {r.line}: status {r.status!r} is not one of {', '.join(STATUSES)}"
-             for r in found if r.status not in STATUSES]
+    wrong = [
+        f"line {r.line}: status {r.status!r} is not one of {', '.join(STATUSES)}"
+        for r in found
+        if r.status not in STATUSES
+    ]
     wrong += [f"line {r.line}: no source" for r in found if not r.source]
     wrong += [f"line {r.line}: no behaviour" for r in found if not r.behaviour]
     if written_summary(text) != summary(found):
