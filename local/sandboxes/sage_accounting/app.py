@@ -180,6 +180,7 @@ class SageAccountingSandbox:
         retry_after_header: bool = False,
         rate_limit_seconds: Callable[[], float] | None = None,
         auto_approve: bool = False,
+        accept_basic_client_auth: bool = False,
         base_currency: str = "GBP",
         profile: str | None = None,
     ) -> None:
@@ -187,6 +188,8 @@ class SageAccountingSandbox:
         self.base_currency = base_currency  # of the businesses made here (add_business can differ)
         self.lock = threading.RLock()
         self.auto_approve = auto_approve
+        # Sage documents the client's credentials in the form only; HTTP Basic is a knob, off.
+        self.accept_basic_client_auth = accept_basic_client_auth
         self.faults = Faults()
         # Sage's limits are on by default (None switches one off). They count elapsed time, not the
         # frozen test clock: real seconds plus the clock's jumps, or `rate_limit_seconds` if given.
@@ -352,7 +355,7 @@ class SageAccountingSandbox:
         form = dict(parse_qsl((await request.body()).decode()))
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("basic "):
+        if self.accept_basic_client_auth and auth.lower().startswith("basic "):
             import base64
 
             decoded = base64.b64decode(auth[6:]).decode()

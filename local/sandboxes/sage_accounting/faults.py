@@ -190,7 +190,8 @@ class AppLimits:
     empties the window, as the minute would have passed at Sage). Tests of the limiter pass their
     own ``seconds``. Per business: ``per_minute`` requests in any sliding 60 s; per app (every
     business): ``concurrent`` requests in flight and ``per_day`` requests in a sliding 24 h (counted
-    in one-minute buckets). ``None`` switches a limit off. Refused requests are not counted.
+    in one-minute buckets). ``None`` switches a limit off. A request refused for the minute still
+    counts towards it; nothing refused counts towards the day.
     """
 
     def __init__(self, seconds: Callable[[], float], *, per_minute: int | None = REQUESTS_PER_MINUTE_PER_BUSINESS,
@@ -228,6 +229,9 @@ class AppLimits:
                 self._day_total -= int(self._day.popleft()[1])
             if self.per_minute is not None and len(window) >= self.per_minute:
                 wait = max(1, math.ceil(60 - (now - window[0])))
+                # A refused call still counts towards the minute (Sage does not say it is free: the
+                # stricter reading, so a client that retries faster than the limit stays refused).
+                window.append(now)
                 return Refusal(RATE, f"{len(window)} requests in the last minute for business {business_id} "
                                      f"(at most {self.per_minute})", wait)
             if self.per_day is not None and self._day_total >= self.per_day:

@@ -364,7 +364,8 @@ class Resources:
             # Sage works the header out from the lines; a client total that disagrees is refused
             # (that is the "totals that do not match what Sage will compute" skip reason).
             for key, expected in header.items():
-                if key in body and body[key] is not None and not close_enough(money(body[key]), expected):
+                # exact: the header is a sum of pennies, so no rounding step can separate the two
+                if key in body and body[key] is not None and money(body[key]) != expected:
                     raise invalid(f"{key} {money(body[key])} does not equal the sum of the lines {expected}", key)
             data.update(shipping)
             data.update(header)
@@ -427,7 +428,8 @@ class Resources:
             else:
                 net = money(gross_before_discount - discount)
                 expected_tax = money(net * percentage / 100)
-            if raw.get("net_amount") is not None and not close_enough(money(raw["net_amount"]), net):
+            # Only the line's tax may differ by a penny (VAT rounding); net and total must be exact.
+            if raw.get("net_amount") is not None and money(raw["net_amount"]) != net:
                 raise invalid(f"net_amount {money(raw['net_amount'])} should be {net}", f"{where}.net_amount")
             if raw.get("tax_amount") is not None:
                 tax = money(raw["tax_amount"])
@@ -440,7 +442,7 @@ class Resources:
             else:
                 tax = ZERO
             total = net + tax
-            if raw.get("total_amount") is not None and not close_enough(money(raw["total_amount"]), total):
+            if raw.get("total_amount") is not None and money(raw["total_amount"]) != total:
                 raise invalid(f"total_amount {money(raw['total_amount'])} should be {total}", f"{where}.total_amount")
             line = self.map_attributes(biz, line_definition, raw)
             rate_link = record_link("tax_rates", rate)

@@ -460,7 +460,9 @@ class Functions:
     def _fn_readMore(self, node: ET.Element, company: Company, session: Session, **_: Any) -> Outcome:
         result_id = (node.findtext("resultId") or "").strip()
         state = self.sandbox.result_sets.get(result_id)
-        if state is None or state["company"] != company.company_id:
+        # A result set ends with the session that opened it (no source gives its lifetime; the
+        # shorter one is the stricter choice: a client must page within one session).
+        if state is None or state["company"] != company.company_id or state["session"] != session.session_id:
             raise refuse(INVALID, f"There is no result set '{result_id}' to read more of", "",
                          "Run readByQuery again (result sets end with the session).")
         return self._page(company, session, state["object"], state["rest"], state["size"], state["fields"],

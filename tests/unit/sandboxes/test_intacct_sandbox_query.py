@@ -186,6 +186,21 @@ def test_defect_16_the_client_reads_thousands_of_records_in_pages_of_1000(world)
     assert sum(b"<readMore>" in b for b in sent) == 2  # 1000 + 1000 + 502
 
 
+def test_a_result_set_ends_with_the_session_that_opened_it(world):
+    """No source gives a result set's lifetime: the sandbox takes the stricter reading, so a client
+    must finish paging inside one session (after a new login, readMore of the old set is refused)."""
+    sandbox, client = world
+    (first,) = client.call([_read_by_query("10")])
+    result_id = first.data_attributes["resultId"]
+    more = element("readMore")
+    sub(more, "resultId", result_id)
+    (same_session,) = client.call([Function("m", more)])
+    assert same_session.ok and len(same_session.records) == 10
+    sandbox.expire_sessions()  # the client logs in again on its next call
+    (new_session,) = client.call([Function("m", more)])
+    assert not new_session.ok and result_id in new_session.errors[0].description
+
+
 def test_read_by_query_compares_text_as_written(world):
     """Intacct: "String operands are case-sensitive" (developer.intacct.com/web-services/queries/)."""
     _, client = world

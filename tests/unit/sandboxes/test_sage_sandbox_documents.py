@@ -49,6 +49,20 @@ def test_tax_amount_must_be_what_sage_computes_within_a_penny(api, ids):
     assert off_by_one.json()["tax_amount"] == 20.01  # Sage keeps the client's figure
 
 
+def test_a_line_net_or_total_a_penny_off_is_refused_only_tax_may_round(api, ids):
+    """No source gives a tolerance: only the line's VAT may differ by a rounding penny; a net or
+    total a penny off what Sage computes fails red."""
+    net_off = api.post("/sales_invoices", json=ex.sales_invoice(ids, lines=[invoice_line(ids, net_amount=100.01)]))
+    assert net_off.status_code == 422 and source(net_off) == "invoice_lines.0.net_amount"
+    total_off = api.post("/sales_invoices", json=ex.sales_invoice(ids, lines=[invoice_line(ids, total_amount=120.01)]))
+    assert total_off.status_code == 422 and source(total_off) == "invoice_lines.0.total_amount"
+    header_off = api.post("/sales_invoices", json=ex.sales_invoice(ids, net_amount=100.01))
+    assert header_off.status_code == 422 and source(header_off) == "net_amount"
+    exact = api.post("/sales_invoices", json=ex.sales_invoice(ids, lines=[invoice_line(ids, net_amount=100.0,
+                                                                                      total_amount=120.0)]))
+    assert exact.status_code == 201
+
+
 def test_header_total_that_disagrees_with_the_lines_is_refused(api, ids):
     response = api.post("/sales_invoices", json=ex.sales_invoice(ids, total_amount=121.0))
     assert response.status_code == 422 and source(response) == "total_amount"

@@ -121,6 +121,22 @@ def test_wrong_client_secret_is_invalid_client(sandbox):
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
 
 
+def test_client_credentials_only_in_http_basic_are_refused_unless_the_knob_allows_them(sandbox):
+    """Sage documents client_id/client_secret in the form; HTTP Basic is accepted only behind a knob."""
+    import base64
+
+    sandbox.auto_approve = True
+    basic = base64.b64encode(f"{DEFAULT_CLIENT_ID}:{DEFAULT_CLIENT_SECRET}".encode()).decode()
+    with web(sandbox) as client:
+        code = redirect_params(authorize(client))["code"]
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+        refused = client.post("/token", data=form, headers={"Authorization": f"Basic {basic}"})
+        assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+        sandbox.accept_basic_client_auth = True
+        accepted = client.post("/token", data=form, headers={"Authorization": f"Basic {basic}"})
+    assert accepted.status_code == 200
+
+
 def test_access_token_expires_after_300_seconds_and_refresh_rotates(sandbox, clock, make_client):
     tokens = sandbox.issue_tokens()
     api = make_client(tokens["access_token"])
