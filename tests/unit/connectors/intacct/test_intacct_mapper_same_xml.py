@@ -16,7 +16,6 @@ from sagebridge.connectors.sage_intacct import mapper as old
 from sagebridge.domain import (
     Customer,
     CustomerPayment,
-    DocumentKind,
     SalesCreditNote,
     SalesInvoice,
     TenantSettings,

@@ -17,11 +17,9 @@ with once Intacct has created the record. `refused` carries what only the produc
 detail without a GL account, a receipt not applied in full): the connector raises it as
 RecordInvalid without sending anything, as Intacct would have answered.
 
-What it maps (docs/mapping.md, "Sage Intacct"):
-- a customer -> CONTACT (the person) + CUSTOMER (the organisation), CUSTOMERID = the contact reference;
-- an invoice -> create_invoice, a credit note -> create_aradjustment with negative amounts; one line
-  per host line on its GL account, and one line per tax detail on the detail's GL account;
-- a receipt -> ARPYMT applied to the invoices it pays.
+A customer is CONTACT (the person) + CUSTOMER (the organisation); an invoice create_invoice, a credit
+note create_aradjustment with negative amounts (one line per host line, one per tax detail on its
+GL account); a receipt ARPYMT applied to the invoices it pays (docs/mapping.md, "Sage Intacct").
 """
 
 from __future__ import annotations
@@ -479,8 +477,8 @@ __all__ = [
     "contact_matches",
     "contact_reference",
     "contact_update_body",
-    "customer_update_functions",
     "credit_note_allocation_body",
+    "customer_update_functions",
     "document_body",
     "document_reference",
     "functions",
