@@ -1,25 +1,13 @@
 """Canonical records -> Sage Intacct function payloads, and what the export engine reads back.
 
-The Intacct connector brings this module as its `mapper`: the export engine asks it for contact,
-document and payment bodies built straight from the domain (`Party`, `Document`, `Payment`), and
-reads Intacct's records through its `remote_*` readers. Pure functions: no I/O, no clock.
+The Intacct connector brings this module as its `mapper`: the engine builds contact, document and
+payment bodies here straight from the domain, and reads Intacct's records with the `remote_*`
+readers (`readback`). Pure functions: no I/O, no clock. docs/mapping.md ("Sage Intacct") has the tables.
 
-A body is one or more Intacct functions, not yet numbered:
-
-    {"functions": [{"action": "invoice", "tag": "create_invoice", "fields": {...}}],
-     "reference": ..., "contact_id": ..., "date": ..., "total_amount": ..., "name": ...,
-     "refused": "why Intacct would refuse it" (only then)}
-
-`fields` are the function's children in schema order (nested mappings are elements, lists repeat
-their element, None is left out); the connector adds each function's controlid from the ledger's
-idempotency key (`action` + key) and sends them. The other keys are what the connector answers
-with once Intacct has created the record. `refused` carries what only the product refuses (a tax
-detail without a GL account, a receipt not applied in full): the connector raises it as
-RecordInvalid without sending anything, as Intacct would have answered.
-
-A customer is CONTACT (the person) + CUSTOMER (the organisation); an invoice create_invoice, a credit
-note create_aradjustment with negative amounts (one line per host line, one per tax detail on its
-GL account); a receipt ARPYMT applied to the invoices it pays (docs/mapping.md, "Sage Intacct").
+A `Body` is Intacct functions not yet numbered: the connector gives each the controlid of its
+`action` and the ledger's idempotency key, and sends them. `refused` says what only Intacct refuses
+(a tax detail without a GL account, a receipt not applied in full): the connector raises it as
+RecordInvalid and sends nothing, as Intacct would have answered.
 """
 
 from __future__ import annotations
@@ -28,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Required, TypedDict, cast
 
 from sagebridge.connectors.base import RemoteRecord
 from sagebridge.connectors.mapping import MappedDocument, hashed_contact_reference, short_reference
@@ -41,6 +29,18 @@ from sagebridge.connectors.sage_intacct.mapper import (
     TaxDetail,
     controlid,
     tax_record,
+)
+from sagebridge.connectors.sage_intacct.readback import (
+    is_same_document,
+    remote_contact_id,
+    remote_contact_name,
+    remote_date,
+    remote_editable,
+    remote_outstanding,
+    remote_paid,
+    remote_status,
+    remote_total,
+    remote_transaction_type,
 )
 from sagebridge.connectors.sage_intacct.xml import Function as XmlFunction
 from sagebridge.connectors.sage_intacct.xml import object_element
@@ -70,8 +70,24 @@ REFUND_REFUSED = "customer refunds are not exported to Sage Intacct by Sage Brid
 NOT_APPLIED_IN_FULL = ("Sage Intacct: a receipt must be applied in full to exported invoices "
                        "(an over- or unallocated payment is not exported)")
 
-Function = dict[str, Any]  # {"action", "tag", "fields"}: one function of a body
-Body = dict[str, Any]
+
+
+class Function(TypedDict):
+    """One function of a body: its controlid's prefix, its element, and that element's children."""
+
+    action: str
+    tag: str
+    fields: dict[str, Any]  # the element's children in schema order: mappings nest, lists repeat, None is left out
+
+
+class Body(TypedDict, total=False):
+    functions: Required[list[Function]]
+    reference: str  # CUSTOMERID, invoiceno / adjustmentno, DOCNUMBER
+    name: str
+    contact_id: str
+    date: date
+    total_amount: Decimal
+    refused: str  # what Intacct would refuse (the connector sends nothing)
 
 
 def document_reference(number: str) -> str:
@@ -328,7 +344,8 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
                   "date": doc.document_date, "total_amount": net_total + tax_total}
     if refused:
         body["refused"] = refused
-    return MappedDocument(body=body, net=net_total, tax=tax_total, total=net_total + tax_total, reference=reference)
+    return MappedDocument(body=cast(dict[str, Any], body), net=net_total, tax=tax_total,
+                          total=net_total + tax_total, reference=reference)
 
 
 def void_reason(doc: AnyDocument | None, host_id: str) -> str:
@@ -386,91 +403,13 @@ def credit_note_allocation_body(*, contact_id: str, invoice_id: str, credit_note
             "refused": CREDIT_MEMO_NOT_APPLIED}
 
 
-# ------------------------------------------------------------------------------ reading Intacct back
-# The records are the connector's (mapper.customer_record / document_record / payment_record).
-
-
-def _amount(data: Mapping[str, Any], key: str) -> Decimal:
-    value = data.get(key)
-    return to_decimal(value) if value is not None else ZERO
-
-
-def remote_total(record: RemoteRecord) -> Decimal:
-    return _amount(record.data, "total_amount")
-
-
-def remote_outstanding(record: RemoteRecord) -> Decimal:
-    return _amount(record.data, "outstanding_amount")
-
-
-def remote_paid(record: RemoteRecord) -> Decimal:
-    """What has been paid or applied against a document in Intacct (TOTALPAID, else total - due)."""
-    data = record.data
-    if data.get("total_paid") is not None:
-        return _amount(data, "total_paid")
-    if data.get("outstanding_amount") is None:
-        return ZERO
-    return remote_total(record) - remote_outstanding(record)
-
-
-def remote_contact_id(record: RemoteRecord) -> str | None:
-    contact = record.data.get("contact")
-    if isinstance(contact, Mapping):
-        return contact.get("id")
-    return record.data.get("contact_id")
-
-
-def remote_contact_name(record: RemoteRecord) -> str | None:
-    """The customer's name as Intacct shows it on the document (what a skip reason names)."""
-    contact = record.data.get("contact")
-    name = contact.get("displayed_as") or contact.get("name") if isinstance(contact, Mapping) else None
-    return name or record.data.get("contact_name")
-
-
-def remote_date(record: RemoteRecord) -> date | None:
-    value = record.data.get("date")
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
-
-
-def remote_status(record: RemoteRecord) -> str | None:
-    status = record.data.get("status")
-    return status.get("id") if isinstance(status, Mapping) else status
-
-
-def remote_editable(record: RemoteRecord) -> bool:
-    return record.data.get("editable") is not False or remote_paid(record) > ZERO
-
-
-def remote_transaction_type(record: RemoteRecord) -> str | None:
-    value = record.data.get("transaction_type")
-    return value.get("id") if isinstance(value, Mapping) else value
-
-
-def is_same_document(record: RemoteRecord, *, reference: str, contact_id: str | None, total: Decimal,
-                     on: date | None = None) -> bool:
-    """Is this Intacct record the one we would create: same number, customer and amount (and date
-    when Intacct told us one)? How a lost answer is reconciled and how going live adopts."""
-    if (record.reference or record.data.get("reference") or "") != reference:
-        return False
-    if contact_id is not None and remote_contact_id(record) not in (None, contact_id):
-        return False
-    if record.data.get("total_amount") is not None and remote_total(record) != round_money(total):
-        return False
-    remote_on = remote_date(record)
-    return on is None or remote_on is None or remote_on == on
-
-
 __all__ = [
     "ALLOCATION_SIGN",
     "CONTACT_TYPE",
     "NOT_EXPORTED",
     "PAYMENT_TYPE",
     "Body",
+    "Function",
     "PostingOptions",
     "TaxTable",
     "contact_body",
