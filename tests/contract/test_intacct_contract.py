@@ -29,7 +29,7 @@ from local.sandboxes.sage_intacct import (
 )
 from local.sandboxes.sage_intacct.schemas import gateway_schema
 from sagebridge.connectors.base import RecordInvalid, UncertainWrite
-from sagebridge.connectors.sage_intacct import reads
+from sagebridge.connectors.sage_intacct import export_mapper, reads
 from sagebridge.connectors.sage_intacct.client import (
     CompanyGates,
     IntacctClient,
@@ -38,10 +38,16 @@ from sagebridge.connectors.sage_intacct.client import (
     SessionCache,
 )
 from sagebridge.connectors.sage_intacct.feed import IntacctFeed
-from sagebridge.connectors.sage_intacct.mapper import PostingOptions
 from sagebridge.connectors.sage_intacct.xml import Function, element, sub
+from sagebridge.domain import Customer, CustomerPayment, SalesCreditNote, SalesInvoice, TenantSettings
 from sagebridge.domain.kinds import DocumentKind
 
+# Dimensions on every line and the host's location on invoices, as a tenant sets them.
+SETTINGS = TenantSettings(provider="sage_intacct", tax_mappings={"S": "Sales Tax Standard"},
+                          default_sales_ledger_account_id="4000", ledger_mappings={"PARTS": "4100"},
+                          receipt_bank_account_id="BOA-OPS",
+                          intacct={"location_id": "100", "department_id": "SVC",
+                                   "location_custom_field": LOCATION_FIELD, "host_location": "Leeds depot"})
 XSD = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "sage-intacct" / "api-v3.0.xsd"
 
 
@@ -66,9 +72,7 @@ def recorded():
                                      DEFAULT_PASSWORD, entity_id="100")
     client = IntacctClient(http, credentials, endpoint=ENDPOINT, sessions=SessionCache(), gates=CompanyGates(),
                            sleep=lambda s: None, page_size=2)
-    options = PostingOptions(location_id="100", department_id="SVC", location_custom_field=LOCATION_FIELD,
-                             host_location="Leeds depot")
-    yield sandbox, IntacctConnector(client, options), sent
+    yield sandbox, IntacctConnector(client), sent
     http.close()
     inner.close()
 
@@ -81,48 +85,44 @@ def _scenario(connector: IntacctConnector, sandbox: SageIntacctSandbox) -> None:
     connector.list_items(changed_since=since)
     connector.find_contacts(name="Acme Fleet Services", contact_type="CUSTOMER")
     connector.find_contacts(email="ap@acme.example")
-    contact = connector.create_contact({
-        "name": "Jo O'Neil", "contact_type_ids": ["CUSTOMER"], "reference": "C0000000001", "tax_number": "12-345",
-        "main_address": {"address_line_1": "1 Main St", "city": "Austin", "region": "TX", "postal_code": "78701",
-                         "country_id": "US"},
-        "main_contact_person": {"name": "O'Neil & Sons <Plumbing>", "email": "jo@oneil.example",
-                                "telephone": "+1 512 555 0100"}}, idempotency_key="k-contact")
-    connector.update_contact(contact.id, {
-        "name": "Jo O'Neil", "tax_number": "12-346",
-        "main_address": {"address_line_1": "2 Congress Ave", "city": "Austin", "region": "TX",
-                         "postal_code": "78701", "country_id": "US"},
-        "main_contact_person": {"name": "O'Neil & Sons <Plumbing>", "email": "accounts@oneil.example",
-                                "telephone": "+1 512 555 0101"}})
-    invoice = connector.create_document(DocumentKind.SALES_INVOICE, {
-        "contact_id": contact.id, "date": dt.date(2025, 3, 1), "due_date": dt.date(2025, 3, 31),
-        "reference": "INV-00001", "notes": "Customer reference: PO 7", "currency_id": "EUR",
-        "exchange_rate": Decimal("1.0825"),
-        "invoice_lines": [{"description": "Labour & parts", "ledger_account_id": "4100",
-                           "net_amount": Decimal("100.00"), "tax_amount": Decimal("20.00"),
-                           "tax_rate_id": "Sales Tax Standard"}],
-        "total_amount": Decimal("120.00")}, idempotency_key="k-invoice")
-    second = connector.create_document(DocumentKind.SALES_INVOICE, {
-        "contact_id": contact.id, "date": dt.date(2025, 3, 2), "reference": "INV-00002",
-        "invoice_lines": [{"description": "Call-out", "ledger_account_id": "4000", "net_amount": Decimal("50.00"),
-                           "tax_amount": Decimal("0"), "tax_rate_id": "NO_TAX"}],
-        "total_amount": Decimal("50.00")}, idempotency_key="k-invoice-2")
-    credit = connector.create_document(DocumentKind.SALES_CREDIT_NOTE, {
-        "contact_id": contact.id, "date": dt.date(2025, 3, 3), "reference": "CN-00001",
-        "credit_note_lines": [{"description": "Goodwill", "ledger_account_id": "4100",
-                               "net_amount": Decimal("10.00"), "tax_amount": Decimal("2.00"),
-                               "tax_rate_id": "Sales Tax Standard"}],
-        "total_amount": Decimal("12.00")}, idempotency_key="k-credit")
+    party = Customer(host_id="jo", name="Jo O'Neil", company="O'Neil & Sons <Plumbing>", email="jo@oneil.example",
+                     phone="+1 512 555 0100", tax_number="12-345",
+                     address={"lines": ["1 Main St"], "city": "Austin", "region": "TX", "postcode": "78701",
+                              "country_code": "US"})
+    contact = connector.create_contact(export_mapper.contact_body(party, business_currency="USD"),
+                                       idempotency_key="k-contact")
+    moved = party.model_copy(update={"tax_number": "12-346", "email": "accounts@oneil.example",
+                                     "address": party.address.model_copy(update={"lines": ["2 Congress Ave"]})})
+    connector.update_contact(contact.id, export_mapper.contact_update_body(moved, business_currency="USD"))
+    taxes = export_mapper.TaxTable.from_records(connector.list_tax_rates())
+
+    def document(model, number, lines, contact_id=contact.id, **fields):
+        doc = model.model_validate({"host_id": number, "number": number, "party_id": "jo", "currency": "USD",
+                                    "status": "pending_payment", "totals": {"net": "0", "tax": "0", "total": "0"},
+                                    "lines": lines, **fields})
+        return export_mapper.document_body(doc, contact_id=contact_id, settings=SETTINGS, taxes=taxes,
+                                           business_currency="USD").body
+
+    invoice = connector.create_document(DocumentKind.SALES_INVOICE, document(
+        SalesInvoice, "INV-00001", [{"description": "Labour & parts", "unit_price": "100.00", "tax_code": "S",
+                                     "ledger_code": "PARTS"}],
+        document_date="2025-03-01", due_date="2025-03-31", reference="PO 7", currency="EUR",
+        exchange_rate="1.0825"), idempotency_key="k-invoice")
+    second = connector.create_document(DocumentKind.SALES_INVOICE, document(
+        SalesInvoice, "INV-00002", [{"description": "Call-out", "unit_price": "50.00"}],
+        document_date="2025-03-02"), idempotency_key="k-invoice-2")
+    goodwill = document(SalesCreditNote, "CN-00001", [{"description": "Goodwill", "unit_price": "10.00",
+                                                      "tax_code": "S", "ledger_code": "PARTS"}],
+                        document_date="2025-03-03")
+    credit = connector.create_document(DocumentKind.SALES_CREDIT_NOTE, goodwill, idempotency_key="k-credit")
     with pytest.raises(UncertainWrite):  # the same event again: refused as a repeat, nothing posted
-        connector.create_document(DocumentKind.SALES_CREDIT_NOTE, {
-            "contact_id": contact.id, "date": dt.date(2025, 3, 3), "reference": "CN-00001",
-            "credit_note_lines": [{"description": "Goodwill", "ledger_account_id": "4100",
-                                   "net_amount": Decimal("10.00")}], "total_amount": Decimal("10.00")},
-            idempotency_key="k-credit")
-    payment = connector.create_payment({
-        "transaction_type_id": "CUSTOMER_RECEIPT", "contact_id": contact.id, "bank_account_id": "BOA-OPS",
-        "date": dt.date(2025, 3, 4), "total_amount": Decimal("60.00"), "reference": "PAY-1",
-        "payment_method_id": "CHECK", "allocated_artefacts": [{"artefact_id": invoice.id, "amount": Decimal("60.00")}]},
-        idempotency_key="k-payment")
+        connector.create_document(DocumentKind.SALES_CREDIT_NOTE, goodwill, idempotency_key="k-credit")
+    receipt = CustomerPayment(host_id="PAY-1", party_id="jo", payment_date=dt.date(2025, 3, 4), currency="USD",
+                              amount=Decimal("60.00"), method="cheque",
+                              allocations=[{"kind": "sales_invoice", "host_id": "INV-00001", "amount": "60.00"}])
+    payment = connector.create_payment(export_mapper.payment_body(
+        receipt, contact_id=contact.id, allocations=[(DocumentKind.SALES_INVOICE, invoice.id, Decimal("60.00"))],
+        bank_account_id="BOA-OPS", settings=SETTINGS, business_currency="USD"), idempotency_key="k-payment")
     connector.get_document(DocumentKind.SALES_INVOICE, invoice.id)
     connector.get_document(DocumentKind.CUSTOMER_PAYMENT, payment.id)
     connector.find_documents_by_reference(DocumentKind.SALES_INVOICE, "INV-00001")
@@ -142,10 +142,9 @@ def _scenario(connector: IntacctConnector, sandbox: SageIntacctSandbox) -> None:
     connector.void_document(DocumentKind.SALES_INVOICE, second.id, reason="Voided in the host app (INV-00002)")
     connector.void_document(DocumentKind.SALES_CREDIT_NOTE, credit.id, reason="Voided")
     with pytest.raises(RecordInvalid):
-        connector.create_document(DocumentKind.SALES_INVOICE, {
-            "contact_id": "NOBODY", "date": dt.date(2025, 3, 1), "reference": "INV-X",
-            "invoice_lines": [{"description": "x", "ledger_account_id": "4000", "net_amount": Decimal("1.00")}]},
-            idempotency_key="k-bad")
+        connector.create_document(DocumentKind.SALES_INVOICE, document(
+            SalesInvoice, "INV-X", [{"description": "x", "unit_price": "1.00"}], contact_id="NOBODY",
+            document_date="2025-03-01"), idempotency_key="k-bad")
     assert connector.business_currency() == "USD"  # the login's entity (100): readByQuery LOCATIONENTITY
     sandbox.expire_sessions()
     connector.find_contacts(reference=contact.id)  # logs in again

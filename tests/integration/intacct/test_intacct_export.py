@@ -142,3 +142,38 @@ def test_defect_09_a_line_on_a_gl_account_intacct_does_not_have_is_skipped_not_s
     assert world.sandbox.accountant().list("ARINVOICE") == []
     [entry] = [e for e in world.store.synclog.for_run(TENANT, result.run_id) if e.kind == "sales_invoice"]
     assert entry.reason_code == "mapping_not_usable" and "ledger_mappings.LABOUR" in entry.reason
+
+
+def test_an_intacct_export_never_calls_the_sage_accounting_mapper(world, host, monkeypatch):
+    """Intacct brings its own mapper: customers, a changed customer, invoices, a credit note, a
+    receipt and the reconciliation go through it alone (every public function of the Sage
+    Accounting mapper is booby-trapped for this run)."""
+    from datetime import date
+
+    from sagebridge.connectors.sage_accounting import mapper as sage_accounting_mapper
+    from sagebridge.sync.reconcile import reconcile
+
+    def trap(name):
+        def called(*args, **kwargs):
+            raise AssertionError(f"the Intacct path called the Sage Accounting mapper's {name}")
+        return called
+
+    for name in sage_accounting_mapper.__all__:
+        if callable(getattr(sage_accounting_mapper, name)) and name[0].islower():
+            monkeypatch.setattr(sage_accounting_mapper, name, trap(name))
+    monkeypatch.setattr(sage_accounting_mapper.TaxTable, "from_records", classmethod(trap("TaxTable")))
+    world.add_tenant()
+    pat = customer(1)
+    host.stage(document(DocumentKind.SALES_INVOICE, 1, party=pat, lines=[line("100.00", tax="S")]))
+    host.stage(document(DocumentKind.SALES_CREDIT_NOTE, 1, party=pat, lines=[line("40.00", tax="S")]))
+    host.stage(CustomerPayment.model_validate({
+        "host_id": "PAY-1", "party_id": pat.host_id, "payment_date": "2025-03-05", "amount": "50.00",
+        "currency": "USD", "allocations": [{"kind": "sales_invoice", "host_id": "INV-1", "amount": "50.00"}]}))
+    assert world.export().counts["created"] == 4
+    host.stage(document(DocumentKind.SALES_INVOICE, 2, party=customer(1, tax_number="75-1234567"),
+                        lines=[line("10.00", tax=None)]))
+    result = world.export()
+    assert (result.counts["created"], result.counts["updated"]) == (1, 1)
+    report = reconcile(world.store, world.connector(), world.settings_of(), TENANT, window_from=date(2025, 3, 1),
+                       window_to=date(2025, 3, 31), kinds=["sales_invoice", "sales_credit_note", "customer_payment"])
+    assert report.balanced

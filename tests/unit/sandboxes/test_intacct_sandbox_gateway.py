@@ -74,8 +74,18 @@ def test_a_failed_transaction_keeps_nothing_and_the_client_reports_the_function_
         contacts_before = sandbox.accountant().count("CONTACT")
         # CONTACT then CUSTOMER in one transaction; the customer ID ACME is taken, so the contact goes too.
         with pytest.raises(RecordInvalid) as refused:
-            IntacctConnector(client).create_contact({"reference": "ACME", "name": "Jane Doe"}, idempotency_key="k1")
+            IntacctConnector(client).create_contact(_customer_with_id("ACME", "Jane Doe"), idempotency_key="k1")
     transport.close()
     assert refused.value.data_code == "BL34000061" and str(refused.value).startswith("BL34000061")
     assert "XL03000009" in str(refused.value)  # the contact was rolled back with it
     assert sandbox.accountant().count("CONTACT") == contacts_before
+
+
+def _customer_with_id(customer_id: str, name: str) -> dict[str, object]:
+    """The Intacct mapper's CONTACT + CUSTOMER body, under a CUSTOMERID of the test's choosing."""
+    from sagebridge.connectors.sage_intacct import export_mapper
+    from sagebridge.domain import Customer
+
+    body = export_mapper.contact_body(Customer(host_id="jane", name=name), business_currency="USD")
+    body["functions"][1]["fields"]["CUSTOMER"]["CUSTOMERID"] = body["reference"] = customer_id
+    return body

@@ -32,7 +32,6 @@ from sagebridge.connectors.sage_intacct.client import (
     SessionCache,
 )
 from sagebridge.connectors.sage_intacct.feed import IntacctFeed
-from sagebridge.connectors.sage_intacct.mapper import PostingOptions
 from sagebridge.domain.errors import ConfigurationError, ConflictError
 from sagebridge.domain.settings import Provider, TenantSettings
 from sagebridge.host.outbound import DeliveryOutbox
@@ -72,14 +71,6 @@ class IntacctConnection:
     entity_id: str | None
     status: str
     connected_at: datetime | None = None
-
-
-def posting_options(settings: TenantSettings | None) -> PostingOptions:
-    options = settings.intacct if settings is not None else None
-    if options is None:
-        return PostingOptions()
-    return PostingOptions(location_id=options.location_id, department_id=options.department_id,
-                          location_custom_field=options.location_custom_field, host_location=options.host_location)
 
 
 def _seal_payload(company_id: str, user_id: str, user_password: str, entity_id: str | None) -> TokenSet:
@@ -226,7 +217,9 @@ class SageIntacct:
         return self._client(self.credentials(tenant_id))
 
     def connector_for(self, tenant_id: str, settings: TenantSettings | None = None) -> IntacctConnector:
-        return IntacctConnector(self.client_for(tenant_id), posting_options(settings))
+        # The tenant's posting options (dimensions, location field) reach Intacct through the
+        # connector's mapper, which the export engine gives the tenant's settings.
+        return IntacctConnector(self.client_for(tenant_id))
 
     def feed_for(self, tenant_id: str, settings: TenantSettings | None = None) -> IntacctFeed:
         return IntacctFeed(self.connector_for(tenant_id, settings))
@@ -305,5 +298,4 @@ __all__ = [
     "default_intacct",
     "poll_intacct_tenant",
     "poll_intacct_tenants",
-    "posting_options",
 ]

@@ -3,7 +3,6 @@ reasons, XML parsing that refuses entity tricks, and the mapping of the engine's
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import httpx
@@ -160,30 +159,6 @@ def test_responses_with_entities_are_refused():
 def test_controlids_are_deterministic_per_event():
     assert mapper.controlid("invoice", "abc") == mapper.controlid("invoice", "abc") == "invoice-abc"
     assert len(mapper.controlid("invoice", "k" * 400)) == 256
-
-
-def test_a_credit_note_is_an_adjustment_with_negative_amounts_and_tax_on_its_own_line():
-    taxes = {"VAT": mapper.TaxDetail("VAT", Decimal("20"), "2200", "VAT 20%")}
-    fn = mapper.document_function(DocumentKind.SALES_CREDIT_NOTE, {
-        "contact_id": "C1", "date": dt.date(2025, 3, 1), "reference": "CN-1",
-        "credit_note_lines": [{"description": "Refund", "ledger_account_id": "4000", "net_amount": Decimal("10.00"),
-                               "tax_amount": Decimal("2.00"), "tax_rate_id": "VAT"}]}, "k",
-        taxes=taxes, options=mapper.PostingOptions(location_id="100"))
-    assert fn.controlid == "aradjustment-k" and fn.body.tag == "create_aradjustment"
-    amounts = [(i.findtext("glaccountno"), i.findtext("amount"), i.findtext("locationid"))
-               for i in fn.body.iter("lineitem")]
-    assert amounts == [("4000", "-10.00", "100"), ("2200", "-2.00", "100")]
-
-
-def test_a_customer_is_an_organisation_with_its_person_as_a_contact():
-    functions, customer_id = mapper.customer_functions({
-        "name": "Pat Owner", "reference": "C123", "main_contact_person": {"name": "Owner Plumbing", "email": "p@o.x"},
-    }, "k")
-    contact, customer = (f.body[0] for f in functions)
-    assert customer_id == "C123" and [f.controlid for f in functions] == ["contact-k", "customer-k"]
-    assert contact.findtext("CONTACTNAME") == "Pat Owner (C123)" and contact.findtext("EMAIL1") == "p@o.x"
-    assert customer.findtext("NAME") == "Owner Plumbing"
-    assert customer.findtext("CONTACTINFO/CONTACTNAME") == "Pat Owner (C123)"
 
 
 def test_reading_back_makes_amounts_positive_and_dates_iso():

@@ -51,7 +51,7 @@ from sagebridge.connectors.base import (
     iso_currency,
 )
 from sagebridge.connectors.http import NOT_SENT, full_jitter_backoff, parse_retry_after
-from sagebridge.connectors.sage_intacct import mapper
+from sagebridge.connectors.sage_intacct import export_mapper, mapper
 from sagebridge.connectors.sage_intacct.xml import (
     ErrorDetail,
     Function,
@@ -463,21 +463,22 @@ class IntacctClient:
 
 
 class IntacctConnector:
-    """The `Connector` protocol over an `IntacctClient` (bodies: see mapper's docstring)."""
+    """The `Connector` protocol over an `IntacctClient`. Its bodies are the Intacct mapper's
+    (`export_mapper`: functions built from the canonical records), which it brings as `mapper`."""
 
     provider = PROVIDER
+    mapper = export_mapper
     # What the export engine may allocate a receipt or refund to here: a receipt is applied to
     # invoices only (credit memos are applied in Intacct), so an offset is refused with that reason.
-    allocation_sign = mapper.ALLOCATION_SIGN
-    # The engine builds Sage Accounting bodies for this connector; what Intacct never takes is ours to say.
-    NOT_EXPORTED = mapper.NOT_EXPORTED
+    allocation_sign = export_mapper.ALLOCATION_SIGN
+    # What Intacct never takes, said before anything is built.
+    NOT_EXPORTED = export_mapper.NOT_EXPORTED
     # controlid + uniqueid: the gateway refuses to run a write function it has already executed.
     IDEMPOTENT_CREATES = True
     SEARCH_SETTLE = timedelta(minutes=5)  # not documented: assumed
 
-    def __init__(self, client: IntacctClient, options: mapper.PostingOptions | None = None) -> None:
+    def __init__(self, client: IntacctClient) -> None:
         self.client = client
-        self.options = options or mapper.PostingOptions()
         self._taxes: dict[str, mapper.TaxDetail] | None = None
 
     @staticmethod
@@ -504,16 +505,26 @@ class IntacctConnector:
             found = [c for c in found if (c.data.get("name") or "").strip().lower() == name.strip().lower()]
         return found
 
+    @staticmethod
+    def _check(body: Mapping[str, Any]) -> None:
+        refused = export_mapper.refusal(body)
+        if refused:  # what Intacct would refuse: nothing is sent
+            raise RecordInvalid(refused)
+
     def create_contact(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
-        functions, customer_id = mapper.customer_functions(body, self._key(idempotency_key, body))
-        self.client.execute_all(functions, transaction=True)
+        self._check(body)
+        customer_id = str(body["reference"])
+        self.client.execute_all(export_mapper.functions(body, self._key(idempotency_key, body)), transaction=True)
         data = {"id": customer_id, "reference": customer_id, "name": body.get("name"),
                 "displayed_as": body.get("name"), "contact_types": [{"id": "CUSTOMER"}]}
         return RemoteRecord(id=customer_id, reference=customer_id, data=data)
 
     def update_contact(self, sage_id: str, body: Mapping[str, Any]) -> RemoteRecord:
         """`update` CUSTOMER (sage_id is the CUSTOMERID invoices name)."""
-        self.client.execute(mapper.customer_update_function(sage_id, body))
+        refused = export_mapper.refusal(body)
+        if refused:
+            raise NotSupported(refused)
+        self.client.execute(export_mapper.customer_update_functions(sage_id, body)[0])
         data = {"id": sage_id, "reference": sage_id, "name": body.get("name"), "displayed_as": body.get("name"),
                 "contact_types": [{"id": "CUSTOMER"}]}
         return RemoteRecord(id=sage_id, reference=sage_id, data=data)
@@ -530,8 +541,8 @@ class IntacctConnector:
                         idempotency_key: str | None = None) -> RemoteRecord:
         if kind is DocumentKind.CUSTOMER_PAYMENT:
             return self.create_payment(body, idempotency_key=idempotency_key)
-        function = mapper.document_function(kind, body, self._key(idempotency_key, body),
-                                            taxes=self._tax_details(), options=self.options)
+        self._check(body)
+        function, = export_mapper.functions(body, self._key(idempotency_key, body))
         result = self.client.execute(function, unique=True)
         return mapper.created_document(kind, result.key, body)
 
@@ -579,7 +590,9 @@ class IntacctConnector:
     # money movements
 
     def create_payment(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
-        result = self.client.execute(mapper.payment_function(body, self._key(idempotency_key, body)), unique=True)
+        self._check(body)
+        function, = export_mapper.functions(body, self._key(idempotency_key, body))
+        result = self.client.execute(function, unique=True)
         created = (result.records or [{}])[0]
         key = str(created.get("RECORDNO") or result.key or "")
         return RemoteRecord(id=key, reference=body.get("reference"), data={
@@ -621,7 +634,7 @@ class IntacctConnector:
 
     def list_tax_rates(self) -> list[RemoteRecord]:
         self._taxes = None  # a new run reads the company's tax details afresh
-        return [mapper.NO_TAX_RECORD, *(mapper.tax_record(d) for d in self._tax_details().values())]
+        return [mapper.NO_TAX_RECORD, *(export_mapper.tax_rate_record(d) for d in self._tax_details().values())]
 
     def list_ledger_accounts(self) -> list[RemoteRecord]:
         return [RemoteRecord(id=str(r.get("ACCOUNTNO")), data={"id": r.get("ACCOUNTNO"), "name": r.get("TITLE"),

@@ -1,19 +1,10 @@
-"""The export engine's bodies -> Sage Intacct functions, and Intacct records -> what the engines read.
+"""Sage Intacct records -> what the engines read, and the shared pieces of the Intacct mapping.
 
-The export engine builds one body shape for every provider (the Sage Accounting mapper's: contact,
-document and payment attributes with Decimal amounts already rounded per line); this module turns
-those bodies into Intacct functions, Zuper-style:
-
-- an organisation -> CUSTOMER (CUSTOMERID = the deterministic contact reference, so a lost answer
-  is found again and a twin is refused), the person -> CONTACT, created in one transaction;
-- an invoice -> `create_invoice` (line: GL account, amount, memo, location, department; a custom
-  field carries the host's location), tax -> one line per tax detail on its GL account;
-- a credit note -> `create_aradjustment` with negative amounts (a credit memo);
-- a receipt -> generic `create` of ARPYMT applied to the invoices it pays.
-
-And back: ARINVOICE / ARADJUSTMENT / ARPYMT / CUSTOMER / ITEM records -> the attribute names the
-engines read (`reference`, `total_amount`, `outstanding_amount`, `contact.id`...). Pure functions:
-no I/O, no clock. docs/mapping.md has the tables.
+ARINVOICE / ARADJUSTMENT / ARPYMT / CUSTOMER / ITEM / TAXDETAIL records -> the attribute names the
+engines read (`reference`, `total_amount`, `outstanding_amount`, `contact.id`...), the controlid of
+a business event, what Intacct never takes (NOT_EXPORTED) and where a receipt may be applied. The
+canonical records -> Intacct functions side is `export_mapper`. Pure functions: no I/O, no clock.
+docs/mapping.md has the tables.
 """
 
 from __future__ import annotations
@@ -24,10 +15,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sagebridge.connectors.base import NotSupported, RecordInvalid, RemoteRecord
-from sagebridge.connectors.sage_intacct.xml import Function, date_element, element, object_element, sub
+from sagebridge.connectors.base import RecordInvalid, RemoteRecord
 from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
-from sagebridge.domain.money import ZERO, round_money, sum_money
+from sagebridge.domain.money import ZERO
 
 NO_TAX = "NO_TAX"  # Intacct AR lines carry no tax code: untaxed lines are "no tax" by construction
 CONTACT_NAME_MAX = 100  # CONTACTNAME is unique per company and at most 100 characters
@@ -44,21 +34,9 @@ NOT_EXPORTED: dict[RecordKind, str] = {
     DocumentKind.CUSTOMER_REFUND: "customer refunds are not exported to Sage Intacct by Sage Bridge "
                                   "(record the refund in Intacct)",
 }
-# The host's words (as the engine passes them in payment bodies) -> Intacct PAYMENTMETHOD values.
-PAYMENT_METHODS = {"CASH": "Cash", "CREDIT_DEBIT": "Credit Card", "BANK_TRANSFER": "EFT", "CHECK": "Printed Check"}
 VOID_STATES = frozenset({"Reversed", "Reversal", "Voided", "V"})
 DATE_FORMAT = "%m/%d/%Y"
 TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
-
-
-@dataclass(frozen=True)
-class PostingOptions:
-    """Per tenant (TenantSettings.intacct): dimensions on every line, the location custom field."""
-
-    location_id: str | None = None
-    department_id: str | None = None
-    location_custom_field: str | None = None
-    host_location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,90 +117,7 @@ def _date(value: Any) -> date:
     return found
 
 
-def _id(value: Any) -> str | None:
-    if isinstance(value, Mapping):
-        return str(value["id"]) if value.get("id") else None
-    return str(value) if value else None
-
-
 # ----------------------------------------------------------------------------------------- customers
-
-
-def customer_functions(body: Mapping[str, Any], key: str) -> tuple[list[Function], str]:
-    """CONTACT (the person) then CUSTOMER (the organisation) in one transaction. Returns the
-    functions and the CUSTOMERID. A lost answer retried with the same controlids is refused as a
-    repeat; a customer created before under this id is refused as a duplicate (both adopted by id)."""
-    customer_id = str(body.get("reference") or "").strip()
-    if not customer_id:
-        raise RecordInvalid("a customer for Sage Intacct needs a reference (its CUSTOMERID)")
-    if "VENDOR" in (body.get("contact_type_ids") or []):
-        raise RecordInvalid("vendors are not exported to Sage Intacct by Sage Bridge")
-    person = body.get("main_contact_person") or {}
-    # The engine names the person by the organisation when there is one: recover both names.
-    organisation = str(person.get("name") or body.get("name") or "").strip()
-    person_name = str(body.get("name") or organisation).strip()
-    address = body.get("main_address") or {}
-    mail = {
-        "ADDRESS1": address.get("address_line_1"), "ADDRESS2": address.get("address_line_2"),
-        "CITY": address.get("city"), "STATE": address.get("region"), "ZIP": address.get("postal_code"),
-        "COUNTRYCODE": _id(address.get("country_id")),
-    }
-    mail = {k: v for k, v in mail.items() if v}
-    contact_name = f"{person_name} ({customer_id})"
-    if len(contact_name) > CONTACT_NAME_MAX:
-        contact_name = f"{person_name[: CONTACT_NAME_MAX - len(customer_id) - 4]}~ ({customer_id})"
-    first, _, last = person_name.partition(" ")
-    contact = {
-        "CONTACTNAME": contact_name, "PRINTAS": person_name, "COMPANYNAME": organisation,
-        "FIRSTNAME": first or None, "LASTNAME": last or None,
-        "EMAIL1": person.get("email"), "PHONE1": person.get("telephone"), "MAILADDRESS": mail or None,
-    }
-    customer = {
-        "CUSTOMERID": customer_id, "NAME": organisation, "TAXID": body.get("tax_number"),
-        "CURRENCY": _id(body.get("currency_id")),
-        "DISPLAYCONTACT": {"PRINTAS": organisation, "COMPANYNAME": organisation, "EMAIL1": person.get("email"),
-                           "PHONE1": person.get("telephone"), "MAILADDRESS": mail or None},
-        "CONTACTINFO": {"CONTACTNAME": contact_name},
-        "BILLTO": {"CONTACTNAME": contact_name},
-    }
-    functions = [
-        Function(controlid("contact", key), _create("CONTACT", contact)),
-        Function(controlid("customer", key), _create("CUSTOMER", customer)),
-    ]
-    return functions, customer_id
-
-
-def customer_update_function(customer_id: str, body: Mapping[str, Any]) -> Function:
-    """Generic `update` of a CUSTOMER (by CUSTOMERID) from the engine's `contact_update_body`: the
-    name, tax id and the display contact (email, phone, mail address) as the host has them now.
-    The contact person made with the customer keeps its name (CONTACTNAME is its key). An update
-    is safe to repeat, so its controlid only has to name it."""
-    if "VENDOR" in (body.get("contact_type_ids") or []):
-        raise NotSupported("vendors are not exported to Sage Intacct by Sage Bridge, so they are not updated")
-    person = body.get("main_contact_person") or {}
-    organisation = str(person.get("name") or body.get("name") or "").strip()
-    address = body.get("main_address") or {}
-    mail = {
-        "ADDRESS1": address.get("address_line_1"), "ADDRESS2": address.get("address_line_2"),
-        "CITY": address.get("city"), "STATE": address.get("region"), "ZIP": address.get("postal_code"),
-        "COUNTRYCODE": _id(address.get("country_id")),
-    }
-    mail = {k: v for k, v in mail.items() if v}
-    customer = {
-        "CUSTOMERID": customer_id, "NAME": organisation or None, "TAXID": body.get("tax_number"),
-        "DISPLAYCONTACT": {"PRINTAS": organisation or None, "COMPANYNAME": organisation or None,
-                           "EMAIL1": person.get("email"), "PHONE1": person.get("telephone"),
-                           "MAILADDRESS": mail or None},
-    }
-    node = element("update")
-    node.append(object_element("CUSTOMER", customer))
-    return Function(controlid("update-customer", customer_id), node)
-
-
-def _create(obj: str, fields: Mapping[str, Any]) -> Any:
-    node = element("create")
-    node.append(object_element(obj, fields))
-    return node
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -261,98 +156,6 @@ def _iso(value: Any) -> str | None:
 
 
 # ----------------------------------------------------------------------------------------- documents
-
-
-def _line_items(body: Mapping[str, Any], lines: list[Mapping[str, Any]], *, sign: int,
-                taxes: Mapping[str, TaxDetail], options: PostingOptions) -> list[Any]:
-    items: list[Any] = []
-    tax_by_rate: dict[str, Decimal] = {}
-    for number, line in enumerate(lines, start=1):
-        account = line.get("ledger_account_id")
-        if not account:
-            raise RecordInvalid(f"line {number}: no GL account (map the host's ledger code)")
-        items.append(_line_item(str(account), decimal_of(line.get("net_amount")) * sign,
-                                str(line.get("description") or ""), options))
-        tax = decimal_of(line.get("tax_amount"))
-        if tax != ZERO:
-            rate = str(line.get("tax_rate_id") or "")
-            tax_by_rate[rate] = tax_by_rate.get(rate, ZERO) + tax
-    for rate, amount in tax_by_rate.items():
-        detail = taxes.get(rate)
-        if detail is None or not detail.gl_account:
-            raise RecordInvalid(f"tax detail {rate!r} is not in Sage Intacct or has no GL account")
-        items.append(_line_item(detail.gl_account, round_money(amount) * sign, f"Tax: {detail.name}", options))
-    return items
-
-
-def _line_item(account: str, amount: Decimal, memo: str, options: PostingOptions) -> Any:
-    # Sequence order is the schema's: glaccountno, amount, memo, locationid, departmentid.
-    item = element("lineitem")
-    sub(item, "glaccountno", account)
-    sub(item, "amount", amount)
-    if memo:
-        sub(item, "memo", memo[:1000])
-    if options.location_id:
-        sub(item, "locationid", options.location_id)
-    if options.department_id:
-        sub(item, "departmentid", options.department_id)
-    return item
-
-
-def _currency(node: Any, body: Mapping[str, Any]) -> None:
-    currency = _id(body.get("currency_id"))
-    if not currency:
-        return
-    sub(node, "currency", currency)
-    if body.get("exchange_rate") is not None:
-        sub(node, "exchrate", decimal_of(body["exchange_rate"]))
-    else:
-        sub(node, "exchratetype", "Intacct Daily Rate")
-
-
-def document_function(kind: DocumentKind, body: Mapping[str, Any], key: str, *,
-                      taxes: Mapping[str, TaxDetail], options: PostingOptions) -> Function:
-    """create_invoice for an invoice, create_aradjustment (negative amounts) for a credit note."""
-    on = _date(body.get("date"))
-    customer = str(body.get("contact_id") or "")
-    reference = str(body.get("reference") or "")
-    if kind is DocumentKind.SALES_INVOICE:
-        node = element("create_invoice")
-        sub(node, "customerid", customer)
-        node.append(date_element("datecreated", on))
-        node.append(date_element("datedue", date_of(body.get("due_date")) or on))  # no term: due on the date
-        sub(node, "invoiceno", reference)
-        if body.get("notes"):
-            sub(node, "description", str(body["notes"])[:1000])
-        _currency(node, body)
-        if options.location_custom_field and options.host_location:
-            fields = sub(node, "customfields")
-            field = sub(fields, "customfield")
-            sub(field, "customfieldname", options.location_custom_field)
-            sub(field, "customfieldvalue", options.host_location)
-        items = sub(node, "invoiceitems")
-        lines = list(body.get("invoice_lines") or [])
-        sign = 1
-        action = "invoice"
-    elif kind is DocumentKind.SALES_CREDIT_NOTE:
-        node = element("create_aradjustment")
-        sub(node, "customerid", customer)
-        node.append(date_element("datecreated", on))
-        sub(node, "adjustmentno", reference)
-        if body.get("notes"):
-            sub(node, "description", str(body["notes"])[:1000])
-        _currency(node, body)
-        items = sub(node, "aradjustmentitems")
-        lines = list(body.get("credit_note_lines") or [])
-        sign = -1  # a negative AR adjustment is a credit memo
-        action = "aradjustment"
-    else:
-        raise RecordInvalid(f"a {kind.value.replace('_', ' ')} is not exported to Sage Intacct by Sage Bridge")
-    if not lines:
-        raise RecordInvalid("a document for Sage Intacct needs at least one line")
-    for item in _line_items(body, lines, sign=sign, taxes=taxes, options=options):
-        items.append(item)
-    return Function(controlid(action, key), node)
 
 
 def created_document(kind: DocumentKind, key: str | None, body: Mapping[str, Any]) -> RemoteRecord:
@@ -403,35 +206,6 @@ ALLOCATION_SIGN: dict[DocumentKind, dict[DocumentKind, int]] = {
 }
 CREDIT_MEMO_NOT_APPLIED = ("Sage Intacct: Sage Bridge does not apply credit memos to invoices; apply the credit "
                            "memo to its invoice in Intacct")
-
-
-def payment_function(body: Mapping[str, Any], key: str) -> Function:
-    """A customer receipt applied to the invoices it pays (ARPYMT with ARPYMTDETAIL lines). Intacct
-    keeps an unapplied receipt as an advance, which Sage Bridge does not make: allocate it."""
-    if body.get("transaction_type_id") not in (None, "CUSTOMER_RECEIPT"):
-        raise RecordInvalid("customer refunds are not exported to Sage Intacct by Sage Bridge")
-    if body.get("payment_on_account"):
-        raise RecordInvalid("Sage Intacct: a receipt must be applied in full to exported invoices "
-                            "(an over- or unallocated payment is not exported)")
-    details = []
-    for allocation in body.get("allocated_artefacts") or []:
-        amount = decimal_of(allocation.get("amount"))
-        if amount <= ZERO:
-            raise RecordInvalid("Sage Intacct: a receipt is applied to invoices only, not to credit notes")
-        details.append({"RECORDKEY": allocation.get("artefact_id"), "TRX_PAYMENTAMOUNT": amount})
-    on = _date(body.get("date"))
-    fields = {
-        "FINANCIALENTITY": body.get("bank_account_id"),
-        "PAYMENTMETHOD": PAYMENT_METHODS.get(str(body.get("payment_method_id") or ""), "EFT"),
-        "CUSTOMERID": body.get("contact_id"),
-        "DOCNUMBER": body.get("reference"),
-        "RECEIPTDATE": on,
-        "PAYMENTDATE": on,
-        "CURRENCY": _id(body.get("currency_id")),
-        "EXCHANGE_RATE": body.get("exchange_rate"),
-        "ARPYMTDETAILS": {"ARPYMTDETAIL": details},
-    }
-    return Function(controlid("arpymt", key), _create("ARPYMT", fields))
 
 
 def payment_record(data: Mapping[str, Any], details: Sequence[Mapping[str, Any]] | None = None) -> RemoteRecord:
@@ -500,10 +274,6 @@ def is_service(data: Mapping[str, Any]) -> bool:
     return str(data.get("ITEMTYPE") or "").startswith("Non-Inventory")
 
 
-def totals_of(lines: list[Mapping[str, Any]]) -> Decimal:
-    return sum_money(decimal_of(line.get("net_amount")) + decimal_of(line.get("tax_amount")) for line in lines)
-
-
 __all__ = [
     "ALLOCATION_SIGN",
     "CREDIT_MEMO_NOT_APPLIED",
@@ -511,21 +281,16 @@ __all__ = [
     "NOT_EXPORTED",
     "NO_TAX",
     "NO_TAX_RECORD",
-    "PostingOptions",
     "TaxDetail",
     "controlid",
     "created_document",
-    "customer_functions",
     "customer_record",
-    "customer_update_function",
     "date_of",
     "decimal_of",
-    "document_function",
     "document_record",
     "is_service",
     "is_voided",
     "item_record",
-    "payment_function",
     "payment_record",
     "query_timestamp",
     "quoted",

@@ -1,0 +1,439 @@
+"""Canonical records -> Sage Intacct function payloads, and what the export engine reads back.
+
+The Intacct connector brings this module as its `mapper`: the engine builds contact, document and
+payment bodies here straight from the domain, and reads Intacct's records with the `remote_*`
+readers (`readback`). Pure functions: no I/O, no clock. docs/mapping.md ("Sage Intacct") has the tables.
+
+A `Body` is Intacct functions not yet numbered: the connector gives each the controlid of its
+`action` and the ledger's idempotency key, and sends them. `refused` says what only Intacct refuses
+(a tax detail without a GL account, a receipt not applied in full): the connector raises it as
+RecordInvalid and sends nothing, as Intacct would have answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Required, TypedDict, cast
+
+from sagebridge.connectors.base import RemoteRecord
+from sagebridge.connectors.mapping import MappedDocument, hashed_contact_reference, short_reference
+from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
+from sagebridge.connectors.sage_intacct.mapper import (
+    ALLOCATION_SIGN,
+    CONTACT_NAME_MAX,
+    CREDIT_MEMO_NOT_APPLIED,
+    NOT_EXPORTED,
+    TaxDetail,
+    controlid,
+    tax_record,
+)
+from sagebridge.connectors.sage_intacct.readback import (
+    is_same_document,
+    remote_contact_id,
+    remote_contact_name,
+    remote_date,
+    remote_editable,
+    remote_outstanding,
+    remote_paid,
+    remote_status,
+    remote_total,
+    remote_transaction_type,
+)
+from sagebridge.connectors.sage_intacct.xml import Function as XmlFunction
+from sagebridge.connectors.sage_intacct.xml import object_element
+from sagebridge.domain.documents import AnyDocument
+from sagebridge.domain.kinds import DocumentKind, PartyKind
+from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
+from sagebridge.domain.parties import Party
+from sagebridge.domain.payments import Payment
+from sagebridge.domain.settings import TenantSettings
+
+DOCUMENT_REFERENCE_MAX = 25  # invoiceno / adjustmentno / DOCNUMBER as Sage Bridge writes them
+CONTACT_REFERENCE_MAX = 10  # CUSTOMERID: derived from the host id, so a lost create is found again
+VOID_REASON_MAX = 200
+TEXT_MAX = 1000  # description and memo
+CONTACT_TYPE = {PartyKind.CUSTOMER: "CUSTOMER", PartyKind.VENDOR: "VENDOR"}
+PAYMENT_TYPE = {DocumentKind.CUSTOMER_PAYMENT: "CUSTOMER_RECEIPT", DocumentKind.CUSTOMER_REFUND: "CUSTOMER_REFUND"}
+# The host's words for a payment method -> Intacct PAYMENTMETHOD; anything else is an EFT.
+PAYMENT_METHODS = {
+    "cash": "Cash", "card": "Credit Card", "credit_card": "Credit Card", "debit_card": "Credit Card",
+    "bank_transfer": "EFT", "transfer": "EFT", "bacs": "EFT", "cheque": "Printed Check", "check": "Printed Check",
+}
+# The tenant's `receipt_payment_method` setting (written in Sage's payment method ids) -> PAYMENTMETHOD.
+SETTING_METHODS = {"CASH": "Cash", "CREDIT_DEBIT": "Credit Card", "BANK_TRANSFER": "EFT", "CHECK": "Printed Check"}
+DEFAULT_METHOD = "EFT"
+DAILY_RATE = "Intacct Daily Rate"  # the exchange rate type when the host gives no rate
+REFUND_REFUSED = "customer refunds are not exported to Sage Intacct by Sage Bridge"
+NOT_APPLIED_IN_FULL = ("Sage Intacct: a receipt must be applied in full to exported invoices "
+                       "(an over- or unallocated payment is not exported)")
+
+
+
+class Function(TypedDict):
+    """One function of a body: its controlid's prefix, its element, and that element's children."""
+
+    action: str
+    tag: str
+    fields: dict[str, Any]  # the element's children in schema order: mappings nest, lists repeat, None is left out
+
+
+class Body(TypedDict, total=False):
+    functions: Required[list[Function]]
+    reference: str  # CUSTOMERID, invoiceno / adjustmentno, DOCNUMBER
+    name: str
+    contact_id: str
+    date: date
+    total_amount: Decimal
+    refused: str  # what Intacct would refuse (the connector sends nothing)
+
+
+def document_reference(number: str) -> str:
+    """invoiceno / adjustmentno / DOCNUMBER: the host's number within 25 characters; how a document
+    is found again in Intacct (a lost answer, going live)."""
+    return short_reference(number.strip(), DOCUMENT_REFERENCE_MAX)
+
+
+def contact_reference(kind: PartyKind, host_id: str) -> str:
+    """A customer's CUSTOMERID: 10 characters derived from the host id, so a customer whose create
+    was lost is found again, and Intacct's unique id refuses a twin."""
+    return hashed_contact_reference(kind, host_id, CONTACT_REFERENCE_MAX)
+
+
+def payment_reference(payment: Payment) -> str:
+    """Payments have no number: the host id identifies one (DOCNUMBER)."""
+    return document_reference(payment.host_id)
+
+
+def _function(action: str, tag: str, fields: Mapping[str, Any]) -> Function:
+    return {"action": action, "tag": tag, "fields": dict(fields)}
+
+
+def _legacy_date(on: date) -> dict[str, str]:
+    """Legacy functions (create_invoice...) take a date as <year>/<month>/<day>."""
+    return {"year": f"{on.year:04d}", "month": f"{on.month:02d}", "day": f"{on.day:02d}"}
+
+
+def functions(body: Mapping[str, Any], key: str) -> list[XmlFunction]:
+    """The body's functions as sent: each numbered by its action and the business event's key, so
+    the same event always gets the same controlid (Intacct refuses to run it twice)."""
+    return [XmlFunction(controlid(f["action"], key), object_element(f["tag"], f["fields"]))
+            for f in body["functions"]]
+
+
+def customer_update_functions(customer_id: str, body: Mapping[str, Any]) -> list[XmlFunction]:
+    """`contact_update_body` for the customer `customer_id`: an update is safe to repeat, so its
+    controlid only has to name the customer."""
+    filled = [{**f, "fields": {"CUSTOMER": {**f["fields"]["CUSTOMER"], "CUSTOMERID": customer_id}}}
+              for f in body["functions"]]
+    return functions({"functions": filled}, customer_id)
+
+
+def refusal(body: Mapping[str, Any]) -> str | None:
+    """Why Intacct would refuse this body (the connector sends nothing then), or None."""
+    return body.get("refused")
+
+
+# ------------------------------------------------------------------------------------ reference data
+
+
+def tax_rate_record(detail: TaxDetail) -> RemoteRecord:
+    """A sales tax detail as the export engine's tax table reads it: the rate, and the GL account
+    its tax lines post to (the catalog import reads `mapper.tax_record`, without it)."""
+    record = tax_record(detail)
+    return RemoteRecord(id=record.id, data={**record.data, "gl_account": detail.gl_account})
+
+
+@dataclass(frozen=True)
+class TaxTable(SharedTaxTable):
+    """The company's sales tax details, read once per run: id -> percentage (what validation
+    checks), the rate an untaxed line uses (NO_TAX), and each detail's GL account and name (where
+    its tax line posts)."""
+
+    gl_accounts: Mapping[str, str | None] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_records(cls, records: Iterable[RemoteRecord]) -> TaxTable:
+        rates: dict[str, Decimal] = {}
+        zero: list[tuple[int, str]] = []
+        gl_accounts: dict[str, str | None] = {}
+        names: dict[str, str] = {}
+        for record in records:
+            data = record.data
+            if data.get("is_visible") is False or data.get("is_combined_rate"):
+                continue
+            percentage = to_decimal(data.get("percentage") or 0)
+            rates[record.id] = percentage
+            gl_accounts[record.id] = data.get("gl_account") or None
+            names[record.id] = str(data.get("name") or record.id)
+            if percentage == ZERO:
+                # An untaxed line goes to "No tax" before any exempt or zero-rated detail.
+                text = f"{record.id} {data.get('name') or ''} {data.get('displayed_as') or ''}".upper()
+                rank = 0 if "NO_TAX" in text or "NO TAX" in text else 1 if "EXEMPT" in text else 2
+                zero.append((rank, record.id))
+        table = cls.of(rates, zero)
+        return cls(rates=table.rates, zero_rate_id=table.zero_rate_id, gl_accounts=gl_accounts, names=names)
+
+
+@dataclass(frozen=True)
+class PostingOptions:
+    """Per tenant (TenantSettings.intacct): dimensions on every line, the location custom field."""
+
+    location_id: str | None = None
+    department_id: str | None = None
+    location_custom_field: str | None = None
+    host_location: str | None = None
+
+    @classmethod
+    def of(cls, settings: TenantSettings | None) -> PostingOptions:
+        options = settings.intacct if settings is not None else None
+        if options is None:
+            return cls()
+        return cls(location_id=options.location_id, department_id=options.department_id,
+                   location_custom_field=options.location_custom_field, host_location=options.host_location)
+
+
+# ------------------------------------------------------------------------------------------- customers
+
+
+def _names(party: Party) -> tuple[str, str]:
+    """(organisation, person): the company names the customer when the host gives a way to reach it."""
+    organisation = (party.company or party.name) if (party.email or party.phone) else party.name[:CONTACT_NAME_MAX]
+    return organisation.strip(), party.name[:CONTACT_NAME_MAX].strip()
+
+
+def _mail_address(party: Party) -> dict[str, str] | None:
+    a = party.address
+    if a is None:
+        return None
+    mail = {"ADDRESS1": a.lines[0] if a.lines else None,
+            "ADDRESS2": ", ".join(a.lines[1:]) if len(a.lines) > 1 else None,
+            "CITY": a.city, "STATE": a.region, "ZIP": a.postcode, "COUNTRYCODE": a.country_code}
+    return {k: str(v) for k, v in mail.items() if v} or None
+
+
+def contact_body(party: Party, *, business_currency: str) -> Body:
+    """CONTACT (the person) then CUSTOMER (the organisation), created in one transaction."""
+    customer_id = contact_reference(party.kind, party.host_id)
+    organisation, person = _names(party)
+    mail = _mail_address(party)
+    contact_name = f"{person} ({customer_id})"
+    if len(contact_name) > CONTACT_NAME_MAX:
+        contact_name = f"{person[: CONTACT_NAME_MAX - len(customer_id) - 4]}~ ({customer_id})"
+    first, _, last = person.partition(" ")
+    contact = {
+        "CONTACTNAME": contact_name, "PRINTAS": person, "COMPANYNAME": organisation,
+        "FIRSTNAME": first or None, "LASTNAME": last or None,
+        "EMAIL1": party.email, "PHONE1": party.phone, "MAILADDRESS": mail,
+    }
+    currency = party.currency if party.currency and party.currency != business_currency else None
+    customer = {
+        "CUSTOMERID": customer_id, "NAME": organisation, "TAXID": party.tax_number or None, "CURRENCY": currency,
+        "DISPLAYCONTACT": {"PRINTAS": organisation, "COMPANYNAME": organisation, "EMAIL1": party.email,
+                           "PHONE1": party.phone, "MAILADDRESS": mail},
+        "CONTACTINFO": {"CONTACTNAME": contact_name},
+        "BILLTO": {"CONTACTNAME": contact_name},
+    }
+    body: Body = {
+        "functions": [_function("contact", "create", {"CONTACT": contact}),
+                      _function("customer", "create", {"CUSTOMER": customer})],
+        "reference": customer_id, "name": party.name[:CONTACT_NAME_MAX],
+    }
+    if party.kind is PartyKind.VENDOR:
+        body["refused"] = "vendors are not exported to Sage Intacct by Sage Bridge"
+    return body
+
+
+def contact_update_body(party: Party, *, business_currency: str) -> Body:
+    """Generic `update` of the CUSTOMER: name, tax id and display contact (email, phone, mail
+    address) as the host has them now. The connector fills in CUSTOMERID (the contact's Sage id);
+    the person made with the customer keeps its name (CONTACTNAME is its key)."""
+    organisation = _names(party)[0]
+    mail = _mail_address(party)
+    customer = {
+        "CUSTOMERID": None, "NAME": organisation or None, "TAXID": party.tax_number or None,
+        "DISPLAYCONTACT": {"PRINTAS": organisation or None, "COMPANYNAME": organisation or None,
+                           "EMAIL1": party.email, "PHONE1": party.phone, "MAILADDRESS": mail},
+    }
+    body: Body = {"functions": [_function("update-customer", "update", {"CUSTOMER": customer})],
+                  "name": party.name[:CONTACT_NAME_MAX]}
+    if party.kind is PartyKind.VENDOR:
+        body["refused"] = "vendors are not exported to Sage Intacct by Sage Bridge, so they are not updated"
+    return body
+
+
+def contact_matches(record: RemoteRecord, party: Party) -> bool:
+    """Is this Intacct record one of the party's kind (Intacct customers are all customers)?"""
+    types = {t.get("id") for t in record.data.get("contact_types") or [] if isinstance(t, Mapping)}
+    return not types or CONTACT_TYPE[party.kind] in types
+
+
+# ------------------------------------------------------------------------------------------ documents
+
+
+def _line_item(account: str, amount: Decimal, memo: str, options: PostingOptions) -> dict[str, Any]:
+    # Schema order: glaccountno, amount, memo, locationid, departmentid.
+    return {"glaccountno": account, "amount": amount, "memo": memo[:TEXT_MAX] if memo else None,
+            "locationid": options.location_id or None, "departmentid": options.department_id or None}
+
+
+def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings, taxes: TaxTable,
+                  business_currency: str) -> MappedDocument:
+    """create_invoice (an invoice) or create_aradjustment with negative amounts (a credit note).
+    Call after validation: an unmapped tax code or ledger account raises ValueError here."""
+    kind = doc.kind
+    options = PostingOptions.of(settings)
+    sign = -1 if kind is DocumentKind.SALES_CREDIT_NOTE else 1  # a negative AR adjustment is a credit memo
+    items: list[dict[str, Any]] = []
+    nets: list[Decimal] = []
+    tax_by_rate: dict[str, Decimal] = {}
+    for line in doc.lines:
+        net = line.net_amount()
+        rate_id = settings.tax_mappings[line.tax_code] if line.tax_code is not None else taxes.zero_rate_id
+        if rate_id is None or rate_id not in taxes.rates:
+            raise ValueError(f"line '{line.description}': no Sage tax rate (validate before mapping)")
+        account = settings.ledger_account_for(kind, line.ledger_code)
+        if account is None:
+            raise ValueError(f"line '{line.description}': no Sage ledger account (validate before mapping)")
+        tax = line_tax(net, taxes.rates[rate_id])
+        nets.append(net)
+        items.append(_line_item(account, net * sign, line.description, options))
+        if tax != ZERO:
+            tax_by_rate[rate_id] = tax_by_rate.get(rate_id, ZERO) + tax
+    refused = None if items else "a document for Sage Intacct needs at least one line"
+    for rate_id, amount in tax_by_rate.items():
+        gl_account = taxes.gl_accounts.get(rate_id)
+        if not gl_account:
+            refused = refused or f"tax detail {rate_id!r} is not in Sage Intacct or has no GL account"
+            continue
+        items.append(_line_item(gl_account, round_money(amount) * sign,
+                                f"Tax: {taxes.names.get(rate_id, rate_id)}", options))
+    net_total, tax_total = sum_money(nets), sum_money(tax_by_rate.values())
+    reference = document_reference(doc.number)
+    notes = f"Customer reference: {doc.reference}"[:TEXT_MAX] if doc.reference else None
+    currency: dict[str, Any] = {}
+    if doc.currency != business_currency:
+        currency["currency"] = doc.currency
+        if doc.exchange_rate is not None:
+            currency["exchrate"] = doc.exchange_rate
+        else:
+            currency["exchratetype"] = DAILY_RATE
+    if kind is DocumentKind.SALES_INVOICE:
+        custom = None
+        if options.location_custom_field and options.host_location:
+            custom = {"customfield": {"customfieldname": options.location_custom_field,
+                                      "customfieldvalue": options.host_location}}
+        fields: dict[str, Any] = {
+            "customerid": contact_id, "datecreated": _legacy_date(doc.document_date),
+            "datedue": _legacy_date(doc.due_date or doc.document_date),  # no term: due on the date
+            "invoiceno": reference, "description": notes, **currency, "customfields": custom,
+            "invoiceitems": {"lineitem": items},
+        }
+        function = _function("invoice", "create_invoice", fields)
+    else:
+        fields = {"customerid": contact_id, "datecreated": _legacy_date(doc.document_date),
+                  "adjustmentno": reference, "description": notes, **currency,
+                  "aradjustmentitems": {"lineitem": items}}
+        function = _function("aradjustment", "create_aradjustment", fields)
+        if kind is not DocumentKind.SALES_CREDIT_NOTE:
+            refused = refused or f"a {kind.value.replace('_', ' ')} is not exported to Sage Intacct by Sage Bridge"
+    body: Body = {"functions": [function], "reference": reference, "contact_id": contact_id,
+                  "date": doc.document_date, "total_amount": net_total + tax_total}
+    if refused:
+        body["refused"] = refused
+    return MappedDocument(body=cast(dict[str, Any], body), net=net_total, tax=tax_total,
+                          total=net_total + tax_total, reference=reference)
+
+
+def void_reason(doc: AnyDocument | None, host_id: str) -> str:
+    what = f"{doc.number}" if doc is not None else host_id
+    return f"Voided in the host app ({what})"[:VOID_REASON_MAX]
+
+
+# ------------------------------------------------------------------------------------------- payments
+
+
+def _payment_method(payment: Payment, settings: TenantSettings) -> str:
+    said = PAYMENT_METHODS.get((payment.method or "").strip().lower().replace(" ", "_"))
+    return said or SETTING_METHODS.get(settings.receipt_payment_method or "", DEFAULT_METHOD)
+
+
+def payment_body(payment: Payment, *, contact_id: str, allocations: Iterable[tuple[DocumentKind, str, Decimal]],
+                 bank_account_id: str, settings: TenantSettings, business_currency: str) -> Body:
+    """A customer receipt applied to the invoices it pays (ARPYMT with ARPYMTDETAIL lines). Intacct
+    would keep an unapplied remainder as an advance, which Sage Bridge does not make: a receipt not
+    applied in full, a refund, or one that moved no money is refused, saying why."""
+    total = round_money(payment.amount)
+    reference = payment_reference(payment)
+    details, settled = [], ZERO
+    for kind, sage_id, amount in allocations:
+        if kind not in ALLOCATION_SIGN.get(payment.kind, {}):
+            raise ValueError(f"a {payment.kind.value} cannot be allocated to a {kind.value}")
+        value = round_money(amount)
+        details.append({"RECORDKEY": sage_id, "TRX_PAYMENTAMOUNT": value})
+        settled += value
+    foreign = payment.currency != business_currency
+    fields = {
+        "FINANCIALENTITY": bank_account_id,
+        "PAYMENTMETHOD": _payment_method(payment, settings),
+        "CUSTOMERID": contact_id,
+        "DOCNUMBER": reference,
+        "RECEIPTDATE": payment.payment_date,
+        "PAYMENTDATE": payment.payment_date,
+        "CURRENCY": payment.currency if foreign else None,
+        "EXCHANGE_RATE": payment.exchange_rate if foreign else None,
+        "ARPYMTDETAILS": {"ARPYMTDETAIL": details},
+    }
+    body: Body = {"functions": [_function("arpymt", "create", {"ARPYMT": fields})], "reference": reference,
+                  "contact_id": contact_id, "date": payment.payment_date, "total_amount": total}
+    if payment.kind is not DocumentKind.CUSTOMER_PAYMENT or total == ZERO:
+        body["refused"] = REFUND_REFUSED
+    elif total - settled > ZERO:
+        body["refused"] = NOT_APPLIED_IN_FULL
+    return body
+
+
+def credit_note_allocation_body(*, contact_id: str, invoice_id: str, credit_note_id: str, amount: Decimal,
+                                on: date) -> Body:
+    """Sage Bridge does not apply credit memos in Intacct: the connector refuses this (NotSupported)."""
+    return {"functions": [], "contact_id": contact_id, "date": on, "total_amount": round_money(amount),
+            "refused": CREDIT_MEMO_NOT_APPLIED}
+
+
+__all__ = [
+    "ALLOCATION_SIGN",
+    "CONTACT_TYPE",
+    "NOT_EXPORTED",
+    "PAYMENT_TYPE",
+    "Body",
+    "Function",
+    "PostingOptions",
+    "TaxTable",
+    "contact_body",
+    "contact_matches",
+    "contact_reference",
+    "contact_update_body",
+    "credit_note_allocation_body",
+    "customer_update_functions",
+    "document_body",
+    "document_reference",
+    "functions",
+    "is_same_document",
+    "payment_body",
+    "payment_reference",
+    "refusal",
+    "remote_contact_id",
+    "remote_contact_name",
+    "remote_date",
+    "remote_editable",
+    "remote_outstanding",
+    "remote_paid",
+    "remote_status",
+    "remote_total",
+    "remote_transaction_type",
+    "tax_rate_record",
+    "void_reason",
+]

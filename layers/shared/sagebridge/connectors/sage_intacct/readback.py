@@ -1,0 +1,103 @@
+"""Intacct records, as the connector normalises them (`mapper.customer_record`, `document_record`,
+`payment_record`), read the way the export engine and the reconciliation ask: totals, what is
+outstanding or paid, customer, date, status, and whether a record is the document we would create.
+Part of the Intacct mapper (`export_mapper` re-exports them). Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sagebridge.connectors.base import RemoteRecord
+from sagebridge.domain.money import ZERO, round_money, to_decimal
+
+
+def _amount(data: Mapping[str, Any], key: str) -> Decimal:
+    value = data.get(key)
+    return to_decimal(value) if value is not None else ZERO
+
+
+def remote_total(record: RemoteRecord) -> Decimal:
+    return _amount(record.data, "total_amount")
+
+
+def remote_outstanding(record: RemoteRecord) -> Decimal:
+    return _amount(record.data, "outstanding_amount")
+
+
+def remote_paid(record: RemoteRecord) -> Decimal:
+    """What has been paid or applied against a document in Intacct (TOTALPAID, else total - due)."""
+    data = record.data
+    if data.get("total_paid") is not None:
+        return _amount(data, "total_paid")
+    if data.get("outstanding_amount") is None:
+        return ZERO
+    return remote_total(record) - remote_outstanding(record)
+
+
+def remote_contact_id(record: RemoteRecord) -> str | None:
+    contact = record.data.get("contact")
+    if isinstance(contact, Mapping):
+        return contact.get("id")
+    return record.data.get("contact_id")
+
+
+def remote_contact_name(record: RemoteRecord) -> str | None:
+    """The customer's name as Intacct shows it on the document (what a skip reason names)."""
+    contact = record.data.get("contact")
+    name = contact.get("displayed_as") or contact.get("name") if isinstance(contact, Mapping) else None
+    return name or record.data.get("contact_name")
+
+
+def remote_date(record: RemoteRecord) -> date | None:
+    value = record.data.get("date")
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def remote_status(record: RemoteRecord) -> str | None:
+    status = record.data.get("status")
+    return status.get("id") if isinstance(status, Mapping) else status
+
+
+def remote_editable(record: RemoteRecord) -> bool:
+    return record.data.get("editable") is not False or remote_paid(record) > ZERO
+
+
+def remote_transaction_type(record: RemoteRecord) -> str | None:
+    value = record.data.get("transaction_type")
+    return value.get("id") if isinstance(value, Mapping) else value
+
+
+def is_same_document(record: RemoteRecord, *, reference: str, contact_id: str | None, total: Decimal,
+                     on: date | None = None) -> bool:
+    """Is this Intacct record the one we would create: same number, customer and amount (and date
+    when Intacct told us one)? How a lost answer is reconciled and how going live adopts."""
+    if (record.reference or record.data.get("reference") or "") != reference:
+        return False
+    if contact_id is not None and remote_contact_id(record) not in (None, contact_id):
+        return False
+    if record.data.get("total_amount") is not None and remote_total(record) != round_money(total):
+        return False
+    remote_on = remote_date(record)
+    return on is None or remote_on is None or remote_on == on
+
+
+__all__ = [
+    "is_same_document",
+    "remote_contact_id",
+    "remote_contact_name",
+    "remote_date",
+    "remote_editable",
+    "remote_outstanding",
+    "remote_paid",
+    "remote_status",
+    "remote_total",
+    "remote_transaction_type",
+]

@@ -1,0 +1,156 @@
+"""The Intacct mapper: canonical records -> the Intacct functions the gateway receives. The golden
+files (golden/*.xml) were proven byte-identical to what the earlier path (canonical -> Sage
+Accounting body -> Intacct functions) sent for the same records; any change to them is a change in
+what reaches Intacct."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from sagebridge.connectors.base import RemoteRecord
+from sagebridge.connectors.sage_intacct import export_mapper as m
+from sagebridge.connectors.sage_intacct.mapper import NO_TAX_RECORD, TaxDetail
+from sagebridge.domain import (
+    Customer,
+    CustomerPayment,
+    DocumentKind,
+    SalesCreditNote,
+    SalesInvoice,
+    TenantSettings,
+    Vendor,
+)
+
+D = Decimal
+GOLDEN = Path(__file__).parent / "golden"
+TAXES = m.TaxTable.from_records([NO_TAX_RECORD, *(m.tax_rate_record(d) for d in (
+    TaxDetail("Sales Tax Standard", D("8.25"), "2200", "Sales Tax Standard"),
+    TaxDetail("Reduced", D("5"), "2210", "Reduced 5%"),
+    TaxDetail("No GL", D("10"), None, "No GL")))])
+PLAIN = TenantSettings(provider="sage_intacct", tax_mappings={"S": "Sales Tax Standard", "R": "Reduced",
+                                                               "X": "No GL"},
+                       default_sales_ledger_account_id="4000", ledger_mappings={"PARTS": "4100"},
+                       receipt_bank_account_id="BOA-OPS")
+DIMENSIONS = TenantSettings.model_validate({**PLAIN.model_dump(), "intacct": {
+    "location_id": "100", "department_id": "SVC", "location_custom_field": "HOST_LOCATION",
+    "host_location": "Austin depot"}})
+PAT = Customer.model_validate({
+    "host_id": "C2", "name": "Pat Owner", "company": "O'Neil & Sons <Plumbing>", "email": "jo@oneil.example",
+    "phone": "+1 512 555 0100", "tax_number": "12-345", "currency": "EUR",
+    "address": {"lines": ["1 Main St", "Suite 4", "Back door"], "city": "Austin", "region": "TX",
+                "postcode": "78701", "country_code": "US"}})
+LINES = [
+    {"description": "Labour & parts", "quantity": "3", "unit_price": "33.33", "tax_code": "S",
+     "ledger_code": "PARTS"},
+    {"description": "Parts", "quantity": "2", "unit_price": "120", "discount": "40", "tax_code": "S"},
+    {"description": "Call-out", "unit_price": "5", "tax_code": None},
+    {"description": "Reduced goods", "quantity": "7", "unit_price": "1.11", "tax_code": "R"},
+    {"description": "Deposit taken off", "unit_price": "-10", "tax_code": "S"},
+    {"description": "x" * 1500, "unit_price": "0.01", "tax_code": "R"},
+]
+
+
+def _doc(model, **overrides):
+    return model.model_validate({"host_id": "D1", "number": "INV-00001", "party_id": "C1",
+                                 "document_date": "2025-03-01", "currency": "USD", "status": "pending_payment",
+                                 "totals": {"net": "0", "tax": "0", "total": "0"}, **overrides})
+
+
+def _receipt(**overrides):
+    return CustomerPayment.model_validate({"host_id": "P1", "party_id": "C1", "payment_date": "2025-03-04",
+                                           "currency": "USD", **overrides})
+
+
+def _sent(functions) -> str:
+    return "".join(f"<!-- controlid {f.controlid} -->\n{ET.tostring(f.body).decode()}\n" for f in functions)
+
+
+def _golden(name: str) -> str:
+    return (GOLDEN / f"{name}.xml").read_text()
+
+
+def test_a_customer_is_its_person_then_its_organisation():
+    body = m.contact_body(PAT, business_currency="USD")
+    assert _sent(m.functions(body, "k")) == _golden("customer")
+    assert body["reference"] == m.contact_reference(PAT.kind, "C2") and len(body["reference"]) == 10
+    assert m.refusal(body) is None
+
+
+def test_a_changed_customer_is_an_update_of_its_customer_record():
+    body = m.contact_update_body(PAT, business_currency="USD")
+    assert _sent(m.customer_update_functions("C0000001", body)) == _golden("customer_update")
+
+
+def test_an_invoice_has_a_line_per_host_line_and_one_per_tax_detail_with_dimensions():
+    doc = _doc(SalesInvoice, lines=LINES, due_date="2025-03-31", reference="PO 7", currency="EUR",
+               exchange_rate="1.0825")
+    mapped = m.document_body(doc, contact_id="C0000001", settings=DIMENSIONS, taxes=TAXES,
+                             business_currency="USD")
+    assert _sent(m.functions(mapped.body, "k")) == _golden("invoice")
+    # 99.99 + 200 + 5 + 7.77 - 10 + 0.01 net; tax per line at 8.25% / 5%, rounded half up
+    assert (mapped.net, mapped.tax, mapped.total) == (D("302.77"), D("24.31"), D("327.08"))
+    assert mapped.body["total_amount"] == mapped.total and mapped.reference == "INV-00001"
+
+
+def test_a_credit_note_is_an_adjustment_with_negative_amounts():
+    doc = _doc(SalesCreditNote, lines=LINES[:3], number="CN-00001", reference="RMA 9")
+    mapped = m.document_body(doc, contact_id="C0000001", settings=PLAIN, taxes=TAXES, business_currency="USD")
+    assert _sent(m.functions(mapped.body, "k")) == _golden("credit_note")
+
+
+def test_a_receipt_is_applied_to_the_invoices_it_pays():
+    receipt = _receipt(currency="EUR", exchange_rate="1.1", amount="150.50", method="Credit Card", allocations=[
+        {"kind": "sales_invoice", "host_id": "I1", "amount": "100.25"},
+        {"kind": "sales_invoice", "host_id": "I2", "amount": "50.25"}])
+    body = m.payment_body(receipt, contact_id="C0000001", allocations=[
+        (DocumentKind.SALES_INVOICE, "101", D("100.25")), (DocumentKind.SALES_INVOICE, "102", D("50.25"))],
+        bank_account_id="BOA-OPS", settings=PLAIN, business_currency="USD")
+    assert _sent(m.functions(body, "k")) == _golden("receipt")
+    assert (body["reference"], body["total_amount"], m.refusal(body)) == ("P1", D("150.50"), None)
+
+
+@pytest.mark.parametrize(("method", "setting", "expected"), [
+    ("cheque", None, "Printed Check"), ("Bank Transfer", None, "EFT"), ("cash", "CHECK", "Cash"),
+    (None, "CASH", "Cash"), ("barter", None, "EFT"), (None, None, "EFT")])
+def test_the_payment_method_is_the_host_s_words_else_the_setting_else_eft(method, setting, expected):
+    settings = PLAIN.model_copy(update={"receipt_payment_method": setting})
+    body = m.payment_body(_receipt(amount="10", method=method), contact_id="C1",
+                          allocations=[(DocumentKind.SALES_INVOICE, "101", D("10"))], bank_account_id="B",
+                          settings=settings, business_currency="USD")
+    assert body["functions"][0]["fields"]["ARPYMT"]["PAYMENTMETHOD"] == expected
+
+
+def test_what_intacct_would_refuse_is_said_before_anything_is_sent():
+    over = m.payment_body(_receipt(amount="70"), contact_id="C1",
+                          allocations=[(DocumentKind.SALES_INVOICE, "101", D("60"))], bank_account_id="B",
+                          settings=PLAIN, business_currency="USD")
+    assert m.refusal(over) == m.NOT_APPLIED_IN_FULL
+    no_gl = m.document_body(_doc(SalesInvoice, lines=[{"description": "x", "unit_price": "10", "tax_code": "X"}]),
+                            contact_id="C1", settings=PLAIN, taxes=TAXES, business_currency="USD")
+    assert m.refusal(no_gl.body) == "tax detail 'No GL' is not in Sage Intacct or has no GL account"
+    vendor = Vendor(host_id="V1", name="Supplier")
+    assert "vendors are not exported" in m.refusal(m.contact_body(vendor, business_currency="USD"))
+    assert "not updated" in m.refusal(m.contact_update_body(vendor, business_currency="USD"))
+    allocation = m.credit_note_allocation_body(contact_id="C1", invoice_id="1", credit_note_id="2",
+                                               amount=D("5"), on=date(2025, 3, 1))
+    assert m.refusal(allocation) == m.CREDIT_MEMO_NOT_APPLIED
+
+
+def test_untaxed_lines_use_no_tax_and_inactive_details_are_not_rates():
+    table = m.TaxTable.from_records([
+        RemoteRecord("EXEMPT", data={"percentage": D("0"), "name": "Exempt"}), NO_TAX_RECORD,
+        RemoteRecord("OLD", data={"percentage": D("7"), "name": "Old", "is_visible": False})])
+    assert table.zero_rate_id == "NO_TAX" and "OLD" not in table.rates
+
+
+def test_a_record_is_the_same_document_by_number_customer_total_and_date():
+    record = RemoteRecord("7", reference="INV-1", data={"total_amount": D("12.00"), "contact": {"id": "C1"},
+                                                        "date": "2025-03-01"})
+    assert m.is_same_document(record, reference="INV-1", contact_id="C1", total=D("12.004"), on=date(2025, 3, 1))
+    assert not m.is_same_document(record, reference="INV-1", contact_id="C2", total=D("12"))
+    assert not m.is_same_document(record, reference="INV-1", contact_id=None, total=D("12.01"))
+    assert not m.is_same_document(record, reference="INV-1", contact_id=None, total=D("12"), on=date(2025, 3, 2))
