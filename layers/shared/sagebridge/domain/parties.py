@@ -34,6 +34,13 @@ class Party(InboundModel):
     updated_at: UtcDatetime | None = None
 
 
+    @property
+    def account_name(self) -> str:
+        """The name the books file the party under: the business (`company`) when the host gives one,
+        else `name`. `name` is then the person to contact there."""
+        return self.company or self.name
+
+
 class Customer(Party):
     kind: ClassVar[PartyKind] = PartyKind.CUSTOMER
 

@@ -1419,7 +1419,10 @@ class ExportEngine:
         how = IdentifyCustomerBy(self.settings.identify_customer_by)
         contact_type = self.mapper.CONTACT_TYPE[party.kind]
         if how is IdentifyCustomerBy.NAME:
-            hits = self.connector.find_contacts(name=party.name, contact_type=contact_type)
+            # The account name Sage Bridge would give it (the business), then the person's name, which
+            # is how contacts were named before a company was used.
+            hits = [h for n in dict.fromkeys((party.account_name, party.name))
+                    for h in self.connector.find_contacts(name=n, contact_type=contact_type)]
         elif how is IdentifyCustomerBy.EMAIL and party.email:
             hits = [h for h in self.connector.find_contacts(email=party.email, contact_type=contact_type)]
         else:

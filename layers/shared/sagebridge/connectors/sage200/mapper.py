@@ -189,7 +189,7 @@ def contact_body(party: Party, *, business_currency: str) -> dict[str, Any]:
         raise ValueError("the Sage 200 connector exports customers only")
     body: dict[str, Any] = {
         "reference": contact_reference(party.kind, party.host_id),
-        "name": party.name[:CONTACT_NAME_MAX],
+        "name": party.account_name[:CONTACT_NAME_MAX],
     }
     if party.tax_number:
         body["vat_number"] = party.tax_number[:30]
@@ -207,7 +207,7 @@ def contact_body(party: Party, *, business_currency: str) -> dict[str, Any]:
         if address:
             body["main_address"] = address
     if party.email or party.phone:
-        person: dict[str, Any] = {"first_name": (party.company or party.name)[:60]}
+        person: dict[str, Any] = {"first_name": party.name[:60]}
         if party.email:
             person["emails"] = [{"email": party.email, "is_default": True}]
         if party.phone:

@@ -117,7 +117,7 @@ class TaxTable(SharedTaxTable):
 def contact_body(party: Party, *, business_currency: str) -> dict[str, Any]:
     """A CUSTOMER or VENDOR contact for `party`."""
     body: dict[str, Any] = {
-        "name": party.name[:CONTACT_NAME_MAX],
+        "name": party.account_name[:CONTACT_NAME_MAX],
         "contact_type_ids": [CONTACT_TYPE[party.kind]],
         "reference": contact_reference(party.kind, party.host_id),
     }
@@ -139,7 +139,7 @@ def contact_body(party: Party, *, business_currency: str) -> dict[str, Any]:
                 address[theirs] = value
         body["main_address"] = address
     if party.email or party.phone:
-        person: dict[str, Any] = {"name": party.company or party.name, "is_main_contact": True}
+        person: dict[str, Any] = {"name": party.name, "is_main_contact": True}
         if party.email:
             person["email"] = party.email
         if party.phone:

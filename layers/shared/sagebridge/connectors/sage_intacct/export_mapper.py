@@ -200,9 +200,8 @@ class PostingOptions:
 
 
 def _names(party: Party) -> tuple[str, str]:
-    """(organisation, person): the company names the customer when the host gives a way to reach it."""
-    organisation = (party.company or party.name) if (party.email or party.phone) else party.name[:CONTACT_NAME_MAX]
-    return organisation.strip(), party.name[:CONTACT_NAME_MAX].strip()
+    """(organisation, person): the books' account name, and the person to contact there."""
+    return party.account_name[:CONTACT_NAME_MAX].strip(), party.name[:CONTACT_NAME_MAX].strip()
 
 
 def _mail_address(party: Party) -> dict[str, str] | None:
