@@ -159,3 +159,14 @@ def test_a_large_export_stays_under_sage_200s_rate_limit(world, host):
     assert result.counts["created"] == 61
     assert world.sandbox.request_count() - before > world.sandbox.rate_limiter.per_minute
     assert (world.clock.now() - started).total_seconds() >= 60
+
+
+def test_the_tax_rates_an_operator_maps_show_their_percentage(world):
+    """`GET .../sage/tax-rates` lists each rate with its percentage as the code (a reviewer saw null
+    for every Sage 200 rate, so nobody could tell which one is 20%)."""
+    from sagebridge.sync.status import sage_refs
+
+    world.add_tenant()
+    rates = sage_refs(world.sage.connector_for(TENANT).list_tax_rates(), code_field="percentage")
+    assert rates and all(r.code is not None for r in rates)
+    assert any(Decimal(r.code) == Decimal("20") for r in rates)

@@ -421,7 +421,8 @@ class Sage200Connector:
     # ---- reference data
 
     def list_tax_rates(self) -> list[RemoteRecord]:
-        return [_record(r) for r in self.client.iterate("tax_codes")]
+        # `percentage` is what the engines read of a rate (Sage 200 calls it `tax_rate`).
+        return [_record({**r, "percentage": r.get("tax_rate")}) for r in self.client.iterate("tax_codes")]
 
     def list_ledger_accounts(self) -> list[RemoteRecord]:
         # Mappings name a Sage 200 nominal account by code[/cost centre[/department]], not by its record
