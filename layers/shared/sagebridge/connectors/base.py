@@ -1,7 +1,8 @@
-"""The one protocol every Sage product's connector implements, and the errors they all raise.
+"""The protocols every Sage product implements (`Connector`, and the `Mapper` it brings), and the
+errors they all raise.
 
 The export engine and the payment poller talk to `Connector` only. Bodies are the provider's own
-JSON (each product's mapper builds them from the canonical domain models); what comes back is a
+`Payload` (each product's mapper builds them from the canonical domain models); what comes back is a
 `RemoteRecord`: the provider's id, its reference and the raw data for the mapper to read.
 """
 
@@ -11,10 +12,17 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
+from sagebridge.connectors import mapping
+from sagebridge.connectors.mapping import MappedDocument, Payload, TaxTable
+from sagebridge.domain.documents import AnyDocument
 from sagebridge.domain.errors import NotFoundError, SageBridgeError, ThrottledError
-from sagebridge.domain.kinds import DocumentKind, RecordKind
+from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
+from sagebridge.domain.parties import Party
+from sagebridge.domain.payments import Payment
+from sagebridge.domain.settings import TenantSettings
 
 # --------------------------------------------------------------------------------------------- errors
 
@@ -152,6 +160,86 @@ class RemoteRecord:
 
 # ------------------------------------------------------------------------------------------- protocol
 
+class TaxTableReader(Protocol):
+    """How a mapper reads its product's tax rates (`TaxTable.from_records`, a classmethod)."""
+
+    def from_records(self, records: Iterable[RemoteRecord]) -> mapping.TaxTable: ...
+
+
+@runtime_checkable
+class Mapper(Protocol):
+    """Canonical domain -> a product's payloads, and its records read back: exactly what the export
+    engine and the reconciliation ask of a product's mapper (a module, brought by its connector as
+    `Connector.mapper`). Pure: no I/O, no clock."""
+
+    # What the product calls things, and what it takes (read-only: each mapper's constants).
+    @property
+    def CONTACT_TYPE(self) -> Mapping[PartyKind, str]: ...  # the contact_type a lookup filters by
+
+    @property
+    def PAYMENT_TYPE(self) -> Mapping[DocumentKind, str]: ...  # remote_transaction_type of a payment kind
+
+    # What a receipt or refund may be allocated to, and the sign the product wants on the amount.
+    @property
+    def ALLOCATION_SIGN(self) -> Mapping[DocumentKind, Mapping[DocumentKind, int]]: ...
+
+    # False: the product posts the host's header totals (a penny of rounding on a line), not the lines'.
+    @property
+    def TOTALS_FROM_LINES(self) -> bool: ...
+
+    # The kinds the product never takes, each with the reason the host sees (empty: every kind).
+    @property
+    def NOT_EXPORTED(self) -> Mapping[RecordKind, str]: ...
+
+    @property
+    def TaxTable(self) -> TaxTableReader: ...
+
+    # references: deterministic, so a write whose answer was lost is found again
+    def contact_reference(self, kind: PartyKind, host_id: str) -> str: ...
+
+    def payment_reference(self, payment: Payment) -> str: ...
+
+    # bodies
+    def contact_body(self, party: Party, *, business_currency: str) -> Payload: ...
+
+    def contact_update_body(self, party: Party, *, business_currency: str) -> Payload: ...
+
+    def document_body(self, doc: AnyDocument, *, contact_id: str, settings: TenantSettings, taxes: mapping.TaxTable,
+                      business_currency: str) -> MappedDocument: ...
+
+    def void_reason(self, doc: AnyDocument | None, host_id: str) -> str: ...
+
+    def payment_body(self, payment: Payment, *, contact_id: str,
+                     allocations: Iterable[tuple[DocumentKind, str, Decimal]], bank_account_id: str,
+                     settings: TenantSettings, business_currency: str) -> Payload: ...
+
+    def credit_note_allocation_body(self, *, contact_id: str, invoice_id: str, credit_note_id: str,
+                                    amount: Decimal, on: date) -> Payload: ...
+
+    # reading the product's records back
+    def contact_matches(self, record: RemoteRecord, party: Party) -> bool: ...
+
+    def remote_total(self, record: RemoteRecord) -> Decimal: ...
+
+    def remote_outstanding(self, record: RemoteRecord) -> Decimal: ...
+
+    def remote_paid(self, record: RemoteRecord) -> Decimal: ...
+
+    def remote_contact_id(self, record: RemoteRecord) -> str | None: ...
+
+    def remote_contact_name(self, record: RemoteRecord) -> str | None: ...
+
+    def remote_date(self, record: RemoteRecord) -> date | None: ...
+
+    def remote_status(self, record: RemoteRecord) -> str | None: ...  # "VOID" once voided
+
+    def remote_editable(self, record: RemoteRecord) -> bool: ...
+
+    def remote_transaction_type(self, record: RemoteRecord) -> str | None: ...
+
+    def is_same_document(self, record: RemoteRecord, *, reference: str, contact_id: str | None, total: Decimal,
+                         on: date | None = None) -> bool: ...
+
 
 @runtime_checkable
 class Connector(Protocol):
@@ -159,6 +247,7 @@ class Connector(Protocol):
     key; each connector passes it through the provider's own idempotency mechanism."""
 
     provider: str
+    mapper: Mapper  # builds the bodies this connector sends and reads its records back
 
     # contacts (customers and vendors)
     def find_contacts(
@@ -166,19 +255,19 @@ class Connector(Protocol):
         contact_type: str | None = None,
     ) -> list[RemoteRecord]: ...
 
-    def create_contact(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord: ...
+    def create_contact(self, body: Payload, *, idempotency_key: str | None = None) -> RemoteRecord: ...
 
     # A changed customer or vendor: `body` is the mapper's `contact_update_body` (no reference, no
     # contact type: Sage keeps its own for a contact linked by name or email). A PUT: safe to
     # repeat. Raises `NotSupported` where the product cannot update that contact.
-    def update_contact(self, sage_id: str, body: Mapping[str, Any]) -> RemoteRecord: ...
+    def update_contact(self, sage_id: str, body: Payload) -> RemoteRecord: ...
 
     # documents, by kind (invoices, credit notes, purchase documents)
     def create_document(
-        self, kind: DocumentKind, body: Mapping[str, Any], *, idempotency_key: str | None = None
+        self, kind: DocumentKind, body: Payload, *, idempotency_key: str | None = None
     ) -> RemoteRecord: ...
 
-    def update_document(self, kind: DocumentKind, remote_id: str, body: Mapping[str, Any]) -> RemoteRecord: ...
+    def update_document(self, kind: DocumentKind, remote_id: str, body: Payload) -> RemoteRecord: ...
 
     def void_document(self, kind: DocumentKind, remote_id: str, *, reason: str) -> RemoteRecord: ...
 
@@ -194,10 +283,10 @@ class Connector(Protocol):
     ) -> Iterator[RemoteRecord]: ...
 
     # money movements
-    def create_payment(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord: ...
+    def create_payment(self, body: Payload, *, idempotency_key: str | None = None) -> RemoteRecord: ...
 
     def create_allocation(
-        self, body: Mapping[str, Any], *, idempotency_key: str | None = None
+        self, body: Payload, *, idempotency_key: str | None = None
     ) -> RemoteRecord: ...
 
     def payments_changed_since(self, since: datetime) -> Iterator[RemoteRecord]: ...
@@ -219,11 +308,11 @@ class Connector(Protocol):
     def business_currency(self) -> str | None: ...
 
 
-def not_exported(connector: Any) -> Mapping[RecordKind, str]:
+def not_exported(connector: Connector) -> Mapping[RecordKind, str]:
     """The kinds a product never takes, each with the reason the host sees (declared by its connector
     or its mapper as NOT_EXPORTED; empty: it takes every kind)."""
-    mapper = getattr(connector, "mapper", None)
-    return getattr(connector, "NOT_EXPORTED", None) or getattr(mapper, "NOT_EXPORTED", None) or {}
+    declared: Mapping[RecordKind, str] | None = getattr(connector, "NOT_EXPORTED", None)
+    return declared or connector.mapper.NOT_EXPORTED
 
 
 def creates_idempotent(connector: Any) -> bool:
@@ -243,14 +332,19 @@ __all__ = [
     "AuthError",
     "Connector",
     "GrantRevoked",
+    "MappedDocument",
+    "Mapper",
     "NotConnected",
     "NotFound",
     "NotSupported",
+    "Payload",
     "RateLimited",
     "RecordInvalid",
     "RemoteRecord",
     "SageError",
     "SageUnavailable",
+    "TaxTable",
+    "TaxTableReader",
     "UncertainWrite",
     "creates_idempotent",
     "error_for_status",

@@ -7,9 +7,13 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, Self, TypeAlias
 
 from sagebridge.domain.kinds import DocumentKind, PartyKind
+
+# A body for the product's API, as its mapper builds it and its connector sends it. Free-form to the
+# engines (Sage Accounting and Sage 200 JSON, Intacct functions): only the product reads inside it.
+Payload: TypeAlias = Mapping[str, object]
 
 # What a receipt or refund may be allocated to in Sage, and the sign Sage wants on the amount:
 # a receipt pays invoices (+) and uses up credit notes (-); a refund pays out a credit note (+).
@@ -40,7 +44,7 @@ def hashed_contact_reference(kind: PartyKind, host_id: str, length: int) -> str:
 class MappedDocument:
     """A document's Sage body and the totals Sage will compute from it."""
 
-    body: dict[str, Any]
+    body: Payload
     net: Decimal
     tax: Decimal
     total: Decimal
@@ -62,4 +66,4 @@ class TaxTable:
         return cls(rates=rates, zero_rate_id=ranked[0][-1] if ranked else None)
 
 
-__all__ = ["ALLOCATION_SIGN", "MappedDocument", "TaxTable", "hashed_contact_reference", "short_reference"]
+__all__ = ["ALLOCATION_SIGN", "MappedDocument", "Payload", "TaxTable", "hashed_contact_reference", "short_reference"]

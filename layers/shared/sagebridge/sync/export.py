@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -36,19 +37,21 @@ from pydantic import ValidationError
 from sagebridge.connectors.base import (
     AuthError,
     Connector,
+    Mapper,
     NotConnected,
     NotFound,
     NotSupported,
+    Payload,
     RateLimited,
     RecordInvalid,
     RemoteRecord,
     SageError,
+    TaxTable,
     UncertainWrite,
     creates_idempotent,
     not_exported,
     search_settle,
 )
-from sagebridge.connectors.sage_accounting import mapper as sage_accounting_mapper
 from sagebridge.domain.base import describe_problems
 from sagebridge.domain.documents import Document
 from sagebridge.domain.errors import ConfigurationError, ConflictError, ThrottledError
@@ -177,7 +180,7 @@ class PlannedOutcome:
     host_id: str
     outcome: Outcome
     message: str = ""
-    payload: dict[str, Any] | None = None
+    payload: Payload | None = None
 
 
 @dataclass
@@ -277,9 +280,8 @@ class ExportEngine:
         self.notify = notify
         self.hooks = hooks
         self.claim_timeout = claim_timeout
-        # Each product's connector brings its mapper (Connector.mapper); Sage Accounting's by default.
-        self.mapper: Any = getattr(connector, "mapper", None) or sage_accounting_mapper
-        self._taxes: Any = None
+        self.mapper: Mapper = connector.mapper  # each product's connector brings its own
+        self._taxes: TaxTable | None = None
         self._tax_records: list[RemoteRecord] | None = None
         self._unusable_ids: dict[str, dict[str, str]] = {}  # what -> {Sage id: health reason}, once a run
         self._ledger_accounts: dict[str, RemoteRecord] = {}  # as the health check read them
@@ -771,7 +773,7 @@ class ExportEngine:
         self._commit(staged, record, claim, remote.id, outcome, message, {"reference": reference})
 
     def _send_create(
-        self, kind: DocumentKind, body: dict[str, Any], claim: Claim, reference: str, contact_id: str,
+        self, kind: DocumentKind, body: Payload, claim: Claim, reference: str, contact_id: str,
         total: Any, on: date | None,
     ) -> tuple[RemoteRecord, Outcome]:
         key = claim.entry.idempotency_key
@@ -1057,7 +1059,7 @@ class ExportEngine:
         return found.id if found is not None else NEW_CONTACT
 
     def _remote_contact_name(self, remote: RemoteRecord) -> str:
-        name = getattr(self.mapper, "remote_contact_name", lambda _r: None)(remote)
+        name = self.mapper.remote_contact_name(remote)
         contact_id = self.mapper.remote_contact_id(remote)
         return f"'{name}' (Sage id {contact_id})" if name else f"Sage id {contact_id}"
 
@@ -1412,7 +1414,7 @@ class ExportEngine:
         except ConflictError:
             pass  # settled by another run
 
-    def _contact_body(self, party: Party) -> dict[str, Any]:
+    def _contact_body(self, party: Party) -> Payload:
         return self.mapper.contact_body(party, business_currency=self.business_currency)
 
     def _identify(self, party: Party) -> RemoteRecord | None:
@@ -1431,7 +1433,7 @@ class ExportEngine:
         return hits[0] if hits else None
 
     def _create_contact(
-        self, party: Party, body: dict[str, Any], key: str, reference: str
+        self, party: Party, body: Payload, key: str, reference: str
     ) -> tuple[RemoteRecord, Outcome]:
         contact_type = self.mapper.CONTACT_TYPE[party.kind]
         try:
@@ -1448,7 +1450,7 @@ class ExportEngine:
 
     # ---- validation and mapping
 
-    def _taxes_table(self) -> Any:
+    def _taxes_table(self) -> TaxTable:
         if self._taxes is None:
             self._taxes = self.mapper.TaxTable.from_records(self._tax_rate_records())
         return self._taxes
@@ -1499,7 +1501,7 @@ class ExportEngine:
         return self._unusable_ids[key]
 
     def _prepare(self, record: Document[Any] | Payment, *,
-                 validated: bool = False) -> tuple[dict[str, Any], str, Any, str] | _Skip:
+                 validated: bool = False) -> tuple[Payload, str, Decimal, str] | _Skip:
         """(body, reference, total, contact id) for Sage, or every reason it cannot go. Validates
         (unless `validated` already) before it looks for (or creates) the contact, so a skipped
         document leaves Sage untouched."""
@@ -1514,7 +1516,7 @@ class ExportEngine:
         return (*built, contact)
 
     def _build(self, record: Document[Any] | Payment,
-               contact_id: str | None) -> tuple[dict[str, Any], str, Any] | _Skip | None:
+               contact_id: str | None) -> tuple[Payload, str, Decimal] | _Skip | None:
         """(body, reference, total) for Sage, or every reason it cannot go; contact_id None: only
         validate (None when valid)."""
         if isinstance(record, Payment):
@@ -1523,7 +1525,7 @@ class ExportEngine:
         unusable = {**self._unusable_on(ledger_of(record.kind)), **self._unusable("tax_rate"),
                     **self._unusable("ledger_account")}
         # A product that posts the host's header (its mapper says so) takes a penny of rounding on a line.
-        tolerance = self.settings.total_tolerance if getattr(self.mapper, "TOTALS_FROM_LINES", True) else max(
+        tolerance = self.settings.total_tolerance if self.mapper.TOTALS_FROM_LINES else max(
             TOLERANCE, self.settings.total_tolerance)
         reasons = document_skip_reasons(
             record, settings=self.settings, sage_tax_rates=taxes.rates,  # type: ignore[arg-type]
@@ -1543,7 +1545,7 @@ class ExportEngine:
         return mapped.body, mapped.reference, mapped.total
 
     def _build_payment(self, payment: Payment,
-                       contact_id: str | None) -> tuple[dict[str, Any], str, Any] | _Skip | None:
+                       contact_id: str | None) -> tuple[Payload, str, Decimal] | _Skip | None:
         maps = dict(self.r.mappings)
         for a in payment.allocations:  # a dry run's would-be creates count as exported
             if (a.kind.value, a.host_id) in self.r.planned_creates:
@@ -1554,8 +1556,8 @@ class ExportEngine:
         reasons += bank_account_reasons(payment, bank_account_id=self.settings.receipt_bank_account_id,
                                         unusable=self._unusable("bank_account")
                                         if self.settings.receipt_bank_account_id else None)
-        # A connector whose product cannot take every allocation says which it can (Intacct: invoices only).
-        allowed = getattr(self.connector, "allocation_sign", self.mapper.ALLOCATION_SIGN)[payment.kind]
+        # A product that cannot take every allocation says which it can (its mapper's ALLOCATION_SIGN).
+        allowed = self.mapper.ALLOCATION_SIGN[payment.kind]
         targets = " or ".join(k.value.replace("_", " ") + "s" for k in allowed)
         for number, allocation in enumerate(payment.allocations, start=1):
             if allocation.kind not in allowed:
@@ -2032,14 +2034,14 @@ class ExportEngine:
                           message=("dry run: " if self.r.request.dry_run else "") + message)
 
     def _plan(self, staged: StagedDocument, record: Document[Any] | Payment, outcome: Outcome, message: str,
-              payload: dict[str, Any] | None = None) -> None:
+              payload: Payload | None = None) -> None:
         self._count(outcome)
         if outcome is Outcome.CREATED and staged.kind in {k.value for k in DOCUMENT_KINDS}:
             self.r.planned_creates.add((staged.kind, staged.host_id))
         self.r.result.planned.append(PlannedOutcome(staged.kind, staged.host_id, outcome, message, payload))
         self._log_now(staged.kind, staged.host_id, _number(record), outcome, message=f"dry run: {message}")
 
-    def _plan_party(self, party: Party, outcome: Outcome, message: str, payload: dict[str, Any] | None) -> None:
+    def _plan_party(self, party: Party, outcome: Outcome, message: str, payload: Payload | None) -> None:
         self._count(outcome)
         self.r.result.planned.append(PlannedOutcome(party.kind.value, party.host_id, outcome, message, payload))
         self._log_now(party.kind.value, party.host_id, party.name, outcome, message=f"dry run: {message}")

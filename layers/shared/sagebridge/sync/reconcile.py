@@ -9,7 +9,7 @@ Differences, in the words a bookkeeper uses:
 - only_in_sage: Sage has a document of that kind dated in the period that did not come from the host.
 
 Sage's figures are read with the connector's own mapper (`Connector.mapper`: each product stores a
-document's total under its own name; Sage Accounting's reading is the default, as in the export engine).
+document's total under its own name).
 
 Sage is read with one listing per kind (its own date range, widened to the host window) plus one
 lookup per mapped document the listing did not show, so the cost follows the period's size.
@@ -25,7 +25,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from sagebridge.connectors.base import Connector, NotFound, RemoteRecord
-from sagebridge.connectors.sage_accounting import mapper as sage_accounting_mapper
 from sagebridge.domain.documents import Document
 from sagebridge.domain.kinds import DateBasis, DocumentKind, ledger_of
 from sagebridge.domain.money import ZERO, minor_units, within_tolerance
@@ -127,7 +126,7 @@ def _reconcile_kind(
 ) -> tuple[KindTotals, list[Difference]]:
     t = KindTotals(kind=kind.value)
     diffs: list[Difference] = []
-    remote_total = (getattr(connector, "mapper", None) or sage_accounting_mapper).remote_total
+    remote_total = connector.mapper.remote_total
     use_basis = basis or settings.date_basis_for(kind)
     staged = list(store.documents.between(tenant_id, ledger_of(kind).value, use_basis, window_from, window_to,
                                           kinds=[kind.value]))

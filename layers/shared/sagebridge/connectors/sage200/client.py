@@ -36,6 +36,7 @@ import httpx
 from pydantic import SecretStr
 
 from sagebridge.connectors.base import (
+    Mapper,
     RecordInvalid,
     RemoteRecord,
     SageError,
@@ -245,7 +246,7 @@ class Sage200Connector:
     for Sage 200 and read its records back."""
 
     provider = PROVIDER
-    mapper = mapper
+    mapper: Mapper = mapper
     # Sage 200 has no idempotency key: a resend after a lost answer that a lookup missed makes a
     # second record. How long its queries may lag a create is not documented: 5 minutes, assumed.
     IDEMPOTENT_CREATES = False

@@ -255,7 +255,7 @@ def document_body(
     *,
     contact_id: str,
     settings: TenantSettings,
-    taxes: TaxTable,
+    taxes: SharedTaxTable,
     business_currency: str,
 ) -> MappedDocument:
     """A `sales_invoices` / `sales_credit_notes` body: header totals, one tax analysis item per tax
@@ -405,6 +405,11 @@ def remote_contact_id(record: RemoteRecord) -> str | None:
     return str(value) if value is not None else None
 
 
+def remote_contact_name(record: RemoteRecord) -> str | None:
+    """Posted transactions carry the customer's id only: a skip reason names the customer by it."""
+    return None
+
+
 def remote_date(record: RemoteRecord) -> date | None:
     value = record.data.get("transaction_date")
     if isinstance(value, datetime):
@@ -464,6 +469,7 @@ __all__ = [
     "NOT_EXPORTED",
     "PAYMENT_TYPE",
     "POST_RESOURCE",
+    "TOTALS_FROM_LINES",
     "TRANSACTION_TYPE",
     "MappedDocument",
     "NominalAccount",
@@ -481,6 +487,7 @@ __all__ = [
     "payment_body",
     "payment_reference",
     "remote_contact_id",
+    "remote_contact_name",
     "remote_date",
     "remote_editable",
     "remote_kind",

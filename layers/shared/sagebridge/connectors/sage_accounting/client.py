@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from sagebridge.connectors.base import (
+    Mapper,
     NotFound,
     RemoteRecord,
     SageError,
@@ -284,6 +285,7 @@ class SageAccountingConnector:
     """The `Connector` protocol over a `SageAccountingClient`."""
 
     provider = PROVIDER
+    mapper: Mapper = mapper  # the bodies it sends and how its records read back
     # idempotency_id: Sage replays the first answer to a create sent again with the same key.
     IDEMPOTENT_CREATES = True
     SEARCH_SETTLE = timedelta(minutes=5)  # not documented: assumed

@@ -24,7 +24,7 @@ from sagebridge.connectors.base import RemoteRecord
 from sagebridge.connectors.mapping import ALLOCATION_SIGN, MappedDocument, hashed_contact_reference, short_reference
 from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
 from sagebridge.domain.documents import AnyDocument, DocumentLine
-from sagebridge.domain.kinds import DocumentKind, PartyKind, ledger_of
+from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind, ledger_of
 from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
 from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
@@ -61,6 +61,9 @@ PAYMENT_METHODS = {
     "cheque": "CHECK",
     "check": "CHECK",
 }
+# Sage computes a document's totals from its lines, and takes every kind the engine exports.
+TOTALS_FROM_LINES = True
+NOT_EXPORTED: dict[RecordKind, str] = {}
 _SALES_SIDE = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE})
 _INVOICES = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.PURCHASE_INVOICE})
 
@@ -172,7 +175,7 @@ def contact_matches(record: RemoteRecord, party: Party) -> bool:
 
 
 def _line_body(
-    line: DocumentLine, *, kind: DocumentKind, settings: TenantSettings, taxes: TaxTable
+    line: DocumentLine, *, kind: DocumentKind, settings: TenantSettings, taxes: SharedTaxTable
 ) -> tuple[dict[str, Any], Decimal, Decimal]:
     net = line.net_amount()
     rate_id = settings.tax_mappings[line.tax_code] if line.tax_code is not None else taxes.zero_rate_id
@@ -203,7 +206,7 @@ def document_body(
     *,
     contact_id: str,
     settings: TenantSettings,
-    taxes: TaxTable,
+    taxes: SharedTaxTable,
     business_currency: str,
 ) -> MappedDocument:
     """The v3.1 body of an invoice or credit note (sales or purchase). Call after validation:
@@ -400,8 +403,10 @@ __all__ = [
     "ALLOCATION_SIGN",
     "CONTACT_TYPE",
     "LINES_KEY",
+    "NOT_EXPORTED",
     "OFFSET_TYPE",
     "PAYMENT_TYPE",
+    "TOTALS_FROM_LINES",
     "MappedDocument",
     "TaxTable",
     "contact_body",

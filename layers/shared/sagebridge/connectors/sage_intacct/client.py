@@ -40,6 +40,7 @@ import httpx
 
 from sagebridge.connectors.base import (
     AuthError,
+    Mapper,
     NotFound,
     NotSupported,
     RateLimited,
@@ -52,6 +53,7 @@ from sagebridge.connectors.base import (
 )
 from sagebridge.connectors.http import NOT_SENT, full_jitter_backoff, parse_retry_after
 from sagebridge.connectors.sage_intacct import export_mapper, mapper
+from sagebridge.connectors.sage_intacct.mapper import TaxDetail
 from sagebridge.connectors.sage_intacct.xml import (
     ErrorDetail,
     Function,
@@ -467,10 +469,10 @@ class IntacctConnector:
     (`export_mapper`: functions built from the canonical records), which it brings as `mapper`."""
 
     provider = PROVIDER
-    mapper = export_mapper
-    # What the export engine may allocate a receipt or refund to here: a receipt is applied to
-    # invoices only (credit memos are applied in Intacct), so an offset is refused with that reason.
-    allocation_sign = export_mapper.ALLOCATION_SIGN
+    # Its ALLOCATION_SIGN says what the export engine may allocate a receipt or refund to here: a
+    # receipt is applied to invoices only (credit memos are applied in Intacct), so an offset is
+    # refused with that reason.
+    mapper: Mapper = export_mapper
     # What Intacct never takes, said before anything is built.
     NOT_EXPORTED = export_mapper.NOT_EXPORTED
     # controlid + uniqueid: the gateway refuses to run a write function it has already executed.
@@ -479,7 +481,7 @@ class IntacctConnector:
 
     def __init__(self, client: IntacctClient) -> None:
         self.client = client
-        self._taxes: dict[str, mapper.TaxDetail] | None = None
+        self._taxes: dict[str, TaxDetail] | None = None
 
     @staticmethod
     def _key(idempotency_key: str | None, body: Mapping[str, Any]) -> str:
@@ -624,7 +626,7 @@ class IntacctConnector:
 
     # reference data
 
-    def _tax_details(self) -> dict[str, mapper.TaxDetail]:
+    def _tax_details(self) -> dict[str, TaxDetail]:
         if self._taxes is None:
             self._taxes = {}
             for row in self.client.read_by_query("TAXDETAIL", "TAXTYPE = 'Sale'"):

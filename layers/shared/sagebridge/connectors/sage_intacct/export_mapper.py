@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Required, TypedDict, cast
+from typing import Any, Required, TypedDict
 
 from sagebridge.connectors.base import RemoteRecord
 from sagebridge.connectors.mapping import MappedDocument, hashed_contact_reference, short_reference
@@ -65,6 +65,8 @@ PAYMENT_METHODS = {
 # The tenant's `receipt_payment_method` setting (written in Sage's payment method ids) -> PAYMENTMETHOD.
 SETTING_METHODS = {"CASH": "Cash", "CREDIT_DEBIT": "Credit Card", "BANK_TRANSFER": "EFT", "CHECK": "Printed Check"}
 DEFAULT_METHOD = "EFT"
+# Intacct totals a document from its line items (the tax lines included), as the engine checks.
+TOTALS_FROM_LINES = True
 DAILY_RATE = "Intacct Daily Rate"  # the exchange rate type when the host gives no rate
 REFUND_REFUSED = "customer refunds are not exported to Sage Intacct by Sage Bridge"
 NOT_APPLIED_IN_FULL = ("Sage Intacct: a receipt must be applied in full to exported invoices "
@@ -279,10 +281,13 @@ def _line_item(account: str, amount: Decimal, memo: str, options: PostingOptions
             "locationid": options.location_id or None, "departmentid": options.department_id or None}
 
 
-def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings, taxes: TaxTable,
+def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings, taxes: SharedTaxTable,
                   business_currency: str) -> MappedDocument:
     """create_invoice (an invoice) or create_aradjustment with negative amounts (a credit note).
-    Call after validation: an unmapped tax code or ledger account raises ValueError here."""
+    `taxes` is this module's `TaxTable` (its details' GL accounts make the tax lines). Call after
+    validation: an unmapped tax code or ledger account raises ValueError here."""
+    if not isinstance(taxes, TaxTable):
+        raise TypeError("a Sage Intacct document needs Sage Intacct's tax table (export_mapper.TaxTable)")
     kind = doc.kind
     options = PostingOptions.of(settings)
     sign = -1 if kind is DocumentKind.SALES_CREDIT_NOTE else 1  # a negative AR adjustment is a credit memo
@@ -343,7 +348,7 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
                   "date": doc.document_date, "total_amount": net_total + tax_total}
     if refused:
         body["refused"] = refused
-    return MappedDocument(body=cast(dict[str, Any], body), net=net_total, tax=tax_total,
+    return MappedDocument(body=body, net=net_total, tax=tax_total,
                           total=net_total + tax_total, reference=reference)
 
 
@@ -407,6 +412,7 @@ __all__ = [
     "CONTACT_TYPE",
     "NOT_EXPORTED",
     "PAYMENT_TYPE",
+    "TOTALS_FROM_LINES",
     "Body",
     "Function",
     "PostingOptions",
