@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from sagebridge.connectors.product import LinkConnect, Login, LoginConnect, Product
 from sagebridge.domain.errors import NotFoundError, SageBridgeError, ThrottledError
 from sagebridge.domain.kinds import DocumentKind, RecordKind
 
@@ -243,9 +244,13 @@ __all__ = [
     "AuthError",
     "Connector",
     "GrantRevoked",
+    "LinkConnect",
+    "Login",
+    "LoginConnect",
     "NotConnected",
     "NotFound",
     "NotSupported",
+    "Product",
     "RateLimited",
     "RecordInvalid",
     "RemoteRecord",
