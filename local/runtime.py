@@ -220,6 +220,7 @@ def invoke(logical_id: str, event: dict[str, Any], outputs: dict[str, Any] | Non
     with environment(env):
         handler = load_handler(spec)
         if timeshift.moved():
+            timeshift.load_products()  # imported on first use otherwise, too late to be patched
             timeshift.patch_loaded_modules()  # the stack's clock was moved: Sage Bridge lives at its time
         context = LambdaContext(spec.logical_id, spec.memory_size, spec.timeout)
         return handler(event, context)

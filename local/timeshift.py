@@ -14,6 +14,7 @@ so `isinstance(x, datetime)` keeps holding for every datetime, shifted or not (a
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 from collections.abc import Callable
@@ -62,6 +63,16 @@ def moved() -> bool:
     return bool(_offset())
 
 
+def load_products() -> None:
+    """Import every product's modules now. Sage Bridge imports a product the first time a tenant of
+    it is served (connectors/registry.py), which may be in the middle of an invocation, after
+    `patch_loaded_modules` ran: loaded first, they are patched like the rest."""
+    from sagebridge.connectors.registry import PRODUCTS
+
+    for line in PRODUCTS.values():
+        importlib.import_module(line.partition(":")[0])
+
+
 def patch_loaded_modules() -> None:
     """Give every loaded module of Sage Bridge the shifted `datetime` (cheap; run before each
     invocation, as handlers import more modules as they go)."""
@@ -74,4 +85,4 @@ def patch_loaded_modules() -> None:
                 namespace["datetime"] = ShiftedDatetime
 
 
-__all__ = ["ShiftedDatetime", "follow", "moved", "patch_loaded_modules"]
+__all__ = ["ShiftedDatetime", "follow", "load_products", "moved", "patch_loaded_modules"]

@@ -68,6 +68,15 @@ def test_an_oauth_tenant_cannot_use_the_intacct_login(tenant):
     assert answer.status == 422 and "not sage_intacct" in answer.json["message"]
 
 
+def test_an_intacct_tenant_asking_for_a_connect_link_is_told_to_connect_with_its_login(intacct_tenant):
+    # The product declares how it connects (a login), so the admin API refuses the OAuth link with
+    # the product's own instructions instead of sending the operator to a sign-in that cannot work.
+    answer = intacct_tenant.call("GET", "/admin/tenants/zuper-co/connect-url")
+    assert answer.status == 422, answer.text
+    assert "company and user credentials" in answer.json["message"]
+    assert "/intacct-connection" in answer.json["message"]
+
+
 def test_defect_17_a_login_whose_base_currency_intacct_cannot_tell_is_refused_with_the_fix(intacct_tenant):
     acct = intacct_tenant.intacct_sandbox.accountant()
     [entity] = acct.find("LOCATIONENTITY", "LOCATIONID", "200")

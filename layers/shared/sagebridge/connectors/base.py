@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from sagebridge.connectors import mapping
 from sagebridge.connectors.mapping import MappedDocument, Payload, TaxTable
+from sagebridge.connectors.product import LinkConnect, Login, LoginConnect, Product
 from sagebridge.domain.documents import AnyDocument
 from sagebridge.domain.errors import NotFoundError, SageBridgeError, ThrottledError
 from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
@@ -332,12 +333,16 @@ __all__ = [
     "AuthError",
     "Connector",
     "GrantRevoked",
+    "LinkConnect",
+    "Login",
+    "LoginConnect",
     "MappedDocument",
     "Mapper",
     "NotConnected",
     "NotFound",
     "NotSupported",
     "Payload",
+    "Product",
     "RateLimited",
     "RecordInvalid",
     "RemoteRecord",

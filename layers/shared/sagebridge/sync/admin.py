@@ -17,11 +17,11 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from sagebridge.connectors.base import Connector, NotConnected
+from sagebridge.connectors.base import Connector, LinkConnect, Login, LoginConnect, NotConnected
 from sagebridge.domain.base import field_reasons
 from sagebridge.domain.errors import ConfigurationError, ConflictError, SageBridgeError
 from sagebridge.domain.kinds import DateBasis, DocumentKind, record_kind
-from sagebridge.domain.settings import ExportType, Provider, TenantSettings, parse_tenant_settings
+from sagebridge.domain.settings import ExportType, TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
 from sagebridge.observability import logger
 from sagebridge.settings import Settings
@@ -373,8 +373,10 @@ class Admin:
         may link a different Sage business than the one connected (logged when it happens)."""
         _, settings = self._settings(tenant_id)
         # One signed link for every OAuth product: the connect function routes it by the tenant's provider.
-        url = self.products.oauth_product(settings.provider).flow.connect_link(
-            api_base_url, tenant_id, allow_business_change=allow_business_change)
+        connects_by = self.products.product(settings.provider).connects_by
+        if not isinstance(connects_by, LinkConnect):
+            raise ConfigurationError(connects_by.how_to_connect)
+        url = connects_by.connect_link(api_base_url, tenant_id, allow_business_change=allow_business_change)
         if allow_business_change:
             logger.info("connect_link_allows_business_change", extra={"tenant_id": tenant_id})
         expires = int(dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))["expires"])
@@ -388,10 +390,10 @@ class Admin:
     def connect_intacct(self, tenant_id: str, body: IntacctLogin) -> ConnectionView:
         """Verify the tenant's Intacct login with Intacct, then keep it encrypted (never logged)."""
         _, settings = self._settings(tenant_id)
-        if settings.provider is not Provider.SAGE_INTACCT:
+        connects_by = self.products.product(settings.provider).connects_by
+        if not isinstance(connects_by, LoginConnect):  # an OAuth product: its connect link, not a login
             raise ConfigurationError(f"tenant {tenant_id} uses {settings.provider.value}, not sage_intacct")
-        self.products.sage_intacct.connect(tenant_id, body.company_id, body.user_id,
-                                           body.user_password.get_secret_value(), body.entity_id)
+        connects_by.connect_login(tenant_id, Login(body.company_id, body.user_id, body.user_password, body.entity_id))
         return self.connection(tenant_id)
 
     def disconnect(self, tenant_id: str) -> Disconnected:

@@ -15,15 +15,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import SecretStr
 
-from sagebridge.connectors.base import AuthError, LoginRefused, NotConnected, SageError
+from sagebridge.connectors.base import AuthError, Login, LoginRefused, NotConnected, SageError
 from sagebridge.connectors.sage_intacct.client import (
     PROVIDER,
     IntacctClient,
@@ -45,6 +45,9 @@ from sagebridge.store.store import Store
 from sagebridge.sync.connections import pack, unpack
 from sagebridge.sync.payments import PollerReport, TenantPoll, poll_each, poll_tenant, tenants_of
 from sagebridge.sync.wiring import container_defaults
+
+if TYPE_CHECKING:
+    from sagebridge.sync.products import ProductWiring
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Credentials do not expire; the sealed set still needs an expiry field.
@@ -95,6 +98,8 @@ class SageIntacct:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     provider = PROVIDER
+    how_to_connect = ("Sage Intacct tenants connect with their company and user credentials, "
+                      "not a connect link: POST /admin/tenants/{id}/intacct-connection")
 
     # ---- credentials
 
@@ -224,6 +229,33 @@ class SageIntacct:
     def feed_for(self, tenant_id: str, settings: TenantSettings | None = None) -> IntacctFeed:
         return IntacctFeed(self.connector_for(tenant_id, settings))
 
+    # ---- the Product protocol (connectors/product.py); connector_for, is_connected and disconnect above
+
+    @property
+    def connects_by(self) -> SageIntacct:
+        """A login typed in (`connect_login`); Intacct has no OAuth sign-in."""
+        return self
+
+    def connect_login(self, tenant_id: str, login: Login) -> None:
+        self.connect(tenant_id, login.company_id, login.user_id, login.password.get_secret_value(), login.entity_id)
+
+    def poll_tenant(self, tenant_id: str, settings: TenantSettings, outbox: DeliveryOutbox, *,
+                    clock: Callable[[], datetime] | None = None) -> TenantPoll:
+        """One Intacct tenant's poll (payments, then the catalog asked for), shared by the loop below
+        and the payment poll worker. A refused login is an outcome ("expired": the tenant must
+        connect again), not a failure; any other failure raises for the caller to record or retry."""
+        try:
+            return poll_tenant(tenant_id, settings, feed=self.feed_for(tenant_id, settings),
+                               store=self.store, outbox=outbox, clock=clock or self.clock)
+        except AuthError as exc:
+            return TenantPoll(tenant_id, "expired", error=exc.message)
+        except NotConnected as exc:
+            return TenantPoll(tenant_id, "not_connected", error=exc.message)
+
+    def keep_alive(self, tenant_ids: Sequence[str]) -> None:
+        """Nothing to keep alive: a login does not expire."""
+        return None
+
 
 def build_sage_intacct(
     settings: Settings,
@@ -262,32 +294,21 @@ def connect_intacct(tenant_id: str, company_id: str, user_id: str, user_password
     return (intacct or default_intacct()).connect(tenant_id, company_id, user_id, user_password, entity_id)
 
 
-def poll_intacct_tenant(intacct: SageIntacct, tenant_id: str, settings: TenantSettings, outbox: DeliveryOutbox,
-                        *, clock: Callable[[], datetime] | None = None) -> TenantPoll:
-    """One Intacct tenant's poll (payments, then the catalog asked for), shared by the loop below and
-    the payment poll worker. A refused login is an outcome ("expired": the tenant must connect
-    again), not a failure; any other failure raises for the caller to record or retry."""
-    try:
-        return poll_tenant(tenant_id, settings, feed=intacct.feed_for(tenant_id, settings),
-                           store=intacct.store, outbox=outbox, clock=clock or intacct.clock)
-    except AuthError as exc:
-        return TenantPoll(tenant_id, "expired", error=exc.message)
-    except NotConnected as exc:
-        return TenantPoll(tenant_id, "not_connected", error=exc.message)
-
-
 def poll_intacct_tenants(intacct: SageIntacct, outbox: DeliveryOutbox, *,
                          clock: Callable[[], datetime] | None = None) -> PollerReport:
-    """Every enabled Intacct tenant in one process, each on its own (`poll_intacct_tenant`); one
+    """Every enabled Intacct tenant in one process, each on its own (`SageIntacct.poll_tenant`); one
     failing tenant does not stop the others. Deployed, the payment poller fans out one SQS job per
     tenant instead (sync/payment_polls.py)."""
     report = PollerReport()
     poll_each(report, tenants_of(intacct.store, Provider.SAGE_INTACCT, report),
-              lambda tenant_id, settings: poll_intacct_tenant(intacct, tenant_id, settings, outbox, clock=clock),
+              lambda tenant_id, settings: intacct.poll_tenant(tenant_id, settings, outbox, clock=clock),
               is_connected=intacct.is_connected)
     report.tenants = [t for t in report.tenants if t.outcome != "skipped"]  # other products' tenants
     return report
 
+
+if TYPE_CHECKING:  # mypy holds the wiring to the Product protocol
+    _product: type[ProductWiring] = SageIntacct
 
 __all__ = [
     "IntacctConnection",
@@ -296,6 +317,5 @@ __all__ = [
     "build_sage_intacct",
     "connect_intacct",
     "default_intacct",
-    "poll_intacct_tenant",
     "poll_intacct_tenants",
 ]

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -68,7 +68,9 @@ from sagebridge.sync.catalog import (
     window_start,
 )
 from sagebridge.sync.export import LINKED_UNPOLLED_KIND
-from sagebridge.sync.sage_accounting_wiring import SageAccounting
+
+if TYPE_CHECKING:  # a type only: the wiring imports this module, and other products' polls need no Sage Accounting
+    from sagebridge.sync.sage_accounting_wiring import SageAccounting
 
 PAYMENTS_STREAM = "sage_payments"
 # A tenant's first poll: nothing before this is news (payments need invoices we exported anyway).

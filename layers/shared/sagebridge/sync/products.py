@@ -1,32 +1,43 @@
-"""One door to the three Sage products, picked per tenant by `TenantSettings.provider`.
+"""One door to the Sage products, picked per tenant by `TenantSettings.provider`.
 
-Each product's wiring is built on first use and only then, so a deployment that never has a Sage
-200 tenant needs no Sage 200 credentials in its settings secret, and a cold start pays only for the
-products its tenants use. All of them share one store, one set of AWS clients and one HTTP client.
+Each product is built through its registry line (connectors/registry.py) on first use and only
+then, so a deployment that never has a Sage 200 tenant needs no Sage 200 credentials in its settings
+secret, and a cold start imports only the products its tenants use. All of them share one store,
+one set of AWS clients and one HTTP client. Nothing here names a product: every call goes to the
+tenant's product through the `Product` protocol (connectors/product.py).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TypeGuard
 
-from sagebridge.connectors.base import Connector
+from sagebridge.connectors.base import Connector, Product
+from sagebridge.connectors.registry import product_builder, providers
 from sagebridge.domain.errors import ConfigurationError
 from sagebridge.domain.settings import Provider, TenantSettings, parse_tenant_settings
 from sagebridge.host.outbound import DeliveryOutbox
+from sagebridge.observability import logger
 from sagebridge.security.secrets import IntegrationSecrets, get_integration_secrets
 from sagebridge.settings import Settings
 from sagebridge.store import Store
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.queues import MessageQueue
+from sagebridge.store.records import ConnectionRecord
 from sagebridge.sync.connections import KeepAliveReport
 from sagebridge.sync.currency import BusinessCurrencies
-from sagebridge.sync.intacct_wiring import SageIntacct, build_sage_intacct, poll_intacct_tenant
-from sagebridge.sync.payments import TenantPoll, poll_connected_tenant
-from sagebridge.sync.sage200_wiring import Sage200, build_sage200
-from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting, default_http_client
+from sagebridge.sync.payments import TenantPoll
+from sagebridge.sync.wiring import default_http_client
+
+# A product as the engines use it: its poll queues news on the delivery outbox and reports a TenantPoll.
+ProductWiring = Product[DeliveryOutbox, TenantPoll]
+
+
+def is_product(candidate: object) -> TypeGuard[ProductWiring]:
+    """Does `candidate` offer everything `Product` asks (checked once, when a product is built)?"""
+    return isinstance(candidate, Product)
 
 
 @dataclass
@@ -35,7 +46,7 @@ class SageProducts:
     clients: AwsClients = field(default_factory=AwsClients)
     store: Store | None = None
     secrets: IntegrationSecrets | None = None
-    built: dict[Provider, Any] = field(default_factory=dict)  # products built already (tests pass theirs)
+    built: dict[Provider, ProductWiring] = field(default_factory=dict)  # products built already (tests pass theirs)
     outbox: DeliveryOutbox | None = None  # where news for the host goes (default: the delivery queue)
     currencies: BusinessCurrencies = field(default_factory=BusinessCurrencies)  # tenants' base currencies
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -51,36 +62,22 @@ class SageProducts:
                                                    boto3_client=self.clients.secretsmanager)
         return self.secrets
 
-    def _product(self, provider: Provider) -> Any:
+    def product(self, provider: Provider) -> ProductWiring:
+        """The product serving `provider`, built (and its module imported) on first use."""
         with self._lock:
             if provider not in self.built:
-                common = {"store": self.store, "clients": self.clients, "http": self._http, "secrets": self._secrets()}
-                builders: dict[Provider, Callable[..., Any]] = {
-                    Provider.SAGE_ACCOUNTING: build_sage_accounting, Provider.SAGE_INTACCT: build_sage_intacct,
-                    Provider.SAGE_200: build_sage200}
-                build = builders[provider]
-                self.built[provider] = build(self.settings, **common)
+                build = product_builder(provider)
+                product = build(self.settings, store=self.store, clients=self.clients, http=self._http,
+                                secrets=self._secrets())
+                if not is_product(product):
+                    raise ConfigurationError(f"the product registered for {provider.value} built a "
+                                             f"{type(product).__name__}, which does not offer what Product asks")
+                self.built[provider] = product
             return self.built[provider]
-
-    @property
-    def sage_accounting(self) -> SageAccounting:
-        return self._product(Provider.SAGE_ACCOUNTING)
-
-    @property
-    def sage_intacct(self) -> SageIntacct:
-        return self._product(Provider.SAGE_INTACCT)
-
-    @property
-    def sage200(self) -> Sage200:
-        return self._product(Provider.SAGE_200)
 
     def connector_for(self, tenant_id: str, settings: TenantSettings) -> Connector:
         """The tenant's product, bound to its connection (NotConnected when it has none)."""
-        if settings.provider is Provider.SAGE_INTACCT:
-            return self.sage_intacct.connector_for(tenant_id, settings)
-        if settings.provider is Provider.SAGE_200:
-            return self.sage200.connector_for(tenant_id)
-        return self.sage_accounting.connector_for(tenant_id)
+        return self.product(settings.provider).connector_for(tenant_id, settings)
 
     def business_currency_for(self, tenant_id: str, connector: Connector,
                               settings: TenantSettings | None = None) -> str:
@@ -89,10 +86,7 @@ class SageProducts:
         return self.currencies.currency_for(tenant_id, connector, settings)
 
     def is_connected(self, tenant_id: str, settings: TenantSettings) -> bool:
-        if settings.provider is Provider.SAGE_INTACCT:
-            return self.sage_intacct.is_connected(tenant_id)
-        product = self.sage200 if settings.provider is Provider.SAGE_200 else self.sage_accounting
-        return bool(product.service.is_connected(tenant_id))
+        return self.product(settings.provider).is_connected(tenant_id)
 
     def providers_in_use(self) -> set[Provider]:
         """The products the enabled tenants use (one pass over the tenant list)."""
@@ -117,50 +111,43 @@ class SageProducts:
         settings = parse_tenant_settings(tenant.settings)
         if not self.is_connected(tenant_id, settings):
             return TenantPoll(tenant_id, "not_connected")
-        outbox = outbox or self.delivery_outbox()
-        if settings.provider is Provider.SAGE_INTACCT:
-            return poll_intacct_tenant(self.sage_intacct, tenant_id, settings, outbox)
-        if settings.provider is Provider.SAGE_200:
-            return self.sage200.poll_tenant(tenant_id, settings, outbox)
-        sage = self.sage_accounting
-        return poll_connected_tenant(sage, tenant_id, settings, outbox, clock=sage.store.table.now)
+        return self.product(settings.provider).poll_tenant(tenant_id, settings, outbox or self.delivery_outbox())
 
     def keep_alive_all(self) -> dict[str, int]:
-        """Refresh idle OAuth connections (Sage Accounting, Sage 200) and send Sage 200's expiry
-        warnings. Intacct logins hold no tokens that expire."""
+        """Refresh idle grants and send expiry warnings, product by product, for the products the
+        enabled tenants use (a product with nothing that expires reports nothing). A product that
+        cannot be built (its credentials missing from the settings secret) does not stop the others;
+        the run then fails with its error once they are done, so the failure is seen."""
         assert self.store is not None
-        total = KeepAliveReport()
+        total: Counter[str] = Counter(asdict(KeepAliveReport()))
         used = self.providers_in_use()
-        for provider in (Provider.SAGE_ACCOUNTING, Provider.SAGE_200):
+        tenants = [t.tenant_id for t in self.store.tenants.iter_all(enabled_only=True)]
+        unavailable: ConfigurationError | None = None
+        for provider in providers():
             if provider not in used:
                 continue
-            product = self._product(provider)
-            tenants = [t.tenant_id for t in self.store.tenants.iter_all(enabled_only=True)]
-            report = product.service.keep_alive_all(tenants)
-            for name, value in asdict(report).items():
-                setattr(total, name, getattr(total, name) + value)
-        return asdict(total)
+            try:
+                report = self.product(provider).keep_alive(tenants)
+            except ConfigurationError as exc:
+                logger.error("keep_alive_product_unavailable", extra={"provider": provider.value, "error": str(exc)})
+                unavailable = unavailable or exc
+                continue
+            total.update(report or {})
+        if unavailable is not None:
+            raise unavailable
+        return dict(total)
 
     def settings_of(self, tenant_id: str) -> TenantSettings:
         assert self.store is not None
         return parse_tenant_settings(self.store.tenants.get(tenant_id).settings)
 
-    def oauth_product(self, provider: Provider) -> SageAccounting | Sage200:
-        """The product whose connection is an OAuth grant (ConnectionService + connect flow)."""
-        if provider is Provider.SAGE_INTACCT:
-            raise ConfigurationError("Sage Intacct tenants connect with their company and user credentials, "
-                                     "not a connect link: POST /admin/tenants/{id}/intacct-connection")
-        return self.sage200 if provider is Provider.SAGE_200 else self.sage_accounting
-
-    def find_connection(self, tenant_id: str, provider: Provider) -> Any:
+    def find_connection(self, tenant_id: str, provider: Provider) -> ConnectionRecord | None:
         assert self.store is not None
         return self.store.connections.find(tenant_id, provider.value)
 
     def disconnect(self, tenant_id: str, provider: Provider) -> bool:
         """Revoke at Sage where there is a grant, and delete what we hold."""
-        if provider is Provider.SAGE_INTACCT:
-            return self.sage_intacct.disconnect(tenant_id)
-        return bool(self.oauth_product(provider).service.disconnect(tenant_id))
+        return self.product(provider).disconnect(tenant_id)
 
     def delivery_outbox(self) -> DeliveryOutbox:
         if self.outbox is None:
@@ -168,3 +155,6 @@ class SageProducts:
             self.outbox = DeliveryOutbox(MessageQueue(self.settings.delivery_queue_url, self.clients),
                                          self.store.deliveries)
         return self.outbox
+
+
+__all__ = ["ProductWiring", "SageProducts", "is_product"]

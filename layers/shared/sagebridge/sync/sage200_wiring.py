@@ -18,11 +18,11 @@ clock and an httpx client over the sandbox.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import SecretStr
@@ -55,8 +55,11 @@ from sagebridge.store.store import Store
 from sagebridge.sync.connect_flow import ConnectFlow, ConnectFlows
 from sagebridge.sync.connections import ConnectionService, ExpiryWarnings, LeaseRefreshLock, days_left
 from sagebridge.sync.payments import PollerReport, TenantPoll, poll_all_tenants, poll_connected_tenant
-from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting, default_http_client
-from sagebridge.sync.wiring import container_defaults
+from sagebridge.sync.wiring import container_defaults, default_http_client
+
+if TYPE_CHECKING:
+    from sagebridge.sync.products import ProductWiring
+    from sagebridge.sync.sage_accounting_wiring import SageAccounting
 
 Clock = Callable[[], datetime]
 _URN_BATCH = 20  # urns looked up per request ("urn eq 1 or urn eq 2 ...")
@@ -103,7 +106,7 @@ class Sage200:
             **({"pacer": self.pacer} | self.client_options | client_options),
         )
 
-    def connector_for(self, tenant_id: str) -> Sage200Connector:
+    def connector_for(self, tenant_id: str, settings: TenantSettings | None = None) -> Sage200Connector:
         return Sage200Connector(self.client_for(tenant_id))
 
     def feed_for(self, tenant_id: str) -> Sage200Feed:
@@ -131,6 +134,22 @@ class Sage200:
         """One Sage 200 tenant's poll (the payment poll worker's job; see poll_connected_tenant)."""
         return poll_connected_tenant(self, tenant_id, settings, outbox,  # type: ignore[arg-type]
                                      clock=clock or self.clock, feed_for=self.feed_for)
+
+    # ---- the rest of the Product protocol (connectors/product.py)
+
+    @property
+    def connects_by(self) -> ConnectFlow:
+        return self.flow
+
+    def is_connected(self, tenant_id: str) -> bool:
+        return self.service.is_connected(tenant_id)
+
+    def keep_alive(self, tenant_ids: Sequence[str]) -> dict[str, int]:
+        """Refresh idle grants, and warn 14 and 3 days before a grant's 90 days end."""
+        return asdict(self.service.keep_alive_all(list(tenant_ids)))
+
+    def disconnect(self, tenant_id: str) -> bool:
+        return self.service.disconnect(tenant_id)
 
     def poll_all_tenants(self, outbox: DeliveryOutbox, *, clock: Clock | None = None) -> PollerReport:
         """The payment poller's run over every Sage 200 tenant (the poller's per-connector hook)."""
@@ -195,6 +214,9 @@ def build_connect_flows(
     clock: Clock = lambda: datetime.now(UTC),
 ) -> ConnectDependencies:
     """Sage Accounting always; Sage 200 when the settings secret has its credentials."""
+    # Imported here: the Sage 200 product alone (the registry's builder) needs no Sage Accounting.
+    from sagebridge.sync.sage_accounting_wiring import build_sage_accounting
+
     clients = clients or AwsClients()
     if secrets is None:
         secrets = get_integration_secrets(settings.settings_secret_name, boto3_client=clients.secretsmanager)
@@ -363,6 +385,9 @@ class Sage200Feed:
                                  "city": address.get("city"), "region": address.get("county"),
                                  "postal_code": address.get("postcode")}}
 
+
+if TYPE_CHECKING:  # mypy holds the wiring to the Product protocol
+    _product: type[ProductWiring] = Sage200
 
 __all__ = [
     "ConnectDependencies",

@@ -5,10 +5,10 @@ the result; tests pass their own store, KMS client, clock and an httpx client ov
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -16,6 +16,8 @@ from sagebridge.connectors.base import NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
 from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector
 from sagebridge.connectors.sage_accounting.oauth import PROVIDER, sage_accounting_provider
+from sagebridge.domain.settings import TenantSettings
+from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.security.oauth_state import StateSigner
 from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.security.tokens import TokenCipher
@@ -26,14 +28,11 @@ from sagebridge.store.records import ConnectionStatus
 from sagebridge.store.store import Store
 from sagebridge.sync.connect_flow import ConnectFlow
 from sagebridge.sync.connections import ConnectionService, LeaseRefreshLock
-from sagebridge.sync.wiring import container_defaults
+from sagebridge.sync.payments import TenantPoll, poll_connected_tenant
+from sagebridge.sync.wiring import DEFAULT_TIMEOUT, container_defaults, default_http_client
 
-# Production timeouts: the token call must finish well inside the refresh lock (30 s).
-DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
-
-
-def default_http_client() -> httpx.Client:
-    return httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
+if TYPE_CHECKING:
+    from sagebridge.sync.products import ProductWiring
 
 
 @dataclass
@@ -57,8 +56,29 @@ class SageAccounting:
             base_url=self.settings.sage_accounting_api_url, sleep=self.sleep, **client_options,
         )
 
-    def connector_for(self, tenant_id: str) -> SageAccountingConnector:
+    # ---- the Product protocol (connectors/product.py)
+
+    @property
+    def connects_by(self) -> ConnectFlow:
+        return self.flow
+
+    def connector_for(self, tenant_id: str, settings: TenantSettings | None = None) -> SageAccountingConnector:
         return SageAccountingConnector(self.client_for(tenant_id))
+
+    def is_connected(self, tenant_id: str) -> bool:
+        return self.service.is_connected(tenant_id)
+
+    def poll_tenant(self, tenant_id: str, settings: TenantSettings, outbox: DeliveryOutbox, *,
+                    clock: Callable[[], datetime] | None = None) -> TenantPoll:
+        """One tenant's poll (the payment poll worker's job; see poll_connected_tenant), on the
+        store's clock unless told otherwise."""
+        return poll_connected_tenant(self, tenant_id, settings, outbox, clock=clock or self.store.table.now)
+
+    def keep_alive(self, tenant_ids: Sequence[str]) -> dict[str, int]:
+        return asdict(self.service.keep_alive_all(list(tenant_ids)))
+
+    def disconnect(self, tenant_id: str) -> bool:
+        return self.service.disconnect(tenant_id)
 
     def list_businesses(self, access_token: str) -> list[dict[str, Any]]:
         client = SageAccountingClient(
@@ -106,4 +126,7 @@ def build_sage_accounting(
     return holder["sa"]
 
 
-__all__ = ["SageAccounting", "build_sage_accounting", "default_http_client"]
+if TYPE_CHECKING:  # mypy holds the wiring to the Product protocol
+    _product: type[ProductWiring] = SageAccounting
+
+__all__ = ["DEFAULT_TIMEOUT", "SageAccounting", "build_sage_accounting", "default_http_client"]

@@ -1,0 +1,47 @@
+"""Which Sage product serves each provider: one line per product, "module:builder".
+
+A product's module is imported the first time a tenant of it is served, and only then, so a cold
+start imports the products its tenants use and nothing else (and needs no credentials of the
+others in its settings secret). The builder is called as
+`build(settings, *, store, clients, http, secrets)` and returns the product's wiring, which
+implements `Product` (connectors/product.py); `SageProducts` (sync/products.py) checks it does.
+
+Adding a product: one line here, its wiring module, its `Provider` value.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from sagebridge.domain.errors import ConfigurationError
+from sagebridge.domain.settings import Provider
+
+PRODUCTS: Mapping[Provider, str] = MappingProxyType({
+    Provider.SAGE_ACCOUNTING: "sagebridge.sync.sage_accounting_wiring:build_sage_accounting",
+    Provider.SAGE_INTACCT: "sagebridge.sync.intacct_wiring:build_sage_intacct",
+    Provider.SAGE_200: "sagebridge.sync.sage200_wiring:build_sage200",
+})
+
+
+def providers() -> tuple[Provider, ...]:
+    """Every registered provider, in registry order (the order runs over all products take)."""
+    return tuple(PRODUCTS)
+
+
+def product_builder(provider: Provider) -> Callable[..., object]:
+    """The builder of `provider`'s product, its module imported now (the first time only: Python
+    keeps it). What it builds is checked against `Product` by the caller, which knows the types
+    the engines use for the poll."""
+    line = PRODUCTS.get(provider)
+    if line is None:
+        raise ConfigurationError(f"no Sage product is registered for provider {provider.value!r}")
+    module_name, _, name = line.partition(":")
+    build = getattr(importlib.import_module(module_name), name, None)
+    if not callable(build):
+        raise ConfigurationError(f"the registry names {line} for {provider.value}, and there is no such builder")
+    return build
+
+
+__all__ = ["PRODUCTS", "product_builder", "providers"]
