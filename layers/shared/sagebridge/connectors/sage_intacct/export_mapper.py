@@ -2,7 +2,8 @@
 
 The Intacct connector brings this module as its `mapper`: the engine builds contact, document and
 payment bodies here straight from the domain, and reads Intacct's records with the `remote_*`
-readers (`readback`). Pure functions: no I/O, no clock. docs/mapping.md ("Sage Intacct") has the tables.
+readers (`connectors/readback.py`: the shape the connector normalises Intacct records to). Pure
+functions: no I/O, no clock. docs/mapping.md ("Sage Intacct") has the tables.
 
 A `Body` is Intacct functions not yet numbered: the connector gives each the controlid of its
 `action` and the ledger's idempotency key, and sends them. `refused` says what only Intacct refuses
@@ -21,16 +22,7 @@ from typing import Any, Required, TypedDict
 from sagebridge.connectors.base import RemoteRecord
 from sagebridge.connectors.mapping import MappedDocument, hashed_contact_reference, short_reference
 from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
-from sagebridge.connectors.sage_intacct.mapper import (
-    ALLOCATION_SIGN,
-    CONTACT_NAME_MAX,
-    CREDIT_MEMO_NOT_APPLIED,
-    NOT_EXPORTED,
-    TaxDetail,
-    controlid,
-    tax_record,
-)
-from sagebridge.connectors.sage_intacct.readback import (
+from sagebridge.connectors.readback import (
     is_same_document,
     remote_contact_id,
     remote_contact_name,
@@ -41,6 +33,15 @@ from sagebridge.connectors.sage_intacct.readback import (
     remote_status,
     remote_total,
     remote_transaction_type,
+)
+from sagebridge.connectors.sage_intacct.mapper import (
+    ALLOCATION_SIGN,
+    CONTACT_NAME_MAX,
+    CREDIT_MEMO_NOT_APPLIED,
+    NOT_EXPORTED,
+    TaxDetail,
+    controlid,
+    tax_record,
 )
 from sagebridge.connectors.sage_intacct.xml import Function as XmlFunction
 from sagebridge.connectors.sage_intacct.xml import object_element

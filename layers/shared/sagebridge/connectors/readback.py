@@ -1,7 +1,9 @@
-"""Intacct records, as the connector normalises them (`mapper.customer_record`, `document_record`,
-`payment_record`), read the way the export engine and the reconciliation ask: totals, what is
-outstanding or paid, customer, date, status, and whether a record is the document we would create.
-Part of the Intacct mapper (`export_mapper` re-exports them). Pure functions."""
+"""Reading a Sage record back, in the shape the connectors give the engines: `total_amount`,
+`outstanding_amount`, `total_paid`, `contact` (or `contact_id`/`contact_name`), `date`, `status`,
+`editable`, `transaction_type`. Sage Accounting's records come that way; the Intacct connector
+normalises its records to it. What the export engine and the reconciliation ask of a record: totals,
+what is outstanding or paid, contact, date, status, and whether it is the document we would create.
+Pure functions."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ def remote_outstanding(record: RemoteRecord) -> Decimal:
 
 
 def remote_paid(record: RemoteRecord) -> Decimal:
-    """What has been paid or applied against a document in Intacct (TOTALPAID, else total - due)."""
+    """What has been paid or allocated against a document (its total paid, else total - outstanding)."""
     data = record.data
     if data.get("total_paid") is not None:
         return _amount(data, "total_paid")
@@ -45,7 +47,7 @@ def remote_contact_id(record: RemoteRecord) -> str | None:
 
 
 def remote_contact_name(record: RemoteRecord) -> str | None:
-    """The customer's name as Intacct shows it on the document (what a skip reason names)."""
+    """The contact's name as Sage shows it on the document (what a skip reason names)."""
     contact = record.data.get("contact")
     name = contact.get("displayed_as") or contact.get("name") if isinstance(contact, Mapping) else None
     return name or record.data.get("contact_name")
@@ -67,6 +69,7 @@ def remote_status(record: RemoteRecord) -> str | None:
 
 
 def remote_editable(record: RemoteRecord) -> bool:
+    """False when Sage has locked the document (VAT-reconciled); payments are judged separately."""
     return record.data.get("editable") is not False or remote_paid(record) > ZERO
 
 
@@ -75,10 +78,11 @@ def remote_transaction_type(record: RemoteRecord) -> str | None:
     return value.get("id") if isinstance(value, Mapping) else value
 
 
-def is_same_document(record: RemoteRecord, *, reference: str, contact_id: str | None, total: Decimal,
-                     on: date | None = None) -> bool:
-    """Is this Intacct record the one we would create: same number, customer and amount (and date
-    when Intacct told us one)? How a lost answer is reconciled and how going live adopts."""
+def is_same_document(
+    record: RemoteRecord, *, reference: str, contact_id: str | None, total: Decimal, on: date | None = None
+) -> bool:
+    """Is this Sage record the one we would create: same reference, contact and amount (and date
+    when Sage told us one)? How an uncertain write is reconciled and how going live adopts."""
     if (record.reference or record.data.get("reference") or "") != reference:
         return False
     if contact_id is not None and remote_contact_id(record) not in (None, contact_id):
