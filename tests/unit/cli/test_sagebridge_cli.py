@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from cli import sagebridge_cli as cli
 from local import template
+from sagebridge.domain.settings import parse_tenant_settings
 from tests.integration.admin.world import TENANT, AdminWorld, http_event, invoice
 
 runner = CliRunner()
@@ -233,3 +234,13 @@ def test_defect_14_connect_url_can_allow_a_business_change(world):
     change = sb("connect-url", TENANT, "--allow-business-change").stdout.strip()
     assert "change=1" in change and "change=" not in plain
     assert plain != sb("connect-url", TENANT).stdout.strip()  # single-use: a new link each time
+
+
+def test_a_numeric_sage_id_set_from_the_cli_is_kept_as_the_id(world):
+    """Sage 200's ids are numbers: `tax_mappings.S20=2` used to be refused ("Input should be a valid
+    string") unless quoted twice (found by a front-door review)."""
+    assert sb("tenants", "create", "motors", "--set", "provider=sage200").exit_code == 0
+    changed = sb("tenants", "set", "motors", "tax_mappings.S20=2", "default_sales_ledger_account_id=4000", "--json")
+    assert changed.exit_code == 0, changed.output
+    settings = parse_tenant_settings(world.store.tenants.get("motors").settings)
+    assert settings.tax_mappings == {"S20": "2"} and settings.default_sales_ledger_account_id == "4000"

@@ -92,7 +92,8 @@ class IntacctSettings(BaseModel):
 
 
 class TenantSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Sage 200 ids are numbers; a CLI or JSON caller sending 2 for "2" means the id, not an error.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, coerce_numbers_to_str=True)
 
     provider: Provider
     customer_date_basis: DateBasis = DateBasis.POSTING
