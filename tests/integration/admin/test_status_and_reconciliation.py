@@ -193,3 +193,17 @@ def test_review_reconciliation_reads_like_the_books(tenant):
     assert by_id["INV-1"]["problem"] == "voided_in_host"
     assert "moved to status cancelled" in by_id["INV-1"]["message"] and "120.00" in by_id["INV-1"]["message"]
     assert by_id["INV-2"]["message"].endswith("the host says 120.00, Sage holds 16.80")
+
+
+def test_a_tenant_idle_for_longer_than_the_chart_still_shows_its_last_export(tenant):
+    """Found by a front-door review: after 32 quiet days the status said "last successful export:
+    never" for a tenant with hundreds of documents in Sage."""
+    tenant.stage(invoice(1))
+    # A run over a date window (like a triggered one) does not move the scheduled runs' cursor.
+    ran = tenant.call("POST", f"/admin/tenants/{TENANT}/exports",
+                      {"run": "now", "from": "2025-03-01", "to": "2025-03-31", "basis": "document"})
+    assert ran.status == 200 and ran.json["run"]["status"] == "succeeded", ran.text
+    tenant.advance(days=32)
+    s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
+    assert s["last_successful_export"] is not None and s["last_successful_export"].startswith("2025-03-03T09:00")
+    assert s["last_7d"]["exported"] == 0  # the counts stay those of their windows

@@ -329,6 +329,21 @@ def delivery_backlog(store: Store, tenant_id: str) -> DeliveryBacklog:
     return backlog
 
 
+def last_success_before(store: Store, tenant_id: str, before: datetime, *, pages: int = 5) -> datetime | None:
+    """When the newest successful export run older than `before` ended (the run history, newest first,
+    read at most `pages` pages of 100): for a tenant idle longer than the chart shows."""
+    token: str | None = None
+    for _ in range(pages):
+        page = store.runs.newest(tenant_id, limit=100, next_token=token)
+        for run in page:
+            if (run.started_at is not None and run.started_at < before and not run.dry_run
+                    and run.status.value == "succeeded"):
+                return run.finished_at or run.started_at
+        if not (token := page.next_token):
+            return None
+    return None
+
+
 def last_successful_poll(store: Store, tenant_id: str) -> datetime | None:
     times = [c.updated_at for s in POLL_STREAMS if (c := store.cursors.get(tenant_id, s)) is not None]
     return max(times, default=None)
@@ -366,6 +381,8 @@ def tenant_status(
         day = days.get(today(run.started_at))
         if day is not None:
             _tally(day, run)
+    if last_export is None:
+        last_export = last_success_before(store, tenant_id, since)  # an idle month is not "never"
     cursor = store.cursors.get(tenant_id, EXPORT_CURSOR)
     if cursor is not None and (last_export is None or cursor.updated_at > last_export):
         last_export = cursor.updated_at
