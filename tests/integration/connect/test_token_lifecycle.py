@@ -135,7 +135,10 @@ def test_revoked_grant_marks_the_connection_expired_once(world):
     assert errors[0] == "GrantRevoked" and set(errors[1:]) <= {"NotConnected", "GrantRevoked"}
     assert not world.sa.service.is_connected(TENANT)
     assert len(world.notifications) == 1
-    assert "reconnect" in world.notifications[0].render()
+    told = world.notifications[0].render()
+    assert "no longer accepts the tenant's sign-in" in told  # in words, before Sage's code
+    assert f"sagebridge connect-url {TENANT}" in told  # what to do, whatever the host app's screens
+    assert "Settings > Sage" not in told
     assert world.sandbox.oauth.token_requests == 1  # a dead grant is not hammered
 
 

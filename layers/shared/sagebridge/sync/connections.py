@@ -404,9 +404,11 @@ class ConnectionService:
                 try:
                     self._notify(FailureSummary(
                         title=f"Sage connection of tenant {record.tenant_id} has expired",
-                        tenant_id=record.tenant_id, problems=[f"{self.provider}: {reason}"],
-                        hint="Exports and payment polling for this tenant are paused. Ask the tenant to "
-                             "reconnect Sage from the host app (Settings > Sage > Connect).",
+                        tenant_id=record.tenant_id,
+                        problems=[f"{self.provider}: Sage no longer accepts the tenant's sign-in ({reason})"],
+                        hint="Exports and payment polling for this tenant are paused until the tenant connects "
+                             f"again: send them a connect link (`sagebridge connect-url {record.tenant_id}`, or "
+                             f"GET /admin/tenants/{record.tenant_id}/connect-url); one click, then sign in to Sage.",
                     ))
                 except Exception as exc:  # a failed notification must not hide the dead grant
                     logger.error("notify_failed", extra={"tenant_id": record.tenant_id, "error": type(exc).__name__})
