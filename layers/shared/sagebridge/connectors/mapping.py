@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Self, TypeAlias
 
+from sagebridge.domain.documents import DocumentLine
 from sagebridge.domain.kinds import DocumentKind, PartyKind
+from sagebridge.domain.money import line_tax
+from sagebridge.domain.settings import TenantSettings
 
 # A body for the product's API, as its mapper builds it and its connector sends it. Free-form to the
 # engines (Sage Accounting and Sage 200 JSON, Intacct functions): only the product reads inside it.
@@ -65,5 +68,27 @@ class TaxTable:
         ranked = sorted(zero_rates)
         return cls(rates=rates, zero_rate_id=ranked[0][-1] if ranked else None)
 
+    def line(self, line: DocumentLine, kind: DocumentKind, settings: TenantSettings) -> MappedLine:
+        """A line's net, its Sage tax rate (the mapped one, else the zero rate), its ledger account
+        and its tax rounded per line, as every product posts it. Call after validation: an unmapped
+        tax code or account raises ValueError here."""
+        net = line.net_amount()
+        rate_id = settings.tax_mappings[line.tax_code] if line.tax_code is not None else self.zero_rate_id
+        if rate_id is None or rate_id not in self.rates:
+            raise ValueError(f"line '{line.description}': no Sage tax rate (validate before mapping)")
+        account = settings.ledger_account_for(kind, line.ledger_code)
+        if account is None:
+            raise ValueError(f"line '{line.description}': no Sage ledger account (validate before mapping)")
+        return MappedLine(net=net, rate_id=rate_id, account=account, tax=line_tax(net, self.rates[rate_id]))
 
-__all__ = ["ALLOCATION_SIGN", "MappedDocument", "Payload", "TaxTable", "hashed_contact_reference", "short_reference"]
+
+@dataclass(frozen=True)
+class MappedLine:
+    net: Decimal
+    rate_id: str
+    account: str
+    tax: Decimal
+
+
+__all__ = ["ALLOCATION_SIGN", "MappedDocument", "MappedLine", "Payload", "TaxTable", "hashed_contact_reference",
+           "short_reference"]

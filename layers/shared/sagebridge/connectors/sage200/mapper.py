@@ -33,7 +33,7 @@ from sagebridge.connectors.mapping import ALLOCATION_SIGN, MappedDocument, hashe
 from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
 from sagebridge.domain.documents import AnyDocument
 from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
-from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
+from sagebridge.domain.money import ZERO, round_money, sum_money, to_decimal
 from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.settings import TenantSettings
@@ -267,14 +267,8 @@ def document_body(
     by_tax: dict[str, dict[str, Any]] = {}
     by_nominal: dict[NominalAccount, dict[str, Any]] = {}
     for line in doc.lines:
-        net = line.net_amount()
-        rate_id = settings.tax_mappings[line.tax_code] if line.tax_code is not None else taxes.zero_rate_id
-        if rate_id is None or rate_id not in taxes.rates:
-            raise ValueError(f"line '{line.description}': no Sage 200 tax code (validate before mapping)")
-        account = settings.ledger_account_for(kind, line.ledger_code)
-        if account is None:
-            raise ValueError(f"line '{line.description}': no nominal account (validate before mapping)")
-        tax = line_tax(net, taxes.rates[rate_id])
+        mapped = taxes.line(line, kind, settings)
+        net, rate_id, account, tax = mapped.net, mapped.rate_id, mapped.account, mapped.tax
         t = by_tax.setdefault(rate_id, {"id": sage_int(rate_id), "goods_amount": ZERO, "tax_amount": ZERO})
         t["goods_amount"] += net
         t["tax_amount"] += tax

@@ -39,7 +39,7 @@ from sagebridge.connectors.readback import (
 )
 from sagebridge.domain.documents import AnyDocument, DocumentLine
 from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind, ledger_of
-from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
+from sagebridge.domain.money import ZERO, round_money, sum_money, to_decimal
 from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.settings import TenantSettings
@@ -191,17 +191,11 @@ def contact_matches(record: RemoteRecord, party: Party) -> bool:
 def _line_body(
     line: DocumentLine, *, kind: DocumentKind, settings: TenantSettings, taxes: SharedTaxTable
 ) -> tuple[dict[str, Any], Decimal, Decimal]:
-    net = line.net_amount()
-    rate_id = settings.tax_mappings[line.tax_code] if line.tax_code is not None else taxes.zero_rate_id
-    if rate_id is None or rate_id not in taxes.rates:
-        raise ValueError(f"line '{line.description}': no Sage tax rate (validate before mapping)")
-    ledger_account_id = settings.ledger_account_for(kind, line.ledger_code)
-    if ledger_account_id is None:
-        raise ValueError(f"line '{line.description}': no Sage ledger account (validate before mapping)")
-    tax = line_tax(net, taxes.rates[rate_id])
+    mapped = taxes.line(line, kind, settings)
+    net, rate_id, tax = mapped.net, mapped.rate_id, mapped.tax
     body: dict[str, Any] = {
         "description": line.description,
-        "ledger_account_id": ledger_account_id,
+        "ledger_account_id": mapped.account,
         "quantity": line.quantity,
         "unit_price": line.unit_price,
     }

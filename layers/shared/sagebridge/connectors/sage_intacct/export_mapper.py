@@ -47,7 +47,7 @@ from sagebridge.connectors.sage_intacct.xml import Function as XmlFunction
 from sagebridge.connectors.sage_intacct.xml import object_element
 from sagebridge.domain.documents import AnyDocument
 from sagebridge.domain.kinds import DocumentKind, PartyKind
-from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
+from sagebridge.domain.money import ZERO, round_money, sum_money, to_decimal
 from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.settings import TenantSettings
@@ -296,14 +296,8 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
     nets: list[Decimal] = []
     tax_by_rate: dict[str, Decimal] = {}
     for line in doc.lines:
-        net = line.net_amount()
-        rate_id = settings.tax_mappings[line.tax_code] if line.tax_code is not None else taxes.zero_rate_id
-        if rate_id is None or rate_id not in taxes.rates:
-            raise ValueError(f"line '{line.description}': no Sage tax rate (validate before mapping)")
-        account = settings.ledger_account_for(kind, line.ledger_code)
-        if account is None:
-            raise ValueError(f"line '{line.description}': no Sage ledger account (validate before mapping)")
-        tax = line_tax(net, taxes.rates[rate_id])
+        mapped = taxes.line(line, kind, settings)
+        net, rate_id, account, tax = mapped.net, mapped.rate_id, mapped.account, mapped.tax
         nets.append(net)
         items.append(_line_item(account, net * sign, line.description, options))
         if tax != ZERO:
