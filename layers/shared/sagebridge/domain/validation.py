@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sagebridge.domain.documents import AnyDocument, TaxMode
 from sagebridge.domain.kinds import DocumentKind, PartyKind, ledger_of
-from sagebridge.domain.money import ZERO, Totals, line_tax, totals_of, within_tolerance
+from sagebridge.domain.money import CENT, ZERO, Totals, line_tax, totals_of, within_tolerance
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.settings import TenantSettings
 
@@ -214,7 +214,7 @@ def totals_reasons(
 
 def _pence(amount: Decimal) -> Decimal:
     """An amount as an accountant reads it: at least two decimals (2.00, not 2), more only if given."""
-    return amount.quantize(Decimal("0.01")) if amount.as_tuple().exponent > -2 else amount  # type: ignore[operator]
+    return amount.quantize(CENT) if amount.as_tuple().exponent > -2 else amount  # type: ignore[operator]
 
 
 def mapping_health_reasons(
