@@ -13,8 +13,8 @@ from bench.common import TENANT, Figure, World, customer, invoice, make_world, q
 from bench.pipeline import run_worker
 from local.sandboxes.host_app.outbox import InMemoryOutbox
 from local.sandboxes.sage_accounting import SandboxClock
+from sagebridge.connectors.sage_accounting.feed import SageAccountingFeed
 from sagebridge.domain.settings import CatalogImport
-from sagebridge.sync.catalog import SageAccountingFeed
 from sagebridge.sync.payments import poll_tenant
 
 PAYMENT_STREAMS = 4  # contact_payments / contact_allocations, changed and deleted

@@ -23,9 +23,9 @@ from local.sandboxes.sage200 import (
 )
 from sagebridge.connectors.sage200 import mapper
 from sagebridge.connectors.sage200.client import Sage200Client, Sage200Connector, site_and_company
+from sagebridge.connectors.sage200.feed import Sage200Feed
 from sagebridge.domain import MODEL_FOR_KIND, Customer, CustomerPayment, DocumentKind, TenantSettings
 from sagebridge.observability import logger
-from sagebridge.sync.sage200_wiring import Sage200Feed
 
 logger.setLevel("WARNING")
 _DATETIME_IN_FILTER = re.compile(r"\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2})?")

@@ -273,7 +273,7 @@ class Tenant:
         report = poll_each(
             PollerReport(), [(self.tenant_id, self.settings())],
             lambda tenant_id, settings: poll_connected_tenant(system.sage, tenant_id, settings, outbox,
-                                                              clock=system.clock.now),
+                                                              clock=system.clock.now, feed_for=system.sage.feed_for),
             is_connected=system.sage.service.is_connected)
         return report.tenants[0]
 

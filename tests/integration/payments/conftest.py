@@ -130,7 +130,7 @@ class World:
     def poll(self, *, advance_minutes: float = 0) -> PollerReport:
         if advance_minutes:
             self.clock.advance(minutes=advance_minutes)
-        report = poll_all_tenants(self.sage, self.outbox, clock=self.clock.now)
+        report = poll_all_tenants(self.sage, self.outbox, clock=self.clock.now, feed_for=self.sage.feed_for)
         self.reports.append(report)
         return report
 

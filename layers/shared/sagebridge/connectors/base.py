@@ -309,6 +309,17 @@ class Connector(Protocol):
     def business_currency(self) -> str | None: ...
 
 
+class Feed(Protocol):
+    """What the payment poller and the catalog import read from a product: changed and deleted
+    records of a list, and one record (each product's feed presents them as the poller reads them)."""
+
+    def changed(self, resource: str, since: datetime | None, **filters: Any) -> Iterator[Mapping[str, Any]]: ...
+
+    def deleted(self, resource: str, since: datetime) -> Iterator[Mapping[str, Any]]: ...
+
+    def get(self, resource: str, sage_id: str) -> Mapping[str, Any]: ...
+
+
 def not_exported(connector: Connector) -> Mapping[RecordKind, str]:
     """The kinds a product never takes, each with the reason the host sees (declared by its connector
     or its mapper as NOT_EXPORTED; empty: it takes every kind)."""
@@ -332,6 +343,7 @@ def search_settle(connector: Any) -> timedelta:
 __all__ = [
     "AuthError",
     "Connector",
+    "Feed",
     "GrantRevoked",
     "LinkConnect",
     "Login",

@@ -17,14 +17,14 @@ after that update).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sagebridge.connectors.sage_accounting.client import SageAccountingClient
+from sagebridge.connectors.base import Feed
 from sagebridge.domain.catalog import ItemType
 from sagebridge.domain.kinds import PartyKind
 from sagebridge.domain.money import to_decimal
@@ -45,33 +45,6 @@ OVERLAP = timedelta(minutes=5)
 
 
 # ------------------------------------------------------------------------------------------- reading
-
-
-class SageFeed(Protocol):
-    """What the poller reads from Sage: changed and deleted records of a list, and one record."""
-
-    def changed(self, resource: str, since: datetime | None, **filters: Any) -> Iterator[Mapping[str, Any]]: ...
-
-    def deleted(self, resource: str, since: datetime) -> Iterator[Mapping[str, Any]]: ...
-
-    def get(self, resource: str, sage_id: str) -> Mapping[str, Any]: ...
-
-
-class SageAccountingFeed:
-    """SageFeed over a tenant's Sage Accounting client: every page, 200 a page."""
-
-    def __init__(self, client: SageAccountingClient) -> None:
-        self.client = client
-
-    def changed(self, resource: str, since: datetime | None, **filters: Any) -> Iterator[Mapping[str, Any]]:
-        # since None: everything (a first catalog import)
-        return self.client.iterate(resource, updated_or_created_since=since, attributes="all", **filters)
-
-    def deleted(self, resource: str, since: datetime) -> Iterator[Mapping[str, Any]]:
-        return self.client.iterate(resource, deleted_since=since)
-
-    def get(self, resource: str, sage_id: str) -> Mapping[str, Any]:
-        return self.client.get(resource, sage_id)
 
 
 def window_start(store: Store, tenant_id: str, stream: str, *, first: datetime | None) -> datetime | None:
@@ -103,7 +76,7 @@ class CatalogReport:
 
 
 def import_catalog(
-    tenant_id: str, *, feed: SageFeed, store: Store, outbox: DeliveryOutbox, settings: TenantSettings,
+    tenant_id: str, *, feed: Feed, store: Store, outbox: DeliveryOutbox, settings: TenantSettings,
     clock: Clock,
 ) -> CatalogReport:
     """One import of what the tenant asked for. Raises on Sage or store failures; a stream's cursor
@@ -272,8 +245,6 @@ __all__ = [
     "SAGE_ORIGIN",
     "TAX_RATES_STREAM",
     "CatalogReport",
-    "SageAccountingFeed",
-    "SageFeed",
     "cursor_position",
     "host_id_for_sage_customer",
     "import_catalog",

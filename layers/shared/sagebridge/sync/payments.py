@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from sagebridge.connectors.base import GrantRevoked, NotConnected, NotFound
+from sagebridge.connectors.base import Feed, GrantRevoked, NotConnected, NotFound
 from sagebridge.domain.errors import ConfigurationError
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.money import to_decimal
@@ -61,8 +61,6 @@ from sagebridge.store.store import Store
 from sagebridge.sync.catalog import (
     OVERLAP,
     CatalogReport,
-    SageAccountingFeed,
-    SageFeed,
     cursor_position,
     import_catalog,
     window_start,
@@ -134,7 +132,7 @@ class _Reversal:
 @dataclass
 class _Poll:
     tenant_id: str
-    feed: SageFeed
+    feed: Feed
     store: Store
     outbox: DeliveryOutbox
     report: PaymentPollReport
@@ -183,7 +181,7 @@ class _Poll:
 
 
 def poll_payments(
-    tenant_id: str, *, feed: SageFeed, store: Store, outbox: DeliveryOutbox, clock: Clock,
+    tenant_id: str, *, feed: Feed, store: Store, outbox: DeliveryOutbox, clock: Clock,
 ) -> PaymentPollReport:
     """One poll of one tenant's payments. Raises on any Sage or store failure, leaving the cursor
     where it was (the next poll reads the window again; what was queued is not queued twice)."""
@@ -457,7 +455,7 @@ class PollerReport:
 
 
 def poll_tenant(
-    tenant_id: str, settings: TenantSettings, *, feed: SageFeed, store: Store, outbox: DeliveryOutbox, clock: Clock,
+    tenant_id: str, settings: TenantSettings, *, feed: Feed, store: Store, outbox: DeliveryOutbox, clock: Clock,
 ) -> TenantPoll:
     """Payments, then the catalog the tenant asked for."""
     payments = poll_payments(tenant_id, feed=feed, store=store, outbox=outbox, clock=clock)
@@ -466,14 +464,14 @@ def poll_tenant(
 
 
 def poll_connected_tenant(sage: SageAccounting, tenant_id: str, settings: TenantSettings, outbox: DeliveryOutbox,
-                          *, clock: Clock, feed_for: Callable[[str], SageFeed] | None = None) -> TenantPoll:
+                          *, clock: Clock, feed_for: Callable[[str], Feed]) -> TenantPoll:
     """One tenant of an OAuth product (Sage Accounting; Sage 200 passes its wiring as `sage` and its
     `feed_for`), shared by the scheduled loop below and the payment poll worker (one SQS job per
     tenant). A dead grant marks the connection expired (the tenant must reconnect; operators are
     told) and is an outcome, not a failure: retrying cannot help. Any other failure raises, for the
     caller to record (the loop) or to hand back to the queue (the worker)."""
     try:
-        feed = feed_for(tenant_id) if feed_for is not None else SageAccountingFeed(sage.client_for(tenant_id))
+        feed = feed_for(tenant_id)
         return poll_tenant(tenant_id, settings, feed=feed, store=sage.store, outbox=outbox, clock=clock)
     except GrantRevoked as exc:
         sage.service.report_grant_revoked(tenant_id, exc)
@@ -519,7 +517,7 @@ def tenants_of(store: Store, provider: Provider, report: PollerReport) -> Iterat
 
 def poll_all_tenants(sage: SageAccounting, outbox: DeliveryOutbox, *, clock: Clock | None = None,
                      provider: Provider = Provider.SAGE_ACCOUNTING,
-                     feed_for: Callable[[str], SageFeed] | None = None) -> PollerReport:
+                     feed_for: Callable[[str], Feed]) -> PollerReport:
     """Every enabled tenant of `provider` in one process, each on its own (`poll_connected_tenant`).
     Deployed, the payment poller fans out one SQS job per tenant instead (sync/payment_polls.py);
     this loop serves tests and one-off runs. Other products pass their wiring as `sage`
@@ -540,8 +538,6 @@ __all__ = [
     "TOLD_KIND",
     "PaymentPollReport",
     "PollerReport",
-    "SageAccountingFeed",
-    "SageFeed",
     "TenantPoll",
     "cursor_position",
     "poll_all_tenants",

@@ -15,6 +15,7 @@ import httpx
 from sagebridge.connectors.base import NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
 from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector
+from sagebridge.connectors.sage_accounting.feed import SageAccountingFeed
 from sagebridge.connectors.sage_accounting.oauth import PROVIDER, sage_accounting_provider
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.host.outbound import DeliveryOutbox
@@ -72,7 +73,11 @@ class SageAccounting:
                     clock: Callable[[], datetime] | None = None) -> TenantPoll:
         """One tenant's poll (the payment poll worker's job; see poll_connected_tenant), on the
         store's clock unless told otherwise."""
-        return poll_connected_tenant(self, tenant_id, settings, outbox, clock=clock or self.store.table.now)
+        return poll_connected_tenant(self, tenant_id, settings, outbox, clock=clock or self.store.table.now,
+                                     feed_for=self.feed_for)
+
+    def feed_for(self, tenant_id: str) -> SageAccountingFeed:
+        return SageAccountingFeed(self.client_for(tenant_id))
 
     def keep_alive(self, tenant_ids: Sequence[str]) -> dict[str, int]:
         return asdict(self.service.keep_alive_all(list(tenant_ids)))
