@@ -13,11 +13,13 @@ from sagebridge.connectors.base import RemoteRecord
 from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind, ledger_of
 from sagebridge.domain.settings import TenantSettings
 
+ProblemKind = Literal["missing", "inactive", "not_set", "not_usable"]
+
 
 class MappingProblem(BaseModel):
     setting: str  # the setting's path, as in the settings: "tax_mappings.S", "receipt_bank_account_id"
     sage_id: str | None = None  # None: not set
-    problem: Literal["missing", "inactive", "not_set", "not_usable"]
+    problem: ProblemKind
     message: str
 
 
@@ -69,23 +71,28 @@ def mapping_problems(settings: TenantSettings, known: Mapping[str, Mapping[str, 
     for setting, sage_id, what in mapped_ids(settings):
         if what not in known:
             continue
-        found = known[what].get(sage_id)
-        word = _WORDS[what]
-        if found is None:
-            problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem="missing",
-                                           message=f"{setting} points at {word} {sage_id!r}, which is not in Sage "
-                                                   "(deleted, or from another business)"))
-        elif not is_active(found.data):
-            name = found.data.get("displayed_as") or sage_id
-            problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem="inactive",
-                                           message=f"{setting} points at {word} {name!r}, which is inactive in Sage: "
-                                                   "documents using it will be skipped"))
-        elif what == "ledger_account" and (why := _not_usable(setting, found, exported)):
-            name = found.data.get("displayed_as") or sage_id
-            problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem="not_usable",
-                                           message=f"{setting} points at ledger account {name!r}: {why}; documents "
-                                                   "using it will be skipped"))
+        judged = _judge_mapped(setting, sage_id, what, known[what].get(sage_id), exported)
+        if judged is not None:
+            problem, message = judged
+            problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem=problem, message=message))
     return problems
+
+
+def _judge_mapped(setting: str, sage_id: str, what: str, found: RemoteRecord | None,
+                  exported: frozenset[RecordKind]) -> tuple[ProblemKind, str] | None:
+    """What is wrong with one mapping, given the Sage record it points at (None: not in Sage)."""
+    word = _WORDS[what]
+    if found is None:
+        return "missing", (f"{setting} points at {word} {sage_id!r}, which is not in Sage "
+                           "(deleted, or from another business)")
+    name = found.data.get("displayed_as") or sage_id
+    if not is_active(found.data):
+        return "inactive", (f"{setting} points at {word} {name!r}, which is inactive in Sage: "
+                            "documents using it will be skipped")
+    if what == "ledger_account" and (why := _not_usable(setting, found, exported)):
+        return "not_usable", (f"{setting} points at ledger account {name!r}: {why}; documents "
+                              "using it will be skipped")
+    return None
 
 
 # The ledger whose documents post to each default ledger account setting.
