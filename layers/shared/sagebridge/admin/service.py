@@ -325,8 +325,9 @@ class Admin:
     def status(self, tenant_id: str) -> TenantStatus:
         """ConfigurationError when the tenant's settings are broken (as every other route)."""
         _, settings = self._settings(tenant_id)
-        return tenant_status(self.store, tenant_id, connection=self.connection(tenant_id),
-                             mapping_health=self._check_mappings(tenant_id, settings), now=self.clock())
+        health = self._check_mappings(tenant_id, settings)  # first: building the connector may refresh the tokens
+        return tenant_status(self.store, tenant_id, connection=self.connection(tenant_id), mapping_health=health,
+                             now=self.clock())
 
     def status_page(self, tenant_id: str, api_base_url: str) -> str:
         """The status page's HTML, with a one-click reconnect when the tenant connects by a link."""
