@@ -1,6 +1,6 @@
 """The operators' API under /admin (IAM-signed in AWS): tenants, connections, mappings, exports,
 runs, the sync log, replay, status (JSON and a page) and reconciliation. Thin: routing and HTTP
-shape only; the logic is sagebridge.sync.admin (and status, reconcile)."""
+shape only; the logic is sagebridge.admin (service, status, status page)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,15 @@ import sys
 from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sagebridge.connectors.base import LoginRefused, NotConnected, SageError
-from sagebridge.domain.errors import ConfigurationError, ConflictError, NotFoundError
-from sagebridge.domain.kinds import DateBasis
-from sagebridge.observability import logger, tracer
-from sagebridge.settings import get_settings
-from sagebridge.store import Outcome
-from sagebridge.sync.admin import (
-    Admin,
+from sagebridge.admin.dependencies import build_admin
+from sagebridge.admin.mappings import MappingHealth, SageAccountRef
+from sagebridge.admin.models import (
     ConnectLink,
     Disconnected,
     ExportStart,
@@ -43,12 +37,17 @@ from sagebridge.sync.admin import (
     TenantDeleted,
     TenantsPage,
     TenantView,
-    build_admin,
 )
+from sagebridge.admin.service import Admin
+from sagebridge.admin.status import ConnectionView, TenantStatus
+from sagebridge.connectors.base import LoginRefused, NotConnected, SageError
+from sagebridge.domain.errors import ConfigurationError, ConflictError, NotFoundError
+from sagebridge.domain.kinds import DateBasis
+from sagebridge.observability import logger, tracer
+from sagebridge.settings import get_settings
+from sagebridge.store import Outcome
 from sagebridge.sync.reconcile import ReconciliationReport
 from sagebridge.sync.scheduling import LeaseHeld
-from sagebridge.sync.status import ConnectionView, MappingHealth, SageAccountRef, TenantStatus
-from sagebridge.sync.status_page import render_status_page
 
 API_VERSION = "1.0.0"
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -296,13 +295,7 @@ def status(tenant_id: str) -> TenantStatus:
 @app.get("/admin/tenants/<tenant_id>/status.html", summary="Tenant status page for support staff",
          tags=["status"], include_in_schema=False)
 def status_page(tenant_id: str):  # HTML: no return annotation, no schema
-    admin = dependencies()
-    try:
-        link = urlsplit(admin.connect_link(tenant_id, api_base_url()).url)
-        reconnect = f"{link.path}?{link.query}"  # on this same API: no absolute URL in the page
-    except (ConfigurationError, NotFoundError):
-        reconnect = None  # Intacct tenants connect with credentials, not a link
-    page = render_status_page(admin.status(tenant_id), reconnect_path=reconnect)
+    page = dependencies().status_page(tenant_id, api_base_url())
     return Response(200, "text/html; charset=utf-8", page,
                     headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 

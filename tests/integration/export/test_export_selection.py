@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from local.sandboxes.host_app.outbox import InMemoryOutbox
+from sagebridge.admin.mappings import MappingHealth
+from sagebridge.admin.status import ConnectionView, open_failures, tenant_status
+from sagebridge.admin.status_page import render_status_page
 from sagebridge.domain import Customer, DocumentKind, RunTrigger, TenantSettings
 from sagebridge.host.jobs import ExportJob
 from sagebridge.store import ConnectionRecord, Store
 from sagebridge.sync.export import ExportEngine, ExportRequest
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
-from sagebridge.sync.status import ConnectionView, MappingHealth, open_failures, tenant_status
-from sagebridge.sync.status_page import render_status_page
 
 from .conftest import TENANT, customer, document, line
 

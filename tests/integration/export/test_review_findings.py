@@ -85,7 +85,7 @@ def test_review_a_status_not_exportable_never_says_it_waits_for_a_status_that_is
 
 def test_review_a_ledger_account_not_usable_for_the_documents_side_is_a_health_problem_and_a_skip(
         export, host, sandbox, store, settings, connector):
-    from sagebridge.sync.status import check_mappings
+    from sagebridge.admin.mappings import check_mappings
 
     books = sandbox.accountant()
     books.update("ledger_accounts", sandbox.ids["4000"], {"visible_in_sales": False})  # sales account hidden

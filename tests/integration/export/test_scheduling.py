@@ -157,7 +157,8 @@ def test_silence_a_setup_error_is_a_failed_run_told_once_and_the_job_is_not_retr
     told = [b["event"]["data"] for b in outbox.sent if b["event_type"] == "export.run_failed"]
     assert len(told) == 1 and "set business_currency" in told[0]["reason"], outbox.types()
     assert len(mails) == 1 and "set business_currency" in mails[0].problems[0]
-    from sagebridge.sync.status import MappingHealth, connection_view, tenant_status
+    from sagebridge.admin.mappings import MappingHealth
+    from sagebridge.admin.status import connection_view, tenant_status
     status = tenant_status(store, TENANT, mapping_health=MappingHealth(checked=False, ok=False, reason="-"),
                            connection=connection_view(store.connections.find(TENANT, "sage_accounting"),
                                                       "sage_accounting", store.table.now()))

@@ -101,7 +101,7 @@ def test_defect_09_a_document_on_an_inactive_ledger_account_is_skipped_with_the_
 
 
 def test_defect_09_health_flags_missing_default_ledger_and_bank_accounts(connector, settings):
-    from sagebridge.sync.status import check_mappings
+    from sagebridge.admin.mappings import check_mappings
 
     bare = TenantSettings.model_validate({**settings.model_dump(), "default_sales_ledger_account_id": None,
                                           "receipt_bank_account_id": None})

@@ -164,7 +164,7 @@ def test_a_large_export_stays_under_sage_200s_rate_limit(world, host):
 def test_the_tax_rates_an_operator_maps_show_their_percentage(world):
     """`GET .../sage/tax-rates` lists each rate with its percentage as the code (a reviewer saw null
     for every Sage 200 rate, so nobody could tell which one is 20%)."""
-    from sagebridge.sync.status import sage_refs
+    from sagebridge.admin.mappings import sage_refs
 
     world.add_tenant()
     rates = sage_refs(world.sage.connector_for(TENANT).list_tax_rates(), code_field="percentage")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.settings import parse_tenant_settings
-from sagebridge.sync.status import mapping_problems
+from sagebridge.sync.mapping_health import mapping_problems
 
 PURCHASES = frozenset({DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE})
 

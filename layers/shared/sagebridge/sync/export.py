@@ -1465,7 +1465,7 @@ class ExportEngine:
         `what` (tax_rate | ledger_account | bank_account) that are inactive or gone -> the reason.
         Sage would refuse a document using one; it is skipped with the reason instead."""
         if what not in self._unusable_ids:
-            from sagebridge.sync.status import mapping_problems  # status imports this module
+            from sagebridge.sync.mapping_health import mapping_problems
 
             listers = {"tax_rate": self._tax_rate_records, "ledger_account": self.connector.list_ledger_accounts,
                        "bank_account": self.connector.list_bank_accounts}

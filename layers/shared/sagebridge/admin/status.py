@@ -8,15 +8,13 @@ read costs a handful of queries however many documents a tenant moves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from sagebridge.connectors.base import Connector, RemoteRecord, SageError, not_exported
-from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind, ledger_of
-from sagebridge.domain.settings import TenantSettings
+from sagebridge.admin.mappings import MappingHealth
 from sagebridge.store import (
     ConnectionRecord,
     ConnectionStatus,
@@ -84,148 +82,6 @@ def connection_view(record: ConnectionRecord | None, provider: str, now: datetim
     until = f"; refresh good for {days} more days" if days is not None else ""
     return ConnectionView(state="connected", expires_in_days=days, summary=f"connected to {business}{until}",
                           **common)
-
-
-# --------------------------------------------------------------------------------- mapping health
-
-
-class SageAccountRef(BaseModel):
-    """A tax rate, ledger account or bank account of the connected Sage business."""
-
-    id: str
-    name: str
-    code: str | None = None  # nominal code, or the rate's percentage
-    active: bool = True
-
-
-class MappingProblem(BaseModel):
-    setting: str  # the setting's path, as in the settings: "tax_mappings.S", "receipt_bank_account_id"
-    sage_id: str | None = None  # None: not set
-    problem: Literal["missing", "inactive", "not_set", "not_usable"]
-    message: str
-
-
-class MappingHealth(BaseModel):
-    checked: bool  # False when Sage could not be asked (not connected, Sage down): `reason` says why
-    ok: bool
-    reason: str | None = None
-    mappings_checked: int = 0
-    problems: list[MappingProblem] = Field(default_factory=list)
-
-
-def _active(data: Any) -> bool:
-    return not any(data.get(flag) is False for flag in ("is_visible", "included_in_chart", "is_active", "active"))
-
-
-def sage_refs(records: Iterable[RemoteRecord], *, code_field: str | None = None) -> list[SageAccountRef]:
-    out = []
-    for r in records:
-        code = r.data.get(code_field) if code_field else None
-        out.append(SageAccountRef(id=r.id, name=str(r.data.get("displayed_as") or r.data.get("name") or r.id),
-                                  code=None if code is None else str(code), active=_active(r.data)))
-    return sorted(out, key=lambda ref: (ref.code or "", ref.name))
-
-
-def mapped_ids(settings: TenantSettings) -> Iterator[tuple[str, str, str]]:
-    """(setting path, sage id, what it is: tax_rate | ledger_account | bank_account) of every mapping."""
-    for code, sage_id in sorted(settings.tax_mappings.items()):
-        yield f"tax_mappings.{code}", sage_id, "tax_rate"
-    for code, sage_id in sorted(settings.ledger_mappings.items()):
-        yield f"ledger_mappings.{code}", sage_id, "ledger_account"
-    for name in ("default_sales_ledger_account_id", "default_purchase_ledger_account_id"):
-        if (value := getattr(settings, name)) is not None:
-            yield name, value, "ledger_account"
-    if settings.receipt_bank_account_id is not None:
-        yield "receipt_bank_account_id", settings.receipt_bank_account_id, "bank_account"
-
-
-_WORDS = {"tax_rate": "tax rate", "ledger_account": "ledger account", "bank_account": "bank account"}
-
-
-def check_mappings(
-    settings: TenantSettings, connector: Connector | None, *, why_not: str | None = None
-) -> MappingHealth:
-    """Every mapping whose Sage record is gone or inactive, before a run fails (or skips) on it."""
-    wanted = list(mapped_ids(settings))
-    if connector is None:
-        return MappingHealth(checked=False, ok=False, reason=why_not or "not connected to Sage",
-                             mappings_checked=0)
-    try:
-        known: dict[str, dict[str, RemoteRecord]] = {}
-        for what, lister in (("tax_rate", connector.list_tax_rates), ("ledger_account", connector.list_ledger_accounts),
-                             ("bank_account", connector.list_bank_accounts)):
-            if any(w == what for _, _, w in wanted):
-                known[what] = {r.id: r for r in lister()}
-    except SageError as exc:
-        return MappingHealth(checked=False, ok=False, reason=f"Sage could not be asked: {exc.message}")
-    problems = mapping_problems(settings, known, unsupported=frozenset(not_exported(connector)))
-    return MappingHealth(checked=True, ok=not problems, mappings_checked=len(wanted), problems=problems)
-
-
-# Settings a kind of record cannot go without (documents fall back on the default ledger accounts).
-_NEEDED: tuple[tuple[str, str, frozenset[RecordKind]], ...] = (
-    ("default_sales_ledger_account_id", "a default sales ledger account",
-     frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE})),
-    ("default_purchase_ledger_account_id", "a default purchase ledger account",
-     frozenset({DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE})),
-    ("receipt_bank_account_id", "a bank account for receipts and refunds",
-     frozenset({DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND})),
-)
-
-
-def mapping_problems(settings: TenantSettings, known: Mapping[str, Mapping[str, RemoteRecord]], *,
-                     unsupported: frozenset[RecordKind] = frozenset()) -> list[MappingProblem]:
-    """The health check's judgement, without asking Sage: `known` is what = tax_rate | ledger_account
-    | bank_account -> {id: record} (the export engine reads them once a run and skips what uses a
-    problem). Also a default ledger account or receipt bank account the exported kinds need and that
-    is not set."""
-    problems = []
-    for setting, what, kinds in _NEEDED:
-        # A default only the product's unsupported kinds would use is not missing (Intacct: no purchases).
-        if getattr(settings, setting) is None and (settings.export_kinds - unsupported) & kinds:
-            problems.append(MappingProblem(setting=setting, problem="not_set",
-                                           message=f"{setting} is not set: documents that need {what} "
-                                                   "are skipped"))
-    exported = settings.export_kinds - unsupported
-    for setting, sage_id, what in mapped_ids(settings):
-        if what not in known:
-            continue
-        found = known[what].get(sage_id)
-        word = _WORDS[what]
-        if found is None:
-            problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem="missing",
-                                           message=f"{setting} points at {word} {sage_id!r}, which is not in Sage "
-                                                   "(deleted, or from another business)"))
-        elif not _active(found.data):
-            name = found.data.get("displayed_as") or sage_id
-            problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem="inactive",
-                                           message=f"{setting} points at {word} {name!r}, which is inactive in Sage: "
-                                                   "documents using it will be skipped"))
-        elif what == "ledger_account" and (why := _not_usable(setting, found, exported)):
-            name = found.data.get("displayed_as") or sage_id
-            problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem="not_usable",
-                                           message=f"{setting} points at ledger account {name!r}: {why}; documents "
-                                                   "using it will be skipped"))
-    return problems
-
-
-# The ledger whose documents post to each default ledger account setting.
-_SIDE_OF_DEFAULT = {"default_sales_ledger_account_id": PartyKind.CUSTOMER,
-                    "default_purchase_ledger_account_id": PartyKind.VENDOR}
-
-
-def _not_usable(setting: str, found: RemoteRecord, exported: frozenset[RecordKind]) -> str | None:
-    """Why a ledger account cannot take the lines of the documents this setting serves (its
-    connector says per ledger), or None. A code's mapping may serve either side: a problem only
-    when no exported side can use it (a document on the side that cannot is skipped when sent)."""
-    side = _SIDE_OF_DEFAULT.get(setting)
-    sides = {side} if side is not None else {ledger_of(k) for k in exported if k in _LINE_KINDS}
-    whys = [found.unusable_for[s.value] for s in sorted(sides) if s.value in found.unusable_for]
-    return "; ".join(whys) if sides and len(whys) == len(sides) else None
-
-
-_LINE_KINDS = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_INVOICE,
-                         DocumentKind.PURCHASE_CREDIT_NOTE})
 
 
 # -------------------------------------------------------------------------------------- the status
@@ -437,17 +293,10 @@ __all__ = [
     "ConnectionView",
     "DayCounts",
     "DeliveryBacklog",
-    "MappingHealth",
-    "MappingProblem",
     "OpenFailure",
     "OutcomeCounts",
-    "SageAccountRef",
     "TenantStatus",
-    "check_mappings",
     "connection_view",
-    "mapped_ids",
-    "mapping_problems",
     "open_failures",
-    "sage_refs",
     "tenant_status",
 ]

@@ -2,307 +2,65 @@
 connect it, map its codes onto Sage, export now / dry run, read the log, replay what failed.
 
 `Admin` holds the ports (store, Sage wiring, export queue, worker, webhook secrets) and speaks in
-API models, so the handler only routes. Every settings error names its field (SettingsInvalid ->
-422 with a list); everything else raises the domain's NotFoundError / ConflictError.
+API models (admin.models), so the handler only routes. Every settings error names its field
+(SettingsInvalid -> 422 with a list); everything else raises the domain's NotFoundError / ConflictError.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import Literal
+from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-
+from sagebridge.admin.mappings import MappingHealth, SageAccountRef, check_mappings, sage_refs
+from sagebridge.admin.models import (
+    MAPPING_FIELDS,
+    ConnectLink,
+    Disconnected,
+    ExportStart,
+    ExportStarted,
+    IntacctLogin,
+    LogEntryView,
+    LogPage,
+    MappingsChange,
+    MappingsSaved,
+    MappingsView,
+    Problem,
+    ReplayRequest,
+    RunsPage,
+    RunView,
+    SettingsChange,
+    SettingsInvalid,
+    SettingsReplace,
+    TenantCreate,
+    TenantDeleted,
+    TenantsPage,
+    TenantView,
+    log_view,
+    mappings_view,
+    run_view,
+    tenant_view,
+    validated,
+)
+from sagebridge.admin.status import ConnectionView, TenantStatus, connection_view, tenant_status
+from sagebridge.admin.status_page import render_status_page
 from sagebridge.connectors.base import Connector, LinkConnect, Login, LoginConnect, NotConnected
-from sagebridge.domain.base import field_reasons
-from sagebridge.domain.errors import ConfigurationError, ConflictError, SageBridgeError
+from sagebridge.domain.errors import ConfigurationError, ConflictError, NotFoundError
 from sagebridge.domain.kinds import DateBasis, DocumentKind, record_kind
-from sagebridge.domain.settings import ExportType, TenantSettings, parse_tenant_settings
+from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
 from sagebridge.observability import logger
-from sagebridge.settings import Settings
-from sagebridge.store import LedgerState, Outcome, RunRecord, RunStatus, Store, SyncLogEntry, TenantRecord
-from sagebridge.store.aws import AwsClients
-from sagebridge.store.notifications import Notifier
-from sagebridge.store.queues import MessageQueue
+from sagebridge.store import LedgerState, Outcome, Store, TenantRecord
 from sagebridge.store.webhook_secrets import WebhookSecretStore
-from sagebridge.sync.export import ExportResult
 from sagebridge.sync.products import SageProducts
 from sagebridge.sync.reconcile import ReconciliationReport, reconcile
 from sagebridge.sync.scheduling import JobQueue, WorkerDeps, handle_export_job
-from sagebridge.sync.status import (
-    ConnectionView,
-    MappingHealth,
-    SageAccountRef,
-    TenantStatus,
-    check_mappings,
-    connection_view,
-    sage_refs,
-    tenant_status,
-)
 
-TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 INLINE_REPLAY_LIMIT = 25  # more than this goes to the export worker (the API answers within 30 s)
-PLANNED_SHOWN = 200
 REPLAYABLE = (LedgerState.FAILED, LedgerState.SKIPPED)
-MAPPING_FIELDS = ("tax_mappings", "ledger_mappings", "default_sales_ledger_account_id",
-                  "default_purchase_ledger_account_id", "receipt_bank_account_id")
-
-
-# ----------------------------------------------------------------------------------------- errors
-
-
-class Problem(BaseModel):
-    field: str  # the setting's path: "export_interval_minutes", "tax_mappings.T9"
-    message: str
-
-
-class SettingsInvalid(SageBridgeError):
-    """Settings that cannot be saved; `problems` names every bad field."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
-        self.problems = problems
-
-
-def settings_problems(data: Mapping[str, Any]) -> list[Problem]:
-    """Every problem of a settings document, each naming its field; empty when valid."""
-    try:
-        TenantSettings.model_validate(dict(data))
-    except ValidationError as exc:
-        return [Problem(field=where, message=reason)
-                for where, reason in field_reasons(exc, whole="(settings)", unknown="is not a known setting")]
-    return []
-
-
-def validated(data: Mapping[str, Any]) -> TenantSettings:
-    problems = settings_problems(data)
-    if problems:
-        raise SettingsInvalid(problems)
-    return TenantSettings.model_validate(dict(data))
-
-
-# --------------------------------------------------------------------------------------- API models
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class TenantCreate(_In):
-    tenant_id: str = Field(pattern=TENANT_ID_PATTERN, description="the host app's id of the tenant")
-    settings: dict[str, Any] = Field(default_factory=lambda: {"provider": "sage_accounting"})
-    enabled: bool = True
-
-
-class SettingsReplace(_In):
-    settings: dict[str, Any]
-    expected_version: int = Field(ge=1, description="the version you read; 409 if it changed since")
-
-
-class SettingsChange(_In):
-    changes: dict[str, Any] = Field(description="settings to set; null puts a setting back to its default")
-    expected_version: int | None = Field(default=None, ge=1)
-
-
-class TenantView(BaseModel):
-    tenant_id: str
-    enabled: bool
-    version: int
-    settings: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    webhook_secret: str | None = Field(default=None, description="shown once, when the tenant is created")
-
-
-class TenantDeleted(BaseModel):
-    tenant_id: str
-    items_deleted: int
-    disconnected: bool
-    webhook_secret_deleted: bool
-
-
-class ConnectLink(BaseModel):
-    url: str
-    expires_at: datetime
-
-
-class Disconnected(BaseModel):
-    disconnected: bool
-
-
-class MappingsView(BaseModel):
-    tax_mappings: dict[str, str] = Field(default_factory=dict)
-    ledger_mappings: dict[str, str] = Field(default_factory=dict)
-    default_sales_ledger_account_id: str | None = None
-    default_purchase_ledger_account_id: str | None = None
-    receipt_bank_account_id: str | None = None
-
-
-class MappingsChange(_In):
-    """Host code -> Sage id. Merged into what is there (a null removes a code) unless `replace`."""
-
-    tax_mappings: dict[str, str | None] | None = None
-    ledger_mappings: dict[str, str | None] | None = None
-    default_sales_ledger_account_id: str | None = None
-    default_purchase_ledger_account_id: str | None = None
-    receipt_bank_account_id: str | None = None
-    replace: bool = False
-    check_in_sage: bool = Field(default=True, description="refuse ids that are not live in the Sage business")
-
-
-class MappingsSaved(BaseModel):
-    version: int
-    mappings: MappingsView
-    health: MappingHealth
-
-
-Run = Literal["auto", "now", "queue"]
-
-
-class ExportStart(_In):
-    kinds: list[str] | None = Field(default=None, description="sales_invoice, ..., customer/vendor (catalog)")
-    window_from: date | None = Field(default=None, alias="from")
-    window_to: date | None = Field(default=None, alias="to")
-    date_basis: DateBasis | None = Field(default=None, alias="basis")
-    export_type: ExportType | None = Field(default=None, alias="type")
-    dry_run: bool = False
-    run: Run = Field(default="auto", description="auto: dry runs now, real runs on the export worker")
-
-    @field_validator("kinds")
-    @classmethod
-    def _known_kinds(cls, kinds: list[str] | None) -> list[str] | None:
-        for kind in kinds or []:
-            record_kind(kind)  # ValueError names it
-        return kinds
-
-    @model_validator(mode="after")
-    def _window_in_order(self) -> ExportStart:
-        if self.window_from and self.window_to and self.window_from > self.window_to:
-            raise ValueError(f"from {self.window_from} is after to {self.window_to}")
-        return self
-
-
-class DocumentIn(_In):
-    kind: str
-    host_id: str = Field(min_length=1, max_length=255)
-
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, kind: str) -> str:
-        return record_kind(kind).value
-
-
-ReplayState = Literal["failed", "skipped"]
-REPLAY_STATES: tuple[ReplayState, ...] = ("failed", "skipped")
-
-
-class ReplayRequest(_In):
-    documents: list[DocumentIn] = Field(default_factory=list, description="empty: every open failure")
-    states: list[ReplayState] = Field(default_factory=lambda: list(REPLAY_STATES))
-    run: Run = "auto"
-
-
-class PlannedView(BaseModel):
-    kind: str
-    host_id: str
-    outcome: str
-    message: str = ""
-
-
-class RunView(BaseModel):
-    run_id: str
-    trigger: str
-    status: str  # running | succeeded | failed | abandoned (its worker died; closed by the next run)
-    result: Literal["running", "succeeded", "partial", "failed"]  # partial: some failed or were skipped
-    dry_run: bool
-    counts: dict[str, int]
-    details: dict[str, Any]
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    planned: list[PlannedView] | None = None  # a dry run's answer (first PLANNED_SHOWN)
-
-
-class RunsPage(BaseModel):
-    runs: list[RunView]
-    next_token: str | None = None
-
-
-class ExportStarted(BaseModel):
-    mode: Literal["ran", "queued", "nothing"]
-    message: str
-    requested_by: str  # find the run it becomes: GET runs?requested_by=...
-    documents: int | None = None
-    run: RunView | None = None
-
-
-class LogEntryView(BaseModel):
-    run_id: str
-    seq: str | None
-    kind: str
-    host_id: str
-    number: str | None = None
-    outcome: str
-    reason_code: str | None = None
-    reason: str = ""
-    sage_id: str | None = None
-    logged_at: datetime | None = None
-
-
-class LogPage(BaseModel):
-    entries: list[LogEntryView]
-    next_token: str | None = None
-
-
-class IntacctLogin(BaseModel):
-    """The tenant's own Intacct login (the sender is the integration's, from the settings secret)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    company_id: str = Field(min_length=1)
-    user_id: str = Field(min_length=1)
-    user_password: SecretStr = Field(min_length=1)
-    entity_id: str | None = None  # a location id, for multi-entity companies
-
-
-class TenantsPage(BaseModel):
-    tenants: list[TenantView]
-    next_token: str | None = None
-
-
-def tenant_view(t: TenantRecord, *, webhook_secret: str | None = None) -> TenantView:
-    return TenantView(tenant_id=t.tenant_id, enabled=t.enabled, version=t.version, settings=t.settings,
-                      created_at=t.created_at, updated_at=t.updated_at, webhook_secret=webhook_secret)
-
-
-def run_view(run: RunRecord, result: ExportResult | None = None) -> RunView:
-    failed = run.counts.get(Outcome.FAILED.value, 0) + run.counts.get(Outcome.SKIPPED.value, 0)
-    if run.status is RunStatus.RUNNING:
-        verdict: Literal["running", "succeeded", "partial", "failed"] = "running"
-    elif run.status in (RunStatus.FAILED, RunStatus.ABANDONED):
-        verdict = "failed"
-    else:
-        verdict = "partial" if failed else "succeeded"
-    planned = None
-    if result is not None and result.dry_run:
-        planned = [PlannedView(kind=p.kind, host_id=p.host_id, outcome=Outcome(p.outcome).value, message=p.message)
-                   for p in result.planned[:PLANNED_SHOWN]]
-    return RunView(run_id=run.run_id, trigger=run.trigger, status=run.status.value, result=verdict,
-                   dry_run=run.dry_run, counts=run.counts, details=run.details, started_at=run.started_at,
-                   finished_at=run.finished_at, planned=planned)
-
-
-def log_view(e: SyncLogEntry) -> LogEntryView:
-    return LogEntryView(run_id=e.run_id, seq=e.seq, kind=e.kind, host_id=e.host_id, number=e.number,
-                        outcome=Outcome(e.outcome).value, reason_code=e.reason_code, reason=e.reason,
-                        sage_id=e.sage_id, logged_at=e.logged_at)
-
-
-# ------------------------------------------------------------------------------------------ service
 
 
 @dataclass
@@ -419,18 +177,20 @@ class Admin:
 
     def mappings(self, tenant_id: str) -> MappingsView:
         _, settings = self._settings(tenant_id)
-        return MappingsView.model_validate(settings.model_dump(include=set(MAPPING_FIELDS)))
+        return mappings_view(settings)
 
     def mapping_health(self, tenant_id: str) -> MappingHealth:
         _, settings = self._settings(tenant_id)
-        connector, why = self._connector_or_reason(tenant_id)
-        return check_mappings(settings, connector, why_not=why)
+        return self._check_mappings(tenant_id, settings)
 
-    def _connector_or_reason(self, tenant_id: str) -> tuple[Connector | None, str | None]:
+    def _check_mappings(self, tenant_id: str, settings: TenantSettings) -> MappingHealth:
+        """`settings`' mappings against the tenant's connected Sage business (not checked when not connected)."""
         try:
-            return self.connector(tenant_id), None
+            connector: Connector | None = self.connector(tenant_id)
+            why = None
         except NotConnected as exc:
-            return None, exc.message
+            connector, why = None, exc.message
+        return check_mappings(settings, connector, why_not=why)
 
     def set_mappings(self, tenant_id: str, body: MappingsChange) -> MappingsSaved:
         tenant = self.store.tenants.get(tenant_id)
@@ -456,15 +216,14 @@ class Admin:
         settings = validated({k: v for k, v in new.items() if v is not None})
         health = MappingHealth(checked=False, ok=False, reason="not checked")
         if body.check_in_sage:
-            connector, why = self._connector_or_reason(tenant_id)
-            health = check_mappings(settings, connector, why_not=why)
+            health = self._check_mappings(tenant_id, settings)
             refused = [p for p in health.problems if p.setting in changed]
             if refused:
                 raise SettingsInvalid([Problem(field=p.setting, message=p.message) for p in refused])
         saved = self.store.tenants.update_settings(tenant_id, {k: v for k, v in new.items() if v is not None},
                                                    expected_version=tenant.version)
         return MappingsSaved(version=saved.version, health=health,
-                             mappings=MappingsView.model_validate(settings.model_dump(include=set(MAPPING_FIELDS))))
+                             mappings=mappings_view(settings))
 
     # ---- exports, runs, log, replay
 
@@ -564,16 +323,20 @@ class Admin:
     # ---- status and reconciliation
 
     def status(self, tenant_id: str) -> TenantStatus:
-        tenant, settings = self.store.tenants.get(tenant_id), None
-        try:
-            settings = parse_tenant_settings(tenant.settings)
-        except ConfigurationError as exc:
-            health = MappingHealth(checked=False, ok=False, reason=str(exc))
-        connector, why = self._connector_or_reason(tenant_id)
-        if settings is not None:
-            health = check_mappings(settings, connector, why_not=why)
+        """ConfigurationError when the tenant's settings are broken (as every other route)."""
+        _, settings = self._settings(tenant_id)
+        health = self._check_mappings(tenant_id, settings)  # first: building the connector may refresh the tokens
         return tenant_status(self.store, tenant_id, connection=self.connection(tenant_id), mapping_health=health,
                              now=self.clock())
+
+    def status_page(self, tenant_id: str, api_base_url: str) -> str:
+        """The status page's HTML, with a one-click reconnect when the tenant connects by a link."""
+        try:
+            link = urlsplit(self.connect_link(tenant_id, api_base_url).url)
+            reconnect: str | None = f"{link.path}?{link.query}"  # on this same API: no absolute URL in the page
+        except (ConfigurationError, NotFoundError):
+            reconnect = None  # Intacct tenants connect with credentials, not a link
+        return render_status_page(self.status(tenant_id), reconnect_path=reconnect)
 
     def reconcile(self, tenant_id: str, *, window_from: date, window_to: date, kinds: list[str] | None = None,
                   date_basis: DateBasis | None = None) -> ReconciliationReport:
@@ -586,42 +349,4 @@ class Admin:
                          window_to=window_to, kinds=kinds, date_basis=date_basis)
 
 
-def build_admin(settings: Settings, *, clients: AwsClients | None = None) -> Admin:
-    """The deployed wiring (one per container): DynamoDB, KMS, SQS, SNS and Secrets Manager."""
-    clients = clients or AwsClients()
-    products = SageProducts(settings, clients)
-    assert products.store is not None
-    worker = WorkerDeps(store=products.store, connector_for=products.connector_for,
-                        business_currency_for=products.business_currency_for,
-                        outbox=products.delivery_outbox(),
-                        notify=Notifier(settings.notification_topic_arn, clients).publish)
-    return Admin(store=products.store, products=products, worker=worker,
-                 export_queue=MessageQueue(settings.export_queue_url, clients),
-                 webhook_secrets=WebhookSecretStore(settings.settings_secret_name, clients))
-
-
-__all__ = [
-    "Admin",
-    "ConnectLink",
-    "DocumentIn",
-    "ExportStart",
-    "ExportStarted",
-    "IntacctLogin",
-    "LogPage",
-    "MappingsChange",
-    "MappingsSaved",
-    "MappingsView",
-    "Problem",
-    "ReplayRequest",
-    "RunView",
-    "RunsPage",
-    "SettingsChange",
-    "SettingsInvalid",
-    "SettingsReplace",
-    "TenantCreate",
-    "TenantDeleted",
-    "TenantView",
-    "TenantsPage",
-    "build_admin",
-    "settings_problems",
-]
+__all__ = ["Admin"]

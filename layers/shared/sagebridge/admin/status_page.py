@@ -9,7 +9,7 @@ import html
 import secrets
 from datetime import datetime
 
-from sagebridge.sync.status import DayCounts, OutcomeCounts, TenantStatus
+from sagebridge.admin.status import DayCounts, OutcomeCounts, TenantStatus
 
 COLOURS = {"exported": "#2e7d32", "skipped": "#ef8f00", "failed": "#c62828"}
 HEALTH = {"ok": ("All good", "#2e7d32"), "attention": ("Needs attention", "#ef8f00"), "broken": ("Broken", "#c62828")}

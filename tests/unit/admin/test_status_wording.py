@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sagebridge.admin.mappings import MappingHealth
+from sagebridge.admin.status import DeliveryBacklog, _judge, connection_view
 from sagebridge.store.records import ConnectionRecord
-from sagebridge.sync.status import DeliveryBacklog, MappingHealth, MappingProblem, _judge, connection_view
+from sagebridge.sync.mapping_health import MappingProblem
 
 NOW = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 

@@ -1,0 +1,62 @@
+"""Mapping health for operators: the connected Sage business's tax rates, ledger accounts and bank
+accounts (to map host codes onto), and every mapping whose Sage record is gone, inactive or not
+usable, asked of Sage before a run fails (or skips) on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+
+from sagebridge.connectors.base import Connector, RemoteRecord, SageError, not_exported
+from sagebridge.domain.settings import TenantSettings
+from sagebridge.sync.mapping_health import MappingProblem, is_active, mapped_ids, mapping_problems
+
+
+class SageAccountRef(BaseModel):
+    """A tax rate, ledger account or bank account of the connected Sage business."""
+
+    id: str
+    name: str
+    code: str | None = None  # nominal code, or the rate's percentage
+    active: bool = True
+
+
+class MappingHealth(BaseModel):
+    checked: bool  # False when Sage could not be asked (not connected, Sage down): `reason` says why
+    ok: bool
+    reason: str | None = None
+    mappings_checked: int = 0
+    problems: list[MappingProblem] = Field(default_factory=list)
+
+
+def sage_refs(records: Iterable[RemoteRecord], *, code_field: str | None = None) -> list[SageAccountRef]:
+    out = []
+    for r in records:
+        code = r.data.get(code_field) if code_field else None
+        out.append(SageAccountRef(id=r.id, name=str(r.data.get("displayed_as") or r.data.get("name") or r.id),
+                                  code=None if code is None else str(code), active=is_active(r.data)))
+    return sorted(out, key=lambda ref: (ref.code or "", ref.name))
+
+
+def check_mappings(
+    settings: TenantSettings, connector: Connector | None, *, why_not: str | None = None
+) -> MappingHealth:
+    """Every mapping whose Sage record is gone or inactive, before a run fails (or skips) on it."""
+    wanted = list(mapped_ids(settings))
+    if connector is None:
+        return MappingHealth(checked=False, ok=False, reason=why_not or "not connected to Sage",
+                             mappings_checked=0)
+    try:
+        known: dict[str, dict[str, RemoteRecord]] = {}
+        for what, lister in (("tax_rate", connector.list_tax_rates), ("ledger_account", connector.list_ledger_accounts),
+                             ("bank_account", connector.list_bank_accounts)):
+            if any(w == what for _, _, w in wanted):
+                known[what] = {r.id: r for r in lister()}
+    except SageError as exc:
+        return MappingHealth(checked=False, ok=False, reason=f"Sage could not be asked: {exc.message}")
+    problems = mapping_problems(settings, known, unsupported=frozenset(not_exported(connector)))
+    return MappingHealth(checked=True, ok=not problems, mappings_checked=len(wanted), problems=problems)
+
+
+__all__ = ["MappingHealth", "SageAccountRef", "check_mappings", "sage_refs"]

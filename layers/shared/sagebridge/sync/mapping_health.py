@@ -1,0 +1,117 @@
+"""Whether a tenant's mappings still point at usable Sage records, judged without asking Sage: the
+export engine applies it before sending (a document using a problem is skipped with its reason) and
+the operators' mapping health check applies it to what it read from Sage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from sagebridge.connectors.base import RemoteRecord
+from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind, ledger_of
+from sagebridge.domain.settings import TenantSettings
+
+ProblemKind = Literal["missing", "inactive", "not_set", "not_usable"]
+
+
+class MappingProblem(BaseModel):
+    setting: str  # the setting's path, as in the settings: "tax_mappings.S", "receipt_bank_account_id"
+    sage_id: str | None = None  # None: not set
+    problem: ProblemKind
+    message: str
+
+
+def is_active(data: Any) -> bool:
+    return not any(data.get(flag) is False for flag in ("is_visible", "included_in_chart", "is_active", "active"))
+
+
+def mapped_ids(settings: TenantSettings) -> Iterator[tuple[str, str, str]]:
+    """(setting path, sage id, what it is: tax_rate | ledger_account | bank_account) of every mapping."""
+    for code, sage_id in sorted(settings.tax_mappings.items()):
+        yield f"tax_mappings.{code}", sage_id, "tax_rate"
+    for code, sage_id in sorted(settings.ledger_mappings.items()):
+        yield f"ledger_mappings.{code}", sage_id, "ledger_account"
+    for name in ("default_sales_ledger_account_id", "default_purchase_ledger_account_id"):
+        if (value := getattr(settings, name)) is not None:
+            yield name, value, "ledger_account"
+    if settings.receipt_bank_account_id is not None:
+        yield "receipt_bank_account_id", settings.receipt_bank_account_id, "bank_account"
+
+
+_WORDS = {"tax_rate": "tax rate", "ledger_account": "ledger account", "bank_account": "bank account"}
+
+
+# Settings a kind of record cannot go without (documents fall back on the default ledger accounts).
+_NEEDED: tuple[tuple[str, str, frozenset[RecordKind]], ...] = (
+    ("default_sales_ledger_account_id", "a default sales ledger account",
+     frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE})),
+    ("default_purchase_ledger_account_id", "a default purchase ledger account",
+     frozenset({DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE})),
+    ("receipt_bank_account_id", "a bank account for receipts and refunds",
+     frozenset({DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND})),
+)
+
+
+def mapping_problems(settings: TenantSettings, known: Mapping[str, Mapping[str, RemoteRecord]], *,
+                     unsupported: frozenset[RecordKind] = frozenset()) -> list[MappingProblem]:
+    """The health check's judgement, without asking Sage: `known` is what = tax_rate | ledger_account
+    | bank_account -> {id: record} (the export engine reads them once a run and skips what uses a
+    problem). Also a default ledger account or receipt bank account the exported kinds need and that
+    is not set."""
+    problems = []
+    for setting, what, kinds in _NEEDED:
+        # A default only the product's unsupported kinds would use is not missing (Intacct: no purchases).
+        if getattr(settings, setting) is None and (settings.export_kinds - unsupported) & kinds:
+            problems.append(MappingProblem(setting=setting, problem="not_set",
+                                           message=f"{setting} is not set: documents that need {what} "
+                                                   "are skipped"))
+    exported = settings.export_kinds - unsupported
+    for setting, sage_id, what in mapped_ids(settings):
+        if what not in known:
+            continue
+        judged = _judge_mapped(setting, sage_id, what, known[what].get(sage_id), exported)
+        if judged is not None:
+            problem, message = judged
+            problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem=problem, message=message))
+    return problems
+
+
+def _judge_mapped(setting: str, sage_id: str, what: str, found: RemoteRecord | None,
+                  exported: frozenset[RecordKind]) -> tuple[ProblemKind, str] | None:
+    """What is wrong with one mapping, given the Sage record it points at (None: not in Sage)."""
+    word = _WORDS[what]
+    if found is None:
+        return "missing", (f"{setting} points at {word} {sage_id!r}, which is not in Sage "
+                           "(deleted, or from another business)")
+    name = found.data.get("displayed_as") or sage_id
+    if not is_active(found.data):
+        return "inactive", (f"{setting} points at {word} {name!r}, which is inactive in Sage: "
+                            "documents using it will be skipped")
+    if what == "ledger_account" and (why := _not_usable(setting, found, exported)):
+        return "not_usable", (f"{setting} points at ledger account {name!r}: {why}; documents "
+                              "using it will be skipped")
+    return None
+
+
+# The ledger whose documents post to each default ledger account setting.
+_SIDE_OF_DEFAULT = {"default_sales_ledger_account_id": PartyKind.CUSTOMER,
+                    "default_purchase_ledger_account_id": PartyKind.VENDOR}
+
+
+def _not_usable(setting: str, found: RemoteRecord, exported: frozenset[RecordKind]) -> str | None:
+    """Why a ledger account cannot take the lines of the documents this setting serves (its
+    connector says per ledger), or None. A code's mapping may serve either side: a problem only
+    when no exported side can use it (a document on the side that cannot is skipped when sent)."""
+    side = _SIDE_OF_DEFAULT.get(setting)
+    sides = {side} if side is not None else {ledger_of(k) for k in exported if k in _LINE_KINDS}
+    whys = [found.unusable_for[s.value] for s in sorted(sides) if s.value in found.unusable_for]
+    return "; ".join(whys) if sides and len(whys) == len(sides) else None
+
+
+_LINE_KINDS = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_INVOICE,
+                         DocumentKind.PURCHASE_CREDIT_NOTE})
+
+
+__all__ = ["MappingProblem", "is_active", "mapped_ids", "mapping_problems"]
