@@ -1,5 +1,5 @@
 """GET /connect/{tenant_id} and GET /oauth/callback: a tenant admin links their Sage business.
-Thin: wiring and HTTP shape only; the flow lives in sagebridge.sync.connect_flow."""
+Thin: wiring and HTTP shape only; the flow lives in sagebridge.connections.connect_flow."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sagebridge.connections.connect_flow import CALLBACK_PATH, FlowResult
+from sagebridge.connectors.sage200.product import ConnectDependencies, build_connect_flows
 from sagebridge.observability import logger, tracer
 from sagebridge.settings import get_settings
-from sagebridge.sync.connect_flow import CALLBACK_PATH, FlowResult
-from sagebridge.sync.sage200_wiring import ConnectDependencies, build_connect_flows
 
 app = APIGatewayHttpResolver()
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

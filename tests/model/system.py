@@ -39,6 +39,7 @@ from local.sandboxes.sage_accounting import (
     SageAccountingSandbox,
     SandboxClock,
 )
+from sagebridge.connectors.sage_accounting.product import SageAccounting, build_sage_accounting
 from sagebridge.domain import TenantSettings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
 from sagebridge.host.outbound import DeliveryOutbox
@@ -52,7 +53,6 @@ from sagebridge.store.store import Store
 from sagebridge.store.table import Table
 from sagebridge.sync.export import ExportResult
 from sagebridge.sync.payments import PollerReport, TenantPoll, poll_connected_tenant, poll_each
-from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting
 from sagebridge.sync.scheduling import LeaseHeld, WorkerDeps, handle_export_job
 
 # Where functions/ is read from; SAGEBRIDGE_MODEL_CODE_ROOT runs the machine against another checkout

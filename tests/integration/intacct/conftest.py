@@ -29,6 +29,12 @@ from local.sandboxes.sage_intacct import (
     SandboxClock,
 )
 from sagebridge.connectors.sage_intacct.client import CompanyGates, IntacctConnector
+from sagebridge.connectors.sage_intacct.product import (
+    SageIntacct,
+    build_sage_intacct,
+    connect_intacct,
+    poll_intacct_tenants,
+)
 from sagebridge.domain import Customer, DocumentKind, TenantSettings
 from sagebridge.host.delivery import DeliveryDeps, deliver
 from sagebridge.host.outbound import DeliveryMessage, DeliveryOutbox
@@ -38,7 +44,6 @@ from sagebridge.settings import load_settings
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
 from sagebridge.sync.export import ExportEngine, ExportRequest, ExportResult
-from sagebridge.sync.intacct_wiring import SageIntacct, build_sage_intacct, connect_intacct, poll_intacct_tenants
 from sagebridge.sync.payments import PollerReport
 from tests.integration.export.conftest import Host
 from tests.integration.payments.conftest import CapturingQueue, _Secrets, _Visibility

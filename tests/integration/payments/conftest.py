@@ -28,6 +28,7 @@ from local.sandboxes.sage_accounting import (
     SandboxClock,
     SyncASGITransport,
 )
+from sagebridge.connectors.sage_accounting.product import SageAccounting, build_sage_accounting
 from sagebridge.domain import TenantSettings
 from sagebridge.host.delivery import DeliveryDeps, deliver
 from sagebridge.host.outbound import DeliveryMessage, DeliveryOutbox
@@ -39,7 +40,6 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
 from sagebridge.sync.export import ExportEngine, ExportRequest, ExportResult
 from sagebridge.sync.payments import PollerReport, poll_all_tenants
-from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting
 from tests.integration.export.conftest import Host
 
 logger.setLevel("WARNING")  # one INFO line per Sage request drowns the test output

@@ -26,6 +26,7 @@ from local.sandboxes.sage200 import (
     Sage200Sandbox,
     SandboxClock,
 )
+from sagebridge.connectors.sage200.product import Sage200, build_sage200
 from sagebridge.domain import TenantSettings
 from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.observability import logger
@@ -37,7 +38,6 @@ from sagebridge.store.notifications import FailureSummary
 from sagebridge.store.store import Store
 from sagebridge.sync.export import ExportEngine, ExportRequest, ExportResult
 from sagebridge.sync.payments import PollerReport
-from sagebridge.sync.sage200_wiring import Sage200, build_sage200
 from tests.integration.export.conftest import Host
 
 logger.setLevel("WARNING")  # one INFO line per Sage request drowns the test output

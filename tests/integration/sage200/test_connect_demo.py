@@ -10,11 +10,11 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import SecretStr
 
 from local.sandboxes.sage_accounting import AUTHORIZE_URL as SA_AUTHORIZE_URL
+from sagebridge.connectors.sage200.product import build_connect_flows
+from sagebridge.connectors.sage_accounting.product import build_sage_accounting
 from sagebridge.domain import DocumentKind, TenantSettings
 from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.store.aws import AwsClients
-from sagebridge.sync.sage200_wiring import build_connect_flows
-from sagebridge.sync.sage_accounting_wiring import build_sage_accounting
 
 from ..export.conftest import customer, document, line
 from .conftest import PUBLIC_API_URL, SIGNING_KEY, TENANT

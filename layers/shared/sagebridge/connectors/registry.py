@@ -19,9 +19,9 @@ from sagebridge.domain.errors import ConfigurationError
 from sagebridge.domain.settings import Provider
 
 PRODUCTS: Mapping[Provider, str] = MappingProxyType({
-    Provider.SAGE_ACCOUNTING: "sagebridge.sync.sage_accounting_wiring:build_sage_accounting",
-    Provider.SAGE_INTACCT: "sagebridge.sync.intacct_wiring:build_sage_intacct",
-    Provider.SAGE_200: "sagebridge.sync.sage200_wiring:build_sage200",
+    Provider.SAGE_ACCOUNTING: "sagebridge.connectors.sage_accounting.product:build_sage_accounting",
+    Provider.SAGE_INTACCT: "sagebridge.connectors.sage_intacct.product:build_sage_intacct",
+    Provider.SAGE_200: "sagebridge.connectors.sage200.product:build_sage200",
 })
 
 

@@ -68,7 +68,7 @@ from sagebridge.sync.catalog import (
 from sagebridge.sync.export import LINKED_UNPOLLED_KIND
 
 if TYPE_CHECKING:  # a type only: the wiring imports this module, and other products' polls need no Sage Accounting
-    from sagebridge.sync.sage_accounting_wiring import SageAccounting
+    from sagebridge.connectors.sage_accounting.product import SageAccounting
 
 PAYMENTS_STREAM = "sage_payments"
 # A tenant's first poll: nothing before this is news (payments need invoices we exported anyway).

@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import TypeGuard
 
+from sagebridge.connections.lifecycle import KeepAliveReport
+from sagebridge.connections.wiring import default_http_client
 from sagebridge.connectors.base import Connector, Product
 from sagebridge.connectors.registry import product_builder, providers
 from sagebridge.domain.errors import ConfigurationError
@@ -26,10 +28,8 @@ from sagebridge.store import Store
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.queues import MessageQueue
 from sagebridge.store.records import ConnectionRecord
-from sagebridge.sync.connections import KeepAliveReport
 from sagebridge.sync.currency import BusinessCurrencies
 from sagebridge.sync.payments import TenantPoll
-from sagebridge.sync.wiring import default_http_client
 
 # A product as the engines use it: its poll queues news on the delivery outbox and reports a TenantPoll.
 ProductWiring = Product[DeliveryOutbox, TenantPoll]

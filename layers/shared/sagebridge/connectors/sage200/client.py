@@ -160,7 +160,7 @@ class Sage200Client:
         pacer: RequestPacer | None = None,
         **retry: Unpack[RetryOptions],
     ) -> None:
-        self._pacer = pacer  # shared per subscription key (sync.sage200_wiring); None: no pacing
+        self._pacer = pacer  # shared per subscription key (connectors.sage200.product); None: no pacing
         self._token = token_provider
         self._key = subscription_key if isinstance(subscription_key, SecretStr) else SecretStr(subscription_key)
         self.site_id = site_id

@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
+from sagebridge.connections.connect_flow import ConnectFlow, ConnectFlows
+from sagebridge.connections.lifecycle import ConnectionService, ExpiryWarnings, LeaseRefreshLock, days_left
+from sagebridge.connections.wiring import container_defaults, default_http_client
 from sagebridge.connectors.base import NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
 from sagebridge.connectors.pacing import RequestPacer
@@ -47,14 +50,11 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.notifications import FailureSummary, Notifier
 from sagebridge.store.records import ConnectionStatus
 from sagebridge.store.store import Store
-from sagebridge.sync.connect_flow import ConnectFlow, ConnectFlows
-from sagebridge.sync.connections import ConnectionService, ExpiryWarnings, LeaseRefreshLock, days_left
 from sagebridge.sync.payments import PollerReport, TenantPoll, poll_all_tenants, poll_connected_tenant
-from sagebridge.sync.wiring import container_defaults, default_http_client
 
 if TYPE_CHECKING:
+    from sagebridge.connectors.sage_accounting.product import SageAccounting
     from sagebridge.sync.products import ProductWiring
-    from sagebridge.sync.sage_accounting_wiring import SageAccounting
 
 Clock = Callable[[], datetime]
 
@@ -209,7 +209,7 @@ def build_connect_flows(
 ) -> ConnectDependencies:
     """Sage Accounting always; Sage 200 when the settings secret has its credentials."""
     # Imported here: the Sage 200 product alone (the registry's builder) needs no Sage Accounting.
-    from sagebridge.sync.sage_accounting_wiring import build_sage_accounting
+    from sagebridge.connectors.sage_accounting.product import build_sage_accounting
 
     clients = clients or AwsClients()
     if secrets is None:

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from sagebridge.connections.connect_flow import ConnectFlow
+from sagebridge.connections.lifecycle import ConnectionService, LeaseRefreshLock
+from sagebridge.connections.wiring import DEFAULT_TIMEOUT, container_defaults, default_http_client
 from sagebridge.connectors.base import NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
 from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector
@@ -27,10 +30,7 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.notifications import FailureSummary, Notifier
 from sagebridge.store.records import ConnectionStatus
 from sagebridge.store.store import Store
-from sagebridge.sync.connect_flow import ConnectFlow
-from sagebridge.sync.connections import ConnectionService, LeaseRefreshLock
 from sagebridge.sync.payments import TenantPoll, poll_connected_tenant
-from sagebridge.sync.wiring import DEFAULT_TIMEOUT, container_defaults, default_http_client
 
 if TYPE_CHECKING:
     from sagebridge.sync.products import ProductWiring

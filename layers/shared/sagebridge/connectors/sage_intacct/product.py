@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
+from sagebridge.connections.lifecycle import pack, unpack
+from sagebridge.connections.wiring import container_defaults
 from sagebridge.connectors.base import AuthError, Login, LoginRefused, NotConnected, SageError
 from sagebridge.connectors.sage_intacct.client import (
     PROVIDER,
@@ -42,9 +44,7 @@ from sagebridge.settings import Settings, get_settings
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.records import ConnectionRecord, ConnectionStatus
 from sagebridge.store.store import Store
-from sagebridge.sync.connections import pack, unpack
 from sagebridge.sync.payments import PollerReport, TenantPoll, poll_each, poll_tenant, tenants_of
-from sagebridge.sync.wiring import container_defaults
 
 if TYPE_CHECKING:
     from sagebridge.sync.products import ProductWiring
