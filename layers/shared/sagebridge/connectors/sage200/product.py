@@ -27,7 +27,8 @@ import httpx
 from pydantic import SecretStr
 
 from sagebridge.connections.connect_flow import ConnectFlow, ConnectFlows
-from sagebridge.connections.lifecycle import ConnectionService, ExpiryWarnings, LeaseRefreshLock, days_left
+from sagebridge.connections.expiry import ExpiryWarnings, days_left
+from sagebridge.connections.lifecycle import ConnectionService, LeaseRefreshLock
 from sagebridge.connections.wiring import container_defaults, default_http_client
 from sagebridge.connectors.base import NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
