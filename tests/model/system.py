@@ -1,6 +1,6 @@
 """The real system, wired once per test module for the model: the webhooks function (its own
 handler module, fed HTTP API v2 events signed as the host signs them), the export worker
-(`handle_export_job`), the payment poller (`poll_connected_tenant`), the Sage Accounting sandbox in
+(`handle_export_job`), the payment poller (`poll_product_tenant`), the Sage Accounting sandbox in
 process and DynamoDB Local. Each hypothesis example gets a `Tenant` of its own (fresh tenant id and
 a fresh sandbox business) on the shared tables, so no table is created per example.
 
@@ -52,7 +52,7 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
 from sagebridge.store.table import Table
 from sagebridge.sync.export import ExportResult
-from sagebridge.sync.payments import PollerReport, TenantPoll, poll_connected_tenant, poll_each
+from sagebridge.sync.payments import PollerReport, TenantPoll, poll_each, poll_product_tenant
 from sagebridge.sync.scheduling import LeaseHeld, WorkerDeps, handle_export_job
 
 # Where functions/ is read from; SAGEBRIDGE_MODEL_CODE_ROOT runs the machine against another checkout
@@ -272,8 +272,8 @@ class Tenant:
         outbox = DeliveryOutbox(self.outbox.queue, self.outbox.deliveries)  # type: ignore[arg-type]
         report = poll_each(
             PollerReport(), [(self.tenant_id, self.settings())],
-            lambda tenant_id, settings: poll_connected_tenant(system.sage, tenant_id, settings, outbox,
-                                                              clock=system.clock.now, feed_for=system.sage.feed_for),
+            lambda tenant_id, settings: poll_product_tenant(system.sage, tenant_id, settings, store=system.sage.store,
+                                                            outbox=outbox, clock=system.clock.now),
             is_connected=system.sage.service.is_connected)
         return report.tenants[0]
 

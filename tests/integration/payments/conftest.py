@@ -30,6 +30,7 @@ from local.sandboxes.sage_accounting import (
 )
 from sagebridge.connectors.sage_accounting.product import SageAccounting, build_sage_accounting
 from sagebridge.domain import TenantSettings
+from sagebridge.domain.settings import Provider
 from sagebridge.host.delivery import DeliveryDeps, deliver
 from sagebridge.host.outbound import DeliveryMessage, DeliveryOutbox
 from sagebridge.observability import logger
@@ -130,7 +131,8 @@ class World:
     def poll(self, *, advance_minutes: float = 0) -> PollerReport:
         if advance_minutes:
             self.clock.advance(minutes=advance_minutes)
-        report = poll_all_tenants(self.sage, self.outbox, clock=self.clock.now, feed_for=self.sage.feed_for)
+        report = poll_all_tenants(self.sage, Provider.SAGE_ACCOUNTING, store=self.sage.store, outbox=self.outbox,
+                                  clock=self.clock.now)
         self.reports.append(report)
         return report
 

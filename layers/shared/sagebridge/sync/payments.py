@@ -34,11 +34,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from sagebridge.connectors.base import Feed, GrantRevoked, NotConnected, NotFound
+from sagebridge.connectors.base import AuthError, Feed, NotConnected, NotFound, Product
 from sagebridge.domain.errors import ConfigurationError
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.money import to_decimal
@@ -66,9 +66,6 @@ from sagebridge.sync.catalog import (
     window_start,
 )
 from sagebridge.sync.export import LINKED_UNPOLLED_KIND
-
-if TYPE_CHECKING:  # a type only: the wiring imports this module, and other products' polls need no Sage Accounting
-    from sagebridge.connectors.sage_accounting.product import SageAccounting
 
 PAYMENTS_STREAM = "sage_payments"
 # A tenant's first poll: nothing before this is news (payments need invoices we exported anyway).
@@ -463,18 +460,19 @@ def poll_tenant(
     return TenantPoll(tenant_id, "polled", payments, catalog)
 
 
-def poll_connected_tenant(sage: SageAccounting, tenant_id: str, settings: TenantSettings, outbox: DeliveryOutbox,
-                          *, clock: Clock, feed_for: Callable[[str], Feed]) -> TenantPoll:
-    """One tenant of an OAuth product (Sage Accounting; Sage 200 passes its wiring as `sage` and its
-    `feed_for`), shared by the scheduled loop below and the payment poll worker (one SQS job per
-    tenant). A dead grant marks the connection expired (the tenant must reconnect; operators are
-    told) and is an outcome, not a failure: retrying cannot help. Any other failure raises, for the
+def poll_product_tenant(product: Product, tenant_id: str, settings: TenantSettings, *, store: Store,
+                        outbox: DeliveryOutbox, clock: Clock) -> TenantPoll:
+    """One tenant through its own product's feed, shared by the in-process loop below and the payment
+    poll worker (one SQS job per tenant). A connection Sage refuses and the product declares dead
+    (`Product.connection_lost`: a revoked grant, a refused login) is an outcome, "expired", not a
+    failure: retrying cannot help, the tenant must connect again. Any other failure raises, for the
     caller to record (the loop) or to hand back to the queue (the worker)."""
     try:
-        feed = feed_for(tenant_id)
-        return poll_tenant(tenant_id, settings, feed=feed, store=sage.store, outbox=outbox, clock=clock)
-    except GrantRevoked as exc:
-        sage.service.report_grant_revoked(tenant_id, exc)
+        feed = product.feed_for(tenant_id, settings)
+        return poll_tenant(tenant_id, settings, feed=feed, store=store, outbox=outbox, clock=clock)
+    except AuthError as exc:
+        if not product.connection_lost(tenant_id, exc):
+            raise
         return TenantPoll(tenant_id, "expired", error=exc.message)
     except NotConnected as exc:
         return TenantPoll(tenant_id, "not_connected", error=exc.message)
@@ -515,20 +513,19 @@ def tenants_of(store: Store, provider: Provider, report: PollerReport) -> Iterat
         yield tenant.tenant_id, settings
 
 
-def poll_all_tenants(sage: SageAccounting, outbox: DeliveryOutbox, *, clock: Clock | None = None,
-                     provider: Provider = Provider.SAGE_ACCOUNTING,
-                     feed_for: Callable[[str], Feed]) -> PollerReport:
-    """Every enabled tenant of `provider` in one process, each on its own (`poll_connected_tenant`).
-    Deployed, the payment poller fans out one SQS job per tenant instead (sync/payment_polls.py);
-    this loop serves tests and one-off runs. Other products pass their wiring as `sage`
-    (store, service) and their `feed_for(tenant_id)` (the per-connector hook)."""
+def poll_all_tenants(product: Product, provider: Provider, *, store: Store, outbox: DeliveryOutbox,
+                     clock: Clock | None = None) -> PollerReport:
+    """Every enabled tenant of `provider` (served by `product`) in one process, each on its own
+    (`poll_product_tenant`); tenants of other products are reported as skipped. Deployed, the payment
+    poller fans out one SQS job per tenant instead (sync/payment_polls.py); this loop serves tests and
+    one-off runs."""
     poll_clock = clock or (lambda: datetime.now(UTC))
     report = PollerReport()
     return poll_each(
-        report, tenants_of(sage.store, provider, report),  # records skips and bad settings as it goes
-        lambda tenant_id, settings: poll_connected_tenant(sage, tenant_id, settings, outbox, clock=poll_clock,
-                                                          feed_for=feed_for),
-        is_connected=sage.service.is_connected)
+        report, tenants_of(store, provider, report),  # records skips and bad settings as it goes
+        lambda tenant_id, settings: poll_product_tenant(product, tenant_id, settings, store=store, outbox=outbox,
+                                                        clock=poll_clock),
+        is_connected=product.is_connected)
 
 
 __all__ = [
@@ -541,9 +538,9 @@ __all__ = [
     "TenantPoll",
     "cursor_position",
     "poll_all_tenants",
-    "poll_connected_tenant",
     "poll_each",
     "poll_payments",
+    "poll_product_tenant",
     "poll_tenant",
     "tenants_of",
     "window_start",
