@@ -56,7 +56,7 @@ from sagebridge.connectors.http import (
 )
 from sagebridge.connectors.pacing import RequestPacer
 from sagebridge.connectors.sage200 import mapper
-from sagebridge.domain.kinds import DocumentKind, PartyKind
+from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
 
 PROVIDER = "sage200"
 DEFAULT_BASE_URL = "https://api.columbus.sage.com/uk/sage200extra/accounts/v1"
@@ -249,8 +249,9 @@ class Sage200Connector:
     mapper: Mapper = mapper
     # Sage 200 has no idempotency key: a resend after a lost answer that a lookup missed makes a
     # second record. How long its queries may lag a create is not documented: 5 minutes, assumed.
-    IDEMPOTENT_CREATES = False
-    SEARCH_SETTLE = timedelta(minutes=5)
+    creates_idempotent = False
+    search_settle = timedelta(minutes=5)
+    not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED
 
     def __init__(self, client: Sage200Client) -> None:
         self.client = client

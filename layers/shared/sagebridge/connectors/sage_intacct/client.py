@@ -68,7 +68,7 @@ from sagebridge.connectors.sage_intacct.xml import (
     request_document,
     sub,
 )
-from sagebridge.domain.kinds import DocumentKind
+from sagebridge.domain.kinds import DocumentKind, RecordKind
 from sagebridge.observability import logger, metrics
 
 PROVIDER = "sage_intacct"
@@ -474,10 +474,10 @@ class IntacctConnector:
     # refused with that reason.
     mapper: Mapper = export_mapper
     # What Intacct never takes, said before anything is built.
-    NOT_EXPORTED = export_mapper.NOT_EXPORTED
+    not_exported: Mapping[RecordKind, str] = export_mapper.NOT_EXPORTED
     # controlid + uniqueid: the gateway refuses to run a write function it has already executed.
-    IDEMPOTENT_CREATES = True
-    SEARCH_SETTLE = timedelta(minutes=5)  # not documented: assumed
+    creates_idempotent = True
+    search_settle = timedelta(minutes=5)  # not documented: assumed
 
     def __init__(self, client: IntacctClient) -> None:
         self.client = client
