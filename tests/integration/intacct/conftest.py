@@ -28,7 +28,8 @@ from local.sandboxes.sage_intacct import (
     SageIntacctSandbox,
     SandboxClock,
 )
-from sagebridge.connectors.sage_intacct.client import CompanyGates, IntacctConnector
+from sagebridge.connectors.sage_intacct.client import CompanyGates
+from sagebridge.connectors.sage_intacct.connector import IntacctConnector
 from sagebridge.connectors.sage_intacct.product import (
     SageIntacct,
     build_sage_intacct,

@@ -21,7 +21,7 @@ from sagebridge.connectors.sage200.client import Sage200Connector
 from sagebridge.connectors.sage_accounting import mapper as sage_accounting_mapper
 from sagebridge.connectors.sage_accounting.client import SageAccountingConnector
 from sagebridge.connectors.sage_intacct import export_mapper as intacct_mapper
-from sagebridge.connectors.sage_intacct.client import IntacctConnector
+from sagebridge.connectors.sage_intacct.connector import IntacctConnector
 from sagebridge.domain import SalesInvoice, TenantSettings
 from sagebridge.sync.export import ExportEngine
 

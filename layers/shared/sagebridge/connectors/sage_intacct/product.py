@@ -30,10 +30,10 @@ from sagebridge.connectors.product import Limits, SecretKeys
 from sagebridge.connectors.sage_intacct.client import (
     PROVIDER,
     IntacctClient,
-    IntacctConnector,
     IntacctCredentials,
     SessionCache,
 )
+from sagebridge.connectors.sage_intacct.connector import IntacctConnector
 from sagebridge.connectors.sage_intacct.feed import IntacctFeed
 from sagebridge.domain.errors import ConfigurationError, ConflictError
 from sagebridge.domain.settings import TenantSettings
