@@ -46,7 +46,7 @@ class OAuthProvider:
     rotates_refresh_token: bool = True
     default_refresh_ttl: timedelta | None = None  # when the server does not say
     # Sage 200 (Sage ID): a refresh token lives a fixed time from consent; a refresh does not
-    # push its end out, so the connection keeps the first expiry (sync.connections).
+    # push its end out, so the connection keeps the first expiry (connections.lifecycle).
     refresh_extends_on_use: bool = True
 
 
