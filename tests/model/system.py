@@ -52,8 +52,8 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
 from sagebridge.store.table import Table
 from sagebridge.sync.export import ExportResult
-from sagebridge.sync.payments import PollerReport, TenantPoll, poll_each, poll_product_tenant
 from sagebridge.sync.scheduling import LeaseHeld, WorkerDeps, handle_export_job
+from sagebridge.sync.tenant_polls import PollerReport, TenantPoll, poll_each, poll_product_tenant
 
 # Where functions/ is read from; SAGEBRIDGE_MODEL_CODE_ROOT runs the machine against another checkout
 # (with PYTHONPATH pointing at its layers/shared and root), e.g. to show a defect on older code.

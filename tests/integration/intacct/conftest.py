@@ -45,7 +45,7 @@ from sagebridge.settings import load_settings
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
 from sagebridge.sync.export import ExportEngine, ExportRequest, ExportResult
-from sagebridge.sync.payments import PollerReport, poll_all_tenants
+from sagebridge.sync.tenant_polls import PollerReport, poll_all_tenants
 from tests.integration.export.conftest import Host
 from tests.integration.payments.conftest import CapturingQueue, _Secrets, _Visibility
 

@@ -40,7 +40,7 @@ from sagebridge.settings import load_settings
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
 from sagebridge.sync.export import ExportEngine, ExportRequest, ExportResult
-from sagebridge.sync.payments import PollerReport, poll_all_tenants
+from sagebridge.sync.tenant_polls import PollerReport, poll_all_tenants
 from tests.integration.export.conftest import Host
 
 logger.setLevel("WARNING")  # one INFO line per Sage request drowns the test output

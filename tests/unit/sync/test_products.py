@@ -29,10 +29,10 @@ from sagebridge.domain.settings import Provider, TenantSettings
 from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.settings import load_settings
 from sagebridge.store.records import TenantRecord
-from sagebridge.sync import payments as payments_module
 from sagebridge.sync import products as products_module
-from sagebridge.sync.payments import TenantPoll
+from sagebridge.sync import tenant_polls
 from sagebridge.sync.products import SageProducts, is_product
+from sagebridge.sync.tenant_polls import TenantPoll
 
 ENV = {name: "x" for name in ("TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "TOKEN_KEY_ID", "EXPORT_QUEUE_URL",
                               "DELIVERY_QUEUE_URL", "PAYMENT_POLL_QUEUE_URL", "NOTIFICATION_TOPIC_ARN",
@@ -133,7 +133,7 @@ def feed_poll(monkeypatch):
     def poll(tenant_id: str, settings: TenantSettings, *, feed: Any, store: Any, outbox: Any, clock: Any) -> TenantPoll:
         assert outbox is OUTBOX and clock() == NOW
         return TenantPoll(tenant_id, "polled", error=f"polled by {feed}")
-    monkeypatch.setattr(payments_module, "poll_tenant", poll)
+    monkeypatch.setattr(tenant_polls, "poll_tenant", poll)
 
 
 @pytest.fixture

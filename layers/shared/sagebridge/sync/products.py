@@ -29,7 +29,8 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.queues import MessageQueue
 from sagebridge.store.records import ConnectionRecord
 from sagebridge.sync.currency import BusinessCurrencies
-from sagebridge.sync.payments import Clock, TenantPoll, poll_product_tenant
+from sagebridge.sync.payments import Clock
+from sagebridge.sync.tenant_polls import TenantPoll, poll_product_tenant
 
 # A product as the engines use it (the name the engines and tests know it by).
 ProductWiring = Product
