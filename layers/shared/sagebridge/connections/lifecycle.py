@@ -418,6 +418,14 @@ class ConnectionService:
         if record is not None:
             self.mark_dead(record, reason=str(error))
 
+    def connection_lost(self, tenant_id: str, error: SageError) -> bool:
+        """For a poll that Sage refused (`Product.connection_lost`): a revoked grant is the
+        connection lost (marked expired, operators told once); any other refusal is not."""
+        if not isinstance(error, GrantRevoked):
+            return False
+        self.report_grant_revoked(tenant_id, error)
+        return True
+
     def disconnect(self, tenant_id: str) -> bool:
         """Revoke the grant at Sage (best effort) and forget the tokens. True if there was one."""
         record = self.find(tenant_id)

@@ -30,7 +30,7 @@ from sagebridge.connections.connect_flow import ConnectFlow
 from sagebridge.connections.expiry import ExpiryWarnings, days_left
 from sagebridge.connections.lifecycle import ConnectionService, LeaseRefreshLock
 from sagebridge.connections.wiring import container_defaults, default_http_client
-from sagebridge.connectors.base import AuthError, GrantRevoked, NotConnected
+from sagebridge.connectors.base import AuthError, NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
 from sagebridge.connectors.pacing import RequestPacer
 from sagebridge.connectors.product import Limits, SecretKeys
@@ -112,10 +112,7 @@ class Sage200:
 
     def connection_lost(self, tenant_id: str, error: AuthError) -> bool:
         """A revoked grant: the connection is marked expired and operators are told (once)."""
-        if not isinstance(error, GrantRevoked):
-            return False
-        self.service.report_grant_revoked(tenant_id, error)
-        return True
+        return self.service.connection_lost(tenant_id, error)
 
     def list_sites(self, access_token: str) -> list[dict[str, Any]]:
         """The companies the signing-in user can open, as the connect flow offers them."""

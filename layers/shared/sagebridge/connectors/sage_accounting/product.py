@@ -15,7 +15,7 @@ import httpx
 from sagebridge.connections.connect_flow import ConnectFlow
 from sagebridge.connections.lifecycle import ConnectionService, LeaseRefreshLock
 from sagebridge.connections.wiring import DEFAULT_TIMEOUT, container_defaults, default_http_client
-from sagebridge.connectors.base import AuthError, GrantRevoked, NotConnected
+from sagebridge.connectors.base import AuthError, NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
 from sagebridge.connectors.product import Limits, SecretKeys
 from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector
@@ -86,10 +86,7 @@ class SageAccounting:
 
     def connection_lost(self, tenant_id: str, error: AuthError) -> bool:
         """A revoked grant: the connection is marked expired and operators are told (once)."""
-        if not isinstance(error, GrantRevoked):
-            return False
-        self.service.report_grant_revoked(tenant_id, error)
-        return True
+        return self.service.connection_lost(tenant_id, error)
 
     def keep_alive(self, tenant_ids: Sequence[str]) -> dict[str, int]:
         return asdict(self.service.keep_alive_all(list(tenant_ids)))
