@@ -15,7 +15,7 @@ from local.sandboxes.host_app.outbox import InMemoryOutbox
 from local.sandboxes.sage_accounting import SandboxClock
 from sagebridge.connectors.sage_accounting.feed import SageAccountingFeed
 from sagebridge.domain.settings import CatalogImport
-from sagebridge.sync.payments import poll_tenant
+from sagebridge.sync.tenant_polls import poll_tenant
 
 PAYMENT_STREAMS = 4  # contact_payments / contact_allocations, changed and deleted
 

@@ -363,7 +363,7 @@ class LocalStack:
 
         latency = self.sandbox_latency if self.sandbox_latency is not None else latency_from_env()
         # As with a real Sage app, only the registered callback may receive a code (Sage refuses any other).
-        from sagebridge.sync.connect_flow import CALLBACK_PATH
+        from sagebridge.connections.connect_flow import CALLBACK_PATH
 
         callbacks = [f"http://{host}:{self.api_port}{CALLBACK_PATH}" for host in ("127.0.0.1", "localhost")]
         for name in SANDBOXES:

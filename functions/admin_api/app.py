@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sagebridge.admin.dependencies import build_admin
+from sagebridge import composition
 from sagebridge.admin.mappings import MappingHealth, SageAccountRef
 from sagebridge.admin.models import (
     ConnectLink,
@@ -57,7 +57,7 @@ Tenant = Annotated[str, "tenant id"]
 @lru_cache(maxsize=1)
 def dependencies() -> Admin:
     """Built on first use, once per container; tests patch it."""
-    return build_admin(get_settings())
+    return composition.admin(get_settings())
 
 
 def _error(status: int, message: str, **extra: Any) -> Response:

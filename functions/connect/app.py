@@ -1,5 +1,6 @@
 """GET /connect/{tenant_id} and GET /oauth/callback: a tenant admin links their Sage business.
-Thin: wiring and HTTP shape only; the flow lives in sagebridge.sync.connect_flow."""
+Thin: HTTP shape only; the flow lives in sagebridge.connections.connect_flow, built by
+sagebridge.composition."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sagebridge import composition
+from sagebridge.composition import CALLBACK_PATH, ConnectDependencies, FlowResult
 from sagebridge.observability import logger, tracer
-from sagebridge.settings import get_settings
-from sagebridge.sync.connect_flow import CALLBACK_PATH, FlowResult
-from sagebridge.sync.sage200_wiring import ConnectDependencies, build_connect_flows
 
 app = APIGatewayHttpResolver()
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -22,7 +22,7 @@ _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 def dependencies() -> ConnectDependencies:
     """Built on first use, once per container; tests call `dependencies.cache_clear()` or patch it.
     One flow per Sage product: a tenant connects the one its settings name."""
-    return build_connect_flows(get_settings())
+    return composition.connect()
 
 
 def api_base_url(event: dict[str, Any]) -> str:

@@ -11,13 +11,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sagebridge import composition
+from sagebridge.composition import WorkerDeps, handle_export_job
 from sagebridge.host.jobs import ExportJob
 from sagebridge.observability import logger, metrics, tracer
-from sagebridge.settings import get_settings
-from sagebridge.store.aws import AwsClients
-from sagebridge.store.notifications import Notifier
-from sagebridge.sync.products import SageProducts
-from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -25,17 +22,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @lru_cache(maxsize=1)
 def dependencies() -> WorkerDeps:
     """Built on first use, once per container; tests call `dependencies.cache_clear()`."""
-    settings = get_settings()
-    clients = AwsClients()
-    products = SageProducts(settings, clients)
-    assert products.store is not None
-    return WorkerDeps(
-        store=products.store,
-        connector_for=products.connector_for,  # the tenant's own product: Accounting, Intacct or Sage 200
-        business_currency_for=products.business_currency_for,  # read from Sage, cached an hour per tenant
-        outbox=products.delivery_outbox(),
-        notify=Notifier(settings.notification_topic_arn, clients).publish,
-    )
+    return composition.export_worker()
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -6,24 +6,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import httpx
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sagebridge.host.delivery import REQUEST_TIMEOUT_SECONDS, DeliveryDeps, deliver, parse_message
-from sagebridge.host.secrets import WebhookSecrets
+from sagebridge import composition
+from sagebridge.composition import DeliveryDeps, deliver, parse_message
 from sagebridge.observability import logger, tracer
-from sagebridge.settings import get_settings
-from sagebridge.store.aws import AwsClients
-from sagebridge.store.deliveries import Deliveries
-from sagebridge.store.notifications import Notifier
-from sagebridge.store.queues import MessageQueue
-from sagebridge.store.table import Table
-from sagebridge.store.tenants import Tenants
-
-DEFAULT_MAX_RECEIVE_COUNT = 5  # the template's MaxReceiveCount default, if the queue cannot say
 
 # Report every failure per message, even when all fail: each carries its own backoff already.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -32,19 +21,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @lru_cache(maxsize=1)
 def dependencies() -> DeliveryDeps:
     """Built on first use, once per container; tests call `dependencies.cache_clear()`."""
-    settings = get_settings()
-    clients = AwsClients()
-    table = Table(settings.table_name, clients.dynamodb)
-    queue = MessageQueue(settings.delivery_queue_url, clients)
-    return DeliveryDeps(
-        tenants=Tenants(table),
-        deliveries=Deliveries(table),
-        secrets=WebhookSecrets(SecretsProvider(boto3_client=clients.secretsmanager), settings.settings_secret_name),
-        http=httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS, follow_redirects=False),
-        queue=queue,
-        max_receive_count=queue.max_receive_count() or DEFAULT_MAX_RECEIVE_COUNT,
-        notify=Notifier(settings.notification_topic_arn, clients).publish,
-    )
+    return composition.host_delivery()
 
 
 def record_handler(record: SQSRecord) -> str:

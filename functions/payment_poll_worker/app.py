@@ -13,10 +13,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sagebridge import composition
+from sagebridge.composition import PaymentPollJob, SageProducts
 from sagebridge.observability import logger, metrics, tracer
-from sagebridge.settings import get_settings
-from sagebridge.sync.payment_polls import PaymentPollJob
-from sagebridge.sync.products import SageProducts
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -24,7 +23,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @lru_cache(maxsize=1)
 def dependencies() -> SageProducts:
     """Built on first use, once per container; tests call `dependencies.cache_clear()`."""
-    return SageProducts(get_settings())
+    return composition.payment_poll_worker()
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:

@@ -10,20 +10,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sagebridge import composition
+from sagebridge.composition import ScheduleDeps, schedule_payment_polls, schedule_slot
 from sagebridge.observability import logger, metrics, tracer
-from sagebridge.settings import get_settings
-from sagebridge.store import Store
-from sagebridge.store.aws import AwsClients
-from sagebridge.store.queues import MessageQueue
-from sagebridge.sync.payment_polls import schedule_payment_polls, schedule_slot
 
 
 @lru_cache(maxsize=1)
-def dependencies() -> tuple[Store, MessageQueue]:
+def dependencies() -> ScheduleDeps:
     """Built on first use, once per container; tests call `dependencies.cache_clear()`."""
-    settings = get_settings()
-    clients = AwsClients()
-    return Store(settings.table_name, clients.dynamodb), MessageQueue(settings.payment_poll_queue_url, clients)
+    return composition.payment_poller()
 
 
 @logger.inject_lambda_context(clear_state=True)

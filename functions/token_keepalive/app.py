@@ -9,14 +9,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sagebridge import composition
+from sagebridge.composition import SageProducts
 from sagebridge.observability import logger, metrics, tracer
-from sagebridge.settings import get_settings
-from sagebridge.sync.products import SageProducts
 
 
 @lru_cache(maxsize=1)
 def dependencies() -> SageProducts:
-    return SageProducts(get_settings())
+    return composition.token_keepalive()
 
 
 @logger.inject_lambda_context(clear_state=True)

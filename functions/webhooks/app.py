@@ -10,18 +10,12 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sagebridge.host.secrets import WebhookSecrets
-from sagebridge.host.webhooks import WebhookDeps, WebhookReply, receive_webhook
+from sagebridge import composition
+from sagebridge.composition import WebhookDeps, WebhookReply, receive_webhook
 from sagebridge.observability import logger, tracer
 from sagebridge.security.signing import SIGNATURE_HEADER
-from sagebridge.settings import get_settings
-from sagebridge.store.aws import AwsClients
-from sagebridge.store.queues import MessageQueue
-from sagebridge.store.table import Table
 
 app = APIGatewayHttpResolver()
 
@@ -29,16 +23,7 @@ app = APIGatewayHttpResolver()
 @lru_cache(maxsize=1)
 def dependencies() -> WebhookDeps:
     """Built on first use (not at import), once per container; tests call `dependencies.cache_clear()`."""
-    settings = get_settings()
-    clients = AwsClients()
-    return WebhookDeps(
-        table=Table(settings.table_name, clients.dynamodb),
-        export_queue=MessageQueue(settings.export_queue_url, clients),
-        secrets=WebhookSecrets(SecretsProvider(boto3_client=clients.secretsmanager), settings.settings_secret_name),
-        idempotency_store=DynamoDBPersistenceLayer(
-            table_name=settings.idempotency_table_name, boto3_client=clients.dynamodb
-        ),
-    )
+    return composition.webhooks()
 
 
 def _raw_body(event: dict[str, Any]) -> bytes | None:

@@ -33,10 +33,10 @@ from sagebridge.connectors.sage_intacct import export_mapper, reads
 from sagebridge.connectors.sage_intacct.client import (
     CompanyGates,
     IntacctClient,
-    IntacctConnector,
     IntacctCredentials,
     SessionCache,
 )
+from sagebridge.connectors.sage_intacct.connector import IntacctConnector
 from sagebridge.connectors.sage_intacct.feed import IntacctFeed
 from sagebridge.connectors.sage_intacct.xml import Function, element, sub
 from sagebridge.domain import Customer, CustomerPayment, SalesCreditNote, SalesInvoice, TenantSettings

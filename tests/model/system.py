@@ -1,6 +1,6 @@
 """The real system, wired once per test module for the model: the webhooks function (its own
 handler module, fed HTTP API v2 events signed as the host signs them), the export worker
-(`handle_export_job`), the payment poller (`poll_connected_tenant`), the Sage Accounting sandbox in
+(`handle_export_job`), the payment poller (`poll_product_tenant`), the Sage Accounting sandbox in
 process and DynamoDB Local. Each hypothesis example gets a `Tenant` of its own (fresh tenant id and
 a fresh sandbox business) on the shared tables, so no table is created per example.
 
@@ -39,6 +39,7 @@ from local.sandboxes.sage_accounting import (
     SageAccountingSandbox,
     SandboxClock,
 )
+from sagebridge.connectors.sage_accounting.product import SageAccounting, build_sage_accounting
 from sagebridge.domain import TenantSettings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
 from sagebridge.host.outbound import DeliveryOutbox
@@ -51,9 +52,8 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
 from sagebridge.store.table import Table
 from sagebridge.sync.export import ExportResult
-from sagebridge.sync.payments import PollerReport, TenantPoll, poll_connected_tenant, poll_each
-from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting
 from sagebridge.sync.scheduling import LeaseHeld, WorkerDeps, handle_export_job
+from sagebridge.sync.tenant_polls import PollerReport, TenantPoll, poll_each, poll_product_tenant
 
 # Where functions/ is read from; SAGEBRIDGE_MODEL_CODE_ROOT runs the machine against another checkout
 # (with PYTHONPATH pointing at its layers/shared and root), e.g. to show a defect on older code.
@@ -272,8 +272,8 @@ class Tenant:
         outbox = DeliveryOutbox(self.outbox.queue, self.outbox.deliveries)  # type: ignore[arg-type]
         report = poll_each(
             PollerReport(), [(self.tenant_id, self.settings())],
-            lambda tenant_id, settings: poll_connected_tenant(system.sage, tenant_id, settings, outbox,
-                                                              clock=system.clock.now, feed_for=system.sage.feed_for),
+            lambda tenant_id, settings: poll_product_tenant(system.sage, tenant_id, settings, store=system.sage.store,
+                                                            outbox=outbox, clock=system.clock.now),
             is_connected=system.sage.service.is_connected)
         return report.tenants[0]
 

@@ -15,10 +15,10 @@ from local.sandboxes.sage_intacct import (
     DEFAULT_USER,
     SageIntacctSandbox,
 )
+from sagebridge.connectors.sage_intacct.product import build_sage_intacct
 from sagebridge.domain.settings import Provider
 from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.store.aws import AwsClients
-from sagebridge.sync.intacct_wiring import build_sage_intacct
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from local.sandboxes.sage_accounting import (
     SandboxClock,
 )
 from sagebridge.admin.service import Admin
+from sagebridge.connectors.sage_accounting.product import build_sage_accounting
 from sagebridge.domain import MODEL_FOR_KIND, Customer, DocumentKind, canonical_json, ledger_of, payload_hash
 from sagebridge.domain.settings import Provider
 from sagebridge.host.jobs import ExportJob
@@ -44,7 +45,6 @@ from sagebridge.store import StagedDocument, Store
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.webhook_secrets import WebhookSecretStore
 from sagebridge.sync.products import SageProducts
-from sagebridge.sync.sage_accounting_wiring import build_sage_accounting
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
 
 logger.setLevel("WARNING")

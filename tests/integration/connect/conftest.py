@@ -26,11 +26,11 @@ from local.sandboxes.sage_accounting.app import (
     SageAccountingSandbox,
 )
 from local.sandboxes.sage_accounting.clock import SandboxClock
+from sagebridge.connectors.sage_accounting.product import SageAccounting, build_sage_accounting
 from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.settings import load_settings
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
-from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting
 
 ROOT = Path(__file__).resolve().parents[3]
 API_DOMAIN = "abc123.execute-api.eu-west-2.amazonaws.com"

@@ -140,9 +140,11 @@ def test_the_export_worker_wires_the_cached_business_currency(monkeypatch):
         def delivery_outbox(self) -> Any:
             return None
 
-    monkeypatch.setattr(app, "get_settings", lambda: type("S", (), {"notification_topic_arn": "arn"})())
-    monkeypatch.setattr(app, "AwsClients", lambda: None)
-    monkeypatch.setattr(app, "SageProducts", Products)
-    monkeypatch.setattr(app, "Notifier", lambda *_a: type("N", (), {"publish": None})())
+    from sagebridge import composition  # the handler's graph is built there
+
+    monkeypatch.setattr(composition, "get_settings", lambda: type("S", (), {"notification_topic_arn": "arn"})())
+    monkeypatch.setattr(composition, "AwsClients", lambda: None)
+    monkeypatch.setattr(composition, "SageProducts", Products)
+    monkeypatch.setattr(composition, "Notifier", lambda *_a: type("N", (), {"publish": None})())
     deps = app.dependencies.__wrapped__()
     assert deps.business_currency_for is not None and deps.business_currency_for("t", None) == "EUR"

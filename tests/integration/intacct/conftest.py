@@ -28,8 +28,15 @@ from local.sandboxes.sage_intacct import (
     SageIntacctSandbox,
     SandboxClock,
 )
-from sagebridge.connectors.sage_intacct.client import CompanyGates, IntacctConnector
+from sagebridge.connectors.sage_intacct.client import CompanyGates
+from sagebridge.connectors.sage_intacct.connector import IntacctConnector
+from sagebridge.connectors.sage_intacct.product import (
+    SageIntacct,
+    build_sage_intacct,
+    connect_intacct,
+)
 from sagebridge.domain import Customer, DocumentKind, TenantSettings
+from sagebridge.domain.settings import Provider
 from sagebridge.host.delivery import DeliveryDeps, deliver
 from sagebridge.host.outbound import DeliveryMessage, DeliveryOutbox
 from sagebridge.observability import logger
@@ -38,8 +45,7 @@ from sagebridge.settings import load_settings
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
 from sagebridge.sync.export import ExportEngine, ExportRequest, ExportResult
-from sagebridge.sync.intacct_wiring import SageIntacct, build_sage_intacct, connect_intacct, poll_intacct_tenants
-from sagebridge.sync.payments import PollerReport
+from sagebridge.sync.tenant_polls import PollerReport, poll_all_tenants
 from tests.integration.export.conftest import Host
 from tests.integration.payments.conftest import CapturingQueue, _Secrets, _Visibility
 
@@ -107,7 +113,10 @@ class World:
     def poll(self, *, advance_minutes: float = 0) -> PollerReport:
         if advance_minutes:
             self.clock.advance(minutes=advance_minutes)
-        return poll_intacct_tenants(self.intacct, self.outbox, clock=self.clock.now)
+        report = poll_all_tenants(self.intacct, Provider.SAGE_INTACCT, store=self.intacct.store, outbox=self.outbox,
+                                  clock=self.clock.now)
+        report.tenants = [t for t in report.tenants if t.outcome != "skipped"]  # other products' tenants
+        return report
 
     def deliver_all(self, *, copies: int = 2) -> None:
         fresh = self.queue.messages[self.delivered_upto:]

@@ -15,10 +15,10 @@ from local.sandboxes.sage_intacct import (
     SageIntacctSandbox,
     SandboxClock,
 )
+from sagebridge.connectors.sage_intacct.product import IntacctCurrencyUnknown, connect_intacct
 from sagebridge.domain import DocumentKind
 from sagebridge.host.jobs import ExportJob
 from sagebridge.sync.currency import BusinessCurrencies
-from sagebridge.sync.intacct_wiring import IntacctCurrencyUnknown, connect_intacct
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
 from tests.integration.export.conftest import Host
 

@@ -21,7 +21,7 @@ from local.sandboxes.sage_intacct import (
 )
 from sagebridge.connectors.base import AuthError, NotConnected
 from sagebridge.connectors.sage_intacct.client import CompanyGates
-from sagebridge.sync.intacct_wiring import IntacctLoginRefused, connect_intacct
+from sagebridge.connectors.sage_intacct.product import IntacctLoginRefused, connect_intacct
 
 from .conftest import START, TENANT, tenant_settings
 

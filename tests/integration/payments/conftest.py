@@ -28,7 +28,9 @@ from local.sandboxes.sage_accounting import (
     SandboxClock,
     SyncASGITransport,
 )
+from sagebridge.connectors.sage_accounting.product import SageAccounting, build_sage_accounting
 from sagebridge.domain import TenantSettings
+from sagebridge.domain.settings import Provider
 from sagebridge.host.delivery import DeliveryDeps, deliver
 from sagebridge.host.outbound import DeliveryMessage, DeliveryOutbox
 from sagebridge.observability import logger
@@ -38,8 +40,7 @@ from sagebridge.settings import load_settings
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
 from sagebridge.sync.export import ExportEngine, ExportRequest, ExportResult
-from sagebridge.sync.payments import PollerReport, poll_all_tenants
-from sagebridge.sync.sage_accounting_wiring import SageAccounting, build_sage_accounting
+from sagebridge.sync.tenant_polls import PollerReport, poll_all_tenants
 from tests.integration.export.conftest import Host
 
 logger.setLevel("WARNING")  # one INFO line per Sage request drowns the test output
@@ -130,7 +131,8 @@ class World:
     def poll(self, *, advance_minutes: float = 0) -> PollerReport:
         if advance_minutes:
             self.clock.advance(minutes=advance_minutes)
-        report = poll_all_tenants(self.sage, self.outbox, clock=self.clock.now, feed_for=self.sage.feed_for)
+        report = poll_all_tenants(self.sage, Provider.SAGE_ACCOUNTING, store=self.sage.store, outbox=self.outbox,
+                                  clock=self.clock.now)
         self.reports.append(report)
         return report
 

@@ -26,7 +26,9 @@ from local.sandboxes.sage200 import (
     Sage200Sandbox,
     SandboxClock,
 )
+from sagebridge.connectors.sage200.product import Sage200, build_sage200
 from sagebridge.domain import TenantSettings
+from sagebridge.domain.settings import Provider
 from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.observability import logger
 from sagebridge.security.secrets import IntegrationSecrets
@@ -36,8 +38,7 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.notifications import FailureSummary
 from sagebridge.store.store import Store
 from sagebridge.sync.export import ExportEngine, ExportRequest, ExportResult
-from sagebridge.sync.payments import PollerReport
-from sagebridge.sync.sage200_wiring import Sage200, build_sage200
+from sagebridge.sync.tenant_polls import PollerReport, poll_all_tenants
 from tests.integration.export.conftest import Host
 
 logger.setLevel("WARNING")  # one INFO line per Sage request drowns the test output
@@ -118,7 +119,8 @@ class World:
     def poll(self, *, advance_minutes: float = 0) -> PollerReport:
         if advance_minutes:
             self.clock.advance(minutes=advance_minutes)
-        report = self.sage.poll_all_tenants(self.outbox, clock=self.clock.now)
+        report = poll_all_tenants(self.sage, Provider.SAGE_200, store=self.sage.store, outbox=self.outbox,
+                                  clock=self.clock.now)
         self.reports.append(report)
         return report
 

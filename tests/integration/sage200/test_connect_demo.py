@@ -10,11 +10,13 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import SecretStr
 
 from local.sandboxes.sage_accounting import AUTHORIZE_URL as SA_AUTHORIZE_URL
+from sagebridge import composition
+from sagebridge.connectors.sage_accounting.product import build_sage_accounting
 from sagebridge.domain import DocumentKind, TenantSettings
+from sagebridge.domain.settings import Provider
 from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.store.aws import AwsClients
-from sagebridge.sync.sage200_wiring import build_connect_flows
-from sagebridge.sync.sage_accounting_wiring import build_sage_accounting
+from sagebridge.sync.products import SageProducts
 
 from ..export.conftest import customer, document, line
 from .conftest import PUBLIC_API_URL, SIGNING_KEY, TENANT
@@ -29,8 +31,9 @@ def _connect_deps(world, kms):
     settings = world.sage.settings.model_copy(update={"sage_accounting_auth_url": SA_AUTHORIZE_URL})
     sa = build_sage_accounting(settings, store=world.store, clients=AwsClients(kms=kms[0]), http=world.http,
                                secrets=secrets, clock=world.clock.now, notify=lambda s: None)
-    return build_connect_flows(settings, sage_accounting=sa, sage200=world.sage, secrets=secrets,
-                               clock=world.clock.now)
+    products = SageProducts(settings, AwsClients(kms=kms[0]), store=world.store, secrets=secrets,
+                            built={Provider.SAGE_ACCOUNTING: sa, Provider.SAGE_200: world.sage})
+    return composition.connect(settings, products=products, clock=world.clock.now)
 
 
 def _query(url: str) -> dict[str, str]:

@@ -12,10 +12,10 @@ import httpx
 from pydantic import SecretStr
 
 from local.sandboxes.sage200 import Sage200Sandbox, SandboxClock
+from sagebridge.connectors.sage200.product import build_sage200
 from sagebridge.security.tokens import TokenSet
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
-from sagebridge.sync.sage200_wiring import build_sage200
 
 from .conftest import PUBLIC_API_URL, START, TENANT, sage200_secrets, sage200_settings
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from sagebridge.connectors.sage200.client import Sage200Connector
 from sagebridge.connectors.sage_accounting import mapper as sage_accounting_mapper
 from sagebridge.connectors.sage_accounting.client import SageAccountingConnector
 from sagebridge.connectors.sage_intacct import export_mapper as intacct_mapper
-from sagebridge.connectors.sage_intacct.client import IntacctConnector
+from sagebridge.connectors.sage_intacct.connector import IntacctConnector
 from sagebridge.domain import SalesInvoice, TenantSettings
 from sagebridge.sync.export import ExportEngine
 
@@ -43,8 +44,9 @@ def test_the_protocol_lists_exactly_what_the_engine_and_the_reconciliation_read(
     read = set()
     for source in (sync / "export.py", sync / "reconcile.py"):
         read |= set(re.findall(r"\bmapper\.([A-Za-z_]+)", source.read_text()))
-    # not_exported(connector) reads the mapper's NOT_EXPORTED for the engine and the status check.
-    read |= set(re.findall(r"connector\.mapper\.([A-Za-z_]+)", (LAYER / "sagebridge/connectors/base.py").read_text()))
+    # Each connector declares `not_exported` from its mapper's NOT_EXPORTED (the engine and the status check read it).
+    for connector in (LAYER / "sagebridge/connectors").glob("*/c*.py"):
+        read |= set(re.findall(r"not_exported: .*= \w*mapper\.([A-Za-z_]+)", connector.read_text()))
     assert read == set(MEMBERS)
     assert len(MEMBERS) == 25 and CONSTANTS == ["ALLOCATION_SIGN", "CONTACT_TYPE", "NOT_EXPORTED", "PAYMENT_TYPE",
                                                 "TOTALS_FROM_LINES", "TaxTable"]
@@ -62,6 +64,9 @@ def test_each_products_connector_brings_a_mapper_with_every_member(provider):
     connector = CONNECTORS[provider]
     assert connector.provider == provider
     mapper = connector.mapper
+    # What it declares of itself, typed (the export engine reads these, no defaults behind them).
+    assert connector.not_exported is mapper.NOT_EXPORTED
+    assert isinstance(connector.creates_idempotent, bool) and isinstance(connector.search_settle, timedelta)
     missing = [n for n in MEMBERS if not hasattr(mapper, n)]
     assert missing == []
     assert isinstance(mapper, Mapper)

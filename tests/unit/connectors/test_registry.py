@@ -24,10 +24,8 @@ CONNECTOR_PACKAGE = {
     Provider.SAGE_INTACCT: "sagebridge.connectors.sage_intacct",
     Provider.SAGE_200: "sagebridge.connectors.sage200",
 }
-# Still imported by the engines whatever the tenant's product: the export engine's and the
-# reconciliation's fallback mapper and the catalog's feed are Sage Accounting's (issue 15, items 1
-# and 3, remove them; then drop this and the check below covers every product).
-ENGINES_STILL_IMPORT = {"sagebridge.connectors.sage_accounting"}
+# Imported by the engines whatever the tenant's product: none any more (the engines name no product).
+ENGINES_STILL_IMPORT: set[str] = set()
 
 
 def wiring_module(provider: Provider) -> str:

@@ -60,10 +60,10 @@ def test_a_failed_transaction_keeps_nothing_and_the_client_reports_the_function_
     from sagebridge.connectors.sage_intacct.client import (
         CompanyGates,
         IntacctClient,
-        IntacctConnector,
         IntacctCredentials,
         SessionCache,
     )
+    from sagebridge.connectors.sage_intacct.connector import IntacctConnector
 
     sandbox = SageIntacctSandbox(clock=SandboxClock.frozen_at("2025-03-03T09:00:00+00:00"))
     transport = sandbox.sync_transport()

@@ -13,15 +13,26 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from sagebridge.connectors.base import LinkConnect, Login, LoginConnect, Product
+from sagebridge.connectors.base import (
+    AuthError,
+    GrantRevoked,
+    LinkConnect,
+    Login,
+    LoginConnect,
+    NotConnected,
+    Product,
+    SageError,
+)
+from sagebridge.connectors.product import Limits, SecretKeys
 from sagebridge.domain.errors import ConfigurationError
 from sagebridge.domain.settings import Provider, TenantSettings
 from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.settings import load_settings
 from sagebridge.store.records import TenantRecord
 from sagebridge.sync import products as products_module
-from sagebridge.sync.payments import TenantPoll
+from sagebridge.sync import tenant_polls
 from sagebridge.sync.products import SageProducts, is_product
+from sagebridge.sync.tenant_polls import TenantPoll
 
 ENV = {name: "x" for name in ("TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "TOKEN_KEY_ID", "EXPORT_QUEUE_URL",
                               "DELIVERY_QUEUE_URL", "PAYMENT_POLL_QUEUE_URL", "NOTIFICATION_TOPIC_ARN",
@@ -44,6 +55,11 @@ class FakeProduct:
     connected: set[str] = field(default_factory=set)
     expiring: bool = True  # holds grants that expire (OAuth) or a login that does not
     asked: list[tuple[str, str]] = field(default_factory=list)
+    refusal: SageError | None = None  # what the tenant's feed raises (a dead connection, Sage down)
+    lost: list[str] = field(default_factory=list)  # tenants whose connection it was told is lost
+
+    secret_keys = SecretKeys(required=())
+    limits = Limits()
 
     @property
     def connects_by(self) -> LinkConnect | LoginConnect:
@@ -62,10 +78,15 @@ class FakeProduct:
         self.asked.append(("is_connected", tenant_id))
         return tenant_id in self.connected
 
-    def poll_tenant(self, tenant_id: str, settings: TenantSettings, outbox: Any) -> TenantPoll:
-        assert outbox is OUTBOX
-        self.asked.append(("poll_tenant", tenant_id))
-        return TenantPoll(tenant_id, "polled", error=f"polled by {self.name}")
+    def feed_for(self, tenant_id: str, settings: TenantSettings) -> Any:
+        self.asked.append(("feed_for", tenant_id))
+        if self.refusal is not None:
+            raise self.refusal
+        return f"{self.name} feed"
+
+    def connection_lost(self, tenant_id: str, error: AuthError) -> bool:
+        self.lost.append(tenant_id)
+        return isinstance(error, GrantRevoked)
 
     def keep_alive(self, tenant_ids: Sequence[str]) -> Mapping[str, int] | None:
         self.asked.append(("keep_alive", ",".join(tenant_ids)))
@@ -102,7 +123,17 @@ TENANTS = {"acme": "sage_accounting", "zuper": "sage_intacct", "brick": "sage200
 
 def products_of(fakes: Mapping[Provider, FakeProduct], tenants: Tenants | None = None) -> SageProducts:
     store: Any = Store(tenants or Tenants(TENANTS, disabled=["old"]))
-    return SageProducts(load_settings(ENV), store=store, built=dict(fakes), outbox=OUTBOX, secrets=SECRETS)
+    return SageProducts(load_settings(ENV), store=store, built=dict(fakes), outbox=OUTBOX, secrets=SECRETS,
+                        clock=lambda: NOW)
+
+
+@pytest.fixture(autouse=True)
+def feed_poll(monkeypatch):
+    """The engine's poll of one feed, recorded: what it was given is what the tests check."""
+    def poll(tenant_id: str, settings: TenantSettings, *, feed: Any, store: Any, outbox: Any, clock: Any) -> TenantPoll:
+        assert outbox is OUTBOX and clock() == NOW
+        return TenantPoll(tenant_id, "polled", error=f"polled by {feed}")
+    monkeypatch.setattr(tenant_polls, "poll_tenant", poll)
 
 
 @pytest.fixture
@@ -124,10 +155,10 @@ def test_each_call_goes_to_the_tenant_s_own_product(fakes, tenant, provider):
     settings = TenantSettings(provider=provider)
     assert products.connector_for(tenant, settings) == f"{fakes[provider].name} connector for {tenant}"
     assert products.is_connected(tenant, settings)
-    assert products.poll_tenant(tenant).error == f"polled by {fakes[provider].name}"
+    assert products.poll_tenant(tenant).error == f"polled by {fakes[provider].name} feed"
     assert products.disconnect(tenant, provider) is True
     assert [call for call, _ in fakes[provider].asked] == [
-        "connector_for", "is_connected", "is_connected", "poll_tenant", "disconnect"]
+        "connector_for", "is_connected", "is_connected", "feed_for", "disconnect"]
     assert all(not f.asked for p, f in fakes.items() if p is not provider)  # the others were not asked
 
 
@@ -136,7 +167,20 @@ def test_a_tenant_not_connected_or_disabled_is_not_polled(fakes):
     products = products_of(fakes)
     assert products.poll_tenant("brick").outcome == "not_connected"
     assert products.poll_tenant("old").outcome == "skipped" and products.poll_tenant("gone").outcome == "skipped"
-    assert ("poll_tenant", "brick") not in fakes[Provider.SAGE_200].asked
+    assert ("feed_for", "brick") not in fakes[Provider.SAGE_200].asked
+
+
+def test_a_connection_the_product_declares_lost_is_an_outcome_and_any_other_refusal_raises(fakes):
+    products = products_of(fakes)
+    fakes[Provider.SAGE_200].refusal = GrantRevoked("invalid_grant")
+    assert (products.poll_tenant("brick").outcome, products.poll_tenant("brick").error) == ("expired", "invalid_grant")
+    fakes[Provider.SAGE_200].refusal = AuthError("401 after a refresh")
+    with pytest.raises(AuthError):  # the product says this is not a dead connection: the job is retried
+        products.poll_tenant("brick")
+    assert fakes[Provider.SAGE_200].lost == ["brick", "brick", "brick"]
+    fakes[Provider.SAGE_200].refusal = NotConnected("disconnected since the job was queued")
+    assert products.poll_tenant("brick").outcome == "not_connected"
+    assert fakes[Provider.SAGE_ACCOUNTING].lost == [] and fakes[Provider.SAGE_INTACCT].lost == []
 
 
 def test_keep_alive_asks_each_product_in_use_once_and_adds_up_their_counts(fakes):

@@ -249,6 +249,10 @@ class Connector(Protocol):
 
     provider: str
     mapper: Mapper  # builds the bodies this connector sends and reads its records back
+    # What the product declares about itself, read by the export engine and the status check:
+    not_exported: Mapping[RecordKind, str]  # kinds it never takes -> the reason the host sees (empty: all)
+    creates_idempotent: bool  # Sage refuses a second create with the same idempotency key (a resend is harmless)
+    search_settle: timedelta  # how long its lists/searches may lag a create (a miss sooner may still be there)
 
     # contacts (customers and vendors)
     def find_contacts(
@@ -321,23 +325,20 @@ class Feed(Protocol):
 
 
 def not_exported(connector: Connector) -> Mapping[RecordKind, str]:
-    """The kinds a product never takes, each with the reason the host sees (declared by its connector
-    or its mapper as NOT_EXPORTED; empty: it takes every kind)."""
-    declared: Mapping[RecordKind, str] | None = getattr(connector, "NOT_EXPORTED", None)
-    return declared or connector.mapper.NOT_EXPORTED
+    """The kinds a product never takes, each with the reason the host sees (empty: every kind)."""
+    return connector.not_exported
 
 
-def creates_idempotent(connector: Any) -> bool:
+def creates_idempotent(connector: Connector) -> bool:
     """Does the product itself refuse to create a record twice for the same idempotency key (so a
-    resend after a lost answer is harmless)? Declared by the connector as IDEMPOTENT_CREATES; a
-    connector that does not say is taken to pass the key through (as the protocol asks)."""
-    return bool(getattr(connector, "IDEMPOTENT_CREATES", True))
+    resend after a lost answer is harmless)?"""
+    return connector.creates_idempotent
 
 
-def search_settle(connector: Any) -> timedelta:
-    """How long the product's list/search queries may lag a create (declared by the connector as
-    SEARCH_SETTLE): a record a lookup misses sooner than this after its create may still be there."""
-    return getattr(connector, "SEARCH_SETTLE", None) or timedelta(0)
+def search_settle(connector: Connector) -> timedelta:
+    """How long the product's list/search queries may lag a create: a record a lookup misses sooner
+    than this after its create may still be there."""
+    return connector.search_settle
 
 
 __all__ = [

@@ -6,7 +6,7 @@ Sage Accounting: `connectors.sage_accounting.oauth.sage_accounting_provider(sett
 
 Refresh semantics (Sage Accounting): access tokens live 300 s; refresh tokens 31 days and are
 rotated on every refresh, the old one dead at once. So a refresh must be spent by exactly one
-caller: single-flight is the caller's job (sagebridge.sync.connections), this module never retries
+caller: single-flight is the caller's job (sagebridge.connections.lifecycle), this module never retries
 a refresh whose request may have reached the server.
 """
 
@@ -46,7 +46,7 @@ class OAuthProvider:
     rotates_refresh_token: bool = True
     default_refresh_ttl: timedelta | None = None  # when the server does not say
     # Sage 200 (Sage ID): a refresh token lives a fixed time from consent; a refresh does not
-    # push its end out, so the connection keeps the first expiry (sync.connections).
+    # push its end out, so the connection keeps the first expiry (connections.lifecycle).
     refresh_extends_on_use: bool = True
 
 

@@ -1,30 +1,44 @@
 """What the engines need from one Sage product's wiring, whichever product it is.
 
 `SageProducts` (sync/products.py) asks the registry (connectors/registry.py) for the tenant's
-product and then talks to it only through `Product`: a connector bound to the tenant, whether the
-tenant is connected, one tenant's payment/catalog poll, keeping tokens alive, disconnecting, and how
-a tenant connects (a connect link through Sage's own sign-in, or a login typed in).
-
-`Product` is generic in what the poll writes to and returns (the host's delivery outbox and the
-poll's report): those types belong to layers above the connectors, so the engine names them
-(`Product[DeliveryOutbox, TenantPoll]`) and this module stays free of them.
+product and then talks to it only through `Product`: a connector and a feed bound to the tenant,
+whether the tenant is connected, what a connection found dead means, keeping tokens alive,
+disconnecting, and how a tenant connects (a connect link through Sage's own sign-in, or a login
+typed in). A product also declares, as data, what it needs: the keys of the settings secret it
+reads (`SecretKeys`) and its request limit (`Limits`). The poll itself is the engine's
+(sync/payments.py): a product only hands it the tenant's feed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
 from sagebridge.domain.settings import TenantSettings
 
 if TYPE_CHECKING:  # base.py re-exports this module, so the import runs one way only
-    from sagebridge.connectors.base import Connector
+    from sagebridge.connectors.base import AuthError, Connector, Feed
 
-Outbox = TypeVar("Outbox", contravariant=True)  # where a poll queues news for the host
-Poll = TypeVar("Poll", covariant=True)  # what a poll reports
+
+@dataclass(frozen=True)
+class SecretKeys:
+    """The keys of the integration's settings secret a product reads: `required` must all be set
+    before the product is built; `connect` (a subset, usually) decide whether its connect flow is
+    offered at all (a deployment without them simply has no such product)."""
+
+    required: tuple[str, ...]
+    connect: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What Sage allows a product's callers: requests per minute the client paces itself under
+    (None: no pacing; 429s are honoured all the same)."""
+
+    requests_per_minute: float | None = None
 
 
 @dataclass(frozen=True)
@@ -58,11 +72,19 @@ class LoginConnect(Protocol):
 
 
 @runtime_checkable
-class Product(Protocol[Outbox, Poll]):
+class Product(Protocol):
     """One Sage product's wiring, built once per container by its registry line."""
 
     @property
     def connects_by(self) -> LinkConnect | LoginConnect: ...
+
+    @property
+    def secret_keys(self) -> SecretKeys:
+        """The settings-secret keys it reads (checked when it is built)."""
+        ...
+
+    @property
+    def limits(self) -> Limits: ...
 
     def connector_for(self, tenant_id: str, settings: TenantSettings) -> Connector:
         """The product bound to the tenant's connection (NotConnected when it has none)."""
@@ -70,9 +92,15 @@ class Product(Protocol[Outbox, Poll]):
 
     def is_connected(self, tenant_id: str) -> bool: ...
 
-    def poll_tenant(self, tenant_id: str, settings: TenantSettings, outbox: Outbox) -> Poll:
-        """One tenant's payments and catalog. A dead grant or a refused login is an outcome (the
-        tenant must connect again), not an error; any other failure raises."""
+    def feed_for(self, tenant_id: str, settings: TenantSettings) -> Feed:
+        """What the payment poller and the catalog import read of the tenant's books (NotConnected
+        when it has no connection)."""
+        ...
+
+    def connection_lost(self, tenant_id: str, error: AuthError) -> bool:
+        """Sage refused the tenant's connection during a poll. True: the connection is dead (the
+        tenant must connect again; the product has recorded it and told operators where it does);
+        the poll reports it as expired. False: an ordinary failure, raised to the caller."""
         ...
 
     def keep_alive(self, tenant_ids: Sequence[str]) -> Mapping[str, int] | None:
@@ -86,4 +114,4 @@ class Product(Protocol[Outbox, Poll]):
         ...
 
 
-__all__ = ["LinkConnect", "Login", "LoginConnect", "Product"]
+__all__ = ["Limits", "LinkConnect", "Login", "LoginConnect", "Product", "SecretKeys"]

@@ -5,6 +5,7 @@ environment, never logged (SecretStr)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
@@ -32,30 +33,22 @@ class IntegrationSecrets(BaseModel):
     # Signs OAuth `state` and connect links; 32+ characters of randomness.
     state_signing_key: SecretStr = Field(min_length=32)
 
-    def require_sage_accounting(self) -> None:
-        if not self.sage_accounting_client_id or not self.sage_accounting_client_secret.get_secret_value():
-            raise ConfigurationError(
-                "the settings secret has no sage_accounting_client_id / sage_accounting_client_secret"
-            )
+    def missing(self, keys: Iterable[str]) -> list[str]:
+        """Those of `keys` (a product's declared secret keys) that are not set."""
+        return [key for key in keys if not _value(getattr(self, key, None))]
 
+    def has(self, keys: Iterable[str]) -> bool:
+        return not self.missing(keys)
 
-    @property
-    def has_sage200(self) -> bool:
-        return bool(self.sage200_client_id and self.sage200_client_secret.get_secret_value())
-
-    def require_sage200(self) -> None:
-        missing = [name for name, value in (
-            ("sage200_client_id", self.sage200_client_id),
-            ("sage200_client_secret", self.sage200_client_secret.get_secret_value()),
-            ("sage200_subscription_key", self.sage200_subscription_key.get_secret_value()),
-        ) if not value]
+    def require(self, keys: Iterable[str]) -> None:
+        """ConfigurationError naming the keys (never a value) when any of `keys` is not set."""
+        missing = self.missing(keys)
         if missing:
             raise ConfigurationError("the settings secret has no " + " / ".join(missing))
 
 
-    def require_sage_intacct(self) -> None:
-        if not self.intacct_sender_id or not self.intacct_sender_password.get_secret_value():
-            raise ConfigurationError("the settings secret has no intacct_sender_id / intacct_sender_password")
+def _value(value: object) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value or "")
 
 
 _providers: dict[int, parameters.SecretsProvider] = {}

@@ -30,19 +30,17 @@ per poll) only when money touched it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from sagebridge.connectors.base import Feed, GrantRevoked, NotConnected, NotFound
-from sagebridge.domain.errors import ConfigurationError
+from sagebridge.connectors.base import Feed, NotFound
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.money import to_decimal
-from sagebridge.domain.settings import Provider, TenantSettings, parse_tenant_settings
 from sagebridge.host.outbound import (
     CreditNoteRefunded,
     CreditNoteRefundReversed,
@@ -60,15 +58,10 @@ from sagebridge.store.records import IdMapping
 from sagebridge.store.store import Store
 from sagebridge.sync.catalog import (
     OVERLAP,
-    CatalogReport,
     cursor_position,
-    import_catalog,
     window_start,
 )
 from sagebridge.sync.export import LINKED_UNPOLLED_KIND
-
-if TYPE_CHECKING:  # a type only: the wiring imports this module, and other products' polls need no Sage Accounting
-    from sagebridge.sync.sage_accounting_wiring import SageAccounting
 
 PAYMENTS_STREAM = "sage_payments"
 # A tenant's first poll: nothing before this is news (payments need invoices we exported anyway).
@@ -424,127 +417,13 @@ def _send_reversal(poll: _Poll, reversal: _Reversal) -> None:
     poll.report.reversals += 1
 
 
-# ------------------------------------------------------------------------------------- every tenant
-
-
-@dataclass
-class TenantPoll:
-    tenant_id: str
-    outcome: Literal["polled", "not_connected", "expired", "failed", "skipped"]
-    payments: PaymentPollReport | None = None
-    catalog: CatalogReport | None = None
-    error: str | None = None
-
-
-@dataclass
-class PollerReport:
-    tenants: list[TenantPoll] = field(default_factory=list)
-
-    @property
-    def payments_delivered(self) -> int:
-        return sum(t.payments.payments_delivered for t in self.tenants if t.payments)
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for t in self.tenants if t.outcome == outcome)
-
-    def summary(self) -> dict[str, Any]:
-        return {"tenants": len(self.tenants), "polled": self.count("polled"),
-                "not_connected": self.count("not_connected"), "expired": self.count("expired"),
-                "failed": self.count("failed"), "payments_delivered": self.payments_delivered,
-                "failures": {t.tenant_id: t.error for t in self.tenants if t.outcome == "failed"}}
-
-
-def poll_tenant(
-    tenant_id: str, settings: TenantSettings, *, feed: Feed, store: Store, outbox: DeliveryOutbox, clock: Clock,
-) -> TenantPoll:
-    """Payments, then the catalog the tenant asked for."""
-    payments = poll_payments(tenant_id, feed=feed, store=store, outbox=outbox, clock=clock)
-    catalog = import_catalog(tenant_id, feed=feed, store=store, outbox=outbox, settings=settings, clock=clock)
-    return TenantPoll(tenant_id, "polled", payments, catalog)
-
-
-def poll_connected_tenant(sage: SageAccounting, tenant_id: str, settings: TenantSettings, outbox: DeliveryOutbox,
-                          *, clock: Clock, feed_for: Callable[[str], Feed]) -> TenantPoll:
-    """One tenant of an OAuth product (Sage Accounting; Sage 200 passes its wiring as `sage` and its
-    `feed_for`), shared by the scheduled loop below and the payment poll worker (one SQS job per
-    tenant). A dead grant marks the connection expired (the tenant must reconnect; operators are
-    told) and is an outcome, not a failure: retrying cannot help. Any other failure raises, for the
-    caller to record (the loop) or to hand back to the queue (the worker)."""
-    try:
-        feed = feed_for(tenant_id)
-        return poll_tenant(tenant_id, settings, feed=feed, store=sage.store, outbox=outbox, clock=clock)
-    except GrantRevoked as exc:
-        sage.service.report_grant_revoked(tenant_id, exc)
-        return TenantPoll(tenant_id, "expired", error=exc.message)
-    except NotConnected as exc:
-        return TenantPoll(tenant_id, "not_connected", error=exc.message)
-
-
-def poll_each(report: PollerReport, tenants: Iterable[tuple[str, TenantSettings]],
-              poll_one: Callable[[str, TenantSettings], TenantPoll], *,
-              is_connected: Callable[[str], bool]) -> PollerReport:
-    """Poll tenants one after another in this process, each on its own, into `report`: one failing
-    tenant is recorded as failed and does not stop the others."""
-    for tenant_id, settings in tenants:
-        if not is_connected(tenant_id):
-            report.tenants.append(TenantPoll(tenant_id, "not_connected"))
-            continue
-        logger.append_keys(tenant_id=tenant_id)
-        try:
-            report.tenants.append(poll_one(tenant_id, settings))
-        except Exception as exc:  # one tenant's trouble (Sage down, a bad record) must not stop the rest
-            logger.exception("payment_poll_failed")
-            report.tenants.append(TenantPoll(tenant_id, "failed", error=f"{type(exc).__name__}: {exc}"))
-        finally:
-            logger.remove_keys(["tenant_id"])
-    return report
-
-
-def tenants_of(store: Store, provider: Provider, report: PollerReport) -> Iterator[tuple[str, TenantSettings]]:
-    """(tenant id, settings) of every enabled tenant of `provider`; a tenant whose settings do not
-    parse is recorded in `report` as failed, one of another product as skipped."""
-    for tenant in store.tenants.iter_all(enabled_only=True):
-        try:
-            settings = parse_tenant_settings(tenant.settings)
-        except ConfigurationError as exc:
-            report.tenants.append(TenantPoll(tenant.tenant_id, "failed", error=str(exc)))
-            continue
-        if settings.provider is not provider:
-            report.tenants.append(TenantPoll(tenant.tenant_id, "skipped"))
-            continue
-        yield tenant.tenant_id, settings
-
-
-def poll_all_tenants(sage: SageAccounting, outbox: DeliveryOutbox, *, clock: Clock | None = None,
-                     provider: Provider = Provider.SAGE_ACCOUNTING,
-                     feed_for: Callable[[str], Feed]) -> PollerReport:
-    """Every enabled tenant of `provider` in one process, each on its own (`poll_connected_tenant`).
-    Deployed, the payment poller fans out one SQS job per tenant instead (sync/payment_polls.py);
-    this loop serves tests and one-off runs. Other products pass their wiring as `sage`
-    (store, service) and their `feed_for(tenant_id)` (the per-connector hook)."""
-    poll_clock = clock or (lambda: datetime.now(UTC))
-    report = PollerReport()
-    return poll_each(
-        report, tenants_of(sage.store, provider, report),  # records skips and bad settings as it goes
-        lambda tenant_id, settings: poll_connected_tenant(sage, tenant_id, settings, outbox, clock=poll_clock,
-                                                          feed_for=feed_for),
-        is_connected=sage.service.is_connected)
-
-
 __all__ = [
     "FIRST_POLL_LOOKBACK",
     "OVERLAP",
     "PAYMENTS_STREAM",
     "TOLD_KIND",
     "PaymentPollReport",
-    "PollerReport",
-    "TenantPoll",
     "cursor_position",
-    "poll_all_tenants",
-    "poll_connected_tenant",
-    "poll_each",
     "poll_payments",
-    "poll_tenant",
-    "tenants_of",
     "window_start",
 ]

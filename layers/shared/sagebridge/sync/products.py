@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import TypeGuard
 
+from sagebridge.connections.lifecycle import KeepAliveReport
+from sagebridge.connections.wiring import default_http_client
 from sagebridge.connectors.base import Connector, Product
 from sagebridge.connectors.registry import product_builder, providers
 from sagebridge.domain.errors import ConfigurationError
@@ -26,13 +28,12 @@ from sagebridge.store import Store
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.queues import MessageQueue
 from sagebridge.store.records import ConnectionRecord
-from sagebridge.sync.connections import KeepAliveReport
 from sagebridge.sync.currency import BusinessCurrencies
-from sagebridge.sync.payments import TenantPoll
-from sagebridge.sync.wiring import default_http_client
+from sagebridge.sync.payments import Clock
+from sagebridge.sync.tenant_polls import TenantPoll, poll_product_tenant
 
-# A product as the engines use it: its poll queues news on the delivery outbox and reports a TenantPoll.
-ProductWiring = Product[DeliveryOutbox, TenantPoll]
+# A product as the engines use it (the name the engines and tests know it by).
+ProductWiring = Product
 
 
 def is_product(candidate: object) -> TypeGuard[ProductWiring]:
@@ -49,6 +50,7 @@ class SageProducts:
     built: dict[Provider, ProductWiring] = field(default_factory=dict)  # products built already (tests pass theirs)
     outbox: DeliveryOutbox | None = None  # where news for the host goes (default: the delivery queue)
     currencies: BusinessCurrencies = field(default_factory=BusinessCurrencies)  # tenants' base currencies
+    clock: Clock | None = None  # what a poll's window is timed on (default: the store's clock)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -56,7 +58,8 @@ class SageProducts:
             self.store = Store(self.settings.table_name, self.clients.dynamodb)
         self._http = default_http_client()
 
-    def _secrets(self) -> IntegrationSecrets:
+    def integration_secrets(self) -> IntegrationSecrets:
+        """The settings secret, read once (the products' credentials and the state signing key)."""
         if self.secrets is None:
             self.secrets = get_integration_secrets(self.settings.settings_secret_name,
                                                    boto3_client=self.clients.secretsmanager)
@@ -68,7 +71,7 @@ class SageProducts:
             if provider not in self.built:
                 build = product_builder(provider)
                 product = build(self.settings, store=self.store, clients=self.clients, http=self._http,
-                                secrets=self._secrets())
+                                secrets=self.integration_secrets())
                 if not is_product(product):
                     raise ConfigurationError(f"the product registered for {provider.value} built a "
                                              f"{type(product).__name__}, which does not offer what Product asks")
@@ -111,7 +114,8 @@ class SageProducts:
         settings = parse_tenant_settings(tenant.settings)
         if not self.is_connected(tenant_id, settings):
             return TenantPoll(tenant_id, "not_connected")
-        return self.product(settings.provider).poll_tenant(tenant_id, settings, outbox or self.delivery_outbox())
+        return poll_product_tenant(self.product(settings.provider), tenant_id, settings, store=self.store,
+                                   outbox=outbox or self.delivery_outbox(), clock=self.clock or self.store.table.now)
 
     def keep_alive_all(self) -> dict[str, int]:
         """Refresh idle grants and send expiry warnings, product by product, for the products the

@@ -56,7 +56,7 @@ from sagebridge.connectors.http import (
 )
 from sagebridge.connectors.pacing import RequestPacer
 from sagebridge.connectors.sage200 import mapper
-from sagebridge.domain.kinds import DocumentKind, PartyKind
+from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
 
 PROVIDER = "sage200"
 DEFAULT_BASE_URL = "https://api.columbus.sage.com/uk/sage200extra/accounts/v1"
@@ -160,7 +160,7 @@ class Sage200Client:
         pacer: RequestPacer | None = None,
         **retry: Unpack[RetryOptions],
     ) -> None:
-        self._pacer = pacer  # shared per subscription key (sync.sage200_wiring); None: no pacing
+        self._pacer = pacer  # shared per subscription key (connectors.sage200.product); None: no pacing
         self._token = token_provider
         self._key = subscription_key if isinstance(subscription_key, SecretStr) else SecretStr(subscription_key)
         self.site_id = site_id
@@ -249,8 +249,9 @@ class Sage200Connector:
     mapper: Mapper = mapper
     # Sage 200 has no idempotency key: a resend after a lost answer that a lookup missed makes a
     # second record. How long its queries may lag a create is not documented: 5 minutes, assumed.
-    IDEMPOTENT_CREATES = False
-    SEARCH_SETTLE = timedelta(minutes=5)
+    creates_idempotent = False
+    search_settle = timedelta(minutes=5)
+    not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED
 
     def __init__(self, client: Sage200Client) -> None:
         self.client = client

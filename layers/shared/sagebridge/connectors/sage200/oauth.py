@@ -1,7 +1,7 @@
 """Sage 200's OAuth configuration (Sage ID); the flow itself is the provider-agnostic
 `sagebridge.connectors.oauth`. Authorize at id.sage.com with the Sage 200 audience and
 `offline_access` (else no refresh token); refresh tokens live at most 90 days from consent and a
-refresh does not extend them, so the tenant reconnects before the end (see sync.sage200_wiring)."""
+refresh does not extend them, so the tenant reconnects before the end (see connectors.sage200.product)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ from sagebridge.connectors.http import dumps as dumps  # the JSON codec: still i
 from sagebridge.connectors.http import loads as loads
 from sagebridge.connectors.pacing import RequestPacer, pacer_for
 from sagebridge.connectors.sage_accounting import mapper
-from sagebridge.domain.kinds import DocumentKind
+from sagebridge.domain.kinds import DocumentKind, RecordKind
 from sagebridge.observability import logger as logger  # the log the transport writes (tests patch it)
 
 PROVIDER = "sage_accounting"
@@ -286,9 +286,10 @@ class SageAccountingConnector:
 
     provider = PROVIDER
     mapper: Mapper = mapper  # the bodies it sends and how its records read back
+    not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED  # it takes every kind
     # idempotency_id: Sage replays the first answer to a create sent again with the same key.
-    IDEMPOTENT_CREATES = True
-    SEARCH_SETTLE = timedelta(minutes=5)  # not documented: assumed
+    creates_idempotent = True
+    search_settle = timedelta(minutes=5)  # not documented: assumed
 
     def __init__(self, client: SageAccountingClient) -> None:
         self.client = client

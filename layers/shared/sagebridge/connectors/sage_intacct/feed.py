@@ -19,7 +19,7 @@ from typing import Any
 
 from sagebridge.connectors.base import NotFound
 from sagebridge.connectors.sage_intacct import mapper
-from sagebridge.connectors.sage_intacct.client import IntacctConnector
+from sagebridge.connectors.sage_intacct.connector import IntacctConnector
 from sagebridge.domain.kinds import DocumentKind
 
 _DOCUMENTS = {"sales_invoices": DocumentKind.SALES_INVOICE, "sales_credit_notes": DocumentKind.SALES_CREDIT_NOTE}

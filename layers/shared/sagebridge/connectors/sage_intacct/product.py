@@ -1,5 +1,5 @@
 """Builds the Sage Intacct pieces of one container: connect (verify a login, save it encrypted),
-a ready connector and feed per tenant, and the scheduled payment/catalog poll of Intacct tenants.
+a ready connector and feed per tenant, and what the payment poller reads of an Intacct tenant (its feed).
 
     intacct = build_sage_intacct(settings)              # cold start, kept
     connect_intacct("acme", "ACME-CO", "ws_user", "…")   # the admin API / CLI
@@ -23,18 +23,20 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
+from sagebridge.connections.lifecycle import pack, unpack
+from sagebridge.connections.wiring import container_defaults
 from sagebridge.connectors.base import AuthError, Login, LoginRefused, NotConnected, SageError
+from sagebridge.connectors.product import Limits, SecretKeys
 from sagebridge.connectors.sage_intacct.client import (
     PROVIDER,
     IntacctClient,
-    IntacctConnector,
     IntacctCredentials,
     SessionCache,
 )
+from sagebridge.connectors.sage_intacct.connector import IntacctConnector
 from sagebridge.connectors.sage_intacct.feed import IntacctFeed
 from sagebridge.domain.errors import ConfigurationError, ConflictError
-from sagebridge.domain.settings import Provider, TenantSettings
-from sagebridge.host.outbound import DeliveryOutbox
+from sagebridge.domain.settings import TenantSettings
 from sagebridge.observability import logger
 from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.security.tokens import TokenCipher, TokenSet
@@ -42,12 +44,13 @@ from sagebridge.settings import Settings, get_settings
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.records import ConnectionRecord, ConnectionStatus
 from sagebridge.store.store import Store
-from sagebridge.sync.connections import pack, unpack
-from sagebridge.sync.payments import PollerReport, TenantPoll, poll_each, poll_tenant, tenants_of
-from sagebridge.sync.wiring import container_defaults
 
 if TYPE_CHECKING:
-    from sagebridge.sync.products import ProductWiring
+    from sagebridge.connectors.product import Product
+
+# The integration's Web Services sender, sent on every request. Tenants connect with a login typed
+# in, not a connect link, so no keys decide a connect flow.
+SECRET_KEYS = SecretKeys(required=("intacct_sender_id", "intacct_sender_password"))
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Credentials do not expire; the sealed set still needs an expiry field.
@@ -148,7 +151,7 @@ class SageIntacct:
         company_id, user_id, entity_id = company_id.strip(), user_id.strip(), (entity_id or "").strip() or None
         if not company_id or not user_id or not user_password:
             raise IntacctLoginRefused("company id, user id and password are all required")
-        self.secrets.require_sage_intacct()
+        self.secrets.require(SECRET_KEYS.required)
         credentials = self._credentials(company_id, user_id, user_password, entity_id)
         try:
             self._client(credentials).login()
@@ -236,21 +239,23 @@ class SageIntacct:
         """A login typed in (`connect_login`); Intacct has no OAuth sign-in."""
         return self
 
+    @property
+    def secret_keys(self) -> SecretKeys:
+        return SECRET_KEYS
+
+    @property
+    def limits(self) -> Limits:
+        """No pacing configured for Intacct: its throttling answers (GW-0010, 429) are honoured by
+        the client instead."""
+        return Limits(None)
+
     def connect_login(self, tenant_id: str, login: Login) -> None:
         self.connect(tenant_id, login.company_id, login.user_id, login.password.get_secret_value(), login.entity_id)
 
-    def poll_tenant(self, tenant_id: str, settings: TenantSettings, outbox: DeliveryOutbox, *,
-                    clock: Callable[[], datetime] | None = None) -> TenantPoll:
-        """One Intacct tenant's poll (payments, then the catalog asked for), shared by the loop below
-        and the payment poll worker. A refused login is an outcome ("expired": the tenant must
-        connect again), not a failure; any other failure raises for the caller to record or retry."""
-        try:
-            return poll_tenant(tenant_id, settings, feed=self.feed_for(tenant_id, settings),
-                               store=self.store, outbox=outbox, clock=clock or self.clock)
-        except AuthError as exc:
-            return TenantPoll(tenant_id, "expired", error=exc.message)
-        except NotConnected as exc:
-            return TenantPoll(tenant_id, "not_connected", error=exc.message)
+    def connection_lost(self, tenant_id: str, error: AuthError) -> bool:
+        """Intacct refused the login: the tenant must connect again (nothing to mark; a login does
+        not expire, so the next poll asks Intacct again)."""
+        return True
 
     def keep_alive(self, tenant_ids: Sequence[str]) -> None:
         """Nothing to keep alive: a login does not expire."""
@@ -269,7 +274,7 @@ def build_sage_intacct(
     **client_options: Any,
 ) -> SageIntacct:
     clients, store, secrets = container_defaults(settings, clients=clients, store=store, secrets=secrets, clock=clock)
-    secrets.require_sage_intacct()
+    secrets.require(SECRET_KEYS.required)
     return SageIntacct(settings=settings, store=store, cipher=TokenCipher(clients.kms, settings.token_key_id),
                        http=http or httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False),
                        secrets=secrets, clock=clock, sleep=sleep, client_options=client_options)
@@ -294,28 +299,15 @@ def connect_intacct(tenant_id: str, company_id: str, user_id: str, user_password
     return (intacct or default_intacct()).connect(tenant_id, company_id, user_id, user_password, entity_id)
 
 
-def poll_intacct_tenants(intacct: SageIntacct, outbox: DeliveryOutbox, *,
-                         clock: Callable[[], datetime] | None = None) -> PollerReport:
-    """Every enabled Intacct tenant in one process, each on its own (`SageIntacct.poll_tenant`); one
-    failing tenant does not stop the others. Deployed, the payment poller fans out one SQS job per
-    tenant instead (sync/payment_polls.py)."""
-    report = PollerReport()
-    poll_each(report, tenants_of(intacct.store, Provider.SAGE_INTACCT, report),
-              lambda tenant_id, settings: intacct.poll_tenant(tenant_id, settings, outbox, clock=clock),
-              is_connected=intacct.is_connected)
-    report.tenants = [t for t in report.tenants if t.outcome != "skipped"]  # other products' tenants
-    return report
-
-
 if TYPE_CHECKING:  # mypy holds the wiring to the Product protocol
-    _product: type[ProductWiring] = SageIntacct
+    _product: type[Product] = SageIntacct
 
 __all__ = [
+    "SECRET_KEYS",
     "IntacctConnection",
     "IntacctLoginRefused",
     "SageIntacct",
     "build_sage_intacct",
     "connect_intacct",
     "default_intacct",
-    "poll_intacct_tenants",
 ]

@@ -26,9 +26,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
-from sagebridge.connectors.base import NotConnected
+from sagebridge.connections.connect_flow import ConnectFlow
+from sagebridge.connections.expiry import ExpiryWarnings, days_left
+from sagebridge.connections.lifecycle import ConnectionService, LeaseRefreshLock
+from sagebridge.connections.wiring import container_defaults, default_http_client
+from sagebridge.connectors.base import AuthError, NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
 from sagebridge.connectors.pacing import RequestPacer
+from sagebridge.connectors.product import Limits, SecretKeys
 from sagebridge.connectors.sage200.client import (
     Sage200Client,
     Sage200Connector,
@@ -37,26 +42,25 @@ from sagebridge.connectors.sage200.client import (
 )
 from sagebridge.connectors.sage200.feed import Sage200Feed
 from sagebridge.connectors.sage200.oauth import PROVIDER, sage200_oauth_provider
-from sagebridge.domain.settings import Provider, TenantSettings
-from sagebridge.host.outbound import DeliveryOutbox
+from sagebridge.domain.settings import TenantSettings
 from sagebridge.security.oauth_state import StateSigner
-from sagebridge.security.secrets import IntegrationSecrets, get_integration_secrets
+from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.security.tokens import TokenCipher
 from sagebridge.settings import Settings
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.notifications import FailureSummary, Notifier
 from sagebridge.store.records import ConnectionStatus
 from sagebridge.store.store import Store
-from sagebridge.sync.connect_flow import ConnectFlow, ConnectFlows
-from sagebridge.sync.connections import ConnectionService, ExpiryWarnings, LeaseRefreshLock, days_left
-from sagebridge.sync.payments import PollerReport, TenantPoll, poll_all_tenants, poll_connected_tenant
-from sagebridge.sync.wiring import container_defaults, default_http_client
 
 if TYPE_CHECKING:
-    from sagebridge.sync.products import ProductWiring
-    from sagebridge.sync.sage_accounting_wiring import SageAccounting
+    from sagebridge.connectors.product import Product
 
 Clock = Callable[[], datetime]
+
+# Our app at Sage ID (client id and secret: without them no Sage 200 connect flow is offered) and
+# the API Management subscription key every call carries.
+SECRET_KEYS = SecretKeys(required=("sage200_client_id", "sage200_client_secret", "sage200_subscription_key"),
+                         connect=("sage200_client_id", "sage200_client_secret"))
 
 
 # ----------------------------------------------------------------------------------- the wiring
@@ -82,7 +86,7 @@ class Sage200:
     def pacer(self) -> RequestPacer | None:
         """The container's pacer of our subscription key: API Management counts calls per key, so
         every tenant's client shares it. Timed on `clock` and `sleep` (tests: the sandbox's)."""
-        per_minute = self.settings.sage200_requests_per_minute
+        per_minute = self.limits.requests_per_minute
         if self._pacer is None and per_minute:
             self._pacer = RequestPacer(per_minute, clock=lambda: self.clock().timestamp(), sleep=self.sleep)
         return self._pacer
@@ -103,8 +107,12 @@ class Sage200:
     def connector_for(self, tenant_id: str, settings: TenantSettings | None = None) -> Sage200Connector:
         return Sage200Connector(self.client_for(tenant_id))
 
-    def feed_for(self, tenant_id: str) -> Sage200Feed:
+    def feed_for(self, tenant_id: str, settings: TenantSettings | None = None) -> Sage200Feed:
         return Sage200Feed(self.client_for(tenant_id))
+
+    def connection_lost(self, tenant_id: str, error: AuthError) -> bool:
+        """A revoked grant: the connection is marked expired and operators are told (once)."""
+        return self.service.connection_lost(tenant_id, error)
 
     def list_sites(self, access_token: str) -> list[dict[str, Any]]:
         """The companies the signing-in user can open, as the connect flow offers them."""
@@ -123,17 +131,20 @@ class Sage200:
         """The one-click reconnect link for the status page: the signed connect link."""
         return self.flow.connect_link(api_base_url, tenant_id)
 
-    def poll_tenant(self, tenant_id: str, settings: TenantSettings, outbox: DeliveryOutbox, *,
-                    clock: Clock | None = None) -> TenantPoll:
-        """One Sage 200 tenant's poll (the payment poll worker's job; see poll_connected_tenant)."""
-        return poll_connected_tenant(self, tenant_id, settings, outbox,  # type: ignore[arg-type]
-                                     clock=clock or self.clock, feed_for=self.feed_for)
-
     # ---- the rest of the Product protocol (connectors/product.py)
 
     @property
     def connects_by(self) -> ConnectFlow:
         return self.flow
+
+    @property
+    def secret_keys(self) -> SecretKeys:
+        return SECRET_KEYS
+
+    @property
+    def limits(self) -> Limits:
+        """API Management's per-subscription-key rate (SAGE200_REQUESTS_PER_MINUTE; 0: no pacing)."""
+        return Limits(self.settings.sage200_requests_per_minute or None)
 
     def is_connected(self, tenant_id: str) -> bool:
         return self.service.is_connected(tenant_id)
@@ -144,11 +155,6 @@ class Sage200:
 
     def disconnect(self, tenant_id: str) -> bool:
         return self.service.disconnect(tenant_id)
-
-    def poll_all_tenants(self, outbox: DeliveryOutbox, *, clock: Clock | None = None) -> PollerReport:
-        """The payment poller's run over every Sage 200 tenant (the poller's per-connector hook)."""
-        return poll_all_tenants(self, outbox, clock=clock or self.clock,  # type: ignore[arg-type]
-                                provider=Provider.SAGE_200, feed_for=self.feed_for)
 
 
 def build_sage200(
@@ -165,7 +171,7 @@ def build_sage200(
 ) -> Sage200:
     clients, store, secrets = container_defaults(settings, clients=clients, store=store, secrets=secrets, clock=clock)
     http = http or default_http_client()
-    secrets.require_sage200()
+    secrets.require(SECRET_KEYS.required)
     if notify is None:
         notify = Notifier(settings.notification_topic_arn, clients).publish
     oauth = OAuthClient(sage200_oauth_provider(settings), http,
@@ -194,44 +200,7 @@ def build_sage200(
     return holder["s200"]
 
 
-@dataclass
-class ConnectDependencies:
-    """What the connect function needs: the settings and one flow per configured product."""
-
-    settings: Settings
-    flow: ConnectFlows
-
-
-def build_connect_flows(
-    settings: Settings, *, sage_accounting: SageAccounting | None = None, sage200: Sage200 | None = None,
-    clients: AwsClients | None = None, secrets: IntegrationSecrets | None = None,
-    clock: Clock = lambda: datetime.now(UTC),
-) -> ConnectDependencies:
-    """Sage Accounting always; Sage 200 when the settings secret has its credentials."""
-    # Imported here: the Sage 200 product alone (the registry's builder) needs no Sage Accounting.
-    from sagebridge.sync.sage_accounting_wiring import build_sage_accounting
-
-    clients = clients or AwsClients()
-    if secrets is None:
-        secrets = get_integration_secrets(settings.settings_secret_name, boto3_client=clients.secretsmanager)
-    sa = sage_accounting or build_sage_accounting(settings, clients=clients, secrets=secrets)
-    flows: dict[str, ConnectFlow] = {sa.service.provider: sa.flow}
-    if sage200 is None and secrets.has_sage200:
-        sage200 = build_sage200(settings, store=sa.store, clients=clients, http=sa.http, secrets=secrets)
-    if sage200 is not None:
-        flows[PROVIDER] = sage200.flow
-    signer = StateSigner(secrets.state_signing_key.get_secret_value())
-    return ConnectDependencies(settings, ConnectFlows(flows, tenants=sa.store.tenants, signer=signer,
-                                                      default=sa.service.provider, clock=clock))
-
-
 if TYPE_CHECKING:  # mypy holds the wiring to the Product protocol
-    _product: type[ProductWiring] = Sage200
+    _product: type[Product] = Sage200
 
-__all__ = [
-    "ConnectDependencies",
-    "Sage200",
-    "build_connect_flows",
-    "build_sage200",
-    "days_left",
-]
+__all__ = ["SECRET_KEYS", "Sage200", "build_sage200", "days_left"]

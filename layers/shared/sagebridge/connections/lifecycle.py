@@ -29,10 +29,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import SecretStr
 
+from sagebridge.connections.expiry import ExpiryWarnings, Notify
 from sagebridge.connectors.base import GrantRevoked, NotConnected, SageError, SageUnavailable
 from sagebridge.connectors.oauth import OAuthClient
 from sagebridge.domain.errors import ConflictError, NotFoundError
@@ -81,9 +82,6 @@ class RefreshLock(Protocol):
     def acquire(self, tenant_id: str, provider: str, owner: str, ttl: timedelta) -> bool: ...
 
     def release(self, tenant_id: str, provider: str, owner: str) -> None: ...
-
-
-Notify = Callable[[FailureSummary], Any]
 
 
 @dataclass
@@ -420,6 +418,14 @@ class ConnectionService:
         if record is not None:
             self.mark_dead(record, reason=str(error))
 
+    def connection_lost(self, tenant_id: str, error: SageError) -> bool:
+        """For a poll that Sage refused (`Product.connection_lost`): a revoked grant is the
+        connection lost (marked expired, operators told once); any other refusal is not."""
+        if not isinstance(error, GrantRevoked):
+            return False
+        self.report_grant_revoked(tenant_id, error)
+        return True
+
     def disconnect(self, tenant_id: str) -> bool:
         """Revoke the grant at Sage (best effort) and forget the tokens. True if there was one."""
         record = self.find(tenant_id)
@@ -435,88 +441,6 @@ class ConnectionService:
             self._cache.pop(tenant_id, None)
         logger.info("sage_disconnected", extra={"tenant_id": tenant_id, "provider": self.provider})
         return True
-
-
-# ------------------------------------------------------------------------------ grants that end
-
-EXPIRY_WARNING_DAYS = (14, 3)
-
-
-def days_left(connection: ConnectionRecord | None, now: datetime | None = None) -> int | None:
-    """Whole days until the connection's grant (refresh token) runs out: 0 once it has, None when
-    unknown (not connected, or the provider does not say)."""
-    if connection is None or connection.refresh_expires_at is None:
-        return None
-    if connection.status != ConnectionStatus.CONNECTED:
-        return 0
-    left = connection.refresh_expires_at - (now or _utc_now())
-    return max(0, left.days)
-
-
-class WarningCursors(Protocol):
-    """Where sent warnings are remembered (the store's cursors: they only move forward)."""
-
-    def get(self, tenant_id: str, stream: str) -> Any: ...
-
-    def set(self, tenant_id: str, stream: str, position: str) -> Any: ...
-
-
-class ExpiryWarnings:
-    """Warns, once per threshold (14 and 3 days before by default), that a connection whose grant
-    cannot be extended (Sage 200: 90 days from consent) is about to end, with the one-click
-    reconnect link. Run from the daily keep-alive.
-
-    Once each: what was sent is a cursor per tenant and provider at `<grant end>|<threshold rank>`;
-    a reconnect moves the grant end on, so the next grant gets its own warnings."""
-
-    def __init__(
-        self, *, provider: str, cursors: WarningCursors, notify: Notify,
-        reconnect_link: Callable[[str], str | None] | None = None,
-        thresholds: tuple[int, ...] = EXPIRY_WARNING_DAYS, label: str | None = None,
-    ) -> None:
-        self.provider = provider
-        self._cursors = cursors
-        self._notify = notify
-        self._link = reconnect_link
-        self.thresholds = tuple(sorted(thresholds, reverse=True))  # 14, 3: rank 1 then 2
-        self.label = label or provider
-        self.stream = f"expiry_warning_{provider}"
-
-    def _position(self, record: ConnectionRecord, threshold: int) -> str:
-        assert record.refresh_expires_at is not None
-        end = record.refresh_expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-        return f"{end}|{self.thresholds.index(threshold) + 1:02d}"
-
-    def check(self, record: ConnectionRecord | None, now: datetime) -> int | None:
-        """Send the warning that is due, if it was not sent before; the threshold sent, or None."""
-        if record is None or record.status != ConnectionStatus.CONNECTED:
-            return None
-        left = days_left(record, now)
-        if left is None:
-            return None
-        due = [t for t in self.thresholds if left <= t]
-        if not due:
-            return None
-        threshold = due[-1]  # the most urgent one reached (a 3-day warning makes the 14-day one moot)
-        position = self._position(record, threshold)
-        sent = self._cursors.get(record.tenant_id, self.stream)
-        if sent is not None and sent.position >= position:
-            return None
-        link = self._link(record.tenant_id) if self._link else None
-        when = "today" if left == 0 else f"in {left} day{'s' if left != 1 else ''}"
-        self._notify(FailureSummary(
-            title=f"{self.label} connection of tenant {record.tenant_id} ends {when}",
-            tenant_id=record.tenant_id,
-            problems=[f"{self.provider}: the Sage sign-in expires on {record.refresh_expires_at:%d %B %Y} "
-                      "and cannot be extended; exports and payment polling stop then"],
-            hint="Ask the tenant to reconnect Sage (one click, then sign in to Sage)"
-                 + (f"; the link works once and only for minutes (`sagebridge connect-url {record.tenant_id}` "
-                    f"gives a fresh one): {link}" if link else " from the status page or Settings > Sage > Connect."),
-        ))
-        self._cursors.set(record.tenant_id, self.stream, position)
-        logger.info("expiry_warning_sent", extra={"tenant_id": record.tenant_id, "provider": self.provider,
-                                                  "days_left": left, "threshold": threshold})
-        return threshold
 
 
 class LeaseRefreshLock:
@@ -540,15 +464,12 @@ class LeaseRefreshLock:
 
 
 __all__ = [
-    "EXPIRY_WARNING_DAYS",
     "KEEPALIVE_AFTER",
     "REFRESH_MARGIN",
     "ConnectionService",
-    "ExpiryWarnings",
     "KeepAliveReport",
     "LeaseRefreshLock",
     "RefreshLock",
-    "days_left",
     "pack",
     "unpack",
 ]

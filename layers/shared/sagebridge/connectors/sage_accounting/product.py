@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from sagebridge.connectors.base import NotConnected
+from sagebridge.connections.connect_flow import ConnectFlow
+from sagebridge.connections.lifecycle import ConnectionService, LeaseRefreshLock
+from sagebridge.connections.wiring import DEFAULT_TIMEOUT, container_defaults, default_http_client
+from sagebridge.connectors.base import AuthError, NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
+from sagebridge.connectors.product import Limits, SecretKeys
 from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector
 from sagebridge.connectors.sage_accounting.feed import SageAccountingFeed
 from sagebridge.connectors.sage_accounting.oauth import PROVIDER, sage_accounting_provider
 from sagebridge.domain.settings import TenantSettings
-from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.security.oauth_state import StateSigner
 from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.security.tokens import TokenCipher
@@ -27,13 +30,13 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.notifications import FailureSummary, Notifier
 from sagebridge.store.records import ConnectionStatus
 from sagebridge.store.store import Store
-from sagebridge.sync.connect_flow import ConnectFlow
-from sagebridge.sync.connections import ConnectionService, LeaseRefreshLock
-from sagebridge.sync.payments import TenantPoll, poll_connected_tenant
-from sagebridge.sync.wiring import DEFAULT_TIMEOUT, container_defaults, default_http_client
 
 if TYPE_CHECKING:
-    from sagebridge.sync.products import ProductWiring
+    from sagebridge.connectors.product import Product
+
+# Our app's OAuth client at Sage (the settings secret), which every tenant's connect uses.
+SECRET_KEYS = SecretKeys(required=("sage_accounting_client_id", "sage_accounting_client_secret"),
+                         connect=("sage_accounting_client_id", "sage_accounting_client_secret"))
 
 
 @dataclass
@@ -51,7 +54,7 @@ class SageAccounting:
         record = self.service.find(tenant_id)
         if record is None or record.status != ConnectionStatus.CONNECTED or not record.business_id:
             raise NotConnected(f"tenant {tenant_id} has no live Sage Accounting connection")
-        client_options.setdefault("requests_per_minute", self.settings.sage_accounting_requests_per_minute or None)
+        client_options.setdefault("requests_per_minute", self.limits.requests_per_minute)
         return SageAccountingClient(
             self.http, token_provider=self.service.token_provider(tenant_id), business_id=record.business_id,
             base_url=self.settings.sage_accounting_api_url, sleep=self.sleep, **client_options,
@@ -63,21 +66,27 @@ class SageAccounting:
     def connects_by(self) -> ConnectFlow:
         return self.flow
 
+    @property
+    def secret_keys(self) -> SecretKeys:
+        return SECRET_KEYS
+
+    @property
+    def limits(self) -> Limits:
+        """Paced under Sage's per-business limit unless SAGE_ACCOUNTING_REQUESTS_PER_MINUTE is 0."""
+        return Limits(self.settings.sage_accounting_requests_per_minute or None)
+
     def connector_for(self, tenant_id: str, settings: TenantSettings | None = None) -> SageAccountingConnector:
         return SageAccountingConnector(self.client_for(tenant_id))
 
     def is_connected(self, tenant_id: str) -> bool:
         return self.service.is_connected(tenant_id)
 
-    def poll_tenant(self, tenant_id: str, settings: TenantSettings, outbox: DeliveryOutbox, *,
-                    clock: Callable[[], datetime] | None = None) -> TenantPoll:
-        """One tenant's poll (the payment poll worker's job; see poll_connected_tenant), on the
-        store's clock unless told otherwise."""
-        return poll_connected_tenant(self, tenant_id, settings, outbox, clock=clock or self.store.table.now,
-                                     feed_for=self.feed_for)
-
-    def feed_for(self, tenant_id: str) -> SageAccountingFeed:
+    def feed_for(self, tenant_id: str, settings: TenantSettings | None = None) -> SageAccountingFeed:
         return SageAccountingFeed(self.client_for(tenant_id))
+
+    def connection_lost(self, tenant_id: str, error: AuthError) -> bool:
+        """A revoked grant: the connection is marked expired and operators are told (once)."""
+        return self.service.connection_lost(tenant_id, error)
 
     def keep_alive(self, tenant_ids: Sequence[str]) -> dict[str, int]:
         return asdict(self.service.keep_alive_all(list(tenant_ids)))
@@ -107,7 +116,7 @@ def build_sage_accounting(
 ) -> SageAccounting:
     clients, store, secrets = container_defaults(settings, clients=clients, store=store, secrets=secrets, clock=clock)
     http = http or default_http_client()
-    secrets.require_sage_accounting()
+    secrets.require(SECRET_KEYS.required)
     if notify is None:
         notify = Notifier(settings.notification_topic_arn, clients).publish
     oauth = OAuthClient(
@@ -132,6 +141,6 @@ def build_sage_accounting(
 
 
 if TYPE_CHECKING:  # mypy holds the wiring to the Product protocol
-    _product: type[ProductWiring] = SageAccounting
+    _product: type[Product] = SageAccounting
 
-__all__ = ["DEFAULT_TIMEOUT", "SageAccounting", "build_sage_accounting", "default_http_client"]
+__all__ = ["DEFAULT_TIMEOUT", "SECRET_KEYS", "SageAccounting", "build_sage_accounting", "default_http_client"]

@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from sagebridge.connections.lifecycle import ConnectionService
 from sagebridge.connectors.base import SageError
 from sagebridge.connectors.oauth import OAuthError
 from sagebridge.domain.errors import ConflictError, NotFoundError
@@ -41,7 +42,6 @@ from sagebridge.security.oauth_state import StateError, StateSigner, new_pkce
 from sagebridge.security.tokens import TokenSet
 from sagebridge.store.oauth_states import OAuthStates
 from sagebridge.store.tenants import Tenants
-from sagebridge.sync.connections import ConnectionService
 
 CALLBACK_PATH = "/oauth/callback"
 CONNECT_LINK_TTL = timedelta(minutes=15)  # the default of CONNECT_LINK_TTL_MINUTES

@@ -1,0 +1,93 @@
+"""The composition root (sagebridge.composition): the connect function offers a flow for every
+registered product that connects through Sage's sign-in and whose connect credentials are in the
+settings secret, always the registry's default product's, never a product that connects by login."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from sagebridge import composition
+from sagebridge.connections.connect_flow import ConnectFlow
+from sagebridge.connectors.registry import DEFAULT_PROVIDER
+from sagebridge.domain.errors import ConfigurationError
+from sagebridge.domain.settings import Provider
+from sagebridge.security.secrets import IntegrationSecrets
+from sagebridge.settings import load_settings
+from sagebridge.sync.products import SageProducts
+
+ENV = {name: "x" for name in ("TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "TOKEN_KEY_ID", "EXPORT_QUEUE_URL",
+                              "DELIVERY_QUEUE_URL", "PAYMENT_POLL_QUEUE_URL", "NOTIFICATION_TOPIC_ARN",
+                              "SETTINGS_SECRET_NAME")}
+KEY = SecretStr("k" * 32)
+
+
+def _flow() -> ConnectFlow:
+    return object.__new__(ConnectFlow)  # only routed to here, never run
+
+
+class Login:
+    how_to_connect = "type the login in"
+
+    def connect_login(self, tenant_id: str, login: Any) -> None: ...
+
+
+@dataclass
+class Built:
+    """A built product as the connect function sees it: how it connects."""
+
+    connects_by: Any
+
+
+@dataclass
+class Store:
+    tenants: Any = None
+
+
+def _products(secrets: IntegrationSecrets) -> tuple[SageProducts, dict[Provider, ConnectFlow]]:
+    flows = {p: _flow() for p in (Provider.SAGE_ACCOUNTING, Provider.SAGE_200)}
+    built: dict[Provider, Any] = {Provider.SAGE_ACCOUNTING: Built(flows[Provider.SAGE_ACCOUNTING]),
+                                  Provider.SAGE_200: Built(flows[Provider.SAGE_200]),
+                                  Provider.SAGE_INTACCT: Built(Login())}
+    products = SageProducts(load_settings(ENV), store=Store(), secrets=secrets, built=built)  # type: ignore[arg-type]
+    return products, flows
+
+
+def test_every_product_that_connects_by_link_with_its_credentials_set_gets_its_flow():
+    secrets = IntegrationSecrets(sage_accounting_client_id="sa", sage_accounting_client_secret=SecretStr("sa"),
+                                 sage200_client_id="s200", sage200_client_secret=SecretStr("s200"),
+                                 intacct_sender_id="sender", intacct_sender_password=SecretStr("pw"),
+                                 state_signing_key=KEY)
+    products, flows = _products(secrets)
+    connect = composition.connect(load_settings(ENV), products=products, clock=lambda: datetime.now(UTC))
+    assert connect.flow.flows == {"sage_accounting": flows[Provider.SAGE_ACCOUNTING],
+                                  "sage200": flows[Provider.SAGE_200]}  # Intacct connects with a login
+    assert connect.flow.provider == DEFAULT_PROVIDER.value == "sage_accounting"
+
+
+def test_a_product_without_its_connect_credentials_offers_no_flow_but_the_default_always_does():
+    secrets = IntegrationSecrets(sage_accounting_client_id="sa", sage_accounting_client_secret=SecretStr("sa"),
+                                 sage200_client_id="s200", state_signing_key=KEY)  # no Sage 200 client secret
+    products, _ = _products(secrets)
+    connect = composition.connect(load_settings(ENV), products=products)
+    assert set(connect.flow.flows) == {"sage_accounting"}
+
+
+def test_the_default_product_missing_its_credentials_is_a_clear_configuration_error():
+    products = SageProducts(load_settings(ENV), store=Store(),  # type: ignore[arg-type]
+                            secrets=IntegrationSecrets(state_signing_key=KEY))
+    with pytest.raises(ConfigurationError, match="sage_accounting_client_id / sage_accounting_client_secret"):
+        composition.connect(load_settings(ENV), products=products)
+
+
+def test_a_product_declares_its_secret_keys_and_one_check_names_the_missing_ones():
+    secrets = IntegrationSecrets(sage200_client_id="s200", state_signing_key=KEY)
+    assert secrets.missing(("sage200_client_id", "sage200_client_secret", "sage200_subscription_key")) == [
+        "sage200_client_secret", "sage200_subscription_key"]
+    assert not secrets.has(("sage200_client_id", "sage200_client_secret"))
+    with pytest.raises(ConfigurationError, match=r"^the settings secret has no intacct_sender_id / intacct_sender_"):
+        secrets.require(("intacct_sender_id", "intacct_sender_password"))
