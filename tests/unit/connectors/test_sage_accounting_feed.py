@@ -125,7 +125,7 @@ def test_a_document_balance_lists_what_settled_it_in_sage_order():
     invoice = {"id": "inv-1", "invoice_number": "SI-7", "total_amount": "120.00", "outstanding_amount": "0.00",
                "payments_allocations": [
                    {"amount": "100.00", "contact_payment": {"id": "pay-1"}},
-                   {"amount": "20.00", "contact_allocation": {"id": "al-1"}}]}
+                   {"amount": "-20.00", "contact_allocation": {"id": "al-1"}}]}  # signed, as Sage may
     client = FakeClient(records={("sales_invoices", "inv-1"): invoice})
     assert _feed(client).document(DocumentKind.SALES_INVOICE, "inv-1") == DocumentBalance(
         kind=DocumentKind.SALES_INVOICE, sage_id="inv-1", number="SI-7", total=Decimal("120.00"),
