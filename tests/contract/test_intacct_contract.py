@@ -41,6 +41,7 @@ from sagebridge.connectors.sage_intacct.feed import IntacctFeed
 from sagebridge.connectors.sage_intacct.xml import Function, element, sub
 from sagebridge.domain import Customer, CustomerPayment, SalesCreditNote, SalesInvoice, TenantSettings
 from sagebridge.domain.kinds import DocumentKind
+from sagebridge.domain.remote import MoneyKind
 
 # Dimensions on every line and the host's location on invoices, as a tenant sets them.
 SETTINGS = TenantSettings(provider="sage_intacct", tax_mappings={"S": "Sales Tax Standard"},
@@ -131,14 +132,14 @@ def _scenario(connector: IntacctConnector, sandbox: SageIntacctSandbox) -> None:
                                   to_date=dt.date(2025, 12, 31)))
     list(connector.payments_changed_since(since))
     feed = IntacctFeed(connector)
-    for resource in ("contact_payments", "products", "services", "contacts", "tax_rates"):
-        list(feed.changed(resource, since))
-    list(feed.deleted("contact_payments", since))
-    feed.get("sales_invoices", invoice.id)
-    # One receipt by id (money on a document linked going live), read as `changed` lists it.
-    money = feed.get("contact_payments", payment.id)
-    assert money["transaction_type"]["id"] == "CUSTOMER_RECEIPT"
-    assert [a["artefact"]["id"] for a in money["allocated_artefacts"]] == [invoice.id]
+    for changed in (feed.payments_changed, feed.items_changed, feed.customers_changed, feed.tax_rates_changed):
+        list(changed(since))
+    list(feed.payments_deleted(since))
+    feed.document(DocumentKind.SALES_INVOICE, invoice.id)
+    # One receipt by id (money on a document linked going live), read as `payments_changed` lists it.
+    money = feed.payment(payment.id)
+    assert money.kind is MoneyKind.RECEIPT
+    assert [a.document_id for a in money.allocations] == [invoice.id]
     connector.void_document(DocumentKind.SALES_INVOICE, second.id, reason="Voided in the host app (INV-00002)")
     connector.void_document(DocumentKind.SALES_CREDIT_NOTE, credit.id, reason="Voided")
     with pytest.raises(RecordInvalid):

@@ -25,6 +25,7 @@ from sagebridge.connectors.sage200 import mapper
 from sagebridge.connectors.sage200.client import Sage200Client, Sage200Connector, site_and_company
 from sagebridge.connectors.sage200.feed import Sage200Feed
 from sagebridge.domain import MODEL_FOR_KIND, Customer, CustomerPayment, DocumentKind, TenantSettings
+from sagebridge.domain.remote import MoneyKind
 from sagebridge.observability import logger
 
 logger.setLevel("WARNING")
@@ -109,13 +110,14 @@ def _scenario(sandbox: Sage200Sandbox, client: Sage200Client) -> None:
     since = datetime(2025, 3, 1, tzinfo=UTC)
     list(connector.payments_changed_since(since))
     feed = Sage200Feed(client)
-    for resource in ("contact_payments", "contact_allocations", "products", "tax_rates", "contacts"):
-        list(feed.changed(resource, since))
-    feed.get("sales_invoices", posted[DocumentKind.SALES_INVOICE].id)
-    # One receipt by id (money on a document linked going live), read as `changed` lists it.
-    money = feed.get("contact_payments", receipt.id)
-    assert money["transaction_type"]["id"] == "CUSTOMER_RECEIPT"
-    assert posted[DocumentKind.SALES_INVOICE].id in {a["artefact"]["id"] for a in money["allocated_artefacts"]}
+    for changed in (feed.payments_changed, feed.allocations_changed, feed.items_changed, feed.tax_rates_changed,
+                    feed.customers_changed):
+        list(changed(since))
+    feed.document(DocumentKind.SALES_INVOICE, posted[DocumentKind.SALES_INVOICE].id)
+    # One receipt by id (money on a document linked going live), read as `payments_changed` lists it.
+    money = feed.payment(receipt.id)
+    assert money.kind is MoneyKind.RECEIPT
+    assert posted[DocumentKind.SALES_INVOICE].id in {a.document_id for a in money.allocations}
 
 
 def _relative(request: httpx.Request) -> str:

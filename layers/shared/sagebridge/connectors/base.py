@@ -23,6 +23,14 @@ from sagebridge.domain.errors import NotFoundError, SageBridgeError, ThrottledEr
 from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
 from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
+from sagebridge.domain.remote import (
+    DocumentBalance,
+    RemoteCustomer,
+    RemoteItem,
+    RemotePayment,
+    RemoteTaxRate,
+    Removed,
+)
 from sagebridge.domain.settings import TenantSettings
 
 # --------------------------------------------------------------------------------------------- errors
@@ -314,14 +322,34 @@ class Connector(Protocol):
 
 
 class Feed(Protocol):
-    """What the payment poller and the catalog import read from a product: changed and deleted
-    records of a list, and one record (each product's feed presents them as the poller reads them)."""
+    """What the payment poller and the catalog import read from a product, as typed read models
+    (sagebridge.domain.remote): what changed since a cursor, what was deleted, and one payment or
+    document by id. Each product's feed reads its own records; a product without a kind of record
+    (Sage 200 services, Intacct credit allocations) reads nothing for it. Feeds do no store or AWS I/O.
+    `since` None: everything (a first catalog import)."""
 
-    def changed(self, resource: str, since: datetime | None, **filters: Any) -> Iterator[Mapping[str, Any]]: ...
+    # money: customer receipts and refunds, credit notes set against invoices
+    def payments_changed(self, since: datetime) -> Iterator[RemotePayment]: ...
 
-    def deleted(self, resource: str, since: datetime) -> Iterator[Mapping[str, Any]]: ...
+    def allocations_changed(self, since: datetime) -> Iterator[RemotePayment]: ...
 
-    def get(self, resource: str, sage_id: str) -> Mapping[str, Any]: ...
+    def payments_deleted(self, since: datetime) -> Iterator[Removed]: ...
+
+    def allocations_deleted(self, since: datetime) -> Iterator[Removed]: ...
+
+    def payment(self, sage_id: str) -> RemotePayment: ...  # NotFound once deleted
+
+    def allocation(self, sage_id: str) -> RemotePayment: ...  # NotFound once deleted
+
+    # a sales invoice or credit note: its balance and what settled it, in order
+    def document(self, kind: DocumentKind, sage_id: str) -> DocumentBalance: ...
+
+    # catalog
+    def items_changed(self, since: datetime | None) -> Iterator[RemoteItem]: ...  # products, then services
+
+    def tax_rates_changed(self, since: datetime | None) -> Iterator[RemoteTaxRate]: ...
+
+    def customers_changed(self, since: datetime | None) -> Iterator[RemoteCustomer]: ...
 
 
 def not_exported(connector: Connector) -> Mapping[RecordKind, str]:

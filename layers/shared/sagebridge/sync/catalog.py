@@ -17,7 +17,7 @@ after that update).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,9 +25,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sagebridge.connectors.base import Feed
-from sagebridge.domain.catalog import ItemType
 from sagebridge.domain.kinds import PartyKind
-from sagebridge.domain.money import to_decimal
+from sagebridge.domain.remote import RemoteCustomer, RemoteItem, RemoteTaxRate, Versioned
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.host.outbound import DeliveryOutbox, SageCustomer, SageItem, SageTaxRate, enqueue_delivery
 from sagebridge.observability import logger
@@ -85,24 +84,24 @@ def import_catalog(
     report = CatalogReport(tenant_id)
     if wanted.items:
         _stream(ITEMS_STREAM, report, store, clock, lambda since: (
-            _item(record, item_type)
-            for resource, item_type in (("products", ItemType.PRODUCT), ("services", ItemType.SERVICE))
-            for record in feed.changed(resource, since)
+            _item(item) for item in feed.items_changed(since)
         ), outbox)
     if wanted.tax_rates:
         _stream(TAX_RATES_STREAM, report, store, clock, lambda since: (
-            _tax_rate(record, settings.replace_host_tax_types) for record in feed.changed("tax_rates", since)
+            _tax_rate(rate, settings.replace_host_tax_types) for rate in feed.tax_rates_changed(since)
         ), outbox)
     if wanted.customers:
         _stream(CUSTOMERS_STREAM, report, store, clock, lambda since: (
-            _customer(record, store, tenant_id)
-            for record in feed.changed("contacts", since, contact_type_id="CUSTOMER")
+            _customer(customer, store, tenant_id) for customer in feed.customers_changed(since)
         ), outbox)
     return report
 
 
+Made = tuple[BaseModel, str, datetime | None] | str | None  # an event, why not, or nothing to say
+
+
 def _stream(stream: str, report: CatalogReport, store: Store, clock: Clock,
-            read: Callable[[datetime | None], Any], outbox: DeliveryOutbox) -> None:
+            read: Callable[[datetime | None], Iterator[Made]], outbox: DeliveryOutbox) -> None:
     started = clock()
     since = window_start(store, report.tenant_id, stream, first=None)  # first import: everything
     for made in read(since):
@@ -120,89 +119,53 @@ def _stream(stream: str, report: CatalogReport, store: Store, clock: Clock,
     store.cursors.set(report.tenant_id, stream, cursor_position(started))
 
 
-Made = tuple[BaseModel, str, datetime | None] | str | None  # an event, why not, or nothing to say
-
-
-def _described(what: str, record: Mapping[str, Any], build: Callable[[], BaseModel], key: str) -> Made:
+def _described(what: str, record: Versioned, build: Callable[[], BaseModel], key: str) -> Made:
     try:
         data = build()
     except (ValidationError, ValueError, KeyError) as exc:
         # One odd record must not hold the stream back forever: say which, and carry on.
-        logger.warning("catalog_record_unreadable", extra={"what": what, "sage_id": record.get("id"),
+        logger.warning("catalog_record_unreadable", extra={"what": what, "sage_id": record.sage_id,
                                                             "error": type(exc).__name__})
-        return f"{what} {record.get('id')}: {exc}"
-    return data, key, _when(record.get("updated_at"))
+        return f"{what} {record.sage_id}: {exc}"
+    return data, key, record.updated_at
 
 
-def _when(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-    except ValueError:
-        return None
-
-
-def _id(link: Any) -> str | None:
-    return str(link["id"]) if isinstance(link, Mapping) and link.get("id") else None
-
-
-def _amount(value: Any) -> Any:
-    return to_decimal(value) if value is not None else None
-
-
-def _item(record: Mapping[str, Any], item_type: ItemType) -> Made:
-    prices = record.get("sales_prices") or record.get("sales_rates") or []
-    price = next((p.get("price", p.get("rate")) for p in prices if isinstance(p, Mapping)), None)
-
+def _item(item: RemoteItem) -> Made:
     def build() -> BaseModel:
         return SageItem(
-            code=str(record.get("item_code") or record["id"]),
-            description=str(record.get("description") or ""),
-            item_type=item_type,
-            sales_price=_amount(price),
-            purchase_price=_amount(record.get("cost_price")),
-            tax_code=_id(record.get("sales_tax_rate")),
-            sales_ledger_code=_id(record.get("sales_ledger_account")),
-            purchase_ledger_code=_id(record.get("purchase_ledger_account")),
-            active=record.get("active") is not False,
-            sage_id=str(record["id"]),
-            updated_at=_when(record.get("updated_at")),
+            code=item.code or item.sage_id, description=item.description, item_type=item.item_type,
+            sales_price=item.sales_price, purchase_price=item.purchase_price, tax_code=item.tax_rate_id,
+            sales_ledger_code=item.sales_ledger_id, purchase_ledger_code=item.purchase_ledger_id,
+            active=item.active, sage_id=item.sage_id, updated_at=item.updated_at,
         )
 
-    return _described("item", record, build, f"item:{record.get('id')}:{record.get('updated_at')}")
+    return _described("item", item, build, f"item:{item.sage_id}:{item.version}")
 
 
-def _tax_rate(record: Mapping[str, Any], replace_host_tax_types: bool) -> Made:
+def _tax_rate(rate: RemoteTaxRate, replace_host_tax_types: bool) -> Made:
     def build() -> BaseModel:
-        return SageTaxRate(
-            code=str(record["id"]),
-            name=str(record.get("name") or record.get("displayed_as") or record["id"]),
-            percentage=to_decimal(record.get("percentage") or 0),
-            active=record.get("is_visible") is not False,
-            sage_id=str(record["id"]),
-            updated_at=_when(record.get("updated_at")),
-            replace_host_tax_types=replace_host_tax_types,
-        )
+        return SageTaxRate(code=rate.sage_id, name=rate.name or rate.sage_id, percentage=rate.percentage,
+                           active=rate.active, sage_id=rate.sage_id, updated_at=rate.updated_at,
+                           replace_host_tax_types=replace_host_tax_types)
 
     # The flag is in the key: a tenant who switches it on gets every rate again, now replacing.
-    key = f"tax_rate:{record.get('id')}:{record.get('updated_at')}:{replace_host_tax_types}"
-    return _described("tax rate", record, build, key)
+    key = f"tax_rate:{rate.sage_id}:{rate.version}:{replace_host_tax_types}"
+    return _described("tax rate", rate, build, key)
 
 
-def _customer(record: Mapping[str, Any], store: Store, tenant_id: str) -> Made:
-    sage_id = str(record["id"])
+def _customer(customer: RemoteCustomer, store: Store, tenant_id: str) -> Made:
+    sage_id = customer.sage_id
     kind = PartyKind.CUSTOMER.value
     mapping = store.mappings.find_by_sage_id(tenant_id, kind, sage_id)
-    if mapping is not None and record.get("updated_at") is not None \
-            and str(record.get("updated_at")) == mapping.extra.get(SAGE_UPDATED_AT):
+    if mapping is not None and customer.version is not None \
+            and customer.version == mapping.extra.get(SAGE_UPDATED_AT):
         return None  # the export engine's own update of the host's change: nothing new for the host
-    if mapping is not None and mapping.extra.get("origin") != SAGE_ORIGIN \
-            and record.get("created_at") == record.get("updated_at"):
+    if mapping is not None and mapping.extra.get("origin") != SAGE_ORIGIN and customer.created == customer.version:
         return None  # the export engine made (or linked) it and nobody changed it in Sage: the host has it
     if mapping is None:
         host_id = host_id_for_sage_customer(sage_id)
         # Before the event: from now on the export engine treats this customer as present in Sage.
-        store.mappings.put(tenant_id, kind, host_id, sage_id,
-                           {"origin": SAGE_ORIGIN, "reference": record.get("reference")})
+        store.mappings.put(tenant_id, kind, host_id, sage_id, {"origin": SAGE_ORIGIN, "reference": customer.reference})
         origin = SAGE_ORIGIN
     else:
         host_id = mapping.host_id
@@ -210,31 +173,24 @@ def _customer(record: Mapping[str, Any], store: Store, tenant_id: str) -> Made:
 
     def build() -> BaseModel:
         try:
-            return SageCustomer(host_id=host_id, sage_id=sage_id, origin=origin, **_party_fields(record))
+            return SageCustomer(host_id=host_id, sage_id=sage_id, origin=origin, **_party_fields(customer))
         except ValidationError:
             # Sage holds what the host's model refuses (an odd email, a long address): the name
             # and the link are what matter, so send those rather than nothing.
-            return SageCustomer(host_id=host_id, sage_id=sage_id, origin=origin, name=record["name"])
+            return SageCustomer(host_id=host_id, sage_id=sage_id, origin=origin, name=customer.name)
 
-    return _described("customer", record, build, f"customer:{sage_id}:{record.get('updated_at')}")
+    return _described("customer", customer, build, f"customer:{sage_id}:{customer.version}")
 
 
-def _party_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    person = record.get("main_contact_person") or {}
-    address = record.get("main_address") or {}
+def _party_fields(customer: RemoteCustomer) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "name": record.get("name"),
-        "email": record.get("email") or person.get("email") or None,
-        "phone": person.get("telephone") or person.get("mobile") or record.get("telephone") or None,
-        "tax_number": record.get("tax_number") or None,
-        "currency": _id(record.get("currency")),
-        "updated_at": _when(record.get("updated_at")),
+        "name": customer.name, "email": customer.email, "phone": customer.phone, "tax_number": customer.tax_number,
+        "currency": customer.currency, "updated_at": customer.updated_at,
     }
-    lines = [line for line in (address.get("address_line_1"), address.get("address_line_2")) if line]
-    if lines or address.get("city") or address.get("postal_code"):
-        fields["address"] = {"lines": lines, "city": address.get("city"), "region": address.get("region"),
-                             "postcode": address.get("postal_code"),
-                             "country_code": _id(address.get("country"))}
+    address = customer.address
+    if address is not None:
+        fields["address"] = {"lines": list(address.lines), "city": address.city, "region": address.region,
+                             "postcode": address.postcode, "country_code": address.country_code}
     return fields
 
 

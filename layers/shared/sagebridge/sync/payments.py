@@ -1,9 +1,8 @@
 """From Sage back to the host: payments, refunds and their reversals, polled (Sage has no webhooks).
 
-Every poll of a tenant reads what changed in Sage since its cursor minus `OVERLAP`, every page:
-`contact_payments` and `contact_allocations` (`updated_or_created_since`) and the ones deleted
-(`deleted_since`). Money set against a document Sage Bridge exported (found by the reverse mapping)
-becomes events for the host app:
+Every poll of a tenant reads, through the product's `Feed`, what changed since its cursor minus
+`OVERLAP`: customer payments and credit allocations changed, then the ones deleted. Money set against
+a document Sage Bridge exported (found by the reverse mapping) becomes events for the host app:
 
 - a receipt on an invoice: `invoice.payment_received`, then `invoice.part_paid` or `invoice.paid`
   with the outstanding amount after that receipt, read from the invoice in Sage;
@@ -13,26 +12,26 @@ becomes events for the host app:
   `credit_note.refund_reversed` with the outstanding amount now.
 
 Exactly once. Event ids are deterministic (see `delivery_event_id`) from the Sage payment id, its
-version (`updated_at`) and the document, so overlapping windows and repeated polls queue nothing
-twice (the deliveries store's conditional record). What the host has been told about each payment
-is kept as a mapping (`TOLD_KIND`, host_id = Sage payment id): a payment seen again at the same
-version costs no Sage request, and a deleted payment is reversed from what we told, whatever Sage
-still says about it. The cursor moves only after the window's events are queued.
+version and the document, so overlapping windows and repeated polls queue nothing twice (the
+deliveries store's conditional record). What the host has been told about each payment is kept as a
+mapping (`TOLD_KIND`, host_id = Sage payment id): a payment seen again at the same version costs no
+Sage request, and a deleted payment is reversed from what we told, whatever Sage still says about
+it. The cursor moves only after the window's events are queued.
 
 Documents linked to one already in Sage (going live, an uncertain write adopted) may carry money
 set against them before the link, behind the cursor: the export flags each such link
 (`LINKED_UNPOLLED_KIND`) and the next poll reads that document and each of its payments and
 allocations by id, telling the host as above (once: the same event ids and told mappings).
 
-Cost: one request per stream (and one store query) when nothing changed (items_per_page 200); a document is read (once
+Cost: one request per stream (and one store query) when nothing changed; a document is read (once
 per poll) only when money touched it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -40,7 +39,7 @@ from pydantic import BaseModel
 
 from sagebridge.connectors.base import Feed, NotFound
 from sagebridge.domain.kinds import DocumentKind
-from sagebridge.domain.money import to_decimal
+from sagebridge.domain.remote import DocumentBalance, MoneyKind, RemotePayment, Removed
 from sagebridge.host.outbound import (
     CreditNoteRefunded,
     CreditNoteRefundReversed,
@@ -69,23 +68,14 @@ FIRST_POLL_LOOKBACK = timedelta(days=1)
 LINKED_PER_POLL = 100  # flagged links looked at per poll; the rest wait for the next one
 TOLD_KIND = "sage_payment_told"  # mapping kind: what the host was told about a Sage payment
 
-_DOCUMENT_KINDS = {"sales_invoices": DocumentKind.SALES_INVOICE,
-                   "sales_credit_notes": DocumentKind.SALES_CREDIT_NOTE}
-_RESOURCE_OF = {kind: resource for resource, kind in _DOCUMENT_KINDS.items()}
 _HOST_PAYMENT_KINDS = (DocumentKind.CUSTOMER_PAYMENT.value, DocumentKind.CUSTOMER_REFUND.value)
-# What each Sage transaction type may tell the host, per document kind.
-_MEANINGFUL: dict[str, frozenset[DocumentKind]] = {
-    "CUSTOMER_RECEIPT": frozenset({DocumentKind.SALES_INVOICE}),
-    "CUSTOMER_REFUND": frozenset({DocumentKind.SALES_CREDIT_NOTE}),
-    "CUSTOMER_ALLOCATION": frozenset({DocumentKind.SALES_INVOICE}),
+# What each kind of money may tell the host, per document kind.
+_MEANINGFUL: dict[MoneyKind, frozenset[DocumentKind]] = {
+    MoneyKind.RECEIPT: frozenset({DocumentKind.SALES_INVOICE}),
+    MoneyKind.REFUND: frozenset({DocumentKind.SALES_CREDIT_NOTE}),
+    MoneyKind.CREDIT_ALLOCATION: frozenset({DocumentKind.SALES_INVOICE}),
 }
 Clock = Callable[[], datetime]
-
-
-# ------------------------------------------------------------------------------------------- reading
-
-
-# ----------------------------------------------------------------------------------------- the poll
 
 
 @dataclass
@@ -106,7 +96,7 @@ class PaymentPollReport:
 class _Touch:
     """Money from one Sage payment (or allocation) set against one document we exported."""
 
-    source: Mapping[str, Any]
+    source: RemotePayment
     kind: DocumentKind
     document_id: str
     amount: Decimal  # positive: how much of the document it settles
@@ -129,7 +119,7 @@ class _Poll:
     store: Store
     outbox: DeliveryOutbox
     report: PaymentPollReport
-    documents: dict[tuple[DocumentKind, str], Mapping[str, Any]] = field(default_factory=dict)
+    documents: dict[tuple[DocumentKind, str], DocumentBalance] = field(default_factory=dict)
     links: dict[tuple[DocumentKind, str], IdMapping | None] = field(default_factory=dict)
     host_payments: dict[str, str | None] = field(default_factory=dict)
     touches: list[_Touch] = field(default_factory=list)
@@ -145,10 +135,10 @@ class _Poll:
             self.links[key] = self.store.mappings.find_by_sage_id(self.tenant_id, kind.value, sage_id)
         return self.links[key]
 
-    def document(self, kind: DocumentKind, sage_id: str) -> Mapping[str, Any]:
+    def document(self, kind: DocumentKind, sage_id: str) -> DocumentBalance:
         key = (kind, sage_id)
         if key not in self.documents:
-            self.documents[key] = self.feed.get(_RESOURCE_OF[kind], sage_id)
+            self.documents[key] = self.feed.document(kind, sage_id)
             self.report.documents_read += 1
         return self.documents[key]
 
@@ -183,12 +173,12 @@ def poll_payments(
     assert since is not None
     poll = _Poll(tenant_id, feed, store, outbox, PaymentPollReport(tenant_id, since, started))
 
-    for resource in ("contact_payments", "contact_allocations"):
-        for record in feed.changed(resource, since):
-            _read_changed(poll, record)
-    for resource in ("contact_payments", "contact_allocations"):
-        for record in feed.deleted(resource, since):
-            _read_deleted(poll, record)
+    for changed in (feed.payments_changed, feed.allocations_changed):
+        for payment in changed(since):
+            _read_changed(poll, payment)
+    for deleted in (feed.payments_deleted, feed.allocations_deleted):
+        for removed in deleted(since):
+            _read_deleted(poll, removed)
 
     linked = _read_linked(poll)
 
@@ -211,37 +201,26 @@ def poll_payments(
 # ------------------------------------------------------------------------------------- per record
 
 
-def _kind_of(artefact: Mapping[str, Any]) -> DocumentKind | None:
-    path = str(artefact.get("$path") or "")
-    return _DOCUMENT_KINDS.get(path.strip("/").split("/")[0])
-
-
 def _told(poll: _Poll, source_id: str) -> IdMapping | None:
     return poll.store.mappings.find(poll.tenant_id, TOLD_KIND, source_id)
 
 
-def _read_changed(poll: _Poll, record: Mapping[str, Any], *, newly_linked: bool = False) -> None:
-    kind_id = str((record.get("transaction_type") or {}).get("id") or "")
-    meaningful = _MEANINGFUL.get(kind_id)
-    if meaningful is None:
-        return  # supplier payments and the like: not the host's business
+def _read_changed(poll: _Poll, payment: RemotePayment, *, newly_linked: bool = False) -> None:
+    meaningful = _MEANINGFUL[payment.kind]
     poll.report.payments_seen += 1
-    source_id, version = str(record["id"]), str(record.get("updated_at") or "")
+    source_id, version = payment.sage_id, payment.version or ""
     told = _told(poll, source_id)
     if told is not None and told.extra.get("version") == version and not newly_linked:
         return  # seen at this version before (the overlap): all of it was queued then
     poll.seen.add(source_id)
     now: dict[str, _Touch] = {}
-    for entry in record.get("allocated_artefacts") or []:
-        artefact = entry.get("artefact") or {}
-        kind = _kind_of(artefact)
-        if kind is None or kind not in meaningful:
+    for allocation in payment.allocations:
+        if allocation.kind not in meaningful:
             continue
-        if poll.link(kind, str(artefact["id"])) is None:
+        if poll.link(allocation.kind, allocation.document_id) is None:
             poll.report.not_ours += 1
             continue
-        amount = abs(to_decimal(entry.get("amount") or 0))
-        now[str(artefact["id"])] = _Touch(record, kind, str(artefact["id"]), amount)
+        now[allocation.document_id] = _Touch(payment, allocation.kind, allocation.document_id, allocation.amount)
     before = _told_allocations(told)
     told_version = str(told.extra.get("version")) if told is not None else ""
     for document_id, (kind, amount) in before.items():
@@ -253,7 +232,7 @@ def _read_changed(poll: _Poll, record: Mapping[str, Any], *, newly_linked: bool 
             poll.touches.append(touch)
     if now or told is not None:
         poll.told_writes.append((source_id, {
-            "version": version, "type": record["transaction_type"]["id"],
+            "version": version, "type": payment.kind.value,
             "allocations": {d: {"kind": t.kind.value, "amount": str(t.amount)} for d, t in now.items()},
         }))
 
@@ -272,28 +251,26 @@ def _read_linked(poll: _Poll) -> list[IdMapping]:
             document = poll.document(kind, sage_id)
         except NotFound:
             continue  # gone from Sage since: nothing on it to tell
-        for entry in document.get("payments_allocations") or []:
-            for link, resource in (("contact_payment", "contact_payments"),
-                                   ("contact_allocation", "contact_allocations")):
-                source_id = str((entry.get(link) or {}).get("id") or "")
-                if not source_id or source_id in poll.seen:
-                    continue
-                try:
-                    record = poll.feed.get(resource, source_id)
-                except NotFound:
-                    continue  # deleted since: the host was never told of it
-                _read_changed(poll, record, newly_linked=True)
+        for settlement in document.settled_by:
+            source_id = settlement.source_id
+            if not source_id or source_id in poll.seen:
+                continue
+            try:
+                read = poll.feed.allocation if settlement.by_allocation else poll.feed.payment
+                payment = read(source_id)
+            except NotFound:
+                continue  # deleted since: the host was never told of it
+            _read_changed(poll, payment, newly_linked=True)
     return flags
 
 
-def _read_deleted(poll: _Poll, record: Mapping[str, Any]) -> None:
-    source_id = str(record["id"])
-    told = _told(poll, source_id)
+def _read_deleted(poll: _Poll, removed: Removed) -> None:
+    told = _told(poll, removed.sage_id)
     if told is None:
         return  # never told the host about it (not ours, or created and deleted within a window)
     for document_id, (kind, amount) in _told_allocations(told).items():
-        poll.reversals.append(_Reversal(source_id, kind, document_id, amount, told.extra["version"], "deleted"))
-    poll.told_writes.append((source_id, None))
+        poll.reversals.append(_Reversal(removed.sage_id, kind, document_id, amount, told.extra["version"], "deleted"))
+    poll.told_writes.append((removed.sage_id, None))
 
 
 def _told_allocations(told: IdMapping | None) -> dict[str, tuple[DocumentKind, Decimal]]:
@@ -305,62 +282,35 @@ def _told_allocations(told: IdMapping | None) -> dict[str, tuple[DocumentKind, D
 # ------------------------------------------------------------------------------------- the events
 
 
-def _document_link(poll: _Poll, kind: DocumentKind, document: Mapping[str, Any]) -> DocumentLink:
-    mapping = poll.link(kind, str(document["id"]))
-    number = (mapping.extra.get("reference") if mapping else None) or document.get("reference") \
-        or document.get("invoice_number") or document.get("credit_note_number")
-    return DocumentLink(kind=kind, host_id=mapping.host_id if mapping else None, sage_id=str(document["id"]),
+def _document_link(poll: _Poll, document: DocumentBalance) -> DocumentLink:
+    mapping = poll.link(document.kind, document.sage_id)
+    number = (mapping.extra.get("reference") if mapping else None) or document.number
+    return DocumentLink(kind=document.kind, host_id=mapping.host_id if mapping else None, sage_id=document.sage_id,
                         number=number)
 
 
-def _money(poll: _Poll, payment: Mapping[str, Any]) -> MoneyMovement:
-    return MoneyMovement(
-        sage_id=str(payment["id"]),
-        amount=to_decimal(payment.get("total_amount") or 0),
-        currency=str((payment.get("currency") or {}).get("id") or "GBP"),
-        date=_date(payment.get("date")),
-        method=(payment.get("payment_method") or {}).get("displayed_as"),
-        reference=payment.get("reference"),
-        host_id=poll.host_payment_id(str(payment["id"])),
-    )
+def _money(poll: _Poll, payment: RemotePayment) -> MoneyMovement:
+    return MoneyMovement(sage_id=payment.sage_id, amount=payment.total, currency=payment.currency, date=payment.on,
+                         method=payment.method, reference=payment.reference,
+                         host_id=poll.host_payment_id(payment.sage_id))
 
 
-def _date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
-def _when(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-    except ValueError:
-        return None
-
-
-def _outstanding_after(document: Mapping[str, Any], source_ids: list[str]) -> dict[str, Decimal]:
-    """The document's outstanding amount just after each of `source_ids` was set against it, from
-    the order of Sage's own list of its payments and allocations; the last one is what Sage shows."""
-    total = to_decimal(document.get("total_amount") or 0)
+def _outstanding_after(document: DocumentBalance, touches: list[_Touch]) -> dict[str, Decimal]:
+    """The document's outstanding amount just after each touch was set against it, from the order
+    of Sage's own list of its payments and allocations; the last one is what Sage shows."""
     after: dict[str, Decimal] = {}
     settled = Decimal("0")
-    for entry in document.get("payments_allocations") or []:
-        settled += abs(to_decimal(entry.get("amount") or 0))
-        for link in ("contact_payment", "contact_allocation"):
-            linked = (entry.get(link) or {}).get("id")
-            if linked:
-                after[str(linked)] = total - settled
-    current = to_decimal(document.get("outstanding_amount") or 0)
-    return {s: after.get(s, current) for s in source_ids}
+    for settlement in document.settled_by:
+        settled += settlement.amount
+        if settlement.source_id:
+            after[settlement.source_id] = document.total - settled
+    return {t.source.sage_id: after.get(t.source.sage_id, document.outstanding) for t in touches}
 
 
-def _order(document: Mapping[str, Any], touches: list[_Touch]) -> list[_Touch]:
+def _order(document: DocumentBalance, touches: list[_Touch]) -> list[_Touch]:
     """Touches in the order Sage applied them (its list), unknown ones last."""
-    position: dict[str, int] = {}
-    for i, entry in enumerate(document.get("payments_allocations") or []):
-        for link in ("contact_payment", "contact_allocation"):
-            linked = (entry.get(link) or {}).get("id")
-            if linked:
-                position[str(linked)] = i
-    return sorted(touches, key=lambda t: position.get(str(t.source["id"]), len(position)))
+    position = {s.source_id: i for i, s in enumerate(document.settled_by) if s.source_id}
+    return sorted(touches, key=lambda t: position.get(t.source.sage_id, len(position)))
 
 
 def _send_touches(poll: _Poll) -> None:
@@ -369,49 +319,45 @@ def _send_touches(poll: _Poll) -> None:
         by_document.setdefault((touch.kind, touch.document_id), []).append(touch)
     for (kind, document_id), touches in by_document.items():
         document = poll.document(kind, document_id)
-        link = _document_link(poll, kind, document)
-        total = to_decimal(document.get("total_amount") or 0)
+        link = _document_link(poll, document)
         touches = _order(document, touches)
-        after = _outstanding_after(document, [str(t.source["id"]) for t in touches])
+        after = _outstanding_after(document, touches)
         for touch in touches:
             source = touch.source
-            source_id, version = str(source["id"]), str(source.get("updated_at") or "")
+            source_id, version, occurred = source.sage_id, source.version or "", source.updated_at
             outstanding = after[source_id]
-            occurred = _when(source.get("updated_at"))
-            is_payment = source["transaction_type"]["id"] in ("CUSTOMER_RECEIPT", "CUSTOMER_REFUND")
             if kind is DocumentKind.SALES_CREDIT_NOTE:
                 if poll.send(CreditNoteRefunded(credit_note=link, refund=_money(poll, source),
                                                 outstanding_amount=outstanding),
                              f"refund:{source_id}:{document_id}:{version}", occurred):
                     poll.report.payments_delivered += 1
                 continue
-            if is_payment and poll.send(
+            if source.kind is not MoneyKind.CREDIT_ALLOCATION and poll.send(
                 InvoicePaymentReceived(invoice=link, payment=_money(poll, source), allocated_amount=touch.amount,
                                        outstanding_amount=outstanding),
                 f"receipt:{source_id}:{document_id}:{version}", occurred,
             ):
                 poll.report.payments_delivered += 1
             status: BaseModel = (
-                InvoicePaid(invoice=link, total_amount=total, paid_on=_date(source.get("date")))
+                InvoicePaid(invoice=link, total_amount=document.total, paid_on=source.on)
                 if outstanding <= 0 else
-                InvoicePartPaid(invoice=link, total_amount=total, outstanding_amount=outstanding)
+                InvoicePartPaid(invoice=link, total_amount=document.total, outstanding_amount=outstanding)
             )
             poll.send(status, f"status:{document_id}:{source_id}:{version}", occurred)
 
 
 def _send_reversal(poll: _Poll, reversal: _Reversal) -> None:
     document = poll.document(reversal.kind, reversal.document_id)
-    link = _document_link(poll, reversal.kind, document)
-    outstanding = to_decimal(document.get("outstanding_amount") or 0)
+    link = _document_link(poll, document)
     key = f"reversal:{reversal.source_id}:{reversal.document_id}:{reversal.told_version}"
     data: BaseModel
     if reversal.kind is DocumentKind.SALES_CREDIT_NOTE:
         data = CreditNoteRefundReversed(credit_note=link, refund_sage_id=reversal.source_id,
-                                        reversed_amount=reversal.amount, outstanding_amount=outstanding,
+                                        reversed_amount=reversal.amount, outstanding_amount=document.outstanding,
                                         reason=reversal.reason)
     else:
         data = InvoicePaymentReversed(invoice=link, payment_sage_id=reversal.source_id,
-                                      reversed_amount=reversal.amount, outstanding_amount=outstanding,
+                                      reversed_amount=reversal.amount, outstanding_amount=document.outstanding,
                                       reason=reversal.reason)
     poll.send(data, key, None)
     poll.report.reversals += 1

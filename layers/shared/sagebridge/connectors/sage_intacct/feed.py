@@ -1,28 +1,52 @@
-"""What the payment poller and the catalog import read from Intacct (the `SageFeed` shape of
-sync/catalog.py), polled by WHENMODIFIED: the poller reads its cursor minus an overlap, so a
-record saved during a poll is read again (and deduplicated by the deliveries store).
+"""What the payment poller and the catalog import read from Intacct (`Feed`, connectors/base.py), as the
+typed read models of sagebridge.domain.remote, polled by WHENMODIFIED: the poller reads its cursor
+minus an overlap, so a record saved during a poll is read again (and deduplicated by the deliveries
+store).
 
-resource names are the poller's:
-- contact_payments -> ARPYMT (+ ARPYMTDETAIL: which invoice, how much), also one by id (`get`); a
-  reversed receipt is reported by `deleted`, so the host hears `invoice.payment_reversed`;
-- sales_invoices / sales_credit_notes -> ARINVOICE / ARADJUSTMENT with the receipts applied to
-  them in order (so each receipt's outstanding-after is right);
-- products / services -> ITEM (inventory / non-inventory), contacts -> CUSTOMER, tax_rates ->
-  TAXDETAIL (sales).
+- payments: ARPYMT (+ ARPYMTDETAIL: which invoice, how much), also one by id; a reversed receipt is
+  reported as deleted, so the host hears `invoice.payment_reversed`;
+- documents: ARINVOICE / ARADJUSTMENT with the receipts applied to them in order (so each receipt's
+  outstanding-after is right);
+- items: ITEM, inventory items as products then non-inventory ones as services; customers: CUSTOMER;
+  tax rates: TAXDETAIL (sales).
+- allocations: none (credit memos applied in Intacct show on the invoice's TOTALDUE only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sagebridge.connectors.base import NotFound
 from sagebridge.connectors.sage_intacct import mapper
 from sagebridge.connectors.sage_intacct.connector import IntacctConnector
+from sagebridge.domain.catalog import ItemType
 from sagebridge.domain.kinds import DocumentKind
+from sagebridge.domain.remote import (
+    Allocation,
+    DocumentBalance,
+    MoneyKind,
+    RemoteAddress,
+    RemoteCustomer,
+    RemoteItem,
+    RemotePayment,
+    RemoteTaxRate,
+    Removed,
+    Settlement,
+)
 
-_DOCUMENTS = {"sales_invoices": DocumentKind.SALES_INVOICE, "sales_credit_notes": DocumentKind.SALES_CREDIT_NOTE}
+DEFAULT_CURRENCY = "GBP"  # a receipt without CURRENCY: what the host has always been told
+
+
+def _stamp(value: Any) -> str | None:
+    """WHENMODIFIED / WHENCREATED as an ISO stamp (the version the host's event ids are keyed on)."""
+    when = mapper.timestamp_of(value)
+    return when.isoformat() if when else None
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 class IntacctFeed:
@@ -36,51 +60,124 @@ class IntacctFeed:
     def _payments(self, since: datetime | None) -> list[dict[str, Any]]:
         return list(self.client.read_by_query("ARPYMT", self._since(since)))
 
-    def changed(self, resource: str, since: datetime | None, **filters: Any) -> Iterator[Mapping[str, Any]]:
-        if resource == "contact_payments":
-            rows = [r for r in self._payments(since) if not mapper.is_voided(r)]
-            details = self.connector.payment_details([str(r.get("RECORDNO")) for r in rows])
-            return (dict(mapper.payment_record(r, details.get(str(r.get("RECORDNO")), [])).data) for r in rows)
-        if resource in ("products", "services"):
-            wanted = resource == "services"
-            return (dict(mapper.item_record(r).data) for r in self.client.read_by_query("ITEM", self._since(since))
-                    if mapper.is_service(r) == wanted)
-        if resource == "contacts":
-            if filters.get("contact_type_id") not in (None, "CUSTOMER"):
-                return iter(())
-            return (dict(mapper.customer_record(r).data)
-                    for r in self.client.read_by_query("CUSTOMER", self._since(since)))
-        if resource == "tax_rates":
-            query = " AND ".join(q for q in ("TAXTYPE = 'Sale'", self._since(since)) if q)
-            return (dict(mapper.tax_record(mapper.tax_detail(r), r).data)
-                    for r in self.client.read_by_query("TAXDETAIL", query))
-        return iter(())  # contact_allocations: credit memos applied in Intacct show on TOTALDUE
+    # ---- money
 
-    def deleted(self, resource: str, since: datetime) -> Iterator[Mapping[str, Any]]:
-        if resource != "contact_payments":
-            return iter(())
-        return ({"id": str(r.get("RECORDNO")), "deleted_at": mapper.timestamp_of(r.get("WHENMODIFIED"))}
-                for r in self._payments(since) if mapper.is_voided(r))
+    def payments_changed(self, since: datetime) -> Iterator[RemotePayment]:
+        rows = [r for r in self._payments(since) if not mapper.is_voided(r)]
+        details = self.connector.payment_details([str(r.get("RECORDNO")) for r in rows])
+        return (receipt(r, details.get(str(r.get("RECORDNO")), [])) for r in rows)
 
-    def get(self, resource: str, sage_id: str) -> Mapping[str, Any]:
-        if resource == "contact_payments":  # one receipt, as `changed` lists it
-            rows = [r for r in self.client.read_by_query("ARPYMT", f"RECORDNO = {mapper.quoted(sage_id)}")
-                    if not mapper.is_voided(r)]
-            if not rows:
-                raise NotFound(f"receipt {sage_id} is not in Sage Intacct (or was reversed)", status=404)
-            details = self.connector.payment_details([sage_id])
-            return dict(mapper.payment_record(rows[0], details.get(sage_id, [])).data)
-        kind = _DOCUMENTS.get(resource)
-        if kind is None:
-            raise NotFound(f"{resource} is not read from Sage Intacct", status=404)
-        data = dict(self.connector.get_document(kind, sage_id).data)
+    def allocations_changed(self, since: datetime) -> Iterator[RemotePayment]:
+        return iter(())
+
+    def payments_deleted(self, since: datetime) -> Iterator[Removed]:
+        return (Removed(str(r.get("RECORDNO"))) for r in self._payments(since) if mapper.is_voided(r))
+
+    def allocations_deleted(self, since: datetime) -> Iterator[Removed]:
+        return iter(())
+
+    def payment(self, sage_id: str) -> RemotePayment:
+        rows = [r for r in self.client.read_by_query("ARPYMT", f"RECORDNO = {mapper.quoted(sage_id)}")
+                if not mapper.is_voided(r)]
+        if not rows:
+            raise NotFound(f"receipt {sage_id} is not in Sage Intacct (or was reversed)", status=404)
+        details = self.connector.payment_details([sage_id])
+        return receipt(rows[0], details.get(sage_id, []))
+
+    def allocation(self, sage_id: str) -> RemotePayment:
+        raise NotFound("credit allocations are not read from Sage Intacct", status=404)
+
+    def document(self, kind: DocumentKind, sage_id: str) -> DocumentBalance:
+        if kind not in (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE):
+            raise NotFound(f"a {kind.value.replace('_', ' ')} is not read from Sage Intacct", status=404)
+        rows = self.client.read(mapper.INVOICE_OBJECTS[kind], [sage_id])
+        if not rows:
+            raise NotFound(f"{mapper.INVOICE_OBJECTS[kind]} {sage_id} is not in Sage Intacct", status=404)
         applied = self.client.read_by_query("ARPYMTDETAIL", f"RECORDKEY = {mapper.quoted(sage_id)}")
-        data["payments_allocations"] = [
-            {"amount": abs(mapper.decimal_of(d.get("TRX_PAYMENTAMOUNT"))),
-             "contact_payment": {"id": str(d.get("PAYMENTKEY"))}}
-            for d in sorted(applied, key=lambda d: int(d.get("RECORDNO") or 0))
-        ]
-        return data
+        return document_balance(kind, rows[0], sorted(applied, key=lambda d: int(d.get("RECORDNO") or 0)))
+
+    # ---- catalog
+
+    def items_changed(self, since: datetime | None) -> Iterator[RemoteItem]:
+        for item_type in (ItemType.PRODUCT, ItemType.SERVICE):  # one query each, as ever
+            for row in self.client.read_by_query("ITEM", self._since(since)):
+                if (item_type is ItemType.SERVICE) == mapper.is_service(row):
+                    yield item(row, item_type)
+
+    def tax_rates_changed(self, since: datetime | None) -> Iterator[RemoteTaxRate]:
+        query = " AND ".join(q for q in ("TAXTYPE = 'Sale'", self._since(since)) if q)
+        return (tax_rate(r) for r in self.client.read_by_query("TAXDETAIL", query))
+
+    def customers_changed(self, since: datetime | None) -> Iterator[RemoteCustomer]:
+        return (customer(r) for r in self.client.read_by_query("CUSTOMER", self._since(since)))
 
 
-__all__ = ["IntacctFeed"]
+# ---------------------------------------------------------------------------- records -> read models
+
+
+def receipt(row: Mapping[str, Any], details: Sequence[Mapping[str, Any]]) -> RemotePayment:
+    """ARPYMT and its ARPYMTDETAIL lines: a receipt applied to invoices (Intacct amounts made positive)."""
+    return RemotePayment(
+        sage_id=str(row.get("RECORDNO") or ""), version=_stamp(row.get("WHENMODIFIED")), kind=MoneyKind.RECEIPT,
+        total=abs(mapper.decimal_of(row.get("TOTALENTERED"))), currency=row.get("CURRENCY") or DEFAULT_CURRENCY,
+        on=mapper.date_of(row.get("RECEIPTDATE")), reference=row.get("DOCNUMBER") or None,
+        method=row.get("PAYMENTMETHOD") or None,
+        allocations=tuple(Allocation(DocumentKind.SALES_INVOICE, str(d["RECORDKEY"]),
+                                     abs(mapper.decimal_of(d.get("TRX_PAYMENTAMOUNT"))))
+                          for d in details if d.get("RECORDKEY")),
+    )
+
+
+def document_balance(kind: DocumentKind, row: Mapping[str, Any],
+                     applied: Sequence[Mapping[str, Any]]) -> DocumentBalance:
+    """ARINVOICE / ARADJUSTMENT (credit memos are negative in Intacct: amounts made positive) and the
+    ARPYMTDETAIL lines applied to it, in order."""
+    total = abs(mapper.decimal_of(row.get("TOTALENTERED")))
+    due = abs(mapper.decimal_of(row.get("TOTALDUE"))) if row.get("TOTALDUE") not in (None, "") \
+        else total - abs(mapper.decimal_of(row.get("TOTALPAID")))
+    return DocumentBalance(
+        kind=kind, sage_id=str(row.get("RECORDNO") or ""), number=row.get("RECORDID") or row.get("DOCNUMBER"),
+        total=total, outstanding=due,
+        settled_by=tuple(Settlement(str(d.get("PAYMENTKEY")), abs(mapper.decimal_of(d.get("TRX_PAYMENTAMOUNT"))))
+                         for d in applied),
+    )
+
+
+def item(row: Mapping[str, Any], item_type: ItemType) -> RemoteItem:
+    item_id = str(row.get("ITEMID") or "")
+    return RemoteItem(
+        sage_id=item_id, version=_stamp(row.get("WHENMODIFIED")), item_type=item_type, code=item_id or None,
+        description=str(row.get("NAME") or row.get("EXTENDED_DESCRIPTION") or ""),
+        sales_price=mapper.decimal_of(row["BASEPRICE"]) if row.get("BASEPRICE") not in (None, "") else None,
+        purchase_price=mapper.decimal_of(row["STANDARD_COST"]) if row.get("STANDARD_COST") not in (None, "") else None,
+        sales_ledger_id=_text(row.get("GLACCOUNT")), active=(row.get("STATUS") or "active") == "active",
+    )
+
+
+def tax_rate(row: Mapping[str, Any]) -> RemoteTaxRate:
+    detail = mapper.tax_detail(row)
+    return RemoteTaxRate(sage_id=detail.detail_id, version=_stamp(row.get("WHENMODIFIED")), name=detail.name or None,
+                         percentage=detail.percentage, active=row.get("STATUS", "active") == "active")
+
+
+def customer(row: Mapping[str, Any]) -> RemoteCustomer:
+    """A CUSTOMER (id = CUSTOMERID, which invoices name)."""
+    display = row.get("DISPLAYCONTACT")
+    display = display if isinstance(display, Mapping) else {}
+    mail = display.get("MAILADDRESS")
+    mail = mail if isinstance(mail, Mapping) else {}
+    customer_id = str(row.get("CUSTOMERID") or "")
+    lines = tuple(line for line in (mail.get("ADDRESS1"), mail.get("ADDRESS2")) if line)
+    return RemoteCustomer(
+        sage_id=customer_id, version=_stamp(row.get("WHENMODIFIED")), created=_stamp(row.get("WHENCREATED")),
+        name=row.get("NAME"), reference=customer_id,
+        email=display.get("EMAIL1") or row.get("DISPLAYCONTACT.EMAIL1") or None,
+        phone=display.get("PHONE1") or None, tax_number=row.get("TAXID") or None,
+        currency=_text(row.get("CURRENCY")),
+        address=RemoteAddress(lines, mail.get("CITY") or None, mail.get("STATE") or None, mail.get("ZIP") or None,
+                              _text(mail.get("COUNTRYCODE")))
+        if lines or mail.get("CITY") or mail.get("ZIP") else None,
+    )
+
+
+__all__ = ["IntacctFeed", "customer", "document_balance", "item", "receipt", "tax_rate"]
