@@ -74,11 +74,17 @@ class Decide:
                 return
             self.journal.unchanged(staged, record, "voided in the host app before it was exported: nothing to "
                                    "send", log=self._log_unchanged())
-        elif entry.state is LedgerState.EXPORTED and entry.exported_hash == target:
+        else:
+            self._void(staged, record, entry, target)
+
+    def _void(self, staged: StagedDocument, record: Record, entry: LedgerEntry, target: str,
+              because: str = "voided in the host app") -> None:
+        """Void Sage's copy, unless this void is what Sage has already."""
+        if entry.state is LedgerState.EXPORTED and entry.exported_hash == target:
             self.journal.unchanged(staged, record, "already voided in Sage", log=self._log_unchanged(),
                                    sage_id=entry.sage_id)
         else:
-            self.documents.void(staged, record, entry, target)
+            self.documents.void(staged, record, entry, target, because=because)
 
     def _live(self, staged: StagedDocument, record: Record, entry: LedgerEntry | None) -> None:
         h, run = staged.payload_hash, self.run
@@ -128,13 +134,8 @@ class Decide:
         Sage yet: it waits for the host to move it on (logged once per version, nothing to fix). In
         Sage already (it left an exportable status): voided there, by the rules of a host void."""
         if entry is not None and entry.sage_id is not None:
-            target = void_hash(staged.payload_hash)
-            if entry.state is LedgerState.EXPORTED and entry.exported_hash == target:
-                self.journal.unchanged(staged, record, "already voided in Sage", log=self._log_unchanged(),
-                                       sage_id=entry.sage_id)
-            else:
-                self.documents.void(staged, record, entry, target,
-                                    because=f"moved to status {record.status} in the host app")
+            self._void(staged, record, entry, void_hash(staged.payload_hash),
+                       because=f"moved to status {record.status} in the host app")
             return
         copy = self.going_live.hand_entered_copy(record)
         if copy is not None:

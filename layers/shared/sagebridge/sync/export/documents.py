@@ -4,6 +4,7 @@ update it, or void it; each settled in the ledger with its log line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -61,19 +62,27 @@ class Documents:
         if not isinstance(checked, Skip) and going_live:
             checked, existing = self.going_live.check_before_create(record)
         prepared = checked if isinstance(checked, Skip) else self.preparation.prepare(record, validated=True)
-        if isinstance(prepared, Skip):
-            self.outcomes.skip(staged, record, prepared.reasons, entry)
-            return
-        if self.run.dry_run:
-            self.journal.plan(staged, record, Outcome.CREATED, f"would create in Sage (reference {prepared[1]})",
-                              prepared[0])
-            return
-        claim = self.outcomes.claim(staged, staged.payload_hash)
+        claim = self._claim_prepared(staged, record, entry, prepared, Outcome.CREATED,
+                                     lambda p: f"would create in Sage (reference {p[1]})")
         if claim is None:
             return
+        assert not isinstance(prepared, Skip)
         remote, settled = self._in_sage_already(staged, record, claim, prepared, existing, going_live)
         if not settled:
             self._send(staged, record, claim, prepared, remote)
+
+    def _claim_prepared(self, staged: StagedDocument, record: Record, entry: LedgerEntry | None,
+                        prepared: Prepared | Skip, outcome: Outcome,
+                        plan: Callable[[Prepared], str]) -> Claim | None:
+        """The claim to send under: None when the document is skipped, only planned (a dry run),
+        or not ours to send."""
+        if isinstance(prepared, Skip):
+            self.outcomes.skip(staged, record, prepared.reasons, entry)
+            return None
+        if self.run.dry_run:
+            self.journal.plan(staged, record, outcome, plan(prepared), prepared[0])
+            return None
+        return self.outcomes.claim(staged, staged.payload_hash)
 
     def _in_sage_already(self, staged: StagedDocument, record: Record, claim: Claim, prepared: Prepared,
                          existing: list[RemoteRecord], going_live: bool) -> tuple[RemoteRecord | None, bool]:
@@ -170,16 +179,12 @@ class Documents:
             return
         reasons = self._not_updatable(record, remote)
         prepared = Skip(reasons) if reasons else self.preparation.prepare(record)
-        if isinstance(prepared, Skip):
-            self.outcomes.skip(staged, record, prepared.reasons, entry)
-            return
-        body, reference, _, _ = prepared
-        if self.run.dry_run:
-            self.journal.plan(staged, record, Outcome.UPDATED, f"would update Sage id {entry.sage_id}", body)
-            return
-        claim = self.outcomes.claim(staged, staged.payload_hash)
+        claim = self._claim_prepared(staged, record, entry, prepared, Outcome.UPDATED,
+                                     lambda _: f"would update Sage id {entry.sage_id}")
         if claim is None:
             return
+        assert not isinstance(prepared, Skip)
+        body, reference, _, _ = prepared
         sage_id = entry.sage_id
         try:
             updated = put_again_if_lost(lambda: self.run.connector.update_document(kind, sage_id, body))
