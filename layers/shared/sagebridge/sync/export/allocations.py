@@ -22,7 +22,12 @@ from sagebridge.store import Claim, ClaimConflict, IdMapping, LedgerEntry, Ledge
 from sagebridge.sync.export.context import ExportRun, connection_guard, failure_code
 from sagebridge.sync.export.journal import Journal
 from sagebridge.sync.export.parties import Parties
-from sagebridge.sync.export.request import ALLOCATION_DUE, CREDIT_NOTE_ALLOCATION, WAITING_FOR_INVOICE
+from sagebridge.sync.export.request import CREDIT_NOTE_ALLOCATION
+
+# The allocation entry's version while it waits for its invoice, and from the credit note's send
+# until it is allocated.
+WAITING_FOR_INVOICE = "waiting_for_invoice"
+ALLOCATION_DUE = "allocation_due"
 
 NOTE, INVOICE = DocumentKind.SALES_CREDIT_NOTE, DocumentKind.SALES_INVOICE
 ALLOCATION_DUE_REASON = "allocation due: the credit note was just sent to Sage"

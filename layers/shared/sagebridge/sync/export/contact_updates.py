@@ -17,9 +17,16 @@ from sagebridge.connectors.base import (
 from sagebridge.domain.parties import Party
 from sagebridge.host.outbound import ExportFailed
 from sagebridge.store import IdMapping, Outcome, Write
-from sagebridge.sync.export.context import ExportRun, LruDict, failure_code, party_hash, put_again_if_lost
+from sagebridge.sync.export.context import (
+    PARTY_CACHE_SIZE,
+    ExportRun,
+    LruDict,
+    failure_code,
+    party_hash,
+    put_again_if_lost,
+)
 from sagebridge.sync.export.journal import Journal
-from sagebridge.sync.export.request import CONTACT_HASH, PARTY_CACHE_SIZE, SAGE_UPDATED_AT
+from sagebridge.sync.export.request import CONTACT_HASH, SAGE_UPDATED_AT
 
 
 class ContactUpdates:

@@ -133,6 +133,9 @@ class Skip:
     reasons: list[SkipReason]
 
 
+PARTY_CACHE_SIZE = 10_000  # parties a run remembers (contact ids, checks, failures)
+
+
 class LruDict(dict[Any, Any]):
     """A dict that forgets its oldest entries beyond `limit` (party ids: flat memory on big runs)."""
 

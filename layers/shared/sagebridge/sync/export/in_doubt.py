@@ -17,7 +17,12 @@ from sagebridge.store import Claim, LedgerEntry, LedgerState, Outcome, StagedDoc
 from sagebridge.sync.export.context import ExportRun, label, number_of
 from sagebridge.sync.export.journal import Journal
 from sagebridge.sync.export.outcomes import Outcomes
-from sagebridge.sync.export.request import IN_DOUBT_CODE, IN_DOUBT_HASH
+
+# The exported hash of a copy adopted from an attempt in doubt before it is brought up to date: no
+# version's hash, so the document counts as changed since it was exported until the update lands.
+IN_DOUBT_HASH = "adopted-in-doubt"
+# The reason code of a document whose send is in doubt and waits for Sage's search to settle.
+IN_DOUBT_CODE = "sage_in_doubt"
 
 
 class InDoubt:

@@ -16,7 +16,9 @@ from sagebridge.observability import logger, metrics
 from sagebridge.store import Outcome, StagedDocument, SyncLogEntry, Write
 from sagebridge.store.notifications import FailureSummary
 from sagebridge.sync.export.context import ExportRun, number_of
-from sagebridge.sync.export.request import DOCUMENT_KINDS, MAX_REPORTED, PlannedOutcome
+from sagebridge.sync.export.request import DOCUMENT_KINDS, PlannedOutcome
+
+MAX_REPORTED = 50  # failures kept in memory for the notification; the log has all of them
 
 DOCUMENT_VALUES = frozenset(k.value for k in DOCUMENT_KINDS)
 

@@ -15,6 +15,7 @@ from sagebridge.connectors.base import AuthError, NotSupported, RateLimited, Rec
 from sagebridge.domain.base import describe_problems
 from sagebridge.domain.documents import Document
 from sagebridge.domain.errors import ConflictError
+from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.settings import ExportType
 from sagebridge.domain.validation import SkipReason
@@ -23,14 +24,18 @@ from sagebridge.store import Claim, ClaimConflict, LedgerEntry, LedgerState, Out
 from sagebridge.sync.export.context import ExportRun, failure_code, label, not_supported_reason, number_of
 from sagebridge.sync.export.journal import Journal
 from sagebridge.sync.export.request import (
-    COMMIT_THREADS,
     LINKED_UNPOLLED_KIND,
-    MAX_UNSETTLED,
-    MONEY_LINKED_KINDS,
     ExportHooks,
     PlannedOutcome,
     void_hash,
 )
+
+# Write-behind commits: a few in flight hide DynamoDB's round trip behind the next Sage call; the
+# bound keeps memory flat and the crash window (documents sent, not yet committed) small.
+COMMIT_THREADS = 4
+MAX_UNSETTLED = 8
+# Sales documents whose money in Sage the payment poller must look at when they are linked.
+MONEY_LINKED_KINDS = frozenset({DocumentKind.SALES_INVOICE.value, DocumentKind.SALES_CREDIT_NOTE.value})
 
 
 class Outcomes:

@@ -28,10 +28,10 @@ from sagebridge.domain.settings import ExportType, IdentifyCustomerBy
 from sagebridge.domain.validation import SkipCode, SkipReason
 from sagebridge.store import Claim, ClaimConflict, IdMapping, LedgerEntry, LedgerState, Outcome, StagedDocument, Write
 from sagebridge.sync.export.contact_updates import ContactUpdates
-from sagebridge.sync.export.context import ExportRun, LruDict, Skip, failure_code, label, party_hash
+from sagebridge.sync.export.context import PARTY_CACHE_SIZE, ExportRun, LruDict, Skip, failure_code, label, party_hash
 from sagebridge.sync.export.journal import Journal
 from sagebridge.sync.export.outcomes import Outcomes
-from sagebridge.sync.export.request import CONTACT_HASH, PARTY_CACHE_SIZE, PARTY_KINDS, idempotency_key
+from sagebridge.sync.export.request import CONTACT_HASH, PARTY_KINDS, idempotency_key
 
 PARTY_VALUES = frozenset(k.value for k in PARTY_KINDS)
 # What `known_contact` says of a party that would get a new contact.

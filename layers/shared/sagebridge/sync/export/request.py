@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Protocol
 
 from sagebridge.connectors.base import Payload, RemoteRecord
@@ -15,45 +15,20 @@ from sagebridge.domain.settings import ExportType
 from sagebridge.store import Outcome, RunStatus
 
 EXPORT_CURSOR = "export"  # position: the ISO start time of the last successful full run
-PAGE_SIZE = 100
 EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
-MAX_REPORTED = 50  # failures kept in memory for the notification; the log has all of them
-PARTY_CACHE_SIZE = 10_000
 # On a party's mapping (`extra`): the payload hash of the party version Sage's contact was last made
 # from (created, linked, updated, or refused for good), and Sage's updated_at after our update (the
 # catalog import does not echo our own change back to the host as a Sage change).
 CONTACT_HASH = "contact_hash"
 SAGE_UPDATED_AT = "sage_updated_at"
-# Write-behind commits: a few in flight hide DynamoDB's round trip behind the next Sage call; the
-# bound keeps memory flat and the crash window (documents sent, not yet committed) small.
-COMMIT_THREADS = 4
-MAX_UNSETTLED = 8
-# A run's heartbeat: `alive_until` on its run record is pushed this far ahead, at most once a
-# HEARTBEAT_EVERY, between pages. Longer than the worker's timeout (300 s), so only a dead worker's
-# run goes past it; shorter than the tenant's export lease (360 s), so the first run after a dead
-# worker's lease ran out closes that run as abandoned.
-RUN_ALIVE_FOR = timedelta(seconds=330)
-HEARTBEAT_EVERY = timedelta(minutes=1)
-# Scheduled runs look at records skipped within this long again (what they waited for may have come).
-SKIPS_LOOKED_AT_FOR = timedelta(days=31)
-# The exported hash of a copy adopted from an attempt in doubt before it is brought up to date: no
-# version's hash, so the document counts as changed since it was exported until the update lands.
-IN_DOUBT_HASH = "adopted-in-doubt"
-# The reason code of a document whose send is in doubt and waits for Sage's search to settle.
-IN_DOUBT_CODE = "sage_in_doubt"
 
 DOCUMENT_KINDS = (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE,
                   DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE)
 PAYMENT_KINDS = (DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND)
 PARTY_KINDS = (PartyKind.CUSTOMER, PartyKind.VENDOR)
-MONEY_LINKED_KINDS = frozenset({DocumentKind.SALES_INVOICE.value, DocumentKind.SALES_CREDIT_NOTE.value})
-# Parties first (documents need their contact), payments last (they need their invoices).
-PHASES: tuple[tuple[RecordKind, ...], ...] = (PARTY_KINDS, DOCUMENT_KINDS, PAYMENT_KINDS)
 # The ledger entry of a credit note's allocation against the invoice it credits (`invoice_id`): its
 # own entry, so the allocation is sent once even if the run dies after Sage answered.
 CREDIT_NOTE_ALLOCATION = "credit_note_allocation"
-WAITING_FOR_INVOICE = "waiting_for_invoice"
-ALLOCATION_DUE = "allocation_due"
 # Mapping kind: a sales document linked to one already in Sage (going live, an uncertain write
 # adopted) whose money in Sage the payment poller has not looked at yet (host_id = Sage id).
 LINKED_UNPOLLED_KIND = "sage_linked_unpolled"
@@ -110,7 +85,7 @@ class ExportResult:
     tenant_id: str
     dry_run: bool
     counts: Counter[str] = field(default_factory=Counter)
-    failures: list[str] = field(default_factory=list)  # the first MAX_REPORTED, for notifications
+    failures: list[str] = field(default_factory=list)  # the first journal.MAX_REPORTED, for notifications
     planned: list[PlannedOutcome] = field(default_factory=list)  # dry run only
     status: RunStatus = RunStatus.RUNNING
     window: tuple[date, date] | None = None

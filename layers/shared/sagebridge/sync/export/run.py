@@ -9,6 +9,7 @@ from typing import Any
 
 from sagebridge.connectors.base import Connector, Mapper
 from sagebridge.domain.errors import ConflictError
+from sagebridge.domain.kinds import RecordKind
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.observability import logger
@@ -19,16 +20,25 @@ from sagebridge.sync.export.context import ExportRun
 from sagebridge.sync.export.journal import Journal
 from sagebridge.sync.export.pages import Pages
 from sagebridge.sync.export.request import (
+    DOCUMENT_KINDS,
     EXPORT_CURSOR,
-    HEARTBEAT_EVERY,
-    PHASES,
-    RUN_ALIVE_FOR,
+    PARTY_KINDS,
+    PAYMENT_KINDS,
     ExportHooks,
     ExportRequest,
     ExportResult,
     RunAborted,
 )
 from sagebridge.sync.export.select import kinds_of, window_of
+
+# A run's heartbeat: `alive_until` on its run record is pushed this far ahead, at most once a
+# HEARTBEAT_EVERY, between pages. Longer than the worker's timeout (300 s), so only a dead worker's
+# run goes past it; shorter than the tenant's export lease (360 s), so the first run after a dead
+# worker's lease ran out closes that run as abandoned.
+RUN_ALIVE_FOR = timedelta(seconds=330)
+HEARTBEAT_EVERY = timedelta(minutes=1)
+# Parties first (documents need their contact), payments last (they need their invoices).
+PHASES: tuple[tuple[RecordKind, ...], ...] = (PARTY_KINDS, DOCUMENT_KINDS, PAYMENT_KINDS)
 
 
 class ExportEngine:

@@ -4,7 +4,7 @@ since the last run, plus (scheduled runs) retries and recent skips whose wait ma
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind, ledger_of, record_kind
 from sagebridge.domain.settings import TenantSettings
@@ -15,10 +15,12 @@ from sagebridge.sync.export.request import (
     CREDIT_NOTE_ALLOCATION,
     EARLIEST,
     LATEST,
-    PAGE_SIZE,
-    SKIPS_LOOKED_AT_FOR,
     ExportRequest,
 )
+
+PAGE_SIZE = 100
+# Scheduled runs look at records skipped within this long again (what they waited for may have come).
+SKIPS_LOOKED_AT_FOR = timedelta(days=31)
 
 Page = list[StagedDocument]
 Seen = set[tuple[str, str]]
