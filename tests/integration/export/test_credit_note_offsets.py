@@ -186,22 +186,22 @@ class _Killed(Exception):
 
 def test_defect_06_a_worker_killed_before_the_allocation_leaves_it_due_not_lost(
         export, host, sandbox, store, clock, monkeypatch):
-    from sagebridge.sync.export import ExportEngine
+    from sagebridge.sync.export.allocations import CreditNoteAllocations
 
     acme = sandbox.accountant()
     host.stage(invoice(1, "100.00"))
     host.stage(credit_note(1, "25.00", invoice_id="INV-1"))
-    real = ExportEngine._allocate_credit_notes
+    real = CreditNoteAllocations.allocate_all
 
     def killed(self):
         raise _Killed  # the worker dies after the documents were committed, before allocating
 
-    monkeypatch.setattr(ExportEngine, "_allocate_credit_notes", killed)
+    monkeypatch.setattr(CreditNoteAllocations, "allocate_all", killed)
     try:
         export()
     except _Killed:
         pass
-    monkeypatch.setattr(ExportEngine, "_allocate_credit_notes", real)
+    monkeypatch.setattr(CreditNoteAllocations, "allocate_all", real)
     assert acme.list("contact_allocations") == []
     assert store.ledger.get(TENANT, CREDIT_NOTE_ALLOCATION, "CN-1").state is LedgerState.IN_FLIGHT
 
@@ -234,11 +234,11 @@ def test_defect_06_a_waiting_allocation_can_be_replayed_like_any_skipped_documen
 def _export_as_before_allocations(export, monkeypatch) -> None:
     """Export as a release without credit-note allocation did: the credit note reaches Sage, nothing
     allocates it (its ledger entry is exported, there is no allocation entry)."""
-    from sagebridge.sync.export import ExportEngine
+    from sagebridge.sync.export.allocations import CreditNoteAllocations
 
     with monkeypatch.context() as m:
-        m.setattr(ExportEngine, "_hold_allocation", lambda self, host_id: None)
-        m.setattr(ExportEngine, "_allocate_credit_notes", lambda self: None)
+        m.setattr(CreditNoteAllocations, "hold", lambda self, host_id: None)
+        m.setattr(CreditNoteAllocations, "allocate_all", lambda self: None)
         export()
 
 

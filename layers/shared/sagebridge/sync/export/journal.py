@@ -1,0 +1,144 @@
+"""What a run tells: a sync log line for every record, the run's counts, the host's events
+(skipped, failed), the dry run's plan, the failure notification and the metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sagebridge.connectors.base import Payload
+from sagebridge.domain.documents import Document
+from sagebridge.domain.parties import Party
+from sagebridge.domain.payments import Payment
+from sagebridge.domain.validation import SkipReason
+from sagebridge.host.outbound import DeliveryOutbox, DocumentSkipped, ExportFailed, enqueue_delivery
+from sagebridge.observability import logger, metrics
+from sagebridge.store import Outcome, StagedDocument, SyncLogEntry, Write
+from sagebridge.store.notifications import FailureSummary
+from sagebridge.sync.export.context import ExportRun, number_of
+from sagebridge.sync.export.request import DOCUMENT_KINDS, PlannedOutcome
+
+MAX_REPORTED = 50  # failures kept in memory for the notification; the log has all of them
+
+DOCUMENT_VALUES = frozenset(k.value for k in DOCUMENT_KINDS)
+
+
+class Journal:
+    """The sync log, the counts and the news of one run."""
+
+    def __init__(self, run: ExportRun, *, outbox: DeliveryOutbox | None,
+                 notify: Callable[[FailureSummary], Any] | None) -> None:
+        self.run = run
+        self.outbox = outbox
+        self.notify = notify
+        self.final_failures: list[str] = []  # given up for good this run: the notification's lines
+        self.planned_creates: set[tuple[str, str]] = set()  # dry run only
+
+    # ---- the sync log and the counts
+
+    def log_op(self, kind: str, host_id: str, number: str | None, outcome: Outcome, *, sage_id: str | None = None,
+               reason_code: str | None = None, message: str = "") -> Write:
+        return self.run.store.synclog.append_op(SyncLogEntry(
+            self.run.tenant, self.run.run_id, kind, host_id, outcome, reason=message, sage_id=sage_id,
+            reason_code=reason_code, number=number,
+        ))
+
+    def log_now(self, kind: str, host_id: str, number: str | None, outcome: Outcome, **fields: Any) -> None:
+        self.run.store.table.write(self.log_op(kind, host_id, number, outcome, **fields))
+
+    def count(self, outcome: Outcome) -> None:
+        self.run.result.counts[outcome] += 1
+
+    def unchanged(self, staged: StagedDocument, record: Document[Any] | Payment, message: str, *, log: bool,
+                  sage_id: str | None = None) -> None:
+        self.count(Outcome.UNCHANGED)
+        if log:
+            self.log_now(staged.kind, staged.host_id, number_of(record), Outcome.UNCHANGED, sage_id=sage_id,
+                         message=("dry run: " if self.run.dry_run else "") + message)
+
+    def remember_failure(self, kind: str, host_id: str, message: str) -> None:
+        line = f"{kind} {host_id}: {message}"
+        if len(self.run.result.failures) < MAX_REPORTED:
+            self.run.result.failures.append(line)
+        if len(self.final_failures) < MAX_REPORTED:
+            self.final_failures.append(line)
+
+    # ---- a dry run's plan
+
+    def plan(self, staged: StagedDocument, record: Document[Any] | Payment, outcome: Outcome, message: str,
+             payload: Payload | None = None) -> None:
+        self.count(outcome)
+        if outcome is Outcome.CREATED and staged.kind in DOCUMENT_VALUES:
+            self.planned_creates.add((staged.kind, staged.host_id))
+        self.run.result.planned.append(PlannedOutcome(staged.kind, staged.host_id, outcome, message, payload))
+        self.log_now(staged.kind, staged.host_id, number_of(record), outcome, message=f"dry run: {message}")
+
+    def plan_party(self, party: Party, outcome: Outcome, message: str, payload: Payload | None) -> None:
+        self.count(outcome)
+        self.run.result.planned.append(PlannedOutcome(party.kind.value, party.host_id, outcome, message, payload))
+        self.log_now(party.kind.value, party.host_id, party.name, outcome, message=f"dry run: {message}")
+
+    # ---- the host's events
+
+    def deliver(self, data: Any, *, dedupe_key: str) -> None:
+        if self.outbox is None or self.run.dry_run:
+            return
+        try:
+            enqueue_delivery(self.outbox, self.run.tenant, data, dedupe_key=dedupe_key)
+        except Exception as exc:  # telling the host is best effort; the sync log has it anyway
+            logger.warning("host_delivery_not_queued", extra={"error": type(exc).__name__})
+
+    def deliver_skipped(self, staged: StagedDocument, record: Document[Any] | Payment, reasons: list[SkipReason],
+                        h: str | None) -> None:
+        """document.skipped to the host, once per version and first reason."""
+        code = reasons[0].code.value
+        self.deliver(DocumentSkipped(kind=staged.kind, host_id=staged.host_id, number=number_of(record),
+                                     run_id=self.run.run_id, reasons=reasons),
+                     dedupe_key=f"skipped\n{staged.kind}\n{staged.host_id}\n{h}\n{code}")
+
+    def deliver_failed(self, kind: str, host_id: str, number: str | None, h: str | None, code: str, message: str,
+                       attempts: int, will_retry: bool) -> None:
+        replay = f"\n{self.run.run_id}" if self.run.replay else ""
+        self.deliver(ExportFailed(kind=kind, host_id=host_id, number=number, run_id=self.run.run_id, reason_code=code,
+                                  reason=message, attempts=max(attempts, 1), will_retry=will_retry),
+                     dedupe_key=f"failed\n{kind}\n{host_id}\n{h}\n{will_retry}{replay}")
+
+    def tell_failed(self, staged: StagedDocument, record: Document[Any] | Payment, h: str | None, code: str,
+                    message: str, attempts: int, will_retry: bool) -> None:
+        """export.failed to the host, once per version and kind of news (will retry / gave up; a
+        replay's outcome is news of its own); the notification when it gave up."""
+        if not will_retry:
+            self.remember_failure(staged.kind, staged.host_id, f"{number_of(record)}: {message}")
+        self.deliver_failed(staged.kind, staged.host_id, number_of(record), h, code, message, attempts, will_retry)
+
+    # ---- the end of the run
+
+    def close(self) -> None:
+        """Metrics, and the operators' notification of what was given up."""
+        self._emit_metrics()
+        if self.final_failures and self.notify is not None and not self.run.dry_run:
+            self._notify(self.final_failures)
+
+    def _emit_metrics(self) -> None:
+        c = self.run.result.counts
+        exported = c[Outcome.CREATED] + c[Outcome.UPDATED] + c[Outcome.LINKED]
+        if self.run.dry_run:
+            return
+        for name, value in (("DocumentsExported", exported), ("DocumentsSkipped", c[Outcome.SKIPPED]),
+                            ("DocumentsFailed", c[Outcome.FAILED])):
+            if value:
+                metrics.add_metric(name=name, unit="Count", value=value)
+
+    def _notify(self, problems: list[str]) -> None:
+        assert self.notify is not None
+        run = self.run
+        try:
+            self.notify(FailureSummary(
+                title=f"Export run {run.run_id} for tenant {run.tenant}: {len(problems)} document(s) need attention",
+                tenant_id=run.tenant, run_id=run.run_id, problems=problems[:MAX_REPORTED],
+                hint="Sage refused these documents, they failed on every retry, hit an unexpected error or "
+                     "cannot be changed in Sage. They are not sent again (nor reported again) until they "
+                     "change in the host app or are replayed from the admin API.",
+            ))
+        except Exception as exc:  # a failed notification must not fail the run that it reports
+            logger.error("notify_failed", extra={"error": type(exc).__name__})

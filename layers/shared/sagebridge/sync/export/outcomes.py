@@ -1,0 +1,281 @@
+"""How a document's claim settles in the ledger: exported (committed write-behind), skipped with
+its reasons, or failed; each with its sync log line in the same transaction, and the host told."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from sagebridge.connectors.base import AuthError, NotSupported, RateLimited, RecordInvalid, RemoteRecord, SageError
+from sagebridge.domain.base import describe_problems
+from sagebridge.domain.documents import Document
+from sagebridge.domain.errors import ConflictError
+from sagebridge.domain.kinds import DocumentKind
+from sagebridge.domain.payments import Payment
+from sagebridge.domain.settings import ExportType
+from sagebridge.domain.validation import SkipReason
+from sagebridge.observability import logger
+from sagebridge.store import Claim, ClaimConflict, LedgerEntry, LedgerState, Outcome, StagedDocument, Write
+from sagebridge.sync.export.context import ExportRun, failure_code, label, not_supported_reason, number_of
+from sagebridge.sync.export.journal import Journal
+from sagebridge.sync.export.request import (
+    LINKED_UNPOLLED_KIND,
+    ExportHooks,
+    PlannedOutcome,
+    void_hash,
+)
+
+# Write-behind commits: a few in flight hide DynamoDB's round trip behind the next Sage call; the
+# bound keeps memory flat and the crash window (documents sent, not yet committed) small.
+COMMIT_THREADS = 4
+MAX_UNSETTLED = 8
+# Sales documents whose money in Sage the payment poller must look at when they are linked.
+MONEY_LINKED_KINDS = frozenset({DocumentKind.SALES_INVOICE.value, DocumentKind.SALES_CREDIT_NOTE.value})
+
+
+class Outcomes:
+    """Claims and settles one document at a time; commits run behind, a few at once."""
+
+    def __init__(self, run: ExportRun, journal: Journal, hooks: ExportHooks | None) -> None:
+        self.run = run
+        self.journal = journal
+        self.hooks = hooks
+        self.held: Claim | None = None  # the document's claim not yet settled (for an unexpected error)
+        self.hook_raised = False  # the test seam "killed" the worker: not a document's own failure
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: deque[tuple[Future[bool], Outcome]] = deque()  # commits not yet settled
+
+    # ---- claim and settle
+
+    def claim(self, staged: StagedDocument, payload_hash: str) -> Claim | None:
+        try:
+            self.held = self.run.claim(staged.kind, staged.host_id, payload_hash)
+            return self.held
+        except ClaimConflict:
+            return None  # someone else has it, or it is exported unchanged: nothing for us to do
+
+    def release(self) -> Claim | None:
+        """The claim held for the current document, no longer held."""
+        claim, self.held = self.held, None
+        return claim
+
+    def settle(self, ledger_op: Write, log_op: Write) -> bool:
+        """The ledger entry and its log line in one transaction; False if the claim was taken over."""
+        try:
+            self.run.store.transact([ledger_op, log_op])
+        except ConflictError:
+            return False
+        finally:
+            self.held = None
+        return True
+
+    def sage_answered(self, staged: StagedDocument, remote: RemoteRecord) -> None:
+        """The test seam between Sage's answer and the commit."""
+        if self.hooks is None:
+            return
+        try:
+            self.hooks.after_sage_call(staged.kind, staged.host_id, remote)
+        except BaseException:
+            self.hook_raised = True
+            raise
+
+    # ---- exported: committed write-behind
+
+    def commit(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim, sage_id: str,
+               outcome: Outcome, message: str, extra: dict[str, Any]) -> None:
+        run = self.run
+        writes = [
+            run.store.ledger.mark_exported_op(claim, sage_id),
+            run.store.mappings.put_op(run.tenant, staged.kind, staged.host_id, sage_id, extra),
+            self.journal.log_op(staged.kind, staged.host_id, number_of(record), outcome, sage_id=sage_id,
+                                message=message),
+        ]
+        if outcome is Outcome.LINKED and staged.kind in MONEY_LINKED_KINDS:
+            # Payments entered in Sage before the link are behind the poller's cursor: flag them.
+            writes.append(run.store.mappings.put_op(run.tenant, LINKED_UNPOLLED_KIND, sage_id, sage_id, {
+                "kind": staged.kind, "host_id": staged.host_id, "reference": extra.get("reference")}))
+        self.held = None
+
+        def settle() -> bool:
+            try:
+                run.store.transact(writes)
+            except ConflictError:
+                # Our claim was taken over (we were too slow); the taker looks Sage up and adopts ours.
+                logger.warning("export_commit_lost", extra={"kind": staged.kind, "host_id": staged.host_id})
+                return False
+            return True
+
+        # Write-behind (docs/performance.md): the commit's DynamoDB round trip overlaps the next
+        # document's claim and Sage call instead of adding to them. Safe because an unsettled commit
+        # is exactly the crash window DESIGN.md already covers (in_flight -> look up by reference ->
+        # adopt); every page drains its commits before the next page reads mappings, and the run
+        # drains them on every exit, so nothing outlives the invocation.
+        self._pending.append((self._writer().submit(settle), outcome))
+        while len(self._pending) > MAX_UNSETTLED:
+            self._settle_oldest()
+
+    def _writer(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=COMMIT_THREADS, thread_name_prefix="export-commit")
+        return self._executor
+
+    def _settle_oldest(self) -> None:
+        future, outcome = self._pending.popleft()
+        if future.result():  # a store error raises here, in the run's thread, as it did inline
+            self.journal.count(outcome)
+
+    def drain(self, party_writes: Sequence[Write]) -> None:
+        """Write the page's party mappings, wait for every commit in flight; raise the first store
+        error after all have settled."""
+        error: BaseException | None = None
+        if party_writes:
+            try:
+                self.run.store.table.batch_put(list(party_writes))
+            except Exception as exc:
+                error = exc
+        while self._pending:
+            try:
+                self._settle_oldest()
+            except Exception as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def shut_down(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    # ---- skipped
+
+    def skip(self, staged: StagedDocument, record: Document[Any] | Payment, reasons: list[SkipReason],
+             entry: LedgerEntry | None, *, payload_hash: str | None = None, report: bool = False,
+             waiting: bool = False, explicit: bool = False) -> None:
+        """Log why a record is not sent and settle its ledger entry as skipped; tell the host. A
+        `waiting` skip (a draft) has nothing to fix: the host is not told, the status page does not
+        list it, and it is logged again only when it changes or a run names it (`explicit`)."""
+        message = "; ".join(reason.message for reason in reasons)
+        code = reasons[0].code.value
+        self.journal.count(Outcome.SKIPPED)
+        h = payload_hash or staged.payload_hash
+        if self.run.dry_run:
+            self.run.result.planned.append(PlannedOutcome(staged.kind, staged.host_id, Outcome.SKIPPED, message))
+            self.journal.log_now(staged.kind, staged.host_id, number_of(record), Outcome.SKIPPED, reason_code=code,
+                                 message=f"dry run: would skip: {message}")
+            return
+        same_as_before = (entry is not None and entry.state is LedgerState.SKIPPED and entry.payload_hash == h
+                          and entry.reason == message)
+        if same_as_before and (not explicit if waiting else self._quiet_repeats()):
+            return  # skipped for the same reasons last time and logged then: no new writes
+        claim = self.claim(staged, h)
+        if claim is None or not self.settle(
+                self.run.store.ledger.mark_skipped_op(claim, message, waiting=waiting),
+                self.journal.log_op(staged.kind, staged.host_id, number_of(record), Outcome.SKIPPED,
+                                    reason_code=code, message=message)):
+            return
+        if waiting:
+            return
+        if report and not same_as_before:  # operators hear once, not on every run (export type All)
+            self.journal.remember_failure(staged.kind, staged.host_id, f"{number_of(record)}: {message}")
+        self.journal.deliver_skipped(staged, record, reasons, h)
+
+    def _quiet_repeats(self) -> bool:
+        """Export type New, not naming documents: a skip for the same reasons is not logged again."""
+        return self.run.export_type is ExportType.NEW and not self.run.request.documents
+
+    def settle_not_supported(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim,
+                             why: str) -> None:
+        reason = not_supported_reason(record, why)
+        self.journal.count(Outcome.SKIPPED)
+        if self.settle(self.run.store.ledger.mark_skipped_op(claim, reason.message),
+                       self.journal.log_op(staged.kind, staged.host_id, number_of(record), Outcome.SKIPPED,
+                                           reason_code=reason.code.value, message=reason.message)):
+            self.journal.deliver_skipped(staged, record, [reason], claim.entry.payload_hash)
+
+    # ---- failed
+
+    def fail(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim, exc: SageError, *,
+             in_doubt_since: datetime | None = None) -> None:
+        """Settle a claim whose Sage call failed. The host hears on the first failure of a version
+        (will_retry true) and once more when it gives up (will_retry false): at once for a refusal
+        Sage will repeat, else after `retry_limit` retries. Given up, no run sends this version
+        again (nor mails about it) until a replay or a change."""
+        if isinstance(exc, NotSupported):
+            self.held = None
+            self.settle_not_supported(staged, record, claim, exc.message)
+            return
+        attempts = self.run.attempts(claim)
+        permanent = isinstance(exc, RecordInvalid)
+        will_retry = not permanent and attempts <= self.run.settings.retry_limit
+        logged = _failure_message(record, exc, permanent, will_retry, attempts)
+        if not self.settle(
+                self.run.store.ledger.mark_failed_op(claim, logged, attempts=attempts, gave_up=not will_retry,
+                                                     in_doubt_since=in_doubt_since),
+                self.journal.log_op(staged.kind, staged.host_id, number_of(record), Outcome.FAILED,
+                                    reason_code=failure_code(exc), message=logged)):
+            return
+        self.journal.count(Outcome.FAILED)
+        self.journal.tell_failed(staged, record, claim.entry.payload_hash, failure_code(exc), logged, attempts,
+                                 will_retry)
+        if isinstance(exc, AuthError | RateLimited):
+            raise exc
+
+    def write_failure(self, kind: str, host_id: str, number: str | None, claim: Claim | None, code: str,
+                      message: str, attempts: int, will_retry: bool) -> None:
+        """Failed, with or without a claim: the ledger entry (if ours) and the log line; the log
+        line alone if the claim was taken over meanwhile."""
+        writes = [self.journal.log_op(kind, host_id, number, Outcome.FAILED, reason_code=code, message=message)]
+        if claim is not None:
+            writes.insert(0, self.run.store.ledger.mark_failed_op(claim, message, attempts=attempts,
+                                                                  gave_up=not will_retry))
+        try:
+            self.run.store.transact(writes)
+        except ConflictError:
+            self.run.store.table.write(writes[-1])
+        self.journal.count(Outcome.FAILED)
+
+    def unexpected(self, staged: StagedDocument, record: Document[Any] | Payment | None, claim: Claim | None,
+                   message: str) -> None:
+        """A bug or a surprise for one document: given up until a replay or a change, the host told."""
+        if claim is None and record is not None:
+            claim = self.claim(staged, void_hash(staged.payload_hash) if staged.voided else staged.payload_hash)
+            self.held = None
+        attempts = self.run.attempts(claim) if claim is not None else 1
+        number = number_of(record) if record is not None else None
+        self.write_failure(staged.kind, staged.host_id, number, claim, "internal_error", message, attempts, False)
+        if record is None:
+            self.journal.remember_failure(staged.kind, staged.host_id, message)
+            return
+        h = claim.entry.payload_hash if claim is not None else staged.payload_hash
+        self.journal.tell_failed(staged, record, h, "internal_error", message, attempts, False)
+
+    def fail_unclaimed(self, staged: StagedDocument, record: Document[Any] | Payment, exc: SageError) -> None:
+        """A read failed before anything was claimed or sent: log it; the next run tries again."""
+        if isinstance(exc, AuthError | RateLimited):
+            raise exc
+        self.journal.count(Outcome.FAILED)
+        message = f"{label(record)}: could not read it from Sage: {exc.message}"
+        self.journal.log_now(staged.kind, staged.host_id, number_of(record), Outcome.FAILED,
+                             reason_code=failure_code(exc), message=message)
+        if not self.run.dry_run:  # the host hears once per version; the next run tries again
+            self.journal.tell_failed(staged, record, staged.payload_hash, failure_code(exc), message, 1, True)
+
+    def fail_unparsable(self, staged: StagedDocument, exc: ValidationError) -> None:
+        message = "the staged record is not valid: " + "; ".join(describe_problems(exc))
+        self.journal.count(Outcome.FAILED)
+        self.journal.log_now(staged.kind, staged.host_id, None, Outcome.FAILED, reason_code="invalid_record",
+                             message=message)
+
+
+def _failure_message(record: Document[Any] | Payment, exc: SageError, permanent: bool, will_retry: bool,
+                     attempts: int) -> str:
+    if permanent:
+        return (f"Sage refused {label(record)}: {exc.message} (not retried: Sage will refuse this version again; "
+                "fix it and it is sent again)")
+    return f"{label(record)} could not be sent to Sage: {exc.message}" + (
+        "" if will_retry else f" (gave up after {attempts} attempts)")

@@ -1,0 +1,150 @@
+"""The steps of one run wired together, and how a page of staged records goes through them:
+read its ledger entries and mappings in one batch each, then decide and export each record on
+its own (a document's failure is its own; the connection's or the store's stops the run)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from sagebridge.connectors.base import NotSupported
+from sagebridge.domain.documents import Document
+from sagebridge.domain.errors import ConfigurationError, ThrottledError
+from sagebridge.domain.kinds import RecordKind, ledger_of, record_kind
+from sagebridge.domain.parties import Party
+from sagebridge.domain.payments import Payment
+from sagebridge.domain.records import HostRecord, parse_host_record
+from sagebridge.host.outbound import DeliveryOutbox
+from sagebridge.observability import logger
+from sagebridge.store import LedgerEntry, Outcome, StagedDocument
+from sagebridge.store.notifications import FailureSummary
+from sagebridge.sync.export.allocations import CreditNoteAllocations
+from sagebridge.sync.export.context import ExportRun, connection_guard, label
+from sagebridge.sync.export.decide import Decide
+from sagebridge.sync.export.documents import Documents
+from sagebridge.sync.export.going_live import GoingLive
+from sagebridge.sync.export.in_doubt import InDoubt
+from sagebridge.sync.export.journal import Journal
+from sagebridge.sync.export.lookups import SageLookups
+from sagebridge.sync.export.outcomes import Outcomes
+from sagebridge.sync.export.parties import Parties
+from sagebridge.sync.export.prepare import Preparation
+from sagebridge.sync.export.request import PAYMENT_KINDS, ExportHooks, RunAborted
+from sagebridge.sync.export.select import Selection
+
+
+class Pages:
+    """One run's steps, and its pages of staged records through them, phase by phase."""
+
+    def __init__(self, run: ExportRun, *, outbox: DeliveryOutbox | None,
+                 notify: Callable[[FailureSummary], Any] | None, hooks: ExportHooks | None) -> None:
+        self.run = run
+        self.journal = Journal(run, outbox=outbox, notify=notify)
+        self.outcomes = Outcomes(run, self.journal, hooks)
+        self.parties = Parties(run, self.journal, self.outcomes)
+        self.allocations = CreditNoteAllocations(run, self.journal, self.parties)
+        self.selection = Selection(run, self.journal)
+        preparation = Preparation(run, self.parties, self.journal.planned_creates)
+        lookups = SageLookups(run)
+        going_live = GoingLive(run, preparation, self.parties, lookups)
+        documents = Documents(run, self.journal, self.outcomes, preparation, going_live, lookups,
+                              InDoubt(run, self.journal, self.outcomes), self.allocations)
+        self.decide = Decide(run, self.journal, self.outcomes, documents, self.parties, going_live,
+                             self.allocations)
+
+    def export_phase(self, phase: tuple[RecordKind, ...], window: tuple[date, date],
+                     between_pages: Callable[[], None]) -> None:
+        if phase is PAYMENT_KINDS and not self.run.dry_run:
+            self.allocations.allocate_all()  # before payments: they may settle what is left
+        for batch in self.selection.batches(phase, window):
+            try:
+                self._export_page(batch)
+            finally:
+                # this page's commits land before the next page reads
+                self.outcomes.drain(self.parties.take_writes())
+            between_pages()
+
+    def close(self) -> None:
+        """Every commit settled, the writer threads gone."""
+        self.outcomes.shut_down()
+
+    def _export_page(self, batch: list[StagedDocument]) -> None:
+        if not batch:
+            return
+        entries = self.run.store.ledger.find_many(self.run.tenant, [(s.kind, s.host_id) for s in batch])
+        records = self._parse(batch)
+        self._read_mappings([record for _, record in records])
+        for staged, record in records:
+            self.outcomes.held = None
+            self._export_one(staged, record, entries.get((staged.kind, staged.host_id)))
+
+    def _parse(self, batch: list[StagedDocument]) -> list[tuple[StagedDocument, HostRecord | None]]:
+        records: list[tuple[StagedDocument, HostRecord | None]] = []
+        for staged in batch:
+            try:
+                records.append((staged, parse_host_record(record_kind(staged.kind), staged.canonical_json)))
+            except ValidationError as exc:
+                self.outcomes.fail_unparsable(staged, exc)
+        return records
+
+    def _read_mappings(self, records: list[HostRecord | None]) -> None:
+        """The mappings the page needs (its parties, payments' invoices) and its documents' staged
+        parties, one batch each."""
+        wanted_maps: set[tuple[str, str]] = set()
+        wanted_parties: set[tuple[str, str]] = set()  # staged customers/vendors the page's documents name
+        for record in records:
+            if isinstance(record, Party):
+                wanted_maps.add((record.kind.value, record.host_id))
+            elif isinstance(record, Document | Payment):
+                party = (ledger_of(record.kind).value, record.party_id)
+                if self.parties.needs_mapping(record):
+                    wanted_maps.add(party)
+                if self.parties.needs_staged(record):
+                    wanted_parties.add(party)
+                if isinstance(record, Payment):
+                    wanted_maps.update((a.kind.value, a.host_id) for a in record.allocations)
+        maps = self.run.store.mappings.find_many(self.run.tenant, wanted_maps) if wanted_maps else {}
+        self.parties.read_page(wanted_parties, wanted_maps, maps)
+        self.run.mappings = maps
+
+    def _export_one(self, staged: StagedDocument, record: HostRecord | None,
+                    entry: LedgerEntry | None) -> None:
+        """Each document fails on its own; only the connection (and the store) stop the run."""
+        try:
+            with connection_guard():
+                refusal = self.decide.refusal(staged.kind)
+                if refusal is not None:
+                    self.decide.not_supported(staged, record, entry, refusal)
+                else:
+                    self.decide.export(staged, record, entry)
+        except NotSupported as exc:
+            self.decide.not_supported(staged, record, entry, exc.message)
+        except (RunAborted, ThrottledError, ConfigurationError, BotoCoreError, ClientError):
+            raise  # our own store or setup: the run fails and its job is retried, the documents are fine
+        except Exception as exc:
+            if self.outcomes.hook_raised:
+                raise
+            self._unexpected(staged, record, exc)
+
+    def _unexpected(self, staged: StagedDocument, record: HostRecord | None,
+                    exc: Exception) -> None:
+        """A bug or a surprise from Sage for one document: Failed with a reason (the stack trace goes
+        to the logs, not the sync log), given up until a replay or a change, the host told."""
+        logger.exception("export_document_failed_unexpectedly",
+                         extra={"kind": staged.kind, "host_id": staged.host_id, "error": type(exc).__name__})
+        if self.run.dry_run:
+            self.journal.count(Outcome.FAILED)
+            return
+        what = label(record) if isinstance(record, Document | Payment) else f"{staged.kind} '{staged.host_id}'"
+        message = (f"{what} could not be exported: an unexpected error in Sage Bridge ({type(exc).__name__}); "
+                   "it is not retried until it is replayed or changed (details in the operator logs)")
+        claim = self.outcomes.release()
+        if isinstance(record, Party):
+            self.parties.unexpected(record, message)
+        else:
+            self.outcomes.unexpected(staged, record if isinstance(record, Document | Payment) else None, claim,
+                                      message)

@@ -1,0 +1,177 @@
+"""One export run: the run record and its heartbeat, the phases (parties, documents, then credit
+note allocations and payments), a page at a time, and the export cursor when a full run succeeds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sagebridge.connectors.base import Connector, Mapper
+from sagebridge.domain.errors import ConflictError
+from sagebridge.domain.kinds import RecordKind
+from sagebridge.domain.settings import TenantSettings
+from sagebridge.host.outbound import DeliveryOutbox
+from sagebridge.observability import logger
+from sagebridge.store import Outcome, RunRecord, RunStatus, Store
+from sagebridge.store.ledger import DEFAULT_CLAIM_TIMEOUT
+from sagebridge.store.notifications import FailureSummary
+from sagebridge.sync.export.context import ExportRun
+from sagebridge.sync.export.journal import Journal
+from sagebridge.sync.export.pages import Pages
+from sagebridge.sync.export.request import (
+    DOCUMENT_KINDS,
+    EXPORT_CURSOR,
+    PARTY_KINDS,
+    PAYMENT_KINDS,
+    ExportHooks,
+    ExportRequest,
+    ExportResult,
+    RunAborted,
+)
+from sagebridge.sync.export.select import kinds_of, window_of
+
+# A run's heartbeat: `alive_until` on its run record is pushed this far ahead, at most once a
+# HEARTBEAT_EVERY, between pages. Longer than the worker's timeout (300 s), so only a dead worker's
+# run goes past it; shorter than the tenant's export lease (360 s), so the first run after a dead
+# worker's lease ran out closes that run as abandoned.
+RUN_ALIVE_FOR = timedelta(seconds=330)
+HEARTBEAT_EVERY = timedelta(minutes=1)
+# Parties first (documents need their contact), payments last (they need their invoices).
+PHASES: tuple[tuple[RecordKind, ...], ...] = (PARTY_KINDS, DOCUMENT_KINDS, PAYMENT_KINDS)
+
+
+class ExportEngine:
+    """Exports one tenant's records to its Sage business through a `Connector`. One instance per
+    run; not thread-safe (creates are serialised per Sage business on purpose)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        connector: Connector,
+        settings: TenantSettings,
+        business_currency: str = "GBP",
+        outbox: DeliveryOutbox | None = None,
+        notify: Callable[[FailureSummary], Any] | None = None,
+        hooks: ExportHooks | None = None,
+        claim_timeout: timedelta = DEFAULT_CLAIM_TIMEOUT,
+    ) -> None:
+        self.store = store
+        self.connector = connector
+        self.settings = settings
+        self.business_currency = business_currency
+        self.outbox = outbox
+        self.notify = notify
+        self.hooks = hooks
+        self.claim_timeout = claim_timeout
+        self.mapper: Mapper = connector.mapper  # each product's connector brings its own
+
+    # ---- the run
+
+    def run(self, request: ExportRequest) -> ExportResult:
+        run = self._new_run(request)
+        pages = Pages(run, outbox=self.outbox, notify=self.notify, hooks=self.hooks)
+        started = run.now()
+        details = self._details(run)
+        self._start(run, details, started)
+        status = RunStatus.FAILED
+        try:
+            self._phases(run, pages)
+            status = RunStatus.SUCCEEDED
+        except RunAborted as exc:
+            details["aborted"] = str(exc)
+            logger.warning("export_run_aborted", extra={"reason": str(exc)})
+        finally:
+            self._finish(run, pages.journal, status, details, started)
+        return run.result
+
+    def _new_run(self, request: ExportRequest) -> ExportRun:
+        tenant = request.tenant_id
+        export_type = request.export_type or self.settings.export_type
+        run_id = self.store.runs.new_id()
+        window = window_of(request)
+        adopt = request.adopt_existing
+        if adopt is None:
+            adopt = self.store.cursors.get(tenant, EXPORT_CURSOR) is None
+        return ExportRun(store=self.store, connector=self.connector, mapper=self.mapper, settings=self.settings,
+                         business_currency=self.business_currency, claim_timeout=self.claim_timeout,
+                         request=request, run_id=run_id, export_type=export_type, adopt=adopt,
+                         result=ExportResult(run_id, tenant, request.dry_run, window=window))
+
+    def _details(self, run: ExportRun) -> dict[str, Any]:
+        request, window = run.request, run.result.window
+        assert window is not None
+        details = {
+            "kinds": sorted(k.value for k in kinds_of(request, self.settings)), "export_type": run.export_type.value,
+            "window_from": window[0].isoformat(), "window_to": window[1].isoformat(),
+            "date_basis": request.date_basis.value if request.date_basis else "per_ledger",
+            "triggered_by": request.triggered_by.value, "requested_by": request.requested_by,
+            "documents": len(request.documents), "going_live": run.adopt,
+        }
+        if request.staged_since is not None:
+            details["staged_since"] = request.staged_since.astimezone(UTC).isoformat(timespec="seconds")
+        return details
+
+    def _start(self, run: ExportRun, details: dict[str, Any], started: datetime) -> None:
+        """Close the runs a dead worker left open, then record this one as running."""
+        request = run.request
+        for dead in self.store.runs.close_abandoned(run.tenant, now=started):
+            logger.warning("export_run_abandoned", extra={"abandoned_run_id": dead.run_id})
+        self.store.runs.start(RunRecord(run.tenant, run.run_id, request.triggered_by.value, dry_run=request.dry_run,
+                                        details=details, started_at=started, alive_until=started + RUN_ALIVE_FOR))
+        self._beat_at = started
+        logger.append_keys(tenant_id=run.tenant, run_id=run.run_id)
+
+    def _phases(self, run: ExportRun, pages: Pages) -> None:
+        """Parties first (documents need their contact), payments last (they need their invoices)."""
+        window = run.result.window
+        assert window is not None
+        try:
+            for phase in PHASES:
+                pages.export_phase(phase, window, between_pages=lambda: self._heartbeat(run))
+        finally:
+            pages.close()
+
+    def _heartbeat(self, run: ExportRun) -> None:
+        now = run.now()
+        if now - self._beat_at < HEARTBEAT_EVERY:
+            return
+        try:
+            self.store.runs.heartbeat(run.tenant, run.run_id, now + RUN_ALIVE_FOR)
+        except ConflictError as exc:
+            raise RunAborted("a later run found this one without a heartbeat and closed it as abandoned") from exc
+        self._beat_at = now
+
+    def _finish(self, run: ExportRun, journal: Journal, status: RunStatus, details: dict[str, Any],
+                started: datetime) -> None:
+        counts = {Outcome(k).value: n for k, n in run.result.counts.items() if n}
+        run.result.status = status
+        try:
+            self.store.runs.add_counts(run.tenant, run.run_id, counts)
+            try:
+                self.store.runs.finish(run.tenant, run.run_id, status, details=details)
+            except ConflictError:
+                # A later run took this one for dead (no heartbeat) and closed it: that verdict
+                # stands, and the later run, not this one, moves the export cursor.
+                logger.warning("export_run_was_abandoned", extra={"status": status.value})
+                run.result.status = RunStatus.ABANDONED
+                return
+            request = run.request
+            full_run = not request.documents and not request.dry_run and request.window_from is None
+            if status is RunStatus.SUCCEEDED and full_run:
+                self.store.cursors.set(run.tenant, EXPORT_CURSOR, started.astimezone(UTC).isoformat(timespec="seconds"))
+        finally:
+            journal.close()
+
+def export_documents(
+    request: ExportRequest,
+    *,
+    store: Store,
+    connector: Connector,
+    settings: TenantSettings,
+    **options: Any,
+) -> ExportResult:
+    """Run one export (see ExportRequest); options go to ExportEngine (outbox, notify, hooks...)."""
+    return ExportEngine(store=store, connector=connector, settings=settings, **options).run(request)
+
