@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from sagebridge.connectors.base import Connector, RemoteRecord, SageError, not_exported
 from sagebridge.domain.settings import TenantSettings
-from sagebridge.sync.mapping_health import MappingProblem, is_active, mapped_ids, mapping_problems
+from sagebridge.sync.mapping_health import MappingProblem, mapped_ids, mapping_problems
 
 
 class SageAccountRef(BaseModel):
@@ -33,9 +33,8 @@ class MappingHealth(BaseModel):
 def sage_refs(records: Iterable[RemoteRecord], *, code_field: str | None = None) -> list[SageAccountRef]:
     out = []
     for r in records:
-        code = r.data.get(code_field) if code_field else None
-        out.append(SageAccountRef(id=r.id, name=str(r.data.get("displayed_as") or r.data.get("name") or r.id),
-                                  code=None if code is None else str(code), active=is_active(r.data)))
+        out.append(SageAccountRef(id=r.id, name=r.display_name or r.id,
+                                  code=r.text(code_field) if code_field else None, active=r.active))
     return sorted(out, key=lambda ref: (ref.code or "", ref.name))
 
 

@@ -166,6 +166,42 @@ class RemoteRecord:
     def from_sage(cls, data: Mapping[str, Any]) -> RemoteRecord:
         return cls(id=str(data.get("id", "")), reference=data.get("reference"), data=data)
 
+    # What the engines read of any record, whatever the product: each connector gives its records in
+    # the one shape these read (Sage Accounting's names; the others normalise to them), and engines
+    # read a record through these or its product's mapper, never `data` itself.
+
+    @property
+    def display_name(self) -> str | None:
+        """The record's name as Sage shows it (a contact, tax rate, ledger or bank account)."""
+        name = self.data.get("displayed_as") or self.data.get("name")
+        return str(name) if name else None
+
+    @property
+    def version(self) -> str | None:
+        """Sage's change stamp of the record (its last update), exactly as Sage wrote it."""
+        stamp = self.data.get("updated_at")
+        return str(stamp) if stamp else None
+
+    @property
+    def active(self) -> bool:
+        """False when Sage has switched the record off (hidden, out of the chart, inactive)."""
+        flags = ("is_visible", "included_in_chart", "is_active", "active")
+        return not any(self.data.get(flag) is False for flag in flags)
+
+    @property
+    def live(self) -> bool:
+        """False once Sage holds the record as voided or deleted."""
+        status = self.data.get("status")
+        status_id = (status.get("id") if isinstance(status, Mapping) else status) or ""
+        return str(status_id).upper() not in {"VOID", "VOIDED", "DELETED"} and not self.data.get("void_reason") \
+            and not self.data.get("deleted_at")
+
+    def text(self, name: str) -> str | None:
+        """One more field of the shared shape as text (a tax rate's `percentage`, an account's
+        `nominal_code`), None when the record has none."""
+        value = self.data.get(name)
+        return None if value is None else str(value)
+
 
 # ------------------------------------------------------------------------------------------- protocol
 

@@ -5,7 +5,7 @@ the operators' mapping health check applies it to what it read from Sage."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -21,10 +21,6 @@ class MappingProblem(BaseModel):
     sage_id: str | None = None  # None: not set
     problem: ProblemKind
     message: str
-
-
-def is_active(data: Any) -> bool:
-    return not any(data.get(flag) is False for flag in ("is_visible", "included_in_chart", "is_active", "active"))
 
 
 def mapped_ids(settings: TenantSettings) -> Iterator[tuple[str, str, str]]:
@@ -85,8 +81,8 @@ def _judge_mapped(setting: str, sage_id: str, what: str, found: RemoteRecord | N
     if found is None:
         return "missing", (f"{setting} points at {word} {sage_id!r}, which is not in Sage "
                            "(deleted, or from another business)")
-    name = found.data.get("displayed_as") or sage_id
-    if not is_active(found.data):
+    name = found.display_name or sage_id
+    if not found.active:
         return "inactive", (f"{setting} points at {word} {name!r}, which is inactive in Sage: "
                             "documents using it will be skipped")
     if what == "ledger_account" and (why := _not_usable(setting, found, exported)):
@@ -114,4 +110,4 @@ _LINE_KINDS = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_N
                          DocumentKind.PURCHASE_CREDIT_NOTE})
 
 
-__all__ = ["MappingProblem", "is_active", "mapped_ids", "mapping_problems"]
+__all__ = ["MappingProblem", "mapped_ids", "mapping_problems"]

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from sagebridge.connectors.base import Connector, NotFound, RemoteRecord
+from sagebridge.connectors.base import Connector, NotFound
 from sagebridge.domain.documents import Document
 from sagebridge.domain.kinds import DateBasis, DocumentKind, ledger_of
 from sagebridge.domain.money import ZERO, minor_units, within_tolerance
@@ -72,14 +72,6 @@ class ReconciliationReport(BaseModel):
     balanced: bool
     kinds: list[KindTotals]
     differences: list[Difference] = Field(default_factory=list)
-
-
-def _live_in_sage(record: RemoteRecord) -> bool:
-    data = record.data
-    status = data.get("status")
-    status_id = (status.get("id") if isinstance(status, dict) else status) or ""
-    return str(status_id).upper() not in {"VOID", "VOIDED", "DELETED"} and not data.get("void_reason") \
-        and not data.get("deleted_at")
 
 
 def _host_total(record: Document[Any] | Payment) -> Decimal:
@@ -153,7 +145,7 @@ def _reconcile_kind(
                     remote = connector.get_document(kind, mapping.sage_id)
                 except NotFound:
                     remote = None
-        live = remote is not None and _live_in_sage(remote)
+        live = remote is not None and remote.live
         # A draft, quote or cancelled document is not in the books: Sage should not have it live.
         outside = (isinstance(record, Document) and not settings.is_exportable_status(record.status))
         if s.voided or outside:
@@ -197,7 +189,7 @@ def _reconcile_kind(
                                     message=f"{number}: the host says {_money(host_total, record)}, Sage holds "
                                             f"{_money(sage_total, record)}"))
     for sage_id, remote in listed.items():
-        if sage_id in ours or not _live_in_sage(remote):
+        if sage_id in ours or not remote.live:
             continue
         # Another route into Sage (typed in by hand, another app), or a host document outside the window.
         if store.mappings.find_by_sage_id(tenant_id, kind.value, sage_id) is not None:

@@ -91,8 +91,8 @@ class ContactUpdates:
         return Outcome.UPDATED
 
     def _updated(self, party: Party, sage_id: str, extra: dict[str, Any], remote: RemoteRecord) -> None:
-        if remote.data.get("updated_at"):
-            extra[SAGE_UPDATED_AT] = str(remote.data["updated_at"])
+        if remote.version:
+            extra[SAGE_UPDATED_AT] = remote.version
         self.remember(party, sage_id, extra)
         self.writes.append(self.journal.log_op(party.kind.value, party.host_id, party.name, Outcome.UPDATED,
                                                sage_id=sage_id, message="updated in Sage (changed in the host app "

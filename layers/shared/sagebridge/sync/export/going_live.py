@@ -171,6 +171,6 @@ def _why_not_linked(record: Document[Any] | Payment, contact: str) -> tuple[str,
 
 def _index(index: dict[str, list[RemoteRecord]], listed: Iterator[RemoteRecord]) -> None:
     for remote in listed:
-        ref = remote.reference or remote.data.get("reference")
+        ref = remote.reference
         if ref:
             index.setdefault(ref, []).append(remote)

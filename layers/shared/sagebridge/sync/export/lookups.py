@@ -43,7 +43,7 @@ class SageLookups:
         for remote in self._by_reference(kind, reference):
             if mapper.is_same_document(remote, reference=reference, contact_id=contact_id, total=total, on=on):
                 return remote, []
-            if (kind not in PAYMENT_KINDS and (remote.reference or remote.data.get("reference") or "") == reference
+            if (kind not in PAYMENT_KINDS and (remote.reference or "") == reference
                     and mapper.remote_contact_id(remote) in (None, contact_id)):
                 ours.append(remote)
         return None, ours

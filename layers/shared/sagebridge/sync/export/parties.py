@@ -228,7 +228,7 @@ class Parties:
         links it: the usual recovery, nothing new."""
         key = (party.kind, party.host_id)
         message = {Outcome.CREATED: f"created in Sage (reference {reference})",
-                   Outcome.LINKED: f"found in Sage as '{found.data.get('displayed_as') or found.data.get('name')}' "
+                   Outcome.LINKED: f"found in Sage as '{found.display_name}' "
                                    f"and linked"}[outcome]
         self.updates.writes += [
             self.run.store.mappings.put_op(self.run.tenant, party.kind.value, party.host_id, found.id,

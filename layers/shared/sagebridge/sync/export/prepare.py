@@ -189,7 +189,7 @@ class Preparation:
         if key not in self._unusable_ids:
             self.unusable("ledger_account")
             self._unusable_ids[key] = {
-                r.id: f"ledger account {r.data.get('displayed_as') or r.id!r}: {r.unusable_for[ledger.value]}"
+                r.id: f"ledger account {r.display_name or r.id!r}: {r.unusable_for[ledger.value]}"
                 for r in self._ledger_accounts.values() if ledger.value in r.unusable_for}
         return self._unusable_ids[key]
 
