@@ -65,7 +65,7 @@ def test_missing_fields_are_named(intacct_tenant):
 def test_an_oauth_tenant_cannot_use_the_intacct_login(tenant):
     answer = tenant.call("POST", "/admin/tenants/acme/intacct-connection",
                          {"company_id": "C", "user_id": "U", "user_password": "P"})
-    assert answer.status == 422 and "not sage_intacct" in answer.json["message"]
+    assert answer.status == 422 and "send the tenant a connect link" in answer.json["message"]
 
 
 def test_an_intacct_tenant_asking_for_a_connect_link_is_told_to_connect_with_its_login(intacct_tenant):

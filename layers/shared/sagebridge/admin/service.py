@@ -150,7 +150,8 @@ class Admin:
         _, settings = self._settings(tenant_id)
         connects_by = self.products.product(settings.provider).connects_by
         if not isinstance(connects_by, LoginConnect):  # an OAuth product: its connect link, not a login
-            raise ConfigurationError(f"tenant {tenant_id} uses {settings.provider.value}, not sage_intacct")
+            raise ConfigurationError(f"tenant {tenant_id} uses {settings.provider.value}, which connects through "
+                                     "Sage's own sign-in, not a login: send the tenant a connect link instead")
         connects_by.connect_login(tenant_id, Login(body.company_id, body.user_id, body.user_password, body.entity_id))
         return self.connection(tenant_id)
 
