@@ -32,11 +32,11 @@ from urllib.parse import parse_qsl
 
 from local import dynamodb_local, runtime, timeshift
 from local import template as tpl
+from local.sandboxes.stack_entry import SANDBOXES, stack_entry
 
 log = logging.getLogger("local.stack")
 
 REGION = "eu-west-2"
-SANDBOXES = ("sage_accounting", "sage_intacct", "sage200", "host_app")
 
 
 def _moto_server(port: int) -> Any:
@@ -85,59 +85,16 @@ def _empty_sandbox(name: str) -> Any:
     return app
 
 
-# The stack's Sage user can open two businesses, and Sage asks for consent, so connecting through the
-# stack shows Sage's consent page and then Sage Bridge's business picker, as a real multi-business user sees.
-STACK_BUSINESSES = ("Demo Garage Ltd", "Demo Bodyshop Ltd")
-
-
-def _sage_accounting(clock: Any = None) -> tuple[Any, Any]:
-    from local.sandboxes.sage_accounting import SageAccountingSandbox
-
-    sandbox = SageAccountingSandbox(businesses=STACK_BUSINESSES, clock=clock)
-    return sandbox, sandbox
-
-
-def _sage_intacct(clock: Any = None) -> tuple[Any, Any]:
-    from local.sandboxes.sage_intacct import SageIntacctSandbox
-
-    sandbox = SageIntacctSandbox(clock=clock)
-    return sandbox, sandbox
-
-
-def _host_app(clock: Any = None) -> tuple[Any, Any]:
-    from local.sandboxes.host_app import HostApp, create_app
-
-    host = HostApp()
-    return host, create_app(host)
-
-
-def sage200_api_path() -> str:
-    from local.sandboxes.sage200.app import API_PATH  # the live path, served under the sandbox's host
-
-    return API_PATH
-
-
-def _sage200(clock: Any = None) -> tuple[Any, Any]:
-    from local.sandboxes.sage200 import Sage200Sandbox
-
-    sandbox = Sage200Sandbox(companies=STACK_BUSINESSES, clock=clock)  # consent page, then the company picker
-    return sandbox, sandbox
-
-
-SANDBOX_FACTORIES = {"sage_accounting": _sage_accounting, "sage_intacct": _sage_intacct, "sage200": _sage200,
-                     "host_app": _host_app}
-
-
 def load_sandbox(name: str, clock: Any = None, latency: tuple[float, float] = (0.0, 0.0)) -> tuple[Any, Any]:
     """(sandbox object for tests and the demo to drive, ASGI app to serve). A sandbox not written yet
     (a later issue) serves an empty shell that answers 501. With `clock`, the Sage sandboxes run on
     it and serve the local-only control endpoint (`/_sandbox/clock`) that moves it, and answer each
     request after `latency` (seconds, a uniform draw between the bounds)."""
-    factory = SANDBOX_FACTORIES.get(name)
-    if factory is None:
+    entry = stack_entry(name)
+    if entry is None:
         return None, _empty_sandbox(name)
-    sandbox, app = factory(clock)
-    if clock is not None and name != "host_app":
+    sandbox, app = entry.build(clock)
+    if clock is not None and entry.sage:
         from local.sandboxes.control import SandboxControls
 
         app = SandboxControls(app, clock, sandbox=sandbox, latency=latency)
@@ -375,17 +332,9 @@ class LocalStack:
             server.start()
             self._servers.append(server)
             sandbox_urls[name] = f"http://127.0.0.1:{server.port}"
-        sage = sandbox_urls["sage_accounting"]
-        environment.update({
-            "SAGE_INTACCT_ENDPOINT": f"{sandbox_urls['sage_intacct']}/ia/xml/xmlgw.phtml",
-            "SAGE200_API_URL": f"{sandbox_urls['sage200']}{sage200_api_path()}",
-            "SAGE200_AUTH_URL": f"{sandbox_urls['sage200']}/authorize",
-            "SAGE200_TOKEN_URL": f"{sandbox_urls['sage200']}/oauth/token",
-            "SAGE_ACCOUNTING_API_URL": f"{sage}/v3.1",
-            "SAGE_ACCOUNTING_AUTH_URL": f"{sage}/oauth2/auth/central?filter=apiv3.1",
-            "SAGE_ACCOUNTING_TOKEN_URL": f"{sage}/token",
-            "SAGE_ACCOUNTING_REVOKE_URL": f"{sage}/revoke",
-        })
+        for name, url in sandbox_urls.items():
+            if (entry := stack_entry(name)) is not None:
+                environment.update(entry.environment(url))
         # Only the functions' invocations see these (runtime.environment); the process keeps its own.
         resources = self._provision(ddb_url, moto_url)
         self.outputs = {
@@ -471,17 +420,9 @@ class LocalStack:
             names[lid], names[f"{lid}.Arn"], names[f"{lid}.QueueUrl"], names[f"{lid}.QueueName"] = (
                 url, arn, url, f"sagebridge-local-{lid}")
         # The integration's own credentials at the sandbox (no real Sage account's secret).
-        from local.sandboxes import sage200
-        from local.sandboxes.sage_accounting import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-        from local.sandboxes.sage_intacct import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD
-
-        integration = {"sage_accounting_client_id": DEFAULT_CLIENT_ID,
-                       "sage_accounting_client_secret": DEFAULT_CLIENT_SECRET,
-                       "intacct_sender_id": DEFAULT_SENDER_ID, "intacct_sender_password": DEFAULT_SENDER_PASSWORD,
-                       "sage200_client_id": sage200.DEFAULT_CLIENT_ID,
-                       "sage200_client_secret": sage200.DEFAULT_CLIENT_SECRET,
-                       "sage200_subscription_key": sage200.DEFAULT_SUBSCRIPTION_KEY,
-                       "state_signing_key": base64.b64encode(os.urandom(32)).decode()}
+        integration = {key: value for name in SANDBOXES if (entry := stack_entry(name)) is not None
+                       for key, value in entry.secrets.items()}
+        integration["state_signing_key"] = base64.b64encode(os.urandom(32)).decode()
         try:
             secrets.create_secret(Name=names["SettingsSecret"], SecretString=json.dumps(integration))
         except secrets.exceptions.ResourceExistsException:

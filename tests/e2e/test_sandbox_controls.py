@@ -21,7 +21,7 @@ from local import dynamodb_local
 from local.demo import sign_in_to_sage
 from local.sandboxes.host_app import WebhookSender
 from local.sandboxes.host_app.fixtures import example_event
-from local.stack import STACK_BUSINESSES
+from local.sandboxes.stack_entry import STACK_BUSINESSES
 
 pytestmark = pytest.mark.e2e
 
