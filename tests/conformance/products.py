@@ -122,7 +122,7 @@ SAGE_ACCOUNTING = ProductRow(
     sandbox=lambda clock: sa.SageAccountingSandbox.single_business(clock=clock),
     settings=lambda box: {
         "tax_mappings": {"S": "GB_STANDARD", "R": "GB_LOWER", "Z": "GB_ZERO"},
-        "ledger_mappings": {"SALES": box.ids["4000"], "PARTS": box.ids["5000"]},
+        "ledger_mappings": {"SALES": box.ids["4000"], "PARTS": box.ids["4010"]},
         "default_sales_ledger_account_id": box.ids["4000"], "default_purchase_ledger_account_id": box.ids["5000"],
         "receipt_bank_account_id": box.ids["bank"]},
     held=_sa_held, contact=_sa_contact,
