@@ -95,7 +95,7 @@ class World:
     products: SageProducts
     http: httpx.Client
     queue: CapturingQueue = field(default_factory=CapturingQueue)
-    versions: dict[tuple[str, str], int] = field(default_factory=dict)
+    versions: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     @property
     def clock(self) -> SandboxClock:
@@ -153,8 +153,8 @@ class World:
     def stage(self, record: HostRecord, *, tenant_id: str = TENANT, voided: bool = False) -> StagedDocument:
         """As the webhooks function stages a host record (canonical JSON + hash, versioned)."""
         kind = record.kind.value
-        version = self.versions.get((kind, record.host_id), 0) + 1
-        self.versions[(kind, record.host_id)] = version
+        version = self.versions.get((tenant_id, kind, record.host_id), 0) + 1
+        self.versions[(tenant_id, kind, record.host_id)] = version
         on = getattr(record, "document_date", None) or getattr(record, "payment_date", None) or date(2025, 3, 1)
         staged = StagedDocument(
             tenant_id=tenant_id, kind=kind, host_id=record.host_id, ledger=ledger_of(record.kind).value,

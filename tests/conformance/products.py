@@ -226,6 +226,13 @@ def _si_receipt(box: Any, reference: str, amount: Decimal) -> None:
     box.accountant().record_payment(invoice["RECORDNO"], amount)
 
 
+def _si_base_currency(box: Any, code: str) -> None:
+    books = box.accountant()
+    books.company.base_currency = code
+    for entity in books.list("LOCATIONENTITY"):  # each entity's books, where Intacct says the currency
+        books.update("LOCATIONENTITY", entity["RECORDNO"], CURRENCY=code)
+
+
 SAGE_INTACCT = ProductRow(
     provider=Provider.SAGE_INTACCT, currency="USD",
     sandbox=lambda clock: si.SageIntacctSandbox(clock=clock),
@@ -239,7 +246,7 @@ SAGE_INTACCT = ProductRow(
     contact_updates=lambda box: box.request_count("update"),
     creates=lambda box, kind: box.request_count(_SI_FUNCTION.get(kind, "-").split(",")[0]),
     add_customer=_si_add_customer, record_receipt=_si_receipt,
-    set_base_currency=lambda box, code: setattr(box.accountant().company, "base_currency", code),
+    set_base_currency=_si_base_currency,
     write_match=lambda kind: {"path": _SI_FUNCTION.get(kind, "-")},
     read_match={"path": "readByQuery"},
     login=Login(company_id=si.DEFAULT_COMPANY, user_id=si.DEFAULT_USER, password=SecretStr(si.DEFAULT_PASSWORD)),
