@@ -55,7 +55,9 @@ from sagebridge.store import StagedDocument, Store, SyncLogEntry
 from sagebridge.store.aws import AwsClients
 from sagebridge.sync.products import SageProducts
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
-from tests.integration.conftest import app_table, dynamodb_client, dynamodb_endpoint  # noqa: F401 (fixtures)
+
+# The integration suite's DynamoDB Local fixtures (one engine per session, shared with it).
+from tests.integration.conftest import app_table, dynamodb_client, dynamodb_endpoint  # noqa: F401
 
 from .products import ENVIRONMENT, PRODUCTS, SECRETS, Held, ProductRow, copies
 
@@ -228,7 +230,7 @@ def provider(request: pytest.FixtureRequest) -> Provider:
 
 
 @pytest.fixture
-def world(provider: Provider, app_table: str, dynamodb_client: Any, kms: tuple[Any, str],
+def world(provider: Provider, app_table: str, dynamodb_client: Any, kms: tuple[Any, str],  # noqa: F811
           monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     row = PRODUCTS[provider]
     box = row.sandbox(SandboxClock.frozen_at(START))

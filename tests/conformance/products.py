@@ -159,7 +159,8 @@ def _s200_add_customer(box: Any) -> tuple[str, str, str]:
     with box.lock:
         made = box.accountant().books.post("customers", {
             "reference": "OWN001", "name": "Own Customer Ltd",
-            "contacts": [{"first_name": "Accounts", "emails": [{"email": "accounts@own.example", "is_default": True}]}]})
+            "contacts": [{"first_name": "Accounts",
+                          "emails": [{"email": "accounts@own.example", "is_default": True}]}]})
     return str(made["id"]), "Own Customer Ltd", "accounts@own.example"
 
 

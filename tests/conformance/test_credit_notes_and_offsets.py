@@ -39,6 +39,8 @@ def test_a_credit_note_linked_to_its_invoice_is_set_against_it_once_or_refused_w
     if invoice.outstanding == D("90.00"):  # allocated, once
         assert entry is not None and entry.state is LedgerState.EXPORTED
         assert world.one(SCN, "CN-00001").outstanding == D("0.00")
+        assert any("30.00 allocated against invoice 'INV-1'" in (h.reason or "")
+                   for h in world.history("sales_credit_note", "CN-1"))
     else:
         assert invoice.outstanding == D("120.00")
         assert _said_why(world, "sales_credit_note", "CN-1")

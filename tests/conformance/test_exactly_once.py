@@ -86,7 +86,8 @@ def test_documents_exactly_once_through_faults_and_crashes(world):
     mapper = world.connector().mapper
     for n in range(1, RECEIPTS + 1):
         owed = expected[SI][f"INV-{n:05d}"]
-        paid = payment(world, f"R-{n}", customer(n % CUSTOMERS + 1), str(owed), ("sales_invoice", f"INV-{n}", str(owed)))
+        paid = payment(world, f"R-{n}", customer(n % CUSTOMERS + 1), str(owed),
+                       ("sales_invoice", f"INV-{n}", str(owed)))
         world.stage(paid)
         expected[PAY][mapper.payment_reference(paid)] = owed
     expected = {kind: docs for kind, docs in expected.items() if kind not in refused}
