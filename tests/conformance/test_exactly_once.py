@@ -26,8 +26,8 @@ from sagebridge.store import LedgerState
 from .conftest import TENANT, World, customer, document, line, payment
 
 SI, SCN, PAY = DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE, DocumentKind.CUSTOMER_PAYMENT
-INVOICES, CREDIT_NOTES, RECEIPTS, CUSTOMERS = 200, 40, 40, 30
-KILL_AT = (97, 211)
+INVOICES, CREDIT_NOTES, RECEIPTS, CUSTOMERS = 120, 30, 30, 20
+KILL_AT = (57, 131)
 
 
 class WorkerKilled(Exception):
