@@ -66,9 +66,7 @@ test-deep: setup
 
 # The sandboxes' chaos profile (local/sandboxes/chaos.py, docs/testing.md): writes committed then
 # answered 500/503 or lost, searches that lag a create; the suites that must hold under it.
-CHAOS_SUITES := tests/model tests/integration/export/test_exactly_once_faults.py \
-	tests/integration/export/test_chaos_search_lag.py tests/integration/sage200/test_exactly_once_faults.py \
-	tests/integration/sage200/test_chaos_in_doubt.py tests/integration/intacct/test_intacct_exactly_once.py
+CHAOS_SUITES := tests/model tests/conformance/test_exactly_once.py tests/integration/export/test_exactly_once_faults.py
 test-chaos: setup
 	SAGEBRIDGE_SANDBOX_PROFILE=chaos $(VENV)/bin/pytest $(CHAOS_SUITES) -p no:randomly $(PYTEST_ARGS)
 

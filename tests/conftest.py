@@ -11,7 +11,8 @@ import pytest_socket
 from local.sandboxes import limits
 
 UNIT = Path(__file__).parent / "unit"
-SUITE_ORDER = ("unit", "contract", "integration", "model", "e2e")  # fastest feedback first; whole-system runs last
+# fastest feedback first; whole-system runs last
+SUITE_ORDER = ("unit", "contract", "integration", "conformance", "model", "e2e")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -26,18 +26,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def dynamodb_endpoint() -> Iterator[str]:
-    if not template.TEMPLATE.exists():
-        pytest.fail(f"{template.TEMPLATE} is missing: the tables are built from it", pytrace=False)
+def dynamodb_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
+    # One engine per session, also when tests/conformance (which imports these fixtures) runs too.
+    shared: list[Any] | None = getattr(request.config, "_sagebridge_dynamodb_local", None)
+    if shared is None:
+        if not template.TEMPLATE.exists():
+            pytest.fail(f"{template.TEMPLATE} is missing: the tables are built from it", pytrace=False)
+        try:
+            engine = dynamodb_local.start()
+        except dynamodb_local.DynamoDBLocalUnavailable as exc:
+            # Fail, never skip: CI must not go green without the store's tests (`make tools` installs it).
+            pytest.fail(f"DynamoDB Local unavailable: {exc}", pytrace=False)
+        shared = [engine, 0]
+        request.config._sagebridge_dynamodb_local = shared  # type: ignore[attr-defined]
+    shared[1] += 1
     try:
-        engine = dynamodb_local.start()
-    except dynamodb_local.DynamoDBLocalUnavailable as exc:
-        # Fail, never skip: CI must not go green without the store's tests (`make tools` installs it).
-        pytest.fail(f"DynamoDB Local unavailable: {exc}", pytrace=False)
-    try:
-        yield engine.endpoint_url
+        yield shared[0].endpoint_url
     finally:
-        engine.stop()
+        shared[1] -= 1
+        if not shared[1]:
+            shared[0].stop()
 
 
 @pytest.fixture(scope="session")

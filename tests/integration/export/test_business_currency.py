@@ -77,24 +77,6 @@ def settings_of(store: Store) -> Any:
     return parse_tenant_settings(store.tenants.get(TENANT).settings)
 
 
-def test_a_eur_business_skips_a_gbp_invoice_and_exports_a_eur_one(store, settings, host, sandbox, worker,
-                                                                   monkeypatch):
-    add_tenant(store, TENANT, settings)
-    host.stage(document(SI, 1, currency="GBP", party=customer(1)))
-    host.stage(document(SI, 2, currency="EUR", party=customer(2)))
-
-    answer = run_worker(monkeypatch, worker, {"tenant_id": TENANT, "trigger": "schedule"})
-
-    assert answer == {"batchItemFailures": []}
-    skipped = store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-1").items[0]
-    assert (skipped.outcome.value, skipped.reason_code) == ("skipped", "currency_mismatch")
-    assert "EUR" in skipped.reason and "GBP" in skipped.reason
-    assert store.ledger.get(TENANT, "sales_invoice", "INV-2").state.value == "exported"
-    [made] = sandbox.business().collections["sales_invoices"].records.values()
-    assert made.data["reference"] == "INV-00002" and made.data["currency"]["id"] == "EUR"
-    assert sandbox.request_count(method="GET", path="/financial_settings") == 1
-
-
 def test_one_financial_settings_request_per_tenant_per_hour(store, settings, host, sandbox, worker, ticks,
                                                            monkeypatch):
     add_tenant(store, TENANT, settings)

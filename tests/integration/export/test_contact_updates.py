@@ -28,65 +28,6 @@ def _writes(sandbox) -> int:
     return sum(sandbox.request_count(method=m) for m in ("POST", "PUT", "DELETE"))
 
 
-def test_a_changed_address_is_sent_to_sage_once_and_logged_updated(export, host, sandbox, store):
-    host.stage(customer(1, address=LEEDS, phone="0113 496 0000"))
-    host.stage(document(SI, 1, embed_party=False))
-    assert export().counts["created"] == 2
-    contact_id = store.mappings.get(TENANT, "customer", "CUST-1").sage_id
-    assert _contact(sandbox, store, "customer", "CUST-1")["main_address"]["city"] == "Leeds"
-
-    moved = customer(1, address=YORK, phone="01904 555 0101").model_copy(
-        update={"email": "accounts@customer1.example"})
-    host.stage(moved)
-    host.stage(document(SI, 2, embed_party=False))
-    host.stage(document(SI, 3, embed_party=False))  # two documents, one update
-    puts = sandbox.request_count(method="PUT", path="/contacts")
-    result = export()
-
-    assert sandbox.request_count(method="PUT", path=f"/contacts/{contact_id}") - puts == 1
-    assert result.counts["updated"] == 1 and result.counts["created"] == 2
-    data = _contact(sandbox, store, "customer", "CUST-1")
-    assert data["main_address"]["city"] == "York" and data["main_address"]["address_line_2"] == "Floor 2"
-    assert data["main_contact_person"]["email"] == "accounts@customer1.example"
-    assert data["main_contact_person"]["telephone"] == "01904 555 0101"
-    assert data["reference"] and data["contact_types"][0]["id"] == "CUSTOMER"  # identity kept
-    [line] = _log(store, result.run_id, "customer", "CUST-1")
-    assert line.outcome is Outcome.UPDATED and line.sage_id == contact_id and "changed in the host app" in line.reason
-    invoices = sandbox.business().collections["sales_invoices"].records.values()
-    assert {i.data["contact"]["id"] for i in invoices} == {contact_id}  # still the same contact
-
-
-def test_an_unchanged_party_costs_no_request_on_the_next_run(export, host, sandbox, store):
-    host.stage(customer(1, address=LEEDS))
-    host.stage(vendor(1))
-    host.stage(document(SI, 1, embed_party=False))
-    host.stage(document(PI, 1, embed_party=True))
-    export()
-    assert store.mappings.get(TENANT, "customer", "CUST-1").extra[CONTACT_HASH]
-
-    # Same parties, a new invoice each (one embeds its vendor again): one POST per document, nothing else
-    # but the run's reference-data reads (tax rates, ledger accounts for the mapping health check) and, per
-    # kind and document date, one listing of what Sage already has (going live: a document never
-    # exported is looked for before it is created).
-    host.stage(document(SI, 2, embed_party=False))
-    host.stage(document(PI, 2, embed_party=True))
-    before = sandbox.request_count()
-    reads = sandbox.request_count(path="/tax_rates") + sandbox.request_count(path="/ledger_accounts")
-    result = export()
-    assert result.counts["created"] == 2 and result.counts["updated"] == 0
-    reads = sandbox.request_count(path="/tax_rates") + sandbox.request_count(path="/ledger_accounts") - reads
-    listings = 2  # sales and purchase invoices, all dated 2025-03-01
-    assert sandbox.request_count() - before == 2 + listings + reads
-    assert sandbox.request_count(method="PUT") == 0 and sandbox.request_count(path="/contacts") == 2
-
-    # A catalog export of unchanged parties asks Sage nothing at all.
-    host.stage(customer(1, address=LEEDS))  # a new version with the same content (same hash)
-    before = sandbox.request_count()
-    result = export(kinds=["customer", "vendor"], export_type="all")
-    assert sandbox.request_count() == before
-    assert result.counts["unchanged"] == 2 and result.counts["updated"] == 0
-
-
 def test_catalog_export_updates_changed_customers_and_vendors(export, host, sandbox, store):
     host.stage(customer(1))
     host.stage(vendor(1))

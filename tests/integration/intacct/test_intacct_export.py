@@ -53,23 +53,6 @@ def test_customers_invoices_and_credit_notes_with_correct_amounts(world, host):
     assert again.counts["created"] == 0 and world.sandbox.created_count() == before
 
 
-def test_identify_customer_by_name_links_the_seeded_customer(world, host):
-    world.add_tenant(identify_customer_by="name")
-    acme = customer(7).model_copy(update={"name": "Acme Fleet Services", "company": None})
-    host.stage(document(DocumentKind.SALES_INVOICE, 1, party=acme))
-    world.export()
-    assert world.store.mappings.find(TENANT, "customer", "CUST-7").sage_id == "ACME"
-    assert world.sandbox.accountant().count("CUSTOMER") == 2  # the seeded two, nothing new
-
-
-def test_identify_by_email_links_the_seeded_customer(world, host):
-    world.add_tenant(identify_customer_by="email")
-    globex = customer(8).model_copy(update={"email": "accounts@globex.example"})
-    host.stage(document(DocumentKind.SALES_INVOICE, 2, party=globex))
-    world.export()
-    assert world.store.mappings.find(TENANT, "customer", "CUST-8").sage_id == "GLOBEX"
-
-
 def test_a_receipt_is_applied_to_its_invoice(world, host):
     world.add_tenant()
     pat = customer(1)

@@ -28,40 +28,6 @@ def _stage_invoice_and_note(host, *, note_net: str, **note_fields):
                         total=(note_net, str(D(note_net) * D("0.2"))), **note_fields))
 
 
-def test_defect_06_sage_200_linked_credit_note_is_allocated_against_its_invoice_once(world, host):
-    world.add_tenant()
-    _stage_invoice_and_note(host, note_net="25.00", invoice_id="INV-1")
-
-    world.export()
-    world.export(include_retries=True)
-
-    books = world.sandbox.accountant()
-    invoice = books.by_reference("sales_invoice", "INV-00001")
-    note = books.by_reference("sales_credit_note", "CN-00001")
-    assert _value(invoice, "document_outstanding_value") == D("90.00")
-    assert _value(note, "document_outstanding_value") == D("0.00")
-    assert books.posted("receipt") == []  # nothing through the bank
-    assert world.store.ledger.get(TENANT, "credit_note_allocation", "CN-1").state.value == "exported"
-
-
-def test_defect_06_sage_200_offset_payment_books_the_true_bank_amount(world, host):
-    world.add_tenant()
-    _stage_invoice_and_note(host, note_net="25.00")
-    host.stage(CustomerPayment(host_id="PAY-1", party_id="CUST-1", payment_date=date(2025, 3, 2),
-                               amount=D("90.00"), currency="GBP", allocations=[
-                                   {"kind": "sales_invoice", "host_id": "INV-1", "amount": "120.00"},
-                                   {"kind": "sales_credit_note", "host_id": "CN-1", "amount": "30.00"}]))
-
-    world.export()
-
-    books = world.sandbox.accountant()
-    [receipt] = books.posted("receipt")
-    assert _value(receipt, "document_gross_value") == D("-90.00")  # the money that moved
-    assert _value(receipt, "document_outstanding_value") == D("0.00")
-    assert _value(books.by_reference("sales_invoice", "INV-00001"), "document_outstanding_value") == D("0.00")
-    assert _value(books.by_reference("sales_credit_note", "CN-00001"), "document_outstanding_value") == D("0.00")
-
-
 def test_defect_06_sage_200_pure_offset_moves_no_money(world, host):
     world.add_tenant()
     _stage_invoice_and_note(host, note_net="100.00")

@@ -1,0 +1,59 @@
+"""Back to the host, and the business's currency, on every product.
+
+Polling back: a receipt the accountant records in Sage against an exported invoice reaches the host
+as invoice.payment_received, then invoice.paid or invoice.part_paid with what is still owed, once,
+however often the overlapping polls read it. Currency: the business's base currency is Sage's own;
+a document in another currency than the contact trades in is skipped with the reason, the others go."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sagebridge.domain import DocumentKind
+
+from .conftest import TENANT, World, customer, document, line
+
+SI = DocumentKind.SALES_INVOICE
+D = Decimal
+
+
+def test_a_receipt_recorded_in_sage_reaches_the_host_as_payment_received_then_paid_once(world: World):
+    world.add_tenant()
+    for n in (1, 2):
+        world.stage(document(world, SI, n, party=customer(n), lines=[line("100.00")]))  # 120.00 each
+    world.export()
+    assert world.products.business_currency_for(TENANT, world.connector()) == world.currency  # Sage's own
+    world.poll()  # the first poll: nothing moved yet
+    assert world.events("invoice.payment_received") == []
+
+    world.clock.advance(minutes=1)
+    world.row.record_receipt(world.sandbox, "INV-00001", D("120.00"))  # paid in full
+    world.row.record_receipt(world.sandbox, "INV-00002", D("50.00"))  # part paid
+    for _ in range(3):  # overlapping windows read the same receipts again
+        assert world.poll(advance_minutes=5).outcome == "polled"
+
+    received = {e["data"]["invoice"]["host_id"]: e["data"] for e in world.events("invoice.payment_received")}
+    assert {k: D(str(v["allocated_amount"])) for k, v in received.items()} == {"INV-1": D("120.00"),
+                                                                                 "INV-2": D("50.00")}
+    assert len(world.events("invoice.payment_received")) == 2
+    assert [e["data"]["invoice"]["host_id"] for e in world.events("invoice.paid")] == ["INV-1"]
+    [part] = world.events("invoice.part_paid")
+    assert part["data"]["invoice"]["host_id"] == "INV-2" and D(str(part["data"]["outstanding_amount"])) == D("70.00")
+    assert received["INV-1"]["invoice"]["sage_id"] == world.store.mappings.get(TENANT, "sales_invoice", "INV-1").sage_id
+
+
+def test_a_document_in_another_currency_than_the_business_is_skipped_with_the_reason(world: World):
+    world.row.set_base_currency(world.sandbox, "EUR")
+    world.add_tenant()
+    world.stage(document(world, SI, 1, party=customer(1), currency=world.currency))
+    world.stage(document(world, SI, 2, party=customer(2), currency="EUR"))
+
+    world.export()
+
+    [skipped] = world.history("sales_invoice", "INV-1")
+    assert (skipped.outcome.value, skipped.reason_code) == ("skipped", "currency_mismatch")
+    assert "EUR" in skipped.reason and world.currency in skipped.reason
+    assert world.store.ledger.get(TENANT, "sales_invoice", "INV-2").state.value == "exported"
+    assert world.copies(SI) == {"INV-00002": 1}
+    [told] = world.events("document.skipped")
+    assert told["data"]["host_id"] == "INV-1"
