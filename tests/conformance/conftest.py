@@ -14,7 +14,6 @@ real time.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,7 +28,6 @@ from moto import mock_aws
 from pydantic import SecretStr
 
 from local.sandboxes.sage_accounting import SandboxClock
-from sagebridge.connectors import pacing
 from sagebridge.connectors.base import Connector, LinkConnect, LoginConnect, not_exported
 from sagebridge.connectors.registry import product_builder, providers
 from sagebridge.domain import (
@@ -234,10 +232,6 @@ def world(provider: Provider, app_table: str, dynamodb_client: Any, kms: tuple[A
           monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     row = PRODUCTS[provider]
     box = row.sandbox(SandboxClock.frozen_at(START))
-    # A product that paces its requests per business (connectors/pacing.py) waits on the world's
-    # clock too: a minute's worth of requests costs a minute of Sage's time, not of the test's.
-    monkeypatch.setattr(pacing, "RequestPacer", functools.partial(
-        pacing.RequestPacer, clock=lambda: box.clock.now().timestamp(), sleep=lambda s: box.clock.advance(seconds=s)))
     transport = box.sync_transport()
     http = httpx.Client(transport=transport, timeout=10)
     store = Store(app_table, dynamodb_client, clock=box.clock.now)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from sagebridge.connections.lifecycle import ConnectionService, LeaseRefreshLock
 from sagebridge.connections.wiring import DEFAULT_TIMEOUT, container_defaults, default_http_client
 from sagebridge.connectors.base import AuthError, NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
+from sagebridge.connectors.pacing import RequestPacer
 from sagebridge.connectors.product import Limits, SecretKeys
 from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector
 from sagebridge.connectors.sage_accounting.feed import SageAccountingFeed
@@ -47,6 +48,19 @@ class SageAccounting:
     flow: ConnectFlow
     http: httpx.Client
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Each business's pacer (Sage counts requests per business), shared by every client of it in
+    # this container and timed on `clock` and `sleep` (tests: the sandbox's).
+    _pacers: dict[str, RequestPacer] = field(default_factory=dict, init=False, repr=False)
+
+    def pacer_for(self, business_id: str) -> RequestPacer | None:
+        per_minute = self.limits.requests_per_minute
+        if not per_minute:
+            return None
+        if business_id not in self._pacers:
+            self._pacers[business_id] = RequestPacer(per_minute, clock=lambda: self.clock().timestamp(),
+                                                     sleep=self.sleep)
+        return self._pacers[business_id]
 
     def client_for(self, tenant_id: str, **client_options: Any) -> SageAccountingClient:
         """A client bound to the tenant's chosen business, with tokens managed by `service`.
@@ -54,7 +68,7 @@ class SageAccounting:
         record = self.service.find(tenant_id)
         if record is None or record.status != ConnectionStatus.CONNECTED or not record.business_id:
             raise NotConnected(f"tenant {tenant_id} has no live Sage Accounting connection")
-        client_options.setdefault("requests_per_minute", self.limits.requests_per_minute)
+        client_options.setdefault("pacer", self.pacer_for(record.business_id))
         return SageAccountingClient(
             self.http, token_provider=self.service.token_provider(tenant_id), business_id=record.business_id,
             base_url=self.settings.sage_accounting_api_url, sleep=self.sleep, **client_options,
@@ -136,7 +150,8 @@ def build_sage_accounting(
         clock=clock, require_signed_link=require_signed_link,
         link_ttl=timedelta(minutes=settings.connect_link_ttl_minutes),
     )
-    holder["sa"] = SageAccounting(settings=settings, store=store, service=service, flow=flow, http=http, sleep=sleep)
+    holder["sa"] = SageAccounting(settings=settings, store=store, service=service, flow=flow, http=http, sleep=sleep,
+                                  clock=clock)
     return holder["sa"]
 
 
