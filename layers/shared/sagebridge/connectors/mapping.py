@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Self, TypeAlias
 
@@ -90,5 +91,18 @@ class MappedLine:
     tax: Decimal
 
 
-__all__ = ["ALLOCATION_SIGN", "MappedDocument", "MappedLine", "Payload", "TaxTable", "hashed_contact_reference",
+
+def day(value: Any) -> date | None:
+    """The day a Sage record gives (a date, a timestamp, or text starting yyyy-mm-dd); None when it
+    gives none or one that cannot be read."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+__all__ = ["ALLOCATION_SIGN", "MappedDocument", "MappedLine", "Payload", "TaxTable", "day", "hashed_contact_reference",
            "short_reference"]

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sagebridge.connectors.base import RemoteRecord
+from sagebridge.connectors.mapping import day
 from sagebridge.domain.money import ZERO, round_money, to_decimal
 
 
@@ -54,13 +55,7 @@ def remote_contact_name(record: RemoteRecord) -> str | None:
 
 
 def remote_date(record: RemoteRecord) -> date | None:
-    value = record.data.get("date")
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
+    return day(record.data.get("date"))
 
 
 def remote_status(record: RemoteRecord) -> str | None:

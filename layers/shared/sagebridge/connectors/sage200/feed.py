@@ -4,10 +4,11 @@ the typed read models of sagebridge.domain.remote."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sagebridge.connectors.mapping import day
 from sagebridge.connectors.sage200 import mapper
 from sagebridge.connectors.sage200.client import Sage200Client, odata_datetime, odata_string
 from sagebridge.domain.catalog import ItemType
@@ -35,13 +36,6 @@ def _abs(value: Any) -> Decimal:
 
 def _stamp(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _day(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
 
 
 _DOCUMENT_KINDS = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE})
@@ -168,7 +162,7 @@ class Sage200Feed:
         return RemotePayment(
             sage_id=str(row["id"]), version=_stamp(row.get("date_time_updated")),
             kind=_MONEY_KIND[kind],  # type: ignore[index]  # only these kinds are listed or linked
-            total=_abs(row.get("document_gross_value")), currency="GBP", on=_day(row.get("transaction_date")),
+            total=_abs(row.get("document_gross_value")), currency="GBP", on=day(row.get("transaction_date")),
             reference=row.get("reference"),
             allocations=tuple(Allocation(doc_kind, doc_id, amount) for doc_id, (doc_kind, amount) in amounts.items()),
         )

@@ -24,12 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sagebridge.connectors.base import NotSupported, RemoteRecord
-from sagebridge.connectors.mapping import ALLOCATION_SIGN, MappedDocument, hashed_contact_reference, short_reference
+from sagebridge.connectors.mapping import (
+    ALLOCATION_SIGN,
+    MappedDocument,
+    day,
+    hashed_contact_reference,
+    short_reference,
+)
 from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
 from sagebridge.domain.documents import AnyDocument
 from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
@@ -405,15 +411,7 @@ def remote_contact_name(record: RemoteRecord) -> str | None:
 
 
 def remote_date(record: RemoteRecord) -> date | None:
-    value = record.data.get("transaction_date")
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
+    return day(record.data.get("transaction_date"))
 
 
 def remote_status(record: RemoteRecord) -> str | None:

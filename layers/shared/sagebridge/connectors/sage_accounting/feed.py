@@ -13,10 +13,11 @@ Supplier money is not the host's business and is left out.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sagebridge.connectors.base import NotFound
+from sagebridge.connectors.mapping import day
 from sagebridge.connectors.sage_accounting.client import SageAccountingClient
 from sagebridge.domain.catalog import ItemType
 from sagebridge.domain.kinds import DocumentKind
@@ -109,16 +110,6 @@ class SageAccountingFeed:
 def stamp(value: Any) -> str | None:
     """A last-changed stamp verbatim (see sagebridge.domain.remote)."""
     return None if value is None else str(value)
-
-
-def day(value: Any) -> date | None:
-    """A date Sage wrote (yyyy-mm-dd...); None when absent or unreadable."""
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
 
 
 def _id(link: Any) -> str | None:
