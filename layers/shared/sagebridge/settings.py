@@ -13,9 +13,10 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from sagebridge.domain.errors import ConfigurationError
 
@@ -40,9 +41,17 @@ class Settings(BaseModel):
     # How long a connect link (single use) can wait to be opened; docs/security.md.
     connect_link_ttl_minutes: int = Field(alias="CONNECT_LINK_TTL_MINUTES", default=15, ge=1, le=1440)
     stage: str = Field(alias="STAGE", default="dev")
-    # The environment these settings were read from (load_settings), for the products' own models;
-    # never in repr or dumps. The runtime's AWS_* variables (credentials among them) are left out.
+    # The environment these settings were read from, for the products' own models; never in repr
+    # or dumps. The runtime's AWS_* variables (credentials among them) are left out.
     _environ: Mapping[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_the_environment(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Settings:
+        settings: Settings = handler(data)
+        if isinstance(data, Mapping):
+            settings._environ = MappingProxyType({str(k): v for k, v in data.items() if not str(k).startswith("AWS_")})
+        return settings
 
     def for_product(self, model: type[Model]) -> Model:
         """A product's own environment fields (`model`, e.g. `Sage200Settings`), read from the
@@ -53,10 +62,7 @@ class Settings(BaseModel):
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Validate the environment, failing fast with the names of every missing or bad variable."""
-    environ = dict(os.environ if environ is None else environ)
-    settings = _validate(Settings, environ)
-    settings._environ = MappingProxyType({k: v for k, v in environ.items() if not k.startswith("AWS_")})
-    return settings
+    return _validate(Settings, os.environ if environ is None else environ)
 
 
 def _validate(model: type[Model], environ: Mapping[str, str]) -> Model:

@@ -95,6 +95,8 @@ def test_the_environment_kept_for_the_products_is_not_shown_and_holds_no_aws_cre
     assert "aws-secret" not in repr(settings) and "aws-secret" not in json.dumps(settings.model_dump())
     assert "AWS_SECRET_ACCESS_KEY" not in settings._environ
     assert settings.model_copy(update={"stage": "test"}).for_product(Sage200Settings).api_url == "http://s200"
+    direct = Settings.model_validate({**CORE, "SAGE200_API_URL": "http://s200"})  # not through load_settings
+    assert direct.for_product(Sage200Settings).api_url == "http://s200"
     assert not any(name.startswith(("sage", "intacct")) for name in Settings.model_fields)  # product-neutral
 
 
