@@ -5,6 +5,7 @@ needs none of either."""
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import boto3
@@ -13,7 +14,7 @@ from moto import mock_aws
 from pydantic import BaseModel, ValidationError
 
 from sagebridge.connectors.product import ProductSecrets, ProductSettings
-from sagebridge.connectors.registry import providers, secret_keys
+from sagebridge.connectors.registry import PRODUCTS, providers, secret_keys
 from sagebridge.connectors.sage200.settings import Sage200Secrets, Sage200Settings
 from sagebridge.connectors.sage_accounting.settings import SageAccountingSecrets, SageAccountingSettings
 from sagebridge.connectors.sage_intacct.settings import SageIntacctSecrets, SageIntacctSettings
@@ -35,12 +36,22 @@ S200_KEYS = {"sage200_client_id": "s200-client", "sage200_client_secret": "s200-
 INTACCT_KEYS = {"intacct_sender_id": "sender", "intacct_sender_password": "sender-very-secret"}
 SECRET_VALUES = ("sa-very-secret", "s200-very-secret", "s200-sub-key-secret", "sender-very-secret", KEY)
 NO_AWS = AwsClients(**{service: object() for service in ("dynamodb", "kms", "sqs", "sns", "secretsmanager")})
-PRODUCT_SETTINGS: dict[Provider, type[ProductSettings]] = {
-    Provider.SAGE_ACCOUNTING: SageAccountingSettings, Provider.SAGE_200: Sage200Settings,
-    Provider.SAGE_INTACCT: SageIntacctSettings}
-PRODUCT_SECRETS: dict[Provider, type[ProductSecrets]] = {
-    Provider.SAGE_ACCOUNTING: SageAccountingSecrets, Provider.SAGE_200: Sage200Secrets,
-    Provider.SAGE_INTACCT: SageIntacctSecrets}
+
+
+def product_models(base: type[ProductSettings] | type[ProductSecrets]) -> dict[Provider, type]:
+    """Each registered product's model of `base` kind, from its package's settings module (the
+    registry line's package + ".settings"): exactly one each."""
+    found = {}
+    for provider, line in PRODUCTS.items():
+        module = importlib.import_module(line.partition(":")[0].rpartition(".")[0] + ".settings")
+        models = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, base) and v is not base]
+        assert len(models) == 1, f"{module.__name__} should declare one {base.__name__}, has {models}"
+        found[provider] = models[0]
+    return found
+
+
+PRODUCT_SETTINGS = product_models(ProductSettings)
+PRODUCT_SECRETS = product_models(ProductSecrets)
 
 
 def _secrets(**keys: str) -> IntegrationSecrets:
@@ -77,6 +88,8 @@ def test_a_product_reads_the_variables_a_deployment_sets():
 
 def test_every_registered_product_has_its_own_settings_and_secret_models():
     assert set(PRODUCT_SETTINGS) == set(providers()) == set(PRODUCT_SECRETS)
+    assert PRODUCT_SETTINGS[Provider.SAGE_200] is Sage200Settings
+    assert PRODUCT_SECRETS[Provider.SAGE_INTACCT] is SageIntacctSecrets
     for provider, model in PRODUCT_SECRETS.items():
         assert secret_keys(provider).required == required_keys(model)  # the registry reads what the model needs
 
