@@ -18,9 +18,8 @@ COMPLETE = {
 def test_complete_environment_gives_settings_with_live_sage_defaults():
     settings = load_settings(COMPLETE)
     assert settings.table_name == "app"
-    assert settings.sage_accounting_token_url == "https://oauth.accounting.sage.com/token"
     assert settings.export_interval_minutes == 15
-    assert settings.sage_accounting_requests_per_minute == 200  # paced under Sage's limit unless turned off
+    assert settings.connect_link_ttl_minutes == 15
 
 
 def test_missing_variables_are_named_in_one_message():

@@ -17,6 +17,8 @@ import pytest
 from local import template as tpl
 from sagebridge.settings import Settings, load_settings
 
+from .connectors.test_product_settings import PRODUCT_SETTINGS
+
 ROOT = tpl.ROOT
 STORE = ROOT / "layers" / "shared" / "sagebridge" / "store"
 
@@ -161,15 +163,19 @@ def test_globals_set_every_variable_settings_requires(template):
     # Optional ones are set too, so an operator sees (and can override) every knob in one place.
     every = {f.alias for f in Settings.model_fields.values()}
     assert every <= set(env), f"Settings fields not in Globals: {sorted(every - set(env))}"
+    for model in PRODUCT_SETTINGS.values():  # and each product's own variables
+        own = {f.alias for f in model.model_fields.values()}
+        assert own <= set(env), f"{model.__name__} fields not in Globals: {sorted(own - set(env))}"
 
 
 def test_deployed_environment_is_valid_settings_with_live_sage_defaults(template, functions):
     for spec in functions.values():
         env = {k: _resolve_for_settings(template, v) for k, v in spec.environment.items()}
         settings = load_settings(env)  # raises with every bad name
-        for name, field in Settings.model_fields.items():
-            if not field.is_required() and field.alias.startswith("SAGE_"):
-                assert getattr(settings, name) == field.default, f"{field.alias} default drifted"
+        for model in PRODUCT_SETTINGS.values():  # each product's variables, read as the product reads them
+            own = settings.for_product(model)
+            for name, field in model.model_fields.items():
+                assert getattr(own, name) == field.default, f"{field.alias} default drifted"
         assert settings.export_interval_minutes == 15
 
 

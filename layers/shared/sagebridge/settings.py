@@ -1,7 +1,10 @@
 """Environment settings as one pydantic model, read once per cold start.
 
 Only names and addresses live in the environment; secrets are fetched from Secrets Manager through
-Powertools Parameters by the code that needs them (see `settings_secret_name`).
+Powertools Parameters by the code that needs them (see `settings_secret_name`). `Settings` holds
+what every function shares; each Sage product reads its own variables (its API address, its pacing)
+into its own model (`connectors/<product>/settings.py`) through `Settings.for_product`, from the
+same environment, when the product is built.
 """
 
 from __future__ import annotations
@@ -9,10 +12,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from sagebridge.domain.errors import ConfigurationError
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class Settings(BaseModel):
@@ -29,47 +37,37 @@ class Settings(BaseModel):
     # Empty in AWS: the API's own URL is read from each request (a template can't name its own API
     # in a function's environment without a cycle); set when a custom domain fronts the API.
     public_api_url: str = Field(alias="PUBLIC_API_URL", default="")
-    sage_accounting_api_url: str = Field(
-        alias="SAGE_ACCOUNTING_API_URL", default="https://api.accounting.sage.com/v3.1"
-    )
-    # Client-side pacing per Sage business (connectors/pacing.py RequestPacer): on by
-    # default at Sage's documented 200 requests a minute per business (v3.0's figure; v3.1 publishes
-    # none), so an export of a few hundred documents is paced instead of refused; 0 turns it off
-    # (Sage's 429s are honoured either way).
-    sage_accounting_requests_per_minute: float = Field(
-        alias="SAGE_ACCOUNTING_REQUESTS_PER_MINUTE", default=200, ge=0
-    )
-    sage_accounting_auth_url: str = Field(
-        alias="SAGE_ACCOUNTING_AUTH_URL", default="https://www.sageone.com/oauth2/auth/central?filter=apiv3.1"
-    )
-    sage_accounting_token_url: str = Field(
-        alias="SAGE_ACCOUNTING_TOKEN_URL", default="https://oauth.accounting.sage.com/token"
-    )
-    sage_accounting_revoke_url: str = Field(
-        alias="SAGE_ACCOUNTING_REVOKE_URL", default="https://oauth.accounting.sage.com/revoke"
-    )
-    sage200_api_url: str = Field(
-        alias="SAGE200_API_URL", default="https://api.columbus.sage.com/uk/sage200extra/accounts/v1"
-    )
-    # Client-side pacing per Sage 200 subscription key (connectors/sage200/client.py); Sage publishes
-    # no limit, 100 a minute is the sandbox's assumed one (local/sandboxes/FIDELITY.md); 0 turns it off.
-    sage200_requests_per_minute: float = Field(alias="SAGE200_REQUESTS_PER_MINUTE", default=100, ge=0)
-    sage200_auth_url: str = Field(alias="SAGE200_AUTH_URL", default="https://id.sage.com/authorize")
-    sage200_token_url: str = Field(alias="SAGE200_TOKEN_URL", default="https://id.sage.com/oauth/token")
-    # Sage Intacct's XML gateway; after getAPISession the client uses the endpoint the session names.
-    sage_intacct_endpoint: str = Field(
-        alias="SAGE_INTACCT_ENDPOINT", default="https://api.intacct.com/ia/xml/xmlgw.phtml"
-    )
     export_interval_minutes: int = Field(alias="EXPORT_INTERVAL_MINUTES", default=15, ge=1)
     # How long a connect link (single use) can wait to be opened; docs/security.md.
     connect_link_ttl_minutes: int = Field(alias="CONNECT_LINK_TTL_MINUTES", default=15, ge=1, le=1440)
     stage: str = Field(alias="STAGE", default="dev")
+    # The environment these settings were read from, for the products' own models; never in repr
+    # or dumps. The runtime's AWS_* variables (credentials among them) are left out.
+    _environ: Mapping[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_the_environment(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Settings:
+        settings: Settings = handler(data)
+        if isinstance(data, Mapping):
+            settings._environ = MappingProxyType({str(k): v for k, v in data.items() if not str(k).startswith("AWS_")})
+        return settings
+
+    def for_product(self, model: type[Model]) -> Model:
+        """A product's own environment fields (`model`, e.g. `Sage200Settings`), read from the
+        environment these settings came from: defaults for what is not set, ConfigurationError
+        naming every bad variable."""
+        return _validate(model, self._environ)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Validate the environment, failing fast with the names of every missing or bad variable."""
+    return _validate(Settings, os.environ if environ is None else environ)
+
+
+def _validate(model: type[Model], environ: Mapping[str, str]) -> Model:
     try:
-        return Settings.model_validate(dict(os.environ if environ is None else environ))
+        return model.model_validate(dict(environ))
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

@@ -32,7 +32,7 @@ from sagebridge.sync.export import ExportEngine, ExportRequest, ExportResult
 logger.setLevel("WARNING")  # one INFO line per Sage request drowns the test output
 
 TENANT = "acme"
-SAGE_REQUESTS_PER_MINUTE = 200  # the production default (Settings.sage_accounting_requests_per_minute)
+SAGE_REQUESTS_PER_MINUTE = 200  # the production default (SageAccountingSettings.requests_per_minute)
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 

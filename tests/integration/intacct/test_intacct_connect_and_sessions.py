@@ -139,7 +139,7 @@ def test_the_gateway_s_429_is_retried_when_the_client_is_not_held_back(make_worl
 
 
 def test_the_default_endpoint_setting_is_the_live_gateway():
-    from sagebridge.settings import Settings
+    from sagebridge.connectors.sage_intacct.settings import SageIntacctSettings
 
-    assert Settings.model_fields["sage_intacct_endpoint"].default == "https://api.intacct.com/ia/xml/xmlgw.phtml"
+    assert SageIntacctSettings().endpoint == "https://api.intacct.com/ia/xml/xmlgw.phtml"
     assert ENDPOINT.endswith("/ia/xml/xmlgw.phtml")

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from local.sandboxes.sage_accounting import AUTHORIZE_URL as SA_AUTHORIZE_URL
 from sagebridge import composition
 from sagebridge.connectors.sage_accounting.product import build_sage_accounting
+from sagebridge.connectors.sage_accounting.settings import SageAccountingSettings
 from sagebridge.domain import DocumentKind, TenantSettings
 from sagebridge.domain.settings import Provider
 from sagebridge.security.secrets import IntegrationSecrets
@@ -28,9 +29,10 @@ def _connect_deps(world, kms):
     secrets = IntegrationSecrets(sage_accounting_client_id="sa-client", sage_accounting_client_secret=SecretStr("x"),
                                  sage200_client_id="unused", sage200_client_secret=SecretStr("unused"),
                                  state_signing_key=SecretStr(SIGNING_KEY))
-    settings = world.sage.settings.model_copy(update={"sage_accounting_auth_url": SA_AUTHORIZE_URL})
+    settings = world.sage.settings
     sa = build_sage_accounting(settings, store=world.store, clients=AwsClients(kms=kms[0]), http=world.http,
-                               secrets=secrets, clock=world.clock.now, notify=lambda s: None)
+                               secrets=secrets, clock=world.clock.now, notify=lambda s: None,
+                               product_settings=SageAccountingSettings(auth_url=SA_AUTHORIZE_URL))
     products = SageProducts(settings, AwsClients(kms=kms[0]), store=world.store, secrets=secrets,
                             built={Provider.SAGE_ACCOUNTING: sa, Provider.SAGE_200: world.sage})
     return composition.connect(settings, products=products, clock=world.clock.now)
@@ -50,7 +52,7 @@ def test_each_tenant_signs_in_to_its_own_product_then_exports_and_polls(world, h
     assert other.location.startswith(SA_AUTHORIZE_URL.split("?")[0])
 
     started = deps.flow.start(TENANT, _query(deps.flow.connect_link(PUBLIC_API_URL, TENANT)), redirect_uri=CALLBACK)
-    assert started.status == 302 and started.location.startswith(world.sage.settings.sage200_auth_url)
+    assert started.status == 302 and started.location.startswith(world.sage.product_settings.auth_url)
     consent = world.http.get(started.location)
     chooser = deps.flow.callback(_query(consent.headers["location"]), callback_url=CALLBACK)
     assert chooser.kind == "choose_business", (chooser.kind, chooser.message, consent.headers["location"])

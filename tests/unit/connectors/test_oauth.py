@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from sagebridge.connectors.base import GrantRevoked, SageUnavailable
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient, OAuthError, sage200_provider
 from sagebridge.connectors.sage_accounting.oauth import sage_accounting_provider
+from sagebridge.connectors.sage_accounting.settings import SageAccountingSettings
 from sagebridge.settings import load_settings
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -22,7 +23,7 @@ CREDS = ClientCredentials("cid", SecretStr("csecret"))
 
 
 def client(handler, provider=None):
-    provider = provider or sage_accounting_provider(load_settings(ENV))
+    provider = provider or sage_accounting_provider(load_settings(ENV).for_product(SageAccountingSettings))
     return OAuthClient(provider, httpx.Client(transport=httpx.MockTransport(handler)), CREDS, clock=lambda: NOW)
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sagebridge.connectors.sage_accounting.product import SageAccounting
+from sagebridge.connectors.sage_accounting.settings import SageAccountingSettings
 from sagebridge.settings import load_settings
 
 ENV = {"TABLE_NAME": "t", "IDEMPOTENCY_TABLE_NAME": "i", "TOKEN_KEY_ID": "k", "EXPORT_QUEUE_URL": "q",
@@ -30,7 +31,8 @@ class _Clock:
 
 def _product(clock: _Clock, **env: Any) -> SageAccounting:
     settings = load_settings({**ENV, **env})
-    return SageAccounting(settings=settings, store=None, service=None, flow=None, http=None,  # type: ignore[arg-type]
+    return SageAccounting(settings=settings, product_settings=settings.for_product(SageAccountingSettings),
+                          store=None, service=None, flow=None, http=None,  # type: ignore[arg-type]
                           sleep=clock.sleep, clock=clock)
 
 

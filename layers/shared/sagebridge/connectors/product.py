@@ -5,8 +5,9 @@ product and then talks to it only through `Product`: a connector and a feed boun
 whether the tenant is connected, what a connection found dead means, keeping tokens alive,
 disconnecting, and how a tenant connects (a connect link through Sage's own sign-in, or a login
 typed in). A product also declares, as data, what it needs: the keys of the settings secret it
-reads (`SecretKeys`) and its request limit (`Limits`). The poll itself is the engine's
-(sync/payments.py): a product only hands it the tenant's feed.
+reads (`SecretKeys`) and its request limit (`Limits`); its own environment variables and secret
+keys are typed in its package's settings module, on `ProductSettings` and `ProductSecrets`. The
+poll itself is the engine's (sync/payments.py): a product only hands it the tenant's feed.
 """
 
 from __future__ import annotations
@@ -15,12 +16,33 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from sagebridge.domain.settings import TenantSettings
 
 if TYPE_CHECKING:  # base.py re-exports this module, so the import runs one way only
     from sagebridge.connectors.base import AuthError, Connector, Feed
+
+
+class ProductSettings(BaseModel):
+    """A product's own environment variables: each field aliased by the variable's name, with the
+    default a deployment gets. Read by `Settings.for_product` when the product is built."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class ProductSecrets(BaseModel):
+    """A product's own keys of the settings secret: each field aliased by the key's name, SecretStr
+    where secret; a field with no default is a key the product cannot do without. Read by
+    `IntegrationSecrets.for_product` when the product is built. Shows field names only, never a
+    value (in repr, str and validation errors)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, hide_input_in_errors=True)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(type(self).model_fields)})"
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -114,4 +136,5 @@ class Product(Protocol):
         ...
 
 
-__all__ = ["Limits", "LinkConnect", "Login", "LoginConnect", "Product", "SecretKeys"]
+__all__ = ["Limits", "LinkConnect", "Login", "LoginConnect", "Product", "ProductSecrets", "ProductSettings",
+           "SecretKeys"]

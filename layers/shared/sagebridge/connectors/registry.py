@@ -5,9 +5,10 @@ start imports the products its tenants use and nothing else (and needs no creden
 others in its settings secret). The builder is called as
 `build(settings, *, store, clients, http, secrets)` and returns the product's wiring, which
 implements `Product` (connectors/product.py); `SageProducts` (sync/products.py) checks it does.
-Next to its builder the module declares `SECRET_KEYS` (connectors.product.SecretKeys): which keys of
-the settings secret it needs, read before anything is built (the connect function offers a product's
-connect flow only when its connect keys are there).
+Next to its builder the module declares `SECRET_KEYS` (connectors.product.SecretKeys, made in the
+product's settings module from its secret model): which keys of the settings secret it needs, read
+before anything is built (the connect function offers a product's connect flow only when its connect
+keys are there).
 
 Adding a product: one line here, its product module, its `Provider` value.
 """

@@ -1,41 +1,51 @@
-"""Integration credentials (Sage client id/secret, the OAuth state signing key) from Secrets
-Manager through Powertools Parameters: cached per container for `max_age` seconds, never in the
-environment, never logged (SecretStr)."""
+"""Integration credentials (each Sage product's client id/secret, the OAuth state signing key) from
+Secrets Manager through Powertools Parameters: cached per container for `max_age` seconds, never in
+the environment, never logged (SecretStr).
+
+`IntegrationSecrets` types only the product-neutral key (`state_signing_key`); each product
+declares its own keys as a model in its package (`connectors/<product>/settings.py`) and gets them
+with `for_product(model)`, validated when the product is built, so a product no tenant uses needs
+none of its keys."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities import parameters
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from sagebridge.domain.errors import ConfigurationError
 
 DEFAULT_MAX_AGE = 300  # seconds: a rotated secret reaches every container within five minutes
 
+Model = TypeVar("Model", bound=BaseModel)
+
 
 class IntegrationSecrets(BaseModel):
-    """The JSON document stored under SETTINGS_SECRET_NAME (other helpers' keys are ignored here)."""
+    """The JSON document stored under SETTINGS_SECRET_NAME. Its products' keys are kept as read,
+    privately (never in repr, dumps or errors), for the products to take theirs with `for_product`."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
-    sage_accounting_client_id: str = ""
-    sage_accounting_client_secret: SecretStr = SecretStr("")
-    # Sage 200 (Sage ID): our app's client and the API Management subscription key every call carries.
-    sage200_client_id: str = ""
-    sage200_client_secret: SecretStr = SecretStr("")
-    sage200_subscription_key: SecretStr = SecretStr("")
-    # Sage Intacct Web Services sender (the integration's, not a tenant's): sent on every request.
-    intacct_sender_id: str = ""
-    intacct_sender_password: SecretStr = SecretStr("")
     # Signs OAuth `state` and connect links; 32+ characters of randomness.
     state_signing_key: SecretStr = Field(min_length=32)
+    _raw: Mapping[str, object] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_every_key(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> IntegrationSecrets:
+        secrets: IntegrationSecrets = handler(data)
+        if isinstance(data, Mapping):
+            secrets._raw = MappingProxyType({str(k): v for k, v in data.items() if k != "state_signing_key"})
+        return secrets
 
     def missing(self, keys: Iterable[str]) -> list[str]:
         """Those of `keys` (a product's declared secret keys) that are not set."""
-        return [key for key in keys if not _value(getattr(self, key, None))]
+        return [key for key in keys if not _value(self._raw.get(key))]
 
     def has(self, keys: Iterable[str]) -> bool:
         return not self.missing(keys)
@@ -45,6 +55,21 @@ class IntegrationSecrets(BaseModel):
         missing = self.missing(keys)
         if missing:
             raise ConfigurationError("the settings secret has no " + " / ".join(missing))
+
+    def for_product(self, model: type[Model]) -> Model:
+        """A product's own keys (`model`, e.g. `Sage200Secrets`: fields aliased by the keys' names),
+        validated now: ConfigurationError naming every key that is not set or is bad, never a value."""
+        self.require(required_keys(model))
+        try:
+            return model.model_validate(dict(self._raw))
+        except ValidationError as exc:
+            bad = " / ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+            raise ConfigurationError(f"the settings secret has a bad {bad}") from None
+
+
+def required_keys(model: type[BaseModel]) -> tuple[str, ...]:
+    """The settings-secret keys `model` cannot do without (its fields with no default), by name."""
+    return tuple(field.alias or name for name, field in model.model_fields.items() if field.is_required())
 
 
 def _value(value: object) -> str:
@@ -91,4 +116,4 @@ def clear_cache() -> None:
         _providers.clear()
 
 
-__all__ = ["IntegrationSecrets", "clear_cache", "get_integration_secrets"]
+__all__ = ["IntegrationSecrets", "clear_cache", "get_integration_secrets", "required_keys"]

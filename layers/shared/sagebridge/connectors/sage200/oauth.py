@@ -5,9 +5,8 @@ refresh does not extend them, so the tenant reconnects before the end (see conne
 
 from __future__ import annotations
 
-from typing import Any
-
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient, OAuthError, OAuthProvider, sage200_provider
+from sagebridge.connectors.sage200.settings import Sage200Settings
 
 PROVIDER = "sage200"
 AUDIENCE = "s200ukipd/sage200"
@@ -18,11 +17,11 @@ def revoke_url_for(token_url: str) -> str | None:
     return token_url[: -len("/token")] + "/revoke" if token_url.rstrip("/").endswith("/token") else None
 
 
-def sage200_oauth_provider(settings: Any) -> OAuthProvider:
+def sage200_oauth_provider(settings: Sage200Settings) -> OAuthProvider:
     """The provider from the environment settings (SAGE200_AUTH_URL, SAGE200_TOKEN_URL)."""
     return sage200_provider(
-        authorize_url=settings.sage200_auth_url, token_url=settings.sage200_token_url,
-        revoke_url=revoke_url_for(settings.sage200_token_url), audience=AUDIENCE,
+        authorize_url=settings.auth_url, token_url=settings.token_url,
+        revoke_url=revoke_url_for(settings.token_url), audience=AUDIENCE,
     )
 
 

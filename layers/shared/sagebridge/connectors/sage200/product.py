@@ -2,8 +2,8 @@
 lifecycle with single-flight refresh and keep-alive, the connect flow, the engines), parameterised:
 
 - OAuth through Sage ID (`connectors.sage200.oauth`); our client id/secret and the API subscription
-  key come from the settings secret (`sage200_client_id`, `sage200_client_secret`,
-  `sage200_subscription_key`);
+  key come from the settings secret, the addresses from the environment (both typed in
+  `connectors.sage200.settings`);
 - a tenant picks a site and company from `GET /sites`: the connection's business id is
   "<site id>/<company id>";
 - the grant ends 90 days after consent whatever we do, so the daily keep-alive warns 14 and 3 days
@@ -42,6 +42,7 @@ from sagebridge.connectors.sage200.client import (
 )
 from sagebridge.connectors.sage200.feed import Sage200Feed
 from sagebridge.connectors.sage200.oauth import PROVIDER, sage200_oauth_provider
+from sagebridge.connectors.sage200.settings import SECRET_KEYS, Sage200Secrets, Sage200Settings
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.security.oauth_state import StateSigner
 from sagebridge.security.secrets import IntegrationSecrets
@@ -57,11 +58,6 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 
-# Our app at Sage ID (client id and secret: without them no Sage 200 connect flow is offered) and
-# the API Management subscription key every call carries.
-SECRET_KEYS = SecretKeys(required=("sage200_client_id", "sage200_client_secret", "sage200_subscription_key"),
-                         connect=("sage200_client_id", "sage200_client_secret"))
-
 
 # ----------------------------------------------------------------------------------- the wiring
 
@@ -69,6 +65,7 @@ SECRET_KEYS = SecretKeys(required=("sage200_client_id", "sage200_client_secret",
 @dataclass
 class Sage200:
     settings: Settings
+    product_settings: Sage200Settings  # SAGE200_* (connectors/sage200/settings.py)
     store: Store
     service: ConnectionService
     flow: ConnectFlow
@@ -100,7 +97,7 @@ class Sage200:
         site, company = site_and_company(record.business_id)
         return Sage200Client(
             self.http, token_provider=self.service.token_provider(tenant_id), subscription_key=self.subscription_key,
-            site_id=site, company_id=company, base_url=self.settings.sage200_api_url, sleep=self.sleep,
+            site_id=site, company_id=company, base_url=self.product_settings.api_url, sleep=self.sleep,
             **({"pacer": self.pacer} | self.client_options | client_options),
         )
 
@@ -117,7 +114,7 @@ class Sage200:
     def list_sites(self, access_token: str) -> list[dict[str, Any]]:
         """The companies the signing-in user can open, as the connect flow offers them."""
         client = Sage200Client(self.http, token_provider=lambda *, rejected=None: access_token,
-                               subscription_key=self.subscription_key, base_url=self.settings.sage200_api_url,
+                               subscription_key=self.subscription_key, base_url=self.product_settings.api_url,
                                sleep=self.sleep, pacer=self.pacer)
         return [{"id": business_id_of(str(s["site_id"]), s["company_id"]),
                  "name": f"{s.get('company_name') or s['company_id']} ({s.get('site_name') or s['site_id']})"}
@@ -144,7 +141,7 @@ class Sage200:
     @property
     def limits(self) -> Limits:
         """API Management's per-subscription-key rate (SAGE200_REQUESTS_PER_MINUTE; 0: no pacing)."""
-        return Limits(self.settings.sage200_requests_per_minute or None)
+        return Limits(self.product_settings.requests_per_minute or None)
 
     def is_connected(self, tenant_id: str) -> bool:
         return self.service.is_connected(tenant_id)
@@ -168,14 +165,17 @@ def build_sage200(
     sleep: Callable[[float], None] = time.sleep,
     notify: Callable[[FailureSummary], Any] | None = None,
     require_signed_link: bool = True,
+    product_settings: Sage200Settings | None = None,
 ) -> Sage200:
     clients, store, secrets = container_defaults(settings, clients=clients, store=store, secrets=secrets, clock=clock)
     http = http or default_http_client()
-    secrets.require(SECRET_KEYS.required)
+    # Validated now, before anything is built: a bad variable or a missing key is named here.
+    product_settings = product_settings or settings.for_product(Sage200Settings)
+    credentials = secrets.for_product(Sage200Secrets)
     if notify is None:
         notify = Notifier(settings.notification_topic_arn, clients).publish
-    oauth = OAuthClient(sage200_oauth_provider(settings), http,
-                        ClientCredentials(secrets.sage200_client_id, secrets.sage200_client_secret), clock=clock)
+    oauth = OAuthClient(sage200_oauth_provider(product_settings), http,
+                        ClientCredentials(credentials.client_id, credentials.client_secret), clock=clock)
     holder: dict[str, Sage200] = {}
     key = secrets.state_signing_key.get_secret_value()
 
@@ -195,8 +195,9 @@ def build_sage200(
         clock=clock, require_signed_link=require_signed_link,
         link_ttl=timedelta(minutes=settings.connect_link_ttl_minutes),
     )
-    holder["s200"] = Sage200(settings=settings, store=store, service=service, flow=flow, http=http,
-                             subscription_key=secrets.sage200_subscription_key, clock=clock, sleep=sleep)
+    holder["s200"] = Sage200(settings=settings, product_settings=product_settings, store=store, service=service,
+                             flow=flow, http=http, subscription_key=credentials.subscription_key, clock=clock,
+                             sleep=sleep)
     return holder["s200"]
 
 

@@ -5,19 +5,19 @@ oauth.accounting.sage.com; scope full_access; access 300 s, refresh 31 days rota
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient, OAuthError, OAuthProvider
+from sagebridge.connectors.sage_accounting.settings import SageAccountingSettings
 
 PROVIDER = "sage_accounting"
 
 
-def sage_accounting_provider(settings: Any) -> OAuthProvider:
+def sage_accounting_provider(settings: SageAccountingSettings) -> OAuthProvider:
     return OAuthProvider(
         name=PROVIDER,
-        authorize_url=settings.sage_accounting_auth_url,
-        token_url=settings.sage_accounting_token_url,
-        revoke_url=settings.sage_accounting_revoke_url,
+        authorize_url=settings.auth_url,
+        token_url=settings.token_url,
+        revoke_url=settings.revoke_url,
         scope="full_access",
         default_refresh_ttl=timedelta(days=31),
     )

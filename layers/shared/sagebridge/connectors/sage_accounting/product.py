@@ -22,6 +22,7 @@ from sagebridge.connectors.product import Limits, SecretKeys
 from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector
 from sagebridge.connectors.sage_accounting.feed import SageAccountingFeed
 from sagebridge.connectors.sage_accounting.oauth import PROVIDER, sage_accounting_provider
+from sagebridge.connectors.sage_accounting.settings import SECRET_KEYS, SageAccountingSecrets, SageAccountingSettings
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.security.oauth_state import StateSigner
 from sagebridge.security.secrets import IntegrationSecrets
@@ -35,14 +36,10 @@ from sagebridge.store.store import Store
 if TYPE_CHECKING:
     from sagebridge.connectors.product import Product
 
-# Our app's OAuth client at Sage (the settings secret), which every tenant's connect uses.
-SECRET_KEYS = SecretKeys(required=("sage_accounting_client_id", "sage_accounting_client_secret"),
-                         connect=("sage_accounting_client_id", "sage_accounting_client_secret"))
-
-
 @dataclass
 class SageAccounting:
     settings: Settings
+    product_settings: SageAccountingSettings  # SAGE_ACCOUNTING_* (connectors/sage_accounting/settings.py)
     store: Store
     service: ConnectionService
     flow: ConnectFlow
@@ -71,7 +68,7 @@ class SageAccounting:
         client_options.setdefault("pacer", self.pacer_for(record.business_id))
         return SageAccountingClient(
             self.http, token_provider=self.service.token_provider(tenant_id), business_id=record.business_id,
-            base_url=self.settings.sage_accounting_api_url, sleep=self.sleep, **client_options,
+            base_url=self.product_settings.api_url, sleep=self.sleep, **client_options,
         )
 
     # ---- the Product protocol (connectors/product.py)
@@ -87,7 +84,7 @@ class SageAccounting:
     @property
     def limits(self) -> Limits:
         """Paced under Sage's per-business limit unless SAGE_ACCOUNTING_REQUESTS_PER_MINUTE is 0."""
-        return Limits(self.settings.sage_accounting_requests_per_minute or None)
+        return Limits(self.product_settings.requests_per_minute or None)
 
     def connector_for(self, tenant_id: str, settings: TenantSettings | None = None) -> SageAccountingConnector:
         return SageAccountingConnector(self.client_for(tenant_id))
@@ -111,7 +108,7 @@ class SageAccounting:
     def list_businesses(self, access_token: str) -> list[dict[str, Any]]:
         client = SageAccountingClient(
             self.http, token_provider=lambda *, rejected=None: access_token,
-            base_url=self.settings.sage_accounting_api_url, sleep=self.sleep,
+            base_url=self.product_settings.api_url, sleep=self.sleep,
         )
         return client.list_businesses()
 
@@ -127,15 +124,18 @@ def build_sage_accounting(
     sleep: Callable[[float], None] = time.sleep,
     notify: Callable[[FailureSummary], Any] | None = None,
     require_signed_link: bool = True,
+    product_settings: SageAccountingSettings | None = None,
 ) -> SageAccounting:
     clients, store, secrets = container_defaults(settings, clients=clients, store=store, secrets=secrets, clock=clock)
     http = http or default_http_client()
-    secrets.require(SECRET_KEYS.required)
+    # Validated now, before anything is built: a bad variable or a missing key is named here.
+    product_settings = product_settings or settings.for_product(SageAccountingSettings)
+    credentials = secrets.for_product(SageAccountingSecrets)
     if notify is None:
         notify = Notifier(settings.notification_topic_arn, clients).publish
     oauth = OAuthClient(
-        sage_accounting_provider(settings), http,
-        ClientCredentials(secrets.sage_accounting_client_id, secrets.sage_accounting_client_secret),
+        sage_accounting_provider(product_settings), http,
+        ClientCredentials(credentials.client_id, credentials.client_secret),
         clock=clock,
     )
     service = ConnectionService(
@@ -150,8 +150,8 @@ def build_sage_accounting(
         clock=clock, require_signed_link=require_signed_link,
         link_ttl=timedelta(minutes=settings.connect_link_ttl_minutes),
     )
-    holder["sa"] = SageAccounting(settings=settings, store=store, service=service, flow=flow, http=http, sleep=sleep,
-                                  clock=clock)
+    holder["sa"] = SageAccounting(settings=settings, product_settings=product_settings, store=store,
+                                  service=service, flow=flow, http=http, sleep=sleep, clock=clock)
     return holder["sa"]
 
 

@@ -35,6 +35,7 @@ from sagebridge.connectors.sage_intacct.client import (
 )
 from sagebridge.connectors.sage_intacct.connector import IntacctConnector
 from sagebridge.connectors.sage_intacct.feed import IntacctFeed
+from sagebridge.connectors.sage_intacct.settings import SECRET_KEYS, SageIntacctSecrets, SageIntacctSettings
 from sagebridge.domain.errors import ConfigurationError, ConflictError
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.observability import logger
@@ -47,10 +48,6 @@ from sagebridge.store.store import Store
 
 if TYPE_CHECKING:
     from sagebridge.connectors.product import Product
-
-# The integration's Web Services sender, sent on every request. Tenants connect with a login typed
-# in, not a connect link, so no keys decide a connect flow.
-SECRET_KEYS = SecretKeys(required=("intacct_sender_id", "intacct_sender_password"))
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Credentials do not expire; the sealed set still needs an expiry field.
@@ -89,10 +86,11 @@ def _seal_payload(company_id: str, user_id: str, user_password: str, entity_id: 
 @dataclass
 class SageIntacct:
     settings: Settings
+    product_settings: SageIntacctSettings  # SAGE_INTACCT_ENDPOINT (connectors/sage_intacct/settings.py)
     store: Store
     cipher: TokenCipher
     http: httpx.Client
-    secrets: IntegrationSecrets
+    sender: SageIntacctSecrets  # the integration's Web Services sender (the settings secret)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     sleep: Callable[[float], None] = time.sleep
     sessions: SessionCache = field(default_factory=SessionCache)
@@ -109,13 +107,13 @@ class SageIntacct:
     def _credentials(self, company_id: str, user_id: str, user_password: str,
                      entity_id: str | None) -> IntacctCredentials:
         return IntacctCredentials(
-            sender_id=self.secrets.intacct_sender_id,
-            sender_password=self.secrets.intacct_sender_password.get_secret_value(),
+            sender_id=self.sender.sender_id,
+            sender_password=self.sender.sender_password.get_secret_value(),
             company_id=company_id, user_id=user_id, user_password=user_password, entity_id=entity_id or None,
         )
 
     def _client(self, credentials: IntacctCredentials) -> IntacctClient:
-        return IntacctClient(self.http, credentials, endpoint=self.settings.sage_intacct_endpoint,
+        return IntacctClient(self.http, credentials, endpoint=self.product_settings.endpoint,
                              sessions=self.sessions, sleep=self.sleep, **self.client_options)
 
     def find(self, tenant_id: str) -> ConnectionRecord | None:
@@ -151,7 +149,6 @@ class SageIntacct:
         company_id, user_id, entity_id = company_id.strip(), user_id.strip(), (entity_id or "").strip() or None
         if not company_id or not user_id or not user_password:
             raise IntacctLoginRefused("company id, user id and password are all required")
-        self.secrets.require(SECRET_KEYS.required)
         credentials = self._credentials(company_id, user_id, user_password, entity_id)
         try:
             self._client(credentials).login()
@@ -271,13 +268,17 @@ def build_sage_intacct(
     secrets: IntegrationSecrets | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
+    product_settings: SageIntacctSettings | None = None,
     **client_options: Any,
 ) -> SageIntacct:
     clients, store, secrets = container_defaults(settings, clients=clients, store=store, secrets=secrets, clock=clock)
-    secrets.require(SECRET_KEYS.required)
-    return SageIntacct(settings=settings, store=store, cipher=TokenCipher(clients.kms, settings.token_key_id),
+    # Validated now, before anything is built: a bad variable or a missing key is named here.
+    product_settings = product_settings or settings.for_product(SageIntacctSettings)
+    sender = secrets.for_product(SageIntacctSecrets)
+    return SageIntacct(settings=settings, product_settings=product_settings, store=store,
+                       cipher=TokenCipher(clients.kms, settings.token_key_id),
                        http=http or httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False),
-                       secrets=secrets, clock=clock, sleep=sleep, client_options=client_options)
+                       sender=sender, clock=clock, sleep=sleep, client_options=client_options)
 
 
 _default: SageIntacct | None = None
