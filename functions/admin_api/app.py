@@ -22,7 +22,6 @@ from sagebridge.admin.models import (
     Disconnected,
     ExportStart,
     ExportStarted,
-    IntacctLogin,
     LogPage,
     MappingsChange,
     MappingsSaved,
@@ -30,6 +29,7 @@ from sagebridge.admin.models import (
     ReplayRequest,
     RunsPage,
     RunView,
+    SageLogin,
     SettingsChange,
     SettingsInvalid,
     SettingsReplace,
@@ -203,10 +203,17 @@ def connection(tenant_id: str) -> ConnectionView:
     return dependencies().connection(tenant_id)
 
 
-@app.post("/admin/tenants/<tenant_id>/intacct-connection", summary="Connect Sage Intacct (login verified first)",
+@app.post("/admin/tenants/<tenant_id>/login-connection",
+          summary="Connect a product that takes a login (Sage Intacct); the login is verified with Sage first",
           tags=["connection"])
-def connect_intacct(tenant_id: str, body: IntacctLogin) -> ConnectionView:
-    return dependencies().connect_intacct(tenant_id, body)
+def connect_login(tenant_id: str, body: SageLogin) -> ConnectionView:
+    return dependencies().connect_login(tenant_id, body)
+
+
+@app.post("/admin/tenants/<tenant_id>/intacct-connection", summary="The same as login-connection (its first name)",
+          tags=["connection"])
+def connect_intacct(tenant_id: str, body: SageLogin) -> ConnectionView:
+    return dependencies().connect_login(tenant_id, body)
 
 
 @app.delete("/admin/tenants/<tenant_id>/connection", summary="Disconnect Sage", tags=["connection"])

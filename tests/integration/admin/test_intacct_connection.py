@@ -37,9 +37,11 @@ def intacct_tenant(world):
     return world
 
 
-def test_a_verified_intacct_login_connects_the_tenant(intacct_tenant):
+# login-connection serves every product that takes a login; intacct-connection is its first name.
+@pytest.mark.parametrize("route", ["login-connection", "intacct-connection"])
+def test_a_verified_intacct_login_connects_the_tenant(intacct_tenant, route):
     login = {"company_id": DEFAULT_COMPANY, "user_id": DEFAULT_USER, "user_password": DEFAULT_PASSWORD}
-    answer = intacct_tenant.call("POST", "/admin/tenants/zuper-co/intacct-connection", login)
+    answer = intacct_tenant.call("POST", f"/admin/tenants/zuper-co/{route}", login)
     assert answer.status == 200, answer.text
     assert answer.json["state"] == "connected" and answer.json["provider"] == "sage_intacct"
     assert DEFAULT_PASSWORD not in answer.text
@@ -62,8 +64,8 @@ def test_missing_fields_are_named(intacct_tenant):
     assert {p["field"] for p in answer.json["problems"]} >= {"user_id", "user_password"}
 
 
-def test_an_oauth_tenant_cannot_use_the_intacct_login(tenant):
-    answer = tenant.call("POST", "/admin/tenants/acme/intacct-connection",
+def test_an_oauth_tenant_cannot_connect_with_a_login(tenant):
+    answer = tenant.call("POST", "/admin/tenants/acme/login-connection",
                          {"company_id": "C", "user_id": "U", "user_password": "P"})
     assert answer.status == 422 and "send the tenant a connect link" in answer.json["message"]
 

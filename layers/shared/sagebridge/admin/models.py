@@ -229,8 +229,10 @@ class LogPage(BaseModel):
     next_token: str | None = None
 
 
-class IntacctLogin(BaseModel):
-    """The tenant's own Intacct login (the sender is the integration's, from the settings secret)."""
+class SageLogin(BaseModel):
+    """The tenant's own Sage login, for a product that connects with one instead of Sage's sign-in
+    (Sage Intacct: its company id, Web Services user and password, and for a multi-entity company
+    the entity; the sender is the integration's, from the settings secret)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -284,7 +286,6 @@ __all__ = [
     "DocumentIn",
     "ExportStart",
     "ExportStarted",
-    "IntacctLogin",
     "LogEntryView",
     "LogPage",
     "MappingsChange",
@@ -295,6 +296,7 @@ __all__ = [
     "ReplayRequest",
     "RunView",
     "RunsPage",
+    "SageLogin",
     "SettingsChange",
     "SettingsInvalid",
     "SettingsReplace",

@@ -22,7 +22,6 @@ from sagebridge.admin.models import (
     Disconnected,
     ExportStart,
     ExportStarted,
-    IntacctLogin,
     LogEntryView,
     LogPage,
     MappingsChange,
@@ -32,6 +31,7 @@ from sagebridge.admin.models import (
     ReplayRequest,
     RunsPage,
     RunView,
+    SageLogin,
     SettingsChange,
     SettingsInvalid,
     SettingsReplace,
@@ -145,8 +145,8 @@ class Admin:
         record = self.products.find_connection(tenant_id, settings.provider)
         return connection_view(record, settings.provider.value, self.clock())
 
-    def connect_intacct(self, tenant_id: str, body: IntacctLogin) -> ConnectionView:
-        """Verify the tenant's Intacct login with Intacct, then keep it encrypted (never logged)."""
+    def connect_login(self, tenant_id: str, body: SageLogin) -> ConnectionView:
+        """Verify the tenant's login with its Sage product, then keep it encrypted (never logged)."""
         _, settings = self._settings(tenant_id)
         connects_by = self.products.product(settings.provider).connects_by
         if not isinstance(connects_by, LoginConnect):  # an OAuth product: its connect link, not a login
