@@ -18,8 +18,8 @@ clock and an httpx client over the sandbox.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +29,9 @@ from pydantic import SecretStr
 from sagebridge.connections.connect_flow import ConnectFlow
 from sagebridge.connections.expiry import ExpiryWarnings, days_left
 from sagebridge.connections.lifecycle import ConnectionService, LeaseRefreshLock
+from sagebridge.connections.signed_in import SignedInProduct
 from sagebridge.connections.wiring import container_defaults, default_http_client
-from sagebridge.connectors.base import AuthError, NotConnected
+from sagebridge.connectors.base import NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
 from sagebridge.connectors.pacing import RequestPacer
 from sagebridge.connectors.product import Limits, SecretKeys
@@ -63,7 +64,7 @@ Clock = Callable[[], datetime]
 
 
 @dataclass
-class Sage200:
+class Sage200(SignedInProduct):
     settings: Settings
     product_settings: Sage200Settings  # SAGE200_* (connectors/sage200/settings.py)
     store: Store
@@ -107,10 +108,6 @@ class Sage200:
     def feed_for(self, tenant_id: str, settings: TenantSettings | None = None) -> Sage200Feed:
         return Sage200Feed(self.client_for(tenant_id))
 
-    def connection_lost(self, tenant_id: str, error: AuthError) -> bool:
-        """A revoked grant: the connection is marked expired and operators are told (once)."""
-        return self.service.connection_lost(tenant_id, error)
-
     def list_sites(self, access_token: str) -> list[dict[str, Any]]:
         """The companies the signing-in user can open, as the connect flow offers them."""
         client = Sage200Client(self.http, token_provider=lambda *, rejected=None: access_token,
@@ -128,11 +125,7 @@ class Sage200:
         """The one-click reconnect link for the status page: the signed connect link."""
         return self.flow.connect_link(api_base_url, tenant_id)
 
-    # ---- the rest of the Product protocol (connectors/product.py)
-
-    @property
-    def connects_by(self) -> ConnectFlow:
-        return self.flow
+    # ---- the rest of the Product protocol (connectors/product.py; the sign-in part: SignedInProduct)
 
     @property
     def secret_keys(self) -> SecretKeys:
@@ -142,16 +135,6 @@ class Sage200:
     def limits(self) -> Limits:
         """API Management's per-subscription-key rate (SAGE200_REQUESTS_PER_MINUTE; 0: no pacing)."""
         return Limits(self.product_settings.requests_per_minute or None)
-
-    def is_connected(self, tenant_id: str) -> bool:
-        return self.service.is_connected(tenant_id)
-
-    def keep_alive(self, tenant_ids: Sequence[str]) -> dict[str, int]:
-        """Refresh idle grants, and warn 14 and 3 days before a grant's 90 days end."""
-        return asdict(self.service.keep_alive_all(list(tenant_ids)))
-
-    def disconnect(self, tenant_id: str) -> bool:
-        return self.service.disconnect(tenant_id)
 
 
 def build_sage200(

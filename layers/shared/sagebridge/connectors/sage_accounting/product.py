@@ -5,8 +5,8 @@ the result; tests pass their own store, KMS client, clock and an httpx client ov
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +14,9 @@ import httpx
 
 from sagebridge.connections.connect_flow import ConnectFlow
 from sagebridge.connections.lifecycle import ConnectionService, LeaseRefreshLock
+from sagebridge.connections.signed_in import SignedInProduct
 from sagebridge.connections.wiring import DEFAULT_TIMEOUT, container_defaults, default_http_client
-from sagebridge.connectors.base import AuthError, NotConnected
+from sagebridge.connectors.base import NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
 from sagebridge.connectors.pacing import RequestPacer
 from sagebridge.connectors.product import Limits, SecretKeys
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from sagebridge.connectors.product import Product
 
 @dataclass
-class SageAccounting:
+class SageAccounting(SignedInProduct):
     settings: Settings
     product_settings: SageAccountingSettings  # SAGE_ACCOUNTING_* (connectors/sage_accounting/settings.py)
     store: Store
@@ -74,10 +75,6 @@ class SageAccounting:
     # ---- the Product protocol (connectors/product.py)
 
     @property
-    def connects_by(self) -> ConnectFlow:
-        return self.flow
-
-    @property
     def secret_keys(self) -> SecretKeys:
         return SECRET_KEYS
 
@@ -89,21 +86,8 @@ class SageAccounting:
     def connector_for(self, tenant_id: str, settings: TenantSettings | None = None) -> SageAccountingConnector:
         return SageAccountingConnector(self.client_for(tenant_id))
 
-    def is_connected(self, tenant_id: str) -> bool:
-        return self.service.is_connected(tenant_id)
-
     def feed_for(self, tenant_id: str, settings: TenantSettings | None = None) -> SageAccountingFeed:
         return SageAccountingFeed(self.client_for(tenant_id))
-
-    def connection_lost(self, tenant_id: str, error: AuthError) -> bool:
-        """A revoked grant: the connection is marked expired and operators are told (once)."""
-        return self.service.connection_lost(tenant_id, error)
-
-    def keep_alive(self, tenant_ids: Sequence[str]) -> dict[str, int]:
-        return asdict(self.service.keep_alive_all(list(tenant_ids)))
-
-    def disconnect(self, tenant_id: str) -> bool:
-        return self.service.disconnect(tenant_id)
 
     def list_businesses(self, access_token: str) -> list[dict[str, Any]]:
         client = SageAccountingClient(
