@@ -183,11 +183,13 @@ def test_a_connection_the_product_declares_lost_is_an_outcome_and_any_other_refu
     assert fakes[Provider.SAGE_ACCOUNTING].lost == [] and fakes[Provider.SAGE_INTACCT].lost == []
 
 
-def test_keep_alive_asks_each_product_in_use_once_and_adds_up_their_counts(fakes):
-    products = products_of(fakes, Tenants({"acme": "sage_accounting", "zuper": "sage_intacct"}))
+def test_keep_alive_asks_each_product_in_use_once_for_its_own_tenants_and_adds_up_their_counts(fakes):
+    products = products_of(fakes, Tenants({"acme": "sage_accounting", "acme2": "sage_accounting",
+                                           "zuper": "sage_intacct"}))
+    # "checked" counts tenants once each (a product asked about another product's tenants counted them too)
     assert products.keep_alive_all() == {"checked": 2, "refreshed": 1, "dead": 0, "failed": 0, "warned": 0}
-    assert fakes[Provider.SAGE_ACCOUNTING].asked == [("keep_alive", "acme,zuper")]
-    assert fakes[Provider.SAGE_INTACCT].asked == [("keep_alive", "acme,zuper")]  # asked; nothing expires there
+    assert fakes[Provider.SAGE_ACCOUNTING].asked == [("keep_alive", "acme,acme2")]
+    assert fakes[Provider.SAGE_INTACCT].asked == [("keep_alive", "zuper")]  # asked; nothing expires there
     assert fakes[Provider.SAGE_200].asked == []  # no tenant uses it
 
 
@@ -203,7 +205,7 @@ def test_a_product_that_cannot_be_built_does_not_stop_the_others_keep_alive(fake
     products = products_of(fakes)
     with pytest.raises(ConfigurationError, match="sage_accounting_client_id"):
         products.keep_alive_all()
-    assert fakes[Provider.SAGE_200].asked == [("keep_alive", "acme,zuper,brick")]  # still kept alive
+    assert fakes[Provider.SAGE_200].asked == [("keep_alive", "brick")]  # still kept alive
 
 
 def test_a_product_is_built_through_its_registry_line_once_with_the_shared_pieces(monkeypatch):

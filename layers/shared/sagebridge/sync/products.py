@@ -91,16 +91,21 @@ class SageProducts:
     def is_connected(self, tenant_id: str, settings: TenantSettings) -> bool:
         return self.product(settings.provider).is_connected(tenant_id)
 
-    def providers_in_use(self) -> set[Provider]:
-        """The products the enabled tenants use (one pass over the tenant list)."""
-        used = set()
+    def tenants_by_provider(self) -> dict[Provider, list[str]]:
+        """The enabled tenants of each product in use (one pass over the tenant list)."""
+        tenants: dict[Provider, list[str]] = {}
         assert self.store is not None
         for tenant in self.store.tenants.iter_all(enabled_only=True):
             try:
-                used.add(parse_tenant_settings(tenant.settings).provider)
+                provider = parse_tenant_settings(tenant.settings).provider
             except ConfigurationError:
                 continue  # the per-product runs report the tenant's bad settings
-        return used
+            tenants.setdefault(provider, []).append(tenant.tenant_id)
+        return tenants
+
+    def providers_in_use(self) -> set[Provider]:
+        """The products the enabled tenants use."""
+        return set(self.tenants_by_provider())
 
     def poll_tenant(self, tenant_id: str, outbox: DeliveryOutbox | None = None) -> TenantPoll:
         """The payment poll worker's job: one tenant's payments and catalog, through its own product
@@ -124,14 +129,13 @@ class SageProducts:
         the run then fails with its error once they are done, so the failure is seen."""
         assert self.store is not None
         total: Counter[str] = Counter(asdict(KeepAliveReport()))
-        used = self.providers_in_use()
-        tenants = [t.tenant_id for t in self.store.tenants.iter_all(enabled_only=True)]
+        tenants_of = self.tenants_by_provider()
         unavailable: ConfigurationError | None = None
         for provider in providers():
-            if provider not in used:
+            if provider not in tenants_of:
                 continue
-            try:
-                report = self.product(provider).keep_alive(tenants)
+            try:  # each product checks its own tenants only: "checked" counts tenants, once each
+                report = self.product(provider).keep_alive(tenants_of[provider])
             except ConfigurationError as exc:
                 logger.error("keep_alive_product_unavailable", extra={"provider": provider.value, "error": str(exc)})
                 unavailable = unavailable or exc
