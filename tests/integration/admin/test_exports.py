@@ -56,6 +56,18 @@ def test_a_real_run_goes_to_the_export_worker(staged):
     assert run["result"] == "partial" and run["counts"]["created"] == 2 and run["counts"]["skipped"] == 1
 
 
+def test_a_queued_export_or_replay_for_a_disconnected_tenant_is_refused_not_lost(staged):
+    """Front-door review: it was accepted (202 queued) and then no run ever appeared to follow."""
+    assert staged.call("DELETE", f"/admin/tenants/{TENANT}/connection").status == 200
+    sent = len(staged.queue.sent)
+    answer = exports(staged, {"kinds": ["sales_invoice"]})
+    assert answer.status == 409 and "no live sage_accounting connection" in answer.json["message"]
+    assert "connect it first" in answer.json["message"]
+    replay = staged.call("POST", f"/admin/tenants/{TENANT}/replay", {"states": ["skipped"], "run": "queue"})
+    assert replay.status in (200, 409), replay.text  # nothing to replay, or refused: never queued
+    assert len(staged.queue.sent) == sent  # nothing queued for a worker that could not send it
+
+
 def test_export_now_runs_in_the_request_and_reports_partial(staged):
     answer = exports(staged, {"run": "now"})
     assert answer.status == 200, answer.text

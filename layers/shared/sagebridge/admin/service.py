@@ -236,6 +236,11 @@ class Admin:
         if not inline:
             if self.export_queue is None:
                 raise ConfigurationError("no export queue is configured")
+            # A queued job for a tenant with no connection would end without a run to follow.
+            _, settings = self._settings(job.tenant_id)
+            if not self.products.is_connected(job.tenant_id, settings):
+                raise NotConnected(f"tenant {job.tenant_id} has no live {settings.provider.value} connection: "
+                                   "connect it first, then export")
             self.export_queue.send(job.model_dump(mode="json", exclude_none=True))
             return ExportStarted(mode="queued", requested_by=job.requested_by, documents=len(job.documents) or None,
                                  message="queued for the export worker; follow it with GET "
