@@ -100,7 +100,10 @@ def test_replace_settings_with_optimistic_locking(world):
     assert answer.status == 200 and answer.json["version"] == 2
     assert answer.json["settings"]["export_interval_minutes"] == 30
     stale = world.call("PUT", f"/admin/tenants/{TENANT}/settings", {"settings": new, "expected_version": 1})
-    assert stale.status == 409
+    # Front-door review: it said "tenant acme: ConditionalCheckFailedException".
+    assert stale.status == 409 and "ConditionalCheck" not in stale.text
+    assert stale.json["message"] == (f"tenant {TENANT}: the settings changed since version 1 was read (they are at "
+                                     "version 2 now); read them again and send the change with expected_version 2")
 
 
 def test_replace_settings_refuses_bad_ones(world):
@@ -124,6 +127,17 @@ def test_change_some_settings_and_put_one_back_to_its_default(world):
     stale = world.call("PATCH", f"/admin/tenants/{TENANT}/settings",
                        {"changes": {"retry_limit": 2}, "expected_version": 1})
     assert stale.status == 409
+
+
+def test_a_connected_tenant_is_not_moved_to_another_product_until_it_is_disconnected(tenant):
+    """Front-door review: the provider changed silently, leaving the connection and the old product's
+    mappings behind."""
+    moved = tenant.call("PATCH", f"/admin/tenants/{TENANT}/settings", {"changes": {"provider": "sage200"}})
+    assert moved.status == 409 and "disconnect it first" in moved.json["message"]
+    assert tenant.store.tenants.get(TENANT).settings["provider"] == "sage_accounting"
+    assert tenant.call("DELETE", f"/admin/tenants/{TENANT}/connection").status == 200
+    moved = tenant.call("PATCH", f"/admin/tenants/{TENANT}/settings", {"changes": {"provider": "sage200"}})
+    assert moved.status == 200 and moved.json["settings"]["provider"] == "sage200"
 
 
 def test_disable_and_enable(world):

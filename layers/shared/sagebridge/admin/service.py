@@ -91,16 +91,27 @@ class Admin:
         return tenant_view(self.store.tenants.get(tenant_id))
 
     def replace_settings(self, tenant_id: str, body: SettingsReplace) -> TenantView:
-        validated(body.settings)
+        self._keep_connected_product(tenant_id, validated(body.settings))
         return tenant_view(self.store.tenants.update_settings(tenant_id, body.settings,
                                                               expected_version=body.expected_version))
 
     def change_settings(self, tenant_id: str, body: SettingsChange) -> TenantView:
         current = self.store.tenants.get(tenant_id)
         merged = {k: v for k, v in {**current.settings, **body.changes}.items() if v is not None}
-        validated(merged)
+        self._keep_connected_product(tenant_id, validated(merged))
         version = body.expected_version or current.version
         return tenant_view(self.store.tenants.update_settings(tenant_id, merged, expected_version=version))
+
+    def _keep_connected_product(self, tenant_id: str, new: TenantSettings) -> None:
+        """A tenant connected to one product cannot be moved to another: its exports would stop with
+        its mappings pointing at the old product's records and its connection left behind."""
+        try:
+            _, settings = self._settings(tenant_id)
+        except ConfigurationError:
+            return  # settings that no longer parse: replacing them is how they get fixed
+        if new.provider is not settings.provider and self.products.find_connection(tenant_id, settings.provider):
+            raise ConflictError(f"tenant {tenant_id} is connected to {settings.provider.value}: disconnect it first "
+                                f"(DELETE .../connection), then change the provider and its mappings")
 
     def set_enabled(self, tenant_id: str, enabled: bool) -> TenantView:
         return tenant_view(self.store.tenants.set_enabled(tenant_id, enabled))

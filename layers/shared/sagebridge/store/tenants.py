@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from sagebridge.domain.errors import ConflictError
 from sagebridge.store import keys
 from sagebridge.store.records import TenantRecord
-from sagebridge.store.table import Item, Page, Table, iso, missing, parse_iso, plain, put, update
+from sagebridge.store.table import ClaimConflict, Item, Page, Table, iso, missing, parse_iso, plain, put, update
 
 
 class Tenants:
@@ -42,13 +43,19 @@ class Tenants:
     ) -> TenantRecord:
         """Replace the settings if nobody changed them since `expected_version` was read:
         optimistic locking, ConflictError when stale, NotFoundError when the tenant is gone."""
-        new = self._table.write_existing(update(
-            (keys.tenant_pk(tenant_id), keys.settings_sk()),
-            set_={"settings": settings, "version": expected_version + 1,
-                  "updated_at": iso(self._table.now())},
-            condition="#v = :expected", names={"#v": "version"}, values={":expected": expected_version},
-            what=f"tenant {tenant_id}",
-        ), ReturnValues="ALL_NEW")
+        try:
+            new = self._table.write_existing(update(
+                (keys.tenant_pk(tenant_id), keys.settings_sk()),
+                set_={"settings": settings, "version": expected_version + 1,
+                      "updated_at": iso(self._table.now())},
+                condition="#v = :expected", names={"#v": "version"}, values={":expected": expected_version},
+                what=f"tenant {tenant_id}",
+            ), ReturnValues="ALL_NEW")
+        except ClaimConflict as exc:
+            now = (exc.current or {}).get("version")
+            raise ConflictError(f"tenant {tenant_id}: the settings changed since version {expected_version} was read "
+                                f"(they are at version {now} now); read them again and send the change with "
+                                f"expected_version {now}") from None
         return _record(new)
 
     def set_enabled(self, tenant_id: str, enabled: bool) -> TenantRecord:
