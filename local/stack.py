@@ -315,6 +315,11 @@ class LocalStack:
         }
         if self.quiet:
             environment.update({"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
+            # The functions run in this process and share its logger, made when sagebridge was first
+            # imported (before any invocation's environment): quiet it here too.
+            from sagebridge.observability import logger
+
+            logger.setLevel("WARNING")
         sandbox_urls = {}
         from local.sandboxes.control import latency_from_env
 

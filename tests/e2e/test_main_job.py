@@ -3,6 +3,7 @@ local stack: the demo's story, asserted. This is what `make demo` prints."""
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 import pytest
@@ -74,3 +75,13 @@ def test_intacct_and_sage200_tenants_take_the_same_doors(demo):
         assert demo.admin("GET", f"/{tenant_id}/mappings/health")["ok"], tenant_id
     part_paid = [r for r in demo.host.delivered()[before:] if r.event_type == "invoice.part_paid"]
     assert [Decimal(r.event["data"]["outstanding_amount"]) for r in part_paid] == [Decimal("70.00")] * 2
+
+
+
+def test_a_quiet_stack_keeps_the_functions_info_logs_out_of_the_story(stack):
+    """Front-door review: `make demo` printed ~140 JSON log lines between its story's lines (only
+    --verbose should show them): the functions run in this process and share its logger, made
+    before any invocation's POWERTOOLS_LOG_LEVEL applied."""
+    from sagebridge.observability import logger
+
+    assert stack.quiet and logger.log_level >= logging.WARNING
