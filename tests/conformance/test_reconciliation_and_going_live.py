@@ -75,3 +75,28 @@ def test_going_live_adopts_what_is_already_in_sage_and_sends_only_what_is_new(wo
         assert entry.state is LedgerState.EXPORTED and entry.sage_id == \
             world.store.ledger.get("before", kind, host_id).sage_id
         assert world.history(kind, host_id)[0].outcome.value == "linked"
+
+
+def test_an_offset_payment_reconciles_as_the_money_that_moved(world: World):
+    """A payment of 0 that sets a credit note against an invoice moved no money: whatever record the
+    product keeps for it in Sage, reconciliation compares the money (0 on both sides), so the period
+    balances; a product that refuses the offset shows it as not exported, with its reason."""
+    world.add_tenant()
+    pat = customer(1)
+    world.stage(document(world, SI, 1, party=pat, lines=[line("10.00")]))  # 12.00
+    world.stage(document(world, SCN, 1, party=pat, lines=[line("10.00")]))  # 12.00
+    world.stage(payment(world, "PAY-O1", pat, "0", ("sales_invoice", "INV-1", "12.00"),
+                        ("sales_credit_note", "CN-1", "12.00")))
+    world.export()
+
+    report = reconcile(world.store, world.connector(), world.settings_of(), TENANT,
+                       window_from=date(2025, 3, 1), window_to=date(2025, 3, 31),
+                       kinds=[SI.value, SCN.value, PAY.value])
+
+    paid = {k.kind: k for k in report.kinds}[PAY.value]
+    assert (paid.host_total, paid.sage_total) == (D("0"), D("0"))
+    if world.store.ledger.get(TENANT, "customer_payment", "PAY-O1").state is LedgerState.EXPORTED:
+        assert report.differences == [] and report.balanced, [d.message for d in report.differences]
+        assert paid.host_count == paid.sage_count == 1
+    else:
+        assert [(d.problem, d.host_id) for d in report.differences] == [("not_exported", "PAY-O1")]
