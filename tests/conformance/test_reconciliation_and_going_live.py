@@ -75,3 +75,56 @@ def test_going_live_adopts_what_is_already_in_sage_and_sends_only_what_is_new(wo
         assert entry.state is LedgerState.EXPORTED and entry.sage_id == \
             world.store.ledger.get("before", kind, host_id).sage_id
         assert world.history(kind, host_id)[0].outcome.value == "linked"
+
+
+def test_an_offset_payment_reconciles_as_the_money_that_moved(world: World):
+    """A payment of 0 that sets a credit note against an invoice moved no money: whatever record the
+    product keeps for it in Sage, reconciliation compares the money (0 on both sides), so the period
+    balances; a product that refuses the offset shows it as not exported, with its reason."""
+    world.add_tenant()
+    pat = customer(1)
+    world.stage(document(world, SI, 1, party=pat, lines=[line("10.00")]))  # 12.00
+    world.stage(document(world, SCN, 1, party=pat, lines=[line("10.00")]))  # 12.00
+    world.stage(payment(world, "PAY-O1", pat, "0", ("sales_invoice", "INV-1", "12.00"),
+                        ("sales_credit_note", "CN-1", "12.00")))
+    world.export()
+
+    report = reconcile(world.store, world.connector(), world.settings_of(), TENANT,
+                       window_from=date(2025, 3, 1), window_to=date(2025, 3, 31),
+                       kinds=[SI.value, SCN.value, PAY.value])
+
+    paid = {k.kind: k for k in report.kinds}[PAY.value]
+    assert (paid.host_total, paid.sage_total) == (D("0"), D("0"))
+    if world.store.ledger.get(TENANT, "customer_payment", "PAY-O1").state is LedgerState.EXPORTED:
+        assert report.differences == [] and report.balanced, [d.message for d in report.differences]
+        assert paid.host_count == paid.sage_count == 1
+    else:
+        assert [(d.problem, d.host_id) for d in report.differences] == [("not_exported", "PAY-O1")]
+
+
+def test_kinds_the_product_never_takes_are_marked_in_the_report_not_an_error(world: World):
+    """The report covers every kind; one the product never takes (`not_exported(connector)`) is
+    marked with the product's reason, its host documents counted, Sage not read for it, and it does
+    not unbalance the period, also when asked for on its own."""
+    world.add_tenant()
+    _books(world)
+    world.stage(document(world, DocumentKind.PURCHASE_INVOICE, 1, lines=[line("10.00")]))  # 12.00
+    world.export()
+    never = {k: why for k, why in world.not_exported().items() if isinstance(k, DocumentKind)}
+
+    def report(kinds: list[str] | None = None):
+        return reconcile(world.store, world.connector(), world.settings_of(), TENANT,
+                         window_from=date(2025, 3, 1), window_to=date(2025, 3, 31), kinds=kinds)
+
+    every = report()
+    rows = {DocumentKind(k.kind): k for k in every.kinds}
+    assert set(rows) == set(DocumentKind)
+    assert {k: r.not_exported for k, r in rows.items() if r.not_exported} == never
+    assert every.balanced, [d.message for d in every.differences]
+    assert not {d.kind for d in every.differences} & {k.value for k in never}
+    if DocumentKind.PURCHASE_INVOICE in never:  # counted on the host's side, to enter in Sage by hand
+        assert (rows[DocumentKind.PURCHASE_INVOICE].host_count,
+                rows[DocumentKind.PURCHASE_INVOICE].host_total) == (1, D("12.00"))
+    for kind, why in never.items():
+        [alone] = report([kind.value]).kinds
+        assert (alone.kind, alone.not_exported, alone.sage_count) == (kind.value, why, 0)

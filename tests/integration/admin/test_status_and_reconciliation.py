@@ -207,3 +207,39 @@ def test_a_tenant_idle_for_longer_than_the_chart_still_shows_its_last_export(ten
     s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
     assert s["last_successful_export"] is not None and s["last_successful_export"].startswith("2025-03-03T09:00")
     assert s["last_7d"]["exported"] == 0  # the counts stay those of their windows
+
+
+def test_review_reconciliation_shows_money_per_currency_and_drafts_as_not_exportable(tenant):
+    """Found by an outside review: host totals read "54" beside Sage's "54.00", a draft was counted
+    as voided, and a EUR invoice was added to the GBP ones."""
+    tenant.stage(invoice(1, price="45", total=("45", "9")))  # the host sends 54, no pence
+    run_export(tenant)
+    path, window = f"/admin/tenants/{TENANT}/reconciliation", {"from": "2025-03-01", "to": "2025-03-31",
+                                                                "kind": "sales_invoice"}
+    clean = tenant.call("GET", path, query=window).json
+    [kind] = clean["kinds"]
+    assert (kind["host_total"], kind["sage_total"], kind["currency"]) == ("54.00", "54.00", "GBP")
+    assert clean["balanced"] is True
+
+    tenant.stage(invoice(2).model_copy(update={"status": "draft"}))  # not in the books yet
+    tenant.stage(invoice(3).model_copy(update={"currency": "EUR"}))  # 120.00 EUR
+    report = tenant.call("GET", path, query=window).json
+    [kind] = report["kinds"]
+    assert kind["voided_in_host"] == 0 and kind["not_exportable_in_host"] == 1 and kind["host_count"] == 2
+    assert kind["host_total"] is None and kind["sage_total"] is None  # never GBP + EUR
+    by_currency = {c["currency"]: (c["host_count"], c["host_total"]) for c in kind["by_currency"]}
+    assert by_currency == {"GBP": (1, "54.00"), "EUR": (1, "120.00")}
+    assert "INV-2" not in {d["host_id"] for d in report["differences"]}  # a draft is not a difference
+
+
+def test_review_a_draft_live_in_sage_is_listed_as_not_exportable_not_voided(tenant):
+    tenant.stage(invoice(1))
+    run_export(tenant)
+    tenant.stage(invoice(1).model_copy(update={"status": "draft"}), version=2)  # moved back to draft
+    report = tenant.call("GET", f"/admin/tenants/{TENANT}/reconciliation",
+                         query={"from": "2025-03-01", "to": "2025-03-31", "kind": "sales_invoice"}).json
+    [difference] = report["differences"]
+    assert difference["problem"] == "not_exportable_in_host" and difference["sage_total"] == "120.00"
+    assert difference["message"] == ("INV-00001 was moved to status draft (not exportable) in the host app "
+                                     "but is live in Sage (holding 120.00)")
+    assert report["kinds"][0]["voided_in_host"] == 0 and report["balanced"] is False
