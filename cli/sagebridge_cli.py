@@ -505,10 +505,15 @@ def reconcile(
     if as_json:
         emit_json(report)
     else:
-        table = Table("kind", "host", "host total", "in Sage", "Sage total", "only in Sage")
+        table = Table("kind", "currency", "host", "host total", "in Sage", "Sage total", "only in Sage")
         for k in report["kinds"]:
-            table.add_row(k["kind"], str(k["host_count"]), str(k["host_total"]), str(k["sage_count"]),
-                          str(k["sage_total"]), str(k["only_in_sage_count"]))
+            if k.get("not_exported"):  # the product never takes this kind: nothing in Sage to compare
+                table.add_row(k["kind"], "", str(k["host_count"]), "", "", "", f"not exported: {k['not_exported']}")
+                continue
+            # One line per currency: totals in different currencies are never added together.
+            for c in k.get("by_currency") or [{**k, "currency": k.get("currency") or ""}]:
+                table.add_row(k["kind"], c.get("currency") or "", str(c["host_count"]), str(c["host_total"]),
+                              str(c["sage_count"]), str(c["sage_total"]), str(k["only_in_sage_count"]))
         out.print(table)
         for d in report["differences"]:
             out.print(f"  {d['problem']:16} {d['message']}", highlight=False, markup=False)
