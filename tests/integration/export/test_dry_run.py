@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sagebridge.domain import CustomerPayment, DocumentKind
 
@@ -39,3 +40,37 @@ def test_dry_run_plans_everything_and_writes_nothing(export, host, sandbox, stor
 
     real = export()
     assert real.counts["created"] == 3 and sandbox.created_count() == 3
+
+
+class _Surprising:
+    """The product's mapper, failing on one document as a bug would."""
+
+    def __init__(self, mapper: Any, host_id: str) -> None:
+        self._mapper, self._host_id = mapper, host_id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._mapper, name)
+
+    def document_body(self, doc: Any, **fields: Any) -> Any:
+        if doc.host_id == self._host_id:
+            raise KeyError("no such line kind")
+        return self._mapper.document_body(doc, **fields)
+
+
+def test_an_unexpected_error_in_a_dry_run_is_in_the_plan_with_its_reason(export, host, sandbox, store, connector):
+    host.stage(document(SI, 1))
+    host.stage(document(SI, 2))
+    connector.mapper = _Surprising(connector.mapper, "INV-2")
+
+    result = export(dry_run=True)
+
+    planned = {(p.kind, p.host_id): p for p in result.planned}
+    failed = planned[("sales_invoice", "INV-2")]
+    assert failed.outcome.value == "failed"
+    assert "unexpected error" in failed.message and "KeyError" in failed.message, failed.message
+    assert planned[("sales_invoice", "INV-1")].outcome.value == "created"
+    assert result.counts["failed"] == 1 and result.counts["created"] == 2  # INV-1 and its customer
+    [line_] = [e for e in store.synclog.for_run(TENANT, result.run_id).items if e.host_id == "INV-2"]
+    assert line_.outcome.value == "failed" and line_.reason.startswith("dry run: would fail:")
+    assert sum(sandbox.request_count(method=m) for m in ("POST", "PUT", "DELETE")) == 0
+    assert store.ledger.find(TENANT, "sales_invoice", "INV-2") is None

@@ -73,6 +73,14 @@ class Journal:
         self.run.result.planned.append(PlannedOutcome(staged.kind, staged.host_id, outcome, message, payload))
         self.log_now(staged.kind, staged.host_id, number_of(record), outcome, message=f"dry run: {message}")
 
+    def plan_failure(self, kind: str, host_id: str, number: str | None, message: str, *,
+                     reason_code: str = "internal_error") -> None:
+        """A dry run that could not plan a record: in the plan and the log with why, never dropped."""
+        self.count(Outcome.FAILED)
+        self.run.result.planned.append(PlannedOutcome(kind, host_id, Outcome.FAILED, message))
+        self.log_now(kind, host_id, number, Outcome.FAILED, reason_code=reason_code,
+                     message=f"dry run: would fail: {message}")
+
     def plan_party(self, party: Party, outcome: Outcome, message: str, payload: Payload | None) -> None:
         self.count(outcome)
         self.run.result.planned.append(PlannedOutcome(party.kind.value, party.host_id, outcome, message, payload))

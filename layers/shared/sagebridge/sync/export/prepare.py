@@ -21,7 +21,7 @@ from sagebridge.domain.validation import (
     payment_skip_reasons,
 )
 from sagebridge.observability import logger
-from sagebridge.sync.export.context import ExportRun, Skip, label
+from sagebridge.sync.export.context import STAND_IN_ID, ExportRun, Skip, label
 from sagebridge.sync.mapping_health import mapping_problems
 
 Built = tuple[Payload, str, Decimal]  # body, reference, total
@@ -103,7 +103,7 @@ class Preparation:
         maps = dict(run.mappings)
         for a in payment.allocations:  # a dry run's would-be creates count as exported
             if (a.kind.value, a.host_id) in self.planned_creates:
-                maps[(a.kind.value, a.host_id)] = _Planned(f"(new {a.kind.value} {a.host_id})")
+                maps[(a.kind.value, a.host_id)] = _Planned(STAND_IN_ID)  # an id the product's mapper takes
         reasons = self._payment_reasons(payment, maps)
         if reasons:
             return Skip(reasons)
