@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sagebridge.domain import DocumentKind
 from sagebridge.domain.kinds import ALL_RECORD_KINDS
+from sagebridge.store import LedgerState
 
 from .conftest import TENANT, World, customer, document, line, payment
 
@@ -48,3 +51,45 @@ def test_a_dry_run_plans_every_document_of_a_new_customer_as_would_create(world:
     assert real.counts["created"] == 4 and real.counts["failed"] == 0, real.counts
     assert world.copies(SI) == {"INV-00001": 1}
 
+
+@pytest.mark.parametrize("going_live", [True, False], ids=["first_run", "later_run"])
+def test_a_dry_run_plans_a_link_where_the_real_run_links_and_neither_duplicates(world: World, going_live: bool):
+    # Another tenant on the same Sage business exported the invoice and its customer.
+    world.add_tenant("before")
+    pat = customer(1)
+    invoice = document(world, SI, 1, party=pat, lines=[line("100.00")])
+    paid = payment(world, "PAY-1", pat, "120.00", ("sales_invoice", "INV-1", "120.00"))
+    for record in (invoice, paid):
+        world.stage(record, tenant_id="before")
+    world.export("before")
+    in_sage = world.one(SI, "INV-00001")
+
+    # Going live on the same business: the same customer (found by email) and the same invoice.
+    world.add_tenant(identify_customer_by="email")
+    if not going_live:  # a run before: the documents are looked up by day, not listed for the window
+        world.export()
+        assert world.store.cursors.get(TENANT, "export") is not None
+    for record in (invoice, paid):
+        world.stage(record)
+    before = _writes(world)
+
+    dry = world.export(dry_run=True)
+
+    plan = _plan(dry)
+    assert plan[("customer", "CUST-1")].outcome.value == "linked", plan
+    planned = plan[("sales_invoice", "INV-1")]
+    assert planned.outcome.value == "linked", planned
+    assert "would link" in planned.message and in_sage.sage_id in planned.message, planned.message
+    assert plan[("customer_payment", "PAY-1")].outcome.value == "linked", plan  # on the invoice it would link
+    assert dry.counts["created"] == 0 and dry.counts["failed"] == 0, dry.counts
+    assert _writes(world) == before
+    assert world.store.ledger.find(TENANT, "sales_invoice", "INV-1") is None
+    assert world.store.mappings.list(TENANT).items == []
+
+    real = world.export()
+    assert real.counts["linked"] == 3 and real.counts["created"] == 0, real.counts
+    assert world.copies(SI) == {"INV-00001": 1} and list(world.copies(PAY).values()) == [1]
+    entry = world.store.ledger.get(TENANT, "sales_invoice", "INV-1")
+    assert entry.state is LedgerState.EXPORTED and entry.sage_id == in_sage.sage_id
+    assert world.history("sales_invoice", "INV-1")[0].outcome.value == "linked"
+    assert _writes(world) == before

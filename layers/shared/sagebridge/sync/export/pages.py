@@ -48,7 +48,7 @@ class Pages:
         self.parties = Parties(run, self.journal, self.outcomes)
         self.allocations = CreditNoteAllocations(run, self.journal, self.parties)
         self.selection = Selection(run, self.journal)
-        preparation = Preparation(run, self.parties, self.journal.planned_creates)
+        preparation = Preparation(run, self.parties, self.journal.planned_ids)
         lookups = SageLookups(run)
         going_live = GoingLive(run, preparation, self.parties, lookups)
         documents = Documents(run, self.journal, self.outcomes, preparation, going_live, lookups,
