@@ -32,6 +32,11 @@ from sagebridge.sync.export.request import ExportRequest, ExportResult, RunAbort
 
 T = TypeVar("T")
 
+# An id every product's mapper takes (a whole number, as text) for a record Sage has not given one
+# yet: a body built before its contact is known (its reference and total do not depend on it), or
+# a dry run's body for a contact or document it would create. Never sent to Sage.
+STAND_IN_ID = "0"
+
 
 @dataclass
 class ExportRun:

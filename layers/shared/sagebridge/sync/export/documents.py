@@ -25,10 +25,11 @@ from sagebridge.store import Claim, LedgerEntry, LedgerState, Outcome, StagedDoc
 from sagebridge.sync.export.allocations import CreditNoteAllocations
 from sagebridge.sync.export.context import ExportRun, Skip, as_document, date_of, label, put_again_if_lost
 from sagebridge.sync.export.going_live import GoingLive
-from sagebridge.sync.export.in_doubt import InDoubt
+from sagebridge.sync.export.in_doubt import InDoubt, several_copies_reason
 from sagebridge.sync.export.journal import Journal
 from sagebridge.sync.export.lookups import SageLookups
 from sagebridge.sync.export.outcomes import Outcomes
+from sagebridge.sync.export.parties import NEW_CONTACT
 from sagebridge.sync.export.prepare import Preparation
 from sagebridge.sync.export.request import PAYMENT_KINDS
 
@@ -62,6 +63,9 @@ class Documents:
         if not isinstance(checked, Skip) and going_live:
             checked, existing = self.going_live.check_before_create(record)
         prepared = checked if isinstance(checked, Skip) else self.preparation.prepare(record, validated=True)
+        if self.run.dry_run and not isinstance(prepared, Skip):
+            self._plan_create(staged, record, entry, prepared, existing, going_live)
+            return
         claim = self._claim_prepared(staged, record, entry, prepared, Outcome.CREATED,
                                      lambda p: f"would create in Sage (reference {p[1]})")
         if claim is None:
@@ -83,6 +87,37 @@ class Documents:
             self.journal.plan(staged, record, outcome, plan(prepared), prepared[0])
             return None
         return self.outcomes.claim(staged, staged.payload_hash)
+
+    def _plan_create(self, staged: StagedDocument, record: Record, entry: LedgerEntry | None, prepared: Prepared,
+                     existing: list[RemoteRecord], going_live: bool) -> None:
+        """A dry run: what the real run would do, from the same read-only look at Sage (going live's
+        listing, or the lookup by reference after an attempt that failed or was cut off): link to
+        Sage's copy, or create. Its contact as the real run would have it: mapped or identified,
+        or new (matching only a copy on no contact)."""
+        kind, (body, reference, total, contact), on = DocumentKind(staged.kind), prepared, date_of(record)
+        known = self.going_live.parties.known_contact(record)
+        contact = contact if known is None else known
+        ours: list[RemoteRecord] = []
+        if going_live:
+            remote = next((r for r in existing if self.run.mapper.is_same_document(
+                r, reference=reference, contact_id=contact, total=total, on=on)), None)
+        else:
+            remote, ours = self.lookups.in_doubt(kind, reference, contact, total, on)
+        if remote is not None:
+            self.journal.plan(staged, record, Outcome.LINKED, f"would link to {remote.reference or reference} "
+                              f"(Sage id {remote.id}), already in Sage with the same reference, total and date; "
+                              "not created again", sage_id=remote.id)
+        elif len(ours) > 1:
+            self.outcomes.skip(staged, record, [several_copies_reason(record, ours, reference)], entry)
+        elif ours:
+            self.journal.plan(staged, record, Outcome.LINKED, f"would link to Sage id {ours[0].id} (reference "
+                              f"{reference}, sent by an earlier attempt that was cut off) and update it to this "
+                              "version", body, sage_id=ours[0].id)
+        else:
+            new = (f" on the new {ledger_of(kind).value}'s contact (the body shows a stand-in for the contact id "
+                   "Sage would give it)") if known == NEW_CONTACT else ""
+            self.journal.plan(staged, record, Outcome.CREATED, f"would create in Sage (reference {reference}){new}",
+                              body)
 
     def _in_sage_already(self, staged: StagedDocument, record: Record, claim: Claim, prepared: Prepared,
                          existing: list[RemoteRecord], going_live: bool) -> tuple[RemoteRecord | None, bool]:

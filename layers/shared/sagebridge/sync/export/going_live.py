@@ -14,14 +14,14 @@ from sagebridge.domain.documents import Document
 from sagebridge.domain.kinds import DocumentKind, PartyKind, ledger_of
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.validation import SkipCode, SkipReason
-from sagebridge.sync.export.context import ExportRun, Skip, date_of, label
+from sagebridge.sync.export.context import STAND_IN_ID, ExportRun, Skip, date_of, label
 from sagebridge.sync.export.lookups import SageLookups
 from sagebridge.sync.export.parties import NEW_CONTACT, Parties
 from sagebridge.sync.export.prepare import Preparation
 from sagebridge.sync.export.request import EARLIEST, LATEST
 
 # A stand-in contact id to build a body's reference and total before the contact is known.
-CONTACT_STAND_IN = "0"
+CONTACT_STAND_IN = STAND_IN_ID
 # Sage dates a document by its document date; a posting-date window may reach this much further.
 POSTING_DATE_REACH = timedelta(days=62)
 

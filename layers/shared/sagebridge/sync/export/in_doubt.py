@@ -80,11 +80,7 @@ class InDoubt:
         """Several copies in Sage under the reference: which is ours is unknown, so nothing is sent
         and the ledger keeps the document failed (every later try looks Sage up again) until the
         extra copies are gone from Sage."""
-        ids = ", ".join(r.id for r in ours)
-        reason = SkipReason(code=SkipCode.SEVERAL_IN_SAGE, message=(
-            f"{label(record)} may have been sent to Sage by an earlier attempt that was cut off, and Sage "
-            f"holds {len(ours)} documents under reference {reference} for this contact (Sage ids {ids}); "
-            "it was not sent again: remove the extra copies in Sage, then replay it"))
+        reason = several_copies_reason(record, ours, reference)
         if not self.outcomes.settle(
                 self.run.store.ledger.mark_failed_op(claim, reason.message, attempts=self.run.attempts(claim),
                                                      gave_up=True),
@@ -119,3 +115,11 @@ class InDoubt:
             self.outcomes.held = None
         return replace(claim.entry, state=LedgerState.EXPORTED, sage_id=remote.id, exported_hash=IN_DOUBT_HASH,
                        claim_id=None)
+
+
+def several_copies_reason(record: Document[Any] | Payment, ours: list[RemoteRecord], reference: str) -> SkipReason:
+    ids = ", ".join(r.id for r in ours)
+    return SkipReason(code=SkipCode.SEVERAL_IN_SAGE, message=(
+        f"{label(record)} may have been sent to Sage by an earlier attempt that was cut off, and Sage "
+        f"holds {len(ours)} documents under reference {reference} for this contact (Sage ids {ids}); "
+        "it was not sent again: remove the extra copies in Sage, then replay it"))

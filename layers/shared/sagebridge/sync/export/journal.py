@@ -15,7 +15,7 @@ from sagebridge.host.outbound import DeliveryOutbox, DocumentSkipped, ExportFail
 from sagebridge.observability import logger, metrics
 from sagebridge.store import Outcome, StagedDocument, SyncLogEntry, Write
 from sagebridge.store.notifications import FailureSummary
-from sagebridge.sync.export.context import ExportRun, number_of
+from sagebridge.sync.export.context import STAND_IN_ID, ExportRun, number_of
 from sagebridge.sync.export.request import DOCUMENT_KINDS, PlannedOutcome
 
 MAX_REPORTED = 50  # failures kept in memory for the notification; the log has all of them
@@ -32,7 +32,8 @@ class Journal:
         self.outbox = outbox
         self.notify = notify
         self.final_failures: list[str] = []  # given up for good this run: the notification's lines
-        self.planned_creates: set[tuple[str, str]] = set()  # dry run only
+        # dry run only: documents it would create (a stand-in id) or link (Sage's id), for its payments
+        self.planned_ids: dict[tuple[str, str], str] = {}
 
     # ---- the sync log and the counts
 
@@ -66,12 +67,20 @@ class Journal:
     # ---- a dry run's plan
 
     def plan(self, staged: StagedDocument, record: Document[Any] | Payment, outcome: Outcome, message: str,
-             payload: Payload | None = None) -> None:
+             payload: Payload | None = None, *, sage_id: str | None = None) -> None:
         self.count(outcome)
-        if outcome is Outcome.CREATED and staged.kind in DOCUMENT_VALUES:
-            self.planned_creates.add((staged.kind, staged.host_id))
+        if outcome in (Outcome.CREATED, Outcome.LINKED) and staged.kind in DOCUMENT_VALUES:
+            self.planned_ids[(staged.kind, staged.host_id)] = sage_id or STAND_IN_ID
         self.run.result.planned.append(PlannedOutcome(staged.kind, staged.host_id, outcome, message, payload))
         self.log_now(staged.kind, staged.host_id, number_of(record), outcome, message=f"dry run: {message}")
+
+    def plan_failure(self, kind: str, host_id: str, number: str | None, message: str, *,
+                     reason_code: str = "internal_error") -> None:
+        """A dry run that could not plan a record: in the plan and the log with why, never dropped."""
+        self.count(Outcome.FAILED)
+        self.run.result.planned.append(PlannedOutcome(kind, host_id, Outcome.FAILED, message))
+        self.log_now(kind, host_id, number, Outcome.FAILED, reason_code=reason_code,
+                     message=f"dry run: would fail: {message}")
 
     def plan_party(self, party: Party, outcome: Outcome, message: str, payload: Payload | None) -> None:
         self.count(outcome)

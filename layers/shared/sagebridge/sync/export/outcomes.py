@@ -258,15 +258,22 @@ class Outcomes:
         """A read failed before anything was claimed or sent: log it; the next run tries again."""
         if isinstance(exc, AuthError | RateLimited):
             raise exc
-        self.journal.count(Outcome.FAILED)
         message = f"{label(record)}: could not read it from Sage: {exc.message}"
+        if self.run.dry_run:
+            self.journal.plan_failure(staged.kind, staged.host_id, number_of(record), message,
+                                      reason_code=failure_code(exc))
+            return
+        self.journal.count(Outcome.FAILED)
         self.journal.log_now(staged.kind, staged.host_id, number_of(record), Outcome.FAILED,
                              reason_code=failure_code(exc), message=message)
-        if not self.run.dry_run:  # the host hears once per version; the next run tries again
-            self.journal.tell_failed(staged, record, staged.payload_hash, failure_code(exc), message, 1, True)
+        # the host hears once per version; the next run tries again
+        self.journal.tell_failed(staged, record, staged.payload_hash, failure_code(exc), message, 1, True)
 
     def fail_unparsable(self, staged: StagedDocument, exc: ValidationError) -> None:
         message = "the staged record is not valid: " + "; ".join(describe_problems(exc))
+        if self.run.dry_run:
+            self.journal.plan_failure(staged.kind, staged.host_id, None, message, reason_code="invalid_record")
+            return
         self.journal.count(Outcome.FAILED)
         self.journal.log_now(staged.kind, staged.host_id, None, Outcome.FAILED, reason_code="invalid_record",
                              message=message)

@@ -20,10 +20,10 @@ from sagebridge.domain.payments import Payment
 from sagebridge.domain.records import HostRecord, parse_host_record
 from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.observability import logger
-from sagebridge.store import LedgerEntry, Outcome, StagedDocument
+from sagebridge.store import LedgerEntry, StagedDocument
 from sagebridge.store.notifications import FailureSummary
 from sagebridge.sync.export.allocations import CreditNoteAllocations
-from sagebridge.sync.export.context import ExportRun, connection_guard, label
+from sagebridge.sync.export.context import ExportRun, connection_guard, label, number_of
 from sagebridge.sync.export.decide import Decide
 from sagebridge.sync.export.documents import Documents
 from sagebridge.sync.export.going_live import GoingLive
@@ -48,7 +48,7 @@ class Pages:
         self.parties = Parties(run, self.journal, self.outcomes)
         self.allocations = CreditNoteAllocations(run, self.journal, self.parties)
         self.selection = Selection(run, self.journal)
-        preparation = Preparation(run, self.parties, self.journal.planned_creates)
+        preparation = Preparation(run, self.parties, self.journal.planned_ids)
         lookups = SageLookups(run)
         going_live = GoingLive(run, preparation, self.parties, lookups)
         documents = Documents(run, self.journal, self.outcomes, preparation, going_live, lookups,
@@ -136,10 +136,15 @@ class Pages:
         to the logs, not the sync log), given up until a replay or a change, the host told."""
         logger.exception("export_document_failed_unexpectedly",
                          extra={"kind": staged.kind, "host_id": staged.host_id, "error": type(exc).__name__})
-        if self.run.dry_run:
-            self.journal.count(Outcome.FAILED)
-            return
         what = label(record) if isinstance(record, Document | Payment) else f"{staged.kind} '{staged.host_id}'"
+        if self.run.dry_run:  # in the plan with its reason: a dry run never drops a record silently
+            number = record.name if isinstance(record, Party) else number_of(record) if isinstance(
+                record, Document | Payment) else None
+            why = f"{type(exc).__name__}: {str(exc)[:300]}"
+            self.journal.plan_failure(staged.kind, staged.host_id, number, f"{what} could not be planned: an "
+                                      f"unexpected error in Sage Bridge ({why}); the real run would fail it the "
+                                      "same way (details in the operator logs)")
+            return
         message = (f"{what} could not be exported: an unexpected error in Sage Bridge ({type(exc).__name__}); "
                    "it is not retried until it is replayed or changed (details in the operator logs)")
         claim = self.outcomes.release()

@@ -28,7 +28,16 @@ from sagebridge.domain.settings import ExportType, IdentifyCustomerBy
 from sagebridge.domain.validation import SkipCode, SkipReason
 from sagebridge.store import Claim, ClaimConflict, IdMapping, LedgerEntry, LedgerState, Outcome, StagedDocument, Write
 from sagebridge.sync.export.contact_updates import ContactUpdates
-from sagebridge.sync.export.context import PARTY_CACHE_SIZE, ExportRun, LruDict, Skip, failure_code, label, party_hash
+from sagebridge.sync.export.context import (
+    PARTY_CACHE_SIZE,
+    STAND_IN_ID,
+    ExportRun,
+    LruDict,
+    Skip,
+    failure_code,
+    label,
+    party_hash,
+)
 from sagebridge.sync.export.journal import Journal
 from sagebridge.sync.export.outcomes import Outcomes
 from sagebridge.sync.export.request import CONTACT_HASH, PARTY_KINDS, idempotency_key
@@ -102,7 +111,7 @@ class Parties:
         key = (ledger_of(record.kind), record.party_id)
         known = self._parties.get(key)
         if known is not None and key in self.updates.checked:
-            return str(known)
+            return _body_id(str(known))
         party, staged = self.party_of(record)
         if known is not None:
             if party is None:
@@ -210,15 +219,17 @@ class Parties:
         return self.run.store.ledger.find(self.run.tenant, *ref)
 
     def _plan(self, party: Party, found: RemoteRecord | None) -> str:
-        """A dry run: what would happen, and a stand-in contact id for its documents."""
+        """A dry run: what would happen, and the contact id its documents' bodies are built with:
+        the one found, or for a contact it would create an id the product's mapper takes (its
+        documents' bodies show the stand-in; `known_contact` still says the contact is new)."""
         key = (party.kind, party.host_id)
-        placeholder = found.id if found is not None else f"(new {party.kind.value} {party.host_id})"
         outcome = Outcome.LINKED if found is not None else Outcome.CREATED
-        self.journal.plan_party(party, outcome, "would link to an existing Sage contact" if found
-                                else "would create a Sage contact", None if found else self._contact_body(party))
-        self._parties[key] = placeholder
+        self.journal.plan_party(party, outcome, f"would link to the existing Sage contact '{found.display_name}' "
+                                f"(Sage id {found.id})" if found else "would create a Sage contact",
+                                None if found else self._contact_body(party))
+        self._parties[key] = found.id if found is not None else NEW_CONTACT
         self.updates.checked[key] = True
-        return placeholder
+        return found.id if found is not None else STAND_IN_ID
 
     def _linked(self, party: Party, found: RemoteRecord, outcome: Outcome, reference: str) -> None:
         """Remember the contact; its mapping and log line go with the page's other parties in one
@@ -322,6 +333,11 @@ class Parties:
             self.run.store.ledger.mark_exported(self.run.claim(party.kind.value, party.host_id, h), sage_id)
         except ConflictError:
             pass  # settled by another run
+
+
+def _body_id(contact: str) -> str:
+    """The contact id a document's body is built with: a dry run's would-be contact has none yet."""
+    return STAND_IN_ID if contact == NEW_CONTACT else contact
 
 
 def party_missing_reasons(record: Document[Any] | Payment, failed: str | None = None) -> list[SkipReason]:

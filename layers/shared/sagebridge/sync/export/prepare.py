@@ -41,10 +41,10 @@ class _Planned:
 class Preparation:
     """Validates and builds the documents of one run."""
 
-    def __init__(self, run: ExportRun, contacts: ContactFinder, planned_creates: set[tuple[str, str]]) -> None:
+    def __init__(self, run: ExportRun, contacts: ContactFinder, planned_ids: dict[tuple[str, str], str]) -> None:
         self.run = run
         self.contacts = contacts
-        self.planned_creates = planned_creates  # a dry run's creates count as exported for its payments
+        self.planned_ids = planned_ids  # a dry run's creates and links count as exported for its payments
         self._taxes: TaxTable | None = None
         self._tax_records: list[RemoteRecord] | None = None
         self._unusable_ids: dict[str, dict[str, str]] = {}  # what -> {Sage id: health reason}, once a run
@@ -101,9 +101,9 @@ class Preparation:
     def _build_payment(self, payment: Payment, contact_id: str | None) -> Built | Skip | None:
         run = self.run
         maps = dict(run.mappings)
-        for a in payment.allocations:  # a dry run's would-be creates count as exported
-            if (a.kind.value, a.host_id) in self.planned_creates:
-                maps[(a.kind.value, a.host_id)] = _Planned(f"(new {a.kind.value} {a.host_id})")
+        for a in payment.allocations:  # a dry run's would-be creates (a stand-in id) and links count as exported
+            if (a.kind.value, a.host_id) in self.planned_ids:
+                maps[(a.kind.value, a.host_id)] = _Planned(self.planned_ids[(a.kind.value, a.host_id)])
         reasons = self._payment_reasons(payment, maps)
         if reasons:
             return Skip(reasons)
