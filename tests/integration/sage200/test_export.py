@@ -105,6 +105,16 @@ def test_receipts_post_and_allocate_and_changes_are_skipped_with_a_reason(world,
     assert entry.outcome.value == "skipped" and "paid" in entry.reason
     assert len(books.posted("sales_invoice")) == 1
 
+    # An unpaid one is just as final, and the reason says so in Sage 200's terms (front-door review:
+    # it spoke of a VAT-reconciled document, as Sage Accounting's would).
+    host.stage(document(DocumentKind.SALES_INVOICE, 4, party=party, total=("50.00", "10.00"), lines=[line("50.00")]))
+    world.export()
+    host.stage(document(DocumentKind.SALES_INVOICE, 4, party=party, total=("60.00", "12.00"), lines=[line("60.00")]))
+    world.export(strict=False, export_type="all")  # INV-3 is skipped again too (still paid)
+    [entry] = world.store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-4").items[:1]
+    assert entry.reason_code == "locked_in_sage" and "posted in Sage 200" in entry.reason
+    assert "VAT-reconciled" not in entry.reason and "post a credit note" in entry.reason
+
 
 def test_defect_15_reconciliation_reads_sage_200_totals_of_exported_documents(world, host):
     from sagebridge.sync.reconcile import reconcile

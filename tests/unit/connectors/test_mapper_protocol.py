@@ -48,8 +48,8 @@ def test_the_protocol_lists_exactly_what_the_engine_and_the_reconciliation_read(
     for connector in (LAYER / "sagebridge/connectors").glob("*/c*.py"):
         read |= set(re.findall(r"not_exported: .*= \w*mapper\.([A-Za-z_]+)", connector.read_text()))
     assert read == set(MEMBERS)
-    assert len(MEMBERS) == 25 and CONSTANTS == ["ALLOCATION_SIGN", "CONTACT_TYPE", "NOT_EXPORTED", "PAYMENT_TYPE",
-                                                "TOTALS_FROM_LINES", "TaxTable"]
+    assert len(MEMBERS) == 26 and CONSTANTS == ["ALLOCATION_SIGN", "CONTACT_TYPE", "LOCKED", "NOT_EXPORTED",
+                                                "PAYMENT_TYPE", "TOTALS_FROM_LINES", "TaxTable"]
 
 
 def test_sync_names_no_product_mapper():
@@ -74,6 +74,8 @@ def test_each_products_connector_brings_a_mapper_with_every_member(provider):
         value = getattr(mapper, name)
         if name == "TOTALS_FROM_LINES":
             assert isinstance(value, bool)
+        elif name == "LOCKED":
+            assert isinstance(value, str) and value.startswith("is ")
         elif name == "TaxTable":
             table = value.from_records([RemoteRecord("ZERO", data={"percentage": "0", "tax_rate": "0",
                                                                    "name": "No tax", "code": "0"})])

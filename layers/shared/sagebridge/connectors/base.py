@@ -232,6 +232,11 @@ class Mapper(Protocol):
     @property
     def TOTALS_FROM_LINES(self) -> bool: ...
 
+    # Why the product will not change a document it holds (`remote_editable` False), in its own words:
+    # what follows "<document> " in the skip reason the host sees.
+    @property
+    def LOCKED(self) -> str: ...
+
     # The kinds the product never takes, each with the reason the host sees (empty: every kind).
     @property
     def NOT_EXPORTED(self) -> Mapping[RecordKind, str]: ...

@@ -279,15 +279,12 @@ def already_paid_reasons(
     )]
 
 
-def locked_reasons(doc: AnyDocument, *, editable_in_sage: bool) -> list[SkipReason]:
-    """Sage refuses to change a document its VAT return has reconciled (or that it otherwise locked)."""
+def locked_reasons(doc: AnyDocument, *, editable_in_sage: bool, why: str) -> list[SkipReason]:
+    """Sage will not change a document it has locked (VAT-reconciled, posted...): `why` is the
+    product's own words for it, after the document's label."""
     if editable_in_sage:
         return []
-    return [SkipReason(
-        code=SkipCode.LOCKED_IN_SAGE,
-        message=f"{_label(doc)} is locked in Sage (VAT-reconciled or otherwise not editable), so Sage will "
-        "not let it be changed",
-    )]
+    return [SkipReason(code=SkipCode.LOCKED_IN_SAGE, message=f"{_label(doc)} {why}")]
 
 
 def bank_account_reasons(payment: Payment, *, bank_account_id: str | None,

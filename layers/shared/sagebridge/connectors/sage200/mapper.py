@@ -83,6 +83,8 @@ SUPPORTED_KINDS = frozenset(POST_RESOURCE)
 # Sage 200 posts the host's header totals (a penny of rounding goes on the largest analysis item),
 # rather than computing them from the lines: the export engine's totals check allows that penny.
 TOTALS_FROM_LINES = False
+LOCKED = ("is posted in Sage 200 as a ledger transaction, which cannot be changed; post a credit note (or a new "
+          "invoice) in the host app instead")
 # What this connector does not post at all, in words for the host and the sync log: the export
 # engine skips these (reason code not_supported) instead of sending them.
 _SALES_ONLY = "the Sage 200 connector exports customers and sales documents only"
@@ -457,6 +459,7 @@ __all__ = [
     "ALLOCATION_SIGN",
     "CONTACT_TYPE",
     "KIND_OF_TRANSACTION",
+    "LOCKED",
     "NOT_EDITABLE",
     "NOT_EXPORTED",
     "PAYMENT_TYPE",

@@ -77,6 +77,7 @@ PAYMENT_METHODS = {
 }
 # Sage computes a document's totals from its lines, and takes every kind the engine exports.
 TOTALS_FROM_LINES = True
+LOCKED = "is locked in Sage (VAT-reconciled or otherwise not editable), so Sage will not let it be changed"
 NOT_EXPORTED: dict[RecordKind, str] = {}
 _SALES_SIDE = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE})
 _INVOICES = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.PURCHASE_INVOICE})
@@ -331,6 +332,7 @@ __all__ = [
     "ALLOCATION_SIGN",
     "CONTACT_TYPE",
     "LINES_KEY",
+    "LOCKED",
     "NOT_EXPORTED",
     "OFFSET_TYPE",
     "PAYMENT_TYPE",

@@ -68,6 +68,7 @@ SETTING_METHODS = {"CASH": "Cash", "CREDIT_DEBIT": "Credit Card", "BANK_TRANSFER
 DEFAULT_METHOD = "EFT"
 # Intacct totals a document from its line items (the tax lines included), as the engine checks.
 TOTALS_FROM_LINES = True
+LOCKED = "is locked in Sage Intacct (not editable there), so Intacct will not let it be changed"
 DAILY_RATE = "Intacct Daily Rate"  # the exchange rate type when the host gives no rate
 REFUND_REFUSED = "customer refunds are not exported to Sage Intacct by Sage Bridge"
 NOT_APPLIED_IN_FULL = ("Sage Intacct: a receipt must be applied in full to exported invoices "
@@ -405,6 +406,7 @@ def credit_note_allocation_body(*, contact_id: str, invoice_id: str, credit_note
 __all__ = [
     "ALLOCATION_SIGN",
     "CONTACT_TYPE",
+    "LOCKED",
     "NOT_EXPORTED",
     "PAYMENT_TYPE",
     "TOTALS_FROM_LINES",

@@ -252,7 +252,8 @@ class Documents:
         mapper = self.run.mapper
         reasons = already_paid_reasons(record, total_in_sage=mapper.remote_total(remote),  # type: ignore[arg-type]
                                        outstanding_in_sage=mapper.remote_outstanding(remote))
-        reasons = reasons or locked_reasons(record, editable_in_sage=mapper.remote_editable(remote))  # type: ignore[arg-type]
+        reasons = reasons or locked_reasons(record, editable_in_sage=mapper.remote_editable(remote),  # type: ignore[arg-type]
+                                            why=mapper.LOCKED)
         if mapper.remote_status(remote) == "VOID":
             reasons = [SkipReason(code=SkipCode.LOCKED_IN_SAGE,
                                   message=f"{label(record)} has been voided in Sage, so it cannot be updated")]
