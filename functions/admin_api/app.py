@@ -110,7 +110,8 @@ def _not_found(exc: NotFoundError) -> Response:
 
 @app.exception_handler(NotConnected)
 def _not_connected(exc: NotConnected) -> Response:
-    return _error(409, exc.message, hint="hand the tenant a connect link (GET .../connect-url)")
+    return _error(409, exc.message, hint="connect the tenant: hand them a connect link (GET .../connect-url), or for "
+                  "a product that takes a login, POST .../login-connection")
 
 
 @app.exception_handler([ConflictError, LeaseHeld])

@@ -63,6 +63,7 @@ def test_a_queued_export_or_replay_for_a_disconnected_tenant_is_refused_not_lost
     answer = exports(staged, {"kinds": ["sales_invoice"]})
     assert answer.status == 409 and "no live sage_accounting connection" in answer.json["message"]
     assert "connect it first" in answer.json["message"]
+    assert "connect-url" in answer.json["hint"] and "login-connection" in answer.json["hint"]  # either product kind
     replay = staged.call("POST", f"/admin/tenants/{TENANT}/replay", {"states": ["skipped"], "run": "queue"})
     assert replay.status in (200, 409), replay.text  # nothing to replay, or refused: never queued
     assert len(staged.queue.sent) == sent  # nothing queued for a worker that could not send it
