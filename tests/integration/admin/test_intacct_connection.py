@@ -37,6 +37,13 @@ def intacct_tenant(world):
     return world
 
 
+def test_a_login_tenant_not_yet_connected_is_told_to_send_its_login_not_a_connect_link(intacct_tenant):
+    """Second front-door review: an Intacct tenant's status said to send a connect link."""
+    view = intacct_tenant.call("GET", "/admin/tenants/zuper-co/connection").json
+    assert view["state"] == "not_connected" and "login-connection" in view["summary"]
+    assert "connect link" not in view["summary"]
+
+
 # login-connection serves every product that takes a login; intacct-connection is its first name.
 @pytest.mark.parametrize("route", ["login-connection", "intacct-connection"])
 def test_a_verified_intacct_login_connects_the_tenant(intacct_tenant, route):
@@ -76,7 +83,7 @@ def test_an_intacct_tenant_asking_for_a_connect_link_is_told_to_connect_with_its
     answer = intacct_tenant.call("GET", "/admin/tenants/zuper-co/connect-url")
     assert answer.status == 422, answer.text
     assert "company and user credentials" in answer.json["message"]
-    assert "/intacct-connection" in answer.json["message"]
+    assert "/login-connection" in answer.json["message"]
 
 
 def test_defect_17_a_login_whose_base_currency_intacct_cannot_tell_is_refused_with_the_fix(intacct_tenant):

@@ -154,7 +154,15 @@ class Admin:
     def connection(self, tenant_id: str) -> ConnectionView:
         _, settings = self._settings(tenant_id)
         record = self.products.find_connection(tenant_id, settings.provider)
-        return connection_view(record, settings.provider.value, self.clock())
+        return connection_view(record, settings.provider.value, self.clock(),
+                               how_to_connect=self._how_to_connect(settings) if record is None else "")
+
+    def _how_to_connect(self, settings: TenantSettings) -> str:
+        try:
+            login = isinstance(self.products.product(settings.provider).connects_by, LoginConnect)
+        except ConfigurationError:  # the product cannot be built here (its credentials missing): say the usual
+            login = False
+        return "send the tenant's login (POST .../login-connection)" if login else "send the tenant a connect link"
 
     def connect_login(self, tenant_id: str, body: SageLogin) -> ConnectionView:
         """Verify the tenant's login with its Sage product, then keep it encrypted (never logged)."""

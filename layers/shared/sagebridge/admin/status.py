@@ -55,10 +55,11 @@ class ConnectionView(BaseModel):
     last_refreshed_at: datetime | None = None
 
 
-def connection_view(record: ConnectionRecord | None, provider: str, now: datetime) -> ConnectionView:
+def connection_view(record: ConnectionRecord | None, provider: str, now: datetime, *,
+                    how_to_connect: str = "send the tenant a connect link") -> ConnectionView:
+    """`how_to_connect`: what connects the tenant's product (a connect link, or a login sent)."""
     if record is None:
-        return ConnectionView(provider=provider, state="not_connected",
-                              summary="not connected: send the tenant a connect link")
+        return ConnectionView(provider=provider, state="not_connected", summary=f"not connected: {how_to_connect}")
     common: dict[str, Any] = {
         "provider": provider, "business_id": record.business_id, "business_name": record.business_name,
         "refresh_expires_at": record.refresh_expires_at, "last_refreshed_at": record.last_refreshed_at,

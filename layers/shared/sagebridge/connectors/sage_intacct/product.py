@@ -100,7 +100,7 @@ class SageIntacct:
 
     provider = PROVIDER
     how_to_connect = ("Sage Intacct tenants connect with their company and user credentials, "
-                      "not a connect link: POST /admin/tenants/{id}/intacct-connection")
+                      "not a connect link: POST /admin/tenants/{id}/login-connection")
 
     # ---- credentials
 
