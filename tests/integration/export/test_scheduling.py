@@ -183,3 +183,27 @@ def test_silence_a_setup_error_is_a_failed_run_told_once_and_the_job_is_not_retr
     with pytest.raises(ThrottledError):
         handle_export_job(job, deps)
     assert store.ledger.find(TENANT, "sales_invoice", "INV-1") is None
+
+
+def test_a_job_queued_for_a_tenant_that_lost_its_connection_is_a_failed_run_that_says_so(store, settings, deps, host):
+    """Second front-door review: a webhook answered export_queued for a disconnected tenant and then
+    nothing ran or was logged (the worker's NotConnected sent the job round the queue to the DLQ)."""
+    from local.sandboxes.host_app.outbox import InMemoryOutbox
+    from sagebridge.connectors.base import NotConnected
+
+    add_tenant(store, TENANT, settings)
+    host.stage(document(DocumentKind.SALES_INVOICE, 1))
+
+    def disconnected(tenant_id: str, _settings: Any) -> Any:
+        raise NotConnected(f"tenant {tenant_id} has no live Sage Accounting connection")
+
+    outbox = InMemoryOutbox()
+    deps.connector_for, deps.outbox, deps.notify = disconnected, outbox, lambda _summary: None
+    result = handle_export_job(ExportJob(tenant_id=TENANT, trigger="webhook", event_id="evt-1"), deps)  # no raise
+
+    assert result is not None and result.status.value == "failed"
+    error = store.runs.get(TENANT, result.run_id).details["error"]
+    assert "no live Sage Accounting connection" in error and "connect the tenant again" in error
+    told = [b["event"]["data"] for b in outbox.sent if b["event_type"] == "export.run_failed"]
+    assert len(told) == 1 and "connect the tenant again" in told[0]["reason"]
+    assert store.ledger.find(TENANT, "sales_invoice", "INV-1") is None  # untouched: it waits for the next run

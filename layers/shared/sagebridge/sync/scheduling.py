@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sagebridge.connectors.base import Connector
+from sagebridge.connectors.base import Connector, NotConnected
 from sagebridge.domain.errors import ConfigurationError, ConflictError, SageBridgeError
 from sagebridge.domain.kinds import RecordKind, record_kind
 from sagebridge.domain.runs import RunTrigger
@@ -180,7 +180,14 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
         raise LeaseHeld(f"an export of tenant {job.tenant_id} is already running") from exc
     engine: ExportEngine | None = None
     try:
-        connector = deps.connector_for(job.tenant_id, settings)
+        try:
+            connector = deps.connector_for(job.tenant_id, settings)
+        except NotConnected as exc:
+            # A job queued before the connection went (a webhook's, an operator's): retrying cannot
+            # connect the tenant. A failed run that says so; its documents wait for the next run
+            # after the tenant connects again (the scheduler runs connected tenants only).
+            raise ConfigurationError(f"{exc.message}: connect the tenant again; its documents wait and are "
+                                     "exported by the first run after it connects") from exc
         currency = settings.business_currency or (
             deps.business_currency_for(job.tenant_id, connector) if deps.business_currency_for else DEFAULT_CURRENCY)
         engine = ExportEngine(store=store, connector=connector, settings=settings, business_currency=currency,
