@@ -191,9 +191,10 @@ SAGE_200 = ProductRow(
 
 # ------------------------------------------------------------------------------------- Sage Intacct
 
-_SI_OBJECT = {SI: "ARINVOICE", SCN: "ARADJUSTMENT", PAYMENT: "ARPYMT", PI: "APBILL"}
+_SI_OBJECT = {SI: "ARINVOICE", SCN: "ARADJUSTMENT", PAYMENT: "ARPYMT", PI: "APBILL", PCN: "APADJUSTMENT"}
 _SI_FUNCTION = {SI: "create_invoice", SCN: "create_aradjustment", PAYMENT: "create_arpayment",
-                CUSTOMER: "create,create", VENDOR: "create,create", PI: "create_bill"}
+                CUSTOMER: "create,create", VENDOR: "create,create", PI: "create_bill",
+                PCN: "create_apadjustment"}
 
 
 def _si_held(box: Any, kind: RecordKind) -> list[Held]:

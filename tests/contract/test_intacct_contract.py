@@ -42,6 +42,7 @@ from sagebridge.connectors.sage_intacct.xml import Function, element, sub
 from sagebridge.domain import (
     Customer,
     CustomerPayment,
+    PurchaseCreditNote,
     PurchaseInvoice,
     SalesCreditNote,
     SalesInvoice,
@@ -185,6 +186,16 @@ def _vendor_and_bill(connector: IntacctConnector, taxes: export_mapper.TaxTable)
     assert found.id == held.id == bill.id and held.data["contact"] == {"id": vendor.id}
     assert held.data["total_amount"] == Decimal("48.00")  # Intacct's total: the line plus its tax line
     connector.void_document(DocumentKind.PURCHASE_INVOICE, bill.id, reason="Voided in the host app (BILL-00001)")
+    note = PurchaseCreditNote.model_validate({
+        "host_id": "VCN-1", "number": "VCN-00001", "party_id": "acme-parts", "currency": "USD",
+        "status": "pending_payment", "totals": {"net": "0", "tax": "0", "total": "0"}, "document_date": "2025-03-03",
+        "lines": [{"description": "Returned pads", "unit_price": "10.00", "tax_code": "S"}]})
+    credit = connector.create_document(DocumentKind.PURCHASE_CREDIT_NOTE, export_mapper.document_body(
+        note, contact_id=vendor.id, settings=SETTINGS, taxes=taxes, business_currency="USD").body,
+        idempotency_key="k-vendor-credit")
+    held = connector.get_document(DocumentKind.PURCHASE_CREDIT_NOTE, credit.id)
+    assert held.data["total_amount"] == Decimal("12.00") and held.data["contact"] == {"id": vendor.id}
+    connector.void_document(DocumentKind.PURCHASE_CREDIT_NOTE, credit.id, reason="Voided")
 
 
 def test_every_request_the_client_sends_validates_against_the_xsd(recorded, schema):
@@ -198,7 +209,7 @@ def test_every_request_the_client_sends_validates_against_the_xsd(recorded, sche
         functions.update(child.tag for f in root.iter("function") for child in f)
     assert functions >= {"getAPISession", "readByQuery", "readMore", "read", "create", "update", "create_invoice",
                          "create_aradjustment", "reverse_invoice", "delete_aradjustment", "create_bill",
-                         "reverse_bill"}
+                         "reverse_bill", "create_apadjustment", "delete_apadjustment"}
     assert len(sent) > 30
 
 
@@ -210,15 +221,16 @@ def test_writes_are_unique_with_a_stable_controlid_and_reads_are_not(recorded):
         tags = {child.tag for f in root.iter("function") for child in f}
         unique = root.findtext("control/uniqueid")
         if tags & {"create", "create_invoice", "create_aradjustment", "reverse_invoice", "delete_aradjustment",
-                   "create_bill", "reverse_bill"}:
+                   "create_bill", "reverse_bill", "create_apadjustment", "delete_apadjustment"}:
             assert unique == "true"
             assert all(f.get("controlid", "").split("-")[0] in {"contact", "customer", "invoice", "aradjustment",
-                                                                 "arpymt", "void", "vendor", "bill"}
+                                                                 "arpymt", "void", "vendor", "bill", "apadjustment"}
                        for f in root.iter("function"))
         else:
             assert unique == "false"
     assert sandbox.accountant().count_by_reference("ARADJUSTMENT")["CN-00001"] == 0  # deleted (voided) once
     assert sandbox.accountant().count_by_reference("APBILL")["BILL-00001"] == 1  # the repeat posted nothing
+    assert sandbox.accountant().count_by_reference("APADJUSTMENT")["VCN-00001"] == 0  # deleted (voided) once
 
 
 def test_query_reads_validate_against_the_xsd_and_its_supplement(recorded, schema):

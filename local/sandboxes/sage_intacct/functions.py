@@ -366,8 +366,8 @@ class Functions:
 
     def _document(self, node: ET.Element, company: Company, obj: str, items_tag: str, number_tag: str,
                   undo: list[tuple[str, int]]) -> Outcome:
-        # AR documents name a CUSTOMER (customerid), an AP bill a VENDOR (vendorid).
-        party = "VENDOR" if obj == "APBILL" else "CUSTOMER"
+        # AR documents name a CUSTOMER (customerid), AP bills and adjustments a VENDOR (vendorid).
+        party = "VENDOR" if obj.startswith("AP") else "CUSTOMER"
         party_id = (node.findtext(f"{party.lower()}id") or "").strip()
         customer = company.one(party, f"{party}ID", party_id)
         if customer is None:
@@ -422,6 +422,18 @@ class Functions:
             raise refuse(INVALID, f"Invoice {invoice['RECORDID']} has payments applied and cannot be reversed")
         invoice.update(STATE="Reversed", TOTALDUE=Decimal("0"), WHENMODIFIED=self.now)
         return Outcome(key=invoice["RECORDNO"])
+
+    def _fn_create_apadjustment(self, node: ET.Element, company: Company, *, undo: list[tuple[str, int]],
+                                **_: Any) -> Outcome:
+        """An AP adjustment (APADJUSTMENT): negative line amounts make a vendor credit memo."""
+        return self._document(node, company, "APADJUSTMENT", "apadjustmentitems", "adjustmentno", undo)
+
+    def _fn_delete_apadjustment(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
+        adjustment = company.one("APADJUSTMENT", "RECORDNO", node.get("key"))
+        if adjustment is None:
+            raise refuse(INVALID, f"Adjustment {node.get('key')} does not exist")
+        company.remove("APADJUSTMENT", adjustment["RECORDNO"])
+        return Outcome(key=node.get("key"))
 
     def _fn_reverse_bill(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
         bill = company.one("APBILL", "RECORDNO", node.get("key"))

@@ -19,6 +19,7 @@ from sagebridge.domain import (
     Customer,
     CustomerPayment,
     DocumentKind,
+    PurchaseCreditNote,
     PurchaseInvoice,
     SalesCreditNote,
     SalesInvoice,
@@ -166,6 +167,18 @@ def test_a_purchase_invoice_is_a_bill_with_purchase_accounts_tax_lines_and_dimen
     lines = [(li.findtext("glaccountno"), li.findtext("amount"), li.findtext("locationid"))
              for li in fields.iter("lineitem")]
     assert lines == [("5000", "40.00", "100"), ("2200", "3.30", "100")]
+
+
+def test_a_purchase_credit_note_is_an_ap_adjustment_with_negative_lines():
+    settings = TenantSettings.model_validate({**PLAIN.model_dump(), "default_purchase_ledger_account_id": "5000"})
+    note = m.document_body(_doc(PurchaseCreditNote, number="VCN-1",
+                                lines=[{"description": "Return", "unit_price": "10", "tax_code": "S"}]),
+                           contact_id="V1", settings=settings, taxes=TAXES, business_currency="USD")
+    [function] = m.functions(note.body, "key-2")
+    assert function.controlid == "apadjustment-key-2" and function.body.tag == "create_apadjustment"
+    assert (function.body.findtext("vendorid"), function.body.findtext("adjustmentno")) == ("V1", "VCN-1")
+    assert [li.findtext("amount") for li in function.body.iter("lineitem")] == ["-10.00", "-0.83"]
+    assert note.total == D("10.83") and m.refusal(note.body) is None
 
 
 def test_untaxed_lines_use_no_tax_and_inactive_details_are_not_rates():

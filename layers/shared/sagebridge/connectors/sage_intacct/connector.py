@@ -126,8 +126,9 @@ class IntacctConnector:
             fn = element("reverse_invoice" if kind is DocumentKind.SALES_INVOICE else "reverse_bill", key=remote_id)
             fn.append(date_element("datereversed", today))
             sub(fn, "description", reason[:1000])
-        elif kind is DocumentKind.SALES_CREDIT_NOTE:
-            fn = element("delete_aradjustment", key=remote_id)
+        elif kind in (DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_CREDIT_NOTE):
+            fn = element("delete_aradjustment" if kind is DocumentKind.SALES_CREDIT_NOTE else "delete_apadjustment",
+                         key=remote_id)
         else:
             raise RecordInvalid(f"a {kind.value.replace('_', ' ')} is not voided in Sage Intacct by Sage Bridge")
         self.client.execute(Function(mapper.controlid("void", f"{kind.value}-{remote_id}"), fn), unique=True)

@@ -292,15 +292,17 @@ def _line_item(account: str, amount: Decimal, memo: str, options: PostingOptions
 
 def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings, taxes: SharedTaxTable,
                   business_currency: str) -> MappedDocument:
-    """create_invoice (an invoice), create_aradjustment with negative amounts (a credit note) or
-    create_bill (a purchase invoice: an AP bill of the vendor `contact_id`).
+    """create_invoice (an invoice), create_aradjustment with negative amounts (a credit note),
+    create_bill (a purchase invoice: an AP bill of the vendor `contact_id`) or create_apadjustment
+    with negative amounts (a purchase credit note: a vendor credit memo).
     `taxes` is this module's `TaxTable` (its details' GL accounts make the tax lines). Call after
     validation: an unmapped tax code or ledger account raises ValueError here."""
     if not isinstance(taxes, TaxTable):
         raise TypeError("a Sage Intacct document needs Sage Intacct's tax table (export_mapper.TaxTable)")
     kind = doc.kind
     options = PostingOptions.of(settings)
-    sign = -1 if kind is DocumentKind.SALES_CREDIT_NOTE else 1  # a negative AR adjustment is a credit memo
+    # a negative AR / AP adjustment is a credit memo
+    sign = -1 if kind in (DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_CREDIT_NOTE) else 1
     items: list[dict[str, Any]] = []
     nets: list[Decimal] = []
     tax_by_rate: dict[str, Decimal] = {}
@@ -321,7 +323,8 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
                                 f"Tax: {taxes.names.get(rate_id, rate_id)}", options))
     net_total, tax_total = sum_money(nets), sum_money(tax_by_rate.values())
     reference = document_reference(doc.number)
-    said = "Vendor reference" if kind is DocumentKind.PURCHASE_INVOICE else "Customer reference"
+    purchase = kind in (DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE)
+    said = "Vendor reference" if purchase else "Customer reference"
     notes = f"{said}: {doc.reference}"[:TEXT_MAX] if doc.reference else None
     currency: dict[str, Any] = {}
     if doc.currency != business_currency:
@@ -351,6 +354,12 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
             "billno": reference, "description": notes, **currency, "billitems": {"lineitem": items},
         }
         function = _function("bill", "create_bill", fields)
+    elif kind is DocumentKind.PURCHASE_CREDIT_NOTE:
+        # create_apadjustment, in the XSD's order; negative amounts make it a vendor credit memo.
+        fields = {"vendorid": contact_id, "datecreated": _legacy_date(doc.document_date),
+                  "adjustmentno": reference, "description": notes, **currency,
+                  "apadjustmentitems": {"lineitem": items}}
+        function = _function("apadjustment", "create_apadjustment", fields)
     else:
         fields = {"customerid": contact_id, "datecreated": _legacy_date(doc.document_date),
                   "adjustmentno": reference, "description": notes, **currency,

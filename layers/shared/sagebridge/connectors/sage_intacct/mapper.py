@@ -22,12 +22,11 @@ from sagebridge.domain.money import ZERO
 NO_TAX = "NO_TAX"  # Intacct AR lines carry no tax code: untaxed lines are "no tax" by construction
 CONTACT_NAME_MAX = 100  # CONTACTNAME is unique per company and at most 100 characters
 INVOICE_OBJECTS = {DocumentKind.SALES_INVOICE: "ARINVOICE", DocumentKind.SALES_CREDIT_NOTE: "ARADJUSTMENT",
-                   DocumentKind.CUSTOMER_PAYMENT: "ARPYMT", DocumentKind.PURCHASE_INVOICE: "APBILL"}
+                   DocumentKind.CUSTOMER_PAYMENT: "ARPYMT", DocumentKind.PURCHASE_INVOICE: "APBILL",
+                   DocumentKind.PURCHASE_CREDIT_NOTE: "APADJUSTMENT"}
 # What this connector does not post at all, in words for the host and the sync log: the export
 # engine skips these (reason code not_supported) instead of sending them.
 NOT_EXPORTED: dict[RecordKind, str] = {
-    DocumentKind.PURCHASE_CREDIT_NOTE: "Sage Bridge exports bills to Sage Intacct, not vendor credit notes "
-                                       "(enter them in Intacct)",
     DocumentKind.CUSTOMER_REFUND: "customer refunds are not exported to Sage Intacct by Sage Bridge "
                                   "(record the refund in Intacct)",
 }
@@ -170,7 +169,8 @@ def document_record(kind: DocumentKind, data: Mapping[str, Any]) -> RemoteRecord
     Intacct; the engine compares positive host totals, so amounts are made positive."""
     if kind is DocumentKind.CUSTOMER_PAYMENT:
         return payment_record(data)
-    party = "VENDOR" if kind is DocumentKind.PURCHASE_INVOICE else "CUSTOMER"  # a bill names its vendor
+    # bills and AP adjustments name their vendor
+    party = "VENDOR" if kind in (DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE) else "CUSTOMER"
     total = abs(decimal_of(data.get("TOTALENTERED")))
     paid = abs(decimal_of(data.get("TOTALPAID")))
     due = abs(decimal_of(data.get("TOTALDUE"))) if data.get("TOTALDUE") not in (None, "") else total - paid
