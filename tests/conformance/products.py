@@ -191,15 +191,18 @@ SAGE_200 = ProductRow(
 
 # ------------------------------------------------------------------------------------- Sage Intacct
 
-_SI_OBJECT = {SI: "ARINVOICE", SCN: "ARADJUSTMENT", PAYMENT: "ARPYMT"}
+_SI_OBJECT = {SI: "ARINVOICE", SCN: "ARADJUSTMENT", PAYMENT: "ARPYMT", PI: "APBILL", PCN: "APADJUSTMENT"}
 _SI_FUNCTION = {SI: "create_invoice", SCN: "create_aradjustment", PAYMENT: "create_arpayment",
-                CUSTOMER: "create,create"}
+                CUSTOMER: "create,create", VENDOR: "create,create", PI: "create_bill",
+                PCN: "create_apadjustment"}
 
 
 def _si_held(box: Any, kind: RecordKind) -> list[Held]:
     books = box.accountant()
     if kind is CUSTOMER:
         return [Held(r["CUSTOMERID"], D("0"), r["CUSTOMERID"]) for r in books.list("CUSTOMER")]
+    if kind is VENDOR:
+        return [Held(r["VENDORID"], D("0"), r["VENDORID"]) for r in books.list("VENDOR")]
     if kind not in _SI_OBJECT:
         return []
     out = []
@@ -240,7 +243,8 @@ SAGE_INTACCT = ProductRow(
     settings=lambda box: {
         "tax_mappings": {"S": "Sales Tax Standard", "R": "Sales Tax Reduced", "Z": "Sales Tax Zero"},
         "ledger_mappings": {"SALES": "4100", "PARTS": "4200"},
-        "default_sales_ledger_account_id": "4000", "receipt_bank_account_id": "BOA-OPS",
+        "default_sales_ledger_account_id": "4000", "default_purchase_ledger_account_id": "5000",
+        "receipt_bank_account_id": "BOA-OPS",
         "intacct": {"location_id": "100", "department_id": "SVC", "location_custom_field": si.LOCATION_FIELD,
                     "host_location": "Leeds depot"}},
     held=_si_held, contact=_si_contact,

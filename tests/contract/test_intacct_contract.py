@@ -39,14 +39,23 @@ from sagebridge.connectors.sage_intacct.client import (
 from sagebridge.connectors.sage_intacct.connector import IntacctConnector
 from sagebridge.connectors.sage_intacct.feed import IntacctFeed
 from sagebridge.connectors.sage_intacct.xml import Function, element, sub
-from sagebridge.domain import Customer, CustomerPayment, SalesCreditNote, SalesInvoice, TenantSettings
+from sagebridge.domain import (
+    Customer,
+    CustomerPayment,
+    PurchaseCreditNote,
+    PurchaseInvoice,
+    SalesCreditNote,
+    SalesInvoice,
+    TenantSettings,
+    Vendor,
+)
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.remote import MoneyKind
 
 # Dimensions on every line and the host's location on invoices, as a tenant sets them.
 SETTINGS = TenantSettings(provider="sage_intacct", tax_mappings={"S": "Sales Tax Standard"},
                           default_sales_ledger_account_id="4000", ledger_mappings={"PARTS": "4100"},
-                          receipt_bank_account_id="BOA-OPS",
+                          default_purchase_ledger_account_id="5000", receipt_bank_account_id="BOA-OPS",
                           intacct={"location_id": "100", "department_id": "SVC",
                                    "location_custom_field": LOCATION_FIELD, "host_location": "Leeds depot"})
 XSD = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "sage-intacct" / "api-v3.0.xsd"
@@ -140,6 +149,7 @@ def _scenario(connector: IntacctConnector, sandbox: SageIntacctSandbox) -> None:
     money = feed.payment(payment.id)
     assert money.kind is MoneyKind.RECEIPT
     assert [a.document_id for a in money.allocations] == [invoice.id]
+    _vendor_and_bill(connector, taxes)
     connector.void_document(DocumentKind.SALES_INVOICE, second.id, reason="Voided in the host app (INV-00002)")
     connector.void_document(DocumentKind.SALES_CREDIT_NOTE, credit.id, reason="Voided")
     with pytest.raises(RecordInvalid):
@@ -149,6 +159,43 @@ def _scenario(connector: IntacctConnector, sandbox: SageIntacctSandbox) -> None:
     assert connector.business_currency() == "USD"  # the login's entity (100): readByQuery LOCATIONENTITY
     sandbox.expire_sessions()
     connector.find_contacts(reference=contact.id)  # logs in again
+
+
+def _vendor_and_bill(connector: IntacctConnector, taxes: export_mapper.TaxTable) -> None:
+    """A vendor (found, created, updated) and its bill (created once, read back, reversed)."""
+    supplier = Vendor(host_id="acme-parts", name="Acme Parts", email="ap@acmeparts.example",
+                      address={"lines": ["9 Dock Rd"], "city": "Austin", "country_code": "US"})
+    assert connector.find_contacts(name="Acme Parts", contact_type="VENDOR") == []
+    vendor = connector.create_contact(export_mapper.contact_body(supplier, business_currency="USD"),
+                                      idempotency_key="k-vendor")
+    assert [v.id for v in connector.find_contacts(email="ap@acmeparts.example", contact_type="VENDOR")] == [vendor.id]
+    connector.update_contact(vendor.id, export_mapper.contact_update_body(
+        supplier.model_copy(update={"phone": "+1 512 555 0199"}), business_currency="USD"))
+    doc = PurchaseInvoice.model_validate({
+        "host_id": "BILL-1", "number": "BILL-00001", "party_id": "acme-parts", "currency": "USD",
+        "status": "pending_payment", "totals": {"net": "0", "tax": "0", "total": "0"}, "reference": "AP-77",
+        "document_date": "2025-03-02", "due_date": "2025-04-01",
+        "lines": [{"description": "Brake pads", "unit_price": "40.00", "tax_code": "S"}]})
+    body = export_mapper.document_body(doc, contact_id=vendor.id, settings=SETTINGS, taxes=taxes,
+                                       business_currency="USD").body
+    bill = connector.create_document(DocumentKind.PURCHASE_INVOICE, body, idempotency_key="k-bill")
+    with pytest.raises(UncertainWrite):  # the same bill again: refused as a repeat, nothing posted
+        connector.create_document(DocumentKind.PURCHASE_INVOICE, body, idempotency_key="k-bill")
+    [found] = connector.find_documents_by_reference(DocumentKind.PURCHASE_INVOICE, "BILL-00001")
+    held = connector.get_document(DocumentKind.PURCHASE_INVOICE, bill.id)
+    assert found.id == held.id == bill.id and held.data["contact"] == {"id": vendor.id}
+    assert held.data["total_amount"] == Decimal("48.00")  # Intacct's total: the line plus its tax line
+    connector.void_document(DocumentKind.PURCHASE_INVOICE, bill.id, reason="Voided in the host app (BILL-00001)")
+    note = PurchaseCreditNote.model_validate({
+        "host_id": "VCN-1", "number": "VCN-00001", "party_id": "acme-parts", "currency": "USD",
+        "status": "pending_payment", "totals": {"net": "0", "tax": "0", "total": "0"}, "document_date": "2025-03-03",
+        "lines": [{"description": "Returned pads", "unit_price": "10.00", "tax_code": "S"}]})
+    credit = connector.create_document(DocumentKind.PURCHASE_CREDIT_NOTE, export_mapper.document_body(
+        note, contact_id=vendor.id, settings=SETTINGS, taxes=taxes, business_currency="USD").body,
+        idempotency_key="k-vendor-credit")
+    held = connector.get_document(DocumentKind.PURCHASE_CREDIT_NOTE, credit.id)
+    assert held.data["total_amount"] == Decimal("12.00") and held.data["contact"] == {"id": vendor.id}
+    connector.void_document(DocumentKind.PURCHASE_CREDIT_NOTE, credit.id, reason="Voided")
 
 
 def test_every_request_the_client_sends_validates_against_the_xsd(recorded, schema):
@@ -161,7 +208,8 @@ def test_every_request_the_client_sends_validates_against_the_xsd(recorded, sche
         root = ElementTree.fromstring(body)
         functions.update(child.tag for f in root.iter("function") for child in f)
     assert functions >= {"getAPISession", "readByQuery", "readMore", "read", "create", "update", "create_invoice",
-                         "create_aradjustment", "reverse_invoice", "delete_aradjustment"}
+                         "create_aradjustment", "reverse_invoice", "delete_aradjustment", "create_bill",
+                         "reverse_bill", "create_apadjustment", "delete_apadjustment"}
     assert len(sent) > 30
 
 
@@ -172,13 +220,17 @@ def test_writes_are_unique_with_a_stable_controlid_and_reads_are_not(recorded):
         root = ElementTree.fromstring(body)
         tags = {child.tag for f in root.iter("function") for child in f}
         unique = root.findtext("control/uniqueid")
-        if tags & {"create", "create_invoice", "create_aradjustment", "reverse_invoice", "delete_aradjustment"}:
+        if tags & {"create", "create_invoice", "create_aradjustment", "reverse_invoice", "delete_aradjustment",
+                   "create_bill", "reverse_bill", "create_apadjustment", "delete_apadjustment"}:
             assert unique == "true"
             assert all(f.get("controlid", "").split("-")[0] in {"contact", "customer", "invoice", "aradjustment",
-                                                                 "arpymt", "void"} for f in root.iter("function"))
+                                                                 "arpymt", "void", "vendor", "bill", "apadjustment"}
+                       for f in root.iter("function"))
         else:
             assert unique == "false"
     assert sandbox.accountant().count_by_reference("ARADJUSTMENT")["CN-00001"] == 0  # deleted (voided) once
+    assert sandbox.accountant().count_by_reference("APBILL")["BILL-00001"] == 1  # the repeat posted nothing
+    assert sandbox.accountant().count_by_reference("APADJUSTMENT")["VCN-00001"] == 0  # deleted (voided) once
 
 
 def test_query_reads_validate_against_the_xsd_and_its_supplement(recorded, schema):

@@ -173,7 +173,7 @@ class Functions:
             record = creator(company, fields, undo)
             reply = ET.Element(child.tag.lower())
             ET.SubElement(reply, "RECORDNO").text = str(record["RECORDNO"])
-            for key in ("CUSTOMERID", "CONTACTNAME", "ITEMID"):
+            for key in ("CUSTOMERID", "VENDORID", "CONTACTNAME", "ITEMID"):
                 if key in record:
                     ET.SubElement(reply, key).text = str(record[key])
             made.append(reply)
@@ -214,6 +214,34 @@ class Functions:
         record = _merged(found, {k: v for k, v in f.items() if k not in ("RECORDNO", "CUSTOMERID")})
         record["WHENMODIFIED"] = self.now
         return company.replace("CUSTOMER", found["RECORDNO"], record)
+
+    def _update_VENDOR(self, company: Company, f: dict[str, Any]) -> dict[str, Any]:
+        key = str(f.get("VENDORID") or "").strip()
+        found = company.one("VENDOR", "VENDORID", key) if key else \
+            company.one("VENDOR", "RECORDNO", f.get("RECORDNO"))
+        if found is None:
+            raise refuse(INVALID, f"Invalid Vendor '{key or f.get('RECORDNO')}'", "",
+                         "Name an existing vendor by VENDORID or RECORDNO.")
+        if "NAME" in f and not str(f.get("NAME") or "").strip():
+            raise refuse(INVALID, "NAME cannot be blank")
+        record = _merged(found, {k: v for k, v in f.items() if k not in ("RECORDNO", "VENDORID")})
+        record["WHENMODIFIED"] = self.now
+        return company.replace("VENDOR", found["RECORDNO"], record)
+
+    def _create_VENDOR(self, company: Company, f: dict[str, Any], undo: list[tuple[str, int]]) -> dict[str, Any]:
+        vendor_id = str(f.get("VENDORID") or "").strip() or f"VEND-{company.next_recordno:05d}"
+        if not str(f.get("NAME") or "").strip():
+            raise refuse(INVALID, "NAME is required to create a vendor")
+        if company.one("VENDOR", "VENDORID", vendor_id):
+            raise already_exists("Vendor", f"Vendor ID '{vendor_id}' is already in use.", "Use another vendor ID.")
+        for link in ("CONTACTINFO", "PAYTO", "RETURNTO"):
+            contact = (f.get(link) or {}).get("CONTACTNAME") if isinstance(f.get(link), dict) else None
+            if contact and not company.one("CONTACT", "CONTACTNAME", contact):
+                raise refuse(INVALID, f"{link}: contact '{contact}' does not exist", "", "Create the contact first.")
+        currency = f.get("CURRENCY")
+        if currency and len(str(currency)) != 3:
+            raise refuse(INVALID, f"Currency '{currency}' is not valid")
+        return self._add(company, "VENDOR", dict(f, VENDORID=vendor_id), undo)
 
     def _create_CONTACT(self, company: Company, f: dict[str, Any], undo: list[tuple[str, int]]) -> dict[str, Any]:
         name = str(f.get("CONTACTNAME") or "").strip()
@@ -338,10 +366,12 @@ class Functions:
 
     def _document(self, node: ET.Element, company: Company, obj: str, items_tag: str, number_tag: str,
                   undo: list[tuple[str, int]]) -> Outcome:
-        customer_id = (node.findtext("customerid") or "").strip()
-        customer = company.one("CUSTOMER", "CUSTOMERID", customer_id)
+        # AR documents name a CUSTOMER (customerid), AP bills and adjustments a VENDOR (vendorid).
+        party = "VENDOR" if obj.startswith("AP") else "CUSTOMER"
+        party_id = (node.findtext(f"{party.lower()}id") or "").strip()
+        customer = company.one(party, f"{party}ID", party_id)
         if customer is None:
-            raise refuse(INVALID, f"Invalid Customer '{customer_id}'", "", "Enter an existing customer ID.")
+            raise refuse(INVALID, f"Invalid {party.title()} '{party_id}'", "", f"Enter an existing {party.lower()} ID.")
         created = legacy_date(node.find("datecreated"), "datecreated")
         due = legacy_date(node.find("datedue"), "datedue") if node.find("datedue") is not None else created
         if due < created:
@@ -349,14 +379,14 @@ class Functions:
         lines = self._lines(company, node.find(items_tag), obj)
         total = sum((line["AMOUNT"] for line in lines), Decimal("0"))
         record: dict[str, Any] = {
-            "RECORDID": (node.findtext(number_tag) or "").strip() or None, "CUSTOMERID": customer_id,
-            "CUSTOMERNAME": customer.get("NAME"), "WHENCREATED": created, "WHENPOSTED": created,
+            "RECORDID": (node.findtext(number_tag) or "").strip() or None, f"{party}ID": party_id,
+            f"{party}NAME": customer.get("NAME"), "WHENCREATED": created, "WHENPOSTED": created,
             "DESCRIPTION": node.findtext("description") or None,
             "CURRENCY": node.findtext("currency") or company.base_currency,
             "TOTALENTERED": total, "TOTALPAID": Decimal("0"), "TOTALDUE": total, "STATE": "Posted",
             "AUWHENCREATED": self.now,
         }
-        if obj == "ARINVOICE":
+        if obj in ("ARINVOICE", "APBILL"):
             record["WHENDUE"] = due
         for custom in node.findall("customfields/customfield"):
             name = (custom.findtext("customfieldname") or "").strip()
@@ -377,6 +407,11 @@ class Functions:
                                 **_: Any) -> Outcome:
         return self._document(node, company, "ARADJUSTMENT", "aradjustmentitems", "adjustmentno", undo)
 
+    def _fn_create_bill(self, node: ET.Element, company: Company, *, undo: list[tuple[str, int]],
+                        **_: Any) -> Outcome:
+        """An AP bill (APBILL): its vendor must exist, its total is the sum of its lines."""
+        return self._document(node, company, "APBILL", "billitems", "billno", undo)
+
     def _fn_reverse_invoice(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
         invoice = company.one("ARINVOICE", "RECORDNO", node.get("key"))
         if invoice is None:
@@ -387,6 +422,29 @@ class Functions:
             raise refuse(INVALID, f"Invoice {invoice['RECORDID']} has payments applied and cannot be reversed")
         invoice.update(STATE="Reversed", TOTALDUE=Decimal("0"), WHENMODIFIED=self.now)
         return Outcome(key=invoice["RECORDNO"])
+
+    def _fn_create_apadjustment(self, node: ET.Element, company: Company, *, undo: list[tuple[str, int]],
+                                **_: Any) -> Outcome:
+        """An AP adjustment (APADJUSTMENT): negative line amounts make a vendor credit memo."""
+        return self._document(node, company, "APADJUSTMENT", "apadjustmentitems", "adjustmentno", undo)
+
+    def _fn_delete_apadjustment(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
+        adjustment = company.one("APADJUSTMENT", "RECORDNO", node.get("key"))
+        if adjustment is None:
+            raise refuse(INVALID, f"Adjustment {node.get('key')} does not exist")
+        company.remove("APADJUSTMENT", adjustment["RECORDNO"])
+        return Outcome(key=node.get("key"))
+
+    def _fn_reverse_bill(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
+        bill = company.one("APBILL", "RECORDNO", node.get("key"))
+        if bill is None:
+            raise refuse(INVALID, f"Bill {node.get('key')} does not exist")
+        if bill["STATE"] == "Reversed":
+            raise refuse(INVALID, f"Bill {bill['RECORDID']} is already reversed")
+        if bill["TOTALPAID"]:
+            raise refuse(INVALID, f"Bill {bill['RECORDID']} has payments applied and cannot be reversed")
+        bill.update(STATE="Reversed", TOTALDUE=Decimal("0"), WHENMODIFIED=self.now)
+        return Outcome(key=bill["RECORDNO"])
 
     def _fn_delete_aradjustment(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
         adjustment = company.one("ARADJUSTMENT", "RECORDNO", node.get("key"))

@@ -9,7 +9,8 @@ from decimal import Decimal
 from .store import Company
 
 GL_ACCOUNTS = (("1000", "Operating cash"), ("1100", "Accounts receivable"), ("2200", "Sales tax payable"),
-               ("4000", "Sales"), ("4100", "Service revenue"), ("4200", "Parts sales"))
+               ("4000", "Sales"), ("4100", "Service revenue"), ("4200", "Parts sales"),
+               ("5000", "Cost of sales"))
 TAX_DETAILS = (("Sales Tax Standard", Decimal("20")), ("Sales Tax Reduced", Decimal("5")),
                ("Sales Tax Zero", Decimal("0")))
 ITEMS = (("LAB-HOUR", "Labour per hour", "Non-Inventory", Decimal("85.00")),

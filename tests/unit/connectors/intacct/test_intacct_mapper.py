@@ -19,6 +19,8 @@ from sagebridge.domain import (
     Customer,
     CustomerPayment,
     DocumentKind,
+    PurchaseCreditNote,
+    PurchaseInvoice,
     SalesCreditNote,
     SalesInvoice,
     TenantSettings,
@@ -132,12 +134,51 @@ def test_what_intacct_would_refuse_is_said_before_anything_is_sent():
     no_gl = m.document_body(_doc(SalesInvoice, lines=[{"description": "x", "unit_price": "10", "tax_code": "X"}]),
                             contact_id="C1", settings=PLAIN, taxes=TAXES, business_currency="USD")
     assert m.refusal(no_gl.body) == "tax detail 'No GL' is not in Sage Intacct or has no GL account"
-    vendor = Vendor(host_id="V1", name="Supplier")
-    assert "vendors are not exported" in m.refusal(m.contact_body(vendor, business_currency="USD"))
-    assert "not updated" in m.refusal(m.contact_update_body(vendor, business_currency="USD"))
     allocation = m.credit_note_allocation_body(contact_id="C1", invoice_id="1", credit_note_id="2",
                                                amount=D("5"), on=date(2025, 3, 1))
     assert m.refusal(allocation) == m.CREDIT_MEMO_NOT_APPLIED
+
+
+def test_a_vendor_is_a_contact_then_a_vendor_and_updates_by_its_vendorid():
+    vendor = Vendor(host_id="V1", name="Supplier", email="ap@supplier.example")
+    body = m.contact_body(vendor, business_currency="USD")
+    assert m.refusal(body) is None
+    assert [(f["action"], *f["fields"]) for f in body["functions"]] == [("contact", "CONTACT"), ("vendor", "VENDOR")]
+    made = body["functions"][1]["fields"]["VENDOR"]
+    assert made["VENDORID"] == body["reference"] == m.contact_reference(vendor.kind, "V1")
+    assert made["PAYTO"] == {"CONTACTNAME": body["functions"][0]["fields"]["CONTACT"]["CONTACTNAME"]}
+    [update] = m.customer_update_functions("V-9", m.contact_update_body(vendor, business_currency="USD"))
+    assert update.body.tag == "update" and update.body.findtext("VENDOR/VENDORID") == "V-9"
+    assert update.body.findtext("VENDOR/DISPLAYCONTACT/EMAIL1") == "ap@supplier.example"
+
+
+def test_a_purchase_invoice_is_a_bill_with_purchase_accounts_tax_lines_and_dimensions():
+    settings = TenantSettings.model_validate({**DIMENSIONS.model_dump(), "default_purchase_ledger_account_id": "5000"})
+    bill = m.document_body(_doc(PurchaseInvoice, number="BILL-1", reference="AP-77", due_date="2025-03-31",
+                                lines=[{"description": "Pads", "unit_price": "40", "tax_code": "S"}]),
+                           contact_id="V1", settings=settings, taxes=TAXES, business_currency="USD")
+    assert m.refusal(bill.body) is None and bill.total == D("43.30")
+    [function] = m.functions(bill.body, "key-1")
+    assert function.controlid == "bill-key-1" and function.body.tag == "create_bill"
+    fields = function.body
+    assert (fields.findtext("vendorid"), fields.findtext("billno"), fields.findtext("datedue/day")) == \
+        ("V1", "BILL-1", "31")
+    assert fields.findtext("description") == "Vendor reference: AP-77"
+    lines = [(li.findtext("glaccountno"), li.findtext("amount"), li.findtext("locationid"))
+             for li in fields.iter("lineitem")]
+    assert lines == [("5000", "40.00", "100"), ("2200", "3.30", "100")]
+
+
+def test_a_purchase_credit_note_is_an_ap_adjustment_with_negative_lines():
+    settings = TenantSettings.model_validate({**PLAIN.model_dump(), "default_purchase_ledger_account_id": "5000"})
+    note = m.document_body(_doc(PurchaseCreditNote, number="VCN-1",
+                                lines=[{"description": "Return", "unit_price": "10", "tax_code": "S"}]),
+                           contact_id="V1", settings=settings, taxes=TAXES, business_currency="USD")
+    [function] = m.functions(note.body, "key-2")
+    assert function.controlid == "apadjustment-key-2" and function.body.tag == "create_apadjustment"
+    assert (function.body.findtext("vendorid"), function.body.findtext("adjustmentno")) == ("V1", "VCN-1")
+    assert [li.findtext("amount") for li in function.body.iter("lineitem")] == ["-10.00", "-0.83"]
+    assert note.total == D("10.83") and m.refusal(note.body) is None
 
 
 def test_untaxed_lines_use_no_tax_and_inactive_details_are_not_rates():

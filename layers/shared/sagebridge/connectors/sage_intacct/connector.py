@@ -51,17 +51,18 @@ class IntacctConnector:
 
     def find_contacts(self, *, name: str | None = None, email: str | None = None, reference: str | None = None,
                       contact_type: str | None = None) -> list[RemoteRecord]:
-        if contact_type not in (None, "CUSTOMER"):
+        if contact_type not in (None, "CUSTOMER", "VENDOR"):
             return []
+        obj = contact_type or "CUSTOMER"
         if reference:
-            query = f"CUSTOMERID = {mapper.quoted(reference)}"
+            query = f"{obj}ID = {mapper.quoted(reference)}"
         elif name:
             query = f"NAME = {mapper.quoted(name.strip())}"
         elif email:
             query = f"DISPLAYCONTACT.EMAIL1 = {mapper.quoted(email.strip())}"
         else:
             return []
-        found = [mapper.customer_record(r) for r in self.client.read_by_query("CUSTOMER", query)]
+        found = [mapper.customer_record(r) for r in self.client.read_by_query(obj, query)]
         if name and not reference:  # Intacct compares as written; the engine means "the same name"
             found = [c for c in found if (c.data.get("name") or "").strip().lower() == name.strip().lower()]
         return found
@@ -77,18 +78,24 @@ class IntacctConnector:
         customer_id = str(body["reference"])
         self.client.execute_all(export_mapper.functions(body, self._key(idempotency_key, body)), transaction=True)
         data = {"id": customer_id, "reference": customer_id, "name": body.get("name"),
-                "displayed_as": body.get("name"), "contact_types": [{"id": "CUSTOMER"}]}
+                "displayed_as": body.get("name"), "contact_types": [{"id": self._party_type(body)}]}
         return RemoteRecord(id=customer_id, reference=customer_id, data=data)
 
     def update_contact(self, sage_id: str, body: Mapping[str, Any]) -> RemoteRecord:
-        """`update` CUSTOMER (sage_id is the CUSTOMERID invoices name)."""
+        """`update` CUSTOMER or VENDOR (sage_id is the CUSTOMERID / VENDORID documents name)."""
         refused = export_mapper.refusal(body)
         if refused:
             raise NotSupported(refused)
         self.client.execute(export_mapper.customer_update_functions(sage_id, body)[0])
         data = {"id": sage_id, "reference": sage_id, "name": body.get("name"), "displayed_as": body.get("name"),
-                "contact_types": [{"id": "CUSTOMER"}]}
+                "contact_types": [{"id": self._party_type(body)}]}
         return RemoteRecord(id=sage_id, reference=sage_id, data=data)
+
+    @staticmethod
+    def _party_type(body: Mapping[str, Any]) -> str:
+        """CUSTOMER or VENDOR: the object the body's last function creates or updates."""
+        fields = body["functions"][-1]["fields"] if body.get("functions") else {}
+        return "VENDOR" if "VENDOR" in fields else "CUSTOMER"
 
     # documents
 
@@ -115,12 +122,13 @@ class IntacctConnector:
 
     def void_document(self, kind: DocumentKind, remote_id: str, *, reason: str) -> RemoteRecord:
         today = datetime.now(UTC).date()
-        if kind is DocumentKind.SALES_INVOICE:
-            fn = element("reverse_invoice", key=remote_id)
+        if kind in (DocumentKind.SALES_INVOICE, DocumentKind.PURCHASE_INVOICE):
+            fn = element("reverse_invoice" if kind is DocumentKind.SALES_INVOICE else "reverse_bill", key=remote_id)
             fn.append(date_element("datereversed", today))
             sub(fn, "description", reason[:1000])
-        elif kind is DocumentKind.SALES_CREDIT_NOTE:
-            fn = element("delete_aradjustment", key=remote_id)
+        elif kind in (DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_CREDIT_NOTE):
+            fn = element("delete_aradjustment" if kind is DocumentKind.SALES_CREDIT_NOTE else "delete_apadjustment",
+                         key=remote_id)
         else:
             raise RecordInvalid(f"a {kind.value.replace('_', ' ')} is not voided in Sage Intacct by Sage Bridge")
         self.client.execute(Function(mapper.controlid("void", f"{kind.value}-{remote_id}"), fn), unique=True)

@@ -128,10 +128,12 @@ def functions(body: Mapping[str, Any], key: str) -> list[XmlFunction]:
 
 
 def customer_update_functions(customer_id: str, body: Mapping[str, Any]) -> list[XmlFunction]:
-    """`contact_update_body` for the customer `customer_id`: an update is safe to repeat, so its
-    controlid only has to name the customer."""
-    filled = [{**f, "fields": {"CUSTOMER": {**f["fields"]["CUSTOMER"], "CUSTOMERID": customer_id}}}
-              for f in body["functions"]]
+    """`contact_update_body` for the customer (or vendor) `customer_id`: an update is safe to
+    repeat, so its controlid only has to name the party."""
+    filled = []
+    for f in body["functions"]:
+        (tag, fields), = f["fields"].items()
+        filled.append({**f, "fields": {tag: {**fields, f"{tag}ID": customer_id}}})
     return functions({"functions": filled}, customer_id)
 
 
@@ -219,13 +221,13 @@ def _mail_address(party: Party) -> dict[str, str] | None:
 
 
 def contact_body(party: Party, *, business_currency: str) -> Body:
-    """CONTACT (the person) then CUSTOMER (the organisation), created in one transaction."""
-    customer_id = contact_reference(party.kind, party.host_id)
+    """CONTACT (the person) then CUSTOMER or VENDOR (the organisation), created in one transaction."""
+    party_id = contact_reference(party.kind, party.host_id)
     organisation, person = _names(party)
     mail = _mail_address(party)
-    contact_name = f"{person} ({customer_id})"
+    contact_name = f"{person} ({party_id})"
     if len(contact_name) > CONTACT_NAME_MAX:
-        contact_name = f"{person[: CONTACT_NAME_MAX - len(customer_id) - 4]}~ ({customer_id})"
+        contact_name = f"{person[: CONTACT_NAME_MAX - len(party_id) - 4]}~ ({party_id})"
     first, _, last = person.partition(" ")
     contact = {
         "CONTACTNAME": contact_name, "PRINTAS": person, "COMPANYNAME": organisation,
@@ -233,39 +235,44 @@ def contact_body(party: Party, *, business_currency: str) -> Body:
         "EMAIL1": party.email, "PHONE1": party.phone, "MAILADDRESS": mail,
     }
     currency = party.currency if party.currency and party.currency != business_currency else None
-    customer = {
-        "CUSTOMERID": customer_id, "NAME": organisation, "TAXID": party.tax_number or None, "CURRENCY": currency,
-        "DISPLAYCONTACT": {"PRINTAS": organisation, "COMPANYNAME": organisation, "EMAIL1": party.email,
-                           "PHONE1": party.phone, "MAILADDRESS": mail},
-        "CONTACTINFO": {"CONTACTNAME": contact_name},
-        "BILLTO": {"CONTACTNAME": contact_name},
-    }
-    body: Body = {
-        "functions": [_function("contact", "create", {"CONTACT": contact}),
-                      _function("customer", "create", {"CUSTOMER": customer})],
-        "reference": customer_id, "name": party.name[:CONTACT_NAME_MAX],
-    }
+    display = {"PRINTAS": organisation, "COMPANYNAME": organisation, "EMAIL1": party.email,
+               "PHONE1": party.phone, "MAILADDRESS": mail}
     if party.kind is PartyKind.VENDOR:
-        body["refused"] = "vendors are not exported to Sage Intacct by Sage Bridge"
-    return body
+        # A vendor's contacts are its contact, pay-to and return-to (a customer's bill-to).
+        tag, action = "VENDOR", "vendor"
+        organisation_fields = {
+            "VENDORID": party_id, "NAME": organisation, "TAXID": party.tax_number or None, "CURRENCY": currency,
+            "DISPLAYCONTACT": display, "CONTACTINFO": {"CONTACTNAME": contact_name},
+            "PAYTO": {"CONTACTNAME": contact_name},
+        }
+    else:
+        tag, action = "CUSTOMER", "customer"
+        organisation_fields = {
+            "CUSTOMERID": party_id, "NAME": organisation, "TAXID": party.tax_number or None, "CURRENCY": currency,
+            "DISPLAYCONTACT": display, "CONTACTINFO": {"CONTACTNAME": contact_name},
+            "BILLTO": {"CONTACTNAME": contact_name},
+        }
+    return {
+        "functions": [_function("contact", "create", {"CONTACT": contact}),
+                      _function(action, "create", {tag: organisation_fields})],
+        "reference": party_id, "name": party.name[:CONTACT_NAME_MAX],
+    }
 
 
 def contact_update_body(party: Party, *, business_currency: str) -> Body:
-    """Generic `update` of the CUSTOMER: name, tax id and display contact (email, phone, mail
-    address) as the host has them now. The connector fills in CUSTOMERID (the contact's Sage id);
-    the person made with the customer keeps its name (CONTACTNAME is its key)."""
+    """Generic `update` of the CUSTOMER (or VENDOR): name, tax id and display contact (email, phone,
+    mail address) as the host has them now. The connector fills in CUSTOMERID / VENDORID (the
+    contact's Sage id); the person made with it keeps its name (CONTACTNAME is its key)."""
     organisation = _names(party)[0]
     mail = _mail_address(party)
-    customer = {
-        "CUSTOMERID": None, "NAME": organisation or None, "TAXID": party.tax_number or None,
+    tag = CONTACT_TYPE[party.kind]
+    fields = {
+        f"{tag}ID": None, "NAME": organisation or None, "TAXID": party.tax_number or None,
         "DISPLAYCONTACT": {"PRINTAS": organisation or None, "COMPANYNAME": organisation or None,
                            "EMAIL1": party.email, "PHONE1": party.phone, "MAILADDRESS": mail},
     }
-    body: Body = {"functions": [_function("update-customer", "update", {"CUSTOMER": customer})],
-                  "name": party.name[:CONTACT_NAME_MAX]}
-    if party.kind is PartyKind.VENDOR:
-        body["refused"] = "vendors are not exported to Sage Intacct by Sage Bridge, so they are not updated"
-    return body
+    return {"functions": [_function(f"update-{tag.lower()}", "update", {tag: fields})],
+            "name": party.name[:CONTACT_NAME_MAX]}
 
 
 def contact_matches(record: RemoteRecord, party: Party) -> bool:
@@ -285,14 +292,17 @@ def _line_item(account: str, amount: Decimal, memo: str, options: PostingOptions
 
 def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings, taxes: SharedTaxTable,
                   business_currency: str) -> MappedDocument:
-    """create_invoice (an invoice) or create_aradjustment with negative amounts (a credit note).
+    """create_invoice (an invoice), create_aradjustment with negative amounts (a credit note),
+    create_bill (a purchase invoice: an AP bill of the vendor `contact_id`) or create_apadjustment
+    with negative amounts (a purchase credit note: a vendor credit memo).
     `taxes` is this module's `TaxTable` (its details' GL accounts make the tax lines). Call after
     validation: an unmapped tax code or ledger account raises ValueError here."""
     if not isinstance(taxes, TaxTable):
         raise TypeError("a Sage Intacct document needs Sage Intacct's tax table (export_mapper.TaxTable)")
     kind = doc.kind
     options = PostingOptions.of(settings)
-    sign = -1 if kind is DocumentKind.SALES_CREDIT_NOTE else 1  # a negative AR adjustment is a credit memo
+    # a negative AR / AP adjustment is a credit memo
+    sign = -1 if kind in (DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_CREDIT_NOTE) else 1
     items: list[dict[str, Any]] = []
     nets: list[Decimal] = []
     tax_by_rate: dict[str, Decimal] = {}
@@ -313,7 +323,9 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
                                 f"Tax: {taxes.names.get(rate_id, rate_id)}", options))
     net_total, tax_total = sum_money(nets), sum_money(tax_by_rate.values())
     reference = document_reference(doc.number)
-    notes = f"Customer reference: {doc.reference}"[:TEXT_MAX] if doc.reference else None
+    purchase = kind in (DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE)
+    said = "Vendor reference" if purchase else "Customer reference"
+    notes = f"{said}: {doc.reference}"[:TEXT_MAX] if doc.reference else None
     currency: dict[str, Any] = {}
     if doc.currency != business_currency:
         currency["currency"] = doc.currency
@@ -333,6 +345,21 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
             "invoiceitems": {"lineitem": items},
         }
         function = _function("invoice", "create_invoice", fields)
+    elif kind is DocumentKind.PURCHASE_INVOICE:
+        # create_bill, in the XSD's order: vendorid, datecreated, datedue, billno, description,
+        # currency, billitems (the same lineitem as AR: account, amount, memo, location, department).
+        fields = {
+            "vendorid": contact_id, "datecreated": _legacy_date(doc.document_date),
+            "datedue": _legacy_date(doc.due_date or doc.document_date),
+            "billno": reference, "description": notes, **currency, "billitems": {"lineitem": items},
+        }
+        function = _function("bill", "create_bill", fields)
+    elif kind is DocumentKind.PURCHASE_CREDIT_NOTE:
+        # create_apadjustment, in the XSD's order; negative amounts make it a vendor credit memo.
+        fields = {"vendorid": contact_id, "datecreated": _legacy_date(doc.document_date),
+                  "adjustmentno": reference, "description": notes, **currency,
+                  "apadjustmentitems": {"lineitem": items}}
+        function = _function("apadjustment", "create_apadjustment", fields)
     else:
         fields = {"customerid": contact_id, "datecreated": _legacy_date(doc.document_date),
                   "adjustmentno": reference, "description": notes, **currency,

@@ -16,21 +16,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sagebridge.connectors.base import RecordInvalid, RemoteRecord
-from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
+from sagebridge.domain.kinds import DocumentKind, RecordKind
 from sagebridge.domain.money import ZERO
 
 NO_TAX = "NO_TAX"  # Intacct AR lines carry no tax code: untaxed lines are "no tax" by construction
 CONTACT_NAME_MAX = 100  # CONTACTNAME is unique per company and at most 100 characters
 INVOICE_OBJECTS = {DocumentKind.SALES_INVOICE: "ARINVOICE", DocumentKind.SALES_CREDIT_NOTE: "ARADJUSTMENT",
-                   DocumentKind.CUSTOMER_PAYMENT: "ARPYMT"}
+                   DocumentKind.CUSTOMER_PAYMENT: "ARPYMT", DocumentKind.PURCHASE_INVOICE: "APBILL",
+                   DocumentKind.PURCHASE_CREDIT_NOTE: "APADJUSTMENT"}
 # What this connector does not post at all, in words for the host and the sync log: the export
 # engine skips these (reason code not_supported) instead of sending them.
 NOT_EXPORTED: dict[RecordKind, str] = {
-    PartyKind.VENDOR: "Sage Bridge exports customers to Sage Intacct, not vendors (AP stays in Intacct)",
-    DocumentKind.PURCHASE_INVOICE: "Sage Bridge exports AR to Sage Intacct, not purchase invoices "
-                                   "(enter bills in Intacct)",
-    DocumentKind.PURCHASE_CREDIT_NOTE: "Sage Bridge exports AR to Sage Intacct, not purchase credit notes "
-                                       "(enter them in Intacct)",
     DocumentKind.CUSTOMER_REFUND: "customer refunds are not exported to Sage Intacct by Sage Bridge "
                                   "(record the refund in Intacct)",
 }
@@ -126,13 +122,15 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 def customer_record(data: Mapping[str, Any]) -> RemoteRecord:
-    """A CUSTOMER as the engines read contacts (id = CUSTOMERID, which invoices name)."""
+    """A CUSTOMER (or VENDOR) as the engines read contacts (id = CUSTOMERID / VENDORID, which
+    invoices and bills name)."""
     display = _mapping(data.get("DISPLAYCONTACT"))
-    customer_id = str(data.get("CUSTOMERID") or "")
+    kind = "VENDOR" if data.get("VENDORID") and not data.get("CUSTOMERID") else "CUSTOMER"
+    customer_id = str(data.get(f"{kind}ID") or "")
     mail = _mapping(display.get("MAILADDRESS"))
     normalised: dict[str, Any] = {
         "id": customer_id, "reference": customer_id, "name": data.get("NAME"), "displayed_as": data.get("NAME"),
-        "record_no": data.get("RECORDNO"), "contact_types": [{"id": "CUSTOMER"}],
+        "record_no": data.get("RECORDNO"), "contact_types": [{"id": kind}],
         "email": display.get("EMAIL1") or data.get("DISPLAYCONTACT.EMAIL1") or None,
         "main_contact_person": {"email": display.get("EMAIL1") or None, "telephone": display.get("PHONE1") or None},
         "tax_number": data.get("TAXID") or None,
@@ -171,6 +169,8 @@ def document_record(kind: DocumentKind, data: Mapping[str, Any]) -> RemoteRecord
     Intacct; the engine compares positive host totals, so amounts are made positive."""
     if kind is DocumentKind.CUSTOMER_PAYMENT:
         return payment_record(data)
+    # bills and AP adjustments name their vendor
+    party = "VENDOR" if kind in (DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE) else "CUSTOMER"
     total = abs(decimal_of(data.get("TOTALENTERED")))
     paid = abs(decimal_of(data.get("TOTALPAID")))
     due = abs(decimal_of(data.get("TOTALDUE"))) if data.get("TOTALDUE") not in (None, "") else total - paid
@@ -178,13 +178,14 @@ def document_record(kind: DocumentKind, data: Mapping[str, Any]) -> RemoteRecord
     reference = data.get("RECORDID") or data.get("DOCNUMBER")
     normalised = {
         "id": str(data.get("RECORDNO") or ""), "reference": reference, "total_amount": total,
-        "outstanding_amount": due, "total_paid": paid, "contact": {"id": data.get("CUSTOMERID")},
-        "contact_name": data.get("CUSTOMERNAME"), "date": _iso_date(data.get("WHENCREATED")),
+        "outstanding_amount": due, "total_paid": paid,
+        "contact": {"id": data.get(f"{party}ID")}, "contact_name": data.get(f"{party}NAME"),
+        "date": _iso_date(data.get("WHENCREATED")),
         "due_date": _iso_date(data.get("WHENDUE")), "status": {"id": "VOID" if state in VOID_STATES else state},
         "editable": state not in VOID_STATES, "currency": {"id": data.get("CURRENCY") or None},
         "updated_at": _iso(data.get("WHENMODIFIED")), "created_at": _iso(data.get("AUWHENCREATED")),
     }
-    if kind is DocumentKind.SALES_INVOICE:
+    if kind in (DocumentKind.SALES_INVOICE, DocumentKind.PURCHASE_INVOICE):
         normalised["invoice_number"] = reference
     else:
         normalised["credit_note_number"] = reference
