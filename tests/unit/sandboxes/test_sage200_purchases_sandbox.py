@@ -9,8 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from local.sandboxes.sage200 import API_BASE_URL, DEFAULT_SUBSCRIPTION_KEY, Sage200Sandbox, SandboxClock
-from local.sandboxes.sage200 import spec
+from local.sandboxes.sage200 import API_BASE_URL, DEFAULT_SUBSCRIPTION_KEY, Sage200Sandbox, SandboxClock, spec
 from sagebridge.connectors.sage200.client import site_and_company
 
 
