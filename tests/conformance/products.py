@@ -136,7 +136,8 @@ SAGE_ACCOUNTING = ProductRow(
 
 _S200_POSTED = {SI: "sales_invoice", SCN: "sales_credit_note", PAYMENT: "receipt"}
 _S200_RESOURCE = {SI: "sales_invoices", SCN: "sales_credit_notes", PAYMENT: "sales_receipts", REFUND: "sales_payments",
-                  CUSTOMER: "customers", VENDOR: "suppliers", PI: "purchase_invoices"}
+                  CUSTOMER: "customers", VENDOR: "suppliers", PI: "purchase_invoices",
+                  PCN: "purchase_credit_notes"}
 
 
 def _s200_held(box: Any, kind: RecordKind) -> list[Held]:
@@ -145,8 +146,8 @@ def _s200_held(box: Any, kind: RecordKind) -> list[Held]:
         return [Held(r["reference"], D("0"), str(r["id"])) for r in books.customers()]
     if kind is VENDOR:
         return [Held(r["reference"], D("0"), str(r["id"])) for r in books.suppliers()]
-    if kind is PI:
-        rows = books.purchase_posted("purchase_invoice")
+    if kind in (PI, PCN):
+        rows = books.purchase_posted("purchase_invoice" if kind is PI else "purchase_credit_note")
     elif kind is REFUND:
         from local.sandboxes.sage200.books import SALES_PAYMENT
 

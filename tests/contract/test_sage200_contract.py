@@ -148,6 +148,16 @@ def _purchases(connector: Sage200Connector, settings: TenantSettings, taxes: map
     assert mapper.remote_kind(connector.get_document(DocumentKind.PURCHASE_INVOICE, posted.id)) is \
         DocumentKind.PURCHASE_INVOICE
     list(connector.list_documents(DocumentKind.PURCHASE_INVOICE, from_date=date(2025, 1, 1)))
+    note = MODEL_FOR_KIND[DocumentKind.PURCHASE_CREDIT_NOTE].model_validate({
+        "host_id": "PCN-1", "number": "PCN-1", "party_id": "V-1", "document_date": "2025-03-02", "currency": "GBP",
+        "status": "pending_payment", "lines": [{"description": "Returned discs", "unit_price": "10.00",
+                                                 "tax_code": "S"}],
+        "totals": {"net": "10.00", "tax": "2.00", "total": "12.00"}})
+    body = mapper.document_body(note, contact_id=made.id, settings=settings.model_copy(
+        update={"default_purchase_ledger_account_id": "5000"}), taxes=taxes, business_currency="GBP").body
+    credited = connector.create_document(DocumentKind.PURCHASE_CREDIT_NOTE, body)
+    assert [r.id for r in connector.find_documents_by_reference(DocumentKind.PURCHASE_CREDIT_NOTE, "PCN-1")] == [
+        credited.id]
 
 
 def _relative(request: httpx.Request) -> str:
@@ -183,7 +193,7 @@ def test_every_request_is_an_operation_with_a_valid_body_and_the_headers(traffic
         for stamp in _DATETIME_IN_FILTER.findall(params.get("$filter", "")):
             assert stamp == "Z", params["$filter"]
     assert posted == {"customers", "sales_invoices", "sales_credit_notes", "sales_receipts", "sales_allocations",
-                      "suppliers", "purchase_invoices"}
+                      "suppliers", "purchase_invoices", "purchase_credit_notes"}
     assert put == {"customers", "suppliers"}
 
 

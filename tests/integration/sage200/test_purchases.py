@@ -1,7 +1,8 @@
-"""The export engine with provider = sage200 on the purchase ledger: vendors become Sage 200 suppliers
-(created, identified by name or email, updated) and vendor invoices purchase invoices whose tax and
-nominal analysis add up to the header, exactly once: a post whose answer was lost is found again in
-`purchase_posted_transactions` by its reference, never posted twice."""
+"""The export engine with provider = sage200 on the purchase ledger: vendors become Sage 200
+suppliers (created, identified by name, updated), vendor invoices and credit notes purchase invoices
+and purchase credit notes whose tax and nominal analysis add up to the header, exactly once: a post
+whose answer was lost is found again in `purchase_posted_transactions` by its reference, never
+posted twice."""
 
 from __future__ import annotations
 
@@ -88,3 +89,19 @@ def test_a_vendor_is_identified_by_name_then_updated_in_place(world, host):
     supplier = world.sandbox.accountant().get("suppliers", seeded)
     assert (supplier["reference"], supplier["vat_number"]) == ("PARTCO01", "GB987654321")
     assert world.sandbox.request_count("PUT", "suppliers") == 1 and world.sandbox.request_count("PUT", "customers") == 0
+
+
+def test_a_vendor_credit_note_is_a_purchase_credit_note_negative_on_the_supplier_account(world, host):
+    world.add_tenant(default_purchase_ledger_account_id="5000")
+    acme = vendor(1)
+    host.stage(acme)
+    host.stage(document(DocumentKind.PURCHASE_CREDIT_NOTE, 1, party=acme, total=("10.00", "2.00"),
+                        lines=[line("10.00", "1", "S", description="Returned discs")]))
+    kinds = ["vendor", "purchase_credit_note"]
+    assert world.export(kinds=kinds).counts["created"] == 2
+    books = world.sandbox.accountant()
+    [note] = books.purchase_posted("purchase_credit_note")
+    assert note["reference"] == "PCN-00001" and Decimal(str(note["document_gross_value"])) == Decimal("-12.00")
+    assert [i["code"] for i in note["nominal_analysis_items"]] == ["5000"]
+    assert world.store.ledger.get(TENANT, "purchase_credit_note", "PCN-1").sage_id == str(note["id"])
+    assert world.export(kinds=kinds).counts["created"] == 0 and len(books.purchase_posted()) == 1

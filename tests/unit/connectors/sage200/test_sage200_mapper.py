@@ -151,4 +151,18 @@ def test_purchase_records_are_read_back_as_purchase_invoices_of_their_supplier()
     sale = RemoteRecord("8", data={"customer_id": 77, "trader_transaction_type": "TradingAccountEntryTypeInvoice"})
     assert mapper.remote_kind(sale) is DocumentKind.SALES_INVOICE
     assert mapper.posted_resource(DocumentKind.PURCHASE_INVOICE) == "purchase_posted_transactions"
-    assert set(mapper.NOT_EXPORTED) == {DocumentKind.PURCHASE_CREDIT_NOTE}
+    note = RemoteRecord("10", data={"supplier_id": 77, "trader_transaction_type": "TradingAccountEntryTypeCreditNote"})
+    assert mapper.remote_kind(note) is DocumentKind.PURCHASE_CREDIT_NOTE
+    assert mapper.NOT_EXPORTED == {}  # every kind is exported
+
+
+def test_a_purchase_credit_note_names_its_supplier_and_has_no_due_date():
+    doc = MODEL_FOR_KIND[DocumentKind.PURCHASE_CREDIT_NOTE].model_validate({
+        "host_id": "PCN-1", "number": "PCN-1", "party_id": "V", "document_date": "2025-03-01", "currency": "GBP",
+        "status": "pending_payment",
+        "lines": [{"description": "returned discs", "unit_price": "10.00", "tax_code": "S"}],
+        "totals": {"net": "10.00", "tax": "2.00", "total": "12.00"}})
+    settings = SETTINGS.model_copy(update={"default_purchase_ledger_account_id": "5000"})
+    body = mapper.document_body(doc, contact_id="77", settings=settings, taxes=TAXES, business_currency="GBP").body
+    assert (body["supplier_id"], body["reference"], body["document_goods_value"]) == (77, "PCN-1", Decimal("10.00"))
+    assert "due_date" not in body and body["nominal_analysis_items"][0]["code"] == "5000"

@@ -68,7 +68,10 @@ TRANSACTION_TYPE: dict[DocumentKind, str] = {
 # are added after this map is made and told apart by the ledger they are posted on.
 KIND_OF_TRANSACTION = {value: kind for kind, value in TRANSACTION_TYPE.items()}
 TRANSACTION_TYPE[DocumentKind.PURCHASE_INVOICE] = "TradingAccountEntryTypeInvoice"
-PURCHASE_KINDS = frozenset({DocumentKind.PURCHASE_INVOICE})
+TRANSACTION_TYPE[DocumentKind.PURCHASE_CREDIT_NOTE] = "TradingAccountEntryTypeCreditNote"
+PURCHASE_KINDS = frozenset({DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE})
+_PURCHASE_KIND_OF = {DocumentKind.SALES_INVOICE: DocumentKind.PURCHASE_INVOICE,
+                     DocumentKind.SALES_CREDIT_NOTE: DocumentKind.PURCHASE_CREDIT_NOTE}
 PAYMENT_TYPE = {k: TRANSACTION_TYPE[k] for k in (DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND)}
 # Where each kind is posted.
 POST_RESOURCE: dict[DocumentKind, str] = {
@@ -77,6 +80,7 @@ POST_RESOURCE: dict[DocumentKind, str] = {
     DocumentKind.CUSTOMER_PAYMENT: "sales_receipts",
     DocumentKind.CUSTOMER_REFUND: "sales_payments",
     DocumentKind.PURCHASE_INVOICE: "purchase_invoices",
+    DocumentKind.PURCHASE_CREDIT_NOTE: "purchase_credit_notes",
 }
 # The sign a kind's values carry on the customer account.
 ACCOUNT_SIGN: dict[DocumentKind, int] = {
@@ -85,6 +89,7 @@ ACCOUNT_SIGN: dict[DocumentKind, int] = {
     DocumentKind.CUSTOMER_PAYMENT: -1,
     DocumentKind.CUSTOMER_REFUND: 1,
     DocumentKind.PURCHASE_INVOICE: 1,  # on the supplier account
+    DocumentKind.PURCHASE_CREDIT_NOTE: -1,
 }
 # ALLOCATION_SIGN (what a receipt or refund may be allocated to, as the engine asks) is the same rule
 # as Sage Accounting's: connectors.mapping.
@@ -96,10 +101,7 @@ LOCKED = ("is posted in Sage 200 as a ledger transaction, which cannot be change
           "invoice) in the host app instead")
 # What this connector does not post at all, in words for the host and the sync log: the export
 # engine skips these (reason code not_supported) instead of sending them.
-NOT_EXPORTED: dict[RecordKind, str] = {
-    DocumentKind.PURCHASE_CREDIT_NOTE: "the Sage 200 connector exports purchase invoices but not yet purchase "
-                                       "credit notes (enter them in Sage 200)",
-}
+NOT_EXPORTED: dict[RecordKind, str] = {}  # every kind is exported
 NOT_EDITABLE = "Sage 200 posts it as a ledger transaction, which cannot be changed or voided; " \
     "post a credit note (or a new invoice) in the host app instead"
 
@@ -284,11 +286,12 @@ def document_body(
     taxes: SharedTaxTable,
     business_currency: str,
 ) -> MappedDocument:
-    """A `sales_invoices` / `sales_credit_notes` / `purchase_invoices` body: header totals, one tax
-    analysis item per tax code and one nominal analysis item per nominal account, each summary adding up to the header.
-    Call after validation: unmapped tax codes or accounts raise ValueError here."""
+    """A `sales_invoices` / `sales_credit_notes` / `purchase_invoices` / `purchase_credit_notes` body:
+    header totals, one tax analysis item per tax code and one nominal analysis item per nominal
+    account, each summary adding up to the header. Call after validation: unmapped tax codes or
+    accounts raise ValueError here."""
     kind = doc.kind
-    if kind not in (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_INVOICE):
+    if kind not in (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE, *PURCHASE_KINDS):
         raise ValueError(f"the Sage 200 connector does not export {kind.value.replace('_', ' ')}s")
     by_tax: dict[str, dict[str, Any]] = {}
     by_nominal: dict[NominalAccount, dict[str, Any]] = {}
@@ -452,7 +455,7 @@ def remote_transaction_type(record: RemoteRecord) -> str | None:
 def remote_kind(record: RemoteRecord) -> DocumentKind | None:
     kind = KIND_OF_TRANSACTION.get(remote_transaction_type(record) or "")
     if "supplier_id" in record.data:  # a purchase posted transaction
-        return DocumentKind.PURCHASE_INVOICE if kind is DocumentKind.SALES_INVOICE else None
+        return _PURCHASE_KIND_OF.get(kind) if kind is not None else None
     return kind
 
 
