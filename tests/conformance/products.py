@@ -136,14 +136,19 @@ SAGE_ACCOUNTING = ProductRow(
 
 _S200_POSTED = {SI: "sales_invoice", SCN: "sales_credit_note", PAYMENT: "receipt"}
 _S200_RESOURCE = {SI: "sales_invoices", SCN: "sales_credit_notes", PAYMENT: "sales_receipts", REFUND: "sales_payments",
-                  CUSTOMER: "customers"}
+                  CUSTOMER: "customers", VENDOR: "suppliers", PI: "purchase_invoices",
+                  PCN: "purchase_credit_notes"}
 
 
 def _s200_held(box: Any, kind: RecordKind) -> list[Held]:
     books = box.accountant()
     if kind is CUSTOMER:
         return [Held(r["reference"], D("0"), str(r["id"])) for r in books.customers()]
-    if kind is REFUND:
+    if kind is VENDOR:
+        return [Held(r["reference"], D("0"), str(r["id"])) for r in books.suppliers()]
+    if kind in (PI, PCN):
+        rows = books.purchase_posted("purchase_invoice" if kind is PI else "purchase_credit_note")
+    elif kind is REFUND:
         from local.sandboxes.sage200.books import SALES_PAYMENT
 
         rows = [r for r in books.list("sales_posted_transactions") if r["trader_transaction_type"] == SALES_PAYMENT]

@@ -24,7 +24,7 @@ from local.sandboxes.sage200 import (
 from sagebridge.connectors.sage200 import mapper
 from sagebridge.connectors.sage200.client import Sage200Client, Sage200Connector, site_and_company
 from sagebridge.connectors.sage200.feed import Sage200Feed
-from sagebridge.domain import MODEL_FOR_KIND, Customer, CustomerPayment, DocumentKind, TenantSettings
+from sagebridge.domain import MODEL_FOR_KIND, Customer, CustomerPayment, DocumentKind, PartyKind, TenantSettings, Vendor
 from sagebridge.domain.remote import MoneyKind
 from sagebridge.observability import logger
 
@@ -118,6 +118,46 @@ def _scenario(sandbox: Sage200Sandbox, client: Sage200Client) -> None:
     money = feed.payment(receipt.id)
     assert money.kind is MoneyKind.RECEIPT
     assert posted[DocumentKind.SALES_INVOICE].id in {a.document_id for a in money.allocations}
+    _purchases(connector, settings, taxes)
+
+
+def _purchases(connector: Sage200Connector, settings: TenantSettings, taxes: mapper.TaxTable) -> None:
+    """A supplier (created, updated, found three ways) and a purchase invoice, as the mapper builds them."""
+    supplier = Vendor(host_id="V-1", name="Bolt & Nut Ltd", email="ap@bolt.example", phone="01482 000111",
+                      tax_number="GB999888777",
+                      address={"lines": ["2 Dock Road"], "city": "Hull", "postcode": "HU1 2AB"})
+    made = connector.create_contact(mapper.contact_body(supplier, business_currency="GBP"))
+    connector.update_contact(made.id, mapper.contact_update_body(supplier.model_copy(update={"name": "Bolt Ltd"}),
+                                                                 business_currency="GBP"))
+    kind = mapper.CONTACT_TYPE[PartyKind.VENDOR]
+    assert [r.id for r in connector.find_contacts(reference=made.reference, contact_type=kind)] == [made.id]
+    assert [r.id for r in connector.find_contacts(name="Bolt Ltd", contact_type=kind)] == [made.id]
+    assert [r.id for r in connector.find_contacts(email="ap@bolt.example", contact_type=kind)] == [made.id]
+    bill = MODEL_FOR_KIND[DocumentKind.PURCHASE_INVOICE].model_validate({
+        "host_id": "PI-1", "number": "PI-1", "reference": "SUP-INV-88", "party_id": "V-1",
+        "document_date": "2025-03-01", "due_date": "2025-03-31", "currency": "GBP", "status": "pending_payment",
+        "lines": [{"description": "Discs", "quantity": "2", "unit_price": "60.00", "tax_code": "S"},
+                  {"description": "Oil", "quantity": "1", "unit_price": "20.00", "tax_code": "R",
+                   "ledger_code": "NORTH"}],
+        "totals": {"net": "140.00", "tax": "25.00", "total": "165.00"},
+    })
+    body = mapper.document_body(bill, contact_id=made.id, settings=settings.model_copy(
+        update={"default_purchase_ledger_account_id": "5000"}), taxes=taxes, business_currency="GBP").body
+    posted = connector.create_document(DocumentKind.PURCHASE_INVOICE, body)
+    assert [r.id for r in connector.find_documents_by_reference(DocumentKind.PURCHASE_INVOICE, "PI-1")] == [posted.id]
+    assert mapper.remote_kind(connector.get_document(DocumentKind.PURCHASE_INVOICE, posted.id)) is \
+        DocumentKind.PURCHASE_INVOICE
+    list(connector.list_documents(DocumentKind.PURCHASE_INVOICE, from_date=date(2025, 1, 1)))
+    note = MODEL_FOR_KIND[DocumentKind.PURCHASE_CREDIT_NOTE].model_validate({
+        "host_id": "PCN-1", "number": "PCN-1", "party_id": "V-1", "document_date": "2025-03-02", "currency": "GBP",
+        "status": "pending_payment", "lines": [{"description": "Returned discs", "unit_price": "10.00",
+                                                 "tax_code": "S"}],
+        "totals": {"net": "10.00", "tax": "2.00", "total": "12.00"}})
+    body = mapper.document_body(note, contact_id=made.id, settings=settings.model_copy(
+        update={"default_purchase_ledger_account_id": "5000"}), taxes=taxes, business_currency="GBP").body
+    credited = connector.create_document(DocumentKind.PURCHASE_CREDIT_NOTE, body)
+    assert [r.id for r in connector.find_documents_by_reference(DocumentKind.PURCHASE_CREDIT_NOTE, "PCN-1")] == [
+        credited.id]
 
 
 def _relative(request: httpx.Request) -> str:
@@ -152,8 +192,9 @@ def test_every_request_is_an_operation_with_a_valid_body_and_the_headers(traffic
         assert "$skip" not in params or params.get("$orderby")
         for stamp in _DATETIME_IN_FILTER.findall(params.get("$filter", "")):
             assert stamp == "Z", params["$filter"]
-    assert posted == {"customers", "sales_invoices", "sales_credit_notes", "sales_receipts", "sales_allocations"}
-    assert put == {"customers"}
+    assert posted == {"customers", "sales_invoices", "sales_credit_notes", "sales_receipts", "sales_allocations",
+                      "suppliers", "purchase_invoices", "purchase_credit_notes"}
+    assert put == {"customers", "suppliers"}
 
 
 def test_the_sandbox_answers_as_the_specs_describe(traffic):
@@ -167,6 +208,8 @@ def test_the_sandbox_refuses_what_sage_200_refuses() -> None:
     assert spec.validate_request("POST", "sales_invoices", {"customer_id": 1, "reference": "X" * 21})
     assert spec.validate_request("POST", "customers", {"name": "A", "reference": "A", "balance": 1})  # read-only
     assert spec.validate_request("POST", "sales_receipts", {"customer_id": 1}) != []  # bank_id, cheque_value
+    assert spec.validate_request("POST", "suppliers", {"name": "A"}) != []  # reference
+    assert spec.validate_request("POST", "purchase_invoices", {"customer_id": 1}) != []  # supplier_id
     nullable = spec._nullable({"type": "string", "nullable": True})
     assert nullable == {"type": ["string", "null"]}
 

@@ -44,6 +44,15 @@ class Accountant:
     def customers(self) -> list[dict[str, Any]]:
         return self.list("customers")
 
+    def suppliers(self) -> list[dict[str, Any]]:
+        return self.list("suppliers")
+
+    def purchase_posted(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Purchase posted transactions, optionally of one kind ("purchase_invoice", "purchase_credit_note")."""
+        rows = self.list("purchase_posted_transactions")
+        wanted = {"purchase_invoice": INVOICE, "purchase_credit_note": CREDIT_NOTE}
+        return rows if kind is None else [r for r in rows if r["trader_transaction_type"] == wanted[kind]]
+
     def posted(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Posted transactions, optionally of one kind ("sales_invoice", "sales_credit_note", "receipt")."""
         rows = self.list("sales_posted_transactions")

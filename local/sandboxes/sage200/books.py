@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -29,7 +30,24 @@ RECEIPT = "TradingAccountEntryTypePurchasePaymentSalesReceipt"
 SALES_PAYMENT = "TradingAccountEntryTypePurchaseReceiptSalesPayment"
 # What each posting resource makes, and the sign its values carry on the account.
 POSTINGS = {"sales_invoices": (INVOICE, 1), "sales_credit_notes": (CREDIT_NOTE, -1),
-            "sales_receipts": (RECEIPT, -1), "sales_payments": (SALES_PAYMENT, 1)}
+            "sales_receipts": (RECEIPT, -1), "sales_payments": (SALES_PAYMENT, 1),
+            # On the supplier account: invoices positive (owed to the supplier), credit notes negative.
+            "purchase_invoices": (INVOICE, 1), "purchase_credit_notes": (CREDIT_NOTE, -1)}
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Where a ledger keeps its traders and their posted transactions (sales: customers; purchase:
+    suppliers), named as purchases.json / sales.json name them."""
+
+    traders: str
+    trader_id: str
+    posted: str
+    what: str
+
+
+SALES = Ledger("customers", "customer_id", "sales_posted_transactions", "customer")
+PURCHASE = Ledger("suppliers", "supplier_id", "purchase_posted_transactions", "supplier")
 
 TAX_CODES = [  # (id, code, name, rate)
     (1, 0, "Zero rated", "0.00"), (2, 1, "Standard rated", "20.00"), (3, 2, "Exempt", "0.00"),
@@ -174,14 +192,25 @@ class Books:
         for reference, name in (("ACME001", "Acme Fleet Services Ltd"), ("BROWN01", "Brown & Daughters")):
             customer = self._customer({"reference": reference, "name": name})
             self.seed_ids[reference] = str(customer["id"])
+        # Purchase ledger accounts and a supplier, seeded last so the ids above stay as they were.
+        for code, name in (("5000", "Purchases - parts"), ("5010", "Purchases - subcontract"),
+                           ("2100", "Creditors control")):
+            self._add("nominal_codes", {"reference": code, "cost_centre_code": "", "department_code": "",
+                                        "name": name, "report_category_id": 1})
+        supplier = self._trader(PURCHASE, {"reference": "PARTCO01", "name": "Parts Co Wholesale Ltd"})
+        self.seed_ids["PARTCO01"] = str(supplier["id"])
 
     # ---- posting
 
     def post(self, resource: str, body: dict[str, Any]) -> dict[str, Any]:
         if resource == "customers":
             return self._customer(body)
+        if resource == "suppliers":
+            return self._trader(PURCHASE, body)
         if resource in ("sales_invoices", "sales_credit_notes"):
             return self._document(resource, body)
+        if resource in ("purchase_invoices", "purchase_credit_notes"):
+            return self._document(resource, body, PURCHASE)
         if resource in ("sales_receipts", "sales_payments"):
             return self._payment(resource, body)
         if resource == "sales_allocations":
@@ -192,22 +221,23 @@ class Books:
     READ_ONLY = frozenset({"id", "balance", "date_time_created", "date_time_updated", "contacts"})
 
     def put(self, resource: str, record_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
-        """Update a record (the sandbox updates customers only). Properties sent replace the stored
-        ones; a nested main_address replaces the address lines it names. None: no such record."""
-        if resource != "customers":
+        """Update a record (the sandbox updates customers and suppliers only). Properties sent replace
+        the stored ones; a nested main_address replaces the address lines it names. None: no such record."""
+        if resource not in ("customers", "suppliers"):
             raise BusinessRuleError(f"the sandbox does not update {resource}", "NotSupported")
-        customer = self.collections.get("customers", {}).get(int(record_id))
+        what = "customer" if resource == "customers" else "supplier"
+        customer = self.collections.get(resource, {}).get(int(record_id))
         if customer is None:
             return None
         reference = str(body["reference"]).upper()
-        if any(c["reference"] == reference and c is not customer for c in self.collections["customers"].values()):
-            raise BusinessRuleError(f"A customer with the reference {reference} already exists.", "DuplicateReference")
+        if any(c["reference"] == reference and c is not customer for c in self.collections[resource].values()):
+            raise BusinessRuleError(f"A {what} with the reference {reference} already exists.", "DuplicateReference")
         for key, value in body.items():
             if key in self.READ_ONLY:
                 continue
             if key == "main_address" and isinstance(value, dict):
-                address = dict(customer.get("main_address") or {"id": customer["id"], "customer_id": customer["id"]})
-                address.update({k: v for k, v in value.items() if k not in ("id", "customer_id")})
+                address = dict(customer.get("main_address") or {"id": customer["id"], f"{what}_id": customer["id"]})
+                address.update({k: v for k, v in value.items() if k not in ("id", f"{what}_id")})
                 customer["main_address"] = address
             else:
                 customer[key] = value
@@ -216,41 +246,51 @@ class Books:
         return copy.deepcopy(customer)
 
     def _customer(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._trader(SALES, body)
+
+    def _trader(self, ledger: Ledger, body: dict[str, Any]) -> dict[str, Any]:
+        """A customer or a supplier, with its contacts and their emails (`<what>_contacts`,
+        `<what>_emails`, as sales.json and purchases.json list them)."""
+        what = ledger.what
         reference = str(body["reference"]).upper()
-        if any(c["reference"] == reference for c in self.collections.get("customers", {}).values()):
-            raise BusinessRuleError(f"A customer with the reference {reference} already exists.", "DuplicateReference")
+        if any(c["reference"] == reference for c in self.collections.get(ledger.traders, {}).values()):
+            raise BusinessRuleError(f"A {what} with the reference {reference} already exists.", "DuplicateReference")
         contacts = body.get("contacts") or []
         record = {k: v for k, v in body.items() if k != "contacts"}
         record.update({"reference": reference, "short_name": body.get("short_name") or reference,
                        "balance": money(0), "on_hold": False, "currency_id": 1, "default_tax_code_id": 2,
                        "account_status_type": "AccountStatusActive"})
-        customer = self._add("customers", record)
+        customer = self._add(ledger.traders, record)
         if "main_address" in body:
-            customer["main_address"] = {"id": customer["id"], "customer_id": customer["id"], **body["main_address"]}
+            customer["main_address"] = {"id": customer["id"], ledger.trader_id: customer["id"], **body["main_address"]}
         for person in contacts:
-            contact = self._add("customer_contacts", {
-                "customer_id": customer["id"], "first_name": person.get("first_name"),
+            contact = self._add(f"{what}_contacts", {
+                ledger.trader_id: customer["id"], "first_name": person.get("first_name"),
                 "name": " ".join(p for p in (person.get("first_name"), person.get("last_name")) if p),
             })
             for email in person.get("emails") or []:
-                self._add("customer_emails", {"email": email["email"], "customer_contact_id": contact["id"],
-                                              "is_default": bool(email.get("is_default"))})
+                self._add(f"{what}_emails", {"email": email["email"], f"{what}_contact_id": contact["id"],
+                                             "is_default": bool(email.get("is_default"))})
         return copy.deepcopy(customer)
 
-    def _customer_of(self, body: dict[str, Any]) -> dict[str, Any]:
-        customer = self.collections.get("customers", {}).get(int(body["customer_id"]))
+    def _customer_of(self, body: dict[str, Any], ledger: Ledger = SALES) -> dict[str, Any]:
+        customer = self.collections.get(ledger.traders, {}).get(int(body[ledger.trader_id]))
         if customer is None:
-            raise BusinessRuleError(f"The customer {body['customer_id']} does not exist.", "CustomerNotFound")
+            raise BusinessRuleError(f"The {ledger.what} {body[ledger.trader_id]} does not exist.",
+                                    f"{ledger.what.title()}NotFound")
         return customer
 
-    def _document(self, resource: str, body: dict[str, Any]) -> dict[str, Any]:
-        customer = self._customer_of(body)
+    def _document(self, resource: str, body: dict[str, Any], ledger: Ledger = SALES) -> dict[str, Any]:
+        """A sales or purchase invoice or credit note, posted as a transaction on the trader's account
+        after Sage 200's checks: every analysis adds up to the header, to the penny."""
+        customer = self._customer_of(body, ledger)
         kind, sign = POSTINGS[resource]
         goods = money(body.get("document_goods_value", 0))
         tax = money(body.get("document_tax_value", 0))
         tax_items = body.get("tax_analysis_items") or [
             {"id": customer["default_tax_code_id"], "goods_amount": goods, "tax_amount": tax}]
-        nominal_items = body.get("nominal_analysis_items") or [{"code": "4000", "value": goods}]
+        default_nominal = "4000" if ledger is SALES else "5000"
+        nominal_items = body.get("nominal_analysis_items") or [{"code": default_nominal, "value": goods}]
         rendered_tax = []
         for item in tax_items:
             code = self.collections["tax_codes"].get(int(item["id"]))
@@ -284,7 +324,7 @@ class Books:
                                     "AnalysisMismatch")
         gross = goods + tax
         today = self.clock.now().date().isoformat()
-        return self._posted(customer, kind, body, {
+        return self._posted(customer, kind, body, ledger=ledger, values={
             "document_goods_value": sign * goods, "document_tax_value": sign * tax,
             "document_gross_value": sign * gross, "document_outstanding_value": sign * gross,
             "due_date": _date_time(body.get("due_date"), body.get("transaction_date") or today),
@@ -299,18 +339,18 @@ class Books:
         if value <= 0:
             raise BusinessRuleError("The value must be more than zero.", "InvalidValue")
         kind, sign = POSTINGS[resource]
-        return self._posted(customer, kind, body, {
+        return self._posted(customer, kind, body, values={
             "document_goods_value": sign * value, "document_tax_value": money(0),
             "document_gross_value": sign * value, "document_outstanding_value": sign * value,
             "due_date": None,
         })
 
-    def _posted(self, customer: dict[str, Any], kind: str, body: dict[str, Any],
-                values: dict[str, Any]) -> dict[str, Any]:
+    def _posted(self, customer: dict[str, Any], kind: str, body: dict[str, Any], *,
+                values: dict[str, Any], ledger: Ledger = SALES) -> dict[str, Any]:
         urn = next(self._urns)
         today = self.clock.now().date().isoformat()
         record = {
-            "customer_id": customer["id"], "trader_transaction_type": kind,
+            ledger.trader_id: customer["id"], "trader_transaction_type": kind,
             "reference": body.get("reference", ""), "second_reference": body.get("second_reference", ""),
             "queried": "", "transaction_date": _date_time(body.get("transaction_date"), today),
             "posted_date": _date_time(None, today), "full_settlement_date": None,
@@ -325,7 +365,10 @@ class Books:
                                                                       "document_allocated_value")):
             record[base] = record[doc]
         # Sage 200 leaves out what has no value (no due date on a receipt, not settled yet).
-        self._add("sales_posted_transactions", {k: v for k, v in record.items() if v is not None})
+        if ledger is PURCHASE:  # purchases.json's purchase_posted_transaction has these two as well
+            record.update({"vat_adjustment_doc_expected": bool(body.get("vat_adjustment_doc_expected", False)),
+                           "control_value_in_base_currency": record["document_gross_value"]})
+        self._add(ledger.posted, {k: v for k, v in record.items() if v is not None})
         customer["balance"] = money(customer["balance"] + record["document_gross_value"])
         self._touch(customer)
         return {"urn": str(urn)}
@@ -379,4 +422,5 @@ class Books:
         return copy.deepcopy(body)
 
 
-__all__ = ["CREDIT_NOTE", "INVOICE", "POSTINGS", "RECEIPT", "SALES_PAYMENT", "Books", "BusinessRuleError", "money"]
+__all__ = ["CREDIT_NOTE", "INVOICE", "POSTINGS", "PURCHASE", "RECEIPT", "SALES", "SALES_PAYMENT", "Books",
+           "BusinessRuleError", "Ledger", "money"]

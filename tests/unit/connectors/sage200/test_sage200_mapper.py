@@ -103,3 +103,66 @@ def test_nominal_accounts_read_from_sage_are_named_as_mappings_name_them():
     assert nominal_key({"reference": "4100", "cost_centre_code": "", "department_code": "WKS"}) == "4100//WKS"
     # What the health check and the admin list show parses back to the same account the export posts to.
     assert NominalAccount.parse("4100//WKS") == NominalAccount("4100", "", "WKS")
+
+
+# ---- the purchase ledger: suppliers and purchase invoices
+
+
+def test_a_vendor_is_a_supplier_body_and_its_update_keeps_to_name_vat_and_address():
+    from sagebridge.domain import Vendor
+
+    vendor = Vendor(host_id="V-1", name="Bolt & Nut Ltd", email="ap@bolt.example", tax_number="GB1",
+                    address={"lines": ["2 Dock Road"], "city": "Hull"})
+    body = mapper.contact_body(vendor, business_currency="GBP")
+    assert set(body) == {"supplier"}
+    supplier = body["supplier"]
+    assert supplier["reference"] == mapper.contact_reference(PartyKind.VENDOR, "V-1") != \
+        mapper.contact_reference(PartyKind.CUSTOMER, "V-1")
+    assert supplier["contacts"][0]["emails"] == [{"email": "ap@bolt.example", "is_default": True}]
+    update = mapper.contact_update_body(vendor, business_currency="GBP")
+    assert set(update) == {"supplier"} and set(update["supplier"]) == {"name", "vat_number", "main_address"}
+    # A customer's body stays bare (what sales.json's customers take).
+    assert "supplier" not in mapper.contact_body(Customer(host_id="C-1", name="Pat"), business_currency="GBP")
+
+
+def test_a_purchase_invoice_names_its_supplier_posts_to_purchase_accounts_and_adds_up():
+    doc = MODEL_FOR_KIND[DocumentKind.PURCHASE_INVOICE].model_validate({
+        "host_id": "PI-1", "number": "PI-1", "reference": "SUP-88", "party_id": "V", "document_date": "2025-03-01",
+        "due_date": "2025-03-31", "currency": "GBP", "status": "pending_payment",
+        "lines": [{"description": "a", "unit_price": "1.665", "tax_code": "S"},
+                  {"description": "b", "unit_price": "1.665", "tax_code": "S", "ledger_code": "PARTS"}],
+        "totals": {"net": "3.34", "tax": "0.67", "total": "4.01"}})
+    settings = SETTINGS.model_copy(update={"default_purchase_ledger_account_id": "5000"})
+    body = mapper.document_body(doc, contact_id="77", settings=settings, taxes=TAXES, business_currency="GBP").body
+    assert body["supplier_id"] == 77 and "customer_id" not in body
+    assert (body["reference"], body["second_reference"], body["due_date"]) == ("PI-1", "SUP-88", "2025-03-31T00:00:00")
+    assert {i["code"]: i["value"] for i in body["nominal_analysis_items"]} == {"5000": Decimal("1.67"),
+                                                                              "4010": Decimal("1.67")}
+    assert sum(i["goods_amount"] for i in body["tax_analysis_items"]) == body["document_goods_value"]
+    assert sum(i["tax_amount"] for i in body["tax_analysis_items"]) == body["document_tax_value"]
+
+
+def test_purchase_records_are_read_back_as_purchase_invoices_of_their_supplier():
+    bill = RemoteRecord("9", data={"supplier_id": 77, "trader_transaction_type": "TradingAccountEntryTypeInvoice",
+                                   "reference": "PI-1", "document_gross_value": Decimal("4.01")})
+    assert mapper.remote_kind(bill) is DocumentKind.PURCHASE_INVOICE and mapper.remote_contact_id(bill) == "77"
+    assert mapper.is_same_document(bill, reference="PI-1", contact_id="77", total=Decimal("4.01"))
+    assert not mapper.is_same_document(bill, reference="PI-1", contact_id="78", total=Decimal("4.01"))
+    sale = RemoteRecord("8", data={"customer_id": 77, "trader_transaction_type": "TradingAccountEntryTypeInvoice"})
+    assert mapper.remote_kind(sale) is DocumentKind.SALES_INVOICE
+    assert mapper.posted_resource(DocumentKind.PURCHASE_INVOICE) == "purchase_posted_transactions"
+    note = RemoteRecord("10", data={"supplier_id": 77, "trader_transaction_type": "TradingAccountEntryTypeCreditNote"})
+    assert mapper.remote_kind(note) is DocumentKind.PURCHASE_CREDIT_NOTE
+    assert mapper.NOT_EXPORTED == {}  # every kind is exported
+
+
+def test_a_purchase_credit_note_names_its_supplier_and_has_no_due_date():
+    doc = MODEL_FOR_KIND[DocumentKind.PURCHASE_CREDIT_NOTE].model_validate({
+        "host_id": "PCN-1", "number": "PCN-1", "party_id": "V", "document_date": "2025-03-01", "currency": "GBP",
+        "status": "pending_payment",
+        "lines": [{"description": "returned discs", "unit_price": "10.00", "tax_code": "S"}],
+        "totals": {"net": "10.00", "tax": "2.00", "total": "12.00"}})
+    settings = SETTINGS.model_copy(update={"default_purchase_ledger_account_id": "5000"})
+    body = mapper.document_body(doc, contact_id="77", settings=settings, taxes=TAXES, business_currency="GBP").body
+    assert (body["supplier_id"], body["reference"], body["document_goods_value"]) == (77, "PCN-1", Decimal("10.00"))
+    assert "due_date" not in body and body["nominal_analysis_items"][0]["code"] == "5000"

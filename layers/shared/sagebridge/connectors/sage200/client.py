@@ -230,8 +230,9 @@ class Sage200Client:
         """The sites and companies the signed-in user can open (no X-Site/X-Company: not chosen yet)."""
         return self.request("GET", "sites", with_company=False) or []
 
-    def posted_transactions(self, filter: str) -> builtins.list[dict[str, Any]]:
-        return self.list("sales_posted_transactions", filter=filter)
+    def posted_transactions(self, filter: str, *, resource: str = "sales_posted_transactions"
+                            ) -> builtins.list[dict[str, Any]]:
+        return self.list(resource, filter=filter)
 
 
 # ------------------------------------------------------------------------------------------ connector
@@ -260,35 +261,46 @@ class Sage200Connector:
     def _unsupported(what: str) -> RecordInvalid:
         return RecordInvalid(f"the Sage 200 connector does not export {what}", data_code="unsupported")
 
-    # ---- customers
+    # ---- customers and suppliers
 
     def find_contacts(self, *, name: str | None = None, email: str | None = None, reference: str | None = None,
                       contact_type: str | None = None) -> list[RemoteRecord]:
-        if contact_type not in (None, mapper.CONTACT_TYPE[PartyKind.CUSTOMER]):
-            return []  # suppliers are not part of this connector
+        """Customers (contact_type CUSTOMER or none) or suppliers (VENDOR): the same three searches on
+        sales.json's or purchases.json's lists."""
+        what = "supplier" if contact_type == mapper.CONTACT_TYPE[PartyKind.VENDOR] else "customer"
+        traders = what + "s"
         if reference:
-            rows = self.client.list("customers", filter=f"reference eq {odata_string(reference)}")
+            rows = self.client.list(traders, filter=f"reference eq {odata_string(reference)}")
             return [_record(r) for r in rows if r.get("reference") == reference]
         if name:
-            rows = self.client.list("customers", filter=f"name eq {odata_string(name.strip())}")
+            rows = self.client.list(traders, filter=f"name eq {odata_string(name.strip())}")
             return [_record(r) for r in rows if (r.get("name") or "").strip().lower() == name.strip().lower()]
         if email:
-            emails = self.client.list("customer_emails", filter=f"email eq {odata_string(email.strip())}")
-            contacts = {str(e["customer_contact_id"]) for e in emails if e.get("customer_contact_id") is not None}
-            customers = {str(self.client.get("customer_contacts", c).get("customer_id")) for c in sorted(contacts)}
-            return [_record(self.client.get("customers", c)) for c in sorted(customers) if c != "None"]
+            emails = self.client.list(f"{what}_emails", filter=f"email eq {odata_string(email.strip())}")
+            contacts = {str(e[f"{what}_contact_id"]) for e in emails if e.get(f"{what}_contact_id") is not None}
+            owners = {str(self.client.get(f"{what}_contacts", c).get(f"{what}_id")) for c in sorted(contacts)}
+            return [_record(self.client.get(traders, c)) for c in sorted(owners) if c != "None"]
         return []
 
+    @staticmethod
+    def _ledger_of(body: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+        """The mapper wraps a supplier's body as {"supplier": {...}}; a customer's is bare."""
+        if "supplier" in body:
+            return "suppliers", body["supplier"]
+        return "customers", body
+
     def create_contact(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
-        # No idempotency keys in Sage 200: the unique customer reference refuses a twin, and the
-        # engine finds a customer whose create was uncertain by that reference.
-        return _record(self.client.post("customers", body))
+        # No idempotency keys in Sage 200: the unique account reference refuses a twin, and the
+        # engine finds a customer or supplier whose create was uncertain by that reference.
+        resource, record = self._ledger_of(body)
+        return _record(self.client.post(resource, record))
 
     def update_contact(self, sage_id: str, body: Mapping[str, Any]) -> RemoteRecord:
-        """PUT customers/{id}. The schema requires `reference` and a customer linked by name or email
-        keeps its own, so it is read first (updates are rare: a changed customer, once)."""
-        current = self.client.get("customers", sage_id)
-        return _record(self.client.put("customers", sage_id, {"reference": current["reference"], **body}))
+        """PUT customers/{id} (suppliers/{id}). The schema requires `reference` and an account linked
+        by name or email keeps its own, so it is read first (updates are rare: a changed party, once)."""
+        resource, record = self._ledger_of(body)
+        current = self.client.get(resource, sage_id)
+        return _record(self.client.put(resource, sage_id, {"reference": current["reference"], **record}))
 
     # ---- invoices and credit notes (posted transactions)
 
@@ -297,8 +309,8 @@ class Sage200Connector:
             raise self._unsupported(kind.value.replace("_", " ") + "s")
         return mapper.POST_RESOURCE[kind]
 
-    def _by_urn(self, urn: Any, what: str) -> dict[str, Any]:
-        rows = self.client.posted_transactions(f"urn eq {int(urn)}")
+    def _by_urn(self, urn: Any, what: str, *, resource: str = "sales_posted_transactions") -> dict[str, Any]:
+        rows = self.client.posted_transactions(f"urn eq {int(urn)}", resource=resource)
         if not rows:
             # Posted, but Sage's search does not show it yet: in Sage, but not known to us. Uncertain,
             # so the engine looks it up by reference once the search has settled, never posts it again.
@@ -311,7 +323,8 @@ class Sage200Connector:
         what allocations and the mapping need)."""
         resource = self._resource(kind)
         answer = self.client.post(resource, body) or {}
-        return _record(self._by_urn(answer.get("urn"), f"{kind.value} {body.get('reference')}"))
+        return _record(self._by_urn(answer.get("urn"), f"{kind.value} {body.get('reference')}",
+                                    resource=mapper.posted_resource(kind)))
 
     def update_document(self, kind: DocumentKind, remote_id: str, body: Mapping[str, Any]) -> RemoteRecord:
         raise RecordInvalid(mapper.NOT_EDITABLE, data_code="posted_transaction")
@@ -320,7 +333,7 @@ class Sage200Connector:
         raise RecordInvalid(mapper.NOT_EDITABLE, data_code="posted_transaction")
 
     def get_document(self, kind: DocumentKind, remote_id: str) -> RemoteRecord:
-        return _record(self.client.get("sales_posted_transactions", remote_id))
+        return _record(self.client.get(mapper.posted_resource(kind), remote_id))
 
     def find_documents_by_reference(self, kind: DocumentKind, reference: str) -> list[RemoteRecord]:
         """Posted transactions of the kind with exactly this reference (Sage 200 does not keep
@@ -329,7 +342,8 @@ class Sage200Connector:
             return []
         rows = self.client.posted_transactions(
             f"reference eq {odata_string(reference)} and "
-            f"trader_transaction_type eq {odata_string(mapper.TRANSACTION_TYPE[kind])}")
+            f"trader_transaction_type eq {odata_string(mapper.TRANSACTION_TYPE[kind])}",
+            resource=mapper.posted_resource(kind))
         return [_record(r) for r in rows if r.get("reference") == reference]
 
     def list_documents(self, kind: DocumentKind, *, from_date: date | None = None,
@@ -341,7 +355,7 @@ class Sage200Connector:
             parts.append(f"transaction_date ge {odata_datetime(from_date)}")
         if to_date:
             parts.append(f"transaction_date le {odata_datetime(to_date)}")
-        return (_record(r) for r in self.client.iterate("sales_posted_transactions", filter=" and ".join(parts)))
+        return (_record(r) for r in self.client.iterate(mapper.posted_resource(kind), filter=" and ".join(parts)))
 
     # ---- receipts, refunds and allocations
 

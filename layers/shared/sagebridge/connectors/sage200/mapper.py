@@ -14,7 +14,10 @@ What differs from Sage Accounting, and why the code below looks the way it does:
 - Posted transactions cannot be edited or voided through the API: a changed or voided document is a
   skip with a reason ("post a credit note"), never a silent change.
 - No idempotency keys: an uncertain write is found again by `reference` (20 characters) in
-  `sales_posted_transactions`; a customer by its `reference` (8 characters, unique in Sage 200).
+  `sales_posted_transactions` (purchase invoices: `purchase_posted_transactions`); a customer or
+  supplier by its `reference` (8 characters, unique in Sage 200).
+- Customers and suppliers are separate resources with one shape: a supplier's body is wrapped as
+  `{"supplier": {...}}` so the connector knows which one to post (the body inside is purchases.json's).
 - Money on the customer account is signed: invoices and refunds positive, credit notes and receipts
   negative. We compare magnitudes.
 - Sage 200 ids are integers; the engine keeps them as strings, bodies send integers.
@@ -28,7 +31,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sagebridge.connectors.base import NotSupported, RemoteRecord
+from sagebridge.connectors.base import RemoteRecord
 from sagebridge.connectors.mapping import (
     ALLOCATION_SIGN,
     MappedDocument,
@@ -61,7 +64,14 @@ TRANSACTION_TYPE: dict[DocumentKind, str] = {
     DocumentKind.CUSTOMER_PAYMENT: "TradingAccountEntryTypePurchasePaymentSalesReceipt",
     DocumentKind.CUSTOMER_REFUND: "TradingAccountEntryTypePurchaseReceiptSalesPayment",
 }
+# The sales ledger's types (read back by the payment feed); purchase kinds share the words, so they
+# are added after this map is made and told apart by the ledger they are posted on.
 KIND_OF_TRANSACTION = {value: kind for kind, value in TRANSACTION_TYPE.items()}
+TRANSACTION_TYPE[DocumentKind.PURCHASE_INVOICE] = "TradingAccountEntryTypeInvoice"
+TRANSACTION_TYPE[DocumentKind.PURCHASE_CREDIT_NOTE] = "TradingAccountEntryTypeCreditNote"
+PURCHASE_KINDS = frozenset({DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE})
+_PURCHASE_KIND_OF = {DocumentKind.SALES_INVOICE: DocumentKind.PURCHASE_INVOICE,
+                     DocumentKind.SALES_CREDIT_NOTE: DocumentKind.PURCHASE_CREDIT_NOTE}
 PAYMENT_TYPE = {k: TRANSACTION_TYPE[k] for k in (DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND)}
 # Where each kind is posted.
 POST_RESOURCE: dict[DocumentKind, str] = {
@@ -69,6 +79,8 @@ POST_RESOURCE: dict[DocumentKind, str] = {
     DocumentKind.SALES_CREDIT_NOTE: "sales_credit_notes",
     DocumentKind.CUSTOMER_PAYMENT: "sales_receipts",
     DocumentKind.CUSTOMER_REFUND: "sales_payments",
+    DocumentKind.PURCHASE_INVOICE: "purchase_invoices",
+    DocumentKind.PURCHASE_CREDIT_NOTE: "purchase_credit_notes",
 }
 # The sign a kind's values carry on the customer account.
 ACCOUNT_SIGN: dict[DocumentKind, int] = {
@@ -76,6 +88,8 @@ ACCOUNT_SIGN: dict[DocumentKind, int] = {
     DocumentKind.SALES_CREDIT_NOTE: -1,
     DocumentKind.CUSTOMER_PAYMENT: -1,
     DocumentKind.CUSTOMER_REFUND: 1,
+    DocumentKind.PURCHASE_INVOICE: 1,  # on the supplier account
+    DocumentKind.PURCHASE_CREDIT_NOTE: -1,
 }
 # ALLOCATION_SIGN (what a receipt or refund may be allocated to, as the engine asks) is the same rule
 # as Sage Accounting's: connectors.mapping.
@@ -87,17 +101,22 @@ LOCKED = ("is posted in Sage 200 as a ledger transaction, which cannot be change
           "invoice) in the host app instead")
 # What this connector does not post at all, in words for the host and the sync log: the export
 # engine skips these (reason code not_supported) instead of sending them.
-_SALES_ONLY = "the Sage 200 connector exports customers and sales documents only"
-NOT_EXPORTED: dict[RecordKind, str] = {
-    PartyKind.VENDOR: f"{_SALES_ONLY}, not vendors (suppliers stay in Sage 200)",
-    DocumentKind.PURCHASE_INVOICE: f"{_SALES_ONLY}, not purchase invoices (enter them in Sage 200)",
-    DocumentKind.PURCHASE_CREDIT_NOTE: f"{_SALES_ONLY}, not purchase credit notes (enter them in Sage 200)",
-}
+NOT_EXPORTED: dict[RecordKind, str] = {}  # every kind is exported
 NOT_EDITABLE = "Sage 200 posts it as a ledger transaction, which cannot be changed or voided; " \
     "post a credit note (or a new invoice) in the host app instead"
 
 
 # ------------------------------------------------------------------------------- keys and references
+
+
+def posted_resource(kind: DocumentKind) -> str:
+    """Where a posted document of the kind is listed and found again."""
+    return "purchase_posted_transactions" if kind in PURCHASE_KINDS else "sales_posted_transactions"
+
+
+def trader_key(kind: DocumentKind) -> str:
+    """The field naming the document's account: a supplier for purchases, else a customer."""
+    return "supplier_id" if kind in PURCHASE_KINDS else "customer_id"
 
 
 def document_reference(number: str) -> str:
@@ -192,9 +211,8 @@ def nominal_key(record: Mapping[str, Any]) -> str:
 
 
 def contact_body(party: Party, *, business_currency: str) -> dict[str, Any]:
-    """A Sage 200 customer for `party` (Sage 200 suppliers are not part of this connector)."""
-    if party.kind is not PartyKind.CUSTOMER:
-        raise ValueError("the Sage 200 connector exports customers only")
+    """A Sage 200 customer for `party`, or for a vendor `{"supplier": {...}}` (purchases.json's
+    supplier has the same fields Sage Bridge fills: reference, name, VAT number, address, contacts)."""
     body: dict[str, Any] = {
         "reference": contact_reference(party.kind, party.host_id),
         "name": party.account_name[:CONTACT_NAME_MAX],
@@ -223,7 +241,7 @@ def contact_body(party: Party, *, business_currency: str) -> dict[str, Any]:
         body["contacts"] = [person]
     # Currency: Sage 200 wants its currency record id, which the host does not know; a foreign
     # currency customer is refused by validation before it gets here (currency mismatch).
-    return body
+    return {"supplier": body} if party.kind is PartyKind.VENDOR else body
 
 
 def contact_update_body(party: Party, *, business_currency: str) -> dict[str, Any]:
@@ -231,15 +249,17 @@ def contact_update_body(party: Party, *, business_currency: str) -> dict[str, An
     The reference stays Sage's (the connector reads it: the schema requires it). Email and phone
     live on the customer's contact records (customer_contacts / customer_emails), which this
     connector creates with the customer but does not update."""
-    if party.kind is not PartyKind.CUSTOMER:
-        raise NotSupported("the Sage 200 connector holds customers only: a vendor is not updated there")
-    body = contact_body(party, business_currency=business_currency)
+    body = dict(contact_body(party, business_currency=business_currency))
+    if party.kind is PartyKind.VENDOR:
+        supplier = body["supplier"]
+        return {"supplier": {k: v for k, v in supplier.items() if k in ("name", "vat_number", "main_address")}}
     return {k: v for k, v in body.items() if k in ("name", "vat_number", "main_address")}
 
 
 def contact_matches(record: RemoteRecord, party: Party) -> bool:
-    """Every Sage 200 customer is a customer; suppliers live elsewhere."""
-    return party.kind is PartyKind.CUSTOMER
+    """Customers and suppliers are separate lists in Sage 200 and the connector searches the one the
+    party belongs to, so whatever it found is of the party's kind."""
+    return True
 
 
 # ------------------------------------------------------------------------------------------ documents
@@ -266,11 +286,12 @@ def document_body(
     taxes: SharedTaxTable,
     business_currency: str,
 ) -> MappedDocument:
-    """A `sales_invoices` / `sales_credit_notes` body: header totals, one tax analysis item per tax
-    code and one nominal analysis item per nominal account, each summary adding up to the header.
-    Call after validation: unmapped tax codes or accounts raise ValueError here."""
+    """A `sales_invoices` / `sales_credit_notes` / `purchase_invoices` / `purchase_credit_notes` body:
+    header totals, one tax analysis item per tax code and one nominal analysis item per nominal
+    account, each summary adding up to the header. Call after validation: unmapped tax codes or
+    accounts raise ValueError here."""
     kind = doc.kind
-    if kind not in (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE):
+    if kind not in (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE, *PURCHASE_KINDS):
         raise ValueError(f"the Sage 200 connector does not export {kind.value.replace('_', ' ')}s")
     by_tax: dict[str, dict[str, Any]] = {}
     by_nominal: dict[NominalAccount, dict[str, Any]] = {}
@@ -295,13 +316,13 @@ def document_body(
         item["narrative"] = "; ".join(dict.fromkeys(item.pop("_lines")))[:NARRATIVE_MAX]
     reference = document_reference(doc.number)
     body: dict[str, Any] = {
-        "customer_id": sage_int(contact_id),
+        trader_key(kind): sage_int(contact_id),
         "transaction_date": body_date(doc.document_date),
         "reference": reference,
     }
     if doc.reference:
         body["second_reference"] = doc.reference[:DOCUMENT_REFERENCE_MAX]
-    if kind is DocumentKind.SALES_INVOICE and doc.due_date is not None:
+    if kind in (DocumentKind.SALES_INVOICE, DocumentKind.PURCHASE_INVOICE) and doc.due_date is not None:
         body["due_date"] = body_date(doc.due_date)
     if doc.currency != business_currency and doc.exchange_rate is not None:
         body["exchange_rate"] = doc.exchange_rate
@@ -403,7 +424,7 @@ def remote_paid(record: RemoteRecord) -> Decimal:
 
 
 def remote_contact_id(record: RemoteRecord) -> str | None:
-    value = record.data.get("customer_id")
+    value = record.data.get("customer_id", record.data.get("supplier_id"))
     return str(value) if value is not None else None
 
 
@@ -432,7 +453,10 @@ def remote_transaction_type(record: RemoteRecord) -> str | None:
 
 
 def remote_kind(record: RemoteRecord) -> DocumentKind | None:
-    return KIND_OF_TRANSACTION.get(remote_transaction_type(record) or "")
+    kind = KIND_OF_TRANSACTION.get(remote_transaction_type(record) or "")
+    if "supplier_id" in record.data:  # a purchase posted transaction
+        return _PURCHASE_KIND_OF.get(kind) if kind is not None else None
+    return kind
 
 
 def is_same_document(
@@ -464,6 +488,7 @@ __all__ = [
     "NOT_EXPORTED",
     "PAYMENT_TYPE",
     "POST_RESOURCE",
+    "PURCHASE_KINDS",
     "TOTALS_FROM_LINES",
     "TRANSACTION_TYPE",
     "MappedDocument",
@@ -481,6 +506,7 @@ __all__ = [
     "is_same_document",
     "payment_body",
     "payment_reference",
+    "posted_resource",
     "remote_contact_id",
     "remote_contact_name",
     "remote_date",
@@ -493,5 +519,6 @@ __all__ = [
     "remote_transaction_type",
     "sage_int",
     "spread_difference",
+    "trader_key",
     "void_reason",
 ]
