@@ -275,7 +275,7 @@ class Demo:
             (SAGE200_TENANT, "Sage 200", {
                 "provider": "sage200", "host_callback_url": callback,
                 "tax_mappings": {"S20": sage200.ids["T1"]}, "default_sales_ledger_account_id": "4000",
-                "receipt_bank_account_id": sage200.ids["bank"]}),
+                "default_purchase_ledger_account_id": "5000", "receipt_bank_account_id": sage200.ids["bank"]}),
         ]
         for tenant_id, product, settings in scenes:
             say(f"{product}: a tenant on {product} gets the same export and payments back")
@@ -299,9 +299,12 @@ class Demo:
             # Sage Bridge reads the business's base currency from Sage: the Intacct demo company trades in USD.
             currency = "USD" if product == "Sage Intacct" else "GBP"
             for event in (example_event("customer.upserted", currency=currency),
-                          example_event("invoice.upserted", currency=currency)):
-                assert sender.send(event).status == 202
-            self.stack.drain_queues()
+                          example_event("invoice.upserted", currency=currency),
+                          example_event("vendor.upserted", currency=currency),
+                          example_event("purchase_invoice.upserted", currency=currency)):
+                assert sender.send(event).status == 202, event["type"]
+            self.stack.drain_queues()  # the invoice reached a trigger status: exported at once
+            self.admin("POST", f"/{tenant_id}/exports", json={"run": "now"})  # and the rest, as the schedule would
             log = self.admin("GET", f"/{tenant_id}/log")["entries"]
             show("exported: " + ", ".join(f"{e['kind']} {e['host_id']} {e['outcome']}"
                                           + (f" ({e['reason']})" if e["outcome"] in ("skipped", "failed") else "")
