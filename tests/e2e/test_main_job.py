@@ -71,7 +71,8 @@ def test_intacct_and_sage200_tenants_take_the_same_doors(demo):
     demo.other_products()
     for tenant_id in (INTACCT_TENANT, SAGE200_TENANT):
         log = demo.admin("GET", f"/{tenant_id}/log")["entries"]
-        assert {(e["kind"], e["outcome"]) for e in log} == {("customer", "created"), ("sales_invoice", "created")}
+        assert {(e["kind"], e["outcome"]) for e in log} == {("customer", "created"), ("sales_invoice", "created"),
+                                                            ("vendor", "created"), ("purchase_invoice", "created")}
         assert demo.admin("GET", f"/{tenant_id}/mappings/health")["ok"], tenant_id
     part_paid = [r for r in demo.host.delivered()[before:] if r.event_type == "invoice.part_paid"]
     assert [Decimal(r.event["data"]["outstanding_amount"]) for r in part_paid] == [Decimal("70.00")] * 2
