@@ -92,6 +92,7 @@ class Body(TypedDict, total=False):
     date: date
     total_amount: Decimal
     refused: str  # what Intacct would refuse (the connector sends nothing)
+    unmapped: str  # a tenant setting to fill in first (a purchase tax mapping): a skip, nothing sent
 
 
 def document_reference(number: str) -> str:
