@@ -251,7 +251,9 @@ SAGE_INTACCT = ProductRow(
         "default_sales_ledger_account_id": "4000", "default_purchase_ledger_account_id": "5000",
         "receipt_bank_account_id": "BOA-OPS",
         "intacct": {"location_id": "100", "department_id": "SVC", "location_custom_field": si.LOCATION_FIELD,
-                    "host_location": "Leeds depot"}},
+                    "host_location": "Leeds depot",
+                    # input VAT on bills and vendor credit memos: the Purchase tax details
+                    "purchase_tax_mappings": {"S": "Purchase Tax Standard", "R": "Purchase Tax Reduced"}}},
     held=_si_held, contact=_si_contact,
     contact_updates=lambda box: box.request_count("update"),
     creates=lambda box, kind: box.request_count(_SI_FUNCTION.get(kind, "-").split(",")[0]),

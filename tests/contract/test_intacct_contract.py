@@ -57,7 +57,8 @@ SETTINGS = TenantSettings(provider="sage_intacct", tax_mappings={"S": "Sales Tax
                           default_sales_ledger_account_id="4000", ledger_mappings={"PARTS": "4100"},
                           default_purchase_ledger_account_id="5000", receipt_bank_account_id="BOA-OPS",
                           intacct={"location_id": "100", "department_id": "SVC",
-                                   "location_custom_field": LOCATION_FIELD, "host_location": "Leeds depot"})
+                                   "location_custom_field": LOCATION_FIELD, "host_location": "Leeds depot",
+                                   "purchase_tax_mappings": {"S": "Purchase Tax Standard"}})
 XSD = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "sage-intacct" / "api-v3.0.xsd"
 
 

@@ -362,7 +362,23 @@ class Functions:
                         raise refuse(INVALID, f"Line item {number}: {key.lower()} '{value}' is not valid")
                     line[key] = value
             lines.append(line)
+        if what.startswith("AP"):
+            self._no_output_tax(company, lines, what)
         return lines
+
+    @staticmethod
+    def _no_output_tax(company: Company, lines: list[dict[str, Any]], what: str) -> None:
+        # Stricter than Intacct (FIDELITY.md): input tax on a bill or vendor credit memo posts to a
+        # Purchase tax detail's account; a line on a Sale detail's account is output VAT booked as
+        # a purchase, so it is refused here rather than left in the books.
+        details = company.objects["TAXDETAIL"].values()
+        sale = {d.get("GLACCOUNT") for d in details if d.get("TAXTYPE") == "Sale"}
+        purchase = {d.get("GLACCOUNT") for d in details if d.get("TAXTYPE") == "Purchase"}
+        for number, line in enumerate(lines, start=1):
+            if line["ACCOUNTNO"] in sale - purchase:
+                raise refuse(INVALID, f"{what} line item {number} posts to sales tax account '{line['ACCOUNTNO']}'",
+                             "Tax on a purchase belongs on a Purchase tax detail.",
+                             "Use the GL account of a TAXDETAIL with TAXTYPE Purchase.")
 
     def _document(self, node: ET.Element, company: Company, obj: str, items_tag: str, number_tag: str,
                   undo: list[tuple[str, int]]) -> Outcome:

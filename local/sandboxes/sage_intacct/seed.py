@@ -1,5 +1,5 @@
 """What a new sandbox company holds: a small US chart of accounts, a bank account, locations,
-departments, sales tax details, the host-location custom field on invoices, items and customers."""
+departments, sales and purchase tax details, the host-location custom field on invoices, items and customers."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from decimal import Decimal
 from .store import Company
 
 GL_ACCOUNTS = (("1000", "Operating cash"), ("1100", "Accounts receivable"), ("2200", "Sales tax payable"),
+               ("2210", "Input VAT recoverable"),
                ("4000", "Sales"), ("4100", "Service revenue"), ("4200", "Parts sales"),
                ("5000", "Cost of sales"))
 TAX_DETAILS = (("Sales Tax Standard", Decimal("20")), ("Sales Tax Reduced", Decimal("5")),
                ("Sales Tax Zero", Decimal("0")))
+# Input tax on purchases: TAXTYPE Purchase details post to their own GL account, not sales tax payable.
+PURCHASE_TAX_DETAILS = (("Purchase Tax Standard", Decimal("20")), ("Purchase Tax Reduced", Decimal("5")))
+PURCHASE_TAX_ACCOUNT = "2210"
 ITEMS = (("LAB-HOUR", "Labour per hour", "Non-Inventory", Decimal("85.00")),
          ("OIL-5W30", "Engine oil 5W-30 (5 l)", "Inventory", Decimal("42.50")),
          ("MOT", "Annual inspection", "Non-Inventory (Sales only)", Decimal("54.85")))
@@ -36,6 +40,9 @@ def seed_company(company: Company, now: dt.datetime) -> None:
         add("DEPARTMENT", DEPARTMENTID=department, TITLE=title)
     for detail, value in TAX_DETAILS:
         add("TAXDETAIL", DETAILID=detail, DESCRIPTION=detail, VALUE=value, TAXTYPE="Sale", GLACCOUNT="2200")
+    for detail, value in PURCHASE_TAX_DETAILS:
+        add("TAXDETAIL", DETAILID=detail, DESCRIPTION=detail, VALUE=value, TAXTYPE="Purchase",
+            GLACCOUNT=PURCHASE_TAX_ACCOUNT)
     for item_id, name, item_type, price in ITEMS:
         add("ITEM", ITEMID=item_id, NAME=name, ITEMTYPE=item_type, BASEPRICE=price, GLACCOUNT="4100")
     for customer_id, name, email in (("ACME", "Acme Fleet Services", "ap@acme.example"),

@@ -88,7 +88,7 @@ def test_a_vendor_is_created_once_found_by_id_name_and_email_and_updated(gateway
 def test_a_bill_totals_its_lines_names_its_vendor_and_posts_once(gateway):
     sandbox, client = gateway
     client.execute(_vendor("V1", "Acme Parts", "ap@acme.example"), unique=True)
-    bill = _bill("V1", "BILL-1", ("5000", "40.00"), ("2200", "8.00"))
+    bill = _bill("V1", "BILL-1", ("5000", "40.00"), ("2210", "8.00"))
     client.execute(bill, unique=True)
     with pytest.raises(UncertainWrite):  # the same controlid again under uniqueid: nothing runs
         client.execute(bill, unique=True)
@@ -112,4 +112,16 @@ def test_a_bill_is_refused_for_an_unknown_vendor_or_account_and_without_its_item
         client.execute(_bill("V1", "BILL-3", ("9999", "1.00")), unique=True)
     with pytest.raises(RecordInvalid):  # billitems is required by api-v3.0.xsd: the schema refuses it
         client.execute(_bill("V1", "BILL-4", items=False), unique=True)
+    assert sandbox.accountant().count_by_reference("APBILL") == {}
+
+
+def test_a_bill_tax_line_on_a_sales_tax_account_is_refused(gateway):
+    # Input VAT belongs on a Purchase TAXDETAIL's account (2210 here), not the sales tax payable 2200.
+    sandbox, client = gateway
+    details = {r["DETAILID"]: (r["TAXTYPE"], r["GLACCOUNT"]) for r in client.read_by_query("TAXDETAIL", "")}
+    assert details["Purchase Tax Standard"] == ("Purchase", "2210")
+    assert details["Sales Tax Standard"] == ("Sale", "2200")
+    client.execute(_vendor("V1", "Acme Parts", "ap@acme.example"), unique=True)
+    with pytest.raises(RecordInvalid, match="sales tax account '2200'"):
+        client.execute(_bill("V1", "BILL-5", ("5000", "40.00"), ("2200", "8.00")), unique=True)
     assert sandbox.accountant().count_by_reference("APBILL") == {}

@@ -89,6 +89,9 @@ class IntacctSettings(BaseModel):
     department_id: OptionalSageId = None  # DEPARTMENTID on every line
     location_custom_field: OptionalSageId = None  # e.g. HOST_LOCATION: a text custom field on invoices
     host_location: Annotated[str, Field(min_length=1, max_length=200)] | None = None  # its value
+    # Host tax code -> TAXDETAIL id with TAXTYPE Purchase: where a bill's or vendor credit memo's
+    # input tax posts (tax_mappings name the Sale details, whose GL account is output tax).
+    purchase_tax_mappings: dict[HostCode, MappedSageId] = Field(default_factory=dict)
 
 
 class TenantSettings(BaseModel):

@@ -32,7 +32,8 @@ GOLDEN = Path(__file__).parent / "golden"
 TAXES = m.TaxTable.from_records([NO_TAX_RECORD, *(m.tax_rate_record(d) for d in (
     TaxDetail("Sales Tax Standard", D("8.25"), "2200", "Sales Tax Standard"),
     TaxDetail("Reduced", D("5"), "2210", "Reduced 5%"),
-    TaxDetail("No GL", D("10"), None, "No GL")))])
+    TaxDetail("No GL", D("10"), None, "No GL"),
+    TaxDetail("Input Standard", D("8.25"), "2300", "Input Standard", tax_type="Purchase")))])
 PLAIN = TenantSettings(provider="sage_intacct", tax_mappings={"S": "Sales Tax Standard", "R": "Reduced",
                                                                "X": "No GL"},
                        default_sales_ledger_account_id="4000", ledger_mappings={"PARTS": "4100"},
@@ -152,8 +153,15 @@ def test_a_vendor_is_a_contact_then_a_vendor_and_updates_by_its_vendorid():
     assert update.body.findtext("VENDOR/DISPLAYCONTACT/EMAIL1") == "ap@supplier.example"
 
 
+def _purchases(base: TenantSettings, **purchase_tax: str) -> TenantSettings:
+    dumped = base.model_dump()
+    intacct = {**(dumped.get("intacct") or {}), "purchase_tax_mappings": purchase_tax}
+    return TenantSettings.model_validate({**dumped, "default_purchase_ledger_account_id": "5000",
+                                          "intacct": intacct})
+
+
 def test_a_purchase_invoice_is_a_bill_with_purchase_accounts_tax_lines_and_dimensions():
-    settings = TenantSettings.model_validate({**DIMENSIONS.model_dump(), "default_purchase_ledger_account_id": "5000"})
+    settings = _purchases(DIMENSIONS, S="Input Standard")
     bill = m.document_body(_doc(PurchaseInvoice, number="BILL-1", reference="AP-77", due_date="2025-03-31",
                                 lines=[{"description": "Pads", "unit_price": "40", "tax_code": "S"}]),
                            contact_id="V1", settings=settings, taxes=TAXES, business_currency="USD")
@@ -166,18 +174,48 @@ def test_a_purchase_invoice_is_a_bill_with_purchase_accounts_tax_lines_and_dimen
     assert fields.findtext("description") == "Vendor reference: AP-77"
     lines = [(li.findtext("glaccountno"), li.findtext("amount"), li.findtext("locationid"))
              for li in fields.iter("lineitem")]
-    assert lines == [("5000", "40.00", "100"), ("2200", "3.30", "100")]
+    # input VAT on the Purchase detail's account (2300), never the sales tax account (2200)
+    assert lines == [("5000", "40.00", "100"), ("2300", "3.30", "100")]
+
+
+def test_purchase_tax_details_are_not_sales_rates():
+    assert "Input Standard" not in TAXES.rates and TAXES.purchase_rates["Input Standard"] == D("8.25")
+
+
+def test_a_bill_whose_tax_code_has_no_purchase_mapping_is_refused_with_the_setting_to_set():
+    settings = TenantSettings.model_validate({**PLAIN.model_dump(), "default_purchase_ledger_account_id": "5000"})
+    bill = m.document_body(_doc(PurchaseInvoice, number="BILL-2",
+                                lines=[{"description": "Pads", "unit_price": "40", "tax_code": "S"}]),
+                           contact_id="V1", settings=settings, taxes=TAXES, business_currency="USD")
+    reason = m.refusal(bill.body)
+    assert reason is not None and "'S'" in reason and "intacct.purchase_tax_mappings.S" in reason
+
+
+def test_a_purchase_mapping_to_a_sales_detail_is_refused():
+    bill = m.document_body(_doc(PurchaseInvoice, number="BILL-3",
+                                lines=[{"description": "Pads", "unit_price": "40", "tax_code": "S"}]),
+                           contact_id="V1", settings=_purchases(PLAIN, S="Sales Tax Standard"), taxes=TAXES,
+                           business_currency="USD")
+    assert "not an active purchase tax detail" in (m.refusal(bill.body) or "")
+
+
+def test_an_untaxed_bill_line_needs_no_purchase_mapping():
+    settings = TenantSettings.model_validate({**PLAIN.model_dump(), "default_purchase_ledger_account_id": "5000"})
+    bill = m.document_body(_doc(PurchaseInvoice, number="BILL-4", lines=[{"description": "Pads", "unit_price": "40"}]),
+                           contact_id="V1", settings=settings, taxes=TAXES, business_currency="USD")
+    assert m.refusal(bill.body) is None and bill.total == D("40.00")
 
 
 def test_a_purchase_credit_note_is_an_ap_adjustment_with_negative_lines():
-    settings = TenantSettings.model_validate({**PLAIN.model_dump(), "default_purchase_ledger_account_id": "5000"})
+    settings = _purchases(PLAIN, S="Input Standard")
     note = m.document_body(_doc(PurchaseCreditNote, number="VCN-1",
                                 lines=[{"description": "Return", "unit_price": "10", "tax_code": "S"}]),
                            contact_id="V1", settings=settings, taxes=TAXES, business_currency="USD")
     [function] = m.functions(note.body, "key-2")
     assert function.controlid == "apadjustment-key-2" and function.body.tag == "create_apadjustment"
     assert (function.body.findtext("vendorid"), function.body.findtext("adjustmentno")) == ("V1", "VCN-1")
-    assert [li.findtext("amount") for li in function.body.iter("lineitem")] == ["-10.00", "-0.83"]
+    assert [(li.findtext("glaccountno"), li.findtext("amount")) for li in function.body.iter("lineitem")] == \
+        [("5000", "-10.00"), ("2300", "-0.83")]
     assert note.total == D("10.83") and m.refusal(note.body) is None
 
 

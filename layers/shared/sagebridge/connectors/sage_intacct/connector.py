@@ -69,6 +69,9 @@ class IntacctConnector:
 
     @staticmethod
     def _check(body: Mapping[str, Any]) -> None:
+        unmapped = export_mapper.unmapped(body)
+        if unmapped:  # a tenant setting to fill in (a purchase tax mapping): a skip, nothing is sent
+            raise NotSupported(unmapped)
         refused = export_mapper.refusal(body)
         if refused:  # what Intacct would refuse: nothing is sent
             raise RecordInvalid(refused)
@@ -196,7 +199,9 @@ class IntacctConnector:
     def _tax_details(self) -> dict[str, TaxDetail]:
         if self._taxes is None:
             self._taxes = {}
-            for row in self.client.read_by_query("TAXDETAIL", "TAXTYPE = 'Sale'"):
+            # Sale details tax AR documents; Purchase details (their own GL accounts) tax bills and
+            # vendor credit memos.
+            for row in self.client.read_by_query("TAXDETAIL", "TAXTYPE IN ('Sale', 'Purchase')"):
                 detail = mapper.tax_detail(row)
                 self._taxes[detail.detail_id] = detail
         return self._taxes

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Required, TypedDict
 
 from sagebridge.connectors.base import RemoteRecord
-from sagebridge.connectors.mapping import MappedDocument, hashed_contact_reference, short_reference
+from sagebridge.connectors.mapping import MappedDocument, MappedLine, hashed_contact_reference, short_reference
 from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
 from sagebridge.connectors.readback import (
     is_same_document,
@@ -45,9 +45,9 @@ from sagebridge.connectors.sage_intacct.mapper import (
 )
 from sagebridge.connectors.sage_intacct.xml import Function as XmlFunction
 from sagebridge.connectors.sage_intacct.xml import object_element
-from sagebridge.domain.documents import AnyDocument
+from sagebridge.domain.documents import AnyDocument, DocumentLine
 from sagebridge.domain.kinds import DocumentKind, PartyKind
-from sagebridge.domain.money import ZERO, round_money, sum_money, to_decimal
+from sagebridge.domain.money import ZERO, line_tax, round_money, sum_money, to_decimal
 from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.settings import TenantSettings
@@ -92,6 +92,7 @@ class Body(TypedDict, total=False):
     date: date
     total_amount: Decimal
     refused: str  # what Intacct would refuse (the connector sends nothing)
+    unmapped: str  # a tenant setting to fill in first (a purchase tax mapping): a skip, nothing sent
 
 
 def document_reference(number: str) -> str:
@@ -139,7 +140,12 @@ def customer_update_functions(customer_id: str, body: Mapping[str, Any]) -> list
 
 def refusal(body: Mapping[str, Any]) -> str | None:
     """Why Intacct would refuse this body (the connector sends nothing then), or None."""
-    return body.get("refused")
+    return body.get("refused") or body.get("unmapped")
+
+
+def unmapped(body: Mapping[str, Any]) -> str | None:
+    """The tenant setting this body lacks (a purchase tax mapping): a skip, not a failure."""
+    return body.get("unmapped")
 
 
 # ------------------------------------------------------------------------------------ reference data
@@ -149,7 +155,8 @@ def tax_rate_record(detail: TaxDetail) -> RemoteRecord:
     """A sales tax detail as the export engine's tax table reads it: the rate, and the GL account
     its tax lines post to (the catalog import reads `mapper.tax_record`, without it)."""
     record = tax_record(detail)
-    return RemoteRecord(id=record.id, data={**record.data, "gl_account": detail.gl_account})
+    return RemoteRecord(id=record.id, data={**record.data, "gl_account": detail.gl_account,
+                                            "tax_type": detail.tax_type})
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,9 @@ class TaxTable(SharedTaxTable):
 
     gl_accounts: Mapping[str, str | None] = field(default_factory=dict)
     names: Mapping[str, str] = field(default_factory=dict)
+    # Purchase (input) tax details: id -> percentage. Only bills and vendor credit memos use them
+    # (IntacctSettings.purchase_tax_mappings); `rates` stays the sales details the engine validates.
+    purchase_rates: Mapping[str, Decimal] = field(default_factory=dict)
 
     @classmethod
     def from_records(cls, records: Iterable[RemoteRecord]) -> TaxTable:
@@ -167,11 +177,17 @@ class TaxTable(SharedTaxTable):
         zero: list[tuple[int, str]] = []
         gl_accounts: dict[str, str | None] = {}
         names: dict[str, str] = {}
+        purchase_rates: dict[str, Decimal] = {}
         for record in records:
             data = record.data
             if data.get("is_visible") is False or data.get("is_combined_rate"):
                 continue
             percentage = to_decimal(data.get("percentage") or 0)
+            if data.get("tax_type") == "Purchase":
+                purchase_rates[record.id] = percentage
+                gl_accounts[record.id] = data.get("gl_account") or None
+                names[record.id] = str(data.get("name") or record.id)
+                continue
             rates[record.id] = percentage
             gl_accounts[record.id] = data.get("gl_account") or None
             names[record.id] = str(data.get("name") or record.id)
@@ -181,7 +197,31 @@ class TaxTable(SharedTaxTable):
                 rank = 0 if "NO_TAX" in text or "NO TAX" in text else 1 if "EXEMPT" in text else 2
                 zero.append((rank, record.id))
         table = cls.of(rates, zero)
-        return cls(rates=table.rates, zero_rate_id=table.zero_rate_id, gl_accounts=gl_accounts, names=names)
+        return cls(rates=table.rates, zero_rate_id=table.zero_rate_id, gl_accounts=gl_accounts, names=names,
+                   purchase_rates=purchase_rates)
+
+    def purchase_line(self, line: DocumentLine, kind: DocumentKind,
+                      settings: TenantSettings) -> tuple[MappedLine, str | None]:
+        """A bill or vendor credit memo line: its input tax on the Purchase detail the tenant maps
+        its tax code to (IntacctSettings.purchase_tax_mappings), never on a sales detail. Returns
+        the line and why it cannot be posted (None when it can). A line with no tax code, or one
+        whose code is zero-rated on the sales side, posts no tax line and needs no mapping."""
+        mapped = self.line(line, kind, settings)
+        code = line.tax_code
+        if code is None:
+            return mapped, None
+        purchase = settings.intacct.purchase_tax_mappings if settings.intacct is not None else {}
+        detail_id = purchase.get(code)
+        if detail_id is None:
+            if mapped.tax == ZERO and self.rates.get(mapped.rate_id, ZERO) == ZERO:
+                return mapped, None
+            return mapped, (f"tax code {code!r} has no Sage Intacct purchase tax detail: set "
+                            f"intacct.purchase_tax_mappings.{code} to a TAXDETAIL with TAXTYPE Purchase")
+        if detail_id not in self.purchase_rates:
+            return mapped, (f"intacct.purchase_tax_mappings.{code} is {detail_id!r}, which is not an active "
+                            "purchase tax detail (TAXTYPE Purchase) in Sage Intacct")
+        tax = line_tax(mapped.net, self.purchase_rates[detail_id])
+        return MappedLine(net=mapped.net, rate_id=detail_id, account=mapped.account, tax=tax), None
 
 
 @dataclass(frozen=True)
@@ -306,8 +346,14 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
     items: list[dict[str, Any]] = []
     nets: list[Decimal] = []
     tax_by_rate: dict[str, Decimal] = {}
+    purchase = kind in (DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE)
+    unmapped: str | None = None
     for line in doc.lines:
-        mapped = taxes.line(line, kind, settings)
+        if purchase:
+            mapped, why = taxes.purchase_line(line, kind, settings)
+            unmapped = unmapped or why
+        else:
+            mapped = taxes.line(line, kind, settings)
         net, rate_id, account, tax = mapped.net, mapped.rate_id, mapped.account, mapped.tax
         nets.append(net)
         items.append(_line_item(account, net * sign, line.description, options))
@@ -323,7 +369,6 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
                                 f"Tax: {taxes.names.get(rate_id, rate_id)}", options))
     net_total, tax_total = sum_money(nets), sum_money(tax_by_rate.values())
     reference = document_reference(doc.number)
-    purchase = kind in (DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE)
     said = "Vendor reference" if purchase else "Customer reference"
     notes = f"{said}: {doc.reference}"[:TEXT_MAX] if doc.reference else None
     currency: dict[str, Any] = {}
@@ -371,6 +416,8 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
                   "date": doc.document_date, "total_amount": net_total + tax_total}
     if refused:
         body["refused"] = refused
+    if unmapped:
+        body["unmapped"] = unmapped
     return MappedDocument(body=body, net=net_total, tax=tax_total,
                           total=net_total + tax_total, reference=reference)
 
@@ -464,5 +511,6 @@ __all__ = [
     "remote_total",
     "remote_transaction_type",
     "tax_rate_record",
+    "unmapped",
     "void_reason",
 ]

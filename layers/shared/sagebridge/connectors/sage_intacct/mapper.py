@@ -41,6 +41,7 @@ class TaxDetail:
     percentage: Decimal
     gl_account: str | None
     name: str
+    tax_type: str = "Sale"  # TAXTYPE: Sale (output tax, AR documents) or Purchase (input tax, AP documents)
 
 
 def controlid(action: str, idempotency_key: str) -> str:
@@ -240,7 +241,8 @@ def is_voided(data: Mapping[str, Any]) -> bool:
 def tax_detail(data: Mapping[str, Any]) -> TaxDetail:
     return TaxDetail(detail_id=str(data.get("DETAILID") or data.get("RECORDNO")),
                      percentage=decimal_of(data.get("VALUE")), gl_account=data.get("GLACCOUNT") or None,
-                     name=str(data.get("DESCRIPTION") or data.get("DETAILID") or ""))
+                     name=str(data.get("DESCRIPTION") or data.get("DETAILID") or ""),
+                     tax_type=str(data.get("TAXTYPE") or "Sale"))
 
 
 def tax_record(detail: TaxDetail, data: Mapping[str, Any] | None = None) -> RemoteRecord:
