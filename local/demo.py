@@ -271,7 +271,9 @@ class Demo:
             (INTACCT_TENANT, "Sage Intacct", {
                 "provider": "sage_intacct", "host_callback_url": callback,
                 "tax_mappings": {"S20": "Sales Tax Standard"}, "default_sales_ledger_account_id": "4000",
-                "default_purchase_ledger_account_id": "5000", "receipt_bank_account_id": "BOA-OPS"}),
+                "default_purchase_ledger_account_id": "5000", "receipt_bank_account_id": "BOA-OPS",
+                # Input VAT on bills goes to the purchase tax detail (its own GL account), not the sales one.
+                "intacct": {"purchase_tax_mappings": {"S20": "Purchase Tax Standard"}}}),
             (SAGE200_TENANT, "Sage 200", {
                 "provider": "sage200", "host_callback_url": callback,
                 "tax_mappings": {"S20": sage200.ids["T1"]}, "default_sales_ledger_account_id": "4000",
