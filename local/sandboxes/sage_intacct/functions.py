@@ -429,15 +429,19 @@ class Functions:
         return self._document(node, company, "APBILL", "billitems", "billno", undo)
 
     def _fn_reverse_invoice(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
-        invoice = company.one("ARINVOICE", "RECORDNO", node.get("key"))
-        if invoice is None:
-            raise refuse(INVALID, f"Invoice {node.get('key')} does not exist")
-        if invoice["STATE"] == "Reversed":
-            raise refuse(INVALID, f"Invoice {invoice['RECORDID']} is already reversed")
-        if invoice["TOTALPAID"]:
-            raise refuse(INVALID, f"Invoice {invoice['RECORDID']} has payments applied and cannot be reversed")
-        invoice.update(STATE="Reversed", TOTALDUE=Decimal("0"), WHENMODIFIED=self.now)
-        return Outcome(key=invoice["RECORDNO"])
+        return self._reverse(node, company, "ARINVOICE", "Invoice")
+
+    def _reverse(self, node: ET.Element, company: Company, obj: str, word: str) -> Outcome:
+        """reverse_invoice / reverse_bill: refused when absent, reversed already, or paid."""
+        document = company.one(obj, "RECORDNO", node.get("key"))
+        if document is None:
+            raise refuse(INVALID, f"{word} {node.get('key')} does not exist")
+        if document["STATE"] == "Reversed":
+            raise refuse(INVALID, f"{word} {document['RECORDID']} is already reversed")
+        if document["TOTALPAID"]:
+            raise refuse(INVALID, f"{word} {document['RECORDID']} has payments applied and cannot be reversed")
+        document.update(STATE="Reversed", TOTALDUE=Decimal("0"), WHENMODIFIED=self.now)
+        return Outcome(key=document["RECORDNO"])
 
     def _fn_create_apadjustment(self, node: ET.Element, company: Company, *, undo: list[tuple[str, int]],
                                 **_: Any) -> Outcome:
@@ -445,28 +449,20 @@ class Functions:
         return self._document(node, company, "APADJUSTMENT", "apadjustmentitems", "adjustmentno", undo)
 
     def _fn_delete_apadjustment(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
-        adjustment = company.one("APADJUSTMENT", "RECORDNO", node.get("key"))
-        if adjustment is None:
-            raise refuse(INVALID, f"Adjustment {node.get('key')} does not exist")
-        company.remove("APADJUSTMENT", adjustment["RECORDNO"])
-        return Outcome(key=node.get("key"))
+        return self._delete_adjustment(node, company, "APADJUSTMENT")
 
     def _fn_reverse_bill(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
-        bill = company.one("APBILL", "RECORDNO", node.get("key"))
-        if bill is None:
-            raise refuse(INVALID, f"Bill {node.get('key')} does not exist")
-        if bill["STATE"] == "Reversed":
-            raise refuse(INVALID, f"Bill {bill['RECORDID']} is already reversed")
-        if bill["TOTALPAID"]:
-            raise refuse(INVALID, f"Bill {bill['RECORDID']} has payments applied and cannot be reversed")
-        bill.update(STATE="Reversed", TOTALDUE=Decimal("0"), WHENMODIFIED=self.now)
-        return Outcome(key=bill["RECORDNO"])
+        return self._reverse(node, company, "APBILL", "Bill")
 
     def _fn_delete_aradjustment(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
-        adjustment = company.one("ARADJUSTMENT", "RECORDNO", node.get("key"))
+        return self._delete_adjustment(node, company, "ARADJUSTMENT")
+
+    @staticmethod
+    def _delete_adjustment(node: ET.Element, company: Company, obj: str) -> Outcome:
+        adjustment = company.one(obj, "RECORDNO", node.get("key"))
         if adjustment is None:
             raise refuse(INVALID, f"Adjustment {node.get('key')} does not exist")
-        company.remove("ARADJUSTMENT", adjustment["RECORDNO"])
+        company.remove(obj, adjustment["RECORDNO"])
         return Outcome(key=node.get("key"))
 
     # ---- reads
