@@ -5,12 +5,44 @@ wiring (a dataclass with `service` and `flow` fields) takes these from here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
 
-from sagebridge.connections.connect_flow import ConnectFlow
-from sagebridge.connections.lifecycle import ConnectionService
+from sagebridge.connections.connect_flow import ConnectFlow, ListBusinesses
+from sagebridge.connections.expiry import ExpiryWarnings
+from sagebridge.connections.lifecycle import ConnectionService, LeaseRefreshLock
 from sagebridge.connectors.base import AuthError
+from sagebridge.connectors.oauth import OAuthClient
+from sagebridge.security.oauth_state import StateSigner
+from sagebridge.security.secrets import IntegrationSecrets
+from sagebridge.security.tokens import TokenCipher
+from sagebridge.settings import Settings
+from sagebridge.store.aws import AwsClients
+from sagebridge.store.notifications import FailureSummary
+from sagebridge.store.store import Store
+
+
+def sign_in(
+    settings: Settings, *, provider: str, oauth: OAuthClient, store: Store, clients: AwsClients,
+    secrets: IntegrationSecrets, notify: Callable[[FailureSummary], Any], clock: Callable[[], datetime],
+    list_businesses: ListBusinesses, require_signed_link: bool, expiry_warnings: ExpiryWarnings | None = None,
+) -> tuple[ConnectionService, ConnectFlow]:
+    """A sign-in product's token lifecycle (sealed tokens, single-flight refresh, keep-alive) and its
+    connect flow (signed link, OAuth, the business picker `list_businesses` fills)."""
+    service = ConnectionService(
+        provider=provider, connections=store.connections, cipher=TokenCipher(clients.kms, settings.token_key_id),
+        oauth=oauth, lock=LeaseRefreshLock(store.leases), notify=notify, clock=clock,
+        expiry_warnings=expiry_warnings,
+    )
+    key = secrets.state_signing_key.get_secret_value()
+    flow = ConnectFlow(
+        service=service, states=store.oauth_states, tenants=store.tenants, signer=StateSigner(key),
+        link_key=key.encode(), list_businesses=list_businesses, clock=clock,
+        require_signed_link=require_signed_link, link_ttl=timedelta(minutes=settings.connect_link_ttl_minutes),
+    )
+    return service, flow
 
 
 class SignedInProduct:
@@ -37,4 +69,4 @@ class SignedInProduct:
         return self.service.disconnect(tenant_id)
 
 
-__all__ = ["SignedInProduct"]
+__all__ = ["SignedInProduct", "sign_in"]

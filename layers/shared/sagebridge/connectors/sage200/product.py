@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -28,8 +28,8 @@ from pydantic import SecretStr
 
 from sagebridge.connections.connect_flow import ConnectFlow
 from sagebridge.connections.expiry import ExpiryWarnings, days_left
-from sagebridge.connections.lifecycle import ConnectionService, LeaseRefreshLock
-from sagebridge.connections.signed_in import SignedInProduct
+from sagebridge.connections.lifecycle import ConnectionService
+from sagebridge.connections.signed_in import SignedInProduct, sign_in
 from sagebridge.connections.wiring import container_defaults, default_http_client
 from sagebridge.connectors.base import NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
@@ -45,9 +45,7 @@ from sagebridge.connectors.sage200.feed import Sage200Feed
 from sagebridge.connectors.sage200.oauth import PROVIDER, sage200_oauth_provider
 from sagebridge.connectors.sage200.settings import SECRET_KEYS, Sage200Secrets, Sage200Settings
 from sagebridge.domain.settings import TenantSettings
-from sagebridge.security.oauth_state import StateSigner
 from sagebridge.security.secrets import IntegrationSecrets
-from sagebridge.security.tokens import TokenCipher
 from sagebridge.settings import Settings
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.notifications import FailureSummary, Notifier
@@ -160,7 +158,6 @@ def build_sage200(
     oauth = OAuthClient(sage200_oauth_provider(product_settings), http,
                         ClientCredentials(credentials.client_id, credentials.client_secret), clock=clock)
     holder: dict[str, Sage200] = {}
-    key = secrets.state_signing_key.get_secret_value()
 
     def reconnect_link(tenant_id: str) -> str | None:
         # In AWS the API's own URL is only known per request; the warning then points at the status page.
@@ -168,16 +165,9 @@ def build_sage200(
 
     warnings = ExpiryWarnings(provider=PROVIDER, cursors=store.cursors, notify=notify,
                               reconnect_link=reconnect_link, label="Sage 200")
-    service = ConnectionService(
-        provider=PROVIDER, connections=store.connections, cipher=TokenCipher(clients.kms, settings.token_key_id),
-        oauth=oauth, lock=LeaseRefreshLock(store.leases), notify=notify, clock=clock, expiry_warnings=warnings,
-    )
-    flow = ConnectFlow(
-        service=service, states=store.oauth_states, tenants=store.tenants, signer=StateSigner(key),
-        link_key=key.encode(), list_businesses=lambda token: holder["s200"].list_sites(token),
-        clock=clock, require_signed_link=require_signed_link,
-        link_ttl=timedelta(minutes=settings.connect_link_ttl_minutes),
-    )
+    service, flow = sign_in(settings, provider=PROVIDER, oauth=oauth, store=store, clients=clients, secrets=secrets,
+                            notify=notify, clock=clock, require_signed_link=require_signed_link,
+                            list_businesses=lambda token: holder["s200"].list_sites(token), expiry_warnings=warnings)
     holder["s200"] = Sage200(settings=settings, product_settings=product_settings, store=store, service=service,
                              flow=flow, http=http, subscription_key=credentials.subscription_key, clock=clock,
                              sleep=sleep)

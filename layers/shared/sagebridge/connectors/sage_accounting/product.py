@@ -7,14 +7,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from sagebridge.connections.connect_flow import ConnectFlow
-from sagebridge.connections.lifecycle import ConnectionService, LeaseRefreshLock
-from sagebridge.connections.signed_in import SignedInProduct
+from sagebridge.connections.lifecycle import ConnectionService
+from sagebridge.connections.signed_in import SignedInProduct, sign_in
 from sagebridge.connections.wiring import DEFAULT_TIMEOUT, container_defaults, default_http_client
 from sagebridge.connectors.base import NotConnected
 from sagebridge.connectors.oauth import ClientCredentials, OAuthClient
@@ -25,9 +25,7 @@ from sagebridge.connectors.sage_accounting.feed import SageAccountingFeed
 from sagebridge.connectors.sage_accounting.oauth import PROVIDER, sage_accounting_provider
 from sagebridge.connectors.sage_accounting.settings import SECRET_KEYS, SageAccountingSecrets, SageAccountingSettings
 from sagebridge.domain.settings import TenantSettings
-from sagebridge.security.oauth_state import StateSigner
 from sagebridge.security.secrets import IntegrationSecrets
-from sagebridge.security.tokens import TokenCipher
 from sagebridge.settings import Settings
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.notifications import FailureSummary, Notifier
@@ -122,18 +120,10 @@ def build_sage_accounting(
         ClientCredentials(credentials.client_id, credentials.client_secret),
         clock=clock,
     )
-    service = ConnectionService(
-        provider=PROVIDER, connections=store.connections, cipher=TokenCipher(clients.kms, settings.token_key_id),
-        oauth=oauth, lock=LeaseRefreshLock(store.leases), notify=notify, clock=clock,
-    )
     holder: dict[str, SageAccounting] = {}
-    key = secrets.state_signing_key.get_secret_value()
-    flow = ConnectFlow(
-        service=service, states=store.oauth_states, tenants=store.tenants, signer=StateSigner(key),
-        link_key=key.encode(), list_businesses=lambda token: holder["sa"].list_businesses(token),
-        clock=clock, require_signed_link=require_signed_link,
-        link_ttl=timedelta(minutes=settings.connect_link_ttl_minutes),
-    )
+    service, flow = sign_in(settings, provider=PROVIDER, oauth=oauth, store=store, clients=clients, secrets=secrets,
+                            notify=notify, clock=clock, require_signed_link=require_signed_link,
+                            list_businesses=lambda token: holder["sa"].list_businesses(token))
     holder["sa"] = SageAccounting(settings=settings, product_settings=product_settings, store=store,
                                   service=service, flow=flow, http=http, sleep=sleep, clock=clock)
     return holder["sa"]
