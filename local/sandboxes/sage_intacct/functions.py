@@ -199,34 +199,29 @@ class Functions:
         return Outcome(data=changed, attributes={"listtype": "objects", "count": len(changed)})
 
     def _update_CUSTOMER(self, company: Company, f: dict[str, Any]) -> dict[str, Any]:
-        key = str(f.get("CUSTOMERID") or "").strip()
-        found = company.one("CUSTOMER", "CUSTOMERID", key) if key else \
-            company.one("CUSTOMER", "RECORDNO", f.get("RECORDNO"))
+        return self._update_party(company, f, "CUSTOMER", "Customer", contact_links=("CONTACTINFO", "BILLTO", "SHIPTO"))
+
+    def _update_VENDOR(self, company: Company, f: dict[str, Any]) -> dict[str, Any]:
+        return self._update_party(company, f, "VENDOR", "Vendor")
+
+    def _update_party(self, company: Company, f: dict[str, Any], obj: str, word: str, *,
+                      contact_links: tuple[str, ...] = ()) -> dict[str, Any]:
+        """A CUSTOMER or VENDOR update, named by its ID field or RECORDNO; the contacts it links must exist."""
+        id_field = f"{obj}ID"
+        key = str(f.get(id_field) or "").strip()
+        found = company.one(obj, id_field, key) if key else company.one(obj, "RECORDNO", f.get("RECORDNO"))
         if found is None:
-            raise refuse(INVALID, f"Invalid Customer '{key or f.get('RECORDNO')}'", "",
-                         "Name an existing customer by CUSTOMERID or RECORDNO.")
+            raise refuse(INVALID, f"Invalid {word} '{key or f.get('RECORDNO')}'", "",
+                         f"Name an existing {word.lower()} by {id_field} or RECORDNO.")
         if "NAME" in f and not str(f.get("NAME") or "").strip():
             raise refuse(INVALID, "NAME cannot be blank")
-        for link in ("CONTACTINFO", "BILLTO", "SHIPTO"):
+        for link in contact_links:
             contact = (f.get(link) or {}).get("CONTACTNAME") if isinstance(f.get(link), dict) else None
             if contact and not company.one("CONTACT", "CONTACTNAME", contact):
                 raise refuse(INVALID, f"{link}: contact '{contact}' does not exist", "", "Create the contact first.")
-        record = _merged(found, {k: v for k, v in f.items() if k not in ("RECORDNO", "CUSTOMERID")})
+        record = _merged(found, {k: v for k, v in f.items() if k not in ("RECORDNO", id_field)})
         record["WHENMODIFIED"] = self.now
-        return company.replace("CUSTOMER", found["RECORDNO"], record)
-
-    def _update_VENDOR(self, company: Company, f: dict[str, Any]) -> dict[str, Any]:
-        key = str(f.get("VENDORID") or "").strip()
-        found = company.one("VENDOR", "VENDORID", key) if key else \
-            company.one("VENDOR", "RECORDNO", f.get("RECORDNO"))
-        if found is None:
-            raise refuse(INVALID, f"Invalid Vendor '{key or f.get('RECORDNO')}'", "",
-                         "Name an existing vendor by VENDORID or RECORDNO.")
-        if "NAME" in f and not str(f.get("NAME") or "").strip():
-            raise refuse(INVALID, "NAME cannot be blank")
-        record = _merged(found, {k: v for k, v in f.items() if k not in ("RECORDNO", "VENDORID")})
-        record["WHENMODIFIED"] = self.now
-        return company.replace("VENDOR", found["RECORDNO"], record)
+        return company.replace(obj, found["RECORDNO"], record)
 
     def _create_VENDOR(self, company: Company, f: dict[str, Any], undo: list[tuple[str, int]]) -> dict[str, Any]:
         vendor_id = str(f.get("VENDORID") or "").strip() or f"VEND-{company.next_recordno:05d}"
