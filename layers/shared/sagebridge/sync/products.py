@@ -103,10 +103,6 @@ class SageProducts:
             tenants.setdefault(provider, []).append(tenant.tenant_id)
         return tenants
 
-    def providers_in_use(self) -> set[Provider]:
-        """The products the enabled tenants use."""
-        return set(self.tenants_by_provider())
-
     def poll_tenant(self, tenant_id: str, outbox: DeliveryOutbox | None = None) -> TenantPoll:
         """The payment poll worker's job: one tenant's payments and catalog, through its own product
         (the same per-tenant poll the in-process loops use). A tenant disabled, removed or
