@@ -223,4 +223,18 @@ def invoke(logical_id: str, event: dict[str, Any], outputs: dict[str, Any] | Non
             timeshift.load_products()  # imported on first use otherwise, too late to be patched
             timeshift.patch_loaded_modules()  # the stack's clock was moved: Sage Bridge lives at its time
         context = LambdaContext(spec.logical_id, spec.memory_size, spec.timeout)
-        return handler(event, context)
+        try:
+            return handler(event, context)
+        finally:
+            _drop_unpublished_metrics()
+
+
+def _drop_unpublished_metrics() -> None:
+    # With metrics disabled (the quiet demo) Powertools keeps each invocation's values, and prints
+    # them all at once when one metric reaches 100 values; a Lambda container would have dropped them.
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    from sagebridge.observability import metrics
+
+    if is_metrics_disabled():
+        metrics.clear_metrics()

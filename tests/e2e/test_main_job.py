@@ -86,3 +86,17 @@ def test_a_quiet_stack_keeps_the_functions_info_logs_out_of_the_story(stack):
     from sagebridge.observability import logger
 
     assert stack.quiet and logger.log_level >= logging.WARNING
+
+
+def test_a_quiet_stack_prints_no_metric_lines_however_many_invocations(demo, capsys):
+    """`make demo` printed one CloudWatch metrics (EMF) line in the middle of its status section:
+    with metrics disabled Powertools kept every invocation's values and printed them all once one
+    metric reached 100 values. Each invocation now drops what it did not publish."""
+    from sagebridge.observability import metrics
+
+    poller = next(s for s in demo.stack.schedules() if s.function == "PaymentPollerFunction")
+    for _ in range(3):
+        demo.stack.fire(poller)
+        demo.stack.drain_queues()
+    assert not metrics.metric_set
+    assert '"_aws"' not in capsys.readouterr().out
