@@ -302,12 +302,15 @@ class Demo:
             currency = "USD" if product == "Sage Intacct" else "GBP"
             for event in (example_event("customer.upserted", currency=currency),
                           example_event("invoice.upserted", currency=currency),
+                          example_event("credit_note.upserted", currency=currency),
                           example_event("vendor.upserted", currency=currency),
-                          example_event("purchase_invoice.upserted", currency=currency)):
+                          example_event("purchase_invoice.upserted", currency=currency),
+                          example_event("refund.recorded", currency=currency)):
                 assert sender.send(event).status == 202, event["type"]
-            self.stack.drain_queues()  # the invoice reached a trigger status: exported at once
-            # The purchase side (not at a trigger status) now, as the next scheduled run would send it.
-            self.admin("POST", f"/{tenant_id}/exports", json={"run": "now", "kinds": ["vendor", "purchase_invoice"]})
+            self.stack.drain_queues()  # the invoice and credit note reached a trigger status: exported at once
+            # The purchase side and the refund (not at a trigger status) now, as the next scheduled run would.
+            self.admin("POST", f"/{tenant_id}/exports",
+                       json={"run": "now", "kinds": ["vendor", "purchase_invoice", "customer_refund"]})
             log = self.admin("GET", f"/{tenant_id}/log")["entries"]
             show("exported: " + ", ".join(f"{e['kind']} {e['host_id']} {e['outcome']}"
                                           + (f" ({e['reason']})" if e["outcome"] in ("skipped", "failed") else "")
@@ -322,8 +325,11 @@ class Demo:
             self.stack.drain_queues()
             for received in self.host.delivered()[before:]:
                 data = (received.event or {}).get("data", {})
-                show(f"host app received {received.event_type:<26} document="
-                     f"{(data.get('invoice') or {}).get('host_id')} outstanding={data.get('outstanding_amount')}")
+                document = data.get("invoice") or data.get("credit_note") or data.get("document") or data
+                reasons = "; ".join(r["message"] for r in data.get("reasons", []))  # document.skipped
+                detail = f"outstanding={data['outstanding_amount']}" if "outstanding_amount" in data else reasons
+                show(f"host app received {received.event_type:<26} {document.get('kind')} {document.get('host_id')} "
+                     f"{detail}")
 
     def status(self) -> None:
         say("Tenant status through the operators' CLI (sagebridge status)")

@@ -69,13 +69,24 @@ def test_intacct_and_sage200_tenants_take_the_same_doors(demo):
 
     before = len(demo.host.delivered())
     demo.other_products()
+    # A purchase invoice and a refund on each product: Sage 200 posts the refund against the credit
+    # note; Intacct's XML gateway has no customer refund, so it is skipped with the reason, and the host told.
+    refund = {INTACCT_TENANT: "skipped", SAGE200_TENANT: "created"}
     for tenant_id in (INTACCT_TENANT, SAGE200_TENANT):
         log = demo.admin("GET", f"/{tenant_id}/log")["entries"]
-        assert {(e["kind"], e["outcome"]) for e in log} == {("customer", "created"), ("sales_invoice", "created"),
-                                                            ("vendor", "created"), ("purchase_invoice", "created")}
+        assert {(e["kind"], e["outcome"]) for e in log} == {
+            ("customer", "created"), ("sales_invoice", "created"), ("sales_credit_note", "created"),
+            ("vendor", "created"), ("purchase_invoice", "created"), ("customer_refund", refund[tenant_id])}
         assert demo.admin("GET", f"/{tenant_id}/mappings/health")["ok"], tenant_id
-    part_paid = [r for r in demo.host.delivered()[before:] if r.event_type == "invoice.part_paid"]
+    delivered = demo.host.delivered()[before:]
+    part_paid = [r for r in delivered if r.event_type == "invoice.part_paid"]
     assert [Decimal(r.event["data"]["outstanding_amount"]) for r in part_paid] == [Decimal("70.00")] * 2
+    refunded = [r.event["data"] for r in delivered if r.event_type == "credit_note.refunded"]
+    assert [(d["credit_note"]["host_id"], Decimal(d["outstanding_amount"])) for d in refunded] == [
+        ("CN-301", Decimal("0.00"))]
+    skipped = [r.event["data"] for r in delivered if r.event_type == "document.skipped"]
+    assert [(d["kind"], d["host_id"]) for d in skipped] == [("customer_refund", "REF-12")]
+    assert "record the refund in Intacct" in skipped[0]["reasons"][0]["message"]
 
 
 
