@@ -104,3 +104,19 @@ def test_defect_17_a_login_whose_base_currency_intacct_cannot_tell_is_refused_wi
     # An entity-scoped login names its own currency: no setting needed.
     answer = intacct_tenant.call("POST", path, {**login, "entity_id": "200"})
     assert answer.status == 200, answer.text
+
+
+def test_a_company_another_tenant_holds_is_refused_until_that_tenant_disconnects(intacct_tenant):
+    """Two tenants on one set of books take each other's documents for their own (going live
+    adopts by number, then one changes or voids the other's). The second login is refused."""
+    login = {"company_id": DEFAULT_COMPANY, "user_id": DEFAULT_USER, "user_password": DEFAULT_PASSWORD}
+    assert intacct_tenant.call("POST", "/admin/tenants/zuper-co/login-connection", login).status == 200
+    assert intacct_tenant.call("POST", "/admin/tenants", {"tenant_id": "zuper-two",
+                                                          "settings": {"provider": "sage_intacct"}}).status == 201
+
+    refused = intacct_tenant.call("POST", "/admin/tenants/zuper-two/login-connection", login)
+    assert refused.status == 409 and "already connected to tenant zuper-co" in refused.json["message"]
+    assert intacct_tenant.store.connections.find("zuper-two", "sage_intacct") is None
+
+    assert intacct_tenant.call("DELETE", "/admin/tenants/zuper-co/connection").status in (200, 204)
+    assert intacct_tenant.call("POST", "/admin/tenants/zuper-two/login-connection", login).status == 200

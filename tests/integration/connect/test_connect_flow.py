@@ -205,3 +205,23 @@ def test_defect_14_reconnecting_to_a_different_business_needs_an_operator_link_a
     assert world.sa.service.find(TENANT).business_name == "Southside Motors Ltd"
     changed = [r for r in caplog.records if r.getMessage() == "connect_business_changed"]
     assert len(changed) == 1 and changed[0].previous_business_id == first.business_id
+
+
+def test_a_business_another_tenant_holds_is_refused_until_that_tenant_disconnects(world, browser, caplog):
+    """Known since issue 15: two tenants on one Sage business each took the other's documents for
+    their own (matched by number when going live), so tenant B could change or void tenant A's live
+    invoice. Connecting a business another tenant holds is refused; the other tenant is not named."""
+    world.sa.store.tenants.create("bravo", {"provider": "sage_accounting"})
+    assert "successfully" in browser.callback(browser.consent(location(browser.start())))["body"]
+    held = world.sa.service.find(TENANT)
+
+    refused = browser.callback(browser.consent(location(browser.start("bravo"))))
+    assert refused["statusCode"] == 409
+    assert "already linked to another account" in unescape(refused["body"]) and TENANT not in refused["body"]
+    assert world.sa.service.find("bravo") is None
+    assert world.sa.service.find(TENANT).version == held.version
+    assert any(getattr(r, "held_by", None) == [TENANT] for r in caplog.records)
+
+    assert world.sa.disconnect(TENANT)
+    assert "successfully" in browser.callback(browser.consent(location(browser.start("bravo"))))["body"]
+    assert world.sa.service.find("bravo").business_id == held.business_id

@@ -58,7 +58,7 @@ class FlowResult:
     status: int
     kind: str  # redirect | success | choose_business | denied | code_rejected | state_tampered |
     #            state_expired | state_reused | unknown_tenant | link_invalid | link_used |
-    #            business_change_refused | no_business | error
+    #            business_change_refused | business_held | no_business | error
     title: str = ""
     message: str = ""
     location: str | None = None
@@ -313,6 +313,8 @@ class ConnectFlow:
                              f"\u201c{linked}\u201d, or, to move this account to another business, ask your "
                              "administrator for a connect link that allows changing the business.")
             logger.warning("connect_business_changed", extra=change)
+        if refused := self._held_by_another(tenant_id, str(business["id"]), name):
+            return refused
         try:
             self._service.store_new_connection(tenant_id, tokens, business_id=str(business["id"]), business_name=name)
         except ConflictError:
@@ -320,6 +322,22 @@ class ConnectFlow:
                          "The connection changed while we were saving it. Please start again.")
         return _page(200, "success", "Link to Sage established successfully",
                      f"Your account is now linked to the Sage business \u201c{name}\u201d. You can close this page.")
+
+    def _held_by_another(self, tenant_id: str, business_id: str, name: str) -> FlowResult | None:
+        """Refuse a business another tenant already holds: both would export into the same books,
+        and each would take the other's documents for its own (matched by number when going live,
+        then changed or voided by the wrong tenant). The other tenant is named in the log only."""
+        others = self._service.others_on(tenant_id, business_id, (t.tenant_id for t in self._tenants.iter_all()))
+        if not others:
+            return None
+        logger.warning("connect_business_held_by_another_tenant",
+                       extra={"tenant_id": tenant_id, "provider": self.provider, "business_id": business_id,
+                              "held_by": [r.tenant_id for r in others]})
+        return _page(409, "business_held", "Sage was not connected",
+                     f"The Sage business “{name}” is already linked to another account in this app, "
+                     "and two accounts exporting into the same books would post each other's documents. "
+                     "Nothing was changed. Sign in again and choose another business, or ask your "
+                     "administrator to disconnect the other account first.")
 
     @staticmethod
     def _state_page(reason: str) -> FlowResult:

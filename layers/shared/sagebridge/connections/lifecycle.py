@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -135,6 +135,11 @@ class ConnectionService:
 
     def find(self, tenant_id: str) -> ConnectionRecord | None:
         return self._connections.find(tenant_id, self.provider)
+
+    def others_on(self, tenant_id: str, business_id: str, tenant_ids: Iterable[str]) -> list[ConnectionRecord]:
+        """The other tenants' connections to this business (see ConnectFlow: one business, one tenant)."""
+        return [r for r in self._connections.of_business(self.provider, business_id, tenant_ids)
+                if r.tenant_id != tenant_id]
 
     def is_connected(self, tenant_id: str) -> bool:
         """For the scheduler: False for never connected, expired (dead grant) or revoked tenants,

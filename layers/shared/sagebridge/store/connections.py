@@ -4,6 +4,7 @@ ConflictError and re-reads the winner's tokens instead of spending a refresh tok
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from sagebridge.store import keys
@@ -50,6 +51,12 @@ class Connections:
             self._table.write(put(item, condition="#v = :expected", names={"#v": "version"},
                                   values={":expected": expected_version}, what=what))
         return saved
+
+    def of_business(self, provider: str, business_id: str, tenant_ids: Iterable[str]) -> list[ConnectionRecord]:
+        """The connections (any status) of `tenant_ids` to this Sage business: one batch read per
+        100 tenants, for the rare moment someone connects."""
+        found = self._table.batch_get([(keys.tenant_pk(t), keys.connection_sk(provider)) for t in tenant_ids])
+        return [r for r in map(_record, found) if r.business_id == business_id]
 
     def delete(self, tenant_id: str, provider: str) -> None:
         """Disconnect: forget the tokens (revoking them at Sage is the caller's job). Idempotent."""
