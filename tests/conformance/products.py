@@ -250,7 +250,8 @@ SAGE_INTACCT = ProductRow(
         "ledger_mappings": {"SALES": "4100", "PARTS": "4200"},
         "default_sales_ledger_account_id": "4000", "default_purchase_ledger_account_id": "5000",
         "receipt_bank_account_id": "BOA-OPS",
-        "intacct": {"location_id": "100", "department_id": "SVC", "location_custom_field": si.LOCATION_FIELD,
+        "intacct": {"location_id": "100", "department_id": "SVC", "class_id": "FIELD",
+                    "location_custom_field": si.LOCATION_FIELD, "bill_location_custom_field": si.LOCATION_FIELD,
                     "host_location": "Leeds depot",
                     # input VAT on bills and vendor credit memos: the Purchase tax details
                     "purchase_tax_mappings": {"S": "Purchase Tax Standard", "R": "Purchase Tax Reduced"}}},

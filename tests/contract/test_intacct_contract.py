@@ -52,12 +52,14 @@ from sagebridge.domain import (
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.remote import MoneyKind
 
-# Dimensions on every line and the host's location on invoices, as a tenant sets them.
+# Dimensions (location, department, class) on every line and the host's location on invoices and
+# bills, as a tenant sets them.
 SETTINGS = TenantSettings(provider="sage_intacct", tax_mappings={"S": "Sales Tax Standard"},
                           default_sales_ledger_account_id="4000", ledger_mappings={"PARTS": "4100"},
                           default_purchase_ledger_account_id="5000", receipt_bank_account_id="BOA-OPS",
-                          intacct={"location_id": "100", "department_id": "SVC",
+                          intacct={"location_id": "100", "department_id": "SVC", "class_id": "FIELD",
                                    "location_custom_field": LOCATION_FIELD, "host_location": "Leeds depot",
+                                   "bill_location_custom_field": LOCATION_FIELD,
                                    "purchase_tax_mappings": {"S": "Purchase Tax Standard"}})
 XSD = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "sage-intacct" / "api-v3.0.xsd"
 
@@ -212,6 +214,28 @@ def test_every_request_the_client_sends_validates_against_the_xsd(recorded, sche
                          "create_aradjustment", "reverse_invoice", "delete_aradjustment", "create_bill",
                          "reverse_bill", "create_apadjustment", "delete_apadjustment"}
     assert len(sent) > 30
+
+
+def test_every_document_line_sent_carries_the_tenant_s_dimensions_and_validates(recorded, schema):
+    sandbox, connector, sent = recorded
+    _scenario(connector, sandbox)
+    kinds, custom = set(), {}
+    for body in sent:
+        root = ElementTree.fromstring(body)
+        for document in (c for f in root.iter("function") for c in f
+                         if c.tag in ("create_invoice", "create_aradjustment", "create_bill", "create_apadjustment")):
+            kinds.add(document.tag)
+            lines = list(document.iter("lineitem"))
+            assert lines and all((li.findtext("locationid"), li.findtext("departmentid"), li.findtext("classid"))
+                                 == ("100", "SVC", "FIELD") for li in lines), document.tag
+            custom[document.tag] = document.findtext("customfields/customfield/customfieldname")
+        assert schema.is_valid(body.decode())
+    assert kinds == {"create_invoice", "create_aradjustment", "create_bill", "create_apadjustment"}
+    # the host location: on invoices and bills (create_aradjustment has no customfields in the xsd)
+    assert custom["create_invoice"] == custom["create_bill"] == LOCATION_FIELD
+    assert custom["create_aradjustment"] is None
+    [bill] = sandbox.accountant().find("APBILL", "RECORDID", "BILL-00001")
+    assert bill[LOCATION_FIELD] == "Leeds depot"
 
 
 def test_writes_are_unique_with_a_stable_controlid_and_reads_are_not(recorded):

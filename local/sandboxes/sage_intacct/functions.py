@@ -349,8 +349,8 @@ class Functions:
                              f"Account '{account}' is not valid.", "Pick an account from the chart of accounts.")
             line = {"ACCOUNTNO": account, "AMOUNT": money(node.findtext("amount"), f"line {number} amount"),
                     "ENTRYDESCRIPTION": node.findtext("memo") or ""}
-            for tag, obj, key in (("locationid", "LOCATION", "LOCATIONID"), ("departmentid", "DEPARTMENT",
-                                                                             "DEPARTMENTID")):
+            for tag, obj, key in (("locationid", "LOCATION", "LOCATIONID"),
+                                  ("departmentid", "DEPARTMENT", "DEPARTMENTID"), ("classid", "CLASS", "CLASSID")):
                 value = (node.findtext(tag) or "").strip()
                 if value:
                     if not company.one(obj, key, value):

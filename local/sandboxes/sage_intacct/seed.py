@@ -1,5 +1,6 @@
 """What a new sandbox company holds: a small US chart of accounts, a bank account, locations,
-departments, sales and purchase tax details, the host-location custom field on invoices, items and customers."""
+departments, classes, sales and purchase tax details, the host-location custom field on invoices and bills,
+items and customers."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ ITEMS = (("LAB-HOUR", "Labour per hour", "Non-Inventory", Decimal("85.00")),
          ("OIL-5W30", "Engine oil 5W-30 (5 l)", "Inventory", Decimal("42.50")),
          ("MOT", "Annual inspection", "Non-Inventory (Sales only)", Decimal("54.85")))
 LOCATION_FIELD = "HOST_LOCATION"
+CLASSES = (("FIELD", "Field service"), ("WORKSHOP", "Workshop"))
 
 
 def seed_company(company: Company, now: dt.datetime) -> None:
@@ -38,6 +40,8 @@ def seed_company(company: Company, now: dt.datetime) -> None:
         add("LOCATIONENTITY", LOCATIONID=entity, NAME=f"Entity {entity}", CURRENCY=company.base_currency)
     for department, title in (("SVC", "Service"), ("PARTS", "Parts")):
         add("DEPARTMENT", DEPARTMENTID=department, TITLE=title)
+    for class_id, name in CLASSES:
+        add("CLASS", CLASSID=class_id, NAME=name)
     for detail, value in TAX_DETAILS:
         add("TAXDETAIL", DETAILID=detail, DESCRIPTION=detail, VALUE=value, TAXTYPE="Sale", GLACCOUNT="2200")
     for detail, value in PURCHASE_TAX_DETAILS:
@@ -51,4 +55,6 @@ def seed_company(company: Company, now: dt.datetime) -> None:
         add("CUSTOMER", CUSTOMERID=customer_id, NAME=name,
             DISPLAYCONTACT={"PRINTAS": name, "COMPANYNAME": name, "EMAIL1": email},
             CONTACTINFO={"CONTACTNAME": f"{name} ({customer_id})"})
-    company.custom_fields.setdefault("ARINVOICE", set()).add(LOCATION_FIELD)
+    # A custom field belongs to one object: invoices and bills each have their own.
+    for obj in ("ARINVOICE", "APBILL"):
+        company.custom_fields.setdefault(obj, set()).add(LOCATION_FIELD)

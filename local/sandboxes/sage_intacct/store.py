@@ -34,6 +34,7 @@ INDEXED: dict[str, tuple[str, ...]] = {
     # entity's base currency (Intacct's Entity object), which is how a login learns its base currency.
     "LOCATIONENTITY": ("LOCATIONID",),
     "DEPARTMENT": ("DEPARTMENTID",),
+    "CLASS": ("CLASSID",),
 }
 OBJECTS = tuple(INDEXED)
 # Query filters compare text as written, as Intacct documents; False is the old lenient knob. (The

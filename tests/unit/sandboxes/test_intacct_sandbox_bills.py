@@ -125,3 +125,58 @@ def test_a_bill_tax_line_on_a_sales_tax_account_is_refused(gateway):
     with pytest.raises(RecordInvalid, match="sales tax account '2200'"):
         client.execute(_bill("V1", "BILL-5", ("5000", "40.00"), ("2200", "8.00")), unique=True)
     assert sandbox.accountant().count_by_reference("APBILL") == {}
+
+
+def _with_dimensions(tag: str, party: str, number_tag: str, items_tag: str, number: str, *,
+                     department: str = "SVC", class_id: str = "FIELD", custom: str | None = None) -> Function:
+    """create_invoice / create_aradjustment / create_bill / create_apadjustment with one line that
+    names every dimension, in api-v3.0.xsd's lineitem order."""
+    doc = element(tag)
+    sub(doc, f"{party}id", "V1" if party == "vendor" else "ACME")
+    _date(doc, "datecreated", 2)
+    if tag in ("create_invoice", "create_bill"):
+        _date(doc, "datedue", 31)
+    sub(doc, number_tag, number)
+    if custom:
+        field = sub(sub(doc, "customfields"), "customfield")
+        sub(field, "customfieldname", custom)
+        sub(field, "customfieldvalue", "Leeds depot")
+    line = sub(sub(doc, items_tag), "lineitem")
+    for child, value in (("glaccountno", "5000"), ("amount", "10.00"), ("locationid", "100"),
+                         ("departmentid", department), ("classid", class_id)):
+        sub(line, child, value)
+    return Function(f"{tag}-{number}", doc)
+
+
+DOCUMENTS = [("create_invoice", "customer", "invoiceno", "invoiceitems", "ARINVOICE"),
+             ("create_aradjustment", "customer", "adjustmentno", "aradjustmentitems", "ARADJUSTMENT"),
+             ("create_bill", "vendor", "billno", "billitems", "APBILL"),
+             ("create_apadjustment", "vendor", "adjustmentno", "apadjustmentitems", "APADJUSTMENT")]
+
+
+@pytest.mark.parametrize(("tag", "party", "number_tag", "items_tag", "obj"), DOCUMENTS)
+def test_every_document_line_keeps_its_class_and_department_and_refuses_ones_intacct_does_not_hold(
+        gateway, tag, party, number_tag, items_tag, obj):
+    sandbox, client = gateway
+    client.execute(_vendor("V1", "Acme Parts", "ap@acme.example"), unique=True)
+    client.execute(_with_dimensions(tag, party, number_tag, items_tag, "D-1"), unique=True)
+    [held] = sandbox.accountant().find(obj, "RECORDID", "D-1")
+    [line] = held[f"{obj}ITEMS"][f"{obj}ITEM"]
+    assert (line["LOCATIONID"], line["DEPARTMENTID"], line["CLASSID"]) == ("100", "SVC", "FIELD")
+    with pytest.raises(RecordInvalid, match="classid 'NOPE' is not valid"):
+        client.execute(_with_dimensions(tag, party, number_tag, items_tag, "D-2", class_id="NOPE"), unique=True)
+    with pytest.raises(RecordInvalid, match="departmentid 'NOPE' is not valid"):
+        client.execute(_with_dimensions(tag, party, number_tag, items_tag, "D-3", department="NOPE"), unique=True)
+    assert sorted(sandbox.accountant().count_by_reference(obj)) == ["D-1"]
+
+
+def test_a_bill_takes_the_custom_field_defined_on_apbill_and_refuses_one_that_is_not(gateway):
+    sandbox, client = gateway
+    client.execute(_vendor("V1", "Acme Parts", "ap@acme.example"), unique=True)
+    client.execute(_with_dimensions("create_bill", "vendor", "billno", "billitems", "B-1", custom="HOST_LOCATION"),
+                   unique=True)
+    [held] = sandbox.accountant().find("APBILL", "RECORDID", "B-1")
+    assert held["HOST_LOCATION"] == "Leeds depot"
+    with pytest.raises(RecordInvalid, match="Custom field 'DEPOT' does not exist on APBILL"):
+        client.execute(_with_dimensions("create_bill", "vendor", "billno", "billitems", "B-2", custom="DEPOT"),
+                       unique=True)

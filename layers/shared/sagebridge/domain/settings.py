@@ -80,14 +80,17 @@ class CatalogImport(BaseModel):
 
 
 class IntacctSettings(BaseModel):
-    """Sage Intacct only: the dimensions every AR line posts with, and the invoice custom field
-    that carries the host's location (as Zuper does). Ids are the company's own (LOCATIONID...)."""
+    """Sage Intacct only: the dimensions every document line posts with, and the invoice (and bill)
+    custom field that carries the host's location (as Zuper does). Ids are the company's own (LOCATIONID...)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     location_id: OptionalSageId = None  # LOCATIONID on every line (required in multi-entity companies)
     department_id: OptionalSageId = None  # DEPARTMENTID on every line
+    class_id: OptionalSageId = None  # CLASSID on every line
     location_custom_field: OptionalSageId = None  # e.g. HOST_LOCATION: a text custom field on invoices
+    # The same on AP bills: Intacct defines each custom field on one object, so APBILL's has its own name.
+    bill_location_custom_field: OptionalSageId = None
     host_location: Annotated[str, Field(min_length=1, max_length=200)] | None = None  # its value
     # Host tax code -> TAXDETAIL id with TAXTYPE Purchase: where a bill's or vendor credit memo's
     # input tax posts (tax_mappings name the Sale details, whose GL account is output tax).

@@ -233,3 +233,74 @@ def test_a_record_is_the_same_document_by_number_customer_total_and_date():
     assert not m.is_same_document(record, reference="INV-1", contact_id="C2", total=D("12"))
     assert not m.is_same_document(record, reference="INV-1", contact_id=None, total=D("12.01"))
     assert not m.is_same_document(record, reference="INV-1", contact_id=None, total=D("12"), on=date(2025, 3, 2))
+
+
+# ------------------------------------------------------------------ dimensions on every line, refunds
+
+CLASSED = _purchases(TenantSettings.model_validate({**DIMENSIONS.model_dump(), "intacct": {
+    **(DIMENSIONS.intacct.model_dump() if DIMENSIONS.intacct else {}), "class_id": "FIELD",
+    "bill_location_custom_field": "BILL_LOCATION"}}), S="Input Standard")
+KINDS = [(SalesInvoice, "create_invoice"), (SalesCreditNote, "create_aradjustment"),
+         (PurchaseInvoice, "create_bill"), (PurchaseCreditNote, "create_apadjustment")]
+
+
+@pytest.mark.parametrize(("model", "tag"), KINDS)
+def test_every_line_of_every_kind_carries_location_department_and_class_in_schema_order(model, tag):
+    mapped = m.document_body(_doc(model, lines=[{"description": "Pads", "unit_price": "40", "tax_code": "S"},
+                                                {"description": "Call-out", "unit_price": "5"}]),
+                             contact_id="C1", settings=CLASSED, taxes=TAXES, business_currency="USD")
+    [function] = m.functions(mapped.body, "k")
+    assert function.body.tag == tag
+    lines = list(function.body.iter("lineitem"))
+    assert len(lines) == 3  # two host lines and the tax line, each with the tenant's dimensions
+    for li in lines:
+        assert [c.tag for c in li] == ["glaccountno", "amount", "memo", "locationid", "departmentid", "classid"]
+        assert (li.findtext("locationid"), li.findtext("departmentid"), li.findtext("classid")) == \
+            ("100", "SVC", "FIELD")
+
+
+def test_no_class_is_sent_when_the_tenant_maps_none():
+    mapped = m.document_body(_doc(SalesInvoice, lines=[{"description": "x", "unit_price": "10"}]),
+                             contact_id="C1", settings=DIMENSIONS, taxes=TAXES, business_currency="USD")
+    [function] = m.functions(mapped.body, "k")
+    assert function.body.find("invoiceitems/lineitem/classid") is None
+
+
+@pytest.mark.parametrize(("model", "field"), [(SalesInvoice, "HOST_LOCATION"), (PurchaseInvoice, "BILL_LOCATION"),
+                                              (SalesCreditNote, None), (PurchaseCreditNote, None)])
+def test_the_host_location_goes_in_each_object_s_own_custom_field(model, field):
+    mapped = m.document_body(_doc(model, lines=[{"description": "x", "unit_price": "10"}]),
+                             contact_id="C1", settings=CLASSED, taxes=TAXES, business_currency="USD")
+    [function] = m.functions(mapped.body, "k")
+    custom = [(c.findtext("customfieldname"), c.findtext("customfieldvalue"))
+              for c in function.body.findall("customfields/customfield")]
+    assert custom == ([(field, "Austin depot")] if field else [])
+
+
+def test_a_bill_without_its_own_custom_field_name_carries_no_location_field():
+    mapped = m.document_body(_doc(PurchaseInvoice, lines=[{"description": "x", "unit_price": "10"}]),
+                             contact_id="V1", settings=_purchases(DIMENSIONS), taxes=TAXES, business_currency="USD")
+    [function] = m.functions(mapped.body, "k")
+    assert function.body.find("customfields") is None  # the invoice's field name is not APBILL's
+
+
+def test_a_refund_is_refused_with_the_one_reason_that_says_what_to_do_and_why():
+    from sagebridge.connectors.sage_intacct.mapper import NOT_EXPORTED
+    from sagebridge.domain import CustomerRefund
+
+    refund = CustomerRefund.model_validate({"host_id": "R1", "party_id": "C1", "payment_date": "2025-03-04",
+                                            "currency": "USD", "amount": "30"})
+    body = m.payment_body(refund, contact_id="C1", allocations=[], bank_account_id="B", settings=PLAIN,
+                          business_currency="USD")
+    reason = m.refusal(body)
+    assert reason == NOT_EXPORTED[DocumentKind.CUSTOMER_REFUND] == m.NOT_EXPORTED[DocumentKind.CUSTOMER_REFUND]
+    assert "XML API" in reason and "has no customer refund" in reason  # why
+    assert "record the refund in Intacct as an AR refund" in reason  # what to do
+
+
+def test_a_payment_of_nothing_is_refused_as_no_money_moved_not_as_a_refund():
+    offset = _receipt(amount="0", allocations=[{"kind": "sales_invoice", "host_id": "I1", "amount": "12"},
+                                               {"kind": "sales_credit_note", "host_id": "N1", "amount": "12"}])
+    body = m.payment_body(offset, contact_id="C1", allocations=[], bank_account_id="B",
+                          settings=PLAIN, business_currency="USD")
+    assert m.refusal(body) == m.NO_MONEY_MOVED

@@ -39,6 +39,7 @@ from sagebridge.connectors.sage_intacct.mapper import (
     CONTACT_NAME_MAX,
     CREDIT_MEMO_NOT_APPLIED,
     NOT_EXPORTED,
+    REFUND_NOT_EXPORTED,
     TaxDetail,
     controlid,
     tax_record,
@@ -70,7 +71,9 @@ DEFAULT_METHOD = "EFT"
 TOTALS_FROM_LINES = True
 LOCKED = "is locked in Sage Intacct (not editable there), so Intacct will not let it be changed"
 DAILY_RATE = "Intacct Daily Rate"  # the exchange rate type when the host gives no rate
-REFUND_REFUSED = "customer refunds are not exported to Sage Intacct by Sage Bridge"
+REFUND_REFUSED = REFUND_NOT_EXPORTED  # one reason, whether the engine or the body refuses a refund
+NO_MONEY_MOVED = ("Sage Intacct: a payment of 0 moved no money, so there is no receipt to post "
+                  "(apply the credit memo to its invoice in Intacct)")
 NOT_APPLIED_IN_FULL = ("Sage Intacct: a receipt must be applied in full to exported invoices "
                        "(an over- or unallocated payment is not exported)")
 
@@ -230,7 +233,9 @@ class PostingOptions:
 
     location_id: str | None = None
     department_id: str | None = None
+    class_id: str | None = None
     location_custom_field: str | None = None
+    bill_location_custom_field: str | None = None
     host_location: str | None = None
 
     @classmethod
@@ -238,8 +243,15 @@ class PostingOptions:
         options = settings.intacct if settings is not None else None
         if options is None:
             return cls()
-        return cls(location_id=options.location_id, department_id=options.department_id,
-                   location_custom_field=options.location_custom_field, host_location=options.host_location)
+        return cls(location_id=options.location_id, department_id=options.department_id, class_id=options.class_id,
+                   location_custom_field=options.location_custom_field,
+                   bill_location_custom_field=options.bill_location_custom_field, host_location=options.host_location)
+
+    def host_location_field(self, custom_field: str | None) -> dict[str, Any] | None:
+        """`customfields` carrying the host's location in the object's own custom field (None: not set)."""
+        if not custom_field or not self.host_location:
+            return None
+        return {"customfield": {"customfieldname": custom_field, "customfieldvalue": self.host_location}}
 
 
 # ------------------------------------------------------------------------------------------- customers
@@ -325,9 +337,11 @@ def contact_matches(record: RemoteRecord, party: Party) -> bool:
 
 
 def _line_item(account: str, amount: Decimal, memo: str, options: PostingOptions) -> dict[str, Any]:
-    # Schema order: glaccountno, amount, memo, locationid, departmentid.
+    # api-v3.0.xsd `lineitem` order (the same element on invoices, AR adjustments, bills and AP
+    # adjustments): glaccountno, amount, memo, locationid, departmentid, ... classid.
     return {"glaccountno": account, "amount": amount, "memo": memo[:TEXT_MAX] if memo else None,
-            "locationid": options.location_id or None, "departmentid": options.department_id or None}
+            "locationid": options.location_id or None, "departmentid": options.department_id or None,
+            "classid": options.class_id or None}
 
 
 def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings, taxes: SharedTaxTable,
@@ -379,24 +393,23 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
         else:
             currency["exchratetype"] = DAILY_RATE
     if kind is DocumentKind.SALES_INVOICE:
-        custom = None
-        if options.location_custom_field and options.host_location:
-            custom = {"customfield": {"customfieldname": options.location_custom_field,
-                                      "customfieldvalue": options.host_location}}
         fields: dict[str, Any] = {
             "customerid": contact_id, "datecreated": _legacy_date(doc.document_date),
             "datedue": _legacy_date(doc.due_date or doc.document_date),  # no term: due on the date
-            "invoiceno": reference, "description": notes, **currency, "customfields": custom,
+            "invoiceno": reference, "description": notes, **currency,
+            "customfields": options.host_location_field(options.location_custom_field),
             "invoiceitems": {"lineitem": items},
         }
         function = _function("invoice", "create_invoice", fields)
     elif kind is DocumentKind.PURCHASE_INVOICE:
         # create_bill, in the XSD's order: vendorid, datecreated, datedue, billno, description,
-        # currency, billitems (the same lineitem as AR: account, amount, memo, location, department).
+        # currency, customfields (APBILL's own), billitems (the same lineitem as AR).
         fields = {
             "vendorid": contact_id, "datecreated": _legacy_date(doc.document_date),
             "datedue": _legacy_date(doc.due_date or doc.document_date),
-            "billno": reference, "description": notes, **currency, "billitems": {"lineitem": items},
+            "billno": reference, "description": notes, **currency,
+            "customfields": options.host_location_field(options.bill_location_custom_field),
+            "billitems": {"lineitem": items},
         }
         function = _function("bill", "create_bill", fields)
     elif kind is DocumentKind.PURCHASE_CREDIT_NOTE:
@@ -463,8 +476,10 @@ def payment_body(payment: Payment, *, contact_id: str, allocations: Iterable[tup
     }
     body: Body = {"functions": [_function("arpymt", "create", {"ARPYMT": fields})], "reference": reference,
                   "contact_id": contact_id, "date": payment.payment_date, "total_amount": total}
-    if payment.kind is not DocumentKind.CUSTOMER_PAYMENT or total == ZERO:
+    if payment.kind is not DocumentKind.CUSTOMER_PAYMENT:
         body["refused"] = REFUND_REFUSED
+    elif total == ZERO:
+        body["refused"] = NO_MONEY_MOVED
     elif total - settled > ZERO:
         body["refused"] = NOT_APPLIED_IN_FULL
     return body

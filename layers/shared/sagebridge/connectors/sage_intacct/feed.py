@@ -10,6 +10,9 @@ store).
 - items: ITEM, inventory items as products then non-inventory ones as services; customers: CUSTOMER;
   tax rates: TAXDETAIL (sales).
 - allocations: none (credit memos applied in Intacct show on the invoice's TOTALDUE only).
+- refunds: none. Intacct keeps a customer refund as its REST object accounts-receivable/customer-refund
+  (or, processed in AP, as a bill); the XML API documents no object to read one by, and ARPYMT holds
+  receipts against invoices and debit memos only (docs/mapping.md).
 """
 
 from __future__ import annotations

@@ -24,11 +24,16 @@ CONTACT_NAME_MAX = 100  # CONTACTNAME is unique per company and at most 100 char
 INVOICE_OBJECTS = {DocumentKind.SALES_INVOICE: "ARINVOICE", DocumentKind.SALES_CREDIT_NOTE: "ARADJUSTMENT",
                    DocumentKind.CUSTOMER_PAYMENT: "ARPYMT", DocumentKind.PURCHASE_INVOICE: "APBILL",
                    DocumentKind.PURCHASE_CREDIT_NOTE: "APADJUSTMENT"}
+# Intacct keeps customer refunds as its own AR refund record, which only its REST API and its screens
+# create (docs/mapping.md); the XML gateway (api-v3.0.xsd) Sage Bridge posts through has no function
+# or object for one. The one reason the host and the sync log get, whichever check refuses it.
+REFUND_NOT_EXPORTED = ("customer refunds are not exported to Sage Intacct: Intacct's XML API, which Sage Bridge "
+                       "posts through, has no customer refund; record the refund in Intacct as an AR refund "
+                       "(Accounts Receivable > Refunds) against the credit memo it pays out")
 # What this connector does not post at all, in words for the host and the sync log: the export
 # engine skips these (reason code not_supported) instead of sending them.
 NOT_EXPORTED: dict[RecordKind, str] = {
-    DocumentKind.CUSTOMER_REFUND: "customer refunds are not exported to Sage Intacct by Sage Bridge "
-                                  "(record the refund in Intacct)",
+    DocumentKind.CUSTOMER_REFUND: REFUND_NOT_EXPORTED,
 }
 VOID_STATES = frozenset({"Reversed", "Reversal", "Voided", "V"})
 DATE_FORMAT = "%m/%d/%Y"
@@ -284,6 +289,7 @@ __all__ = [
     "NOT_EXPORTED",
     "NO_TAX",
     "NO_TAX_RECORD",
+    "REFUND_NOT_EXPORTED",
     "TaxDetail",
     "controlid",
     "created_document",
