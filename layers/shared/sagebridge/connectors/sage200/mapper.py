@@ -335,6 +335,28 @@ def document_body(
     return MappedDocument(body=body, net=net, tax=tax, total=net + tax, reference=reference)
 
 
+# What reverses a posted transaction of each kind in Sage 200 (the desktop's Correct Transactions >
+# Reverse posts the opposite transaction and allocates the two to each other; the API has no such
+# operation, nor a cancel or delete, in sales.json or purchases.json).
+_WHAT_AND_OPPOSITE: dict[DocumentKind, tuple[str, str]] = {
+    DocumentKind.SALES_INVOICE: ("sales invoice", "a credit note"),
+    DocumentKind.SALES_CREDIT_NOTE: ("sales credit note", "an invoice"),
+    DocumentKind.PURCHASE_INVOICE: ("purchase invoice", "a purchase credit note"),
+    DocumentKind.PURCHASE_CREDIT_NOTE: ("purchase credit note", "a purchase invoice"),
+    DocumentKind.CUSTOMER_PAYMENT: ("receipt", "a refund (sales payment)"),
+    DocumentKind.CUSTOMER_REFUND: ("refund (sales payment)", "a receipt"),
+}
+
+
+def void_refusal(kind: DocumentKind) -> str:
+    """Why a host void of `kind` is not carried out in Sage 200, and what the accountant does there."""
+    what, opposite = _WHAT_AND_OPPOSITE.get(kind, (kind.value.replace("_", " "), "the opposite transaction"))
+    first = " first remove its allocations there (Amend Allocation), then" if kind in PAYMENT_TYPE else ""
+    return (f"voided in the host app, but a posted {what} cannot be voided or cancelled through the Sage 200 API, "
+            f"so nothing was changed in Sage 200; to cancel it,{first} reverse it in Sage 200 (Correct "
+            f"Transactions > Reverse), which posts {opposite} against it")
+
+
 def void_reason(doc: AnyDocument | None, host_id: str) -> str:
     what = f"{doc.number}" if doc is not None else host_id
     return f"Voided in the host app ({what})"
@@ -521,4 +543,5 @@ __all__ = [
     "spread_difference",
     "trader_key",
     "void_reason",
+    "void_refusal",
 ]
