@@ -11,8 +11,9 @@ What differs from Sage Accounting, and why the code below looks the way it does:
   between the host's header and the per-line sums goes on the largest item (ties: the first by code).
 - The header carries the host's own net and tax (what the customer was billed; validation has already
   held them within a penny of the per-line sums Sage would compute).
-- Posted transactions cannot be edited or voided through the API: a changed or voided document is a
-  skip with a reason ("post a credit note"), never a silent change.
+- Posted transactions cannot be edited or voided through the API: a changed document is a skip with
+  a reason ("post a credit note"), a voided one of any kind is refused without a request, its reason
+  saying how the accountant reverses it in Sage 200 (`void_refusal`); never a silent change.
 - No idempotency keys: an uncertain write is found again by `reference` (20 characters) in
   `sales_posted_transactions` (purchase invoices: `purchase_posted_transactions`); a customer or
   supplier by its `reference` (8 characters, unique in Sage 200).
