@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from .books import CREDIT_NOTE, INVOICE, RECEIPT, Books, money
+from .books import CREDIT_NOTE, INVOICE, RECEIPT, SALES_PAYMENT, Books, money
 
 if TYPE_CHECKING:
     from .app import Sage200Sandbox
 
-KINDS = {"sales_invoice": INVOICE, "sales_credit_note": CREDIT_NOTE, "receipt": RECEIPT}
+KINDS = {"sales_invoice": INVOICE, "sales_credit_note": CREDIT_NOTE, "receipt": RECEIPT, "refund": SALES_PAYMENT}
 
 
 class Accountant:
@@ -54,7 +54,8 @@ class Accountant:
         return rows if kind is None else [r for r in rows if r["trader_transaction_type"] == wanted[kind]]
 
     def posted(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Posted transactions, optionally of one kind ("sales_invoice", "sales_credit_note", "receipt")."""
+        """Posted transactions, optionally of one kind ("sales_invoice", "sales_credit_note", "receipt",
+        "refund": a sales payment)."""
         rows = self.list("sales_posted_transactions")
         return rows if kind is None else [r for r in rows if r["trader_transaction_type"] == KINDS[kind]]
 
@@ -96,6 +97,25 @@ class Accountant:
             self.books.post("sales_allocations", {"customer_id": invoice["customer_id"], "allocation_lines": [
                 {"posted_tran_id": invoice["id"], "value_to_allocate": value},
                 {"posted_tran_id": note["id"], "value_to_allocate": -value}]})
+
+    def remove_allocation(self, transaction_id: str | int) -> None:
+        """Amend Allocation in the desktop: the transaction's allocations are undone, so what it paid
+        (or credited) is outstanding again on both sides. The API cannot do this."""
+        with self.sandbox.lock:
+            self.books.unallocate(transaction_id)
+
+    def reverse(self, transaction_id: str | int) -> dict[str, Any]:
+        """Correct Transactions > Reverse in the desktop: the opposite transaction is posted and
+        allocated against this one (a refund against a receipt). Only an unallocated transaction."""
+        with self.sandbox.lock:
+            return self.books.reverse(transaction_id)
+
+    def cancel_receipt(self, receipt_id: str | int) -> dict[str, Any]:
+        """How an accountant takes back a receipt posted in error: its allocation removed, then reversed."""
+        with self.sandbox.lock:
+            if self.books.get("sales_posted_transactions", receipt_id)["document_allocated_value"] != 0:  # type: ignore[index]
+                self.books.unallocate(receipt_id)
+            return self.books.reverse(receipt_id)
 
     def change(self, collection: str, record_id: str | int, **fields: Any) -> dict[str, Any]:
         """Edit a record in place (a product's price, a tax code's name), as the desktop would."""

@@ -97,6 +97,9 @@ class Books:
         self.collections: dict[str, dict[int, dict[str, Any]]] = {}
         self._ids = itertools.count(1001)
         self._urns = itertools.count(50001)
+        # Each allocation session, as the desktop's Amend Allocation undoes it: (record, value, the
+        # session items it added to that record). Not served: the API shows only the items.
+        self._sessions: list[list[tuple[dict[str, Any], Decimal, list[dict[str, Any]]]]] = []
         self.seed_ids: dict[str, str] = {}
         self._seed()
 
@@ -397,7 +400,10 @@ class Books:
             raise BusinessRuleError("A transaction appears twice in the allocation.", "AllocationInvalid")
         when = _date_time(body.get("allocation_date"), self.clock.now().date().isoformat())
         now = self.now()
+        session: list[tuple[dict[str, Any], Decimal, list[dict[str, Any]]]] = []
         for record, value in entries:
+            added: list[dict[str, Any]] = []
+            session.append((record, value, added))
             record["document_outstanding_value"] = money(record["document_outstanding_value"] - value)
             record["document_allocated_value"] = money(record["document_allocated_value"] + value)
             record["base_allocated_value"] = record["document_allocated_value"]
@@ -412,14 +418,84 @@ class Books:
             for other, other_value in entries:
                 if other is record:
                     continue
-                record["allocation_session_items"].append({
+                added.append({
                     "user_name": "sage.bridge", "ledger_type": "LedgerTypeSales", "urn": other["urn"],
                     "allocation_date": when, "trader_transaction_type": other["trader_transaction_type"],
                     "reference": other["reference"], "value": other["document_gross_value"],
                     "allocation_value": other_value,
                 })
+            record["allocation_session_items"].extend(added)
             self._touch(record)
+        self._sessions.append(session)
         return copy.deepcopy(body)
+
+    # ---- what only the desktop does (the API has no operation for either)
+
+    def unallocate(self, record_id: str | int) -> None:
+        """Amend Allocation: every allocation session the sales transaction took part in is undone.
+        Each transaction of those sessions gets its allocated value back as outstanding, loses the
+        session items the allocation listed, gets an allocation history item of the opposite value
+        and a new `date_time_updated`."""
+        record = self.collections.get("sales_posted_transactions", {}).get(int(record_id))
+        if record is None:
+            raise BusinessRuleError(f"The transaction {record_id} does not exist.", "TransactionNotFound")
+        undone = [s for s in self._sessions if any(r is record for r, _, _ in s)]
+        if not undone:
+            raise BusinessRuleError(f"The transaction {record['reference']} is not allocated.", "NotAllocated")
+        when, now = _date_time(None, self.clock.now().date().isoformat()), self.now()
+        for session in undone:
+            self._sessions.remove(session)
+            for other, value, added in session:
+                other["document_outstanding_value"] = money(other["document_outstanding_value"] + value)
+                other["document_allocated_value"] = money(other["document_allocated_value"] - value)
+                other["base_allocated_value"] = other["document_allocated_value"]
+                other.pop("full_settlement_date", None)
+                other["allocation_session_items"] = [i for i in other["allocation_session_items"]
+                                                     if not any(i is a for a in added)]
+                other["allocation_history_items"].append({
+                    "id": next(self._ids), "trading_revaluation_allocation_entry_type": "AllocationEntryTypeAllocation",
+                    "entry_date": when, "allocation_value": -value, "nominal_updated": True,
+                    "exchange_rate": Decimal("1.000000"), "exchange_gain_loss": money(0),
+                    "date_time_created": now, "date_time_updated": now,
+                })
+                self._touch(other)
+
+    # What Correct Transactions > Reverse posts against each kind of sales transaction.
+    _OPPOSITE = {INVOICE: "sales_credit_notes", CREDIT_NOTE: "sales_invoices", RECEIPT: "sales_payments",
+                 SALES_PAYMENT: "sales_receipts"}
+
+    def reverse(self, record_id: str | int) -> dict[str, Any]:
+        """Correct Transactions > Reverse: posts the opposite transaction (a refund for a receipt, a
+        credit note for an invoice...) with the same values and reference, and allocates the two to
+        each other. Refused while the transaction is allocated (Amend Allocation first)."""
+        record = self.collections.get("sales_posted_transactions", {}).get(int(record_id))
+        if record is None:
+            raise BusinessRuleError(f"The transaction {record_id} does not exist.", "TransactionNotFound")
+        if record["document_allocated_value"] != 0:
+            raise BusinessRuleError(f"The transaction {record['reference']} is allocated; remove its allocation "
+                                    "first.", "TransactionAllocated")
+        resource = self._OPPOSITE[record["trader_transaction_type"]]
+        body: dict[str, Any] = {"customer_id": record["customer_id"], "reference": record["reference"],
+                                "transaction_date": record["transaction_date"]}
+        if resource in ("sales_receipts", "sales_payments"):
+            body.update({"bank_id": int(self.seed_ids["bank"]), "cheque_value": abs(record["document_gross_value"])})
+        else:
+            body.update({
+                "document_goods_value": abs(record["document_goods_value"]),
+                "document_tax_value": abs(record["document_tax_value"]),
+                "tax_analysis_items": [{"id": i["id"], "goods_amount": abs(i["goods_amount"]),
+                                        "tax_amount": abs(i["tax_amount"])} for i in record["tax_analysis_items"]],
+                "nominal_analysis_items": [{k: v for k, v in (("code", i["code"]), ("cost_centre", i["cost_centre"]),
+                                                              ("department", i["department"]),
+                                                              ("value", abs(i["value"]))) if v != ""}
+                                           for i in record["nominal_analysis_items"]]})
+        urn = int(self.post(resource, body)["urn"])
+        opposite = next(r for r in self.collections["sales_posted_transactions"].values() if r["urn"] == urn)
+        value = record["document_outstanding_value"]
+        self._allocate({"customer_id": record["customer_id"], "allocation_lines": [
+            {"posted_tran_id": record["id"], "value_to_allocate": value},
+            {"posted_tran_id": opposite["id"], "value_to_allocate": -value}]})
+        return copy.deepcopy(opposite)
 
 
 __all__ = ["CREDIT_NOTE", "INVOICE", "POSTINGS", "PURCHASE", "RECEIPT", "SALES", "SALES_PAYMENT", "Books",

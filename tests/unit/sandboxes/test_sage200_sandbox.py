@@ -150,3 +150,62 @@ def test_an_app_on_its_own_clock_sees_the_grant_end_move_with_the_sandbox_clock(
 
 def test_by_default_the_token_answer_does_not_say_when_the_grant_ends(sandbox):
     assert "refresh_token_expires_in" not in sandbox.issue_tokens()
+
+
+# ---- what only the desktop does: Amend Allocation, Correct Transactions > Reverse
+
+def _posted(api: httpx.Client, transaction_id: int) -> dict:
+    answer = api.get(f"/sales_posted_transactions/{transaction_id}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _invoice_and_receipt(sandbox: Sage200Sandbox) -> tuple[dict, dict]:
+    books = sandbox.accountant()
+    customer = int(books.ids["ACME001"])
+    with sandbox.lock:
+        books.books.post("sales_invoices", {"customer_id": customer, "reference": "INV-1",
+                                            "document_goods_value": "100.00", "document_tax_value": "20.00"})
+    invoice = books.by_reference("sales_invoice", "INV-1")
+    sandbox.clock.advance(minutes=1)
+    return invoice, books.record_receipt(invoice["id"], reference="BACS-1")
+
+
+def test_removing_an_allocation_shows_in_the_api_as_outstanding_again_and_a_changed_receipt(sandbox, api):
+    invoice, receipt = _invoice_and_receipt(sandbox)
+    paid = _posted(api, receipt["id"])
+    assert [i["urn"] for i in paid["allocation_session_items"]] == [invoice["urn"]]
+    sandbox.clock.advance(minutes=1)
+
+    sandbox.accountant().remove_allocation(receipt["id"])
+
+    after, owed = _posted(api, receipt["id"]), _posted(api, invoice["id"])
+    assert after["allocation_session_items"] == [] and owed["allocation_session_items"] == []
+    assert (after["document_outstanding_value"], owed["document_outstanding_value"]) == (-120.0, 120.0)
+    assert owed["document_allocated_value"] == 0 and "full_settlement_date" not in owed
+    assert after["date_time_updated"] > paid["date_time_updated"]
+    assert [h["allocation_value"] for h in owed["allocation_history_items"]] == [120.0, -120.0]
+    changed = api.get("/sales_posted_transactions", params={
+        "$filter": f"date_time_updated gt {paid['date_time_updated']}", "$orderby": "id"}).json()
+    assert {r["id"] for r in changed} == {invoice["id"], receipt["id"]}
+
+
+def test_reversing_posts_the_opposite_transaction_allocated_against_it_and_only_when_unallocated(sandbox, api):
+    from local.sandboxes.sage200.books import SALES_PAYMENT, BusinessRuleError
+
+    invoice, receipt = _invoice_and_receipt(sandbox)
+    books = sandbox.accountant()
+    with pytest.raises(BusinessRuleError, match="allocated"):
+        books.reverse(receipt["id"])
+    books.remove_allocation(receipt["id"])
+    opposite = books.reverse(receipt["id"])
+
+    assert opposite["trader_transaction_type"] == SALES_PAYMENT and opposite["reference"] == "BACS-1"
+    cancelled = _posted(api, receipt["id"])
+    assert cancelled["document_outstanding_value"] == 0
+    assert [i["trader_transaction_type"] for i in cancelled["allocation_session_items"]] == [SALES_PAYMENT]
+    assert _posted(api, invoice["id"])["document_outstanding_value"] == 120.0
+
+    credit = books.reverse(invoice["id"])  # an invoice is reversed by a credit note of the same analysis
+    assert credit["document_gross_value"] == -120 and credit["document_outstanding_value"] == 0
+    assert _posted(api, invoice["id"])["document_outstanding_value"] == 0

@@ -330,7 +330,9 @@ class Sage200Connector:
         raise RecordInvalid(mapper.NOT_EDITABLE, data_code="posted_transaction")
 
     def void_document(self, kind: DocumentKind, remote_id: str, *, reason: str) -> RemoteRecord:
-        raise RecordInvalid(mapper.NOT_EDITABLE, data_code="posted_transaction")
+        """Refused without a request: the API cannot void, cancel or reverse a posted transaction of
+        any kind; the reason says how the accountant reverses it in Sage 200."""
+        raise RecordInvalid(mapper.void_refusal(kind), data_code="posted_transaction")
 
     def get_document(self, kind: DocumentKind, remote_id: str) -> RemoteRecord:
         return _record(self.client.get(mapper.posted_resource(kind), remote_id))

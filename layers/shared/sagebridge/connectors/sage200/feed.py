@@ -57,7 +57,14 @@ class Sage200Feed:
     - allocations: credit notes set against invoices;
     - a document: total, outstanding and what settled it; one payment or allocation by id;
     - catalog: `products` (-> items), `tax_codes` (tax rates), `customers`; no services.
-    Posted transactions are never deleted in Sage 200, so nothing is ever "deleted"."""
+
+    Reversals: the API cannot delete, cancel or unallocate anything, and the desktop's ways
+    (Amend Allocation; Correct Transactions > Reverse, which needs the allocation removed first and
+    then posts the opposite transaction against it) leave the receipt, refund or credit note in
+    place, changed, no longer listing the document in its allocation sessions. It is read again
+    as changed, and the poller tells the host the money it reported no longer pays (reason
+    "changed") with the outstanding amount now. Nothing is reported as deleted: the desktop's
+    Delete Transactions (a last resort for test data) leaves no trace the API can list."""
 
     def __init__(self, client: Sage200Client) -> None:
         self.client = client

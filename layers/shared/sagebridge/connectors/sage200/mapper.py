@@ -11,8 +11,9 @@ What differs from Sage Accounting, and why the code below looks the way it does:
   between the host's header and the per-line sums goes on the largest item (ties: the first by code).
 - The header carries the host's own net and tax (what the customer was billed; validation has already
   held them within a penny of the per-line sums Sage would compute).
-- Posted transactions cannot be edited or voided through the API: a changed or voided document is a
-  skip with a reason ("post a credit note"), never a silent change.
+- Posted transactions cannot be edited or voided through the API: a changed document is a skip with
+  a reason ("post a credit note"), a voided one of any kind is refused without a request, its reason
+  saying how the accountant reverses it in Sage 200 (`void_refusal`); never a silent change.
 - No idempotency keys: an uncertain write is found again by `reference` (20 characters) in
   `sales_posted_transactions` (purchase invoices: `purchase_posted_transactions`); a customer or
   supplier by its `reference` (8 characters, unique in Sage 200).
@@ -335,6 +336,28 @@ def document_body(
     return MappedDocument(body=body, net=net, tax=tax, total=net + tax, reference=reference)
 
 
+# What reverses a posted transaction of each kind in Sage 200 (the desktop's Correct Transactions >
+# Reverse posts the opposite transaction and allocates the two to each other; the API has no such
+# operation, nor a cancel or delete, in sales.json or purchases.json).
+_WHAT_AND_OPPOSITE: dict[DocumentKind, tuple[str, str]] = {
+    DocumentKind.SALES_INVOICE: ("sales invoice", "a credit note"),
+    DocumentKind.SALES_CREDIT_NOTE: ("sales credit note", "an invoice"),
+    DocumentKind.PURCHASE_INVOICE: ("purchase invoice", "a purchase credit note"),
+    DocumentKind.PURCHASE_CREDIT_NOTE: ("purchase credit note", "a purchase invoice"),
+    DocumentKind.CUSTOMER_PAYMENT: ("receipt", "a refund (sales payment)"),
+    DocumentKind.CUSTOMER_REFUND: ("refund (sales payment)", "a receipt"),
+}
+
+
+def void_refusal(kind: DocumentKind) -> str:
+    """Why a host void of `kind` is not carried out in Sage 200, and what the accountant does there."""
+    what, opposite = _WHAT_AND_OPPOSITE.get(kind, (kind.value.replace("_", " "), "the opposite transaction"))
+    first = " first remove its allocations there (Amend Allocation), then" if kind in PAYMENT_TYPE else ""
+    return (f"voided in the host app, but a posted {what} cannot be voided or cancelled through the Sage 200 API, "
+            f"so nothing was changed in Sage 200; to cancel it,{first} reverse it in Sage 200 (Correct "
+            f"Transactions > Reverse), which posts {opposite} against it")
+
+
 def void_reason(doc: AnyDocument | None, host_id: str) -> str:
     what = f"{doc.number}" if doc is not None else host_id
     return f"Voided in the host app ({what})"
@@ -521,4 +544,5 @@ __all__ = [
     "spread_difference",
     "trader_key",
     "void_reason",
+    "void_refusal",
 ]
