@@ -160,7 +160,7 @@ class Books:
         # Save replaces the entity with what was sent (read-only members kept from the stored one).
         record = {k: v for k, v in body.items() if k not in READ_ONLY and k != "Lines"}
         if service in DOCUMENTS:
-            self._document(service, record, body, existing, system_number)
+            self._document(service, record, body, existing, system_number, dry_run)
         elif service in PAYMENTS:
             self._payment(service, record, existing, system_number)
         elif service == "Item":
@@ -201,7 +201,7 @@ class Books:
         return found
 
     def _document(self, service: str, record: dict[str, Any], body: dict[str, Any],
-                  existing: dict[str, Any] | None, system_number: bool) -> None:
+                  existing: dict[str, Any] | None, system_number: bool, dry_run: bool) -> None:
         kind = DOCUMENTS[service]
         party = self._party(kind.party, record)
         record[f"{kind.party}Name"] = party["Name"]
@@ -214,7 +214,8 @@ class Books:
                 # README §10: voiding by StatusId 4 rests on one AU example; reverse with a CustomerReturn.
                 raise RuleError("StatusId 4 (void) is not accepted: reverse an invoice with a CustomerReturn.",
                                 400, "StatusId")
-        self._number(service, record, existing, system_number, kind.prefix, required=True)
+        if not dry_run:  # Calculate previews the totals; a number is given only on Save
+            self._number(service, record, existing, system_number, kind.prefix, required=True)
         if kind.due_date and parse_date(body["DueDate"]) < parse_date(body["Date"]):
             raise RuleError("DueDate is before Date.", 400, "DueDate")
         inclusive = bool(body.get("Inclusive", False))
