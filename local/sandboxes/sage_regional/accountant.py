@@ -6,6 +6,7 @@ API traffic or towards the request limit.
 
 from __future__ import annotations
 
+import builtins
 from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -54,7 +55,7 @@ class Accountant:
             raise KeyError(f"{len(found)} {service} records carry ExternalReference {reference!r}")
         return found[0]
 
-    def allocations(self, document_id: int | None = None) -> list[dict[str, Any]]:
+    def allocations(self, document_id: int | None = None) -> builtins.list[dict[str, Any]]:
         """Allocations, optionally only those from or to one document."""
         return [a for a in self.list("Allocation")
                 if document_id is None or document_id in (a["SourceDocumentId"], a["AllocatedToDocumentId"])]

@@ -382,7 +382,8 @@ class SageRegionalSandbox:
     def _company(self, method: str, record_id: str | None, company_id: int | None, login: Login) -> Response:
         visible = [self.companies[c] for c in sorted(login.company_ids) if c in self.companies]
         if method == "Current" or record_id is not None:
-            wanted = company_id if method == "Current" else (int(record_id) if (record_id or "").isdigit() else -1)
+            by_id = int(record_id) if record_id and record_id.isdigit() else -1
+            wanted = company_id if method == "Current" else by_id
             found = next((b for b in visible if wanted in (None, b.company_id)), None)
             if found is None:
                 raise RuleError(f"Company {record_id} was not found for this login.", 404)
@@ -442,8 +443,8 @@ class SageRegionalSandbox:
             record, _ = books.save(service, body, system_number=False, dry_run=True)
             return _json(books.render(service, record, party=False))
         if service == "Allocation":
-            allocation = books.allocate(body["SourceDocumentId"], body["AllocatedToDocumentId"], body["Total"],
-                                        body.get("Discount", 0), allocation_type=body.get("Type"))
+            allocation = books.allocate(int(body["SourceDocumentId"]), int(body["AllocatedToDocumentId"]),
+                                        body["Total"], body.get("Discount", 0), allocation_type=body.get("Type"))
             return self._saved(request, service, render_value(allocation), created=True)
         record, created = books.save(service, body, system_number=system_number)
         if created and self.chaos is not None:

@@ -383,7 +383,7 @@ class Books:
             source["AmountDue"] = source["AmountDue"] - amount
         target["AmountDue"] = target["AmountDue"] - amount - settlement
         self._status(target)
-        for record, service in ((source, source_service), (target, target_service)):
+        for record in (source, target):
             record["_locked_reason"] = "it has allocations"
             record["Editable"] = False
             record["Modified"] = self.now().replace(tzinfo=None, microsecond=0)
@@ -452,8 +452,8 @@ class Books:
             for allocation in [a for a in self.records["Allocation"].values()
                                if a["SourceDocumentId"] == record_id]:
                 self._unallocate(allocation)
-        elif service in ("Customer", "Supplier") and self._party_used(service, record_id) \
-                or service in ("TaxType", "Item") and self._master_used(service, record_id):
+        elif (service in ("Customer", "Supplier") and self._party_used(service, record_id)) \
+                or (service in ("TaxType", "Item") and self._master_used(service, record_id)):
             # README §4 (S3, S4): delete only when nothing uses it, else 409 Conflict.
             raise RuleError(f"The {service} with ID {record_id} is in use and cannot be deleted.", 409)
         del self.records[service][record["ID"]]

@@ -10,7 +10,8 @@ from typing import Any
 from local.sandboxes.stack_entry import STACK_BUSINESSES, StackEntry
 
 BASE_URL_ENV = "SAGE_REGIONAL_BASE_URL"  # the API base, ".../api/2.0.0", as the live hosts are written
-API_KEY_SECRET = "sage_regional_api_key"  # the integrator's API key in the settings secret
+# The settings secret's key holding the integrator's API key (a key name, not a secret).
+API_KEY_SECRET = "sage_regional_api_key"  # noqa: S105
 
 
 def _build(clock: Any) -> tuple[Any, Any]:

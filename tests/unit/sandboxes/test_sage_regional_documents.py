@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -49,7 +50,7 @@ def _save(api: httpx.Client, service: str, body: dict[str, object], *, system_nu
     return api.post(f"/{service}/Save", params=params, json=body)
 
 
-def _created(api: httpx.Client, service: str, body: dict[str, object]) -> dict[str, object]:
+def _created(api: httpx.Client, service: str, body: dict[str, object]) -> dict[str, Any]:
     answer = _save(api, service, body)
     assert answer.status_code == 201, answer.text
     return answer.json()
@@ -190,8 +191,8 @@ def test_a_receipt_allocated_to_an_invoice_part_pays_then_pays_it(api, sandbox):
                                                 "Total": 245.5, "BankAccountId": sandbox.ids["bank"],
                                                 "PaymentMethod": 4, "Reference": "EFT 1"})
     assert receipt["TotalUnallocated"] == 245.5
-    first = api.post("/Allocation/Save", json={"SourceDocumentId": receipt["ID"], "AllocatedToDocumentId": invoice["ID"],
-                                               "Total": 100})
+    first = api.post("/Allocation/Save", json={"SourceDocumentId": receipt["ID"],
+                                               "AllocatedToDocumentId": invoice["ID"], "Total": 100})
     assert first.status_code == 201
     part = api.get(f"/TaxInvoice/Get/{invoice['ID']}").json()
     assert (part["Status"], part["AmountDue"]) == ("Partially Paid", 145.5)
@@ -314,7 +315,7 @@ def test_the_supplier_side_invoice_payment_and_return(api, sandbox):
                                                   "Total": amount}).status_code == 201
     assert api.get(f"/SupplierInvoice/Get/{bill['ID']}").json()["Status"] == "Paid"
     wrong_side = api.post("/Allocation/Save", json={"SourceDocumentId": payment["ID"],
-                                                    "AllocatedToDocumentId": bill["ID"] + 10_000, "Total": 1})
+                                                    "AllocatedToDocumentId": 987_654, "Total": 1})
     assert wrong_side.status_code == 404
 
 

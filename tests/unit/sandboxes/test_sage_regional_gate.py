@@ -36,7 +36,7 @@ def http(sandbox: SageRegionalSandbox) -> Iterator[httpx.Client]:
 def _call(http: httpx.Client, sandbox: SageRegionalSandbox, path: str, *, auth: tuple[str, str] | None = None,
           key: str | None = DEFAULT_API_KEY, company: int | None = -1, method: str = "GET",
           json: object = None, headers: dict[str, str] | None = None) -> httpx.Response:
-    params: dict[str, object] = {}
+    params: dict[str, str | int] = {}
     if key is not None:
         params["apikey"] = key
     if company is not None:
