@@ -26,6 +26,7 @@ Knobs (constructor arguments; defaults are what the reference says or recommends
     login_block_seconds=86400, rate_limit_seconds (an elapsed-seconds source, e.g. ``VirtualSeconds``),
     require_content_type_on_get=True, require_orderby_to_skip=True, refuse_unknown_fields=True,
     created_status=201, inline_receipt_allocations=True, allocation_header_aliases=True, list_lines=False,
+    change_filters=True (False refuses $filter/$orderby on Created/Modified),
     midpoint_rounding="half_up", void_by_status=False, reject_duplicate_document_numbers=False,
     auto_allocate=True, region="AU" (the seeded tax types: AU, NZ, ZA, ASIA).
 

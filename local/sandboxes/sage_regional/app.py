@@ -140,6 +140,7 @@ class SageRegionalSandbox:
         inline_receipt_allocations: bool = True,
         allocation_header_aliases: bool = True,
         list_lines: bool = False,
+        change_filters: bool = True,
         midpoint_rounding: str = "half_up",
         void_by_status: bool = False,
         reject_duplicate_document_numbers: bool = False,
@@ -167,6 +168,9 @@ class SageRegionalSandbox:
         self.inline_receipt_allocations = inline_receipt_allocations
         self.allocation_header_aliases = allocation_header_aliases
         self.list_lines = list_lines
+        # README §9: filtering on Created/Modified is the natural change feed but no source shows it
+        # working; False refuses it so a client's fallback (paging the whole list) can be tested.
+        self.change_filters = change_filters
         self.settings = Settings(midpoint=midpoint_rounding, void_by_status=void_by_status,
                                  reject_duplicate_document_numbers=reject_duplicate_document_numbers,
                                  auto_allocate=auto_allocate)
@@ -302,7 +306,7 @@ class SageRegionalSandbox:
                 return _message(404, f"Company {raw} was not found for this login. Entities are bound to companies: "
                                      "pass a companyid that Company/Get lists.")
             company_id = int(raw)
-        caller = (next(iter(self.api_keys)), str(company_id or "-"), login.username.lower())
+        caller = (str(_api_key(params.get("apikey"))), str(company_id or "-"), login.username.lower())
         why = self.request_limit.admit(caller)
         if why is not None:
             self.throttled["rate"] += 1
@@ -406,6 +410,8 @@ class SageRegionalSandbox:
             rows = [r for r in rows if str(r["ID"]) not in hidden] if hidden else rows
 
         def kinds(name: str) -> str | None:
+            if name in ("Created", "Modified") and not self.change_filters:
+                raise query.QueryError(f"{name} cannot be filtered or ordered on (change_filters is off).")
             for row in rows:
                 if row.get(name) is not None:
                     return query.kind_of(row[name]) or "object"

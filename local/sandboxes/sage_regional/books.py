@@ -66,9 +66,12 @@ _LINE_AMOUNTS = ("Exclusive", "Discount", "Tax", "Total")
 _HEADER_AMOUNTS = ("Discount", "Exclusive", "Tax", "Rounding", "Total", "AmountDue")
 
 
-def parse_date(text: str) -> dt.datetime:
+def parse_date(text: str, field_name: str = "Date") -> dt.datetime:
     """A request date: YYYY-MM-DD or an ISO date-time (any offset dropped: Sage keeps local dates)."""
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise RuleError(f"{field_name} {text!r} is not a date.", 400, field_name) from None
     return value.replace(tzinfo=None)
 
 
@@ -188,7 +191,7 @@ class Books:
         for key, value in list(record.items()):
             if isinstance(value, str) and (key in ("Date", "DueDate") or key.startswith("DateField")
                                            or key.startswith("DateUserField") or key == "TaxStatusVerified"):
-                record[key] = parse_date(value)
+                record[key] = parse_date(value, key)
 
     def _party(self, party: str, record: dict[str, Any]) -> dict[str, Any]:
         party_id = record[f"{party}Id"]
@@ -216,7 +219,7 @@ class Books:
                                 400, "StatusId")
         if not dry_run:  # Calculate previews the totals; a number is given only on Save
             self._number(service, record, existing, system_number, kind.prefix, required=True)
-        if kind.due_date and parse_date(body["DueDate"]) < parse_date(body["Date"]):
+        if kind.due_date and parse_date(body["DueDate"], "DueDate") < parse_date(body["Date"]):
             raise RuleError("DueDate is before Date.", 400, "DueDate")
         inclusive = bool(body.get("Inclusive", False))
         record["Inclusive"] = inclusive

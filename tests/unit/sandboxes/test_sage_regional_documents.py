@@ -339,3 +339,34 @@ def test_the_accountant_records_a_receipt_the_client_then_reads(api, sandbox):
     assert accountant.by_external_reference("TaxInvoice", "sagebridge:inv-1")["AmountDue"] == Decimal("200.00")
     assert len(accountant.allocations(invoice["ID"])) == 1
     assert sandbox.request_count("TaxInvoice") == 2  # the accountant's work is not API traffic
+
+
+# ---- what a connector without an idempotency key relies on
+
+def test_an_uncertain_write_is_found_by_customer_and_date_then_its_external_reference(api, sandbox):
+    sandbox.faults.drop_after_commit(path="/TaxInvoice/Save")
+    with pytest.raises(httpx.ReadTimeout):
+        _save(api, "TaxInvoice", _invoice(sandbox.ids, ExternalReference="sagebridge:lost-1"))
+    _created(api, "TaxInvoice", _invoice(sandbox.ids, ExternalReference="sagebridge:other"))
+    flt = f"CustomerId eq {sandbox.ids['customer_acme']} and Date eq datetime'2025-03-03T00:00:00'"
+    candidates = api.get("/TaxInvoice/Get", params={"$filter": flt, "$orderby": "ID"}).json()["Results"]
+    assert [c["ExternalReference"] for c in candidates] == ["sagebridge:lost-1", "sagebridge:other"]
+
+
+def test_a_payment_recorded_in_sage_shows_up_when_polling_on_modified(api, sandbox):
+    invoice = _created(api, "TaxInvoice", _invoice(sandbox.ids))
+    cursor = "2025-03-03T10:00:00"
+    sandbox.clock.advance(hours=2)
+    sandbox.accountant().record_receipt(invoice["ID"])
+    changed = api.get("/TaxInvoice/Get", params={"$filter": f"Modified gt datetime'{cursor}'"}).json()
+    assert [(i["ID"], i["Status"]) for i in changed["Results"]] == [(invoice["ID"], "Paid")]
+    strict = SageRegionalSandbox(clock=sandbox.clock, change_filters=False)
+    with _client(strict) as other:
+        refused = other.get("/TaxInvoice/Get", params={"$filter": f"Modified gt datetime'{cursor}'"})
+    assert refused.status_code == 400 and "Modified" in refused.json()["Message"]
+
+
+def test_an_impossible_date_is_400_naming_the_field(api, sandbox):
+    answer = _save(api, "TaxInvoice", _invoice(sandbox.ids, DueDate="2025-02-30"))
+    assert answer.status_code == 400 and answer.json()["ModelState"] == {"DueDate": [
+        "DueDate '2025-02-30' is not a date."]}
