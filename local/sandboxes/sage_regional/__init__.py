@@ -23,7 +23,8 @@ with (``add_login`` / ``add_company(logins=...)`` for others); ``companyid`` on 
 Knobs (constructor arguments; defaults are what the reference says or recommends, FIDELITY.md cites each):
     rate_limit_per_minute=100, rate_limit_block_seconds=3600, rate_limit_extends_block=True,
     requests_per_day=None (5,000 documented, "not currently enforced"), failed_logins_per_hour=20,
-    login_block_seconds=86400, rate_limit_seconds (an elapsed-seconds source, e.g. ``VirtualSeconds``),
+    login_block_seconds=86400, rate_limit_seconds (an elapsed-seconds source, e.g. ``VirtualSeconds``, shared
+    with a client's pacer; the sandbox clock's jumps then no longer count), exceeded_reason_header=False,
     require_content_type_on_get=True, require_orderby_to_skip=True, refuse_unknown_fields=True,
     created_status=201, inline_receipt_allocations=True, allocation_header_aliases=True, list_lines=False,
     change_filters=True (False refuses $filter/$orderby on Created/Modified),

@@ -110,3 +110,8 @@ class Accountant:
         """Key a record in (a customer, an item, a tax type) without the API."""
         with self.sandbox.lock:
             return render_value(self.books.add(service, fields))
+
+    def let_registration_expire(self, expired: bool = True) -> None:
+        """The company's subscription lapses (every API call for it answers 402) or is paid again."""
+        with self.sandbox.lock:
+            self.books.registration_expired = expired

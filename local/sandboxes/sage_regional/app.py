@@ -133,6 +133,7 @@ class SageRegionalSandbox:
         failed_logins_per_hour: int | None = gate.FAILED_LOGINS_PER_HOUR,
         login_block_seconds: float = gate.LOGIN_BLOCK_SECONDS,
         rate_limit_seconds: Callable[[], float] | None = None,
+        exceeded_reason_header: bool = False,
         require_content_type_on_get: bool = True,
         require_orderby_to_skip: bool = True,
         refuse_unknown_fields: bool = True,
@@ -161,6 +162,9 @@ class SageRegionalSandbox:
                                                extend_block=rate_limit_extends_block, per_day=requests_per_day)
         self.login_guard = gate.LoginGuard(seconds, per_hour=failed_logins_per_hour,
                                            block_seconds=login_block_seconds)
+        # One client reads X-RequestLimit-ExceededReason on a 429 (README §8, T2 only): off, so no client
+        # depends on it unless a test says so.
+        self.exceeded_reason_header = exceeded_reason_header
         self.require_content_type_on_get = require_content_type_on_get
         self.require_orderby_to_skip = require_orderby_to_skip
         self.refuse_unknown_fields = refuse_unknown_fields
@@ -260,7 +264,7 @@ class SageRegionalSandbox:
                 return _message(fault.status, "An error has occurred.")
             elif fault.kind == "rate_limit":
                 self.throttled["rate"] += 1
-                return _message(429, gate.REQUEST_BLOCK_MESSAGE)
+                return self._throttled(gate.REQUEST_BLOCK_MESSAGE)
             elif fault.kind == "drop_after_commit":
                 drop = fault
             elif fault.kind == "error_after_commit":
@@ -306,13 +310,16 @@ class SageRegionalSandbox:
                 return _message(404, f"Company {raw} was not found for this login. Entities are bound to companies: "
                                      "pass a companyid that Company/Get lists.")
             company_id = int(raw)
+            if self.companies[company_id].registration_expired:
+                # README §7 (S4): 402 Payment Requested when the registration has expired.
+                return _message(402, "Payment Requested: the registration of this company has expired.")
         caller = (str(_api_key(params.get("apikey"))), str(company_id or "-"), login.username.lower())
         why = self.request_limit.admit(caller)
         if why is not None:
             self.throttled["rate"] += 1
             limits.record(NAME, limits.RATE, f"{request.method} {service}/{method} for company {company_id}: {why} "
                                              f"(at most {self.request_limit.per_minute} a minute, then blocked)")
-            return _message(429, gate.REQUEST_BLOCK_MESSAGE)
+            return self._throttled(gate.REQUEST_BLOCK_MESSAGE)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if (verb == POST or self.require_content_type_on_get) and content_type != "application/json":
             return _message(415, "A valid Content-Type header such as application/json is required on all requests.")
@@ -334,6 +341,11 @@ class SageRegionalSandbox:
         self.request_log.append((service, method, company_id, response.status_code))
         return response
 
+    def _throttled(self, message: str) -> Response:
+        """429 "Request Limit Reached" with Sage's message; no Retry-After (Sage documents none)."""
+        headers = {"X-RequestLimit-ExceededReason": message} if self.exceeded_reason_header else None
+        return _message(429, message, headers)
+
     def _authenticate(self, request: Request) -> tuple[Login | None, Response | None]:
         header = request.headers.get("authorization", "")
         username = password = ""
@@ -348,14 +360,14 @@ class SageRegionalSandbox:
         if self.login_guard.blocked(username):
             self.throttled["login"] += 1
             limits.record(NAME, limits.RATE, f"username {username!r} is blocked after too many failed logins")
-            return None, _message(429, gate.LOGIN_BLOCK_MESSAGE)
+            return None, self._throttled(gate.LOGIN_BLOCK_MESSAGE)
         login = self.logins.get(username.lower())
         if login is None or login.password != password:
             if self.login_guard.failed(username):
                 self.throttled["login"] += 1
                 limits.record(NAME, limits.RATE, f"username {username!r}: more than "
                                                  f"{self.login_guard.per_hour} failed logins in an hour")
-                return None, _message(429, gate.LOGIN_BLOCK_MESSAGE)
+                return None, self._throttled(gate.LOGIN_BLOCK_MESSAGE)
             return None, denied
         return login, None
 

@@ -104,6 +104,7 @@ class Books:
     now: Callable[[], dt.datetime]
     settings: Settings = field(default_factory=Settings)
     currency_digits: int = 2
+    registration_expired: bool = False  # the subscription lapsed: every call answers 402
     records: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     numbers: dict[str, Iterator[int]] = field(default_factory=dict)
     seed_ids: dict[str, int] = field(default_factory=dict)

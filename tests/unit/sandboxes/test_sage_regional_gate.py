@@ -16,6 +16,7 @@ from local.sandboxes.sage_regional import (
     REQUEST_BLOCK_MESSAGE,
     SageRegionalSandbox,
     SandboxClock,
+    VirtualSeconds,
 )
 
 JSON = {"Content-Type": "application/json"}
@@ -167,6 +168,37 @@ def test_one_request_a_second_never_meets_the_limit(http, sandbox):
         assert _call(http, sandbox, "/TaxType/Get").status_code == 200
         sandbox.clock.advance(seconds=1)
     assert sandbox.throttled["rate"] == 0
+
+
+def test_a_pacer_sharing_the_sandboxs_elapsed_seconds_is_never_refused():
+    elapsed = VirtualSeconds()
+    sandbox = SageRegionalSandbox(clock=SandboxClock.frozen_at(), rate_limit_seconds=elapsed)
+    with httpx.Client(transport=sandbox.sync_transport(), base_url=API_BASE_URL) as client:
+        for _ in range(150):  # one request every 0.61 s: under 100 a minute
+            assert _call(client, sandbox, "/TaxType/Get").status_code == 200
+            elapsed.sleep(0.61)
+    assert sandbox.throttled["rate"] == 0
+
+
+@pytest.mark.limit_refusals_expected
+def test_a_429_has_no_retry_after_and_the_exceeded_reason_header_only_by_knob():
+    for knob in (False, True):
+        sandbox = SageRegionalSandbox(clock=SandboxClock.frozen_at(), rate_limit_per_minute=1,
+                                      exceeded_reason_header=knob)
+        with httpx.Client(transport=sandbox.sync_transport(), base_url=API_BASE_URL) as client:
+            _call(client, sandbox, "/TaxType/Get")
+            refused = _call(client, sandbox, "/TaxType/Get")
+        assert refused.status_code == 429 and "retry-after" not in refused.headers
+        assert refused.headers.get("x-requestlimit-exceededreason") == (REQUEST_BLOCK_MESSAGE if knob else None)
+
+
+def test_a_company_whose_registration_expired_answers_402(http, sandbox):
+    sandbox.accountant().let_registration_expire()
+    answer = _call(http, sandbox, "/Customer/Get")
+    assert answer.status_code == 402 and "expired" in answer.json()["Message"]
+    assert _call(http, sandbox, "/Company/Get", company=None).status_code == 200  # the login still works
+    sandbox.accountant().let_registration_expire(False)
+    assert _call(http, sandbox, "/Customer/Get").status_code == 200
 
 
 def test_an_unknown_service_method_or_verb_answers_as_asp_net_does(http, sandbox):
