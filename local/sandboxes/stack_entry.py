@@ -15,7 +15,7 @@ from typing import Any
 STACK_BUSINESSES = ("Demo Garage Ltd", "Demo Bodyshop Ltd")
 
 # The sandboxes the stack serves, in order ("package": its module declares STACK_ENTRY).
-SANDBOXES = ("sage_accounting", "sage_intacct", "sage200", "host_app")
+SANDBOXES = ("sage_accounting", "sage_intacct", "sage200", "sage_regional", "host_app")
 
 
 @dataclass(frozen=True)
