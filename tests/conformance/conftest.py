@@ -141,6 +141,10 @@ class World:
     def settings_of(self, tenant_id: str = TENANT) -> TenantSettings:
         return self.products.settings_of(tenant_id)
 
+    def disconnect(self, tenant_id: str) -> None:
+        """As an operator does before another tenant takes over the same Sage business."""
+        assert self.products.product(self.provider).disconnect(tenant_id)
+
     def connector(self, tenant_id: str = TENANT) -> Connector:
         return self.products.connector_for(tenant_id, self.settings_of(tenant_id))
 

@@ -64,7 +64,9 @@ def test_a_dry_run_plans_a_link_where_the_real_run_links_and_neither_duplicates(
     world.export("before")
     in_sage = world.one(SI, "INV-00001")
 
-    # Going live on the same business: the same customer (found by email) and the same invoice.
+    # Going live on the same business (the earlier installation disconnected: one business, one
+    # tenant): the same customer (found by email) and the same invoice.
+    world.disconnect("before")
     world.add_tenant(identify_customer_by="email")
     if not going_live:  # a run before: the documents are looked up by day, not listed for the window
         world.export()

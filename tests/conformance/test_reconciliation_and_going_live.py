@@ -58,7 +58,9 @@ def test_going_live_adopts_what_is_already_in_sage_and_sends_only_what_is_new(wo
     world.export("before")
     creates = {kind: world.row.creates(world.sandbox, kind) for kind in expected}
 
-    # Going live on the same Sage business; its customers are Sage's already, found by their email.
+    # Going live on the same Sage business once the earlier installation is disconnected (one
+    # business, one tenant); its customers are Sage's already, found by their email.
+    world.disconnect("before")
     world.add_tenant(identify_customer_by="email")
     _books(world)
     world.stage(document(world, SI, 3, lines=[line("10.00")]))  # new since: 12.00
