@@ -100,3 +100,26 @@ def test_a_sales_and_a_purchase_credit_note_with_the_same_host_id_are_each_alloc
     assert len(acme.list("contact_allocations")) == 2
     assert store.ledger.get(TENANT, CREDIT_NOTE_ALLOCATION, "N-1").state is LedgerState.EXPORTED
     assert store.ledger.get(TENANT, PURCHASE_CREDIT_NOTE_ALLOCATION, "N-1").state is LedgerState.EXPORTED
+
+
+def test_a_vendor_credit_note_exported_before_purchase_allocations_is_allocated_by_a_replay_once(
+        export, host, sandbox, store, monkeypatch):
+    from sagebridge.sync.export.allocations import CreditNoteAllocations
+
+    acme = sandbox.accountant()
+    host.stage(doc(PI, 1, "100.00"))  # 120.00
+    host.stage(doc(PCN, 1, "25.00", invoice_id="PI-1"))  # 30.00
+    with monkeypatch.context() as m:  # as the release that allocated only sales credit notes left it
+        m.setattr(CreditNoteAllocations, "hold", lambda self, side, host_id: None)
+        export()
+    assert held(acme, "purchase_invoices", "PI-00001")["outstanding_amount"] == D("120.00")
+    assert store.ledger.find(TENANT, PURCHASE_CREDIT_NOTE_ALLOCATION, "PCN-1") is None
+
+    result = export(triggered_by="replay", documents=(("purchase_credit_note", "PCN-1"),))
+
+    assert result.counts["failed"] == 0, result.failures
+    assert held(acme, "purchase_invoices", "PI-00001")["outstanding_amount"] == D("90.00")
+    export(triggered_by="replay", documents=(("purchase_credit_note", "PCN-1"),))
+    export(include_retries=True)
+    assert len(vendor_allocations(acme)) == 1
+    assert store.ledger.get(TENANT, PURCHASE_CREDIT_NOTE_ALLOCATION, "PCN-1").state is LedgerState.EXPORTED
