@@ -109,6 +109,11 @@ def test_defect_06_offset_and_credit_note_allocation_bodies_validate():
                                                 amount=Decimal("30"), on=date(2025, 3, 2))
     assert [a["amount"] for a in linked["allocated_artefacts"]] == [Decimal("30.00"), Decimal("-30.00")]
     assert spec.validate_request_body("postContactAllocations", wire(linked, "contact_allocations")) == []
+    vendor_side = mapper.credit_note_allocation_body(contact_id="v-1", invoice_id="sage-PI-1",
+                                                     credit_note_id="sage-PCN-1", amount=Decimal("30"),
+                                                     on=date(2025, 3, 2), kind=DocumentKind.PURCHASE_CREDIT_NOTE)
+    assert vendor_side["transaction_type_id"] == "VENDOR_ALLOCATION"
+    assert spec.validate_request_body("postContactAllocations", wire(vendor_side, "contact_allocations")) == []
 
 
 def test_the_validator_does_catch_a_bad_body():

@@ -53,6 +53,8 @@ STATES: set[int] = set()  # fingerprints of distinct (host books, Sage books) st
 PRICES = ("10.00", "12.50", "0.99", "33.33", "100.00", "7.15")
 DESCRIPTIONS = ("Labour", "Parts", "Call-out", "Materials")
 STATUSES = ("draft", "pending_payment", "paid", "quote", "cancelled")
+# A credit note's kind -> the kind of invoice its `invoice_id` names.
+CREDITED = {"sales_credit_note": "sales_invoice", "purchase_credit_note": "purchase_invoice"}
 PREFIX = {"sales_invoice": "INV", "sales_credit_note": "CN", "purchase_invoice": "PI", "purchase_credit_note": "PCN"}
 CUSTOMERS = ("C1", "C2", "C3")
 VENDORS = ("V1", "V2")
@@ -204,8 +206,8 @@ class BooksMachine(RuleBasedStateMachine):
             doc = Doc(kind=kind, host_id=host_id, number=f"{PREFIX[kind]}-{n:05d}", party_id=parties[party],
                       document_date=self.system.clock.today() - timedelta(days=days_back), status=status,
                       lines=lines, versioned=versioned)
-            if kind == "sales_credit_note" and link and not open_defect(6):
-                invoices = [d for d in self.books.documents("sales_invoice") if d.party_id == doc.party_id]
+            if kind in CREDITED and link and not open_defect(6):
+                invoices = [d for d in self.books.documents(CREDITED[kind]) if d.party_id == doc.party_id]
                 doc.invoice_id = invoices[0].host_id if invoices else None
             self.books.docs[host_id] = doc
             same_second = False
@@ -687,7 +689,7 @@ class BooksMachine(RuleBasedStateMachine):
             return
         allocations = [{e["artefact"]["id"] for e in a.get("allocated_artefacts") or []}
                        for a in self.t.accountant.list("contact_allocations")]
-        for note_doc in self.books.documents("sales_credit_note"):
+        for note_doc in self.books.documents(*CREDITED):  # sales and vendor credit notes alike
             if not note_doc.invoice_id or not note_doc.live:
                 continue
             invoice = self.books.docs[note_doc.invoice_id]

@@ -117,6 +117,37 @@ def test_credit_note_allocation_reduces_both_outstanding_amounts(api, ids):
     assert (note["status"]["id"], note["outstanding_amount"]) == ("PAID", 0.0)
 
 
+def _vendor_allocation(ids, invoice_id: str, note_id: str, amount: float) -> dict:
+    return {"contact_allocation": {
+        "transaction_type_id": "VENDOR_ALLOCATION", "contact_id": ids["DUNMORE"], "date": "2025-03-04",
+        "allocated_artefacts": [{"artefact_id": invoice_id, "amount": amount},
+                                {"artefact_id": note_id, "amount": -amount}]}}
+
+
+def test_vendor_allocation_sets_a_purchase_credit_note_against_a_bill_within_both_outstanding_amounts(api, ids):
+    bill = post(api, "/purchase_invoices", ex.purchase_invoice(ids))  # 120.00
+    note = post(api, "/purchase_credit_notes", ex.purchase_credit_note(
+        ids, credit_note_lines=[invoice_line(ids, unit_price=50.0, ledger="5000")]))  # 60.00
+    assert (bill["total_amount"], note["total_amount"]) == (120.0, 60.0)
+
+    more_than_the_note = api.post("/contact_allocations", json=_vendor_allocation(ids, bill["id"], note["id"], 90.0))
+    assert more_than_the_note.status_code == 422 and "exceeds the outstanding amount (60" in more_than_the_note.text
+    customer_type = _vendor_allocation(ids, bill["id"], note["id"], 60.0)
+    customer_type["contact_allocation"]["transaction_type_id"] = "CUSTOMER_ALLOCATION"
+    assert api.post("/contact_allocations", json=customer_type).status_code == 422  # the sales side's type
+    post(api, "/contact_allocations", _vendor_allocation(ids, bill["id"], note["id"], 60.0))
+
+    bill = api.get(f"/purchase_invoices/{bill['id']}").json()
+    note = api.get(f"/purchase_credit_notes/{note['id']}").json()
+    assert (bill["status"]["id"], bill["outstanding_amount"]) == ("PART_PAID", 60.0)
+    assert (note["status"]["id"], note["outstanding_amount"]) == ("PAID", 0.0)
+
+    second = post(api, "/purchase_credit_notes", ex.purchase_credit_note(ids, reference="PCN-2"))  # 120.00
+    more_than_the_bill = api.post("/contact_allocations", json=_vendor_allocation(ids, bill["id"], second["id"], 90.0))
+    assert more_than_the_bill.status_code == 422 and "exceeds the outstanding amount (60" in more_than_the_bill.text
+    assert api.get(f"/purchase_invoices/{bill['id']}").json()["outstanding_amount"] == 60.0
+
+
 def test_void_is_refused_while_payments_are_allocated(api, ids):
     invoice = post(api, "/sales_invoices", ex.sales_invoice(ids))
     payment = post(api, "/contact_payments", ex.customer_receipt(ids, [(invoice["id"], 10.0)]))

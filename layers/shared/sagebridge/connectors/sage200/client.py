@@ -37,6 +37,7 @@ from pydantic import SecretStr
 
 from sagebridge.connectors.base import (
     Mapper,
+    NotSupported,
     RecordInvalid,
     RemoteRecord,
     SageError,
@@ -420,6 +421,8 @@ class Sage200Connector:
         return None
 
     def create_allocation(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
+        if body.get("refused"):  # no purchase allocations in Sage 200's API: nothing is sent
+            raise NotSupported(str(body["refused"]), data_code="not_supported")
         self.client.post("sales_allocations", body)
         return RemoteRecord(id="", data=body)
 

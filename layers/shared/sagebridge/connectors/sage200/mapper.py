@@ -105,6 +105,11 @@ LOCKED = ("is posted in Sage 200 as a ledger transaction, which cannot be change
 NOT_EXPORTED: dict[RecordKind, str] = {}  # every kind is exported
 NOT_EDITABLE = "Sage 200 posts it as a ledger transaction, which cannot be changed or voided; " \
     "post a credit note (or a new invoice) in the host app instead"
+# Sage 200's API allocates on the sales ledger only (sales.json `/sales_allocations`; purchases.json has
+# no allocation resource): a vendor credit note is left for the accountant, who is told.
+PURCHASE_ALLOCATION_REFUSED = ("Sage 200's API cannot allocate on the purchase ledger (it has sales allocations "
+                               "only), so Sage Bridge did not set the vendor credit note against the vendor invoice: "
+                               "allocate it in Sage 200's purchase ledger")
 
 
 # ------------------------------------------------------------------------------- keys and references
@@ -403,9 +408,15 @@ def payment_body(
 
 
 def credit_note_allocation_body(*, contact_id: str, invoice_id: str, credit_note_id: str, amount: Decimal,
-                                on: date) -> dict[str, Any]:
+                                on: date, kind: DocumentKind = DocumentKind.SALES_CREDIT_NOTE) -> dict[str, Any]:
     """`sales_allocations`: a credit note used up against the invoice it credits (each line carries
-    its document's account sign; the two add up to zero, no money moves)."""
+    its document's account sign; the two add up to zero, no money moves). A purchase credit note is
+    refused (the connector raises NotSupported): purchases.json has no allocation resource."""
+    if kind is DocumentKind.PURCHASE_CREDIT_NOTE:
+        return {"refused": PURCHASE_ALLOCATION_REFUSED, "supplier_id": sage_int(contact_id),
+                "allocation_date": body_date(on), "value": round_money(amount)}
+    if kind is not DocumentKind.SALES_CREDIT_NOTE:
+        raise ValueError(f"{kind.value} is not a credit note: only credit notes are allocated against invoices")
     value = round_money(amount)
     return {"customer_id": sage_int(contact_id), "allocation_date": body_date(on), "allocation_lines": [
         {"posted_tran_id": sage_int(invoice_id), "value_to_allocate": value * ACCOUNT_SIGN[DocumentKind.SALES_INVOICE]},
@@ -511,6 +522,7 @@ __all__ = [
     "NOT_EXPORTED",
     "PAYMENT_TYPE",
     "POST_RESOURCE",
+    "PURCHASE_ALLOCATION_REFUSED",
     "PURCHASE_KINDS",
     "TOTALS_FROM_LINES",
     "TRANSACTION_TYPE",

@@ -63,6 +63,8 @@ PAYMENT_TYPE = {
 }
 # Credit notes set against invoices with no money moving: a contact allocation, not a receipt.
 OFFSET_TYPE = "CUSTOMER_ALLOCATION"
+# The contact allocation's type per credit note kind: the customer's or the vendor's ledger.
+ALLOCATION_TYPE = {DocumentKind.SALES_CREDIT_NOTE: OFFSET_TYPE, DocumentKind.PURCHASE_CREDIT_NOTE: "VENDOR_ALLOCATION"}
 # The host's words for a payment method -> Sage's payment_method ids.
 PAYMENT_METHODS = {
     "cash": "CASH",
@@ -319,17 +321,21 @@ def payment_body(
 
 
 def credit_note_allocation_body(*, contact_id: str, invoice_id: str, credit_note_id: str, amount: Decimal,
-                                on: date) -> dict[str, Any]:
+                                on: date, kind: DocumentKind = DocumentKind.SALES_CREDIT_NOTE) -> dict[str, Any]:
     """A credit note used up against the invoice it credits: `POST /contact_allocations`, the invoice
-    +amount and the credit note -amount (they add up to zero: no money moves)."""
+    +amount and the credit note -amount (they add up to zero: no money moves). A customer allocation
+    for a sales credit note, a vendor allocation for a purchase one."""
+    if kind not in ALLOCATION_TYPE:
+        raise ValueError(f"{kind.value} is not a credit note: only credit notes are allocated against invoices")
     value = round_money(amount)
-    return {"transaction_type_id": OFFSET_TYPE, "contact_id": contact_id, "date": on,
+    return {"transaction_type_id": ALLOCATION_TYPE[kind], "contact_id": contact_id, "date": on,
             "allocated_artefacts": [{"artefact_id": invoice_id, "amount": value},
                                     {"artefact_id": credit_note_id, "amount": -value}]}
 
 
 __all__ = [
     "ALLOCATION_SIGN",
+    "ALLOCATION_TYPE",
     "CONTACT_TYPE",
     "LINES_KEY",
     "LOCKED",

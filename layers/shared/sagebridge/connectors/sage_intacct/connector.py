@@ -173,7 +173,7 @@ class IntacctConnector:
             "date": str(body.get("date"))})
 
     def create_allocation(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
-        raise NotSupported(mapper.CREDIT_MEMO_NOT_APPLIED, data_code="not_supported")
+        raise NotSupported(str(body.get("refused") or mapper.CREDIT_MEMO_NOT_APPLIED), data_code="not_supported")
 
     def payments_changed_since(self, since: datetime) -> Iterator[RemoteRecord]:
         query = f"WHENMODIFIED >= {mapper.quoted(mapper.query_timestamp(since))}"

@@ -40,6 +40,7 @@ from sagebridge.connectors.sage_intacct.mapper import (
     CREDIT_MEMO_NOT_APPLIED,
     NOT_EXPORTED,
     REFUND_NOT_EXPORTED,
+    VENDOR_CREDIT_NOT_APPLIED,
     TaxDetail,
     controlid,
     tax_record,
@@ -486,10 +487,15 @@ def payment_body(payment: Payment, *, contact_id: str, allocations: Iterable[tup
 
 
 def credit_note_allocation_body(*, contact_id: str, invoice_id: str, credit_note_id: str, amount: Decimal,
-                                on: date) -> Body:
-    """Sage Bridge does not apply credit memos in Intacct: the connector refuses this (NotSupported)."""
+                                on: date, kind: DocumentKind = DocumentKind.SALES_CREDIT_NOTE) -> Body:
+    """Sage Bridge does not apply credit memos in Intacct: the connector refuses this (NotSupported),
+    with the reason of the memo's side (AR credit memo to invoice, AP adjustment to bill)."""
+    refused = {DocumentKind.SALES_CREDIT_NOTE: CREDIT_MEMO_NOT_APPLIED,
+               DocumentKind.PURCHASE_CREDIT_NOTE: VENDOR_CREDIT_NOT_APPLIED}.get(kind)
+    if refused is None:
+        raise ValueError(f"{kind.value} is not a credit note: only credit notes are allocated against invoices")
     return {"functions": [], "contact_id": contact_id, "date": on, "total_amount": round_money(amount),
-            "refused": CREDIT_MEMO_NOT_APPLIED}
+            "refused": refused}
 
 
 __all__ = [

@@ -213,6 +213,10 @@ ALLOCATION_SIGN: dict[DocumentKind, dict[DocumentKind, int]] = {
 }
 CREDIT_MEMO_NOT_APPLIED = ("Sage Intacct: Sage Bridge does not apply credit memos to invoices; apply the credit "
                            "memo to its invoice in Intacct")
+# The XML API has no call that applies one AP adjustment to one bill without a payment (api-v3.0.xsd:
+# create_appayment and create_paymentrequest pay bills from a bank account; no apply_appayment).
+VENDOR_CREDIT_NOT_APPLIED = ("Sage Intacct: Sage Bridge does not apply vendor credit memos (AP adjustments) to "
+                             "bills; apply the vendor credit memo to its bill in Intacct's Accounts Payable")
 
 
 def payment_record(data: Mapping[str, Any], details: Sequence[Mapping[str, Any]] | None = None) -> RemoteRecord:
@@ -290,6 +294,7 @@ __all__ = [
     "NO_TAX",
     "NO_TAX_RECORD",
     "REFUND_NOT_EXPORTED",
+    "VENDOR_CREDIT_NOT_APPLIED",
     "TaxDetail",
     "controlid",
     "created_document",

@@ -8,7 +8,7 @@ from typing import Any
 
 from sagebridge.connectors.base import not_exported
 from sagebridge.domain.documents import Document
-from sagebridge.domain.kinds import DocumentKind, record_kind
+from sagebridge.domain.kinds import record_kind
 from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.records import HostRecord
@@ -16,7 +16,7 @@ from sagebridge.domain.runs import RunTrigger
 from sagebridge.domain.settings import NOT_EXPORTABLE_BY_DEFAULT, ExportType
 from sagebridge.domain.validation import SkipCode, SkipReason
 from sagebridge.store import LedgerEntry, LedgerState, Outcome, StagedDocument
-from sagebridge.sync.export.allocations import CreditNoteAllocations
+from sagebridge.sync.export.allocations import CreditNoteAllocations, allocated_side
 from sagebridge.sync.export.context import ExportRun, label, not_supported_reason
 from sagebridge.sync.export.documents import Documents
 from sagebridge.sync.export.going_live import GoingLive
@@ -89,10 +89,10 @@ class Decide:
     def _live(self, staged: StagedDocument, record: Record, entry: LedgerEntry | None) -> None:
         h, run = staged.payload_hash, self.run
         exported = entry is not None and entry.sage_id is not None
-        if (exported and run.replay and staged.kind == DocumentKind.SALES_CREDIT_NOTE
-                and getattr(record, "invoice_id", None)):
+        side = allocated_side(staged.kind, record)
+        if exported and run.replay and side is not None:
             # Exported before allocations existed (or allocated since): the allocation step checks Sage.
-            self.allocations.checks.add(staged.host_id)
+            self.allocations.check(side, staged.host_id)
         if entry is not None and entry.state is LedgerState.EXPORTED and entry.exported_hash == h:
             self.journal.unchanged(staged, record, "unchanged since it was exported", log=self._log_unchanged(),
                                    sage_id=entry.sage_id)

@@ -22,7 +22,7 @@ from sagebridge.domain.kinds import DocumentKind, PartyKind, ledger_of
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.validation import SkipCode, SkipReason, already_paid_reasons, locked_reasons
 from sagebridge.store import Claim, LedgerEntry, LedgerState, Outcome, StagedDocument
-from sagebridge.sync.export.allocations import CreditNoteAllocations
+from sagebridge.sync.export.allocations import CreditNoteAllocations, allocated_side
 from sagebridge.sync.export.context import ExportRun, Skip, as_document, date_of, label, put_again_if_lost
 from sagebridge.sync.export.going_live import GoingLive
 from sagebridge.sync.export.in_doubt import InDoubt, several_copies_reason
@@ -186,9 +186,10 @@ class Documents:
         raise AssertionError("unreachable")
 
     def _hold_allocation(self, staged: StagedDocument, record: Record) -> None:
-        """A credit note linked to an invoice is allocated against it after this phase."""
-        if staged.kind == DocumentKind.SALES_CREDIT_NOTE and getattr(record, "invoice_id", None):
-            self.allocations.hold(staged.host_id)
+        """A credit note linked to an invoice (sales or purchase) is allocated against it after this phase."""
+        side = allocated_side(staged.kind, record)
+        if side is not None:
+            self.allocations.hold(side, staged.host_id)
 
     def _adopt_in_doubt(self, staged: StagedDocument, record: Record, claim: Claim, ours: list[RemoteRecord],
                         reference: str) -> None:

@@ -29,6 +29,9 @@ PARTY_KINDS = (PartyKind.CUSTOMER, PartyKind.VENDOR)
 # The ledger entry of a credit note's allocation against the invoice it credits (`invoice_id`): its
 # own entry, so the allocation is sent once even if the run dies after Sage answered.
 CREDIT_NOTE_ALLOCATION = "credit_note_allocation"
+# The same for a purchase (vendor) credit note against the purchase invoice it credits.
+PURCHASE_CREDIT_NOTE_ALLOCATION = "purchase_credit_note_allocation"
+ALLOCATION_KINDS = frozenset({CREDIT_NOTE_ALLOCATION, PURCHASE_CREDIT_NOTE_ALLOCATION})
 # Mapping kind: a sales document linked to one already in Sage (going live, an uncertain write
 # adopted) whose money in Sage the payment poller has not looked at yet (host_id = Sage id).
 LINKED_UNPOLLED_KIND = "sage_linked_unpolled"

@@ -12,7 +12,7 @@ from sagebridge.store import LedgerState, Outcome, StagedDocument
 from sagebridge.sync.export.context import ExportRun
 from sagebridge.sync.export.journal import Journal
 from sagebridge.sync.export.request import (
-    CREDIT_NOTE_ALLOCATION,
+    ALLOCATION_KINDS,
     EARLIEST,
     LATEST,
     ExportRequest,
@@ -74,7 +74,7 @@ class Selection:
     def _named(self, phase: tuple[RecordKind, ...]) -> Iterator[Page]:
         """The documents the request names (trigger status, replay); one never staged is logged."""
         refs = [(k, h) for k, h in self.run.request.documents
-                if k != CREDIT_NOTE_ALLOCATION and record_kind(k) in phase]
+                if k not in ALLOCATION_KINDS and record_kind(k) in phase]
         for start in range(0, len(refs), PAGE_SIZE):
             found = [self.run.store.documents.find(self.run.tenant, k, h) for k, h in refs[start:start + PAGE_SIZE]]
             for (k, h), staged in zip(refs[start:start + PAGE_SIZE], found, strict=True):
