@@ -37,6 +37,7 @@ from pydantic import SecretStr
 
 from sagebridge.connectors.base import (
     Mapper,
+    NotSupported,
     RecordInvalid,
     RemoteRecord,
     SageError,
@@ -238,6 +239,14 @@ class Sage200Client:
 # ------------------------------------------------------------------------------------------ connector
 
 
+_VOID_INSTEAD = {
+    DocumentKind.SALES_INVOICE: "post a credit note for it in the host app instead",
+    DocumentKind.SALES_CREDIT_NOTE: "post an invoice for it in the host app instead",
+    DocumentKind.PURCHASE_INVOICE: "post a vendor credit note for it in the host app instead",
+    DocumentKind.PURCHASE_CREDIT_NOTE: "post a vendor invoice for it in the host app instead",
+}
+
+
 def _record(data: Mapping[str, Any]) -> RemoteRecord:
     return RemoteRecord(id=str(data.get("id", "")), reference=data.get("reference"), data=data)
 
@@ -330,7 +339,10 @@ class Sage200Connector:
         raise RecordInvalid(mapper.NOT_EDITABLE, data_code="posted_transaction")
 
     def void_document(self, kind: DocumentKind, remote_id: str, *, reason: str) -> RemoteRecord:
-        raise RecordInvalid(mapper.NOT_EDITABLE, data_code="posted_transaction")
+        # Not a refusal of this version (failed, given up) but what Sage 200 cannot do: skipped, the host told why.
+        instead = _VOID_INSTEAD.get(kind, "take it back in Sage 200 itself")
+        raise NotSupported(f"Sage 200 holds it as a posted ledger transaction, which cannot be voided or deleted; "
+                           f"{instead}", data_code="posted_transaction")
 
     def get_document(self, kind: DocumentKind, remote_id: str) -> RemoteRecord:
         return _record(self.client.get(mapper.posted_resource(kind), remote_id))
