@@ -1,8 +1,11 @@
-"""Exactly once on every product, under fire. Sage answers 500s, 429 storms and 503s on reads,
-loses answers after committing (a customer, invoices, credit notes, receipts), and the worker is
-killed twice between Sage's answer and the ledger commit. Scheduled runs repeat until nothing is
-left; then Sage holds every document exactly once (0 duplicates, 0 missing) with the host's totals,
-every customer once, and the killed workers' documents were adopted (looked up), not sent again.
+"""Exactly once on every product, under fire, for every kind it takes: customers, vendors, sales
+invoices and credit notes, receipts, refunds, vendor invoices and credit notes. Sage answers 500s
+and 503s, 429 storms and 503s on reads, loses answers after committing and answers 5xx after
+committing (the chaos profile's faults), and the worker is killed once per kind between Sage's
+answer and our commit. Scheduled runs repeat until nothing is left; then Sage holds every record
+exactly once (0 duplicates, 0 missing) with the host's totals, the killed workers' documents were
+adopted (looked up), not sent again, and the host heard at most once per document. A kind the
+product declares it refuses ends skipped with its reason instead.
 
 Then the in-doubt paths one at a time: a document changed while its export was in doubt; a write
 Sage committed and answered with an error while its search lags (the resend); a write that never
