@@ -21,6 +21,18 @@ PAY, REFUND = DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND
 ALL_DOCUMENTS = [SI.value, SCN.value, PI.value, PCN.value, PAY.value, REFUND.value]
 
 
+def _export_until_settled(world: World, records: list[tuple[str, str]],
+                          settled: tuple[LedgerState, ...] = (LedgerState.EXPORTED,)) -> None:
+    """One run in the realistic profile; under chaos, runs until each of `records` is settled (a
+    write in doubt waits out the connector's settle time)."""
+    for _ in range(6):
+        world.export()
+        entries = [world.store.ledger.find(TENANT, kind, host_id) for kind, host_id in records]
+        if all(e is not None and e.state in settled for e in entries):
+            return
+        world.clock.advance(minutes=6)
+
+
 def _stage_all(world: World) -> dict[RecordKind, tuple[object, str]]:
     """One record of each kind to void (kind -> (record, host id)), and the documents the payments
     settle (INV-2, CN-2), which stay."""
@@ -40,20 +52,22 @@ def test_a_voided_document_of_each_kind_is_taken_back_in_sage_or_skipped_with_th
     world.add_tenant(export_kinds=ALL_DOCUMENTS)
     refused = world.not_exported()
     staged = {kind: v for kind, v in _stage_all(world).items() if kind not in refused}
-    world.export(trigger="admin", kinds=ALL_DOCUMENTS)
+    records = [(kind.value, host_id) for kind, (_, host_id) in staged.items()]
+    _export_until_settled(world, [*records, ("sales_invoice", "INV-2"), ("sales_credit_note", "CN-2")])
     sage_ids = {kind: world.store.ledger.get(TENANT, kind.value, host_id).sage_id
                 for kind, (_, host_id) in staged.items()}
     assert all(sage_ids.values()) and all(world.row.live(world.sandbox, k, i) for k, i in sage_ids.items())
-    told_before = len(world.events())
+    failed_before = len(world.events("export.failed"))
+    skipped_before = len(world.events("document.skipped"))
 
     for record, _ in staged.values():
         world.stage(record, voided=True)  # voided in the host app
-    world.export()
+    _export_until_settled(world, records, (LedgerState.EXPORTED, LedgerState.SKIPPED))
     told = len(world.events())
     again = world.export()  # a second run takes nothing back twice and tells the host nothing new
     assert not again.counts["updated"] and not again.counts["failed"] and len(world.events()) == told
 
-    skipped = [e["data"] for e in world.events("document.skipped")]
+    skipped = [e["data"] for e in world.events("document.skipped")[skipped_before:]]
     outcomes = {}
     for kind, (_, host_id) in staged.items():
         entry = world.store.ledger.get(TENANT, kind.value, host_id)
@@ -72,8 +86,8 @@ def test_a_voided_document_of_each_kind_is_taken_back_in_sage_or_skipped_with_th
             assert last.outcome.value == "skipped" and last.reason, kind
             assert live and len(told) == 1 and told[0]["reasons"][0]["message"] == last.reason, (kind, told)
             outcomes[kind.value] = f"skipped: {last.reason}"
-    assert not world.events("export.failed")[told_before:]
-    if not world.row.live(world.sandbox, PAY, sage_ids.get(PAY, "")) and PAY in staged:
+    assert not [e for e in world.events("export.failed")[failed_before:] if not e["data"]["will_retry"]]
+    if PAY in staged and not world.row.live(world.sandbox, PAY, sage_ids[PAY]):
         assert world.one(SI, "INV-00002").outstanding == Decimal("120.00")  # the receipt's money is owed again
     print(f"\n{world.provider.value}: " + "; ".join(f"{k}: {v}" for k, v in outcomes.items()))
 
@@ -83,11 +97,11 @@ def test_a_voided_document_that_is_paid_in_sage_is_not_voided_and_the_host_hears
     invoice = document(world, SI, 1)  # 120.00
     world.stage(invoice)
     world.stage(payment(world, "PAY-1", customer(1), "50.00", ("sales_invoice", "INV-1", "50.00")))
-    world.export()
+    _export_until_settled(world, [("sales_invoice", "INV-1"), ("customer_payment", "PAY-1")])
     assert world.one(SI, "INV-00001").outstanding == Decimal("70.00")
 
     world.stage(invoice, voided=True)
-    world.export()
+    _export_until_settled(world, [("sales_invoice", "INV-1")], (LedgerState.SKIPPED,))
     world.export(include_retries=True)
 
     entry = world.store.ledger.get(TENANT, "sales_invoice", "INV-1")
@@ -105,11 +119,11 @@ def test_a_refund_for_a_credit_note_reaches_sage_once_through_a_lost_answer(worl
     note = document(world, SCN, 1, lines=[line("25.00")])  # 30.00
     back = refund(world, "REF-1", customer(1), "30.00", ("sales_credit_note", "CN-1", "30.00"))
     world.stage(note)
-    world.export()
+    _export_until_settled(world, [("sales_credit_note", "CN-1")])
     world.stage(back)
     world.faults().drop_after_commit(times=1, **world.row.write_match(REFUND))  # committed, the answer lost
 
-    for _ in range(4):  # past the connector's settle time: looked up, linked, never sent twice
+    for _ in range(5):  # past the connector's settle time: looked up, linked, never sent twice
         world.export()
         world.clock.advance(minutes=4)
     world.poll(advance_minutes=1)
@@ -128,8 +142,8 @@ def test_a_refund_for_a_credit_note_reaches_sage_once_through_a_lost_answer(worl
     assert world.one(REFUND, reference).total == Decimal("30.00")
     assert world.one(SCN, "CN-00001").outstanding == Decimal("0.00")
     assert entry.state is LedgerState.EXPORTED and entry.sage_id == world.one(REFUND, reference).sage_id
-    assert not [e for e in world.events("export.failed") if not e["data"]["will_retry"]]
-    assert len(world.events("export.failed")) <= 1
+    told = [e["data"] for e in world.events("export.failed") if e["data"]["host_id"] == "REF-1"]
+    assert len(told) <= 1 and all(t["will_retry"] for t in told), told  # in doubt at most, once
     assert not world.events("document.skipped")
     refunded = world.events("credit_note.refunded")  # our own refund is not told back as news from Sage
     assert len(refunded) <= 1, refunded
