@@ -14,7 +14,7 @@ real time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -75,6 +75,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+class Tap(httpx.BaseTransport):
+    """The product's wire to its sandbox, with a seam: each of `after` sees a request once Sage has
+    answered it (a test kills the worker there, after Sage committed and before anything of ours)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.after: list[Callable[[httpx.Request, httpx.Response], None]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        for seen in list(self.after):
+            seen(request, response)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class CapturingQueue:
     """The delivery queue: what the host would be told, in order."""
 
@@ -96,6 +114,7 @@ class World:
     http: httpx.Client
     queue: CapturingQueue = field(default_factory=CapturingQueue)
     versions: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    tap: Tap | None = None
 
     @property
     def clock(self) -> SandboxClock:
@@ -236,7 +255,7 @@ def world(provider: Provider, app_table: str, dynamodb_client: Any, kms: tuple[A
           monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     row = PRODUCTS[provider]
     box = row.sandbox(SandboxClock.frozen_at(START))
-    transport = box.sync_transport()
+    transport = Tap(box.sync_transport())
     http = httpx.Client(transport=transport, timeout=10)
     store = Store(app_table, dynamodb_client, clock=box.clock.now)
     settings = load_settings({
@@ -250,7 +269,7 @@ def world(provider: Provider, app_table: str, dynamodb_client: Any, kms: tuple[A
                                         clock=box.clock.now, sleep=lambda s: box.clock.advance(seconds=s))
     products = SageProducts(settings, clients=clients, store=store, secrets=secrets, built={provider: product})
     products.outbox = None
-    yield World(provider, row, box, store, products, http)
+    yield World(provider, row, box, store, products, http, tap=transport)
     http.close()
     transport.close()
 

@@ -62,6 +62,9 @@ class ProductRow:
     # fault hooks: how to match a create of a kind, and any read, in the sandbox's Faults
     write_match: Callable[[RecordKind], dict[str, Any]]
     read_match: dict[str, Any]
+    # is the record (by its Sage id) still live in the books, as the accountant sees it: not voided,
+    # reversed or deleted there
+    live: Callable[[Any, RecordKind, str], bool]
     login: Login | None = None  # connects with a login (LoginConnect); None: through Sage's sign-in (LinkConnect)
     sandbox_knobs: Mapping[str, Any] = field(default_factory=dict)
 
@@ -112,6 +115,14 @@ def _sa_base_currency(box: Any, code: str) -> None:
     box.business().base_currency = code
 
 
+def _sa_live(box: Any, kind: RecordKind, sage_id: str) -> bool:
+    try:  # a deleted record is gone; a voided invoice or credit note stays, with status VOID
+        record = box.accountant().get(_SA_COLLECTION.get(kind) or "contact_payments", sage_id)
+    except KeyError:
+        return False
+    return bool((record.get("status") or {}).get("id") != "VOID")
+
+
 def _sa_write(kind: RecordKind) -> dict[str, Any]:
     path = _SA_COLLECTION.get(kind) or ("contacts" if isinstance(kind, PartyKind) else "contact_payments")
     return {"method": "POST", "path": "/" + path}
@@ -128,7 +139,7 @@ SAGE_ACCOUNTING = ProductRow(
     held=_sa_held, contact=_sa_contact,
     contact_updates=lambda box: box.request_count(box.lead_business_id, "PUT", "/contacts"),
     creates=_sa_creates, add_customer=_sa_add_customer, record_receipt=_sa_receipt,
-    set_base_currency=_sa_base_currency, write_match=_sa_write, read_match={"method": "GET"},
+    set_base_currency=_sa_base_currency, write_match=_sa_write, read_match={"method": "GET"}, live=_sa_live,
 )
 
 
@@ -191,6 +202,8 @@ SAGE_200 = ProductRow(
     set_base_currency=lambda box, code: box.books().set_base_currency(code),
     write_match=lambda kind: {"method": "POST", "path": "/" + _S200_RESOURCE.get(kind, "-")},
     read_match={"method": "GET"},
+    # posted transactions are never taken back (only a new transaction offsets one)
+    live=lambda box, kind, sage_id: any(h.sage_id == sage_id for h in _s200_held(box, kind)),
 )
 
 
@@ -235,6 +248,14 @@ def _si_receipt(box: Any, reference: str, amount: Decimal) -> None:
     box.accountant().record_payment(invoice["RECORDNO"], amount)
 
 
+def _si_live(box: Any, kind: RecordKind, sage_id: str) -> bool:
+    try:  # a deleted adjustment is gone; a reversed invoice, bill or payment stays, in state Reversed
+        record = box.accountant().get(_SI_OBJECT[kind], sage_id)
+    except KeyError:
+        return False
+    return record.get("STATE") not in ("Reversed", "Voided")
+
+
 def _si_base_currency(box: Any, code: str) -> None:
     books = box.accountant()
     books.company.base_currency = code
@@ -261,7 +282,7 @@ SAGE_INTACCT = ProductRow(
     add_customer=_si_add_customer, record_receipt=_si_receipt,
     set_base_currency=_si_base_currency,
     write_match=lambda kind: {"path": _SI_FUNCTION.get(kind, "-")},
-    read_match={"path": "readByQuery"},
+    read_match={"path": "readByQuery"}, live=_si_live,
     login=Login(company_id=si.DEFAULT_COMPANY, user_id=si.DEFAULT_USER, password=SecretStr(si.DEFAULT_PASSWORD)),
 )
 

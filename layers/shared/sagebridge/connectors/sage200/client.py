@@ -331,9 +331,10 @@ class Sage200Connector:
         raise RecordInvalid(mapper.NOT_EDITABLE, data_code="posted_transaction")
 
     def void_document(self, kind: DocumentKind, remote_id: str, *, reason: str) -> RemoteRecord:
-        """Refused without a request: the API cannot void, cancel or reverse a posted transaction of
-        any kind; the reason says how the accountant reverses it in Sage 200."""
-        raise RecordInvalid(mapper.void_refusal(kind), data_code="posted_transaction")
+        """Not carried out, without a request: the API cannot void, cancel or reverse a posted transaction
+        of any kind. Not a refusal of this version (failed, given up) but what Sage 200 cannot do:
+        skipped, the host told how the accountant reverses it in Sage 200."""
+        raise NotSupported(mapper.void_refusal(kind), data_code="posted_transaction")
 
     def get_document(self, kind: DocumentKind, remote_id: str) -> RemoteRecord:
         return _record(self.client.get(mapper.posted_resource(kind), remote_id))

@@ -132,8 +132,9 @@ class IntacctConnector:
         elif kind in (DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_CREDIT_NOTE):
             fn = element("delete_aradjustment" if kind is DocumentKind.SALES_CREDIT_NOTE else "delete_apadjustment",
                          key=remote_id)
-        else:
-            raise RecordInvalid(f"a {kind.value.replace('_', ' ')} is not voided in Sage Intacct by Sage Bridge")
+        else:  # what Sage Bridge does not do (skipped, the host told), not a refusal of this version
+            raise NotSupported(f"a {kind.value.replace('_', ' ')} voided in the host app is not reversed in Sage "
+                               "Intacct by Sage Bridge; reverse it in Sage Intacct itself")
         self.client.execute(Function(mapper.controlid("void", f"{kind.value}-{remote_id}"), fn), unique=True)
         return RemoteRecord(id=remote_id, data={"id": remote_id, "status": {"id": "VOID"}})
 
