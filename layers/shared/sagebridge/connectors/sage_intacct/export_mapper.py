@@ -495,9 +495,9 @@ def credit_note_allocation_body(*, contact_id: str, invoice_id: str, credit_note
 
 __all__ = [
     "ALLOCATION_SIGN",
+    "CHECKED_MAPPINGS",
     "CONTACT_TYPE",
     "LOCKED",
-    "CHECKED_MAPPINGS",
     "NOT_EXPORTED",
     "PAYMENT_TYPE",
     "TOTALS_FROM_LINES",
