@@ -435,7 +435,7 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
     if unmapped:
         body["unmapped"] = unmapped
     return MappedDocument(body=body, net=net_total, tax=tax_total,
-                          total=net_total + tax_total, reference=reference)
+                          total=net_total + tax_total, reference=reference, not_sendable=unmapped)
 
 
 def void_reason(doc: AnyDocument | None, host_id: str) -> str:
