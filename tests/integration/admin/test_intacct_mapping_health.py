@@ -78,3 +78,14 @@ def test_a_sales_tax_mapping_naming_a_purchase_detail_is_reported(intacct):
     # The status page's summary counts it as a mapping problem too.
     status = intacct.call("GET", f"/admin/tenants/{TENANT}/status").json
     assert status["mapping_health"]["ok"] is False
+
+
+def test_setting_a_sales_tax_mapping_to_a_purchase_detail_is_refused(intacct):
+    """PUT /mappings checks what it changes against Sage: a Purchase detail for a sales code is the
+    wrong type, refused with the reason, and nothing is saved."""
+    answer = intacct.call("PUT", f"/admin/tenants/{TENANT}/mappings",
+                          {"tax_mappings": {"S20": "Purchase Tax Standard"}})
+    assert answer.status == 422, answer.text
+    [problem] = answer.json["problems"]
+    assert problem["field"] == "tax_mappings.S20" and "TAXTYPE Purchase" in problem["message"]
+    assert intacct.store.tenants.get(TENANT).settings["tax_mappings"]["S20"] == "Sales Tax Standard"
