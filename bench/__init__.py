@@ -16,6 +16,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "coldstart": {"repeat": 1, "only": ("webhooks",)},
     "memory": {"small": 10, "big": 30},
     "intacct": {"customers": 100, "repeat": 1},
+    "kinds": {"n": 1, "products": ("sage_intacct",), "kinds": ("purchase_invoice",)},
 }
 
 

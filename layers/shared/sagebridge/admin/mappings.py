@@ -8,9 +8,9 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
-from sagebridge.connectors.base import Connector, RemoteRecord, SageError, not_exported
+from sagebridge.connectors.base import Connector, RemoteRecord, SageError, checked_mappings, not_exported
 from sagebridge.domain.settings import TenantSettings
-from sagebridge.sync.mapping_health import MappingProblem, mapped_ids, mapping_problems
+from sagebridge.sync.mapping_health import MappingProblem, declared_ids, mapped_ids, mapping_problems
 
 
 class SageAccountRef(BaseModel):
@@ -41,20 +41,24 @@ def sage_refs(records: Iterable[RemoteRecord], *, code_field: str | None = None)
 def check_mappings(
     settings: TenantSettings, connector: Connector | None, *, why_not: str | None = None
 ) -> MappingHealth:
-    """Every mapping whose Sage record is gone or inactive, before a run fails (or skips) on it."""
+    """Every mapping whose Sage record is gone, inactive or of the wrong type, before a run fails (or
+    skips) on it; the product's own maps too (`checked_mappings`: the setting path names them)."""
     wanted = list(mapped_ids(settings))
     if connector is None:
         return MappingHealth(checked=False, ok=False, reason=why_not or "not connected to Sage",
                              mappings_checked=0)
+    declared = checked_mappings(connector)
+    wanted += declared_ids(settings, declared)
+    lists = {w for _, _, w in wanted} | {c.points_at for c in declared if c.codes_of is not None}
     try:
         known: dict[str, dict[str, RemoteRecord]] = {}
         for what, lister in (("tax_rate", connector.list_tax_rates), ("ledger_account", connector.list_ledger_accounts),
                              ("bank_account", connector.list_bank_accounts)):
-            if any(w == what for _, _, w in wanted):
+            if what in lists:
                 known[what] = {r.id: r for r in lister()}
     except SageError as exc:
         return MappingHealth(checked=False, ok=False, reason=f"Sage could not be asked: {exc.message}")
-    problems = mapping_problems(settings, known, unsupported=frozenset(not_exported(connector)))
+    problems = mapping_problems(settings, known, unsupported=frozenset(not_exported(connector)), declared=declared)
     return MappingHealth(checked=True, ok=not problems, mappings_checked=len(wanted), problems=problems)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from sagebridge.connectors import mapping
 from sagebridge.connectors.mapping import MappedDocument, Payload, TaxTable
@@ -203,6 +203,27 @@ class RemoteRecord:
         return None if value is None else str(value)
 
 
+@dataclass(frozen=True)
+class CheckedMapping:
+    """A map of the tenant's settings (host code -> Sage id) that the mapping health check holds
+    against Sage, as a product declares it (`Connector.checked_mappings`): a map of the product's
+    own (Intacct's purchase tax details), or which of Sage's records a shared map may point at.
+    Data only: the check reads the settings and Sage's lists itself."""
+
+    setting: str  # its path in the tenant settings: "tax_mappings", "intacct.purchase_tax_mappings"
+    points_at: Literal["tax_rate", "ledger_account", "bank_account"]  # the Sage list its ids are in
+    used_by: frozenset[RecordKind]  # checked while the tenant exports one of these kinds
+    # Only records whose `type_field` (RemoteRecord.text) is one of `types` serve; a record of
+    # another type is a wrong-type mapping, `wrong_type` saying what it is in the product's words.
+    # A record that says no type serves either way.
+    type_field: str | None = None
+    types: frozenset[str] = frozenset()
+    wrong_type: str = "not of a type this setting takes"
+    # Each code the shared map `codes_of` maps to a rate above zero needs an entry in this one too
+    # (a document with that code is skipped until it has one).
+    codes_of: str | None = None
+
+
 # ------------------------------------------------------------------------------------------- protocol
 
 class TaxTableReader(Protocol):
@@ -304,6 +325,10 @@ class Connector(Protocol):
     not_exported: Mapping[RecordKind, str]  # kinds it never takes -> the reason the host sees (empty: all)
     creates_idempotent: bool  # Sage refuses a second create with the same idempotency key (a resend is harmless)
     search_settle: timedelta  # how long its lists/searches may lag a create (a miss sooner may still be there)
+    # The settings maps its documents need, beyond what every product's do (tax_mappings, ledger
+    # mappings), or the records a shared map may point at: what the mapping health check holds
+    # against Sage besides the shared maps (empty: nothing more).
+    checked_mappings: tuple[CheckedMapping, ...]
 
     # contacts (customers and vendors)
     def find_contacts(
@@ -400,6 +425,11 @@ def not_exported(connector: Connector) -> Mapping[RecordKind, str]:
     return connector.not_exported
 
 
+def checked_mappings(connector: Connector) -> tuple[CheckedMapping, ...]:
+    """The settings maps the product declares for the mapping health check (see `CheckedMapping`)."""
+    return connector.checked_mappings
+
+
 def creates_idempotent(connector: Connector) -> bool:
     """Does the product itself refuse to create a record twice for the same idempotency key (so a
     resend after a lost answer is harmless)?"""
@@ -414,6 +444,7 @@ def search_settle(connector: Connector) -> timedelta:
 
 __all__ = [
     "AuthError",
+    "CheckedMapping",
     "Connector",
     "Feed",
     "GrantRevoked",
@@ -435,6 +466,7 @@ __all__ = [
     "TaxTable",
     "TaxTableReader",
     "UncertainWrite",
+    "checked_mappings",
     "creates_idempotent",
     "error_for_status",
     "iso_currency",

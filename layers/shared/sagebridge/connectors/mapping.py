@@ -53,6 +53,10 @@ class MappedDocument:
     tax: Decimal
     total: Decimal
     reference: str
+    # Why the product will not take this document as the tenant's settings stand (a mapping its own
+    # settings lack), in its words: the engine skips it with this reason BEFORE it creates the
+    # party, so a bad mapping leaves no contact behind in Sage. None: it can go.
+    not_sendable: str | None = None
 
 
 @dataclass(frozen=True)

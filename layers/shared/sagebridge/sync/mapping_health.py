@@ -4,12 +4,13 @@ the operators' mapping health check applies it to what it read from Sage."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Literal
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from sagebridge.connectors.base import RemoteRecord
+from sagebridge.connectors.base import CheckedMapping, RemoteRecord
 from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind, ledger_of
 from sagebridge.domain.settings import TenantSettings
 
@@ -36,6 +37,27 @@ def mapped_ids(settings: TenantSettings) -> Iterator[tuple[str, str, str]]:
         yield "receipt_bank_account_id", settings.receipt_bank_account_id, "bank_account"
 
 
+def settings_map(settings: TenantSettings, path: str) -> Mapping[str, str]:
+    """The host code -> Sage id map at a dotted settings path ("intacct.purchase_tax_mappings"):
+    {} when the product's settings are not set."""
+    value: Any = settings
+    for name in path.split("."):
+        value = getattr(value, name, None)
+        if value is None:
+            return {}
+    return value if isinstance(value, Mapping) else {}
+
+
+def declared_ids(settings: TenantSettings, declared: Sequence[CheckedMapping]) -> Iterator[tuple[str, str, str]]:
+    """(setting path, sage id, what it is) of every mapping in a product's own maps (the shared
+    maps' are `mapped_ids`')."""
+    shared = {"tax_mappings", "ledger_mappings"}
+    for check in declared:
+        if check.setting not in shared:
+            for code, sage_id in sorted(settings_map(settings, check.setting).items()):
+                yield f"{check.setting}.{code}", sage_id, check.points_at
+
+
 _WORDS = {"tax_rate": "tax rate", "ledger_account": "ledger account", "bank_account": "bank account"}
 
 
@@ -51,11 +73,12 @@ _NEEDED: tuple[tuple[str, str, frozenset[RecordKind]], ...] = (
 
 
 def mapping_problems(settings: TenantSettings, known: Mapping[str, Mapping[str, RemoteRecord]], *,
-                     unsupported: frozenset[RecordKind] = frozenset()) -> list[MappingProblem]:
+                     unsupported: frozenset[RecordKind] = frozenset(),
+                     declared: Sequence[CheckedMapping] = ()) -> list[MappingProblem]:
     """The health check's judgement, without asking Sage: `known` is what = tax_rate | ledger_account
     | bank_account -> {id: record} (the export engine reads them once a run and skips what uses a
     problem). Also a default ledger account or receipt bank account the exported kinds need and that
-    is not set."""
+    is not set, and what the product `declared` of its own maps (`Connector.checked_mappings`)."""
     problems = []
     for setting, what, kinds in _NEEDED:
         # A default only the product's unsupported kinds would use is not missing (Intacct: no purchases).
@@ -71,7 +94,52 @@ def mapping_problems(settings: TenantSettings, known: Mapping[str, Mapping[str, 
         if judged is not None:
             problem, message = judged
             problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem=problem, message=message))
+    for check in declared:
+        if check.used_by & exported and check.points_at in known:
+            problems += _declared_problems(settings, check, known[check.points_at], exported,
+                                           already={p.setting for p in problems})
     return problems
+
+
+def _declared_problems(settings: TenantSettings, check: CheckedMapping, records: Mapping[str, RemoteRecord],
+                       exported: frozenset[RecordKind], already: set[str]) -> list[MappingProblem]:
+    """A product's own map (`check.setting`): ids not in Sage, inactive or of the wrong type, and
+    codes it lacks that `check.codes_of` maps to a taxed rate; for a shared map, the wrong type only
+    (its gone and inactive ids are the shared check's)."""
+    problems = []
+    entries = settings_map(settings, check.setting)
+    for code, sage_id in sorted(entries.items()):
+        setting, found = f"{check.setting}.{code}", records.get(sage_id)
+        if setting in already:
+            continue
+        judged = _judge_mapped(setting, sage_id, check.points_at, found, exported)
+        if judged is None and found is not None and check.type_field is not None:
+            kind = found.text(check.type_field)
+            if kind is not None and kind not in check.types:
+                judged = "not_usable", (f"{setting} points at {_WORDS[check.points_at]} "
+                                        f"{found.display_name or sage_id!r}, {check.wrong_type}: documents using it "
+                                        "are skipped")
+        if judged is not None:
+            problem, message = judged
+            problems.append(MappingProblem(setting=setting, sage_id=sage_id, problem=problem, message=message))
+    if check.codes_of is not None:
+        for code, sage_id in sorted(settings_map(settings, check.codes_of).items()):
+            if code not in entries and _taxed(records.get(sage_id)):
+                setting = f"{check.setting}.{code}"
+                problems.append(MappingProblem(
+                    setting=setting, problem="not_set",
+                    message=f"{setting} is not set, though {check.codes_of}.{code} is taxed: "
+                            f"{' and '.join(sorted(k.value.replace('_', ' ') + 's' for k in check.used_by & exported))}"
+                            f" with tax code {code!r} are skipped"))
+    return problems
+
+
+def _taxed(found: RemoteRecord | None) -> bool:
+    """A rate above zero (one gone from Sage is the shared check's to report)."""
+    try:
+        return found is not None and Decimal(found.text("percentage") or "1") != 0
+    except InvalidOperation:
+        return True
 
 
 def _judge_mapped(setting: str, sage_id: str, what: str, found: RemoteRecord | None,
@@ -110,4 +178,4 @@ _LINE_KINDS = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_N
                          DocumentKind.PURCHASE_CREDIT_NOTE})
 
 
-__all__ = ["MappingProblem", "mapped_ids", "mapping_problems"]
+__all__ = ["MappingProblem", "declared_ids", "mapped_ids", "mapping_problems", "settings_map"]

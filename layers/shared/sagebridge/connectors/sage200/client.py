@@ -36,6 +36,7 @@ import httpx
 from pydantic import SecretStr
 
 from sagebridge.connectors.base import (
+    CheckedMapping,
     Mapper,
     NotSupported,
     RecordInvalid,
@@ -254,6 +255,7 @@ class Sage200Connector:
     creates_idempotent = False
     search_settle = timedelta(minutes=5)
     not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED
+    checked_mappings: tuple[CheckedMapping, ...] = ()  # its documents need only the shared maps
 
     def __init__(self, client: Sage200Client) -> None:
         self.client = client

@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from sagebridge.connectors.base import (
+    CheckedMapping,
     Mapper,
     NotFound,
     RemoteRecord,
@@ -287,6 +288,7 @@ class SageAccountingConnector:
     provider = PROVIDER
     mapper: Mapper = mapper  # the bodies it sends and how its records read back
     not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED  # it takes every kind
+    checked_mappings: tuple[CheckedMapping, ...] = ()  # its documents need only the shared maps
     # idempotency_id: Sage replays the first answer to a create sent again with the same key.
     creates_idempotent = True
     search_settle = timedelta(minutes=5)  # not documented: assumed

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sagebridge.connectors.base import (
+    CheckedMapping,
     Mapper,
     NotFound,
     NotSupported,
@@ -34,6 +35,8 @@ class IntacctConnector:
     mapper: Mapper = export_mapper
     # What Intacct never takes, said before anything is built.
     not_exported: Mapping[RecordKind, str] = export_mapper.NOT_EXPORTED
+    # Bills' input tax on purchase details (intacct.purchase_tax_mappings), sales on Sale details.
+    checked_mappings: tuple[CheckedMapping, ...] = export_mapper.CHECKED_MAPPINGS
     # controlid + uniqueid: the gateway refuses to run a write function it has already executed.
     creates_idempotent = True
     search_settle = timedelta(minutes=5)  # not documented: assumed

@@ -19,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Required, TypedDict
 
-from sagebridge.connectors.base import RemoteRecord
+from sagebridge.connectors.base import CheckedMapping, RemoteRecord
 from sagebridge.connectors.mapping import MappedDocument, MappedLine, hashed_contact_reference, short_reference
 from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
 from sagebridge.connectors.readback import (
@@ -60,6 +60,22 @@ VOID_REASON_MAX = 200
 TEXT_MAX = 1000  # description and memo
 CONTACT_TYPE = {PartyKind.CUSTOMER: "CUSTOMER", PartyKind.VENDOR: "VENDOR"}
 PAYMENT_TYPE = {DocumentKind.CUSTOMER_PAYMENT: "CUSTOMER_RECEIPT", DocumentKind.CUSTOMER_REFUND: "CUSTOMER_REFUND"}
+_DOCUMENTS = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_INVOICE,
+                        DocumentKind.PURCHASE_CREDIT_NOTE})
+# What the mapping health check holds against the company's TAXDETAILs (Connector.checked_mappings):
+# tax_mappings name Sale details (every document's validation rates them), and a bill's or vendor
+# credit memo's input tax posts on the Purchase detail of intacct.purchase_tax_mappings, which each
+# taxed code needs (TaxTable.purchase_line skips a document without it).
+CHECKED_MAPPINGS = (
+    CheckedMapping("tax_mappings", "tax_rate", used_by=_DOCUMENTS, type_field="tax_type", types=frozenset({"Sale"}),
+                   wrong_type="a purchase tax detail (TAXTYPE Purchase), which Sage Intacct posts only on bills "
+                   "and vendor credit memos"),
+    CheckedMapping("intacct.purchase_tax_mappings", "tax_rate",
+                   used_by=frozenset({DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE}),
+                   type_field="tax_type", types=frozenset({"Purchase"}),
+                   wrong_type="a sales tax detail (TAXTYPE Sale), not a purchase tax detail (TAXTYPE Purchase)",
+                   codes_of="tax_mappings"),
+)
 # The host's words for a payment method -> Intacct PAYMENTMETHOD; anything else is an EFT.
 PAYMENT_METHODS = {
     "cash": "Cash", "card": "Credit Card", "credit_card": "Credit Card", "debit_card": "Credit Card",
@@ -433,7 +449,7 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
     if unmapped:
         body["unmapped"] = unmapped
     return MappedDocument(body=body, net=net_total, tax=tax_total,
-                          total=net_total + tax_total, reference=reference)
+                          total=net_total + tax_total, reference=reference, not_sendable=unmapped)
 
 
 def void_reason(doc: AnyDocument | None, host_id: str) -> str:
@@ -500,6 +516,7 @@ def credit_note_allocation_body(*, contact_id: str, invoice_id: str, credit_note
 
 __all__ = [
     "ALLOCATION_SIGN",
+    "CHECKED_MAPPINGS",
     "CONTACT_TYPE",
     "LOCKED",
     "NOT_EXPORTED",

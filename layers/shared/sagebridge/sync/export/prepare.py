@@ -21,7 +21,7 @@ from sagebridge.domain.validation import (
     payment_skip_reasons,
 )
 from sagebridge.observability import logger
-from sagebridge.sync.export.context import ExportRun, Skip, label
+from sagebridge.sync.export.context import STAND_IN_ID, ExportRun, Skip, label, not_supported_reason
 from sagebridge.sync.mapping_health import mapping_problems
 
 Built = tuple[Payload, str, Decimal]  # body, reference, total
@@ -73,11 +73,14 @@ class Preparation:
         reasons = self._document_reasons(record)
         if reasons:
             return Skip(reasons)
-        if contact_id is None:
-            return None
         run = self.run
-        mapped = run.mapper.document_body(record, contact_id=contact_id, settings=run.settings,  # type: ignore[arg-type]
-                                          taxes=self.taxes(), business_currency=run.business_currency)
+        # Validating maps it too (on a stand-in contact): what the product's mapper refuses is
+        # skipped before the contact is looked for or created, so no orphan contact is left in Sage.
+        mapped = run.mapper.document_body(record, contact_id=contact_id or STAND_IN_ID,  # type: ignore[arg-type]
+                                          settings=run.settings, taxes=self.taxes(),
+                                          business_currency=run.business_currency)
+        if contact_id is None:
+            return None if mapped.not_sendable is None else Skip([not_supported_reason(record, mapped.not_sendable)])
         return mapped.body, mapped.reference, mapped.total
 
     def _document_reasons(self, record: Document[Any]) -> list[SkipReason]:
