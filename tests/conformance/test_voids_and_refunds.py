@@ -84,6 +84,8 @@ def test_a_voided_document_of_each_kind_is_taken_back_in_sage_or_skipped_with_th
         else:  # or left as it is, and the host told why and what to do, once
             assert entry.state is LedgerState.SKIPPED, (kind, entry.state, entry.reason)
             assert last.outcome.value == "skipped" and last.reason, kind
+            # It was exported: what is not carried out is the void, and the reason must not say otherwise.
+            assert "is not exported" not in last.reason and "voided in the host app" in last.reason, last.reason
             assert live and len(told) == 1 and told[0]["reasons"][0]["message"] == last.reason, (kind, told)
             outcomes[kind.value] = f"skipped: {last.reason}"
     assert not [e for e in world.events("export.failed")[failed_before:] if not e["data"]["will_retry"]]

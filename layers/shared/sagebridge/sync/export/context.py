@@ -188,5 +188,6 @@ def failure_code(exc: SageError) -> str:
     return "sage_unavailable"
 
 
-def not_supported_reason(record: Document[Any] | Payment, why: str) -> SkipReason:
-    return SkipReason(code=SkipCode.NOT_SUPPORTED, field="kind", message=f"{label(record)} is not exported: {why}")
+def not_supported_reason(record: Document[Any] | Payment, why: str, *, exported: bool = False) -> SkipReason:
+    message = f"{label(record)}: {why}" if exported else f"{label(record)} is not exported: {why}"
+    return SkipReason(code=SkipCode.NOT_SUPPORTED, field="kind", message=message)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sagebridge.connectors.base import (
     NotFound,
+    NotSupported,
     Payload,
     RemoteRecord,
     SageError,
@@ -290,6 +291,9 @@ class Documents:
         try:
             if remote is not None and self.run.mapper.remote_status(remote) != "VOID":
                 self._void_in_sage(kind, entry.sage_id, record, staged.host_id)
+        except NotSupported as exc:  # a void the product cannot carry out: the reason says what to do there
+            self.outcomes.settle_not_supported(staged, record, claim, exc.message, exported=True)
+            return
         except SageError as exc:
             self.outcomes.fail(staged, record, claim, exc)
             return

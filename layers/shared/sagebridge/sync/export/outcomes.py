@@ -189,8 +189,10 @@ class Outcomes:
         return self.run.export_type is ExportType.NEW and not self.run.request.documents
 
     def settle_not_supported(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim,
-                             why: str) -> None:
-        reason = not_supported_reason(record, why)
+                             why: str, *, exported: bool = False) -> None:
+        """Skipped for what the product does not do. `exported`: the document is in Sage already and
+        the change (a void) is what is not carried out, so the reason does not say "not exported"."""
+        reason = not_supported_reason(record, why, exported=exported)
         self.journal.count(Outcome.SKIPPED)
         if self.settle(self.run.store.ledger.mark_skipped_op(claim, reason.message),
                        self.journal.log_op(staged.kind, staged.host_id, number_of(record), Outcome.SKIPPED,
