@@ -350,3 +350,11 @@ def test_a_credit_note_linked_to_its_invoice_is_an_arpymt_of_no_money_found_agai
     assert _details(body) == [{"RECORDKEY": "11", "ADJUSTMENTKEY": "12", "TRX_ADJUSTMENTAMOUNT": D("30.00")}]
     [function] = m.functions(body, "key-1")
     assert function.controlid == "credit-key-1"  # the same allocation always has the same controlid
+
+
+def test_a_vendor_credit_memo_is_refused_saying_why_intacct_cannot_apply_it_once_and_what_to_do():
+    body = m.credit_note_allocation_body(contact_id="V1", invoice_id="11", credit_note_id="12", amount=D("30"),
+                                         on=date(2025, 3, 4), kind=DocumentKind.PURCHASE_CREDIT_NOTE)
+    assert body["functions"] == [] and m.refusal(body) == body["refused"]
+    assert "through an AP payment, which waits in the company's payment approvals" in body["refused"]  # why
+    assert "apply the vendor credit memo to its bill in Intacct's Accounts Payable" in body["refused"]  # what to do

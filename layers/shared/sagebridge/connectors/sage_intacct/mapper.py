@@ -222,10 +222,16 @@ def is_credit_application(data: Mapping[str, Any]) -> bool:
     """An ARPYMT Sage Bridge posted to apply a credit memo to its invoice (not a host payment)."""
     return (str(data.get("DOCNUMBER") or "").startswith(CREDIT_APPLICATION_PREFIX)
             and not decimal_of(data.get("TOTALENTERED")))
-# The XML API has no call that applies one AP adjustment to one bill without a payment (api-v3.0.xsd:
-# create_appayment and create_paymentrequest pay bills from a bank account; no apply_appayment).
+# A vendor credit memo is applied to a bill through an AP payment (APPYMT with an APPYMTDETAIL naming
+# the bill and ADJUSTMENTKEY: developer.intacct.com/api/accounts-payable/ap-payments/). Unlike an AR
+# payment, an AP payment is a payment request that enters the company's payment approval workflow
+# (Submitted until approved, then the payment method's own steps: intacct.com help "Payment request
+# workflow"), so the bill's balance need not change when Intacct answers: Sage Bridge could not tell
+# the application landed, nor keep it exactly once. It is refused, saying what to do instead.
 VENDOR_CREDIT_NOT_APPLIED = ("Sage Intacct: Sage Bridge does not apply vendor credit memos (AP adjustments) to "
-                             "bills; apply the vendor credit memo to its bill in Intacct's Accounts Payable")
+                             "bills, because Intacct applies one through an AP payment, which waits in the "
+                             "company's payment approvals before the bill's balance changes; apply the vendor "
+                             "credit memo to its bill in Intacct's Accounts Payable (Pay bills)")
 
 
 def payment_record(data: Mapping[str, Any], details: Sequence[Mapping[str, Any]] | None = None) -> RemoteRecord:
