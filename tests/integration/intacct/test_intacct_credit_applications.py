@@ -9,7 +9,14 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
+from sagebridge.connectors.base import UncertainWrite
+from sagebridge.connectors.sage_intacct.connector import IntacctConnector
 from sagebridge.domain import CustomerPayment, DocumentKind
+from sagebridge.store import LedgerState
+from sagebridge.sync.export import CREDIT_NOTE_ALLOCATION
+from sagebridge.sync.export.allocations import CreditNoteAllocations
 from sagebridge.sync.reconcile import reconcile
 
 from .conftest import TENANT, customer, document, line
@@ -86,3 +93,47 @@ def test_a_pure_offset_is_exported_as_a_credit_only_arpymt(world, host):
     [offset] = world.sandbox.accountant().list("ARPYMT")
     assert offset["TOTALENTERED"] == 0 and offset["DOCNUMBER"] == "PAY-O1"
     assert _due(world, "ARINVOICE", "INV-00001") == 0 and _due(world, "ARADJUSTMENT", "CN-00001") == 0
+
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("fault", ["lost_answer", "worker_killed"])
+def test_a_credit_note_application_survives_a_lost_answer_or_a_killed_worker_once(world, host, fault, monkeypatch):
+    world.add_tenant()
+    pat = customer(1)
+    host.stage(document(SI, 1, party=pat, lines=[line("100.00", tax="S")]))  # 120.00
+    host.stage(document(SCN, 1, party=pat, lines=[line("25.00", tax="S")], invoice_id="INV-1"))  # 30.00
+    if fault == "lost_answer":
+        real = IntacctConnector.create_allocation
+        lost: list[bool] = []
+
+        def answer_lost(self, body, *, idempotency_key=None):
+            made = real(self, body, idempotency_key=idempotency_key)
+            if not lost:
+                lost.append(True)
+                raise UncertainWrite("the connection dropped after Intacct applied the credit memo")
+            return made
+
+        monkeypatch.setattr(IntacctConnector, "create_allocation", answer_lost)
+        world.export()
+        assert lost  # the answer was lost once
+    else:
+        def killed(self):
+            raise _Killed
+
+        with monkeypatch.context() as patch:
+            patch.setattr(CreditNoteAllocations, "allocate_all", killed)
+            with pytest.raises(_Killed):
+                world.export()
+        assert world.sandbox.accountant().list("ARPYMT") == []
+        world.clock.advance(minutes=16)  # the dead worker's claim goes stale
+    world.export(include_retries=True)
+    world.export(include_retries=True)
+
+    [applied] = world.sandbox.accountant().list("ARPYMT")  # once
+    assert _due(world, "ARINVOICE", "INV-00001") == D("90.00") and _due(world, "ARADJUSTMENT", "CN-00001") == 0
+    entry = world.store.ledger.find(TENANT, CREDIT_NOTE_ALLOCATION, "CN-1")
+    assert entry is not None and entry.state is LedgerState.EXPORTED
+    assert applied["TOTALENTERED"] == 0
