@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sagebridge.domain import DocumentKind
+from sagebridge.domain import DocumentKind, Provider
 from sagebridge.store import LedgerEntry, LedgerState
 from sagebridge.sync.export import CREDIT_NOTE_ALLOCATION
 
@@ -15,6 +15,10 @@ from .conftest import TENANT, World, customer, document, line, payment
 
 SI, SCN, PAY = DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE, DocumentKind.CUSTOMER_PAYMENT
 D = Decimal
+# Products that declare they cannot set a credit note against an invoice (the refusal branches below
+# check their reason); every other product must allocate. None today: Sage Intacct applies credit
+# memos through ARPYMT credit lines (docs/mapping.md).
+DECLARED_REFUSALS: frozenset[Provider] = frozenset()
 
 
 def _said_why(world: World, kind: str, host_id: str) -> bool:
@@ -42,6 +46,7 @@ def test_a_credit_note_linked_to_its_invoice_is_set_against_it_once_or_refused_w
         assert any("30.00 allocated against invoice 'INV-1'" in (h.reason or "")
                    for h in world.history("sales_credit_note", "CN-1"))
     else:
+        assert world.provider in DECLARED_REFUSALS, f"{world.provider.value} refused to allocate the credit note"
         assert invoice.outstanding == D("120.00")
         assert _said_why(world, "sales_credit_note", "CN-1")
         assert "not_supported" in {h.reason_code for h in world.history("sales_credit_note", "CN-1")}
@@ -66,6 +71,7 @@ def test_a_payment_offsetting_a_credit_note_books_only_the_money_that_moved_or_i
         assert world.one(SI, "INV-00001").outstanding == D("0.00")
         assert world.one(SCN, "CN-00002").outstanding == D("0.00")
     else:
+        assert world.provider in DECLARED_REFUSALS, f"{world.provider.value} refused the offsetting payment"
         assert world.copies(PAY) == {}
         assert world.one(SI, "INV-00001").outstanding == D("120.00")
         assert _said_why(world, "customer_payment", "PAY-1")

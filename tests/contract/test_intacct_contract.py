@@ -85,7 +85,7 @@ def recorded():
                                      DEFAULT_PASSWORD, entity_id="100")
     client = IntacctClient(http, credentials, endpoint=ENDPOINT, sessions=SessionCache(), gates=CompanyGates(),
                            sleep=lambda s: None, page_size=2)
-    yield sandbox, IntacctConnector(client), sent
+    yield sandbox, IntacctConnector(client, SETTINGS), sent
     http.close()
     inner.close()
 
@@ -136,6 +136,7 @@ def _scenario(connector: IntacctConnector, sandbox: SageIntacctSandbox) -> None:
     payment = connector.create_payment(export_mapper.payment_body(
         receipt, contact_id=contact.id, allocations=[(DocumentKind.SALES_INVOICE, invoice.id, Decimal("60.00"))],
         bank_account_id="BOA-OPS", settings=SETTINGS, business_currency="USD"), idempotency_key="k-payment")
+    _credit_applications(connector, contact.id, invoice.id, document)
     connector.get_document(DocumentKind.SALES_INVOICE, invoice.id)
     connector.get_document(DocumentKind.CUSTOMER_PAYMENT, payment.id)
     connector.find_documents_by_reference(DocumentKind.SALES_INVOICE, "INV-00001")
@@ -162,6 +163,33 @@ def _scenario(connector: IntacctConnector, sandbox: SageIntacctSandbox) -> None:
     assert connector.business_currency() == "USD"  # the login's entity (100): readByQuery LOCATIONENTITY
     sandbox.expire_sessions()
     connector.find_contacts(reference=contact.id)  # logs in again
+
+
+def _credit_applications(connector: IntacctConnector, contact_id: str, invoice_id: str, document) -> None:
+    """A credit memo applied to its invoice (an ARPYMT of no money, found again on a repeat), a
+    receipt offsetting a credit memo, and a pure offset: ARPYMTDETAIL ADJUSTMENTKEY lines."""
+    def memo(number: str) -> str:
+        return connector.create_document(DocumentKind.SALES_CREDIT_NOTE, document(
+            SalesCreditNote, number, [{"description": "Goodwill", "unit_price": "5.00"}],
+            document_date="2025-03-03"), idempotency_key=f"k-{number}").id
+
+    linked = memo("CN-00010")
+    apply = export_mapper.credit_note_allocation_body(contact_id=contact_id, invoice_id=invoice_id,
+                                                      credit_note_id=linked, amount=Decimal("5.00"),
+                                                      on=dt.date(2025, 3, 3))
+    first = connector.create_allocation(apply, idempotency_key="k-apply")
+    assert connector.create_allocation(apply, idempotency_key="k-apply").id == first.id  # a repeat: found again
+    offset_memo, pure_memo = memo("CN-00011"), memo("CN-00012")
+    for host_id, amount, credit in (("PAY-2", "1.00", offset_memo), ("PAY-3", "0", pure_memo)):
+        owed = Decimal(amount) + Decimal("5.00")
+        paid = CustomerPayment(host_id=host_id, party_id="jo", payment_date=dt.date(2025, 3, 4), currency="USD",
+                               amount=Decimal(amount), allocations=[
+                                   {"kind": "sales_invoice", "host_id": "INV-00001", "amount": str(owed)},
+                                   {"kind": "sales_credit_note", "host_id": "CN", "amount": "5.00"}])
+        connector.create_payment(export_mapper.payment_body(
+            paid, contact_id=contact_id, allocations=[(DocumentKind.SALES_INVOICE, invoice_id, owed),
+                                                      (DocumentKind.SALES_CREDIT_NOTE, credit, Decimal("5.00"))],
+            bank_account_id="BOA-OPS", settings=SETTINGS, business_currency="USD"), idempotency_key=f"k-{host_id}")
 
 
 def _vendor_and_bill(connector: IntacctConnector, taxes: export_mapper.TaxTable) -> None:
@@ -249,7 +277,8 @@ def test_writes_are_unique_with_a_stable_controlid_and_reads_are_not(recorded):
                    "create_bill", "reverse_bill", "create_apadjustment", "delete_apadjustment"}:
             assert unique == "true"
             assert all(f.get("controlid", "").split("-")[0] in {"contact", "customer", "invoice", "aradjustment",
-                                                                 "arpymt", "void", "vendor", "bill", "apadjustment"}
+                                                                 "arpymt", "void", "vendor", "bill", "apadjustment",
+                                                                 "credit"}
                        for f in root.iter("function"))
         else:
             assert unique == "false"
@@ -339,3 +368,16 @@ def test_sender_refusals_come_where_intacct_documents_them():
     assert unauthorised.findtext("operation/authentication/companyid") == DEFAULT_COMPANY
     assert unauthorised.findtext("operation/errormessage/error/errorno") == "XL03000006"
     assert unauthorised.find("operation/result") is None  # no function ran
+
+
+def test_credit_memo_applications_validate_against_the_xsd(recorded, schema):
+    sandbox, connector, sent = recorded
+    _scenario(connector, sandbox)
+    credits = [body for body in sent if b"<ADJUSTMENTKEY>" in body]
+    assert len(credits) == 4  # the application, its repeat, the offsetting receipt, the pure offset
+    for body in credits:
+        assert schema.is_valid(body.decode())
+        assert ElementTree.fromstring(body).findtext("control/uniqueid") == "true"
+    arpymts = {r["DOCNUMBER"]: r for r in sandbox.accountant().list("ARPYMT")}
+    assert [k for k in arpymts if k.startswith("CM/")] and len(arpymts) == 4  # the repeat posted nothing
+    assert (arpymts["PAY-2"]["TOTALENTERED"], arpymts["PAY-3"]["TOTALENTERED"]) == (Decimal("1.00"), Decimal("0"))

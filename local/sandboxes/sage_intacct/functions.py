@@ -290,25 +290,63 @@ class Functions:
             f.get("ARPYMTDETAILS"), dict) else None)
         if not details:
             raise refuse(INVALID, "A payment needs at least one ARPYMTDETAIL (the invoice it pays)")
-        applied = []
+        applied: list[tuple[dict[str, Any], Decimal]] = []
+        credits: list[tuple[dict[str, Any], dict[str, Any], Decimal]] = []
+        owed: dict[int, Decimal] = {}  # what is left due on each invoice, and on each credit memo, as lines apply
+        left: dict[int, Decimal] = {}
         for number, d in enumerate(details, start=1):
             invoice = company.one("ARINVOICE", "RECORDNO", d.get("RECORDKEY"))
             if invoice is None or invoice.get("CUSTOMERID") != customer_id:
                 raise refuse(INVALID, f"Line {number}: invoice {d.get('RECORDKEY')} is not an open invoice of "
                              f"customer {customer_id}")
-            amount = money(d.get("TRX_PAYMENTAMOUNT"), f"line {number} TRX_PAYMENTAMOUNT")
-            if amount <= 0 or amount > invoice["TOTALDUE"]:
-                raise refuse(INVALID, f"Line {number}: the payment amount {amount} is more than the "
-                             f"{invoice['TOTALDUE']} due on invoice {invoice['RECORDID']}")
-            applied.append((invoice, amount))
+            due = owed.setdefault(invoice["RECORDNO"], invoice["TOTALDUE"])
+            cash = d.get("TRX_PAYMENTAMOUNT") not in (None, "")
+            credit = d.get("ADJUSTMENTKEY") not in (None, "")
+            if not cash and not credit:
+                raise refuse(INVALID, f"Line {number}: give a payment amount (TRX_PAYMENTAMOUNT) or a credit to "
+                             "apply (ADJUSTMENTKEY with TRX_ADJUSTMENTAMOUNT)")
+            if cash:
+                amount = money(d.get("TRX_PAYMENTAMOUNT"), f"line {number} TRX_PAYMENTAMOUNT")
+                if amount <= 0 or amount > due:
+                    raise refuse(INVALID, f"Line {number}: the payment amount {amount} is more than the "
+                                 f"{due} due on invoice {invoice['RECORDID']}")
+                applied.append((invoice, amount))
+                due -= amount
+            if credit:
+                memo = self._credit_memo(company, d.get("ADJUSTMENTKEY"), customer_id, number)
+                amount = money(d.get("TRX_ADJUSTMENTAMOUNT"), f"line {number} TRX_ADJUSTMENTAMOUNT")
+                available = left.setdefault(memo["RECORDNO"], -memo["TOTALDUE"])
+                if amount <= 0 or amount > available:
+                    raise refuse(INVALID, f"Line {number}: the credit {amount} is more than the {available} left on "
+                                 f"credit memo {memo['RECORDID']}")
+                if amount > due:
+                    raise refuse(INVALID, f"Line {number}: the credit {amount} is more than the {due} due on "
+                                 f"invoice {invoice['RECORDID']}")
+                credits.append((invoice, memo, amount))
+                due -= amount
+                left[memo["RECORDNO"]] = available - amount
+            owed[invoice["RECORDNO"]] = due
         return self.post_payment(company, customer_id=customer_id, bank=bank, method=method, received=received,
                                  reference=f.get("DOCNUMBER") or None, currency=f.get("CURRENCY") or None,
-                                 applied=applied, undo=undo)
+                                 applied=applied, credits=credits, undo=undo)
+
+    @staticmethod
+    def _credit_memo(company: Company, key: Any, customer_id: str, number: int) -> dict[str, Any]:
+        """The credit memo (an ARADJUSTMENT with a negative total) a line applies: the customer's own."""
+        memo = company.one("ARADJUSTMENT", "RECORDNO", key)
+        if memo is None or memo["TOTALENTERED"] >= 0:
+            raise refuse(INVALID, f"Line {number}: {key} is not a credit memo (ADJUSTMENTKEY)")
+        if memo.get("CUSTOMERID") != customer_id:
+            raise refuse(INVALID, f"Line {number}: credit memo {memo['RECORDID']} belongs to customer "
+                         f"{memo.get('CUSTOMERID')}, not {customer_id}")
+        return memo
 
     def post_payment(self, company: Company, *, customer_id: str, bank: str, method: str, received: dt.date,
                      reference: str | None, currency: str | None, applied: list[tuple[dict[str, Any], Decimal]],
-                     undo: list[tuple[str, int]]) -> dict[str, Any]:
-        """Post a receipt and apply it: the invoices' TOTALPAID/TOTALDUE/STATE move with it."""
+                     undo: list[tuple[str, int]],
+                     credits: list[tuple[dict[str, Any], dict[str, Any], Decimal]] | None = None) -> dict[str, Any]:
+        """Post a receipt and apply it: the invoices' TOTALPAID/TOTALDUE/STATE move with it, and with
+        each credit memo applied (whose own TOTALDUE moves towards 0). Its total is the cash only."""
         total = sum((a for _, a in applied), Decimal("0"))
         payment = self._add(company, "ARPYMT", {
             "CUSTOMERID": customer_id, "FINANCIALENTITY": bank, "PAYMENTMETHOD": method, "DOCNUMBER": reference,
@@ -318,6 +356,12 @@ class Functions:
             self._add(company, "ARPYMTDETAIL", {"PAYMENTKEY": payment["RECORDNO"], "RECORDKEY": invoice["RECORDNO"],
                                                 "TRX_PAYMENTAMOUNT": amount}, undo)
             self._settle(invoice, amount)
+        for invoice, memo, amount in credits or ():
+            self._add(company, "ARPYMTDETAIL", {"PAYMENTKEY": payment["RECORDNO"], "RECORDKEY": invoice["RECORDNO"],
+                                                "ADJUSTMENTKEY": memo["RECORDNO"], "TRX_ADJUSTMENTAMOUNT": amount},
+                      undo)
+            self._settle(invoice, amount)
+            self._use_credit(memo, amount)
         return payment
 
     def _settle(self, invoice: dict[str, Any], amount: Decimal) -> None:
@@ -327,11 +371,22 @@ class Functions:
         invoice["STATE"] = "Paid" if invoice["TOTALDUE"] <= 0 else "Partially Paid" if paid else "Posted"
         invoice["WHENMODIFIED"] = self.now
 
+    def _use_credit(self, memo: dict[str, Any], amount: Decimal) -> None:
+        # A credit memo is negative: applying it moves its TOTALPAID and TOTALDUE towards 0.
+        memo["TOTALPAID"] -= amount
+        memo["TOTALDUE"] = memo["TOTALENTERED"] - memo["TOTALPAID"]
+        memo["STATE"] = "Paid" if memo["TOTALDUE"] >= 0 else "Partially Paid" if memo["TOTALPAID"] else "Posted"
+        memo["WHENMODIFIED"] = self.now
+
     def reverse_payment(self, company: Company, payment: dict[str, Any]) -> None:
         for detail in company.find("ARPYMTDETAIL", "PAYMENTKEY", payment["RECORDNO"]):
             invoice = company.one("ARINVOICE", "RECORDNO", detail["RECORDKEY"])
+            amount = detail.get("TRX_PAYMENTAMOUNT") or detail.get("TRX_ADJUSTMENTAMOUNT") or Decimal("0")
             if invoice is not None:
-                self._settle(invoice, -detail["TRX_PAYMENTAMOUNT"])
+                self._settle(invoice, -amount)
+            memo = company.one("ARADJUSTMENT", "RECORDNO", detail.get("ADJUSTMENTKEY"))
+            if memo is not None:
+                self._use_credit(memo, -amount)
             company.remove("ARPYMTDETAIL", detail["RECORDNO"])
         payment["STATE"] = "Reversed"
         payment["WHENMODIFIED"] = self.now

@@ -55,7 +55,7 @@ def test_intacct_refuses_a_vendor_credit_memo_with_the_accounts_payable_reason()
     with pytest.raises(NotSupported) as refused:
         connector.create_allocation(body)
     assert refused.value.message == intacct_reads.VENDOR_CREDIT_NOT_APPLIED
-    assert intacct.credit_note_allocation_body(**ARGS, kind=SCN)["refused"] == intacct_reads.CREDIT_MEMO_NOT_APPLIED
+    assert "refused" not in intacct.credit_note_allocation_body(**ARGS, kind=SCN)  # sales credit memos are applied
 
 
 @pytest.mark.parametrize("mapper", MAPPERS, ids=lambda m: m.__name__.split(".")[-2])

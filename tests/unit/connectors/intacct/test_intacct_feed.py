@@ -159,3 +159,43 @@ def test_tax_details_and_customers():
         reference="C-1", email="a@acme.test", phone="0113", tax_number="GB1", currency="GBP",
         address=RemoteAddress(("1 High St",), "Leeds", None, "LS1", "GB"))]
     assert client.asked[0] == ("TAXDETAIL", "TAXTYPE = 'Sale' AND WHENMODIFIED >= '03/01/2025 09:00:00'")
+
+
+CREDITS = {
+    "ARPYMT": [
+        # a credit memo applied to its invoice: no money moved
+        {"RECORDNO": "90", "DOCNUMBER": "CM/31/12", "TOTALENTERED": "0", "RECEIPTDATE": "03/04/2025",
+         "CURRENCY": "USD", "PAYMENTMETHOD": "EFT", "STATE": "Posted", "WHENMODIFIED": MODIFIED},
+        # a receipt of 108 that also applies a credit memo of 12 to the invoice it pays
+        {"RECORDNO": "91", "DOCNUMBER": "PAY-1", "TOTALENTERED": "108.00", "RECEIPTDATE": "03/05/2025",
+         "CURRENCY": "USD", "PAYMENTMETHOD": "EFT", "STATE": "Posted", "WHENMODIFIED": MODIFIED},
+    ],
+    "ARPYMTDETAIL": [
+        {"RECORDNO": "5", "PAYMENTKEY": "90", "RECORDKEY": "12", "ADJUSTMENTKEY": "31",
+         "TRX_ADJUSTMENTAMOUNT": "20.00"},
+        {"RECORDNO": "6", "PAYMENTKEY": "91", "RECORDKEY": "13", "TRX_PAYMENTAMOUNT": "108.00"},
+        {"RECORDNO": "7", "PAYMENTKEY": "91", "RECORDKEY": "13", "ADJUSTMENTKEY": "32",
+         "TRX_ADJUSTMENTAMOUNT": "12.00"},
+    ],
+    "ARINVOICE": [{"RECORDNO": "12", "RECORDID": "INV-12", "TOTALENTERED": "80.00", "TOTALPAID": "20.00",
+                   "TOTALDUE": "60.00", "STATE": "Partially Paid"}],
+}
+
+
+def test_a_credit_memo_applied_with_no_money_is_a_credit_allocation_not_money_received():
+    feed, _ = _feed(CREDITS)
+    applied, paid = feed.payments_changed(SINCE)
+    assert applied == RemotePayment(
+        sage_id="90", version="2025-03-03T09:00:00+00:00", kind=MoneyKind.CREDIT_ALLOCATION, total=Decimal("0"),
+        currency="USD", on=date(2025, 3, 4), reference="CM/31/12", method=None,
+        allocations=(Allocation(DocumentKind.SALES_INVOICE, "12", Decimal("20.00")),))
+    assert feed.payment("90").kind is MoneyKind.CREDIT_ALLOCATION
+    # a receipt that also applies a credit memo: money received, each invoice once with all it settled
+    assert (paid.kind, paid.total, paid.allocations) == (
+        MoneyKind.RECEIPT, Decimal("108.00"), (Allocation(DocumentKind.SALES_INVOICE, "13", Decimal("120.00")),))
+
+
+def test_an_invoice_s_balance_counts_the_credit_memos_applied_to_it():
+    feed, _ = _feed(CREDITS)
+    balance = feed.document(DocumentKind.SALES_INVOICE, "12")
+    assert (balance.outstanding, balance.settled_by) == (Decimal("60.00"), (Settlement("90", Decimal("20.00")),))

@@ -135,9 +135,12 @@ def test_what_intacct_would_refuse_is_said_before_anything_is_sent():
     no_gl = m.document_body(_doc(SalesInvoice, lines=[{"description": "x", "unit_price": "10", "tax_code": "X"}]),
                             contact_id="C1", settings=PLAIN, taxes=TAXES, business_currency="USD")
     assert m.refusal(no_gl.body) == "tax detail 'No GL' is not in Sage Intacct or has no GL account"
-    allocation = m.credit_note_allocation_body(contact_id="C1", invoice_id="1", credit_note_id="2",
-                                               amount=D("5"), on=date(2025, 3, 1))
-    assert m.refusal(allocation) == m.CREDIT_MEMO_NOT_APPLIED
+    past_the_domain = _receipt(amount="10").model_copy(update={"amount": D("0")})  # the domain refuses it too
+    offset_too_big = m.payment_body(
+        past_the_domain, contact_id="C1", allocations=[(DocumentKind.SALES_INVOICE, "101", D("10")),
+                                      (DocumentKind.SALES_CREDIT_NOTE, "201", D("12"))],
+        bank_account_id="B", settings=PLAIN, business_currency="USD")
+    assert m.refusal(offset_too_big) == m.CREDIT_LEFT_OVER
 
 
 def test_a_vendor_is_a_contact_then_a_vendor_and_updates_by_its_vendorid():
@@ -298,9 +301,60 @@ def test_a_refund_is_refused_with_the_one_reason_that_says_what_to_do_and_why():
     assert "record the refund in Intacct as an AR refund" in reason  # what to do
 
 
-def test_a_payment_of_nothing_is_refused_as_no_money_moved_not_as_a_refund():
+def test_a_payment_of_nothing_that_applies_nothing_is_refused_as_no_money_moved_not_as_a_refund():
+    nothing = _receipt(amount="10").model_copy(update={"amount": D("0")})  # past the domain's own check
+    body = m.payment_body(nothing, contact_id="C1", allocations=[],
+                          bank_account_id="B", settings=PLAIN, business_currency="USD")
+    assert m.refusal(body) == m.NO_MONEY_MOVED
+
+
+def _details(body):
+    return body["functions"][0]["fields"]["ARPYMT"]["ARPYMTDETAILS"]["ARPYMTDETAIL"]
+
+
+def test_a_pure_offset_is_an_arpymt_applying_the_credit_memo_to_the_invoice_with_no_cash():
     offset = _receipt(amount="0", allocations=[{"kind": "sales_invoice", "host_id": "I1", "amount": "12"},
                                                {"kind": "sales_credit_note", "host_id": "N1", "amount": "12"}])
-    body = m.payment_body(offset, contact_id="C1", allocations=[], bank_account_id="B",
-                          settings=PLAIN, business_currency="USD")
-    assert m.refusal(body) == m.NO_MONEY_MOVED
+    body = m.payment_body(offset, contact_id="C1", allocations=[(DocumentKind.SALES_INVOICE, "101", D("12")),
+                                                                (DocumentKind.SALES_CREDIT_NOTE, "201", D("12"))],
+                          bank_account_id="B", settings=PLAIN, business_currency="USD")
+    assert m.refusal(body) is None
+    assert _details(body) == [{"RECORDKEY": "101", "ADJUSTMENTKEY": "201", "TRX_ADJUSTMENTAMOUNT": D("12.00")}]
+
+
+def test_a_receipt_offsetting_credit_notes_pays_in_cash_only_what_the_credits_leave():
+    paid = _receipt(amount="108", allocations=[{"kind": "sales_invoice", "host_id": "I1", "amount": "100"},
+                                               {"kind": "sales_invoice", "host_id": "I2", "amount": "20"},
+                                               {"kind": "sales_credit_note", "host_id": "N1", "amount": "5"},
+                                               {"kind": "sales_credit_note", "host_id": "N2", "amount": "7"}])
+    body = m.payment_body(paid, contact_id="C1", allocations=[
+        (DocumentKind.SALES_INVOICE, "101", D("100")), (DocumentKind.SALES_INVOICE, "102", D("20")),
+        (DocumentKind.SALES_CREDIT_NOTE, "201", D("5")), (DocumentKind.SALES_CREDIT_NOTE, "202", D("7"))],
+        bank_account_id="B", settings=PLAIN, business_currency="USD")
+    assert m.refusal(body) is None
+    # one detail per credit memo (Intacct: one per credit applied), the cash is the money that moved
+    assert _details(body) == [
+        {"RECORDKEY": "101", "TRX_PAYMENTAMOUNT": D("88.00")}, {"RECORDKEY": "102", "TRX_PAYMENTAMOUNT": D("20.00")},
+        {"RECORDKEY": "101", "ADJUSTMENTKEY": "201", "TRX_ADJUSTMENTAMOUNT": D("5.00")},
+        {"RECORDKEY": "101", "ADJUSTMENTKEY": "202", "TRX_ADJUSTMENTAMOUNT": D("7.00")}]
+    assert sum(d.get("TRX_PAYMENTAMOUNT", D(0)) for d in _details(body)) == D("108.00")
+
+
+def test_a_credit_note_linked_to_its_invoice_is_an_arpymt_of_no_money_found_again_by_its_docnumber():
+    body = m.credit_note_allocation_body(contact_id="C1", invoice_id="11", credit_note_id="12", amount=D("30"),
+                                         on=date(2025, 3, 4))
+    assert m.refusal(body) is None
+    arpymt = body["functions"][0]["fields"]["ARPYMT"]
+    assert arpymt["CUSTOMERID"] == "C1" and arpymt["RECEIPTDATE"] == date(2025, 3, 4)
+    assert arpymt["DOCNUMBER"] == body["reference"] == m.credit_application_reference("12", "11") == "CM/12/11"
+    assert _details(body) == [{"RECORDKEY": "11", "ADJUSTMENTKEY": "12", "TRX_ADJUSTMENTAMOUNT": D("30.00")}]
+    [function] = m.functions(body, "key-1")
+    assert function.controlid == "credit-key-1"  # the same allocation always has the same controlid
+
+
+def test_a_vendor_credit_memo_is_refused_saying_why_intacct_cannot_apply_it_once_and_what_to_do():
+    body = m.credit_note_allocation_body(contact_id="V1", invoice_id="11", credit_note_id="12", amount=D("30"),
+                                         on=date(2025, 3, 4), kind=DocumentKind.PURCHASE_CREDIT_NOTE)
+    assert body["functions"] == [] and m.refusal(body) == body["refused"]
+    assert "through an AP payment, which waits in the company's payment approvals" in body["refused"]  # why
+    assert "apply the vendor credit memo to its bill in Intacct's Accounts Payable" in body["refused"]  # what to do

@@ -15,6 +15,7 @@ from sagebridge.connectors.base import (
     RecordInvalid,
     RemoteRecord,
     SageError,
+    UncertainWrite,
     iso_currency,
 )
 from sagebridge.connectors.sage_intacct import export_mapper, mapper
@@ -22,6 +23,7 @@ from sagebridge.connectors.sage_intacct.client import PROVIDER, IntacctClient
 from sagebridge.connectors.sage_intacct.mapper import TaxDetail
 from sagebridge.connectors.sage_intacct.xml import Function, date_element, element, sub
 from sagebridge.domain.kinds import DocumentKind, RecordKind
+from sagebridge.domain.settings import TenantSettings
 
 
 class IntacctConnector:
@@ -30,8 +32,8 @@ class IntacctConnector:
 
     provider = PROVIDER
     # Its ALLOCATION_SIGN says what the export engine may allocate a receipt or refund to here: a
-    # receipt is applied to invoices only (credit memos are applied in Intacct), so an offset is
-    # refused with that reason.
+    # receipt pays invoices and applies the credit memos it offsets to them (ARPYMTDETAIL
+    # ADJUSTMENTKEY); a credit note linked to its invoice is applied by an ARPYMT of no money.
     mapper: Mapper = export_mapper
     # What Intacct never takes, said before anything is built.
     not_exported: Mapping[RecordKind, str] = export_mapper.NOT_EXPORTED
@@ -41,8 +43,9 @@ class IntacctConnector:
     creates_idempotent = True
     search_settle = timedelta(minutes=5)  # not documented: assumed
 
-    def __init__(self, client: IntacctClient) -> None:
+    def __init__(self, client: IntacctClient, settings: TenantSettings | None = None) -> None:
         self.client = client
+        self.settings = settings  # the receipt bank account a credit memo is applied through
         self._taxes: dict[str, TaxDetail] | None = None
 
     @staticmethod
@@ -161,7 +164,9 @@ class IntacctConnector:
         if to_date:
             parts.append(f"{field_name} <= {mapper.quoted(to_date.strftime(mapper.DATE_FORMAT))}")
         rows = self.client.read_by_query(self._object(kind), " AND ".join(parts))
-        return (mapper.document_record(kind, r) for r in rows)
+        # a credit note's application (an ARPYMT of no money) is not one of the host's payments
+        return (mapper.document_record(kind, r) for r in rows
+                if kind is not DocumentKind.CUSTOMER_PAYMENT or not mapper.is_credit_application(r))
 
     # money movements
 
@@ -177,7 +182,29 @@ class IntacctConnector:
             "date": str(body.get("date"))})
 
     def create_allocation(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
-        raise NotSupported(str(body.get("refused") or mapper.CREDIT_MEMO_NOT_APPLIED), data_code="not_supported")
+        """A credit memo applied to its invoice: an ARPYMT that moves no money (export_mapper's
+        credit_note_allocation_body), through the tenant's receipt bank account. An uncertain write
+        is looked up by its DOCNUMBER before the engine hears it is uncertain."""
+        refused = export_mapper.refusal(body)
+        if refused:
+            raise NotSupported(str(refused), data_code="not_supported")
+        bank = self.settings.receipt_bank_account_id if self.settings is not None else None
+        if not bank:
+            raise NotSupported("Sage Intacct applies a credit memo to its invoice through an AR payment, which names "
+                               "a bank account: set receipt_bank_account_id", data_code="not_supported")
+        function, = export_mapper.functions(_with_bank(body, bank), self._key(idempotency_key, body))
+        try:
+            result = self.client.execute(function, unique=True)
+        except UncertainWrite:
+            found = [r for r in self.client.read_by_query("ARPYMT", f"DOCNUMBER = {mapper.quoted(body['reference'])}")
+                     if not mapper.is_voided(r)]
+            if not found:
+                raise
+            return mapper.payment_record(found[0])
+        key = str((result.records or [{}])[0].get("RECORDNO") or result.key or "")
+        return RemoteRecord(id=key, reference=body.get("reference"), data={
+            "id": key, "reference": body.get("reference"), "total_amount": body.get("total_amount"),
+            "contact": {"id": body.get("contact_id")}, "date": str(body.get("date"))})
 
     def payments_changed_since(self, since: datetime) -> Iterator[RemoteRecord]:
         query = f"WHENMODIFIED >= {mapper.quoted(mapper.query_timestamp(since))}"
@@ -196,7 +223,7 @@ class IntacctConnector:
         return out
 
     def allocations_changed_since(self, since: datetime) -> Iterator[RemoteRecord]:
-        return iter(())  # credit memos applied in Intacct show on the invoice's TOTALDUE only
+        return iter(())  # a credit memo's application is an ARPYMT: the feed reads it with the payments
 
     # reference data
 
@@ -259,6 +286,13 @@ class IntacctConnector:
     def list_items(self, *, changed_since: datetime | None = None) -> list[RemoteRecord]:
         query = f"WHENMODIFIED >= {mapper.quoted(mapper.query_timestamp(changed_since))}" if changed_since else ""
         return [mapper.item_record(r) for r in self.client.read_by_query("ITEM", query)]
+
+
+def _with_bank(body: Mapping[str, Any], bank: str) -> dict[str, Any]:
+    """The credit application body with FINANCIALENTITY filled in (the rest as built)."""
+    (function,) = body["functions"]
+    (tag, fields), = function["fields"].items()
+    return {**body, "functions": [{**function, "fields": {tag: {**fields, "FINANCIALENTITY": bank}}}]}
 
 
 __all__ = ["IntacctConnector"]

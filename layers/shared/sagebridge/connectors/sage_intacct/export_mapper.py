@@ -37,7 +37,7 @@ from sagebridge.connectors.readback import (
 from sagebridge.connectors.sage_intacct.mapper import (
     ALLOCATION_SIGN,
     CONTACT_NAME_MAX,
-    CREDIT_MEMO_NOT_APPLIED,
+    CREDIT_APPLICATION_PREFIX,
     NOT_EXPORTED,
     REFUND_NOT_EXPORTED,
     VENDOR_CREDIT_NOT_APPLIED,
@@ -89,10 +89,12 @@ TOTALS_FROM_LINES = True
 LOCKED = "is locked in Sage Intacct (not editable there), so Intacct will not let it be changed"
 DAILY_RATE = "Intacct Daily Rate"  # the exchange rate type when the host gives no rate
 REFUND_REFUSED = REFUND_NOT_EXPORTED  # one reason, whether the engine or the body refuses a refund
-NO_MONEY_MOVED = ("Sage Intacct: a payment of 0 moved no money, so there is no receipt to post "
-                  "(apply the credit memo to its invoice in Intacct)")
+NO_MONEY_MOVED = ("Sage Intacct: a payment of 0 that applies no credit note moved nothing, so there is "
+                  "nothing to post")
 NOT_APPLIED_IN_FULL = ("Sage Intacct: a receipt must be applied in full to exported invoices "
                        "(an over- or unallocated payment is not exported)")
+CREDIT_LEFT_OVER = ("Sage Intacct: the credit notes a payment offsets are more than the invoices it settles; "
+                    "Intacct applies a credit memo to an invoice, so the rest has nowhere to go")
 
 
 
@@ -465,20 +467,49 @@ def _payment_method(payment: Payment, settings: TenantSettings) -> str:
     return said or SETTING_METHODS.get(settings.receipt_payment_method or "", DEFAULT_METHOD)
 
 
+def _credit_details(invoices: list[list[Any]], credits: Iterable[tuple[str, Decimal]]) -> tuple[list[dict[str, Any]],
+                                                                                                 Decimal]:
+    """Each credit memo applied to the invoices of the same payment in their order (one ARPYMTDETAIL
+    per credit memo and invoice: RECORDKEY names the invoice, ADJUSTMENTKEY the memo); `invoices`
+    are [id, amount still to settle], reduced in place. Returns the details and the credit left over."""
+    details, left_over = [], ZERO
+    for memo_id, amount in credits:
+        left = amount
+        for invoice in invoices:
+            used = min(left, invoice[1])
+            if used <= ZERO:
+                continue
+            details.append({"RECORDKEY": invoice[0], "ADJUSTMENTKEY": memo_id, "TRX_ADJUSTMENTAMOUNT": used})
+            invoice[1] -= used
+            left -= used
+            if left == ZERO:
+                break
+        left_over += left
+    return details, left_over
+
+
 def payment_body(payment: Payment, *, contact_id: str, allocations: Iterable[tuple[DocumentKind, str, Decimal]],
                  bank_account_id: str, settings: TenantSettings, business_currency: str) -> Body:
-    """A customer receipt applied to the invoices it pays (ARPYMT with ARPYMTDETAIL lines). Intacct
-    would keep an unapplied remainder as an advance, which Sage Bridge does not make: a receipt not
-    applied in full, a refund, or one that moved no money is refused, saying why."""
+    """A customer receipt (ARPYMT) that pays invoices and applies the credit memos it offsets to them:
+    each credit memo on a detail naming the invoice (ADJUSTMENTKEY, TRX_ADJUSTMENTAMOUNT), what is
+    left of each invoice paid in cash (TRX_PAYMENTAMOUNT). The cash adds up to the money that moved;
+    a pure offset (amount 0) is an ARPYMT with credit details only. Intacct would keep an unapplied
+    remainder as an advance, which Sage Bridge does not make: a receipt not applied in full, a
+    refund, or one that moved and applied nothing is refused, saying why."""
     total = round_money(payment.amount)
     reference = payment_reference(payment)
-    details, settled = [], ZERO
+    invoices: list[list[Any]] = []
+    credits: list[tuple[str, Decimal]] = []
     for kind, sage_id, amount in allocations:
         if kind not in ALLOCATION_SIGN.get(payment.kind, {}):
             raise ValueError(f"a {payment.kind.value} cannot be allocated to a {kind.value}")
-        value = round_money(amount)
-        details.append({"RECORDKEY": sage_id, "TRX_PAYMENTAMOUNT": value})
-        settled += value
+        if kind is DocumentKind.SALES_CREDIT_NOTE and payment.kind is DocumentKind.CUSTOMER_PAYMENT:
+            credits.append((sage_id, round_money(amount)))
+        else:
+            invoices.append([sage_id, round_money(amount)])
+    details, left_over = _credit_details(invoices, credits)
+    cash = [{"RECORDKEY": sage_id, "TRX_PAYMENTAMOUNT": amount} for sage_id, amount in invoices if amount > ZERO]
+    settled = sum_money(d["TRX_PAYMENTAMOUNT"] for d in cash)
     foreign = payment.currency != business_currency
     fields = {
         "FINANCIALENTITY": bank_account_id,
@@ -489,29 +520,52 @@ def payment_body(payment: Payment, *, contact_id: str, allocations: Iterable[tup
         "PAYMENTDATE": payment.payment_date,
         "CURRENCY": payment.currency if foreign else None,
         "EXCHANGE_RATE": payment.exchange_rate if foreign else None,
-        "ARPYMTDETAILS": {"ARPYMTDETAIL": details},
+        "ARPYMTDETAILS": {"ARPYMTDETAIL": cash + details},
     }
     body: Body = {"functions": [_function("arpymt", "create", {"ARPYMT": fields})], "reference": reference,
                   "contact_id": contact_id, "date": payment.payment_date, "total_amount": total}
     if payment.kind is not DocumentKind.CUSTOMER_PAYMENT:
         body["refused"] = REFUND_REFUSED
-    elif total == ZERO:
+    elif left_over > ZERO:
+        body["refused"] = CREDIT_LEFT_OVER
+    elif total == ZERO and not details:
         body["refused"] = NO_MONEY_MOVED
-    elif total - settled > ZERO:
+    elif total != settled:
         body["refused"] = NOT_APPLIED_IN_FULL
     return body
 
 
+def credit_application_reference(credit_note_id: str, invoice_id: str) -> str:
+    """DOCNUMBER of the ARPYMT applying one credit memo to one invoice: the pair names it, so an
+    application whose answer was lost is found again before anything is resent."""
+    return short_reference(f"{CREDIT_APPLICATION_PREFIX}{credit_note_id}/{invoice_id}", DOCUMENT_REFERENCE_MAX)
+
+
 def credit_note_allocation_body(*, contact_id: str, invoice_id: str, credit_note_id: str, amount: Decimal,
                                 on: date, kind: DocumentKind = DocumentKind.SALES_CREDIT_NOTE) -> Body:
-    """Sage Bridge does not apply credit memos in Intacct: the connector refuses this (NotSupported),
-    with the reason of the memo's side (AR credit memo to invoice, AP adjustment to bill)."""
-    refused = {DocumentKind.SALES_CREDIT_NOTE: CREDIT_MEMO_NOT_APPLIED,
-               DocumentKind.PURCHASE_CREDIT_NOTE: VENDOR_CREDIT_NOT_APPLIED}.get(kind)
-    if refused is None:
+    """A sales credit memo applied to its invoice: an ARPYMT that moves no money, with one detail
+    naming the invoice (RECORDKEY) and the memo (ADJUSTMENTKEY, TRX_ADJUSTMENTAMOUNT), as
+    developer.intacct.com/api/accounts-receivable/ar-payments/ documents it. FINANCIALENTITY (the
+    tenant's receipt bank account) is the connector's to fill in. A vendor credit memo is refused
+    (VENDOR_CREDIT_NOT_APPLIED says why): the connector raises NotSupported."""
+    if kind is DocumentKind.PURCHASE_CREDIT_NOTE:
+        return {"functions": [], "contact_id": contact_id, "date": on, "total_amount": round_money(amount),
+                "refused": VENDOR_CREDIT_NOT_APPLIED}
+    if kind is not DocumentKind.SALES_CREDIT_NOTE:
         raise ValueError(f"{kind.value} is not a credit note: only credit notes are allocated against invoices")
-    return {"functions": [], "contact_id": contact_id, "date": on, "total_amount": round_money(amount),
-            "refused": refused}
+    reference = credit_application_reference(credit_note_id, invoice_id)
+    fields = {
+        "FINANCIALENTITY": None,  # the connector's: the tenant's receipt bank account
+        "PAYMENTMETHOD": DEFAULT_METHOD,  # required; no money moves, so any method says the same
+        "CUSTOMERID": contact_id,
+        "DOCNUMBER": reference,
+        "RECEIPTDATE": on,
+        "PAYMENTDATE": on,
+        "ARPYMTDETAILS": {"ARPYMTDETAIL": [{"RECORDKEY": invoice_id, "ADJUSTMENTKEY": credit_note_id,
+                                            "TRX_ADJUSTMENTAMOUNT": round_money(amount)}]},
+    }
+    return {"functions": [_function("credit", "create", {"ARPYMT": fields})], "reference": reference,
+            "contact_id": contact_id, "date": on, "total_amount": round_money(amount)}
 
 
 __all__ = [
@@ -530,6 +584,7 @@ __all__ = [
     "contact_matches",
     "contact_reference",
     "contact_update_body",
+    "credit_application_reference",
     "credit_note_allocation_body",
     "customer_update_functions",
     "document_body",

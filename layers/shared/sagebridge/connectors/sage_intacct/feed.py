@@ -3,13 +3,15 @@ typed read models of sagebridge.domain.remote, polled by WHENMODIFIED: the polle
 minus an overlap, so a record saved during a poll is read again (and deduplicated by the deliveries
 store).
 
-- payments: ARPYMT (+ ARPYMTDETAIL: which invoice, how much), also one by id; a reversed receipt is
-  reported as deleted, so the host hears `invoice.payment_reversed`;
+- payments: ARPYMT (+ ARPYMTDETAIL: which invoice, how much cash, which credit memo applied), also
+  one by id; a reversed receipt is reported as deleted, so the host hears `invoice.payment_reversed`.
+  An ARPYMT that moves no money and only applies credit memos is a credit note set against invoices
+  (MoneyKind.CREDIT_ALLOCATION): the host hears the invoice part paid or paid, not money received;
 - documents: ARINVOICE / ARADJUSTMENT with the receipts applied to them in order (so each receipt's
   outstanding-after is right);
 - items: ITEM, inventory items as products then non-inventory ones as services; customers: CUSTOMER;
   tax rates: TAXDETAIL (sales).
-- allocations: none (credit memos applied in Intacct show on the invoice's TOTALDUE only).
+- allocations: none of their own (a credit memo's application is an ARPYMT, read with the payments).
 - refunds: none. Intacct keeps a customer refund as its REST object accounts-receivable/customer-refund
   (or, processed in AP, as a bill); the XML API documents no object to read one by, and ARPYMT holds
   receipts against invoices and debit memos only (docs/mapping.md).
@@ -118,16 +120,31 @@ class IntacctFeed:
 # ---------------------------------------------------------------------------- records -> read models
 
 
+def _applied(detail: Mapping[str, Any]) -> Any:
+    """How much of its invoice one ARPYMTDETAIL settles: the cash plus the credit memo applied."""
+    return abs(mapper.decimal_of(detail.get("TRX_PAYMENTAMOUNT"))) + abs(
+        mapper.decimal_of(detail.get("TRX_ADJUSTMENTAMOUNT")))
+
+
 def receipt(row: Mapping[str, Any], details: Sequence[Mapping[str, Any]]) -> RemotePayment:
-    """ARPYMT and its ARPYMTDETAIL lines: a receipt applied to invoices (Intacct amounts made positive)."""
+    """ARPYMT and its ARPYMTDETAIL lines (Intacct amounts made positive): a receipt applied to
+    invoices, or, when it moved no money and only applies credit memos, a credit note set against
+    them. Each invoice once, with all its lines settle of it (cash and credit)."""
+    settled: dict[str, Any] = {}
+    for d in details:
+        if d.get("RECORDKEY"):
+            key = str(d["RECORDKEY"])
+            settled[key] = settled.get(key, 0) + _applied(d)
+    total = abs(mapper.decimal_of(row.get("TOTALENTERED")))
+    credit_only = not total and bool(details) and not any(
+        mapper.decimal_of(d.get("TRX_PAYMENTAMOUNT")) for d in details)
     return RemotePayment(
-        sage_id=str(row.get("RECORDNO") or ""), version=_stamp(row.get("WHENMODIFIED")), kind=MoneyKind.RECEIPT,
-        total=abs(mapper.decimal_of(row.get("TOTALENTERED"))), currency=row.get("CURRENCY") or DEFAULT_CURRENCY,
+        sage_id=str(row.get("RECORDNO") or ""), version=_stamp(row.get("WHENMODIFIED")),
+        kind=MoneyKind.CREDIT_ALLOCATION if credit_only else MoneyKind.RECEIPT,
+        total=total, currency=row.get("CURRENCY") or DEFAULT_CURRENCY,
         on=mapper.date_of(row.get("RECEIPTDATE")), reference=row.get("DOCNUMBER") or None,
-        method=row.get("PAYMENTMETHOD") or None,
-        allocations=tuple(Allocation(DocumentKind.SALES_INVOICE, str(d["RECORDKEY"]),
-                                     abs(mapper.decimal_of(d.get("TRX_PAYMENTAMOUNT"))))
-                          for d in details if d.get("RECORDKEY")),
+        method=None if credit_only else row.get("PAYMENTMETHOD") or None,
+        allocations=tuple(Allocation(DocumentKind.SALES_INVOICE, key, amount) for key, amount in settled.items()),
     )
 
 
@@ -141,8 +158,7 @@ def document_balance(kind: DocumentKind, row: Mapping[str, Any],
     return DocumentBalance(
         kind=kind, sage_id=str(row.get("RECORDNO") or ""), number=row.get("RECORDID") or row.get("DOCNUMBER"),
         total=total, outstanding=due,
-        settled_by=tuple(Settlement(str(d.get("PAYMENTKEY")), abs(mapper.decimal_of(d.get("TRX_PAYMENTAMOUNT"))))
-                         for d in applied),
+        settled_by=tuple(Settlement(str(d.get("PAYMENTKEY")), _applied(d)) for d in applied),
     )
 
 

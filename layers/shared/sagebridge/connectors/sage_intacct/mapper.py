@@ -205,18 +205,33 @@ def _iso_date(value: Any) -> str | None:
 
 # ------------------------------------------------------------------------------------------ payments
 
-# A receipt is applied to invoices only: Sage Bridge does not apply credit memos (ARADJUSTMENT) in
-# Intacct, so a credit note's invoice_id and payments offsetting credit notes are refused, saying so.
+# A receipt pays invoices (cash, TRX_PAYMENTAMOUNT) and applies credit memos (ARADJUSTMENT) to them
+# (ADJUSTMENTKEY + TRX_ADJUSTMENTAMOUNT on a detail naming the invoice): developer.intacct.com/api/
+# accounts-receivable/ar-payments/ ("Create AR Payment"). A credit note linked to its invoice is
+# applied the same way, by an ARPYMT that moves no money.
 ALLOCATION_SIGN: dict[DocumentKind, dict[DocumentKind, int]] = {
-    DocumentKind.CUSTOMER_PAYMENT: {DocumentKind.SALES_INVOICE: 1},
+    DocumentKind.CUSTOMER_PAYMENT: {DocumentKind.SALES_INVOICE: 1, DocumentKind.SALES_CREDIT_NOTE: -1},
     DocumentKind.CUSTOMER_REFUND: {DocumentKind.SALES_CREDIT_NOTE: 1},
 }
-CREDIT_MEMO_NOT_APPLIED = ("Sage Intacct: Sage Bridge does not apply credit memos to invoices; apply the credit "
-                           "memo to its invoice in Intacct")
-# The XML API has no call that applies one AP adjustment to one bill without a payment (api-v3.0.xsd:
-# create_appayment and create_paymentrequest pay bills from a bank account; no apply_appayment).
+# The DOCNUMBER prefix of the ARPYMT that applies a credit note linked to its invoice (no money, not
+# a host payment): reads of the host's payments leave those out.
+CREDIT_APPLICATION_PREFIX = "CM/"
+
+
+def is_credit_application(data: Mapping[str, Any]) -> bool:
+    """An ARPYMT Sage Bridge posted to apply a credit memo to its invoice (not a host payment)."""
+    return (str(data.get("DOCNUMBER") or "").startswith(CREDIT_APPLICATION_PREFIX)
+            and not decimal_of(data.get("TOTALENTERED")))
+# A vendor credit memo is applied to a bill through an AP payment (APPYMT with an APPYMTDETAIL naming
+# the bill and ADJUSTMENTKEY: developer.intacct.com/api/accounts-payable/ap-payments/). Unlike an AR
+# payment, an AP payment is a payment request that enters the company's payment approval workflow
+# (Submitted until approved, then the payment method's own steps: intacct.com help "Payment request
+# workflow"), so the bill's balance need not change when Intacct answers: Sage Bridge could not tell
+# the application landed, nor keep it exactly once. It is refused, saying what to do instead.
 VENDOR_CREDIT_NOT_APPLIED = ("Sage Intacct: Sage Bridge does not apply vendor credit memos (AP adjustments) to "
-                             "bills; apply the vendor credit memo to its bill in Intacct's Accounts Payable")
+                             "bills, because Intacct applies one through an AP payment, which waits in the "
+                             "company's payment approvals before the bill's balance changes; apply the vendor "
+                             "credit memo to its bill in Intacct's Accounts Payable (Pay bills)")
 
 
 def payment_record(data: Mapping[str, Any], details: Sequence[Mapping[str, Any]] | None = None) -> RemoteRecord:
@@ -234,7 +249,7 @@ def payment_record(data: Mapping[str, Any], details: Sequence[Mapping[str, Any]]
     if details is not None:
         normalised["allocated_artefacts"] = [
             {"artefact": {"id": str(d.get("RECORDKEY")), "$path": f"/sales_invoices/{d.get('RECORDKEY')}"},
-             "amount": abs(decimal_of(d.get("TRX_PAYMENTAMOUNT")))}
+             "amount": abs(decimal_of(d.get("TRX_PAYMENTAMOUNT"))) + abs(decimal_of(d.get("TRX_ADJUSTMENTAMOUNT")))}
             for d in details if d.get("RECORDKEY")
         ]
     return RemoteRecord(id=record_no, reference=normalised["reference"], data=normalised)
@@ -288,7 +303,7 @@ def is_service(data: Mapping[str, Any]) -> bool:
 
 __all__ = [
     "ALLOCATION_SIGN",
-    "CREDIT_MEMO_NOT_APPLIED",
+    "CREDIT_APPLICATION_PREFIX",
     "INVOICE_OBJECTS",
     "NOT_EXPORTED",
     "NO_TAX",
@@ -302,6 +317,7 @@ __all__ = [
     "date_of",
     "decimal_of",
     "document_record",
+    "is_credit_application",
     "is_service",
     "is_voided",
     "item_record",

@@ -241,7 +241,7 @@ class SageIntacct:
     def connector_for(self, tenant_id: str, settings: TenantSettings | None = None) -> IntacctConnector:
         # The tenant's posting options (dimensions, location field) reach Intacct through the
         # connector's mapper, which the export engine gives the tenant's settings.
-        return IntacctConnector(self.client_for(tenant_id))
+        return IntacctConnector(self.client_for(tenant_id), settings)
 
     def feed_for(self, tenant_id: str, settings: TenantSettings | None = None) -> IntacctFeed:
         return IntacctFeed(self.connector_for(tenant_id, settings))
