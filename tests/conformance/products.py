@@ -210,7 +210,9 @@ SAGE_200 = ProductRow(
 # ------------------------------------------------------------------------------------- Sage Intacct
 
 _SI_OBJECT = {SI: "ARINVOICE", SCN: "ARADJUSTMENT", PAYMENT: "ARPYMT", PI: "APBILL", PCN: "APADJUSTMENT"}
-_SI_FUNCTION = {SI: "create_invoice", SCN: "create_aradjustment", PAYMENT: "create_arpayment",
+_SI_CREATED = {**_SI_OBJECT, CUSTOMER: "CUSTOMER", VENDOR: "VENDOR"}
+# The functions a write of each kind carries (a receipt is a generic `create` of ARPYMT).
+_SI_FUNCTION = {SI: "create_invoice", SCN: "create_aradjustment", PAYMENT: "create",
                 CUSTOMER: "create,create", VENDOR: "create,create", PI: "create_bill",
                 PCN: "create_apadjustment"}
 
@@ -278,7 +280,8 @@ SAGE_INTACCT = ProductRow(
                     "purchase_tax_mappings": {"S": "Purchase Tax Standard", "R": "Purchase Tax Reduced"}}},
     held=_si_held, contact=_si_contact,
     contact_updates=lambda box: box.request_count("update"),
-    creates=lambda box, kind: box.request_count(_SI_FUNCTION.get(kind, "-").split(",")[0]),
+    # Objects the API created (a generic `create` of ARPYMT has no function name of its own to count).
+    creates=lambda box, kind: box.created_count(_SI_CREATED[kind]) if kind in _SI_CREATED else 0,
     add_customer=_si_add_customer, record_receipt=_si_receipt,
     set_base_currency=_si_base_currency,
     write_match=lambda kind: {"path": _SI_FUNCTION.get(kind, "-")},
