@@ -156,6 +156,10 @@ def _scenario(connector: IntacctConnector, sandbox: SageIntacctSandbox) -> None:
     _vendor_and_bill(connector, taxes)
     connector.void_document(DocumentKind.SALES_INVOICE, second.id, reason="Voided in the host app (INV-00002)")
     connector.void_document(DocumentKind.SALES_CREDIT_NOTE, credit.id, reason="Voided")
+    owed = sandbox.accountant().get("ARINVOICE", invoice.id)["TOTALDUE"]
+    connector.void_document(DocumentKind.CUSTOMER_PAYMENT, payment.id, reason="Voided in the host app (PAY-1)")
+    assert sandbox.accountant().get("ARPYMT", payment.id)["STATE"] == "Reversed"  # reverse_arpayment
+    assert sandbox.accountant().get("ARINVOICE", invoice.id)["TOTALDUE"] == owed + Decimal("60.00")
     with pytest.raises(RecordInvalid):
         connector.create_document(DocumentKind.SALES_INVOICE, document(
             SalesInvoice, "INV-X", [{"description": "x", "unit_price": "1.00"}], contact_id="NOBODY",
@@ -240,7 +244,7 @@ def test_every_request_the_client_sends_validates_against_the_xsd(recorded, sche
         functions.update(child.tag for f in root.iter("function") for child in f)
     assert functions >= {"getAPISession", "readByQuery", "readMore", "read", "create", "update", "create_invoice",
                          "create_aradjustment", "reverse_invoice", "delete_aradjustment", "create_bill",
-                         "reverse_bill", "create_apadjustment", "delete_apadjustment"}
+                         "reverse_bill", "create_apadjustment", "delete_apadjustment", "reverse_arpayment"}
     assert len(sent) > 30
 
 
@@ -274,7 +278,7 @@ def test_writes_are_unique_with_a_stable_controlid_and_reads_are_not(recorded):
         tags = {child.tag for f in root.iter("function") for child in f}
         unique = root.findtext("control/uniqueid")
         if tags & {"create", "create_invoice", "create_aradjustment", "reverse_invoice", "delete_aradjustment",
-                   "create_bill", "reverse_bill", "create_apadjustment", "delete_apadjustment"}:
+                   "create_bill", "reverse_bill", "create_apadjustment", "delete_apadjustment", "reverse_arpayment"}:
             assert unique == "true"
             assert all(f.get("controlid", "").split("-")[0] in {"contact", "customer", "invoice", "aradjustment",
                                                                  "arpymt", "void", "vendor", "bill", "apadjustment",

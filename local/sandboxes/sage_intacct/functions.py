@@ -493,6 +493,19 @@ class Functions:
         document.update(STATE="Reversed", TOTALDUE=Decimal("0"), WHENMODIFIED=self.now)
         return Outcome(key=document["RECORDNO"])
 
+    def _fn_reverse_arpayment(self, node: ET.Element, company: Company, **_: Any) -> Outcome:
+        """reverse_arpayment: the receipt's applications are undone (invoices owe again, credit memos
+        are available again) and it stays, in state Reversed; refused when absent or reversed already."""
+        payment = company.one("ARPYMT", "RECORDNO", node.get("key"))
+        if payment is None:
+            raise refuse(INVALID, f"Payment {node.get('key')} does not exist")
+        if payment.get("STATE") == "Reversed":
+            raise refuse(INVALID, f"Payment {payment['RECORDNO']} is already reversed")
+        if node.find("datereversed") is None:
+            raise refuse(INVALID, "reverse_arpayment needs a datereversed")
+        self.reverse_payment(company, payment)
+        return Outcome(key=payment["RECORDNO"])
+
     def _fn_create_apadjustment(self, node: ET.Element, company: Company, *, undo: list[tuple[str, int]],
                                 **_: Any) -> Outcome:
         """An AP adjustment (APADJUSTMENT): negative line amounts make a vendor credit memo."""

@@ -138,6 +138,10 @@ class IntacctConnector:
         elif kind in (DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_CREDIT_NOTE):
             fn = element("delete_aradjustment" if kind is DocumentKind.SALES_CREDIT_NOTE else "delete_apadjustment",
                          key=remote_id)
+        elif kind is DocumentKind.CUSTOMER_PAYMENT:  # its applications undone; it stays, Reversed
+            fn = element("reverse_arpayment", key=remote_id)
+            fn.append(date_element("datereversed", today))
+            sub(fn, "description", reason[:1000])
         else:  # what Sage Bridge does not do (skipped, the host told), not a refusal of this version
             raise NotSupported(f"a {kind.value.replace('_', ' ')} voided in the host app is not reversed in Sage "
                                "Intacct by Sage Bridge; reverse it in Sage Intacct itself")
