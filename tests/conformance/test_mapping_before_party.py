@@ -23,6 +23,7 @@ def _bill_tax_map(world: World) -> str:
     """The settings path of the map a bill's taxed line needs on this product."""
     world.add_tenant("probe")
     own = [c.setting for c in checked_mappings(world.connector("probe")) if c.codes_of and PI in c.used_by]
+    world.disconnect("probe")  # one business, one tenant: the tenant under test connects to it next
     return own[0] if own else "tax_mappings"
 
 
