@@ -41,6 +41,8 @@ PROVIDER = "sage_regional"
 PAGE_SIZE = 100  # Sage never returns more than 100 rows a call (README §5)
 BLOCK = timedelta(hours=1)  # what a 429 costs (README §8, S5)
 READ_ATTEMPTS = 3
+WAIT_WITHIN_RUN = 60.0  # a block at most this long (never Sage's hour) is waited out, not raised
+THROTTLED_ATTEMPTS = 5
 
 
 class LoginFailed(AuthError):
@@ -59,6 +61,7 @@ class CompanyGate:
     Sage imposed is over. `clock` and `sleep` are injectable (tests move a virtual clock)."""
 
     interval: float
+    block_seconds: float = BLOCK.total_seconds()
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     sleep: Callable[[float], None] = time.sleep
     blocked_until: datetime | None = None
@@ -71,19 +74,21 @@ class CompanyGate:
         if self.blocked_until is not None and now < self.blocked_until:
             left = (self.blocked_until - now).total_seconds()
             return RateLimited(
-                f"Sage blocked this company for an hour after a request over its limit (100 a minute); Sage Bridge "
+                f"Sage blocks this company after a request over its limit (100 a minute), for an hour; Sage Bridge "
                 f"sends it nothing until {self.blocked_until:%Y-%m-%d %H:%M} UTC", retry_after=left, status=429)
         return None
 
     def block(self) -> None:
-        self.blocked_until = self.clock() + BLOCK
+        self.blocked_until = self.clock() + timedelta(seconds=self.block_seconds)
 
     def __enter__(self) -> CompanyGate:
         self._lock.acquire()
         try:
             refused = self.refused()
             if refused is not None:
-                raise refused
+                if self.block_seconds > WAIT_WITHIN_RUN:
+                    raise refused
+                self.sleep(refused.retry_after or 0.0)
             if self._last is not None:
                 wait = self.interval - (self.clock() - self._last).total_seconds()
                 if wait > 0:
@@ -169,7 +174,10 @@ class RegionalClient:
                 raise SageError("no Sage company chosen for this connection")
             query["companyid"] = self.company_id
         write = method != "GET"
-        for attempt in range(1, (1 if write else READ_ATTEMPTS) + 1):
+        throttled = 0
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 with self.gate:
                     response = self.http.request(
@@ -178,7 +186,7 @@ class RegionalClient:
                         headers={"Content-Type": "application/json", "Accept": "application/json"},
                         auth=(self.login.username, self.login.password))
             except NOT_SENT as exc:
-                if attempt < READ_ATTEMPTS and not write:
+                if attempt < READ_ATTEMPTS:  # nothing left: even a write may go again
                     self._sleep(2.0 * attempt)
                     continue
                 raise SageUnavailable(f"Sage could not be reached ({type(exc).__name__}); nothing was sent",
@@ -194,8 +202,13 @@ class RegionalClient:
             if response.status_code >= 500 and not write and attempt < READ_ATTEMPTS:
                 self._sleep(2.0 * attempt)
                 continue
+            if response.status_code == 429:
+                # Refused before it ran (the limiter answers first): nothing was saved, even for a write.
+                self.gate.block()
+                throttled += 1
+                if self.gate.block_seconds <= WAIT_WITHIN_RUN and throttled < THROTTLED_ATTEMPTS:
+                    continue  # the gate holds this request until the (short) block is over
             return self._answer(response, path, write)
-        raise AssertionError("unreachable")
 
     def _answer(self, response: httpx.Response, path: str, write: bool) -> Any:
         status = response.status_code
@@ -212,7 +225,6 @@ class RegionalClient:
                                       status=status, source=path) from None
         message = _message(response)
         if status == 429:
-            self.gate.block()
             logger.warning("sage_regional_blocked", extra={"company_id": self.company_id, "path": path})
             refused = self.gate.refused()
             assert refused is not None

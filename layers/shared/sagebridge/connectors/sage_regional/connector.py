@@ -45,7 +45,7 @@ class RegionalConnector:
     mapper: Mapper = mapper  # type: ignore[assignment]  # a module implementing the protocol
     not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED
     creates_idempotent = False  # no idempotency key: a lost answer is looked up, never resent blindly
-    search_settle = timedelta(minutes=1)  # lists read what was saved at once (assumed; nothing documents a lag)
+    search_settle = timedelta(minutes=5)  # how long a list may lag a Save: not documented; assumed as Sage 200's
 
     def __init__(self, client: RegionalClient, *, region: str = "AU") -> None:
         self.client = client

@@ -340,8 +340,11 @@ def is_same_document(record: RemoteRecord, *, reference: str, contact_id: str | 
         return False
     if record.data.get("Total") is not None and remote_total(record) != round_money(abs(to_decimal(total))):
         return False
-    if record.data.get("_service") == "CustomerReceipt" and record.data.get("_complete") is False:
-        return False
+    if record.data.get("_service") == "CustomerReceipt":
+        # Unknown allocations (another run sent it): complete only once nothing is left unallocated.
+        complete = record.data.get("_complete")
+        if not (complete if complete is not None else remote_outstanding(record) == ZERO):
+            return False
     remote_on = remote_date(record)
     return on is None or remote_on is None or remote_on == on
 

@@ -128,7 +128,8 @@ class SageRegional:
         key = f"{base_url}#{company_id}"
         with self._lock:
             if key not in self._gates:
-                self._gates[key] = CompanyGate(1.0 / self.product_settings.requests_per_second, clock=self.clock,
+                self._gates[key] = CompanyGate(1.0 / self.product_settings.requests_per_second,
+                                               block_seconds=self.product_settings.block_seconds, clock=self.clock,
                                                sleep=self.sleep)
             return self._gates[key]
 

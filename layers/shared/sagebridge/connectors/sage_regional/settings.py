@@ -22,6 +22,10 @@ class SageRegionalSettings(ProductSettings):
     asia_url: str | None = Field(alias="SAGE_REGIONAL_ASIA_URL", default=None)
     # Sage blocks a company for an hour past 100 requests a minute: one a second leaves 40% headroom.
     requests_per_second: float = Field(alias="SAGE_REGIONAL_REQUESTS_PER_SECOND", default=1.0, gt=0, le=1.6)
+    # How long a 429 stops every request to the company: Sage's block is an hour (README §8, S5).
+    # Only a test world whose 429s are not Sage's block (injected faults) sets less; a block of at
+    # most a minute is waited out within the run, a longer one stops the run.
+    block_seconds: float = Field(alias="SAGE_REGIONAL_BLOCK_SECONDS", default=3600.0, ge=0)
 
     def base_url(self, region: str) -> str | None:
         return {"AU": self.au_url, "ZA": self.za_url, "NZ": self.nz_url, "ASIA": self.asia_url}.get(region.upper())
