@@ -18,7 +18,6 @@ from typing import Any
 
 from sagebridge.connectors.base import (
     Mapper,
-    NotFound,
     NotSupported,
     RecordInvalid,
     RemoteRecord,

@@ -101,7 +101,8 @@ class RegionalFeed:
         settled = []
         for allocation in self.client.iterate("Allocation", filter=f"AllocatedToDocumentId eq {int(sage_id)}"):
             source = str(allocation["SourceDocumentId"])
-            settled.append(Settlement(source, _abs(allocation.get("Total")), by_allocation=not self._is_receipt(source)))
+            by_allocation = not self._is_receipt(source)  # else a customer return set against it
+            settled.append(Settlement(source, _abs(allocation.get("Total")), by_allocation=by_allocation))
         return DocumentBalance(kind=kind, sage_id=str(row["ID"]), number=row.get("DocumentNumber"),
                                total=_abs(row.get("Total")), outstanding=_abs(row.get("AmountDue")),
                                settled_by=tuple(settled))
