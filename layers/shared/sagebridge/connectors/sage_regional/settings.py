@@ -18,8 +18,8 @@ ZA_URL = "https://accounting.sageone.co.za/api/2.0.0"
 class SageRegionalSettings(ProductSettings):
     au_url: str = Field(alias="SAGE_REGIONAL_AU_URL", default=AU_URL)
     za_url: str = Field(alias="SAGE_REGIONAL_ZA_URL", default=ZA_URL)
-    nz_url: str | None = Field(alias="SAGE_REGIONAL_NZ_URL", default=None)
-    asia_url: str | None = Field(alias="SAGE_REGIONAL_ASIA_URL", default=None)
+    nz_url: str = Field(alias="SAGE_REGIONAL_NZ_URL", default="")  # empty: no known host
+    asia_url: str = Field(alias="SAGE_REGIONAL_ASIA_URL", default="")
     # Sage blocks a company for an hour past 100 requests a minute: one a second leaves 40% headroom.
     requests_per_second: float = Field(alias="SAGE_REGIONAL_REQUESTS_PER_SECOND", default=1.0, gt=0, le=1.6)
     # How long a 429 stops every request to the company: Sage's block is an hour (README §8, S5).
