@@ -113,7 +113,8 @@ def test_every_body_sent_validates_against_the_reference_schema(sent):
 
 def test_documents_carry_our_reference_in_external_reference_and_receipts_in_reference(sent):
     bodies = dict(sent[2:5])
-    assert bodies["TaxInvoice"]["ExternalReference"] == "INV-1" and bodies["CustomerReturn"]["ExternalReference"] == "CN-1"
+    assert bodies["TaxInvoice"]["ExternalReference"] == "INV-1"
+    assert bodies["CustomerReturn"]["ExternalReference"] == "CN-1"
     assert bodies["CustomerReceipt"]["Reference"] == "R-1" and "ExternalReference" not in bodies["CustomerReceipt"]
     lines = bodies["TaxInvoice"]["Lines"]
     assert {line["LineType"] for line in lines} == {1} and all(isinstance(line["TaxTypeId"], int) for line in lines)
