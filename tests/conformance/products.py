@@ -270,7 +270,8 @@ SAGE_INTACCT = ProductRow(
 
 # ------------------------------------------------- Sage Business Cloud Accounting, regional (v2.0.0)
 
-_SR_SERVICE = {SI: "TaxInvoice", SCN: "CustomerReturn", PAYMENT: "CustomerReceipt", CUSTOMER: "Customer"}
+_SR_SERVICE = {SI: "TaxInvoice", SCN: "CustomerReturn", PAYMENT: "CustomerReceipt", CUSTOMER: "Customer",
+               VENDOR: "Supplier", PI: "SupplierInvoice", PCN: "SupplierReturn"}
 
 
 def _sr_sandbox(clock: SandboxClock) -> Any:
@@ -288,7 +289,7 @@ def _sr_held(box: Any, kind: RecordKind) -> list[Held]:
     if service is None:
         return []
     rows = box.accountant().list(service)
-    if kind is CUSTOMER:
+    if kind in (CUSTOMER, VENDOR):
         return [Held(r["TextField1"], D("0"), str(r["ID"])) for r in rows if r.get("TextField1")]
     if kind is PAYMENT:
         return [Held(r.get("Reference"), D(str(r["Total"])), str(r["ID"]), D(str(r["TotalUnallocated"])))

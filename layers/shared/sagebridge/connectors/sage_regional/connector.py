@@ -49,23 +49,23 @@ class RegionalConnector:
     def __init__(self, client: RegionalClient, *, region: str = "AU") -> None:
         self.client = client
         self.region = region.upper()
-        self._customers: list[RemoteRecord] | None = None
-        self._sent: dict[tuple[str, str], tuple[int, str]] = {}  # (service, reference) -> (CustomerId, Date)
+        self._parties: dict[str, list[RemoteRecord]] = {}  # "Customer" / "Supplier" -> every one, once a run
+        self._sent: dict[tuple[str, str], tuple[str, int, str]] = {}  # (service, reference) -> (party field, id, Date)
         self._wanted: dict[str, list[dict[str, Any]]] = {}  # a receipt's reference -> its allocations
 
-    # ---- customers
+    # ---- customers and suppliers
 
-    def _all_customers(self) -> list[RemoteRecord]:
-        # Sage cannot filter on Name or Email (text): the company's customers are read once a run.
-        if self._customers is None:
-            self._customers = [mapper.customer_record(r) for r in self.client.iterate("Customer")]
-        return self._customers
+    def _all(self, service: str) -> list[RemoteRecord]:
+        # Sage cannot filter on Name or Email (text): the company's customers (suppliers) are read once a run.
+        if service not in self._parties:
+            self._parties[service] = [mapper.customer_record(r, service) for r in self.client.iterate(service)]
+        return self._parties[service]
 
     def find_contacts(self, *, name: str | None = None, email: str | None = None, reference: str | None = None,
                       contact_type: str | None = None) -> list[RemoteRecord]:
-        if contact_type not in (None, "CUSTOMER"):
+        if contact_type not in (None, "CUSTOMER", "VENDOR"):
             return []
-        customers = self._all_customers()
+        customers = self._all("Supplier" if contact_type == "VENDOR" else "Customer")
         if reference:
             return [c for c in customers if c.reference == reference]
         if name:
@@ -76,22 +76,27 @@ class RegionalConnector:
             return [c for c in customers if str(c.data.get("Email") or "").strip().casefold() == wanted]
         return []
 
+    @staticmethod
+    def _split(body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(the service a contact body is for, the body Sage is sent: without the mapper's `_` keys)."""
+        return str(body.get("_service") or "Customer"), {k: v for k, v in body.items() if not k.startswith("_")}
+
     def create_contact(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
-        if "Name" not in body:
-            raise NotSupported(mapper.NOT_EXPORTED[next(iter(mapper.NOT_EXPORTED))])
-        created = mapper.customer_record(self.client.save("Customer", body))
-        if self._customers is not None:
-            self._customers.append(created)
+        service, sent = self._split(body)
+        created = mapper.customer_record(self.client.save(service, sent), service)
+        if service in self._parties:
+            self._parties[service].append(created)
         return created
 
     def update_contact(self, sage_id: str, body: Mapping[str, Any]) -> RemoteRecord:
-        """Save replaces the whole customer: Sage's copy, with the host's changes over it."""
-        current = self.client.get("Customer", sage_id)
+        """Save replaces the whole customer (supplier): Sage's copy, with the host's changes over it."""
+        service, sent = self._split(body)
+        current = self.client.get(service, sage_id)
         merged = {k: v for k, v in current.items() if k not in _CUSTOMER_READ_ONLY}
-        merged.update(body)
+        merged.update(sent)
         merged["ID"] = int(sage_id)
-        updated = mapper.customer_record(self.client.save("Customer", merged))
-        self._customers = None
+        updated = mapper.customer_record(self.client.save(service, merged), service)
+        self._parties.pop(service, None)
         return updated
 
     # ---- documents
@@ -112,7 +117,8 @@ class RegionalConnector:
         return mapper.document_record(service, self.client.save(service, body))
 
     def _remember(self, service: str, reference: str, body: Mapping[str, Any]) -> None:
-        self._sent[(service, reference)] = (int(body["CustomerId"]), str(body["Date"])[:10])
+        party = "SupplierId" if "SupplierId" in body else "CustomerId"
+        self._sent[(service, reference)] = (party, int(body[party]), str(body["Date"])[:10])
 
     def update_document(self, kind: DocumentKind, remote_id: str, body: Mapping[str, Any]) -> RemoteRecord:
         service = self._service(kind)
@@ -129,13 +135,13 @@ class RegionalConnector:
         return self._completed(service, mapper.document_record(service, self.client.get(service, remote_id)))
 
     def find_documents_by_reference(self, kind: DocumentKind, reference: str) -> list[RemoteRecord]:
-        """Our documents under `reference`: filtered by CustomerId and Date when this connector sent
+        """Our documents under `reference`: filtered by CustomerId (SupplierId) and Date when this connector sent
         the body (text cannot be filtered), else every document of the kind; compared here."""
         service = self._service(kind)
         sent = self._sent.get((service, reference))
         where = None
         if sent is not None:
-            where = f"CustomerId eq {sent[0]} and Date eq {_filter_day(date.fromisoformat(sent[1]))}"
+            where = f"{sent[0]} eq {sent[1]} and Date eq {_filter_day(date.fromisoformat(sent[2]))}"
         found = [mapper.document_record(service, r) for r in self.client.iterate(service, filter=where)]
         return [self._completed(service, r) for r in found if r.reference == reference]
 

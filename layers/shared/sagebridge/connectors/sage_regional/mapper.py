@@ -10,10 +10,13 @@ What differs from the other products, and why the code looks the way it does:
 - No idempotency key and no text filters: a document carries our reference in `ExternalReference`
   (a receipt, which has none, in `Reference`), and an uncertain write is found again by the numeric
   and date fields Sage can filter (CustomerId, Date) and then this reference compared here.
-- A customer has no account reference field: ours goes in `TextField1` (a user-defined field), the
-  one place a customer whose create timed out can be recognised.
-- The vendor side (suppliers, supplier invoices and returns) and customer refunds are not exported
-  yet: NOT_EXPORTED says so, in words the host sees.
+- A customer (supplier) has no account reference field: ours goes in `TextField1` (a user-defined
+  field), the one place a contact whose create timed out can be recognised.
+- Vendors are `Supplier`, purchase invoices `SupplierInvoice`, purchase credit notes `SupplierReturn`
+  (their customer mirrors with `SupplierId`; the reference's schema file has no supplier bodies, the
+  sandbox derives them as entities.md describes). A contact body names its service in `_service`,
+  which the connector reads and does not send.
+- Customer refunds are not exported: NOT_EXPORTED says so, in words the host sees.
 """
 
 from __future__ import annotations
@@ -47,7 +50,11 @@ SERVICE: dict[DocumentKind, str] = {
     DocumentKind.SALES_INVOICE: "TaxInvoice",
     DocumentKind.SALES_CREDIT_NOTE: "CustomerReturn",
     DocumentKind.CUSTOMER_PAYMENT: "CustomerReceipt",
+    DocumentKind.PURCHASE_INVOICE: "SupplierInvoice",
+    DocumentKind.PURCHASE_CREDIT_NOTE: "SupplierReturn",
 }
+PURCHASE_KINDS = frozenset({DocumentKind.PURCHASE_INVOICE, DocumentKind.PURCHASE_CREDIT_NOTE})
+PARTY_SERVICE = {PartyKind.CUSTOMER: "Customer", PartyKind.VENDOR: "Supplier"}
 # A receipt pays tax invoices; allocating it to a return, or refunding, is not done (yet).
 ALLOCATION_SIGN: dict[DocumentKind, dict[DocumentKind, int]] = {
     DocumentKind.CUSTOMER_PAYMENT: {DocumentKind.SALES_INVOICE: 1},
@@ -55,12 +62,7 @@ ALLOCATION_SIGN: dict[DocumentKind, dict[DocumentKind, int]] = {
 TOTALS_FROM_LINES = True
 LOCKED = ("has allocations in Sage (a receipt or return is set against it), so Sage no longer lets it be edited; "
           "change it in Sage or credit it from the host app")
-_VENDOR_SIDE = ("the vendor side (suppliers, supplier invoices and supplier returns) is not exported to Sage Business "
-                "Cloud Accounting (regional API) yet; enter it in Sage")
 NOT_EXPORTED: dict[RecordKind, str] = {
-    PartyKind.VENDOR: _VENDOR_SIDE,
-    DocumentKind.PURCHASE_INVOICE: _VENDOR_SIDE,
-    DocumentKind.PURCHASE_CREDIT_NOTE: _VENDOR_SIDE,
     DocumentKind.CUSTOMER_REFUND: ("the regional API has no documented way to pay a customer back (no customer "
                                    "refund service); record the refund in Sage"),
 }
@@ -148,11 +150,9 @@ def _address(party: Party) -> dict[str, str]:
 
 
 def contact_body(party: Party, *, business_currency: str) -> dict[str, Any]:
-    """`Customer/Save` (CustomerSave). Vendors are not exported (NOT_EXPORTED)."""
-    if party.kind is not PartyKind.CUSTOMER:
-        raise ValueError("suppliers are not exported to the regional API")
-    body: dict[str, Any] = {"Name": party.account_name[:NAME_MAX], "Active": True,
-                            "TextField1": contact_reference(party.kind, party.host_id)}
+    """`Customer/Save` (CustomerSave), a vendor's `Supplier/Save` (its mirror)."""
+    body: dict[str, Any] = {"_service": PARTY_SERVICE[party.kind], "Name": party.account_name[:NAME_MAX],
+                            "Active": True, "TextField1": contact_reference(party.kind, party.host_id)}
     body.update(_details(party))
     return body
 
@@ -173,23 +173,25 @@ def _details(party: Party) -> dict[str, Any]:
 
 def contact_update_body(party: Party, *, business_currency: str) -> dict[str, Any]:
     """What a host change sets (Save replaces the entity, so the connector merges it over Sage's copy)."""
-    body: dict[str, Any] = {"Name": party.account_name[:NAME_MAX]}
+    body: dict[str, Any] = {"_service": PARTY_SERVICE[party.kind], "Name": party.account_name[:NAME_MAX]}
     body.update(_details(party))
     return body
 
 
-def customer_record(row: Mapping[str, Any]) -> RemoteRecord:
-    """A Customer in the shape the engines read (`name`, `reference`, `email`)."""
+def customer_record(row: Mapping[str, Any], service: str = "Customer") -> RemoteRecord:
+    """A Customer (Supplier) in the shape the engines read (`name`, `reference`, `email`)."""
     reference = row.get("TextField1") or None
     return RemoteRecord(id=str(row["ID"]), reference=reference, data={
         "id": str(row["ID"]), "name": row.get("Name"), "displayed_as": row.get("Name"), "reference": reference,
-        "email": row.get("Email"), "contact_types": [{"id": "CUSTOMER"}],
+        "email": row.get("Email"), "contact_types": [{"id": "VENDOR" if service == "Supplier" else "CUSTOMER"}],
         "is_active": row.get("Active", True) is not False, "updated_at": row.get("Modified") or row.get("Created"),
         **row})
 
 
 def contact_matches(record: RemoteRecord, party: Party) -> bool:
-    return party.kind is PartyKind.CUSTOMER
+    """Customers and suppliers are separate lists, searched by the party's kind."""
+    types = {t.get("id") for t in record.data.get("contact_types") or ()}
+    return CONTACT_TYPE[party.kind] in types
 
 
 # ------------------------------------------------------------------------------------------ documents
@@ -211,10 +213,10 @@ def _line(line: Any, mapped: Any) -> dict[str, Any]:
 
 def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings, taxes: SharedTaxTable,
                   business_currency: str) -> MappedDocument:
-    """`TaxInvoice/Save` or `CustomerReturn/Save`: account lines with TaxTypeId, our reference in
-    ExternalReference, the host's number as DocumentNumber."""
+    """`TaxInvoice/Save`, `CustomerReturn/Save`, `SupplierInvoice/Save` or `SupplierReturn/Save`: account
+    lines with TaxTypeId, our reference in ExternalReference, the host's number as DocumentNumber."""
     kind = doc.kind
-    if kind not in (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE):
+    if kind not in SERVICE or kind is DocumentKind.CUSTOMER_PAYMENT:
         raise ValueError(f"a {kind.value.replace('_', ' ')} is not exported to the regional API")
     lines, nets, taxes_ = [], [], []
     for line in doc.lines:
@@ -225,7 +227,7 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
     net, tax = sum_money(nets), sum_money(taxes_)
     reference = document_reference(doc.number)
     body: dict[str, Any] = {
-        "CustomerId": sage_int(contact_id),
+        ("SupplierId" if kind in PURCHASE_KINDS else "CustomerId"): sage_int(contact_id),
         "Date": body_date(doc.document_date),
         "DocumentNumber": doc.number[:REFERENCE_MAX],
         "Reference": (doc.reference or doc.number)[:REFERENCE_MAX],
@@ -233,7 +235,7 @@ def document_body(doc: AnyDocument, *, contact_id: str, settings: TenantSettings
         "Inclusive": False,
         "Lines": lines,
     }
-    if kind is DocumentKind.SALES_INVOICE:
+    if kind in (DocumentKind.SALES_INVOICE, DocumentKind.PURCHASE_INVOICE):
         body["DueDate"] = body_date(getattr(doc, "due_date", None) or doc.document_date)
     return MappedDocument(body=body, net=net, tax=tax, total=net + tax, reference=reference)
 
@@ -305,12 +307,12 @@ def remote_paid(record: RemoteRecord) -> Decimal:
 
 
 def remote_contact_id(record: RemoteRecord) -> str | None:
-    value = record.data.get("CustomerId")
+    value = record.data.get("CustomerId", record.data.get("SupplierId"))
     return str(value) if value is not None else None
 
 
 def remote_contact_name(record: RemoteRecord) -> str | None:
-    name = record.data.get("CustomerName")
+    name = record.data.get("CustomerName") or record.data.get("SupplierName")
     return str(name) if name else None
 
 
@@ -350,7 +352,7 @@ def is_same_document(record: RemoteRecord, *, reference: str, contact_id: str | 
 
 
 __all__ = [
-    "ALLOCATION_SIGN", "CONTACT_TYPE", "LOCKED", "NOT_EXPORTED", "NOT_VOIDED", "PAYMENT_TYPE", "SERVICE",
+    "ALLOCATION_SIGN", "CONTACT_TYPE", "PARTY_SERVICE", "PURCHASE_KINDS", "LOCKED", "NOT_EXPORTED", "NOT_VOIDED", "PAYMENT_TYPE", "SERVICE",
     "TOTALS_FROM_LINES", "TaxTable", "account_record", "body_date", "contact_body", "contact_matches",
     "contact_reference", "contact_update_body", "credit_note_allocation_body", "customer_record",
     "document_body", "document_record", "document_reference", "is_same_document", "payment_body",
