@@ -41,7 +41,7 @@ class RegionalConnector:
     """The `Connector` protocol over a `RegionalClient` of one tenant's company."""
 
     provider = PROVIDER
-    mapper: Mapper = mapper  # type: ignore[assignment]  # a module implementing the protocol
+    mapper: Mapper = mapper  # a module implementing the protocol
     not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED
     creates_idempotent = False  # no idempotency key: a lost answer is looked up, never resent blindly
     search_settle = timedelta(minutes=5)  # how long a list may lag a Save: not documented; assumed as Sage 200's
