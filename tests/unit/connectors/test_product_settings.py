@@ -34,7 +34,9 @@ SA_KEYS = {"sage_accounting_client_id": "sa-client", "sage_accounting_client_sec
 S200_KEYS = {"sage200_client_id": "s200-client", "sage200_client_secret": "s200-very-secret",
              "sage200_subscription_key": "s200-sub-key-secret"}
 INTACCT_KEYS = {"intacct_sender_id": "sender", "intacct_sender_password": "sender-very-secret"}
-SECRET_VALUES = ("sa-very-secret", "s200-very-secret", "s200-sub-key-secret", "sender-very-secret", KEY)
+REGIONAL_KEYS = {"sage_regional_api_key": "regional-very-secret-key"}
+SECRET_VALUES = ("sa-very-secret", "s200-very-secret", "s200-sub-key-secret", "sender-very-secret",
+                 "regional-very-secret-key", KEY)
 NO_AWS = AwsClients(**{service: object() for service in ("dynamodb", "kms", "sqs", "sns", "secretsmanager")})
 
 
@@ -137,7 +139,7 @@ def test_missing_keys_are_named_never_a_value():
 
 
 def test_no_secret_value_is_in_repr_str_or_an_error():
-    secrets = _secrets(**SA_KEYS, **S200_KEYS, **INTACCT_KEYS)
+    secrets = _secrets(**SA_KEYS, **S200_KEYS, **INTACCT_KEYS, **REGIONAL_KEYS)
     shown = [repr(secrets), str(secrets), json.dumps(secrets.model_dump(mode="json"))]
     for model in PRODUCT_SECRETS.values():
         mine = secrets.for_product(model)
@@ -175,7 +177,8 @@ def test_keys_come_from_secrets_manager_as_stored():
 
 @pytest.mark.parametrize("used", list(Provider))
 def test_a_product_not_used_needs_none_of_its_keys_or_variables(used: Provider):
-    keys = {Provider.SAGE_ACCOUNTING: SA_KEYS, Provider.SAGE_200: S200_KEYS, Provider.SAGE_INTACCT: INTACCT_KEYS}
+    keys = {Provider.SAGE_ACCOUNTING: SA_KEYS, Provider.SAGE_200: S200_KEYS, Provider.SAGE_INTACCT: INTACCT_KEYS,
+            Provider.SAGE_REGIONAL: REGIONAL_KEYS}
     bad_elsewhere = {name: "not a number" for provider, name in (
         (Provider.SAGE_ACCOUNTING, "SAGE_ACCOUNTING_REQUESTS_PER_MINUTE"),
         (Provider.SAGE_200, "SAGE200_REQUESTS_PER_MINUTE")) if provider is not used}

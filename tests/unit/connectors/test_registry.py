@@ -23,6 +23,7 @@ CONNECTOR_PACKAGE = {
     Provider.SAGE_ACCOUNTING: "sagebridge.connectors.sage_accounting",
     Provider.SAGE_INTACCT: "sagebridge.connectors.sage_intacct",
     Provider.SAGE_200: "sagebridge.connectors.sage200",
+    Provider.SAGE_REGIONAL: "sagebridge.connectors.sage_regional",
 }
 # Imported by the engines whatever the tenant's product: none any more (the engines name no product).
 ENGINES_STILL_IMPORT: set[str] = set()
@@ -47,7 +48,8 @@ BUILD_ONE = """
     every_credential = IntegrationSecrets(
         sage_accounting_client_id="sa", sage_accounting_client_secret=SecretStr("sa"),
         sage200_client_id="s200", sage200_client_secret=SecretStr("s200"), sage200_subscription_key=SecretStr("key"),
-        intacct_sender_id="sender", intacct_sender_password=SecretStr("sender"), state_signing_key=SecretStr("k" * 32))
+        intacct_sender_id="sender", intacct_sender_password=SecretStr("sender"),
+        sage_regional_api_key=SecretStr("regional"), state_signing_key=SecretStr("k" * 32))
     no_aws = AwsClients(**{{service: object() for service in ("dynamodb", "kms", "sqs", "sns", "secretsmanager")}})
     products = SageProducts(load_settings(env), no_aws, secrets=every_credential)
     product = products.product(Provider({provider!r}))

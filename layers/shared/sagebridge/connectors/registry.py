@@ -27,6 +27,7 @@ PRODUCTS: Mapping[Provider, str] = MappingProxyType({
     Provider.SAGE_ACCOUNTING: "sagebridge.connectors.sage_accounting.product:build_sage_accounting",
     Provider.SAGE_INTACCT: "sagebridge.connectors.sage_intacct.product:build_sage_intacct",
     Provider.SAGE_200: "sagebridge.connectors.sage200.product:build_sage200",
+    Provider.SAGE_REGIONAL: "sagebridge.connectors.sage_regional.product:build_sage_regional",
 })
 
 # The product a tenant connects to when its settings name none (and whose connect flow is always

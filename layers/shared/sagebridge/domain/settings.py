@@ -23,6 +23,7 @@ class Provider(StrEnum):
     SAGE_ACCOUNTING = "sage_accounting"
     SAGE_INTACCT = "sage_intacct"
     SAGE_200 = "sage200"
+    SAGE_REGIONAL = "sage_regional"  # Sage Business Cloud Accounting, regional API v2.0.0 (AU/NZ/ZA/Asia)
 
 
 class ExportType(StrEnum):
