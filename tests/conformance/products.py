@@ -363,6 +363,8 @@ SAGE_REGIONAL = ProductRow(
     add_customer=_sr_add_customer, record_receipt=_sr_receipt, set_base_currency=_sr_base_currency,
     write_match=lambda kind: {"method": "POST", "path": f"/{_SR_SERVICE.get(kind, '-')}/Save"},
     read_match={"method": "GET"},
+    # Voids are a declared refusal here: a record is live while the accountant can list it.
+    live=lambda box, kind, sage_id: any(h.sage_id == sage_id for h in _sr_held(box, kind)),
     # The region, and the company (the sandbox's login sees two): "AU:<Company/Get ID>".
     login=Login(company_id="AU:1", user_id=sr.DEFAULT_USERNAME, password=SecretStr(sr.DEFAULT_PASSWORD)),
 )

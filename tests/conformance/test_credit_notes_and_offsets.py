@@ -19,6 +19,9 @@ D = Decimal
 # check their reason); every other product must allocate. None today: Sage Intacct applies credit
 # memos through ARPYMT credit lines (docs/mapping.md).
 DECLARED_REFUSALS: frozenset[Provider] = frozenset()
+# Products that declare they cannot take a payment offsetting credit notes: the regional API v2.0.0
+# (issue 17) allocates receipts to invoices only so far, and says so.
+DECLARED_OFFSET_REFUSALS: frozenset[Provider] = frozenset({Provider.SAGE_REGIONAL})
 
 
 def _said_why(world: World, kind: str, host_id: str) -> bool:
@@ -71,7 +74,7 @@ def test_a_payment_offsetting_a_credit_note_books_only_the_money_that_moved_or_i
         assert world.one(SI, "INV-00001").outstanding == D("0.00")
         assert world.one(SCN, "CN-00002").outstanding == D("0.00")
     else:
-        assert world.provider in DECLARED_REFUSALS, f"{world.provider.value} refused the offsetting payment"
+        assert world.provider in DECLARED_OFFSET_REFUSALS, f"{world.provider.value} refused the offsetting payment"
         assert world.copies(PAY) == {}
         assert world.one(SI, "INV-00001").outstanding == D("120.00")
         assert _said_why(world, "customer_payment", "PAY-1")

@@ -79,3 +79,20 @@ def test_a_login_sage_refuses_later_is_not_tried_again_and_the_tenant_is_told_to
         product.connector_for("downunder")  # refused here: Sage is not asked again
     assert sum(len(t) for t in box.login_guard._failures.values()) == tries == 1
     assert regional_tenant.call("GET", "/admin/tenants/downunder/connection").json["state"] != "connected"
+
+
+def test_a_company_another_tenant_holds_is_refused_until_that_tenant_disconnects(regional_tenant):
+    """One set of books, one tenant (as for every product): a second tenant on the same company
+    would take the first one's documents for its own."""
+    company = f"AU:{regional_tenant.regional_sandbox.lead_company_id}"
+    assert regional_tenant.call("POST", PATH, _login(company)).status == 200
+    assert regional_tenant.call("POST", "/admin/tenants", {"tenant_id": "downunder-2",
+                                                           "settings": {"provider": "sage_regional"}}).status == 201
+    second = "/admin/tenants/downunder-2/login-connection"
+
+    refused = regional_tenant.call("POST", second, _login(company))
+    assert refused.status == 409 and "already connected to tenant downunder" in refused.json["message"]
+    assert regional_tenant.store.connections.find("downunder-2", "sage_regional") is None
+
+    assert regional_tenant.call("DELETE", "/admin/tenants/downunder/connection").status in (200, 204)
+    assert regional_tenant.call("POST", second, _login(company)).status == 200

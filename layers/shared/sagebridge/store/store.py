@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from sagebridge.domain.errors import ConflictError
 from sagebridge.store.connections import Connections
 from sagebridge.store.cursors import Cursors
 from sagebridge.store.deliveries import Deliveries
@@ -13,6 +14,7 @@ from sagebridge.store.leases import Leases
 from sagebridge.store.ledger import Ledger
 from sagebridge.store.mappings import Mappings
 from sagebridge.store.oauth_states import OAuthStates
+from sagebridge.store.records import ConnectionRecord
 from sagebridge.store.runs import Runs
 from sagebridge.store.synclog import SyncLog
 from sagebridge.store.table import Clock, DynamoDBClient, Table, Write, utc_now
@@ -64,3 +66,25 @@ class Store:
         """Run writes all-or-nothing (at most 100). Any failed condition cancels all of them and
         raises ConflictError. `token` makes a retried transaction idempotent for 10 minutes."""
         self.table.transact(writes, token)
+
+    def save_login_connection(self, record: ConnectionRecord, *, what: str,
+                              same_books: Callable[[ConnectionRecord], bool] = lambda _other: True) -> None:
+        """Save the connection of a product a tenant connects to by typing a login in. Refused
+        (ConflictError naming the other tenant, for the operator) when another tenant's connection
+        holds the same books (`same_books` narrows a business id to the books, e.g. an Intacct
+        entity): two tenants exporting into one set of books take each other's documents for their own."""
+        others = [r for r in self.connections.of_business(record.provider, record.business_id or "",
+                                                          (t.tenant_id for t in self.tenants.iter_all()))
+                  if r.tenant_id != record.tenant_id and same_books(r)]
+        if others:
+            raise ConflictError(f"{what} was not connected: {record.business_name or record.business_id} is already "
+                                f"connected to tenant {others[0].tenant_id}, and two tenants exporting into the same "
+                                "books would post each other's documents. Disconnect that tenant first.")
+        for _ in range(5):
+            existing = self.connections.find(record.tenant_id, record.provider)
+            try:
+                self.connections.save(record, expected_version=existing.version if existing else None)
+                return
+            except ConflictError:
+                continue
+        raise ConflictError(f"could not save the {what} connection of tenant {record.tenant_id}: it keeps changing")

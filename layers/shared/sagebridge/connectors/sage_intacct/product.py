@@ -36,7 +36,7 @@ from sagebridge.connectors.sage_intacct.client import (
 from sagebridge.connectors.sage_intacct.connector import IntacctConnector
 from sagebridge.connectors.sage_intacct.feed import IntacctFeed
 from sagebridge.connectors.sage_intacct.settings import SECRET_KEYS, SageIntacctSecrets, SageIntacctSettings
-from sagebridge.domain.errors import ConfigurationError, ConflictError
+from sagebridge.domain.errors import ConfigurationError
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.observability import logger
 from sagebridge.security.secrets import IntegrationSecrets
@@ -156,42 +156,19 @@ class SageIntacct:
             raise IntacctLoginRefused(f"Sage Intacct was not connected: {exc.message}",
                                       data_code=exc.data_code) from None
         self._require_base_currency(tenant_id, credentials)
-        self._refuse_a_company_another_tenant_holds(tenant_id, company_id, entity_id)
         sealed = pack(self.cipher.seal(_seal_payload(company_id, user_id, user_password, entity_id),
                                        tenant_id=tenant_id, provider=PROVIDER))
         now = self.clock()
         record = ConnectionRecord(tenant_id=tenant_id, provider=PROVIDER, ciphertext=sealed,
                                   status=ConnectionStatus.CONNECTED, business_id=company_id,
                                   business_name=entity_id or company_id, last_refreshed_at=now)
-        for _ in range(5):
-            existing = self.find(tenant_id)
-            try:
-                self.store.connections.save(record, expected_version=existing.version if existing else None)
-                break
-            except ConflictError:
-                continue
-        else:
-            raise ConflictError(f"could not save the Intacct connection of tenant {tenant_id}: it keeps changing")
+        # Separate entities of one company are separate books.
+        self.store.save_login_connection(record, what="Sage Intacct",
+                                         same_books=lambda other: other.business_name == record.business_name)
         with self._lock:
             self._opened.pop(tenant_id, None)
         logger.info("sage_connected", extra={"tenant_id": tenant_id, "provider": PROVIDER, "company_id": company_id})
         return IntacctConnection(tenant_id, company_id, user_id, entity_id, ConnectionStatus.CONNECTED.value, now)
-
-    def _refuse_a_company_another_tenant_holds(self, tenant_id: str, company_id: str, entity_id: str | None) -> None:
-        """Two tenants exporting into the same books take each other's documents for their own (as
-        the connect flow refuses for the sign-in products); separate entities are separate books."""
-        tenants = (t.tenant_id for t in self.store.tenants.iter_all())
-        others = [r for r in self.store.connections.of_business(PROVIDER, company_id, tenants)
-                  if r.tenant_id != tenant_id and r.business_name == (entity_id or company_id)]
-        if others:
-            logger.warning("connect_business_held_by_another_tenant",
-                           extra={"tenant_id": tenant_id, "provider": PROVIDER, "business_id": company_id,
-                                  "held_by": [r.tenant_id for r in others]})
-            raise ConflictError(
-                f"Sage Intacct was not connected: company {company_id}"
-                + (f" entity {entity_id}" if entity_id else "")
-                + f" is already connected to tenant {others[0].tenant_id}, and two tenants exporting into the "
-                "same books would post each other's documents. Disconnect that tenant first.")
 
     def _require_base_currency(self, tenant_id: str, credentials: IntacctCredentials) -> None:
         """Refuse a login whose base currency Intacct cannot tell, unless the tenant has set it:

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sagebridge.connectors.base import (
+    CheckedMapping,
     Mapper,
     NotSupported,
     RecordInvalid,
@@ -43,6 +44,7 @@ class RegionalConnector:
     provider = PROVIDER
     mapper: Mapper = mapper  # a module implementing the protocol
     not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED
+    checked_mappings: tuple[CheckedMapping, ...] = ()  # its documents need only the shared maps
     creates_idempotent = False  # no idempotency key: a lost answer is looked up, never resent blindly
     search_settle = timedelta(minutes=5)  # how long a list may lag a Save: not documented; assumed as Sage 200's
 
@@ -205,6 +207,8 @@ class RegionalConnector:
 
     def create_allocation(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
         """A customer return set against its invoice, once: an allocation already there is returned."""
+        if "refused" in body:  # what the product does not do: skipped, the host told why
+            raise NotSupported(str(body["refused"]), data_code="not_supported")
         where = (f"SourceDocumentId eq {int(body['SourceDocumentId'])} and AllocatedToDocumentId eq "
                  f"{int(body['AllocatedToDocumentId'])}")
         found = list(self.client.iterate("Allocation", filter=where))

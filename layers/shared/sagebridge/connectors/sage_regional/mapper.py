@@ -66,8 +66,9 @@ NOT_EXPORTED: dict[RecordKind, str] = {
     DocumentKind.CUSTOMER_REFUND: ("the regional API has no documented way to pay a customer back (no customer "
                                    "refund service); record the refund in Sage"),
 }
-NOT_VOIDED = ("the regional API has no documented way to void or delete a document; reverse it in Sage (a "
-              "customer return against the invoice) and the host will hear of the change")
+NOT_VOIDED = ("voided in the host app, but the regional API has no documented way to void or delete a document, "
+              "so nothing was changed in Sage; reverse it in Sage (a customer return against the invoice) and "
+              "the host will hear of the change")
 
 
 # ------------------------------------------------------------------------------- keys and references
@@ -269,9 +270,21 @@ def payment_body(payment: Payment, *, contact_id: str, allocations: Iterable[tup
     return {"receipt": receipt, "_allocations": wanted}
 
 
+# The reference documents Allocation/Save for customer documents only: a supplier return is not set
+# against its invoice by Sage Bridge (stricter than an unconfirmed guess that it would work).
+PURCHASE_ALLOCATION_REFUSED = ("the regional API documents allocations of customer documents only, so Sage Bridge "
+                               "does not set a supplier return against its supplier invoice; allocate it in Sage "
+                               "Business Cloud Accounting itself")
+
+
 def credit_note_allocation_body(*, contact_id: str, invoice_id: str, credit_note_id: str, amount: Decimal,
-                                on: date) -> dict[str, Any]:
-    """`Allocation/Save`: a customer return set against the invoice it credits."""
+                                on: date, kind: DocumentKind = DocumentKind.SALES_CREDIT_NOTE) -> dict[str, Any]:
+    """`Allocation/Save`: a customer return set against the invoice it credits (a supplier return:
+    refused, the connector raises NotSupported with the reason)."""
+    if kind is DocumentKind.PURCHASE_CREDIT_NOTE:
+        return {"refused": PURCHASE_ALLOCATION_REFUSED}
+    if kind is not DocumentKind.SALES_CREDIT_NOTE:
+        raise ValueError(f"{kind.value} is not a credit note: only credit notes are allocated against invoices")
     return {"SourceDocumentId": sage_int(credit_note_id), "AllocatedToDocumentId": sage_int(invoice_id),
             "Total": round_money(amount)}
 

@@ -219,16 +219,7 @@ class SageRegional:
         return RegionalConnection(tenant_id, region, company_no, name, username, ConnectionStatus.CONNECTED.value, now)
 
     def _save(self, record: ConnectionRecord) -> None:
-        for _ in range(5):
-            existing = self.find(record.tenant_id)
-            try:
-                self.store.connections.save(record, expected_version=existing.version if existing else None)
-                break
-            except ConflictError:
-                continue
-        else:
-            raise ConflictError(f"could not save the regional connection of tenant {record.tenant_id}: it keeps "
-                                "changing")
+        self.store.save_login_connection(record, what="Sage Business Cloud Accounting (regional)")
         with self._lock:
             self._opened.pop(record.tenant_id, None)
 
