@@ -136,3 +136,17 @@ def test_what_the_product_does_not_export_is_declared_and_refused_without_a_requ
     with pytest.raises(NotSupported, match="void"):
         world.connector.void_document(DocumentKind.SALES_INVOICE, "1", reason="x")
     assert world.box.request_count() == 0
+
+
+def test_a_party_made_in_a_run_that_died_before_remembering_it_is_found_not_saved_twice():
+    """Found by the conformance storm: the worker killed after Sage answered a customer's Save, before
+    its mapping was written; the next run (a new connector) saved the customer again, since the API
+    has no idempotency key and no unique reference."""
+    world = World()
+    body = {"_service": "Customer", "Name": "Killed Run Ltd", "Active": True, "TextField1": "C1a2b3c4"}
+    first = world.connector.create_contact(body)
+
+    again = RegionalConnector(world.client, region="AU").create_contact(body)  # the next run's connector
+
+    assert again.id == first.id
+    assert [c["TextField1"] for c in world.box.accountant().list("Customer")].count("C1a2b3c4") == 1

@@ -85,7 +85,18 @@ class RegionalConnector:
 
     def create_contact(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
         service, sent = self._split(body)
-        created = mapper.customer_record(self.client.save(service, sent), service)
+        # No idempotency key and no unique reference: a party Sage Bridge made in a run that died before
+        # remembering it is found by its reference in the list read once a run, never saved twice.
+        made_before = [c for c in self._all(service) if sent.get("TextField1") and c.reference == sent["TextField1"]]
+        if made_before:
+            return made_before[0]
+        try:
+            created = mapper.customer_record(self.client.save(service, sent), service)
+        except Exception:
+            # The save may have landed without its answer: the list read before it is stale now, and a
+            # lookup against it would send the party a second time.
+            self._parties.pop(service, None)
+            raise
         if service in self._parties:
             self._parties[service].append(created)
         return created
