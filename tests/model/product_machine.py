@@ -115,6 +115,22 @@ class ProductBooksMachine(BooksMachine):
             faults.error(503, times=1, **row.read_match)
         self.faults_on = True
 
+    @rule(n=st.integers(6, 7), part=st.booleans())
+    def pay_exported_invoice(self, n: int, part: bool) -> None:
+        """The host records a payment of an invoice already in Sage, applied in full (what every
+        product takes; record_payment also makes the ones some products refuse)."""
+        host_id = f"PAY-{n}"
+        candidates = [d for d in self._payable_invoices() if self._held_one(d.kind, d.number) is not None]
+        if host_id in self.books.payments or not candidates:
+            return
+        doc = candidates[0]
+        outstanding = self.books.outstanding(doc.host_id)
+        amount = money(outstanding / 2) if part and outstanding > Decimal("0.01") else outstanding
+        payment = Payment("customer_payment", host_id, doc.party_id, self.system.clock.today(), amount,
+                          [(doc.kind, doc.host_id, amount)], changed_at=len(self.t.outbox.sent))
+        self.books.payments[host_id] = payment
+        self._send("payment.recorded", self._payment_json(payment), host_id=host_id)
+
     @rule(data=st.data(), part=st.booleans())
     def accountant_receipt(self, data: st.DataObject, part: bool) -> None:  # type: ignore[override]
         """The customer pays an exported invoice in Sage (full or part), as the accountant records it."""
@@ -177,6 +193,7 @@ class ProductBooksMachine(BooksMachine):
             if doc.live:
                 if held is None:
                     assert told, f"{doc.host_id} ({doc.status}) is not in Sage and the host was not told why"
+                    self._count_reasons(told)
                     continue
                 # Export type All: Sage has the host's latest total; New: one the host sent.
                 latest = self.export_type == "all"
@@ -190,7 +207,15 @@ class ProductBooksMachine(BooksMachine):
                 if held is None:
                     continue
                 way = product.voids[doc.kind]
-                assert told, f"{doc.host_id} voided by the host, still live in Sage ({way}), host not told"
+                untouched = self.books.host_allocated(doc.host_id) == ZERO == self.books.sage_allocated(doc.host_id) \
+                    and not any(d.invoice_id == doc.host_id for d in self.books.documents("sales_credit_note"))
+                if isinstance(way, Refusal):
+                    assert self._told_saying(doc.host_id, doc.changed_at, way) or (told and not untouched), \
+                        f"{doc.host_id} voided by the host: refused in {product.name} without the declared reason"
+                elif untouched:  # nothing paid on it: Sage must show the void the product's way
+                    assert False, f"{doc.host_id} voided by the host, nothing paid on it, not {way} in Sage"
+                else:
+                    assert told, f"{doc.host_id} voided by the host, still live in Sage ({way}), host not told"
             elif doc.ever_exportable and held is not None:
                 assert told, f"{doc.host_id} is {doc.status} in the host, live in Sage, host not told"
         for payment in self.books.payments.values():
@@ -207,11 +232,21 @@ class ProductBooksMachine(BooksMachine):
                 continue  # a pure offset: the allocations check below
             if held is None:
                 assert told, f"{payment.host_id} is not in Sage and the host was not told why"
+                self._count_reasons(told)
                 continue
             assert held.total == payment.amount or told, \
                 f"{payment.host_id}: Sage has {held.total}, the host {payment.amount}; host not told"
         self._allocated_right()
         self._receipts_told()
+
+    def _count_reasons(self, told: list[Any]) -> None:
+        """How often each reason was told (printed at the end: what the products refused, and why)."""
+        for event in told[-1:]:
+            if isinstance(event, dict):
+                data = event["data"]
+                reasons = data.get("reasons") or [{"message": data.get("reason") or ""}]
+                STATS[f"{self.PROVIDER}: told {data.get('kind')} {event['type']}: "
+                      f"{str(reasons[0].get('message'))[:70]}"] += 1
 
     def _allocated_right(self) -> None:
         """What Sage says is outstanding on each exported sales document: its total less the host's
