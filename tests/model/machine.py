@@ -748,8 +748,13 @@ class BooksMachine(RuleBasedStateMachine):
             if receipt.deleted or (receipt.before_link and open_defect("N2")):
                 continue
             for host_id, _amount in receipt.allocations:
-                sage_doc = self._sage_doc(self.books.docs[host_id])
+                doc = self.books.docs[host_id]
+                sage_doc = self._sage_doc(doc)
                 assert sage_doc is not None
+                entry = self.t.store.ledger.find(self.t.tenant_id, doc.kind, doc.host_id)
+                if receipt.before_link and (entry is None or entry.sage_id != sage_doc["id"]) \
+                        and self._told(host_id, doc.changed_at):
+                    continue  # history never linked to the accountant's copy (the host was told why)
                 assert received[(receipt.sage_id, sage_doc["id"])] == 1, \
                     f"receipt {receipt.sage_id} on {host_id} not told to the host"
 
