@@ -15,7 +15,7 @@ help:
 	@echo "make demo   - start the local stack and run the main job end to end"
 	@echo "make test   - set everything up, run the checks (lint, sam validate/build) and the tests"
 	@echo "make bench  - benchmarks (ratios against a floor measured in the same run)"
-	@echo "make test-deep - the model-based books suite's long profile (tests/model, 20,000+ steps)"
+	@echo "make test-deep - the model-based books suite's long profile on every product (tests/model; MODEL_PRODUCTS=sage200 for one)"
 	@echo "make test-chaos - the bounded model suite and the exactly-once suites under the chaos sandbox profile"
 
 venv: $(VENV)/.installed
@@ -60,9 +60,11 @@ test: check browser bench-deps
 	# The model suite (bounded profile) once more with the sandboxes at their worst (about 35 s).
 	SAGEBRIDGE_SANDBOX_PROFILE=chaos $(VENV)/bin/pytest tests/model -p no:randomly $(PYTEST_ARGS)
 
-# The model-based books suite (tests/model) in its long profile; `make test` runs its bounded one.
+# The model-based books suite (tests/model) in its long profile, on every product (Sage Accounting,
+# Sage Intacct, Sage 200; MODEL_PRODUCTS=sage_intacct,sage200 picks some); `make test` runs its bounded one.
+MODEL_PRODUCTS ?= sage_accounting,sage_intacct,sage200
 test-deep: setup
-	SAGEBRIDGE_MODEL_PROFILE=deep $(VENV)/bin/pytest tests/model -p no:randomly $(PYTEST_ARGS)
+	SAGEBRIDGE_MODEL_PROFILE=deep SAGEBRIDGE_MODEL_PRODUCTS=$(MODEL_PRODUCTS) $(VENV)/bin/pytest tests/model -p no:randomly $(PYTEST_ARGS)
 
 # The sandboxes' chaos profile (local/sandboxes/chaos.py, docs/testing.md): writes committed then
 # answered 500/503 or lost, searches that lag a create; the suites that must hold under it.

@@ -15,6 +15,7 @@ from local import template
 from sagebridge.observability import logger
 from tests.integration.conftest import dynamodb_client, dynamodb_endpoint  # noqa: F401 - the shared engine
 from tests.model.machine import STATES, STATS
+from tests.model.product_machine import CHAOS_FIRED
 from tests.model.system import System, build_system
 
 logger.setLevel("WARNING")  # one INFO line per Sage request drowns the output
@@ -52,6 +53,9 @@ def system(dynamodb_client: Any, dynamodb_endpoint: str) -> Iterator[System]:  #
             if chaos is not None:
                 for kind, n in chaos.fired.items():
                     CHAOS[kind] = CHAOS.get(kind, 0) + n
+            for kind, n in CHAOS_FIRED.items():  # the other products' sandboxes, one per example
+                CHAOS[kind] = CHAOS.get(kind, 0) + n
+            CHAOS_FIRED.clear()
             wiring.close()
 
 
@@ -61,6 +65,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"model suite: {STATS['examples']} examples, {STATS['steps']} steps, {STATS['events']} host events, "
             f"{STATS['runs']} export runs, {STATS['settles']} quiet-run checks, "
             f"{len(STATES)} distinct states checked")
+        products = sorted((k, n) for k, n in STATS.items() if ":" in k)
+        if products:
+            terminalreporter.write_line("other products, at quiet runs: " + ", ".join(f"{k} {n}" for k, n in products))
     if CHAOS:
         terminalreporter.write_line(
             "chaos profile: writes committed then answered " + ", ".join(

@@ -175,3 +175,61 @@ class Books:
     def uses_inactive(self, doc: Doc) -> bool:
         return any(line.ledger_code in self.inactive_ledger_codes or line.tax_code in self.inactive_tax_codes
                    for line in doc.lines)
+
+
+# ------------------------------------------------------------------------ what each product differs in
+# Each product's declared differences, in plain terms (docs/mapping.md, each product's section). The
+# invariant stays the same on every product: every document ends in Sage once with the right amount,
+# or skipped/failed with a reason the host was told; nothing in Sage twice; money allocated right.
+# A refusal listed here is one the host must be told of, with words from `says` in the reason.
+
+
+@dataclass(frozen=True)
+class Refusal:
+    says: str  # words the reason the host gets must contain (case-insensitive)
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+    refunds: Refusal | None = None  # None: a customer refund is posted
+    # What a host void does to a document already in Sage, per kind: "voided" (Sage shows it void),
+    # "reversed" (a reversal, the original kept and marked so), "deleted" (gone from Sage), or a
+    # Refusal (nothing changed in Sage; the host is told what the accountant does instead).
+    voids: dict[str, str | Refusal] = field(default_factory=dict)
+    # A document changed after its export: "updated" in Sage, or a Refusal (Sage keeps the version it
+    # got first and the host is told).
+    changes: str | Refusal = "updated"
+    # A payment that offsets a credit note against an invoice (record_offset, or a credit note's
+    # invoice_id): set against each other in Sage, or a Refusal.
+    credit_note_offsets: str | Refusal = "allocated"
+    # A receipt not applied in full to exported invoices (money on account): posted, or a Refusal.
+    unapplied_money: str | Refusal = "on account"
+
+
+SAGE_ACCOUNTING = Product(
+    "sage_accounting",
+    voids={"sales_invoice": "voided", "sales_credit_note": "voided",
+           # Purchase documents have no void in Sage Accounting: the host is told.
+           "purchase_invoice": Refusal(""), "purchase_credit_note": Refusal("")},
+)
+SAGE_INTACCT = Product(
+    "sage_intacct",
+    # Intacct's XML API has no customer refund: the accountant records it in Intacct.
+    refunds=Refusal("refund"),
+    voids={"sales_invoice": "reversed", "purchase_invoice": "reversed",
+           "sales_credit_note": "deleted", "purchase_credit_note": "deleted"},
+    # Posted documents are changed in Intacct by reversing and re-entering: the bookkeeper decides.
+    changes=Refusal("already posted"),
+    # Credit memos are not applied by Sage Bridge; a receipt must be applied in full to invoices.
+    credit_note_offsets=Refusal("credit memo"),
+    unapplied_money=Refusal(""),
+)
+SAGE_200 = Product(
+    "sage200",
+    # Posted ledger transactions cannot be voided through the API: the accountant reverses them.
+    voids={kind: Refusal("reverse") for kind in ("sales_invoice", "sales_credit_note", "purchase_invoice",
+                                                 "purchase_credit_note")},
+    changes=Refusal("cannot be changed"),
+)
+PRODUCTS = {p.name: p for p in (SAGE_ACCOUNTING, SAGE_INTACCT, SAGE_200)}

@@ -4,6 +4,11 @@ handler module, fed HTTP API v2 events signed as the host signs them), the expor
 process and DynamoDB Local. Each hypothesis example gets a `Tenant` of its own (fresh tenant id and
 a fresh sandbox business) on the shared tables, so no table is created per example.
 
+A tenant on another product (Sage Intacct, Sage 200) gets a sandbox and a product of its own, built
+from the conformance suite's row of that product (tests/conformance/products.py: its sandbox, its
+tenant settings, how it connects, how the accountant reads what Sage holds); the webhooks function,
+the tables and the clock stay the shared ones.
+
 This file may use Sage Bridge freely; the reference model (reference.py) may not.
 """
 
@@ -20,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -39,8 +45,11 @@ from local.sandboxes.sage_accounting import (
     SageAccountingSandbox,
     SandboxClock,
 )
+from sagebridge.connectors.base import LinkConnect, LoginConnect
+from sagebridge.connectors.registry import product_builder
 from sagebridge.connectors.sage_accounting.product import SageAccounting, build_sage_accounting
 from sagebridge.domain import TenantSettings
+from sagebridge.domain.settings import Provider
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
 from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.host.webhooks import WebhookDeps
@@ -52,8 +61,10 @@ from sagebridge.store.aws import AwsClients
 from sagebridge.store.store import Store
 from sagebridge.store.table import Table
 from sagebridge.sync.export import ExportResult
+from sagebridge.sync.products import SageProducts
 from sagebridge.sync.scheduling import LeaseHeld, WorkerDeps, handle_export_job
 from sagebridge.sync.tenant_polls import PollerReport, TenantPoll, poll_each, poll_product_tenant
+from tests.conformance.products import ENVIRONMENT, PRODUCTS, SECRETS, ProductRow
 
 # Where functions/ is read from; SAGEBRIDGE_MODEL_CODE_ROOT runs the machine against another checkout
 # (with PYTHONPATH pointing at its layers/shared and root), e.g. to show a defect on older code.
@@ -132,16 +143,25 @@ class System:
     webhooks: ModuleType
     jobs: JobQueue
     context: LambdaContext
+    build_product: Callable[[Provider, Any], SageProducts] | None = None
 
     @property
     def clock(self) -> SandboxClock:
         return self.sandbox.clock
 
-    def new_tenant(self, **settings: Any) -> Tenant:
+    def new_tenant(self, provider: str = "sage_accounting", **settings: Any) -> Tenant:
         n = next(_numbers)
         tenant_id = f"model-{n}"
-        business = self.sandbox.add_business(f"Model Business {n}")
-        tenant = Tenant(self, tenant_id, business.id)
+        if provider == "sage_accounting":
+            business = self.sandbox.add_business(f"Model Business {n}")
+            tenant = Tenant(self, tenant_id, business.id)
+        else:
+            # One Sage company holds one tenant: a fresh sandbox (and the product over it) per example.
+            assert self.build_product is not None
+            row = PRODUCTS[Provider(provider)]
+            box = row.sandbox(self.clock)
+            tenant = Tenant(self, tenant_id, "", row=row, box=box,
+                            products=self.build_product(row.provider, box))
         tenant.create(**settings)
         return tenant
 
@@ -158,6 +178,19 @@ class Tenant:
     kill: KillSwitch = field(default_factory=KillSwitch)
     results: list[ExportResult] = field(default_factory=list)
     connected: bool = False
+    # Another product than Sage Accounting: its conformance row, its sandbox and the product over it.
+    row: ProductRow | None = None
+    box: Any = None
+    products: SageProducts | None = None
+
+    @property
+    def provider(self) -> str:
+        return self.row.provider.value if self.row is not None else "sage_accounting"
+
+    @property
+    def sandbox(self) -> Any:
+        """The sandbox this tenant's Sage lives in (faults, chaos, the accountant)."""
+        return self.box if self.box is not None else self.system.sandbox
 
     @property
     def ids(self) -> dict[str, str]:
@@ -182,13 +215,27 @@ class Tenant:
             receipt_bank_account_id=ids["bank"], host_callback_url=CALLBACK_URL, retry_limit=3,
         ).model_dump(mode="json")
 
+    def product_settings(self) -> dict[str, Any]:
+        """The conformance row's tenant settings; the model's extra codes on the same accounts."""
+        assert self.row is not None
+        base = self.row.settings(self.box)
+        ledgers = dict(base["ledger_mappings"])
+        ledgers.setdefault("SERVICES", ledgers["SALES"])
+        ledgers.setdefault("FUEL", ledgers["PARTS"])
+        return TenantSettings.model_validate({
+            **base, "provider": self.provider, "ledger_mappings": ledgers, "host_callback_url": CALLBACK_URL,
+            "retry_limit": 3}).model_dump(mode="json")
+
     def create(self, **settings: Any) -> None:
-        self.store.tenants.create(self.tenant_id, {**self.base_settings(), **settings})
+        base = self.base_settings() if self.row is None else self.product_settings()
+        self.store.tenants.create(self.tenant_id, {**base, **settings})
 
     def settings(self) -> TenantSettings:
         return TenantSettings.model_validate(self.store.tenants.get(self.tenant_id).settings)
 
     def connect(self) -> None:
+        if self.products is not None:
+            return self._connect_product()
         sandbox = self.system.sandbox
         now = sandbox.clock.now()
         body = sandbox.issue_tokens([self.business_id])
@@ -201,9 +248,33 @@ class Tenant:
                                                       business_name="Model")
         self.connected = True
 
+    def _connect_product(self) -> None:
+        """The way the product says a tenant connects (as the conformance suite does): a login, or
+        Sage's own sign-in (the link, the consent page, the callback, the first business offered)."""
+        assert self.products is not None and self.row is not None
+        how = self.products.product(self.row.provider).connects_by
+        if isinstance(how, LoginConnect):
+            assert self.row.login is not None
+            how.connect_login(self.tenant_id, self.row.login)
+        else:
+            assert isinstance(how, LinkConnect)
+            self.box.auto_approve = True
+            link = how.connect_link(PUBLIC_API_URL, self.tenant_id)
+            started = how.start(self.tenant_id, _query(link), redirect_uri=OAUTH_CALLBACK)  # type: ignore[attr-defined]
+            with httpx.Client(transport=self.box.sync_transport(), timeout=10) as http:
+                consent = http.get(started.location)
+            done = how.callback(_query(consent.headers["location"]), callback_url=OAUTH_CALLBACK)  # type: ignore[attr-defined]
+            if done.kind == "choose_business":
+                done = how.callback(_query(done.choices[0][1]), callback_url=OAUTH_CALLBACK)  # type: ignore[attr-defined]
+            assert done.kind == "success", done.message
+        self.connected = True
+
     def disable(self) -> None:
-        """At the end of an example: out of every later scan."""
+        """At the end of an example: out of every later scan (and off its Sage company, which the
+        next example's tenant connects to: one company holds one tenant)."""
         try:
+            if self.products is not None and self.row is not None and self.connected:
+                self.products.disconnect(self.tenant_id, self.row.provider)
             self.store.tenants.set_enabled(self.tenant_id, False)
         except Exception:
             pass
@@ -226,6 +297,11 @@ class Tenant:
     # -- the export worker --------------------------------------------------------------------------
 
     def _deps(self) -> WorkerDeps:
+        outbox = DeliveryOutbox(self.outbox.queue, self.outbox.deliveries)  # type: ignore[arg-type]
+        if self.products is not None:
+            return WorkerDeps(store=self.store, connector_for=self.products.connector_for, outbox=outbox,
+                              business_currency_for=self.products.business_currency_for,
+                              notify=self.notifications.append, hooks=self.kill)
         sage = self.system.sage
         return WorkerDeps(
             store=self.store, connector_for=lambda tenant_id, _settings: sage.connector_for(tenant_id),
@@ -270,6 +346,12 @@ class Tenant:
         storm) is recorded as `failed` and retried on the next poll."""
         system = self.system
         outbox = DeliveryOutbox(self.outbox.queue, self.outbox.deliveries)  # type: ignore[arg-type]
+        if self.products is not None:
+            products = self.products
+            report = poll_each(PollerReport(), [(self.tenant_id, self.settings())],
+                               lambda tenant_id, settings: products.poll_tenant(tenant_id, outbox),
+                               is_connected=lambda tenant_id: products.is_connected(tenant_id, self.settings()))
+            return report.tenants[0]
         report = poll_each(
             PollerReport(), [(self.tenant_id, self.settings())],
             lambda tenant_id, settings: poll_product_tenant(system.sage, tenant_id, settings, store=system.sage.store,
@@ -311,13 +393,47 @@ def build_system(*, dynamodb_client: Any, kms: Any, key_id: str, app_table: str,
         idempotency_store=DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=dynamodb_client),
     )
     webhooks.dependencies = lambda: deps  # the handler's wiring, with our queue and secrets
-    system = System(sandbox, sage, store, webhooks, jobs, LambdaContext("WebhooksFunction", 512, 30))
+    clients = AwsClients(dynamodb=dynamodb_client, kms=kms)
+    product_settings = load_settings({
+        "TABLE_NAME": app_table, "IDEMPOTENCY_TABLE_NAME": idempotency_table, "TOKEN_KEY_ID": key_id,
+        "EXPORT_QUEUE_URL": "q", "DELIVERY_QUEUE_URL": "q", "PAYMENT_POLL_QUEUE_URL": "q",
+        "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:eu-west-2:1:t", "SETTINGS_SECRET_NAME": "sagebridge/settings",
+        "PUBLIC_API_URL": PUBLIC_API_URL, **ENVIRONMENT})
+    product_secrets = IntegrationSecrets(state_signing_key=SecretStr("k" * 64), **SECRETS)  # type: ignore[arg-type]
+    opened: list[Any] = []
+
+    def build_product(provider: Provider, box: Any) -> SageProducts:
+        """The product over one example's sandbox, as the conformance suite builds it (its registry
+        line); its waits move the shared clock."""
+        box_transport = box.sync_transport()
+        box_http = httpx.Client(transport=box_transport, timeout=10)
+        opened.extend((box_http, box_transport))
+        product = product_builder(provider)(product_settings, store=store, clients=clients, http=box_http,
+                                            secrets=product_secrets, clock=sandbox.clock.now,
+                                            sleep=lambda s: sandbox.clock.advance(seconds=s))
+        products = SageProducts(product_settings, clients=clients, store=store, secrets=product_secrets,
+                                built={provider: product})
+        products.outbox = None
+        return products
+
+    system = System(sandbox, sage, store, webhooks, jobs, LambdaContext("WebhooksFunction", 512, 30),
+                    build_product=build_product)
 
     def close() -> None:
+        for item in opened:
+            item.close()
         http.close()
         transport.close()
 
     return Wiring(system, close)
+
+
+PUBLIC_API_URL = "https://bridge.example"
+OAUTH_CALLBACK = f"{PUBLIC_API_URL}/oauth/callback"
+
+
+def _query(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))
 
 
 def now_iso(clock: SandboxClock) -> str:
