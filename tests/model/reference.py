@@ -221,8 +221,9 @@ SAGE_INTACCT = Product(
            "sales_credit_note": "deleted", "purchase_credit_note": "deleted"},
     # Posted documents are changed in Intacct by reversing and re-entering: the bookkeeper decides.
     changes=Refusal("already posted"),
-    # Credit memos are not applied by Sage Bridge; a receipt must be applied in full to invoices.
-    credit_note_offsets=Refusal("credit memo"),
+    # Credit memos are applied to invoices through ARPYMT credit lines (no money, or with a receipt's
+    # cash); a receipt must still be applied in full to invoices (Intacct would keep the rest as an advance).
+    credit_note_offsets="allocated",
     unapplied_money=Refusal(""),
 )
 SAGE_200 = Product(
