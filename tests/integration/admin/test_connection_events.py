@@ -35,7 +35,8 @@ def host_app(world: AdminWorld) -> HostApp:
 
 
 def statuses(host_app: HostApp) -> list[tuple[str, str | None]]:
-    return [(e["data"]["status"], e["data"]["previous_status"]) for e in received(host_app, "connection.status_changed")]
+    events = received(host_app, "connection.status_changed")
+    return [(e["data"]["status"], e["data"]["previous_status"]) for e in events]
 
 
 def test_a_sign_in_tenant_s_connection_changes_reach_the_host_once_each(world: AdminWorld, host_app: HostApp):
