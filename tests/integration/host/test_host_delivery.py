@@ -273,3 +273,16 @@ def test_every_envelope_carries_the_api_version(env: Env, delivery: Any, host_ap
     pump(env, delivery)
     [got] = host_app.delivered()
     assert got.event is not None and got.event["api_version"] == OUTBOUND_API_VERSION == "1.1"
+
+
+def test_the_last_event_of_a_deleted_tenant_is_dropped_without_a_record_or_a_mail(env: Env, delivery: Any,
+                                                                                 host_app: HostApp) -> None:
+    """Deleting a tenant disconnects it first, which queues connection.status_changed: by the time it
+    is delivered the tenant is gone; operators are not mailed about it and no record outlives it."""
+    env.create_tenant("gone")
+    queued = enqueue_delivery(outbox(env), "gone", ConnectionStatusChanged(provider="sage_accounting",
+                                                                          status="disconnected"))
+    env.tenants.delete("gone")
+    assert pump(env, delivery) == [{"batchItemFailures": []}]
+    assert host_app.received == [] and env.notifications() == []
+    assert Deliveries(env.table).find(queued.event_id) is None

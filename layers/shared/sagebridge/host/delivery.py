@@ -95,6 +95,11 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
     attempts = (existing.attempts if existing else 0) + 1
 
     target = _target(message, deps)
+    if target is None:
+        # The tenant was deleted since (its disconnect queued a last event): nobody to tell, and a
+        # record would outlive the tenant's data.
+        logger.info("delivery dropped: tenant deleted", extra={"event_id": message.event_id})
+        return Delivered.REFUSED
     if isinstance(target, str):
         _record(deps, message, DeliveryState.FAILED, attempts, target)
         _notify(deps, message, target, hint=f"Set the tenant's host_callback_url (and its webhook secret), then "
@@ -149,11 +154,14 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
     raise RetryDelivery(reason)
 
 
-def _target(message: DeliveryMessage, deps: DeliveryDeps) -> tuple[str, str] | str:
-    """(callback URL, signing secret), or why there is none (a permanent failure)."""
+def _target(message: DeliveryMessage, deps: DeliveryDeps) -> tuple[str, str] | str | None:
+    """(callback URL, signing secret), or why there is none (a permanent failure); None: the
+    tenant no longer exists."""
     tenant = deps.tenants.find(message.tenant_id)
-    if tenant is None or not tenant.enabled:
-        return "the tenant is unknown or disabled"
+    if tenant is None:
+        return None
+    if not tenant.enabled:
+        return "the tenant is disabled"
     try:
         url = parse_tenant_settings(tenant.settings).host_callback_url
     except ConfigurationError:
