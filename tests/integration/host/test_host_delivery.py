@@ -194,6 +194,8 @@ def test_a_host_with_a_wrong_secret_sees_a_bad_signature(env: Env, delivery: Any
     pump(env, delivery)
     assert not host_app.received[0].verified
     assert Deliveries(env.table).get(queued.event_id).state is DeliveryState.FAILED  # 401: not retried
+    # Kept and listed, but no second mail: operators are told of connection changes directly.
+    assert env.notifications() == []
 
 
 def test_no_callback_url_is_a_recorded_failure(env: Env, host_app: HostApp) -> None:

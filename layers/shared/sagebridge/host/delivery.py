@@ -40,6 +40,7 @@ MAX_DELAY_SECONDS = 3600
 REQUEST_TIMEOUT_SECONDS = 10.0
 _RETRYABLE_4XX = frozenset({408, 429})
 USER_AGENT = "SageBridge-Delivery/1"
+_OPERATORS_TOLD_DIRECTLY = frozenset({"connection.status_changed"})
 
 
 class Delivered(StrEnum):
@@ -203,8 +204,10 @@ def _record(deps: DeliveryDeps, message: DeliveryMessage, state: DeliveryState, 
 
 
 def _notify(deps: DeliveryDeps, message: DeliveryMessage, problem: str, *, hint: str) -> None:
-    """Operators told; the DLQ redrive is named only for a message that went to the DLQ."""
-    if deps.notify is None:
+    """Operators told; the DLQ redrive is named only for a message that went to the DLQ. Not for
+    news operators get themselves (a connection that ends or ended is mailed to them directly):
+    that failed delivery is kept and listed like any other, without a second mail."""
+    if deps.notify is None or message.event_type in _OPERATORS_TOLD_DIRECTLY:
         return
     summary = FailureSummary(
         title=f"a {message.event_type} event could not be delivered to tenant {message.tenant_id}'s host app",
