@@ -521,6 +521,59 @@ def reconcile(
     raise typer.Exit(OK if report["balanced"] else PARTIAL)
 
 
+# ---------------------------------------------------------------------------------- deliveries
+
+
+def show_delivery(d: dict[str, Any]) -> None:
+    answer = "no answer yet" if d["last_status"] is None and not d["last_attempt_at"] else \
+        f"host answered {d['last_status'] or 'nothing'}" + (f": {d['last_response']}" if d["last_response"] else "")
+    doc = d.get("document") or {}
+    about = f" {doc.get('kind', '')} {doc.get('number') or doc.get('host_id', '')}".rstrip() if doc else ""
+    out.print(f"{d['created_at'] or '':32} {d['state']:9} {d['event_type'] or '?'}{about}  {d['event_id']}",
+              highlight=False, markup=False)
+    if d["state"] != "delivered":
+        extra = " (in the dead-letter queue)" if d["dead_lettered"] else ""
+        out.print(f"    {d['attempts']} attempt(s), {answer}{extra}", highlight=False, markup=False)
+
+
+@app.command("deliveries")
+def deliveries(
+    ctx: typer.Context, tenant_id: TenantArg,
+    state: Annotated[str | None, typer.Option(help="queued | delivered | failed (default: all).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    resend: Annotated[list[str] | None, typer.Option("--resend", help="Send this failed delivery (event id) "
+                                                     "again (repeatable).")] = None,
+    resend_failed: Annotated[bool, typer.Option("--resend-failed", help="Send every failed delivery again.")] = False,
+    as_json: JsonOut = False,
+) -> None:
+    """What was sent to the tenant's host app, with the host's last answer; resend refused ones
+    (exit 1 when some are failed and not being sent again)."""
+    with failures_exit():
+        a = api(ctx)
+        if resend or resend_failed:
+            results = [a.call("POST", f"/tenants/{tenant_id}/deliveries/{event_id}/resend")
+                       for event_id in resend or []]
+            if resend_failed:
+                results.append(a.call("POST", f"/tenants/{tenant_id}/deliveries/resend"))
+            if as_json:
+                return emit_json(results[0] if len(results) == 1 else results)
+            for r in results:
+                out.print(r["message"], highlight=False, markup=False)
+            raise typer.Exit(OK)
+        page = a.call("GET", f"/tenants/{tenant_id}/deliveries", params={"state": state, "limit": limit})
+    if as_json:
+        return emit_json(page)
+    for d in page["deliveries"]:
+        show_delivery(d)
+    if not page["deliveries"]:
+        out.print("no deliveries")
+    failed = [d for d in page["deliveries"] if d["state"] == "failed"]
+    if failed:
+        out.print(f"{len(failed)} failed: fix the host's URL or secret, then `sagebridge deliveries {tenant_id} "
+                  "--resend-failed`", highlight=False, markup=False)
+        raise typer.Exit(PARTIAL)
+
+
 def run() -> None:  # the console script
     app()
 

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagebridge import composition
+from sagebridge.admin.deliveries import DeliveriesPage, DeliveriesResent
 from sagebridge.admin.mappings import MappingHealth, SageAccountRef
 from sagebridge.admin.models import (
     ConnectLink,
@@ -46,6 +47,7 @@ from sagebridge.domain.kinds import DateBasis
 from sagebridge.observability import logger, tracer
 from sagebridge.settings import get_settings
 from sagebridge.store import Outcome
+from sagebridge.store.records import DeliveryState
 from sagebridge.sync.reconcile import ReconciliationReport
 from sagebridge.sync.scheduling import LeaseHeld
 
@@ -290,6 +292,32 @@ def sync_log(
 ) -> LogPage:
     return dependencies().log(tenant_id, run=run, kind=kind, outcome=outcome, host_id=host_id, since=since,
                               until=until, limit=limit, next_token=next_token)
+
+
+# --------------------------------------------------------------------------------- deliveries
+
+
+@app.get("/admin/tenants/<tenant_id>/deliveries", summary="Events sent to the host app, newest first, with the "
+         "host's last answer", tags=["deliveries"])
+def deliveries(
+    tenant_id: str,
+    state: Annotated[DeliveryState | None, Query(description="queued, delivered or failed")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    next_token: Annotated[str | None, Query()] = None,
+) -> DeliveriesPage:
+    return dependencies().deliveries(tenant_id, state=state, limit=limit, next_token=next_token)
+
+
+@app.post("/admin/tenants/<tenant_id>/deliveries/resend", summary="Send every failed delivery again",
+          tags=["deliveries"])
+def resend_failed_deliveries(tenant_id: str) -> Response[DeliveriesResent]:
+    return Response(202, content_types.APPLICATION_JSON, dependencies().resend_failed_deliveries(tenant_id))
+
+
+@app.post("/admin/tenants/<tenant_id>/deliveries/<event_id>/resend", summary="Send one failed delivery again",
+          tags=["deliveries"])
+def resend_delivery(tenant_id: str, event_id: str) -> Response[DeliveriesResent]:
+    return Response(202, content_types.APPLICATION_JSON, dependencies().resend_delivery(tenant_id, event_id))
 
 
 # --------------------------------------------------------------------------- status, reconcile

@@ -4,8 +4,9 @@ settings secret, always the registry's default product's, never a product that c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -46,6 +47,7 @@ class Built:
 @dataclass
 class Store:
     tenants: Any = None
+    connections: Any = field(default_factory=lambda: SimpleNamespace(watch=lambda watcher: None))
 
 
 def _products(secrets: IntegrationSecrets) -> tuple[SageProducts, dict[Provider, ConnectFlow]]:

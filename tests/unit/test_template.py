@@ -411,6 +411,7 @@ def test_every_function_that_reads_the_settings_secret_may(functions):
 
 
 @pytest.mark.parametrize(("logical_id", "queues"), [
+    ("ConnectFunction", {"HostDeliveryQueue"}),  # tells the host the tenant connected
     ("ExportSchedulerFunction", {"ExportJobsQueue"}),
     ("WebhooksFunction", {"ExportJobsQueue"}),
     ("AdminApiFunction", {"ExportJobsQueue", "HostDeliveryQueue"}),

@@ -13,8 +13,10 @@ from starlette.testclient import TestClient
 
 from local.runtime import LambdaContext
 from local.sandboxes.host_app import HostApp, create_app
-from sagebridge.host.delivery import BASE_DELAY_SECONDS
+from sagebridge.domain.errors import NotFoundError
+from sagebridge.host.delivery import BASE_DELAY_SECONDS, NotResendable, resend, resend_failed
 from sagebridge.host.outbound import (
+    OUTBOUND_API_VERSION,
     ConnectionStatusChanged,
     DeliveryOutbox,
     DocumentLink,
@@ -157,8 +159,10 @@ def test_retries_end_in_the_dlq_after_the_limit(env: Env, delivery: Any, host_ap
     record = Deliveries(env.table).get(queued.event_id)
     assert record.state is DeliveryState.FAILED and record.attempts == MAX_RECEIVE_COUNT
     assert "dead-letter" in (record.last_error or "")
+    assert record.dead_lettered and record.last_status == 500 and "sandbox failure mode" in (record.last_response or "")
     [note] = env.notifications()
     assert queued.event_id in note and "host_callback_url" in note and SECRET not in note
+    assert "redrive the HostDeliveryDLQ" in note  # it is in the DLQ: the redrive applies
 
 
 def test_a_4xx_is_not_retried(env: Env, delivery: Any, host_app: HostApp) -> None:
@@ -169,6 +173,9 @@ def test_a_4xx_is_not_retried(env: Env, delivery: Any, host_app: HostApp) -> Non
     record = Deliveries(env.table).get(queued.event_id)
     assert record.state is DeliveryState.FAILED and "400" in (record.last_error or "")
     assert env.messages(env.delivery_dlq_url) == [] and env.messages(env.delivery_queue_url) == []
+    # Nothing went to the DLQ, so operators are not told to redrive it: they are told to resend.
+    [note] = env.notifications()
+    assert "DLQ" not in note and f"sagebridge deliveries {TENANT} --resend {queued.event_id}" in note
 
 
 @pytest.mark.parametrize("status", [408, 429])
@@ -187,6 +194,8 @@ def test_a_host_with_a_wrong_secret_sees_a_bad_signature(env: Env, delivery: Any
     pump(env, delivery)
     assert not host_app.received[0].verified
     assert Deliveries(env.table).get(queued.event_id).state is DeliveryState.FAILED  # 401: not retried
+    # Kept and listed, but no second mail: operators are told of connection changes directly.
+    assert env.notifications() == []
 
 
 def test_no_callback_url_is_a_recorded_failure(env: Env, host_app: HostApp) -> None:
@@ -208,3 +217,74 @@ def test_notify_failure_publishes_a_readable_summary(env: Env) -> None:
     first, second = env.notifications()
     assert "Problems (2):" in first and "INV-1: tax code T9 not mapped" in first and "Run: r1" in first
     assert second.startswith("connection to Sage died") and "refresh token was revoked" in second
+
+
+def test_a_delivery_refused_for_a_wrong_secret_is_kept_listed_resent_and_then_received_once(
+        env: Env, delivery: Any, host_app: HostApp) -> None:
+    """Issue 18: a 4xx used to be recorded failed and dropped, so payment news was lost."""
+    host_app.secrets = ["the-host-still-has-the-old-secret"]
+    queued = enqueue_delivery(outbox(env), TENANT, part_paid())
+    pump(env, delivery)
+    assert host_app.delivered_ids() == [] and host_app.received[0].status == 401
+
+    # Kept, with the host's answer, and listed for the tenant (newest first).
+    deliveries = Deliveries(env.table)
+    [listed] = deliveries.of_tenant(TENANT, state=DeliveryState.FAILED).items
+    assert listed.event_id == queued.event_id and listed.last_status == 401 and not listed.dead_lettered
+    assert "invalid_signature" in (listed.last_response or "") and listed.last_attempt_at is not None
+    assert listed.event is not None and listed.event["data"]["outstanding_amount"] == "70.00"
+    assert [d.event_id for d in deliveries.of_tenant(TENANT).items] == [queued.event_id]
+
+    # The host fixes its secret; the operator sends it again: received once, signed, same event id.
+    host_app.secrets = [SECRET]
+    again = resend(MessageQueue(env.delivery_queue_url, AwsClients(sqs=env.sqs)), deliveries, TENANT,
+                   queued.event_id)
+    assert again.state is DeliveryState.QUEUED
+    pump(env, delivery)
+    [got] = host_app.delivered()
+    assert got.verified and got.idempotency_key == queued.event_id and got.event is not None
+    assert got.event["data"]["outstanding_amount"] == "70.00" and got.event["api_version"] == OUTBOUND_API_VERSION
+    record = deliveries.get(queued.event_id)
+    assert record.state is DeliveryState.DELIVERED and record.attempts == 2 and record.last_status == 200
+
+    # Delivered: not sent a second time, by a resend or a stray copy.
+    with pytest.raises(NotResendable, match="delivered already"):
+        resend(MessageQueue(env.delivery_queue_url, AwsClients(sqs=env.sqs)), deliveries, TENANT, queued.event_id)
+    with pytest.raises(NotFoundError):
+        resend(MessageQueue(env.delivery_queue_url, AwsClients(sqs=env.sqs)), deliveries, "globex", queued.event_id)
+    assert host_app.delivered_ids() == [queued.event_id]
+
+
+def test_resend_all_failed_sends_every_refused_delivery_once(env: Env, delivery: Any, host_app: HostApp) -> None:
+    host_app.fail_next(2, 410)
+    first = enqueue_delivery(outbox(env), TENANT, part_paid("70.00"))
+    second = enqueue_delivery(outbox(env), TENANT, part_paid("20.00"))
+    pump(env, delivery)
+    deliveries = Deliveries(env.table)
+    assert {d.event_id for d in deliveries.of_tenant(TENANT, state=DeliveryState.FAILED)} == {
+        first.event_id, second.event_id}
+    sent = resend_failed(MessageQueue(env.delivery_queue_url, AwsClients(sqs=env.sqs)), deliveries, TENANT)
+    assert {r.event_id for r in sent} == {first.event_id, second.event_id}
+    pump(env, delivery)
+    assert sorted(host_app.delivered_ids()) == sorted([first.event_id, second.event_id])
+    assert deliveries.of_tenant(TENANT, state=DeliveryState.FAILED).items == []
+
+
+def test_every_envelope_carries_the_api_version(env: Env, delivery: Any, host_app: HostApp) -> None:
+    enqueue_delivery(outbox(env), TENANT, part_paid())
+    pump(env, delivery)
+    [got] = host_app.delivered()
+    assert got.event is not None and got.event["api_version"] == OUTBOUND_API_VERSION == "1.1"
+
+
+def test_the_last_event_of_a_deleted_tenant_is_dropped_without_a_record_or_a_mail(env: Env, delivery: Any,
+                                                                                 host_app: HostApp) -> None:
+    """Deleting a tenant disconnects it first, which queues connection.status_changed: by the time it
+    is delivered the tenant is gone; operators are not mailed about it and no record outlives it."""
+    env.create_tenant("gone")
+    queued = enqueue_delivery(outbox(env), "gone", ConnectionStatusChanged(provider="sage_accounting",
+                                                                          status="disconnected"))
+    env.tenants.delete("gone")
+    assert pump(env, delivery) == [{"batchItemFailures": []}]
+    assert host_app.received == [] and env.notifications() == []
+    assert Deliveries(env.table).find(queued.event_id) is None

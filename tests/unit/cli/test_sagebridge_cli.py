@@ -246,3 +246,31 @@ def test_a_numeric_sage_id_set_from_the_cli_is_kept_as_the_id(world):
     assert changed.exit_code == 0, changed.output
     settings = parse_tenant_settings(world.store.tenants.get("motors").settings)
     assert settings.tax_mappings == {"S20": "2"} and settings.default_sales_ledger_account_id == "4000"
+
+
+def test_deliveries_lists_a_refused_one_and_resends_it(world):
+    """Issue 18: a delivery the host refused is shown with the host's answer and sent again."""
+    from decimal import Decimal
+
+    from local.sandboxes.host_app import HostApp
+    from sagebridge.host.outbound import DocumentLink, InvoicePaid, enqueue_delivery
+    from tests.integration.host.relay import CALLBACK_URL, SECRET, Relay
+
+    world.create_tenant(host_callback_url=CALLBACK_URL)
+    host_app = HostApp(secrets=["wrong"])
+    world.products.outbox = Relay(world.store, host_app).outbox
+    paid = InvoicePaid(invoice=DocumentLink(kind="sales_invoice", host_id="INV-9", sage_id="s-9", number="INV-9"),
+                       total_amount=Decimal("10.00"))
+    queued = enqueue_delivery(world.products.delivery_outbox(), TENANT, paid)
+
+    listed = sb("deliveries", TENANT)
+    assert listed.exit_code == cli.PARTIAL, listed.output
+    assert queued.event_id in listed.output and "host answered 401" in listed.output
+    assert "invoice.paid sales_invoice INV-9" in listed.output and "--resend-failed" in listed.output
+
+    host_app.secrets = [SECRET]
+    resent = sb("deliveries", TENANT, "--resend-failed")
+    assert resent.exit_code == cli.OK, resent.output
+    assert "1 failed delivery queued to be sent again" in resent.output
+    assert host_app.delivered_ids() == [queued.event_id]
+    assert sb("deliveries", TENANT, "--state", "delivered").exit_code == cli.OK

@@ -112,9 +112,20 @@ class Tenants:
         return [r for r in self.records.values() if r.enabled or not enabled_only]
 
 
+class Connections:
+    """The store's connections as SageProducts uses them here: it only subscribes to their changes."""
+
+    def __init__(self) -> None:
+        self.watchers: list[Any] = []
+
+    def watch(self, watcher: Any) -> None:
+        self.watchers.append(watcher)
+
+
 @dataclass
 class Store:
     tenants: Tenants
+    connections: Connections = field(default_factory=Connections)
 
 
 # acme on Sage Accounting, zuper on Intacct, brick on Sage 200 (connected), old disabled.

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
+from sagebridge.admin.deliveries import DeliveriesPage, DeliveriesResent, list_deliveries, resend_all_failed, resend_one
 from sagebridge.admin.mappings import MappingHealth, SageAccountRef, check_mappings, sage_refs
 from sagebridge.admin.models import (
     MAPPING_FIELDS,
@@ -54,6 +55,7 @@ from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
 from sagebridge.observability import logger
 from sagebridge.store import LedgerState, Outcome, Store, TenantRecord
+from sagebridge.store.records import DeliveryState
 from sagebridge.store.webhook_secrets import WebhookSecretStore
 from sagebridge.sync.products import SageProducts
 from sagebridge.sync.reconcile import ReconciliationReport, reconcile
@@ -344,6 +346,21 @@ class Admin:
             if len(found) >= limit or token is None:
                 break
         return LogPage(entries=found[:limit], next_token=token)
+
+    # ---- deliveries to the host app
+
+    def deliveries(self, tenant_id: str, *, state: DeliveryState | None = None, limit: int = 50,
+                   next_token: str | None = None) -> DeliveriesPage:
+        self.store.tenants.get(tenant_id)
+        return list_deliveries(self.store.deliveries, tenant_id, state=state, limit=limit, next_token=next_token)
+
+    def resend_delivery(self, tenant_id: str, event_id: str) -> DeliveriesResent:
+        self.store.tenants.get(tenant_id)
+        return resend_one(self.products.delivery_outbox().queue, self.store.deliveries, tenant_id, event_id)
+
+    def resend_failed_deliveries(self, tenant_id: str) -> DeliveriesResent:
+        self.store.tenants.get(tenant_id)
+        return resend_all_failed(self.products.delivery_outbox().queue, self.store.deliveries, tenant_id)
 
     # ---- status and reconciliation
 

@@ -33,7 +33,7 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from sagebridge.connections.expiry import ExpiryWarnings, Notify
+from sagebridge.connections.expiry import ExpiryWarnings, Notify, days_left
 from sagebridge.connectors.base import GrantRevoked, NotConnected, SageError, SageUnavailable
 from sagebridge.connectors.oauth import OAuthClient
 from sagebridge.domain.errors import ConflictError, NotFoundError
@@ -384,8 +384,11 @@ class ConnectionService:
                 logger.warning("keepalive_failed", extra={"tenant_id": tenant_id, "error": str(exc)})
             if self.expiry_warnings is not None:
                 try:
-                    if self.expiry_warnings.check(self.find(tenant_id), self._clock()) is not None:
+                    record, now = self.find(tenant_id), self._clock()
+                    if self.expiry_warnings.check(record, now) is not None and record is not None:
                         report.warned += 1
+                        # the host hears it too, once per warning (connection.status_changed "expiring")
+                        self._connections.announce_expiring(record, days_left(record, now) or 0)
                 except Exception as exc:  # a failed warning must not stop the other tenants' keep-alive
                     logger.error("expiry_warning_failed", extra={"tenant_id": tenant_id, "error": type(exc).__name__})
         return report

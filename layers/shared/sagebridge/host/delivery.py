@@ -6,6 +6,9 @@ What a reply means:
 - 2xx: delivered (recorded; a later copy of the message is acknowledged without sending).
 - 4xx other than 408/429: the host refuses this event for good; recorded `failed`, not retried.
 - 408, 429, 5xx, timeouts, connection errors: retried later; `Retry-After` is honoured.
+
+Every record keeps the event and the host's last answer (status, the start of its body, when), so
+a refused delivery can be listed and sent again (`resend`) once the host's URL or secret is fixed.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ from pydantic import ValidationError
 
 from sagebridge.domain.errors import ConfigurationError, ConflictError
 from sagebridge.domain.settings import parse_tenant_settings
-from sagebridge.host.outbound import DeliveryMessage
+from sagebridge.host.outbound import DeliveryMessage, DeliveryQueue
 from sagebridge.host.secrets import WebhookSecrets
 from sagebridge.observability import logger
 from sagebridge.security.signing import SIGNATURE_HEADER, sign
 from sagebridge.store.deliveries import Deliveries
 from sagebridge.store.notifications import FailureSummary
-from sagebridge.store.records import DeliveryState
+from sagebridge.store.records import DeliveryRecord, DeliveryState
+from sagebridge.store.table import missing
 from sagebridge.store.tenants import Tenants
 
 BASE_DELAY_SECONDS = 60
@@ -36,6 +40,7 @@ MAX_DELAY_SECONDS = 3600
 REQUEST_TIMEOUT_SECONDS = 10.0
 _RETRYABLE_4XX = frozenset({408, 429})
 USER_AGENT = "SageBridge-Delivery/1"
+_OPERATORS_TOLD_DIRECTLY = frozenset({"connection.status_changed"})
 
 
 class Delivered(StrEnum):
@@ -91,9 +96,15 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
     attempts = (existing.attempts if existing else 0) + 1
 
     target = _target(message, deps)
+    if target is None:
+        # The tenant was deleted since (its disconnect queued a last event): nobody to tell, and a
+        # record would outlive the tenant's data.
+        logger.info("delivery dropped: tenant deleted", extra={"event_id": message.event_id})
+        return Delivered.REFUSED
     if isinstance(target, str):
         _record(deps, message, DeliveryState.FAILED, attempts, target)
-        _notify(deps, message, target)
+        _notify(deps, message, target, hint=f"Set the tenant's host_callback_url (and its webhook secret), then "
+                                           f"{_resend_hint(message)}.")
         return Delivered.REFUSED
     url, secret = target
 
@@ -106,30 +117,37 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
         SIGNATURE_HEADER: sign(body, secret),
     }
     retry_after: float | None = None
+    answer: tuple[int | None, str | None]
     try:
         response = deps.http.post(url, content=body, headers=headers)  # the client holds the timeout
         status: int | None = response.status_code
         reason = f"host replied {response.status_code}"
         retry_after = _retry_after(response)
+        answer = (status, _text(response))
     except httpx.HTTPError as exc:
         status, reason = None, f"could not reach the host: {type(exc).__name__}"
+        answer = (None, reason)
 
     if status is not None and 200 <= status < 300:
-        _record(deps, message, DeliveryState.DELIVERED, attempts, None)
+        _record(deps, message, DeliveryState.DELIVERED, attempts, None, answer)
         logger.info("delivered", extra={"event_id": message.event_id, "attempts": attempts})
         return Delivered.DELIVERED
     if status is not None and 400 <= status < 500 and status not in _RETRYABLE_4XX:
-        _record(deps, message, DeliveryState.FAILED, attempts, f"{reason}: not retried")
-        _notify(deps, message, f"{reason}; a 4xx reply is not retried")
+        _record(deps, message, DeliveryState.FAILED, attempts, f"{reason}: not retried", answer)
+        _notify(deps, message, f"{reason}; a 4xx reply is not retried",
+                hint="The host app refused it: check the tenant's host_callback_url and that the host checks "
+                     f"signatures with the tenant's current webhook secret, then {_resend_hint(message)}.")
         return Delivered.REFUSED
 
     if receive_count >= deps.max_receive_count:
         final = f"{reason}; gave up after {attempts} attempts (message moved to the dead-letter queue)"
-        _record(deps, message, DeliveryState.FAILED, attempts, final)
-        _notify(deps, message, final)
+        _record(deps, message, DeliveryState.FAILED, attempts, final, answer, dead_lettered=True)
+        _notify(deps, message, final,
+                hint="Check the tenant's host_callback_url and that the host app is up; once it is, redrive the "
+                     f"HostDeliveryDLQ messages (or {_resend_hint(message)}).")
         deps.queue.change_visibility(receipt_handle, 0)  # straight on to the DLQ, no need to wait
         raise RetryDelivery(final)  # SQS moves it to the DLQ, where an operator can redrive it
-    _record(deps, message, DeliveryState.QUEUED, attempts, reason)
+    _record(deps, message, DeliveryState.QUEUED, attempts, reason, answer)
     delay = retry_delay(attempts, retry_after, jitter=deps.jitter())
     deps.queue.change_visibility(receipt_handle, delay)
     logger.info("delivery will be retried", extra={"event_id": message.event_id, "attempts": attempts,
@@ -137,11 +155,14 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
     raise RetryDelivery(reason)
 
 
-def _target(message: DeliveryMessage, deps: DeliveryDeps) -> tuple[str, str] | str:
-    """(callback URL, signing secret), or why there is none (a permanent failure)."""
+def _target(message: DeliveryMessage, deps: DeliveryDeps) -> tuple[str, str] | str | None:
+    """(callback URL, signing secret), or why there is none (a permanent failure); None: the
+    tenant no longer exists."""
     tenant = deps.tenants.find(message.tenant_id)
-    if tenant is None or not tenant.enabled:
-        return "the tenant is unknown or disabled"
+    if tenant is None:
+        return None
+    if not tenant.enabled:
+        return "the tenant is disabled"
     try:
         url = parse_tenant_settings(tenant.settings).host_callback_url
     except ConfigurationError:
@@ -158,24 +179,41 @@ def _body(message: DeliveryMessage) -> bytes:
     return json.dumps(message.event, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _record(deps: DeliveryDeps, message: DeliveryMessage, state: DeliveryState, attempts: int,
-            error: str | None) -> None:
+def _text(response: httpx.Response) -> str | None:
     try:
-        deps.deliveries.record(message.event_id, message.tenant_id, state, attempts=attempts, last_error=error)
+        return response.text[:4096] or None  # the record keeps an excerpt of it
+    except Exception:  # an undecodable body: the status says enough
+        return None
+
+
+def _resend_hint(message: DeliveryMessage) -> str:
+    return (f"send it again: `sagebridge deliveries {message.tenant_id} --resend {message.event_id}` (or "
+            f"--resend-failed for all refused ones), or POST /admin/tenants/{message.tenant_id}/deliveries/"
+            f"{message.event_id}/resend")
+
+
+def _record(deps: DeliveryDeps, message: DeliveryMessage, state: DeliveryState, attempts: int,
+            error: str | None, answer: tuple[int | None, str | None] | None = None, *,
+            dead_lettered: bool = False) -> None:
+    try:
+        deps.deliveries.record(message.event_id, message.tenant_id, state, attempts=attempts, last_error=error,
+                               event=message.event, answer=answer, dead_lettered=dead_lettered)
     except ConflictError:
         # Delivered already (another copy won), or a later attempt recorded first: theirs stands.
         logger.info("delivery record not updated", extra={"event_id": message.event_id, "state": state.value})
 
 
-def _notify(deps: DeliveryDeps, message: DeliveryMessage, problem: str) -> None:
-    if deps.notify is None:
+def _notify(deps: DeliveryDeps, message: DeliveryMessage, problem: str, *, hint: str) -> None:
+    """Operators told; the DLQ redrive is named only for a message that went to the DLQ. Not for
+    news operators get themselves (a connection that ends or ended is mailed to them directly):
+    that failed delivery is kept and listed like any other, without a second mail."""
+    if deps.notify is None or message.event_type in _OPERATORS_TOLD_DIRECTLY:
         return
     summary = FailureSummary(
         title=f"a {message.event_type} event could not be delivered to tenant {message.tenant_id}'s host app",
         tenant_id=message.tenant_id,
         problems=[f"event {message.event_id}: {problem}"],
-        hint="Check the tenant's host_callback_url and that the host app is up; redrive the "
-             "HostDeliveryDLQ messages once it is.",
+        hint=hint,
     )
     try:
         deps.notify(summary)
@@ -183,10 +221,61 @@ def _notify(deps: DeliveryDeps, message: DeliveryMessage, problem: str) -> None:
         logger.exception("failure notification not sent", extra={"event_id": message.event_id})
 
 
+# ------------------------------------------------------------------------------ sending again
+
+
+class NotResendable(ConflictError):
+    """The delivery cannot be sent again (delivered already, still queued, or kept without its event)."""
+
+
+def resend(queue: DeliveryQueue, deliveries: Deliveries, tenant_id: str, event_id: str) -> DeliveryRecord:
+    """Put a failed delivery back on the delivery queue, as it was first sent (same event id, so a
+    host that got it after all ignores it by its Idempotency-Key, and a copy still in the DLQ that is
+    redriven later is not delivered twice). NotFoundError for another tenant's event."""
+    record = deliveries.find(event_id)
+    if record is None or record.tenant_id != tenant_id:
+        raise missing(f"delivery {event_id} of tenant {tenant_id}")
+    if record.state is not DeliveryState.FAILED:
+        why = "was delivered already" if record.state is DeliveryState.DELIVERED else \
+            "is still queued: it is retried on its own"
+        raise NotResendable(f"delivery {event_id} {why}; only failed deliveries are sent again")
+    if record.event is None:
+        raise NotResendable(f"delivery {event_id} was recorded before Sage Bridge kept the events it sends, so it "
+                            "cannot be sent again from here" + (": redrive the HostDeliveryDLQ"
+                                                               if record.dead_lettered else ""))
+    message = DeliveryMessage(tenant_id=tenant_id, event_id=event_id, event_type=record.event_type or
+                              str(record.event.get("type")), event=record.event)
+    # Queued first, so the delivery function (which may run at once) finds a record it can move on.
+    updated = deliveries.record(event_id, tenant_id, DeliveryState.QUEUED, attempts=record.attempts,
+                                last_error=f"sent again after: {record.last_error or 'a failure'}")
+    queue.send(message.model_dump(mode="json"))
+    logger.info("delivery_resent", extra={"tenant_id": tenant_id, "event_id": event_id})
+    return updated
+
+
+def resend_failed(queue: DeliveryQueue, deliveries: Deliveries, tenant_id: str, *,
+                  limit: int = 500) -> list[DeliveryRecord]:
+    """Every failed delivery of the tenant (at most `limit`) sent again; those that cannot be are left."""
+    failed: list[DeliveryRecord] = []
+    token: str | None = None
+    while len(failed) < limit:
+        page = deliveries.backlog(tenant_id, DeliveryState.FAILED, limit=100, next_token=token)
+        failed += list(page)
+        if not (token := page.next_token):
+            break
+    sent = []
+    for record in failed[:limit]:
+        try:
+            sent.append(resend(queue, deliveries, tenant_id, record.event_id))
+        except NotResendable as exc:
+            logger.info("delivery_not_resent", extra={"event_id": record.event_id, "reason": str(exc)})
+    return sent
+
+
 def parse_message(body: str) -> DeliveryMessage:
     """The queued message; ValidationError if it is not one (it then ends in the DLQ)."""
     return DeliveryMessage.model_validate_json(body)
 
 
-__all__ = ["Delivered", "DeliveryDeps", "RetryDelivery", "ValidationError", "deliver", "parse_message",
-           "retry_delay"]
+__all__ = ["Delivered", "DeliveryDeps", "NotResendable", "RetryDelivery", "ValidationError", "deliver",
+           "parse_message", "resend", "resend_failed", "retry_delay"]

@@ -1,6 +1,6 @@
 """Events Sage Bridge sends back to the host app, and `enqueue_delivery`, the one way to send one.
 
-Every event is `{"id", "type", "tenant_id", "occurred_at", "data"}`, POSTed to the tenant's
+Every event is `{"id", "type", "api_version", "tenant_id", "occurred_at", "data"}`, POSTed to the tenant's
 `host_callback_url`, signed like inbound webhooks, with `Idempotency-Key: <id>`. The id is
 deterministic (tenant, type and what the event says), so the same news queued twice by two runs
 is delivered once.
@@ -29,8 +29,15 @@ from sagebridge.domain.hashing import canonical_json
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.parties import Customer
 from sagebridge.domain.validation import SkipReason
+from sagebridge.store.connections import ConnectionChange
 from sagebridge.store.deliveries import Deliveries
 from sagebridge.store.records import DeliveryState
+
+# The outbound contract's version, in every envelope. Additive changes (a new event type, a new
+# optional field, a new value of `outcome`/`status`) raise the minor number; a change that could
+# break a host (a field removed, renamed or meaning something else) raises the major number.
+# docs/host-integration.md, "Versions".
+OUTBOUND_API_VERSION = "1.1"
 
 # --------------------------------------------------------------------------------------- the data
 
@@ -187,20 +194,77 @@ class DocumentSkipped(_Data):
     reasons: list[SkipReason] = Field(min_length=1)
 
 
+class DocumentExported(_Data):
+    """A document (or payment, refund) is in Sage now: once per version exported. `outcome` says how:
+    `created` by Sage Bridge, `updated` (a newer version sent to Sage's copy), `linked` (found
+    already in Sage, entered by hand or by an earlier attempt that was cut off, and adopted rather
+    than created again) or `voided` (voided, or deleted where Sage deletes that kind, in Sage)."""
+
+    event_type: ClassVar[str] = "document.exported"
+    kind: str
+    host_id: HostId
+    number: Text | None = None
+    sage_id: SageId
+    run_id: str
+    outcome: Literal["created", "updated", "linked", "voided"]
+
+
 class ConnectionStatusChanged(_Data):
+    """The tenant's connection to Sage changed: `connected` (or connected to another business),
+    `expiring` (a grant that cannot be extended ends in `days_left` days), `expired` (Sage no longer
+    accepts the sign-in: revoked or run out), `disconnected`. Sent once per change."""
+
     event_type: ClassVar[str] = "connection.status_changed"
     provider: str
-    status: Literal["connected", "expired", "revoked", "disconnected"]
+    status: Literal["connected", "expiring", "expired", "revoked", "disconnected"]
     previous_status: str | None = None
     reason: Text | None = None  # "Sage refused the refresh token: the tenant must reconnect"
     business_name: Text | None = None
+    days_left: int | None = Field(default=None, ge=0)  # `expiring` only
+    reconnect_hint: Text | None = None  # what the tenant does to connect again (not for `connected`)
 
 
 OutboundData = (
     InvoicePaymentReceived | InvoicePaid | InvoicePartPaid | CreditNoteRefunded | SageItem | SageTaxRate
     | SageCustomer | ExportFailed | DocumentSkipped | ConnectionStatusChanged | InvoicePaymentReversed
-    | CreditNoteRefundReversed | ExportRunFailed
+    | CreditNoteRefundReversed | ExportRunFailed | DocumentExported
 )
+
+_CONNECTION_REASONS = {
+    "expired": "Sage no longer accepts the tenant's sign-in (revoked in Sage, or run out): exports and payment "
+               "polling are paused until the tenant connects again",
+    "revoked": "the tenant's Sage sign-in was revoked: exports and payment polling are paused until the tenant "
+               "connects again",
+    "disconnected": "the tenant was disconnected from Sage: nothing is exported until the tenant connects again",
+}
+
+
+def connection_status_changed(change: ConnectionChange, *, reconnect_hint: str) -> tuple[ConnectionStatusChanged, str]:
+    """The host's news of a connection change, and its dedupe key (one event per change)."""
+    status = change.status
+    if status == "connected":
+        business = f" ({change.business_name})" if change.business_name else ""
+        reason = (f"connected to another Sage business{business}" if change.previous_status == "connected"
+                  else f"connected to Sage{business}")
+    elif status == "expiring":
+        days = change.days_left or 0
+        when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+        reason = (f"the Sage sign-in ends {when} and cannot be extended: exports and payment polling stop then "
+                  "unless the tenant connects again before")
+    else:
+        reason = _CONNECTION_REASONS.get(status, f"the connection is {status}")
+    data = ConnectionStatusChanged(
+        provider=change.provider, status=status, previous_status=change.previous_status,  # type: ignore[arg-type]
+        reason=reason, business_name=change.business_name,
+        days_left=change.days_left if status == "expiring" else None,
+        reconnect_hint=None if status == "connected" else reconnect_hint,
+    )
+    if status == "expiring":
+        key = f"expiring\n{change.provider}\n{change.grant_ends_at}\n{change.days_left}"
+    else:
+        key = f"{status}\n{change.provider}\n{change.previous_status}\n{change.business_id}\n{change.at.isoformat()}"
+    return data, key
+
 
 # ------------------------------------------------------------------------------------ the envelope
 
@@ -209,6 +273,7 @@ class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1)
+    api_version: str = OUTBOUND_API_VERSION
     tenant_id: str = Field(min_length=1)
     occurred_at: UtcDatetime
 
@@ -225,7 +290,7 @@ def _event_model(data: type[_Data] | type[BaseModel]) -> type[_Event]:
 DATA_MODELS: tuple[type[BaseModel], ...] = (
     InvoicePaymentReceived, InvoicePaid, InvoicePartPaid, CreditNoteRefunded, SageItem, SageTaxRate,
     SageCustomer, ExportFailed, DocumentSkipped, ConnectionStatusChanged, InvoicePaymentReversed,
-    CreditNoteRefundReversed, ExportRunFailed,
+    CreditNoteRefundReversed, ExportRunFailed, DocumentExported,
 )
 EVENT_FOR_DATA: dict[type[BaseModel], type[_Event]] = {data: _event_model(data) for data in DATA_MODELS}
 EVENT_MODELS: dict[str, type[_Event]] = {
@@ -236,7 +301,8 @@ OutboundEvent = Annotated[
     | EVENT_FOR_DATA[CreditNoteRefunded] | EVENT_FOR_DATA[SageItem] | EVENT_FOR_DATA[SageTaxRate]  # type: ignore[valid-type]
     | EVENT_FOR_DATA[SageCustomer] | EVENT_FOR_DATA[ExportFailed] | EVENT_FOR_DATA[DocumentSkipped]  # type: ignore[valid-type]
     | EVENT_FOR_DATA[ConnectionStatusChanged] | EVENT_FOR_DATA[InvoicePaymentReversed]  # type: ignore[valid-type]
-    | EVENT_FOR_DATA[CreditNoteRefundReversed] | EVENT_FOR_DATA[ExportRunFailed],  # type: ignore[valid-type]
+    | EVENT_FOR_DATA[CreditNoteRefundReversed] | EVENT_FOR_DATA[ExportRunFailed]  # type: ignore[valid-type]
+    | EVENT_FOR_DATA[DocumentExported],  # type: ignore[valid-type]
     Field(discriminator="type"),
 ]
 
@@ -316,9 +382,10 @@ def enqueue_delivery(
     event_type: str = event.type  # type: ignore[attr-defined]
     if outbox.deliveries.find(event.id) is not None:
         return QueuedDelivery(event.id, event_type, queued=False)
-    outbox.queue.send(delivery_message(event))
+    message = delivery_message(event)
+    outbox.queue.send(message)
     try:
-        outbox.deliveries.record(event.id, tenant_id, DeliveryState.QUEUED, attempts=0)
+        outbox.deliveries.record(event.id, tenant_id, DeliveryState.QUEUED, attempts=0, event=message["event"])
     except ConflictError:
         pass  # the delivery function got there first: its record stands
     return QueuedDelivery(event.id, event_type, queued=True)

@@ -1,20 +1,70 @@
 """Connections to Sage (TENANT#t / CONN#provider): encrypted tokens or credentials, never plaintext.
 Saves are conditional on `version`, so concurrent token refreshes are single-flight: the loser gets
-ConflictError and re-reads the winner's tokens instead of spending a refresh token twice."""
+ConflictError and re-reads the winner's tokens instead of spending a refresh token twice.
+
+Every product's connection is written here, so this is where a change of a connection's state is
+seen, whichever product made it: watchers (`watch`) hear of each change once, after the write
+that made it (connected, connected to another business, expired/revoked, disconnected), and of
+the warnings that a grant is about to end (`announce_expiring`). A watcher that fails does not
+undo or fail the write."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import replace
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sagebridge.store import keys
 from sagebridge.store.records import ConnectionRecord, ConnectionStatus
 from sagebridge.store.table import Item, Table, delete, iso, iso_or_none, missing, parse_iso, put
 
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionChange:
+    """What a watcher hears: the connection's new state (`connected`, `expiring`, `expired`,
+    `revoked`, `disconnected`), the one before, and the record as it is now (as it was, for a
+    disconnect)."""
+
+    tenant_id: str
+    provider: str
+    status: str
+    previous_status: str | None
+    business_id: str | None
+    business_name: str | None
+    at: datetime
+    days_left: int | None = None  # `expiring` only
+    grant_ends_at: datetime | None = None
+
+
+ConnectionWatcher = Callable[[ConnectionChange], None]
+
 
 class Connections:
     def __init__(self, table: Table) -> None:
         self._table = table
+        self._watchers: list[ConnectionWatcher] = []
+
+    def watch(self, watcher: ConnectionWatcher) -> None:
+        """Hear of every change of a connection's state written through this repository."""
+        if watcher not in self._watchers:
+            self._watchers.append(watcher)
+
+    def _tell(self, change: ConnectionChange) -> None:
+        for watcher in self._watchers:
+            try:
+                watcher(change)
+            except Exception as exc:  # the connection is saved: telling about it is best effort
+                _log.warning("connection_watcher_failed: %s", type(exc).__name__)
+
+    def announce_expiring(self, record: ConnectionRecord, days_left: int) -> None:
+        """A warning was sent (once per threshold) that the record's grant ends in `days_left` days."""
+        status = ConnectionStatus(record.status).value
+        self._tell(ConnectionChange(record.tenant_id, record.provider, "expiring", status, record.business_id,
+                                    record.business_name, self._table.now(), days_left=days_left,
+                                    grant_ends_at=record.refresh_expires_at))
 
     def get(self, tenant_id: str, provider: str) -> ConnectionRecord:
         """NotFoundError if the tenant has not connected this provider."""
@@ -46,11 +96,22 @@ class Connections:
         }
         what = f"connection {record.provider} of tenant {record.tenant_id}"
         if expected_version is None:
-            self._table.write(put(item, condition="attribute_not_exists(pk)", what=what))
+            old = self._table.write(put(item, condition="attribute_not_exists(pk)", what=what), ReturnValues="ALL_OLD")
         else:
-            self._table.write(put(item, condition="#v = :expected", names={"#v": "version"},
-                                  values={":expected": expected_version}, what=what))
+            old = self._table.write(put(item, condition="#v = :expected", names={"#v": "version"},
+                                        values={":expected": expected_version}, what=what), ReturnValues="ALL_OLD")
+        if self._watchers:
+            self._saved(_record(old) if old else None, saved)
         return saved
+
+    def _saved(self, before: ConnectionRecord | None, after: ConnectionRecord) -> None:
+        status = ConnectionStatus(after.status).value
+        previous = ConnectionStatus(before.status).value if before is not None else None
+        another_business = before is not None and before.business_id != after.business_id
+        if status == previous and not (status == ConnectionStatus.CONNECTED.value and another_business):
+            return  # a token refresh, or the same state written again: nothing changed for the host
+        self._tell(ConnectionChange(after.tenant_id, after.provider, status, previous, after.business_id,
+                                    after.business_name, self._table.now(), grant_ends_at=after.refresh_expires_at))
 
     def of_business(self, provider: str, business_id: str, tenant_ids: Iterable[str]) -> list[ConnectionRecord]:
         """The connections (any status) of `tenant_ids` to this Sage business: one batch read per
@@ -60,8 +121,12 @@ class Connections:
 
     def delete(self, tenant_id: str, provider: str) -> None:
         """Disconnect: forget the tokens (revoking them at Sage is the caller's job). Idempotent."""
-        self._table.write(delete((keys.tenant_pk(tenant_id), keys.connection_sk(provider)),
-                                 what=f"connection {provider} of tenant {tenant_id}"))
+        old = self._table.write(delete((keys.tenant_pk(tenant_id), keys.connection_sk(provider)),
+                                       what=f"connection {provider} of tenant {tenant_id}"), ReturnValues="ALL_OLD")
+        if old and self._watchers:
+            before = _record(old)
+            self._tell(ConnectionChange(tenant_id, provider, "disconnected", ConnectionStatus(before.status).value,
+                                        before.business_id, before.business_name, self._table.now()))
 
 
 def _record(item: Item) -> ConnectionRecord:

@@ -19,7 +19,7 @@ run               TENANT#t / RUN#run
 cursor            TENANT#t / CURSOR#stream
 lease             TENANT#t / LEASE#job
 OAuth state       STATE#nonce / STATE
-delivery          DELIVERY#event_id / DELIVERY     T#t#DELIVERY#state (*) /      T#t#DELIVERIES / event_id
+delivery          DELIVERY#event_id / DELIVERY     T#t#DELIVERY#state (*) /      T#t#DELIVERIES / created#event_id
                                                    updated_at#event_id
 (T#t is short for TENANT#t here.)
 
@@ -231,3 +231,8 @@ def deliveries_by_state_sk(updated_at: str, event_id: str) -> str:
 def deliveries_of_tenant_pk(tenant_id: str) -> str:
     """GSI2: every delivery record of a tenant, so deleting a tenant finds them all."""
     return f"{tenant_pk(tenant_id)}#DELIVERIES"
+
+
+def deliveries_of_tenant_sk(created_at: str, event_id: str) -> str:
+    """GSI2's sort key: by when the event was first queued, so a tenant's deliveries list newest first."""
+    return f"{created_at}#{external_id(event_id, 'event id')}"

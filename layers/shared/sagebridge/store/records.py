@@ -185,3 +185,10 @@ class DeliveryRecord:
     event_type: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # The host's last answer: its HTTP status (None: no answer, e.g. a timeout), the start of its
+    # body, when it came; and whether the message went on to the dead-letter queue.
+    last_status: int | None = None
+    last_response: str | None = None
+    last_attempt_at: datetime | None = None
+    dead_lettered: bool = False
+    event: dict[str, Any] | None = None  # the envelope as sent, so it can be sent again

@@ -16,16 +16,17 @@ from typing import TypeGuard
 
 from sagebridge.connections.lifecycle import KeepAliveReport
 from sagebridge.connections.wiring import default_http_client
-from sagebridge.connectors.base import Connector, Product
+from sagebridge.connectors.base import Connector, LoginConnect, Product
 from sagebridge.connectors.registry import product_builder, providers
 from sagebridge.domain.errors import ConfigurationError
 from sagebridge.domain.settings import Provider, TenantSettings, parse_tenant_settings
-from sagebridge.host.outbound import DeliveryOutbox
+from sagebridge.host.outbound import DeliveryOutbox, connection_status_changed, enqueue_delivery
 from sagebridge.observability import logger
 from sagebridge.security.secrets import IntegrationSecrets, get_integration_secrets
 from sagebridge.settings import Settings
 from sagebridge.store import Store
 from sagebridge.store.aws import AwsClients
+from sagebridge.store.connections import ConnectionChange
 from sagebridge.store.queues import MessageQueue
 from sagebridge.store.records import ConnectionRecord
 from sagebridge.sync.currency import BusinessCurrencies
@@ -57,6 +58,29 @@ class SageProducts:
         if self.store is None:
             self.store = Store(self.settings.table_name, self.clients.dynamodb)
         self._http = default_http_client()
+        # Every product's connection is written through this store: the host hears each change.
+        self.store.connections.watch(self.tell_host_connection_changed)
+
+    def tell_host_connection_changed(self, change: ConnectionChange) -> None:
+        """connection.status_changed to the tenant's host app (best effort: the change itself stands)."""
+        try:
+            data, key = connection_status_changed(change, reconnect_hint=self._reconnect_hint(change))
+            enqueue_delivery(self.delivery_outbox(), change.tenant_id, data, dedupe_key=key, occurred_at=change.at)
+        except Exception as exc:
+            logger.warning("connection_news_not_queued", extra={"tenant_id": change.tenant_id,
+                                                                 "status": change.status, "error": type(exc).__name__})
+
+    def _reconnect_hint(self, change: ConnectionChange) -> str:
+        """What the tenant does to connect again, by how its product connects (a login, or Sage's sign-in)."""
+        try:
+            login = isinstance(self.product(Provider(change.provider)).connects_by, LoginConnect)
+        except (ConfigurationError, ValueError):
+            login = False
+        if login:
+            return ("send the tenant's Sage login again: the operator posts it to "
+                    f"/admin/tenants/{change.tenant_id}/login-connection, where it is checked with Sage first")
+        return ("connect Sage again: open a new connect link (the operator's `sagebridge connect-url "
+                f"{change.tenant_id}`) and sign in to Sage; the link works once, for a few minutes")
 
     def integration_secrets(self) -> IntegrationSecrets:
         """The settings secret, read once (the products' credentials and the state signing key)."""

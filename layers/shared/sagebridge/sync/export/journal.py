@@ -1,5 +1,5 @@
 """What a run tells: a sync log line for every record, the run's counts, the host's events
-(skipped, failed), the dry run's plan, the failure notification and the metrics."""
+(exported, skipped, failed), the dry run's plan, the failure notification and the metrics."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from sagebridge.domain.documents import Document
 from sagebridge.domain.parties import Party
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.validation import SkipReason
-from sagebridge.host.outbound import DeliveryOutbox, DocumentSkipped, ExportFailed, enqueue_delivery
+from sagebridge.host.outbound import DeliveryOutbox, DocumentExported, DocumentSkipped, ExportFailed, enqueue_delivery
 from sagebridge.observability import logger, metrics
-from sagebridge.store import Outcome, StagedDocument, SyncLogEntry, Write
+from sagebridge.store import Claim, Outcome, StagedDocument, SyncLogEntry, Write
 from sagebridge.store.notifications import FailureSummary
 from sagebridge.sync.export.context import STAND_IN_ID, ExportRun, number_of
 from sagebridge.sync.export.request import DOCUMENT_KINDS, PlannedOutcome
@@ -21,6 +21,8 @@ from sagebridge.sync.export.request import DOCUMENT_KINDS, PlannedOutcome
 MAX_REPORTED = 50  # failures kept in memory for the notification; the log has all of them
 
 DOCUMENT_VALUES = frozenset(k.value for k in DOCUMENT_KINDS)
+# document.exported and its dedupe key, queued once its commit stands
+ExportedNews = tuple[DocumentExported, str]
 
 
 class Journal:
@@ -96,6 +98,14 @@ class Journal:
             enqueue_delivery(self.outbox, self.run.tenant, data, dedupe_key=dedupe_key)
         except Exception as exc:  # telling the host is best effort; the sync log has it anyway
             logger.warning("host_delivery_not_queued", extra={"error": type(exc).__name__})
+
+    def exported_news(self, staged: StagedDocument, record: Document[Any] | Payment, claim: Claim, sage_id: str,
+                      outcome: Outcome, *, voided: bool) -> ExportedNews:
+        """document.exported for a commit: once per version exported (its claim fences the commit)."""
+        how = "voided" if voided else outcome.value
+        data = DocumentExported(kind=staged.kind, host_id=staged.host_id, number=number_of(record), sage_id=sage_id,
+                                run_id=self.run.run_id, outcome=how)  # type: ignore[arg-type]
+        return data, f"exported\n{staged.kind}\n{staged.host_id}\n{claim.entry.payload_hash}\n{claim.entry.claim_id}"
 
     def deliver_skipped(self, staged: StagedDocument, record: Document[Any] | Payment, reasons: list[SkipReason],
                         h: str | None) -> None:

@@ -22,7 +22,7 @@ from sagebridge.domain.validation import SkipReason
 from sagebridge.observability import logger
 from sagebridge.store import Claim, ClaimConflict, LedgerEntry, LedgerState, Outcome, StagedDocument, Write
 from sagebridge.sync.export.context import ExportRun, failure_code, label, not_supported_reason, number_of
-from sagebridge.sync.export.journal import Journal
+from sagebridge.sync.export.journal import ExportedNews, Journal
 from sagebridge.sync.export.request import (
     LINKED_UNPOLLED_KIND,
     ExportHooks,
@@ -48,7 +48,8 @@ class Outcomes:
         self.held: Claim | None = None  # the document's claim not yet settled (for an unexpected error)
         self.hook_raised = False  # the test seam "killed" the worker: not a document's own failure
         self._executor: ThreadPoolExecutor | None = None
-        self._pending: deque[tuple[Future[bool], Outcome]] = deque()  # commits not yet settled
+        # commits not yet settled, each with the host's document.exported to queue once it is
+        self._pending: deque[tuple[Future[bool], Outcome, ExportedNews]] = deque()
 
     # ---- claim and settle
 
@@ -100,6 +101,7 @@ class Outcomes:
             writes.append(run.store.mappings.put_op(run.tenant, LINKED_UNPOLLED_KIND, sage_id, sage_id, {
                 "kind": staged.kind, "host_id": staged.host_id, "reference": extra.get("reference")}))
         self.held = None
+        news = self.journal.exported_news(staged, record, claim, sage_id, outcome, voided=bool(extra.get("voided")))
 
         def settle() -> bool:
             try:
@@ -115,7 +117,7 @@ class Outcomes:
         # is exactly the crash window DESIGN.md already covers (in_flight -> look up by reference ->
         # adopt); every page drains its commits before the next page reads mappings, and the run
         # drains them on every exit, so nothing outlives the invocation.
-        self._pending.append((self._writer().submit(settle), outcome))
+        self._pending.append((self._writer().submit(settle), outcome, news))
         while len(self._pending) > MAX_UNSETTLED:
             self._settle_oldest()
 
@@ -125,9 +127,10 @@ class Outcomes:
         return self._executor
 
     def _settle_oldest(self) -> None:
-        future, outcome = self._pending.popleft()
+        future, outcome, news = self._pending.popleft()
         if future.result():  # a store error raises here, in the run's thread, as it did inline
             self.journal.count(outcome)
+            self.journal.deliver(news[0], dedupe_key=news[1])  # only once the commit stands
 
     def drain(self, party_writes: Sequence[Write]) -> None:
         """Write the page's party mappings, wait for every commit in flight; raise the first store
