@@ -327,7 +327,8 @@ class Demo:
                 data = (received.event or {}).get("data", {})
                 document = data.get("invoice") or data.get("credit_note") or data.get("document") or data
                 reasons = "; ".join(r["message"] for r in data.get("reasons", []))  # document.skipped
-                detail = f"outstanding={data['outstanding_amount']}" if "outstanding_amount" in data else reasons
+                detail = (f"outstanding={data['outstanding_amount']}" if "outstanding_amount" in data
+                          else f"{data['outcome']} as Sage id {data['sage_id']}" if "sage_id" in data else reasons)
                 show(f"host app received {received.event_type:<26} {document.get('kind')} {document.get('host_id')} "
                      f"{detail}")
 
