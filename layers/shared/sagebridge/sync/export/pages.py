@@ -55,12 +55,29 @@ class Pages:
                               InDoubt(run, self.journal, self.outcomes), self.allocations)
         self.decide = Decide(run, self.journal, self.outcomes, documents, self.parties, going_live,
                              self.allocations)
+        self.voided_first: set[tuple[str, str]] = set()  # voided payments and refunds taken back early
+
+    def export_voided_payments(self, window: tuple[date, date], between_pages: Callable[[], None]) -> None:
+        """Voided payments and refunds go before the documents: a credit note or invoice voided in the
+        same run is then no longer paid in Sage by them, and is voided in this run too."""
+        for batch in self.selection.batches(PAYMENT_KINDS, window):
+            voided = [s for s in batch if s.voided]
+            if not voided:
+                continue
+            self.voided_first.update((s.kind, s.host_id) for s in voided)
+            try:
+                self._export_page(voided)
+            finally:
+                self.outcomes.drain(self.parties.take_writes())
+            between_pages()
 
     def export_phase(self, phase: tuple[RecordKind, ...], window: tuple[date, date],
                      between_pages: Callable[[], None]) -> None:
         if phase is PAYMENT_KINDS and not self.run.dry_run:
             self.allocations.allocate_all()  # before payments: they may settle what is left
         for batch in self.selection.batches(phase, window):
+            if self.voided_first:
+                batch = [s for s in batch if (s.kind, s.host_id) not in self.voided_first]
             try:
                 self._export_page(batch)
             finally:
