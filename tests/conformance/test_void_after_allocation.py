@@ -48,7 +48,7 @@ def _allocated(world: World, side: str) -> bool:
 
 
 def _void_note(world: World, side: str) -> None:
-    _, note_kind, _, inv, cn = SIDES[side]
+    _, note_kind, _, inv, _ = SIDES[side]
     party = customer(1) if side == "sales" else vendor(1)
     world.stage(document(world, note_kind, 1, party=party, lines=[line("25.00")], invoice_id=f"{inv}-1"),
                 voided=True)

@@ -60,6 +60,9 @@ class Documents:
         self.lookups = lookups
         self.in_doubt = in_doubt
         self.allocations = allocations
+        # Set by the run: voided documents found paid in Sage wait here for the run's payments (one
+        # voided in the same run is taken back first); None: decide now.
+        self.paid_voids: list[StagedDocument] | None = None
 
     # ---- create
 
@@ -285,16 +288,16 @@ class Documents:
         paid = Decimal(0)
         if remote is not None and kind not in PAYMENT_KINDS:
             paid = self.run.mapper.remote_paid(remote)
+        if paid > 0 and self.paid_voids is not None:
+            self.paid_voids.append(staged)
+            return
         ours = self.allocations.ours(staged.kind, record, entry.sage_id) if paid > 0 else None
         if ours is not None:  # only Sage Bridge's own allocation: taken back, then voided
             self._void_allocated(staged, record, entry, target, because, ours)
             return
         if paid > 0:
-            reasons = [SkipReason(
-                code=SkipCode.ALREADY_PAID_IN_SAGE,
-                message=f"{label(record)} was {because} but has {paid} paid or "
-                "allocated against it in Sage, so it was not voided there; remove the payment in Sage first")]
-            self.outcomes.skip(staged, record, reasons, entry, payload_hash=target, report=True)
+            self.outcomes.skip(staged, record, [_paid_reason(record, because, paid)], entry, payload_hash=target,
+                               report=True)
             return
         verb = "delete" if ledger_of(kind) is PartyKind.VENDOR or kind in PAYMENT_KINDS else "void"
         if self.run.dry_run:
@@ -339,10 +342,7 @@ class Documents:
             self.allocations.taken_back(ours)
             paid = self.run.mapper.remote_paid(self.run.connector.get_document(kind, sage_id))
             if paid > 0:  # real money too (a refund, a receipt): not voided, as any paid credit note
-                reason = SkipReason(code=SkipCode.ALREADY_PAID_IN_SAGE, message=(
-                    f"{label(record)} was {because} but has {paid} paid against it in Sage besides Sage Bridge's "
-                    f"allocation (taken back), so it was not voided there; remove the payment in Sage first"))
-                self._settle_skipped(staged, record, claim, reason)
+                self._settle_skipped(staged, record, claim, _paid_reason(record, because, paid))
                 return
             self._void_in_sage(kind, sage_id, record, staged.host_id)
         except NotSupported as exc:
@@ -380,3 +380,10 @@ class Documents:
             return self.run.mapper.remote_status(self.run.connector.get_document(kind, sage_id)) != "VOID"
         except NotFound:
             return False
+
+
+def _paid_reason(record: Record, because: str, paid: Decimal) -> SkipReason:
+    """A voided document with real money against it in Sage (a receipt, a refund): not voided."""
+    return SkipReason(code=SkipCode.ALREADY_PAID_IN_SAGE,
+                      message=f"{label(record)} was {because} but has {paid} paid or allocated against it in Sage, "
+                      "so it was not voided there; remove the payment in Sage first")

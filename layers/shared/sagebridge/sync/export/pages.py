@@ -34,7 +34,7 @@ from sagebridge.sync.export.outcomes import Outcomes
 from sagebridge.sync.export.parties import Parties
 from sagebridge.sync.export.prepare import Preparation
 from sagebridge.sync.export.request import PAYMENT_KINDS, ExportHooks, RunAborted
-from sagebridge.sync.export.select import Selection
+from sagebridge.sync.export.select import PAGE_SIZE, Selection
 
 
 class Pages:
@@ -53,35 +53,31 @@ class Pages:
         going_live = GoingLive(run, preparation, self.parties, lookups)
         documents = Documents(run, self.journal, self.outcomes, preparation, going_live, lookups,
                               InDoubt(run, self.journal, self.outcomes), self.allocations)
+        documents.paid_voids = []
+        self.documents = documents
         self.decide = Decide(run, self.journal, self.outcomes, documents, self.parties, going_live,
                              self.allocations)
-        self.voided_first: set[tuple[str, str]] = set()  # voided payments and refunds taken back early
-
-    def export_voided_payments(self, window: tuple[date, date], between_pages: Callable[[], None]) -> None:
-        """Voided payments and refunds go before the documents: a credit note or invoice voided in the
-        same run is then no longer paid in Sage by them, and is voided in this run too."""
-        for batch in self.selection.batches(PAYMENT_KINDS, window):
-            voided = [s for s in batch if s.voided]
-            if not voided:
-                continue
-            self.voided_first.update((s.kind, s.host_id) for s in voided)
-            try:
-                self._export_page(voided)
-            finally:
-                self.outcomes.drain(self.parties.take_writes())
-            between_pages()
 
     def export_phase(self, phase: tuple[RecordKind, ...], window: tuple[date, date],
                      between_pages: Callable[[], None]) -> None:
         if phase is PAYMENT_KINDS and not self.run.dry_run:
             self.allocations.allocate_all()  # before payments: they may settle what is left
         for batch in self.selection.batches(phase, window):
-            if self.voided_first:
-                batch = [s for s in batch if (s.kind, s.host_id) not in self.voided_first]
             try:
                 self._export_page(batch)
             finally:
                 # this page's commits land before the next page reads
+                self.outcomes.drain(self.parties.take_writes())
+            between_pages()
+
+    def export_paid_voids(self, between_pages: Callable[[], None]) -> None:
+        """The voided documents found paid in Sage, once more after the run's payments: a payment or
+        refund voided in this run is taken back by now, and the document is voided in this run too."""
+        waiting, self.documents.paid_voids = self.documents.paid_voids or [], None
+        for start in range(0, len(waiting), PAGE_SIZE):
+            try:
+                self._export_page(waiting[start:start + PAGE_SIZE])
+            finally:
                 self.outcomes.drain(self.parties.take_writes())
             between_pages()
 

@@ -129,9 +129,8 @@ class ExportEngine:
         assert window is not None
         try:
             for phase in PHASES:
-                if phase is DOCUMENT_KINDS:  # voided payments first: they may settle a voided document
-                    pages.export_voided_payments(window, between_pages=lambda: self._heartbeat(run))
                 pages.export_phase(phase, window, between_pages=lambda: self._heartbeat(run))
+            pages.export_paid_voids(between_pages=lambda: self._heartbeat(run))
         finally:
             pages.close()
 
