@@ -15,6 +15,7 @@ import pytest
 from sagebridge.domain import DocumentKind
 from sagebridge.store import LedgerState
 from sagebridge.sync.export import CREDIT_NOTE_ALLOCATION, PURCHASE_CREDIT_NOTE_ALLOCATION
+from sagebridge.sync.export.allocations import TAKEN_BACK
 
 from .conftest import TENANT, World, customer, document, line, refund, vendor
 
@@ -136,6 +137,8 @@ def test_a_worker_killed_between_taking_the_allocation_back_and_the_void_leaves_
     voids = [h for h in world.history(SCN.value, "CN-1") if h.outcome.value == "updated"]
     assert len(voids) == 1, [h.reason for h in voids]
     assert not world.events("document.skipped")
+    # The allocation's ledger entry no longer says it is allocated.
+    assert world.store.ledger.get(TENANT, CREDIT_NOTE_ALLOCATION, "CN-1").exported_hash == TAKEN_BACK
 
 
 def test_a_refund_voided_in_the_same_run_as_its_credit_note_is_taken_back_first(world: World):

@@ -317,6 +317,9 @@ class Documents:
             return
         self.outcomes.commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
                              f"{'deleted' if verb == 'delete' else 'voided'} in Sage: {because}", {"voided": True})
+        ours = self.allocations.ours(staged.kind, record, entry.sage_id)
+        if ours is not None:  # nothing allocated in Sage any more (taken back by a run that died, or by hand)
+            self.allocations.taken_back(ours)
 
     def _void_allocated(self, staged: StagedDocument, record: Record, entry: LedgerEntry, target: str, because: str,
                         ours: OurAllocation) -> None:
