@@ -429,6 +429,12 @@ class Sage200Connector:
         self.client.post("sales_allocations", body)
         return RemoteRecord(id="", data=body)
 
+    def remove_allocation(self, kind: DocumentKind, allocation_id: str, *, credit_note_id: str) -> None:
+        # The API only adds allocations (sales_allocations POST): none is removed through it.
+        raise NotSupported("Sage Bridge allocated this credit note against its invoice in Sage 200, and Sage 200's "
+                           "API cannot remove an allocation; in Sage 200, undo it with Amend Allocation on the "
+                           "customer's account, then reverse the credit note there")
+
     def _changed(self, kind: DocumentKind, since: datetime) -> Iterator[RemoteRecord]:
         flt = (f"trader_transaction_type eq {odata_string(mapper.TRANSACTION_TYPE[kind])} and "
                f"date_time_updated gt {odata_datetime(since)}")

@@ -26,6 +26,7 @@ from sagebridge.connectors.base import (
     CheckedMapping,
     Mapper,
     NotFound,
+    NotSupported,
     RemoteRecord,
     SageError,
     error_for_status,
@@ -375,6 +376,13 @@ class SageAccountingConnector:
     def create_allocation(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
         return RemoteRecord.from_sage(
             self.client.create("contact_allocations", body, idempotency_id=self._key(idempotency_key)))
+
+    def remove_allocation(self, kind: DocumentKind, allocation_id: str, *, credit_note_id: str) -> None:
+        """DELETE /contact_allocations/{key}: the credit note and its invoice are outstanding again."""
+        if allocation_id == credit_note_id:  # allocated by an attempt whose answer was lost: its id is unknown
+            raise NotSupported(f"Sage Bridge's allocation of this credit note (Sage id {credit_note_id}) has no known "
+                               "id; delete the allocation in Sage Accounting, then void the credit note")
+        self.client.delete("contact_allocations", allocation_id)
 
     def payments_changed_since(self, since: datetime) -> Iterator[RemoteRecord]:
         return (RemoteRecord.from_sage(r) for r in self.client.changed_since("contact_payments", since))

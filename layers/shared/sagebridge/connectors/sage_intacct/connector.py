@@ -210,6 +210,20 @@ class IntacctConnector:
             "id": key, "reference": body.get("reference"), "total_amount": body.get("total_amount"),
             "contact": {"id": body.get("contact_id")}, "date": str(body.get("date"))})
 
+    def remove_allocation(self, kind: DocumentKind, allocation_id: str, *, credit_note_id: str) -> None:
+        """The credit-only ARPYMT that applied the credit memo, reversed (reverse_arpayment, as a
+        receipt's void): the invoice owes again and the credit memo is available to delete."""
+        if kind is not DocumentKind.SALES_CREDIT_NOTE or allocation_id == credit_note_id:
+            raise NotSupported("Sage Bridge cannot tell which Sage Intacct application set this credit memo against "
+                               "its invoice; reverse that application in Sage Intacct, then delete the credit memo")
+        rows = self.client.read("ARPYMT", [allocation_id])
+        if not rows or mapper.is_voided(rows[0]):
+            raise NotFound(f"ARPYMT {allocation_id} is not in Sage Intacct (or is reversed already)", status=404)
+        fn = element("reverse_arpayment", key=allocation_id)
+        fn.append(date_element("datereversed", datetime.now(UTC).date()))
+        sub(fn, "description", "credit memo voided in the host app")
+        self.client.execute(Function(mapper.controlid("unapply", f"{kind.value}-{allocation_id}"), fn), unique=True)
+
     def payments_changed_since(self, since: datetime) -> Iterator[RemoteRecord]:
         query = f"WHENMODIFIED >= {mapper.quoted(mapper.query_timestamp(since))}"
         rows = list(self.client.read_by_query("ARPYMT", query))

@@ -226,6 +226,12 @@ class RegionalConnector:
         made = found[0] if found else self._allocate(body)
         return RemoteRecord(id=str(made["ID"]), data={"id": str(made["ID"]), **made})
 
+    def remove_allocation(self, kind: DocumentKind, allocation_id: str, *, credit_note_id: str) -> None:
+        # Allocation has Get and Save only in the API (no Delete): nothing is removed through it.
+        raise NotSupported(f"Sage Bridge allocated this return against its invoice (Allocation {allocation_id}), and "
+                           "the Sage Business Cloud Accounting API cannot remove an allocation; remove the allocation "
+                           "in Sage itself, then delete the return there")
+
     def payments_changed_since(self, since: datetime) -> Iterator[RemoteRecord]:
         stamp = odata_datetime(since)
         rows = self.client.iterate("CustomerReceipt", filter=f"Created ge {stamp} or Modified ge {stamp}")

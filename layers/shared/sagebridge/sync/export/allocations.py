@@ -29,6 +29,9 @@ from sagebridge.sync.export.request import CREDIT_NOTE_ALLOCATION, PURCHASE_CRED
 WAITING_FOR_INVOICE = "waiting_for_invoice"
 ALLOCATION_DUE = "allocation_due"
 
+# The allocation entry's exported version once Sage Bridge took its allocation back (its credit note voided).
+TAKEN_BACK = "taken_back"
+
 ALLOCATION_DUE_REASON = "allocation due: the credit note was just sent to Sage"
 RETRIED_IN = (LedgerState.SKIPPED, LedgerState.FAILED, LedgerState.IN_FLIGHT)
 
@@ -84,6 +87,20 @@ class _Allocation:
         return f"{self.side.invoice_words} '{self.note.invoice_id}'"  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class OurAllocation:
+    """Sage Bridge's allocation of a credit note against its invoice, as its ledger entry says."""
+
+    side: LedgerSide
+    host_id: str  # the credit note's
+    sage_id: str  # the allocation's (a product that gives it none: the credit note's)
+    invoice_host_id: str
+
+    @property
+    def invoice_label(self) -> str:
+        return f"{self.side.invoice_words} '{self.invoice_host_id}'"
+
+
 class CreditNoteAllocations:
     """The run's credit notes to allocate: sent this run (held), named, or due from earlier runs."""
 
@@ -105,6 +122,30 @@ class CreditNoteAllocations:
     def check(self, side: LedgerSide, host_id: str) -> None:
         """A replayed credit note already in Sage: the allocation step looks whether it is allocated."""
         self.checks.add((side.entry_kind, host_id))
+
+    def ours(self, kind: str, record: Any, note_sage_id: str | None) -> OurAllocation | None:
+        """Sage Bridge's allocation of this credit note (in Sage as `note_sage_id`), if its ledger
+        entry says one was made and not taken back."""
+        side = allocated_side(kind, record)
+        if side is None or note_sage_id is None:
+            return None
+        entry = self.run.store.ledger.find(self.run.tenant, side.entry_kind, record.host_id)
+        if entry is None or entry.state is not LedgerState.EXPORTED or not entry.sage_id \
+                or entry.exported_hash == TAKEN_BACK:
+            return None
+        return OurAllocation(side, record.host_id, entry.sage_id, record.invoice_id)
+
+    def taken_back(self, ours: OurAllocation) -> None:
+        """Its ledger entry says the allocation is gone (the credit note is being voided), so no
+        run takes it for live."""
+        try:
+            claim = self.run.claim(ours.side.entry_kind, ours.host_id, TAKEN_BACK)
+        except ClaimConflict:
+            return
+        try:
+            self.run.store.ledger.mark_exported(claim, ours.sage_id)
+        except ConflictError:
+            pass
 
     def allocate_all(self) -> None:
         """Use up each credit note the host linked to an invoice against that invoice in Sage, once

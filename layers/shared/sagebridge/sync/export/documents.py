@@ -23,8 +23,16 @@ from sagebridge.domain.kinds import DocumentKind, PartyKind, ledger_of
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.validation import SkipCode, SkipReason, already_paid_reasons, locked_reasons
 from sagebridge.store import Claim, LedgerEntry, LedgerState, Outcome, StagedDocument
-from sagebridge.sync.export.allocations import CreditNoteAllocations, allocated_side
-from sagebridge.sync.export.context import ExportRun, Skip, as_document, date_of, label, put_again_if_lost
+from sagebridge.sync.export.allocations import CreditNoteAllocations, OurAllocation, allocated_side
+from sagebridge.sync.export.context import (
+    ExportRun,
+    Skip,
+    as_document,
+    date_of,
+    label,
+    number_of,
+    put_again_if_lost,
+)
 from sagebridge.sync.export.going_live import GoingLive
 from sagebridge.sync.export.in_doubt import InDoubt, several_copies_reason
 from sagebridge.sync.export.journal import Journal
@@ -52,6 +60,9 @@ class Documents:
         self.lookups = lookups
         self.in_doubt = in_doubt
         self.allocations = allocations
+        # Set by the run: voided documents found paid in Sage wait here for the run's payments (one
+        # voided in the same run is taken back first); None: decide now.
+        self.paid_voids: list[StagedDocument] | None = None
 
     # ---- create
 
@@ -274,12 +285,19 @@ class Documents:
         except SageError as exc:
             self.outcomes.fail_unclaimed(staged, record, exc)
             return
-        if remote is not None and kind not in PAYMENT_KINDS and self.run.mapper.remote_paid(remote) > 0:
-            reasons = [SkipReason(
-                code=SkipCode.ALREADY_PAID_IN_SAGE,
-                message=f"{label(record)} was {because} but has {self.run.mapper.remote_paid(remote)} paid or "
-                "allocated against it in Sage, so it was not voided there; remove the payment in Sage first")]
-            self.outcomes.skip(staged, record, reasons, entry, payload_hash=target, report=True)
+        paid = Decimal(0)
+        if remote is not None and kind not in PAYMENT_KINDS:
+            paid = self.run.mapper.remote_paid(remote)
+        if paid > 0 and self.paid_voids is not None:
+            self.paid_voids.append(staged)
+            return
+        ours = self.allocations.ours(staged.kind, record, entry.sage_id) if paid > 0 else None
+        if ours is not None:  # only Sage Bridge's own allocation: taken back, then voided
+            self._void_allocated(staged, record, entry, target, because, ours)
+            return
+        if paid > 0:
+            self.outcomes.skip(staged, record, [_paid_reason(record, because, paid)], entry, payload_hash=target,
+                               report=True)
             return
         verb = "delete" if ledger_of(kind) is PartyKind.VENDOR or kind in PAYMENT_KINDS else "void"
         if self.run.dry_run:
@@ -299,6 +317,58 @@ class Documents:
             return
         self.outcomes.commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
                              f"{'deleted' if verb == 'delete' else 'voided'} in Sage: {because}", {"voided": True})
+        ours = self.allocations.ours(staged.kind, record, entry.sage_id)
+        if ours is not None:  # nothing allocated in Sage any more (taken back by a run that died, or by hand)
+            self.allocations.taken_back(ours)
+
+    def _void_allocated(self, staged: StagedDocument, record: Record, entry: LedgerEntry, target: str, because: str,
+                        ours: OurAllocation) -> None:
+        """A credit note Sage Bridge itself set against its invoice: under the credit note's claim,
+        take that allocation back, then void the credit note. A worker killed between the two leaves
+        the claim to go stale; the next run finds nothing allocated any more and only voids."""
+        kind, sage_id = DocumentKind(staged.kind), entry.sage_id
+        assert sage_id is not None
+        if self.run.dry_run:
+            self.journal.plan(staged, record, Outcome.UPDATED, f"would take back Sage Bridge's allocation of it "
+                              f"against {ours.invoice_label}, then void Sage id {sage_id}")
+            return
+        if entry.state is LedgerState.SKIPPED and entry.payload_hash == target and not self.run.replay:
+            return  # the product cannot take it back: said so once
+        claim = self.outcomes.claim(staged, target)
+        if claim is None:
+            return
+        try:
+            try:
+                self.run.connector.remove_allocation(kind, ours.sage_id, credit_note_id=sage_id)
+            except NotFound:
+                pass  # taken back already (an earlier attempt), or in Sage by the accountant
+            self.allocations.taken_back(ours)
+            paid = self.run.mapper.remote_paid(self.run.connector.get_document(kind, sage_id))
+            if paid > 0:  # real money too (a refund, a receipt): not voided, as any paid credit note
+                self._settle_skipped(staged, record, claim, _paid_reason(record, because, paid))
+                return
+            self._void_in_sage(kind, sage_id, record, staged.host_id)
+        except NotSupported as exc:
+            reason = SkipReason(code=SkipCode.ALREADY_PAID_IN_SAGE, message=(
+                f"{label(record)} was {because} but Sage Bridge allocated it against {ours.invoice_label} in Sage, "
+                f"so it was not voided there: {exc.message}"))
+            self._settle_skipped(staged, record, claim, reason)
+            return
+        except SageError as exc:
+            self.outcomes.fail(staged, record, claim, exc)
+            return
+        done = "deleted" if ledger_of(kind) is PartyKind.VENDOR else "voided"
+        self.outcomes.commit(staged, record, claim, sage_id, Outcome.UPDATED,
+                             f"{done} in Sage: {because} (Sage Bridge's allocation of it against "
+                             f"{ours.invoice_label} taken back first)", {"voided": True})
+
+    def _settle_skipped(self, staged: StagedDocument, record: Record, claim: Claim, reason: SkipReason) -> None:
+        """The void not carried out under its claim: logged, settled as skipped, the host told once."""
+        self.journal.count(Outcome.SKIPPED)
+        if self.outcomes.settle(self.run.store.ledger.mark_skipped_op(claim, reason.message),
+                                self.journal.log_op(staged.kind, staged.host_id, number_of(record), Outcome.SKIPPED,
+                                                    reason_code=reason.code.value, message=reason.message)):
+            self.journal.deliver_skipped(staged, record, [reason], claim.entry.payload_hash)
 
     def _void_in_sage(self, kind: DocumentKind, sage_id: str, record: Record, host_id: str) -> None:
         try:
@@ -313,3 +383,10 @@ class Documents:
             return self.run.mapper.remote_status(self.run.connector.get_document(kind, sage_id)) != "VOID"
         except NotFound:
             return False
+
+
+def _paid_reason(record: Record, because: str, paid: Decimal) -> SkipReason:
+    """A voided document with real money against it in Sage (a receipt, a refund): not voided."""
+    return SkipReason(code=SkipCode.ALREADY_PAID_IN_SAGE,
+                      message=f"{label(record)} was {because} but has {paid} paid or allocated against it in Sage, "
+                      "so it was not voided there; remove the payment in Sage first")

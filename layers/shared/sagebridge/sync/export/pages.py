@@ -34,7 +34,7 @@ from sagebridge.sync.export.outcomes import Outcomes
 from sagebridge.sync.export.parties import Parties
 from sagebridge.sync.export.prepare import Preparation
 from sagebridge.sync.export.request import PAYMENT_KINDS, ExportHooks, RunAborted
-from sagebridge.sync.export.select import Selection
+from sagebridge.sync.export.select import PAGE_SIZE, Selection
 
 
 class Pages:
@@ -53,6 +53,8 @@ class Pages:
         going_live = GoingLive(run, preparation, self.parties, lookups)
         documents = Documents(run, self.journal, self.outcomes, preparation, going_live, lookups,
                               InDoubt(run, self.journal, self.outcomes), self.allocations)
+        documents.paid_voids = []
+        self.documents = documents
         self.decide = Decide(run, self.journal, self.outcomes, documents, self.parties, going_live,
                              self.allocations)
 
@@ -65,6 +67,17 @@ class Pages:
                 self._export_page(batch)
             finally:
                 # this page's commits land before the next page reads
+                self.outcomes.drain(self.parties.take_writes())
+            between_pages()
+
+    def export_paid_voids(self, between_pages: Callable[[], None]) -> None:
+        """The voided documents found paid in Sage, once more after the run's payments: a payment or
+        refund voided in this run is taken back by now, and the document is voided in this run too."""
+        waiting, self.documents.paid_voids = self.documents.paid_voids or [], None
+        for start in range(0, len(waiting), PAGE_SIZE):
+            try:
+                self._export_page(waiting[start:start + PAGE_SIZE])
+            finally:
                 self.outcomes.drain(self.parties.take_writes())
             between_pages()
 

@@ -130,6 +130,7 @@ class ExportEngine:
         try:
             for phase in PHASES:
                 pages.export_phase(phase, window, between_pages=lambda: self._heartbeat(run))
+            pages.export_paid_voids(between_pages=lambda: self._heartbeat(run))
         finally:
             pages.close()
 
