@@ -78,23 +78,31 @@ def currency_reasons(
 ) -> list[SkipReason]:
     """The contact must trade in the document's currency, and a foreign currency needs a rate.
 
-    contact_currency is the Sage contact's (or, for a new one, what we will create it with); None
-    means the embedded party's currency, else the business currency."""
+    contact_currency is the Sage contact's (or, for a new one, what we will create it with: the
+    party the host sent, embedded or staged on its own); None means the embedded party's currency,
+    else the business currency. Each reason says what the host app can send instead."""
     party_currency = record.party.currency if record.party is not None else None
     contact = contact_currency or party_currency or business_currency
+    party = f"{_party_word(record)} '{record.party_id}'"
     if record.currency != contact:
+        # Whose currency it is, so the host knows which record to change.
+        source = "" if contact_currency or party_currency else (
+            " (the Sage business's currency: the host app sent no currency for it)")
         return [SkipReason(
             code=SkipCode.CURRENCY_MISMATCH,
             field="currency",
-            message=f"{_label(record)} is in {record.currency} but {_party_word(record)} "
-            f"'{record.party_id}' trades in {contact}",
+            message=f"{_label(record)} is in {record.currency} but {party} trades in {contact}{source}: send "
+            f"the {_LABELS[record.kind].lower()} in {contact}, or send {party} with currency {record.currency} "
+            "before Sage has a contact for it (Sage keeps a contact's currency once it is created)",
         )]
     if record.currency != business_currency and record.exchange_rate is None:
         return [SkipReason(
             code=SkipCode.CURRENCY_MISMATCH,
             field="exchange_rate",
             message=f"{_label(record)} is in {record.currency}, not the business currency "
-            f"{business_currency}, and has no exchange rate",
+            f"{business_currency} (the Sage business keeps its books in {business_currency}), and has no "
+            f"exchange rate: send its exchange_rate ({record.currency} to {business_currency}), or send it in "
+            f"{business_currency}",
         )]
     return []
 

@@ -30,6 +30,8 @@ Built = tuple[Payload, str, Decimal]  # body, reference, total
 class ContactFinder(Protocol):
     def contact_for(self, record: Document[Any] | Payment) -> str | Skip: ...
 
+    def sent_currency(self, record: Document[Any] | Payment) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class _Planned:
@@ -92,7 +94,8 @@ class Preparation:
             TOLERANCE, run.settings.total_tolerance)
         reasons = document_skip_reasons(
             record, settings=run.settings, sage_tax_rates=taxes.rates,  # type: ignore[arg-type]
-            business_currency=run.business_currency, contact_currency=None, unusable=unusable,
+            business_currency=run.business_currency, contact_currency=self._contact_currency(record),
+            unusable=unusable,
             total_tolerance=tolerance,
         )
         if not reasons and taxes.zero_rate_id is None and any(line.tax_code is None for line in record.lines):
@@ -100,6 +103,13 @@ class Preparation:
                                   message=f"{label(record)} has lines without tax and Sage has no zero or "
                                   "no-tax rate to post them with")]
         return reasons
+
+    def _contact_currency(self, record: Document[Any] | Payment) -> str | None:
+        """What the party trades in as the host sent it (a party staged on its own counts, not only
+        one embedded); read only for a record not in the business currency, the one case it decides."""
+        if record.currency == self.run.business_currency:
+            return None
+        return self.contacts.sent_currency(record)
 
     def _build_payment(self, payment: Payment, contact_id: str | None) -> Built | Skip | None:
         run = self.run
@@ -125,7 +135,7 @@ class Preparation:
         run = self.run
         exported = {(a.kind, a.host_id) for a in payment.allocations if (a.kind.value, a.host_id) in maps}
         reasons = payment_skip_reasons(payment, exported=exported, business_currency=run.business_currency,
-                                       contact_currency=None)
+                                       contact_currency=self._contact_currency(payment))
         reasons += bank_account_reasons(payment, bank_account_id=run.settings.receipt_bank_account_id,
                                         unusable=self.unusable("bank_account")
                                         if run.settings.receipt_bank_account_id else None)
