@@ -256,19 +256,25 @@ def party_reasons(record: AnyDocument | Payment, *, party_in_sage: bool) -> list
 
 
 def allocation_reasons(
-    payment: Payment, *, exported: Set[tuple[DocumentKind, str]]
+    payment: Payment, *, exported: Set[tuple[DocumentKind, str]],
+    not_in_sage: Mapping[tuple[DocumentKind, str], str] | None = None,
 ) -> list[SkipReason]:
-    """Every allocation must point at a document already in Sage. exported: (kind, host id) pairs."""
+    """Every allocation must point at a document already in Sage. exported: (kind, host id) pairs;
+    not_in_sage: why a document is not there when the ledger says ("skipped: <its reason>"), so
+    the host fixes that document rather than the payment."""
     reasons = []
     for number, allocation in enumerate(payment.allocations, start=1):
-        if (allocation.kind, allocation.host_id) in exported:
+        ref = (allocation.kind, allocation.host_id)
+        if ref in exported:
             continue
+        why = (not_in_sage or {}).get(ref)
         reasons.append(SkipReason(
             code=SkipCode.ALLOCATION_NOT_EXPORTED,
             field=f"allocations[{number}]",
             message=f"{_label(payment)}: allocation {number} is to "
-            f"{_LABELS[allocation.kind].lower()} '{allocation.host_id}', which has not been exported to "
-            "Sage",
+            f"{_LABELS[allocation.kind].lower()} '{allocation.host_id}', which "
+            + (f"is not in Sage because it was {why}; once it is fixed and exported, this payment follows"
+               if why else "has not been exported to Sage"),
         ))
     return reasons
 
@@ -346,10 +352,11 @@ def payment_skip_reasons(
     business_currency: str,
     contact_currency: str | None,
     party_in_sage: bool = True,
+    not_in_sage: Mapping[tuple[DocumentKind, str], str] | None = None,
 ) -> list[SkipReason]:
     """Every reason this payment or refund cannot be posted; empty means post it."""
     return [
         *party_reasons(payment, party_in_sage=party_in_sage),
         *currency_reasons(payment, business_currency=business_currency, contact_currency=contact_currency),
-        *allocation_reasons(payment, exported=exported),
+        *allocation_reasons(payment, exported=exported, not_in_sage=not_in_sage),
     ]
