@@ -105,7 +105,8 @@ class Preparation:
                                   "no-tax rate to post them with")]
         return reasons
 
-    def _not_in_sage(self, payment: Payment, exported: set[tuple[DocumentKind, str]]) -> dict[tuple[DocumentKind, str], str]:
+    def _not_in_sage(self, payment: Payment,
+                     exported: set[tuple[DocumentKind, str]]) -> dict[tuple[DocumentKind, str], str]:
         """Why each allocated document that is not in Sage is not there, as its ledger entry says
         (skipped or failed, with the reason); read only for a payment that is skipped for it."""
         why: dict[tuple[DocumentKind, str], str] = {}
