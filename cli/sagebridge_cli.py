@@ -415,7 +415,9 @@ def export(
     date_to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
     basis: Annotated[str | None, typer.Option(help="posting | document (default: the tenant's).")] = None,
     export_type: Annotated[str | None, typer.Option("--type", help="new | all (default: the tenant's).")] = None,
-    kinds: Annotated[list[str] | None, typer.Option("--kind", help="Only this kind (repeatable).")] = None,
+    kinds: Annotated[list[str] | None, typer.Option(
+        "--kind", help="Only this kind (repeatable); without it, every kind the tenant exports, changed "
+                       "customers and vendors included.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would happen; send nothing.")] = False,
     now: Annotated[bool, typer.Option("--now", help="Run inside the API call (small runs) instead of queueing.")]
     = False,

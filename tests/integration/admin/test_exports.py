@@ -178,3 +178,37 @@ def test_replay_named_documents_or_queue_them(staged):
 def test_dates_are_reported_in_iso(staged):
     body = exports(staged, {"dry_run": True, "from": date(2025, 3, 1).isoformat()}).json
     assert body["run"]["started_at"].startswith("2025-03-03T09:00")
+
+
+
+def test_export_now_without_kinds_sends_a_renamed_customer(tenant):
+    """Review: `customer.upserted` with a new name, then export now (three times): the contact kept
+    its old name, nothing was logged, and the run's kinds left parties out. docs/operations.md says
+    an export without dates looks at a changed customer, as a scheduled run does."""
+    from dataclasses import replace
+
+    from sagebridge.domain import canonical_json, payload_hash
+    from tests.integration.admin.world import customer
+
+    def stage_customer(name: str, version: int) -> None:
+        staged = tenant.stage(invoice(1), version=version)  # the change comes with the invoice's dates
+        record = customer(1).model_copy(update={"name": name})
+        tenant.store.documents.put(replace(
+            staged, kind="customer", host_id="CUST-1", ledger="customer", version=version,
+            canonical_json=canonical_json(record, ignore=()), payload_hash=payload_hash(record)))
+
+    def name_in_sage() -> str:
+        sage_id = tenant.store.mappings.find(TENANT, "customer", "CUST-1").sage_id
+        return tenant.sandbox.business().collections["contacts"].get(sage_id).data["name"]
+
+    stage_customer("Customer 1 Ltd", 1)
+    first = exports(tenant, {"run": "now"}).json["run"]
+    assert {"customer", "vendor"} <= set(first["details"]["kinds"]), first["details"]
+    assert name_in_sage() == "Customer 1 Ltd"
+    stage_customer("Customer One Renamed Ltd", 2)
+    for _ in range(3):
+        tenant.advance(seconds=5)
+        exports(tenant, {"run": "now"})
+    assert name_in_sage() == "Customer One Renamed Ltd"
+    log = tenant.call("GET", f"/admin/tenants/{TENANT}/log", query={"kind": "customer", "host_id": "CUST-1"}).json
+    assert "updated" in [e["outcome"] for e in log["entries"]], log

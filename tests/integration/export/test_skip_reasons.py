@@ -136,3 +136,21 @@ def test_a_totals_reason_keeps_the_hosts_pence(export, host, store):
     export()
     reason = reason_of(store, "sales_invoice", "INV-9").reason
     assert "Tax total 2.00 in the host app differs from 2.01 that Sage will compute" in reason
+
+
+def test_a_payment_to_a_skipped_invoice_says_the_invoice_was_skipped_and_why(export, host, store):
+    """Review: the payment said only "has not been exported to Sage"; the host needs to know to fix
+    the invoice (its totals), not the payment."""
+    host.stage(document(SI, 7, lines=[line("33.33", "3")], total=("99.99", "19.98")))  # totals_mismatch
+    host.stage(CustomerPayment(host_id="PAY-7", party_id="CUST-1", payment_date=date(2025, 3, 2),
+                               amount=Decimal("50.00"), currency="GBP",
+                               allocations=[{"kind": "sales_invoice", "host_id": "INV-7", "amount": "50.00"}]))
+    outbox = InMemoryOutbox()
+    export(engine_options={"outbox": outbox})
+    payment = reason_of(store, "customer_payment", "PAY-7")
+    assert payment.reason_code == "allocation_not_exported"
+    assert "invoice 'INV-7', which is not in Sage because it was skipped (" in payment.reason, payment.reason
+    assert "19.98 in the host app differs from 20.00" in payment.reason, payment.reason
+    [told] = [m["event"]["data"] for m in outbox.sent
+              if m["event_type"] == "document.skipped" and m["event"]["data"]["host_id"] == "PAY-7"]
+    assert "because it was skipped" in told["reasons"][0]["message"]

@@ -101,7 +101,8 @@ def test_invoice_in_a_currency_the_customer_does_not_trade_in(invoice, settings,
     reasons = reasons_for(invoice(currency="EUR", exchange_rate="1.17"), settings, sage_tax_rates,
                           contact_currency="GBP")
     assert codes(reasons) == ["currency_mismatch"]
-    assert reasons[0].message == "Invoice INV-1001 is in EUR but customer 'cust-7' trades in GBP"
+    assert reasons[0].message.startswith("Invoice INV-1001 is in EUR but customer 'cust-7' trades in GBP: send the "
+                                         "invoice in GBP, or send customer 'cust-7' with currency EUR")
 
 
 def test_foreign_currency_without_an_exchange_rate(invoice_data, settings, sage_tax_rates):
@@ -110,7 +111,8 @@ def test_foreign_currency_without_an_exchange_rate(invoice_data, settings, sage_
     reasons = reasons_for(SalesInvoice.model_validate(data), settings, sage_tax_rates)
     assert codes(reasons) == ["currency_mismatch"]
     assert reasons[0].field == "exchange_rate"
-    assert "not the business currency GBP, and has no exchange rate" in reasons[0].message
+    assert "not the business currency GBP (the Sage business keeps its books in GBP), and has no exchange rate: " \
+        "send its exchange_rate (EUR to GBP), or send it in GBP" in reasons[0].message
     data["exchange_rate"] = "1.17"
     assert reasons_for(SalesInvoice.model_validate(data), settings, sage_tax_rates) == []
 

@@ -38,3 +38,14 @@ def test_refused_body_lists_every_problem_by_path() -> None:
         parse_event(body)
     assert caught.value.status == 422
     assert [p.field for p in caught.value.problems] == ["occurred_at", "data.amount", "data.allocations.0.kind"]
+
+
+def test_money_in_a_host_event_has_two_places_whatever_sage_read() -> None:
+    """Review: credit_note.refund_reversed said "outstanding_amount": "0" (Sage read back 0)."""
+    from sagebridge.host.outbound import CreditNoteRefundReversed, delivery_message
+
+    link = DocumentLink(kind="sales_credit_note", host_id="CN-1", sage_id="cn1")
+    data = CreditNoteRefundReversed(credit_note=link, refund_sage_id="r1", reversed_amount=Decimal("12"),
+                                    outstanding_amount=Decimal("0"), reason="deleted")
+    told = delivery_message(build_event("acme", data, dedupe_key="k"))["event"]["data"]
+    assert (told["reversed_amount"], told["outstanding_amount"]) == ("12.00", "0.00")

@@ -78,23 +78,31 @@ def currency_reasons(
 ) -> list[SkipReason]:
     """The contact must trade in the document's currency, and a foreign currency needs a rate.
 
-    contact_currency is the Sage contact's (or, for a new one, what we will create it with); None
-    means the embedded party's currency, else the business currency."""
+    contact_currency is the Sage contact's (or, for a new one, what we will create it with: the
+    party the host sent, embedded or staged on its own); None means the embedded party's currency,
+    else the business currency. Each reason says what the host app can send instead."""
     party_currency = record.party.currency if record.party is not None else None
     contact = contact_currency or party_currency or business_currency
+    party = f"{_party_word(record)} '{record.party_id}'"
     if record.currency != contact:
+        # Whose currency it is, so the host knows which record to change.
+        source = "" if contact_currency or party_currency else (
+            " (the Sage business's currency: the host app sent no currency for it)")
         return [SkipReason(
             code=SkipCode.CURRENCY_MISMATCH,
             field="currency",
-            message=f"{_label(record)} is in {record.currency} but {_party_word(record)} "
-            f"'{record.party_id}' trades in {contact}",
+            message=f"{_label(record)} is in {record.currency} but {party} trades in {contact}{source}: send "
+            f"the {_LABELS[record.kind].lower()} in {contact}, or send {party} with currency {record.currency} "
+            "before Sage has a contact for it (Sage keeps a contact's currency once it is created)",
         )]
     if record.currency != business_currency and record.exchange_rate is None:
         return [SkipReason(
             code=SkipCode.CURRENCY_MISMATCH,
             field="exchange_rate",
             message=f"{_label(record)} is in {record.currency}, not the business currency "
-            f"{business_currency}, and has no exchange rate",
+            f"{business_currency} (the Sage business keeps its books in {business_currency}), and has no "
+            f"exchange rate: send its exchange_rate ({record.currency} to {business_currency}), or send it in "
+            f"{business_currency}",
         )]
     return []
 
@@ -248,19 +256,25 @@ def party_reasons(record: AnyDocument | Payment, *, party_in_sage: bool) -> list
 
 
 def allocation_reasons(
-    payment: Payment, *, exported: Set[tuple[DocumentKind, str]]
+    payment: Payment, *, exported: Set[tuple[DocumentKind, str]],
+    not_in_sage: Mapping[tuple[DocumentKind, str], str] | None = None,
 ) -> list[SkipReason]:
-    """Every allocation must point at a document already in Sage. exported: (kind, host id) pairs."""
+    """Every allocation must point at a document already in Sage. exported: (kind, host id) pairs;
+    not_in_sage: why a document is not there when the ledger says ("skipped: <its reason>"), so
+    the host fixes that document rather than the payment."""
     reasons = []
     for number, allocation in enumerate(payment.allocations, start=1):
-        if (allocation.kind, allocation.host_id) in exported:
+        ref = (allocation.kind, allocation.host_id)
+        if ref in exported:
             continue
+        why = (not_in_sage or {}).get(ref)
         reasons.append(SkipReason(
             code=SkipCode.ALLOCATION_NOT_EXPORTED,
             field=f"allocations[{number}]",
             message=f"{_label(payment)}: allocation {number} is to "
-            f"{_LABELS[allocation.kind].lower()} '{allocation.host_id}', which has not been exported to "
-            "Sage",
+            f"{_LABELS[allocation.kind].lower()} '{allocation.host_id}', which "
+            + (f"is not in Sage because it was {why}; once it is fixed and exported, this payment follows"
+               if why else "has not been exported to Sage"),
         ))
     return reasons
 
@@ -338,10 +352,11 @@ def payment_skip_reasons(
     business_currency: str,
     contact_currency: str | None,
     party_in_sage: bool = True,
+    not_in_sage: Mapping[tuple[DocumentKind, str], str] | None = None,
 ) -> list[SkipReason]:
     """Every reason this payment or refund cannot be posted; empty means post it."""
     return [
         *party_reasons(payment, party_in_sage=party_in_sage),
         *currency_reasons(payment, business_currency=business_currency, contact_currency=contact_currency),
-        *allocation_reasons(payment, exported=exported),
+        *allocation_reasons(payment, exported=exported, not_in_sage=not_in_sage),
     ]

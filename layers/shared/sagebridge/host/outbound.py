@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from sagebridge.domain.catalog import Item, TaxRate
 from sagebridge.domain.errors import ConflictError
@@ -40,6 +40,17 @@ from sagebridge.store.records import DeliveryState
 OUTBOUND_API_VERSION = "1.1"
 
 # --------------------------------------------------------------------------------------- the data
+
+CENT = Decimal("0.01")
+
+
+def _in_cents(value: Decimal) -> Decimal:
+    """Money in an event has two places ("0.00", not "0"), whatever a product's read gave."""
+    cents = value.quantize(CENT)
+    return cents if cents == value else value  # more places than two is not padded away
+
+
+Money = Annotated[Decimal, AfterValidator(_in_cents)]
 
 
 class _Data(BaseModel):
@@ -65,7 +76,7 @@ class MoneyMovement(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     sage_id: SageId
-    amount: Decimal
+    amount: Money
     currency: CurrencyCode
     date: date
     method: Text | None = None  # Sage's payment method name: "Bank Transfer", "Cash"...
@@ -79,30 +90,30 @@ class InvoicePaymentReceived(_Data):
     event_type: ClassVar[str] = "invoice.payment_received"
     invoice: DocumentLink
     payment: MoneyMovement
-    allocated_amount: Decimal  # how much of this payment went to this invoice
-    outstanding_amount: Decimal
+    allocated_amount: Money  # how much of this payment went to this invoice
+    outstanding_amount: Money
 
 
 class InvoicePaid(_Data):
     event_type: ClassVar[str] = "invoice.paid"
     invoice: DocumentLink
-    total_amount: Decimal
-    outstanding_amount: Decimal = Decimal("0.00")
+    total_amount: Money
+    outstanding_amount: Money = Decimal("0.00")
     paid_on: date | None = None
 
 
 class InvoicePartPaid(_Data):
     event_type: ClassVar[str] = "invoice.part_paid"
     invoice: DocumentLink
-    total_amount: Decimal
-    outstanding_amount: Decimal
+    total_amount: Money
+    outstanding_amount: Money
 
 
 class CreditNoteRefunded(_Data):
     event_type: ClassVar[str] = "credit_note.refunded"
     credit_note: DocumentLink
     refund: MoneyMovement
-    outstanding_amount: Decimal
+    outstanding_amount: Money
 
 
 class InvoicePaymentReversed(_Data):
@@ -113,8 +124,8 @@ class InvoicePaymentReversed(_Data):
     event_type: ClassVar[str] = "invoice.payment_reversed"
     invoice: DocumentLink
     payment_sage_id: SageId  # the Sage payment (or allocation) that no longer pays the invoice
-    reversed_amount: Decimal
-    outstanding_amount: Decimal  # the invoice's outstanding amount in Sage now
+    reversed_amount: Money
+    outstanding_amount: Money  # the invoice's outstanding amount in Sage now
     reason: Literal["deleted", "changed"]
 
 
@@ -124,8 +135,8 @@ class CreditNoteRefundReversed(_Data):
     event_type: ClassVar[str] = "credit_note.refund_reversed"
     credit_note: DocumentLink
     refund_sage_id: SageId
-    reversed_amount: Decimal
-    outstanding_amount: Decimal
+    reversed_amount: Money
+    outstanding_amount: Money
     reason: Literal["deleted", "changed"]
 
 

@@ -207,7 +207,9 @@ def _process_once(
     deps: WebhookDeps, lambda_context: Any,
 ) -> WebhookResult:
     def _mark_duplicate(response: Any, _record: Any) -> Any:
-        return response.model_copy(update={"duplicate": True}) if isinstance(response, WebhookResult) else response
+        # A duplicate queues nothing: the first reply's export_queued is not this one's.
+        return response.model_copy(update={"duplicate": True, "export_queued": False}) \
+            if isinstance(response, WebhookResult) else response
 
     config = IdempotencyConfig(
         event_key_jmespath="[tenant_id, event_id]",

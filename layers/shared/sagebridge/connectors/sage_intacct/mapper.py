@@ -246,6 +246,8 @@ def payment_record(data: Mapping[str, Any], details: Sequence[Mapping[str, Any]]
         "payment_method": {"displayed_as": data.get("PAYMENTMETHOD") or None},
         "state": data.get("STATE"), "updated_at": _iso(data.get("WHENMODIFIED")),
     }
+    if is_voided(data):  # a reversed receipt stays listed but is out of the books, as a reversed invoice
+        normalised["status"] = {"id": "VOID"}
     if details is not None:
         normalised["allocated_artefacts"] = [
             {"artefact": {"id": str(d.get("RECORDKEY")), "$path": f"/sales_invoices/{d.get('RECORDKEY')}"},

@@ -127,18 +127,29 @@ class Parties:
 
     def party_of(self, record: Document[Any] | Payment) -> tuple[Party | None, StagedDocument | None]:
         """The record's customer or vendor: embedded, or staged on its own (and that staged record)."""
-        party, staged = record.party, None
-        if party is None:
-            # The usual order from a host app: customer.upserted first, then documents naming it by id.
-            ledger = ledger_of(record.kind)
-            ref = (ledger.value, record.party_id)
-            if ref in self._staged_asked:  # read with the page
-                staged = self._staged.get(ref)
-            else:
-                staged = self.run.store.documents.find(self.run.tenant, ledger.value, record.party_id)
-            if staged is not None and not staged.voided:
-                party = cast(Party, parse_host_record(ledger, staged.canonical_json))
-        return party, staged
+        if record.party is not None:
+            return record.party, None
+        # The usual order from a host app: customer.upserted first, then documents naming it by id.
+        return self._staged_party(record)
+
+    def sent_currency(self, record: Document[Any] | Payment) -> str | None:
+        """The currency the host app sent for the record's customer or vendor: the embedded party's,
+        else the one staged on its own (a document naming its party by id, or embedding it bare)."""
+        if record.party is not None and record.party.currency:
+            return record.party.currency
+        party, _ = self._staged_party(record)
+        return party.currency if party is not None else None
+
+    def _staged_party(self, record: Document[Any] | Payment) -> tuple[Party | None, StagedDocument | None]:
+        ledger = ledger_of(record.kind)
+        ref = (ledger.value, record.party_id)
+        if ref in self._staged_asked:  # read with the page
+            staged = self._staged.get(ref)
+        else:
+            staged = self.run.store.documents.find(self.run.tenant, ledger.value, record.party_id)
+        if staged is None or staged.voided:
+            return None, staged
+        return cast(Party, parse_host_record(ledger, staged.canonical_json)), staged
 
     def known_contact(self, record: Document[Any] | Payment) -> str | None:
         """The Sage contact this record's party has or would get, without creating one: its mapping,

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from sagebridge.connectors.base import AuthError, NotConnected, Payload, RateLimited, RemoteRecord, SageError, TaxTable
 from sagebridge.domain.documents import Document
-from sagebridge.domain.kinds import PartyKind, ledger_of
+from sagebridge.domain.kinds import DocumentKind, PartyKind, ledger_of
 from sagebridge.domain.money import TOLERANCE
 from sagebridge.domain.payments import Payment
 from sagebridge.domain.validation import (
@@ -21,6 +21,7 @@ from sagebridge.domain.validation import (
     payment_skip_reasons,
 )
 from sagebridge.observability import logger
+from sagebridge.store import LedgerState
 from sagebridge.sync.export.context import STAND_IN_ID, ExportRun, Skip, label, not_supported_reason
 from sagebridge.sync.mapping_health import mapping_problems
 
@@ -29,6 +30,8 @@ Built = tuple[Payload, str, Decimal]  # body, reference, total
 
 class ContactFinder(Protocol):
     def contact_for(self, record: Document[Any] | Payment) -> str | Skip: ...
+
+    def sent_currency(self, record: Document[Any] | Payment) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,8 @@ class Preparation:
             TOLERANCE, run.settings.total_tolerance)
         reasons = document_skip_reasons(
             record, settings=run.settings, sage_tax_rates=taxes.rates,  # type: ignore[arg-type]
-            business_currency=run.business_currency, contact_currency=None, unusable=unusable,
+            business_currency=run.business_currency, contact_currency=self._contact_currency(record),
+            unusable=unusable,
             total_tolerance=tolerance,
         )
         if not reasons and taxes.zero_rate_id is None and any(line.tax_code is None for line in record.lines):
@@ -100,6 +104,26 @@ class Preparation:
                                   message=f"{label(record)} has lines without tax and Sage has no zero or "
                                   "no-tax rate to post them with")]
         return reasons
+
+    def _not_in_sage(self, payment: Payment,
+                     exported: set[tuple[DocumentKind, str]]) -> dict[tuple[DocumentKind, str], str]:
+        """Why each allocated document that is not in Sage is not there, as its ledger entry says
+        (skipped or failed, with the reason); read only for a payment that is skipped for it."""
+        why: dict[tuple[DocumentKind, str], str] = {}
+        for a in payment.allocations:
+            if (a.kind, a.host_id) in exported:
+                continue
+            entry = self.run.store.ledger.find(self.run.tenant, a.kind.value, a.host_id)
+            if entry is not None and entry.state in (LedgerState.SKIPPED, LedgerState.FAILED) and entry.reason:
+                why[(a.kind, a.host_id)] = f"{entry.state.value} ({entry.reason})"
+        return why
+
+    def _contact_currency(self, record: Document[Any] | Payment) -> str | None:
+        """What the party trades in as the host sent it (a party staged on its own counts, not only
+        one embedded); read only for a record not in the business currency, the one case it decides."""
+        if record.currency == self.run.business_currency:
+            return None
+        return self.contacts.sent_currency(record)
 
     def _build_payment(self, payment: Payment, contact_id: str | None) -> Built | Skip | None:
         run = self.run
@@ -125,7 +149,8 @@ class Preparation:
         run = self.run
         exported = {(a.kind, a.host_id) for a in payment.allocations if (a.kind.value, a.host_id) in maps}
         reasons = payment_skip_reasons(payment, exported=exported, business_currency=run.business_currency,
-                                       contact_currency=None)
+                                       contact_currency=self._contact_currency(payment),
+                                       not_in_sage=self._not_in_sage(payment, exported))
         reasons += bank_account_reasons(payment, bank_account_id=run.settings.receipt_bank_account_id,
                                         unusable=self.unusable("bank_account")
                                         if run.settings.receipt_bank_account_id else None)

@@ -44,7 +44,7 @@ class ExportRequest:
 
     tenant_id: str
     triggered_by: RunTrigger = RunTrigger.SCHEDULE
-    kinds: frozenset[RecordKind] | None = None  # None: settings.export_kinds (parties only on request)
+    kinds: frozenset[RecordKind] | None = None  # None: settings.export_kinds (parties included)
     window_from: date | None = None
     window_to: date | None = None
     date_basis: DateBasis | None = None  # None: each ledger's basis from the settings

@@ -29,11 +29,9 @@ Seen = set[tuple[str, str]]
 def kinds_of(request: ExportRequest, settings: TenantSettings) -> frozenset[RecordKind]:
     if request.kinds is not None:
         return request.kinds
-    if request.staged_since is not None:
-        # A scheduled run also sends the customers and vendors that changed since the last one.
-        return frozenset(k for k in settings.export_kinds if isinstance(k, DocumentKind | PartyKind))
-    # Parties go to Sage with their documents; a catalog export of parties is asked for by name.
-    return frozenset(k for k in settings.export_kinds if isinstance(k, DocumentKind))
+    # A run that names no kinds (scheduled, or an operator's export) also sends the customers and
+    # vendors that changed (a renamed customer with no new document), as docs/operations.md says.
+    return frozenset(k for k in settings.export_kinds if isinstance(k, DocumentKind | PartyKind))
 
 
 def window_of(request: ExportRequest) -> tuple[date, date]:
