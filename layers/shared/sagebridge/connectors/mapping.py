@@ -108,5 +108,23 @@ def day(value: Any) -> date | None:
     except ValueError:
         return None
 
-__all__ = ["ALLOCATION_SIGN", "MappedDocument", "MappedLine", "Payload", "TaxTable", "day", "hashed_contact_reference",
-           "short_reference"]
+def sage_int(value: str | int) -> int:
+    """A Sage id that is an integer (Sage 200, the regional API); the engine and the store keep ids
+    as strings."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a Sage id (a whole number)") from None
+
+
+__all__ = [
+    "ALLOCATION_SIGN",
+    "MappedDocument",
+    "MappedLine",
+    "Payload",
+    "TaxTable",
+    "day",
+    "hashed_contact_reference",
+    "sage_int",
+    "short_reference",
+]

@@ -38,6 +38,7 @@ from sagebridge.connectors.mapping import (
     MappedDocument,
     day,
     hashed_contact_reference,
+    sage_int,
     short_reference,
 )
 from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
@@ -139,14 +140,6 @@ def contact_reference(kind: PartyKind, host_id: str) -> str:
 
 def payment_reference(payment: Payment) -> str:
     return document_reference(payment.host_id)
-
-
-def sage_int(value: str | int) -> int:
-    """Sage 200 ids are integers; the engine and the store keep them as strings."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a Sage 200 id (a whole number)") from None
 
 
 def body_date(value: date) -> str:

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from sagebridge.connectors.base import RemoteRecord
-from sagebridge.connectors.mapping import MappedDocument, day, hashed_contact_reference, short_reference
+from sagebridge.connectors.mapping import MappedDocument, day, hashed_contact_reference, sage_int, short_reference
 from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
 from sagebridge.domain.documents import AnyDocument
 from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
@@ -86,13 +86,6 @@ def contact_reference(kind: PartyKind, host_id: str) -> str:
 
 def payment_reference(payment: Payment) -> str:
     return document_reference(payment.host_id)
-
-
-def sage_int(value: str | int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a Sage ID (a whole number)") from None
 
 
 def body_date(value: date) -> str:
