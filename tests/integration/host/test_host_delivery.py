@@ -288,3 +288,19 @@ def test_the_last_event_of_a_deleted_tenant_is_dropped_without_a_record_or_a_mai
     assert pump(env, delivery) == [{"batchItemFailures": []}]
     assert host_app.received == [] and env.notifications() == []
     assert Deliveries(env.table).find(queued.event_id) is None
+
+
+def test_a_tenant_without_a_callback_url_mails_operators_once_not_per_event(env: Env, host_app: HostApp) -> None:
+    """Every export now sends news (document.exported): a tenant whose host_callback_url is not set
+    mailed operators once per exported document. The first is mailed; the rest are kept, listed and
+    resent together once the URL is set."""
+    env.create_tenant("quiet", host_callback_url=None)
+    module = load_handler_module("host_delivery")
+    module.dependencies().http = TestClient(create_app(host_app))
+    for outstanding in ("70.00", "50.00", "0.00"):
+        enqueue_delivery(outbox(env), "quiet", part_paid(outstanding))
+    pump(env, module)
+
+    mails = env.notifications()
+    assert len(mails) == 1 and "host_callback_url" in mails[0] and "--resend-failed" in mails[0]
+    assert len(Deliveries(env.table).of_tenant("quiet", state=DeliveryState.FAILED)) == 3

@@ -102,9 +102,15 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
         logger.info("delivery dropped: tenant deleted", extra={"event_id": message.event_id})
         return Delivered.REFUSED
     if isinstance(target, str):
+        # Operators are mailed for the first of these, not for each event after it (every export
+        # sends news): they are kept, listed and resent together once the URL is set.
+        told = any(d.last_error == target for d in deps.deliveries.of_tenant(
+            message.tenant_id, state=DeliveryState.FAILED, limit=1))
         _record(deps, message, DeliveryState.FAILED, attempts, target)
-        _notify(deps, message, target, hint=f"Set the tenant's host_callback_url (and its webhook secret), then "
-                                           f"{_resend_hint(message)}.")
+        if not told:
+            _notify(deps, message, target, hint="Set the tenant's host_callback_url (and its webhook secret), then "
+                                                f"send what was kept: sagebridge deliveries {message.tenant_id} "
+                                                "--resend-failed (later events are kept without a mail each).")
         return Delivered.REFUSED
     url, secret = target
 
