@@ -304,3 +304,14 @@ def test_a_tenant_without_a_callback_url_mails_operators_once_not_per_event(env:
     mails = env.notifications()
     assert len(mails) == 1 and "host_callback_url" in mails[0] and "--resend-failed" in mails[0]
     assert len(Deliveries(env.table).of_tenant("quiet", state=DeliveryState.FAILED)) == 3
+
+
+def test_a_host_refusing_every_event_mails_operators_once_not_per_event(env: Env, delivery: Any,
+                                                                       host_app: HostApp) -> None:
+    """A wrong secret refuses every event with the same 401: one mail, every refused event kept."""
+    for outstanding in ("70.00", "50.00", "0.00"):
+        host_app.fail_next(1, 401)
+        enqueue_delivery(outbox(env), TENANT, part_paid(outstanding))
+        pump(env, delivery)
+    assert len(env.notifications()) == 1
+    assert len(Deliveries(env.table).of_tenant(TENANT, state=DeliveryState.FAILED)) == 3

@@ -104,8 +104,7 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
     if isinstance(target, str):
         # Operators are mailed for the first of these, not for each event after it (every export
         # sends news): they are kept, listed and resent together once the URL is set.
-        told = any(d.last_error == target for d in deps.deliveries.of_tenant(
-            message.tenant_id, state=DeliveryState.FAILED, limit=1))
+        told = _told_before(deps, message, target)
         _record(deps, message, DeliveryState.FAILED, attempts, target)
         if not told:
             _notify(deps, message, target, hint="Set the tenant's host_callback_url (and its webhook secret), then "
@@ -139,10 +138,13 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
         logger.info("delivered", extra={"event_id": message.event_id, "attempts": attempts})
         return Delivered.DELIVERED
     if status is not None and 400 <= status < 500 and status not in _RETRYABLE_4XX:
+        told = _told_before(deps, message, f"{reason}: not retried")  # a wrong secret refuses every event
         _record(deps, message, DeliveryState.FAILED, attempts, f"{reason}: not retried", answer)
-        _notify(deps, message, f"{reason}; a 4xx reply is not retried",
-                hint="The host app refused it: check the tenant's host_callback_url and that the host checks "
-                     f"signatures with the tenant's current webhook secret, then {_resend_hint(message)}.")
+        if not told:
+            _notify(deps, message, f"{reason}; a 4xx reply is not retried (later refusals for the same reason are "
+                                   "kept without a mail each)",
+                    hint="The host app refused it: check the tenant's host_callback_url and that the host checks "
+                         f"signatures with the tenant's current webhook secret, then {_resend_hint(message)}.")
         return Delivered.REFUSED
 
     if receive_count >= deps.max_receive_count:
@@ -207,6 +209,12 @@ def _record(deps: DeliveryDeps, message: DeliveryMessage, state: DeliveryState, 
     except ConflictError:
         # Delivered already (another copy won), or a later attempt recorded first: theirs stands.
         logger.info("delivery record not updated", extra={"event_id": message.event_id, "state": state.value})
+
+
+def _told_before(deps: DeliveryDeps, message: DeliveryMessage, error: str) -> bool:
+    """The tenant's newest refused delivery failed the same way: operators were mailed about it."""
+    return any(d.last_error == error for d in deps.deliveries.of_tenant(
+        message.tenant_id, state=DeliveryState.FAILED, limit=1))
 
 
 def _notify(deps: DeliveryDeps, message: DeliveryMessage, problem: str, *, hint: str) -> None:
