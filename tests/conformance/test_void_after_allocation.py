@@ -176,3 +176,22 @@ def test_a_refund_voided_in_the_same_run_as_its_credit_note_is_taken_back_first(
         return
     assert note_entry.state is LedgerState.EXPORTED, (note_entry.state, note_entry.reason)
     assert not world.row.live(world.sandbox, SCN, note_entry.sage_id)
+
+
+@pytest.mark.parametrize("side", ["sales", "purchase"])
+def test_an_invoice_voided_with_its_credit_note_set_against_it_says_how_to_take_the_note_back(world: World,
+                                                                                             side: str):
+    """Second front-door review: voiding the invoice (not the credit note) Sage Bridge had set a
+    credit note against was skipped "remove the payment in Sage first", and there was no payment.
+    The reason now names credit notes set against it and the way out in the host app."""
+    world.add_tenant()
+    if not _allocated(world, side):
+        pytest.skip(f"{world.provider.value} does not allocate {side} credit notes")
+    invoice_kind, _, _, inv, _ = SIDES[side]
+    party = customer(1) if side == "sales" else vendor(1)
+    world.stage(document(world, invoice_kind, 1, party=party), voided=True)
+    world.export(strict=False)
+
+    last = world.history(invoice_kind.value, f"{inv}-1")[0]
+    assert last.outcome.value == "skipped", (last.outcome, last.reason)
+    assert "credit notes set against it" in (last.reason or "") and "void in the host app" in (last.reason or "")

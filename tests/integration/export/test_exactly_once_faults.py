@@ -53,7 +53,7 @@ def test_a_document_changed_while_in_doubt_and_paid_in_sage_is_linked_and_skippe
     assert str(acme.list("sales_invoices")[0]["total_amount"]) == "120.00"
     history = store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-1").items
     skipped = next(h for h in history if h.outcome.value == "skipped")
-    assert "already has 120.00 paid against it in Sage" in skipped.reason
+    assert "already has 120.00 paid or allocated against it in Sage" in skipped.reason
     assert store.ledger.get(TENANT, "sales_invoice", "INV-1").sage_id == first["id"]
 
 

@@ -138,7 +138,8 @@ def test_an_invoice_already_paid_in_sage_cannot_be_updated(invoice):
     reasons = already_paid_reasons(invoice(), total_in_sage=Decimal("187.20"),
                                    outstanding_in_sage=Decimal("87.20"))
     assert codes(reasons) == ["already_paid_in_sage"]
-    assert "100.00 paid against it in Sage" in reasons[0].message
+    assert "100.00 paid or allocated against it in Sage" in reasons[0].message
+    assert "void it in the host app" in reasons[0].message  # the way out (second front-door review)
     assert already_paid_reasons(invoice(), total_in_sage=Decimal("187.20"),
                                 outstanding_in_sage=Decimal("187.20")) == []
 

@@ -288,8 +288,9 @@ def already_paid_reasons(
         return []
     return [SkipReason(
         code=SkipCode.ALREADY_PAID_IN_SAGE,
-        message=f"{_label(doc)} already has {paid} paid against it in Sage, so Sage will not let it be "
-        "changed",
+        message=f"{_label(doc)} already has {paid} paid or allocated against it in Sage (a payment, a refund or a "
+        "credit note set against it), so Sage will not let it be changed; to change it, void it in the host app "
+        "and send the change as a new document",
     )]
 
 

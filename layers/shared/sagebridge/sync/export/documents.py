@@ -386,7 +386,11 @@ class Documents:
 
 
 def _paid_reason(record: Record, because: str, paid: Decimal) -> SkipReason:
-    """A voided document with real money against it in Sage (a receipt, a refund): not voided."""
+    """A voided document with money against it in Sage: not voided. The money may be a payment or
+    refund (the host's or the accountant's) or a credit note set against an invoice; the reason names
+    both ways out, since Sage Bridge cannot tell from the document which it is."""
     return SkipReason(code=SkipCode.ALREADY_PAID_IN_SAGE,
-                      message=f"{label(record)} was {because} but has {paid} paid or allocated against it in Sage, "
-                      "so it was not voided there; remove the payment in Sage first")
+                      message=f"{label(record)} was {because} but has {paid} paid or allocated against it in Sage "
+                      "(payments, refunds or credit notes set against it), so it was not voided there; remove the "
+                      "payment in Sage first, or void in the host app the payment or credit note it was set "
+                      "against (Sage Bridge takes back what it sent)")
