@@ -53,7 +53,7 @@ from sagebridge.connectors.sage_regional.settings import (
     SageRegionalSecrets,
     SageRegionalSettings,
 )
-from sagebridge.domain.errors import ConflictError
+from sagebridge.domain.errors import ConfigurationError, ConflictError
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.observability import logger
 from sagebridge.security.secrets import IntegrationSecrets
@@ -325,7 +325,18 @@ def build_sage_regional(
     return SageRegional(settings=settings, product_settings=product_settings, store=store,
                         cipher=TokenCipher(clients.kms, settings.token_key_id),
                         http=http or httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False),
-                        secrets=secrets.for_product(SageRegionalSecrets), clock=clock, sleep=sleep)
+                        secrets=_secrets(secrets), clock=clock, sleep=sleep)
+
+
+def _secrets(secrets: IntegrationSecrets) -> SageRegionalSecrets:
+    """The integrator's API key, or an error that tells the operator where it goes (nothing can connect without it)."""
+    try:
+        return secrets.for_product(SageRegionalSecrets)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"Sage Business Cloud Accounting (regional) is not available: {exc}. Put the integration's regional API "
+            "key (issued to the host-app vendor by Sage's developer programme) in the settings secret under "
+            "sage_regional_api_key; tenants cannot connect until it is there") from None
 
 
 if TYPE_CHECKING:  # mypy holds the wiring to the Product protocol
