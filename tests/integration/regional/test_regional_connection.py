@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
+from sagebridge.admin.mappings import check_mappings
 from sagebridge.admin.status import connection_view, last_successful_poll
 from sagebridge.connectors.base import Login
 from sagebridge.connectors.sage_regional.product import RegionalLoginRefused, build_sage_regional
@@ -130,3 +131,24 @@ def test_receipts_allocated_later_in_sage_move_the_invoice_to_part_paid_then_pai
     assert paid["data"]["invoice"]["host_id"] == "INV-1"
     assert len(world.events("invoice.part_paid")) == 1 and len(world.events("invoice.payment_received")) == 2
     assert last_successful_poll(world.store, TENANT) > polled  # type: ignore[operator]
+
+
+def test_mapping_health_finds_a_tax_type_switched_off_a_bank_gone_and_a_ledger_map_on_a_bank_account(
+        world: World):  # noqa: F811
+    world.add_tenant()
+    books = world.sandbox.accountant()
+    assert check_mappings(world.settings_of(), world.connector()).ok  # the row's maps all hold
+    linked = books.add("Account", Name="Cheque account (bank)", Active=True, AccountType=4)
+    world.store.tenants.update_settings(TENANT, {**world.store.tenants.get(TENANT).settings, "ledger_mappings": {
+        "SALES": str(world.sandbox.ids["account_sales"]), "PARTS": str(linked["ID"])}},
+        expected_version=world.store.tenants.get(TENANT).version)
+    books.change("TaxType", world.sandbox.ids["tax_5"], Active=False)
+    with world.sandbox.lock:
+        del world.sandbox.books().records["BankAccount"][world.sandbox.ids["bank"]]
+
+    health = check_mappings(world.settings_of(), world.connector())
+    found = {p.setting: p.problem for p in health.problems}
+    assert found == {"tax_mappings.R": "inactive", "receipt_bank_account_id": "missing",
+                     "ledger_mappings.PARTS": "not_usable"}
+    [wrong] = [p for p in health.problems if p.setting == "ledger_mappings.PARTS"]
+    assert "a bank or system account" in wrong.message

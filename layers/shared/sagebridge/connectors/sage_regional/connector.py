@@ -44,7 +44,7 @@ class RegionalConnector:
     provider = PROVIDER
     mapper: Mapper = mapper  # a module implementing the protocol
     not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED
-    checked_mappings: tuple[CheckedMapping, ...] = ()  # its documents need only the shared maps
+    checked_mappings: tuple[CheckedMapping, ...] = mapper.CHECKED_MAPPINGS
     creates_idempotent = False  # no idempotency key: a lost answer is looked up, never resent blindly
     search_settle = timedelta(minutes=5)  # how long a list may lag a Save: not documented; assumed as Sage 200's
 
