@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from sagebridge.admin.status import connection_view
+from sagebridge.admin.mappings import MappingHealth
+from sagebridge.admin.status import connection_view, tenant_status
 from sagebridge.connectors.sage_regional.settings import SageRegionalSettings
 from sagebridge.domain import DocumentKind
 from sagebridge.domain.settings import Provider
@@ -78,6 +79,9 @@ def test_a_block_is_kept_on_the_connection_so_a_new_container_sends_nothing_unti
     assert view.state == "connected" and view.paused_until is not None
     assert ("Sage has blocked requests for this company until 10:00 UTC: the regional API blocks a caller for an "
             "hour after 100 requests a minute; Sage Bridge will resume by itself") in view.summary
+    status = tenant_status(world.store, TENANT, connection=view, now=world.clock.now(),
+                           mapping_health=MappingHealth(checked=False, ok=False, mappings_checked=0))
+    assert status.health == "attention" and view.summary in status.problems
     sent = world.sandbox.request_count()
     world.clock.advance(minutes=20)
     world.export()
