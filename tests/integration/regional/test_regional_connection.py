@@ -41,7 +41,7 @@ def provider() -> Provider:
     return Provider.SAGE_REGIONAL
 
 
-def _view(world: World) -> object:
+def _view(world: World) -> object:  # noqa: F811
     return connection_view(world.store.connections.find(TENANT, "sage_regional"), "sage_regional", world.clock.now())
 
 
@@ -86,7 +86,7 @@ def test_an_unknown_region_and_a_region_without_a_host_are_refused_before_any_re
     sent = world.sandbox.request_count()
     with pytest.raises(RegionalLoginRefused, match="'UK' is not a region; give company_id as one of AU, NZ, ZA, ASIA"):
         product.connect_login(TENANT, replace(world.row.login, company_id="UK:1"))  # type: ignore[attr-defined]
-    with pytest.raises(RegionalLoginRefused, match="no API host is configured for region NZ .* set SAGE_REGIONAL_NZ_URL"):
+    with pytest.raises(RegionalLoginRefused, match=r"no API host is configured for region NZ .* SAGE_REGIONAL_NZ_URL"):
         product.connect_login(TENANT, replace(world.row.login, company_id="NZ"))  # type: ignore[attr-defined]
     assert world.sandbox.request_count() == sent and world.store.connections.find(TENANT, "sage_regional") is None
 
