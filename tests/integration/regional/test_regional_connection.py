@@ -71,6 +71,25 @@ def test_a_refused_login_is_sent_once_never_again_and_the_status_says_to_reconne
     assert world.copies(SI) == {"INV-00001": 1}
 
 
+def test_a_login_refused_during_an_export_stops_the_run_and_no_later_run_or_poll_tries_it(
+        world: World):  # noqa: F811
+    world.add_tenant()
+    for n in (1, 2):
+        world.stage(document(world, SI, n, party=customer(n)))
+    login = world.sandbox.login
+    login.password = "changed-in-sage"
+
+    world.export()
+    failures = world.sandbox.login_guard._failures[login.username.lower()]
+    assert len(failures) == 1 and world.held(SI) == []  # the run stopped at the first refusal
+    assert _view(world).state == "expired"  # type: ignore[attr-defined]
+    later = world.export()
+    run = world.store.runs.get(TENANT, later.run_id)
+    assert run.status.value == "failed" and "reconnect with the current login" in run.details["error"]
+    assert world.poll(advance_minutes=10).outcome == "not_connected"
+    assert len(failures) == 1
+
+
 def test_without_the_api_key_the_product_says_which_secret_key_to_fill(world: World):  # noqa: F811
     bare = IntegrationSecrets(state_signing_key=SecretStr("k" * 64))
     with pytest.raises(ConfigurationError) as refused:
