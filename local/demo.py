@@ -355,7 +355,7 @@ class Demo:
         self.host.secrets.append(secret)
         login = {"company_id": "AU", "user_id": sr.DEFAULT_USERNAME, "user_password": sr.DEFAULT_PASSWORD}
         picker = self.api.post(f"/admin/tenants/{REGIONAL_TENANT}/login-connection", json=login)
-        show(f"login sent with region AU only -> {picker.status_code}: {picker.json()['message'][:150]}")
+        show(f"login sent with region AU only -> {picker.status_code}: {picker.json()['message']}")
         login["company_id"] = f"AU:{books.company_id}"
         connection = self.admin("POST", f"/{REGIONAL_TENANT}/login-connection", json=login)
         show(f"company {login['company_id']}: login verified with Company/Get and kept encrypted: "
