@@ -30,6 +30,7 @@ from local.stack import LocalStack
 TENANT = "demo-garage"
 INTACCT_TENANT = "demo-field-service"
 SAGE200_TENANT = "demo-motors"
+REGIONAL_TENANT = "demo-loc8-au"  # a Loc8-style field-service tenant in Australia (the regional API)
 BUSINESS = "Demo Garage Ltd"  # of the two the stack's Sage user can open, the one the demo links
 
 
@@ -332,6 +333,71 @@ class Demo:
                 show(f"host app received {received.event_type:<26} {document.get('kind')} {document.get('host_id')} "
                      f"{detail}")
 
+    def regional(self) -> None:
+        """Loc8's flow on the regional API (AU): a draft stays home, Pending Payment goes at once, the
+        accountant's receipt in Sage comes back as Paid."""
+        from local.sandboxes import sage_regional as sr
+        from local.sandboxes.host_app import WebhookSender
+        from local.sandboxes.host_app.fixtures import example_event
+
+        say("Sage Business Cloud Accounting (Australia, regional API v2.0.0): a Loc8-style field-service tenant")
+        regional = self.stack.sandboxes["sage_regional"]
+        books = regional.accountant()
+        created = self.api.post("/admin/tenants", json={"tenant_id": REGIONAL_TENANT, "settings": {
+            "provider": "sage_regional", "host_callback_url": f"{self.stack.outputs['sandboxes']['host_app']}/callback",
+            "trigger_statuses": ["pending_payment"], "tax_mappings": {"GST": str(books.ids["tax_standard"])},
+            "default_sales_ledger_account_id": str(books.ids["account_sales"]),
+            "default_purchase_ledger_account_id": str(books.ids["account_purchases"]),
+            "receipt_bank_account_id": str(books.ids["bank"])}})
+        if created.status_code != 201:
+            raise SystemExit(f"admin API POST /admin/tenants answered {created.status_code}: {created.text}")
+        secret = created.json()["webhook_secret"]
+        self.host.secrets.append(secret)
+        login = {"company_id": "AU", "user_id": sr.DEFAULT_USERNAME, "user_password": sr.DEFAULT_PASSWORD}
+        picker = self.api.post(f"/admin/tenants/{REGIONAL_TENANT}/login-connection", json=login)
+        show(f"login sent with region AU only -> {picker.status_code}: {picker.json()['message']}")
+        login["company_id"] = f"AU:{books.company_id}"
+        connection = self.admin("POST", f"/{REGIONAL_TENANT}/login-connection", json=login)
+        show(f"company {login['company_id']}: login verified with Company/Get and kept encrypted: "
+             f"{connection['summary']}")
+
+        sender = WebhookSender(REGIONAL_TENANT, secret, base_url=self.stack.outputs["api_url"])
+        gst = [{"description": "Site call-out", "quantity": "1", "unit_price": "65.00", "tax_code": "GST"},
+               {"description": "Smoke alarm", "quantity": "2", "unit_price": "17.50", "tax_code": "GST"}]
+        totals = {"net": "100.00", "tax": "10.00", "total": "110.00"}
+        address = {"lines": ["1 George St"], "city": "Sydney", "postcode": "2000", "country_code": "AU"}
+        for event in (example_event("customer.upserted", event_id="evt_au_c1", currency="AUD", address=address),
+                      example_event("invoice.upserted", event_id="evt_au_i1", host_id="JOB-2001", number="JOB-2001",
+                                    status="draft", currency="AUD", lines=gst, totals=totals),
+                      example_event("invoice.upserted", event_id="evt_au_i2", host_id="JOB-2002", number="JOB-2002",
+                                    status="pending_payment", currency="AUD", lines=gst, totals=totals)):
+            assert sender.send(event).status == 202, event["type"]
+        self.stack.drain_queues()
+        log = self.admin("GET", f"/{REGIONAL_TENANT}/log")["entries"]
+        show("exported at once: " + ", ".join(f"{e['kind']} {e['host_id']} {e['outcome']} (Sage ID {e['sage_id']})"
+                                              for e in log if e.get("sage_id")))
+        held = {r["ExternalReference"]: r for r in books.list("TaxInvoice")}
+        show(f"JOB-2001 (draft) not exported: Sage holds {len(held)} tax invoice(s); "
+             + ", ".join(f"{r['DocumentNumber']} total {r['Total']} due {r['AmountDue']}" for r in held.values()))
+
+        invoice = next(e["sage_id"] for e in log if e["kind"] == "sales_invoice" and e["host_id"] == "JOB-2002")
+        receipt = books.record_receipt(int(invoice), reference="EFT Loc8")
+        show(f"the accountant records receipt {receipt['ID']} of {receipt['Total']} in Sage, allocated to it")
+        before = len(self.host.delivered())
+        self.stack.fire(next(s for s in self.stack.schedules() if s.function == "PaymentPollerFunction"))
+        self.stack.drain_queues()
+        for received in self.host.delivered()[before:]:
+            data = (received.event or {}).get("data", {})
+            document = data.get("invoice") or {}
+            if document.get("host_id") != "JOB-2002":
+                continue
+            detail = f"outstanding={data['outstanding_amount']}" if "outstanding_amount" in data else ""
+            show(f"host app received {received.event_type:<26} {document.get('kind')} JOB-2002 {detail}")
+        status = self.admin("GET", f"/{REGIONAL_TENANT}/status")
+        show(f"status: {status['health']}; {status['connection']['summary']}; last successful poll "
+             f"{status['last_successful_poll']}; Sage served {regional.request_count()} API requests, "
+             f"{books.throttled()} over its limit")
+
     def status(self) -> None:
         say("Tenant status through the operators' CLI (sagebridge status)")
         cli = Path(sys.executable).with_name("sagebridge")
@@ -374,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         demo = Demo(stack)
         for step in (demo.local_stack, demo.create_tenant, demo.connect, demo.map_codes, demo.send_webhooks,
-                     demo.scheduled_export, demo.export_again, demo.payments_back, demo.other_products, demo.status):
+                     demo.scheduled_export, demo.export_again, demo.payments_back, demo.other_products, demo.regional,
+                     demo.status):
             step()
     finally:
         stack.stop()

@@ -89,6 +89,25 @@ def test_intacct_and_sage200_tenants_take_the_same_doors(demo):
     assert "record the refund in Intacct" in skipped[0]["reasons"][0]["message"]
 
 
+def test_a_loc8_style_regional_tenant_exports_at_pending_payment_and_hears_paid(demo):
+    """The regional scene: the draft stays in the host app, the Pending Payment invoice is exported at
+    once, the accountant's receipt in Sage comes back as Paid, under Sage's request limit."""
+    from local.demo import REGIONAL_TENANT
+
+    before = len(demo.host.delivered())
+    demo.regional()
+    log = demo.admin("GET", f"/{REGIONAL_TENANT}/log")["entries"]
+    assert {(e["kind"], e["host_id"], e["outcome"]) for e in log} == {
+        ("customer", "CUST-1001", "created"), ("sales_invoice", "JOB-2002", "created")}
+    books = demo.stack.sandboxes["sage_regional"].accountant()
+    assert [r["ExternalReference"] is not None for r in books.list("TaxInvoice")] == [True]
+    paid = [r.event["data"] for r in demo.host.delivered()[before:] if r.event_type == "invoice.paid"]
+    assert [d["invoice"]["host_id"] for d in paid] == ["JOB-2002"]
+    status = demo.admin("GET", f"/{REGIONAL_TENANT}/status")
+    assert status["health"] == "ok" and status["last_successful_poll"] is not None
+    assert books.throttled() == 0
+
+
 
 def test_a_quiet_stack_keeps_the_functions_info_logs_out_of_the_story(stack):
     """Front-door review: `make demo` printed ~140 JSON log lines between its story's lines (only

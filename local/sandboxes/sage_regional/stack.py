@@ -1,6 +1,6 @@
-"""The regional Sage Business Cloud Accounting sandbox in the local stack (local/sandboxes/stack_entry.py).
-
-Not wired to any product yet: the environment and the settings-secret key are what its connector will read.
+"""The regional Sage Business Cloud Accounting sandbox in the local stack (local/sandboxes/stack_entry.py):
+the product's Australian host points at it (`SAGE_REGIONAL_AU_URL`), and the settings secret's
+`sage_regional_api_key` holds the sandbox's integrator key, as a deployment's holds the vendor's.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from local.sandboxes.stack_entry import STACK_BUSINESSES, StackEntry
 
-BASE_URL_ENV = "SAGE_REGIONAL_BASE_URL"  # the API base, ".../api/2.0.0", as the live hosts are written
+BASE_URL_ENV = "SAGE_REGIONAL_AU_URL"  # the API base, ".../api/2.0.0", as the live hosts are written
 # The settings secret's key holding the integrator's API key (a key name, not a secret).
 API_KEY_SECRET = "sage_regional_api_key"  # noqa: S105
 

@@ -123,7 +123,7 @@ def test_reference_lists_the_connector_needs(api):
 def test_the_stack_serves_it_with_its_base_url_and_api_key():
     entry = stack_entry("sage_regional")
     assert entry is not None
-    assert entry.environment("http://127.0.0.1:9") == {"SAGE_REGIONAL_BASE_URL": "http://127.0.0.1:9/api/2.0.0"}
+    assert entry.environment("http://127.0.0.1:9") == {"SAGE_REGIONAL_AU_URL": "http://127.0.0.1:9/api/2.0.0"}
     assert entry.secrets == {"sage_regional_api_key": DEFAULT_API_KEY}
     sandbox, app = entry.build(SandboxClock.frozen_at())
     assert app is sandbox and len(sandbox.companies) == 2

@@ -113,13 +113,17 @@ class Tenants:
 
 
 class Connections:
-    """The store's connections as SageProducts uses them here: it only subscribes to their changes."""
+    """The store's connections as SageProducts uses them here: it subscribes to their changes and asks
+    whether Sage has paused one before a poll."""
 
     def __init__(self) -> None:
         self.watchers: list[Any] = []
 
     def watch(self, watcher: Any) -> None:
         self.watchers.append(watcher)
+
+    def find(self, tenant_id: str, provider: str) -> None:
+        return None  # no connection is paused by Sage here
 
 
 @dataclass

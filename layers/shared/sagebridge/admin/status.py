@@ -53,6 +53,9 @@ class ConnectionView(BaseModel):
     expires_in_days: int | None = None  # until the refresh token (the grant) runs out
     refresh_expires_at: datetime | None = None
     last_refreshed_at: datetime | None = None
+    # Sage blocks the tenant's requests until then (a product's rate-limit block): runs and polls
+    # send nothing before it and resume by themselves after; the summary says why.
+    paused_until: datetime | None = None
 
 
 def connection_view(record: ConnectionRecord | None, provider: str, now: datetime, *,
@@ -81,6 +84,10 @@ def connection_view(record: ConnectionRecord | None, provider: str, now: datetim
         return ConnectionView(state="expiring", expires_in_days=days,
                               summary=f"connected to {business}; expiring in {days} days ({why})", **common)
     until = f"; refresh good for {days} more days" if days is not None else ""
+    if record.paused_until is not None and now < record.paused_until:
+        return ConnectionView(state="connected", expires_in_days=days, paused_until=record.paused_until,
+                              summary=f"connected to {business}; {record.paused_reason or 'Sage blocks requests'}",
+                              **common)
     return ConnectionView(state="connected", expires_in_days=days, summary=f"connected to {business}{until}",
                           **common)
 
@@ -268,7 +275,7 @@ def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure
         attention.append("the tenant is disabled: nothing is exported")
     if connection.state in ("not_connected", "expired", "revoked"):
         broken.append(f"Sage connection {connection.state.replace('_', ' ')}")
-    elif connection.state == "expiring":
+    elif connection.state == "expiring" or connection.paused_until is not None:
         attention.append(connection.summary)
     if failures:
         n = f"{len(failures)}{'+' if more else ''}"

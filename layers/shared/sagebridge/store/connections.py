@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sagebridge.store import keys
 from sagebridge.store.records import ConnectionRecord, ConnectionStatus
-from sagebridge.store.table import Item, Table, delete, iso, iso_or_none, missing, parse_iso, put
+from sagebridge.store.table import Item, Table, delete, iso, iso_or_none, missing, parse_iso, put, update
 
 _log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ class Connections:
             "access_expires_at": iso_or_none(record.access_expires_at),
             "refresh_expires_at": iso_or_none(record.refresh_expires_at),
             "last_refreshed_at": iso_or_none(record.last_refreshed_at),
+            "paused_until": iso_or_none(record.paused_until), "paused_reason": record.paused_reason,
             "version": new_version, "updated_at": iso(self._table.now()),
         }
         what = f"connection {record.provider} of tenant {record.tenant_id}"
@@ -112,6 +113,15 @@ class Connections:
             return  # a token refresh, or the same state written again: nothing changed for the host
         self._tell(ConnectionChange(after.tenant_id, after.provider, status, previous, after.business_id,
                                     after.business_name, self._table.now(), grant_ends_at=after.refresh_expires_at))
+
+    def pause(self, tenant_id: str, provider: str, until: datetime, reason: str) -> None:
+        """Sage blocks the connection's requests until `until` (`reason` in words): kept on the
+        connection, not in one container, so every run and poll honours it. Leaves the version (and
+        the credentials) alone; a connection deleted meanwhile is not brought back."""
+        self._table.write(update((keys.tenant_pk(tenant_id), keys.connection_sk(provider)),
+                                 set_={"paused_until": iso(until), "paused_reason": reason},
+                                 condition="attribute_exists(pk)",
+                                 what=f"connection {provider} of tenant {tenant_id}"))
 
     def of_business(self, provider: str, business_id: str, tenant_ids: Iterable[str]) -> list[ConnectionRecord]:
         """The connections (any status) of `tenant_ids` to this Sage business: one batch read per
@@ -137,5 +147,6 @@ def _record(item: Item) -> ConnectionRecord:
         access_expires_at=parse_iso(item.get("access_expires_at")),
         refresh_expires_at=parse_iso(item.get("refresh_expires_at")),
         last_refreshed_at=parse_iso(item.get("last_refreshed_at")),
+        paused_until=parse_iso(item.get("paused_until")), paused_reason=item.get("paused_reason"),
         version=int(item["version"]),
     )

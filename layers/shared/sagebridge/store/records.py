@@ -61,6 +61,11 @@ class ConnectionRecord:
     refresh_expires_at: datetime | None = None
     last_refreshed_at: datetime | None = None
     version: int = 0  # set by the store: 1 on first save, +1 on every save
+    # Sage stopped taking this connection's requests until then (a product's rate-limit block, e.g.
+    # the regional API's hour): every run and poll, in any container, sends nothing before it.
+    # `paused_reason` is the product's sentence for the tenant's status.
+    paused_until: datetime | None = None
+    paused_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

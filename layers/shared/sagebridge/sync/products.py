@@ -139,6 +139,12 @@ class SageProducts:
         settings = parse_tenant_settings(tenant.settings)
         if not self.is_connected(tenant_id, settings):
             return TenantPoll(tenant_id, "not_connected")
+        record = self.find_connection(tenant_id, settings.provider)
+        now = (self.clock or self.store.table.now)()
+        if record is not None and record.paused_until is not None and now < record.paused_until:
+            # Sage blocks the tenant's requests until then (a product's rate-limit block): nothing is
+            # sent, and the job is done, not handed back to the queue to fail its way to the DLQ.
+            return TenantPoll(tenant_id, "skipped", error=record.paused_reason or "Sage blocks requests for now")
         return poll_product_tenant(self.product(settings.provider), tenant_id, settings, store=self.store,
                                    outbox=outbox or self.delivery_outbox(), clock=self.clock or self.store.table.now)
 

@@ -127,6 +127,9 @@ class RegionalClient:
         self._sleep = sleep
         # Called before LoginFailed is raised: the product marks the connection so nothing retries it.
         self.on_login_failed: Callable[[], None] | None = None
+        # Called with the block's end when Sage blocks the company (a 429 costing the hour): the product
+        # keeps it on the connection, so every container and run honours it, not just this gate.
+        self.on_blocked: Callable[[datetime], None] | None = None
 
     @property
     def company_id(self) -> int | None:
@@ -206,6 +209,9 @@ class RegionalClient:
                 # Refused before it ran (the limiter answers first): nothing was saved, even for a write.
                 self.gate.block()
                 throttled += 1
+                if self.gate.block_seconds > WAIT_WITHIN_RUN and self.on_blocked is not None:
+                    assert self.gate.blocked_until is not None
+                    self.on_blocked(self.gate.blocked_until)
                 if self.gate.block_seconds <= WAIT_WITHIN_RUN and throttled < THROTTLED_ATTEMPTS:
                     continue  # the gate holds this request until the (short) block is over
             return self._answer(response, path, write)

@@ -26,6 +26,7 @@ from sagebridge.connectors.base import (
 )
 from sagebridge.connectors.sage_regional import mapper
 from sagebridge.connectors.sage_regional.client import PROVIDER, RegionalClient, odata_datetime
+from sagebridge.connectors.sage_regional.mapper import CHECKED_MAPPINGS
 from sagebridge.domain.kinds import DocumentKind, RecordKind
 from sagebridge.domain.money import round_money, to_decimal
 
@@ -44,7 +45,7 @@ class RegionalConnector:
     provider = PROVIDER
     mapper: Mapper = mapper  # a module implementing the protocol
     not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED
-    checked_mappings: tuple[CheckedMapping, ...] = ()  # its documents need only the shared maps
+    checked_mappings: tuple[CheckedMapping, ...] = CHECKED_MAPPINGS  # the shared maps, and its own account check
     creates_idempotent = False  # no idempotency key: a lost answer is looked up, never resent blindly
     search_settle = timedelta(minutes=5)  # how long a list may lag a Save: not documented; assumed as Sage 200's
 

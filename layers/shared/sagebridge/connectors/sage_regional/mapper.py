@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sagebridge.connectors.base import RemoteRecord
+from sagebridge.connectors.base import CheckedMapping, RemoteRecord
 from sagebridge.connectors.mapping import MappedDocument, day, hashed_contact_reference, sage_int, short_reference
 from sagebridge.connectors.mapping import TaxTable as SharedTaxTable
 from sagebridge.domain.documents import AnyDocument
@@ -113,6 +113,19 @@ class TaxTable(SharedTaxTable):
                 rank = next((n for n, word in enumerate(("EXEMPT", "FREE", "ZERO")) if word in name), 3)
                 zero.append((rank, record.id))
         return cls.of(rates, zero)
+
+
+# The mapping health's product-specific check (the shared maps' gone and inactive ids are checked for
+# every product): an account line posts to an ordinary or sales/purchases account, not to the account
+# behind a bank account or a system account (Account.AccountType 1-4, a third-party source: entities.md
+# Account, T5); an account that says no type passes.
+_ACCOUNT_LINES = frozenset({DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE, DocumentKind.PURCHASE_INVOICE,
+                            DocumentKind.PURCHASE_CREDIT_NOTE})
+CHECKED_MAPPINGS = (
+    CheckedMapping("ledger_mappings", "ledger_account", used_by=_ACCOUNT_LINES, type_field="AccountType",
+                   types=frozenset({"1", "3"}),
+                   wrong_type="a bank or system account, which an invoice's account line cannot post to"),
+)
 
 
 def tax_type_record(row: Mapping[str, Any]) -> RemoteRecord:
@@ -359,6 +372,7 @@ def is_same_document(record: RemoteRecord, *, reference: str, contact_id: str | 
 
 __all__ = [
     "ALLOCATION_SIGN",
+    "CHECKED_MAPPINGS",
     "CONTACT_TYPE",
     "LOCKED",
     "NOT_EXPORTED",

@@ -53,7 +53,7 @@ from sagebridge.connectors.sage_regional.settings import (
     SageRegionalSecrets,
     SageRegionalSettings,
 )
-from sagebridge.domain.errors import ConflictError
+from sagebridge.domain.errors import ConfigurationError, ConflictError
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.observability import logger
 from sagebridge.security.secrets import IntegrationSecrets
@@ -147,6 +147,7 @@ class SageRegional:
                                 login=login, gate=self.gate(base, login.company_id), sleep=self.sleep)
         if tenant_id is not None:
             client.on_login_failed = lambda: self._login_failed(tenant_id)
+            client.on_blocked = lambda until: self._blocked(tenant_id, until)
         return client
 
     def find(self, tenant_id: str) -> ConnectionRecord | None:
@@ -156,8 +157,8 @@ class SageRegional:
         record = self.find(tenant_id)
         return record is not None and record.status == ConnectionStatus.CONNECTED
 
-    def login_of(self, tenant_id: str) -> RegionalLogin:
-        record = self.find(tenant_id)
+    def login_of(self, tenant_id: str, record: ConnectionRecord | None = None) -> RegionalLogin:
+        record = record or self.find(tenant_id)
         if record is None or record.status != ConnectionStatus.CONNECTED:
             why = ("its Sage login was refused; reconnect with the current login"
                    if record is not None and record.status == ConnectionStatus.EXPIRED else "it never connected")
@@ -212,9 +213,15 @@ class SageRegional:
                                                 expires_at=_NEVER, token_type=_KIND),
                                        tenant_id=tenant_id, provider=PROVIDER))
         now = self.clock()
+        before = self.find(tenant_id)
+        # Connecting again does not lift Sage's block of the company: a block not over yet is kept.
+        paused = before is not None and before.business_id == business and before.paused_until is not None \
+            and now < before.paused_until
         self._save(ConnectionRecord(tenant_id=tenant_id, provider=PROVIDER, ciphertext=sealed,
                                     status=ConnectionStatus.CONNECTED, business_id=business, business_name=name,
-                                    last_refreshed_at=now))
+                                    last_refreshed_at=now,
+                                    paused_until=before.paused_until if paused and before else None,
+                                    paused_reason=before.paused_reason if paused and before else None))
         logger.info("sage_connected", extra={"tenant_id": tenant_id, "provider": PROVIDER, "company_id": business})
         return RegionalConnection(tenant_id, region, company_no, name, username, ConnectionStatus.CONNECTED.value, now)
 
@@ -237,6 +244,17 @@ class SageRegional:
             self._opened.pop(tenant_id, None)
         logger.warning("sage_login_refused", extra={"tenant_id": tenant_id, "provider": PROVIDER})
 
+    def _blocked(self, tenant_id: str, until: datetime) -> None:
+        """Sage blocked the company until `until`: kept on the connection for every container and run (and
+        the tenant's status) to honour; this container's gate holds it already if the write fails."""
+        reason = (f"Sage has blocked requests for this company until {until:%H:%M} UTC: the regional API blocks a "
+                  "caller for an hour after 100 requests a minute; Sage Bridge will resume by itself")
+        try:
+            self.store.connections.pause(tenant_id, PROVIDER, until, reason)
+        except Exception as exc:  # the gate still holds it here; the status only misses the sentence
+            logger.warning("sage_block_not_stored", extra={"tenant_id": tenant_id, "error": type(exc).__name__})
+        logger.warning("sage_regional_blocked_until", extra={"tenant_id": tenant_id, "until": until.isoformat()})
+
     def disconnect(self, tenant_id: str) -> bool:
         if self.find(tenant_id) is None:
             return False
@@ -249,8 +267,14 @@ class SageRegional:
     # ---- per tenant
 
     def connector_for(self, tenant_id: str, settings: TenantSettings | None = None) -> RegionalConnector:
-        login = self.login_of(tenant_id)
-        return RegionalConnector(self._client(login, tenant_id), region=login.region)
+        record = self.find(tenant_id)
+        login = self.login_of(tenant_id, record)
+        client = self._client(login, tenant_id)
+        paused = record.paused_until if record is not None else None
+        if paused is not None and (client.gate.blocked_until is None or client.gate.blocked_until < paused):
+            # A block another container met: this gate sends nothing before it either.
+            client.gate.blocked_until = paused
+        return RegionalConnector(client, region=login.region)
 
     def feed_for(self, tenant_id: str, settings: TenantSettings | None = None) -> RegionalFeed:
         return RegionalFeed(self.connector_for(tenant_id, settings))
@@ -301,7 +325,18 @@ def build_sage_regional(
     return SageRegional(settings=settings, product_settings=product_settings, store=store,
                         cipher=TokenCipher(clients.kms, settings.token_key_id),
                         http=http or httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False),
-                        secrets=secrets.for_product(SageRegionalSecrets), clock=clock, sleep=sleep)
+                        secrets=_secrets(secrets), clock=clock, sleep=sleep)
+
+
+def _secrets(secrets: IntegrationSecrets) -> SageRegionalSecrets:
+    """The integrator's API key, or an error that tells the operator where it goes (nothing can connect without it)."""
+    try:
+        return secrets.for_product(SageRegionalSecrets)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"Sage Business Cloud Accounting (regional) is not available: {exc}. Put the integration's regional API "
+            "key (issued to the host-app vendor by Sage's developer programme) in the settings secret under "
+            "sage_regional_api_key; tenants cannot connect until it is there") from None
 
 
 if TYPE_CHECKING:  # mypy holds the wiring to the Product protocol
