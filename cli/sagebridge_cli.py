@@ -576,6 +576,29 @@ def deliveries(
         raise typer.Exit(PARTIAL)
 
 
+@app.command("settings-history")
+def settings_history(
+    ctx: typer.Context, tenant_id: TenantArg,
+    limit: Annotated[int, typer.Option(help="At most this many versions.")] = 20,
+    as_json: JsonOut = False,
+) -> None:
+    """Who changed which setting, from what to what, and when (newest first)."""
+    with failures_exit():
+        page = api(ctx).call("GET", f"/tenants/{tenant_id}/settings/history", params={"limit": limit})
+    if as_json:
+        return emit_json(page)
+    out.print(f"{tenant_id}: settings at version {page['current_version']}", highlight=False, markup=False)
+    for v in page["versions"]:
+        note = f" ({v['note']})" if v.get("note") else ""
+        out.print(f"v{v['version']}  {v['changed_at']}  by {v['actor']}{note}", highlight=False, markup=False,
+                  soft_wrap=True)
+        for c in v["changes"]:
+            out.print(f"    {c['field']}: {json.dumps(c['old'])} -> {json.dumps(c['new'])}", highlight=False,
+                      markup=False, soft_wrap=True)
+    if not page["versions"]:
+        out.print("no saved changes yet")
+
+
 def run() -> None:  # the console script
     app()
 
