@@ -350,6 +350,9 @@ def status(ctx: typer.Context, tenant_id: TenantArg, as_json: JsonOut = False) -
             c = s[key]
             table.add_row(label, str(c["runs"]), str(c["exported"]), str(c["skipped"]), str(c["failed"]))
         out.print(table)
+        if d := s.get("documents"):
+            out.print(f"documents now: {d['exported']} exported, {d['skipped']} skipped, {d['failed']} failed, "
+                      f"{d['waiting']} waiting for their status", highlight=False)
         for f in s["open_failures"][:20]:
             out.print(f"  {f['state']:8} {f['kind']} {f['host_id']}: {f['reason']}")
         b = s["delivery_backlog"]
