@@ -61,6 +61,7 @@ from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
 from sagebridge.observability import logger
 from sagebridge.store import LedgerState, Outcome, Store, TenantRecord
+from sagebridge.store.failure_emails import FailureEmails
 from sagebridge.store.records import DeliveryState
 from sagebridge.store.webhook_secrets import WebhookSecretStore
 from sagebridge.sync.products import SageProducts
@@ -79,6 +80,7 @@ class Admin:
     export_queue: JobQueue | None = None
     webhook_secrets: WebhookSecretStore | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    failure_emails: FailureEmails | None = None  # the failure digest's subscriptions (None: no channel)
 
     # ---- tenants
 
@@ -90,6 +92,7 @@ class Admin:
             raise ConflictError(f"tenant {body.tenant_id} already exists") from None
         self.store.settings_history.record_created(record, actor=actor,
                                                    changes=field_changes({}, record.settings))
+        self._follow_failures(body.tenant_id, {}, record.settings)
         secret = self.webhook_secrets.create(body.tenant_id) if self.webhook_secrets else None
         return tenant_view(record, webhook_secret=secret)
 
@@ -147,7 +150,14 @@ class Admin:
                                                  changes=changes, note=note)
         logger.info("settings_saved", extra={"tenant_id": tenant_id, "version": saved.version, "actor": actor,
                                              "fields": [c.field for c in changes]})
+        self._follow_failures(tenant_id, current.settings, new)
         return replace(current, settings=new, version=saved.version, updated_at=saved.changed_at)
+
+    def _follow_failures(self, tenant_id: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        """Subscribe the failure addresses a save added, drop those it removed (a notification_email
+        not moved yet was never subscribed: the save that moves it subscribes it)."""
+        if self.failure_emails is not None and before.get("failure_emails") != after.get("failure_emails"):
+            self.failure_emails.follow(tenant_id, before.get("failure_emails") or [], after.get("failure_emails") or [])
 
     def _keep_connected_product(self, tenant_id: str, new: TenantSettings) -> None:
         """A tenant connected to one product cannot be moved to another: its exports would stop with
@@ -165,9 +175,10 @@ class Admin:
 
     def delete_tenant(self, tenant_id: str) -> TenantDeleted:
         """The tenant and everything it owns: the grant at Sage is revoked first, then the data."""
-        _, settings = self._settings(tenant_id)
+        tenant, settings = self._settings(tenant_id)
         disconnected = self.products.disconnect(tenant_id, settings.provider)
         deleted = self.store.tenants.delete(tenant_id)
+        self._follow_failures(tenant_id, tenant.settings, {})  # its addresses stop getting its digests
         secret = self.webhook_secrets.delete(tenant_id) if self.webhook_secrets else False
         return TenantDeleted(tenant_id=tenant_id, items_deleted=deleted, disconnected=disconnected,
                              webhook_secret_deleted=secret)

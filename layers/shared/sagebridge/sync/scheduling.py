@@ -130,6 +130,9 @@ class WorkerDeps:
     # container); None: GBP. The tenant setting `business_currency` overrides either.
     business_currency_for: Callable[[str, Connector], str] | None = None
     hooks: ExportHooks | None = None
+    # After each real run: mail the tenant's failure addresses what the run left needing action
+    # (tenant id, run id, settings); None when the deployment has no failure email channel.
+    failure_digest: Callable[[str, str, TenantSettings], Any] | None = None
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
     lease_seconds: int = LEASE_SECONDS
     staged_overlap: timedelta = STAGED_OVERLAP
@@ -202,6 +205,11 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
             store.leases.release(job.tenant_id, EXPORT_LEASE, deps.owner)
         except ConflictError:
             logger.warning("export_lease_lost", extra={"tenant_id": job.tenant_id})
+    if deps.failure_digest is not None and not request.dry_run:
+        try:
+            deps.failure_digest(job.tenant_id, result.run_id, settings)
+        except Exception as error:  # the mail must never fail the run it reports (the sync log has it all)
+            logger.error("failure_digest_not_sent", extra={"tenant_id": job.tenant_id, "error": type(error).__name__})
     if result.status is RunStatus.SUCCEEDED and not request.dry_run:
         told = store.cursors.get(job.tenant_id, SETUP_FAILURE)
         if told is not None and _told_digest(told.position):
