@@ -163,3 +163,16 @@ def test_a_tenants_digest_reaches_only_the_addresses_that_follow_it(world):
     channel.publish("northwind", "a subject", "for northwind")
     assert [m["Message"] for m in inbox.mails()] == ["for acme"]
     assert [m["Message"] for m in other.mails()] == ["for northwind"]
+
+
+def test_a_document_sage_refuses_is_mailed_as_failed_once_it_is_given_up(world):
+    w, inbox, _ = world
+    set_failure_emails(w, "books@acme.example")
+    w.sandbox.faults.error(422, times=None, method="POST", path="/sales_invoices")
+    w.stage(invoice(1))
+    run = export(w)
+    assert run["counts"]["failed"] == 1, run
+    [mail] = inbox.mails()
+    assert mail["Subject"] == f"Sage sync for {TENANT}: 1 document needs action (1 failed)"
+    assert "1. sales invoice INV-00001 (failed)" in mail["Message"]
+    assert "Fix: check the reason above" in mail["Message"]
