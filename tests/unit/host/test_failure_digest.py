@@ -137,6 +137,12 @@ def test_notification_email_set_before_now_gets_the_digest(world):
     w.stage(invoice(1, tax="T9"))
     export(w)
     assert len(inbox.mails()) == 1
+    # Any save, even of no change, moves it into failure_emails and subscribes it.
+    _, _, channel = world
+    moved = w.call("PATCH", f"/admin/tenants/{TENANT}/settings", {"changes": {}})
+    assert moved.status == 200 and moved.json["settings"]["failure_emails"] == ["old@acme.example"], moved.text
+    assert [s["Endpoint"] for s in subscriptions_of(channel._clients, channel.topic_arn)
+            if s["Protocol"] == "email"] == ["old@acme.example"]
 
 
 def test_each_address_is_one_subscription_filtered_to_the_tenants_that_list_it(world):
