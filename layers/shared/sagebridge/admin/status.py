@@ -309,6 +309,10 @@ def tenant_status(
     )
 
 
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure], more: bool,
            backlog: DeliveryBacklog, mappings: MappingHealth, *,
            abandoned: int = 0) -> tuple[Literal["ok", "attention", "broken"], list[str]]:
@@ -321,18 +325,24 @@ def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure
         attention.append(connection.summary)
     if failures:
         n = f"{len(failures)}{'+' if more else ''}"
-        attention.append(f"{n} document(s) failed or skipped and wait for a fix and a replay")
+        one = len(failures) == 1 and not more
+        attention.append(f"{n} {'document' if one else 'documents'} failed or skipped and "
+                         f"{'waits' if one else 'wait'} for a fix and a replay")
     if backlog.failed:
-        attention.append(f"{backlog.failed} delivery(ies) to the host app failed")
+        attention.append(f"{_plural(backlog.failed, 'delivery', 'deliveries')} to the host app failed")
     if abandoned:
-        attention.append(f"{abandoned} export run(s) in the last 24 hours were abandoned (the worker stopped "
+        attention.append(f"{_plural(abandoned, 'export run')} in the last 24 hours "
+                         f"{'was' if abandoned == 1 else 'were'} abandoned (the worker stopped "
                          "before finishing; the next run took over its documents)")
     if mappings.checked and mappings.problems:
         unset = sum(1 for p in mappings.problems if p.problem == "not_set")
         if unset:
-            attention.append(f"{unset} setting(s) that documents need are not set (see the mapping health)")
+            attention.append(f"{_plural(unset, 'setting')} that documents need {'is' if unset == 1 else 'are'} "
+                             "not set (see the mapping health)")
         if len(mappings.problems) > unset:
-            attention.append(f"{len(mappings.problems) - unset} mapping(s) point at Sage records that are gone, "
+            gone = len(mappings.problems) - unset
+            attention.append(f"{_plural(gone, 'mapping')} {'points' if gone == 1 else 'point'} at Sage records "
+                             "that are gone, "
                              "inactive or not usable for their documents")
     if broken:
         return "broken", broken + attention
