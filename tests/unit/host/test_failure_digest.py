@@ -182,3 +182,16 @@ def test_a_document_sage_refuses_is_mailed_as_failed_once_it_is_given_up(world):
     assert mail["Subject"] == f"Sage sync for {TENANT}: 1 document needs action (1 failed)"
     assert "1. sales invoice INV-00001 (failed)" in mail["Message"]
     assert "Fix: check the reason above" in mail["Message"]
+
+
+def test_a_digest_that_cannot_be_sent_never_fails_the_run(world):
+    w, inbox, _ = world
+    set_failure_emails(w, "books@acme.example")
+
+    def broken(*_args: Any) -> None:
+        raise RuntimeError("SNS is down")
+
+    w.worker.failure_digest = broken
+    w.stage(invoice(1, tax="T9"))
+    run = export(w)
+    assert run["status"] == "succeeded" and run["counts"]["skipped"] == 1 and inbox.mails() == []

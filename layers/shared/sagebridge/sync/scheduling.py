@@ -196,6 +196,13 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
         engine = ExportEngine(store=store, connector=connector, settings=settings, business_currency=currency,
                               outbox=deps.outbox, notify=deps.notify, hooks=deps.hooks, **deps.engine_options)
         result = engine.run(request)
+        if deps.failure_digest is not None and not request.dry_run:
+            # Under the lease: the next run of the tenant reads what this digest marked as mailed.
+            try:
+                deps.failure_digest(job.tenant_id, result.run_id, settings)
+            except Exception as error:  # the mail must never fail the run it reports (the sync log has it)
+                logger.error("failure_digest_not_sent", extra={"tenant_id": job.tenant_id,
+                                                               "error": type(error).__name__})
     except ConfigurationError as exc:
         # Retrying the job cannot fix the tenant's setup: a failed run that says why, not the DLQ.
         started = getattr(engine, "r", None)
@@ -205,11 +212,6 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
             store.leases.release(job.tenant_id, EXPORT_LEASE, deps.owner)
         except ConflictError:
             logger.warning("export_lease_lost", extra={"tenant_id": job.tenant_id})
-    if deps.failure_digest is not None and not request.dry_run:
-        try:
-            deps.failure_digest(job.tenant_id, result.run_id, settings)
-        except Exception as error:  # the mail must never fail the run it reports (the sync log has it all)
-            logger.error("failure_digest_not_sent", extra={"tenant_id": job.tenant_id, "error": type(error).__name__})
     if result.status is RunStatus.SUCCEEDED and not request.dry_run:
         told = store.cursors.get(job.tenant_id, SETUP_FAILURE)
         if told is not None and _told_digest(told.position):
