@@ -185,7 +185,7 @@ DOCUMENTS = frozenset(k.value for k in DocumentKind)  # the ledger also holds pa
 
 def document_figures(store: Store, tenant_id: str) -> Iterator[tuple[str, LedgerEntry]]:
     """(state, entry) of each of the tenant's documents: exported, skipped, failed, waiting or in_progress."""
-    for entry in store.ledger.all_entries(tenant_id):
+    for entry in store.ledger.document_states(tenant_id):
         if entry.kind not in DOCUMENTS:
             continue
         if entry.state is LedgerState.SKIPPED and entry.waiting:

@@ -165,13 +165,15 @@ class Ledger:
         )
         return Page([_entry(i) for i in items], token)
 
-    def all_entries(self, tenant_id: str) -> Iterator[LedgerEntry]:
-        """Every entry of the tenant, one per record, each in its current state (the status figures
-        count them: a document skipped by five runs is one entry). Reads the tenant's whole ledger,
-        1,000 entries a page."""
+    def document_states(self, tenant_id: str) -> Iterator[LedgerEntry]:
+        """Every entry of the tenant, one per record, in its current state: only kind, host id,
+        state (and whether a skip waits) and updated_at are read, so do not settle what this yields.
+        The status figures count these: a document skipped by five runs is one entry. Reads the
+        tenant's whole ledger, 1,000 entries a page, projected to those attributes."""
         pk = keys.tenant_pk(tenant_id)
-        for item in self._table.query_all("pk = :p AND begins_with(sk, :l)", {":p": pk, ":l": LEDGER_PREFIX},
-                                          partition=("pk", pk), limit=1000):
+        for item in self._table.query_all(
+                "pk = :p AND begins_with(sk, :l)", {":p": pk, ":l": LEDGER_PREFIX}, partition=("pk", pk), limit=1000,
+                projection="tenant_id, kind, host_id, #state, gsi1pk, updated_at", names={"#state": "state"}):
             yield _entry(item)
 
     def _settle(self, claim: Claim, state: LedgerState, fields: dict[str, object], *, listed: bool = True) -> Write:
