@@ -350,6 +350,9 @@ def status(ctx: typer.Context, tenant_id: TenantArg, as_json: JsonOut = False) -
             c = s[key]
             table.add_row(label, str(c["runs"]), str(c["exported"]), str(c["skipped"]), str(c["failed"]))
         out.print(table)
+        if d := s.get("documents"):
+            out.print(f"documents now: {d['exported']} exported, {d['skipped']} skipped, {d['failed']} failed, "
+                      f"{d['waiting']} waiting for their status", highlight=False)
         for f in s["open_failures"][:20]:
             out.print(f"  {f['state']:8} {f['kind']} {f['host_id']}: {f['reason']}")
         b = s["delivery_backlog"]
@@ -574,6 +577,29 @@ def deliveries(
         out.print(f"{len(failed)} failed: fix the host's URL or secret, then `sagebridge deliveries {tenant_id} "
                   "--resend-failed`", highlight=False, markup=False)
         raise typer.Exit(PARTIAL)
+
+
+@app.command("settings-history")
+def settings_history(
+    ctx: typer.Context, tenant_id: TenantArg,
+    limit: Annotated[int, typer.Option(help="At most this many versions.")] = 20,
+    as_json: JsonOut = False,
+) -> None:
+    """Who changed which setting, from what to what, and when (newest first)."""
+    with failures_exit():
+        page = api(ctx).call("GET", f"/tenants/{tenant_id}/settings/history", params={"limit": limit})
+    if as_json:
+        return emit_json(page)
+    out.print(f"{tenant_id}: settings at version {page['current_version']}", highlight=False, markup=False)
+    for v in page["versions"]:
+        note = f" ({v['note']})" if v.get("note") else ""
+        out.print(f"v{v['version']}  {v['changed_at']}  by {v['actor']}{note}", highlight=False, markup=False,
+                  soft_wrap=True)
+        for c in v["changes"]:
+            out.print(f"    {c['field']}: {json.dumps(c['old'])} -> {json.dumps(c['new'])}", highlight=False,
+                      markup=False, soft_wrap=True)
+    if not page["versions"]:
+        out.print("no saved changes yet")
 
 
 def run() -> None:  # the console script

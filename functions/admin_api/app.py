@@ -40,6 +40,7 @@ from sagebridge.admin.models import (
     TenantView,
 )
 from sagebridge.admin.service import Admin
+from sagebridge.admin.settings_changes import SettingsHistoryPage
 from sagebridge.admin.status import ConnectionView, TenantStatus
 from sagebridge.connectors.base import LoginRefused, NotConnected, SageError
 from sagebridge.domain.errors import ConfigurationError, ConflictError, NotFoundError
@@ -78,6 +79,11 @@ FORBIDDEN = {"statusCode": 403, "headers": {"Content-Type": content_types.APPLIC
 def caller() -> str:
     iam = _iam(app.current_event.raw_event) or {}
     return str(iam.get("userArn") or iam.get("callerId") or "unknown")
+
+
+def actor() -> str:
+    """Who a settings change is recorded as made by (the settings history)."""
+    return f"admin-api:{caller()}"
 
 
 def api_base_url() -> str:
@@ -154,7 +160,7 @@ def list_tenants(limit: Annotated[int, Query(ge=1, le=100)] = 100,
 
 @app.post("/admin/tenants", summary="Create a tenant (returns its webhook secret once)", tags=["tenants"])
 def create_tenant(body: TenantCreate) -> Response[TenantView]:
-    return Response(201, content_types.APPLICATION_JSON, dependencies().create_tenant(body))
+    return Response(201, content_types.APPLICATION_JSON, dependencies().create_tenant(body, actor=actor()))
 
 
 @app.get("/admin/tenants/<tenant_id>", summary="Read a tenant and its settings", tags=["tenants"])
@@ -169,12 +175,19 @@ def delete_tenant(tenant_id: str) -> TenantDeleted:
 
 @app.put("/admin/tenants/<tenant_id>/settings", summary="Replace the settings", tags=["tenants"])
 def replace_settings(tenant_id: str, body: SettingsReplace) -> TenantView:
-    return dependencies().replace_settings(tenant_id, body)
+    return dependencies().replace_settings(tenant_id, body, actor=actor())
 
 
 @app.patch("/admin/tenants/<tenant_id>/settings", summary="Change some settings", tags=["tenants"])
 def change_settings(tenant_id: str, body: SettingsChange) -> TenantView:
-    return dependencies().change_settings(tenant_id, body)
+    return dependencies().change_settings(tenant_id, body, actor=actor())
+
+
+@app.get("/admin/tenants/<tenant_id>/settings/history", summary="Settings versions, newest first: who changed "
+         "which setting from what to what, and when", tags=["tenants"])
+def settings_history(tenant_id: str, limit: Annotated[int, Query(ge=1, le=100)] = 50,
+                     next_token: Annotated[str | None, Query()] = None) -> SettingsHistoryPage:
+    return dependencies().settings_history(tenant_id, limit=limit, next_token=next_token)
 
 
 @app.post("/admin/tenants/<tenant_id>/enable", summary="Enable exports", tags=["tenants"])
@@ -240,7 +253,7 @@ def mappings(tenant_id: str) -> MappingsView:
 
 @app.put("/admin/tenants/<tenant_id>/mappings", summary="Set mappings (checked against Sage)", tags=["mappings"])
 def set_mappings(tenant_id: str, body: MappingsChange) -> MappingsSaved:
-    return dependencies().set_mappings(tenant_id, body)
+    return dependencies().set_mappings(tenant_id, body, actor=actor())
 
 
 @app.get("/admin/tenants/<tenant_id>/mappings/health", summary="Mappings pointing at gone or inactive Sage records",

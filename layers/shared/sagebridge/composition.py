@@ -23,7 +23,9 @@ from sagebridge.connections.connect_flow import CALLBACK_PATH, ConnectFlow, Conn
 from sagebridge.connectors.base import LinkConnect
 from sagebridge.connectors.registry import DEFAULT_PROVIDER, providers, secret_keys
 from sagebridge.domain.errors import ConfigurationError
+from sagebridge.domain.settings import TenantSettings
 from sagebridge.host.delivery import REQUEST_TIMEOUT_SECONDS, DeliveryDeps, deliver, parse_message
+from sagebridge.host.failure_digest import send_failure_digest
 from sagebridge.host.secrets import WebhookSecrets
 from sagebridge.host.webhooks import WebhookDeps, WebhookReply, receive_webhook
 from sagebridge.security.oauth_state import StateSigner
@@ -32,6 +34,7 @@ from sagebridge.settings import Settings, get_settings
 from sagebridge.store import Store
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.deliveries import Deliveries
+from sagebridge.store.failure_emails import FailureEmails
 from sagebridge.store.notifications import Notifier
 from sagebridge.store.queues import MessageQueue
 from sagebridge.store.table import Table
@@ -68,7 +71,18 @@ def export_worker(settings: Settings | None = None, *, clients: AwsClients | Non
         business_currency_for=products.business_currency_for,  # read from Sage, cached an hour per tenant
         outbox=products.delivery_outbox(),
         notify=Notifier(settings.notification_topic_arn, clients).publish,
+        failure_digest=failure_digest(settings, clients, products.store),
     )
+
+
+def failure_digest(settings: Settings, clients: AwsClients, store: Store
+                   ) -> Callable[[str, str, TenantSettings], object] | None:
+    """The tenants' failure digest after each run, when the deployment has the topic for it."""
+    if not settings.failure_digest_topic_arn:
+        return None
+    channel = FailureEmails(settings.failure_digest_topic_arn, clients, store.table)
+    return lambda tenant_id, run_id, tenant_settings: send_failure_digest(
+        store, tenant_settings, tenant_id, run_id, publish=channel.publish, link_template=settings.failure_digest_link)
 
 
 def payment_poll_worker(settings: Settings | None = None) -> SageProducts:
@@ -180,7 +194,9 @@ def admin(settings: Settings | None = None, *, clients: AwsClients | None = None
     return Admin(store=products.store, products=products,
                  worker=export_worker(settings, clients=clients, products=products),
                  export_queue=MessageQueue(settings.export_queue_url, clients),
-                 webhook_secrets=WebhookSecretStore(settings.settings_secret_name, clients))
+                 webhook_secrets=WebhookSecretStore(settings.settings_secret_name, clients),
+                 failure_emails=FailureEmails(settings.failure_digest_topic_arn, clients, products.store.table)
+                 if settings.failure_digest_topic_arn else None)
 
 
 __all__ = [

@@ -41,6 +41,11 @@ class Settings(BaseModel):
     # How long a connect link (single use) can wait to be opened; docs/security.md.
     connect_link_ttl_minutes: int = Field(alias="CONNECT_LINK_TTL_MINUTES", default=15, ge=1, le=1440)
     stage: str = Field(alias="STAGE", default="dev")
+    # The tenants' failure digests (docs/operations.md, "Failure emails"): the SNS topic their
+    # addresses subscribe to (empty: no digests), and the sync log link a digest gives, with
+    # {tenant_id} and {run_id} filled in (usually the host app's page that opens the portal).
+    failure_digest_topic_arn: str = Field(alias="FAILURE_DIGEST_TOPIC_ARN", default="")
+    failure_digest_link: str = Field(alias="FAILURE_DIGEST_LINK", default="")
     # The environment these settings were read from, for the products' own models; never in repr
     # or dumps. The runtime's AWS_* variables (credentials among them) are left out.
     _environ: Mapping[str, str] = PrivateAttr(default_factory=dict)

@@ -35,9 +35,11 @@ def test_status_at_a_glance(tenant):
     assert s["connection"]["state"] == "connected"
     assert s["last_successful_export"].startswith("2025-03-03T09:00")
     assert s["last_successful_poll"].startswith("2025-03-03T09:00")
-    assert s["last_24h"] == {"runs": 1, "abandoned": 0, "exported": 2, "skipped": 1, "failed": 0, "unchanged": 0}
-    assert s["last_7d"]["exported"] == 2
-    assert len(s["daily"]) == 30 and s["daily"][-1] == {"day": "2025-03-03", "exported": 2, "skipped": 1,
+    # Documents, each once (the customer the run also exported is not a document).
+    assert s["documents"] == {"exported": 1, "skipped": 1, "failed": 0, "waiting": 0, "in_progress": 0}
+    assert s["last_24h"] == {"runs": 1, "abandoned": 0, "exported": 1, "skipped": 1, "failed": 0, "unchanged": 0}
+    assert s["last_7d"]["exported"] == 1
+    assert len(s["daily"]) == 30 and s["daily"][-1] == {"day": "2025-03-03", "exported": 1, "skipped": 1,
                                                          "failed": 0}
     [failure] = s["open_failures"]
     assert failure["host_id"] == "INV-2" and failure["state"] == "skipped" and "T9" in failure["reason"]
@@ -50,10 +52,51 @@ def test_status_counts_only_recent_real_runs(tenant):
     run_export(tenant)
     tenant.advance(days=3)
     s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
-    assert s["last_24h"]["runs"] == 0 and s["last_7d"]["runs"] == 1 and s["last_7d"]["exported"] == 2
+    assert s["last_24h"]["runs"] == 0 and s["last_7d"]["runs"] == 1 and s["last_7d"]["exported"] == 1
     assert s["health"] == "ok" and s["problems"] == []
     tenant.advance(days=40)
     assert tenant.call("GET", f"/admin/tenants/{TENANT}/status").json["health"] == "broken"  # the grant ran out
+
+
+def test_a_document_skipped_by_five_runs_is_one_skipped_document(tenant):
+    """Issue 18: the status said "27 skipped" for 4 open documents (it added up every run's tally)."""
+    tenant.stage(invoice(1, tax="T9"))  # T9 is not mapped: skipped by every run until it is
+    runs = []
+    for _ in range(5):
+        runs.append(run_export(tenant))
+        tenant.advance(minutes=15)
+    assert sum(r["counts"].get("skipped", 0) for r in runs) == 5  # what the page used to add up
+    s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
+    assert s["documents"] == {"exported": 0, "skipped": 1, "failed": 0, "waiting": 0, "in_progress": 0}
+    assert s["last_24h"]["skipped"] == 1 and s["last_7d"]["skipped"] == 1 and s["last_24h"]["runs"] == 5
+    assert sum(d["skipped"] for d in s["daily"]) == 1
+    page = tenant.call("GET", f"/admin/tenants/{TENANT}/status.html").text
+    assert re.search(r"<td class=skipped>1</td>", page) and "<td class=skipped>5</td>" not in page
+
+
+def test_a_document_skipped_then_exported_counts_only_as_exported(tenant):
+    tenant.stage(invoice(1, tax="T9"))
+    run_export(tenant)
+    tenant.advance(hours=1)
+    fixed = tenant.call("PATCH", f"/admin/tenants/{TENANT}/settings",
+                        {"changes": {"tax_mappings": {**tenant.tenant_settings()["tax_mappings"], "T9": "GB_ZERO"}}})
+    assert fixed.status == 200, fixed.text
+    replayed = tenant.call("POST", f"/admin/tenants/{TENANT}/replay", {"run": "now"})
+    assert replayed.status == 200 and replayed.json["run"]["counts"]["skipped"] == 0, replayed.text
+    s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
+    assert s["documents"] == {"exported": 1, "skipped": 0, "failed": 0, "waiting": 0, "in_progress": 0}
+    assert (s["last_24h"]["exported"], s["last_24h"]["skipped"]) == (1, 0)
+    assert s["daily"][-1] == {"day": "2025-03-03", "exported": 1, "skipped": 0, "failed": 0}
+    assert s["open_failures"] == [] and s["health"] == "ok"
+
+
+def test_a_draft_is_counted_as_waiting_not_as_skipped(tenant):
+    draft = invoice(1).model_copy(update={"status": "draft"})
+    tenant.stage(draft)
+    run_export(tenant)
+    s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
+    assert s["documents"] == {"exported": 0, "skipped": 0, "failed": 0, "waiting": 1, "in_progress": 0}
+    assert s["last_24h"]["skipped"] == 0 and s["open_failures"] == []
 
 
 def test_status_of_a_tenant_never_connected_is_broken(world):

@@ -124,7 +124,8 @@ def test_the_export_worker_wires_the_cached_business_currency(monkeypatch):
 
     from sagebridge import composition  # the handler's graph is built there
 
-    monkeypatch.setattr(composition, "get_settings", lambda: type("S", (), {"notification_topic_arn": "arn"})())
+    monkeypatch.setattr(composition, "get_settings", lambda: type("S", (), {"notification_topic_arn": "arn",
+                                                                          "failure_digest_topic_arn": ""})())
     monkeypatch.setattr(composition, "AwsClients", lambda: None)
     monkeypatch.setattr(composition, "SageProducts", Products)
     monkeypatch.setattr(composition, "Notifier", lambda *_a: type("N", (), {"publish": None})())

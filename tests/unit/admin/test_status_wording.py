@@ -42,5 +42,24 @@ def test_settings_that_are_not_set_are_not_called_gone_records():
                                 "sage_accounting", NOW)
     health_word, problems = _judge(True, connected, [], False, DeliveryBacklog(), health)
     assert health_word == "attention"
-    assert "2 setting(s) that documents need are not set (see the mapping health)" in problems
-    assert any(p.startswith("1 mapping(s) point at Sage records that are gone") for p in problems)
+    assert "2 settings that documents need are not set (see the mapping health)" in problems
+    assert any(p.startswith("1 mapping points at Sage records that are gone") for p in problems)
+
+
+def test_counts_in_the_problems_read_as_words_not_document_s():
+    """Issue 18: "1 document(s)", "1 delivery(ies)"."""
+    from sagebridge.admin.status import OpenFailure
+
+    connected = connection_view(_connection(ends_in=timedelta(days=60), refreshed_ago=timedelta(days=1)),
+                                "sage_accounting", NOW)
+    one = [OpenFailure(kind="sales_invoice", host_id="INV-1", state="skipped", reason="T9 not mapped")]
+    _, problems = _judge(True, connected, one, False, DeliveryBacklog(failed=1), MappingHealth(checked=False,
+                         ok=False), abandoned=1)
+    assert "1 document failed or skipped and waits for a fix and a replay" in problems
+    assert "1 delivery to the host app failed" in problems
+    assert any(p.startswith("1 export run in the last 24 hours was abandoned") for p in problems)
+    _, problems = _judge(True, connected, one * 3, True, DeliveryBacklog(failed=2), MappingHealth(checked=False,
+                         ok=False))
+    assert "3+ documents failed or skipped and wait for a fix and a replay" in problems
+    assert "2 deliveries to the host app failed" in problems
+    assert not any("(s)" in p or "(ies)" in p for p in problems)

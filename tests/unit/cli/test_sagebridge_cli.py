@@ -132,6 +132,7 @@ def test_status_exit_codes_follow_health(world):
     assert sb("export", TENANT, "--now").exit_code == 1
     attention = sb("status", TENANT)
     assert attention.exit_code == 1 and "INV-2" in attention.stdout
+    assert "documents now: 0 exported, 1 skipped, 0 failed, 0 waiting for their status" in attention.stdout
 
 
 def test_dry_run_export_is_answered_at_once(world):
@@ -274,3 +275,19 @@ def test_deliveries_lists_a_refused_one_and_resends_it(world):
     assert "1 failed delivery queued to be sent again" in resent.output
     assert host_app.delivered_ids() == [queued.event_id]
     assert sb("deliveries", TENANT, "--state", "delivered").exit_code == cli.OK
+
+
+def test_settings_history_says_who_changed_what(world):
+    assert sb("tenants", "create", "northwind", "--set", "retry_limit=2").exit_code == 0
+    assert sb("tenants", "set", "northwind", "retry_limit=4", "failure_emails=[\"books@northwind.example\"]"
+              ).exit_code == 0
+    shown = sb("settings-history", "northwind")
+    assert shown.exit_code == 0, shown.output
+    assert "northwind: settings at version 2" in shown.stdout
+    assert "v2" in shown.stdout and "by admin-api:arn:aws:iam::123456789012:user/support-sam" in shown.stdout
+    assert "retry_limit: 2 -> 4" in shown.stdout
+    assert 'failure_emails: null -> ["books@northwind.example"]' in shown.stdout
+    assert "v1" in shown.stdout and "(tenant created)" in shown.stdout
+    as_json = json.loads(sb("settings-history", "northwind", "--json").stdout)
+    assert [v["version"] for v in as_json["versions"]] == [2, 1]
+    assert sb("settings-history", "ghost").exit_code == 2

@@ -9,10 +9,10 @@ API models (admin.models), so the handler only routes. Every settings error name
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from sagebridge.admin.deliveries import DeliveriesPage, DeliveriesResent, list_deliveries, resend_all_failed, resend_one
@@ -46,6 +46,12 @@ from sagebridge.admin.models import (
     tenant_view,
     validated,
 )
+from sagebridge.admin.settings_changes import (
+    SettingsHistoryPage,
+    field_changes,
+    move_legacy_email,
+    version_view,
+)
 from sagebridge.admin.status import ConnectionView, TenantStatus, connection_view, tenant_status
 from sagebridge.admin.status_page import render_status_page
 from sagebridge.connectors.base import Connector, LinkConnect, Login, LoginConnect, NotConnected
@@ -55,6 +61,7 @@ from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
 from sagebridge.observability import logger
 from sagebridge.store import LedgerState, Outcome, Store, TenantRecord
+from sagebridge.store.failure_emails import FailureEmails
 from sagebridge.store.records import DeliveryState
 from sagebridge.store.webhook_secrets import WebhookSecretStore
 from sagebridge.sync.products import SageProducts
@@ -73,15 +80,19 @@ class Admin:
     export_queue: JobQueue | None = None
     webhook_secrets: WebhookSecretStore | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    failure_emails: FailureEmails | None = None  # the failure digest's subscriptions (None: no channel)
 
     # ---- tenants
 
-    def create_tenant(self, body: TenantCreate) -> TenantView:
+    def create_tenant(self, body: TenantCreate, *, actor: str = "admin-api:unknown") -> TenantView:
         validated(body.settings)
         try:
             record = self.store.tenants.create(body.tenant_id, body.settings, enabled=body.enabled)
         except ConflictError:
             raise ConflictError(f"tenant {body.tenant_id} already exists") from None
+        self.store.settings_history.record_created(record, actor=actor,
+                                                   changes=field_changes({}, record.settings))
+        self._follow_failures(body.tenant_id, {}, record.settings)
         secret = self.webhook_secrets.create(body.tenant_id) if self.webhook_secrets else None
         return tenant_view(record, webhook_secret=secret)
 
@@ -92,17 +103,61 @@ class Admin:
     def tenant(self, tenant_id: str) -> TenantView:
         return tenant_view(self.store.tenants.get(tenant_id))
 
-    def replace_settings(self, tenant_id: str, body: SettingsReplace) -> TenantView:
-        self._keep_connected_product(tenant_id, validated(body.settings))
-        return tenant_view(self.store.tenants.update_settings(tenant_id, body.settings,
-                                                              expected_version=body.expected_version))
-
-    def change_settings(self, tenant_id: str, body: SettingsChange) -> TenantView:
+    def replace_settings(self, tenant_id: str, body: SettingsReplace, *, actor: str = "admin-api:unknown"
+                         ) -> TenantView:
         current = self.store.tenants.get(tenant_id)
-        merged = {k: v for k, v in {**current.settings, **body.changes}.items() if v is not None}
-        self._keep_connected_product(tenant_id, validated(merged))
-        version = body.expected_version or current.version
-        return tenant_view(self.store.tenants.update_settings(tenant_id, merged, expected_version=version))
+        return tenant_view(self._save_settings(current, dict(body.settings), actor=actor,
+                                               expected_version=body.expected_version))
+
+    def change_settings(self, tenant_id: str, body: SettingsChange, *, actor: str = "admin-api:unknown"
+                        ) -> TenantView:
+        return self.update_settings(tenant_id, body.changes, actor=actor, expected_version=body.expected_version)
+
+    def update_settings(self, tenant_id: str, changes: Mapping[str, Any], *, actor: str,
+                        expected_version: int | None = None) -> TenantView:
+        """THE way a tenant's settings change (the admin API's PATCH, the portal's settings form).
+        `changes` sets settings (None puts one back to its default); every bad one is named
+        (SettingsInvalid -> 422 with a problem per field). Saved as a new version with an audit
+        entry: `actor` (who: "admin-api:<principal>", "portal:<role>"), when, and each changed
+        field's old and new value (never a secret). `expected_version`: the version the editor
+        read; ConflictError (409) when somebody saved since, so two editors never overwrite each other."""
+        current = self.store.tenants.get(tenant_id)
+        merged = {k: v for k, v in {**current.settings, **changes}.items() if v is not None}
+        return tenant_view(self._save_settings(current, merged, actor=actor, expected_version=expected_version))
+
+    def settings_history(self, tenant_id: str, *, limit: int = 50, next_token: str | None = None
+                         ) -> SettingsHistoryPage:
+        """Saved settings versions, newest first, each with who changed what."""
+        current = self.store.tenants.get(tenant_id)
+        page = self.store.settings_history.list(tenant_id, limit=limit, next_token=next_token)
+        return SettingsHistoryPage(tenant_id=tenant_id, current_version=current.version,
+                                   versions=[version_view(v) for v in page], next_token=page.next_token)
+
+    def _save_settings(self, current: TenantRecord, new: dict[str, Any], *, actor: str,
+                       expected_version: int | None) -> TenantRecord:
+        tenant_id = current.tenant_id
+        if expected_version is not None and expected_version != current.version:
+            raise ConflictError(f"tenant {tenant_id}: the settings changed since version {expected_version} was "
+                                f"read (they are at version {current.version} now); read them again and send the "
+                                f"change with expected_version {current.version}")
+        validated(new)  # problems named as the caller wrote them, before the migration below
+        note = move_legacy_email(new)
+        self._keep_connected_product(tenant_id, validated(new))
+        changes = field_changes(current.settings, new)
+        if not changes:
+            return current  # nothing changed: no new version
+        saved = self.store.settings_history.save(current, new, expected_version=current.version, actor=actor,
+                                                 changes=changes, note=note)
+        logger.info("settings_saved", extra={"tenant_id": tenant_id, "version": saved.version, "actor": actor,
+                                             "fields": [c.field for c in changes]})
+        self._follow_failures(tenant_id, current.settings, new)
+        return replace(current, settings=new, version=saved.version, updated_at=saved.changed_at)
+
+    def _follow_failures(self, tenant_id: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        """Subscribe the failure addresses a save added, drop those it removed (a notification_email
+        not moved yet was never subscribed: the save that moves it subscribes it)."""
+        if self.failure_emails is not None and before.get("failure_emails") != after.get("failure_emails"):
+            self.failure_emails.follow(tenant_id, before.get("failure_emails") or [], after.get("failure_emails") or [])
 
     def _keep_connected_product(self, tenant_id: str, new: TenantSettings) -> None:
         """A tenant connected to one product cannot be moved to another: its exports would stop with
@@ -120,9 +175,10 @@ class Admin:
 
     def delete_tenant(self, tenant_id: str) -> TenantDeleted:
         """The tenant and everything it owns: the grant at Sage is revoked first, then the data."""
-        _, settings = self._settings(tenant_id)
+        tenant, settings = self._settings(tenant_id)
         disconnected = self.products.disconnect(tenant_id, settings.provider)
         deleted = self.store.tenants.delete(tenant_id)
+        self._follow_failures(tenant_id, tenant.settings, {})  # its addresses stop getting its digests
         secret = self.webhook_secrets.delete(tenant_id) if self.webhook_secrets else False
         return TenantDeleted(tenant_id=tenant_id, items_deleted=deleted, disconnected=disconnected,
                              webhook_secret_deleted=secret)
@@ -214,7 +270,8 @@ class Admin:
             connector, why = None, exc.message
         return check_mappings(settings, connector, why_not=why)
 
-    def set_mappings(self, tenant_id: str, body: MappingsChange) -> MappingsSaved:
+    def set_mappings(self, tenant_id: str, body: MappingsChange, *, actor: str = "admin-api:unknown"
+                     ) -> MappingsSaved:
         tenant = self.store.tenants.get(tenant_id)
         new = dict(tenant.settings)
         changed: set[str] = set()
@@ -242,8 +299,8 @@ class Admin:
             refused = [p for p in health.problems if p.setting in changed]
             if refused:
                 raise SettingsInvalid([Problem(field=p.setting, message=p.message) for p in refused])
-        saved = self.store.tenants.update_settings(tenant_id, {k: v for k, v in new.items() if v is not None},
-                                                   expected_version=tenant.version)
+        saved = self._save_settings(tenant, {k: v for k, v in new.items() if v is not None}, actor=actor,
+                                    expected_version=tenant.version)
         return MappingsSaved(version=saved.version, health=health,
                              mappings=mappings_view(settings))
 

@@ -35,6 +35,7 @@ class ExportType(StrEnum):
 # them never reaches Sage unless the tenant lists exportable statuses of its own. Host statuses are
 # compared in one spelling (host_status_key): "Cancelled", "cancelled" and "CANCELLED" are one.
 NOT_EXPORTABLE_BY_DEFAULT = frozenset({"draft", "quote", "estimate", "cancelled", "canceled"})
+MAX_FAILURE_EMAILS = 10  # each is an SNS subscription; a digest is for a few people, not a mailing list
 
 
 class IdentifyCustomerBy(StrEnum):
@@ -128,11 +129,32 @@ class TenantSettings(BaseModel):
     catalog_import: CatalogImport = CatalogImport()
     replace_host_tax_types: bool = False  # the host's tax types become Sage's
     host_callback_url: Url | None = None
+    # Deprecated (accepted, never used before issue 18): read as one more failure email address, and
+    # moved into failure_emails by the next settings save (admin.settings_changes).
     notification_email: Email | None = None
+    # Who gets the failure digest: one mail per export run with new failures or skips to act on.
+    failure_emails: Annotated[list[Email], Field(max_length=MAX_FAILURE_EMAILS)] = Field(default_factory=list)
     intacct: IntacctSettings | None = None  # provider sage_intacct only
     # The business's base currency (ISO 4217). None: read from Sage (cached an hour per container).
     # Set it when Sage cannot say (an Intacct company-level login) or to override what it says.
     business_currency: CurrencyCode | None = None
+
+    @field_validator("failure_emails")
+    @classmethod
+    def _distinct_addresses(cls, value: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for address in value:
+            if address.lower() in seen:
+                raise ValueError(f"{address} is listed twice")
+            seen.add(address.lower())
+        return value
+
+    def failure_addresses(self) -> list[str]:
+        """Every address the failure digest goes to (failure_emails, then a not yet moved notification_email)."""
+        listed = list(self.failure_emails)
+        if self.notification_email and self.notification_email.lower() not in {a.lower() for a in listed}:
+            listed.append(self.notification_email)
+        return listed
 
     def date_basis_for(self, kind: RecordKind) -> DateBasis:
         ledger = ledger_of(kind)

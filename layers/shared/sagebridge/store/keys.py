@@ -7,6 +7,7 @@ its own partition prefix so the uses never meet:
 
 item              pk / sk                          GSI1 pk / sk                  GSI2 pk / sk
 tenant settings   TENANT#t / SETTINGS              TENANTS / t
+settings version  TENANT#t / SETTINGS#V#version     (the audit history; store/settings_history.py)
 connection        TENANT#t / CONN#provider
 staged document   TENANT#t / DOC#kind#host_id      T#t#DOCS#ledger#POSTED /      T#t#DOCS#ledger#DATED /
                                                    posting_date#kind#host_id     document_date#kind#host_id
@@ -21,6 +22,8 @@ lease             TENANT#t / LEASE#job
 OAuth state       STATE#nonce / STATE
 delivery          DELIVERY#event_id / DELIVERY     T#t#DELIVERY#state (*) /      T#t#DELIVERIES / created#event_id
                                                    updated_at#event_id
+failure mailed    TENANT#t / MAILED#kind#host_id   (what a failure digest told; store/failure_emails.py)
+failure address   FAILURE_EMAIL#address / SUBSCRIPTION   (its SNS subscription and tenants)
 (T#t is short for TENANT#t here.)
 
 GSI3 (`gsi3pk`/`gsi3sk`) has one use: staged documents by when they were staged,

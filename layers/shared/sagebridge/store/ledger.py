@@ -11,7 +11,7 @@ attention (failed, skipped, in_flight) carry sparse GSI1 keys and are listed wit
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
 from sagebridge.store import keys
@@ -29,6 +29,7 @@ from sagebridge.store.table import (
 )
 
 DEFAULT_CLAIM_TIMEOUT = timedelta(minutes=15)  # longer than the export worker's Lambda timeout
+LEDGER_PREFIX = "LEDGER#"  # keys.ledger_sk's
 _LISTED_STATES = frozenset({LedgerState.FAILED, LedgerState.SKIPPED, LedgerState.IN_FLIGHT})
 
 
@@ -164,6 +165,17 @@ class Ledger:
         )
         return Page([_entry(i) for i in items], token)
 
+    def document_states(self, tenant_id: str) -> Iterator[LedgerEntry]:
+        """Every entry of the tenant, one per record, in its current state: only kind, host id,
+        state (and whether a skip waits) and updated_at are read, so do not settle what this yields.
+        The status figures count these: a document skipped by five runs is one entry. Reads the
+        tenant's whole ledger, 1,000 entries a page, projected to those attributes."""
+        pk = keys.tenant_pk(tenant_id)
+        for item in self._table.query_all(
+                "pk = :p AND begins_with(sk, :l)", {":p": pk, ":l": LEDGER_PREFIX}, partition=("pk", pk), limit=1000,
+                projection="tenant_id, kind, host_id, #state, gsi1pk, updated_at", names={"#state": "state"}):
+            yield _entry(item)
+
     def _settle(self, claim: Claim, state: LedgerState, fields: dict[str, object], *, listed: bool = True) -> Write:
         e, now = claim.entry, iso(self._table.now())
         index = _listed(e.tenant_id, state, now, e.kind, e.host_id) if listed else {"gsi1pk": None, "gsi1sk": None}
@@ -199,4 +211,6 @@ def _entry(item: Item) -> LedgerEntry:
         attempts=int(item.get("attempts", 0)), reason=item.get("reason"), claim_id=item.get("claim_id"),
         claimed_at=parse_iso(item.get("claimed_at")), updated_at=parse_iso(item.get("updated_at")),
         gave_up=bool(item.get("gave_up")), in_doubt_since=parse_iso(item.get("in_doubt_since")),
+        # A waiting skip is the one settled state kept out of the attention index (mark_skipped_op).
+        waiting=item.get("state") == LedgerState.SKIPPED.value and not item.get("gsi1pk"),
     )

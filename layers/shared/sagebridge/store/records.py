@@ -116,6 +116,8 @@ class LedgerEntry:
     # Failed in doubt: sent at this time, the answer lost, and a lookup did not find it (yet); a
     # product without idempotent creates sends it again only once its search has settled.
     in_doubt_since: datetime | None = None
+    # Skipped with nothing to fix: the host has yet to move the document to a status that exports it.
+    waiting: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from sagebridge.store.mappings import Mappings
 from sagebridge.store.oauth_states import OAuthStates
 from sagebridge.store.records import ConnectionRecord
 from sagebridge.store.runs import Runs
+from sagebridge.store.settings_history import SettingsHistory
 from sagebridge.store.synclog import SyncLog
 from sagebridge.store.table import Clock, DynamoDBClient, Table, Write, utc_now
 from sagebridge.store.tenants import Tenants
@@ -52,6 +53,7 @@ class Store:
         self.leases = Leases(self.table)
         self.oauth_states = OAuthStates(self.table)
         self.deliveries = Deliveries(self.table)
+        self.settings_history = SettingsHistory(self.table)
 
     @classmethod
     def from_settings(

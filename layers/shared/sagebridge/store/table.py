@@ -282,9 +282,11 @@ class Table:
         newest_first: bool = False,
         limit: int = 50,
         next_token: str | None = None,
+        projection: str | None = None,
     ) -> tuple[list[Item], str | None]:
         """One page of a Query. `partition` is (key attribute, value) of the partition queried; it
-        guards next_token. With a filter, DynamoDB applies Limit before filtering."""
+        guards next_token. With a filter, DynamoDB applies Limit before filtering. `projection`:
+        only these attributes come back (a ProjectionExpression; its #names go in `names`)."""
         params: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": key_condition,
@@ -300,6 +302,8 @@ class Table:
             params["ConsistentRead"] = True
         if filter_expression:
             params["FilterExpression"] = filter_expression
+        if projection:
+            params["ProjectionExpression"] = projection
         if next_token:
             params["ExclusiveStartKey"] = decode_token(next_token, partition)
         response = self.call("query", "query", **params)

@@ -130,6 +130,9 @@ class WorkerDeps:
     # container); None: GBP. The tenant setting `business_currency` overrides either.
     business_currency_for: Callable[[str, Connector], str] | None = None
     hooks: ExportHooks | None = None
+    # After each real run: mail the tenant's failure addresses what the run left needing action
+    # (tenant id, run id, settings); None when the deployment has no failure email channel.
+    failure_digest: Callable[[str, str, TenantSettings], Any] | None = None
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
     lease_seconds: int = LEASE_SECONDS
     staged_overlap: timedelta = STAGED_OVERLAP
@@ -193,6 +196,13 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
         engine = ExportEngine(store=store, connector=connector, settings=settings, business_currency=currency,
                               outbox=deps.outbox, notify=deps.notify, hooks=deps.hooks, **deps.engine_options)
         result = engine.run(request)
+        if deps.failure_digest is not None and not request.dry_run:
+            # Under the lease: the next run of the tenant reads what this digest marked as mailed.
+            try:
+                deps.failure_digest(job.tenant_id, result.run_id, settings)
+            except Exception as error:  # the mail must never fail the run it reports (the sync log has it)
+                logger.error("failure_digest_not_sent", extra={"tenant_id": job.tenant_id,
+                                                               "error": type(error).__name__})
     except ConfigurationError as exc:
         # Retrying the job cannot fix the tenant's setup: a failed run that says why, not the DLQ.
         started = getattr(engine, "r", None)
