@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -30,13 +32,21 @@ from rich.table import Table
 OK, PARTIAL, FAILED = 0, 1, 2
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
-app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, add_completion=False)
+app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, add_completion=True)
 tenants = typer.Typer(help="Create, show and change tenants.", no_args_is_help=True)
 app.add_typer(tenants, name="tenants")
 out = Console()
 err = Console(stderr=True)
 
-JsonOut = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
+_json_mode = {"on": False}  # the running command's --json, for its error output (failures_exit)
+
+
+def _remember_json(value: bool) -> bool:
+    _json_mode["on"] = bool(value)
+    return value
+
+
+JsonOut = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.", callback=_remember_json)]
 TenantArg = Annotated[str, typer.Argument(help="The tenant id.")]
 
 # A dry run's outcomes as what the run would do ("would create", never "would created").
@@ -148,10 +158,15 @@ def api(ctx: typer.Context) -> Api:
 
 @contextmanager
 def failures_exit() -> Iterator[None]:
-    """API errors -> a readable message on stderr and exit code 2."""
+    """API errors -> a readable message on stderr and exit code 2 (with --json: the API's error body
+    as JSON on stdout, `status` added, so scripts read failures the way they read answers)."""
     try:
         yield
     except ApiError as exc:
+        if json_requested():
+            body = exc.body if isinstance(exc.body, dict) else {"message": str(exc)}
+            emit_json({"status": exc.status or None, **body})
+            raise typer.Exit(FAILED) from None
         err.print(f"[red]error[/red] ({exc.status or 'no answer'}): {exc}")
         body = exc.body if isinstance(exc.body, dict) else {}
         for problem in body.get("problems") or []:
@@ -184,6 +199,56 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     return changes
 
 
+# ------------------------------------------------------------ checked here, before any request
+
+# The API's own choices (tests/unit/cli checks them against the layer's enums).
+KINDS = ("sales_invoice", "sales_credit_note", "purchase_invoice", "purchase_credit_note", "customer_payment",
+         "customer_refund", "customer", "vendor")
+BASES = ("posting", "document")
+EXPORT_TYPES = ("new", "all")
+REPLAY_STATES = ("failed", "skipped")
+OUTCOMES = ("created", "updated", "linked", "skipped", "failed", "unchanged")
+DELIVERY_STATES = ("queued", "delivered", "failed")
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """A parser refusing anything but `choices`, naming them."""
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of: {', '.join(choices)}")
+        return value
+    return parse
+
+
+def day(value: str) -> str:
+    """YYYY-MM-DD, a real day ("2026-02-30" is refused here, not by the API)."""
+    try:
+        parsed: date | None = date.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.isoformat() != value:  # 3.11 also takes 20260331 and 2026-W13
+        raise typer.BadParameter(f"{value!r} is not a day: write YYYY-MM-DD, e.g. 2026-03-31")
+    return value
+
+
+def json_requested() -> bool:
+    """Whether the running command was given --json."""
+    return _json_mode["on"]
+
+
+def cli_version() -> str:
+    try:
+        return metadata.version("sagebridge-cli")
+    except metadata.PackageNotFoundError:  # run from a checkout without `pip install -e ./cli`
+        return "0+checkout"
+
+
+def show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"sagebridge {cli_version()}")
+        raise typer.Exit(OK)
+
+
 # ------------------------------------------------------------------------------------- options
 
 
@@ -196,7 +261,10 @@ def main(
     sign: Annotated[bool | None, typer.Option("--sign/--no-sign",
                                               help="SigV4-sign requests (default: unless the API is local).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one API answer.")] = 60.0,
+    version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True,
+                                          help="Print the CLI's version and exit.")] = False,
 ) -> None:
+    _json_mode["on"] = False  # until the command's own --json is parsed
     ctx.obj = Settings(api_url=api_url, region=region, sign=sign, timeout=timeout)
 
 
@@ -389,7 +457,7 @@ poll_seconds = 2.0
 
 
 def report_started(ctx: typer.Context, tenant_id: str, started: dict[str, Any], *, wait: bool, timeout: float,
-                   as_json: bool) -> None:
+                   as_json: bool, explain: bool = False) -> None:
     run = started.get("run")
     if started["mode"] == "queued" and wait:
         with failures_exit():
@@ -404,6 +472,8 @@ def report_started(ctx: typer.Context, tenant_id: str, started: dict[str, Any], 
             for p in run.get("planned") or []:
                 out.print(f"  would {PLANNED.get(p['outcome'], p['outcome']):15} {p['kind']} {p['host_id']}: "
                           f"{p['message']}")
+            if explain and run.get("result") != "succeeded":
+                explain_not_sent(ctx, tenant_id, run)
     if started["mode"] == "queued" and not wait:
         raise typer.Exit(OK)
     if started["mode"] == "nothing":
@@ -414,13 +484,15 @@ def report_started(ctx: typer.Context, tenant_id: str, started: dict[str, Any], 
 @app.command("export")
 def export(
     ctx: typer.Context, tenant_id: TenantArg,
-    date_from: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
-    basis: Annotated[str | None, typer.Option(help="posting | document (default: the tenant's).")] = None,
-    export_type: Annotated[str | None, typer.Option("--type", help="new | all (default: the tenant's).")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).", parser=day)] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).", parser=day)] = None,
+    basis: Annotated[str | None, typer.Option(help="posting | document (default: the tenant's).",
+                                              parser=one_of(BASES))] = None,
+    export_type: Annotated[str | None, typer.Option("--type", help="new | all (default: the tenant's).",
+                                                    parser=one_of(EXPORT_TYPES))] = None,
     kinds: Annotated[list[str] | None, typer.Option(
         "--kind", help="Only this kind (repeatable); without it, every kind the tenant exports, changed "
-                       "customers and vendors included.")] = None,
+                       "customers and vendors included.", parser=one_of(KINDS))] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would happen; send nothing.")] = False,
     now: Annotated[bool, typer.Option("--now", help="Run inside the API call (small runs) instead of queueing.")]
     = False,
@@ -442,7 +514,8 @@ def replay(
     ctx: typer.Context, tenant_id: TenantArg,
     documents: Annotated[list[str] | None, typer.Argument(help="kind:host_id ... (default: every open failure)")]
     = None,
-    only: Annotated[str | None, typer.Option(help="failed | skipped (default: both).")] = None,
+    only: Annotated[str | None, typer.Option(help="failed | skipped (default: both).",
+                                             parser=one_of(REPLAY_STATES))] = None,
     queue: Annotated[bool, typer.Option("--queue", help="Hand it to the export worker.")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow a queued run until it ends.")] = True,
     wait_timeout: Annotated[float, typer.Option(help="Seconds to follow a queued run.")] = 900,
@@ -454,13 +527,14 @@ def replay(
         kind, sep, host_id = doc.partition(":")
         if not sep:
             raise typer.BadParameter(f"{doc!r}: write kind:host_id, e.g. sales_invoice:INV-1001")
+        one_of(KINDS)(kind)
         refs.append({"kind": kind, "host_id": host_id})
     body: dict[str, Any] = {"documents": refs, "run": "queue" if queue else "auto"}
     if only:
         body["states"] = [only]
     with failures_exit():
         started = api(ctx).call("POST", f"/tenants/{tenant_id}/replay", body=body)
-    report_started(ctx, tenant_id, started, wait=wait, timeout=wait_timeout, as_json=as_json)
+    report_started(ctx, tenant_id, started, wait=wait, timeout=wait_timeout, as_json=as_json, explain=True)
 
 
 # ---------------------------------------------------------------------------------- log, reconcile
@@ -470,12 +544,12 @@ def replay(
 def log(
     ctx: typer.Context, tenant_id: TenantArg,
     run: Annotated[str | None, typer.Option(help="Only this run.")] = None,
-    kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
-    outcome: Annotated[str | None, typer.Option(help="created | updated | linked | skipped | failed | unchanged")]
-    = None,
+    kind: Annotated[str | None, typer.Option(help="Only this kind.", parser=one_of(KINDS))] = None,
+    outcome: Annotated[str | None, typer.Option(help="created | updated | linked | skipped | failed | unchanged",
+                                                parser=one_of(OUTCOMES))] = None,
     host_id: Annotated[str | None, typer.Option(help="Only this host document.")] = None,
-    since: Annotated[str | None, typer.Option(help="From this day (YYYY-MM-DD, UTC).")] = None,
-    until: Annotated[str | None, typer.Option(help="To this day (YYYY-MM-DD, UTC).")] = None,
+    since: Annotated[str | None, typer.Option(help="From this day (YYYY-MM-DD, UTC).", parser=day)] = None,
+    until: Annotated[str | None, typer.Option(help="To this day (YYYY-MM-DD, UTC).", parser=day)] = None,
     limit: Annotated[int, typer.Option(help="At most this many lines.")] = 50,
     as_json: JsonOut = False,
 ) -> None:
@@ -497,10 +571,12 @@ def log(
 @app.command("reconcile")
 def reconcile(
     ctx: typer.Context, tenant_id: TenantArg,
-    date_from: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
-    date_to: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
-    kinds: Annotated[list[str] | None, typer.Option("--kind", help="Only this kind (repeatable).")] = None,
-    basis: Annotated[str | None, typer.Option(help="posting | document (default: the tenant's).")] = None,
+    date_from: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).", parser=day)],
+    date_to: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).", parser=day)],
+    kinds: Annotated[list[str] | None, typer.Option("--kind", help="Only this kind (repeatable).",
+                                                    parser=one_of(KINDS))] = None,
+    basis: Annotated[str | None, typer.Option(help="posting | document (default: the tenant's).",
+                                              parser=one_of(BASES))] = None,
     as_json: JsonOut = False,
 ) -> None:
     """Host documents against Sage for a period (exit 0 balanced, 1 differences)."""
@@ -544,7 +620,8 @@ def show_delivery(d: dict[str, Any]) -> None:
 @app.command("deliveries")
 def deliveries(
     ctx: typer.Context, tenant_id: TenantArg,
-    state: Annotated[str | None, typer.Option(help="queued | delivered | failed (default: all).")] = None,
+    state: Annotated[str | None, typer.Option(help="queued | delivered | failed (default: all).",
+                                              parser=one_of(DELIVERY_STATES))] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
     resend: Annotated[list[str] | None, typer.Option("--resend", help="Send this failed delivery (event id) "
                                                      "again (repeatable).")] = None,
@@ -600,6 +677,488 @@ def settings_history(
                       markup=False, soft_wrap=True)
     if not page["versions"]:
         out.print("no saved changes yet")
+
+
+# ------------------------------------------------------------------ runs, mappings, disconnect
+
+
+def explain_not_sent(ctx: typer.Context, tenant_id: str, run: dict[str, Any]) -> None:
+    """After a replay: each document skipped or failed again, with the reason its log line gives."""
+    with failures_exit():
+        page = api(ctx).call("GET", f"/tenants/{tenant_id}/log", params={"run": run["run_id"], "limit": 200})
+    for e in page["entries"]:
+        if e["outcome"] in ("skipped", "failed"):
+            again = "skipped again" if e["outcome"] == "skipped" else "failed again"
+            out.print(f"  {again}: {e['kind']} {e['number'] or e['host_id']}: {e['reason'] or 'no reason logged'}",
+                      highlight=False, markup=False)
+
+
+def show_run(r: dict[str, Any]) -> None:
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(r["counts"].items()) if n) or "nothing done"
+    dry = " (dry run)" if r.get("dry_run") else ""
+    out.print(f"{r['run_id']}  {r['started_at'] or '':32} {r['trigger']:10} {r['result']:9}{dry}  {counts}",
+              highlight=False, markup=False)
+
+
+@app.command("runs")
+def runs(
+    ctx: typer.Context, tenant_id: TenantArg,
+    run_id: Annotated[str | None, typer.Argument(help="One run (default: the newest runs).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.", min=1, max=100)] = 20,
+    as_json: JsonOut = False,
+) -> None:
+    """Run history, newest first, or one run (exit 1 when the run shown, or the newest, is not a success)."""
+    with failures_exit():
+        if run_id:
+            page = {"runs": [api(ctx).call("GET", f"/tenants/{tenant_id}/runs/{run_id}")]}
+        else:
+            page = api(ctx).call("GET", f"/tenants/{tenant_id}/runs", params={"limit": limit})
+    if as_json:
+        emit_json(page["runs"][0] if run_id else page)
+    else:
+        for r in page["runs"]:
+            show_run(r)
+        if not page["runs"]:
+            out.print("no runs yet")
+        if run_id and page["runs"][0].get("details"):
+            out.print_json(json.dumps(page["runs"][0]["details"], default=str))
+    newest = page["runs"][0] if page["runs"] else None
+    raise typer.Exit(OK if newest is None else RESULT_EXIT.get(newest["result"], PARTIAL))
+
+
+mappings = typer.Typer(help="Host code -> Sage id mappings (tax codes, ledger accounts, bank account).",
+                       no_args_is_help=True)
+app.add_typer(mappings, name="mappings")
+
+MAPPING_FIELDS = ("tax_mappings", "ledger_mappings", "default_sales_ledger_account_id",
+                  "default_purchase_ledger_account_id", "receipt_bank_account_id")
+
+
+def show_health(h: dict[str, Any]) -> None:
+    if not h["checked"]:
+        out.print(f"not checked against Sage: {h.get('reason') or 'unknown reason'}", highlight=False, markup=False)
+    elif h["ok"]:
+        out.print(f"all {h['mappings_checked']} mapping(s) point at live Sage records")
+    for p in h.get("problems") or []:
+        out.print("  - " + ", ".join(f"{k}: {v}" for k, v in p.items() if v not in (None, "")),
+                  highlight=False, markup=False)
+
+
+@mappings.command("show")
+def mappings_show(ctx: typer.Context, tenant_id: TenantArg, as_json: JsonOut = False) -> None:
+    """The tenant's mappings."""
+    with failures_exit():
+        m = api(ctx).call("GET", f"/tenants/{tenant_id}/mappings")
+    emit_json(m) if as_json else out.print_json(json.dumps(m))
+
+
+@mappings.command("set")
+def mappings_set(
+    ctx: typer.Context, tenant_id: TenantArg,
+    assignments: Annotated[list[str] | None, typer.Argument(
+        help="mapping=value ... (tax_mappings.S=<Sage id>, receipt_bank_account_id=<Sage id>)")] = None,
+    unset: Annotated[list[str] | None, typer.Option(
+        help="Remove a mapping (repeatable): tax_mappings.S, or receipt_bank_account_id.")] = None,
+    no_check: Annotated[bool, typer.Option("--no-check", help="Keep ids Sage cannot confirm now.")] = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Set or remove mappings; each id is checked against the tenant's Sage business first
+    (exit 1 when some mapping then points at a gone or inactive Sage record)."""
+    if not assignments and not unset:
+        raise typer.BadParameter("name at least one mapping=value or --unset mapping", param_hint="assignments")
+    changes: dict[str, Any] = parse_assignments(assignments or [])
+    for key in unset or []:
+        field, _, code = key.strip().partition(".")
+        if code:
+            changes.setdefault(field, {})[code] = None  # a null removes one code
+        else:
+            changes[field] = None
+    unknown = sorted(set(changes) - set(MAPPING_FIELDS))
+    if unknown:
+        raise typer.BadParameter(f"{', '.join(unknown)}: not a mapping; there are: {', '.join(MAPPING_FIELDS)}")
+    for field, value in changes.items():
+        if value is not None and field.endswith("_mappings") != isinstance(value, dict):
+            raise typer.BadParameter(f"{field}: write {field}.CODE=<Sage id>" if field.endswith("_mappings")
+                                     else f"{field}: write {field}=<Sage id>")
+        if isinstance(value, dict):
+            changes[field] = {code: None if v is None else str(v) for code, v in value.items()}
+        elif value is not None:
+            changes[field] = str(value)  # Sage ids stay strings, even all digits
+    body = {**changes, "check_in_sage": not no_check}
+    with failures_exit():
+        saved = api(ctx).call("PUT", f"/tenants/{tenant_id}/mappings", body=body)
+    if as_json:
+        emit_json(saved)
+    else:
+        out.print(f"mappings saved (version {saved['version']})")
+        out.print_json(json.dumps(saved["mappings"]))
+        show_health(saved["health"])
+    raise typer.Exit(OK if saved["health"]["ok"] or not saved["health"]["checked"] else PARTIAL)
+
+
+@mappings.command("health")
+def mappings_health(ctx: typer.Context, tenant_id: TenantArg, as_json: JsonOut = False) -> None:
+    """Mappings pointing at gone or inactive Sage records (exit 1 when there are some, 2 when Sage
+    could not be asked)."""
+    with failures_exit():
+        h = api(ctx).call("GET", f"/tenants/{tenant_id}/mappings/health")
+    emit_json(h) if as_json else show_health(h)
+    raise typer.Exit(FAILED if not h["checked"] else OK if h["ok"] else PARTIAL)
+
+
+@app.command("disconnect")
+def disconnect(
+    ctx: typer.Context, tenant_id: TenantArg,
+    yes: Annotated[bool, typer.Option("--yes", help="Really disconnect (exports stop until reconnected).")] = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Disconnect the tenant's Sage business (revokes the grant; the tenant, its log and mappings stay)."""
+    if not yes:
+        err.print("refusing without --yes: exports and polling stop until the tenant connects again")
+        raise typer.Exit(FAILED)
+    with failures_exit():
+        d = api(ctx).call("DELETE", f"/tenants/{tenant_id}/connection")
+    if as_json:
+        return emit_json(d)
+    out.print(f"{tenant_id} disconnected" if d["disconnected"] else f"{tenant_id} was not connected")
+
+
+# ------------------------------------------------------- deployment: settings secret, doctor
+
+settings_secret = typer.Typer(help="The deployment's settings secret (Sage app credentials); values are never "
+                                   "printed.", no_args_is_help=True)
+app.add_typer(settings_secret, name="settings-secret")
+
+PLACEHOLDER = "REPLACE_ME"  # what the template puts in every product key
+SIGNING_KEY, MIN_SIGNING_KEY = "state_signing_key", 32
+DEFAULT_PROVIDER = "sage_accounting"  # a tenant whose settings name no product; its connect flow always runs
+# Each product's keys in the settings secret (tests/unit/cli checks them against the products' own).
+PRODUCT_KEYS: dict[str, tuple[str, ...]] = {
+    "sage_accounting": ("sage_accounting_client_id", "sage_accounting_client_secret"),
+    "sage_intacct": ("intacct_sender_id", "intacct_sender_password"),
+    "sage200": ("sage200_client_id", "sage200_client_secret", "sage200_subscription_key"),
+    "sage_regional": ("sage_regional_api_key",),
+}
+PRODUCT_NAMES = {"sage_accounting": "Sage Business Cloud Accounting", "sage_intacct": "Sage Intacct",
+                 "sage200": "Sage 200", "sage_regional": "Sage Accounting (regional API)"}
+StackOpt = Annotated[str | None, typer.Option("--stack", envvar="SAGEBRIDGE_STACK",
+                                              help="The deployed stack's name (its outputs name the secret and API).")]
+SecretOpt = Annotated[str | None, typer.Option("--secret-name", help="The settings secret's name (default: the "
+                                               "stack's SettingsSecretName output, or the local stack's).")]
+
+
+@dataclass
+class Deployment:
+    """Where a deployment's settings secret, admin API and callback are."""
+
+    secret_name: str
+    region: str
+    stack: str | None = None
+    endpoint_url: str | None = None  # the local stack's moto
+    api_url: str | None = None
+    public_api_url: str = ""
+    parameters: dict[str, str] | None = None
+
+
+def aws_client(service: str, d: Deployment) -> Any:
+    import botocore.session
+
+    local = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if d.endpoint_url else {}
+    return botocore.session.get_session().create_client(service, region_name=d.region, endpoint_url=d.endpoint_url,
+                                                        **local)
+
+
+def local_outputs() -> dict[str, Any] | None:
+    candidates = [Path(os.environ["SAGEBRIDGE_LOCAL_STATE"]) / "outputs.json"] \
+        if os.environ.get("SAGEBRIDGE_LOCAL_STATE") else []
+    here = Path.cwd().resolve()
+    candidates += [d / ".local-stack" / "outputs.json" for d in (here, *here.parents)]
+    found = next((p for p in candidates if p.exists()), None)
+    return json.loads(found.read_text()) if found else None
+
+
+def find_deployment(ctx: typer.Context, stack: str | None, secret_name: str | None) -> Deployment:
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    region = region_of(settings.api_url or "", settings.region)
+    if stack:
+        d = Deployment(secret_name="", region=region, stack=stack, api_url=settings.api_url)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            found = aws_client("cloudformation", d).describe_stacks(StackName=stack)["Stacks"][0]
+        except (ClientError, BotoCoreError) as exc:
+            err.print(f"cannot read stack {stack!r} in {region}: {exc}", highlight=False, markup=False)
+            raise typer.Exit(FAILED) from None
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs") or []}
+        d.parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters") or []}
+        d.secret_name = secret_name or outputs.get("SettingsSecretName") or f"{stack}/settings"
+        d.api_url = d.api_url or outputs.get("ApiUrl")
+        d.public_api_url = d.parameters.get("PublicApiUrl", "")
+        return d
+    if secret_name:
+        return Deployment(secret_name=secret_name, region=region, api_url=settings.api_url)
+    local = None if settings.api_url else local_outputs()
+    if local is None:
+        raise typer.BadParameter("name the deployed stack (--stack or SAGEBRIDGE_STACK) or its --secret-name; "
+                                 "without them the local stack is used, and it is not running", param_hint="--stack")
+    return Deployment(secret_name=local["resources"]["SettingsSecret"], region=region,
+                      endpoint_url=local["moto_endpoint"], api_url=local["api_url"],
+                      public_api_url=(local.get("environment") or {}).get("PUBLIC_API_URL", ""))
+
+
+class SecretUnreadable(Exception):
+    pass
+
+
+def read_secret(d: Deployment) -> dict[str, Any]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        raw = aws_client("secretsmanager", d).get_secret_value(SecretId=d.secret_name)["SecretString"]
+    except (ClientError, BotoCoreError) as exc:  # their messages name the secret, never its value
+        raise SecretUnreadable(f"cannot read the settings secret {d.secret_name!r}: {exc}") from None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise SecretUnreadable(f"the settings secret {d.secret_name!r} is not a JSON object")
+    return value
+
+
+def filled(value: Any) -> bool:
+    return bool(str(value or "").strip()) and str(value).strip() != PLACEHOLDER
+
+
+@settings_secret.command("set")
+def settings_secret_set(
+    ctx: typer.Context,
+    assignments: Annotated[list[str] | None, typer.Argument(
+        help="KEY=VALUE ..., or KEY alone to be asked for its value (not echoed, not in your shell history)")]
+    = None,
+    new_signing_key: Annotated[bool, typer.Option(
+        "--new-state-signing-key", help="Generate a new state_signing_key (voids connect links and sign-ins "
+                                        "in progress); without it the one there is kept.")] = False,
+    stack: StackOpt = None, secret_name: SecretOpt = None, as_json: JsonOut = False,
+) -> None:
+    """Fill in keys of the settings secret: reads it, merges the keys named, writes it back, keeping
+    every other key (the generated state_signing_key among them). Prints key names, never values."""
+    if not assignments and not new_signing_key:
+        raise typer.BadParameter("name at least one KEY=VALUE (or KEY) or --new-state-signing-key",
+                                 param_hint="assignments")
+    known = [k for keys in PRODUCT_KEYS.values() for k in keys]
+    changes: dict[str, str] = {}
+    for item in assignments or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if key == SIGNING_KEY:
+            raise typer.BadParameter(f"{SIGNING_KEY} is generated: use --new-state-signing-key to replace it")
+        if key not in known:
+            raise typer.BadParameter(f"{key!r} is not a key of the settings secret; there are: {', '.join(known)}")
+        if not sep:
+            value = typer.prompt(key, hide_input=True, err=True)
+        if not value.strip():
+            raise typer.BadParameter(f"{key}: the value is empty")
+        changes[key] = value.strip()
+    d = find_deployment(ctx, stack, secret_name)
+    try:
+        current = read_secret(d)
+    except SecretUnreadable as exc:
+        err.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(FAILED) from None
+    merged = {**current, **changes}
+    if new_signing_key:
+        import secrets as random_source
+
+        merged[SIGNING_KEY] = random_source.token_urlsafe(48)  # 64 characters
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        aws_client("secretsmanager", d).put_secret_value(SecretId=d.secret_name, SecretString=json.dumps(merged))
+    except (ClientError, BotoCoreError) as exc:
+        err.print(f"cannot write the settings secret {d.secret_name!r}: {exc}", highlight=False, markup=False)
+        raise typer.Exit(FAILED) from None
+    left = sorted(k for k in known if k in merged and not filled(merged[k]))
+    signing = "new" if new_signing_key else "kept" if filled(merged.get(SIGNING_KEY)) else "missing"
+    if as_json:
+        return emit_json({"secret": d.secret_name, "updated": sorted(changes), SIGNING_KEY: signing,
+                          "still_replace_me": left})
+    out.print(f"{d.secret_name}: set {', '.join(sorted(changes)) or 'nothing else'} (values not shown); "
+              f"{SIGNING_KEY} {signing}", highlight=False, markup=False)
+    if left:
+        out.print(f"still {PLACEHOLDER}: {', '.join(left)} (fine for products no tenant uses)",
+                  highlight=False, markup=False)
+    out.print("functions read the secret again within 5 minutes; run `sagebridge doctor` to check everything",
+              highlight=False, markup=False)
+
+
+@settings_secret.command("show")
+def settings_secret_show(ctx: typer.Context, stack: StackOpt = None, secret_name: SecretOpt = None,
+                         as_json: JsonOut = False) -> None:
+    """Which keys are filled in, still REPLACE_ME or missing (never a value)."""
+    d = find_deployment(ctx, stack, secret_name)
+    try:
+        current = read_secret(d)
+    except SecretUnreadable as exc:
+        err.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(FAILED) from None
+    rows = [(p, k, "set" if filled(current.get(k)) else PLACEHOLDER if k in current else "missing")
+            for p, keys in PRODUCT_KEYS.items() for k in keys]
+    rows.append(("all", SIGNING_KEY, "set" if len(str(current.get(SIGNING_KEY) or "")) >= MIN_SIGNING_KEY
+                 else "missing" if SIGNING_KEY not in current else "too short"))
+    if as_json:
+        return emit_json({"secret": d.secret_name, "keys": {k: state for _, k, state in rows}})
+    table = Table("product", "key", "state", title=d.secret_name)
+    for product, key, state in rows:
+        table.add_row(PRODUCT_NAMES.get(product, product), key, state)
+    out.print(table)
+
+
+@dataclass
+class Problem:
+    check: str
+    message: str
+    fix: str
+
+
+def tenants_by_product(ctx: typer.Context, d: Deployment) -> dict[str, list[str]]:
+    """provider -> its tenants, read through the admin API (every page)."""
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    a = Api(Settings(api_url=d.api_url, region=settings.region, sign=settings.sign, timeout=settings.timeout))
+    found: dict[str, list[str]] = {}
+    token: str | None = None
+    while True:
+        page = a.call("GET", "/tenants", params={"next_token": token})
+        for t in page["tenants"]:
+            found.setdefault(str((t.get("settings") or {}).get("provider") or DEFAULT_PROVIDER), []).append(
+                t["tenant_id"])
+        if not (token := page.get("next_token")):
+            return found
+
+
+def check_callback(d: Deployment) -> tuple[list[Problem], str | None]:
+    """The OAuth redirect URI Sage will send tenants back to: HTTPS, the API's base URL, answering."""
+    base = (d.public_api_url or d.api_url or "").strip()
+    if not base:
+        return [], None
+    problems = []
+    parts = urlsplit(base)
+    if d.public_api_url and (parts.path.rstrip("/").endswith("/oauth/callback") or parts.query):
+        problems.append(Problem("callback", f"PublicApiUrl {base!r} is not a base URL (the connect function adds "
+                                            "/oauth/callback itself)",
+                                "sam deploy --parameter-overrides PublicApiUrl=https://<your domain> (no path)"))
+    if parts.scheme != "https" and (parts.hostname or "") not in LOCAL_HOSTS:
+        problems.append(Problem("callback", f"the callback URL {base}/oauth/callback is not HTTPS: Sage refuses "
+                                            "http redirect URIs",
+                                "set PublicApiUrl to your https:// custom domain, or leave it empty to use the "
+                                "API's own https URL"))
+    callback = base.rstrip("/") + "/oauth/callback"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(Problem("callback", f"the callback URL {callback!r} is not a URL",
+                                "set PublicApiUrl to https://<your domain>, or leave it empty"))
+        return problems, callback
+    try:
+        answer = httpx.get(callback, timeout=10, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        problems.append(Problem("callback", f"the callback URL {callback} does not answer ({type(exc).__name__}): "
+                                            "tenants would return from Sage to an error",
+                                "point the custom domain's DNS and API mapping at the HTTP API, or clear "
+                                "PublicApiUrl"))
+        return problems, callback
+    if answer.status_code == 404:
+        problems.append(Problem("callback", f"{callback} answers 404: the domain does not route to the connect "
+                                            "function", "map the custom domain to the HTTP API's $default stage "
+                                                        "with no base path"))
+    elif answer.status_code >= 500 and answer.status_code != 503:  # 503: our own not-configured page
+        problems.append(Problem("callback", f"{callback} answers {answer.status_code}: the connect function "
+                                            "fails at start-up", "read its log: sam logs -n ConnectFunction "
+                                                                 "--stack-name <stack>"))
+    return problems, callback
+
+
+def check_product(provider: str, secret: dict[str, Any], tenants: list[str], wanted: bool,
+                  problems: list[Problem], notes: list[str]) -> None:
+    """One product's keys: filled in when tenants use it (or it is offered), present for the default."""
+    keys = PRODUCT_KEYS[provider]
+    name = PRODUCT_NAMES[provider]
+    placeholders = [k for k in keys if k in secret and not filled(secret[k])]
+    missing = [k for k in keys if k not in secret]
+    if wanted and (placeholders or missing):
+        if tenants:
+            who = f"{len(tenants)} tenant(s) use {name} ({', '.join(tenants[:3])}{', ...' if len(tenants) > 3 else ''})"
+        else:
+            who = f"{name} is {'the default product' if provider == DEFAULT_PROVIDER else 'offered'}"
+        bad = [f"{k} is {'missing' if k in missing else PLACEHOLDER}" for k in keys if k in placeholders + missing]
+        problems.append(Problem("credentials", f"{who} and the settings secret's {'; '.join(bad)}",
+                                f"sagebridge settings-secret set {' '.join(placeholders + missing)} "
+                                "(each asks for its value)"))
+    elif provider == DEFAULT_PROVIDER and missing:
+        restore = " ".join(f"{k}={PLACEHOLDER}" for k in missing)
+        problems.append(Problem("credentials", f"the settings secret has no {' / '.join(missing)}: the connect "
+                                               "function cannot start without the default product's keys",
+                                f"put the placeholders back: sagebridge settings-secret set {restore}"))
+    elif placeholders:
+        notes.append(f"{name}: no tenant uses it; its {PLACEHOLDER} values are fine until one does")
+
+
+@app.command("doctor")
+def doctor(
+    ctx: typer.Context, stack: StackOpt = None, secret_name: SecretOpt = None,
+    products: Annotated[list[str] | None, typer.Option(
+        "--product", help="A product you will offer though no tenant uses it yet (repeatable).",
+        parser=one_of(tuple(PRODUCT_KEYS)))] = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Check a deployment before a tenant meets it: REPLACE_ME values, the credentials of every
+    product tenants use, the state_signing_key, the OAuth callback URL. One line per problem with
+    its fix; exit 0 when there is none, 2 otherwise."""
+    d = find_deployment(ctx, stack, secret_name)
+    problems: list[Problem] = []
+    notes: list[str] = []
+    for name, value in sorted((d.parameters or {}).items()):
+        if PLACEHOLDER in str(value):
+            problems.append(Problem("parameters", f"stack parameter {name} is still {PLACEHOLDER}",
+                                    f"sam deploy --parameter-overrides {name}=<value>"))
+    try:
+        used = tenants_by_product(ctx, d) if d.api_url else {}
+    except ApiError as exc:
+        used = {}
+        problems.append(Problem("tenants", f"cannot list tenants through the admin API ({exc.status or 'no answer'}: "
+                                           f"{exc}), so their products were not checked",
+                                "use credentials allowed execute-api:Invoke on the admin routes, or --api-url"))
+    if not d.api_url:
+        notes.append("tenants not read (no admin API URL): checked the default product and --product ones")
+    wanted = set(used) | set(products or []) | ({DEFAULT_PROVIDER} if not used else set())
+    try:
+        secret: dict[str, Any] | None = read_secret(d)
+    except SecretUnreadable as exc:
+        secret = None
+        problems.append(Problem("secret", str(exc), "check the name (the stack's SettingsSecretName output), the "
+                                                    "region and your secretsmanager:GetSecretValue permission"))
+    if secret is not None:
+        key = str(secret.get(SIGNING_KEY) or "")
+        if len(key) < MIN_SIGNING_KEY:
+            problems.append(Problem("secret", f"the settings secret's {SIGNING_KEY} is "
+                                              f"{'missing' if not key else 'too short'}: connect links and Sage "
+                                              "sign-ins cannot be signed", "sagebridge settings-secret set "
+                                                                           "--new-state-signing-key"))
+        for provider in PRODUCT_KEYS:
+            check_product(provider, secret, used.get(provider, []), provider in wanted, problems, notes)
+    callback_problems, callback = check_callback(d)
+    problems += callback_problems
+    if callback:
+        notes.append(f"the redirect URI to register with your Sage apps: {callback}")
+    if as_json:
+        emit_json({"secret": d.secret_name, "stack": d.stack, "redirect_uri": callback,
+                   "tenants_by_product": {p: len(t) for p, t in used.items()},
+                   "problems": [vars(p) for p in problems], "notes": notes})
+    else:
+        for p in problems:
+            out.print(f"problem: {p.message} -> fix: {p.fix}", highlight=False, markup=False, soft_wrap=True)
+        for note in notes:
+            out.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+        out.print(f"{len(problems)} problem(s)" if problems else "no problems found", highlight=False, markup=False)
+    raise typer.Exit(FAILED if problems else OK)
 
 
 def run() -> None:  # the console script

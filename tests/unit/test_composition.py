@@ -93,3 +93,39 @@ def test_a_product_declares_its_secret_keys_and_one_check_names_the_missing_ones
     assert not secrets.has(("sage200_client_id", "sage200_client_secret"))
     with pytest.raises(ConfigurationError, match=r"^the settings secret has no intacct_sender_id / intacct_sender_"):
         secrets.require(("intacct_sender_id", "intacct_sender_password"))
+
+
+# ---- the startup check: placeholders left in the settings secret (issue 19)
+
+
+def _logged(caplog: pytest.LogCaptureFixture, message: str) -> dict[str, Any]:
+    record = next(r for r in caplog.records if r.getMessage() == message)
+    return {k: v for k, v in vars(record).items() if not k.startswith("_")}
+
+
+def test_connect_keys_still_replace_me_are_named_at_startup_and_the_tenant_gets_our_page(caplog):
+    secrets = IntegrationSecrets(sage_accounting_client_id="REPLACE_ME", sage_accounting_client_secret=SecretStr(
+                                     "REPLACE_ME"), sage200_client_id="s200", sage200_client_secret=SecretStr("s3cr3t"),
+                                 state_signing_key=KEY)
+    products, flows = _products(secrets)
+    connect = composition.connect(load_settings(ENV), products=products)
+    assert connect.flow.unconfigured == {"sage_accounting": ("sage_accounting_client_id",
+                                                             "sage_accounting_client_secret")}
+    logged = _logged(caplog, "settings_secret_not_filled_in")
+    assert logged["levelname"] == "ERROR" and logged["provider"] == "sage_accounting"
+    assert logged["placeholder_keys"] == ["sage_accounting_client_id", "sage_accounting_client_secret"]
+    assert "s3cr3t" not in caplog.text and "s3cr3t" not in str(logged)
+    # A tenant of that product is answered by us, not sent on to Sage's "invalid client" page.
+    connect.flow._tenants = SimpleNamespace(find=lambda tenant_id: SimpleNamespace(settings={}))
+    flows[Provider.SAGE_ACCOUNTING]._service = SimpleNamespace(provider="sage_accounting")  # type: ignore[attr-defined]
+    page = connect.flow.start("acme", {}, redirect_uri="https://api.example/oauth/callback")
+    assert page.status == 503 and page.location is None and "not set up yet" in page.title
+    refused = _logged(caplog, "connect_not_configured")
+    assert refused["tenant_id"] == "acme" and "sage_accounting_client_id" in refused["placeholder_keys"]
+
+
+def test_filled_in_keys_are_not_placeholders():
+    secrets = IntegrationSecrets(sage200_client_id="s200", sage200_client_secret=SecretStr(" REPLACE_ME "),
+                                 state_signing_key=KEY)
+    assert secrets.placeholders(("sage200_client_id", "sage200_client_secret", "sage200_subscription_key")) == [
+        "sage200_client_secret"]

@@ -13,7 +13,7 @@ from local import template as tpl
 from local.stack import http_routes
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENTS = sorted((ROOT / "events").glob("*.json"))
+EVENTS = sorted(p for p in (ROOT / "events").glob("*.json") if p.name != "env.json")  # env.json: --env-vars
 PREFIX_TO_FUNCTION = {
     "admin_": "AdminApiFunction", "connect_": "ConnectFunction", "webhook_": "WebhooksFunction",
     "export_scheduler": "ExportSchedulerFunction", "export_worker": "ExportWorkerFunction",

@@ -28,6 +28,7 @@ from sagebridge.host.delivery import REQUEST_TIMEOUT_SECONDS, DeliveryDeps, deli
 from sagebridge.host.failure_digest import send_failure_digest
 from sagebridge.host.secrets import WebhookSecrets
 from sagebridge.host.webhooks import WebhookDeps, WebhookReply, receive_webhook
+from sagebridge.observability import logger
 from sagebridge.security.oauth_state import StateSigner
 from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.settings import Settings, get_settings
@@ -115,6 +116,7 @@ def connect(settings: Settings | None = None, *, products: SageProducts | None =
     products = products or SageProducts(settings, AwsClients())
     secrets = products.integration_secrets()
     flows: dict[str, ConnectFlow] = {}
+    unconfigured: dict[str, list[str]] = {}
     for provider in providers():
         if provider is not DEFAULT_PROVIDER and not _offers_connect(secrets, secret_keys(provider).connect):
             continue
@@ -124,10 +126,17 @@ def connect(settings: Settings | None = None, *, products: SageProducts | None =
         if not isinstance(how, ConnectFlow):
             raise ConfigurationError(f"{provider.value} connects by link but brings no ConnectFlow")
         flows[provider.value] = how
+        if placeholders := secrets.placeholders(secret_keys(provider).connect):
+            unconfigured[provider.value] = placeholders
+            # The startup check: one clear line per cold start (key names only, never a value).
+            logger.error("settings_secret_not_filled_in", extra={
+                "provider": provider.value, "placeholder_keys": placeholders,
+                "fix": "sagebridge settings-secret set KEY=VALUE ..., then sagebridge doctor (docs/deploy.md)"})
     assert products.store is not None
     signer = StateSigner(secrets.state_signing_key.get_secret_value())
     return ConnectDependencies(settings, ConnectFlows(flows, tenants=products.store.tenants, signer=signer,
-                                                      default=DEFAULT_PROVIDER.value, clock=clock))
+                                                      default=DEFAULT_PROVIDER.value, clock=clock,
+                                                      unconfigured=unconfigured))
 
 
 def _offers_connect(secrets: IntegrationSecrets, keys: tuple[str, ...]) -> bool:

@@ -359,10 +359,14 @@ class ConnectFlows:
     business pick both carry the provider). Connect links are the same for every product."""
 
     def __init__(self, flows: Mapping[str, ConnectFlow], *, tenants: Tenants, signer: StateSigner,
-                 default: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 default: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 unconfigured: Mapping[str, Sequence[str]] | None = None) -> None:
         if default not in flows:
             raise ValueError(f"no connect flow for the default provider {default!r}")
         self.flows = dict(flows)
+        # provider -> its connect keys still holding the template's placeholder: Sage would show the
+        # tenant its "invalid client" page, so such a flow answers with our own page instead.
+        self.unconfigured = {p: tuple(keys) for p, keys in (unconfigured or {}).items() if keys}
         self._tenants = tenants
         self._signer = signer
         self._default = default
@@ -386,7 +390,20 @@ class ConnectFlows:
                                                       allow_business_change=allow_business_change)
 
     def start(self, tenant_id: str, query: Mapping[str, str], *, redirect_uri: str) -> FlowResult:
-        return self.flow_for_tenant(tenant_id).start(tenant_id, query, redirect_uri=redirect_uri)
+        flow = self.flow_for_tenant(tenant_id)
+        if flow.provider in self.unconfigured:
+            return self._not_configured(flow.provider, tenant_id)
+        return flow.start(tenant_id, query, redirect_uri=redirect_uri)
+
+    def _not_configured(self, provider: str, tenant_id: str | None) -> FlowResult:
+        keys = self.unconfigured[provider]
+        logger.error("connect_not_configured", extra={
+            "tenant_id": tenant_id, "provider": provider, "placeholder_keys": list(keys),
+            "fix": "fill these keys of the settings secret (sagebridge settings-secret set), then sagebridge doctor"})
+        return FlowResult(503, "not_configured", "Connecting to Sage is not set up yet",
+                          "This service does not have its Sage app credentials yet, so Sage would refuse the "
+                          "sign-in. Nothing was changed. Please tell the support team of the app that sent you "
+                          "this link; the link stays usable until it expires.")
 
     def callback(self, query: Mapping[str, str], *, callback_url: str) -> FlowResult:
         signed, purpose = (query.get("pick", ""), "business") if "pick" in query else (query.get("state", ""),
@@ -395,6 +412,8 @@ class ConnectFlows:
             provider = self._signer.verify(signed, now=self._clock(), purpose=purpose).provider
         except StateError:
             provider = self._default  # any flow answers a bad state with the same page
+        if provider in self.unconfigured:
+            return self._not_configured(provider, None)
         return self.flows.get(provider, self.flows[self._default]).callback(query, callback_url=callback_url)
 
 

@@ -21,6 +21,9 @@ from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 from sagebridge.domain.errors import ConfigurationError
 
 DEFAULT_MAX_AGE = 300  # seconds: a rotated secret reaches every container within five minutes
+# What the template writes into every product key of a new stack's settings secret; still there
+# means the deployer has not filled that key in (sent to Sage it gets its "invalid client" page).
+PLACEHOLDER = "REPLACE_ME"
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -46,6 +49,10 @@ class IntegrationSecrets(BaseModel):
     def missing(self, keys: Iterable[str]) -> list[str]:
         """Those of `keys` (a product's declared secret keys) that are not set."""
         return [key for key in keys if not _value(self._raw.get(key))]
+
+    def placeholders(self, keys: Iterable[str]) -> list[str]:
+        """Those of `keys` still holding the template's PLACEHOLDER (set, but not filled in)."""
+        return [key for key in keys if _value(self._raw.get(key)).strip() == PLACEHOLDER]
 
     def has(self, keys: Iterable[str]) -> bool:
         return not self.missing(keys)
@@ -116,4 +123,4 @@ def clear_cache() -> None:
         _providers.clear()
 
 
-__all__ = ["IntegrationSecrets", "clear_cache", "get_integration_secrets", "required_keys"]
+__all__ = ["PLACEHOLDER", "IntegrationSecrets", "clear_cache", "get_integration_secrets", "required_keys"]
