@@ -76,7 +76,8 @@ class SageAccountingFeed:
         resource = RESOURCE_OF_KIND.get(kind)
         if resource is None:
             raise NotFound(f"a {kind.value.replace('_', ' ')} has no balance to read", status=404)
-        return document_balance(kind, self.client.get(resource, sage_id))
+        # show_payments_allocations: the swagger's switch for the payments_allocations list
+        return document_balance(kind, self.client.get(resource, sage_id, show_payments_allocations=True))
 
     def documents(self, kind: DocumentKind, sage_ids: Collection[str], since: datetime) -> dict[str, DocumentBalance]:
         """Many documents' balances through the list of those changed since `since` (money set
@@ -89,7 +90,7 @@ class SageAccountingFeed:
         found: dict[str, DocumentBalance] = {}
         if len(wanted) > 1:
             for record in self.client.iterate(resource, updated_or_created_since=since, attributes=BALANCE_ATTRIBUTES,
-                                              items_per_page=ITEMS_PER_PAGE):
+                                              show_payments_allocations=True, items_per_page=ITEMS_PER_PAGE):
                 read += 1
                 if str(record.get("id")) in wanted:
                     found[str(record["id"])] = document_balance(kind, record)
