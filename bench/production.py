@@ -25,6 +25,7 @@ from bench.latency import SimClock, VirtualLatency, profile
 from local.sandboxes.sage_accounting import SandboxClock
 from sagebridge.connectors.sage_accounting.client import RequestPacer
 from sagebridge.connectors.sage_accounting.feed import SageAccountingFeed
+from sagebridge.domain.runs import RunTrigger
 from sagebridge.host.jobs import ExportJob
 from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.store import LedgerState, RunStatus
@@ -57,17 +58,17 @@ def latency_world(bounds_ms: tuple[float, float], *, limited: bool, customers: i
 # ----------------------------------------------------------------------------- 10: per-tenant rate
 
 
-def tenant_rate(docs: int, *, limited: bool) -> tuple[float, float, str]:
+def tenant_rate(docs: int, *, limited: bool, customers: int = 20) -> tuple[float, float, str]:
     """(floor seconds, simulated seconds, detail) of a steady-state export of `docs` invoices."""
     bounds = profile()["sage_accounting"]
-    world = latency_world(bounds, limited=limited, customers=20)
-    stage(world, (invoice(i, customer(i % 20), embed_party=False) for i in range(docs)))
+    world = latency_world(bounds, limited=limited, customers=customers)
+    stage(world, (invoice(i, customer(i % customers), embed_party=False) for i in range(docs)))
     world.store.cursors.set(TENANT, EXPORT_CURSOR, "2025-03-01T00:00:00+00:00")
     sim: SimClock = world.extra["sim"]
     latency: VirtualLatency = world.extra["latency"]
     started = sim()
     result = ExportEngine(store=world.store, connector=world.connector, settings=world.settings).run(
-        ExportRequest(tenant_id=TENANT, triggered_by="operator"))
+        ExportRequest(tenant_id=TENANT, triggered_by=RunTrigger.OPERATOR))
     took = sim() - started
     world.close()
     assert result.counts["created"] == docs, result.counts
@@ -146,13 +147,13 @@ class CountingQueue:
         self.events += len(bodies)
 
 
-def busy_poll(invoices: int, receipts: int) -> dict[str, Any]:
-    world = latency_world(profile()["sage_accounting"], limited=False, customers=20)
+def busy_poll(invoices: int, receipts: int, customers: int = 20) -> dict[str, Any]:
+    world = latency_world(profile()["sage_accounting"], limited=False, customers=customers)
     clock: SandboxClock = world.extra["clock"]
-    stage(world, (invoice(i, customer(i % 20), embed_party=False) for i in range(invoices)))
+    stage(world, (invoice(i, customer(i % customers), embed_party=False) for i in range(invoices)))
     world.store.cursors.set(TENANT, EXPORT_CURSOR, "2025-03-01T00:00:00+00:00")
     ExportEngine(store=world.store, connector=world.connector, settings=world.settings).run(
-        ExportRequest(tenant_id=TENANT, triggered_by="operator"))
+        ExportRequest(tenant_id=TENANT, triggered_by=RunTrigger.OPERATOR))
     feed = SageAccountingFeed(world.connector.client)
     queue = CountingQueue()
     outbox = DeliveryOutbox(queue, world.store.deliveries)
@@ -177,12 +178,12 @@ def busy_poll(invoices: int, receipts: int) -> dict[str, Any]:
 
 
 def run(docs: int = 400, first_docs: int = 5000, timeout: float = 300.0, invoices: int = 1000,
-        receipts: int = 300) -> list[Figure]:
+        receipts: int = 300, customers: int = 20) -> list[Figure]:
     quiet_logs()
     figures = []
-    floor, took, detail = tenant_rate(docs, limited=False)
+    floor, took, detail = tenant_rate(docs, limited=False, customers=customers)
     figures.append(Figure("10 export docs/min / latency bound", floor / took, ">= 0.95", detail))
-    floor, took, detail = tenant_rate(docs, limited=True)
+    floor, took, detail = tenant_rate(docs, limited=True, customers=customers)
     figures.append(Figure("10b the same / min(latency, 200/min) bound", floor / took, ">= 0.95", detail))
 
     first = first_export(first_docs, timeout=timeout, customers=max(1, first_docs // 20))
@@ -198,7 +199,7 @@ def run(docs: int = 400, first_docs: int = 5000, timeout: float = 300.0, invoice
                f"{longest:.0f} s of {timeout:.0f} s"),
     ]
 
-    poll = busy_poll(invoices, receipts)
+    poll = busy_poll(invoices, receipts, customers)
     figures += [
         Figure(f"12 busy poll ({invoices}/{receipts}): Sage / (pages+1)", poll["sage"] / (poll["list_pages"] + 1),
                "<= 1", f"{poll['sage']} requests, {poll['list_pages']} list pages (was {receipts + 5})"),

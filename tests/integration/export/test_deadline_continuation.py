@@ -96,6 +96,27 @@ def test_a_run_that_runs_out_of_time_goes_on_in_continuations_as_one_run_with_no
     assert store.cursors.get(TENANT, "export") is not None  # a full run done: the cursor moved
 
 
+def test_a_scheduled_job_while_a_run_is_paused_is_covered_by_that_run(store, settings, connector, sandbox, host,
+                                                                      clock):
+    _tenant(store, settings)
+    _stage(host, 12)
+    queue = Queue()
+    deps = WorkerDeps(store=store, connector_for=lambda _t, _s: connector, jobs=queue)
+    timer = InvocationClock(sandbox, budget=12.0, per_request=1.0)
+    first = handle_export_job(ExportJob(tenant_id=TENANT, trigger="schedule"), deps, deadline=timer.deadline(3.0))
+    assert first is not None and first.status is RunStatus.RUNNING
+
+    assert handle_export_job(ExportJob(tenant_id=TENANT, trigger="schedule"), deps) is None
+    assert handle_export_job(ExportJob(tenant_id=TENANT, trigger="webhook", documents=[
+        {"kind": "sales_invoice", "host_id": "INV-11"}]), deps) is not None  # named documents still run
+
+    _run_to_the_end(ExportJob.model_validate(queue.sent.pop(0)[0]), deps, queue, timer, clock)
+    runs = [r for r in store.runs.newest(TENANT) if r.trigger == "schedule"]
+    assert len(runs) == 1 and runs[0].status is RunStatus.SUCCEEDED and "continues" not in runs[0].details
+    references = sandbox.accountant().count_by_reference("sales_invoices")
+    assert len(references) == 12 and set(references.values()) == {1}
+
+
 def test_a_continuation_that_never_runs_is_recovered_like_a_crashed_run(store, settings, connector, sandbox, host,
                                                                         clock):
     _tenant(store, settings)

@@ -193,6 +193,9 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps, *, deadline: Deadline | 
     if request is None:
         logger.info("export_job_dropped", extra={"tenant_id": job.tenant_id, "why": "covered by a later run"})
         return None
+    if _continuing(job, store):
+        logger.info("export_job_dropped", extra={"tenant_id": job.tenant_id, "why": "a paused run continues"})
+        return None
     try:
         store.leases.acquire(job.tenant_id, EXPORT_LEASE, deps.owner, deps.lease_seconds)
     except ConflictError as exc:
@@ -230,6 +233,17 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps, *, deadline: Deadline | 
         if told is not None and _told_digest(told.position):
             _tell_setup(store, job.tenant_id, told.position, "")  # fixed: the next problem is news
     return result
+
+
+def _continuing(job: ExportJob, store: Store) -> bool:
+    """A scheduled job while the tenant's last scheduled run is paused for its continuation: that
+    run covers it (it moves the cursor when done), so the run history keeps one run."""
+    if job.continues is not None or job.documents or job.trigger is not ExportTrigger.SCHEDULE:
+        return False
+    newest = list(store.runs.newest(job.tenant_id, limit=1))
+    now = store.table.now()
+    return bool(newest) and newest[0].status is RunStatus.RUNNING and bool(newest[0].details.get("continues")) \
+        and newest[0].alive_until is not None and newest[0].alive_until > now
 
 
 def _queue_continuation(job: ExportJob, request: ExportRequest, result: ExportResult, jobs: JobQueue) -> None:

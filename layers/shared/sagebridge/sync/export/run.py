@@ -102,7 +102,7 @@ class ExportEngine:
             logger.warning("export_run_aborted", extra={"reason": str(exc)})
         finally:
             if paused is not None:
-                self._pause(run, pages, paused)
+                self._pause(run, pages, paused, details)
             else:
                 self._finish(run, pages.journal, status, details, started)
         return run.result
@@ -132,7 +132,8 @@ class ExportEngine:
 
     def _details(self, run: ExportRun) -> dict[str, Any]:
         if self._resumed is not None:
-            return {**self._resumed_details, "parts": self._resumed.part}
+            details = {k: v for k, v in self._resumed_details.items() if k != "continues"}
+            return {**details, "parts": self._resumed.part}
         request, window = run.request, run.result.window
         assert window is not None
         details = {
@@ -193,7 +194,7 @@ class ExportEngine:
         if wait > deadline.longest_sleep:
             raise RunPaused(f"Sage's rate limit: the next request would wait {wait:.0f} s", delay=wait)
 
-    def _pause(self, run: ExportRun, pages: Pages, paused: RunPaused) -> None:
+    def _pause(self, run: ExportRun, pages: Pages, paused: RunPaused, details: dict[str, Any]) -> None:
         """Settled (no claim in flight: every page's commits drained), counted, and kept alive past
         the continuation's delay; the result says where the continuation goes on."""
         try:
@@ -209,6 +210,8 @@ class ExportEngine:
                 return
             run.result.status = RunStatus.RUNNING
             part = self._resumed.part if self._resumed is not None else 1
+            # "continues": a scheduled job meanwhile is covered by this run (scheduling.py)
+            self.store.runs.annotate(run.tenant, run.run_id, {**details, "parts": part, "continues": True})
             started = self._resumed.started_at if self._resumed is not None else self._first_started
             assert started is not None
             run.result.continuation = Resume(run.run_id, started, pages.phase, pages.looked_at, part + 1)
