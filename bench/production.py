@@ -46,6 +46,8 @@ def latency_world(bounds_ms: tuple[float, float], *, limited: bool, customers: i
     if limited:
         options["pacer"] = RequestPacer(SAGE_PER_MINUTE, clock=sim, sleep=sim.sleep)
     world = make_world(clock=clock, sleep=sim.sleep, rate_limit_per_minute=None, **options)
+    world.sandbox.limits.seconds = sim  # Sage's minute runs on the simulated clock too
+    sim.count_dynamodb(world.client)
     if customers:
         map_customers(world, [customer(i) for i in range(customers)])  # setup: no latency, no limit
     world.http._transport = latency = VirtualLatency(world.http._transport, clock, bounds_ms)
