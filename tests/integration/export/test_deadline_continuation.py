@@ -159,6 +159,28 @@ def test_a_long_pacer_wait_is_the_continuations_delay_not_a_sleep(store, setting
     assert list(store.ledger.list_by_state(TENANT, LedgerState.IN_FLIGHT)) == []
 
 
+def test_no_pause_while_a_void_found_paid_in_sage_waits_for_the_end_of_the_run(store, settings, connector, sandbox,
+                                                                                host, clock):
+    """Such voids are held in memory until the run's payments are done: a pause would drop them."""
+    _tenant(store, settings)
+    _stage(host, 1)
+    queue = Queue()
+    deps = WorkerDeps(store=store, connector_for=lambda _t, _s: connector, jobs=queue)
+    assert handle_export_job(ExportJob(tenant_id=TENANT, trigger="schedule"), deps).status is RunStatus.SUCCEEDED
+    sandbox.accountant().record_customer_payment(store.ledger.get(TENANT, "sales_invoice", "INV-0").sage_id, "10.00")
+    clock.advance(seconds=1)
+    host.void("sales_invoice", "INV-0")
+    for i in range(1, 5):
+        clock.advance(seconds=1)
+        host.stage(document(DocumentKind.SALES_INVOICE, i, party=customer(i)))
+
+    result = handle_export_job(ExportJob(tenant_id=TENANT, trigger="schedule"), deps,
+                               deadline=Deadline(lambda: 0.0, margin=1.0))  # out of time after one record
+
+    assert result is not None and result.status is RunStatus.SUCCEEDED and queue.sent == []
+    assert store.ledger.get(TENANT, "sales_invoice", "INV-0").state is LedgerState.SKIPPED  # paid: not voided
+
+
 def test_the_margin_is_the_larger_of_seconds_and_share_but_at_most_half_the_time():
     assert Deadline.of_invocation(lambda: 300_000).margin == 60
     assert Deadline.of_invocation(lambda: 900_000).margin == 180

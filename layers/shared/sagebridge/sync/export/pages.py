@@ -103,7 +103,7 @@ class Pages:
         if not batch:
             return
         start = self.looked_at
-        self.watch()
+        self._watch()
         entries = self.run.store.ledger.find_many(self.run.tenant, [(s.kind, s.host_id) for s in batch])
         position = {(s.kind, s.host_id): start + i for i, s in enumerate(batch)}
         if self._resumed_since is not None:
@@ -113,11 +113,17 @@ class Pages:
         self._read_mappings([record for _, record in records])
         for index, (staged, record) in enumerate(records):
             if index:
-                self.watch()
+                self._watch()
             self.outcomes.held = None
             self._export_one(staged, record, entries.get((staged.kind, staged.host_id)))
             self.looked_at = position[(staged.kind, staged.host_id)] + 1
         self.looked_at = start + len(position)
+
+    def _watch(self) -> None:
+        """No pause while voided documents found paid in Sage wait for the end of the run (they are
+        held in memory, not in the ledger), nor while those are done: the run goes on instead."""
+        if not self.documents.paid_voids and self.documents.paid_voids is not None:
+            self.watch()
 
     def _settled(self, staged: StagedDocument, entry: LedgerEntry | None, position: int) -> bool:
         """A continuation leaves out what an earlier part of its run settled (this version's entry
