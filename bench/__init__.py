@@ -17,6 +17,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "memory": {"small": 10, "big": 30},
     "intacct": {"customers": 100, "repeat": 1},
     "kinds": {"n": 1, "products": ("sage_intacct",), "kinds": ("purchase_invoice",)},
+    "production": {"docs": 4, "first_docs": 16, "timeout": 6.0, "invoices": 4, "receipts": 3, "customers": 2},
 }
 
 

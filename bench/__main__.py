@@ -10,7 +10,7 @@ import time
 from bench import SMALL, load
 from bench.common import Figure
 
-NAMES = ("pipeline", "throughput", "polling", "coldstart", "memory", "intacct", "kinds")
+NAMES = ("pipeline", "throughput", "polling", "coldstart", "memory", "intacct", "kinds", "production")
 
 
 def main(argv: list[str]) -> int:

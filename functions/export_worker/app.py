@@ -1,6 +1,7 @@
 """SQS export jobs -> one tenant's export run each (sagebridge.sync.scheduling.handle_export_job).
 Partial batch failures: a job whose tenant lease is held, or that failed, goes back to the queue
-alone (ReportBatchItemFailures); the others in the batch are done."""
+alone (ReportBatchItemFailures); the others in the batch are done. A run watches the invocation's
+time left and continues in a new job before the timeout (EXPORT_STOP_MARGIN_SECONDS/_SHARE)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagebridge import composition
-from sagebridge.composition import WorkerDeps, handle_export_job
+from sagebridge.composition import Deadline, WorkerDeps, handle_export_job
 from sagebridge.host.jobs import ExportJob
 from sagebridge.observability import logger, metrics, tracer
 
@@ -25,10 +26,15 @@ def dependencies() -> WorkerDeps:
     return composition.export_worker()
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     job = ExportJob.model_validate_json(record.body)
     logger.append_keys(tenant_id=job.tenant_id)
-    handle_export_job(job, dependencies())
+    deps = dependencies()
+    deadline = None
+    if lambda_context is not None:
+        deadline = Deadline.of_invocation(lambda_context.get_remaining_time_in_millis,
+                                          margin_seconds=deps.stop_margin_seconds, margin_share=deps.stop_margin_share)
+    handle_export_job(job, deps, deadline=deadline)
 
 
 @logger.inject_lambda_context(clear_state=True)

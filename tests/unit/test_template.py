@@ -219,7 +219,8 @@ def test_sqs_consumers_report_batch_item_failures_and_outlast_their_queue(resour
             assert int(queue["VisibilityTimeout"]) >= 6 * spec.timeout, spec.logical_id
     assert consumers == 3
     worker = _events(functions["ExportWorkerFunction"], "SQS")[0]
-    assert _ref(worker["Queue"]) == "ExportJobsQueue" and worker["BatchSize"] == 5
+    # one run per invocation: a run that pauses for its deadline never holds up another tenant's job
+    assert _ref(worker["Queue"]) == "ExportJobsQueue" and worker["BatchSize"] == 1
     poll_worker = _events(functions["PaymentPollWorkerFunction"], "SQS")[0]
     assert _ref(poll_worker["Queue"]) == "PaymentPollQueue"
     assert _ref(poll_worker["ScalingConfig"]["MaximumConcurrency"]) == "PaymentPollWorkerMaxConcurrency"
@@ -415,7 +416,7 @@ def test_every_function_that_reads_the_settings_secret_may(functions):
     ("ExportSchedulerFunction", {"ExportJobsQueue"}),
     ("WebhooksFunction", {"ExportJobsQueue"}),
     ("AdminApiFunction", {"ExportJobsQueue", "HostDeliveryQueue"}),
-    ("ExportWorkerFunction", {"HostDeliveryQueue"}),
+    ("ExportWorkerFunction", {"ExportJobsQueue", "HostDeliveryQueue"}),  # its own: a run's continuation
     ("PaymentPollerFunction", {"PaymentPollQueue"}),
     ("PaymentPollWorkerFunction", {"HostDeliveryQueue"}),
     ("TokenKeepAliveFunction", {"HostDeliveryQueue"}),

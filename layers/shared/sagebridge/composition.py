@@ -41,6 +41,7 @@ from sagebridge.store.queues import MessageQueue
 from sagebridge.store.table import Table
 from sagebridge.store.tenants import Tenants
 from sagebridge.store.webhook_secrets import WebhookSecretStore
+from sagebridge.sync.export.deadline import Deadline
 from sagebridge.sync.payment_polls import PaymentPollJob, schedule_payment_polls, schedule_slot
 from sagebridge.sync.products import SageProducts
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job, schedule_exports
@@ -73,6 +74,9 @@ def export_worker(settings: Settings | None = None, *, clients: AwsClients | Non
         outbox=products.delivery_outbox(),
         notify=Notifier(settings.notification_topic_arn, clients).publish,
         failure_digest=failure_digest(settings, clients, products.store),
+        jobs=MessageQueue(settings.export_queue_url, clients),  # a paused run's continuation
+        stop_margin_seconds=settings.export_stop_margin_seconds,
+        stop_margin_share=settings.export_stop_margin_share,
     )
 
 
@@ -211,6 +215,7 @@ def admin(settings: Settings | None = None, *, clients: AwsClients | None = None
 __all__ = [
     "CALLBACK_PATH",
     "ConnectDependencies",
+    "Deadline",
     "DeliveryDeps",
     "FlowResult",
     "PaymentPollJob",

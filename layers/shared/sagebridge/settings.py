@@ -38,6 +38,10 @@ class Settings(BaseModel):
     # in a function's environment without a cycle); set when a custom domain fronts the API.
     public_api_url: str = Field(alias="PUBLIC_API_URL", default="")
     export_interval_minutes: int = Field(alias="EXPORT_INTERVAL_MINUTES", default=15, ge=1)
+    # An export run stops taking documents when its invocation has less than the larger of these
+    # left, and goes on in a continuation job (docs/operations.md, "Runs that fit the deadline").
+    export_stop_margin_seconds: float = Field(alias="EXPORT_STOP_MARGIN_SECONDS", default=60.0, ge=0)
+    export_stop_margin_share: float = Field(alias="EXPORT_STOP_MARGIN_SHARE", default=0.2, ge=0, le=0.9)
     # How long a connect link (single use) can wait to be opened; docs/security.md.
     connect_link_ttl_minutes: int = Field(alias="CONNECT_LINK_TTL_MINUTES", default=15, ge=1, le=1440)
     stage: str = Field(alias="STAGE", default="dev")

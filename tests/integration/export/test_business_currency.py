@@ -124,10 +124,13 @@ def test_the_export_worker_wires_the_cached_business_currency(monkeypatch):
 
     from sagebridge import composition  # the handler's graph is built there
 
-    monkeypatch.setattr(composition, "get_settings", lambda: type("S", (), {"notification_topic_arn": "arn",
-                                                                          "failure_digest_topic_arn": ""})())
+    monkeypatch.setattr(composition, "get_settings", lambda: type("S", (), {
+        "notification_topic_arn": "arn", "failure_digest_topic_arn": "",
+        "export_queue_url": "q",  # the queue: a paused run's continuation
+        "export_stop_margin_seconds": 60.0, "export_stop_margin_share": 0.2})())
     monkeypatch.setattr(composition, "AwsClients", lambda: None)
     monkeypatch.setattr(composition, "SageProducts", Products)
     monkeypatch.setattr(composition, "Notifier", lambda *_a: type("N", (), {"publish": None})())
     deps = app.dependencies.__wrapped__()
     assert deps.business_currency_for is not None and deps.business_currency_for("t", None) == "EUR"
+    assert deps.jobs is not None and deps.stop_margin_seconds == 60.0

@@ -42,8 +42,10 @@ class FakeClient:
         self.asked.append((resource, filters))
         return iter((self.deleted if "deleted_since" in filters else self.lists).get(resource, []))
 
-    def get(self, resource: str, key: str) -> dict[str, Any]:
-        self.asked.append((f"{resource}/{key}", {}))
+    def get(self, resource: str, key: str, **params: Any) -> dict[str, Any]:
+        self.asked.append((f"{resource}/{key}", params))
+        if (resource, key) not in self.records:
+            raise NotFound(f"{resource}/{key}", status=404)
         return self.records[(resource, key)]
 
 
@@ -131,7 +133,7 @@ def test_a_document_balance_lists_what_settled_it_in_sage_order():
         kind=DocumentKind.SALES_INVOICE, sage_id="inv-1", number="SI-7", total=Decimal("120.00"),
         outstanding=Decimal("0.00"),
         settled_by=(Settlement("pay-1", Decimal("100.00")), Settlement("al-1", Decimal("20.00"), by_allocation=True)))
-    assert client.asked == [("sales_invoices/inv-1", {})]
+    assert client.asked == [("sales_invoices/inv-1", {"show_payments_allocations": True})]  # the swagger's switch
 
 
 def test_items_products_then_services_and_an_item_without_price():
@@ -172,3 +174,27 @@ def test_tax_rates_and_customers():
         address=RemoteAddress(("1 High St",), "Leeds", "Yorks", "LS1", "GB"))]
     assert client.asked[-1] == ("contacts", {"updated_or_created_since": SINCE, "attributes": "all",
                                              "contact_type_id": "CUSTOMER"})
+
+
+def test_many_balances_come_from_the_changed_list_a_page_at_a_time_then_one_get_each():
+    """A busy poll's invoices: list pages (200 each, just the balance's attributes) while a page
+    costs less than the GETs left, then a GET for what the list did not have."""
+
+    changed = [{"id": f"i{n}", "total_amount": "10.00", "outstanding_amount": "5.00", "payments_allocations": []}
+               for n in range(1000)]
+    client = FakeClient(lists={"sales_invoices": changed},
+                        records={("sales_invoices", "old"): changed[0] | {"id": "old"}})
+    since = datetime(2025, 3, 3, tzinfo=UTC)
+
+    found = _feed(client).documents(DocumentKind.SALES_INVOICE, ["i10", "i300", "old", "gone"], since)
+
+    assert sorted(found) == ["i10", "i300", "old"] and found["i300"].outstanding == Decimal("5.00")
+    (resource, filters), *gets = client.asked
+    assert resource == "sales_invoices" and filters["updated_or_created_since"] == since
+    assert filters["items_per_page"] == 200 and filters["show_payments_allocations"] is True
+    assert "payments_allocations" in filters["attributes"] and filters["attributes"] != "all"
+    assert [g for g, _ in gets] == ["sales_invoices/gone", "sales_invoices/old"]
+    # One wanted: a GET, no list.
+    client.asked.clear()
+    assert list(_feed(client).documents(DocumentKind.SALES_INVOICE, ["old"], since)) == ["old"]
+    assert [a for a, _ in client.asked] == ["sales_invoices/old"]

@@ -116,3 +116,20 @@ def test_defect_08_contacts_filter_by_email_and_contact_type_together(sandbox, a
                                    "main_contact_person": person})
     found = api.get("/contacts", params={"email": "AP@shared.example", "contact_type_id": "CUSTOMER"}).json()
     assert [c["id"] for c in found["$items"]] == [customer["id"]]
+
+
+def test_money_set_against_an_invoice_brings_it_into_the_changed_since_list_with_its_balance(sandbox, api, clock):
+    """What a busy payment poll reads instead of one GET per invoice (sync/payments.py)."""
+    invoices = make_invoices(sandbox, 3)
+    clock.advance(seconds=30)
+    since = clock.now().isoformat()
+    clock.advance(seconds=30)
+    sandbox.accountant().record_customer_payment(invoices[1]["id"], "50.00")
+    page = api.get("/sales_invoices", params={
+        "updated_or_created_since": since, "items_per_page": 200, "show_payments_allocations": "true",
+        "attributes": "total_amount,outstanding_amount,payments_allocations,reference"}).json()
+    assert isinstance(page, dict), page
+    (item,) = page["$items"]
+    assert item["id"] == invoices[1]["id"] and item["outstanding_amount"] == 70.0
+    assert [entry["amount"] for entry in item["payments_allocations"]] == [50.0]
+    assert "invoice_lines" not in item  # only what was asked for

@@ -45,6 +45,19 @@ class RequestPacer:
         if start > now:
             self._sleep(start - now)
 
+    def delay(self) -> float:
+        """How long a request starting now would wait (0: none), reserving nothing: a caller that
+        would rather not sleep that long (an export run near its deadline) asks first."""
+        with self._lock:
+            now = self._clock()
+            start = now if self._held_until is None else max(now, self._held_until)
+            recent = [s for s in self._starts if s > now - self.window]
+            if recent:
+                start = max(start, recent[-1])
+            if len(recent) >= self.limit:
+                start = max(start, recent[-self.limit] + self.window)
+            return max(0.0, start - now)
+
     def pause(self, seconds: float) -> None:
         with self._lock:
             resume = self._clock() + seconds

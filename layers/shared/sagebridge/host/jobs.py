@@ -10,7 +10,7 @@ worker to do. The worker parses it with `ExportJob.model_validate_json(record.bo
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,6 +53,20 @@ class DocumentRef(BaseModel):
     host_id: HostId
 
 
+class RunContinuation(BaseModel):
+    """Where a paused export run goes on (sagebridge.sync.export.deadline.Resume, as JSON)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    run_id: str = Field(min_length=1)
+    started_at: datetime
+    phase: int = Field(default=0, ge=0)
+    seen: int = Field(default=0, ge=0)
+    part: int = Field(default=2, ge=1)
+    staged_since: datetime | None = None
+    include_retries: bool = False
+
+
 class ExportJob(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")  # ignore: newer senders may add fields
 
@@ -71,6 +85,9 @@ class ExportJob(BaseModel):
     export_type: ExportType | None = None
     requested_by: str | None = None  # the operator, for the run history
     scheduled_for: str | None = None  # the scheduler's slot (ISO time): a job older than the last run is dropped
+    # A run that paused before its invocation's deadline goes on here: the same run id, from where
+    # it stopped, reading what the first part read (staged_since) whatever the cursor says now.
+    continues: RunContinuation | None = None
 
 
 def webhook_export_job(tenant_id: str, kind: str, host_id: str, event_id: str | None = None) -> ExportJob:

@@ -15,6 +15,7 @@ where `outbox` is a `DeliveryOutbox` of the delivery queue and the store's deliv
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -400,6 +401,55 @@ def enqueue_delivery(
     except ConflictError:
         pass  # the delivery function got there first: its record stands
     return QueuedDelivery(event.id, event_type, queued=True)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One event for `enqueue_deliveries`: its data and what makes it news (as enqueue_delivery)."""
+
+    data: BaseModel
+    dedupe_key: str | None = None
+    occurred_at: datetime | None = None
+
+
+def enqueue_deliveries(outbox: DeliveryOutbox, tenant_id: str, events: Sequence[Outgoing]) -> list[QueuedDelivery]:
+    """`enqueue_delivery` for many events at once, in their order, with the same guarantees (each
+    queued once; the message sent before its record, so never a record without a message), at a
+    cost that does not grow per event: the known ones found with one read per 100, the new ones
+    sent 10 per SendMessageBatch and recorded with conditional writes 100 per transaction (where
+    the outbox's ports can; one call each otherwise)."""
+    built = [build_event(tenant_id, e.data, dedupe_key=e.dedupe_key, occurred_at=e.occurred_at) for e in events]
+    known_of = getattr(outbox.deliveries, "known", None)
+    ids = list(dict.fromkeys(event.id for event in built))
+    known: set[str] = known_of(ids) if known_of is not None else {i for i in ids if outbox.deliveries.find(i)}
+    answers: list[QueuedDelivery] = []
+    messages: list[dict[str, Any]] = []
+    for event in built:
+        event_type: str = event.type  # type: ignore[attr-defined]
+        is_new = event.id not in known
+        answers.append(QueuedDelivery(event.id, event_type, queued=is_new))
+        if is_new:
+            known.add(event.id)  # the same news twice in one call is queued once
+            messages.append(delivery_message(event))
+    if not messages:
+        return answers
+    send_batch = getattr(outbox.queue, "send_batch", None)
+    if send_batch is not None:
+        send_batch(messages)
+    else:
+        for message in messages:
+            outbox.queue.send(message)
+    record_many = getattr(outbox.deliveries, "record_queued_many", None)
+    if record_many is not None:
+        record_many(tenant_id, [m["event"] for m in messages])  # a record that lost: delivery wrote it first
+    else:
+        for message in messages:
+            try:
+                outbox.deliveries.record(message["event_id"], tenant_id, DeliveryState.QUEUED, attempts=0,
+                                         event=message["event"])
+            except ConflictError:
+                pass
+    return answers
 
 
 def delivery_message(event: _Event) -> dict[str, Any]:

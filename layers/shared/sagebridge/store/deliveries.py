@@ -130,6 +130,19 @@ class Deliveries:
             return False
         return True
 
+    def known(self, event_ids: list[str]) -> set[str]:
+        """The event ids among these that have a record (queued or delivered before): one
+        BatchGetItem per 100, not a GetItem each."""
+        items = self._table.batch_get([(keys.delivery_pk(e), keys.delivery_sk()) for e in event_ids])
+        return {str(item["event_id"]) for item in items}
+
+    def record_queued_many(self, tenant_id: str, events: list[dict[str, Any]]) -> list[bool]:
+        """`record(..., QUEUED, event=...)` for many events (the envelopes), conditional as ever (a
+        delivered record is never overwritten), in transactions of 100 instead of a write each.
+        Answers, per event, whether its record was written."""
+        writes = [self.record_op(str(e["id"]), tenant_id, DeliveryState.QUEUED, attempts=0, event=e) for e in events]
+        return self._table.transact_each(writes)
+
     def get(self, event_id: str) -> DeliveryRecord:
         found = self.find(event_id)
         if found is None:

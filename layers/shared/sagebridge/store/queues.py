@@ -16,6 +16,8 @@ from sagebridge.store.aws import AwsClients
 # SQS allows at most 12 hours of invisibility and 15 minutes of delay.
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60
 MAX_DELAY_SECONDS = 15 * 60
+MAX_BATCH_MESSAGES = 10  # SendMessageBatch: at most 10 entries and 256 KiB in all
+MAX_BATCH_BYTES = 256 * 1024
 
 
 class QueueError(SageBridgeError):
@@ -53,6 +55,30 @@ class MessageQueue:
         except ClientError as exc:
             raise _translate(exc, self.queue_url) from None
         return str(reply["MessageId"])
+
+    def send_batch(self, bodies: list[dict[str, Any]]) -> None:
+        """Send many JSON bodies, 10 per SendMessageBatch (and within its 256 KiB); an entry SQS
+        refuses is sent again on its own (raising if that fails too)."""
+        encoded = [json.dumps(b, separators=(",", ":"), default=str) for b in bodies]
+        batch: list[str] = []
+        size = 0
+        for text in encoded:
+            if batch and (len(batch) == MAX_BATCH_MESSAGES or size + len(text.encode()) > MAX_BATCH_BYTES):
+                self._send_batch(batch)
+                batch, size = [], 0
+            batch.append(text)
+            size += len(text.encode())
+        if batch:
+            self._send_batch(batch)
+
+    def _send_batch(self, texts: list[str]) -> None:
+        try:
+            reply = self._clients.sqs.send_message_batch(
+                QueueUrl=self.queue_url, Entries=[{"Id": str(i), "MessageBody": t} for i, t in enumerate(texts)])
+        except ClientError as exc:
+            raise _translate(exc, self.queue_url) from None
+        for failed in reply.get("Failed") or []:
+            self.send(json.loads(texts[int(failed["Id"])]))
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
         """Hide a received message for `seconds` more: how a failed attempt schedules the next."""

@@ -270,6 +270,30 @@ class Table:
         what = "transaction(" + ", ".join(w.what or w.action for w in writes) + ")"
         self.call("transact_write_items", what, **params)
 
+    def transact_each(self, writes: Sequence[Write]) -> list[bool]:
+        """Conditional writes many at once: transactions of up to MAX_TRANSACTION_ITEMS (distinct
+        items), a cancelled one sent again without the writes whose condition failed. Answers, per
+        write, whether it was written; a cancellation for another reason (throttling, a conflicting
+        transaction) raises as `transact` does."""
+        done = [False] * len(writes)
+        for start in range(0, len(writes), MAX_TRANSACTION_ITEMS):
+            chunk = list(range(start, min(start + MAX_TRANSACTION_ITEMS, len(writes))))
+            while chunk:
+                items = [{writes[i].action: {"TableName": self.name, **writes[i].params}} for i in chunk]
+                try:
+                    self.client.transact_write_items(TransactItems=items)
+                except ClientError as exc:
+                    reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                    failed = {chunk[j] for j, code in enumerate(reasons) if code == "ConditionalCheckFailed"}
+                    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException" or not failed:
+                        raise translate(exc, "transaction of conditional writes") from exc
+                    chunk = [i for i in chunk if i not in failed]
+                    continue
+                for i in chunk:
+                    done[i] = True
+                chunk = []
+        return done
+
     def query_page(
         self,
         key_condition: str,

@@ -15,6 +15,7 @@ failures still within the retry limit) and releases the lease.
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,13 +27,14 @@ from sagebridge.domain.errors import ConfigurationError, ConflictError, SageBrid
 from sagebridge.domain.kinds import RecordKind, record_kind
 from sagebridge.domain.runs import RunTrigger
 from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
-from sagebridge.host.jobs import ExportJob, ExportTrigger
+from sagebridge.host.jobs import ExportJob, ExportTrigger, RunContinuation
 from sagebridge.host.outbound import DeliveryOutbox, ExportRunFailed, enqueue_delivery
 from sagebridge.observability import logger
 from sagebridge.store import ConnectionStatus, RunRecord, RunStatus, Store, TenantRecord
 from sagebridge.store.notifications import FailureSummary
 from sagebridge.sync.currency import DEFAULT_CURRENCY
 from sagebridge.sync.export import EXPORT_CURSOR, ExportEngine, ExportHooks, ExportRequest, ExportResult
+from sagebridge.sync.export.deadline import STOP_MARGIN_SECONDS, STOP_MARGIN_SHARE, Deadline, Resume
 
 EXPORT_LEASE = "export"
 LEASE_SECONDS = 360  # the worker's Lambda timeout (300 s) and a margin
@@ -137,6 +139,13 @@ class WorkerDeps:
     lease_seconds: int = LEASE_SECONDS
     staged_overlap: timedelta = STAGED_OVERLAP
     engine_options: dict[str, Any] = field(default_factory=dict)
+    # The export queue itself: a run that pauses before its invocation's deadline queues its
+    # continuation here. None: runs never pause (they run to the end, as before).
+    jobs: JobQueue | None = None
+    # A run stops taking documents with less than the larger of these left (seconds, share of the
+    # invocation's time): sagebridge.sync.export.deadline.
+    stop_margin_seconds: float = STOP_MARGIN_SECONDS
+    stop_margin_share: float = STOP_MARGIN_SHARE
 
 
 def request_for_job(job: ExportJob, settings: TenantSettings, store: Store, *,
@@ -149,6 +158,15 @@ def request_for_job(job: ExportJob, settings: TenantSettings, store: Store, *,
         "date_basis": job.date_basis, "export_type": job.export_type,
         "requested_by": job.requested_by or job.event_id,
     }
+    if job.continues is not None:
+        # The rest of a paused run: what its first part was asked, from where it stopped.
+        go_on = job.continues
+        common["resume"] = Resume(go_on.run_id, go_on.started_at, go_on.phase, go_on.seen, go_on.part)
+        if job.documents:
+            return ExportRequest(documents=tuple((d.kind, d.host_id) for d in job.documents), **common)
+        if go_on.staged_since is not None or go_on.include_retries:
+            return ExportRequest(staged_since=go_on.staged_since, include_retries=go_on.include_retries, **common)
+        return ExportRequest(window_from=job.window_from, window_to=job.window_to, **common)
     if job.documents:
         return ExportRequest(documents=tuple((d.kind, d.host_id) for d in job.documents), **common)
     if job.window_from is not None or job.window_to is not None or trigger is not RunTrigger.SCHEDULE:
@@ -162,8 +180,9 @@ def request_for_job(job: ExportJob, settings: TenantSettings, store: Store, *,
     return ExportRequest(staged_since=since, include_retries=True, **common)
 
 
-def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
-    """Run one export job under the tenant's lease. LeaseHeld if another export holds it."""
+def handle_export_job(job: ExportJob, deps: WorkerDeps, *, deadline: Deadline | None = None) -> ExportResult | None:
+    """Run one export job under the tenant's lease. LeaseHeld if another export holds it. With a
+    `deadline` (and `deps.jobs`), a run nearing it pauses and queues its continuation."""
     store = deps.store
     tenant = store.tenants.get(job.tenant_id)
     if not tenant.enabled:
@@ -176,6 +195,9 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
     request = request_for_job(job, settings, store, overlap=deps.staged_overlap)
     if request is None:
         logger.info("export_job_dropped", extra={"tenant_id": job.tenant_id, "why": "covered by a later run"})
+        return None
+    if _continuing(job, store):
+        logger.info("export_job_dropped", extra={"tenant_id": job.tenant_id, "why": "a paused run continues"})
         return None
     try:
         store.leases.acquire(job.tenant_id, EXPORT_LEASE, deps.owner, deps.lease_seconds)
@@ -194,7 +216,8 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
         currency = settings.business_currency or (
             deps.business_currency_for(job.tenant_id, connector) if deps.business_currency_for else DEFAULT_CURRENCY)
         engine = ExportEngine(store=store, connector=connector, settings=settings, business_currency=currency,
-                              outbox=deps.outbox, notify=deps.notify, hooks=deps.hooks, **deps.engine_options)
+                              outbox=deps.outbox, notify=deps.notify, hooks=deps.hooks,
+                              deadline=deadline if deps.jobs is not None else None, **deps.engine_options)
         result = engine.run(request)
         if deps.failure_digest is not None and not request.dry_run:
             # Under the lease: the next run of the tenant reads what this digest marked as mailed.
@@ -212,11 +235,40 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps) -> ExportResult | None:
             store.leases.release(job.tenant_id, EXPORT_LEASE, deps.owner)
         except ConflictError:
             logger.warning("export_lease_lost", extra={"tenant_id": job.tenant_id})
+    if result.continuation is not None and deps.jobs is not None:
+        _queue_continuation(job, request, result, deps.jobs)  # after the lease is free for it
+        return result
     if result.status is RunStatus.SUCCEEDED and not request.dry_run:
         told = store.cursors.get(job.tenant_id, SETUP_FAILURE)
         if told is not None and _told_digest(told.position):
             _tell_setup(store, job.tenant_id, told.position, "")  # fixed: the next problem is news
     return result
+
+
+def _continuing(job: ExportJob, store: Store) -> bool:
+    """A scheduled job while the tenant's last scheduled run is paused for its continuation: that
+    run covers it (it moves the cursor when done), so the run history keeps one run."""
+    if job.continues is not None or job.documents or job.trigger is not ExportTrigger.SCHEDULE:
+        return False
+    newest = list(store.runs.newest(job.tenant_id, limit=1))
+    now = store.table.now()
+    return bool(newest) and newest[0].status is RunStatus.RUNNING and bool(newest[0].details.get("continues")) \
+        and newest[0].alive_until is not None and newest[0].alive_until > now
+
+
+def _queue_continuation(job: ExportJob, request: ExportRequest, result: ExportResult, jobs: JobQueue) -> None:
+    """The rest of a paused run as a new job on the export queue: its own SQS message (BatchSize 1:
+    one run per invocation), delayed by what the pacer asked. If this send fails, the run is closed
+    as abandoned by the tenant's next run, which exports what is left, as after a crash."""
+    go_on = result.continuation
+    assert go_on is not None
+    continues = RunContinuation(run_id=go_on.run_id, started_at=go_on.started_at, phase=go_on.phase, seen=go_on.seen,
+                                part=go_on.part, staged_since=request.staged_since,
+                                include_retries=request.include_retries)
+    body = job.model_copy(update={"continues": continues}).model_dump(mode="json", exclude_none=True)
+    jobs.send(body, delay_seconds=math.ceil(result.continue_after))
+    logger.info("export_run_continues", extra={"tenant_id": job.tenant_id, "run_id": go_on.run_id,
+                                               "part": go_on.part, "delay": math.ceil(result.continue_after)})
 
 
 def setup_failed(job: ExportJob, deps: WorkerDeps, exc: ConfigurationError, *,

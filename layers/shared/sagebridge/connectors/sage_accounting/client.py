@@ -297,6 +297,11 @@ class SageAccountingConnector:
     def __init__(self, client: SageAccountingClient) -> None:
         self.client = client
 
+    def pacing_delay(self) -> float:
+        """Seconds the business's pacer would hold the next request (0 without a pacer)."""
+        pacer = self.client._pacer
+        return pacer.delay() if pacer is not None else 0.0
+
     @staticmethod
     def _key(idempotency_key: str | None) -> str | None:
         # Sage wants a 32-hex GUID; the ledger's key is a hash, so its first 128 bits do.

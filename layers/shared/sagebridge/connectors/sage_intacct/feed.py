@@ -19,7 +19,7 @@ store).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,7 @@ from sagebridge.domain.remote import (
     Settlement,
 )
 
+READ_KEYS_AT_ONCE = 100  # keys per `read` (and per IN list): Intacct's documented page size for reads
 DEFAULT_CURRENCY = "GBP"  # a receipt without CURRENCY: what the host has always been told
 
 
@@ -100,6 +101,26 @@ class IntacctFeed:
             raise NotFound(f"{mapper.INVOICE_OBJECTS[kind]} {sage_id} is not in Sage Intacct", status=404)
         applied = self.client.read_by_query("ARPYMTDETAIL", f"RECORDKEY = {mapper.quoted(sage_id)}")
         return document_balance(kind, rows[0], sorted(applied, key=lambda d: int(d.get("RECORDNO") or 0)))
+
+    def documents(self, kind: DocumentKind, sage_ids: Collection[str], since: datetime) -> dict[str, DocumentBalance]:
+        """Many documents' balances, 100 at a time: one `read` of their records and one query of the
+        payment details applied to them (`RECORDKEY IN`), instead of two requests each."""
+        if kind not in (DocumentKind.SALES_INVOICE, DocumentKind.SALES_CREDIT_NOTE):
+            return {}
+        ids = sorted(sage_ids)
+        found: dict[str, DocumentBalance] = {}
+        for start in range(0, len(ids), READ_KEYS_AT_ONCE):
+            chunk = ids[start:start + READ_KEYS_AT_ONCE]
+            rows = {str(r.get("RECORDNO")): r for r in self.client.read(mapper.INVOICE_OBJECTS[kind], chunk)}
+            applied: dict[str, list[dict[str, Any]]] = {}
+            if rows:
+                listed = ", ".join(mapper.quoted(i) for i in sorted(rows))
+                for detail in self.client.read_by_query("ARPYMTDETAIL", f"RECORDKEY IN ({listed})"):
+                    applied.setdefault(str(detail.get("RECORDKEY")), []).append(detail)
+            for sage_id, row in rows.items():
+                details = sorted(applied.get(sage_id, []), key=lambda d: int(d.get("RECORDNO") or 0))
+                found[sage_id] = document_balance(kind, row, details)
+        return found
 
     # ---- catalog
 

@@ -7,7 +7,8 @@ unconfirmed) and the poller keeps the cursor. What it reads:
 - payments: customer receipts created or changed since the cursor, each with the tax invoices it is
   allocated to (Allocation rows, looked up 20 receipts a request by SourceDocumentId). An allocation
   made later changes the receipt's `Modified`, so it is read again;
-- a document: a tax invoice's total, `AmountDue` and the allocations that settled it;
+- a document: a tax invoice's total, `AmountDue` and the allocations that settled it; many at once
+  20 a request (`documents`);
 - catalog: tax types, items, customers.
 Not read (declared): credit allocations (a return set against an invoice shows on the invoice's
 AmountDue only), and deletions (Sage lists none).
@@ -15,7 +16,7 @@ AmountDue only), and deletions (Sage lists none).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -54,6 +55,10 @@ def _stamp(row: Mapping[str, Any]) -> str | None:
         return None
     text = str(value)
     return text if text.endswith("Z") or "+" in text[10:] else f"{text}+00:00"
+
+
+def _any(field: str, ids: Iterable[int]) -> str:
+    return " or ".join(f"{field} eq {int(i)}" for i in ids)
 
 
 def _changed(since: datetime | None) -> str | None:
@@ -106,6 +111,34 @@ class RegionalFeed:
         return DocumentBalance(kind=kind, sage_id=str(row["ID"]), number=row.get("DocumentNumber"),
                                total=_abs(row.get("Total")), outstanding=_abs(row.get("AmountDue")),
                                settled_by=tuple(settled))
+
+    def documents(self, kind: DocumentKind, sage_ids: Collection[str], since: datetime) -> dict[str, DocumentBalance]:
+        """Many documents' balances, 20 a request per list: the documents (`ID eq .. or ..`), the
+        allocations that settled them, and which of those came from receipts, instead of a GET of
+        each document and of each settling receipt. Documents not found are left out."""
+        service = "TaxInvoice" if kind is DocumentKind.SALES_INVOICE else "CustomerReturn"
+        ids = sorted({int(i) for i in sage_ids})
+        rows: dict[int, dict[str, Any]] = {}
+        settling: dict[int, list[dict[str, Any]]] = {}
+        for start in range(0, len(ids), _BATCH):
+            chunk = ids[start:start + _BATCH]
+            rows.update((int(r["ID"]), r) for r in self.client.iterate(service, filter=_any("ID", chunk)))
+            for allocation in self.client.iterate("Allocation", filter=_any("AllocatedToDocumentId", chunk)):
+                settling.setdefault(int(allocation["AllocatedToDocumentId"]), []).append(allocation)
+        sources = sorted({int(a["SourceDocumentId"]) for found in settling.values() for a in found})
+        receipts: set[int] = set()
+        for start in range(0, len(sources), _BATCH):
+            receipts.update(int(r["ID"]) for r in self.client.iterate(
+                "CustomerReceipt", filter=_any("ID", sources[start:start + _BATCH])))
+        out: dict[str, DocumentBalance] = {}
+        for document_id, row in rows.items():
+            settled = tuple(Settlement(str(a["SourceDocumentId"]), _abs(a.get("Total")),
+                                       by_allocation=int(a["SourceDocumentId"]) not in receipts)
+                            for a in sorted(settling.get(document_id, []), key=lambda a: int(a.get("ID") or 0)))
+            out[str(document_id)] = DocumentBalance(
+                kind=kind, sage_id=str(row["ID"]), number=row.get("DocumentNumber"), total=_abs(row.get("Total")),
+                outstanding=_abs(row.get("AmountDue")), settled_by=settled)
+        return out
 
     def _is_receipt(self, sage_id: str) -> bool:
         try:

@@ -5,7 +5,7 @@ its own (a document's failure is its own; the connection's or the store's stops 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,7 +20,7 @@ from sagebridge.domain.payments import Payment
 from sagebridge.domain.records import HostRecord, parse_host_record
 from sagebridge.host.outbound import DeliveryOutbox
 from sagebridge.observability import logger
-from sagebridge.store import LedgerEntry, StagedDocument
+from sagebridge.store import LedgerEntry, LedgerState, StagedDocument
 from sagebridge.store.notifications import FailureSummary
 from sagebridge.sync.export.allocations import CreditNoteAllocations
 from sagebridge.sync.export.context import ExportRun, connection_guard, label, number_of
@@ -33,7 +33,7 @@ from sagebridge.sync.export.lookups import SageLookups
 from sagebridge.sync.export.outcomes import Outcomes
 from sagebridge.sync.export.parties import Parties
 from sagebridge.sync.export.prepare import Preparation
-from sagebridge.sync.export.request import PAYMENT_KINDS, ExportHooks, RunAborted
+from sagebridge.sync.export.request import PAYMENT_KINDS, ExportHooks, RunAborted, void_hash
 from sagebridge.sync.export.select import PAGE_SIZE, Selection
 
 
@@ -57,6 +57,20 @@ class Pages:
         self.documents = documents
         self.decide = Decide(run, self.journal, self.outcomes, documents, self.parties, going_live,
                              self.allocations)
+        # Where the run is, for a pause: the phase and how many of its records were looked at.
+        self.phase = 0
+        self.looked_at = 0
+        self.watch: Callable[[], None] = lambda: None  # before each record (RunPaused stops the run)
+        self._resumed_since: datetime | None = None  # a continuation: its run's start
+        self._seen_before = 0  # records of the resumed phase an earlier part looked at
+
+    def resume_from(self, started_at: datetime, seen: int) -> None:
+        self._resumed_since, self._seen_before = started_at, seen
+
+    def start_phase(self, index: int, *, resumed: bool) -> None:
+        self.phase, self.looked_at = index, 0
+        if not resumed:
+            self._seen_before = 0
 
     def export_phase(self, phase: tuple[RecordKind, ...], window: tuple[date, date],
                      between_pages: Callable[[], None]) -> None:
@@ -88,12 +102,40 @@ class Pages:
     def _export_page(self, batch: list[StagedDocument]) -> None:
         if not batch:
             return
+        start = self.looked_at
+        self._watch()
         entries = self.run.store.ledger.find_many(self.run.tenant, [(s.kind, s.host_id) for s in batch])
+        position = {(s.kind, s.host_id): start + i for i, s in enumerate(batch)}
+        if self._resumed_since is not None:
+            batch = [s for s in batch if not self._settled(s, entries.get((s.kind, s.host_id)),
+                                                           position[(s.kind, s.host_id)])]
         records = self._parse(batch)
         self._read_mappings([record for _, record in records])
-        for staged, record in records:
+        for index, (staged, record) in enumerate(records):
+            if index:
+                self._watch()
             self.outcomes.held = None
             self._export_one(staged, record, entries.get((staged.kind, staged.host_id)))
+            self.looked_at = position[(staged.kind, staged.host_id)] + 1
+        self.looked_at = start + len(position)
+
+    def _watch(self) -> None:
+        """No pause while voided documents found paid in Sage wait for the end of the run (they are
+        held in memory, not in the ledger), nor while those are done: the run goes on instead."""
+        if not self.documents.paid_voids and self.documents.paid_voids is not None:
+            self.watch()
+
+    def _settled(self, staged: StagedDocument, entry: LedgerEntry | None, position: int) -> bool:
+        """A continuation leaves out what an earlier part of its run settled (this version's entry
+        written since the run started, no claim in flight), and what that part looked at and found
+        unchanged: neither is sent, counted or logged twice."""
+        if entry is None or entry.state is LedgerState.IN_FLIGHT or self._resumed_since is None:
+            return False
+        versions = (staged.payload_hash, void_hash(staged.payload_hash))
+        if entry.payload_hash in versions and entry.updated_at is not None and entry.updated_at >= self._resumed_since:
+            return True
+        return (position < self._seen_before and entry.state is LedgerState.EXPORTED
+                and entry.exported_hash in versions)
 
     def _parse(self, batch: list[StagedDocument]) -> list[tuple[StagedDocument, HostRecord | None]]:
         records: list[tuple[StagedDocument, HostRecord | None]] = []

@@ -13,6 +13,7 @@ from sagebridge.domain.kinds import DateBasis, DocumentKind, PartyKind, RecordKi
 from sagebridge.domain.runs import RunTrigger
 from sagebridge.domain.settings import ExportType
 from sagebridge.store import Outcome, RunStatus
+from sagebridge.sync.export.deadline import Resume
 
 EXPORT_CURSOR = "export"  # position: the ISO start time of the last successful full run
 EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
@@ -59,6 +60,8 @@ class ExportRequest:
     # Documents never exported are always looked for in Sage first (going live); True: with one
     # listing per kind from the start (a big first export). None: on the tenant's first run.
     adopt_existing: bool | None = None
+    # A continuation of a run that paused before its invocation's deadline: the same run, from there.
+    resume: Resume | None = None
 
     def __post_init__(self) -> None:
         # Accept the words as written in jobs and tests ("sales_invoice", "all"), keep enums inside.
@@ -92,6 +95,9 @@ class ExportResult:
     planned: list[PlannedOutcome] = field(default_factory=list)  # dry run only
     status: RunStatus = RunStatus.RUNNING
     window: tuple[date, date] | None = None
+    # Paused before the deadline: where a continuation job goes on, and how long it should wait.
+    continuation: Resume | None = None
+    continue_after: float = 0.0
 
     @property
     def total(self) -> int:
