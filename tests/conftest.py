@@ -16,6 +16,28 @@ from local.sandboxes import limits
 settings.register_profile("sagebridge", deadline=None)
 settings.load_profile("sagebridge")
 
+
+def _one_moto_dynamodb_call_at_a_time() -> None:
+    """moto's in-memory DynamoDB is not thread-safe (a TransactWriteItems deep-copies tables while
+    another thread writes: "dictionary changed size during iteration"), and the export worker
+    settles its commits on a writer thread (write-behind). Real DynamoDB and DynamoDB Local serve
+    concurrent calls, so the tests that use moto serialise its calls rather than the engine."""
+    import threading
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.RLock()
+    unlocked = DynamoHandler.call_action
+
+    def call_action(self):  # type: ignore[no-untyped-def]
+        with lock:
+            return unlocked(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
+_one_moto_dynamodb_call_at_a_time()
+
 UNIT = Path(__file__).parent / "unit"
 # fastest feedback first; whole-system runs last
 SUITE_ORDER = ("unit", "contract", "integration", "conformance", "model", "e2e")
