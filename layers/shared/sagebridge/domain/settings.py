@@ -45,6 +45,13 @@ class IdentifyCustomerBy(StrEnum):
     EMAIL = "email"
 
 
+class HostSignatureScheme(StrEnum):
+    """How deliveries to the host app are signed (docs/host-integration.md, section 1)."""
+
+    SAGEBRIDGE = "sagebridge"  # Sage-Bridge-Signature: t=...,v1=<hex>
+    STANDARD_WEBHOOKS = "standard-webhooks"  # webhook-id / webhook-timestamp / webhook-signature
+
+
 def _non_empty_key(value: str) -> str:
     if not value.strip():
         raise ValueError("a host code cannot be empty")
@@ -128,6 +135,7 @@ class TenantSettings(BaseModel):
     catalog_import: CatalogImport = CatalogImport()
     replace_host_tax_types: bool = False  # the host's tax types become Sage's
     host_callback_url: Url | None = None
+    host_signature_scheme: HostSignatureScheme = HostSignatureScheme.SAGEBRIDGE
     notification_email: Email | None = None
     intacct: IntacctSettings | None = None  # provider sage_intacct only
     # The business's base currency (ISO 4217). None: read from Sage (cached an hour per container).
