@@ -64,7 +64,8 @@ class Writer:
 
 def render() -> str:
     writer = Writer()
-    inbound, outbound = [], []
+    inbound: list[tuple[str, str]] = []
+    outbound: list[tuple[str, str]] = []
     for direction, prefix, names in (("inbound", "In", inbound), ("outbound", "", outbound)):
         for path in sorted((SCHEMAS / direction).glob("*.json")):
             if path.stem == "any":
