@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 from sagebridge_host import (
     DeliveryReply,
     SignatureError,
+    should_retry_webhook,
     sign,
     signed_headers,
-    should_retry_webhook,
     standard_webhooks_secret,
     verify,
     verify_delivery,

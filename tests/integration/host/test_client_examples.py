@@ -33,7 +33,7 @@ def api_url(env: Env, webhooks_handler: Any) -> Iterator[str]:
     env.create_tenant()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             tenant = self.path.rsplit("/", 1)[-1]
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             reply = webhooks_handler(http_api_event(tenant, body, dict(self.headers.items())),
