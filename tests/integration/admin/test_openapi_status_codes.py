@@ -14,17 +14,22 @@ A success that needs another product's sandbox may name the test that shows it i
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from moto import mock_aws
+from openapi_spec_validator import validate
 
 from local.sandboxes.host_app import HostApp
+from local.sandboxes.host_app.fixtures import example_event
 from local.sandboxes.sage_accounting import SageAccountingSandbox, SandboxClock
 from sagebridge.admin import contract
-from sagebridge.host.outbound import enqueue_delivery
+from sagebridge.host.outbound import build_event, enqueue_delivery
 from tests.integration.admin.test_deliveries import part_paid
 from tests.integration.admin.world import START, TENANT, AdminWorld, Answer, admin_module, http_event, invoice
 from tests.integration.host.relay import CALLBACK_URL, SECRET, Relay
@@ -296,3 +301,21 @@ def test_swagger_ui_is_served_behind_the_same_iam_check(world: AdminWorld) -> No
     assert page.status == 200 and page.headers["content-type"].startswith("text/html")
     assert "swagger" in page.text.lower() and "createTenant" in page.text and "webhooks" in page.text
     assert world.invoke(http_event("GET", contract.SWAGGER_PATH, iam=None)).status == 403
+
+
+def test_the_document_is_valid_openapi_3_1_and_its_webhook_schemas_take_real_events() -> None:
+    """The `webhooks` schemas point into the document itself: a real delivery and a real host event
+    validate against them, and a broken one does not."""
+    spec = json.loads((Path(__file__).resolve().parents[3] / "docs" / "admin-openapi.json").read_text())
+    validate(spec)
+    assert spec["openapi"].startswith("3.1")
+
+    def validator(hook: str) -> Draft202012Validator:
+        pointer = f"#/webhooks/{hook}/post/requestBody/content/application~1json/schema"
+        return Draft202012Validator({**spec, "$ref": pointer})
+
+    delivery = build_event(TENANT, part_paid()).model_dump(mode="json")
+    validator("invoice.part_paid").validate(delivery)
+    assert list(validator("invoice.part_paid").iter_errors({**delivery, "data": {"invoice": {}}}))
+    validator("hostEvent").validate(example_event("invoice.upserted"))
+    assert list(validator("hostEvent").iter_errors({**example_event("invoice.upserted"), "type": "invoice.deleted"}))
