@@ -87,3 +87,21 @@ def test_an_unknown_scheme_is_refused_naming_the_choices(env: Env) -> None:
     with pytest.raises(ConfigurationError) as refused:
         parse_tenant_settings({"provider": "sage_accounting", "host_signature_scheme": "svix"})
     assert "host_signature_scheme" in str(refused.value) and "standard-webhooks" in str(refused.value)
+
+
+def test_the_sandbox_host_app_takes_standard_webhooks_deliveries_too(env: Env, delivery_to, host_app) -> None:
+    """So `make demo` works with a tenant switched to standard-webhooks."""
+    from starlette.testclient import TestClient
+
+    from local.sandboxes.host_app import create_app
+
+    env.create_tenant(host_signature_scheme="standard-webhooks")
+    module = delivery_to(lambda request: httpx.Response(500))
+    module.dependencies().http = TestClient(create_app(host_app))
+    queued = enqueue_delivery(outbox(env), TENANT, part_paid())
+    pump(env, module)
+    assert host_app.delivered_ids() == [queued.event_id]
+    host_app.secrets = ["whsec_someone_else_s_secret"]
+    enqueue_delivery(outbox(env), TENANT, part_paid("1.00"))
+    pump(env, module)
+    assert [r.status for r in host_app.received] == [200, 401]
