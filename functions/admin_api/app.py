@@ -353,7 +353,7 @@ def reconciliation(
 # ------------------------------------------------------------------------------------ handler
 
 
-# Operation ids, status codes, SigV4, the host contract's webhooks, Swagger UI at /admin/docs.
+# Operation ids, status codes, SigV4, the host contract's webhooks, Swagger UI at /admin/docs (after the last route).
 contract.configure(app, title="Sage Bridge admin API", version=API_VERSION,
                    description="Operators' API: every route needs an IAM (SigV4, service execute-api) signature.")
 
