@@ -360,7 +360,7 @@ contract.configure(app, title="Sage Bridge admin API", version=API_VERSION,
 
 def openapi_json() -> str:
     """The OpenAPI document of these routes (docs/admin-openapi.json holds a copy; a test keeps it fresh)."""
-    return app.get_openapi_json_schema()
+    return contract.openapi_json(app)
 
 
 @logger.inject_lambda_context(clear_state=True)

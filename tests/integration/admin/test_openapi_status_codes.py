@@ -332,3 +332,19 @@ def test_a_login_sage_cannot_check_is_a_documented_502(intacct_tenant: AdminWorl
     assert answer.status == 502 and answer.json["message"].startswith("Sage answered"), answer.text
     [operation] = [r for r in routes() if r.path.endswith(route)]
     assert 502 in documented(operation)
+
+
+def test_the_webhooks_schemas_are_those_of_docs_schemas() -> None:
+    root = Path(__file__).resolve().parents[3]
+    spec = json.loads((root / "docs" / "admin-openapi.json").read_text())
+    pairs = {"hostEvent": "inbound/any.json",
+             **{t: f"outbound/{t}.json" for t in spec["webhooks"] if t != "hostEvent"}}
+    assert len(pairs) == len(list((root / "docs" / "schemas" / "outbound").glob("*.json")))  # every type, + any
+    for hook, file in pairs.items():
+        pointer = f"#/webhooks/{hook}/post/requestBody/content/application~1json/schema"
+        embedded = json.loads(json.dumps(spec["webhooks"][hook]["post"]["requestBody"]["content"]["application/json"]
+                                         ["schema"]).replace(f'"{pointer}/$defs/', '"#/$defs/'))
+        published = json.loads((root / "docs" / "schemas" / file).read_text())
+        drop = {"$schema", "$id", "title"}
+        assert {k: v for k, v in embedded.items() if k not in drop} == \
+            {k: v for k, v in published.items() if k not in drop}, hook
