@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagebridge import composition
+from sagebridge.admin import contract
 from sagebridge.admin.deliveries import DeliveriesPage, DeliveriesResent
 from sagebridge.admin.mappings import MappingHealth, SageAccountRef
 from sagebridge.admin.models import (
@@ -365,12 +366,14 @@ def reconciliation(
 # ------------------------------------------------------------------------------------ handler
 
 
+# Operation ids, status codes, SigV4, the host contract's webhooks, Swagger UI at /admin/docs (after the last route).
+contract.configure(app, title="Sage Bridge admin API", version=API_VERSION,
+                   description="Operators' API: every route needs an IAM (SigV4, service execute-api) signature.")
+
+
 def openapi_json() -> str:
     """The OpenAPI document of these routes (docs/admin-openapi.json holds a copy; a test keeps it fresh)."""
-    return app.get_openapi_json_schema(
-        title="Sage Bridge admin API", version=API_VERSION,
-        description="Operators' API: every route needs an IAM (SigV4, service execute-api) signature.",
-    )
+    return contract.openapi_json(app)
 
 
 @logger.inject_lambda_context(clear_state=True)

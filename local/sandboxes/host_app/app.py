@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from local.sandboxes.host_app.fixtures import DEMO_SECRET
-from sagebridge.security.signing import SIGNATURE_HEADER, SignatureError, verify
+from sagebridge.security.signing import SIGNATURE_HEADER, SignatureError, standard_webhooks_secret, verify
 
 
 @dataclass
@@ -67,7 +67,10 @@ class HostApp:
         """Handle one delivery; returns (status, body, headers)."""
         event: dict[str, Any] | None = None
         try:
-            verify(body, headers.get(SIGNATURE_HEADER.lower()), self.secrets)
+            if "webhook-signature" in headers:  # a tenant with host_signature_scheme standard-webhooks
+                self._verify_standard_webhooks(body, headers)
+            else:
+                verify(body, headers.get(SIGNATURE_HEADER.lower()), self.secrets)
             event = json.loads(body)
         except (SignatureError, ValueError) as exc:
             self._log(None, headers, False, 401, None, str(exc))
@@ -84,6 +87,18 @@ class HostApp:
             return status, {"error": "sandbox failure mode"}, extra
         self._log(event, headers, True, 200, event, None)
         return 200, {"received": event.get("id") if isinstance(event, dict) else None}, {}
+
+    def _verify_standard_webhooks(self, body: bytes, headers: dict[str, str]) -> None:
+        """As a host using the Standard Webhooks library would: the secret in its whsec_ base64 form."""
+        from standardwebhooks import Webhook, WebhookVerificationError
+
+        for secret in self.secrets:
+            try:
+                Webhook(standard_webhooks_secret(secret)).verify(body, headers)
+                return
+            except WebhookVerificationError:
+                continue
+        raise SignatureError("no Standard Webhooks signature matches")
 
     def _log(self, event: dict[str, Any] | None, headers: dict[str, str], verified: bool, status: int,
              body: dict[str, Any] | None, problem: str | None) -> None:

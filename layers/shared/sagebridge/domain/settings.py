@@ -46,6 +46,13 @@ class IdentifyCustomerBy(StrEnum):
     EMAIL = "email"
 
 
+class HostSignatureScheme(StrEnum):
+    """How deliveries to the host app are signed (docs/host-integration.md, section 1)."""
+
+    SAGEBRIDGE = "sagebridge"  # Sage-Bridge-Signature: t=...,v1=<hex>
+    STANDARD_WEBHOOKS = "standard-webhooks"  # webhook-id / webhook-timestamp / webhook-signature
+
+
 def _non_empty_key(value: str) -> str:
     if not value.strip():
         raise ValueError("a host code cannot be empty")
@@ -129,6 +136,7 @@ class TenantSettings(BaseModel):
     catalog_import: CatalogImport = CatalogImport()
     replace_host_tax_types: bool = False  # the host's tax types become Sage's
     host_callback_url: Url | None = None
+    host_signature_scheme: HostSignatureScheme = HostSignatureScheme.SAGEBRIDGE
     # Deprecated (accepted, never used before issue 18): read as one more failure email address, and
     # moved into failure_emails by the next settings save (admin.settings_changes).
     notification_email: Email | None = None

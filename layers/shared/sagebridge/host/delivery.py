@@ -24,11 +24,11 @@ import httpx
 from pydantic import ValidationError
 
 from sagebridge.domain.errors import ConfigurationError, ConflictError
-from sagebridge.domain.settings import parse_tenant_settings
+from sagebridge.domain.settings import HostSignatureScheme, parse_tenant_settings
 from sagebridge.host.outbound import DeliveryMessage, DeliveryQueue
 from sagebridge.host.secrets import WebhookSecrets
 from sagebridge.observability import logger
-from sagebridge.security.signing import SIGNATURE_HEADER, sign
+from sagebridge.security.signing import SIGNATURE_HEADER, sign, standard_webhooks_headers
 from sagebridge.store.deliveries import Deliveries
 from sagebridge.store.notifications import FailureSummary
 from sagebridge.store.records import DeliveryRecord, DeliveryState
@@ -111,7 +111,7 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
                                                 f"send what was kept: sagebridge deliveries {message.tenant_id} "
                                                 "--resend-failed (later events are kept without a mail each).")
         return Delivered.REFUSED
-    url, secret = target
+    url, secret, scheme = target
 
     body = _body(message)
     headers = {
@@ -119,7 +119,7 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
         "User-Agent": USER_AGENT,
         "Idempotency-Key": message.event_id,
         "Sage-Bridge-Event-Type": message.event_type,
-        SIGNATURE_HEADER: sign(body, secret),
+        **_signature_headers(body, secret, scheme, message.event_id),
     }
     retry_after: float | None = None
     answer: tuple[int | None, str | None]
@@ -163,24 +163,32 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
     raise RetryDelivery(reason)
 
 
-def _target(message: DeliveryMessage, deps: DeliveryDeps) -> tuple[str, str] | str | None:
-    """(callback URL, signing secret), or why there is none (a permanent failure); None: the
-    tenant no longer exists."""
+def _signature_headers(body: bytes, secret: str, scheme: HostSignatureScheme, event_id: str) -> dict[str, str]:
+    if scheme is HostSignatureScheme.STANDARD_WEBHOOKS:
+        # The event id is the message id: a host's library dedupes on it as on Idempotency-Key.
+        return standard_webhooks_headers(body, secret, event_id)
+    return {SIGNATURE_HEADER: sign(body, secret)}
+
+
+def _target(message: DeliveryMessage, deps: DeliveryDeps) -> tuple[str, str, HostSignatureScheme] | str | None:
+    """(callback URL, signing secret, signature scheme), or why there is none (a permanent
+    failure); None: the tenant no longer exists."""
     tenant = deps.tenants.find(message.tenant_id)
     if tenant is None:
         return None
     if not tenant.enabled:
         return "the tenant is disabled"
     try:
-        url = parse_tenant_settings(tenant.settings).host_callback_url
+        settings = parse_tenant_settings(tenant.settings)
     except ConfigurationError:
         return "the tenant's settings are invalid"
+    url = settings.host_callback_url
     if not url:
         return "the tenant has no host_callback_url"
     secrets = deps.secrets.for_tenant(message.tenant_id)
     if not secrets:
         return "the tenant has no webhook secret to sign with"
-    return url, secrets[0]
+    return url, secrets[0], settings.host_signature_scheme
 
 
 def _body(message: DeliveryMessage) -> bytes:

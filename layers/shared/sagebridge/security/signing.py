@@ -9,11 +9,13 @@ and the verifier may hold several secrets: during a rotation either side can use
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from sagebridge.domain.errors import SageBridgeError
 
@@ -95,3 +97,25 @@ def verify(
     if not matched:
         raise SignatureError("signature does not match")
     return timestamp
+
+
+# ------------------------------------------------------------------------------ Standard Webhooks
+
+STANDARD_WEBHOOKS_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
+def standard_webhooks_secret(secret: str) -> str:
+    """The tenant's webhook secret as a Standard Webhooks library takes it: `whsec_` + base64 of its
+    UTF-8 bytes (the HMAC key is those bytes, whatever the secret looks like)."""
+    return "whsec_" + base64.b64encode(secret.encode()).decode()
+
+
+def standard_webhooks_headers(body: bytes, secret: str, message_id: str, *, timestamp: int | None = None
+                              ) -> dict[str, str]:
+    """`webhook-id`, `webhook-timestamp`, `webhook-signature` for `body` (https://www.standardwebhooks.com),
+    signed by the standardwebhooks library with the secret's UTF-8 bytes as the key."""
+    from standardwebhooks import Webhook  # only tenants that chose the scheme need it
+
+    ts = int(time.time()) if timestamp is None else int(timestamp)
+    signature = Webhook(secret.encode()).sign(message_id, datetime.fromtimestamp(ts, UTC), body.decode())
+    return {"webhook-id": message_id, "webhook-timestamp": str(ts), "webhook-signature": signature}
