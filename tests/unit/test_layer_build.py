@@ -33,14 +33,32 @@ def test_the_bytecode_is_compiled_by_the_runtime_s_python_version():
     assert "--invalidation-mode unchecked-hash" in MAKEFILE.read_text()
 
 
+CLIENT_CALL = re.compile(r"""(?:client|new_client|create_client)\(\s*["']([a-z0-9-]+)["']""")
+
+
+def _services_named(*packages: Path) -> set[str]:
+    return {name for package in packages for source in package.rglob("*.py")
+            for name in CLIENT_CALL.findall(source.read_text(errors="replace"))}
+
+
 def test_every_aws_service_the_code_calls_keeps_its_botocore_data():
     """Pruning botocore's data to BOTOCORE_SERVICES must not drop a service a client is made for."""
     kept = set(_make_var("BOTOCORE_SERVICES").split())
-    used: set[str] = set()
-    for source in (LAYER / "sagebridge").rglob("*.py"):
-        used |= set(re.findall(r"""(?:client|new_client)\(\s*["']([a-z0-9-]+)["']""", source.read_text()))
+    used = _services_named(LAYER / "sagebridge")
     assert {"dynamodb", "sqs"} <= used  # the scan finds what it looks for
     assert used <= kept, f"botocore data pruned for services the code uses: {sorted(used - kept)}"
+
+
+def test_the_tracer_s_own_clients_keep_their_botocore_data():
+    """Every function runs the Powertools Tracer (Tracing: Active), whose X-Ray SDK creates an X-Ray
+    client when it loads: a layer without that service's data fails every cold start."""
+    import aws_lambda_powertools.tracing
+    import aws_xray_sdk
+
+    kept = set(_make_var("BOTOCORE_SERVICES").split())
+    used = _services_named(Path(aws_xray_sdk.__file__).parent, Path(aws_lambda_powertools.tracing.__file__).parent)
+    assert "xray" in used
+    assert used <= kept, f"botocore data pruned for services the tracer uses: {sorted(used - kept)}"
 
 
 def test_the_build_stops_when_the_interpreter_is_another_python_version(tmp_path: Path):
