@@ -44,3 +44,15 @@ def test_the_dynamodb_client_skips_parameter_validation_and_retries_throttling(s
         assert not isinstance(client._serializer, ParamValidationDecorator)
         assert client.meta.config.retries["mode"] == "standard"
     assert isinstance(AwsClients().sqs._serializer, ParamValidationDecorator)  # only the hot client
+
+
+def test_a_changed_aws_environment_gets_a_session_of_its_own(sessions, monkeypatch):
+    """A session keeps the credentials and endpoints it first saw: the local stack and tests that
+    point AWS elsewhere between invocations must not reach the old place."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    first = AwsClients().sqs
+    assert first.meta.endpoint_url == "http://127.0.0.1:4566"
+    AwsClients().kms
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4567")
+    assert AwsClients().sqs.meta.endpoint_url == "http://127.0.0.1:4567"
+    assert len(sessions) == 2
