@@ -17,6 +17,9 @@ SMALL: dict[str, dict[str, Any]] = {
     "memory": {"small": 10, "big": 30},
     "intacct": {"customers": 100, "repeat": 1},
     "kinds": {"n": 1, "products": ("sage_intacct",), "kinds": ("purchase_invoice",)},
+    "cpu": {"n": 5, "repeat": 1},
+    "coldstart_shipped": {"repeat": 1, "only": ("WebhooksFunction",)},
+    "cost": {"n": 5},
 }
 
 
