@@ -40,8 +40,8 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 # The per-request log line: at debug when Sage answered well and in time (at info it was one line
-# per exported document, about a tenth of a document's CPU); an error answer at info, a slow one at
-# warning. Errors and retries have their own lines and the run's sync log besides.
+# per exported document, CPU on the hot path for a line nobody reads); an error answer at info, a
+# slow one at warning. Errors and retries have their own lines and the run's sync log besides.
 SLOW_REQUEST_MS = 2000.0
 _LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning"}
 
