@@ -107,8 +107,8 @@ def _machine_platform() -> str:
 
 def _layer_key() -> str:
     digest = hashlib.sha256()
-    for path in sorted([LAYER_SOURCE / "Makefile", LAYER_SOURCE / "requirements.txt",
-                        *(LAYER_SOURCE / "sagebridge").rglob("*.py")]):
+    build = [LAYER_SOURCE / name for name in ("Makefile", "requirements.txt", "prune_botocore.py")]
+    for path in sorted([*build, *(LAYER_SOURCE / "sagebridge").rglob("*.py")]):
         digest.update(path.relative_to(LAYER_SOURCE).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 

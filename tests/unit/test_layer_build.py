@@ -4,9 +4,17 @@ the code creates a client for. `make check` runs the real build (scripts/check-t
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import shutil
 import subprocess
 from pathlib import Path
+
+import botocore
+import pytest
+from botocore.exceptions import UnknownServiceError
+from botocore.loaders import Loader
+from botocore.session import Session
 
 from local import template as tpl
 
@@ -71,3 +79,35 @@ def test_the_build_stops_when_the_interpreter_is_another_python_version(tmp_path
     assert done.returncode != 0
     assert "the runtime is 3.99: its bytecode would be ignored" in done.stderr
     assert not (tmp_path / "python").exists()
+
+
+def _prune_module():
+    spec = importlib.util.spec_from_file_location("prune_botocore", LAYER / "prune_botocore.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_pruned_botocore_still_makes_every_kept_client_and_no_other(tmp_path: Path):
+    """What the build leaves: each kept service's client resolves its regional endpoint and loads its
+    model from the pruned data alone; a service that was pruned is unknown, not silently elsewhere."""
+    kept = set(_make_var("BOTOCORE_SERVICES").split())
+    source = Path(botocore.__file__).parent / "data"
+    data = tmp_path / "data"
+    data.mkdir()
+    for entry in [*(source / name for name in (*kept, "ec2")), *source.glob("*.json")]:
+        (shutil.copytree if entry.is_dir() else shutil.copy)(entry, data / entry.name)
+    _prune_module().prune(data, kept)
+    assert sorted(d.name for d in data.iterdir() if d.is_dir()) == sorted(kept)
+    assert (data / "endpoints.json").stat().st_size < 100_000  # from about 1.2 MB
+
+    session = Session()
+    session.register_component("data_loader", Loader(extra_search_paths=[str(data)],
+                                                      include_default_search_paths=False))
+    for service in sorted(kept):
+        client = session.create_client(service, region_name="eu-west-2", aws_access_key_id="k",
+                                       aws_secret_access_key="s")
+        assert client.meta.endpoint_url.endswith(".eu-west-2.amazonaws.com"), (service, client.meta.endpoint_url)
+    with pytest.raises(UnknownServiceError):
+        session.create_client("ec2", region_name="eu-west-2")
