@@ -18,6 +18,9 @@ SMALL: dict[str, dict[str, Any]] = {
     "intacct": {"customers": 100, "repeat": 1},
     "kinds": {"n": 1, "products": ("sage_intacct",), "kinds": ("purchase_invoice",)},
     "production": {"docs": 4, "first_docs": 16, "timeout": 6.0, "invoices": 4, "receipts": 3, "customers": 2},
+    "cpu": {"n": 5, "repeat": 1},
+    "coldstart_shipped": {"repeat": 1, "only": ("WebhooksFunction",)},
+    "cost": {"n": 5},
 }
 
 

@@ -10,7 +10,8 @@ import time
 from bench import SMALL, load
 from bench.common import Figure
 
-NAMES = ("pipeline", "throughput", "polling", "coldstart", "memory", "intacct", "kinds", "production")
+NAMES = ("pipeline", "throughput", "polling", "coldstart", "memory", "intacct", "kinds", "production",
+         "cpu", "coldstart_shipped", "cost")
 
 
 def main(argv: list[str]) -> int:

@@ -90,6 +90,10 @@ if [[ $BUILD == 1 ]]; then
     wrong=$(find "$layer" -name '*.so' -print0 | xargs -0 -r file | grep -v 'aarch64' || true)
     [[ -z "$wrong" ]] || { echo "non-aarch64 extensions in the layer:"$'\n'"$wrong" >&2; bad=1; }
     find "$layer" -name '*.so' | grep -q . || { echo "layer has no compiled extensions at all?" >&2; bad=1; }
+    # Bytecode shipped (layers/shared/Makefile): Lambda cannot write .pyc files, so without them every
+    # cold start compiles what it imports.
+    compgen -G "$layer/sagebridge/__pycache__/composition.cpython-3*.pyc" >/dev/null || { echo "layer ships no bytecode" >&2; bad=1; }
+    [[ ! -d "$layer/botocore/data/ec2" ]] || { echo "botocore's data is not pruned" >&2; bad=1; }
     for fn in ConnectFunction WebhooksFunction ExportSchedulerFunction ExportWorkerFunction \
               PaymentPollerFunction HostDeliveryFunction AdminApiFunction TokenKeepAliveFunction; do
       [[ -f ".aws-sam/build/$fn/app.py" ]] || { echo "$fn has no app.py in its artifact" >&2; bad=1; }

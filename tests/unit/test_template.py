@@ -121,7 +121,8 @@ def test_long_running_functions_have_room_and_the_rest_answer_fast(functions):
 def test_shared_layer_is_built_by_sam_for_arm64_python311(resources):
     layer = resources["SharedLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
-    assert layer["Metadata"]["BuildMethod"] == "python3.11"
+    # layers/shared/Makefile (tests/unit/test_layer_build.py): wheels and bytecode for the runtime.
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
     assert layer["Metadata"].get("BuildArchitecture") == "arm64"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.11"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]

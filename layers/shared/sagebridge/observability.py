@@ -3,10 +3,54 @@ Powertools environment variables set in template.yaml Globals."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+
+class CountsPerFlush(AmazonCloudWatchEMFProvider):
+    """Count metrics are summed in memory and written as one value each when the metrics are flushed
+    (once per invocation, by `@metrics.log_metrics`), not appended value by value: one per Sage request
+    was a validated `add_metric` each and an EMF line per 100 requests. Every alarm and dashboard
+    reads these counts as Sum, which one summed value per invocation keeps exact."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.counts: dict[str, float] = {}
+
+    def add_metric(self, name: str, unit: Any, value: float, resolution: Any = 60) -> None:
+        if unit == "Count" and resolution == 60 and type(value) in (int, float):
+            self.counts[name] = self.counts.get(name, 0) + value
+            return
+        super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
+
+    def _publish_counts(self) -> None:
+        counts, self.counts = self.counts, {}
+        for name, total in counts.items():
+            super().add_metric(name=name, unit="Count", value=total)
+
+    def serialize_metric_set(self, metrics: dict | None = None, dimensions: dict | None = None,
+                             metadata: dict | None = None) -> Any:
+        if metrics is None:
+            self._publish_counts()
+        return super().serialize_metric_set(metrics=metrics, dimensions=dimensions, metadata=metadata)
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        self._publish_counts()
+        super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+
+    def clear_metrics(self) -> None:
+        self.counts.clear()
+        super().clear_metrics()
+
 
 logger = Logger(service="sagebridge")
 metrics = Metrics(namespace="SageBridge", service="sagebridge")
+# The same metric, dimension and metadata sets the Metrics front holds (Powertools shares them).
+metrics.provider = CountsPerFlush(namespace="SageBridge", service="sagebridge", metric_set=metrics.metric_set,
+                                  dimension_set=metrics.dimension_set, metadata_set=metrics.metadata_set,
+                                  default_dimensions=metrics.default_dimensions)
 tracer = Tracer(service="sagebridge")
 
 __all__ = ["logger", "metrics", "tracer"]

@@ -291,7 +291,14 @@ def test_request_id_logged_token_never(monkeypatch):
     lines = []
     monkeypatch.setattr(module.logger, "info", lambda msg, extra=None: lines.append(json.dumps([msg, extra])))
     monkeypatch.setattr(module.logger, "warning", lambda msg, extra=None: lines.append(json.dumps([msg, extra])))
+    # A request answered well is logged at debug (connectors/http.py): switched on here to read it.
+    monkeypatch.setattr(module.logger, "debug", lambda msg, extra=None: lines.append(json.dumps([msg, extra])))
+    level = module.logger.log_level
+    module.logger.setLevel("DEBUG")
     client, _, _ = make(lambda r: httpx.Response(200, json={"id": "x"}, headers={"x-request-id": "rq-1"}))
-    client.get("contacts", "x")
+    try:
+        client.get("contacts", "x")
+    finally:
+        module.logger.setLevel(level)
     assert any("rq-1" in line for line in lines)
     assert not any("tok-1" in line for line in lines)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -37,6 +38,22 @@ from sagebridge.observability import logger, metrics
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Failures that happen before a single byte of the request left: even a write may be retried.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+# The per-request log line: at debug when Sage answered well and in time (at info it was one line
+# per exported document, CPU on the hot path for a line nobody reads); an error answer at info, a
+# slow one at warning. Errors and retries have their own lines and the run's sync log besides.
+SLOW_REQUEST_MS = 2000.0
+_LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning"}
+
+
+def request_log_level(status: int, ms: float) -> int:
+    if ms >= SLOW_REQUEST_MS:
+        return logging.WARNING
+    return logging.INFO if status >= 400 else logging.DEBUG
+
+
+def log_at(level: int, event: str, fields: dict[str, Any]) -> None:
+    getattr(logger, _LEVELS[level])(event, extra=fields)
 
 
 def full_jitter_backoff(attempt: int, *, base: float, cap: float, jitter: Callable[[], float]) -> float:
@@ -247,10 +264,11 @@ class Transport:
                 continue
             status = response.status_code
             metrics.add_metric(name="SageRequests", unit="Count", value=1)
-            logger.info("sage_request", extra={"method": method, "path": path, "status": status,
+            ms = round((time.perf_counter() - started) * 1000, 1)
+            if (level := request_log_level(status, ms)) >= logger.log_level:  # fields built only if logged
+                log_at(level, "sage_request", {"method": method, "path": path, "status": status, "ms": ms,
                                                "sage_request_id": request_id(response, self.request_id_headers),
-                                               "attempt": attempt,
-                                               "ms": round((time.perf_counter() - started) * 1000, 1)})
+                                               "attempt": attempt})
             if status < 400:
                 return loads(response.content) if status != 204 and response.content else None
             error = self.read_error(response)

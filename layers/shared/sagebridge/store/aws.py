@@ -8,8 +8,40 @@ is how the local stack points the same code at DynamoDB Local and moto.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
+
+# A boto3 session loads botocore's loaders, endpoint rules and credential chain: a cold start pays
+# for that once per container, not once per client. A session keeps the credentials and endpoints it
+# first saw, so it is kept per AWS_* environment (one in Lambda; the local stack and tests change it).
+# Sessions are not thread-safe, so clients are created under one lock (the clients themselves are).
+_session: Any = None
+_session_env: tuple[tuple[str, str], ...] = ()
+_session_lock = threading.Lock()
+
+
+def new_client(service: str) -> Any:
+    """A client of the container's one boto3 session, configured as the hot path needs it."""
+    global _session, _session_env
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    with _session_lock:
+        if _session is None or env != _session_env:
+            import boto3  # deferred: a cold start pays for boto3 only when a function needs AWS
+
+            _session, _session_env = boto3.session.Session(), env
+        return _session.client(service, config=client_config(service))
+
+
+def client_config(service: str) -> Any:
+    from botocore.config import Config
+
+    if service == "dynamodb":
+        # Standard retries (throttling, transient 5xx) and no client-side parameter validation: the
+        # store builds every request from typed code, and validation was the largest single cost of
+        # an exported document's CPU (docs/performance.md). DynamoDB still refuses a bad request.
+        return Config(retries={"mode": "standard", "max_attempts": 5}, parameter_validation=False)
+    return None
 
 
 class AwsClients:
@@ -25,9 +57,7 @@ class AwsClients:
             return existing
         with self._lock:
             if service not in self._clients:
-                import boto3  # deferred: a cold start pays for boto3 only when a function needs AWS
-
-                self._clients[service] = boto3.session.Session().client(service)
+                self._clients[service] = new_client(service)
             return self._clients[service]
 
     def override(self, service: str, client: Any) -> None:

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sagebridge.domain.errors import (
@@ -482,9 +481,10 @@ def _add_condition(
 
 
 def _default_client() -> DynamoDBClient:
-    import boto3  # imported here: only the first use of a Store pays for it
+    from sagebridge.store.aws import new_client  # boto3 is imported there, by the first use of a Store
 
-    return boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+    client: DynamoDBClient = new_client("dynamodb")
+    return client
 
 
 def missing(what: str) -> NotFoundError:

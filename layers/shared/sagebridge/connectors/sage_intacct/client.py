@@ -45,7 +45,7 @@ from sagebridge.connectors.base import (
     SageUnavailable,
     UncertainWrite,
 )
-from sagebridge.connectors.http import NOT_SENT, full_jitter_backoff, parse_retry_after
+from sagebridge.connectors.http import NOT_SENT, full_jitter_backoff, log_at, parse_retry_after, request_log_level
 from sagebridge.connectors.sage_intacct.xml import (
     ErrorDetail,
     Function,
@@ -247,8 +247,9 @@ class IntacctClient:
                 continue
             metrics.add_metric(name="SageRequests", unit="Count", value=1)
             status = response.status_code
-            logger.info("intacct_request", extra={"function": what, "status": status, "attempt": attempt,
-                                                  "ms": round((time.perf_counter() - started) * 1000, 1)})
+            ms = round((time.perf_counter() - started) * 1000, 1)
+            if (level := request_log_level(status, ms)) >= logger.log_level:
+                log_at(level, "intacct_request", {"function": what, "status": status, "attempt": attempt, "ms": ms})
             parsed: Response | None = None
             if response.content:
                 try:
