@@ -150,6 +150,11 @@ CASES: dict[str, list[Case]] = {
         (404, _call("PUT", f"{UNKNOWN}/settings", {"settings": {"provider": "sage_accounting"},
                                                    "expected_version": 1})),
     ],
+    "settings_history": [
+        (200, _call("GET", f"{T}/settings/history")),
+        (422, _call("GET", f"{T}/settings/history", query={"limit": 0})),
+        (404, _call("GET", f"{UNKNOWN}/settings/history")),
+    ],
     "change_settings": [
         (200, _call("PATCH", f"{T}/settings", {"changes": {"export_interval_minutes": 30}})),
         (409, _call("PATCH", f"{T}/settings", {"changes": {"provider": "sage_intacct"}})),

@@ -51,6 +51,7 @@ ROUTES: dict[str, RouteContract] = {
     "delete_tenant": _r("deleteTenant", 404),
     "replace_settings": _r("replaceSettings", 404, 409, 422),
     "change_settings": _r("changeSettings", 404, 409, 422),
+    "settings_history": _r("listSettingsHistory", 404, 422),
     "enable": _r("enableTenant", 404),
     "disable": _r("disableTenant", 404),
     "rotate_webhook_secret": _r("rotateWebhookSecret", 404, 422),
