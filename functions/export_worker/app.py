@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagebridge import composition
 from sagebridge.composition import WorkerDeps, handle_export_job
 from sagebridge.host.jobs import ExportJob
-from sagebridge.observability import logger, metrics, tracer
+from sagebridge.observability import correlated, logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -27,8 +27,9 @@ def dependencies() -> WorkerDeps:
 
 def record_handler(record: SQSRecord) -> None:
     job = ExportJob.model_validate_json(record.body)
-    logger.append_keys(tenant_id=job.tenant_id)
-    handle_export_job(job, dependencies())
+    # A job without a sender's id (the schedule's) is followed by its message id.
+    with correlated(job.correlation_id or record.message_id, tenant_id=job.tenant_id, event_id=job.event_id):
+        handle_export_job(job, dependencies())
 
 
 @logger.inject_lambda_context(clear_state=True)

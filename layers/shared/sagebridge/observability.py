@@ -7,6 +7,7 @@ carries the id of whoever queued it (`current_correlation_id`), and the worker l
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,6 +17,9 @@ from aws_lambda_powertools.logging import correlation_paths
 logger = Logger(service="sagebridge")
 metrics = Metrics(namespace="SageBridge", service="sagebridge")
 tracer = Tracer(service="sagebridge")
+
+# Every handler flushes its metrics, and many invocations (an admin read) add none: not news.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 # Where an HTTP API (payload 2.0) event keeps its request id.
 HTTP_REQUEST_ID = correlation_paths.API_GATEWAY_HTTP

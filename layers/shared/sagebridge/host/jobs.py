@@ -19,6 +19,7 @@ from sagebridge.domain.fields import HostId
 from sagebridge.domain.kinds import DateBasis
 from sagebridge.domain.runs import RunTrigger
 from sagebridge.domain.settings import ExportType
+from sagebridge.observability import current_correlation_id
 
 
 class ExportTrigger(StrEnum):
@@ -71,6 +72,9 @@ class ExportJob(BaseModel):
     export_type: ExportType | None = None
     requested_by: str | None = None  # the operator, for the run history
     scheduled_for: str | None = None  # the scheduler's slot (ISO time): a job older than the last run is dropped
+    # The id its sender logged under (the webhook's or admin call's API request id): the worker logs
+    # the run under it too, so one id finds the request and the Sage calls it caused.
+    correlation_id: str | None = Field(default_factory=current_correlation_id)
 
 
 def webhook_export_job(tenant_id: str, kind: str, host_id: str, event_id: str | None = None) -> ExportJob:
