@@ -60,3 +60,21 @@ def test_every_function_publishes_its_metrics_even_when_it_fails(logical_id, mon
     assert published, f"{logical_id} ended without publishing its metrics (no @metrics.log_metrics)"
     assert published[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SageBridge"
     assert not metrics.metric_set  # flushed, not left for the next invocation
+
+
+def test_the_keep_alive_publishes_expiring_connections_for_the_alarm(monkeypatch, capsys):
+    from tests.logs import emf_metrics
+
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    handler = runtime.load_handler(tpl.functions()["TokenKeepAliveFunction"])
+    module = sys.modules[handler.__module__]
+
+    class Products:
+        def keep_alive_all(self) -> dict:
+            return {"checked": 5, "refreshed": 2, "dead": 1, "failed": 1, "warned": 0, "expiring": 2}
+
+    monkeypatch.setattr(module, "dependencies", lambda: Products())
+    handler(sample_event("TokenKeepAliveFunction"), runtime.LambdaContext("TokenKeepAliveFunction", 512, 30))
+    published = emf_metrics(capsys.readouterr().out)
+    assert {k: published.get(k) for k in ("ConnectionsExpiring", "KeepAliveFailures", "ConnectionsDead")} == {
+        "ConnectionsExpiring": 2, "KeepAliveFailures": 1, "ConnectionsDead": 1}
