@@ -56,7 +56,7 @@ def test_a_job_for_an_unknown_tenant_is_dropped_with_an_error_line_and_a_metric(
     assert emf_metrics(capsys.readouterr().out).get("ExportJobsUnknownTenant") == 1
 
 
-def test_each_document_outcome_is_one_line_under_the_jobs_correlation_id(store, settings, host, worker):
+def test_each_document_outcome_is_one_line_under_the_jobs_correlation_id(store, settings, host, worker, capsys):
     add_tenant(store, TENANT, settings)
     host.stage(document(DocumentKind.SALES_INVOICE, 1))
     job = {"tenant_id": TENANT, "trigger": "webhook", "event_id": "evt-1", "correlation_id": "req-webhook-1",
@@ -71,6 +71,8 @@ def test_each_document_outcome_is_one_line_under_the_jobs_correlation_id(store, 
         "run_id": run.run_id, "correlation_id": "req-webhook-1", "event_id": "evt-1"}
     posted = lines.named("sage_request", method="POST", path="/v3.1/sales_invoices")
     assert [p["correlation_id"] for p in posted] == ["req-webhook-1"]  # the Sage call, under the same id
+    published = emf_metrics(capsys.readouterr().out)
+    assert published["SageLatency"] > 0 and published["DocumentsExported"] == 2  # the dashboard's Sage latency
     # The next job of the batch (or invocation) is not logged under this one's id.
     assert not [line for line in lines if line.get("message") == "document_outcome"
                 and line.get("correlation_id") != "req-webhook-1"]

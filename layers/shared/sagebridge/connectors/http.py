@@ -246,11 +246,12 @@ class Transport:
                 self.sleep(self._backoff(attempt))
                 continue
             status = response.status_code
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
             metrics.add_metric(name="SageRequests", unit="Count", value=1)
+            metrics.add_metric(name="SageLatency", unit="Milliseconds", value=elapsed_ms)  # the dashboard's p90
             logger.info("sage_request", extra={"method": method, "path": path, "status": status,
                                                "sage_request_id": request_id(response, self.request_id_headers),
-                                               "attempt": attempt,
-                                               "ms": round((time.perf_counter() - started) * 1000, 1)})
+                                               "attempt": attempt, "ms": elapsed_ms})
             if status < 400:
                 return loads(response.content) if status != 204 and response.content else None
             error = self.read_error(response)
