@@ -51,5 +51,6 @@ def emf_metrics(stdout: str) -> dict[str, float]:
         for directive in doc["_aws"]["CloudWatchMetrics"]:
             for metric in directive["Metrics"]:
                 value = doc[metric["Name"]]
-                totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(value if isinstance(value, list) else [value])
+                values = value if isinstance(value, list) else [value]
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(values)
     return totals

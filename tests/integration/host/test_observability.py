@@ -73,3 +73,57 @@ def test_deliveries_sent_and_refused_by_the_host_are_counted(env: Env, host_app:
     counted = emf_metrics(capsys.readouterr().out)
     assert (counted.get("DeliveriesSent"), counted.get("DeliveriesRefusedByHost")) == (1, 1)
 
+
+
+def _granted(logical_id: str) -> set[tuple[str, str]]:
+    """(table logical id, dynamodb action) pairs the function's policy statements grant."""
+    from local import template as tpl
+
+    out = set()
+    for p in tpl.functions()[logical_id].properties.get("Policies") or []:
+        for stmt in (p.get("Statement") or []) if isinstance(p, dict) else []:
+            actions = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
+            out |= {(stmt["Resource"]["Fn::GetAtt"][0], a) for a in actions if a.startswith("dynamodb:")}
+    return out
+
+
+def test_the_webhooks_function_calls_dynamodb_only_as_its_narrowed_policy_allows(env: Env, monkeypatch) -> None:
+    """The policy lists actions, not CRUD: every call the function makes through the webhook
+    contract (store, trigger export, duplicate, stale change, void, unknown void, conflict) must be one."""
+    import botocore.client
+
+    calls: list[tuple[str, str]] = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def record(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name == "dynamodb":
+            if operation == "TransactWriteItems":  # IAM checks each item's own action
+                for item in params["TransactItems"]:
+                    (kind, body), = item.items()
+                    calls.append((body["TableName"], {"ConditionCheck": "ConditionCheckItem"}.get(kind, kind + "Item")))
+            else:
+                calls.append((params.get("TableName", ""), operation))
+        return real(client, operation, params)
+
+    env.create_tenant()
+    handler = load_handler_module("webhooks").lambda_handler
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+
+    def send(event: dict[str, Any]) -> int:
+        body = json.dumps(event).encode()
+        return handler(http_api_event(TENANT, body, {SIGNATURE_HEADER: sign(body, SECRET),
+                                                     "content-type": "application/json"}),
+                       LambdaContext("WebhooksFunction", 512, 30))["statusCode"]
+
+    newer = example_event("invoice.upserted", event_id="evt_2", status="Pending Payment",
+                          occurred_at="2026-01-02T10:00:00Z")
+    assert send(newer) == 202
+    assert send(newer) == 202  # duplicate
+    assert send(example_event("invoice.upserted", event_id="evt_1", occurred_at="2026-01-01T10:00:00Z")) == 202  # stale
+    assert send(example_event("document.voided", event_id="evt_3", occurred_at="2026-01-03T10:00:00Z")) == 202
+    assert send(example_event("document.voided", event_id="evt_4", kind="sales_invoice", host_id="NOPE")) == 202
+    assert send({**newer, "data": {**newer["data"], "reference": "changed"}}) == 409  # same id, other body
+    granted = _granted("WebhooksFunction")
+    used = {("IdempotencyTable" if name == env.idempotency_table else "AppTable", f"dynamodb:{op}")
+            for name, op in calls}
+    assert used and used <= granted, f"not granted: {sorted(used - granted)}"

@@ -387,7 +387,8 @@ class ConnectionService:
                 report.failed += 1
                 logger.warning("keepalive_failed", extra={"tenant_id": tenant_id, "error": str(exc)})
             after = self.find(tenant_id)
-            if (after is not None and after.status == ConnectionStatus.CONNECTED and after.refresh_expires_at is not None
+            if (after is not None and after.status == ConnectionStatus.CONNECTED
+                    and after.refresh_expires_at is not None
                     and after.refresh_expires_at - self._clock() <= EXPIRING_WITHIN):
                 report.expiring += 1
                 logger.warning("connection_expiring", extra={"tenant_id": tenant_id, "provider": self.provider,
