@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,8 @@ from local import demo as demo_module
 from local.sandboxes.host_app import WebhookSender
 from local.sandboxes.host_app.fixtures import example_event
 from tests.logs import captured_logs
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.e2e
 
@@ -69,3 +72,11 @@ def test_one_invoice_is_followed_from_the_webhook_to_the_sage_call_by_its_correl
     assert run.status_code == 200 and run.json()["run_id"] == outcome["run_id"]
     # In the order it happened: staged, then the Sage call, then the outcome line.
     assert followed.index(staged) < followed.index(posted[0]) < followed.index(outcome)
+    # docs/operations.md's one Logs Insights query for "why is INV-9 not in Sage" finds both ends.
+    doc = (ROOT / "docs" / "operations.md").read_text()
+    query = "| filter tenant_id = 'acme' and (host_id = 'INV-9' or number = 'INV-9' or message = 'webhook refused')"
+    assert query in doc
+    answered = [line["message"] for line in lines if line.get("tenant_id") == TENANT
+                and (line.get("host_id") == "INV-9" or line.get("number") == "INV-9"
+                     or line.get("message") == "webhook refused")]
+    assert answered == ["webhook staged", "document_outcome"]
