@@ -9,7 +9,7 @@ export AWS_DEFAULT_REGION ?= eu-west-2
 export SAM_CLI_TELEMETRY := 0
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools sam browser bench-deps setup lint check test test-deep test-chaos demo stack bench clean
+.PHONY: help venv tools sam checkov browser bench-deps setup lint check test test-deep test-chaos demo stack bench clean
 
 help:
 	@echo "make demo   - start the local stack and run the main job end to end"
@@ -52,8 +52,16 @@ lint: venv
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-check: setup lint
+check: setup lint checkov
 	bash scripts/check-template.sh
+
+# Checkov pins its own boto3 range (conflicts with requirements-dev.txt), so a venv of its own too.
+checkov: .checkov-venv/.installed
+.checkov-venv/.installed: requirements-checkov.txt
+	test -x .checkov-venv/bin/python || $(PYTHON) -m venv .checkov-venv
+	.checkov-venv/bin/pip install --quiet --upgrade pip
+	.checkov-venv/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
 
 test: check browser bench-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

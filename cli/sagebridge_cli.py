@@ -568,6 +568,94 @@ def log(
         out.print("no log lines match")
 
 
+# ------------------------------------------------------------------------------------------- why
+
+IN_SAGE = ("created", "updated", "linked", "unchanged")
+WHY_PAGES = 10  # log pages of 200 searched for a document number (the host id is looked up directly)
+
+
+def find_log_entry(a: Api, tenant_id: str, document: str) -> dict[str, Any] | None:
+    """The newest sync log line of a document, by host id, else by number (case-insensitive)."""
+    page = a.call("GET", f"/tenants/{tenant_id}/log", params={"host_id": document, "limit": 1})
+    if page["entries"]:
+        return dict(page["entries"][0])
+    token = None
+    for _ in range(WHY_PAGES):
+        page = a.call("GET", f"/tenants/{tenant_id}/log", params={"limit": 200, "next_token": token})
+        for entry in page["entries"]:
+            if (entry.get("number") or "").casefold() == document.casefold():
+                return dict(entry)
+        token = page.get("next_token")
+        if not token:
+            return None
+    return None
+
+
+def how_to_fix(tenant_id: str, entry: dict[str, Any] | None) -> str:
+    if entry is None:
+        return ("Sage Bridge has no log line for it: the host app never sent it, its webhook was refused, or it is "
+                "staged and waits for the next scheduled run (a status that is not a trigger status). Run the "
+                "Logs Insights query in docs/operations.md ('Why is a document not in Sage?') with its host id.")
+    ref = f"{entry['kind']}:{entry['host_id']}"
+    if entry["outcome"] in IN_SAGE:
+        return (f"It is in Sage (id {entry.get('sage_id') or 'unknown'}). If the accountant cannot find it, check "
+                f"the business the tenant is connected to: sagebridge status {tenant_id}")
+    if entry["outcome"] == "skipped":
+        return (f"Fix what the reason names (in the host app, or the tenant's mappings or settings), then "
+                f"sagebridge replay {tenant_id} {ref}. A new version sent by the host app is exported anyway.")
+    return (f"Sage Bridge retries a failure by itself up to the tenant's retry_limit; once it gave up (or Sage refused "
+            f"it), fix what the reason names, then sagebridge replay {tenant_id} {ref}.")
+
+
+@app.command("why")
+def why(
+    ctx: typer.Context, tenant_id: TenantArg,
+    document: Annotated[str, typer.Argument(help="The document's number (INV-9) or its host id.")],
+    as_json: JsonOut = False,
+) -> None:
+    """Why a document is (or is not) in Sage: its state, the reason, the fix, its last run and the
+    correlation id of that run's logs (exit 0 in Sage, 1 not in Sage)."""
+    with failures_exit():
+        a = api(ctx)
+        entry = find_log_entry(a, tenant_id, document)
+        run_view = a.call("GET", f"/tenants/{tenant_id}/runs/{entry['run_id']}") if entry else None
+    details = (run_view or {}).get("details") or {}
+    answer = {
+        "tenant_id": tenant_id, "document": document, "found": entry is not None,
+        "state": entry["outcome"] if entry else "not_seen", "kind": entry and entry["kind"],
+        "host_id": entry and entry["host_id"], "number": entry and entry.get("number"),
+        "reason_code": entry and entry.get("reason_code"), "reason": entry and entry.get("reason"),
+        "sage_id": entry and entry.get("sage_id"), "logged_at": entry and entry.get("logged_at"),
+        "fix": how_to_fix(tenant_id, entry),
+        "run": run_view and {"run_id": run_view["run_id"], "trigger": run_view["trigger"],
+                             "result": run_view["result"], "started_at": run_view["started_at"],
+                             "requested_by": details.get("requested_by")},
+        "correlation_id": details.get("correlation_id"),
+    }
+    in_sage = entry is not None and entry["outcome"] in IN_SAGE
+    if as_json:
+        emit_json(answer)
+        raise typer.Exit(OK if in_sage else PARTIAL)
+    colour = "green" if in_sage else "yellow"
+    name = entry and (entry.get("number") or entry["host_id"])
+    out.print(f"[bold]{tenant_id} {name or document}[/bold]: [{colour}]{answer['state']}[/{colour}]"
+              + (f" ({entry['kind']} {entry['host_id']})" if entry else ""))
+    if entry and entry.get("reason"):
+        out.print(f"reason: {entry['reason']}" + (f" [{entry['reason_code']}]" if entry.get("reason_code") else ""),
+                  highlight=False, markup=False)
+    out.print(f"fix: {answer['fix']}", highlight=False, markup=False)
+    if run_view:
+        out.print(f"last run: {run_view['run_id']} ({run_view['trigger']}, {run_view['result']}, started "
+                  f"{run_view['started_at']})", highlight=False, markup=False)
+    out.print(f"correlation id: {answer['correlation_id'] or 'not recorded for this run'}", highlight=False,
+              markup=False)
+    if answer["correlation_id"]:
+        out.print("logs: CloudWatch Logs Insights over the stack's log groups: fields @timestamp, message, "
+                  f"host_id, outcome, reason | filter correlation_id = '{answer['correlation_id']}' "
+                  "| sort @timestamp asc", highlight=False, markup=False)
+    raise typer.Exit(OK if in_sage else PARTIAL)
+
+
 @app.command("reconcile")
 def reconcile(
     ctx: typer.Context, tenant_id: TenantArg,

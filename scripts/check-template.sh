@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prove template.yaml deploys as written, with no AWS account and no Docker:
-#   1. cfn-lint (the project's pin, .venv) on template.yaml
+#   1. cfn-lint (the project's pin, .venv) on template.yaml, and checkov (.checkov-venv): no finding
+#      that is neither fixed nor skipped in the template with its reason (Metadata: checkov: skip)
 #   2. sam validate --lint (SAM CLI in its own venv, .sam-venv), then SAM's transform offline
 #   3. sam build --cached --parallel into .aws-sam/ (real arm64 build of the layer: SAM's pip
 #      builder downloads manylinux aarch64 wheels, no container), then check the artifacts.
@@ -15,6 +16,7 @@ cd "$ROOT"
 
 SAM="${SAM:-$ROOT/.sam-venv/bin/sam}"
 CFN_LINT="${CFN_LINT:-$ROOT/.venv/bin/cfn-lint}"
+CHECKOV="${CHECKOV:-$ROOT/.checkov-venv/bin/checkov}"
 BUILD=1
 [[ "${1:-}" == "--no-build" ]] && BUILD=0
 
@@ -38,8 +40,19 @@ step() { # step NAME CMD... : run, time, fail loudly
 
 [[ -x "$SAM" ]] || { echo "check-template: SAM CLI not found at $SAM" >&2; exit 1; }
 [[ -x "$CFN_LINT" ]] || { echo "check-template: cfn-lint not found at $CFN_LINT" >&2; exit 1; }
+[[ -x "$CHECKOV" ]] || { echo "check-template: checkov not found at $CHECKOV (make checkov)" >&2; exit 1; }
 
 step "cfn-lint" "$CFN_LINT" template.yaml
+# Offline (--skip-download: no guideline or policy download); prints the counts, fails on any finding.
+checkov_template() {
+  local out
+  if ! out=$("$CHECKOV" --file template.yaml --framework cloudformation --compact --skip-download 2>&1); then
+    echo "$out" | grep -vE '^(PASSED|SKIPPED) for|^\s*$' >&2
+    return 1
+  fi
+  echo "$out" | grep -E '^Passed checks'
+}
+step "checkov" checkov_template
 step "sam validate --lint" "$SAM" validate --lint --template-file template.yaml
 
 # cfn-lint does not catch everything the SAM transform rejects (for example `Authorizer: NONE` on an

@@ -46,7 +46,7 @@ from sagebridge.admin.status import ConnectionView, TenantStatus
 from sagebridge.connectors.base import LoginRefused, NotConnected, SageError
 from sagebridge.domain.errors import ConfigurationError, ConflictError, NotFoundError
 from sagebridge.domain.kinds import DateBasis
-from sagebridge.observability import logger, tracer
+from sagebridge.observability import HTTP_REQUEST_ID, logger, metrics, tracer
 from sagebridge.settings import get_settings
 from sagebridge.store import Outcome
 from sagebridge.store.records import DeliveryState
@@ -376,7 +376,8 @@ def openapi_json() -> str:
     return contract.openapi_json(app)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, correlation_id_path=HTTP_REQUEST_ID)
+@metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # API Gateway already refuses unsigned calls; refuse again, before any routing or parsing, in

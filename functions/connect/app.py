@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagebridge import composition
 from sagebridge.composition import CALLBACK_PATH, ConnectDependencies, FlowResult
-from sagebridge.observability import logger, tracer
+from sagebridge.observability import HTTP_REQUEST_ID, logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -58,7 +58,8 @@ def oauth_callback() -> Response:
     return _respond(dependencies().flow.callback(_query(), callback_url=callback_url))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, correlation_id_path=HTTP_REQUEST_ID)
+@metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagebridge import composition
 from sagebridge.composition import Deadline, WorkerDeps, handle_export_job
 from sagebridge.host.jobs import ExportJob
-from sagebridge.observability import logger, metrics, tracer
+from sagebridge.observability import correlated, logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -28,13 +28,14 @@ def dependencies() -> WorkerDeps:
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     job = ExportJob.model_validate_json(record.body)
-    logger.append_keys(tenant_id=job.tenant_id)
     deps = dependencies()
     deadline = None
     if lambda_context is not None:
         deadline = Deadline.of_invocation(lambda_context.get_remaining_time_in_millis,
                                           margin_seconds=deps.stop_margin_seconds, margin_share=deps.stop_margin_share)
-    handle_export_job(job, deps, deadline=deadline)
+    # A job without a sender's id (the schedule's) is followed by its message id.
+    with correlated(job.correlation_id or record.message_id, tenant_id=job.tenant_id, event_id=job.event_id):
+        handle_export_job(job, deps, deadline=deadline)
 
 
 @logger.inject_lambda_context(clear_state=True)

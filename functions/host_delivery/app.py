@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagebridge import composition
 from sagebridge.composition import DeliveryDeps, deliver, parse_message
-from sagebridge.observability import logger, tracer
+from sagebridge.observability import logger, metrics, tracer
 
 # Report every failure per message, even when all fail: each carries its own backoff already.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -33,6 +33,7 @@ def record_handler(record: SQSRecord) -> str:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -25,4 +25,8 @@ def dependencies() -> SageProducts:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = dependencies().keep_alive_all()
     logger.info("token_keepalive_done", extra=report)
+    # Always sent, zeros too, so the dashboard shows every run (and the alarm an all-clear).
+    for name, key in (("ConnectionsExpiring", "expiring"), ("KeepAliveFailures", "failed"),
+                      ("ConnectionsDead", "dead"), ("ConnectionsRefreshed", "refreshed")):
+        metrics.add_metric(name=name, unit="Count", value=report.get(key, 0))
     return report

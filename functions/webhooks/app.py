@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagebridge import composition
 from sagebridge.composition import WebhookDeps, WebhookReply, receive_webhook
-from sagebridge.observability import logger, tracer
+from sagebridge.observability import HTTP_REQUEST_ID, logger, metrics, tracer
 from sagebridge.security.signing import SIGNATURE_HEADER
 
 app = APIGatewayHttpResolver()
@@ -51,7 +51,8 @@ def webhook(tenant_id: str) -> Response:
                                      content_type=headers.get("content-type"), lambda_context=app.lambda_context))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, correlation_id_path=HTTP_REQUEST_ID)
+@metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

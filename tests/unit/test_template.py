@@ -232,6 +232,8 @@ def test_every_queue_dead_letters_and_every_dlq_alarms(template, resources):
     queues = {lid: r for lid, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
     dlqs = {_ref(r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
             for r in queues.values() if "RedrivePolicy" in r["Properties"]}
+    dlqs |= {_ref(ev["DeadLetterConfig"]["Arn"]) for spec in tpl.functions().values()
+             for ev in _events(spec, "ScheduleV2") if "DeadLetterConfig" in ev}  # the schedules'
     work_queues = set(queues) - dlqs
     assert work_queues == {"ExportJobsQueue", "PaymentPollQueue", "HostDeliveryQueue"}
     assert _ref(queues["PaymentPollQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]) == "PaymentPollDLQ"
@@ -402,7 +404,9 @@ def test_only_functions_that_handle_tokens_can_use_the_token_key(functions):
     handles_tokens = {"ConnectFunction", "ExportWorkerFunction", "PaymentPollWorkerFunction",
                       "TokenKeepAliveFunction", "AdminApiFunction"}
     for lid, spec in functions.items():
-        can_open = "TokenKey" in _templates_on(spec, "KMSDecryptPolicy")
+        can_open = "TokenKey" in _templates_on(spec, "KMSDecryptPolicy") or any(
+            stmt["Action"] == "kms:Decrypt" and _ref(stmt["Resource"]) == "TokenKey"
+            for p in _policies(spec) if isinstance(p, dict) for stmt in p.get("Statement") or [])
         assert can_open == (lid in handles_tokens), lid
 
 

@@ -127,3 +127,15 @@ def test_on_its_own_clock_the_app_still_warns_when_the_sandbox_clock_nears_the_e
         expected = f"ends in {sage.days_left(TENANT)} days"  # 10, or 9 if pacing moved the app's clock
     transport.close()
     assert len(notices) == 1 and expected in notices[0].title  # the 14-day warning, on the app's clock
+
+
+def test_the_keep_alive_counts_connections_expiring_within_7_days_for_the_alarm(world):
+    """The `ConnectionsExpiring` metric (and the alarm on it) counts what the status page calls
+    `expiring`: still connected, the sign-in ends within 7 days of the keep-alive's run."""
+    world.add_tenant()
+    world.clock.advance(days=82)  # 8 days left
+    assert world.sage.service.keep_alive_all([TENANT]).expiring == 0
+    world.clock.advance(days=1)  # 7 days left
+    assert world.sage.service.keep_alive_all([TENANT]).expiring == 1
+    world.clock.advance(days=8)  # ended: expired, no longer "expiring"
+    assert world.sage.service.keep_alive_all([TENANT]).expiring == 0

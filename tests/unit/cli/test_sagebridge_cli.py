@@ -24,6 +24,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[AdminWorld]:
+    # The handler runs inside the CLI's process here: its EMF lines would land in the CLI's output.
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="eu-west-2")
         template.create_tables(dynamodb, {"AppTable": "app", "IdempotencyTable": "idempotency"})
@@ -291,3 +293,25 @@ def test_settings_history_says_who_changed_what(world):
     as_json = json.loads(sb("settings-history", "northwind", "--json").stdout)
     assert [v["version"] for v in as_json["versions"]] == [2, 1]
     assert sb("settings-history", "ghost").exit_code == 2
+
+
+def test_why_answers_for_a_document_number_with_state_reason_fix_run_and_correlation_id(world):
+    connected(world)
+    world.stage(invoice(1))
+    world.stage(invoice(2, tax="T9"))
+    sb("export", TENANT, "--now")
+
+    skipped = sb("why", TENANT, "INV-00002")  # the number the accountant knows, not the host id
+    assert skipped.exit_code == 1, skipped.output
+    assert "skipped" in skipped.stdout and "T9" in skipped.stdout
+    assert f"sagebridge replay {TENANT} sales_invoice:INV-2" in skipped.stdout
+    answer = json.loads(sb("why", TENANT, "INV-00002", "--json").stdout)
+    assert answer["state"] == "skipped" and answer["host_id"] == "INV-2" and answer["run"]["run_id"]
+    assert answer["correlation_id"] == "req-1"  # the admin request that ran the export
+    assert f"filter correlation_id = '{answer['correlation_id']}'" in skipped.stdout
+
+    exported = sb("why", TENANT, "INV-1", "--json")  # by host id too
+    assert exported.exit_code == 0 and json.loads(exported.stdout)["state"] == "created"
+
+    never = sb("why", TENANT, "INV-404")
+    assert never.exit_code == 1 and "no log line" in never.stdout and "Logs Insights" in never.stdout

@@ -202,7 +202,8 @@ def test_keep_alive_asks_each_product_in_use_once_for_its_own_tenants_and_adds_u
     products = products_of(fakes, Tenants({"acme": "sage_accounting", "acme2": "sage_accounting",
                                            "zuper": "sage_intacct"}))
     # "checked" counts tenants once each (a product asked about another product's tenants counted them too)
-    assert products.keep_alive_all() == {"checked": 2, "refreshed": 1, "dead": 0, "failed": 0, "warned": 0}
+    assert products.keep_alive_all() == {"checked": 2, "refreshed": 1, "dead": 0, "failed": 0, "warned": 0,
+                                         "expiring": 0}
     assert fakes[Provider.SAGE_ACCOUNTING].asked == [("keep_alive", "acme,acme2")]
     assert fakes[Provider.SAGE_INTACCT].asked == [("keep_alive", "zuper")]  # asked; nothing expires there
     assert fakes[Provider.SAGE_200].asked == []  # no tenant uses it

@@ -46,6 +46,9 @@ from sagebridge.store.records import ConnectionRecord, ConnectionStatus
 
 REFRESH_MARGIN = timedelta(seconds=60)
 KEEPALIVE_AFTER = timedelta(days=7)
+# What the status page calls `expiring` (admin.status.EXPIRING_WITHIN): the keep-alive could not push
+# the grant past this, so only the keep-alive's fault being fixed, or a reconnect, saves it.
+EXPIRING_WITHIN = timedelta(days=7)
 LOCK_TTL = timedelta(seconds=30)
 WAIT_FOR_REFRESH = 20.0  # seconds (real time) a worker waits for another's refresh
 # Backoff (seconds) between tries to save a rotated token: ~6 s in all, well inside LOCK_TTL.
@@ -91,6 +94,7 @@ class KeepAliveReport:
     dead: int = 0
     failed: int = 0
     warned: int = 0  # expiry warnings sent (providers whose grants cannot be extended)
+    expiring: int = 0  # still connected, grant ends within EXPIRING_WITHIN after this run: reconnect soon
 
 
 # -------------------------------------------------------------------------------------- service
@@ -382,6 +386,13 @@ class ConnectionService:
             except (SageError, ConflictError) as exc:
                 report.failed += 1
                 logger.warning("keepalive_failed", extra={"tenant_id": tenant_id, "error": str(exc)})
+            after = self.find(tenant_id)
+            if (after is not None and after.status == ConnectionStatus.CONNECTED
+                    and after.refresh_expires_at is not None
+                    and after.refresh_expires_at - self._clock() <= EXPIRING_WITHIN):
+                report.expiring += 1
+                logger.warning("connection_expiring", extra={"tenant_id": tenant_id, "provider": self.provider,
+                                                             "expires_at": after.refresh_expires_at.isoformat()})
             if self.expiry_warnings is not None:
                 try:
                     record, now = self.find(tenant_id), self._clock()

@@ -27,7 +27,7 @@ from sagebridge.domain.errors import ConfigurationError, ConflictError
 from sagebridge.domain.settings import HostSignatureScheme, parse_tenant_settings
 from sagebridge.host.outbound import DeliveryMessage, DeliveryQueue
 from sagebridge.host.secrets import WebhookSecrets
-from sagebridge.observability import logger
+from sagebridge.observability import logger, metrics
 from sagebridge.security.signing import SIGNATURE_HEADER, sign, standard_webhooks_headers
 from sagebridge.store.deliveries import Deliveries
 from sagebridge.store.notifications import FailureSummary
@@ -106,6 +106,7 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
         # sends news): they are kept, listed and resent together once the URL is set.
         told = _told_before(deps, message, target)
         _record(deps, message, DeliveryState.FAILED, attempts, target)
+        metrics.add_metric(name="DeliveriesNotSendable", unit="Count", value=1)
         if not told:
             _notify(deps, message, target, hint="Set the tenant's host_callback_url (and its webhook secret), then "
                                                 f"send what was kept: sagebridge deliveries {message.tenant_id} "
@@ -135,9 +136,12 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
 
     if status is not None and 200 <= status < 300:
         _record(deps, message, DeliveryState.DELIVERED, attempts, None, answer)
+        metrics.add_metric(name="DeliveriesSent", unit="Count", value=1)
         logger.info("delivered", extra={"event_id": message.event_id, "attempts": attempts})
         return Delivered.DELIVERED
     if status is not None and 400 <= status < 500 and status not in _RETRYABLE_4XX:
+        metrics.add_metric(name="DeliveriesRefusedByHost", unit="Count", value=1)
+        logger.warning("delivery refused by the host", extra={"event_id": message.event_id, "status": status})
         told = _told_before(deps, message, f"{reason}: not retried")  # a wrong secret refuses every event
         _record(deps, message, DeliveryState.FAILED, attempts, f"{reason}: not retried", answer)
         if not told:
@@ -149,6 +153,7 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
 
     if receive_count >= deps.max_receive_count:
         final = f"{reason}; gave up after {attempts} attempts (message moved to the dead-letter queue)"
+        metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=1)
         _record(deps, message, DeliveryState.FAILED, attempts, final, answer, dead_lettered=True)
         _notify(deps, message, final,
                 hint="Check the tenant's host_callback_url and that the host app is up; once it is, redrive the "
@@ -156,6 +161,7 @@ def deliver(message: DeliveryMessage, *, receive_count: int, receipt_handle: str
         deps.queue.change_visibility(receipt_handle, 0)  # straight on to the DLQ, no need to wait
         raise RetryDelivery(final)  # SQS moves it to the DLQ, where an operator can redrive it
     _record(deps, message, DeliveryState.QUEUED, attempts, reason, answer)
+    metrics.add_metric(name="DeliveryRetries", unit="Count", value=1)
     delay = retry_delay(attempts, retry_after, jitter=deps.jitter())
     deps.queue.change_visibility(receipt_handle, delay)
     logger.info("delivery will be retried", extra={"event_id": message.event_id, "attempts": attempts,

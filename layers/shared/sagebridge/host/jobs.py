@@ -19,6 +19,7 @@ from sagebridge.domain.fields import HostId
 from sagebridge.domain.kinds import DateBasis
 from sagebridge.domain.runs import RunTrigger
 from sagebridge.domain.settings import ExportType
+from sagebridge.observability import current_correlation_id
 
 
 class ExportTrigger(StrEnum):
@@ -88,6 +89,9 @@ class ExportJob(BaseModel):
     # A run that paused before its invocation's deadline goes on here: the same run id, from where
     # it stopped, reading what the first part read (staged_since) whatever the cursor says now.
     continues: RunContinuation | None = None
+    # The id its sender logged under (the webhook's or admin call's API request id): the worker logs
+    # the run under it too, so one id finds the request and the Sage calls it caused.
+    correlation_id: str | None = Field(default_factory=current_correlation_id)
 
 
 def webhook_export_job(tenant_id: str, kind: str, host_id: str, event_id: str | None = None) -> ExportJob:

@@ -35,7 +35,7 @@ from sagebridge.host.inbound import MAX_BODY_BYTES, DocumentVoided, InvalidWebho
 from sagebridge.host.inbound import _Event as InboundEventModel
 from sagebridge.host.jobs import webhook_export_job
 from sagebridge.host.secrets import WebhookSecrets
-from sagebridge.observability import logger
+from sagebridge.observability import logger, metrics
 from sagebridge.security.signing import DEFAULT_TOLERANCE_SECONDS, SignatureError, verify
 from sagebridge.store.documents import Documents
 from sagebridge.store.records import StagedDocument
@@ -118,7 +118,21 @@ def receive_webhook(
     lambda_context: Any = None,
 ) -> WebhookReply:
     """Handle one webhook delivery; always a reply, for any input. `content_type`: the request's
-    Content-Type header (None if it had none)."""
+    Content-Type header (None if it had none). A refusal (4xx) is counted and logged with why."""
+    reply = _receive(tenant_id, raw_body, signature, deps, content_type=content_type, lambda_context=lambda_context)
+    if 400 <= reply.status < 500:
+        metrics.add_metric(name="WebhooksRefused", unit="Count", value=1)
+        logger.info("webhook refused", extra={"tenant_id": tenant_id, "status": reply.status,
+                                              "error": reply.body.get("error"), "event_id": reply.body.get("event_id")})
+    elif reply.status >= 500:
+        metrics.add_metric(name="WebhooksDeferred", unit="Count", value=1)
+    return reply
+
+
+def _receive(
+    tenant_id: str, raw_body: bytes, signature: str | None, deps: WebhookDeps, *,
+    content_type: str | None, lambda_context: Any,
+) -> WebhookReply:
     if len(raw_body) > MAX_BODY_BYTES:
         return _error(413, "payload_too_large", reason=f"the body is over {MAX_BODY_BYTES} bytes")
     try:
@@ -287,7 +301,8 @@ def _finish(
         deps.export_queue.send(job.model_dump(mode="json", exclude_none=True))
         result.export_queued = True
     logger.info("webhook staged", extra={"tenant_id": tenant_id, "event_id": event.id, "kind": kind,
-                                         "result": outcome.value, "export_queued": result.export_queued})
+                                         "host_id": host_id, "result": outcome.value,
+                                         "export_queued": result.export_queued})
     return result
 
 

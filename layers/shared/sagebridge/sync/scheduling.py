@@ -29,7 +29,7 @@ from sagebridge.domain.runs import RunTrigger
 from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import ExportJob, ExportTrigger, RunContinuation
 from sagebridge.host.outbound import DeliveryOutbox, ExportRunFailed, enqueue_delivery
-from sagebridge.observability import logger
+from sagebridge.observability import logger, metrics
 from sagebridge.store import ConnectionStatus, RunRecord, RunStatus, Store, TenantRecord
 from sagebridge.store.notifications import FailureSummary
 from sagebridge.sync.currency import DEFAULT_CURRENCY
@@ -184,7 +184,14 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps, *, deadline: Deadline | 
     """Run one export job under the tenant's lease. LeaseHeld if another export holds it. With a
     `deadline` (and `deps.jobs`), a run nearing it pauses and queues its continuation."""
     store = deps.store
-    tenant = store.tenants.get(job.tenant_id)
+    tenant = store.tenants.find(job.tenant_id)
+    if tenant is None:
+        # Deleted since it was queued, or never existed: no retry can help, so say so and let it
+        # go rather than retry it silently into the dead-letter queue.
+        metrics.add_metric(name="ExportJobsUnknownTenant", unit="Count", value=1)
+        logger.error("export_job_dropped", extra={"tenant_id": job.tenant_id, "why": "unknown tenant",
+                                                  "trigger": job.trigger.value, "event_id": job.event_id})
+        return None
     if not tenant.enabled:
         logger.info("export_job_dropped", extra={"tenant_id": job.tenant_id, "why": "tenant disabled"})
         return None

@@ -41,6 +41,12 @@ class Journal:
 
     def log_op(self, kind: str, host_id: str, number: str | None, outcome: Outcome, *, sage_id: str | None = None,
                reason_code: str | None = None, message: str = "") -> Write:
+        # Every sync log line is built here, just before it is written: one log line per outcome,
+        # so Logs Insights answers "what happened to INV-9" without the table.
+        logger.info("document_outcome", extra={
+            "tenant_id": self.run.tenant, "run_id": self.run.run_id, "kind": kind, "host_id": host_id,
+            "number": number, "outcome": outcome.value, "reason_code": reason_code, "reason": message or None,
+            "sage_id": sage_id, "dry_run": self.run.dry_run})
         return self.run.store.synclog.append_op(SyncLogEntry(
             self.run.tenant, self.run.run_id, kind, host_id, outcome, reason=message, sage_id=sage_id,
             reason_code=reason_code, number=number,

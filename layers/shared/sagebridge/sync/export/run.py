@@ -14,7 +14,7 @@ from sagebridge.domain.errors import ConflictError, NotFoundError
 from sagebridge.domain.kinds import RecordKind
 from sagebridge.domain.settings import TenantSettings
 from sagebridge.host.outbound import DeliveryOutbox
-from sagebridge.observability import logger
+from sagebridge.observability import current_correlation_id, logger
 from sagebridge.store import Outcome, RunRecord, RunStatus, Store
 from sagebridge.store.ledger import DEFAULT_CLAIM_TIMEOUT
 from sagebridge.store.notifications import FailureSummary
@@ -158,6 +158,8 @@ class ExportEngine:
             return
         for dead in self.store.runs.close_abandoned(run.tenant, now=started):
             logger.warning("export_run_abandoned", extra={"abandoned_run_id": dead.run_id})
+        if correlation_id := current_correlation_id():  # the logs' id for this run: `sagebridge why` prints it
+            details["correlation_id"] = correlation_id  # in place: the finished run keeps these details
         self.store.runs.start(RunRecord(run.tenant, run.run_id, request.triggered_by.value, dry_run=request.dry_run,
                                         details=details, started_at=started, alive_until=started + RUN_ALIVE_FOR))
         self._beat_at = self._first_started = started
