@@ -21,22 +21,34 @@ class CountsPerFlush(AmazonCloudWatchEMFProvider):
     """Count metrics are summed in memory and written as one value each when the metrics are flushed
     (once per invocation, by `@metrics.log_metrics`), not appended value by value: one per Sage request
     was a validated `add_metric` each and an EMF line per 100 requests. Every alarm and dashboard
-    reads these counts as Sum, which one summed value per invocation keeps exact."""
+    reads these counts as Sum, which one summed value per invocation keeps exact. Timings (the
+    dashboard's Sage latency percentiles need every value) are kept as plain floats and written at the
+    same moment, 100 values a line as EMF allows."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.counts: dict[str, float] = {}
+        self.timings: dict[str, list[float]] = {}
 
     def add_metric(self, name: str, unit: Any, value: float, resolution: Any = 60) -> None:
-        if unit == "Count" and resolution == 60 and type(value) in (int, float):
-            self.counts[name] = self.counts.get(name, 0) + value
-            return
+        if resolution == 60 and type(value) in (int, float):
+            if unit == "Count":
+                self.counts[name] = self.counts.get(name, 0) + value
+                return
+            if unit == "Milliseconds":
+                self.timings.setdefault(name, []).append(value)
+                return
         super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
 
     def _publish_counts(self) -> None:
+        # Swapped out first: publishing a 100th value makes Powertools serialise (and come back here).
         counts, self.counts = self.counts, {}
+        timings, self.timings = self.timings, {}
         for name, total in counts.items():
             super().add_metric(name=name, unit="Count", value=total)
+        for name, values in timings.items():
+            for value in values:
+                super().add_metric(name=name, unit="Milliseconds", value=value)
 
     def serialize_metric_set(self, metrics: dict | None = None, dimensions: dict | None = None,
                              metadata: dict | None = None) -> Any:
@@ -50,6 +62,7 @@ class CountsPerFlush(AmazonCloudWatchEMFProvider):
 
     def clear_metrics(self) -> None:
         self.counts.clear()
+        self.timings.clear()
         super().clear_metrics()
 
 

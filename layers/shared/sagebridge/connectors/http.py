@@ -39,17 +39,18 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Failures that happen before a single byte of the request left: even a write may be retried.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
-# The per-request log line: at debug when Sage answered well and in time (at info it was one line
-# per exported document, CPU on the hot path for a line nobody reads); an error answer at info, a
-# slow one at warning. Errors and retries have their own lines and the run's sync log besides.
+# The per-request log line: a read answered well and in time at debug (reads are most requests and
+# nobody reads their lines); a write at info, because it is the call that changed the books and the
+# line an operator follows by correlation id from the webhook (docs/operations.md); an error answer
+# at info, a slow one at warning. Errors and retries have their own lines and the sync log besides.
 SLOW_REQUEST_MS = 2000.0
 _LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning"}
 
 
-def request_log_level(status: int, ms: float) -> int:
+def request_log_level(status: int, ms: float, *, write: bool = False) -> int:
     if ms >= SLOW_REQUEST_MS:
         return logging.WARNING
-    return logging.INFO if status >= 400 else logging.DEBUG
+    return logging.INFO if status >= 400 or write else logging.DEBUG
 
 
 def log_at(level: int, event: str, fields: dict[str, Any]) -> None:
@@ -266,7 +267,7 @@ class Transport:
             elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
             metrics.add_metric(name="SageRequests", unit="Count", value=1)
             metrics.add_metric(name="SageLatency", unit="Milliseconds", value=elapsed_ms)  # the dashboard's p90
-            if (level := request_log_level(status, elapsed_ms)) >= logger.log_level:  # fields built only if logged
+            if (level := request_log_level(status, elapsed_ms, write=method != "GET")) >= logger.log_level:
                 log_at(level, "sage_request", {"method": method, "path": path, "status": status, "ms": elapsed_ms,
                                                "sage_request_id": request_id(response, self.request_id_headers),
                                                "attempt": attempt})

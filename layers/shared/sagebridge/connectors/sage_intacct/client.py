@@ -248,7 +248,7 @@ class IntacctClient:
             metrics.add_metric(name="SageRequests", unit="Count", value=1)
             status = response.status_code
             ms = round((time.perf_counter() - started) * 1000, 1)
-            if (level := request_log_level(status, ms)) >= logger.log_level:
+            if (level := request_log_level(status, ms, write=write)) >= logger.log_level:
                 log_at(level, "intacct_request", {"function": what, "status": status, "attempt": attempt, "ms": ms})
             parsed: Response | None = None
             if response.content:
