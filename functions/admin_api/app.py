@@ -39,6 +39,7 @@ from sagebridge.admin.models import (
     TenantsPage,
     TenantView,
 )
+from sagebridge.admin.portal_links import PortalLink, PortalLinkRequest
 from sagebridge.admin.service import Admin
 from sagebridge.admin.status import ConnectionView, TenantStatus
 from sagebridge.connectors.base import LoginRefused, NotConnected, SageError
@@ -318,6 +319,15 @@ def resend_failed_deliveries(tenant_id: str) -> Response[DeliveriesResent]:
           tags=["deliveries"])
 def resend_delivery(tenant_id: str, event_id: str) -> Response[DeliveriesResent]:
     return Response(202, content_types.APPLICATION_JSON, dependencies().resend_delivery(tenant_id, event_id))
+
+
+# ------------------------------------------------------------------------------ tenant portal
+
+
+@app.post("/admin/tenants/<tenant_id>/portal-links", summary="A signed, expiring link that opens the tenant portal "
+          "for this tenant only (viewer or admin)", tags=["portal"])
+def portal_link(tenant_id: str, body: PortalLinkRequest) -> Response[PortalLink]:
+    return Response(201, content_types.APPLICATION_JSON, dependencies().portal_link(tenant_id, body, api_base_url()))
 
 
 # --------------------------------------------------------------------------- status, reconcile

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+from sagebridge.admin.portal_links import PortalLinks, split_allow_list
 from sagebridge.admin.service import Admin
 from sagebridge.connections.connect_flow import CALLBACK_PATH, ConnectFlow, ConnectFlows, FlowResult
 from sagebridge.connectors.base import LinkConnect
@@ -26,6 +27,7 @@ from sagebridge.domain.errors import ConfigurationError
 from sagebridge.host.delivery import REQUEST_TIMEOUT_SECONDS, DeliveryDeps, deliver, parse_message
 from sagebridge.host.secrets import WebhookSecrets
 from sagebridge.host.webhooks import WebhookDeps, WebhookReply, receive_webhook
+from sagebridge.portal.web import Portal
 from sagebridge.security.oauth_state import StateSigner
 from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.settings import Settings, get_settings
@@ -180,7 +182,27 @@ def admin(settings: Settings | None = None, *, clients: AwsClients | None = None
     return Admin(store=products.store, products=products,
                  worker=export_worker(settings, clients=clients, products=products),
                  export_queue=MessageQueue(settings.export_queue_url, clients),
-                 webhook_secrets=WebhookSecretStore(settings.settings_secret_name, clients))
+                 webhook_secrets=WebhookSecretStore(settings.settings_secret_name, clients),
+                 portal_links=portal_links(settings, products))
+
+
+# ------------------------------------------------------------------------------------ portal
+
+
+def portal_links(settings: Settings, products: SageProducts) -> PortalLinks:
+    """Portal links signed with the settings secret's portal key (read when the first link is made)."""
+    return PortalLinks(key=lambda: products.integration_secrets().portal_key(),
+                       return_urls=split_allow_list(settings.portal_return_urls),
+                       default_ttl=timedelta(minutes=settings.portal_link_ttl_minutes))
+
+
+def portal(settings: Settings | None = None, *, clients: AwsClients | None = None) -> Portal:
+    """The tenant portal (one per container): the admin service behind pages for one tenant at a time."""
+    settings = settings or get_settings()
+    service = admin(settings, clients=clients)
+    return Portal(admin=service, key=lambda: service.products.integration_secrets().portal_key(),
+                  frame_ancestors=settings.portal_frame_ancestors or "'none'",
+                  session_ttl=timedelta(minutes=settings.portal_session_minutes))
 
 
 __all__ = [
@@ -204,6 +226,7 @@ __all__ = [
     "parse_message",
     "payment_poll_worker",
     "payment_poller",
+    "portal",
     "receive_webhook",
     "sage_products",
     "schedule_exports",

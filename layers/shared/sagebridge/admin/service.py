@@ -46,6 +46,7 @@ from sagebridge.admin.models import (
     tenant_view,
     validated,
 )
+from sagebridge.admin.portal_links import PortalLink, PortalLinkRequest, PortalLinks
 from sagebridge.admin.status import ConnectionView, TenantStatus, connection_view, tenant_status
 from sagebridge.admin.status_page import render_status_page
 from sagebridge.connectors.base import Connector, LinkConnect, Login, LoginConnect, NotConnected
@@ -73,6 +74,7 @@ class Admin:
     export_queue: JobQueue | None = None
     webhook_secrets: WebhookSecretStore | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    portal_links: PortalLinks | None = None  # signs tenant portal links (None: the portal is not set up)
 
     # ---- tenants
 
@@ -361,6 +363,18 @@ class Admin:
     def resend_failed_deliveries(self, tenant_id: str) -> DeliveriesResent:
         self.store.tenants.get(tenant_id)
         return resend_all_failed(self.products.delivery_outbox().queue, self.store.deliveries, tenant_id)
+
+    # ---- the tenant portal
+
+    def portal_link(self, tenant_id: str, body: PortalLinkRequest, base_url: str) -> PortalLink:
+        """A signed, expiring link that opens the tenant portal for this tenant only, as `body.role`."""
+        self.store.tenants.get(tenant_id)
+        if self.portal_links is None:
+            raise ConfigurationError("the tenant portal is not configured here (no portal signing key)")
+        link = self.portal_links.issue(tenant_id, body, base_url=base_url, now=self.clock())
+        logger.info("portal_link_issued", extra={"tenant_id": tenant_id, "role": body.role,
+                                                 "expires_at": link.expires_at.isoformat()})
+        return link
 
     # ---- status and reconciliation
 
