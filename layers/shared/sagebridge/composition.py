@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -27,7 +28,6 @@ from sagebridge.domain.errors import ConfigurationError
 from sagebridge.host.delivery import REQUEST_TIMEOUT_SECONDS, DeliveryDeps, deliver, parse_message
 from sagebridge.host.secrets import WebhookSecrets
 from sagebridge.host.webhooks import WebhookDeps, WebhookReply, receive_webhook
-from sagebridge.portal.web import Portal
 from sagebridge.security.oauth_state import StateSigner
 from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.settings import Settings, get_settings
@@ -42,6 +42,9 @@ from sagebridge.store.webhook_secrets import WebhookSecretStore
 from sagebridge.sync.payment_polls import PaymentPollJob, schedule_payment_polls, schedule_slot
 from sagebridge.sync.products import SageProducts
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job, schedule_exports
+
+if TYPE_CHECKING:
+    from sagebridge.portal.web import Portal
 
 # What a scheduled fan-out works with: the tenant list and the queue its jobs go to.
 ScheduleDeps = tuple[Store, MessageQueue]
@@ -198,6 +201,8 @@ def portal_links(settings: Settings, products: SageProducts) -> PortalLinks:
 
 def portal(settings: Settings | None = None, *, clients: AwsClients | None = None) -> Portal:
     """The tenant portal (one per container): the admin service behind pages for one tenant at a time."""
+    from sagebridge.portal.web import Portal  # here: only the portal function pays for Jinja2's import
+
     settings = settings or get_settings()
     service = admin(settings, clients=clients)
     return Portal(admin=service, key=lambda: service.products.integration_secrets().portal_key(),
