@@ -107,7 +107,7 @@ def test_unknown_pages_and_tenants_are_pages_not_json(world, portal):
 
 
 def test_changing_the_business_needs_an_explicit_confirmation(tenant, portal):
-    cookie = session_of(portal, link(tenant, role="admin").json["url"])
+    cookie = session_of(portal, link(tenant, role="admin", return_url="https://host.example/app/x").json["url"])
     status, _, page = portal(f"/portal/t/{TENANT}/consent?change=1", cookie)
     assert status == 200 and "/connect/" not in page and 'name="confirm"' in page
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
@@ -116,3 +116,4 @@ def test_changing_the_business_needs_an_explicit_confirmation(tenant, portal):
     status, _, page = portal(f"/portal/t/{TENANT}/connect-elsewhere", cookie, "POST",
                              f"csrf={csrf}&confirm=yes".encode())
     assert status == 200 and "change=1&amp;sig=" in page  # a link that allows the change
+    assert "back=https%3A%2F%2Fhost.example%2Fapp%2Fx&amp;back_sig=" in page  # and leads back to the host app

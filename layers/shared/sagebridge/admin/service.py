@@ -141,7 +141,8 @@ class Admin:
 
     # ---- connection
 
-    def connect_link(self, tenant_id: str, api_base_url: str, *, allow_business_change: bool = False) -> ConnectLink:
+    def connect_link(self, tenant_id: str, api_base_url: str, *, allow_business_change: bool = False,
+                     return_to: str | None = None) -> ConnectLink:
         """A single-use, short-lived link; `allow_business_change`: the operator confirms the tenant
         may link a different Sage business than the one connected (logged when it happens)."""
         _, settings = self._settings(tenant_id)
@@ -149,7 +150,8 @@ class Admin:
         connects_by = self.products.product(settings.provider).connects_by
         if not isinstance(connects_by, LinkConnect):
             raise ConfigurationError(connects_by.how_to_connect)
-        url = connects_by.connect_link(api_base_url, tenant_id, allow_business_change=allow_business_change)
+        back = {"return_to": return_to} if return_to else {}  # the tenant portal's way back to the host app
+        url = connects_by.connect_link(api_base_url, tenant_id, allow_business_change=allow_business_change, **back)
         if allow_business_change:
             logger.info("connect_link_allows_business_change", extra={"tenant_id": tenant_id})
         expires = int(dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))["expires"])

@@ -311,7 +311,8 @@ def consent(p: Portal, req: Request, s: PortalClaims, *, confirmed: bool = False
     link, why = None, None
     if not change or confirmed:
         try:
-            link = p.admin.connect_link(s.tenant_id, req.base_url, allow_business_change=confirmed).url
+            link = p.admin.connect_link(s.tenant_id, req.base_url, allow_business_change=confirmed,
+                                        return_to=s.return_url).url
         except ConfigurationError as exc:
             why = str(exc)
     return p.render("consent.html", **_context(p, s, "connection", conn=conn, link=link, why=why, change=change,
