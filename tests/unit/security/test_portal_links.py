@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
+from sagebridge.admin.fixes import ago, fix_for, plural
 from sagebridge.admin.portal_links import allowed_return_url
-from sagebridge.portal.text import ago, fix_for, plural
 from sagebridge.portal.web import security_headers
 from sagebridge.security.portal import PortalSigner, PortalTokenError, derive_portal_key
 from sagebridge.security.secrets import IntegrationSecrets

@@ -129,8 +129,6 @@ class TenantSettings(BaseModel):
     replace_host_tax_types: bool = False  # the host's tax types become Sage's
     host_callback_url: Url | None = None
     notification_email: Email | None = None
-    # Who hears of failed or skipped documents (a digest per run; docs/operations.md), each checked as an address.
-    failure_emails: Annotated[list[Email], Field(max_length=10)] = Field(default_factory=list)
     intacct: IntacctSettings | None = None  # provider sage_intacct only
     # The business's base currency (ISO 4217). None: read from Sage (cached an hour per container).
     # Set it when Sage cannot say (an Intacct company-level login) or to override what it says.

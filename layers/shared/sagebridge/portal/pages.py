@@ -4,12 +4,14 @@ the portal checks and saves exactly as the admin API does."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from markupsafe import Markup
 
+from sagebridge.admin.fixes import fix_for, plural
 from sagebridge.admin.mappings import SageAccountRef
 from sagebridge.admin.models import (
     DocumentIn,
@@ -21,13 +23,12 @@ from sagebridge.admin.models import (
     SettingsChange,
     SettingsInvalid,
 )
-from sagebridge.admin.status import open_failures
+from sagebridge.admin.status import TenantStatus, open_failures
 from sagebridge.admin.status_page import chart_svg
 from sagebridge.connectors.base import NotConnected, SageError
 from sagebridge.domain.errors import ConfigurationError, ConflictError, NotFoundError
 from sagebridge.domain.kinds import ALL_RECORD_KINDS, DateBasis
-from sagebridge.domain.settings import ExportType, IdentifyCustomerBy
-from sagebridge.portal.text import fix_for, plural
+from sagebridge.domain.settings import ExportType, IdentifyCustomerBy, TenantSettings
 from sagebridge.portal.web import Portal, Refused, Reply, Request
 from sagebridge.security.portal import PortalClaims
 from sagebridge.store import Outcome
@@ -51,6 +52,11 @@ class Notice:
 def _context(p: Portal, s: PortalClaims, page: str, **extra: Any) -> dict[str, Any]:
     return {"session": s, "tenant_id": s.tenant_id, "page": page, "base": p.url(s.tenant_id),
             "csrf": s.csrf_token(), "can_change": s.can_change, "label": _label, **extra}
+
+
+def _actor(method: Callable[..., Any], s: PortalClaims) -> dict[str, str]:
+    """Who made a change, for the settings history, where the admin service records one."""
+    return {"actor": f"portal:{s.role}"} if "actor" in inspect.signature(method).parameters else {}
 
 
 def _started(result: ExportStarted, what: str) -> Notice:
@@ -104,7 +110,7 @@ def overview(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = N
         sentence = f"{plural(len(failures), 'document')}{more} {verb} for a fix; everything else is in sync."
     elif status.health == "attention":
         tone, headline = "warn", "Needs attention"
-        sentence = status.problems[0].capitalize() + "." if status.problems else "Something needs a look."
+        sentence = _attention(status)
     else:
         tone, headline, sentence = "ok", "All good", "Everything is in sync."
     if conn.state == "expiring":
@@ -125,6 +131,23 @@ def overview(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = N
         p, s, "overview", status=status, conn=conn, tone=tone, headline=headline, sentence=sentence, steps=steps,
         failed=failed, skipped=skipped, more=more, rows=rows, chart=Markup(chart_svg(status.daily)),  # noqa: S704 - built escaped
         notice=notice))
+
+
+def _attention(status: TenantStatus) -> str:
+    """Why a tenant with nothing failed needs a look, in one sentence (from the figures, not the
+    operators' wording)."""
+    conn, mh = status.connection, status.mapping_health
+    if conn.state == "expiring":
+        return f"The Sage sign-in ends in {plural(conn.expires_in_days or 0, 'day')}: reconnect before then."
+    if status.delivery_backlog.failed:
+        return f"{plural(status.delivery_backlog.failed, 'delivery', 'deliveries')} to your app failed."
+    if mh.checked and mh.problems:
+        return f"{plural(len(mh.problems), 'mapping')} need a look before documents use them."
+    if not status.enabled:
+        return "Exports are switched off for this account."
+    if status.last_24h.abandoned:
+        return "An export stopped before it finished; the next one took over its documents."
+    return "Something needs a look."
 
 
 # ------------------------------------------------------------------------------------ sync log
@@ -231,7 +254,7 @@ def save_mappings(p: Portal, req: Request, s: PortalClaims) -> Reply:
     submitted = {"tax_mappings": {k: v or "" for k, v in tax.items()},
                  "ledger_mappings": {k: v or "" for k, v in ledger.items()}, **defaults}
     try:
-        saved = p.admin.set_mappings(s.tenant_id, body)
+        saved = p.admin.set_mappings(s.tenant_id, body, **_actor(p.admin.set_mappings, s))
     except SettingsInvalid as exc:
         return mappings(p, req, s, problems=exc.problems, submitted=submitted,
                         notice=Notice("Nothing was saved: " + plural(len(exc.problems), "problem") + " below.", False))
@@ -246,6 +269,10 @@ SETTINGS_FIELDS = ("customer_date_basis", "vendor_date_basis", "export_type", "e
                    "trigger_statuses", "identify_customer_by", "export_kinds", "catalog_import", "failure_emails")
 
 
+# Who hears of failures, where the tenant's settings have the list (the failure digest's).
+FAILURE_EMAILS = "failure_emails" in TenantSettings.model_fields
+
+
 def _words(text: str) -> list[str]:
     return [w.strip() for w in text.replace("\n", ",").split(",") if w.strip()]
 
@@ -253,8 +280,6 @@ def _words(text: str) -> list[str]:
 def settings(p: Portal, req: Request, s: PortalClaims, *, problems: list[Problem] | None = None,
              notice: Notice | None = None, submitted: dict[str, Any] | None = None) -> Reply:
     tenant = p.admin.tenant(s.tenant_id)
-    from sagebridge.domain.settings import TenantSettings
-
     values = submitted or TenantSettings.model_validate(tenant.settings).model_dump(mode="json")
     errors: dict[str, str] = {}
     for problem in problems or []:
@@ -262,7 +287,7 @@ def settings(p: Portal, req: Request, s: PortalClaims, *, problems: list[Problem
     return p.render("settings.html", code=422 if problems else 200, **_context(
         p, s, "settings", v=values, version=tenant.version, errors=errors, notice=notice, kinds=KINDS,
         catalog=CATALOG, bases=[b.value for b in DateBasis], export_types=[t.value for t in ExportType],
-        identify=[i.value for i in IdentifyCustomerBy]))
+        identify=[i.value for i in IdentifyCustomerBy], failure_emails=FAILURE_EMAILS))
 
 
 def save_settings(p: Portal, req: Request, s: PortalClaims) -> Reply:
@@ -273,12 +298,14 @@ def save_settings(p: Portal, req: Request, s: PortalClaims) -> Reply:
         "trigger_statuses": _words(req.one("trigger_statuses")),
         "export_kinds": req.many("export_kinds"),
         "catalog_import": {name: name in req.many("catalog_import") for name, _ in CATALOG},
-        "failure_emails": _words(req.one("failure_emails")),
     }
+    if FAILURE_EMAILS:
+        changes["failure_emails"] = _words(req.one("failure_emails"))
     version = int(req.one("version") or 0) or None
     submitted = {**changes, "exportable_statuses": changes["exportable_statuses"] or []}
     try:
-        p.admin.change_settings(s.tenant_id, SettingsChange(changes=changes, expected_version=version))
+        p.admin.change_settings(s.tenant_id, SettingsChange(changes=changes, expected_version=version),
+                                **_actor(p.admin.change_settings, s))
     except SettingsInvalid as exc:
         return settings(p, req, s, problems=exc.problems, submitted=submitted,
                         notice=Notice("Nothing was saved: " + plural(len(exc.problems), "problem") + " below.", False))

@@ -18,8 +18,8 @@ from urllib.parse import quote
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from sagebridge.admin.fixes import ago, plural
 from sagebridge.admin.service import Admin
-from sagebridge.portal.text import ago, plural
 from sagebridge.security.portal import SESSION_TTL, PortalClaims, PortalSigner, PortalTokenError
 
 COOKIE = "sb_portal"

@@ -1,4 +1,5 @@
-"""Words for the portal's pages: counts, times, and what to do about each skip or failure."""
+"""Words for the tenant's pages (the portal and the status page): counts, times, and what to do
+about each skip or failure, including whether a replay can help at all."""
 
 from __future__ import annotations
 
