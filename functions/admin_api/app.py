@@ -4,6 +4,7 @@ shape only; the logic is sagebridge.admin (service, status, status page)."""
 
 from __future__ import annotations
 
+import html
 import json
 import sys
 from datetime import date
@@ -341,9 +342,14 @@ def status(tenant_id: str) -> TenantStatus:
 @app.get("/admin/tenants/<tenant_id>/status.html", summary="Tenant status page for support staff",
          tags=["status"], include_in_schema=False)
 def status_page(tenant_id: str):  # HTML: no return annotation, no schema
-    page = dependencies().status_page(tenant_id, api_base_url())
-    return Response(200, "text/html; charset=utf-8", page,
-                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    try:
+        page = dependencies().status_page(tenant_id, api_base_url())
+    except NotFoundError as exc:  # a page asked for in a browser answers with a page, not JSON
+        text = html.escape(str(exc))
+        return Response(404, "text/html; charset=utf-8", "<!doctype html><html lang=en><meta charset=utf-8>"
+                        f"<title>Not found</title><h1>Not found</h1><p>{text}</p></html>", headers=headers)
+    return Response(200, "text/html; charset=utf-8", page, headers=headers)
 
 
 @app.get("/admin/tenants/<tenant_id>/reconciliation", summary="Host documents against Sage for a period",

@@ -68,7 +68,7 @@ class PortalApp:
 
     def __init__(self, module: ModuleType) -> None:
         self.module = module
-        # moto's DynamoDB is not thread-safe: one request at a time, and tests wait for quiet (idle).
+        # One request at a time, as one Lambda container serves them; tests start and end quiet (idle).
         self.lock = threading.Lock()
         self.in_flight = 0
 
@@ -109,14 +109,22 @@ class PortalApp:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[AdminWorld]:
-    # moto's DynamoDB, not DynamoDB Local: the store is proven on DynamoDB Local elsewhere, and this
-    # file must stay quick (a JVM start costs more than all its pages).
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-west-2")
-        template.create_tables(client, {"AppTable": "app", "IdempotencyTable": "idempotency"})
-        w = AdminWorld(client, "app")
-        w.admin.portal_links = PortalLinks(key=lambda: KEY, return_urls=("https://host.example/app",))
-        yield w
+    # DynamoDB Local, not moto's: the export engine commits from several threads, which moto's
+    # DynamoDB does not survive.
+    try:
+        engine = dynamodb_local.start()
+    except dynamodb_local.DynamoDBLocalUnavailable as exc:
+        pytest.fail(f"DynamoDB Local unavailable: {exc}", pytrace=False)
+    client = boto3.client("dynamodb", endpoint_url=engine.endpoint_url, region_name="eu-west-2",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    template.create_tables(client, {"AppTable": "app", "IdempotencyTable": "idempotency"})
+    try:
+        with mock_aws():
+            w = AdminWorld(client, "app")
+            w.admin.portal_links = PortalLinks(key=lambda: KEY, return_urls=("https://host.example/app",))
+            yield w
+    finally:
+        engine.stop()
 
 
 @pytest.fixture(scope="module")

@@ -58,8 +58,10 @@ def guess_code(reason: str, state: str) -> str | None:
         return "ledger_account_not_mapped"
     if "no Sage bank account is set" in reason:
         return "bank_account_not_set"
-    if "totals" in reason.lower() and "differ" in reason.lower():
+    if "in the host app differs from" in reason:
         return "totals_mismatch"
+    if re.search(r" trades in \w+", reason) or "not the business currency" in reason:
+        return "currency_mismatch"
     return None if state == "skipped" else "failed"
 
 
