@@ -82,6 +82,12 @@ def not_found(_exc: Exception) -> Response:
     return respond(pages.not_found(dependencies()))
 
 
+@app.exception_handler(Exception)
+def unexpected(exc: Exception) -> Response:
+    logger.exception("portal_failed", extra={"path": app.current_event.path, "error": type(exc).__name__})
+    return respond(pages.failed(dependencies()))
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

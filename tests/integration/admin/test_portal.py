@@ -117,3 +117,20 @@ def test_changing_the_business_needs_an_explicit_confirmation(tenant, portal):
                              f"csrf={csrf}&confirm=yes".encode())
     assert status == 200 and "change=1&amp;sig=" in page  # a link that allows the change
     assert "back=https%3A%2F%2Fhost.example%2Fapp%2Fx&amp;back_sig=" in page  # and leads back to the host app
+
+
+def test_export_now_and_a_dry_run_preview_from_the_sync_log(tenant, portal):
+    cookie = session_of(portal, link(tenant, role="admin").json["url"])
+    _, _, page = portal(f"/portal/t/{TENANT}/log", cookie)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    from .world import invoice
+
+    tenant.stage(invoice(7))
+    status, _, page = portal(f"/portal/t/{TENANT}/export", cookie, "POST", f"csrf={csrf}&dry_run=1".encode())
+    assert status == 200 and 'id="preview"' in page and "INV-7" in page
+    notice = re.search(r'id="notice">([^<]*)<', page).group(1)  # type: ignore[union-attr]
+    assert notice == "Dry run: 2 records would be sent; nothing was sent.", notice  # its customer, then it
+    assert tenant.store.ledger.find(TENANT, "sales_invoice", "INV-7") is None  # nothing reached Sage
+    status, _, page = portal(f"/portal/t/{TENANT}/export", cookie, "POST", f"csrf={csrf}".encode())
+    assert status == 200 and "Export: started; it runs in the background" in page
+    assert tenant.queue.sent[-1]["tenant_id"] == TENANT  # queued for the export worker, as the admin API does

@@ -60,6 +60,8 @@ def _actor(method: Callable[..., Any], s: PortalClaims) -> dict[str, str]:
 
 
 def _started(result: ExportStarted, what: str) -> Notice:
+    if result.mode == "queued":
+        return Notice(f"{what}: started; it runs in the background, and this log shows each document as it goes.")
     if result.run is None:
         return Notice(f"{what}: {result.message}", result.mode != "nothing" or "nothing" in result.message)
     counts = ", ".join(f"{n} {k}" for k, n in result.run.counts.items() if n)
@@ -199,7 +201,10 @@ def export(p: Portal, req: Request, s: PortalClaims) -> Reply:
         result = p.admin.start_export(s.tenant_id, ExportStart(dry_run=dry), caller=f"portal:{s.role}")
         if dry and result.run is not None:
             preview = result.run.planned or []
-            return Notice(f"Dry run: {plural(len(preview), 'document')} would be sent; nothing was sent.")
+            sent = sum(1 for item in preview if item.outcome in ("created", "updated", "linked"))
+            held = sum(1 for item in preview if item.outcome in ("skipped", "failed"))
+            return Notice(f"Dry run: {plural(sent, 'record')} would be sent"
+                          + (f" and {held} would not (reasons below)" if held else "") + "; nothing was sent.")
         return _started(result, "Export")
 
     notice = _guarded(go)
@@ -424,4 +429,10 @@ def not_found(p: Portal) -> Reply:
     return p.finish(p.refused(Refused(404, "Not found", "There is no such page.")))
 
 
-__all__ = ["GET", "POST", "handle", "not_found", "open_link"]
+def failed(p: Portal) -> Reply:
+    """Something unexpected: a page that says so (the details are in the function's log)."""
+    return p.finish(p.refused(Refused(500, "Something went wrong",
+                                      "Nothing more was changed. Try again in a minute, or ask your administrator.")))
+
+
+__all__ = ["GET", "POST", "failed", "handle", "not_found", "open_link"]
