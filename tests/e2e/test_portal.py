@@ -183,7 +183,7 @@ def tenant(world: AdminWorld, **settings: Any) -> str:
     """A connected tenant of its own with one invoice exported and INV-<n>2 skipped (tax code T9 not
     mapped); numbers of its own too, as every tenant here shares the sandbox's one Sage business."""
     n = next(_names)
-    tenant_id = f"t{n}"
+    tenant_id = f"garage-{n}"
     world.create_tenant(tenant_id, **settings)
     world.connect(tenant_id)
     world.stage(invoice(n * 10 + 1), tenant_id=tenant_id)
@@ -193,7 +193,7 @@ def tenant(world: AdminWorld, **settings: Any) -> str:
 
 
 def skipped(tenant_id: str) -> str:
-    return f"INV-{tenant_id[1:]}2"
+    return f"INV-{tenant_id.rsplit('-', 1)[1]}2"
 
 
 def link(world: AdminWorld, base: str, tenant_id: str, role: str = "admin", **extra: Any) -> str:
