@@ -76,7 +76,7 @@ test-chaos: setup
 # browser test in Debian's Chromium (docs/portal.md).
 .PHONY: screenshots
 screenshots: setup browser
-	PORTAL_SCREENSHOTS=docs/images $(VENV)/bin/pytest tests/e2e/test_portal.py -k every_page -p no:randomly -q
+	PORTAL_SCREENSHOTS=docs/images $(VENV)/bin/pytest tests/e2e/test_tenant_portal.py -k every_page -p no:randomly -q
 
 demo: setup
 	$(PY) -m local.demo

@@ -7,7 +7,10 @@ tampered links are refused, a change without the CSRF token is refused, a viewer
 The portal is the real handler (functions/portal/app.py) behind a tiny ASGI app on 127.0.0.1 that
 turns each request into an HTTP API v2 event; links come from the real admin API route. The store is
 on DynamoDB Local, Sage is the sandbox in process, the host app is the host sandbox behind a relay.
-`PORTAL_SCREENSHOTS=docs/images` (make screenshots) writes each page's picture there."""
+`PORTAL_SCREENSHOTS=docs/images` (make screenshots) writes each page's picture there.
+
+Named to run after the other e2e files: moto's in-process backends are shared with the local stack's
+moto server, and `mock_aws` resets them (the stack's keys and secrets with them)."""
 
 from __future__ import annotations
 
