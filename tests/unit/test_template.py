@@ -418,11 +418,11 @@ def test_every_function_that_reads_the_settings_secret_may(functions):
     ("ExportSchedulerFunction", {"ExportJobsQueue"}),
     ("WebhooksFunction", {"ExportJobsQueue"}),
     ("AdminApiFunction", {"ExportJobsQueue", "HostDeliveryQueue"}),
-    ("PortalFunction", {"ExportJobsQueue", "HostDeliveryQueue"}),  # export now, resend
     ("ExportWorkerFunction", {"HostDeliveryQueue"}),
     ("PaymentPollerFunction", {"PaymentPollQueue"}),
     ("PaymentPollWorkerFunction", {"HostDeliveryQueue"}),
     ("TokenKeepAliveFunction", {"HostDeliveryQueue"}),
+    ("PortalFunction", {"ExportJobsQueue", "HostDeliveryQueue"}),  # export now, resend
 ])
 def test_producers_can_send_to_their_queues(functions, logical_id, queues):
     assert _templates_on(functions[logical_id], "SQSSendMessagePolicy") == queues

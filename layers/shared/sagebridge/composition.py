@@ -173,22 +173,6 @@ def payment_poller(settings: Settings | None = None) -> ScheduleDeps:
     return Store(settings.table_name, clients.dynamodb), MessageQueue(settings.payment_poll_queue_url, clients)
 
 
-# ------------------------------------------------------------------------------------- admin
-
-
-def admin(settings: Settings | None = None, *, clients: AwsClients | None = None) -> Admin:
-    """The operators' API (one per container): DynamoDB, KMS, SQS, SNS and Secrets Manager."""
-    settings = settings or get_settings()
-    clients = clients or AwsClients()
-    products = SageProducts(settings, clients)
-    assert products.store is not None
-    return Admin(store=products.store, products=products,
-                 worker=export_worker(settings, clients=clients, products=products),
-                 export_queue=MessageQueue(settings.export_queue_url, clients),
-                 webhook_secrets=WebhookSecretStore(settings.settings_secret_name, clients),
-                 portal_links=portal_links(settings, products))
-
-
 # ------------------------------------------------------------------------------------ portal
 
 
@@ -208,6 +192,22 @@ def portal(settings: Settings | None = None, *, clients: AwsClients | None = Non
     return Portal(admin=service, key=lambda: service.products.integration_secrets().portal_key(),
                   frame_ancestors=settings.portal_frame_ancestors or "'none'",
                   session_ttl=timedelta(minutes=settings.portal_session_minutes))
+
+
+# ------------------------------------------------------------------------------------- admin
+
+
+def admin(settings: Settings | None = None, *, clients: AwsClients | None = None) -> Admin:
+    """The operators' API (one per container): DynamoDB, KMS, SQS, SNS and Secrets Manager."""
+    settings = settings or get_settings()
+    clients = clients or AwsClients()
+    products = SageProducts(settings, clients)
+    assert products.store is not None
+    return Admin(store=products.store, products=products,
+                 worker=export_worker(settings, clients=clients, products=products),
+                 export_queue=MessageQueue(settings.export_queue_url, clients),
+                 webhook_secrets=WebhookSecretStore(settings.settings_secret_name, clients),
+                 portal_links=portal_links(settings, products))
 
 
 __all__ = [

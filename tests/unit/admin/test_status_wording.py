@@ -42,5 +42,5 @@ def test_settings_that_are_not_set_are_not_called_gone_records():
                                 "sage_accounting", NOW)
     health_word, problems = _judge(True, connected, [], False, DeliveryBacklog(), health)
     assert health_word == "attention"
-    assert "2 settings that documents need are not set (see the mapping health)" in problems
-    assert any(p.startswith("1 mapping points at Sage records that are gone") for p in problems)
+    assert "2 setting(s) that documents need are not set (see the mapping health)" in problems
+    assert any(p.startswith("1 mapping(s) point at Sage records that are gone") for p in problems)

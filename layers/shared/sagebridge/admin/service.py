@@ -73,8 +73,8 @@ class Admin:
     worker: WorkerDeps
     export_queue: JobQueue | None = None
     webhook_secrets: WebhookSecretStore | None = None
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     portal_links: PortalLinks | None = None  # signs tenant portal links (None: the portal is not set up)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     # ---- tenants
 

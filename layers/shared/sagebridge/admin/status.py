@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from sagebridge.admin.fixes import plural
 from sagebridge.admin.mappings import MappingHealth
 from sagebridge.store import (
     ConnectionRecord,
@@ -272,24 +271,20 @@ def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure
     elif connection.state == "expiring":
         attention.append(connection.summary)
     if failures:
-        one = len(failures) == 1 and not more
-        attention.append(f"{plural(len(failures), 'document')}{'+' if more else ''} failed or skipped and "
-                         f"{'waits' if one else 'wait'} for a fix and a replay")
+        n = f"{len(failures)}{'+' if more else ''}"
+        attention.append(f"{n} document(s) failed or skipped and wait for a fix and a replay")
     if backlog.failed:
-        attention.append(f"{plural(backlog.failed, 'delivery')} to the host app failed")
+        attention.append(f"{backlog.failed} delivery(ies) to the host app failed")
     if abandoned:
-        were = "was" if abandoned == 1 else "were"
-        attention.append(f"{plural(abandoned, 'export run')} in the last 24 hours {were} abandoned (the worker "
-                         "stopped before finishing; the next run took over its documents)")
+        attention.append(f"{abandoned} export run(s) in the last 24 hours were abandoned (the worker stopped "
+                         "before finishing; the next run took over its documents)")
     if mappings.checked and mappings.problems:
         unset = sum(1 for p in mappings.problems if p.problem == "not_set")
         if unset:
-            attention.append(f"{plural(unset, 'setting')} that documents need {'is' if unset == 1 else 'are'} not set "
-                             "(see the mapping health)")
+            attention.append(f"{unset} setting(s) that documents need are not set (see the mapping health)")
         if len(mappings.problems) > unset:
-            gone = len(mappings.problems) - unset
-            attention.append(f"{plural(gone, 'mapping')} {'points' if gone == 1 else 'point'} at Sage records that "
-                             "are gone, inactive or not usable for their documents")
+            attention.append(f"{len(mappings.problems) - unset} mapping(s) point at Sage records that are gone, "
+                             "inactive or not usable for their documents")
     if broken:
         return "broken", broken + attention
     return ("attention" if attention else "ok"), attention
