@@ -293,4 +293,3 @@ def test_deliveries_lists_a_refused_one_and_resends_it(world):
     assert "1 failed delivery queued to be sent again" in resent.output
     assert host_app.delivered_ids() == [queued.event_id]
     assert sb("deliveries", TENANT, "--state", "delivered").exit_code == cli.OK
-
