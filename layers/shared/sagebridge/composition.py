@@ -19,7 +19,6 @@ import httpx
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-from sagebridge.admin.portal_links import PortalLinks, split_allow_list
 from sagebridge.admin.service import Admin
 from sagebridge.connections.connect_flow import CALLBACK_PATH, ConnectFlow, ConnectFlows, FlowResult
 from sagebridge.connectors.base import LinkConnect
@@ -176,13 +175,6 @@ def payment_poller(settings: Settings | None = None) -> ScheduleDeps:
 # ------------------------------------------------------------------------------------ portal
 
 
-def portal_links(settings: Settings, products: SageProducts) -> PortalLinks:
-    """Portal links signed with the settings secret's portal key (read when the first link is made)."""
-    return PortalLinks(key=lambda: products.integration_secrets().portal_key(),
-                       return_urls=split_allow_list(settings.portal_return_urls),
-                       default_ttl=timedelta(minutes=settings.portal_link_ttl_minutes))
-
-
 def portal(settings: Settings | None = None, *, clients: AwsClients | None = None) -> Portal:
     """The tenant portal (one per container): the admin service behind pages for one tenant at a time."""
     from sagebridge.portal.web import Portal  # here: only the portal function pays for Jinja2's import
@@ -206,8 +198,7 @@ def admin(settings: Settings | None = None, *, clients: AwsClients | None = None
     return Admin(store=products.store, products=products,
                  worker=export_worker(settings, clients=clients, products=products),
                  export_queue=MessageQueue(settings.export_queue_url, clients),
-                 webhook_secrets=WebhookSecretStore(settings.settings_secret_name, clients),
-                 portal_links=portal_links(settings, products))
+                 webhook_secrets=WebhookSecretStore(settings.settings_secret_name, clients))
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sagebridge.admin.models import Problem, SettingsInvalid
 from sagebridge.security.portal import PortalSigner
+from sagebridge.sync.products import SageProducts
 
 OPEN_PATH = "/portal/open"
 
@@ -65,6 +66,15 @@ class PortalLinks:
     key: Callable[[], str]  # the portal signing key, read from the settings secret when first needed
     return_urls: tuple[str, ...] = ()
     default_ttl: timedelta = timedelta(minutes=10)
+
+    @classmethod
+    def of(cls, products: SageProducts) -> PortalLinks:
+        """The deployment's: its PORTAL_* settings, and the settings secret's portal key (read when a
+        link is first made)."""
+        settings = products.settings
+        return cls(key=lambda: products.integration_secrets().portal_key(),
+                   return_urls=split_allow_list(settings.portal_return_urls),
+                   default_ttl=timedelta(minutes=settings.portal_link_ttl_minutes))
 
     def issue(self, tenant_id: str, body: PortalLinkRequest, *, base_url: str, now: datetime) -> PortalLink:
         if body.return_url is not None and not allowed_return_url(body.return_url, self.return_urls):

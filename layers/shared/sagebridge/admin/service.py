@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlsplit
 
 from sagebridge.admin.deliveries import DeliveriesPage, DeliveriesResent, list_deliveries, resend_all_failed, resend_one
@@ -46,7 +46,6 @@ from sagebridge.admin.models import (
     tenant_view,
     validated,
 )
-from sagebridge.admin.portal_links import PortalLink, PortalLinkRequest, PortalLinks
 from sagebridge.admin.status import ConnectionView, TenantStatus, connection_view, tenant_status
 from sagebridge.admin.status_page import render_status_page
 from sagebridge.connectors.base import Connector, LinkConnect, Login, LoginConnect, NotConnected
@@ -61,6 +60,9 @@ from sagebridge.store.webhook_secrets import WebhookSecretStore
 from sagebridge.sync.products import SageProducts
 from sagebridge.sync.reconcile import ReconciliationReport, reconcile
 from sagebridge.sync.scheduling import JobQueue, WorkerDeps, handle_export_job
+
+if TYPE_CHECKING:  # the tenant portal's links (admin.portal_links), imported where one is made
+    from sagebridge.admin.portal_links import PortalLink, PortalLinkRequest, PortalLinks
 
 INLINE_REPLAY_LIMIT = 25  # more than this goes to the export worker (the API answers within 30 s)
 REPLAYABLE = (LedgerState.FAILED, LedgerState.SKIPPED)
@@ -370,9 +372,11 @@ class Admin:
 
     def portal_link(self, tenant_id: str, body: PortalLinkRequest, base_url: str) -> PortalLink:
         """A signed, expiring link that opens the tenant portal for this tenant only, as `body.role`."""
+        from sagebridge.admin.portal_links import PortalLinks
+
         self.store.tenants.get(tenant_id)
-        if self.portal_links is None:
-            raise ConfigurationError("the tenant portal is not configured here (no portal signing key)")
+        if self.portal_links is None:  # the deployment's: its settings and the settings secret's portal key
+            self.portal_links = PortalLinks.of(self.products)
         link = self.portal_links.issue(tenant_id, body, base_url=base_url, now=self.clock())
         logger.info("portal_link_issued", extra={"tenant_id": tenant_id, "role": body.role,
                                                  "expires_at": link.expires_at.isoformat()})
