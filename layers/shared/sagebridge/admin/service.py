@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import quote, urlsplit
 
+from sagebridge.admin import portal_links as portal
 from sagebridge.admin.deliveries import DeliveriesPage, DeliveriesResent, list_deliveries, resend_all_failed, resend_one
 from sagebridge.admin.mappings import MappingHealth, SageAccountRef, check_mappings, sage_refs
 from sagebridge.admin.models import (
@@ -61,9 +62,6 @@ from sagebridge.sync.products import SageProducts
 from sagebridge.sync.reconcile import ReconciliationReport, reconcile
 from sagebridge.sync.scheduling import JobQueue, WorkerDeps, handle_export_job
 
-if TYPE_CHECKING:  # the tenant portal's links (admin.portal_links), imported where one is made
-    from sagebridge.admin.portal_links import PortalLink, PortalLinkRequest, PortalLinks
-
 INLINE_REPLAY_LIMIT = 25  # more than this goes to the export worker (the API answers within 30 s)
 REPLAYABLE = (LedgerState.FAILED, LedgerState.SKIPPED)
 
@@ -75,7 +73,7 @@ class Admin:
     worker: WorkerDeps
     export_queue: JobQueue | None = None
     webhook_secrets: WebhookSecretStore | None = None
-    portal_links: PortalLinks | None = None  # signs tenant portal links (None: the portal is not set up)
+    portal_links: portal.PortalLinks | None = None  # signs tenant portal links (None: the deployment's)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     # ---- tenants
@@ -370,13 +368,11 @@ class Admin:
 
     # ---- the tenant portal
 
-    def portal_link(self, tenant_id: str, body: PortalLinkRequest, base_url: str) -> PortalLink:
+    def portal_link(self, tenant_id: str, body: portal.PortalLinkRequest, base_url: str) -> portal.PortalLink:
         """A signed, expiring link that opens the tenant portal for this tenant only, as `body.role`."""
-        from sagebridge.admin.portal_links import PortalLinks
-
         self.store.tenants.get(tenant_id)
         if self.portal_links is None:  # the deployment's: its settings and the settings secret's portal key
-            self.portal_links = PortalLinks.of(self.products)
+            self.portal_links = portal.PortalLinks.of(self.products)
         link = self.portal_links.issue(tenant_id, body, base_url=base_url, now=self.clock())
         logger.info("portal_link_issued", extra={"tenant_id": tenant_id, "role": body.role,
                                                  "expires_at": link.expires_at.isoformat()})
