@@ -80,6 +80,12 @@ CHAOS_SUITES := tests/model tests/conformance/test_exactly_once.py tests/integra
 test-chaos: setup
 	SAGEBRIDGE_SANDBOX_PROFILE=chaos $(VENV)/bin/pytest $(CHAOS_SUITES) -p no:randomly $(PYTEST_ARGS)
 
+# The tenant portal's pictures in docs/images/portal-*.png (desktop and 390 px wide), taken by its
+# browser test in Debian's Chromium (docs/portal.md).
+.PHONY: screenshots
+screenshots: setup browser
+	PORTAL_SCREENSHOTS=docs/images $(VENV)/bin/pytest tests/e2e/test_tenant_portal.py -k every_page -p no:randomly -q
+
 demo: setup
 	$(PY) -m local.demo
 

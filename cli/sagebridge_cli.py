@@ -395,6 +395,25 @@ def connect_url(
     emit_json(link) if as_json else typer.echo(link["url"])
 
 
+@app.command("portal-url")
+def portal_url(
+    ctx: typer.Context, tenant_id: TenantArg, as_json: JsonOut = False,
+    role: Annotated[str, typer.Option("--role", help="viewer (reads) or admin (also changes)")] = "viewer",
+    minutes: Annotated[int | None, typer.Option("--minutes", min=1, max=1440,
+                                                help="how long the link can wait to be opened")] = None,
+    return_url: Annotated[str | None, typer.Option("--return-url", help="the host app page to go back to "
+                                                   "(must be on the deployment's PORTAL_RETURN_URLS)")] = None,
+) -> None:
+    """A signed link that opens the tenant portal for this tenant only (docs/portal.md)."""
+    if role not in ("viewer", "admin"):
+        raise typer.BadParameter("viewer or admin", param_hint="--role")
+    body = {"role": role, **({"minutes": minutes} if minutes else {}), **({"return_url": return_url} if return_url
+                                                                           else {})}
+    with failures_exit():
+        link = api(ctx).call("POST", f"/tenants/{tenant_id}/portal-links", body=body)
+    emit_json(link) if as_json else typer.echo(link["url"])
+
+
 HEALTH_EXIT = {"ok": OK, "attention": PARTIAL, "broken": FAILED}
 
 

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
@@ -417,6 +418,25 @@ class Demo:
                  f"{(entry.get('sage_id') or '')[:12]:<12}{why}")
 
 
+def portal_until_interrupted(stack: LocalStack) -> None:
+    """The demo tenant's portal link (docs/portal.md); with a person at a terminal, the stack stays
+    up for it until Ctrl-C. In CI (CI=true, or no terminal) the link is printed and the demo ends."""
+    say("The tenant's own portal (what the host app links its users to)")
+    answer = httpx.post(f"{stack.outputs['api_url']}/admin/tenants/{TENANT}/portal-links", timeout=60,
+                        json={"role": "admin", "minutes": 60})
+    answer.raise_for_status()
+    show(f"portal link (admin; open it within 60 minutes): {answer.json()['url']}")
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes") or not sys.stdin.isatty():
+        return
+    show("the stack stays up for the portal: press Ctrl-C to stop")
+    try:
+        while True:
+            stack.drain_queues()  # what the portal queues (export now, resend) runs as the workers would
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
     parser.add_argument("--port", type=int, default=3000, help="HTTP API port (a free one if 3000 is taken)")
@@ -443,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
                      demo.scheduled_export, demo.export_again, demo.payments_back, demo.other_products, demo.regional,
                      demo.status):
             step()
+        portal_until_interrupted(stack)
     finally:
         stack.stop()
     print("\nDemo finished.")

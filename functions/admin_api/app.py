@@ -4,6 +4,7 @@ shape only; the logic is sagebridge.admin (service, status, status page)."""
 
 from __future__ import annotations
 
+import html
 import json
 import sys
 from datetime import date
@@ -40,6 +41,7 @@ from sagebridge.admin.models import (
     TenantsPage,
     TenantView,
 )
+from sagebridge.admin.portal_links import PortalLink, PortalLinkRequest
 from sagebridge.admin.service import Admin
 from sagebridge.admin.settings_changes import SettingsHistoryPage
 from sagebridge.admin.status import ConnectionView, TenantStatus
@@ -334,6 +336,15 @@ def resend_delivery(tenant_id: str, event_id: str) -> Response[DeliveriesResent]
     return Response(202, content_types.APPLICATION_JSON, dependencies().resend_delivery(tenant_id, event_id))
 
 
+# ------------------------------------------------------------------------------ tenant portal
+
+
+@app.post("/admin/tenants/<tenant_id>/portal-links", summary="A signed, expiring link that opens the tenant portal "
+          "for this tenant only (viewer or admin)", tags=["portal"])
+def portal_link(tenant_id: str, body: PortalLinkRequest) -> Response[PortalLink]:
+    return Response(201, content_types.APPLICATION_JSON, dependencies().portal_link(tenant_id, body, api_base_url()))
+
+
 # --------------------------------------------------------------------------- status, reconcile
 
 
@@ -345,9 +356,14 @@ def status(tenant_id: str) -> TenantStatus:
 @app.get("/admin/tenants/<tenant_id>/status.html", summary="Tenant status page for support staff",
          tags=["status"], include_in_schema=False)
 def status_page(tenant_id: str):  # HTML: no return annotation, no schema
-    page = dependencies().status_page(tenant_id, api_base_url())
-    return Response(200, "text/html; charset=utf-8", page,
-                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    try:
+        page = dependencies().status_page(tenant_id, api_base_url())
+    except NotFoundError as exc:  # a page asked for in a browser answers with a page, not JSON
+        text = html.escape(str(exc))
+        return Response(404, "text/html; charset=utf-8", "<!doctype html><html lang=en><meta charset=utf-8>"
+                        f"<title>Not found</title><h1>Not found</h1><p>{text}</p></html>", headers=headers)
+    return Response(200, "text/html; charset=utf-8", page, headers=headers)
 
 
 @app.get("/admin/tenants/<tenant_id>/reconciliation", summary="Host documents against Sage for a period",

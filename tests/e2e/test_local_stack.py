@@ -60,3 +60,19 @@ def test_schedules_fire_their_targets_with_scheduler_context_filled_in(stack):
     assert set(schedules) == {"ExportSchedulerFunction", "PaymentPollerFunction", "TokenKeepAliveFunction"}
     results = stack.fire_schedules()
     assert len(results) == 3
+
+
+def test_the_tenant_portal_is_served_by_route_and_opens_through_a_link(stack):
+    """Issue 18: /portal/* reaches the portal function, whose key comes from the stack's settings secret."""
+    api = stack.outputs["api_url"]
+    assert httpx.post(f"{api}/admin/tenants", json={"tenant_id": "portal-shop"}).status_code in (201, 409)
+    made = httpx.post(f"{api}/admin/tenants/portal-shop/portal-links", json={"role": "viewer"}, timeout=60)
+    assert made.status_code == 201, made.text
+    opened = httpx.get(made.json()["url"], follow_redirects=False, timeout=60)
+    assert opened.status_code == 303 and opened.headers["location"] == "/portal/t/portal-shop"
+    cookie = opened.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    page = httpx.get(f"{api}/portal/t/portal-shop", cookies={"sb_portal": cookie}, timeout=60)
+    assert page.status_code == 200 and "Not connected yet" in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert httpx.get(f"{api}/portal/static/portal.css").headers["content-type"].startswith("text/css")
+    assert httpx.get(f"{api}/portal/t/portal-shop").status_code == 401  # no cookie, no page

@@ -20,6 +20,7 @@ PREFIX_TO_FUNCTION = {
     "payment_poller": "PaymentPollerFunction", "payment_poll_worker": "PaymentPollWorkerFunction",
     "host_delivery": "HostDeliveryFunction",
     "token_keepalive": "TokenKeepAliveFunction",
+    "portal_": "PortalFunction",
 }
 
 

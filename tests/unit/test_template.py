@@ -33,6 +33,7 @@ FUNCTIONS = {
     "HostDeliveryFunction": "functions/host_delivery",
     "AdminApiFunction": "functions/admin_api",
     "TokenKeepAliveFunction": "functions/token_keepalive",
+    "PortalFunction": "functions/portal",
 }
 
 
@@ -300,6 +301,8 @@ def test_routes_public_where_they_must_be_and_iam_signed_for_admin(resources, fu
     assert all(v == ("AdminApiFunction", "AWS_IAM") for v in admin.values()), admin
     public = {k for k, v in routes.items() if v[1] == "NONE"}
     assert all(not path.startswith("/admin") for _, path in public)
+    # The tenant portal: public, because its own signed link and session cookie stand for the tenant.
+    assert routes[("ANY", "/portal/{proxy+}")] == ("PortalFunction", "NONE")
 
 
 # ------------------------------------------------------------------------------ tables
@@ -402,7 +405,7 @@ def test_no_function_gets_a_broad_managed_policy_or_wildcard_statement(functions
 
 def test_only_functions_that_handle_tokens_can_use_the_token_key(functions):
     handles_tokens = {"ConnectFunction", "ExportWorkerFunction", "PaymentPollWorkerFunction",
-                      "TokenKeepAliveFunction", "AdminApiFunction"}
+                      "TokenKeepAliveFunction", "AdminApiFunction", "PortalFunction"}
     for lid, spec in functions.items():
         can_open = "TokenKey" in _templates_on(spec, "KMSDecryptPolicy") or any(
             stmt["Action"] == "kms:Decrypt" and _ref(stmt["Resource"]) == "TokenKey"
@@ -425,6 +428,7 @@ def test_every_function_that_reads_the_settings_secret_may(functions):
     ("PaymentPollerFunction", {"PaymentPollQueue"}),
     ("PaymentPollWorkerFunction", {"HostDeliveryQueue"}),
     ("TokenKeepAliveFunction", {"HostDeliveryQueue"}),
+    ("PortalFunction", {"ExportJobsQueue", "HostDeliveryQueue"}),  # export now, resend
 ])
 def test_producers_can_send_to_their_queues(functions, logical_id, queues):
     assert _templates_on(functions[logical_id], "SQSSendMessagePolicy") == queues

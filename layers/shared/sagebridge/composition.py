@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -45,6 +46,9 @@ from sagebridge.sync.export.deadline import Deadline
 from sagebridge.sync.payment_polls import PaymentPollJob, schedule_payment_polls, schedule_slot
 from sagebridge.sync.products import SageProducts
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job, schedule_exports
+
+if TYPE_CHECKING:
+    from sagebridge.portal.web import Portal
 
 # What a scheduled fan-out works with: the tenant list and the queue its jobs go to.
 ScheduleDeps = tuple[Store, MessageQueue]
@@ -195,6 +199,20 @@ def payment_poller(settings: Settings | None = None) -> ScheduleDeps:
     return Store(settings.table_name, clients.dynamodb), MessageQueue(settings.payment_poll_queue_url, clients)
 
 
+# ------------------------------------------------------------------------------------ portal
+
+
+def portal(settings: Settings | None = None, *, clients: AwsClients | None = None) -> Portal:
+    """The tenant portal (one per container): the admin service behind pages for one tenant at a time."""
+    from sagebridge.portal.web import Portal  # here: only the portal function pays for Jinja2's import
+
+    settings = settings or get_settings()
+    service = admin(settings, clients=clients)
+    return Portal(admin=service, key=lambda: service.products.integration_secrets().portal_key(),
+                  frame_ancestors=settings.portal_frame_ancestors or "'none'",
+                  session_ttl=timedelta(minutes=settings.portal_session_minutes))
+
+
 # ------------------------------------------------------------------------------------- admin
 
 
@@ -234,6 +252,7 @@ __all__ = [
     "parse_message",
     "payment_poll_worker",
     "payment_poller",
+    "portal",
     "receive_webhook",
     "sage_products",
     "schedule_exports",

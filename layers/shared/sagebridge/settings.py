@@ -37,6 +37,12 @@ class Settings(BaseModel):
     # Empty in AWS: the API's own URL is read from each request (a template can't name its own API
     # in a function's environment without a cycle); set when a custom domain fronts the API.
     public_api_url: str = Field(alias="PUBLIC_API_URL", default="")
+    # The tenant portal (docs/portal.md): where a portal link may send people back to (space- or
+    # comma-separated URL prefixes), who may frame it (CSP frame-ancestors), how long links and sessions last.
+    portal_return_urls: str = Field(alias="PORTAL_RETURN_URLS", default="")
+    portal_frame_ancestors: str = Field(alias="PORTAL_FRAME_ANCESTORS", default="'none'")
+    portal_link_ttl_minutes: int = Field(alias="PORTAL_LINK_TTL_MINUTES", default=10, ge=1, le=1440)
+    portal_session_minutes: int = Field(alias="PORTAL_SESSION_MINUTES", default=60, ge=5, le=720)
     export_interval_minutes: int = Field(alias="EXPORT_INTERVAL_MINUTES", default=15, ge=1)
     # An export run stops taking documents when its invocation has less than the larger of these
     # left, and goes on in a continuation job (docs/operations.md, "Runs that fit the deadline").

@@ -150,6 +150,11 @@ CASES: dict[str, list[Case]] = {
         (404, _call("PUT", f"{UNKNOWN}/settings", {"settings": {"provider": "sage_accounting"},
                                                    "expected_version": 1})),
     ],
+    "portal_link": [
+        (201, _call("POST", f"{T}/portal-links", {"role": "admin", "minutes": 30})),
+        (422, _call("POST", f"{T}/portal-links", {"role": "owner"})),
+        (404, _call("POST", f"{UNKNOWN}/portal-links", {"role": "viewer"})),
+    ],
     "settings_history": [
         (200, _call("GET", f"{T}/settings/history")),
         (422, _call("GET", f"{T}/settings/history", query={"limit": 0})),

@@ -225,3 +225,19 @@ def test_a_business_another_tenant_holds_is_refused_until_that_tenant_disconnect
     assert world.sa.disconnect(TENANT)
     assert "successfully" in browser.callback(browser.consent(location(browser.start("bravo"))))["body"]
     assert world.sa.service.find("bravo").business_id == held.business_id
+
+
+def test_a_link_made_by_the_tenant_portal_leads_back_to_the_host_app(world, browser):
+    """Issue 18: the portal's connect link carries its (allow-listed) host app page, signed; the result
+    page links back to it, and an edited way back is dropped rather than followed."""
+    back = "https://host.example/app/settings?tab=sage"
+    link = browser.link(return_to=back)
+    assert link["back"] == back and link["back_sig"]
+    page = browser.callback(browser.consent(location(browser.start(link=link))))
+    assert "Link to Sage established successfully" in page["body"]
+    assert 'href="https://host.example/app/settings?tab=sage">Back to your app</a>' in page["body"].replace(
+        "&amp;", "&")
+
+    edited = {**browser.link(return_to=back), "back": "https://evil.example/"}
+    denied = browser.callback(browser.consent(location(browser.start(link=edited)), decision="deny"))
+    assert "evil.example" not in denied["body"] and "Back to your app" not in denied["body"]

@@ -123,6 +123,25 @@ def test_connect_url(world):
     assert json.loads(sb("connect-url", TENANT, "--json").stdout)["expires_at"]
 
 
+def test_portal_url_prints_a_signed_link_for_the_role_asked(world):
+    """Issue 18: `sagebridge portal-url` hands the host app a link to the tenant portal."""
+    from sagebridge.admin.portal_links import PortalLinks
+    from sagebridge.security.portal import PortalSigner
+
+    world.admin.portal_links = PortalLinks(key=lambda: "r" * 40, return_urls=("https://host.example/app",))
+    world.create_tenant()
+    result = sb("portal-url", TENANT, "--role", "admin", "--minutes", "30")
+    assert result.exit_code == 0, result.output
+    url = result.stdout.strip()
+    assert url.startswith("https://admin.sagebridge.example/portal/open?token=")
+    claims = PortalSigner("r" * 40).verify(url.split("token=")[1], purpose="link", now=world.clock.now())
+    assert (claims.tenant_id, claims.role) == (TENANT, "admin")
+    assert json.loads(sb("portal-url", TENANT, "--json").stdout)["role"] == "viewer"
+    refused = sb("portal-url", TENANT, "--return-url", "https://evil.example/")
+    assert refused.exit_code == 2 and "return_url" in refused.output
+    assert sb("portal-url", TENANT, "--role", "owner").exit_code == 2
+
+
 def test_status_exit_codes_follow_health(world):
     world.create_tenant()
     broken = sb("status", TENANT)

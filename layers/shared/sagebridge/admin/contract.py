@@ -52,6 +52,7 @@ ROUTES: dict[str, RouteContract] = {
     "replace_settings": _r("replaceSettings", 404, 409, 422),
     "change_settings": _r("changeSettings", 404, 409, 422),
     "settings_history": _r("listSettingsHistory", 404, 422),
+    "portal_link": _r("createPortalLink", 404, 422, ok=(201,)),
     "enable": _r("enableTenant", 404),
     "disable": _r("disableTenant", 404),
     "rotate_webhook_secret": _r("rotateWebhookSecret", 404, 422),

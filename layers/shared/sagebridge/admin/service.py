@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
+from sagebridge.admin import portal_links as portal
 from sagebridge.admin.deliveries import DeliveriesPage, DeliveriesResent, list_deliveries, resend_all_failed, resend_one
 from sagebridge.admin.mappings import MappingHealth, SageAccountRef, check_mappings, sage_refs
 from sagebridge.admin.models import (
@@ -79,6 +80,7 @@ class Admin:
     worker: WorkerDeps
     export_queue: JobQueue | None = None
     webhook_secrets: WebhookSecretStore | None = None
+    portal_links: portal.PortalLinks | None = None  # signs tenant portal links (None: the deployment's)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     failure_emails: FailureEmails | None = None  # the failure digest's subscriptions (None: no channel)
 
@@ -195,7 +197,8 @@ class Admin:
 
     # ---- connection
 
-    def connect_link(self, tenant_id: str, api_base_url: str, *, allow_business_change: bool = False) -> ConnectLink:
+    def connect_link(self, tenant_id: str, api_base_url: str, *, allow_business_change: bool = False,
+                     return_to: str | None = None) -> ConnectLink:
         """A single-use, short-lived link; `allow_business_change`: the operator confirms the tenant
         may link a different Sage business than the one connected (logged when it happens)."""
         _, settings = self._settings(tenant_id)
@@ -203,7 +206,8 @@ class Admin:
         connects_by = self.products.product(settings.provider).connects_by
         if not isinstance(connects_by, LinkConnect):
             raise ConfigurationError(connects_by.how_to_connect)
-        url = connects_by.connect_link(api_base_url, tenant_id, allow_business_change=allow_business_change)
+        back = {"return_to": return_to} if return_to else {}  # the tenant portal's way back to the host app
+        url = connects_by.connect_link(api_base_url, tenant_id, allow_business_change=allow_business_change, **back)
         if allow_business_change:
             logger.info("connect_link_allows_business_change", extra={"tenant_id": tenant_id})
         expires = int(dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))["expires"])
@@ -418,6 +422,18 @@ class Admin:
     def resend_failed_deliveries(self, tenant_id: str) -> DeliveriesResent:
         self.store.tenants.get(tenant_id)
         return resend_all_failed(self.products.delivery_outbox().queue, self.store.deliveries, tenant_id)
+
+    # ---- the tenant portal
+
+    def portal_link(self, tenant_id: str, body: portal.PortalLinkRequest, base_url: str) -> portal.PortalLink:
+        """A signed, expiring link that opens the tenant portal for this tenant only, as `body.role`."""
+        self.store.tenants.get(tenant_id)
+        if self.portal_links is None:  # the deployment's: its settings and the settings secret's portal key
+            self.portal_links = portal.PortalLinks.of(self.products)
+        link = self.portal_links.issue(tenant_id, body, base_url=base_url, now=self.clock())
+        logger.info("portal_link_issued", extra={"tenant_id": tenant_id, "role": body.role,
+                                                 "expires_at": link.expires_at.isoformat()})
+        return link
 
     # ---- status and reconciliation
 

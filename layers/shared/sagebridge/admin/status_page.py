@@ -9,6 +9,7 @@ import html
 import secrets
 from datetime import datetime
 
+from sagebridge.admin.fixes import ago, fix_for
 from sagebridge.admin.status import DayCounts, OutcomeCounts, TenantStatus
 
 COLOURS = {"exported": "#2e7d32", "skipped": "#ef8f00", "failed": "#c62828"}
@@ -24,16 +25,8 @@ def _e(value: object) -> str:
 def _when(value: datetime | None, now: datetime) -> str:
     if value is None:
         return "never"
-    seconds = int((now - value).total_seconds())
-    if seconds < 90:
-        ago = "just now"
-    elif seconds < 5400:
-        ago = f"{seconds // 60} minutes ago"
-    elif seconds < 2 * 86400:
-        ago = f"{seconds // 3600} hours ago"
-    else:
-        ago = f"{seconds // 86400} days ago"
-    return f'<time datetime="{_e(value.isoformat())}" title="{_e(value.isoformat())}">{_e(ago)}</time>'
+    when = ago(value, now)  # "1 minute ago", never "1 minutes ago"
+    return f'<time datetime="{_e(value.isoformat())}" title="{_e(value.isoformat())}">{_e(when)}</time>'
 
 
 def chart_svg(days: list[DayCounts], *, width: int = 720, height: int = 180) -> str:
@@ -140,14 +133,19 @@ def render_status_page(status: TenantStatus, *, reconnect_path: str | None = Non
     nonce = secrets.token_urlsafe(16)
     label, colour = HEALTH[status.health]
     conn = status.connection
+    if conn.state == "not_connected":  # never connected is a first step to take, not something broken
+        label, colour = "Not connected yet", HEALTH["attention"][1]
     problems = "".join(f"<li>{_e(p)}</li>" for p in status.problems)
     rows = []
     for f in status.open_failures:
+        fix = fix_for(None, f.reason, f.state)
+        action = ("<button type=button class=replay>Replay</button>" if fix.replayable  # else replay cannot help
+                  else f"<span class=muted>{_e(fix.text)}</span>")
         rows.append(
             f'<tr data-kind="{_e(f.kind)}" data-host-id="{_e(f.host_id)}"><td>{_e(f.kind.replace("_", " "))}</td>'
             f"<td><code>{_e(f.host_id)}</code></td><td class={_e(f.state)}>{_e(f.state)}</td>"
             f"<td>{_e(f.reason) or '<span class=muted>no reason recorded</span>'}</td><td>{f.attempts}</td>"
-            f"<td>{_when(f.since, now)}</td><td><button type=button class=replay>Replay</button>"
+            f"<td>{_when(f.since, now)}</td><td>{action}"
             "<div class=result role=status></div></td></tr>")
     failures = (
         "<table id=failures><thead><tr><th>Kind</th><th>Host id</th><th>State</th><th>Reason</th><th>Attempts</th>"
@@ -171,7 +169,8 @@ def render_status_page(status: TenantStatus, *, reconnect_path: str | None = Non
            "img-src data:; base-uri 'none'; form-action 'none'")
     business = conn.business_name or conn.business_id or ""
     expires = f"expires in {conn.expires_in_days} days" if conn.expires_in_days is not None else ""
-    reconnect = (f'<p><a id=reconnect class=button href="{_e(reconnect_path)}">Reconnect to Sage</a> '
+    connect = "Connect to Sage" if conn.state == "not_connected" else "Reconnect to Sage"
+    reconnect = (f'<p><a id=reconnect class=button href="{_e(reconnect_path)}">{connect}</a> '
                  "<span class=muted>(send this page's link to the tenant's admin, or open it as them)</span></p>"
                  if reconnect_path and conn.state != "connected" else "")
     return f"""<!doctype html>

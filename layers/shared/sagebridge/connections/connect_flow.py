@@ -89,6 +89,17 @@ def _link_mac(signer_key: bytes, tenant_id: str, expires: int, nonce: str, allow
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
+def _back_mac(signer_key: bytes, tenant_id: str, nonce: str, url: str) -> str:
+    """Signs a link's way back to the host app (checked against the deployment's allow-list when the
+    link was made), so a link cannot be edited to send the tenant elsewhere afterwards."""
+    mac = hmac.new(signer_key, f"connect-back|{tenant_id}|{nonce}|{url}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def _back(choices: list[tuple[str, str]], return_to: object) -> list[tuple[str, str]]:
+    return [*choices, ("Back to your app", str(return_to))] if return_to else choices
+
+
 @dataclass(frozen=True)
 class ConnectLink:
     """What a genuine, unexpired connect link says."""
@@ -129,15 +140,19 @@ class ConnectFlow:
     # ---- connect links
 
     def connect_link(self, api_base_url: str, tenant_id: str, ttl: timedelta | None = None, *,
-                     allow_business_change: bool = False) -> str:
+                     allow_business_change: bool = False, return_to: str | None = None) -> str:
         """The URL a tenant admin opens, once, to connect Sage (hand it out through the admin API).
-        `allow_business_change`: the operator confirms the tenant may link a different business."""
+        `allow_business_change`: the operator confirms the tenant may link a different business.
+        `return_to`: an allow-listed host app page the result page links back to (the tenant portal's)."""
         expires = int((self._clock() + (ttl or self.link_ttl)).timestamp())
         nonce = secrets.token_urlsafe(16)
         params: dict[str, str | int] = {"link": nonce, "expires": expires}
         if allow_business_change:
             params["change"] = 1
         params["sig"] = _link_mac(self._link_key, tenant_id, expires, nonce, allow_business_change)
+        if return_to:
+            params["back"] = return_to
+            params["back_sig"] = _back_mac(self._link_key, tenant_id, nonce, return_to)
         return f"{api_base_url.rstrip('/')}/connect/{tenant_id}?{urlencode(params)}"
 
     def _link(self, tenant_id: str, query: Mapping[str, str]) -> ConnectLink | None:
@@ -189,13 +204,17 @@ class ConnectFlow:
                          "Each connect link works once. If your Sage connection is not showing, open Sage "
                          "settings in your business app again to get a fresh link.")
         allow_change = link is not None and link.allow_business_change
+        back = query.get("back") or None
+        if back and (link is None or not hmac.compare_digest(_back_mac(self._link_key, tenant_id, link.nonce, back),
+                                                             query.get("back_sig", ""))):
+            back = None  # an unsigned way back is dropped, not followed
         now = self._clock()
         claims = self._signer.new_claims(tenant_id=tenant_id, provider=self.provider, purpose="authorize", now=now)
         pkce = new_pkce()
         self._states.put(claims.nonce, {
             "tenant_id": tenant_id, "provider": self.provider, "purpose": "authorize",
             "code_verifier": pkce.verifier, "redirect_uri": redirect_uri,
-            "allow_business_change": allow_change,
+            "allow_business_change": allow_change, "return_to": back,
         })
         url = self._service.oauth.authorize_url(
             redirect_uri=redirect_uri, state=self._signer.sign(claims), code_challenge=pkce.challenge
@@ -223,7 +242,8 @@ class ConnectFlow:
             if query.get("error") == "access_denied":
                 return _page(200, "denied", "Sage was not connected",
                              "You chose not to give access to Sage. Nothing was changed. You can close "
-                             "this page, or start again from your business app.")
+                             "this page, or start again from your business app.",
+                             choices=_back([], saved.get("return_to")))
             return _page(400, "error", "Sage could not sign you in",
                          f"Sage answered: {query.get('error')}. Please start again from your business app.")
         code = query.get("code")
@@ -252,11 +272,13 @@ class ConnectFlow:
                          "The Sage user you signed in with has no business we can link to.")
         allow_change = bool(saved.get("allow_business_change"))
         if len(businesses) == 1:
-            return self._finish(tenant_id, tokens, businesses[0], allow_change=allow_change)
-        return self._choose(tenant_id, tokens, businesses, callback_url, allow_change=allow_change)
+            return self._finish(tenant_id, tokens, businesses[0], allow_change=allow_change,
+                                return_to=saved.get("return_to"))
+        return self._choose(tenant_id, tokens, businesses, callback_url, allow_change=allow_change,
+                            return_to=saved.get("return_to"))
 
     def _choose(self, tenant_id: str, tokens: TokenSet, businesses: list[Mapping[str, Any]],
-                callback_url: str, *, allow_change: bool) -> FlowResult:
+                callback_url: str, *, allow_change: bool, return_to: str | None = None) -> FlowResult:
         claims = self._signer.new_claims(tenant_id=tenant_id, provider=self.provider, purpose="business",
                                          now=self._clock())
         offered = [{"id": str(b["id"]), "name": str(b.get("name") or b.get("displayed_as") or b["id"])}
@@ -265,7 +287,7 @@ class ConnectFlow:
         sealed = base64.b64encode(self._service.seal(tenant_id, tokens)).decode()
         self._states.put(claims.nonce, {"tenant_id": tenant_id, "provider": self.provider,
                                         "purpose": "business", "sealed": sealed, "businesses": offered,
-                                        "allow_business_change": allow_change})
+                                        "allow_business_change": allow_change, "return_to": return_to})
         pick = self._signer.sign(claims)
         choices = [(b["name"], f"{callback_url}?{urlencode({'pick': pick, 'business_id': b['id']})}")
                    for b in offered]
@@ -295,10 +317,10 @@ class ConnectFlow:
                          "Please start again from your business app.")
         tokens = self._service.unseal(claims.tenant_id, base64.b64decode(saved["sealed"]))
         return self._finish(claims.tenant_id, tokens, chosen,
-                            allow_change=bool(saved.get("allow_business_change")))
+                            allow_change=bool(saved.get("allow_business_change")), return_to=saved.get("return_to"))
 
     def _finish(self, tenant_id: str, tokens: TokenSet, business: Mapping[str, Any], *,
-                allow_change: bool = False) -> FlowResult:
+                allow_change: bool = False, return_to: str | None = None) -> FlowResult:
         name = str(business.get("name") or business.get("displayed_as") or business["id"])
         current = self._service.find(tenant_id)
         if current is not None and current.business_id and current.business_id != str(business["id"]):
@@ -321,7 +343,8 @@ class ConnectFlow:
             return _page(409, "error", "Sage was not connected",
                          "The connection changed while we were saving it. Please start again.")
         return _page(200, "success", "Link to Sage established successfully",
-                     f"Your account is now linked to the Sage business \u201c{name}\u201d. You can close this page.")
+                     f"Your account is now linked to the Sage business \u201c{name}\u201d. You can close this page.",
+                     choices=_back([], return_to))
 
     def _held_by_another(self, tenant_id: str, business_id: str, name: str) -> FlowResult | None:
         """Refuse a business another tenant already holds: both would export into the same books,
@@ -385,9 +408,10 @@ class ConnectFlows:
         return self.flows.get(provider, self.flows[self._default])
 
     def connect_link(self, api_base_url: str, tenant_id: str, ttl: timedelta | None = None, *,
-                     allow_business_change: bool = False) -> str:
+                     allow_business_change: bool = False, return_to: str | None = None) -> str:
         return self.flows[self._default].connect_link(api_base_url, tenant_id, ttl,
-                                                      allow_business_change=allow_business_change)
+                                                      allow_business_change=allow_business_change,
+                                                      return_to=return_to)
 
     def start(self, tenant_id: str, query: Mapping[str, str], *, redirect_uri: str) -> FlowResult:
         flow = self.flow_for_tenant(tenant_id)

@@ -78,7 +78,8 @@ class LinkConnect(Protocol):
     """The tenant connects by opening a signed, single-use link that sends them through Sage's own
     sign-in (OAuth) and back."""
 
-    def connect_link(self, api_base_url: str, tenant_id: str, *, allow_business_change: bool = False) -> str: ...
+    def connect_link(self, api_base_url: str, tenant_id: str, *, allow_business_change: bool = False,
+                     return_to: str | None = None) -> str: ...
 
 
 @runtime_checkable

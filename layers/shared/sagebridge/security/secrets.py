@@ -36,6 +36,8 @@ class IntegrationSecrets(BaseModel):
 
     # Signs OAuth `state` and connect links; 32+ characters of randomness.
     state_signing_key: SecretStr = Field(min_length=32)
+    # Signs tenant portal links and sessions (security/portal.py); unset: derived from the state key.
+    portal_signing_key: SecretStr | None = Field(default=None, min_length=32)
     _raw: Mapping[str, object] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")
@@ -45,6 +47,14 @@ class IntegrationSecrets(BaseModel):
         if isinstance(data, Mapping):
             secrets._raw = MappingProxyType({str(k): v for k, v in data.items() if k != "state_signing_key"})
         return secrets
+
+    def portal_key(self) -> str:
+        """The key portal links and sessions are signed with (never logged)."""
+        if self.portal_signing_key is not None:
+            return self.portal_signing_key.get_secret_value()
+        from sagebridge.security.portal import derive_portal_key
+
+        return derive_portal_key(self.state_signing_key.get_secret_value())
 
     def missing(self, keys: Iterable[str]) -> list[str]:
         """Those of `keys` (a product's declared secret keys) that are not set."""

@@ -1,0 +1,136 @@
+"""Portal links through the admin API (POST /admin/tenants/{id}/portal-links) and the portal's
+answers without a browser: a link opens a session for its tenant only, a return URL must be on the
+deployment's allow-list, a never-connected tenant is "Not connected yet" with Connect (not "Broken"
+with Reconnect), and an unknown tenant or page is a readable page, never raw JSON."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from local.runtime import LambdaContext
+from local.stack import Route, build_http_event, http_response
+from sagebridge.admin.portal_links import PortalLinks
+from sagebridge.portal.web import Portal
+from sagebridge.security.portal import PortalSigner
+
+from .world import PUBLIC_API_URL, ROOT, TENANT, AdminWorld
+
+KEY = "q" * 40
+ROUTE = Route("PortalFunction", "ANY", "/portal/{proxy+}", re.compile("^/portal/(?P<proxy>.+)$"), False)
+
+
+@pytest.fixture
+def portal(world: AdminWorld) -> Any:
+    world.admin.portal_links = PortalLinks(key=lambda: KEY, return_urls=("https://host.example/app",))
+    path = ROOT / "functions" / "portal" / "app.py"
+    spec = importlib.util.spec_from_file_location("portal_app_integration", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    built = Portal(admin=world.admin, key=lambda: KEY, clock=world.clock.now)
+    module.dependencies = lambda: built  # type: ignore[attr-defined]
+
+    def get(path: str, cookie: str | None = None, method: str = "GET", body: bytes = b"") -> tuple[int, dict, str]:
+        path, _, query = path.partition("?")
+        headers = {"host": "portal.example", **({"cookie": f"sb_portal={cookie}"} if cookie else {}),
+                   **({"content-type": "application/x-www-form-urlencoded"} if body else {})}
+        event = build_http_event(ROUTE, method, path, query, headers, body, {})
+        status, out, text = http_response(module.lambda_handler(event, LambdaContext("PortalFunction", 256, 30)))
+        return status, {k.decode(): v.decode() for k, v in out}, text.decode()
+
+    return get
+
+
+def link(world: AdminWorld, tenant_id: str = TENANT, **body: Any) -> Any:
+    return world.call("POST", f"/admin/tenants/{tenant_id}/portal-links", body)
+
+
+def session_of(portal: Any, url: str) -> str:
+    parts = urlsplit(url)
+    status, headers, _ = portal(f"{parts.path}?{parts.query}")
+    assert status == 303
+    return headers["set-cookie"].split(";")[0].split("=", 1)[1]
+
+
+def test_the_admin_api_issues_a_signed_expiring_link_for_one_tenant(world, portal):
+    world.create_tenant()
+    answer = link(world, role="admin", minutes=5, return_url="https://host.example/app/sage")
+    assert answer.status == 201, answer.text
+    data = answer.json
+    assert data["url"].startswith(f"{PUBLIC_API_URL}/portal/open?token=") and data["role"] == "admin"
+    token = parse_qs(urlsplit(data["url"]).query)["token"][0]
+    claims = PortalSigner(KEY).verify(token, purpose="link", now=world.clock.now())
+    assert (claims.tenant_id, claims.role, claims.return_url) == (TENANT, "admin", "https://host.example/app/sage")
+    assert (claims.expires_at - world.clock.now()).total_seconds() == pytest.approx(300, abs=1)
+    assert link(world).json["role"] == "viewer"  # the least by default
+
+
+def test_a_return_url_off_the_allow_list_an_unknown_tenant_and_a_bad_role_are_refused(world, portal):
+    world.create_tenant()
+    refused = link(world, return_url="https://evil.example/app")
+    assert refused.status == 422 and refused.json["problems"][0]["field"] == "return_url"
+    assert link(world, "nobody").status == 404
+    assert link(world, role="owner").status == 422
+    assert link(world, minutes=0).status == 422
+
+
+def test_a_never_connected_tenant_is_not_connected_yet_with_connect(world, portal):
+    world.create_tenant()
+    cookie = session_of(portal, link(world, role="admin").json["url"])
+    status, headers, page = portal(f"/portal/t/{TENANT}", cookie)
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert "Not connected yet" in page and "Broken" not in page and "Reconnect" not in page
+    assert f'<a href="/portal/t/{TENANT}/connection">Connect</a>' in page
+    status, _, page = portal(f"/portal/t/{TENANT}/connection", cookie)
+    assert 'id="connect"' in page and "Connect to Sage" in page
+    status, _, page = portal(f"/portal/t/{TENANT}/consent", cookie)
+    assert status == 200 and f"{PUBLIC_API_URL}/connect/{TENANT}?" in page  # the connect function's own link
+
+
+def test_unknown_pages_and_tenants_are_pages_not_json(world, portal):
+    world.create_tenant()
+    cookie = session_of(portal, link(world).json["url"])
+    for path in ("/portal/nowhere", f"/portal/t/{TENANT}/nowhere", "/portal/t/someone-else/log"):
+        status, headers, page = portal(path, cookie)
+        assert status == 404 and headers["content-type"].startswith("text/html"), path
+        assert "Not found" in page and "{" not in page.split("<body")[1][:200]
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    status, _, page = portal(f"/portal/t/{TENANT}")  # no session at all
+    assert status == 401 and "Open the portal again from your business app" in page
+
+
+def test_changing_the_business_needs_an_explicit_confirmation(tenant, portal):
+    cookie = session_of(portal, link(tenant, role="admin", return_url="https://host.example/app/x").json["url"])
+    status, _, page = portal(f"/portal/t/{TENANT}/consent?change=1", cookie)
+    assert status == 200 and "/connect/" not in page and 'name="confirm"' in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    status, _, page = portal(f"/portal/t/{TENANT}/connect-elsewhere", cookie, "POST", f"csrf={csrf}".encode())
+    assert status == 422 and "/connect/" not in page  # not ticked: no link
+    status, _, page = portal(f"/portal/t/{TENANT}/connect-elsewhere", cookie, "POST",
+                             f"csrf={csrf}&confirm=yes".encode())
+    assert status == 200 and "change=1&amp;sig=" in page  # a link that allows the change
+    assert "back=https%3A%2F%2Fhost.example%2Fapp%2Fx&amp;back_sig=" in page  # and leads back to the host app
+
+
+def test_export_now_and_a_dry_run_preview_from_the_sync_log(tenant, portal):
+    cookie = session_of(portal, link(tenant, role="admin").json["url"])
+    _, _, page = portal(f"/portal/t/{TENANT}/log", cookie)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    from .world import invoice
+
+    tenant.stage(invoice(7))
+    status, _, page = portal(f"/portal/t/{TENANT}/export", cookie, "POST", f"csrf={csrf}&dry_run=1".encode())
+    assert status == 200 and 'id="preview"' in page and "INV-7" in page
+    notice = re.search(r'id="notice">([^<]*)<', page).group(1)  # type: ignore[union-attr]
+    assert notice == "Dry run: 2 records would be sent; nothing was sent.", notice  # its customer, then it
+    assert tenant.store.ledger.find(TENANT, "sales_invoice", "INV-7") is None  # nothing reached Sage
+    status, _, page = portal(f"/portal/t/{TENANT}/export", cookie, "POST", f"csrf={csrf}".encode())
+    assert status == 200 and "Export: started; it runs in the background" in page
+    assert tenant.queue.sent[-1]["tenant_id"] == TENANT  # queued for the export worker, as the admin API does
