@@ -66,6 +66,16 @@ def _call(method: str, path: str, body: Any = None, **kwargs: Any) -> Callable[[
     return lambda w: w.call(method, path, body, **kwargs)
 
 
+def _with_portal_key(call: Callable[[AdminWorld], Answer]) -> Callable[[AdminWorld], Answer]:
+    """The call made in a deployment whose settings secret holds the portal's signing key."""
+    from sagebridge.admin.portal_links import PortalLinks
+
+    def run(w: AdminWorld) -> Answer:
+        w.admin.portal_links = PortalLinks(key=lambda: "p" * 40, return_urls=())
+        return call(w)
+    return run
+
+
 def _sage_fails(method: str, path: str, body: Any = None, **kwargs: Any) -> Callable[[AdminWorld], Answer]:
     """The call made while Sage refuses every API request (400)."""
     def run(w: AdminWorld) -> Answer:
@@ -151,7 +161,7 @@ CASES: dict[str, list[Case]] = {
                                                    "expected_version": 1})),
     ],
     "portal_link": [
-        (201, _call("POST", f"{T}/portal-links", {"role": "admin", "minutes": 30})),
+        (201, _with_portal_key(_call("POST", f"{T}/portal-links", {"role": "admin", "minutes": 30}))),
         (422, _call("POST", f"{T}/portal-links", {"role": "owner"})),
         (404, _call("POST", f"{UNKNOWN}/portal-links", {"role": "viewer"})),
     ],
