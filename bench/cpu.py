@@ -135,7 +135,7 @@ def as_before() -> Iterator[None]:
         namespace="SageBridge", service="sagebridge", metric_set=metrics.metric_set,
         dimension_set=metrics.dimension_set, metadata_set=metrics.metadata_set,
         default_dimensions=metrics.default_dimensions)
-    http.request_log_level = lambda status, ms: logging.INFO  # type: ignore[assignment]
+    http.request_log_level = lambda status, ms, write=False: logging.INFO  # type: ignore[assignment]
     try:
         yield
     finally:

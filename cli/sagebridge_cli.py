@@ -1150,9 +1150,10 @@ def check_callback(d: Deployment) -> tuple[list[Problem], str | None]:
         return [], None
     problems = []
     parts = urlsplit(base)
-    if d.public_api_url and (parts.path.rstrip("/").endswith("/oauth/callback") or parts.query):
-        problems.append(Problem("callback", f"PublicApiUrl {base!r} is not a base URL (the connect function adds "
-                                            "/oauth/callback itself)",
+    if d.public_api_url and (parts.path.strip("/") or parts.query):
+        problems.append(Problem("callback", f"PublicApiUrl {base!r} is not a base URL (no path: the connect "
+                                            "function adds /oauth/callback itself, and the API answers at the "
+                                            "domain's root)",
                                 "sam deploy --parameter-overrides PublicApiUrl=https://<your domain> (no path)"))
     if parts.scheme != "https" and (parts.hostname or "") not in LOCAL_HOSTS:
         problems.append(Problem("callback", f"the callback URL {base}/oauth/callback is not HTTPS: Sage refuses "

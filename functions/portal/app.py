@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagebridge import composition
-from sagebridge.observability import logger, tracer
+from sagebridge.observability import HTTP_REQUEST_ID, logger, metrics, tracer
 from sagebridge.portal import pages
 from sagebridge.portal.web import HERE, Portal, Reply, Request
 
@@ -88,7 +88,8 @@ def unexpected(exc: Exception) -> Response:
     return respond(pages.failed(dependencies()))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, correlation_id_path=HTTP_REQUEST_ID)
+@metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

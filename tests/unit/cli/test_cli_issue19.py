@@ -266,6 +266,14 @@ def test_doctor_finds_a_missing_signing_key_and_a_bad_callback_url(world, monkey
     assert "not a base URL" in messages and "not HTTPS" in messages and "does not answer" in messages
 
 
+def test_doctor_says_a_public_api_url_with_a_path_is_not_a_base_url(world, callback_answers):
+    deployed(parameters={"PublicApiUrl": "https://sagebridge.example.com/v1/"})
+    result = sb("--region", REGION, "doctor", "--stack", "sb-prod", "--json")
+    assert result.exit_code == 2
+    callback = [p for p in json.loads(result.stdout)["problems"] if p["check"] == "callback"]
+    assert any("is not a base URL" in p["message"] and "no path" in p["fix"] for p in callback), callback
+
+
 def test_doctor_names_an_unreadable_secret(world, callback_answers):
     result = sb("--region", REGION, "--api-url", "https://abc123.execute-api.eu-west-2.amazonaws.com", "doctor",
                 "--secret-name", "nope/settings")
