@@ -291,6 +291,9 @@ class Documents:
         if paid > 0 and self.paid_voids is not None:
             self.paid_voids.append(staged)
             return
+        if paid > 0 and remote is not None and self._credited_in_full(kind, entry.sage_id, remote):
+            self._credited_void(staged, record, entry, target, because)
+            return
         ours = self.allocations.ours(staged.kind, record, entry.sage_id) if paid > 0 else None
         if ours is not None:  # only Sage Bridge's own allocation: taken back, then voided
             self._void_allocated(staged, record, entry, target, because, ours)
@@ -320,6 +323,27 @@ class Documents:
         ours = self.allocations.ours(staged.kind, record, entry.sage_id)
         if ours is not None:  # nothing allocated in Sage any more (taken back by a run that died, or by hand)
             self.allocations.taken_back(ours)
+
+    def _credited_in_full(self, kind: DocumentKind, sage_id: str, remote: RemoteRecord) -> bool:
+        """A product that cannot void a document says whether credit notes alone settle it in Sage (its
+        reason for the refusal told the accountant to do just that): nothing owing, no money."""
+        check = getattr(self.run.connector, "credited_in_full", None)
+        return check is not None and self.run.mapper.remote_outstanding(remote) == 0 and bool(check(kind, sage_id))
+
+    def _credited_void(self, staged: StagedDocument, record: Record, entry: LedgerEntry, target: str,
+                       because: str) -> None:
+        """Voided in the host, and credited in full in Sage by hand: the void is done; the host hears it once."""
+        assert entry.sage_id is not None
+        if self.run.dry_run:
+            self.journal.plan(staged, record, Outcome.UPDATED, f"would count Sage id {entry.sage_id} voided: "
+                              "credit notes set against it in Sage settle it in full")
+            return
+        claim = self.outcomes.claim(staged, target)
+        if claim is None:
+            return
+        self.outcomes.commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
+                             f"voided: {because}, and credited in full in Sage (credit notes set against it leave "
+                             "nothing owing), so nothing more is sent", {"voided": True})
 
     def _void_allocated(self, staged: StagedDocument, record: Record, entry: LedgerEntry, target: str, because: str,
                         ours: OurAllocation) -> None:
