@@ -100,3 +100,20 @@ def test_a_voided_invoice_paid_by_a_receipt_is_not_counted_voided(world: World):
     entry = world.store.ledger.get(TENANT, "sales_invoice", "INV-1")
     assert entry.state is LedgerState.SKIPPED
     assert not world.store.mappings.get(TENANT, "sales_invoice", "INV-1").extra.get("voided")
+
+
+def test_a_changed_part_paid_invoice_is_told_a_way_out_that_works_here_not_a_void(world: World):  # noqa: F811
+    world.add_tenant()
+    world.stage(document(world, SI, 1, party=customer(1)))  # 120.00
+    world.export()
+    world.sandbox.accountant().record_receipt(world.one(SI, "INV-00001").sage_id, "20.00")
+
+    world.stage(document(world, SI, 1, party=customer(1), lines=[line("90.00")]))  # changed in the host
+    world.export(export_type="all")
+
+    [refused] = [e["data"] for e in _told(world, "INV-1") if e["type"] == "document.skipped"]
+    advice = refused["reasons"][0]["message"]
+    assert refused["reasons"][0]["code"] == "already_paid_in_sage" and "20.00 paid" in advice
+    assert "void it in the host app" not in advice  # voids of invoices change nothing in Sage here
+    assert "credit note against it" in advice
+    assert world.one(SI, "INV-00001").total == Decimal("120.00")

@@ -264,7 +264,8 @@ class Documents:
             return []
         mapper = self.run.mapper
         reasons = already_paid_reasons(record, total_in_sage=mapper.remote_total(remote),  # type: ignore[arg-type]
-                                       outstanding_in_sage=mapper.remote_outstanding(remote))
+                                       outstanding_in_sage=mapper.remote_outstanding(remote),
+                                       voids=getattr(self.run.connector, "voids_documents", True))
         reasons = reasons or locked_reasons(record, editable_in_sage=mapper.remote_editable(remote),  # type: ignore[arg-type]
                                             why=mapper.LOCKED)
         if mapper.remote_status(remote) == "VOID":
