@@ -117,3 +117,20 @@ def test_a_changed_part_paid_invoice_is_told_a_way_out_that_works_here_not_a_voi
     assert "void it in the host app" not in advice  # voids of invoices change nothing in Sage here
     assert "credit note against it" in advice
     assert world.one(SI, "INV-00001").total == Decimal("120.00")
+
+
+def test_a_voided_invoice_with_a_receipt_against_it_is_told_how_to_get_it_counted_voided(world: World):  # noqa: F811
+    world.add_tenant()
+    invoice = document(world, SI, 1, party=customer(1))  # 120.00
+    world.stage(invoice)
+    world.export()
+    world.sandbox.accountant().record_receipt(world.one(SI, "INV-00001").sage_id, "20.00")
+
+    world.stage(invoice, voided=True)
+    world.export()
+    world.export()
+
+    [refused] = [e["data"] for e in _told(world, "INV-1") if e["type"] == "document.skipped"]
+    advice = refused["reasons"][0]["message"]
+    assert "remove the payment in Sage first" in advice and "credit the rest in Sage" in advice
+    assert "Sage Bridge counts it voided" in advice

@@ -48,7 +48,8 @@ class RegionalConnector:
     not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED
     checked_mappings: tuple[CheckedMapping, ...] = CHECKED_MAPPINGS  # the shared maps, and its own account check
     creates_idempotent = False  # no idempotency key: a lost answer is looked up, never resent blindly
-    voids_documents = False  # only a receipt can be taken back (deleted); advice for a paid change says so
+    # The engines' advice: documents cannot be voided here (a credit note is the way out); payments are deleted.
+    voids_documents = False
     search_settle = timedelta(minutes=5)  # how long a list may lag a Save: not documented; assumed as Sage 200's
 
     def __init__(self, client: RegionalClient, *, region: str = "AU") -> None:

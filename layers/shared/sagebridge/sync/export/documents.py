@@ -300,8 +300,9 @@ class Documents:
             self._void_allocated(staged, record, entry, target, because, ours)
             return
         if paid > 0:
-            self.outcomes.skip(staged, record, [_paid_reason(record, because, paid)], entry, payload_hash=target,
-                               report=True)
+            voids = getattr(self.run.connector, "voids_documents", True)
+            self.outcomes.skip(staged, record, [_paid_reason(record, because, paid, voids=voids)], entry,
+                               payload_hash=target, report=True)
             return
         verb = "delete" if ledger_of(kind) is PartyKind.VENDOR or kind in PAYMENT_KINDS else "void"
         if self.run.dry_run:
@@ -410,10 +411,16 @@ class Documents:
             return False
 
 
-def _paid_reason(record: Record, because: str, paid: Decimal) -> SkipReason:
+def _paid_reason(record: Record, because: str, paid: Decimal, *, voids: bool = True) -> SkipReason:
     """A voided document with money against it in Sage: not voided. The money may be a payment or
     refund (the host's or the accountant's) or a credit note set against an invoice; the reason names
     both ways out, since Sage Bridge cannot tell from the document which it is."""
+    if not voids:  # the product cannot void it at all: the way out is credit notes that settle it in full
+        return SkipReason(code=SkipCode.ALREADY_PAID_IN_SAGE, message=(
+            f"{label(record)} was {because} but has {paid} paid or allocated against it in Sage, and Sage cannot void "
+            "it through its API, so nothing was changed there; remove the payment in Sage first (or void it in the "
+            "host app: Sage Bridge takes it back), then credit the rest in Sage with credit notes set against it: "
+            "once nothing is owing and only credit notes settle it, Sage Bridge counts it voided and tells the host"))
     return SkipReason(code=SkipCode.ALREADY_PAID_IN_SAGE,
                       message=f"{label(record)} was {because} but has {paid} paid or allocated against it in Sage "
                       "(payments, refunds or credit notes set against it), so it was not voided there; remove the "
