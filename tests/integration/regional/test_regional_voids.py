@@ -30,8 +30,8 @@ def provider() -> Provider:
     return Provider.SAGE_REGIONAL
 
 
-def _told(world: World, host_id: str) -> list[dict]:
-    return [e for e in world.events() if e["data"].get("host_id") == host_id
+def _told(on: World, host_id: str) -> list[dict]:
+    return [e for e in on.events() if e["data"].get("host_id") == host_id
             and e["type"] in ("document.skipped", "document.exported", "export.failed")]
 
 

@@ -246,8 +246,8 @@ class RegionalClient:
                                     source=path)
             if self.on_login_failed is not None:
                 self.on_login_failed()
-            raise LoginFailed(f"Sage refused the tenant's login: {message.rstrip('.')}. It is not tried again (20 failures "
-                              "an hour lock the username for 24 hours): reconnect with the current login",
+            raise LoginFailed(f"Sage refused the tenant's login: {message.rstrip('.')}. It is not tried again "
+                              "(20 failures an hour lock the username for 24 hours): reconnect with the current login",
                               status=401, source=path)
         if status == 402:
             raise SageError(f"the Sage company's subscription has lapsed: {message}", status=402, source=path)

@@ -418,8 +418,9 @@ def _paid_reason(record: Record, because: str, paid: Decimal, *, voids: bool = T
     if not voids:  # the product cannot void it at all: the way out is credit notes that settle it in full
         return SkipReason(code=SkipCode.ALREADY_PAID_IN_SAGE, message=(
             f"{label(record)} was {because} but has {paid} paid or allocated against it in Sage, and Sage cannot void "
-            "it through its API, so nothing was changed there; remove the payment in Sage first (or void it in the "
-            "host app: Sage Bridge takes it back), then credit the rest in Sage with credit notes set against it: "
+            "it through its API, so nothing was changed there; remove the payment in Sage first (or void in the host "
+            "app the payment it sent: Sage Bridge takes it back), then credit the rest in Sage with credit notes set "
+            "against it: "
             "once nothing is owing and only credit notes settle it, Sage Bridge counts it voided and tells the host"))
     return SkipReason(code=SkipCode.ALREADY_PAID_IN_SAGE,
                       message=f"{label(record)} was {because} but has {paid} paid or allocated against it in Sage "
