@@ -10,6 +10,9 @@ tests that ask) serve a sandbox through them.
                                           "authorised": false}
                                               what the company admin does under Company > Setup >
                                               Company, Security tab, Web Services authorizations
+    GET  /_sandbox/block                      regional only: the companies Sage's request limit blocks now
+    POST /_sandbox/block {"company_id": 12}   regional only: block the company as going over 100 requests
+                                              a minute does (the next request is a 429); "lift": true ends it
 
 and a per-request latency (a uniform draw between two bounds) before a request reaches the sandbox,
 as a network and a real service add. In the stack the Sage sandboxes share one clock, which Sage
@@ -114,6 +117,18 @@ class SandboxControls:
 
     async def _control(self, scope: dict[str, Any], receive: Any) -> tuple[int, dict[str, Any]]:
         paths = [CLOCK_PATH] + ([SENDERS_PATH] if self._companies() is not None else [])
+        own = dict(getattr(self.sandbox, "controls", None) or {})  # a sandbox's own controls (path -> handler)
+        paths += list(own)
+        if scope["path"] in own:
+            if scope["method"] not in ("GET", "POST"):
+                return 405, {"error": f"{scope['path']} takes GET or POST"}
+            raw = await self._body(receive) if scope["method"] == "POST" else b""
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                return 400, {"error": "the body must be JSON"}
+            status, answer = own[scope["path"]](scope["method"], body)
+            return status, answer
         if scope["path"] not in paths:
             return 404, {"error": f"no such control; there is {' and '.join(paths)}"}
         if scope["method"] not in ("GET", "POST"):
@@ -135,6 +150,15 @@ class SandboxControls:
             return 400, {"error": str(exc)}
         self.clock.advance(**amounts)
         return 200, self.state()
+
+    @staticmethod
+    async def _body(receive: Any) -> bytes:
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                return raw
 
     def set_sender(self, raw: bytes) -> None:
         try:

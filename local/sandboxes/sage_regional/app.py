@@ -55,6 +55,7 @@ DEFAULT_USERNAME = "accounts@demo-garage.example"
 DEFAULT_PASSWORD = "regional-password-1"  # noqa: S105 - a fake for the sandbox
 DEFAULT_COMPANIES = ("Demo Garage Pty Ltd", "Demo Bodyshop Pty Ltd")
 NAME = "sage_regional"
+BLOCK_PATH = "/_sandbox/block"  # the local-only control that forces Sage's hour-long block (a 429) on a company
 
 GET, POST, DELETE = "GET", "POST", "DELETE"
 _LIST_METHODS = {"Get": GET}
@@ -248,6 +249,46 @@ class SageRegionalSandbox:
     def request_count(self, service: str | None = None, method: str | None = None) -> int:
         return sum(n for (s, m), n in self.requests.items()
                    if (service is None or s == service) and (method is None or m == method))
+
+    # -- local-only controls (served by local/sandboxes/control.py in the stack) ------------------
+
+    @property
+    def controls(self) -> dict[str, Callable[[str, Any], tuple[int, dict[str, Any]]]]:
+        return {BLOCK_PATH: self.block_control}
+
+    def block_control(self, method: str, body: Any) -> tuple[int, dict[str, Any]]:
+        """GET: the companies blocked now. POST {"company_id": N}: block every caller of company N as going
+        over 100 requests a minute does (the next request answers 429, Sage's message, for the hour);
+        {"company_id": N, "lift": true} ends the block."""
+        if method == POST:
+            if not isinstance(body, dict) or isinstance(body.get("company_id"), bool) \
+                    or not isinstance(body.get("company_id"), int) or not isinstance(body.get("lift", False), bool):
+                return 400, {"error": 'send {"company_id": <a Company/Get ID>} to block it, with "lift": true to '
+                                      "end the block"}
+            company = int(body["company_id"])
+            if company not in self.companies:
+                return 400, {"error": f"no company {company}; there is {', '.join(map(str, self.companies))}"}
+            limit = self.request_limit
+            with limit._lock:
+                for login in self.logins.values():
+                    if company not in login.company_ids:
+                        continue
+                    for key in self.api_keys:
+                        caller = (str(key), str(company), login.username.lower())
+                        if body.get("lift"):
+                            limit.blocked_until.pop(caller, None)
+                        else:
+                            limit.blocked_until[caller] = limit.seconds() + limit.block_seconds
+        return 200, self.blocks()
+
+    def blocks(self) -> dict[str, Any]:
+        """The blocked callers: company, username and seconds left (never a key or a password)."""
+        limit = self.request_limit
+        now = limit.seconds()
+        with limit._lock:
+            rows = [{"company_id": int(caller[1]), "username": caller[2], "seconds_left": round(until - now)}
+                    for caller, until in limit.blocked_until.items() if until > now and caller[1].isdigit()]
+        return {"blocked": rows, "throttled": dict(self.throttled)}
 
     # -- the gate ---------------------------------------------------------------------------------
 

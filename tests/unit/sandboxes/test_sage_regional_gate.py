@@ -229,3 +229,28 @@ def test_a_committed_save_whose_answer_is_lost_is_still_in_the_books(http, sandb
     with pytest.raises(httpx.ReadTimeout):
         _call(http, sandbox, "/Customer/Save", method="POST", json={"Name": "Lost Answer Ltd"})
     assert [c["Name"] for c in sandbox.accountant().list("Customer")][-1] == "Lost Answer Ltd"
+
+
+@pytest.mark.limit_refusals_expected
+def test_the_local_block_control_forces_the_hour_long_block_on_one_company_and_lifts_it(sandbox):
+    """POST /_sandbox/block (the local stack's control): the company's next request is Sage's 429, another
+    company is not blocked, GET says who is blocked, and "lift" ends it."""
+    from local.sandboxes.control import SandboxControls
+    from local.sandboxes.sage_accounting.app import SyncASGITransport
+
+    served = SandboxControls(sandbox, sandbox.clock, sandbox=sandbox)
+    with httpx.Client(transport=SyncASGITransport(served), base_url="http://sandbox") as control, \
+            httpx.Client(transport=SyncASGITransport(served), base_url=API_BASE_URL) as http:
+        lead, other = list(sandbox.companies)
+        assert control.post("/_sandbox/block", json={"company_id": lead}).status_code == 200
+        refused = _call(http, sandbox, "/TaxType/Get")
+        assert refused.status_code == 429 and refused.json()["Message"] == REQUEST_BLOCK_MESSAGE
+        assert _call(http, sandbox, "/TaxType/Get", company=other).status_code == 200
+        [blocked] = control.get("/_sandbox/block").json()["blocked"]
+        assert blocked["company_id"] == lead and blocked["seconds_left"] >= 3599
+        assert "password" not in str(blocked) and DEFAULT_API_KEY not in str(blocked)
+
+        assert control.post("/_sandbox/block", json={"company_id": lead, "lift": True}).json()["blocked"] == []
+        assert _call(http, sandbox, "/TaxType/Get").status_code == 200
+        wrong = control.post("/_sandbox/block", json={"company_id": "Demo"})
+        assert wrong.status_code == 400 and "company_id" in wrong.json()["error"]

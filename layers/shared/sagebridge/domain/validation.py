@@ -280,17 +280,20 @@ def allocation_reasons(
 
 
 def already_paid_reasons(
-    doc: AnyDocument, *, total_in_sage: Decimal, outstanding_in_sage: Decimal
+    doc: AnyDocument, *, total_in_sage: Decimal, outstanding_in_sage: Decimal, voids: bool = True
 ) -> list[SkipReason]:
-    """Sage will not change a document that has payments against it."""
+    """Sage will not change a document that has payments against it. `voids`: whether the product can
+    void it (else the way out is a credit note or a new document for the difference)."""
     paid = total_in_sage - outstanding_in_sage
     if paid <= ZERO:
         return []
+    how = ("void it in the host app and send the change as a new document" if voids else
+           "send the difference from the host app as a credit note against it (or a new document for an "
+           "increase), or record the change in Sage itself; voiding it would not take it out of Sage")
     return [SkipReason(
         code=SkipCode.ALREADY_PAID_IN_SAGE,
         message=f"{_label(doc)} already has {paid} paid or allocated against it in Sage (a payment, a refund or a "
-        "credit note set against it), so Sage will not let it be changed; to change it, void it in the host app "
-        "and send the change as a new document",
+        f"credit note set against it), so Sage will not let it be changed; to change it, {how}",
     )]
 
 

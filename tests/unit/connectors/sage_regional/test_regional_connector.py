@@ -80,8 +80,9 @@ def test_a_429_stops_the_company_for_an_hour_and_nothing_is_sent_before_then():
 
 def test_a_refused_login_is_never_tried_again_and_the_product_is_told():
     world = World(password="wrong")
-    with pytest.raises(LoginFailed, match="reconnect"):
+    with pytest.raises(LoginFailed, match="reconnect") as refused:
         world.client.page("Customer")
+    assert "for this request. It is not tried again" in refused.value.message  # one full stop, not two
     assert world.lost == ["login"]  # the product marks the connection: nothing tries this login again
     assert sum(len(tries) for tries in world.box.login_guard._failures.values()) == 1  # one attempt, no retry
 

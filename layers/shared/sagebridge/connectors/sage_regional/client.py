@@ -167,6 +167,10 @@ class RegionalClient:
     def save(self, service: str, body: Mapping[str, Any], *, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return dict(self._call("POST", f"{service}/Save", params=params, body=body))
 
+    def delete(self, service: str, record_id: int | str) -> None:
+        """`{Service}/Delete/{id}` (DELETE): receipts and master data only (the API has no document Delete)."""
+        self._call("DELETE", f"{service}/Delete/{int(record_id)}")
+
     # ---- the one request loop
 
     def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
@@ -242,8 +246,8 @@ class RegionalClient:
                                     source=path)
             if self.on_login_failed is not None:
                 self.on_login_failed()
-            raise LoginFailed(f"Sage refused the tenant's login: {message}. It is not tried again (20 failures "
-                              "an hour lock the username for 24 hours): reconnect with the current login",
+            raise LoginFailed(f"Sage refused the tenant's login: {message.rstrip('.')}. It is not tried again "
+                              "(20 failures an hour lock the username for 24 hours): reconnect with the current login",
                               status=401, source=path)
         if status == 402:
             raise SageError(f"the Sage company's subscription has lapsed: {message}", status=402, source=path)

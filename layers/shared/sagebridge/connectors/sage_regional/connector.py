@@ -19,6 +19,7 @@ from typing import Any
 from sagebridge.connectors.base import (
     CheckedMapping,
     Mapper,
+    NotFound,
     NotSupported,
     RecordInvalid,
     RemoteRecord,
@@ -28,7 +29,7 @@ from sagebridge.connectors.sage_regional import mapper
 from sagebridge.connectors.sage_regional.client import PROVIDER, RegionalClient, odata_datetime
 from sagebridge.connectors.sage_regional.mapper import CHECKED_MAPPINGS
 from sagebridge.domain.kinds import DocumentKind, RecordKind
-from sagebridge.domain.money import round_money, to_decimal
+from sagebridge.domain.money import ZERO, round_money, to_decimal
 
 # A region's currency: Company/Get gives a symbol only ("$", "R"), the region says which.
 REGION_CURRENCY = {"AU": "AUD", "NZ": "NZD", "ZA": "ZAR"}
@@ -47,6 +48,8 @@ class RegionalConnector:
     not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED
     checked_mappings: tuple[CheckedMapping, ...] = CHECKED_MAPPINGS  # the shared maps, and its own account check
     creates_idempotent = False  # no idempotency key: a lost answer is looked up, never resent blindly
+    # The engines' advice: documents cannot be voided here (a credit note is the way out); payments are deleted.
+    voids_documents = False
     search_settle = timedelta(minutes=5)  # how long a list may lag a Save: not documented; assumed as Sage 200's
 
     def __init__(self, client: RegionalClient, *, region: str = "AU") -> None:
@@ -142,7 +145,30 @@ class RegionalConnector:
         return mapper.document_record(service, self.client.save(service, {**body, "ID": int(remote_id)}))
 
     def void_document(self, kind: DocumentKind, remote_id: str, *, reason: str) -> RemoteRecord:
-        raise NotSupported(mapper.NOT_VOIDED, data_code="not_supported")
+        """A receipt is deleted (`CustomerReceipt/Delete`, which undoes its allocations: the invoices owe
+        again); the API has no Delete or void of a document, so any other kind is refused with what to do."""
+        if kind is not DocumentKind.CUSTOMER_PAYMENT:
+            raise NotSupported(mapper.not_voided(kind), data_code="not_supported")
+        try:
+            self.client.delete("CustomerReceipt", remote_id)
+        except NotFound:
+            pass  # gone already (an earlier attempt whose answer was lost, or the accountant)
+        return RemoteRecord(id=remote_id, data={"id": remote_id, "deleted": True})
+
+    def credited_in_full(self, kind: DocumentKind, remote_id: str) -> bool:
+        """A tax invoice settled in Sage by customer returns alone (the accountant's way to cancel one, since
+        the API cannot void it): every allocation against it comes from a return, and they cover its total."""
+        if kind is not DocumentKind.SALES_INVOICE:
+            return False
+        invoice = self.client.get("TaxInvoice", remote_id)
+        credited = ZERO
+        for allocation in self.client.iterate("Allocation", filter=f"AllocatedToDocumentId eq {int(remote_id)}"):
+            try:
+                self.client.get("CustomerReturn", allocation["SourceDocumentId"])
+            except NotFound:
+                return False  # a receipt (money), not a credit
+            credited += to_decimal(allocation.get("Total") or 0) + to_decimal(allocation.get("Discount") or 0)
+        return credited > ZERO and round_money(credited) == round_money(abs(to_decimal(invoice.get("Total") or 0)))
 
     def get_document(self, kind: DocumentKind, remote_id: str) -> RemoteRecord:
         service = self._service(kind)

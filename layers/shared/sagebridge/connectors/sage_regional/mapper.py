@@ -66,9 +66,26 @@ NOT_EXPORTED: dict[RecordKind, str] = {
     DocumentKind.CUSTOMER_REFUND: ("the regional API has no documented way to pay a customer back (no customer "
                                    "refund service); record the refund in Sage"),
 }
-NOT_VOIDED = ("voided in the host app, but the regional API has no documented way to void or delete a document, "
-              "so nothing was changed in Sage; reverse it in Sage (a customer return against the invoice) and "
-              "the host will hear of the change")
+_NOT_VOIDED = ("voided in the host app, but the regional API has no way to void or delete {what}, so nothing was "
+               "changed in Sage; {how}")
+# What the accountant does in Sage instead, per kind (a receipt is deleted through the API: not here).
+_UNDO_IN_SAGE: dict[DocumentKind, tuple[str, str]] = {
+    DocumentKind.SALES_INVOICE: ("a tax invoice", "credit it in full in Sage (a customer return for its whole total, "
+                                 "allocated against it); once Sage shows nothing owing on it, Sage Bridge counts it "
+                                 "voided and tells the host"),
+    DocumentKind.SALES_CREDIT_NOTE: ("a customer return", "reverse it in Sage by hand (a tax invoice for the same "
+                                     "amount, allocated against it)"),
+    DocumentKind.PURCHASE_INVOICE: ("a supplier invoice", "reverse it in Sage by hand (a supplier return for its "
+                                    "whole total)"),
+    DocumentKind.PURCHASE_CREDIT_NOTE: ("a supplier return", "reverse it in Sage by hand (a supplier invoice for "
+                                        "the same amount)"),
+}
+
+
+def not_voided(kind: DocumentKind) -> str:
+    """Why a host void of `kind` changed nothing in Sage, and what the accountant does there instead."""
+    what, how = _UNDO_IN_SAGE.get(kind, (f"a {kind.value.replace('_', ' ')}", "reverse it in Sage by hand"))
+    return _NOT_VOIDED.format(what=what, how=how)
 
 
 # ------------------------------------------------------------------------------- keys and references
@@ -376,7 +393,6 @@ __all__ = [
     "CONTACT_TYPE",
     "LOCKED",
     "NOT_EXPORTED",
-    "NOT_VOIDED",
     "PARTY_SERVICE",
     "PAYMENT_TYPE",
     "PURCHASE_KINDS",
@@ -395,6 +411,7 @@ __all__ = [
     "document_record",
     "document_reference",
     "is_same_document",
+    "not_voided",
     "payment_body",
     "payment_reference",
     "remote_contact_id",

@@ -264,7 +264,8 @@ class Documents:
             return []
         mapper = self.run.mapper
         reasons = already_paid_reasons(record, total_in_sage=mapper.remote_total(remote),  # type: ignore[arg-type]
-                                       outstanding_in_sage=mapper.remote_outstanding(remote))
+                                       outstanding_in_sage=mapper.remote_outstanding(remote),
+                                       voids=getattr(self.run.connector, "voids_documents", True))
         reasons = reasons or locked_reasons(record, editable_in_sage=mapper.remote_editable(remote),  # type: ignore[arg-type]
                                             why=mapper.LOCKED)
         if mapper.remote_status(remote) == "VOID":
@@ -291,13 +292,17 @@ class Documents:
         if paid > 0 and self.paid_voids is not None:
             self.paid_voids.append(staged)
             return
+        if paid > 0 and remote is not None and self._credited_in_full(kind, entry.sage_id, remote):
+            self._credited_void(staged, record, entry, target, because)
+            return
         ours = self.allocations.ours(staged.kind, record, entry.sage_id) if paid > 0 else None
         if ours is not None:  # only Sage Bridge's own allocation: taken back, then voided
             self._void_allocated(staged, record, entry, target, because, ours)
             return
         if paid > 0:
-            self.outcomes.skip(staged, record, [_paid_reason(record, because, paid)], entry, payload_hash=target,
-                               report=True)
+            voids = getattr(self.run.connector, "voids_documents", True)
+            self.outcomes.skip(staged, record, [_paid_reason(record, because, paid, voids=voids)], entry,
+                               payload_hash=target, report=True)
             return
         verb = "delete" if ledger_of(kind) is PartyKind.VENDOR or kind in PAYMENT_KINDS else "void"
         if self.run.dry_run:
@@ -320,6 +325,27 @@ class Documents:
         ours = self.allocations.ours(staged.kind, record, entry.sage_id)
         if ours is not None:  # nothing allocated in Sage any more (taken back by a run that died, or by hand)
             self.allocations.taken_back(ours)
+
+    def _credited_in_full(self, kind: DocumentKind, sage_id: str, remote: RemoteRecord) -> bool:
+        """A product that cannot void a document says whether credit notes alone settle it in Sage (its
+        reason for the refusal told the accountant to do just that): nothing owing, no money."""
+        check = getattr(self.run.connector, "credited_in_full", None)
+        return check is not None and self.run.mapper.remote_outstanding(remote) == 0 and bool(check(kind, sage_id))
+
+    def _credited_void(self, staged: StagedDocument, record: Record, entry: LedgerEntry, target: str,
+                       because: str) -> None:
+        """Voided in the host, and credited in full in Sage by hand: the void is done; the host hears it once."""
+        assert entry.sage_id is not None
+        if self.run.dry_run:
+            self.journal.plan(staged, record, Outcome.UPDATED, f"would count Sage id {entry.sage_id} voided: "
+                              "credit notes set against it in Sage settle it in full")
+            return
+        claim = self.outcomes.claim(staged, target)
+        if claim is None:
+            return
+        self.outcomes.commit(staged, record, claim, entry.sage_id, Outcome.UPDATED,
+                             f"voided: {because}, and credited in full in Sage (credit notes set against it leave "
+                             "nothing owing), so nothing more is sent", {"voided": True})
 
     def _void_allocated(self, staged: StagedDocument, record: Record, entry: LedgerEntry, target: str, because: str,
                         ours: OurAllocation) -> None:
@@ -385,10 +411,17 @@ class Documents:
             return False
 
 
-def _paid_reason(record: Record, because: str, paid: Decimal) -> SkipReason:
+def _paid_reason(record: Record, because: str, paid: Decimal, *, voids: bool = True) -> SkipReason:
     """A voided document with money against it in Sage: not voided. The money may be a payment or
     refund (the host's or the accountant's) or a credit note set against an invoice; the reason names
     both ways out, since Sage Bridge cannot tell from the document which it is."""
+    if not voids:  # the product cannot void it at all: the way out is credit notes that settle it in full
+        return SkipReason(code=SkipCode.ALREADY_PAID_IN_SAGE, message=(
+            f"{label(record)} was {because} but has {paid} paid or allocated against it in Sage, and Sage cannot void "
+            "it through its API, so nothing was changed there; remove the payment in Sage first (or void in the host "
+            "app the payment it sent: Sage Bridge takes it back), then credit the rest in Sage with credit notes set "
+            "against it: "
+            "once nothing is owing and only credit notes settle it, Sage Bridge counts it voided and tells the host"))
     return SkipReason(code=SkipCode.ALREADY_PAID_IN_SAGE,
                       message=f"{label(record)} was {because} but has {paid} paid or allocated against it in Sage "
                       "(payments, refunds or credit notes set against it), so it was not voided there; remove the "

@@ -255,8 +255,8 @@ class Parties:
         self.updates.writes += [
             self.run.store.mappings.put_op(self.run.tenant, party.kind.value, party.host_id, found.id,
                                            {"reference": reference, CONTACT_HASH: party_hash(party)}),
-            self.journal.log_op(party.kind.value, party.host_id, party.name, outcome, sage_id=found.id,
-                                message=message),
+            self.journal.log_op(party.kind.value, party.host_id, found.display_name or party.account_name, outcome,
+                                sage_id=found.id, message=message),
         ]
         self.journal.count(outcome)
         self._parties[key] = found.id

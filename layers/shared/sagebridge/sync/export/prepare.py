@@ -160,10 +160,16 @@ class Preparation:
         for number, allocation in enumerate(payment.allocations, start=1):
             if allocation.kind not in allowed:
                 what = allocation.kind.value.replace("_", " ")
+                # What to do instead: a credit note offset is set against its invoice, not paid with the money.
+                instead = (f"; send the {what} with invoice_id (Sage Bridge sets it against that invoice) and this "
+                           "payment net of it, with its allocations only to what the money paid, or record the "
+                           "offset in Sage itself" if allocation.kind in (DocumentKind.SALES_CREDIT_NOTE,
+                                                                        DocumentKind.PURCHASE_CREDIT_NOTE)
+                           else f"; allocate it only to {targets}, or record it in Sage itself")
                 reasons.append(SkipReason(
                     code=SkipCode.ALLOCATION_NOT_EXPORTED, field=f"allocations[{number}]",
                     message=f"{label(payment)}: allocation {number} is to a {what}; Sage allocates a "
-                    f"{payment.kind.value.replace('_', ' ')} only to {targets}"))
+                    f"{payment.kind.value.replace('_', ' ')} only to {targets}{instead}"))
         return reasons
 
     # ---- Sage's reference data, read once a run
