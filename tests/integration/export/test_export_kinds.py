@@ -103,6 +103,37 @@ def test_new_never_resends_and_all_resends_only_what_changed(export, host, sandb
     assert repeat.counts["unchanged"] == 5 and len(sandbox.request_log) == calls
 
 
+def test_new_skips_a_change_after_export_with_both_totals_and_tells_the_host_once(export, host, sandbox, store):
+    """Review: under New a changed invoice was logged "unchanged" and nobody heard that the host's
+    total and Sage's differ. Now: skipped (changed_after_export) naming both totals and the fix, the
+    host told once per version, listed as needing attention; changed back, it is exported again."""
+    from local.sandboxes.host_app.outbox import InMemoryOutbox
+
+    outbox = InMemoryOutbox()
+    host.stage(document(SI, 1))
+    export()
+    host.stage(document(SI, 1, lines=[line("150.00")], total=("150.00", "30.00")))
+    before = writes(sandbox)
+    for _ in range(2):
+        result = export(export_type="new", engine_options={"outbox": outbox})
+    assert writes(sandbox) == before and result.counts["unchanged"] == 0
+    [entry] = [e for e in store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-1").items
+               if e.outcome.value == "skipped"]
+    assert entry.reason_code == "changed_after_export"
+    assert "GBP 180.00" in entry.reason and "Sage has GBP 120.00" in entry.reason
+    assert "export type to All" in entry.reason and "void it in the host app" in entry.reason
+    told = [b["event"]["data"] for b in outbox.sent if b["event_type"] == "document.skipped"]
+    assert [(t["host_id"], t["reasons"][0]["code"]) for t in told] == [("INV-1", "changed_after_export")]
+    skipped = store.ledger.get(TENANT, "sales_invoice", "INV-1")
+    assert skipped.state is LedgerState.SKIPPED and skipped.sage_id is not None
+    assert [e.host_id for e in store.ledger.list_by_state(TENANT, LedgerState.SKIPPED)] == ["INV-1"]
+
+    host.stage(document(SI, 1))  # back to what Sage holds
+    export(export_type="new", engine_options={"outbox": outbox})
+    assert store.ledger.get(TENANT, "sales_invoice", "INV-1").state is LedgerState.EXPORTED
+    assert writes(sandbox) == before and len(store.ledger.list_by_state(TENANT, LedgerState.SKIPPED).items) == 0
+
+
 def test_all_skips_an_update_sage_refuses_because_it_is_paid(export, host, sandbox, store):
     host.stage(document(SI, 1))
     export()
