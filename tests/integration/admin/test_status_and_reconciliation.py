@@ -286,3 +286,18 @@ def test_review_a_draft_live_in_sage_is_listed_as_not_exportable_not_voided(tena
     assert difference["message"] == ("INV-00001 was moved to status draft (not exportable) in the host app "
                                      "but is live in Sage (holding 120.00)")
     assert report["kinds"][0]["voided_in_host"] == 0 and report["balanced"] is False
+
+
+def test_the_status_sentence_counts_documents_as_the_figures_do_not_an_allocation_entry(tenant):
+    """Review: the header said "5 documents failed or skipped" while the figures said 4 skipped (a
+    purchase credit note's allocation ledger entry was counted as a document)."""
+    tenant.stage(invoice(1, tax="T9"))
+    run_export(tenant)
+    side = tenant.store.ledger.claim(TENANT, "purchase_credit_note_allocation", "PCN-1", idempotency_key="k",
+                                     payload_hash="h")
+    tenant.store.ledger.mark_skipped(side, "Vendor credit note PCN-1 was not allocated: the invoice is paid")
+    s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
+    assert s["documents"]["skipped"] == 1 and s["documents"]["failed"] == 0
+    assert "1 document failed or skipped and waits for a fix and a replay" in s["problems"]
+    assert any(p.startswith("1 other entry (purchase credit note allocation)") for p in s["problems"])
+    assert not any(p.startswith("2 documents") for p in s["problems"])

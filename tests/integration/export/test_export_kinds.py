@@ -3,6 +3,7 @@ behave as their names say; a voided document is voided in Sage; going live adopt
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from decimal import Decimal
 
@@ -236,3 +237,21 @@ def test_a_document_whose_party_the_host_never_sent_is_skipped_with_that_reason(
     assert result.counts["skipped"] == 1 and result.counts["created"] == 0
     [line] = list(store.synclog.newest(TENANT, host_id="INV-81"))
     assert line.reason_code == "party_missing" and "CUST-8" in line.reason
+
+
+def test_a_runs_counts_are_its_log_lines_or_its_summary_says_which_are_not_logged(export, host, store):
+    """Review: a run said "4 skipped" while `log --run <id> --outcome skipped` showed 2 lines (under
+    New a skip for the same reason is not logged again). The run's details now say how many of its
+    counts have no line, so counts minus those equal its log lines, outcome by outcome."""
+    host.stage(document(SI, 1, lines=[line("100.00", tax="T9")], total=("100.00", "0.00")))  # T9: not mapped
+    host.stage(document(SI, 2))
+    export(export_type="new")
+    host.stage(document(SI, 3, lines=[line("100.00", tax="T9")], total=("100.00", "0.00")))
+    again = export(export_type="new", staged_since=None)
+
+    run = store.runs.get(TENANT, again.run_id)
+    lines = Counter(e.outcome.value for e in store.synclog.for_run(TENANT, again.run_id, limit=100))
+    assert run.counts["skipped"] == 2 and lines["skipped"] == 1
+    assert run.details["not_logged"] == {"skipped": 1, "unchanged": 1}
+    logged = {k: n - run.details["not_logged"].get(k, 0) for k, n in run.counts.items()}
+    assert {k: n for k, n in logged.items() if n} == dict(lines)

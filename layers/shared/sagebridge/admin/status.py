@@ -302,7 +302,7 @@ def tenant_status(
     failures, more = open_failures(store, tenant_id)
     backlog = delivery_backlog(store, tenant_id)
     health, problems = _judge(tenant.enabled, connection, failures, more, backlog, mapping_health,
-                              abandoned=last_24h.abandoned)
+                              abandoned=last_24h.abandoned, documents=documents)
     if latest is not None and latest.status is RunStatus.FAILED and latest.details.get("error"):
         # The tenant's setup stops every run (export worker: setup_failed): nothing is exported.
         problems.insert(0, f"the last export run failed: {latest.details['error']}")
@@ -322,7 +322,8 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
 
 def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure], more: bool,
            backlog: DeliveryBacklog, mappings: MappingHealth, *,
-           abandoned: int = 0) -> tuple[Literal["ok", "attention", "broken"], list[str]]:
+           abandoned: int = 0, documents: DocumentCounts | None = None,
+           ) -> tuple[Literal["ok", "attention", "broken"], list[str]]:
     broken, attention = [], []
     if not enabled:
         attention.append("the tenant is disabled: nothing is exported")
@@ -330,11 +331,20 @@ def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure
         broken.append(f"Sage connection {connection.state.replace('_', ' ')}")
     elif connection.state == "expiring" or connection.paused_until is not None:
         attention.append(connection.summary)
-    if failures:
-        n = f"{len(failures)}{'+' if more else ''}"
-        one = len(failures) == 1 and not more
-        attention.append(f"{n} {'document' if one else 'documents'} failed or skipped and "
+    # Documents, as the figures count them (each once); the list's other entries (a credit note's
+    # allocation, a customer) are named apart, so the sentence and the figures agree.
+    n_docs = documents.need_attention if documents is not None else sum(f.kind in DOCUMENTS for f in failures)
+    if n_docs:
+        plus = more and documents is None  # the list alone: there may be more than it holds
+        one = n_docs == 1 and not plus
+        attention.append(f"{n_docs}{'+' if plus else ''} {'document' if one else 'documents'} failed or skipped and "
                          f"{'waits' if one else 'wait'} for a fix and a replay")
+    others = [f for f in failures if f.kind not in DOCUMENTS]
+    if others:
+        kinds = ", ".join(sorted({f.kind.replace("_", " ") for f in others}))
+        attention.append(f"{len(others)}{'+' if more else ''} other "
+                         f"{'entry' if len(others) == 1 and not more else 'entries'} ({kinds}) failed or "
+                         f"skipped (listed with the documents)")
     if backlog.failed:
         attention.append(f"{_plural(backlog.failed, 'delivery', 'deliveries')} to the host app failed")
     if abandoned:

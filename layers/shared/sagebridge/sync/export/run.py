@@ -200,6 +200,7 @@ class ExportEngine:
         try:
             counts = {Outcome(k).value: n for k, n in run.result.counts.items() if n}
             self.store.runs.add_counts(run.tenant, run.run_id, counts)
+            _note_not_logged(details, run)
             delay = min(paused.delay, MAX_DELAY_SECONDS)
             try:
                 self.store.runs.heartbeat(run.tenant, run.run_id,
@@ -233,6 +234,7 @@ class ExportEngine:
                 started: datetime) -> None:
         counts = {Outcome(k).value: n for k, n in run.result.counts.items() if n}
         run.result.status = status
+        _note_not_logged(details, run)
         try:
             self.store.runs.add_counts(run.tenant, run.run_id, counts)
             try:
@@ -249,6 +251,16 @@ class ExportEngine:
                 self.store.cursors.set(run.tenant, EXPORT_CURSOR, started.astimezone(UTC).isoformat(timespec="seconds"))
         finally:
             journal.close()
+
+def _note_not_logged(details: dict[str, Any], run: ExportRun) -> None:
+    """The run's counts that have no sync log line (added up over the parts of a paused run), so the
+    run's summary can say why `log --run` shows fewer lines than it counts."""
+    total = dict(details.get("not_logged") or {})
+    for outcome, n in run.result.not_logged.items():
+        total[outcome] = total.get(outcome, 0) + n
+    if total:
+        details["not_logged"] = total
+
 
 def export_documents(
     request: ExportRequest,
