@@ -301,3 +301,35 @@ def test_the_status_sentence_counts_documents_as_the_figures_do_not_an_allocatio
     assert "1 document failed or skipped and waits for a fix and a replay" in s["problems"]
     assert any(p.startswith("1 other entry (purchase credit note allocation)") for p in s["problems"])
     assert not any(p.startswith("2 documents") for p in s["problems"])
+
+
+def test_a_document_that_waits_for_sages_block_is_in_the_log_the_run_and_the_status(tenant):
+    """Review: with the connection paused (Sage's block stored on it), a triggered document was in no
+    log line and no status figure; only the aborted run's JSON named it. Now it waits, named by the
+    block's end, in the sync log, the run's details and the status; after the block it is exported."""
+    from datetime import timedelta
+
+    from sagebridge.store import LedgerState
+
+    until = tenant.clock.now() + timedelta(minutes=40)
+    tenant.store.connections.pause(TENANT, "sage_accounting", until, "Sage blocks this business for a while")
+    tenant.stage(invoice(1))
+    writes = tenant.sandbox.request_count(method="POST")
+    run = run_export(tenant)
+    assert tenant.sandbox.request_count(method="POST") == writes  # nothing reaches Sage
+    assert run["details"]["waiting_for_sage"] == 1 and "1 document(s) wait" in run["details"]["aborted"]
+    at = f"{until:%H:%M} UTC"
+    log = tenant.call("GET", f"/admin/tenants/{TENANT}/log", query={"run": run["run_id"]}).json["entries"]
+    [line] = [e for e in log if e["host_id"] == "INV-1"]
+    assert line["outcome"] == "skipped" and line["reason_code"] == "waiting_for_sage"
+    assert f"waits for Sage's block to end at {at}" in line["reason"]
+    s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
+    assert s["documents"] == {"exported": 0, "skipped": 0, "failed": 0, "waiting": 1, "in_progress": 0}
+    assert f"1 document waits for Sage's block to end at {at} (the first export run after that sends them)" \
+        in s["problems"] and s["open_failures"] == []
+
+    tenant.advance(minutes=41)
+    assert run_export(tenant)["result"] == "succeeded"
+    assert tenant.store.ledger.get(TENANT, "sales_invoice", "INV-1").state is LedgerState.EXPORTED
+    s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
+    assert s["documents"]["waiting"] == 0 and not any("Sage's block" in p for p in s["problems"])

@@ -117,7 +117,9 @@ class DocumentCounts(BaseModel):
     exported: int = 0  # in Sage (created, updated, linked or voided there)
     skipped: int = 0  # not sent, for a reason someone has to fix (each listed with it in open_failures)
     failed: int = 0  # Sage refused it or every retry failed (each listed with its reason)
-    waiting: int = 0  # not sent because of its status: waits for the host to move it to one that exports
+    # not sent, nothing to fix: waits for the host to move it to a status that exports, or for Sage's
+    # block of the connection to end (the problems name that time)
+    waiting: int = 0
     in_progress: int = 0  # claimed by a run right now (or by a run that died: the next one takes it over)
 
     @property
@@ -282,8 +284,10 @@ def tenant_status(
         if age <= timedelta(hours=24):
             _tally(last_24h, run)
     documents = DocumentCounts()
+    for_sage = 0  # of the waiting, those waiting for Sage's block to end
     for state, entry in document_figures(store, tenant_id):
         setattr(documents, state, getattr(documents, state) + 1)
+        for_sage += state == "waiting" and entry.waits_for == "sage"
         if entry.updated_at is None:
             continue
         age = now - entry.updated_at
@@ -307,6 +311,9 @@ def tenant_status(
         # The tenant's setup stops every run (export worker: setup_failed): nothing is exported.
         problems.insert(0, f"the last export run failed: {latest.details['error']}")
         health = "broken"
+    if for_sage:
+        problems.append(_waiting_for_sage(for_sage, connection, now))
+        health = "attention" if health == "ok" else health
     return TenantStatus(
         tenant_id=tenant_id, enabled=tenant.enabled, generated_at=now, health=health, problems=problems,
         connection=connection, last_successful_export=last_export, documents=documents,
@@ -314,6 +321,16 @@ def tenant_status(
         daily=list(days.values()), open_failures=failures, open_failures_more=more, delivery_backlog=backlog,
         mapping_health=mapping_health,
     )
+
+
+def _waiting_for_sage(n: int, connection: ConnectionView, now: datetime) -> str:
+    """The documents a run could not send because Sage blocks the connection, and their trigger."""
+    docs = _plural(n, "document")
+    until = connection.paused_until
+    if until is not None and now < until:
+        return (f"{docs} {'waits' if n == 1 else 'wait'} for Sage's block to end at "
+                f"{until.astimezone(UTC):%H:%M} UTC (the first export run after that sends them)")
+    return f"{docs} waited for Sage's block, which has ended: the next export run sends them"
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:

@@ -44,6 +44,8 @@ class SkipCode(StrEnum):
     SEVERAL_IN_SAGE = "several_in_sage"  # sent by an attempt in doubt, and Sage holds more than one copy
     # Export type New: changed in the host app after it was exported; Sage keeps the exported version
     CHANGED_AFTER_EXPORT = "changed_after_export"
+    # Not sent: Sage blocks the connection's requests until a time (a product's rate-limit block)
+    WAITING_FOR_SAGE = "waiting_for_sage"
 
 
 class SkipReason(BaseModel):

@@ -106,11 +106,36 @@ class Decide:
         if run.gave_up(entry, h):
             return  # gave up on this version and reported it; a change or a replay tries again
         if entry is None or entry.sage_id is None:
-            self.documents.create(staged, record, entry)
+            if not self.waits_for_sage(staged, record, entry):
+                self.documents.create(staged, record, entry)
         elif run.export_type is ExportType.NEW:
             self._not_resent(staged, record, entry)
-        else:
+        elif not self.waits_for_sage(staged, record, entry):
             self.documents.update(staged, record, entry)
+
+    def waits_for_sage(self, staged: StagedDocument, record: Record, entry: LedgerEntry | None, *,
+                       logged_only: bool = False) -> bool:
+        """Sage blocks the connection: not sent, and not silent. A new or changed document waits
+        (the status counts it as waiting, named by the block's end; logged once per block); one
+        failed or skipped before keeps its state and reason (still retried), with this run's line;
+        `logged_only`: the line alone (a void, or a lookup that met the block: the ledger untouched)."""
+        until = self.run.blocked_until
+        if until is None:
+            return False
+        self.run.result.waiting_for_sage += 1
+        why = f": {self.run.blocked_reason}" if self.run.blocked_reason else ""
+        message = (f"{label(record)} was not sent: it waits for Sage's block to end at {until:%H:%M} UTC"
+                   f"{why}; the first run after that sends it")
+        if not logged_only and (entry is None or entry.state in (LedgerState.PENDING, LedgerState.EXPORTED)
+                                or entry.waiting):
+            self.outcomes.skip(staged, record, [SkipReason(code=SkipCode.WAITING_FOR_SAGE, message=message)], entry,
+                               waiting=True, explicit=self._explicit(), waits_for="sage")
+        else:
+            self.journal.count(Outcome.SKIPPED)
+            self.journal.log_now(staged.kind, staged.host_id, number_of(record), Outcome.SKIPPED,
+                                 reason_code=SkipCode.WAITING_FOR_SAGE.value,
+                                 message=("dry run: " if self.run.dry_run else "") + message)
+        return True
 
     def _not_resent(self, staged: StagedDocument, record: Record, entry: LedgerEntry) -> None:
         """Export type New: an exported document that changed is not sent again."""

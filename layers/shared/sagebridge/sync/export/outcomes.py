@@ -158,7 +158,7 @@ class Outcomes:
 
     def skip(self, staged: StagedDocument, record: Document[Any] | Payment, reasons: list[SkipReason],
              entry: LedgerEntry | None, *, payload_hash: str | None = None, report: bool = False,
-             waiting: bool = False, explicit: bool = False) -> None:
+             waiting: bool = False, explicit: bool = False, waits_for: str | None = None) -> None:
         """Log why a record is not sent and settle its ledger entry as skipped; tell the host. A
         `waiting` skip (a draft) has nothing to fix: the host is not told, the status page does not
         list it, and it is logged again only when it changes or a run names it (`explicit`)."""
@@ -180,7 +180,7 @@ class Outcomes:
             return
         claim = self.claim(staged, h)
         if claim is None or not self.settle(
-                self.run.store.ledger.mark_skipped_op(claim, message, waiting=waiting),
+                self.run.store.ledger.mark_skipped_op(claim, message, waiting=waiting, waits_for=waits_for),
                 self.journal.log_op(staged.kind, staged.host_id, number_of(record), Outcome.SKIPPED,
                                     reason_code=code, message=message)):
             return  # another worker settled it: its run counts it
