@@ -148,6 +148,10 @@ class Decide:
                 f"exportable, in the host app) and is exportable again; Sage cannot bring back a void "
                 f"document, so it was not sent: enter it again under a new number")], entry)
             return
+        if (entry.state is LedgerState.SKIPPED and entry.payload_hash == staged.payload_hash and not entry.waiting
+                and not self._explicit()):
+            self.journal.count(Outcome.SKIPPED, logged=False)  # this version's reason (paid in Sage...) stands
+            return
         if entry.exported_hash == staged.payload_hash:  # changed back to what Sage holds: exported again
             self._back_to_exported(staged, record, entry)
             return
