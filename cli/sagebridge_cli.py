@@ -420,7 +420,7 @@ def status(ctx: typer.Context, tenant_id: TenantArg, as_json: JsonOut = False) -
         out.print(table)
         if d := s.get("documents"):
             out.print(f"documents now: {d['exported']} exported, {d['skipped']} skipped, {d['failed']} failed, "
-                      f"{d['waiting']} waiting (for their status, or for Sage's block to end)", highlight=False)
+                      f"{d['waiting']} waiting", highlight=False)  # for their status or Sage's block (problems)
         for f in s["open_failures"][:20]:
             out.print(f"  {f['state']:8} {f['kind']} {f['host_id']}: {f['reason']}")
         b = s["delivery_backlog"]
