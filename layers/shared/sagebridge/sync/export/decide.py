@@ -150,7 +150,8 @@ class Decide:
             return
         if (entry.state is LedgerState.SKIPPED and entry.payload_hash == staged.payload_hash and not entry.waiting
                 and not self._explicit()):
-            self.journal.count(Outcome.SKIPPED, logged=False)  # this version's reason (paid in Sage...) stands
+            # This version was skipped for its own reason (paid in Sage...): that stands, nothing new.
+            self.journal.count(Outcome.UNCHANGED, logged=False)
             return
         if entry.exported_hash == staged.payload_hash:  # changed back to what Sage holds: exported again
             self._back_to_exported(staged, record, entry)
