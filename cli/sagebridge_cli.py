@@ -439,7 +439,7 @@ def status(ctx: typer.Context, tenant_id: TenantArg, as_json: JsonOut = False) -
         out.print(table)
         if d := s.get("documents"):
             out.print(f"documents now: {d['exported']} exported, {d['skipped']} skipped, {d['failed']} failed, "
-                      f"{d['waiting']} waiting for their status", highlight=False)
+                      f"{d['waiting']} waiting", highlight=False)  # for their status or Sage's block (problems)
         for f in s["open_failures"][:20]:
             out.print(f"  {f['state']:8} {f['kind']} {f['host_id']}: {f['reason']}")
         b = s["delivery_backlog"]
@@ -488,6 +488,8 @@ def report_started(ctx: typer.Context, tenant_id: str, started: dict[str, Any], 
         out.print(started["message"] if not run else f"run {run['run_id']}: {run['result']}")
         if run:
             out.print("  " + ", ".join(f"{n} {k}" for k, n in sorted(run["counts"].items()) if n) or "  nothing to do")
+            if note := not_logged_note(run):
+                out.print(f"  {note}", highlight=False, markup=False)
             for p in run.get("planned") or []:
                 out.print(f"  would {PLANNED.get(p['outcome'], p['outcome']):15} {p['kind']} {p['host_id']}: "
                           f"{p['message']}")
@@ -803,8 +805,19 @@ def explain_not_sent(ctx: typer.Context, tenant_id: str, run: dict[str, Any]) ->
 def show_run(r: dict[str, Any]) -> None:
     counts = ", ".join(f"{n} {k}" for k, n in sorted(r["counts"].items()) if n) or "nothing done"
     dry = " (dry run)" if r.get("dry_run") else ""
-    out.print(f"{r['run_id']}  {r['started_at'] or '':32} {r['trigger']:10} {r['result']:9}{dry}  {counts}",
-              highlight=False, markup=False)
+    note = not_logged_note(r)
+    out.print(f"{r['run_id']}  {r['started_at'] or '':32} {r['trigger']:10} {r['result']:9}{dry}  {counts}"
+              + (f" ({note})" if note else ""), highlight=False, markup=False)
+
+
+def not_logged_note(run: dict[str, Any]) -> str:
+    """Why `log --run` shows fewer lines than the run counts: what it did not log again."""
+    quiet = (run.get("details") or {}).get("not_logged") or {}
+    if not quiet:
+        return ""
+    what = ", ".join(f"{n} {k}" for k, n in sorted(quiet.items()) if n)
+    return (f"of these, {what} have no log line in this run: nothing new since a run logged them "
+            "(skipped again for the same reason, or unchanged under export type New)")
 
 
 @app.command("runs")

@@ -409,7 +409,7 @@ class DocumentSkipped(TypedDict):
 
 
 class SkipReason(TypedDict):
-    code: Literal["currency_mismatch", "multiple_taxes_on_line", "tax_code_not_mapped", "tax_rate_missing_in_sage", "ledger_account_not_mapped", "adjustment_amount", "header_tax_mode", "totals_mismatch", "allocation_not_exported", "already_paid_in_sage", "party_missing", "bank_account_not_set", "locked_in_sage", "mapping_not_usable", "not_supported", "status_not_exportable", "already_in_sage_on_another_contact", "in_sage_by_hand", "already_in_sage_different", "several_in_sage"]
+    code: Literal["currency_mismatch", "multiple_taxes_on_line", "tax_code_not_mapped", "tax_rate_missing_in_sage", "ledger_account_not_mapped", "adjustment_amount", "header_tax_mode", "totals_mismatch", "allocation_not_exported", "already_paid_in_sage", "party_missing", "bank_account_not_set", "locked_in_sage", "mapping_not_usable", "not_supported", "status_not_exportable", "already_in_sage_on_another_contact", "in_sage_by_hand", "already_in_sage_different", "several_in_sage", "changed_after_export", "waiting_for_sage"]
     field: NotRequired[str | None]
     message: str
 

@@ -286,3 +286,50 @@ def test_review_a_draft_live_in_sage_is_listed_as_not_exportable_not_voided(tena
     assert difference["message"] == ("INV-00001 was moved to status draft (not exportable) in the host app "
                                      "but is live in Sage (holding 120.00)")
     assert report["kinds"][0]["voided_in_host"] == 0 and report["balanced"] is False
+
+
+def test_the_status_sentence_counts_documents_as_the_figures_do_not_an_allocation_entry(tenant):
+    """Review: the header said "5 documents failed or skipped" while the figures said 4 skipped (a
+    purchase credit note's allocation ledger entry was counted as a document)."""
+    tenant.stage(invoice(1, tax="T9"))
+    run_export(tenant)
+    side = tenant.store.ledger.claim(TENANT, "purchase_credit_note_allocation", "PCN-1", idempotency_key="k",
+                                     payload_hash="h")
+    tenant.store.ledger.mark_skipped(side, "Vendor credit note PCN-1 was not allocated: the invoice is paid")
+    s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
+    assert s["documents"]["skipped"] == 1 and s["documents"]["failed"] == 0
+    assert "1 document failed or skipped and waits for a fix and a replay" in s["problems"]
+    assert any(p.startswith("1 other entry (purchase credit note allocation)") for p in s["problems"])
+    assert not any(p.startswith("2 documents") for p in s["problems"])
+
+
+def test_a_document_that_waits_for_sages_block_is_in_the_log_the_run_and_the_status(tenant):
+    """Review: with the connection paused (Sage's block stored on it), a triggered document was in no
+    log line and no status figure; only the aborted run's JSON named it. Now it waits, named by the
+    block's end, in the sync log, the run's details and the status; after the block it is exported."""
+    from datetime import timedelta
+
+    from sagebridge.store import LedgerState
+
+    until = tenant.clock.now() + timedelta(minutes=40)
+    tenant.store.connections.pause(TENANT, "sage_accounting", until, "Sage blocks this business for a while")
+    tenant.stage(invoice(1))
+    writes = tenant.sandbox.request_count(method="POST")
+    run = run_export(tenant)
+    assert tenant.sandbox.request_count(method="POST") == writes  # nothing reaches Sage
+    assert run["details"]["waiting_for_sage"] == 1 and "1 document(s) wait" in run["details"]["aborted"]
+    at = f"{until:%H:%M} UTC"
+    log = tenant.call("GET", f"/admin/tenants/{TENANT}/log", query={"run": run["run_id"]}).json["entries"]
+    [line] = [e for e in log if e["host_id"] == "INV-1"]
+    assert line["outcome"] == "skipped" and line["reason_code"] == "waiting_for_sage"
+    assert f"waits for Sage's block to end at {at}" in line["reason"]
+    s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
+    assert s["documents"] == {"exported": 0, "skipped": 0, "failed": 0, "waiting": 1, "in_progress": 0}
+    assert f"1 document waits for Sage's block to end at {at} (the first export run after that sends them)" \
+        in s["problems"] and s["open_failures"] == []
+
+    tenant.advance(minutes=41)
+    assert run_export(tenant)["result"] == "succeeded"
+    assert tenant.store.ledger.get(TENANT, "sales_invoice", "INV-1").state is LedgerState.EXPORTED
+    s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
+    assert s["documents"]["waiting"] == 0 and not any("Sage's block" in p for p in s["problems"])

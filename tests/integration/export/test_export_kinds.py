@@ -3,6 +3,7 @@ behave as their names say; a voided document is voided in Sage; going live adopt
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from decimal import Decimal
 
@@ -101,6 +102,38 @@ def test_new_never_resends_and_all_resends_only_what_changed(export, host, sandb
     calls = len(sandbox.request_log)
     repeat = export(export_type="all")
     assert repeat.counts["unchanged"] == 5 and len(sandbox.request_log) == calls
+
+
+def test_new_skips_a_change_after_export_with_both_totals_and_tells_the_host_once(export, host, sandbox, store):
+    """Review: under New a changed invoice was logged "unchanged" and nobody heard that the host's
+    total and Sage's differ. Now: skipped (changed_after_export) naming both totals and the fix, the
+    host told once per version, listed as needing attention; changed back, it is exported again."""
+    from local.sandboxes.host_app.outbox import InMemoryOutbox
+
+    outbox = InMemoryOutbox()
+    host.stage(document(SI, 1))
+    export()
+    host.stage(document(SI, 1, lines=[line("150.00")], total=("150.00", "30.00")))
+    before = writes(sandbox)
+    first = export(export_type="new", engine_options={"outbox": outbox})
+    assert first.counts["skipped"] == 1 and first.counts["unchanged"] == 0
+    repeat = export(export_type="new", engine_options={"outbox": outbox})  # nothing new: not logged again
+    assert writes(sandbox) == before and repeat.counts["skipped"] == 0 and repeat.not_logged["unchanged"] == 1
+    [entry] = [e for e in store.synclog.newest(TENANT, kind="sales_invoice", host_id="INV-1").items
+               if e.outcome.value == "skipped"]
+    assert entry.reason_code == "changed_after_export"
+    assert "GBP 180.00" in entry.reason and "Sage has GBP 120.00" in entry.reason
+    assert "export type to All" in entry.reason and "void it in the host app" in entry.reason
+    told = [b["event"]["data"] for b in outbox.sent if b["event_type"] == "document.skipped"]
+    assert [(t["host_id"], t["reasons"][0]["code"]) for t in told] == [("INV-1", "changed_after_export")]
+    skipped = store.ledger.get(TENANT, "sales_invoice", "INV-1")
+    assert skipped.state is LedgerState.SKIPPED and skipped.sage_id is not None
+    assert [e.host_id for e in store.ledger.list_by_state(TENANT, LedgerState.SKIPPED)] == ["INV-1"]
+
+    host.stage(document(SI, 1))  # back to what Sage holds
+    export(export_type="new", engine_options={"outbox": outbox})
+    assert store.ledger.get(TENANT, "sales_invoice", "INV-1").state is LedgerState.EXPORTED
+    assert writes(sandbox) == before and len(store.ledger.list_by_state(TENANT, LedgerState.SKIPPED).items) == 0
 
 
 def test_all_skips_an_update_sage_refuses_because_it_is_paid(export, host, sandbox, store):
@@ -205,3 +238,21 @@ def test_a_document_whose_party_the_host_never_sent_is_skipped_with_that_reason(
     assert result.counts["skipped"] == 1 and result.counts["created"] == 0
     [line] = list(store.synclog.newest(TENANT, host_id="INV-81"))
     assert line.reason_code == "party_missing" and "CUST-8" in line.reason
+
+
+def test_a_runs_counts_are_its_log_lines_or_its_summary_says_which_are_not_logged(export, host, store):
+    """Review: a run said "4 skipped" while `log --run <id> --outcome skipped` showed 2 lines (under
+    New a skip for the same reason is not logged again). The run's details now say how many of its
+    counts have no line, so counts minus those equal its log lines, outcome by outcome."""
+    host.stage(document(SI, 1, lines=[line("100.00", tax="T9")], total=("100.00", "0.00")))  # T9: not mapped
+    host.stage(document(SI, 2))
+    export(export_type="new")
+    host.stage(document(SI, 3, lines=[line("100.00", tax="T9")], total=("100.00", "0.00")))
+    again = export(export_type="new", staged_since=None)
+
+    run = store.runs.get(TENANT, again.run_id)
+    lines = Counter(e.outcome.value for e in store.synclog.for_run(TENANT, again.run_id, limit=100))
+    assert run.counts["skipped"] == 2 and lines["skipped"] == 1
+    assert run.details["not_logged"] == {"skipped": 1, "unchanged": 1}
+    logged = {k: n - run.details["not_logged"].get(k, 0) for k, n in run.counts.items()}
+    assert {k: n for k, n in logged.items() if n} == dict(lines)

@@ -117,7 +117,9 @@ class DocumentCounts(BaseModel):
     exported: int = 0  # in Sage (created, updated, linked or voided there)
     skipped: int = 0  # not sent, for a reason someone has to fix (each listed with it in open_failures)
     failed: int = 0  # Sage refused it or every retry failed (each listed with its reason)
-    waiting: int = 0  # not sent because of its status: waits for the host to move it to one that exports
+    # not sent, nothing to fix: waits for the host to move it to a status that exports, or for Sage's
+    # block of the connection to end (the problems name that time)
+    waiting: int = 0
     in_progress: int = 0  # claimed by a run right now (or by a run that died: the next one takes it over)
 
     @property
@@ -282,8 +284,10 @@ def tenant_status(
         if age <= timedelta(hours=24):
             _tally(last_24h, run)
     documents = DocumentCounts()
+    for_sage = 0  # of the waiting, those waiting for Sage's block to end
     for state, entry in document_figures(store, tenant_id):
         setattr(documents, state, getattr(documents, state) + 1)
+        for_sage += state == "waiting" and entry.waits_for == "sage"
         if entry.updated_at is None:
             continue
         age = now - entry.updated_at
@@ -302,11 +306,14 @@ def tenant_status(
     failures, more = open_failures(store, tenant_id)
     backlog = delivery_backlog(store, tenant_id)
     health, problems = _judge(tenant.enabled, connection, failures, more, backlog, mapping_health,
-                              abandoned=last_24h.abandoned)
+                              abandoned=last_24h.abandoned, documents=documents)
     if latest is not None and latest.status is RunStatus.FAILED and latest.details.get("error"):
         # The tenant's setup stops every run (export worker: setup_failed): nothing is exported.
         problems.insert(0, f"the last export run failed: {latest.details['error']}")
         health = "broken"
+    if for_sage:
+        problems.append(_waiting_for_sage(for_sage, connection, now))
+        health = "attention" if health == "ok" else health
     return TenantStatus(
         tenant_id=tenant_id, enabled=tenant.enabled, generated_at=now, health=health, problems=problems,
         connection=connection, last_successful_export=last_export, documents=documents,
@@ -316,13 +323,24 @@ def tenant_status(
     )
 
 
+def _waiting_for_sage(n: int, connection: ConnectionView, now: datetime) -> str:
+    """The documents a run could not send because Sage blocks the connection, and their trigger."""
+    docs = _plural(n, "document")
+    until = connection.paused_until
+    if until is not None and now < until:
+        return (f"{docs} {'waits' if n == 1 else 'wait'} for Sage's block to end at "
+                f"{until.astimezone(UTC):%H:%M} UTC (the first export run after that sends them)")
+    return f"{docs} waited for Sage's block, which has ended: the next export run sends them"
+
+
 def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure], more: bool,
            backlog: DeliveryBacklog, mappings: MappingHealth, *,
-           abandoned: int = 0) -> tuple[Literal["ok", "attention", "broken"], list[str]]:
+           abandoned: int = 0, documents: DocumentCounts | None = None,
+           ) -> tuple[Literal["ok", "attention", "broken"], list[str]]:
     broken, attention = [], []
     if not enabled:
         attention.append("the tenant is disabled: nothing is exported")
@@ -330,11 +348,20 @@ def _judge(enabled: bool, connection: ConnectionView, failures: list[OpenFailure
         broken.append(f"Sage connection {connection.state.replace('_', ' ')}")
     elif connection.state == "expiring" or connection.paused_until is not None:
         attention.append(connection.summary)
-    if failures:
-        n = f"{len(failures)}{'+' if more else ''}"
-        one = len(failures) == 1 and not more
-        attention.append(f"{n} {'document' if one else 'documents'} failed or skipped and "
+    # Documents, as the figures count them (each once); the list's other entries (a credit note's
+    # allocation, a customer) are named apart, so the sentence and the figures agree.
+    n_docs = documents.need_attention if documents is not None else sum(f.kind in DOCUMENTS for f in failures)
+    if n_docs:
+        plus = more and documents is None  # the list alone: there may be more than it holds
+        one = n_docs == 1 and not plus
+        attention.append(f"{n_docs}{'+' if plus else ''} {'document' if one else 'documents'} failed or skipped and "
                          f"{'waits' if one else 'wait'} for a fix and a replay")
+    others = [f for f in failures if f.kind not in DOCUMENTS]
+    if others:
+        kinds = ", ".join(sorted({f.kind.replace("_", " ") for f in others}))
+        attention.append(f"{len(others)}{'+' if more else ''} other "
+                         f"{'entry' if len(others) == 1 and not more else 'entries'} ({kinds}) failed or "
+                         f"skipped (listed with the documents)")
     if backlog.failed:
         attention.append(f"{_plural(backlog.failed, 'delivery', 'deliveries')} to the host app failed")
     if abandoned:

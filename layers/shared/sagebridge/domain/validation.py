@@ -42,6 +42,10 @@ class SkipCode(StrEnum):
     IN_SAGE_BY_HAND = "in_sage_by_hand"  # voided or not exportable here, live in Sage (typed in by hand)
     ALREADY_IN_SAGE_DIFFERENT = "already_in_sage_different"  # going live: same number in Sage, other figures
     SEVERAL_IN_SAGE = "several_in_sage"  # sent by an attempt in doubt, and Sage holds more than one copy
+    # Export type New: changed in the host app after it was exported; Sage keeps the exported version
+    CHANGED_AFTER_EXPORT = "changed_after_export"
+    # Not sent: Sage blocks the connection's requests until a time (a product's rate-limit block)
+    WAITING_FOR_SAGE = "waiting_for_sage"
 
 
 class SkipReason(BaseModel):

@@ -126,13 +126,15 @@ class Ledger:
     def mark_exported(self, claim: Claim, sage_id: str) -> LedgerEntry:
         return self._run(self.mark_exported_op(claim, sage_id))
 
-    def mark_skipped_op(self, claim: Claim, reason: str, *, waiting: bool = False) -> Write:
+    def mark_skipped_op(self, claim: Claim, reason: str, *, waiting: bool = False,
+                        waits_for: str | None = None) -> Write:
         """Settle a claim as skipped (validation said no; nothing was sent). `reason` is human.
         `waiting`: nothing to fix, the host has yet to move the document on (a draft): not listed
         among the entries that need attention, and no attempt counted against the retry limit."""
         if waiting:
-            return self._settle(claim, LedgerState.SKIPPED, {"reason": reason, "attempts": 0}, listed=False)
-        return self._settle(claim, LedgerState.SKIPPED, {"reason": reason})
+            return self._settle(claim, LedgerState.SKIPPED, {"reason": reason, "attempts": 0, "waits_for": waits_for},
+                                listed=False)
+        return self._settle(claim, LedgerState.SKIPPED, {"reason": reason, "waits_for": None})
 
     def mark_skipped(self, claim: Claim, reason: str) -> LedgerEntry:
         return self._run(self.mark_skipped_op(claim, reason))
@@ -173,7 +175,8 @@ class Ledger:
         pk = keys.tenant_pk(tenant_id)
         for item in self._table.query_all(
                 "pk = :p AND begins_with(sk, :l)", {":p": pk, ":l": LEDGER_PREFIX}, partition=("pk", pk), limit=1000,
-                projection="tenant_id, kind, host_id, #state, gsi1pk, updated_at", names={"#state": "state"}):
+                projection="tenant_id, kind, host_id, #state, gsi1pk, updated_at, waits_for",
+                names={"#state": "state"}):
             yield _entry(item)
 
     def _settle(self, claim: Claim, state: LedgerState, fields: dict[str, object], *, listed: bool = True) -> Write:
@@ -213,4 +216,5 @@ def _entry(item: Item) -> LedgerEntry:
         gave_up=bool(item.get("gave_up")), in_doubt_since=parse_iso(item.get("in_doubt_since")),
         # A waiting skip is the one settled state kept out of the attention index (mark_skipped_op).
         waiting=item.get("state") == LedgerState.SKIPPED.value and not item.get("gsi1pk"),
+        waits_for=item.get("waits_for") if item.get("state") == LedgerState.SKIPPED.value else None,
     )

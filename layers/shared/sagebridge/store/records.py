@@ -118,6 +118,8 @@ class LedgerEntry:
     in_doubt_since: datetime | None = None
     # Skipped with nothing to fix: the host has yet to move the document to a status that exports it.
     waiting: bool = False
+    # What a waiting skip waits for, when not its status: "sage" (Sage's block of the connection).
+    waits_for: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

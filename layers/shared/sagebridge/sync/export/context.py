@@ -55,6 +55,10 @@ class ExportRun:
     adopt: bool  # going live: list each kind once for the window (the tenant's first run)
     result: ExportResult
     mappings: dict[tuple[str, str], Any] = field(default_factory=dict)  # the page's id mappings
+    # Sage blocks the connection until then (stored on it, with why): nothing is sent to Sage; each
+    # document the run would send waits for the block's end, named as its trigger.
+    blocked_until: datetime | None = None
+    blocked_reason: str | None = None
 
     @property
     def tenant(self) -> str:

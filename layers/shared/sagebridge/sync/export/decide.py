@@ -4,6 +4,7 @@ that does not take the kind, a document Sage cannot bring back)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sagebridge.connectors.base import not_exported
@@ -17,7 +18,7 @@ from sagebridge.domain.settings import NOT_EXPORTABLE_BY_DEFAULT, ExportType
 from sagebridge.domain.validation import SkipCode, SkipReason
 from sagebridge.store import LedgerEntry, LedgerState, Outcome, StagedDocument
 from sagebridge.sync.export.allocations import CreditNoteAllocations, allocated_side
-from sagebridge.sync.export.context import ExportRun, label, not_supported_reason
+from sagebridge.sync.export.context import ExportRun, label, not_supported_reason, number_of
 from sagebridge.sync.export.documents import Documents
 from sagebridge.sync.export.going_live import GoingLive
 from sagebridge.sync.export.journal import Journal
@@ -105,29 +106,74 @@ class Decide:
         if run.gave_up(entry, h):
             return  # gave up on this version and reported it; a change or a replay tries again
         if entry is None or entry.sage_id is None:
-            self.documents.create(staged, record, entry)
+            if not self.waits_for_sage(staged, record, entry):
+                self.documents.create(staged, record, entry)
         elif run.export_type is ExportType.NEW:
             self._not_resent(staged, record, entry)
-        else:
+        elif not self.waits_for_sage(staged, record, entry):
             self.documents.update(staged, record, entry)
+
+    def waits_for_sage(self, staged: StagedDocument, record: Record, entry: LedgerEntry | None, *,
+                       logged_only: bool = False) -> bool:
+        """Sage blocks the connection: not sent, and not silent. A new or changed document waits
+        (the status counts it as waiting, named by the block's end; logged once per block); one
+        failed or skipped before keeps its state and reason (still retried), with this run's line;
+        `logged_only`: the line alone (a void, or a lookup that met the block: the ledger untouched)."""
+        until = self.run.blocked_until
+        if until is None:
+            return False
+        self.run.result.waiting_for_sage += 1
+        why = f": {self.run.blocked_reason}" if self.run.blocked_reason else ""
+        message = (f"{label(record)} was not sent: it waits for Sage's block to end at {until:%H:%M} UTC"
+                   f"{why}; the first run after that sends it")
+        if not logged_only and (entry is None or entry.state in (LedgerState.PENDING, LedgerState.EXPORTED)
+                                or entry.waiting):
+            self.outcomes.skip(staged, record, [SkipReason(code=SkipCode.WAITING_FOR_SAGE, message=message)], entry,
+                               waiting=True, explicit=self._explicit(), waits_for="sage")
+        else:
+            self.journal.count(Outcome.SKIPPED)
+            self.journal.log_now(staged.kind, staged.host_id, number_of(record), Outcome.SKIPPED,
+                                 reason_code=SkipCode.WAITING_FOR_SAGE.value,
+                                 message=("dry run: " if self.run.dry_run else "") + message)
+        return True
 
     def _not_resent(self, staged: StagedDocument, record: Record, entry: LedgerEntry) -> None:
         """Export type New: an exported document that changed is not sent again."""
-        if self._voided_by_us(staged):
+        mapping = self.run.store.mappings.find(self.run.tenant, staged.kind, staged.host_id)
+        extra = mapping.extra if mapping is not None else {}
+        if extra.get("voided"):
             self.outcomes.skip(staged, record, [SkipReason(
                 code=SkipCode.LOCKED_IN_SAGE,
                 message=f"{label(record)} was voided in Sage (voided, or moved to a status that is not "
                 f"exportable, in the host app) and is exportable again; Sage cannot bring back a void "
                 f"document, so it was not sent: enter it again under a new number")], entry)
             return
-        self.journal.unchanged(staged, record, "changed since it was exported; export type New does not "
-                               "re-send (use All to update Sage)", log=self._log_unchanged(), sage_id=entry.sage_id)
+        if (entry.state is LedgerState.SKIPPED and entry.payload_hash == staged.payload_hash and not entry.waiting
+                and not self._explicit()):
+            # This version was skipped for its own reason (paid in Sage...): that stands, nothing new.
+            self.journal.count(Outcome.UNCHANGED, logged=False)
+            return
+        if entry.exported_hash == staged.payload_hash:  # changed back to what Sage holds: exported again
+            self._back_to_exported(staged, record, entry)
+            return
+        # Not sent, and said so (the host's figures and Sage's now differ): skipped with the fix,
+        # the host told once per version; the status lists it until it is sent or changes back.
+        self.outcomes.skip(staged, record, [_changed_after_export(record, extra)], entry)
 
-    def _voided_by_us(self, staged: StagedDocument) -> bool:
-        """Did a run void (or delete) this document in Sage? Its mapping says so (one read, only
-        for an exported document that changed)."""
-        mapping = self.run.store.mappings.find(self.run.tenant, staged.kind, staged.host_id)
-        return mapping is not None and bool(mapping.extra.get("voided"))
+    def _back_to_exported(self, staged: StagedDocument, record: Record, entry: LedgerEntry) -> None:
+        """Skipped as changed after its export, then changed back: Sage holds this version, so the
+        entry is exported again (off the status's skipped list), nothing sent."""
+        message = "changed back to the version exported: Sage holds it, nothing to send"
+        if self.run.dry_run:
+            self.journal.unchanged(staged, record, message, log=True, sage_id=entry.sage_id)
+            return
+        claim = self.outcomes.claim(staged, staged.payload_hash)
+        assert entry.sage_id is not None
+        if claim is not None and self.outcomes.settle(
+                self.run.store.ledger.mark_exported_op(claim, entry.sage_id),
+                self.journal.log_op(staged.kind, staged.host_id, number_of(record), Outcome.UNCHANGED,
+                                    sage_id=entry.sage_id, message=message)):
+            self.journal.count(Outcome.UNCHANGED)
 
     def _not_exportable(self, staged: StagedDocument, record: Document[Any], entry: LedgerEntry | None) -> None:
         """A status that is not in the books (draft, quote, cancelled): never sent by any run. Not in
@@ -172,3 +218,22 @@ class Decide:
             self.outcomes.settle_not_supported(staged, record, held, why)
             return
         self.outcomes.skip(staged, record, [not_supported_reason(record, why)], entry)
+
+
+def _changed_after_export(record: Record, sent: dict[str, Any]) -> SkipReason:
+    """Export type New does not send a change: the reason names both totals where they differ."""
+    now = Decimal(record.totals.total if isinstance(record, Document) else record.amount)
+    before = Decimal(str(sent["total"])) if sent.get("total") is not None else None
+    currency = sent.get("currency") or record.currency
+    if before is None:
+        figures = f"its total is now {record.currency} {now:.2f}"
+    elif before != now:
+        figures = f"its total is now {record.currency} {now:.2f}, Sage has {currency} {before:.2f}"
+    else:
+        figures = f"the same total, {record.currency} {now:.2f}, other details changed"
+    return SkipReason(
+        code=SkipCode.CHANGED_AFTER_EXPORT,
+        message=f"{label(record)} changed in the host app after it was exported ({figures}); the export type "
+        f"is New, which sends each document once, so Sage keeps the version exported. To bring Sage up to "
+        f"date, switch the export type to All (the change is then sent where Sage lets the document be "
+        f"changed; if it does not, the run says why), or credit or void it in the host app and enter it again")

@@ -176,7 +176,7 @@ class Documents:
         self.outcomes.sage_answered(staged, remote)
         message = {Outcome.CREATED: f"created in Sage (reference {reference})",
                    Outcome.LINKED: f"found already in Sage (reference {reference}) and linked"}[outcome]
-        self.outcomes.commit(staged, record, claim, remote.id, outcome, message, {"reference": reference})
+        self.outcomes.commit(staged, record, claim, remote.id, outcome, message, exported_extra(record, reference))
 
     def _send_create(self, kind: DocumentKind, body: Payload, claim: Claim, reference: str, contact_id: str,
                      total: Any, on: date | None) -> RemoteRecord:
@@ -241,7 +241,7 @@ class Documents:
             return
         self.outcomes.sage_answered(staged, updated)
         self.outcomes.commit(staged, record, claim, sage_id, Outcome.UPDATED,
-                             f"updated in Sage (reference {reference})", {"reference": reference})
+                             f"updated in Sage (reference {reference})", exported_extra(record, reference))
 
     def _read(self, staged: StagedDocument, record: Record, entry: LedgerEntry,
               kind: DocumentKind) -> RemoteRecord | None:
@@ -427,3 +427,10 @@ def _paid_reason(record: Record, because: str, paid: Decimal, *, voids: bool = T
                       "(payments, refunds or credit notes set against it), so it was not voided there; remove the "
                       "payment in Sage first, or void in the host app the payment or credit note it was set "
                       "against (Sage Bridge takes back what it sent)")
+
+
+def exported_extra(record: Record, reference: str) -> dict[str, Any]:
+    """The mapping's note of what Sage holds: its reference and the total sent (a later change the
+    run does not send names both totals)."""
+    total = record.totals.total if isinstance(record, Document) else record.amount
+    return {"reference": reference, "total": str(total), "currency": record.currency}

@@ -55,12 +55,14 @@ class Journal:
     def log_now(self, kind: str, host_id: str, number: str | None, outcome: Outcome, **fields: Any) -> None:
         self.run.store.table.write(self.log_op(kind, host_id, number, outcome, **fields))
 
-    def count(self, outcome: Outcome) -> None:
+    def count(self, outcome: Outcome, *, logged: bool = True) -> None:
         self.run.result.counts[outcome] += 1
+        if not logged:
+            self.run.result.not_logged[Outcome(outcome).value] += 1
 
     def unchanged(self, staged: StagedDocument, record: Document[Any] | Payment, message: str, *, log: bool,
                   sage_id: str | None = None) -> None:
-        self.count(Outcome.UNCHANGED)
+        self.count(Outcome.UNCHANGED, logged=log)
         if log:
             self.log_now(staged.kind, staged.host_id, number_of(record), Outcome.UNCHANGED, sage_id=sage_id,
                          message=("dry run: " if self.run.dry_run else "") + message)

@@ -158,15 +158,15 @@ class Outcomes:
 
     def skip(self, staged: StagedDocument, record: Document[Any] | Payment, reasons: list[SkipReason],
              entry: LedgerEntry | None, *, payload_hash: str | None = None, report: bool = False,
-             waiting: bool = False, explicit: bool = False) -> None:
+             waiting: bool = False, explicit: bool = False, waits_for: str | None = None) -> None:
         """Log why a record is not sent and settle its ledger entry as skipped; tell the host. A
         `waiting` skip (a draft) has nothing to fix: the host is not told, the status page does not
         list it, and it is logged again only when it changes or a run names it (`explicit`)."""
         message = "; ".join(reason.message for reason in reasons)
         code = reasons[0].code.value
-        self.journal.count(Outcome.SKIPPED)
         h = payload_hash or staged.payload_hash
         if self.run.dry_run:
+            self.journal.count(Outcome.SKIPPED)
             self.run.result.planned.append(PlannedOutcome(staged.kind, staged.host_id, Outcome.SKIPPED, message))
             self.journal.log_now(staged.kind, staged.host_id, number_of(record), Outcome.SKIPPED, reason_code=code,
                                  message=f"dry run: would skip: {message}")
@@ -174,13 +174,17 @@ class Outcomes:
         same_as_before = (entry is not None and entry.state is LedgerState.SKIPPED and entry.payload_hash == h
                           and entry.reason == message)
         if same_as_before and (not explicit if waiting else self._quiet_repeats()):
-            return  # skipped for the same reasons last time and logged then: no new writes
+            # skipped for the same reasons last time and logged then: no new writes (the run's
+            # summary counts it among the skips it did not log again)
+            self.journal.count(Outcome.SKIPPED, logged=False)
+            return
         claim = self.claim(staged, h)
         if claim is None or not self.settle(
-                self.run.store.ledger.mark_skipped_op(claim, message, waiting=waiting),
+                self.run.store.ledger.mark_skipped_op(claim, message, waiting=waiting, waits_for=waits_for),
                 self.journal.log_op(staged.kind, staged.host_id, number_of(record), Outcome.SKIPPED,
                                     reason_code=code, message=message)):
-            return
+            return  # another worker settled it: its run counts it
+        self.journal.count(Outcome.SKIPPED)
         if waiting:
             return
         if report and not same_as_before:  # operators hear once, not on every run (export type All)

@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from sagebridge.connectors.base import NotSupported
+from sagebridge.connectors.base import NotSupported, RateLimited
 from sagebridge.domain.documents import Document
 from sagebridge.domain.errors import ConfigurationError, ThrottledError
 from sagebridge.domain.kinds import RecordKind, ledger_of, record_kind
@@ -74,7 +74,7 @@ class Pages:
 
     def export_phase(self, phase: tuple[RecordKind, ...], window: tuple[date, date],
                      between_pages: Callable[[], None]) -> None:
-        if phase is PAYMENT_KINDS and not self.run.dry_run:
+        if phase is PAYMENT_KINDS and not self.run.dry_run and self.run.blocked_until is None:
             self.allocations.allocate_all()  # before payments: they may settle what is left
         for batch in self.selection.batches(phase, window):
             try:
@@ -169,6 +169,12 @@ class Pages:
     def _export_one(self, staged: StagedDocument, record: HostRecord | None,
                     entry: LedgerEntry | None) -> None:
         """Each document fails on its own; only the connection (and the store) stop the run."""
+        blocked = self.run.blocked_until is not None
+        if blocked and isinstance(record, Party):
+            return  # its documents wait for the block (a party is sent with its first document)
+        if blocked and staged.voided and isinstance(record, Document | Payment):
+            self.decide.waits_for_sage(staged, record, entry, logged_only=True)
+            return
         try:
             with connection_guard():
                 refusal = self.decide.refusal(staged.kind)
@@ -178,7 +184,12 @@ class Pages:
                     self.decide.export(staged, record, entry)
         except NotSupported as exc:
             self.decide.not_supported(staged, record, entry, exc.message)
-        except (RunAborted, ThrottledError, ConfigurationError, BotoCoreError, ClientError):
+        except RunAborted as exc:
+            if not (blocked and isinstance(exc.__cause__, RateLimited) and isinstance(record, Document | Payment)):
+                raise
+            # Another Sage call this document needed (a lookup) met the block: it waits too.
+            self.decide.waits_for_sage(staged, record, entry, logged_only=True)
+        except (ThrottledError, ConfigurationError, BotoCoreError, ClientError):
             raise  # our own store or setup: the run fails and its job is retried, the documents are fine
         except Exception as exc:
             if self.outcomes.hook_raised:
@@ -208,3 +219,4 @@ class Pages:
         else:
             self.outcomes.unexpected(staged, record if isinstance(record, Document | Payment) else None, claim,
                                       message)
+

@@ -182,7 +182,8 @@ class Parties:
                 self.journal.log_now(staged.kind, staged.host_id, party.name, Outcome.UNCHANGED,
                                      sage_id=mapping.sage_id, message="already in Sage and unchanged since it was "
                                      "last sent")
-            self.journal.count(Outcome.UNCHANGED)
+            self.journal.count(Outcome.UNCHANGED, logged=self.run.export_type is ExportType.ALL
+                               or bool(self.run.request.documents))
 
     # ---- identify or create
 

@@ -91,6 +91,10 @@ class ExportResult:
     tenant_id: str
     dry_run: bool
     counts: Counter[str] = field(default_factory=Counter)
+    # Of `counts`, those with no sync log line this run (the same outcome for the same reason as
+    # before, or unchanged under export type New): a run's log lines are its counts less these.
+    not_logged: Counter[str] = field(default_factory=Counter)
+    waiting_for_sage: int = 0  # documents not sent because Sage blocks the connection (ExportRun.blocked_until)
     failures: list[str] = field(default_factory=list)  # the first journal.MAX_REPORTED, for notifications
     planned: list[PlannedOutcome] = field(default_factory=list)  # dry run only
     status: RunStatus = RunStatus.RUNNING

@@ -101,6 +101,9 @@ class ExportEngine:
             details["aborted"] = str(exc)
             logger.warning("export_run_aborted", extra={"reason": str(exc)})
         finally:
+            if run.blocked_until is not None:  # the run's summary names what waits, and for what
+                details["waiting_for_sage"] = run.result.waiting_for_sage
+                details["blocked_until"] = run.blocked_until.astimezone(UTC).isoformat(timespec="seconds")
             if paused is not None:
                 self._pause(run, pages, paused, details)
             else:
@@ -125,10 +128,15 @@ class ExportEngine:
         adopt = request.adopt_existing
         if adopt is None:
             adopt = self.store.cursors.get(tenant, EXPORT_CURSOR) is None
+        connection = self.store.connections.find(tenant, self.settings.provider.value)
+        now = self.store.table.now()
+        blocked = connection is not None and connection.paused_until is not None and now < connection.paused_until
         return ExportRun(store=self.store, connector=self.connector, mapper=self.mapper, settings=self.settings,
                          business_currency=self.business_currency, claim_timeout=self.claim_timeout,
                          request=request, run_id=run_id, export_type=export_type, adopt=adopt,
-                         result=ExportResult(run_id, tenant, request.dry_run, window=window))
+                         result=ExportResult(run_id, tenant, request.dry_run, window=window),
+                         blocked_until=connection.paused_until if blocked and connection else None,
+                         blocked_reason=connection.paused_reason if blocked and connection else None)
 
     def _details(self, run: ExportRun) -> dict[str, Any]:
         if self._resumed is not None:
@@ -174,8 +182,16 @@ class ExportEngine:
             for index, phase in enumerate(PHASES):
                 if index < first:
                     continue  # done by an earlier part of this run
+                if run.blocked_until is not None and phase is PARTY_KINDS:
+                    continue  # Sage blocks the connection: parties go with their documents later
                 pages.start_phase(index, resumed=index == first and self._resumed is not None)
                 pages.export_phase(phase, window, between_pages=lambda: self._heartbeat(run))
+            if run.blocked_until is not None:
+                # Not a success: the export cursor stays, so the first run after the block reads
+                # again what this one could not send.
+                raise RunAborted(f"Sage blocks requests until {run.blocked_until.astimezone(UTC):%Y-%m-%d %H:%M} "
+                                 f"UTC: nothing was sent; {run.result.waiting_for_sage} document(s) wait for "
+                                 "the block to end")
             pages.start_phase(len(PHASES), resumed=first == len(PHASES))
             pages.export_paid_voids(between_pages=lambda: self._heartbeat(run))
         finally:
@@ -202,6 +218,7 @@ class ExportEngine:
         try:
             counts = {Outcome(k).value: n for k, n in run.result.counts.items() if n}
             self.store.runs.add_counts(run.tenant, run.run_id, counts)
+            _note_not_logged(details, run)
             delay = min(paused.delay, MAX_DELAY_SECONDS)
             try:
                 self.store.runs.heartbeat(run.tenant, run.run_id,
@@ -235,6 +252,7 @@ class ExportEngine:
                 started: datetime) -> None:
         counts = {Outcome(k).value: n for k, n in run.result.counts.items() if n}
         run.result.status = status
+        _note_not_logged(details, run)
         try:
             self.store.runs.add_counts(run.tenant, run.run_id, counts)
             try:
@@ -251,6 +269,16 @@ class ExportEngine:
                 self.store.cursors.set(run.tenant, EXPORT_CURSOR, started.astimezone(UTC).isoformat(timespec="seconds"))
         finally:
             journal.close()
+
+def _note_not_logged(details: dict[str, Any], run: ExportRun) -> None:
+    """The run's counts that have no sync log line (added up over the parts of a paused run), so the
+    run's summary can say why `log --run` shows fewer lines than it counts."""
+    total = dict(details.get("not_logged") or {})
+    for outcome, n in run.result.not_logged.items():
+        total[outcome] = total.get(outcome, 0) + n
+    if total:
+        details["not_logged"] = total
+
 
 def export_documents(
     request: ExportRequest,
