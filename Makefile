@@ -63,8 +63,11 @@ checkov: .checkov-venv/.installed
 	.checkov-venv/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
+# Two workers (pytest-xdist, a file per worker at a time) for everything but the whole-system runs;
+# tests/e2e shares one local stack (and moto's state) per process, so it runs once, in order, after.
 test: check browser bench-deps
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n 2 --dist loadfile --ignore=tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/e2e -p no:randomly $(PYTEST_ARGS)
 	# The model suite (bounded profile) once more with the sandboxes at their worst (about 35 s).
 	SAGEBRIDGE_SANDBOX_PROFILE=chaos $(VENV)/bin/pytest tests/model -p no:randomly $(PYTEST_ARGS)
 
