@@ -61,6 +61,14 @@ def test_bad_settings_are_refused_per_field_and_are_not_versioned(world):
     assert world.store.tenants.get(TENANT).version == 1 and history(world)["versions"] == []
 
 
+def test_resetting_a_name_that_is_not_a_setting_is_refused_not_reported_as_done(world):
+    world.create_tenant()
+    typo = world.call("PATCH", f"/admin/tenants/{TENANT}/settings", {"changes": {"retry_limimt": None}})
+    assert typo.status == 422, typo.text
+    assert typo.json["problems"] == [{"field": "retry_limimt", "message": "is not a known setting"}]
+    assert world.store.tenants.get(TENANT).version == 1
+
+
 def test_the_history_never_holds_a_secret(world):
     world.create_tenant()
     url = "https://user:pa55@hooks.acme.example/sage?token=s3cret"

@@ -124,6 +124,11 @@ class Admin:
         field's old and new value (never a secret). `expected_version`: the version the editor
         read; ConflictError (409) when somebody saved since, so two editors never overwrite each other."""
         current = self.store.tenants.get(tenant_id)
+        # Resetting a name that is not a setting would otherwise vanish in the merge: a typo reported
+        # as success. Named like every other bad field.
+        unknown = sorted(k for k, v in changes.items() if v is None and k not in TenantSettings.model_fields)
+        if unknown:
+            raise SettingsInvalid([Problem(field=k, message="is not a known setting") for k in unknown])
         merged = {k: v for k, v in {**current.settings, **changes}.items() if v is not None}
         return tenant_view(self._save_settings(current, merged, actor=actor, expected_version=expected_version))
 
