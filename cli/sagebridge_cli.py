@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import typer
+import typer.core
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -32,13 +33,42 @@ from rich.table import Table
 OK, PARTIAL, FAILED = 0, 1, 2
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
-app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, add_completion=True)
+
+
+# typer carries its own click: its usage error is the base of the BadParameter it exports.
+UsageError: type[Exception] = typer.BadParameter.__mro__[1]
+
+
+class JsonErrorsGroup(typer.core.TyperGroup):
+    """With --json on the command line, an error the CLI finds itself before any request (a bad choice,
+    day or number, a missing argument) is JSON on stdout too, the shape of an API error plus the option
+    it is about, with the same exit code (2)."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        _json_mode["asked"] = "--json" in args
+        return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            if not _json_mode.get("asked"):
+                raise
+            param = getattr(exc, "param", None)
+            hint = getattr(exc, "param_hint", None) or getattr(exc, "option_name", None)
+            field = hint if isinstance(hint, str) else (
+                param.opts[0] if param is not None and param.opts else getattr(param, "name", None))
+            emit_json({"status": None, "message": exc.format_message(), "field": field})  # type: ignore[attr-defined]
+            raise typer.Exit(getattr(exc, "exit_code", FAILED)) from None
+
+
+app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, add_completion=True, cls=JsonErrorsGroup)
 tenants = typer.Typer(help="Create, show and change tenants.", no_args_is_help=True)
 app.add_typer(tenants, name="tenants")
 out = Console()
 err = Console(stderr=True)
 
-_json_mode = {"on": False}  # the running command's --json, for its error output (failures_exit)
+_json_mode = {"on": False, "asked": False}  # the running command's --json, for its error output (failures_exit)
 
 
 def _remember_json(value: bool) -> bool:
@@ -209,6 +239,13 @@ EXPORT_TYPES = ("new", "all")
 REPLAY_STATES = ("failed", "skipped")
 OUTCOMES = ("created", "updated", "linked", "skipped", "failed", "unchanged")
 DELIVERY_STATES = ("queued", "delivered", "failed")
+# The tenant settings' names, for --unset (the API takes null for an unknown name as "nothing to reset").
+SETTINGS = ("business_currency", "catalog_import", "customer_date_basis", "default_purchase_ledger_account_id",
+            "default_sales_ledger_account_id", "export_interval_minutes", "export_kinds", "export_type",
+            "exportable_statuses", "failure_emails", "host_callback_url", "host_signature_scheme",
+            "identify_customer_by", "intacct", "ledger_mappings", "notification_email", "provider",
+            "receipt_bank_account_id", "receipt_payment_method", "replace_host_tax_types", "retry_limit",
+            "tax_mappings", "total_tolerance", "trigger_statuses", "vendor_date_basis")
 
 
 def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
@@ -318,6 +355,10 @@ def tenants_set(
     """Change some settings (each value is JSON when it parses as JSON)."""
     if not assignments and not unset:
         raise typer.BadParameter("name at least one setting=value or --unset setting", param_hint="assignments")
+    unknown = sorted({key.strip().partition(".")[0] for key in unset or []} - set(SETTINGS))
+    if unknown:
+        raise typer.BadParameter(f"{', '.join(unknown)}: no such setting; there are: {', '.join(SETTINGS)}",
+                                 param_hint="--unset")
     changes = parse_assignments(assignments or [])
     with failures_exit():
         a = api(ctx)
@@ -547,7 +588,8 @@ def replay(
     for doc in documents or []:
         kind, sep, host_id = doc.partition(":")
         if not sep:
-            raise typer.BadParameter(f"{doc!r}: write kind:host_id, e.g. sales_invoice:INV-1001")
+            raise typer.BadParameter(f"{doc!r}: write kind:host_id, e.g. sales_invoice:INV-1001",
+                                     param_hint="documents")
         one_of(KINDS)(kind)
         refs.append({"kind": kind, "host_id": host_id})
     body: dict[str, Any] = {"documents": refs, "run": "queue" if queue else "auto"}
@@ -575,6 +617,9 @@ def log(
     as_json: JsonOut = False,
 ) -> None:
     """The sync log, newest first."""
+    if since and until and since > until:
+        raise typer.BadParameter(f"--since {since} is after --until {until}: no day is in that period",
+                                 param_hint="--since/--until")
     with failures_exit():
         page = api(ctx).call("GET", f"/tenants/{tenant_id}/log", params={
             "run": run, "kind": kind, "outcome": outcome, "host_id": host_id, "since": since, "until": until,
@@ -612,11 +657,14 @@ def find_log_entry(a: Api, tenant_id: str, document: str) -> dict[str, Any] | No
     return None
 
 
-def how_to_fix(tenant_id: str, entry: dict[str, Any] | None) -> str:
+def how_to_fix(tenant_id: str, entry: dict[str, Any] | None, document: str = "") -> str:
     if entry is None:
-        return ("Sage Bridge has no log line for it: the host app never sent it, its webhook was refused, or it is "
-                "staged and waits for the next scheduled run (a status that is not a trigger status). Run the "
-                "Logs Insights query in docs/operations.md ('Why is a document not in Sage?') with its host id.")
+        return (f"Sage Bridge has never received a document with number or host id {document!r} (no sync log "
+                "line names it). Check the host app sent it: a refused webhook counts in the WebhooksRefused "
+                "metric and logs a 'webhook refused' line (401: the host signs with another secret; 404: unknown "
+                "or disabled tenant; 422: a bad body). The Logs Insights query in docs/operations.md ('Why is a "
+                "document not in Sage?') shows them, and a 'webhook staged' line if it was received and waits "
+                "for the next scheduled run (a status that is not a trigger status).")
     ref = f"{entry['kind']}:{entry['host_id']}"
     if entry["outcome"] in IN_SAGE:
         return (f"It is in Sage (id {entry.get('sage_id') or 'unknown'}). If the accountant cannot find it, check "
@@ -647,7 +695,7 @@ def why(
         "host_id": entry and entry["host_id"], "number": entry and entry.get("number"),
         "reason_code": entry and entry.get("reason_code"), "reason": entry and entry.get("reason"),
         "sage_id": entry and entry.get("sage_id"), "logged_at": entry and entry.get("logged_at"),
-        "fix": how_to_fix(tenant_id, entry),
+        "fix": how_to_fix(tenant_id, entry, document),
         "run": run_view and {"run_id": run_view["run_id"], "trigger": run_view["trigger"],
                              "result": run_view["result"], "started_at": run_view["started_at"],
                              "requested_by": details.get("requested_by")},
@@ -668,8 +716,9 @@ def why(
     if run_view:
         out.print(f"last run: {run_view['run_id']} ({run_view['trigger']}, {run_view['result']}, started "
                   f"{run_view['started_at']})", highlight=False, markup=False)
-    out.print(f"correlation id: {answer['correlation_id'] or 'not recorded for this run'}", highlight=False,
-              markup=False)
+    if run_view:  # a document never seen has no run, so no correlation id to miss
+        out.print(f"correlation id: {answer['correlation_id'] or 'not recorded for this run'}", highlight=False,
+                  markup=False)
     if answer["correlation_id"]:
         out.print("logs: CloudWatch Logs Insights over the stack's log groups: fields @timestamp, message, "
                   f"host_id, outcome, reason | filter correlation_id = '{answer['correlation_id']}' "
@@ -827,7 +876,8 @@ def runs(
     limit: Annotated[int, typer.Option(help="At most this many, newest first.", min=1, max=100)] = 20,
     as_json: JsonOut = False,
 ) -> None:
-    """Run history, newest first, or one run (exit 1 when the run shown, or the newest, is not a success)."""
+    """Run history, newest first, or one run (exit 1 when the run shown, or the newest, is partial or
+    still running, 2 when it failed)."""
     with failures_exit():
         if run_id:
             page = {"runs": [api(ctx).call("GET", f"/tenants/{tenant_id}/runs/{run_id}")]}

@@ -75,7 +75,11 @@ def test_the_curl_example_with_a_wrong_secret_is_refused(api_url: str, tmp_path:
     run = subprocess.run([str(EXAMPLES / "send_webhook.sh"), api_url, TENANT, str(_event_file(tmp_path))],
                          env={"PATH": "/usr/bin:/bin", "SAGEBRIDGE_WEBHOOK_SECRET": "whsec_not_the_tenant_s"},
                          capture_output=True, text=True, timeout=30)
-    assert run.stdout.strip().splitlines()[-1] == "401"
+    *reply, status = run.stdout.strip().splitlines()
+    assert status == "401"
+    assert run.returncode == 1, run.stdout  # a script (or CI step) using the example sees the refusal
+    assert json.loads("".join(reply))["error"] == "invalid_signature", run.stdout  # the reply, printed
+    assert "refused the webhook (HTTP 401)" in run.stderr
 
 
 def _node(*args: str, secret: str = SECRET) -> subprocess.CompletedProcess[str]:

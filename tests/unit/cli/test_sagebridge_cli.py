@@ -333,4 +333,4 @@ def test_why_answers_for_a_document_number_with_state_reason_fix_run_and_correla
     assert exported.exit_code == 0 and json.loads(exported.stdout)["state"] == "created"
 
     never = sb("why", TENANT, "INV-404")
-    assert never.exit_code == 1 and "no log line" in never.stdout and "Logs Insights" in never.stdout
+    assert never.exit_code == 1 and "never received" in never.stdout and "Logs Insights" in never.stdout
