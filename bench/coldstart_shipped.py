@@ -28,6 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.coldstart import BARE  # the floor: the same bare Powertools handler
 from bench.common import Figure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,19 +44,6 @@ EVENTS = {
 }
 TALKS_TO_SAGE = {"AdminApiFunction", "ConnectFunction", "ExportWorkerFunction", "PaymentPollWorkerFunction",
                  "TokenKeepAliveFunction"}
-BARE = '''from aws_lambda_powertools import Logger, Metrics, Tracer
-
-logger = Logger()
-metrics = Metrics(namespace="Bench")
-tracer = Tracer()
-
-
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def lambda_handler(event, context):
-    return {}
-'''
 # One fresh process: import `app`, then its first invocation; seconds of each into argv[1].
 CHILD = r'''
 import json, os, sys, time
