@@ -47,9 +47,14 @@ def test_several_businesses_are_offered_and_the_pick_link_is_single_use(make_wor
     assert len(links) == 2 and "Southside Motors Ltd" in page["body"]
     chosen = links[1]
     pick = {k: v[0] for k, v in parse_qs(urlsplit(chosen).query).items()}
+    jar = dict(browser.jar)
     done = browser.callback(pick)
     assert "Link to Sage established successfully" in done["body"]
     assert world.sa.service.find(TENANT).business_name == "Southside Motors Ltd"
+    assert browser.jar == {}  # the flow is over: its cookie is cleared
+    again = browser.callback(pick)
+    assert again["statusCode"] == 403 and "again in this browser" in again["body"]
+    browser.jar.update(jar)  # even with the cookie back, the pick works once
     again = browser.callback(pick)
     assert again["statusCode"] == 400 and "already used" in again["body"]
 
@@ -92,7 +97,11 @@ def test_tampered_state(world, browser):
 
 def test_reused_state(world, browser):
     back = browser.consent(location(browser.start()))
+    jar = dict(browser.jar)
     assert "successfully" in browser.callback(back)["body"]
+    page = browser.callback(back)  # the cookie went with the finished flow
+    assert page["statusCode"] == 403 and "already finished" in page["body"]
+    browser.jar.update(jar)  # a replay with the cookie: the state itself works once
     page = browser.callback(back)
     assert page["statusCode"] == 400 and "already used" in page["body"]
 

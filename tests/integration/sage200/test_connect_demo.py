@@ -54,11 +54,12 @@ def test_each_tenant_signs_in_to_its_own_product_then_exports_and_polls(world, h
     started = deps.flow.start(TENANT, _query(deps.flow.connect_link(PUBLIC_API_URL, TENANT)), redirect_uri=CALLBACK)
     assert started.status == 302 and started.location.startswith(world.sage.product_settings.auth_url)
     consent = world.http.get(started.location)
-    chooser = deps.flow.callback(_query(consent.headers["location"]), callback_url=CALLBACK)
+    chooser = deps.flow.callback(_query(consent.headers["location"]), callback_url=CALLBACK,
+                                 browser=started.browser_nonce)
     assert chooser.kind == "choose_business", (chooser.kind, chooser.message, consent.headers["location"])
     assert [label for label, _ in chooser.choices] == ["Northwind Garage Services Ltd (Sandbox site)",
                                                        "Southside Motors Ltd (Sandbox site)"]
-    done = deps.flow.callback(_query(chooser.choices[0][1]), callback_url=CALLBACK)
+    done = deps.flow.callback(_query(chooser.choices[0][1]), callback_url=CALLBACK, browser=started.browser_nonce)
     assert done.kind == "success", done.message
     assert world.sage.service.is_connected(TENANT)
 
