@@ -318,12 +318,14 @@ def test_the_business_pick_is_bound_to_the_same_browser(make_world, browser_for)
 
 
 def test_a_state_without_a_browser_binding_is_refused(world, browser):
+    from dataclasses import replace
+
     from sagebridge.security.oauth_state import StateSigner
 
     back = browser.consent(location(browser.start()))
     signer: StateSigner = world.sa.flow._signer
     claims = signer.verify(back["state"], now=world.clock.now(), purpose="authorize")
-    unbound = signer.sign(claims.__class__(**{**claims.__dict__, "browser": ""}))
+    unbound = signer.sign(replace(claims, browser=""))  # as signed before the binding existed
     page = browser.callback({**back, "state": unbound})
     assert page["statusCode"] == 403 and world.sa.service.find(TENANT) is None
 

@@ -318,13 +318,13 @@ class ConnectFlow:
             return self._finish(tenant_id, tokens, businesses[0], allow_change=allow_change,
                                 return_to=saved.get("return_to"))
         return self._choose(tenant_id, tokens, businesses, callback_url, allow_change=allow_change,
-                            return_to=saved.get("return_to"), browser=claims.browser)
+                            return_to=saved.get("return_to"), bound_to=claims.browser)
 
     def _choose(self, tenant_id: str, tokens: TokenSet, businesses: list[Mapping[str, Any]],
                 callback_url: str, *, allow_change: bool, return_to: str | None = None,
-                browser: str = "") -> FlowResult:
+                bound_to: str = "") -> FlowResult:
         claims = self._signer.new_claims(tenant_id=tenant_id, provider=self.provider, purpose="business",
-                                         now=self._clock(), browser=browser)
+                                         now=self._clock(), browser=bound_to)  # the same browser picks
         offered = [{"id": str(b["id"]), "name": str(b.get("name") or b.get("displayed_as") or b["id"])}
                    for b in businesses]
         # The tokens wait, sealed with KMS, in the single-use selection state (10 minutes).
