@@ -151,9 +151,10 @@ class World:
             link = how.connect_link(PUBLIC_API_URL, tenant_id)
             started = how.start(tenant_id, _query(link), redirect_uri=CALLBACK_URL)  # type: ignore[attr-defined]
             consent = self.http.get(started.location)
-            done = how.callback(_query(consent.headers["location"]), callback_url=CALLBACK_URL)  # type: ignore[attr-defined]
+            cookie = started.browser_nonce  # the browser's connect cookie, sent back to the callback
+            done = how.callback(_query(consent.headers["location"]), callback_url=CALLBACK_URL, browser=cookie)  # type: ignore[attr-defined]
             if done.kind == "choose_business":
-                done = how.callback(_query(done.choices[0][1]), callback_url=CALLBACK_URL)  # type: ignore[attr-defined]
+                done = how.callback(_query(done.choices[0][1]), callback_url=CALLBACK_URL, browser=cookie)  # type: ignore[attr-defined]
             assert done.kind == "success", done.message
         assert self.products.is_connected(tenant_id, self.settings_of(tenant_id))
 

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
 
 from local import dynamodb_local
-from local.demo import sign_in_to_sage
+from local.demo import parse_page, sign_in_to_sage
 from local.sandboxes.host_app import WebhookSender
 from local.sandboxes.host_app.fixtures import example_event
 from local.sandboxes.stack_entry import STACK_BUSINESSES
@@ -91,6 +92,28 @@ def test_denying_on_sages_consent_page_connects_nothing(operator):
     assert pages == ["Sage - Allow access", "Sage was not connected"]
     assert "You chose not to give access to Sage" in page.text
     assert operator("GET", "/denied-garage/connection")["state"] == "not_connected"
+
+
+def test_a_sign_in_finished_in_another_http_client_is_refused(operator):
+    """The reviewer's reproduction: open the connect link in one client, press Allow and come back to
+    the callback in another with no cookies. Refused; the opener's own client still gets through."""
+    operator.create_tenant("elsewhere-garage")
+    link = operator("GET", "/elsewhere-garage/connect-url")["url"]
+    opener = httpx.Client(timeout=60)
+    hop = opener.get(link)
+    assert hop.status_code == 302
+    cookie = [p.strip() for p in hop.headers["set-cookie"].split(";")]
+    assert cookie[0].startswith("sb_connect=")
+    # Plain http on loopback: no Secure, or no client would send it back; the rest as in AWS.
+    assert set(cookie[1:]) == {"Path=/oauth/callback", "Max-Age=600", "HttpOnly", "SameSite=Lax"}
+    other = httpx.Client(follow_redirects=True, timeout=60)
+    consent = other.get(hop.headers["location"])
+    form = next(f for f in parse_page(consent.text).forms if ("decision", "allow") in f["buttons"])
+    page = other.post(urljoin(str(consent.url), form["action"]), data={**form["fields"], "decision": "allow"})
+    assert page.status_code == 403 and "Open the connect link again in this browser" in page.text
+    assert operator("GET", "/elsewhere-garage/connection")["state"] == "not_connected"
+    back = opener.get(str(page.url))  # the same callback, from the client that opened the link
+    assert back.status_code == 200 and "Choose your Sage business" in back.text
 
 
 def test_the_stacks_sage_sandboxes_send_a_code_only_to_sage_bridges_registered_callback(stack):

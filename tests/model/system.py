@@ -263,9 +263,10 @@ class Tenant:
             started = how.start(self.tenant_id, _query(link), redirect_uri=OAUTH_CALLBACK)  # type: ignore[attr-defined]
             with httpx.Client(transport=self.box.sync_transport(), timeout=10) as http:
                 consent = http.get(started.location)
-            done = how.callback(_query(consent.headers["location"]), callback_url=OAUTH_CALLBACK)  # type: ignore[attr-defined]
+            cookie = started.browser_nonce  # the browser's connect cookie, sent back to the callback
+            done = how.callback(_query(consent.headers["location"]), callback_url=OAUTH_CALLBACK, browser=cookie)  # type: ignore[attr-defined]
             if done.kind == "choose_business":
-                done = how.callback(_query(done.choices[0][1]), callback_url=OAUTH_CALLBACK)  # type: ignore[attr-defined]
+                done = how.callback(_query(done.choices[0][1]), callback_url=OAUTH_CALLBACK, browser=cookie)  # type: ignore[attr-defined]
             assert done.kind == "success", done.message
         self.connected = True
 

@@ -125,9 +125,10 @@ class Context:
     aws_request_id = "req-1"
 
 
-def http_event(path: str, query: dict[str, str] | None = None, *, route: str | None = None) -> dict[str, Any]:
+def http_event(path: str, query: dict[str, str] | None = None, *, route: str | None = None,
+               cookies: list[str] | None = None) -> dict[str, Any]:
     query = query or {}
-    return {
+    event: dict[str, Any] = {
         "version": "2.0", "routeKey": f"GET {route or path}", "rawPath": path,
         "rawQueryString": urlencode(query), "queryStringParameters": query or None,
         "headers": {"host": API_DOMAIN, "accept": "text/html"}, "isBase64Encoded": False,
@@ -140,17 +141,37 @@ def http_event(path: str, query: dict[str, str] | None = None, *, route: str | N
                      "userAgent": "pytest"},
         },
     }
+    if cookies:
+        event["cookies"] = cookies
+    return event
 
 
 class Browser:
-    """Drives the connect function and the sandbox's consent page like a tenant admin would."""
+    """Drives the connect function and the sandbox's consent page like a tenant admin would, with a
+    cookie jar like a browser's: a cookie comes back on the paths it was set for, until cleared."""
 
     def __init__(self, world: World, module) -> None:
         self.world, self.module = world, module
+        self.jar: dict[str, tuple[str, str]] = {}  # name -> (value, path)
 
     def call(self, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
         route = "/connect/{tenant_id}" if path.startswith("/connect/") else path
-        return self.module.lambda_handler(http_event(path, query, route=route), Context())
+        sent = [f"{name}={value}" for name, (value, scope) in self.jar.items()
+                if path == scope or path.startswith(scope.rstrip("/") + "/")]
+        answer = self.module.lambda_handler(http_event(path, query, route=route, cookies=sent), Context())
+        for header in answer.get("cookies") or []:
+            first, *attributes = [part.strip() for part in header.split(";")]
+            name, _, value = first.partition("=")
+            flags = dict(a.partition("=")[::2] for a in attributes)
+            if flags.get("Max-Age") == "0" or not value:
+                self.jar.pop(name, None)
+            else:
+                self.jar[name] = (value, flags.get("Path") or "/")
+        return answer
+
+    def other(self) -> Browser:
+        """Another person's browser: the same app, an empty cookie jar."""
+        return Browser(self.world, self.module)
 
     def link(self, tenant_id: str = TENANT, **kwargs: Any) -> dict[str, str]:
         """The query of a fresh connect link, as the admin API hands it out."""

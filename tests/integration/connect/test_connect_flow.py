@@ -47,9 +47,14 @@ def test_several_businesses_are_offered_and_the_pick_link_is_single_use(make_wor
     assert len(links) == 2 and "Southside Motors Ltd" in page["body"]
     chosen = links[1]
     pick = {k: v[0] for k, v in parse_qs(urlsplit(chosen).query).items()}
+    jar = dict(browser.jar)
     done = browser.callback(pick)
     assert "Link to Sage established successfully" in done["body"]
     assert world.sa.service.find(TENANT).business_name == "Southside Motors Ltd"
+    assert browser.jar == {}  # the flow is over: its cookie is cleared
+    again = browser.callback(pick)
+    assert again["statusCode"] == 403 and "again in this browser" in again["body"]
+    browser.jar.update(jar)  # even with the cookie back, the pick works once
     again = browser.callback(pick)
     assert again["statusCode"] == 400 and "already used" in again["body"]
 
@@ -92,7 +97,11 @@ def test_tampered_state(world, browser):
 
 def test_reused_state(world, browser):
     back = browser.consent(location(browser.start()))
+    jar = dict(browser.jar)
     assert "successfully" in browser.callback(back)["body"]
+    page = browser.callback(back)  # the cookie went with the finished flow
+    assert page["statusCode"] == 403 and "already finished" in page["body"]
+    browser.jar.update(jar)  # a replay with the cookie: the state itself works once
     page = browser.callback(back)
     assert page["statusCode"] == 400 and "already used" in page["body"]
 
@@ -241,3 +250,89 @@ def test_a_link_made_by_the_tenant_portal_leads_back_to_the_host_app(world, brow
     edited = {**browser.link(return_to=back), "back": "https://evil.example/"}
     denied = browser.callback(browser.consent(location(browser.start(link=edited)), decision="deny"))
     assert "evil.example" not in denied["body"] and "Back to your app" not in denied["body"]
+
+
+# ---- the flow is bound to the browser that opened the connect link
+
+
+def _set_cookie(response) -> str:
+    (cookie,) = [c for c in response.get("cookies") or [] if c.startswith("sb_connect=")]
+    return cookie
+
+
+def test_the_connect_cookie_is_httponly_secure_lax_scoped_to_the_callback_and_lives_as_long_as_the_state(
+        world, browser):
+    start = browser.start()
+    cookie = _set_cookie(start)
+    parts = [p.strip() for p in cookie.split(";")]
+    assert len(parts[0]) > len("sb_connect=") + 40  # a random nonce
+    assert set(parts[1:]) == {"Path=/oauth/callback", "Max-Age=600", "HttpOnly", "Secure", "SameSite=Lax"}
+    nonce = parts[0].split("=", 1)[1]
+    assert nonce not in location(start)  # Sage and the URL see only the state, never the cookie's value
+    done = browser.callback(browser.consent(location(start)))
+    assert "successfully" in done["body"]
+    assert "Max-Age=0" in _set_cookie(done) and browser.jar == {}  # used: cleared
+
+
+def test_a_callback_from_another_browser_is_refused_and_connects_nothing(world, browser):
+    url = location(browser.start())
+    back = browser.consent(url)  # Sage's "Allow" pressed; the callback URL handed to someone else
+    exchanged = world.sandbox.oauth.token_requests
+    stranger = browser.other()
+    page = stranger.callback(back)
+    assert page["statusCode"] == 403 and "Open the connect link again in this browser" in page["body"]
+    assert page["headers"]["Content-Type"].startswith("text/html")
+    assert world.sa.service.find(TENANT) is None
+    assert world.sandbox.oauth.token_requests == exchanged  # Sage's code was never redeemed
+    assert not page.get("cookies")  # and the real browser's cookie is not touched
+    # The state is not spent by the refusal: the admin's own browser still finishes.
+    assert "successfully" in browser.callback(back)["body"]
+    assert world.sa.service.find(TENANT) is not None
+
+
+def test_a_callback_with_another_flows_cookie_is_refused(world, browser):
+    back = browser.consent(location(browser.start()))
+    thief = browser.other()
+    thief.start()  # the thief's own connect link sets the thief's own cookie
+    assert thief.jar
+    page = thief.callback(back)
+    assert page["statusCode"] == 403 and "again in this browser" in page["body"]
+    assert world.sa.service.find(TENANT) is None
+    forged = browser.other()
+    forged.jar = {"sb_connect": ("not-the-nonce", "/oauth/callback")}
+    assert forged.callback(back)["statusCode"] == 403
+    assert world.sa.service.find(TENANT) is None
+
+
+def test_the_business_pick_is_bound_to_the_same_browser(make_world, browser_for):
+    world = make_world()  # two businesses: a picker page comes between Sage and the connection
+    browser = browser_for(world)
+    page = browser.callback(browser.consent(location(browser.start())))
+    assert page["statusCode"] == 200 and "Choose your Sage business" in page["body"]
+    assert "Max-Age=600" in _set_cookie(page)  # kept (renewed) for the pick
+    href = unescape(re.findall(r'href="([^"]+)"', page["body"])[0])
+    pick = {k: v[0] for k, v in parse_qs(urlsplit(href).query).items()}
+    refused = browser.other().callback(pick)
+    assert refused["statusCode"] == 403 and world.sa.service.find(TENANT) is None
+    assert "successfully" in browser.callback(pick)["body"]
+
+
+def test_a_state_without_a_browser_binding_is_refused(world, browser):
+    from dataclasses import replace
+
+    from sagebridge.security.oauth_state import StateSigner
+
+    back = browser.consent(location(browser.start()))
+    signer: StateSigner = world.sa.flow._signer
+    claims = signer.verify(back["state"], now=world.clock.now(), purpose="authorize")
+    unbound = signer.sign(replace(claims, browser=""))  # as signed before the binding existed
+    page = browser.callback({**back, "state": unbound})
+    assert page["statusCode"] == 403 and world.sa.service.find(TENANT) is None
+
+
+def test_the_cookie_is_not_secure_only_on_a_plain_http_loopback(connect_module):
+    local = str(connect_module.browser_cookie("n", "http://127.0.0.1:3000/oauth/callback"))
+    assert "Secure" not in local and "HttpOnly" in local and "SameSite=Lax" in local
+    staged = str(connect_module.browser_cookie("n", "https://abc.execute-api.eu-west-2.amazonaws.com/prod/oauth/callback"))
+    assert "Secure" in staged and "Path=/prod/oauth/callback" in staged
+    assert "Secure" in str(connect_module.browser_cookie("n", "http://sagebridge.example/oauth/callback"))

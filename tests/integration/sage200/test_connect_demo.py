@@ -54,11 +54,12 @@ def test_each_tenant_signs_in_to_its_own_product_then_exports_and_polls(world, h
     started = deps.flow.start(TENANT, _query(deps.flow.connect_link(PUBLIC_API_URL, TENANT)), redirect_uri=CALLBACK)
     assert started.status == 302 and started.location.startswith(world.sage.product_settings.auth_url)
     consent = world.http.get(started.location)
-    chooser = deps.flow.callback(_query(consent.headers["location"]), callback_url=CALLBACK)
+    chooser = deps.flow.callback(_query(consent.headers["location"]), callback_url=CALLBACK,
+                                 browser=started.browser_nonce)
     assert chooser.kind == "choose_business", (chooser.kind, chooser.message, consent.headers["location"])
     assert [label for label, _ in chooser.choices] == ["Northwind Garage Services Ltd (Sandbox site)",
                                                        "Southside Motors Ltd (Sandbox site)"]
-    done = deps.flow.callback(_query(chooser.choices[0][1]), callback_url=CALLBACK)
+    done = deps.flow.callback(_query(chooser.choices[0][1]), callback_url=CALLBACK, browser=started.browser_nonce)
     assert done.kind == "success", done.message
     assert world.sage.service.is_connected(TENANT)
 
@@ -72,3 +73,23 @@ def test_each_tenant_signs_in_to_its_own_product_then_exports_and_polls(world, h
     assert [e["data"]["invoice"]["host_id"] for e in world.events("invoice.paid")] == ["INV-1"]
     # Every call carried the subscription key and the chosen site and company (the sandbox checks).
     assert world.sandbox.request_count("POST", "sales_invoices") == 1
+
+
+def test_a_sage200_sign_in_finished_in_another_browser_is_refused(world, kms):
+    """The Sage ID callback, and the company pick after it, only work in the browser that opened the link."""
+    world.add_tenant(connect=False)
+    deps = _connect_deps(world, kms)
+    world.sandbox.auto_approve = True
+    started = deps.flow.start(TENANT, _query(deps.flow.connect_link(PUBLIC_API_URL, TENANT)), redirect_uri=CALLBACK)
+    back = _query(world.http.get(started.location).headers["location"])
+    exchanged = world.sandbox.oauth.token_requests
+    for cookie in (None, "someone-elses-cookie"):
+        refused = deps.flow.callback(back, callback_url=CALLBACK, browser=cookie)
+        assert (refused.status, refused.kind) == (403, "other_browser")
+    assert world.sandbox.oauth.token_requests == exchanged and not world.sage.service.is_connected(TENANT)
+    chooser = deps.flow.callback(back, callback_url=CALLBACK, browser=started.browser_nonce)
+    assert chooser.kind == "choose_business" and chooser.browser_nonce == started.browser_nonce
+    pick = _query(chooser.choices[0][1])
+    assert deps.flow.callback(pick, callback_url=CALLBACK, browser=None).kind == "other_browser"
+    done = deps.flow.callback(pick, callback_url=CALLBACK, browser=started.browser_nonce)
+    assert done.kind == "success" and done.browser_nonce == "" and world.sage.service.is_connected(TENANT)

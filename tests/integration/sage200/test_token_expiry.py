@@ -83,11 +83,12 @@ def test_reconnecting_from_the_link_starts_a_new_90_days_with_its_own_warnings(w
     back = world.http.get(started.location)
     assert back.status_code == 302
     picked = flow.callback(dict(parse_qsl(urlsplit(back.headers["location"]).query)),
-                           callback_url=f"{PUBLIC_API_URL}/oauth/callback")
+                           callback_url=f"{PUBLIC_API_URL}/oauth/callback", browser=started.browser_nonce)
     assert picked.kind == "choose_business"  # two companies: the tenant picks one
     label, href = picked.choices[0]
     assert label.startswith("Northwind")
-    done = flow.callback(dict(parse_qsl(urlsplit(href).query)), callback_url=f"{PUBLIC_API_URL}/oauth/callback")
+    done = flow.callback(dict(parse_qsl(urlsplit(href).query)), callback_url=f"{PUBLIC_API_URL}/oauth/callback",
+                         browser=started.browser_nonce)
     assert done.kind == "success", done.message
     assert world.sage.days_left(TENANT) == 90
     assert world.sage.service.find(TENANT).business_id == world.sandbox.business_id

@@ -17,6 +17,12 @@ A reconnect to the business already linked just renews the grant. A reconnect to
 business is refused (and logged) unless the link was issued with `allow_business_change` by an
 operator (admin API / CLI), so a stolen or stale link cannot move the tenant's books elsewhere.
 
+The flow is bound to the browser that opened the link: the hop to Sage sets a short-lived cookie
+holding a random nonce (`browser_nonce` below; the handler writes the cookie) and the signed state
+carries its hash. The callback, and the business pick after it, are refused without that cookie, so a
+Sage authorize URL passed to someone else (say, another company's accountant) cannot link *their*
+Sage business to this tenant: they would finish it in a browser that never opened the link.
+
 Every failure is a page that says what happened and what to do; nothing secret is ever shown.
 """
 
@@ -28,7 +34,7 @@ import hmac
 import html
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -38,7 +44,14 @@ from sagebridge.connectors.base import SageError
 from sagebridge.connectors.oauth import OAuthError
 from sagebridge.domain.errors import ConflictError, NotFoundError
 from sagebridge.observability import logger
-from sagebridge.security.oauth_state import StateError, StateSigner, new_pkce
+from sagebridge.security.oauth_state import (
+    StateClaims,
+    StateError,
+    StateSigner,
+    browser_binding,
+    browser_matches,
+    new_pkce,
+)
 from sagebridge.security.tokens import TokenSet
 from sagebridge.store.oauth_states import OAuthStates
 from sagebridge.store.tenants import Tenants
@@ -58,11 +71,14 @@ class FlowResult:
     status: int
     kind: str  # redirect | success | choose_business | denied | code_rejected | state_tampered |
     #            state_expired | state_reused | unknown_tenant | link_invalid | link_used |
-    #            business_change_refused | business_held | no_business | error
+    #            business_change_refused | business_held | no_business | other_browser | error
     title: str = ""
     message: str = ""
     location: str | None = None
     choices: list[tuple[str, str]] = field(default_factory=list)  # (label, href)
+    # The browser binding's cookie: a nonce to set (the hop to Sage; the business picker keeps it),
+    # "" to clear it (the flow is over), None to leave it alone.
+    browser_nonce: str | None = None
 
     def html(self) -> str:
         items = "".join(
@@ -209,7 +225,9 @@ class ConnectFlow:
                                                              query.get("back_sig", ""))):
             back = None  # an unsigned way back is dropped, not followed
         now = self._clock()
-        claims = self._signer.new_claims(tenant_id=tenant_id, provider=self.provider, purpose="authorize", now=now)
+        browser_nonce = secrets.token_urlsafe(32)
+        claims = self._signer.new_claims(tenant_id=tenant_id, provider=self.provider, purpose="authorize", now=now,
+                                         browser=browser_binding(browser_nonce))
         pkce = new_pkce()
         self._states.put(claims.nonce, {
             "tenant_id": tenant_id, "provider": self.provider, "purpose": "authorize",
@@ -220,18 +238,43 @@ class ConnectFlow:
             redirect_uri=redirect_uri, state=self._signer.sign(claims), code_challenge=pkce.challenge
         )
         logger.info("connect_started", extra={"tenant_id": tenant_id, "provider": self.provider})
-        return FlowResult(status=302, kind="redirect", location=url)
+        return FlowResult(status=302, kind="redirect", location=url, browser_nonce=browser_nonce)
 
     # ---- step 2: back from Sage
 
-    def callback(self, query: Mapping[str, str], *, callback_url: str) -> FlowResult:
+    def callback(self, query: Mapping[str, str], *, callback_url: str, browser: str | None = None) -> FlowResult:
+        """`browser`: the nonce from the connect cookie this request carried (None without one)."""
         if "pick" in query:
-            return self._picked(query)
+            result = self._picked(query, browser)
+        else:
+            result = self._authorized(query, callback_url, browser)
+        if result.kind in ("other_browser", "state_tampered", "state_expired"):
+            return result  # not this cookie's flow (it may be another of this browser's): left alone
+        if result.kind == "choose_business":  # the pick comes back with the same cookie
+            return replace(result, browser_nonce=browser)
+        return replace(result, browser_nonce="")  # the flow is over: the cookie is cleared
+
+    def _other_browser(self, claims: StateClaims, browser: str | None) -> FlowResult | None:
+        """The refusal when this request does not come from the browser that opened the link; checked
+        before the state is consumed, so a forwarded URL cannot spend the real admin's sign-in."""
+        if browser_matches(claims, browser):
+            return None
+        logger.warning("connect_other_browser", extra={"tenant_id": claims.tenant_id, "provider": self.provider,
+                                                       "step": claims.purpose, "cookie": browser is not None})
+        return _page(403, "other_browser", "Open the connect link again in this browser",
+                     "This Sage sign-in was started in another browser (or already finished here, or this "
+                     "browser did not keep our cookie), so it cannot be finished here. Nothing was changed. "
+                     "Open the connect link from your business app again in this browser and sign in to "
+                     "Sage in the same browser.")
+
+    def _authorized(self, query: Mapping[str, str], callback_url: str, browser: str | None) -> FlowResult:
         state = query.get("state", "")
         try:
             claims = self._signer.verify(state, now=self._clock(), purpose="authorize")
         except StateError as exc:
             return self._state_page(exc.reason)
+        if refused := self._other_browser(claims, browser):
+            return refused
         try:
             saved = self._states.consume(claims.nonce)
         except NotFoundError:
@@ -275,12 +318,13 @@ class ConnectFlow:
             return self._finish(tenant_id, tokens, businesses[0], allow_change=allow_change,
                                 return_to=saved.get("return_to"))
         return self._choose(tenant_id, tokens, businesses, callback_url, allow_change=allow_change,
-                            return_to=saved.get("return_to"))
+                            return_to=saved.get("return_to"), bound_to=claims.browser)
 
     def _choose(self, tenant_id: str, tokens: TokenSet, businesses: list[Mapping[str, Any]],
-                callback_url: str, *, allow_change: bool, return_to: str | None = None) -> FlowResult:
+                callback_url: str, *, allow_change: bool, return_to: str | None = None,
+                bound_to: str = "") -> FlowResult:
         claims = self._signer.new_claims(tenant_id=tenant_id, provider=self.provider, purpose="business",
-                                         now=self._clock())
+                                         now=self._clock(), browser=bound_to)  # the same browser picks
         offered = [{"id": str(b["id"]), "name": str(b.get("name") or b.get("displayed_as") or b["id"])}
                    for b in businesses]
         # The tokens wait, sealed with KMS, in the single-use selection state (10 minutes).
@@ -302,11 +346,13 @@ class ConnectFlow:
                           "your administrator that allows the change):"))
         return _page(200, "choose_business", "Choose your Sage business", message, choices=choices)
 
-    def _picked(self, query: Mapping[str, str]) -> FlowResult:
+    def _picked(self, query: Mapping[str, str], browser: str | None) -> FlowResult:
         try:
             claims = self._signer.verify(query.get("pick", ""), now=self._clock(), purpose="business")
         except StateError as exc:
             return self._state_page(exc.reason)
+        if refused := self._other_browser(claims, browser):
+            return refused
         try:
             saved = self._states.consume(claims.nonce)
         except NotFoundError:
@@ -414,7 +460,7 @@ class ConnectFlows:
                                                       return_to=return_to)
 
     def start(self, tenant_id: str, query: Mapping[str, str], *, redirect_uri: str) -> FlowResult:
-        flow = self.flow_for_tenant(tenant_id)
+        flow = self.flow_for_tenant(tenant_id)  # its redirect carries the browser binding's nonce
         if flow.provider in self.unconfigured:
             return self._not_configured(flow.provider, tenant_id)
         return flow.start(tenant_id, query, redirect_uri=redirect_uri)
@@ -429,7 +475,7 @@ class ConnectFlows:
                           "sign-in. Nothing was changed. Please tell the support team of the app that sent you "
                           "this link; the link stays usable until it expires.")
 
-    def callback(self, query: Mapping[str, str], *, callback_url: str) -> FlowResult:
+    def callback(self, query: Mapping[str, str], *, callback_url: str, browser: str | None = None) -> FlowResult:
         signed, purpose = (query.get("pick", ""), "business") if "pick" in query else (query.get("state", ""),
                                                                                            "authorize")
         try:
@@ -438,7 +484,8 @@ class ConnectFlows:
             provider = self._default  # any flow answers a bad state with the same page
         if provider in self.unconfigured:
             return self._not_configured(provider, None)
-        return self.flows.get(provider, self.flows[self._default]).callback(query, callback_url=callback_url)
+        return self.flows.get(provider, self.flows[self._default]).callback(query, callback_url=callback_url,
+                                                                           browser=browser)
 
 
 __all__ = ["CALLBACK_PATH", "ConnectFlow", "ConnectFlows", "FlowResult"]

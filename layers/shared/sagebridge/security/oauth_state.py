@@ -1,10 +1,11 @@
 """OAuth `state`: signed, short-lived and single-use; plus PKCE.
 
 The state string the browser carries is `<payload>.<mac>`: base64url JSON {nonce, tenant, provider,
-purpose, expiry} and its HMAC-SHA256 under the integration's state signing key. The signature
+purpose, expiry, browser} and its HMAC-SHA256 under the integration's state signing key. The signature
 stops tampering (another tenant id, a later expiry) before anything is read from the store; the
 stored copy (keyed by the nonce, consumed once) stops replays and holds what must never travel
-through the browser (the PKCE verifier).
+through the browser (the PKCE verifier). `browser` is the SHA-256 of a random nonce kept in a
+cookie of the browser that opened the connect link, so only that browser can finish the sign-in.
 """
 
 from __future__ import annotations
@@ -73,6 +74,18 @@ class StateClaims:
     provider: str
     purpose: str  # "authorize" (the hop to Sage) or "business" (picking one of several businesses)
     expires_at: datetime
+    browser: str = ""  # browser_binding(nonce) of the browser that started the flow ("" = unbound)
+
+
+def browser_binding(nonce: str) -> str:
+    """What a state carries of the browser's nonce: its hash, so the state (seen by Sage and in URLs)
+    never reveals the cookie's value."""
+    return _b64(hashlib.sha256(f"connect-browser|{nonce}".encode()).digest())
+
+
+def browser_matches(claims: StateClaims, nonce: str | None) -> bool:
+    """True only for a bound state and the cookie nonce it was bound to."""
+    return bool(claims.browser and nonce) and hmac.compare_digest(claims.browser, browser_binding(nonce or ""))
 
 
 class StateSigner:
@@ -95,6 +108,8 @@ class StateSigner:
             "n": claims.nonce, "t": claims.tenant_id, "p": claims.provider, "u": claims.purpose,
             "e": int(claims.expires_at.timestamp()),
         }
+        if claims.browser:
+            body["b"] = claims.browser
         payload = _b64(json.dumps(body, separators=(",", ":")).encode())
         return f"{payload}.{self._mac(payload)}"
 
@@ -108,6 +123,7 @@ class StateSigner:
             claims = StateClaims(
                 nonce=str(body["n"]), tenant_id=str(body["t"]), provider=str(body["p"]),
                 purpose=str(body["u"]), expires_at=datetime.fromtimestamp(int(body["e"]), UTC),
+                browser=str(body.get("b") or ""),
             )
         except (ValueError, KeyError, TypeError):
             raise StateError("tampered", "the sign-in link is malformed") from None
@@ -117,10 +133,11 @@ class StateSigner:
             raise StateError("expired", "the sign-in link has expired (links last 10 minutes)")
         return claims
 
-    def new_claims(self, *, tenant_id: str, provider: str, purpose: str, now: datetime) -> StateClaims:
+    def new_claims(self, *, tenant_id: str, provider: str, purpose: str, now: datetime,
+                   browser: str = "") -> StateClaims:
         return StateClaims(
             nonce=secrets.token_urlsafe(24), tenant_id=tenant_id, provider=provider, purpose=purpose,
-            expires_at=now + STATE_TTL,
+            expires_at=now + STATE_TTL, browser=browser,
         )
 
 
@@ -130,6 +147,8 @@ __all__ = [
     "StateClaims",
     "StateError",
     "StateSigner",
+    "browser_binding",
+    "browser_matches",
     "new_pkce",
     "pkce_challenge",
 ]
