@@ -67,6 +67,7 @@ def test_each_products_connector_brings_a_mapper_with_every_member(provider):
     # What it declares of itself, typed (the export engine reads these, no defaults behind them).
     assert connector.not_exported is mapper.NOT_EXPORTED
     assert isinstance(connector.creates_idempotent, bool) and isinstance(connector.search_settle, timedelta)
+    assert isinstance(connector.voids_documents, bool)
     missing = [n for n in MEMBERS if not hasattr(mapper, n)]
     assert missing == []
     assert isinstance(mapper, Mapper)

@@ -325,6 +325,9 @@ class Connector(Protocol):
     not_exported: Mapping[RecordKind, str]  # kinds it never takes -> the reason the host sees (empty: all)
     creates_idempotent: bool  # Sage refuses a second create with the same idempotency key (a resend is harmless)
     search_settle: timedelta  # how long its lists/searches may lag a create (a miss sooner may still be there)
+    # Whether a document voided in the host is voided (or reversed) in Sage by this product, or at least
+    # told how to reverse it there: the way out offered for a paid document that changed depends on it.
+    voids_documents: bool
     # The settings maps its documents need, beyond what every product's do (tax_mappings, ledger
     # mappings), or the records a shared map may point at: what the mapping health check holds
     # against Sage besides the shared maps (empty: nothing more).
@@ -442,6 +445,11 @@ def creates_idempotent(connector: Connector) -> bool:
     return connector.creates_idempotent
 
 
+def voids_documents(connector: Connector) -> bool:
+    """Is "void it in the host app and send it again" a way out on this product?"""
+    return connector.voids_documents
+
+
 def search_settle(connector: Connector) -> timedelta:
     """How long the product's list/search queries may lag a create: a record a lookup misses sooner
     than this after its create may still be there."""
@@ -478,4 +486,5 @@ __all__ = [
     "iso_currency",
     "not_exported",
     "search_settle",
+    "voids_documents",
 ]

@@ -253,6 +253,7 @@ class Sage200Connector:
     # Sage 200 has no idempotency key: a resend after a lost answer that a lookup missed makes a
     # second record. How long its queries may lag a create is not documented: 5 minutes, assumed.
     creates_idempotent = False
+    voids_documents = True  # a void is skipped with how to reverse it in Sage 200 (Correct Transactions > Reverse)
     search_settle = timedelta(minutes=5)
     not_exported: Mapping[RecordKind, str] = mapper.NOT_EXPORTED
     checked_mappings: tuple[CheckedMapping, ...] = ()  # its documents need only the shared maps

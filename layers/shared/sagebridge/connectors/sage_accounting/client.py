@@ -292,6 +292,7 @@ class SageAccountingConnector:
     checked_mappings: tuple[CheckedMapping, ...] = ()  # its documents need only the shared maps
     # idempotency_id: Sage replays the first answer to a create sent again with the same key.
     creates_idempotent = True
+    voids_documents = True  # sales documents voided, purchases and payments deleted
     search_settle = timedelta(minutes=5)  # not documented: assumed
 
     def __init__(self, client: SageAccountingClient) -> None:

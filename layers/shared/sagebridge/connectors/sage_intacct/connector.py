@@ -41,6 +41,7 @@ class IntacctConnector:
     checked_mappings: tuple[CheckedMapping, ...] = export_mapper.CHECKED_MAPPINGS
     # controlid + uniqueid: the gateway refuses to run a write function it has already executed.
     creates_idempotent = True
+    voids_documents = True  # invoices, bills and receipts reversed, adjustments deleted
     search_settle = timedelta(minutes=5)  # not documented: assumed
 
     def __init__(self, client: IntacctClient, settings: TenantSettings | None = None) -> None:

@@ -17,6 +17,7 @@ from sagebridge.connectors.base import (
     SageError,
     UncertainWrite,
     creates_idempotent,
+    voids_documents,
 )
 from sagebridge.domain.documents import Document
 from sagebridge.domain.kinds import DocumentKind, PartyKind, ledger_of
@@ -265,7 +266,7 @@ class Documents:
         mapper = self.run.mapper
         reasons = already_paid_reasons(record, total_in_sage=mapper.remote_total(remote),  # type: ignore[arg-type]
                                        outstanding_in_sage=mapper.remote_outstanding(remote),
-                                       voids=getattr(self.run.connector, "voids_documents", True))
+                                       voids=voids_documents(self.run.connector))
         reasons = reasons or locked_reasons(record, editable_in_sage=mapper.remote_editable(remote),  # type: ignore[arg-type]
                                             why=mapper.LOCKED)
         if mapper.remote_status(remote) == "VOID":
@@ -300,7 +301,7 @@ class Documents:
             self._void_allocated(staged, record, entry, target, because, ours)
             return
         if paid > 0:
-            voids = getattr(self.run.connector, "voids_documents", True)
+            voids = voids_documents(self.run.connector)
             self.outcomes.skip(staged, record, [_paid_reason(record, because, paid, voids=voids)], entry,
                                payload_hash=target, report=True)
             return
