@@ -425,7 +425,7 @@ def portal_until_interrupted(stack: LocalStack) -> None:
     answer = httpx.post(f"{stack.outputs['api_url']}/admin/tenants/{TENANT}/portal-links", timeout=60,
                         json={"role": "admin", "minutes": 60})
     answer.raise_for_status()
-    show(f"portal link (admin; open it within 60 minutes): {answer.json()['url']}")
+    show(f"portal link (admin; opens once, within 60 minutes): {answer.json()['url']}")
     if os.environ.get("CI", "").lower() in ("1", "true", "yes") or not sys.stdin.isatty():
         return
     show("the stack stays up for the portal: press Ctrl-C to stop")

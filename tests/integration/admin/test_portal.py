@@ -134,3 +134,36 @@ def test_export_now_and_a_dry_run_preview_from_the_sync_log(tenant, portal):
     status, _, page = portal(f"/portal/t/{TENANT}/export", cookie, "POST", f"csrf={csrf}".encode())
     assert status == 200 and "Export: started; it runs in the background" in page
     assert tenant.queue.sent[-1]["tenant_id"] == TENANT  # queued for the export worker, as the admin API does
+
+
+def test_a_tenant_deleted_and_created_again_ends_the_old_sessions_and_links(world, portal):
+    world.create_tenant()
+    cookie = session_of(portal, link(world, role="admin").json["url"])
+    unopened = urlsplit(link(world, role="admin").json["url"])
+    assert world.call("DELETE", f"/admin/tenants/{TENANT}").status == 200
+    world.create_tenant()
+    status, _, page = portal(f"/portal/t/{TENANT}", cookie)
+    assert status == 401 and "Your session has ended" in page
+    status, headers, page = portal(f"{unopened.path}?{unopened.query}")
+    assert status == 403 and "set-cookie" not in headers and "no longer valid" in page
+    assert portal(f"/portal/t/{TENANT}", session_of(portal, link(world).json["url"]))[0] == 200  # new links work
+
+
+def test_revoking_the_portal_sessions_ends_every_session_and_unopened_link(world, portal):
+    world.create_tenant()
+    cookie = session_of(portal, link(world, role="admin").json["url"])
+    unopened = urlsplit(link(world).json["url"])
+    answer = world.call("POST", f"/admin/tenants/{TENANT}/portal-sessions/revoke")
+    assert answer.status == 200 and "ended" in answer.json["message"]
+    assert portal(f"/portal/t/{TENANT}", cookie)[0] == 401
+    assert portal(f"{unopened.path}?{unopened.query}")[0] == 403
+    assert world.call("POST", "/admin/tenants/nobody/portal-sessions/revoke").status == 404
+
+
+def test_a_portal_link_opens_once(world, portal):
+    world.create_tenant()
+    url = urlsplit(link(world).json["url"])
+    assert portal(f"{url.path}?{url.query}")[0] == 303
+    status, headers, page = portal(f"{url.path}?{url.query}")
+    assert status == 403 and "set-cookie" not in headers
+    assert "This link was already used" in page and "ask the host app for a new one" in page

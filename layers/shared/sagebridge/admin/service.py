@@ -61,6 +61,7 @@ from sagebridge.domain.kinds import DateBasis, DocumentKind, record_kind
 from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
 from sagebridge.observability import logger
+from sagebridge.security.portal import tenant_binding
 from sagebridge.store import LedgerState, Outcome, Store, TenantRecord
 from sagebridge.store.failure_emails import FailureEmails
 from sagebridge.store.records import DeliveryState
@@ -427,13 +428,22 @@ class Admin:
 
     def portal_link(self, tenant_id: str, body: portal.PortalLinkRequest, base_url: str) -> portal.PortalLink:
         """A signed, expiring link that opens the tenant portal for this tenant only, as `body.role`."""
-        self.store.tenants.get(tenant_id)
+        tenant = self.store.tenants.get(tenant_id)
         if self.portal_links is None:  # the deployment's: its settings and the settings secret's portal key
             self.portal_links = portal.PortalLinks.of(self.products)
-        link = self.portal_links.issue(tenant_id, body, base_url=base_url, now=self.clock())
+        link = self.portal_links.issue(tenant_id, body, base_url=base_url, now=self.clock(),
+                                       binding=tenant_binding(tenant.created_at, tenant.portal_epoch))
         logger.info("portal_link_issued", extra={"tenant_id": tenant_id, "role": body.role,
                                                  "expires_at": link.expires_at.isoformat()})
         return link
+
+    def revoke_portal_sessions(self, tenant_id: str) -> portal.PortalSessionsRevoked:
+        """End every portal session and unopened link of this tenant (a new portal epoch)."""
+        tenant = self.store.tenants.renew_portal_epoch(tenant_id)
+        logger.info("portal_sessions_revoked", extra={"tenant_id": tenant_id})
+        return portal.PortalSessionsRevoked(
+            tenant_id=tenant_id, revoked_at=tenant.updated_at,
+            message="every portal session and unopened portal link of this tenant has ended; new links work")
 
     # ---- status and reconciliation
 

@@ -20,9 +20,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sagebridge.admin.fixes import ago, plural
 from sagebridge.admin.service import Admin
-from sagebridge.security.portal import SESSION_TTL, PortalClaims, PortalSigner, PortalTokenError
+from sagebridge.domain.errors import ConflictError
+from sagebridge.security.portal import SESSION_TTL, PortalClaims, PortalSigner, PortalTokenError, tenant_binding
 
 COOKIE = "sb_portal"
+_LINK_USED_PREFIX = "portal-link."  # the opened-link marker's key among the OAuth states
 PREFIX = "/portal"
 HERE = Path(__file__).parent
 PAGES = (("overview", "Overview"), ("log", "Sync log"), ("mappings", "Mappings"), ("settings", "Settings"),
@@ -113,6 +115,23 @@ class Portal:
 
     # ---- sessions
 
+    def _current(self, claims: PortalClaims) -> bool:
+        """The link or session was issued for the tenant as it is now: not for a deleted tenant of the
+        same id, nor before its portal sessions were revoked."""
+        tenant = self.admin.store.tenants.find(claims.tenant_id)
+        return tenant is not None and claims.binding == tenant_binding(tenant.created_at, tenant.portal_epoch)
+
+    def _spend(self, link: PortalClaims) -> bool:
+        """Mark the link opened, once (a conditional put among the OAuth states, as connect links are
+        spent); False if it was opened before."""
+        left = max(link.expires_at - self.clock(), timedelta(0)) + timedelta(minutes=1)
+        try:
+            self.admin.store.oauth_states.put(_LINK_USED_PREFIX + link.nonce,
+                                              {"tenant_id": link.tenant_id, "purpose": "portal_link_used"}, ttl=left)
+        except ConflictError:
+            return False
+        return True
+
     def open(self, req: Request) -> Reply:
         """GET /portal/open?token=...: the link becomes a session cookie, and the token leaves the URL."""
         try:
@@ -123,6 +142,14 @@ class Portal:
                 403, "This link has expired" if expired else "This link is not valid",
                 ("Portal links work for a few minutes. " if expired else "")
                 + "Open the portal again from your business app to get a fresh link."))
+        if not self._current(link):
+            return self.refused(Refused(403, "This link is no longer valid",
+                                        "The portal sessions of this account were ended after the link was made. "
+                                        "Open the portal again from your business app to get a fresh link."))
+        if not self._spend(link):
+            return self.refused(Refused(403, "This link was already used",
+                                        "Each portal link opens once: ask the host app for a new one (open the "
+                                        "portal again from your business app)."))
         cookie, session = self.signer.session(link, now=self.clock(), ttl=self.session_ttl)
         # Lax, not Strict: the first page after the link (a cross-site navigation from the host app) needs it.
         set_cookie = Cookie(COOKIE, cookie, path=PREFIX, max_age=int(self.session_ttl.total_seconds()), secure=True,
@@ -140,6 +167,8 @@ class Portal:
             raise Refused(401, title, "Open the portal again from your business app.") from None
         if claims.tenant_id != tenant_id:
             raise Refused(404, "Not found", "There is no such page.")
+        if not self._current(claims):
+            raise Refused(401, "Your session has ended", "Open the portal again from your business app.")
         if change:
             if not claims.csrf_ok(req.one("csrf")):
                 raise Refused(403, "This change was refused",

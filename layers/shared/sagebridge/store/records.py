@@ -45,6 +45,7 @@ class TenantRecord:
     version: int
     created_at: datetime
     updated_at: datetime
+    portal_epoch: str = ""  # renewed to end every portal link and session of this tenant (docs/portal.md)
 
 
 @dataclass(frozen=True, slots=True)
