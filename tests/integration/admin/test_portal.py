@@ -167,3 +167,43 @@ def test_a_portal_link_opens_once(world, portal):
     status, headers, page = portal(f"{url.path}?{url.query}")
     assert status == 403 and "set-cookie" not in headers
     assert "This link was already used" in page and "ask the host app for a new one" in page
+
+
+def csrf_in(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def settings_form(page: str, **changed: str | list[str]) -> bytes:
+    """The settings form as the page fills it, with `changed` fields set as a person would."""
+    from html import unescape
+    from urllib.parse import urlencode
+
+    form: list[tuple[str, str]] = []
+    for name, value in re.findall(r'<input type="(?:hidden|text)" name="(\w+)"[^>]*value="([^"]*)"', page):
+        form.append((name, unescape(value)))
+    for name, value in re.findall(r'<input type="checkbox" name="(\w+)" value="(\w+)" checked', page):
+        form.append((name, value))
+    for name, body in re.findall(r'<select name="(\w+)"[^>]*>(.*?)</select>', page, re.S):
+        form.append((name, re.search(r'<option value="(\w+)" selected', body).group(1)))  # type: ignore[union-attr]
+    for name, value in re.findall(r'<textarea name="(\w+)"[^>]*>(.*?)</textarea>', page, re.S):
+        form.append((name, unescape(value)))
+    form = [(n, v) for n, v in form if n not in changed]
+    for name, value in changed.items():
+        form += [(name, v) for v in value] if isinstance(value, list) else [(name, value)]
+    return urlencode(form).encode()
+
+
+def test_a_settings_save_writes_only_what_the_person_changed(world, portal):
+    world.create_tenant()
+    cookie = session_of(portal, link(world, role="admin").json["url"])
+    _, _, page = portal(f"/portal/t/{TENANT}/settings", cookie)
+    before = world.store.tenants.get(TENANT).settings
+    status, _, page = portal(f"/portal/t/{TENANT}/settings", cookie, "POST",
+                             settings_form(page, customer_date_basis="document"))
+    assert status == 200 and "Settings saved." in page
+    history = world.call("GET", f"/admin/tenants/{TENANT}/settings/history").json["versions"]
+    assert [c["field"] for c in history[0]["changes"]] == ["customer_date_basis"]
+    saved = world.store.tenants.get(TENANT).settings
+    assert "export_kinds" not in saved or saved.get("export_kinds") == before.get("export_kinds")  # not pinned
+    status, _, page = portal(f"/portal/t/{TENANT}/settings", cookie, "POST", settings_form(page))
+    assert "Nothing to save" in page and world.store.tenants.get(TENANT).version == 2

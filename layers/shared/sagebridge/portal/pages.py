@@ -282,6 +282,13 @@ def _words(text: str) -> list[str]:
     return [w.strip() for w in text.replace("\n", ",").split(",") if w.strip()]
 
 
+def _same(value: Any) -> Any:
+    """A setting as the form compares it: lists in any order, no list as an empty one."""
+    if value is None or isinstance(value, list):
+        return sorted(str(v) for v in value or [])
+    return value
+
+
 def settings(p: Portal, req: Request, s: PortalClaims, *, problems: list[Problem] | None = None,
              notice: Notice | None = None, submitted: dict[str, Any] | None = None) -> Reply:
     tenant = p.admin.tenant(s.tenant_id)
@@ -308,6 +315,11 @@ def save_settings(p: Portal, req: Request, s: PortalClaims) -> Reply:
         changes["failure_emails"] = _words(req.one("failure_emails"))
     version = int(req.one("version") or 0) or None
     submitted = {**changes, "exportable_statuses": changes["exportable_statuses"] or []}
+    # Only what the person changed: a default left alone stays a default (a kind added later still exports).
+    now = TenantSettings.model_validate(p.admin.tenant(s.tenant_id).settings).model_dump(mode="json")
+    changes = {k: v for k, v in changes.items() if _same(v) != _same(now.get(k))}
+    if not changes:
+        return settings(p, req, s, notice=Notice("Nothing to save: no setting was changed."))
     try:
         p.admin.change_settings(s.tenant_id, SettingsChange(changes=changes, expected_version=version),
                                 **_actor(p.admin.change_settings, s))
