@@ -207,3 +207,14 @@ def test_a_settings_save_writes_only_what_the_person_changed(world, portal):
     assert "export_kinds" not in saved or saved.get("export_kinds") == before.get("export_kinds")  # not pinned
     status, _, page = portal(f"/portal/t/{TENANT}/settings", cookie, "POST", settings_form(page))
     assert "Nothing to save" in page and world.store.tenants.get(TENANT).version == 2
+
+
+def test_a_replay_of_a_document_the_tenant_does_not_have_is_not_found_and_runs_nothing(tenant, portal):
+    cookie = session_of(portal, link(tenant, role="admin").json["url"])
+    _, _, page = portal(f"/portal/t/{TENANT}/log", cookie)
+    queued = len(tenant.queue.sent)
+    status, _, page = portal(f"/portal/t/{TENANT}/replay", cookie, "POST",
+                             f"csrf={csrf_in(page)}&kind=sales_invoice&host_id=NOPE-1".encode())
+    assert status == 404 and "There is no such document" in page
+    assert len(tenant.queue.sent) == queued and tenant.store.ledger.find(TENANT, "sales_invoice", "NOPE-1") is None
+    assert tenant.call("GET", f"/admin/tenants/{TENANT}/log").json["entries"] == []

@@ -186,6 +186,8 @@ def log(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = None, 
 def replay(p: Portal, req: Request, s: PortalClaims) -> Reply:
     kind, host_id = req.one("kind"), req.one("host_id")
     documents = [DocumentIn(kind=kind, host_id=host_id)] if kind and host_id else []
+    if documents and (kind not in KINDS or p.admin.store.documents.find(s.tenant_id, kind, host_id) is None):
+        raise Refused(404, "Not found", "There is no such document.")  # as resend: nothing is run or logged
     what = f"Replay of {_label(kind)} {host_id}" if documents else "Replay of every open document"
     notice = _guarded(lambda: _started(p.admin.replay(s.tenant_id, ReplayRequest(documents=documents),
                                                       caller=f"portal:{s.role}"), what))
