@@ -218,3 +218,19 @@ def test_a_replay_of_a_document_the_tenant_does_not_have_is_not_found_and_runs_n
     assert status == 404 and "There is no such document" in page
     assert len(tenant.queue.sent) == queued and tenant.store.ledger.find(TENANT, "sales_invoice", "NOPE-1") is None
     assert tenant.call("GET", f"/admin/tenants/{TENANT}/log").json["entries"] == []
+
+
+@pytest.mark.parametrize(("query", "named"), [
+    ("since=2026-13-45", "since “2026-13-45” is not a date (YYYY-MM-DD"),
+    ("outcome=bogus", "outcome “bogus” is not an outcome (one of "),
+    ("kind=zzz", "kind “zzz” is not a kind (one of "),
+])
+def test_a_sync_log_filter_it_cannot_apply_is_named_and_nothing_is_shown(tenant, portal, query, named):
+    from .world import invoice
+
+    tenant.stage(invoice(7))
+    cookie = session_of(portal, link(tenant).json["url"])
+    _, _, page = portal(f"/portal/t/{TENANT}/log", cookie)
+    status, _, page = portal(f"/portal/t/{TENANT}/log?{query}", cookie)
+    assert status == 422 and "Nothing is shown: " in page and named in page
+    assert 'id="entries"' not in page and "Nothing found" not in page

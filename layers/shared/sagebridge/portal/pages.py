@@ -162,12 +162,31 @@ def _day(text: str) -> date | None:
         return None
 
 
+def _bad_filters(q: Any) -> list[str]:
+    """Each filter of the query the log cannot apply, named with what it allows."""
+    bad = []
+    if q.get("kind") and q["kind"] not in KINDS:
+        bad.append(f"kind “{q['kind']}” is not a kind (one of {', '.join(KINDS)})")
+    if q.get("outcome") and q["outcome"] not in OUTCOMES:
+        bad.append(f"outcome “{q['outcome']}” is not an outcome (one of {', '.join(OUTCOMES)})")
+    for name in ("since", "until"):
+        if q.get(name) and _day(q[name]) is None:
+            bad.append(f"{name} “{q[name]}” is not a date (YYYY-MM-DD, e.g. 2026-03-31)")
+    return bad
+
+
 def log(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = None, preview: Any = None) -> Reply:
     q = req.query
     number = (q.get("number") or "").strip()
     kind = q.get("kind") if q.get("kind") in KINDS else None
     outcome = Outcome(q["outcome"]) if q.get("outcome") in OUTCOMES else None
     since, until = _day(q.get("since", "")), _day(q.get("until", ""))
+    bad = _bad_filters(q)
+    if bad:  # say so, and show nothing rather than the whole log under a filter that was not applied
+        filters = {name: q.get(name, "") for name in ("number", "kind", "outcome", "since", "until")}
+        return p.render("log.html", code=422, **_context(
+            p, s, "log", rows=[], filters=filters, kinds=KINDS, outcomes=OUTCOMES, preview=None, open_count=0, bad_filter=True,
+            notice=Notice("Nothing is shown: " + "; ".join(bad) + ".", False)))
     page = p.admin.log(s.tenant_id, kind=kind, outcome=outcome, since=since, until=until,
                        limit=200 if number else LOG_SHOWN)
     entries = page.entries
