@@ -234,3 +234,18 @@ def test_a_sync_log_filter_it_cannot_apply_is_named_and_nothing_is_shown(tenant,
     status, _, page = portal(f"/portal/t/{TENANT}/log?{query}", cookie)
     assert status == 422 and "Nothing is shown: " in page and named in page
     assert 'id="entries"' not in page and "Nothing found" not in page
+
+
+def test_settings_problems_are_one_line_each_naming_the_value(world, portal):
+    world.create_tenant()
+    cookie = session_of(portal, link(world, role="admin").json["url"])
+    _, _, page = portal(f"/portal/t/{TENANT}/settings", cookie)
+    if 'name="failure_emails"' not in page:
+        pytest.skip("this build has no failure emails")
+    status, _, page = portal(f"/portal/t/{TENANT}/settings", cookie, "POST", settings_form(
+        page, trigger_statuses="draft", failure_emails="ok@garage.example\nnope\nalso-bad"))
+    assert status == 422
+    banner = re.search(r'id="notice">([^<]*)<', page).group(1)  # type: ignore[union-attr]
+    shown = re.findall(r'<p class="error"[^>]*>([^<]*)</p>', page)
+    assert banner == f"Nothing was saved: {len(shown)} problems below.", (banner, shown)
+    assert "“nope” is not an email address" in shown and "“also-bad” is not an email address" in shown

@@ -310,13 +310,21 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _naming(value: Any, index: str, message: str) -> str:
+    """A problem's message with the value it is about, when the field names one item of a list."""
+    if index.isdigit() and isinstance(value, list) and int(index) < len(value):
+        return f"“{value[int(index)]}” {message}" if message.startswith("is ") else f"“{value[int(index)]}”: {message}"
+    return message
+
+
 def settings(p: Portal, req: Request, s: PortalClaims, *, problems: list[Problem] | None = None,
              notice: Notice | None = None, submitted: dict[str, Any] | None = None) -> Reply:
     tenant = p.admin.tenant(s.tenant_id)
     values = submitted or TenantSettings.model_validate(tenant.settings).model_dump(mode="json")
-    errors: dict[str, str] = {}
-    for problem in problems or []:
-        errors.setdefault(problem.field.split(".")[0], problem.message)
+    errors: dict[str, list[str]] = {}
+    for problem in problems or []:  # one line each, naming the value (failure_emails.1 is the second address)
+        name, _, index = problem.field.partition(".")
+        errors.setdefault(name, []).append(_naming(values.get(name), index, problem.message))
     return p.render("settings.html", code=422 if problems else 200, **_context(
         p, s, "settings", v=values, version=tenant.version, errors=errors, notice=notice, kinds=KINDS,
         catalog=CATALOG, bases=[b.value for b in DateBasis], export_types=[t.value for t in ExportType],
