@@ -249,3 +249,15 @@ def test_settings_problems_are_one_line_each_naming_the_value(world, portal):
     shown = re.findall(r'<p class="error"[^>]*>([^<]*)</p>', page)
     assert banner == f"Nothing was saved: {len(shown)} problems below.", (banner, shown)
     assert "“nope” is not an email address" in shown and "“also-bad” is not an email address" in shown
+
+
+def test_a_disconnected_tenant_reads_disconnected_on_its_date_with_connect_again(tenant, portal):
+    cookie = session_of(portal, link(tenant, role="admin").json["url"])
+    _, _, page = portal(f"/portal/t/{TENANT}/connection", cookie)
+    status, _, page = portal(f"/portal/t/{TENANT}/disconnect", cookie, "POST",
+                             f"csrf={csrf_in(page)}&confirm=yes".encode())
+    day = f"{tenant.clock.now():%d %B %Y}".lstrip("0")
+    assert status == 200 and f"Disconnected on {day}" in page and "Connect again" in page
+    assert "Not connected yet" not in page
+    _, _, page = portal(f"/portal/t/{TENANT}", cookie)
+    assert f"Disconnected on {day}" in page and ">Connect again</a>" in page and "Not connected yet" not in page

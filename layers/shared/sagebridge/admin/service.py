@@ -239,7 +239,10 @@ class Admin:
 
     def disconnect(self, tenant_id: str) -> Disconnected:
         _, settings = self._settings(tenant_id)
-        return Disconnected(disconnected=self.products.disconnect(tenant_id, settings.provider))
+        done = self.products.disconnect(tenant_id, settings.provider)
+        if done:
+            self.store.tenants.mark_disconnected(tenant_id)  # the portal says "Disconnected on <date>"
+        return Disconnected(disconnected=done)
 
     # ---- Sage reference data and mappings
 

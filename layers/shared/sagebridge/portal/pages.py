@@ -94,7 +94,12 @@ def overview(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = N
     skipped = len(failures) - failed
     more = "+" if status.open_failures_more else ""
     steps: list[tuple[str, str | None]] = []
-    if conn.state == "not_connected":
+    disconnected = _disconnected_on(p, s) if conn.state == "not_connected" else None
+    if disconnected:
+        tone, headline = "warn", f"Disconnected on {disconnected}"
+        sentence = "Sage was disconnected, so nothing is sent to it until you connect again."
+        steps.append(("Connect again.", "connection"))
+    elif conn.state == "not_connected":
         tone, headline = "warn", "Not connected yet"
         sentence = "Sage is not connected yet, so nothing is sent to it."
         steps.append(("Connect your Sage business.", "connection"))
@@ -131,8 +136,14 @@ def overview(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = N
     rows = [(f, fix_for(None, f.reason, f.state)) for f in failures]
     return p.render("overview.html", **_context(
         p, s, "overview", status=status, conn=conn, tone=tone, headline=headline, sentence=sentence, steps=steps,
-        failed=failed, skipped=skipped, more=more, rows=rows, chart=Markup(chart_svg(status.daily)),  # noqa: S704 - built escaped
+        failed=failed, skipped=skipped, more=more, rows=rows, disconnected=disconnected, chart=Markup(chart_svg(status.daily)),  # noqa: S704 - built escaped
         notice=notice))
+
+
+def _disconnected_on(p: Portal, s: PortalClaims) -> str | None:
+    """The day Sage was disconnected, when it was (a never-connected tenant has none)."""
+    at = p.admin.store.tenants.get(s.tenant_id).disconnected_at
+    return f"{at:%d %B %Y}".lstrip("0") if at else None
 
 
 def _attention(status: TenantStatus) -> str:
@@ -366,7 +377,9 @@ def save_settings(p: Portal, req: Request, s: PortalClaims) -> Reply:
 
 def connection(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = None) -> Reply:
     conn = p.admin.connection(s.tenant_id)
-    return p.render("connection.html", **_context(p, s, "connection", conn=conn, notice=notice))
+    disconnected = _disconnected_on(p, s) if conn.state == "not_connected" else None
+    return p.render("connection.html", **_context(p, s, "connection", conn=conn, notice=notice,
+                                                  disconnected=disconnected))
 
 
 def _admin_only(s: PortalClaims) -> None:

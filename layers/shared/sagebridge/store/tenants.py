@@ -78,6 +78,12 @@ class Tenants:
         ), ReturnValues="ALL_NEW")
         return _record(new)
 
+    def mark_disconnected(self, tenant_id: str) -> None:
+        """Remember when Sage was disconnected (the connection itself is deleted)."""
+        self._table.write_existing(update(
+            (keys.tenant_pk(tenant_id), keys.settings_sk()), set_={"disconnected_at": iso(self._table.now())},
+            condition="attribute_exists(pk)", what=f"tenant {tenant_id}"))
+
     def list(
         self, *, enabled_only: bool = False, limit: int = 100, next_token: str | None = None
     ) -> Page[TenantRecord]:
@@ -130,4 +136,5 @@ def _record(item: Item) -> TenantRecord:
         tenant_id=item["tenant_id"], settings=plain(item.get("settings") or {}),
         enabled=bool(item.get("enabled", True)), version=int(item["version"]),
         created_at=created, updated_at=updated, portal_epoch=str(item.get("portal_epoch") or ""),
+        disconnected_at=parse_iso(item.get("disconnected_at")),
     )
