@@ -104,7 +104,7 @@ def api_base_url() -> str:
 
 @app.exception_handler(SettingsInvalid)
 def _settings_invalid(exc: SettingsInvalid) -> Response:
-    return _error(422, "the settings are not valid", problems=[p.model_dump() for p in exc.problems])
+    return _error(422, exc.title, problems=[p.model_dump() for p in exc.problems])
 
 
 @app.exception_handler(RequestValidationError)

@@ -261,3 +261,31 @@ def test_a_disconnected_tenant_reads_disconnected_on_its_date_with_connect_again
     assert "Not connected yet" not in page
     _, _, page = portal(f"/portal/t/{TENANT}", cookie)
     assert f"Disconnected on {day}" in page and ">Connect again</a>" in page and "Not connected yet" not in page
+
+
+def test_the_pages_use_the_words_they_show_not_setting_keys(world, portal):
+    from sagebridge.admin.models import ExportStart
+
+    from .world import invoice
+
+    settings = world.tenant_settings()
+    settings.pop("default_sales_ledger_account_id", None)
+    world.store.tenants.create(TENANT, settings)
+    world.connect()
+    world.stage(invoice(2, tax="T9"))  # tax code T9 not mapped: Sage Bridge skips it before sending
+    world.admin.start_export(TENANT, ExportStart(run="now"), caller="test")
+    viewer = session_of(portal, link(world).json["url"])
+    _, _, page = portal(f"/portal/t/{TENANT}", viewer)
+    assert "that Sage Bridge skipped before sending them to Sage" in page and "Sage did not take" not in page
+    assert "then ask an admin to replay them" in page
+    _, _, page = portal(f"/portal/t/{TENANT}/mappings", viewer)
+    assert "Default sales account is not set" in page and "default_sales_ledger_account_id" not in \
+        page.split('id="mapping-health"')[1].split("</ul>")[0]
+    _, _, page = portal(f"/portal/t/{TENANT}/connection", viewer)
+    assert "Sage Business Cloud Accounting" in page and "sage accounting" not in page
+
+
+def test_a_bad_return_url_is_named_in_the_answer(world, portal):
+    world.create_tenant()
+    refused = link(world, return_url="https://evil.example/app")
+    assert refused.status == 422 and refused.json["message"].startswith("return_url is not on")

@@ -87,7 +87,7 @@ class PortalLinks:
         if body.return_url is not None and not allowed_return_url(body.return_url, self.return_urls):
             why = ("is not on this deployment's allow-list (PORTAL_RETURN_URLS)" if self.return_urls else
                    "cannot be used: this deployment allows no return URLs (set PORTAL_RETURN_URLS)")
-            raise SettingsInvalid([Problem(field="return_url", message=why)])
+            raise SettingsInvalid([Problem(field="return_url", message=why)], title=f"return_url {why}")
         ttl = timedelta(minutes=body.minutes) if body.minutes else self.default_ttl
         token, claims = PortalSigner(self.key()).link(tenant_id, body.role, now=now, ttl=ttl,
                                                       return_url=body.return_url, binding=binding)

@@ -44,6 +44,28 @@ def _label(kind: str) -> str:
     return kind.replace("_", " ")
 
 
+# The names the pages show for settings and products (never their keys).
+SETTING_LABELS = {"default_sales_ledger_account_id": "Default sales account",
+                  "default_purchase_ledger_account_id": "Default purchase account",
+                  "receipt_bank_account_id": "Bank account for receipts and refunds"}
+PRODUCT_NAMES = {"sage_accounting": "Sage Business Cloud Accounting", "sage_intacct": "Sage Intacct",
+                 "sage200": "Sage 200", "sage_regional": "Sage Business Cloud Accounting (regional)"}
+
+
+def setting_label(setting: str) -> str:
+    """A mapping setting as the Mappings page names it: "Tax code S", "Default sales account"."""
+    name, _, code = setting.partition(".")
+    if code:
+        return {"tax_mappings": "Tax code", "ledger_mappings": "Ledger code"}.get(name, _label(name)) + f" {code}"
+    return SETTING_LABELS.get(setting, _label(setting))
+
+
+def problem_text(setting: str, message: str) -> str:
+    """A mapping problem in the page's words: the setting's key in the message becomes its label."""
+    label = setting_label(setting)
+    return message.replace(setting, label) if setting in message else f"{label}: {message}"
+
+
 class Notice:
     def __init__(self, text: str, good: bool = True) -> None:
         self.text, self.good = text, good
@@ -51,7 +73,8 @@ class Notice:
 
 def _context(p: Portal, s: PortalClaims, page: str, **extra: Any) -> dict[str, Any]:
     return {"session": s, "tenant_id": s.tenant_id, "page": page, "base": p.url(s.tenant_id),
-            "csrf": s.csrf_token(), "can_change": s.can_change, "label": _label, **extra}
+            "csrf": s.csrf_token(), "can_change": s.can_change, "label": _label, "problem_text": problem_text,
+            "product_name": lambda key: PRODUCT_NAMES.get(key, _label(key)), **extra}
 
 
 def _actor(method: Callable[..., Any], s: PortalClaims) -> dict[str, str]:
@@ -123,8 +146,11 @@ def overview(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = N
     if conn.state == "expiring":
         steps.append((f"Reconnect to Sage within {plural(conn.expires_in_days or 0, 'day')}.", "connection"))
     if failures:
-        steps.append((f"Fix {plural(len(failures), 'document')}{more} that Sage did not take (below), then replay.",
-                      None))
+        what = ("that Sage did not take" if not skipped else
+                "that Sage Bridge skipped before sending them to Sage" if not failed else
+                "that Sage Bridge skipped or Sage did not take")
+        then = "then replay" if s.can_change else "then ask an admin to replay them"
+        steps.append((f"Fix {plural(len(failures), 'document')}{more} {what} (below), {then}.", None))
     if status.delivery_backlog.failed:
         steps.append((f"{plural(status.delivery_backlog.failed, 'delivery')} to your app failed: "
                       "check your app's address and secret, then resend.", "deliveries"))
