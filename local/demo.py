@@ -14,6 +14,7 @@ import html
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -437,6 +438,10 @@ def portal_until_interrupted(stack: LocalStack) -> None:
         print()
 
 
+def _terminated(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
     parser.add_argument("--port", type=int, default=3000, help="HTTP API port (a free one if 3000 is taken)")
@@ -452,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         port = dynamodb_local.free_port()
         print(f"port {args.port} is taken; the demo's API listens on {port}")
     stack = LocalStack(api_port=port, background_pollers=False, quiet=not args.verbose)
+    signal.signal(signal.SIGTERM, _terminated)  # stop the stack (DynamoDB Local's java) on SIGTERM as on Ctrl-C
     try:
         stack.start()
     except (dynamodb_local.DynamoDBLocalUnavailable, FileNotFoundError, RuntimeError) as exc:

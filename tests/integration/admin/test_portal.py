@@ -289,3 +289,12 @@ def test_a_bad_return_url_is_named_in_the_answer(world, portal):
     world.create_tenant()
     refused = link(world, return_url="https://evil.example/app")
     assert refused.status == 422 and refused.json["message"].startswith("return_url is not on")
+
+
+def test_pages_carry_strict_transport_security_except_on_plain_http(world, portal):
+    from sagebridge.portal.web import security_headers
+
+    world.create_tenant()
+    status, headers, _ = portal(f"/portal/t/{TENANT}", session_of(portal, link(world).json["url"]))
+    assert status == 200 and headers["strict-transport-security"].startswith("max-age=31536000")
+    assert not security_headers("'none'", https=False)["Strict-Transport-Security"]  # the local stack's http

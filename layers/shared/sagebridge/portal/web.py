@@ -62,14 +62,18 @@ class Reply:
     cookies: list[Cookie] = field(default_factory=list)
 
 
-def security_headers(frame_ancestors: str) -> dict[str, str]:
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def security_headers(frame_ancestors: str, *, https: bool = True) -> dict[str, str]:
     """On every answer: no script at all (the pages work without it), styles and images from the
     portal only, forms post to the portal only, framed only by the deployment's host app."""
     csp = ("default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; img-src 'self' data:; "
            f"style-src 'self'; form-action 'self'; frame-ancestors {frame_ancestors}")
     return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store", "X-Frame-Options": "DENY" if frame_ancestors.strip() == "'none'" else "",
-            "Cross-Origin-Opener-Policy": "same-origin"}
+            "Cross-Origin-Opener-Policy": "same-origin",
+            "Strict-Transport-Security": HSTS if https else ""}  # not on the local stack's plain http
 
 
 class Refused(Exception):
@@ -85,6 +89,7 @@ class Portal:
     admin: Admin
     key: Callable[[], str]  # the portal signing key (read from the settings secret on first use)
     frame_ancestors: str = "'none'"
+    https: bool = True  # False on the local stack (plain http): no Strict-Transport-Security
     session_ttl: timedelta = SESSION_TTL
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     _signer: PortalSigner | None = None
@@ -98,7 +103,7 @@ class Portal:
     # ---- answers
 
     def finish(self, reply: Reply) -> Reply:
-        headers = {k: v for k, v in security_headers(self.frame_ancestors).items() if v}
+        headers = {k: v for k, v in security_headers(self.frame_ancestors, https=self.https).items() if v}
         reply.headers = {**headers, **reply.headers}
         return reply
 
