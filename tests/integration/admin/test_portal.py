@@ -92,6 +92,8 @@ def test_a_never_connected_tenant_is_not_connected_yet_with_connect(world, porta
     assert 'id="connect"' in page and "Connect to Sage" in page
     status, _, page = portal(f"/portal/t/{TENANT}/consent", cookie)
     assert status == 200 and f"{PUBLIC_API_URL}/connect/{TENANT}?" in page  # the connect function's own link
+    assert f"portal={PUBLIC_API_URL}/portal/t/{TENANT}/connection&amp;portal_sig=".replace(":", "%3A").replace(
+        "/", "%2F") in page  # the result page leads back to the portal
 
 
 def test_unknown_pages_and_tenants_are_pages_not_json(world, portal):

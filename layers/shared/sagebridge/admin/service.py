@@ -199,7 +199,7 @@ class Admin:
     # ---- connection
 
     def connect_link(self, tenant_id: str, api_base_url: str, *, allow_business_change: bool = False,
-                     return_to: str | None = None) -> ConnectLink:
+                     return_to: str | None = None, portal_url: str | None = None) -> ConnectLink:
         """A single-use, short-lived link; `allow_business_change`: the operator confirms the tenant
         may link a different Sage business than the one connected (logged when it happens)."""
         _, settings = self._settings(tenant_id)
@@ -207,7 +207,9 @@ class Admin:
         connects_by = self.products.product(settings.provider).connects_by
         if not isinstance(connects_by, LinkConnect):
             raise ConfigurationError(connects_by.how_to_connect)
-        back = {"return_to": return_to} if return_to else {}  # the tenant portal's way back to the host app
+        back: dict[str, str] = {"return_to": return_to} if return_to else {}  # the portal's way back to the host app
+        if portal_url:
+            back["portal_url"] = portal_url  # and to the portal itself
         url = connects_by.connect_link(api_base_url, tenant_id, allow_business_change=allow_business_change, **back)
         if allow_business_change:
             logger.info("connect_link_allows_business_change", extra={"tenant_id": tenant_id})

@@ -424,7 +424,8 @@ def consent(p: Portal, req: Request, s: PortalClaims, *, confirmed: bool = False
     if not change or confirmed:
         try:
             link = p.admin.connect_link(s.tenant_id, req.base_url, allow_business_change=confirmed,
-                                        return_to=s.return_url).url
+                                        return_to=s.return_url,
+                                        portal_url=req.base_url.rstrip("/") + p.url(s.tenant_id, "connection")).url
         except ConfigurationError as exc:
             why = str(exc)
     return p.render("consent.html", **_context(p, s, "connection", conn=conn, link=link, why=why, change=change,
