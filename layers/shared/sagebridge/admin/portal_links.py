@@ -95,4 +95,5 @@ class PortalLinks:
                           url=f"{base_url.rstrip('/')}{OPEN_PATH}?{urlencode({'token': token})}")
 
 
-__all__ = ["OPEN_PATH", "PortalLink", "PortalLinkRequest", "PortalLinks", "PortalSessionsRevoked", "allowed_return_url", "split_allow_list"]
+__all__ = ["OPEN_PATH", "PortalLink", "PortalLinkRequest", "PortalLinks", "PortalSessionsRevoked", "allowed_return_url",
+           "split_allow_list"]

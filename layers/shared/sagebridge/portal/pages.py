@@ -162,8 +162,8 @@ def overview(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = N
     rows = [(f, fix_for(None, f.reason, f.state)) for f in failures]
     return p.render("overview.html", **_context(
         p, s, "overview", status=status, conn=conn, tone=tone, headline=headline, sentence=sentence, steps=steps,
-        failed=failed, skipped=skipped, more=more, rows=rows, disconnected=disconnected, chart=Markup(chart_svg(status.daily)),  # noqa: S704 - built escaped
-        notice=notice))
+        failed=failed, skipped=skipped, more=more, rows=rows, chart=Markup(chart_svg(status.daily)),  # noqa: S704 - built escaped
+        notice=notice, disconnected=disconnected))
 
 
 def _disconnected_on(p: Portal, s: PortalClaims) -> str | None:
@@ -222,8 +222,8 @@ def log(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = None, 
     if bad:  # say so, and show nothing rather than the whole log under a filter that was not applied
         filters = {name: q.get(name, "") for name in ("number", "kind", "outcome", "since", "until")}
         return p.render("log.html", code=422, **_context(
-            p, s, "log", rows=[], filters=filters, kinds=KINDS, outcomes=OUTCOMES, preview=None, open_count=0, bad_filter=True,
-            notice=Notice("Nothing is shown: " + "; ".join(bad) + ".", False)))
+            p, s, "log", rows=[], filters=filters, kinds=KINDS, outcomes=OUTCOMES, preview=None, open_count=0,
+            bad_filter=True, notice=Notice("Nothing is shown: " + "; ".join(bad) + ".", False)))
     page = p.admin.log(s.tenant_id, kind=kind, outcome=outcome, since=since, until=until,
                        limit=200 if number else LOG_SHOWN)
     entries = page.entries
