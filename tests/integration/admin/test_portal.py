@@ -278,8 +278,8 @@ def test_the_pages_use_the_words_they_show_not_setting_keys(world, portal):
     world.admin.start_export(TENANT, ExportStart(run="now"), caller="test")
     viewer = session_of(portal, link(world).json["url"])
     _, _, page = portal(f"/portal/t/{TENANT}", viewer)
-    assert "that Sage Bridge skipped before sending them to Sage" in page and "Sage did not take" not in page
-    assert "then ask an admin to replay them" in page
+    assert "that Sage Bridge skipped before sending it to Sage" in page and "Sage did not take" not in page
+    assert "then ask an admin to replay it" in page
     _, _, page = portal(f"/portal/t/{TENANT}/mappings", viewer)
     assert "Default sales account is not set" in page and "default_sales_ledger_account_id" not in \
         page.split('id="mapping-health"')[1].split("</ul>")[0]

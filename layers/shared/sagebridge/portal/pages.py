@@ -147,9 +147,11 @@ def overview(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = N
         steps.append((f"Reconnect to Sage within {plural(conn.expires_in_days or 0, 'day')}.", "connection"))
     if failures:
         what = ("that Sage did not take" if not skipped else
-                "that Sage Bridge skipped before sending them to Sage" if not failed else
+                f"that Sage Bridge skipped before sending {'it' if len(failures) == 1 else 'them'} to Sage"
+                if not failed else
                 "that Sage Bridge skipped or Sage did not take")
-        then = "then replay" if s.can_change else "then ask an admin to replay them"
+        then = "then replay" if s.can_change else \
+            f"then ask an admin to replay {'it' if len(failures) == 1 and not more else 'them'}"
         steps.append((f"Fix {plural(len(failures), 'document')}{more} {what} (below), {then}.", None))
     if status.delivery_backlog.failed:
         steps.append((f"{plural(status.delivery_backlog.failed, 'delivery')} to your app failed: "
