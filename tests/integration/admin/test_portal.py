@@ -280,6 +280,8 @@ def test_the_pages_use_the_words_they_show_not_setting_keys(world, portal):
     _, _, page = portal(f"/portal/t/{TENANT}", viewer)
     assert "that Sage Bridge skipped before sending it to Sage" in page and "Sage did not take" not in page
     assert "then ask an admin to replay it" in page
+    assert "Map tax code T9 to a Sage tax rate, then ask an admin to replay it." in page  # the row's fix too
+    assert "then replay" not in page
     _, _, page = portal(f"/portal/t/{TENANT}/mappings", viewer)
     assert "Default sales account is not set" in page and "default_sales_ledger_account_id" not in \
         page.split('id="mapping-health"')[1].split("</ul>")[0]

@@ -71,9 +71,18 @@ class Notice:
         self.text, self.good = text, good
 
 
+def fix_text(text: str, can_change: bool) -> str:
+    """What to do, for the person reading: a viewer has no Replay button, so asks an admin."""
+    if can_change:
+        return text
+    return text.replace("then replay.", "then ask an admin to replay it.").replace(
+        ": replay once", ": ask an admin to replay it once")
+
+
 def _context(p: Portal, s: PortalClaims, page: str, **extra: Any) -> dict[str, Any]:
     return {"session": s, "tenant_id": s.tenant_id, "page": page, "base": p.url(s.tenant_id),
             "csrf": s.csrf_token(), "can_change": s.can_change, "label": _label, "problem_text": problem_text,
+            "fix_text": lambda text: fix_text(text, s.can_change),
             "product_name": lambda key: PRODUCT_NAMES.get(key, _label(key)), **extra}
 
 
