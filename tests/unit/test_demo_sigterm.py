@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -42,12 +43,12 @@ def test_sigterm_stops_the_stack_as_ctrl_c_does(monkeypatch):
         def bind(self, _address: Any) -> None:
             pass
 
-    monkeypatch.setattr("socket.socket", Probe)
     monkeypatch.setattr(demo, "LocalStack", Stack)
     monkeypatch.setattr(demo, "Demo", Demo)
     before = signal.getsignal(signal.SIGTERM)
     try:
-        with pytest.raises(KeyboardInterrupt):
+        # patched only around the call: pytest-socket restores sockets after each test
+        with mock.patch("socket.socket", Probe), pytest.raises(KeyboardInterrupt):
             demo.main(["--port", "0"])
     finally:
         signal.signal(signal.SIGTERM, before)
