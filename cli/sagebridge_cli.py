@@ -455,6 +455,14 @@ def portal_url(
     emit_json(link) if as_json else typer.echo(link["url"])
 
 
+@app.command("portal-revoke")
+def portal_revoke(ctx: typer.Context, tenant_id: TenantArg, as_json: JsonOut = False) -> None:
+    """End every portal session and unopened portal link of this tenant (docs/portal.md)."""
+    with failures_exit():
+        done = api(ctx).call("POST", f"/tenants/{tenant_id}/portal-sessions/revoke")
+    emit_json(done) if as_json else typer.echo(done["message"])
+
+
 HEALTH_EXIT = {"ok": OK, "attention": PARTIAL, "broken": FAILED}
 
 

@@ -14,6 +14,7 @@ import html
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -425,7 +426,7 @@ def portal_until_interrupted(stack: LocalStack) -> None:
     answer = httpx.post(f"{stack.outputs['api_url']}/admin/tenants/{TENANT}/portal-links", timeout=60,
                         json={"role": "admin", "minutes": 60})
     answer.raise_for_status()
-    show(f"portal link (admin; open it within 60 minutes): {answer.json()['url']}")
+    show(f"portal link (admin; opens once, within 60 minutes): {answer.json()['url']}")
     if os.environ.get("CI", "").lower() in ("1", "true", "yes") or not sys.stdin.isatty():
         return
     show("the stack stays up for the portal: press Ctrl-C to stop")
@@ -435,6 +436,10 @@ def portal_until_interrupted(stack: LocalStack) -> None:
             time.sleep(1)
     except KeyboardInterrupt:
         print()
+
+
+def _terminated(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -452,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         port = dynamodb_local.free_port()
         print(f"port {args.port} is taken; the demo's API listens on {port}")
     stack = LocalStack(api_port=port, background_pollers=False, quiet=not args.verbose)
+    signal.signal(signal.SIGTERM, _terminated)  # stop the stack (DynamoDB Local's java) on SIGTERM as on Ctrl-C
     try:
         stack.start()
     except (dynamodb_local.DynamoDBLocalUnavailable, FileNotFoundError, RuntimeError) as exc:

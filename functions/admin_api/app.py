@@ -41,7 +41,7 @@ from sagebridge.admin.models import (
     TenantsPage,
     TenantView,
 )
-from sagebridge.admin.portal_links import PortalLink, PortalLinkRequest
+from sagebridge.admin.portal_links import PortalLink, PortalLinkRequest, PortalSessionsRevoked
 from sagebridge.admin.service import Admin
 from sagebridge.admin.settings_changes import SettingsHistoryPage
 from sagebridge.admin.status import ConnectionView, TenantStatus
@@ -104,7 +104,7 @@ def api_base_url() -> str:
 
 @app.exception_handler(SettingsInvalid)
 def _settings_invalid(exc: SettingsInvalid) -> Response:
-    return _error(422, "the settings are not valid", problems=[p.model_dump() for p in exc.problems])
+    return _error(422, exc.title, problems=[p.model_dump() for p in exc.problems])
 
 
 @app.exception_handler(RequestValidationError)
@@ -343,6 +343,12 @@ def resend_delivery(tenant_id: str, event_id: str) -> Response[DeliveriesResent]
           "for this tenant only (viewer or admin)", tags=["portal"])
 def portal_link(tenant_id: str, body: PortalLinkRequest) -> Response[PortalLink]:
     return Response(201, content_types.APPLICATION_JSON, dependencies().portal_link(tenant_id, body, api_base_url()))
+
+
+@app.post("/admin/tenants/<tenant_id>/portal-sessions/revoke", summary="End every portal session and unopened "
+          "portal link of this tenant", tags=["portal"])
+def revoke_portal_sessions(tenant_id: str) -> PortalSessionsRevoked:
+    return dependencies().revoke_portal_sessions(tenant_id)
 
 
 # --------------------------------------------------------------------------- status, reconcile

@@ -254,6 +254,11 @@ def test_every_page_opens_through_a_link_and_fits(world, base, browser, width):
     row = page.locator(f'#failures tr[data-host-id="{skipped(tenant_id)}"]')
     assert "Map tax code T9" in row.inner_text() and row.locator("button.replay").count() == 1
     suffix = "" if width > 600 else "-phone"
+    tabs = page.evaluate("[...document.querySelectorAll('nav a')].map(a => a.getBoundingClientRect().right)")
+    assert max(tabs) <= width, f"a tab is out of sight: {tabs}"  # wrapped, not hidden in a sideways scroll
+    axis = page.evaluate("Math.min(...[...document.querySelectorAll('#chart .axis')]"
+                         ".map(t => t.getBoundingClientRect().height))")
+    assert axis >= 9, f"the chart's axis labels are {axis} px high"
     no_sideways_scroll(page)
     shot(page, f"overview{suffix}")
     for name in PAGES[1:]:

@@ -210,6 +210,7 @@ def portal(settings: Settings | None = None, *, clients: AwsClients | None = Non
     service = admin(settings, clients=clients)
     return Portal(admin=service, key=lambda: service.products.integration_secrets().portal_key(),
                   frame_ancestors=settings.portal_frame_ancestors or "'none'",
+                  https=not (settings.public_api_url or "").startswith("http://"),
                   session_ttl=timedelta(minutes=settings.portal_session_minutes))
 
 

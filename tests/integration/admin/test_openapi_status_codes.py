@@ -165,6 +165,10 @@ CASES: dict[str, list[Case]] = {
         (422, _call("POST", f"{T}/portal-links", {"role": "owner"})),
         (404, _call("POST", f"{UNKNOWN}/portal-links", {"role": "viewer"})),
     ],
+    "revoke_portal_sessions": [
+        (200, _call("POST", f"{T}/portal-sessions/revoke")),
+        (404, _call("POST", f"{UNKNOWN}/portal-sessions/revoke")),
+    ],
     "settings_history": [
         (200, _call("GET", f"{T}/settings/history")),
         (422, _call("GET", f"{T}/settings/history", query={"limit": 0})),

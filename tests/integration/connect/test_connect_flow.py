@@ -336,3 +336,25 @@ def test_the_cookie_is_not_secure_only_on_a_plain_http_loopback(connect_module):
     staged = str(connect_module.browser_cookie("n", "https://abc.execute-api.eu-west-2.amazonaws.com/prod/oauth/callback"))
     assert "Secure" in staged and "Path=/prod/oauth/callback" in staged
     assert "Secure" in str(connect_module.browser_cookie("n", "http://sagebridge.example/oauth/callback"))
+
+
+PORTAL = "https://sync.example/portal/t/acme/connection"
+
+
+def test_a_link_from_the_portal_leads_back_to_it_and_names_its_way_to_change_business(make_world, browser_for):
+    """Issue 18 review: the result page of a portal connect leads back to the portal (not "you can
+    close this page"), and a plain reconnect that picked another business points at the portal's
+    "Connect a different business" rather than at an administrator."""
+    world = make_world()  # the Sage user can open two businesses
+    browser = browser_for(world)
+    page = _connect_to(browser, "Northwind Garage Services Ltd", browser.link(portal_url=PORTAL))
+    body = unescape(page["body"])
+    assert "successfully" in body and f'href="{PORTAL}">Back to the portal</a>' in body
+    assert "You can close this page" not in body
+    refused = _connect_to(browser, "Southside Motors Ltd", browser.link(portal_url=PORTAL))
+    body = unescape(refused["body"])
+    assert refused["statusCode"] == 409 and "\u201cConnect a different business\u201d on the portal" in body
+    assert "ask your administrator" not in body and f'href="{PORTAL}">Back to the portal</a>' in body
+    edited = {**browser.link(portal_url=PORTAL), "portal": "https://evil.example/"}
+    denied = browser.callback(browser.consent(location(browser.start(link=edited)), decision="deny"))
+    assert "evil.example" not in denied["body"] and "Back to the portal" not in denied["body"]

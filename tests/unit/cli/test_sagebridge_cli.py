@@ -142,6 +142,16 @@ def test_portal_url_prints_a_signed_link_for_the_role_asked(world):
     assert sb("portal-url", TENANT, "--role", "owner").exit_code == 2
 
 
+def test_portal_revoke_ends_the_tenants_portal_sessions(world):
+    """Issue 18 review: `sagebridge portal-revoke` renews the tenant's portal epoch (every session ends)."""
+    world.create_tenant()
+    before = world.store.tenants.get(TENANT).portal_epoch
+    result = sb("portal-revoke", TENANT)
+    assert result.exit_code == 0 and "ended" in result.stdout, result.output
+    assert world.store.tenants.get(TENANT).portal_epoch != before
+    assert sb("portal-revoke", "nobody").exit_code != 0
+
+
 def test_status_exit_codes_follow_health(world):
     world.create_tenant()
     broken = sb("status", TENANT)

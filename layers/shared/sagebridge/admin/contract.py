@@ -53,6 +53,7 @@ ROUTES: dict[str, RouteContract] = {
     "change_settings": _r("changeSettings", 404, 409, 422),
     "settings_history": _r("listSettingsHistory", 404, 422),
     "portal_link": _r("createPortalLink", 404, 422, ok=(201,)),
+    "revoke_portal_sessions": _r("revokePortalSessions", 404),
     "enable": _r("enableTenant", 404),
     "disable": _r("disableTenant", 404),
     "rotate_webhook_secret": _r("rotateWebhookSecret", 404, 422),

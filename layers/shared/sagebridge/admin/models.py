@@ -35,9 +35,9 @@ class Problem(BaseModel):
 class SettingsInvalid(SageBridgeError):
     """Settings that cannot be saved; `problems` names every bad field."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], title: str = "the settings are not valid") -> None:
         super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
-        self.problems = problems
+        self.problems, self.title = problems, title  # title: the 422's headline (a request that is not settings)
 
 
 def settings_problems(data: Mapping[str, Any]) -> list[Problem]:

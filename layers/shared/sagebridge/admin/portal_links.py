@@ -36,6 +36,12 @@ class PortalLink(BaseModel):
     expires_at: datetime
 
 
+class PortalSessionsRevoked(BaseModel):
+    tenant_id: str
+    revoked_at: datetime
+    message: str
+
+
 def allowed_return_url(url: str, allowed: Iterable[str]) -> bool:
     """`url` is https (or http on localhost), and starts with one of the `allowed` prefixes at the
     same origin: an allow-listed host app page, never a lookalike host or another scheme."""
@@ -76,16 +82,18 @@ class PortalLinks:
                    return_urls=split_allow_list(settings.portal_return_urls),
                    default_ttl=timedelta(minutes=settings.portal_link_ttl_minutes))
 
-    def issue(self, tenant_id: str, body: PortalLinkRequest, *, base_url: str, now: datetime) -> PortalLink:
+    def issue(self, tenant_id: str, body: PortalLinkRequest, *, base_url: str, now: datetime,
+              binding: str = "") -> PortalLink:
         if body.return_url is not None and not allowed_return_url(body.return_url, self.return_urls):
             why = ("is not on this deployment's allow-list (PORTAL_RETURN_URLS)" if self.return_urls else
                    "cannot be used: this deployment allows no return URLs (set PORTAL_RETURN_URLS)")
-            raise SettingsInvalid([Problem(field="return_url", message=why)])
+            raise SettingsInvalid([Problem(field="return_url", message=why)], title=f"return_url {why}")
         ttl = timedelta(minutes=body.minutes) if body.minutes else self.default_ttl
         token, claims = PortalSigner(self.key()).link(tenant_id, body.role, now=now, ttl=ttl,
-                                                      return_url=body.return_url)
+                                                      return_url=body.return_url, binding=binding)
         return PortalLink(tenant_id=tenant_id, role=body.role, expires_at=claims.expires_at,
                           url=f"{base_url.rstrip('/')}{OPEN_PATH}?{urlencode({'token': token})}")
 
 
-__all__ = ["OPEN_PATH", "PortalLink", "PortalLinkRequest", "PortalLinks", "allowed_return_url", "split_allow_list"]
+__all__ = ["OPEN_PATH", "PortalLink", "PortalLinkRequest", "PortalLinks", "PortalSessionsRevoked", "allowed_return_url",
+           "split_allow_list"]

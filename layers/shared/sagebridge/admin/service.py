@@ -61,6 +61,7 @@ from sagebridge.domain.kinds import DateBasis, DocumentKind, record_kind
 from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
 from sagebridge.observability import logger
+from sagebridge.security.portal import tenant_binding
 from sagebridge.store import LedgerState, Outcome, Store, TenantRecord
 from sagebridge.store.failure_emails import FailureEmails
 from sagebridge.store.records import DeliveryState
@@ -203,7 +204,7 @@ class Admin:
     # ---- connection
 
     def connect_link(self, tenant_id: str, api_base_url: str, *, allow_business_change: bool = False,
-                     return_to: str | None = None) -> ConnectLink:
+                     return_to: str | None = None, portal_url: str | None = None) -> ConnectLink:
         """A single-use, short-lived link; `allow_business_change`: the operator confirms the tenant
         may link a different Sage business than the one connected (logged when it happens)."""
         _, settings = self._settings(tenant_id)
@@ -211,7 +212,9 @@ class Admin:
         connects_by = self.products.product(settings.provider).connects_by
         if not isinstance(connects_by, LinkConnect):
             raise ConfigurationError(connects_by.how_to_connect)
-        back = {"return_to": return_to} if return_to else {}  # the tenant portal's way back to the host app
+        back: dict[str, str] = {"return_to": return_to} if return_to else {}  # the portal's way back to the host app
+        if portal_url:
+            back["portal_url"] = portal_url  # and to the portal itself
         url = connects_by.connect_link(api_base_url, tenant_id, allow_business_change=allow_business_change, **back)
         if allow_business_change:
             logger.info("connect_link_allows_business_change", extra={"tenant_id": tenant_id})
@@ -243,7 +246,10 @@ class Admin:
 
     def disconnect(self, tenant_id: str) -> Disconnected:
         _, settings = self._settings(tenant_id)
-        return Disconnected(disconnected=self.products.disconnect(tenant_id, settings.provider))
+        done = self.products.disconnect(tenant_id, settings.provider)
+        if done:
+            self.store.tenants.mark_disconnected(tenant_id)  # the portal says "Disconnected on <date>"
+        return Disconnected(disconnected=done)
 
     # ---- Sage reference data and mappings
 
@@ -432,13 +438,22 @@ class Admin:
 
     def portal_link(self, tenant_id: str, body: portal.PortalLinkRequest, base_url: str) -> portal.PortalLink:
         """A signed, expiring link that opens the tenant portal for this tenant only, as `body.role`."""
-        self.store.tenants.get(tenant_id)
+        tenant = self.store.tenants.get(tenant_id)
         if self.portal_links is None:  # the deployment's: its settings and the settings secret's portal key
             self.portal_links = portal.PortalLinks.of(self.products)
-        link = self.portal_links.issue(tenant_id, body, base_url=base_url, now=self.clock())
+        link = self.portal_links.issue(tenant_id, body, base_url=base_url, now=self.clock(),
+                                       binding=tenant_binding(tenant.created_at, tenant.portal_epoch))
         logger.info("portal_link_issued", extra={"tenant_id": tenant_id, "role": body.role,
                                                  "expires_at": link.expires_at.isoformat()})
         return link
+
+    def revoke_portal_sessions(self, tenant_id: str) -> portal.PortalSessionsRevoked:
+        """End every portal session and unopened link of this tenant (a new portal epoch)."""
+        tenant = self.store.tenants.renew_portal_epoch(tenant_id)
+        logger.info("portal_sessions_revoked", extra={"tenant_id": tenant_id})
+        return portal.PortalSessionsRevoked(
+            tenant_id=tenant_id, revoked_at=tenant.updated_at,
+            message="every portal session and unopened portal link of this tenant has ended; new links work")
 
     # ---- status and reconciliation
 

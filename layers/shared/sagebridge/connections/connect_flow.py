@@ -112,8 +112,10 @@ def _back_mac(signer_key: bytes, tenant_id: str, nonce: str, url: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
-def _back(choices: list[tuple[str, str]], return_to: object) -> list[tuple[str, str]]:
-    return [*choices, ("Back to your app", str(return_to))] if return_to else choices
+def _back(choices: list[tuple[str, str]], return_to: object, portal: object = None) -> list[tuple[str, str]]:
+    """The result page's ways back: the tenant portal it was started from, and the host app page."""
+    ways = [("Back to the portal", str(portal))] if portal else []
+    return [*choices, *ways, *([("Back to your app", str(return_to))] if return_to else [])]
 
 
 @dataclass(frozen=True)
@@ -156,8 +158,10 @@ class ConnectFlow:
     # ---- connect links
 
     def connect_link(self, api_base_url: str, tenant_id: str, ttl: timedelta | None = None, *,
-                     allow_business_change: bool = False, return_to: str | None = None) -> str:
+                     allow_business_change: bool = False, return_to: str | None = None,
+                     portal_url: str | None = None) -> str:
         """The URL a tenant admin opens, once, to connect Sage (hand it out through the admin API).
+        `portal_url`: the tenant portal page the link was made from (the result pages lead back to it).
         `allow_business_change`: the operator confirms the tenant may link a different business.
         `return_to`: an allow-listed host app page the result page links back to (the tenant portal's)."""
         expires = int((self._clock() + (ttl or self.link_ttl)).timestamp())
@@ -169,6 +173,9 @@ class ConnectFlow:
         if return_to:
             params["back"] = return_to
             params["back_sig"] = _back_mac(self._link_key, tenant_id, nonce, return_to)
+        if portal_url:
+            params["portal"] = portal_url
+            params["portal_sig"] = _back_mac(self._link_key, tenant_id, nonce, "portal|" + portal_url)
         return f"{api_base_url.rstrip('/')}/connect/{tenant_id}?{urlencode(params)}"
 
     def _link(self, tenant_id: str, query: Mapping[str, str]) -> ConnectLink | None:
@@ -224,6 +231,10 @@ class ConnectFlow:
         if back and (link is None or not hmac.compare_digest(_back_mac(self._link_key, tenant_id, link.nonce, back),
                                                              query.get("back_sig", ""))):
             back = None  # an unsigned way back is dropped, not followed
+        portal = query.get("portal") or None
+        if portal and (link is None or not hmac.compare_digest(
+                _back_mac(self._link_key, tenant_id, link.nonce, "portal|" + portal), query.get("portal_sig", ""))):
+            portal = None
         now = self._clock()
         browser_nonce = secrets.token_urlsafe(32)
         claims = self._signer.new_claims(tenant_id=tenant_id, provider=self.provider, purpose="authorize", now=now,
@@ -232,7 +243,7 @@ class ConnectFlow:
         self._states.put(claims.nonce, {
             "tenant_id": tenant_id, "provider": self.provider, "purpose": "authorize",
             "code_verifier": pkce.verifier, "redirect_uri": redirect_uri,
-            "allow_business_change": allow_change, "return_to": back,
+            "allow_business_change": allow_change, "return_to": back, "portal_url": portal,
         })
         url = self._service.oauth.authorize_url(
             redirect_uri=redirect_uri, state=self._signer.sign(claims), code_challenge=pkce.challenge
@@ -286,7 +297,7 @@ class ConnectFlow:
                 return _page(200, "denied", "Sage was not connected",
                              "You chose not to give access to Sage. Nothing was changed. You can close "
                              "this page, or start again from your business app.",
-                             choices=_back([], saved.get("return_to")))
+                             choices=_back([], saved.get("return_to"), saved.get("portal_url")))
             return _page(400, "error", "Sage could not sign you in",
                          f"Sage answered: {query.get('error')}. Please start again from your business app.")
         code = query.get("code")
@@ -316,13 +327,14 @@ class ConnectFlow:
         allow_change = bool(saved.get("allow_business_change"))
         if len(businesses) == 1:
             return self._finish(tenant_id, tokens, businesses[0], allow_change=allow_change,
-                                return_to=saved.get("return_to"))
+                                return_to=saved.get("return_to"), portal_url=saved.get("portal_url"))
         return self._choose(tenant_id, tokens, businesses, callback_url, allow_change=allow_change,
-                            return_to=saved.get("return_to"), bound_to=claims.browser)
+                            return_to=saved.get("return_to"), portal_url=saved.get("portal_url"),
+                            bound_to=claims.browser)
 
     def _choose(self, tenant_id: str, tokens: TokenSet, businesses: list[Mapping[str, Any]],
                 callback_url: str, *, allow_change: bool, return_to: str | None = None,
-                bound_to: str = "") -> FlowResult:
+                portal_url: str | None = None, bound_to: str = "") -> FlowResult:
         claims = self._signer.new_claims(tenant_id=tenant_id, provider=self.provider, purpose="business",
                                          now=self._clock(), browser=bound_to)  # the same browser picks
         offered = [{"id": str(b["id"]), "name": str(b.get("name") or b.get("displayed_as") or b["id"])}
@@ -331,7 +343,8 @@ class ConnectFlow:
         sealed = base64.b64encode(self._service.seal(tenant_id, tokens)).decode()
         self._states.put(claims.nonce, {"tenant_id": tenant_id, "provider": self.provider,
                                         "purpose": "business", "sealed": sealed, "businesses": offered,
-                                        "allow_business_change": allow_change, "return_to": return_to})
+                                        "allow_business_change": allow_change, "return_to": return_to,
+                                        "portal_url": portal_url})
         pick = self._signer.sign(claims)
         choices = [(b["name"], f"{callback_url}?{urlencode({'pick': pick, 'business_id': b['id']})}")
                    for b in offered]
@@ -363,10 +376,12 @@ class ConnectFlow:
                          "Please start again from your business app.")
         tokens = self._service.unseal(claims.tenant_id, base64.b64decode(saved["sealed"]))
         return self._finish(claims.tenant_id, tokens, chosen,
-                            allow_change=bool(saved.get("allow_business_change")), return_to=saved.get("return_to"))
+                            allow_change=bool(saved.get("allow_business_change")), return_to=saved.get("return_to"),
+                            portal_url=saved.get("portal_url"))
 
     def _finish(self, tenant_id: str, tokens: TokenSet, business: Mapping[str, Any], *,
-                allow_change: bool = False, return_to: str | None = None) -> FlowResult:
+                allow_change: bool = False, return_to: str | None = None,
+                portal_url: str | None = None) -> FlowResult:
         name = str(business.get("name") or business.get("displayed_as") or business["id"])
         current = self._service.find(tenant_id)
         if current is not None and current.business_id and current.business_id != str(business["id"]):
@@ -378,8 +393,11 @@ class ConnectFlow:
                 return _page(409, "business_change_refused", "Sage was not connected",
                              f"This account is linked to the Sage business \u201c{linked}\u201d, and you "
                              f"signed in to \u201c{name}\u201d. Nothing was changed. Sign in again and choose "
-                             f"\u201c{linked}\u201d, or, to move this account to another business, ask your "
-                             "administrator for a connect link that allows changing the business.")
+                             f"\u201c{linked}\u201d, or, to move this account to another business, "
+                             + ("use \u201cConnect a different business\u201d on the portal's Connection page."
+                                if portal_url else
+                                "ask your administrator for a connect link that allows changing the business."),
+                             choices=_back([], return_to, portal_url))
             logger.warning("connect_business_changed", extra=change)
         if refused := self._held_by_another(tenant_id, str(business["id"]), name):
             return refused
@@ -389,8 +407,9 @@ class ConnectFlow:
             return _page(409, "error", "Sage was not connected",
                          "The connection changed while we were saving it. Please start again.")
         return _page(200, "success", "Link to Sage established successfully",
-                     f"Your account is now linked to the Sage business \u201c{name}\u201d. You can close this page.",
-                     choices=_back([], return_to))
+                     f"Your account is now linked to the Sage business \u201c{name}\u201d."
+                     + ("" if portal_url or return_to else " You can close this page."),
+                     choices=_back([], return_to, portal_url))
 
     def _held_by_another(self, tenant_id: str, business_id: str, name: str) -> FlowResult | None:
         """Refuse a business another tenant already holds: both would export into the same books,
@@ -454,10 +473,11 @@ class ConnectFlows:
         return self.flows.get(provider, self.flows[self._default])
 
     def connect_link(self, api_base_url: str, tenant_id: str, ttl: timedelta | None = None, *,
-                     allow_business_change: bool = False, return_to: str | None = None) -> str:
+                     allow_business_change: bool = False, return_to: str | None = None,
+                     portal_url: str | None = None) -> str:
         return self.flows[self._default].connect_link(api_base_url, tenant_id, ttl,
                                                       allow_business_change=allow_business_change,
-                                                      return_to=return_to)
+                                                      return_to=return_to, portal_url=portal_url)
 
     def start(self, tenant_id: str, query: Mapping[str, str], *, redirect_uri: str) -> FlowResult:
         flow = self.flow_for_tenant(tenant_id)  # its redirect carries the browser binding's nonce

@@ -79,7 +79,7 @@ class LinkConnect(Protocol):
     sign-in (OAuth) and back."""
 
     def connect_link(self, api_base_url: str, tenant_id: str, *, allow_business_change: bool = False,
-                     return_to: str | None = None) -> str: ...
+                     return_to: str | None = None, portal_url: str | None = None) -> str: ...
 
 
 @runtime_checkable

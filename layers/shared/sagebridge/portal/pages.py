@@ -44,14 +44,46 @@ def _label(kind: str) -> str:
     return kind.replace("_", " ")
 
 
+# The names the pages show for settings and products (never their keys).
+SETTING_LABELS = {"default_sales_ledger_account_id": "Default sales account",
+                  "default_purchase_ledger_account_id": "Default purchase account",
+                  "receipt_bank_account_id": "Bank account for receipts and refunds"}
+PRODUCT_NAMES = {"sage_accounting": "Sage Business Cloud Accounting", "sage_intacct": "Sage Intacct",
+                 "sage200": "Sage 200", "sage_regional": "Sage Business Cloud Accounting (regional)"}
+
+
+def setting_label(setting: str) -> str:
+    """A mapping setting as the Mappings page names it: "Tax code S", "Default sales account"."""
+    name, _, code = setting.partition(".")
+    if code:
+        return {"tax_mappings": "Tax code", "ledger_mappings": "Ledger code"}.get(name, _label(name)) + f" {code}"
+    return SETTING_LABELS.get(setting, _label(setting))
+
+
+def problem_text(setting: str, message: str) -> str:
+    """A mapping problem in the page's words: the setting's key in the message becomes its label."""
+    label = setting_label(setting)
+    return message.replace(setting, label) if setting in message else f"{label}: {message}"
+
+
 class Notice:
     def __init__(self, text: str, good: bool = True) -> None:
         self.text, self.good = text, good
 
 
+def fix_text(text: str, can_change: bool) -> str:
+    """What to do, for the person reading: a viewer has no Replay button, so asks an admin."""
+    if can_change:
+        return text
+    return text.replace("then replay.", "then ask an admin to replay it.").replace(
+        ": replay once", ": ask an admin to replay it once")
+
+
 def _context(p: Portal, s: PortalClaims, page: str, **extra: Any) -> dict[str, Any]:
     return {"session": s, "tenant_id": s.tenant_id, "page": page, "base": p.url(s.tenant_id),
-            "csrf": s.csrf_token(), "can_change": s.can_change, "label": _label, **extra}
+            "csrf": s.csrf_token(), "can_change": s.can_change, "label": _label, "problem_text": problem_text,
+            "fix_text": lambda text: fix_text(text, s.can_change),
+            "product_name": lambda key: PRODUCT_NAMES.get(key, _label(key)), **extra}
 
 
 def _actor(method: Callable[..., Any], s: PortalClaims) -> dict[str, str]:
@@ -94,7 +126,12 @@ def overview(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = N
     skipped = len(failures) - failed
     more = "+" if status.open_failures_more else ""
     steps: list[tuple[str, str | None]] = []
-    if conn.state == "not_connected":
+    disconnected = _disconnected_on(p, s) if conn.state == "not_connected" else None
+    if disconnected:
+        tone, headline = "warn", f"Disconnected on {disconnected}"
+        sentence = "Sage was disconnected, so nothing is sent to it until you connect again."
+        steps.append(("Connect again.", "connection"))
+    elif conn.state == "not_connected":
         tone, headline = "warn", "Not connected yet"
         sentence = "Sage is not connected yet, so nothing is sent to it."
         steps.append(("Connect your Sage business.", "connection"))
@@ -118,8 +155,13 @@ def overview(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = N
     if conn.state == "expiring":
         steps.append((f"Reconnect to Sage within {plural(conn.expires_in_days or 0, 'day')}.", "connection"))
     if failures:
-        steps.append((f"Fix {plural(len(failures), 'document')}{more} that Sage did not take (below), then replay.",
-                      None))
+        what = ("that Sage did not take" if not skipped else
+                f"that Sage Bridge skipped before sending {'it' if len(failures) == 1 else 'them'} to Sage"
+                if not failed else
+                "that Sage Bridge skipped or Sage did not take")
+        then = "then replay" if s.can_change else \
+            f"then ask an admin to replay {'it' if len(failures) == 1 and not more else 'them'}"
+        steps.append((f"Fix {plural(len(failures), 'document')}{more} {what} (below), {then}.", None))
     if status.delivery_backlog.failed:
         steps.append((f"{plural(status.delivery_backlog.failed, 'delivery')} to your app failed: "
                       "check your app's address and secret, then resend.", "deliveries"))
@@ -132,7 +174,13 @@ def overview(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = N
     return p.render("overview.html", **_context(
         p, s, "overview", status=status, conn=conn, tone=tone, headline=headline, sentence=sentence, steps=steps,
         failed=failed, skipped=skipped, more=more, rows=rows, chart=Markup(chart_svg(status.daily)),  # noqa: S704 - built escaped
-        notice=notice))
+        notice=notice, disconnected=disconnected))
+
+
+def _disconnected_on(p: Portal, s: PortalClaims) -> str | None:
+    """The day Sage was disconnected, when it was (a never-connected tenant has none)."""
+    at = p.admin.store.tenants.get(s.tenant_id).disconnected_at
+    return f"{at:%d %B %Y}".lstrip("0") if at else None
 
 
 def _attention(status: TenantStatus) -> str:
@@ -162,12 +210,31 @@ def _day(text: str) -> date | None:
         return None
 
 
+def _bad_filters(q: Any) -> list[str]:
+    """Each filter of the query the log cannot apply, named with what it allows."""
+    bad = []
+    if q.get("kind") and q["kind"] not in KINDS:
+        bad.append(f"kind “{q['kind']}” is not a kind (one of {', '.join(KINDS)})")
+    if q.get("outcome") and q["outcome"] not in OUTCOMES:
+        bad.append(f"outcome “{q['outcome']}” is not an outcome (one of {', '.join(OUTCOMES)})")
+    for name in ("since", "until"):
+        if q.get(name) and _day(q[name]) is None:
+            bad.append(f"{name} “{q[name]}” is not a date (YYYY-MM-DD, e.g. 2026-03-31)")
+    return bad
+
+
 def log(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = None, preview: Any = None) -> Reply:
     q = req.query
     number = (q.get("number") or "").strip()
     kind = q.get("kind") if q.get("kind") in KINDS else None
     outcome = Outcome(q["outcome"]) if q.get("outcome") in OUTCOMES else None
     since, until = _day(q.get("since", "")), _day(q.get("until", ""))
+    bad = _bad_filters(q)
+    if bad:  # say so, and show nothing rather than the whole log under a filter that was not applied
+        filters = {name: q.get(name, "") for name in ("number", "kind", "outcome", "since", "until")}
+        return p.render("log.html", code=422, **_context(
+            p, s, "log", rows=[], filters=filters, kinds=KINDS, outcomes=OUTCOMES, preview=None, open_count=0,
+            bad_filter=True, notice=Notice("Nothing is shown: " + "; ".join(bad) + ".", False)))
     page = p.admin.log(s.tenant_id, kind=kind, outcome=outcome, since=since, until=until,
                        limit=200 if number else LOG_SHOWN)
     entries = page.entries
@@ -186,6 +253,8 @@ def log(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = None, 
 def replay(p: Portal, req: Request, s: PortalClaims) -> Reply:
     kind, host_id = req.one("kind"), req.one("host_id")
     documents = [DocumentIn(kind=kind, host_id=host_id)] if kind and host_id else []
+    if documents and (kind not in KINDS or p.admin.store.documents.find(s.tenant_id, kind, host_id) is None):
+        raise Refused(404, "Not found", "There is no such document.")  # as resend: nothing is run or logged
     what = f"Replay of {_label(kind)} {host_id}" if documents else "Replay of every open document"
     notice = _guarded(lambda: _started(p.admin.replay(s.tenant_id, ReplayRequest(documents=documents),
                                                       caller=f"portal:{s.role}"), what))
@@ -282,13 +351,28 @@ def _words(text: str) -> list[str]:
     return [w.strip() for w in text.replace("\n", ",").split(",") if w.strip()]
 
 
+def _same(value: Any) -> Any:
+    """A setting as the form compares it: lists in any order, no list as an empty one."""
+    if value is None or isinstance(value, list):
+        return sorted(str(v) for v in value or [])
+    return value
+
+
+def _naming(value: Any, index: str, message: str) -> str:
+    """A problem's message with the value it is about, when the field names one item of a list."""
+    if index.isdigit() and isinstance(value, list) and int(index) < len(value):
+        return f"“{value[int(index)]}” {message}" if message.startswith("is ") else f"“{value[int(index)]}”: {message}"
+    return message
+
+
 def settings(p: Portal, req: Request, s: PortalClaims, *, problems: list[Problem] | None = None,
              notice: Notice | None = None, submitted: dict[str, Any] | None = None) -> Reply:
     tenant = p.admin.tenant(s.tenant_id)
     values = submitted or TenantSettings.model_validate(tenant.settings).model_dump(mode="json")
-    errors: dict[str, str] = {}
-    for problem in problems or []:
-        errors.setdefault(problem.field.split(".")[0], problem.message)
+    errors: dict[str, list[str]] = {}
+    for problem in problems or []:  # one line each, naming the value (failure_emails.1 is the second address)
+        name, _, index = problem.field.partition(".")
+        errors.setdefault(name, []).append(_naming(values.get(name), index, problem.message))
     return p.render("settings.html", code=422 if problems else 200, **_context(
         p, s, "settings", v=values, version=tenant.version, errors=errors, notice=notice, kinds=KINDS,
         catalog=CATALOG, bases=[b.value for b in DateBasis], export_types=[t.value for t in ExportType],
@@ -308,6 +392,11 @@ def save_settings(p: Portal, req: Request, s: PortalClaims) -> Reply:
         changes["failure_emails"] = _words(req.one("failure_emails"))
     version = int(req.one("version") or 0) or None
     submitted = {**changes, "exportable_statuses": changes["exportable_statuses"] or []}
+    # Only what the person changed: a default left alone stays a default (a kind added later still exports).
+    now = TenantSettings.model_validate(p.admin.tenant(s.tenant_id).settings).model_dump(mode="json")
+    changes = {k: v for k, v in changes.items() if _same(v) != _same(now.get(k))}
+    if not changes:
+        return settings(p, req, s, notice=Notice("Nothing to save: no setting was changed."))
     try:
         p.admin.change_settings(s.tenant_id, SettingsChange(changes=changes, expected_version=version),
                                 **_actor(p.admin.change_settings, s))
@@ -325,7 +414,9 @@ def save_settings(p: Portal, req: Request, s: PortalClaims) -> Reply:
 
 def connection(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = None) -> Reply:
     conn = p.admin.connection(s.tenant_id)
-    return p.render("connection.html", **_context(p, s, "connection", conn=conn, notice=notice))
+    disconnected = _disconnected_on(p, s) if conn.state == "not_connected" else None
+    return p.render("connection.html", **_context(p, s, "connection", conn=conn, notice=notice,
+                                                  disconnected=disconnected))
 
 
 def _admin_only(s: PortalClaims) -> None:
@@ -344,7 +435,8 @@ def consent(p: Portal, req: Request, s: PortalClaims, *, confirmed: bool = False
     if not change or confirmed:
         try:
             link = p.admin.connect_link(s.tenant_id, req.base_url, allow_business_change=confirmed,
-                                        return_to=s.return_url).url
+                                        return_to=s.return_url,
+                                        portal_url=req.base_url.rstrip("/") + p.url(s.tenant_id, "connection")).url
         except ConfigurationError as exc:
             why = str(exc)
     return p.render("consent.html", **_context(p, s, "connection", conn=conn, link=link, why=why, change=change,

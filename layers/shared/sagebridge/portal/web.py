@@ -20,9 +20,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sagebridge.admin.fixes import ago, plural
 from sagebridge.admin.service import Admin
-from sagebridge.security.portal import SESSION_TTL, PortalClaims, PortalSigner, PortalTokenError
+from sagebridge.domain.errors import ConflictError
+from sagebridge.security.portal import SESSION_TTL, PortalClaims, PortalSigner, PortalTokenError, tenant_binding
 
 COOKIE = "sb_portal"
+_LINK_USED_PREFIX = "portal-link."  # the opened-link marker's key among the OAuth states
 PREFIX = "/portal"
 HERE = Path(__file__).parent
 PAGES = (("overview", "Overview"), ("log", "Sync log"), ("mappings", "Mappings"), ("settings", "Settings"),
@@ -60,14 +62,18 @@ class Reply:
     cookies: list[Cookie] = field(default_factory=list)
 
 
-def security_headers(frame_ancestors: str) -> dict[str, str]:
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def security_headers(frame_ancestors: str, *, https: bool = True) -> dict[str, str]:
     """On every answer: no script at all (the pages work without it), styles and images from the
     portal only, forms post to the portal only, framed only by the deployment's host app."""
     csp = ("default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; img-src 'self' data:; "
            f"style-src 'self'; form-action 'self'; frame-ancestors {frame_ancestors}")
     return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store", "X-Frame-Options": "DENY" if frame_ancestors.strip() == "'none'" else "",
-            "Cross-Origin-Opener-Policy": "same-origin"}
+            "Cross-Origin-Opener-Policy": "same-origin",
+            "Strict-Transport-Security": HSTS if https else ""}  # not on the local stack's plain http
 
 
 class Refused(Exception):
@@ -83,6 +89,7 @@ class Portal:
     admin: Admin
     key: Callable[[], str]  # the portal signing key (read from the settings secret on first use)
     frame_ancestors: str = "'none'"
+    https: bool = True  # False on the local stack (plain http): no Strict-Transport-Security
     session_ttl: timedelta = SESSION_TTL
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     _signer: PortalSigner | None = None
@@ -96,7 +103,7 @@ class Portal:
     # ---- answers
 
     def finish(self, reply: Reply) -> Reply:
-        headers = {k: v for k, v in security_headers(self.frame_ancestors).items() if v}
+        headers = {k: v for k, v in security_headers(self.frame_ancestors, https=self.https).items() if v}
         reply.headers = {**headers, **reply.headers}
         return reply
 
@@ -113,6 +120,23 @@ class Portal:
 
     # ---- sessions
 
+    def _current(self, claims: PortalClaims) -> bool:
+        """The link or session was issued for the tenant as it is now: not for a deleted tenant of the
+        same id, nor before its portal sessions were revoked."""
+        tenant = self.admin.store.tenants.find(claims.tenant_id)
+        return tenant is not None and claims.binding == tenant_binding(tenant.created_at, tenant.portal_epoch)
+
+    def _spend(self, link: PortalClaims) -> bool:
+        """Mark the link opened, once (a conditional put among the OAuth states, as connect links are
+        spent); False if it was opened before."""
+        left = max(link.expires_at - self.clock(), timedelta(0)) + timedelta(minutes=1)
+        try:
+            self.admin.store.oauth_states.put(_LINK_USED_PREFIX + link.nonce,
+                                              {"tenant_id": link.tenant_id, "purpose": "portal_link_used"}, ttl=left)
+        except ConflictError:
+            return False
+        return True
+
     def open(self, req: Request) -> Reply:
         """GET /portal/open?token=...: the link becomes a session cookie, and the token leaves the URL."""
         try:
@@ -123,6 +147,14 @@ class Portal:
                 403, "This link has expired" if expired else "This link is not valid",
                 ("Portal links work for a few minutes. " if expired else "")
                 + "Open the portal again from your business app to get a fresh link."))
+        if not self._current(link):
+            return self.refused(Refused(403, "This link is no longer valid",
+                                        "The portal sessions of this account were ended after the link was made. "
+                                        "Open the portal again from your business app to get a fresh link."))
+        if not self._spend(link):
+            return self.refused(Refused(403, "This link was already used",
+                                        "Each portal link opens once: ask the host app for a new one (open the "
+                                        "portal again from your business app)."))
         cookie, session = self.signer.session(link, now=self.clock(), ttl=self.session_ttl)
         # Lax, not Strict: the first page after the link (a cross-site navigation from the host app) needs it.
         set_cookie = Cookie(COOKIE, cookie, path=PREFIX, max_age=int(self.session_ttl.total_seconds()), secure=True,
@@ -140,6 +172,8 @@ class Portal:
             raise Refused(401, title, "Open the portal again from your business app.") from None
         if claims.tenant_id != tenant_id:
             raise Refused(404, "Not found", "There is no such page.")
+        if not self._current(claims):
+            raise Refused(401, "Your session has ended", "Open the portal again from your business app.")
         if change:
             if not claims.csrf_ok(req.one("csrf")):
                 raise Refused(403, "This change was refused",

@@ -7,8 +7,11 @@ session cookie pasted as a link; its tenant and role; and its end. A session als
 secret: the forms of its pages send a token derived from it, which a page of another site cannot
 read, so a change without it is refused.
 
-Stateless on purpose (nothing stored per link or session): a link lasts minutes and a session an
-hour at most, and rotating `portal_signing_key` ends every link and session at once.
+Both are also bound to the tenant's identity when issued (`tenant_binding`: its creation time and
+its portal epoch), so deleting a tenant and creating one of the same id, or renewing the epoch (the
+admin API's portal-sessions/revoke), ends every link and session made before. A link opens once (its
+nonce is spent in the store when opened). A session stores nothing: it lasts an hour at most, and
+rotating `portal_signing_key` ends every link and session at once.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class PortalClaims:
     return_url: str | None = None  # the host app page to go back to (allow-listed when the link was made)
     csrf: str | None = None  # sessions only: the secret the forms' tokens derive from
     nonce: str = ""
+    binding: str = ""  # the tenant's identity when issued (`tenant_binding`); a mismatch is refused
 
     @property
     def can_change(self) -> bool:
@@ -75,6 +79,12 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def tenant_binding(created_at: datetime, portal_epoch: str) -> str:
+    """What ties a link or session to one incarnation of a tenant: a tenant deleted and created again
+    under the same id, or one whose portal epoch was renewed, no longer matches."""
+    return _b64(hashlib.sha256(f"{created_at.isoformat()}|{portal_epoch}".encode()).digest()[:12])
+
+
 def derive_portal_key(state_signing_key: str) -> str:
     """The portal key when the settings secret has no `portal_signing_key`: derived from the state
     key with a label of its own, so a portal token and an OAuth state never verify under one key."""
@@ -96,7 +106,7 @@ class PortalSigner:
 
     def _sign(self, claims: PortalClaims) -> str:
         body: dict[str, Any] = {"u": claims.purpose, "t": claims.tenant_id, "r": claims.role,
-                                "e": int(claims.expires_at.timestamp()), "n": claims.nonce}
+                                "e": int(claims.expires_at.timestamp()), "n": claims.nonce, "g": claims.binding}
         if claims.return_url:
             body["b"] = claims.return_url
         if claims.csrf:
@@ -105,21 +115,21 @@ class PortalSigner:
         return f"{payload}.{self._mac(payload)}"
 
     def link(self, tenant_id: str, role: Role, *, now: datetime, ttl: timedelta = LINK_TTL,
-             return_url: str | None = None) -> tuple[str, PortalClaims]:
-        """(token, claims) of a link for `tenant_id` as `role`, good for `ttl`."""
+             return_url: str | None = None, binding: str = "") -> tuple[str, PortalClaims]:
+        """(token, claims) of a link for `tenant_id` as `role`, good for `ttl`, bound to `binding`."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         if not timedelta(0) < ttl <= MAX_LINK_TTL:
             raise ValueError("a portal link lasts between 1 minute and 1 day")
         claims = PortalClaims(tenant_id=tenant_id, role=role, expires_at=now + ttl, purpose="link",
-                              return_url=return_url, nonce=secrets.token_urlsafe(12))
+                              return_url=return_url, nonce=secrets.token_urlsafe(12), binding=binding)
         return self._sign(claims), claims
 
     def session(self, link: PortalClaims, *, now: datetime, ttl: timedelta = SESSION_TTL) -> tuple[str, PortalClaims]:
         """(cookie value, claims) of a session opened by `link` (never longer than `ttl`)."""
         claims = PortalClaims(tenant_id=link.tenant_id, role=link.role, expires_at=now + ttl, purpose="session",
                               return_url=link.return_url, csrf=secrets.token_urlsafe(24),
-                              nonce=secrets.token_urlsafe(12))
+                              nonce=secrets.token_urlsafe(12), binding=link.binding)
         return self._sign(claims), claims
 
     def verify(self, token: str | None, *, purpose: Literal["link", "session"], now: datetime) -> PortalClaims:
@@ -134,7 +144,8 @@ class PortalSigner:
             claims = PortalClaims(tenant_id=str(body["t"]), role=role,  # type: ignore[arg-type]
                                   expires_at=datetime.fromtimestamp(int(body["e"]), UTC),
                                   purpose=str(body["u"]),  # type: ignore[arg-type]
-                                  return_url=body.get("b"), csrf=body.get("c"), nonce=str(body.get("n", "")))
+                                  return_url=body.get("b"), csrf=body.get("c"), nonce=str(body.get("n", "")),
+                                  binding=str(body.get("g", "")))
         except (ValueError, KeyError, TypeError):
             raise PortalTokenError("tampered", "this portal link is malformed") from None
         if claims.purpose != purpose:
@@ -145,4 +156,4 @@ class PortalSigner:
 
 
 __all__ = ["LINK_TTL", "MAX_LINK_TTL", "ROLES", "SESSION_TTL", "PortalClaims", "PortalSigner", "PortalTokenError",
-           "Role", "derive_portal_key"]
+           "Role", "derive_portal_key", "tenant_binding"]

@@ -45,6 +45,8 @@ class TenantRecord:
     version: int
     created_at: datetime
     updated_at: datetime
+    portal_epoch: str = ""  # renewed to end every portal link and session of this tenant (docs/portal.md)
+    disconnected_at: datetime | None = None  # when Sage was last disconnected (the portal says so)
 
 
 @dataclass(frozen=True, slots=True)

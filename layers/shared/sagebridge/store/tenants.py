@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +23,7 @@ class Tenants:
             "pk": keys.tenant_pk(tenant_id), "sk": keys.settings_sk(),
             "gsi1pk": keys.tenants_gsi1pk(), "gsi1sk": keys.tenants_gsi1sk(tenant_id),
             "tenant_id": tenant_id, "settings": settings, "enabled": enabled, "version": 1,
-            "created_at": now, "updated_at": now,
+            "created_at": now, "updated_at": now, "portal_epoch": secrets.token_urlsafe(12),
         }
         self._table.write(put(item, condition="attribute_not_exists(pk)", what=f"tenant {tenant_id}"))
         return _record(item)
@@ -66,6 +67,22 @@ class Tenants:
             condition="attribute_exists(pk)", what=f"tenant {tenant_id}",
         ), ReturnValues="ALL_NEW")
         return _record(new)
+
+    def renew_portal_epoch(self, tenant_id: str) -> TenantRecord:
+        """A new portal epoch: every portal link and session issued before it stops working.
+        NotFoundError if absent."""
+        new = self._table.write_existing(update(
+            (keys.tenant_pk(tenant_id), keys.settings_sk()),
+            set_={"portal_epoch": secrets.token_urlsafe(12), "updated_at": iso(self._table.now())},
+            condition="attribute_exists(pk)", what=f"tenant {tenant_id}",
+        ), ReturnValues="ALL_NEW")
+        return _record(new)
+
+    def mark_disconnected(self, tenant_id: str) -> None:
+        """Remember when Sage was disconnected (the connection itself is deleted)."""
+        self._table.write_existing(update(
+            (keys.tenant_pk(tenant_id), keys.settings_sk()), set_={"disconnected_at": iso(self._table.now())},
+            condition="attribute_exists(pk)", what=f"tenant {tenant_id}"))
 
     def list(
         self, *, enabled_only: bool = False, limit: int = 100, next_token: str | None = None
@@ -118,5 +135,6 @@ def _record(item: Item) -> TenantRecord:
     return TenantRecord(
         tenant_id=item["tenant_id"], settings=plain(item.get("settings") or {}),
         enabled=bool(item.get("enabled", True)), version=int(item["version"]),
-        created_at=created, updated_at=updated,
+        created_at=created, updated_at=updated, portal_epoch=str(item.get("portal_epoch") or ""),
+        disconnected_at=parse_iso(item.get("disconnected_at")),
     )
