@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,6 +22,8 @@ import httpx
 
 from bench.common import REGION, TENANT, Figure, World, dynamodb_endpoint, quiet_logs
 from bench.pipeline import steady_world
+from local.dynamodb_local import free_port
+from local.runtime import environment
 from sagebridge.connectors.sage_accounting.client import SageAccountingClient, SageAccountingConnector
 from sagebridge.host.jobs import ExportJob
 from sagebridge.observability import metrics
@@ -30,28 +31,6 @@ from sagebridge.store import Store
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
 
 GOAL_MS = 4.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _aws_environment(**env: str) -> Iterator[None]:
-    """The environment a function would have, only while its client is created (endpoint and
-    credentials are read then), so nothing else in this process sees it."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def lambda_dynamodb_client(*, validate: bool = False) -> Any:
@@ -62,8 +41,10 @@ def lambda_dynamodb_client(*, validate: bool = False) -> Any:
         from bench.common import dynamodb_client
 
         return dynamodb_client()
-    with _aws_environment(AWS_ENDPOINT_URL_DYNAMODB=dynamodb_endpoint(), AWS_ACCESS_KEY_ID="testing",
-                          AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION):
+    # The environment a function would have, only while its client is created (endpoint and
+    # credentials are read then), so nothing else in this process sees it.
+    with environment(dict(AWS_ENDPOINT_URL_DYNAMODB=dynamodb_endpoint(), AWS_ACCESS_KEY_ID="testing",
+                          AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)):
         if not validate:
             return new_client("dynamodb")
         import boto3
@@ -79,7 +60,7 @@ class Loopback:
     def __init__(self, world: World) -> None:
         from local.stack import _UvicornThread
 
-        self.port = _free_port()
+        self.port = free_port()
         self.server = _UvicornThread(world.sandbox, self.port)
         self.server.start()
         self.http = httpx.Client(timeout=30)
