@@ -430,6 +430,9 @@ class Sage200Connector:
         self.client.post("sales_allocations", body)
         return RemoteRecord(id="", data=body)
 
+    def credited_in_full(self, kind: DocumentKind, remote_id: str, *, total: Decimal) -> bool:
+        return False  # voids_documents is True: the engine never asks (the void itself is the way out)
+
     def remove_allocation(self, kind: DocumentKind, allocation_id: str, *, credit_note_id: str) -> None:
         # The API only adds allocations (sales_allocations POST): none is removed through it.
         raise NotSupported("Sage Bridge allocated this credit note against its invoice in Sage 200, and Sage 200's "

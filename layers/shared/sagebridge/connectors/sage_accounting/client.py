@@ -17,6 +17,7 @@ import builtins
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Unpack
 from urllib.parse import urljoin, urlsplit
 
@@ -382,6 +383,9 @@ class SageAccountingConnector:
     def create_allocation(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> RemoteRecord:
         return RemoteRecord.from_sage(
             self.client.create("contact_allocations", body, idempotency_id=self._key(idempotency_key)))
+
+    def credited_in_full(self, kind: DocumentKind, remote_id: str, *, total: Decimal) -> bool:
+        return False  # voids_documents is True: the engine never asks (the void itself is the way out)
 
     def remove_allocation(self, kind: DocumentKind, allocation_id: str, *, credit_note_id: str) -> None:
         """DELETE /contact_allocations/{key}: the credit note and its invoice are outstanding again."""

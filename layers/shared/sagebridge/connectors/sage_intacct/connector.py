@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sagebridge.connectors.base import (
@@ -210,6 +211,9 @@ class IntacctConnector:
         return RemoteRecord(id=key, reference=body.get("reference"), data={
             "id": key, "reference": body.get("reference"), "total_amount": body.get("total_amount"),
             "contact": {"id": body.get("contact_id")}, "date": str(body.get("date"))})
+
+    def credited_in_full(self, kind: DocumentKind, remote_id: str, *, total: Decimal) -> bool:
+        return False  # voids_documents is True: the engine never asks (the void itself is the way out)
 
     def remove_allocation(self, kind: DocumentKind, allocation_id: str, *, credit_note_id: str) -> None:
         """The credit-only ARPYMT that applied the credit memo, reversed (reverse_arpayment, as a

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sagebridge.connectors.base import (
@@ -155,12 +156,11 @@ class RegionalConnector:
             pass  # gone already (an earlier attempt whose answer was lost, or the accountant)
         return RemoteRecord(id=remote_id, data={"id": remote_id, "deleted": True})
 
-    def credited_in_full(self, kind: DocumentKind, remote_id: str) -> bool:
+    def credited_in_full(self, kind: DocumentKind, remote_id: str, *, total: Decimal) -> bool:
         """A tax invoice settled in Sage by customer returns alone (the accountant's way to cancel one, since
         the API cannot void it): every allocation against it comes from a return, and they cover its total."""
         if kind is not DocumentKind.SALES_INVOICE:
             return False
-        invoice = self.client.get("TaxInvoice", remote_id)
         credited = ZERO
         for allocation in self.client.iterate("Allocation", filter=f"AllocatedToDocumentId eq {int(remote_id)}"):
             try:
@@ -168,7 +168,7 @@ class RegionalConnector:
             except NotFound:
                 return False  # a receipt (money), not a credit
             credited += to_decimal(allocation.get("Total") or 0) + to_decimal(allocation.get("Discount") or 0)
-        return credited > ZERO and round_money(credited) == round_money(abs(to_decimal(invoice.get("Total") or 0)))
+        return credited > ZERO and round_money(credited) == round_money(abs(total))
 
     def get_document(self, kind: DocumentKind, remote_id: str) -> RemoteRecord:
         service = self._service(kind)

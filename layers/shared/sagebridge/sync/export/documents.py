@@ -330,8 +330,9 @@ class Documents:
     def _credited_in_full(self, kind: DocumentKind, sage_id: str, remote: RemoteRecord) -> bool:
         """A product that cannot void a document says whether credit notes alone settle it in Sage (its
         reason for the refusal told the accountant to do just that): nothing owing, no money."""
-        check = getattr(self.run.connector, "credited_in_full", None)
-        return check is not None and self.run.mapper.remote_outstanding(remote) == 0 and bool(check(kind, sage_id))
+        mapper = self.run.mapper
+        return (not voids_documents(self.run.connector) and mapper.remote_outstanding(remote) == 0
+                and self.run.connector.credited_in_full(kind, sage_id, total=mapper.remote_total(remote)))
 
     def _credited_void(self, staged: StagedDocument, record: Record, entry: LedgerEntry, target: str,
                        because: str) -> None:
