@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - start the local stack and run the main job end to end"
 	@echo "make test   - set everything up, run the checks (lint, sam validate/build) and the tests"
-	@echo "make bench  - benchmarks (ratios against a floor measured in the same run)"
+	@echo "make bench  - benchmarks (ratios against a floor measured in the same run; BENCH='cpu ...' for some)"
 	@echo "make test-deep - the model-based books suite's long profile on every product (tests/model; MODEL_PRODUCTS=sage200 for one)"
 	@echo "make test-chaos - the bounded model suite and the exactly-once suites under the chaos sandbox profile"
 
@@ -102,8 +102,9 @@ $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	touch $@
 
+# BENCH="cpu production" runs only those (names: python -m bench --help).
 bench: setup bench-deps
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .local-stack

@@ -31,3 +31,13 @@ def test_benchmark_runs_and_reports_figures(name: str) -> None:
         assert figure.goal in line and ("ok" in line or "MISS" in line)
         if name != "intacct":  # intacct reports nan while the sandbox cannot serve the SDK
             assert math.isfinite(figure.value), line
+
+
+@pytest.mark.parametrize("argv, code", [(["--help"], 0), (["-h"], 0), (["--smal"], 2), (["cpu", "--stritc"], 2)])
+def test_help_or_an_unknown_flag_prints_usage_and_runs_no_benchmark(
+        argv: list[str], code: int, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.__main__ import main
+    assert main(argv) == code
+    out, err = capsys.readouterr()
+    assert out == ""  # no "# <name>" header: nothing ran
+    assert "--small" in err and "coldstart_shipped" in err
