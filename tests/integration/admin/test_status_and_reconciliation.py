@@ -333,3 +333,22 @@ def test_a_document_that_waits_for_sages_block_is_in_the_log_the_run_and_the_sta
     assert tenant.store.ledger.get(TENANT, "sales_invoice", "INV-1").state is LedgerState.EXPORTED
     s = tenant.call("GET", f"/admin/tenants/{TENANT}/status").json
     assert s["documents"]["waiting"] == 0 and not any("Sage's block" in p for p in s["problems"])
+
+
+def test_review_a_document_voided_in_the_host_but_live_in_sage_counts_on_sages_side_of_the_totals(tenant):
+    """Found by the second front-door review of issue 16: the period's totals left out an invoice the
+    host voided that Sage still held live, so host 120.00 and Sage 120.00 read as agreeing while
+    Sage held 240.00 for the period."""
+    tenant.stage(invoice(1))
+    tenant.stage(invoice(2))
+    run_export(tenant)
+    tenant.store.documents.mark_voided(TENANT, "sales_invoice", "INV-2", version=2)  # no run voided it yet
+    report = tenant.call("GET", f"/admin/tenants/{TENANT}/reconciliation",
+                         query={"from": "2025-03-01", "to": "2025-03-31", "kind": "sales_invoice"}).json
+    [kind] = report["kinds"]
+    assert (kind["host_count"], kind["host_total"]) == (1, "120.00")
+    assert (kind["sage_count"], kind["sage_total"]) == (2, "240.00")  # what Sage holds for the period
+    [difference] = report["differences"]
+    assert (difference["host_id"], difference["problem"], difference["sage_total"]) == ("INV-2", "voided_in_host",
+                                                                                          "120.00")
+    assert report["balanced"] is False

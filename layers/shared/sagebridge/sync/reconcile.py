@@ -7,7 +7,7 @@ Differences, in the words a bookkeeper uses:
 - total_differs: both have it, with different totals;
 - voided_in_host: the host voided or cancelled it, Sage still has it live;
 - not_exportable_in_host: the host moved it to a status that is not in the books (a draft, a quote),
-  Sage still has it live;
+  Sage still has it live (both counted on Sage's side of the totals only: Sage holds them);
 - only_in_sage: Sage has a document of that kind dated in the period that did not come from the host.
 
 Sage's figures are read with the connector's own mapper (`Connector.mapper`: each product stores a
@@ -75,7 +75,7 @@ class KindTotals(BaseModel):
     # The kind's totals when all its documents share one currency; None when they do not (amounts
     # in different currencies are never added up): see `by_currency`.
     host_total: Decimal | None = Decimal("0.00")
-    sage_count: int = 0  # of the host's documents, how many Sage holds (live)
+    sage_count: int = 0  # of the host's documents, how many Sage holds live (voided in the host or not)
     sage_total: Decimal | None = Decimal("0.00")
     currency: str | None = None  # the one currency of host_total/sage_total (None: no documents, or several)
     by_currency: list[CurrencyTotals] = Field(default_factory=list)
@@ -225,6 +225,12 @@ def _reconcile_kind(
                 if not voided:
                     what += " (not exportable)"
                 held = _in(remote_total(remote), currency)
+                # Sage's side is what Sage holds: its totals carry this document, the host's do not,
+                # so the period's totals differ by the amount the difference names.
+                c = by_currency.setdefault(currency, CurrencyTotals(currency=currency))
+                t.sage_count += 1
+                c.sage_count += 1
+                c.sage_total += held or ZERO
                 problem: Problem = "voided_in_host" if voided else "not_exportable_in_host"
                 diffs.append(Difference(kind=kind.value, problem=problem, host_id=s.host_id, number=number,
                                         sage_id=remote.id, currency=currency,
