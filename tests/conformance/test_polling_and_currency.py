@@ -61,7 +61,7 @@ def test_a_document_in_another_currency_than_the_business_is_skipped_with_the_re
 
 def test_many_documents_balances_read_at_once_are_those_read_one_by_one(world: World):
     """What a busy payment poll reads instead of a GET per document (Feed.documents, where the
-    product's API can read many at once; Sage 200 reads one at a time)."""
+    product's API can read many at once: every product now)."""
     import pytest
 
     world.add_tenant()
