@@ -89,7 +89,7 @@ def busy_poll(provider: Provider, invoices: int, receipts: int, customers: int, 
     try:
         row, box, clock = tenant.row, tenant.sandbox, tenant.sandbox.clock
         tenant.stage([document(row, SI, i, i % customers) for i in range(invoices)])
-        sent, counts = tenant.export()
+        _requests, counts = tenant.export()
         assert counts.get("created", 0) >= invoices, counts  # the customers are created too
         product = tenant.products.product(provider)
         settings = tenant.products.settings_of(TENANT)
