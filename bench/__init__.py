@@ -21,6 +21,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "cpu": {"n": 5, "repeat": 1},
     "coldstart_shipped": {"repeat": 1, "only": ("WebhooksFunction",)},
     "cost": {"n": 5},
+    "busy_poll": {"invoices": 4, "receipts": 3, "customers": 2},
 }
 
 

@@ -116,9 +116,12 @@ class Tenant:
         link = how.connect_link(PUBLIC_API_URL, TENANT)
         started = how.start(TENANT, _query(link), redirect_uri=CALLBACK_URL)  # type: ignore[attr-defined]
         consent = self.http.get(started.location)
-        done = how.callback(_query(consent.headers["location"]), callback_url=CALLBACK_URL)  # type: ignore[attr-defined]
+        cookie = started.browser_nonce  # the browser's connect cookie, sent back to the callback
+        done = how.callback(_query(consent.headers["location"]), callback_url=CALLBACK_URL,  # type: ignore[attr-defined]
+                            browser=cookie)
         if done.kind == "choose_business":
-            done = how.callback(_query(done.choices[0][1]), callback_url=CALLBACK_URL)  # type: ignore[attr-defined]
+            done = how.callback(_query(done.choices[0][1]), callback_url=CALLBACK_URL,  # type: ignore[attr-defined]
+                                browser=cookie)
         assert done.kind == "success", done.message
 
     def not_exported(self) -> frozenset[RecordKind]:

@@ -61,7 +61,7 @@ def test_a_document_in_another_currency_than_the_business_is_skipped_with_the_re
 
 def test_many_documents_balances_read_at_once_are_those_read_one_by_one(world: World):
     """What a busy payment poll reads instead of a GET per document (Feed.documents, where the
-    product's API can read many at once; Sage 200 reads one at a time)."""
+    product's API can read many at once: every product now)."""
     import pytest
 
     world.add_tenant()
@@ -79,3 +79,34 @@ def test_many_documents_balances_read_at_once_are_those_read_one_by_one(world: W
         pytest.skip(f"{world.provider.value} reads a document's balance one at a time")
     ids = [world.store.mappings.get(TENANT, "sales_invoice", f"INV-{n}").sage_id for n in (1, 2, 3)]
     assert read_many(SI, ids, since) == {i: feed.document(SI, i) for i in ids}
+
+
+def test_a_busy_poll_costs_a_few_list_pages_not_a_request_per_invoice_and_tells_the_same_news(world: World):
+    """Many receipts at once (issue 20): the touched invoices' balances come from list pages
+    (Feed.documents), so the poll's Sage requests do not grow with the receipts, and the host hears
+    each receipt with the outstanding amount Sage shows, as when balances were read one by one."""
+    receipts = 20
+    world.add_tenant()
+    for n in range(receipts):
+        world.stage(document(world, SI, n, party=customer(n % 3), lines=[line("100.00")]))  # 120.00 each
+    world.export()
+    world.poll()
+    world.clock.advance(minutes=1)
+    for n in range(receipts - 1):
+        world.row.record_receipt(world.sandbox, f"INV-{n:05d}", D("50.00"))
+    world.row.record_receipt(world.sandbox, f"INV-{receipts - 1:05d}", D("120.00"))  # paid in full
+    assert world.tap is not None
+    sent: list[str] = []
+    world.tap.after.append(lambda request, _response: sent.append(f"{request.method} {request.url.path}"))
+
+    assert world.poll(advance_minutes=5).outcome == "polled"
+
+    assert len(sent) <= 8, sent  # each stream's page, the balances' pages, a token or session: not 2 per receipt
+    received = sorted((e["data"]["invoice"]["host_id"], D(str(e["data"]["allocated_amount"])),
+                       D(str(e["data"]["outstanding_amount"]))) for e in world.events("invoice.payment_received"))
+    assert received == sorted([(f"INV-{n}", D("50.00"), D("70.00")) for n in range(receipts - 1)]
+                              + [(f"INV-{receipts - 1}", D("120.00"), D("0.00"))])
+    part = sorted((e["data"]["invoice"]["host_id"], D(str(e["data"]["outstanding_amount"])))
+                  for e in world.events("invoice.part_paid"))
+    assert part == sorted((f"INV-{n}", D("70.00")) for n in range(receipts - 1))
+    assert [e["data"]["invoice"]["host_id"] for e in world.events("invoice.paid")] == [f"INV-{receipts - 1}"]

@@ -130,6 +130,30 @@ def test_a_document_balance_lists_receipts_and_credit_notes_that_settled_it():
         settled_by=(Settlement("1003", Decimal("50.00")), Settlement("1005", Decimal("30.00"), by_allocation=True)))
 
 
+def test_many_balances_come_from_the_lists_the_poll_already_read_with_no_request_of_their_own():
+    feed, client = _feed({"sales_posted_transactions": _books()})
+    list(feed.payments_changed(SINCE))  # the receipt's invoices, listed by URN (whole records)
+    list(feed.allocations_changed(SINCE))
+    asked = len(client.asked)
+    balances = feed.documents(DocumentKind.SALES_INVOICE, ["1001", "1002"], SINCE)
+    assert balances == {i: feed.document(DocumentKind.SALES_INVOICE, i) for i in ("1001", "1002")}
+    assert client.asked[asked:asked + 1] == [("sales_posted_transactions/1001", None)]  # the comparison's GETs only
+
+
+def test_many_balances_not_yet_listed_are_read_20_a_request_by_id_and_a_missing_one_left_out():
+    rows = _books() + [_tx(urn, INVOICE, "10.00", "10.00") for urn in range(100, 125)]
+    feed, client = _feed({"sales_posted_transactions": rows})
+    wanted = ["1002", "9999"] + [str(1000 + urn) for urn in range(100, 125)]
+    balances = feed.documents(DocumentKind.SALES_INVOICE, wanted, SINCE)
+    assert set(balances) == set(wanted) - {"9999"}
+    assert balances["1002"].settled_by == (Settlement("1003", Decimal("50.00")),
+                                           Settlement("1005", Decimal("30.00"), by_allocation=True))
+    by_id = [f for r, f in client.asked if f and "id eq" in f and "urn" not in f]
+    assert len(by_id) == 2 and all(f.count(" or ") < 20 for f in by_id)  # 27 ids: 20 + 7
+    assert not any("/" in r for r, _ in client.asked)  # no GET of one record
+    assert feed.documents(DocumentKind.CUSTOMER_PAYMENT, ["1003"], SINCE) == {}
+
+
 def test_products_priced_from_their_views_and_a_product_without_price():
     products = [{"id": 1, "code": "BOLT", "name": "Bolt", "tax_code_id": 7, "product_status_type": "Active",
                  "date_time_updated": "2025-03-03T09:00:00Z"},

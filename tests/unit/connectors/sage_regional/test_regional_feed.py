@@ -48,6 +48,31 @@ def test_receipts_recorded_in_sage_come_back_with_their_allocations_once_changed
     assert list(feed.payments_changed(world.box.clock.now().astimezone(UTC))) == []
 
 
+def test_many_balances_ask_which_sources_are_receipts_only_of_those_the_poll_did_not_list():
+    world = World()
+    one, two = _invoices(world)
+    books = world.box.accountant()
+    books.record_receipt(two, "10.00")  # before the window: not listed by this poll
+    world.box.clock.advance(minutes=1)
+    cursor = world.box.clock.now()
+    world.box.clock.advance(minutes=1)
+    books.record_receipt(one, "50.00")
+    books.record_receipt(two, "20.00")
+    feed = RegionalFeed(world.connector)
+    listed = list(feed.payments_changed(cursor))
+    assert len(listed) == 2
+    before = len(world.box.request_log)
+    balances = feed.documents(DocumentKind.SALES_INVOICE, [str(one), str(two)], cursor)
+    asked = [service for service, *_ in list(world.box.request_log)[before:]]
+    assert asked == ["TaxInvoice", "Allocation", "CustomerReceipt"]  # the one receipt it did not list
+    assert balances == {str(i): feed.document(DocumentKind.SALES_INVOICE, str(i)) for i in (one, two)}
+    assert [(s.amount, s.by_allocation) for s in balances[str(two)].settled_by] == [
+        (D("10.00"), False), (D("20.00"), False)]
+    before = len(world.box.request_log)
+    feed.documents(DocumentKind.SALES_INVOICE, [str(one)], cursor)
+    assert [service for service, *_ in list(world.box.request_log)[before:]] == ["TaxInvoice", "Allocation"]
+
+
 def test_tax_types_and_customers_are_read_for_the_catalog():
     world = World()
     feed = RegionalFeed(world.connector)

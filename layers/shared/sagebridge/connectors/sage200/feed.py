@@ -3,7 +3,7 @@ the typed read models of sagebridge.domain.remote."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -56,6 +56,11 @@ class Sage200Feed:
     - payments: receipts (and refunds), allocated to the invoices (credit notes) of their sessions;
     - allocations: credit notes set against invoices;
     - a document: total, outstanding and what settled it; one payment or allocation by id;
+    - many documents (`documents`): the list answers carry what a balance needs (sales.json: the
+      list and the record by id both answer `sales_posted_transaction`, with
+      `document_outstanding_value` and `allocation_session_items`), so the invoices (credit notes)
+      the money of this poll names, already listed by URN to learn their ids, are read from those
+      answers; the rest 20 a request (`id eq .. or ..`), never one GET each;
     - catalog: `products` (-> items), `tax_codes` (tax rates), `customers`; no services.
 
     Reversals: the API cannot delete, cancel or unallocate anything, and the desktop's ways
@@ -69,10 +74,13 @@ class Sage200Feed:
     def __init__(self, client: Sage200Client) -> None:
         self.client = client
         self._ids: dict[int, str] = {}  # urn -> posted transaction id, once per poll
+        # posted transactions as this poll's lists answered them, by id: what `documents` reads
+        self._listed: dict[str, dict[str, Any]] = {}
 
     # ---- Feed: money
 
     def payments_changed(self, since: datetime) -> Iterator[RemotePayment]:
+        self._listed.clear()  # a poll's first read: no balance is taken from an earlier poll's lists
         return self._changed_money((DocumentKind.CUSTOMER_PAYMENT, DocumentKind.CUSTOMER_REFUND), since)
 
     def allocations_changed(self, since: datetime) -> Iterator[RemotePayment]:
@@ -92,7 +100,24 @@ class Sage200Feed:
     allocation = payment  # a credit note set against invoices is a posted transaction too
 
     def document(self, kind: DocumentKind, sage_id: str) -> DocumentBalance:
-        record = self.client.get("sales_posted_transactions", sage_id)
+        return self._balance(kind, self.client.get("sales_posted_transactions", sage_id))
+
+    def documents(self, kind: DocumentKind, sage_ids: Collection[str], since: datetime) -> dict[str, DocumentBalance]:
+        """Many documents' balances from list answers: those this poll already listed (by URN, with
+        the money that names them), the others 20 a request by id; each settling transaction's id
+        from its URN, 20 a request, where the poll has not listed it. Not found: left out."""
+        if kind not in _DOCUMENT_KINDS:
+            return {}
+        wanted = sorted({str(i) for i in sage_ids}, key=lambda i: (len(i), i))
+        missing = [i for i in wanted if i not in self._listed]
+        for start in range(0, len(missing), _URN_BATCH):
+            ids = " or ".join(f"id eq {int(i)}" for i in missing[start:start + _URN_BATCH])
+            self._keep(self.client.posted_transactions(ids))
+        records = [self._listed[i] for i in wanted if i in self._listed]
+        self._ids_for(int(item["urn"]) for r in records for item in r.get("allocation_session_items") or [])
+        return {str(r["id"]): self._balance(kind, r) for r in records}
+
+    def _balance(self, kind: DocumentKind, record: Mapping[str, Any]) -> DocumentBalance:
         sessions = record.get("allocation_session_items") or []
         ids = self._ids_for(int(item["urn"]) for item in sessions)
         settled = []
@@ -144,6 +169,7 @@ class Sage200Feed:
     def _changed_money(self, kinds: Iterable[DocumentKind], since: datetime | None) -> Iterator[RemotePayment]:
         types = " or ".join(f"trader_transaction_type eq {odata_string(mapper.TRANSACTION_TYPE[k])}" for k in kinds)
         rows = list(self._updated("sales_posted_transactions", since, f"({types})"))
+        self._keep(rows)
         self._ids_for(int(i["urn"]) for r in rows for i in r.get("allocation_session_items") or [])
         for row in rows:
             yield self._money(row)
@@ -152,9 +178,13 @@ class Sage200Feed:
         wanted = sorted({u for u in urns if u not in self._ids})
         for start in range(0, len(wanted), _URN_BATCH):
             batch = wanted[start:start + _URN_BATCH]
-            for row in self.client.posted_transactions(" or ".join(f"urn eq {u}" for u in batch)):
-                self._ids[int(row["urn"])] = str(row["id"])
+            self._keep(self.client.posted_transactions(" or ".join(f"urn eq {u}" for u in batch)))
         return self._ids
+
+    def _keep(self, rows: Iterable[dict[str, Any]]) -> None:
+        for row in rows:
+            self._ids[int(row["urn"])] = str(row["id"])
+            self._listed[str(row["id"])] = row
 
     def _money(self, row: Mapping[str, Any]) -> RemotePayment:
         kind = mapper.KIND_OF_TRANSACTION.get(str(row.get("trader_transaction_type")))

@@ -75,11 +75,13 @@ class RegionalFeed:
         self.connector = connector
         self.client = connector.client
         self.currency = REGION_CURRENCY.get(connector.region, "")
+        self._receipts: set[int] = set()  # receipts this poll listed: known to be receipts without asking
 
     # ---- money
 
     def payments_changed(self, since: datetime) -> Iterator[RemotePayment]:
         rows = list(self.client.iterate("CustomerReceipt", filter=_changed(since)))
+        self._receipts = {int(r["ID"]) for r in rows}
         allocations = self._allocations([int(r["ID"]) for r in rows])
         for row in rows:
             yield self._receipt(row, allocations.get(int(row["ID"]), []))
@@ -114,8 +116,9 @@ class RegionalFeed:
 
     def documents(self, kind: DocumentKind, sage_ids: Collection[str], since: datetime) -> dict[str, DocumentBalance]:
         """Many documents' balances, 20 a request per list: the documents (`ID eq .. or ..`), the
-        allocations that settled them, and which of those came from receipts, instead of a GET of
-        each document and of each settling receipt. Documents not found are left out."""
+        allocations that settled them, and which of those came from receipts (asked only of the
+        sources this poll did not list as receipts), instead of a GET of each document and of each
+        settling receipt. Documents not found are left out."""
         service = "TaxInvoice" if kind is DocumentKind.SALES_INVOICE else "CustomerReturn"
         ids = sorted({int(i) for i in sage_ids})
         rows: dict[int, dict[str, Any]] = {}
@@ -125,8 +128,8 @@ class RegionalFeed:
             rows.update((int(r["ID"]), r) for r in self.client.iterate(service, filter=_any("ID", chunk)))
             for allocation in self.client.iterate("Allocation", filter=_any("AllocatedToDocumentId", chunk)):
                 settling.setdefault(int(allocation["AllocatedToDocumentId"]), []).append(allocation)
-        sources = sorted({int(a["SourceDocumentId"]) for found in settling.values() for a in found})
-        receipts: set[int] = set()
+        receipts = {int(a["SourceDocumentId"]) for found in settling.values() for a in found} & self._receipts
+        sources = sorted({int(a["SourceDocumentId"]) for found in settling.values() for a in found} - receipts)
         for start in range(0, len(sources), _BATCH):
             receipts.update(int(r["ID"]) for r in self.client.iterate(
                 "CustomerReceipt", filter=_any("ID", sources[start:start + _BATCH])))
