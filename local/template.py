@@ -116,11 +116,18 @@ def functions(path: Path = TEMPLATE) -> dict[str, FunctionSpec]:
             environment=env,
             layers=list(glob.get("Layers") or []) + list(props.get("Layers") or []),
             events=props.get("Events") or {},
-            timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
-            memory_size=int(props.get("MemorySize", glob.get("MemorySize", 128))),
+            timeout=int(_default(props.get("Timeout", glob.get("Timeout", 3)), template)),
+            memory_size=int(_default(props.get("MemorySize", glob.get("MemorySize", 128)), template)),
             properties=props,
         )
     return specs
+
+
+def _default(value: Any, template: dict[str, Any]) -> Any:
+    """A property's value, or the default of the parameter it refers to (`!Ref FunctionMemorySize`)."""
+    if isinstance(value, dict) and "Ref" in value:
+        return template["Parameters"][value["Ref"]]["Default"]
+    return value
 
 
 def layer_dirs(path: Path = TEMPLATE) -> dict[str, Path]:

@@ -80,3 +80,13 @@ def test_the_cost_arithmetic_adds_up():
     assert f"**{_cents(per_tenant, '0.0001')}**" in GUIDE
     assert f"about ${_cents(per_tenant + 100 * per_document, '0.01')}" in GUIDE
     assert f"about ${_cents(per_tenant + 10_000 * per_document, '0.01')}" in GUIDE
+
+
+def test_the_workers_memory_is_a_parameter_the_local_stack_resolves_and_the_guide_explains():
+    """Review of issue 20: performance.md priced the workers at 256 MB while the template shipped 512 MB
+    with no way to choose short of editing it."""
+    specs = tpl.functions()
+    default = tpl.load_template(tpl.TEMPLATE)["Parameters"]["WorkerMemorySize"]["Default"]
+    assert specs["ExportWorkerFunction"].memory_size == specs["PaymentPollWorkerFunction"].memory_size == default
+    assert specs["AdminApiFunction"].memory_size == 512  # where a person waits on a cold start
+    assert "### Performance settings" in GUIDE and "`EXPORT_STOP_MARGIN_SECONDS`" in GUIDE and "`BatchSize`" in GUIDE
