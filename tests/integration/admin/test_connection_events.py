@@ -69,6 +69,10 @@ def test_a_sign_in_tenant_s_connection_changes_reach_the_host_once_each(world: A
     assert all(r.verified for r in host_app.received)
     assert received(host_app, "connection.status_changed")[-1]["data"]["business_name"] == business
 
+    # Found by a review: a connect after a disconnect said previous_status null, as a first connect does.
+    world.connect()
+    assert statuses(host_app)[-1] == ("connected", "disconnected")
+
 
 def test_a_login_tenant_connecting_and_disconnecting_is_told_too(world: AdminWorld, host_app: HostApp):
     sandbox = SageIntacctSandbox(clock=world.clock)

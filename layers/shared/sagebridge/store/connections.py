@@ -107,7 +107,7 @@ class Connections:
 
     def _saved(self, before: ConnectionRecord | None, after: ConnectionRecord) -> None:
         status = ConnectionStatus(after.status).value
-        previous = ConnectionStatus(before.status).value if before is not None else None
+        previous = ConnectionStatus(before.status).value if before is not None else self._gone(after)
         another_business = before is not None and before.business_id != after.business_id
         if status == previous and not (status == ConnectionStatus.CONNECTED.value and another_business):
             return  # a token refresh, or the same state written again: nothing changed for the host
@@ -129,10 +129,21 @@ class Connections:
         found = self._table.batch_get([(keys.tenant_pk(t), keys.connection_sk(provider)) for t in tenant_ids])
         return [r for r in map(_record, found) if r.business_id == business_id]
 
+    def _gone(self, record: ConnectionRecord) -> str | None:
+        """`disconnected` when the tenant disconnected this product before (a first connect: None)."""
+        found = self._table.get(keys.tenant_pk(record.tenant_id), keys.disconnected_sk(record.provider))
+        return "disconnected" if found else None
+
     def delete(self, tenant_id: str, provider: str) -> None:
-        """Disconnect: forget the tokens (revoking them at Sage is the caller's job). Idempotent."""
+        """Disconnect: forget the tokens (revoking them at Sage is the caller's job), and remember that
+        the tenant disconnected, so a later connect tells the host it follows a disconnect. Idempotent."""
         old = self._table.write(delete((keys.tenant_pk(tenant_id), keys.connection_sk(provider)),
                                        what=f"connection {provider} of tenant {tenant_id}"), ReturnValues="ALL_OLD")
+        if old:
+            self._table.write(put({"pk": keys.tenant_pk(tenant_id), "sk": keys.disconnected_sk(provider),
+                                   "tenant_id": tenant_id, "provider": provider,
+                                   "disconnected_at": iso(self._table.now())},
+                                  what=f"disconnect of {provider} by tenant {tenant_id}"))
         if old and self._watchers:
             before = _record(old)
             self._tell(ConnectionChange(tenant_id, provider, "disconnected", ConnectionStatus(before.status).value,

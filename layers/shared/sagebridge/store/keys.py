@@ -9,6 +9,7 @@ item              pk / sk                          GSI1 pk / sk                 
 tenant settings   TENANT#t / SETTINGS              TENANTS / t
 settings version  TENANT#t / SETTINGS#V#version     (the audit history; store/settings_history.py)
 connection        TENANT#t / CONN#provider
+disconnected      TENANT#t / CONNGONE#provider       (a reconnect's previous status)
 staged document   TENANT#t / DOC#kind#host_id      T#t#DOCS#ledger#POSTED /      T#t#DOCS#ledger#DATED /
                                                    posting_date#kind#host_id     document_date#kind#host_id
 id mapping        TENANT#t / MAP#kind#host_id                                    T#t#SAGE#kind#sage_id /
@@ -84,6 +85,11 @@ def tenants_gsi1sk(tenant_id: str) -> str:
 def connection_sk(provider: str) -> str:
     """One connection per Sage product per tenant."""
     return f"CONN#{name(provider, 'provider')}"
+
+
+def disconnected_sk(provider: str) -> str:
+    """That the tenant disconnected this product, kept after the connection is forgotten."""
+    return f"CONNGONE#{name(provider, 'provider')}"
 
 
 # --- staged documents --------------------------------------------------------------------------
