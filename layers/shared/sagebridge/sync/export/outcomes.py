@@ -27,6 +27,7 @@ from sagebridge.sync.export.request import (
     LINKED_UNPOLLED_KIND,
     ExportHooks,
     PlannedOutcome,
+    idempotency_key,
     void_hash,
 )
 
@@ -50,15 +51,49 @@ class Outcomes:
         self._executor: ThreadPoolExecutor | None = None
         # commits not yet settled, each with the host's document.exported to queue once it is
         self._pending: deque[tuple[Future[bool], Outcome, ExportedNews]] = deque()
+        # claims taken ahead for new documents (`claim_ahead`), each handed out by `claim`
+        self._ahead: dict[tuple[str, str], Claim] = {}
 
     # ---- claim and settle
 
     def claim(self, staged: StagedDocument, payload_hash: str) -> Claim | None:
+        ahead = self._ahead.pop((staged.kind, staged.host_id), None)
+        if ahead is not None:
+            if ahead.entry.payload_hash == payload_hash:
+                self.held = ahead
+                return ahead
+            self.run.store.ledger.release_new([ahead])  # another version: claimed as usual below
         try:
             self.held = self.run.claim(staged.kind, staged.host_id, payload_hash)
             return self.held
         except ClaimConflict:
             return None  # someone else has it, or it is exported unchanged: nothing for us to do
+
+    def claim_ahead(self, documents: Sequence[StagedDocument]) -> None:
+        """Claim these new documents (no ledger entry when the page was read) in one request
+        instead of one each just before its POST; `claim` hands each out. A document someone else
+        claimed meanwhile is not among them, and its own `claim` is refused as before. What is not
+        handed out goes back (`release_ahead`)."""
+        if not documents:
+            return
+        wanted = [(s.kind, s.host_id, s.payload_hash, idempotency_key(self.run.tenant, s.kind, s.host_id,
+                                                                      s.payload_hash)) for s in documents]
+        try:
+            self._ahead.update(self.run.store.ledger.claim_new(self.run.tenant, wanted))
+        except ConflictError:  # a concurrent transaction on one of them: nothing written, claim one by one
+            return
+
+    def release_ahead(self) -> None:
+        """The claims taken ahead and not handed out (the run stopped first): given back, so none is
+        left in flight for the claim timeout. Best effort: one left behind is a stale claim, which
+        the next run looks up in Sage before sending, as after a crash."""
+        if not self._ahead:
+            return
+        claims, self._ahead = list(self._ahead.values()), {}
+        try:
+            self.run.store.ledger.release_new(claims)
+        except Exception as exc:
+            logger.warning("export_claims_not_released", extra={"claims": len(claims), "error": type(exc).__name__})
 
     def release(self) -> Claim | None:
         """The claim held for the current document, no longer held."""
