@@ -38,8 +38,8 @@ from sagebridge.sync.export.select import PAGE_SIZE, Selection
 
 # New documents are claimed this many at a time (one TransactWriteItems) rather than one request
 # each before its POST: the claim's round trip leaves the per-document path. A run that stops
-# gives back what it did not send; a worker that dies leaves at most this many claims in flight
-# beyond the one it was sending (each looked up in Sage by the next run, as any stale claim).
+# gives back what it did not send; a worker that dies leaves the rest of its ten in flight besides
+# the one it was sending (each a stale claim the next run looks up in Sage first, as after any crash).
 CLAIM_AHEAD = 10
 
 
