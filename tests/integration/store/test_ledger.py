@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -141,3 +142,58 @@ def test_many_entries_and_mappings_in_one_read(store):
     assert sorted(entries) == refs[:3] and entries[("invoice", "INV-2")].sage_id == "sage-2"
     assert store.mappings.find_many("acme", refs)[("invoice", "INV-1")].sage_id == "sage-1"
     assert store.ledger.find_many("acme", []) == {}
+
+
+def test_new_documents_claimed_together_are_claimed_as_one_by_one_except_the_one_held(store):
+    """claim_new: one request for many documents with no entry; one another worker claimed
+    meanwhile is refused (left out), the others are claimed exactly as `claim` would claim them."""
+    other = claim(store, "INV-2")
+    wanted = [("invoice", f"INV-{n}", "h1", "key-h1") for n in (1, 2, 3)]
+
+    won = store.ledger.claim_new("acme", wanted)
+
+    assert sorted(won) == [("invoice", "INV-1"), ("invoice", "INV-3")]
+    for host_id in ("INV-1", "INV-3"):
+        taken, stored = won[("invoice", host_id)], store.ledger.get("acme", "invoice", host_id)
+        assert taken.previous is None and not taken.uncertain
+        assert replace(stored, claimed_at=None, updated_at=None) == replace(taken.entry, claimed_at=None,
+                                                                             updated_at=None)
+        assert (stored.state, stored.attempts, stored.idempotency_key) == (LedgerState.IN_FLIGHT, 1, "key-h1")
+    assert store.ledger.get("acme", "invoice", "INV-2").claim_id == other.entry.claim_id
+    # a claim taken ahead settles as any claim does
+    store.ledger.mark_exported(won[("invoice", "INV-1")], "sage-1")
+    assert store.ledger.get("acme", "invoice", "INV-1").state == LedgerState.EXPORTED
+    # and is listed among the claims in flight like any other
+    listed = {e.host_id for e in store.ledger.list_by_state("acme", LedgerState.IN_FLIGHT)}
+    assert listed == {"INV-2", "INV-3"}
+
+
+def test_claims_taken_ahead_and_given_back_leave_no_entry_and_never_touch_another_claim(store, clock):
+    won = store.ledger.claim_new("acme", [("invoice", f"INV-{n}", "h1", "key-h1") for n in (1, 2)])
+    clock.advance(minutes=16)  # INV-2's claim goes stale and another worker takes it over
+    taken_over = claim(store, "INV-2")
+
+    store.ledger.release_new(list(won.values()))
+
+    assert store.ledger.find("acme", "invoice", "INV-1") is None
+    assert store.ledger.get("acme", "invoice", "INV-2").claim_id == taken_over.entry.claim_id
+    assert claim(store, "INV-1").previous is None  # claimable again, as if never claimed
+
+
+def test_groups_of_writes_in_one_transaction_stand_or_fall_each_on_their_own(store):
+    """Table.transact_groups: a group whose condition fails is left out, the others are written."""
+    held = claim(store, "INV-2")
+    store.ledger.mark_exported(held, "sage-2")  # settled: the stale claim below cannot settle it again
+    claims = {n: claim(store, f"INV-{n}") for n in (1, 3)}
+    def group(taken, n, sage_id):
+        return [store.ledger.mark_exported_op(taken, sage_id), store.mappings.put_op("acme", "invoice", f"INV-{n}",
+                                                                                       f"s{n}")]
+
+    groups = [group(claims[1], 1, "sage-1"), group(held, 2, "sage-x"), group(claims[3], 3, "sage-3")]
+
+    assert store.table.transact_groups(groups) == [True, False, True]
+
+    assert store.ledger.get("acme", "invoice", "INV-1").sage_id == "sage-1"
+    assert store.ledger.get("acme", "invoice", "INV-2").sage_id == "sage-2"
+    assert store.mappings.find("acme", "invoice", "INV-2") is None  # all of a lost group, not part of it
+    assert store.mappings.get("acme", "invoice", "INV-3").sage_id == "s3"

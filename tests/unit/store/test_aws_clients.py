@@ -56,3 +56,31 @@ def test_a_changed_aws_environment_gets_a_session_of_its_own(sessions, monkeypat
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4567")
     assert AwsClients().sqs.meta.endpoint_url == "http://127.0.0.1:4567"
     assert len(sessions) == 2
+
+
+def test_the_dynamodb_client_reads_every_kind_of_attribute_value_as_botocore_would(sessions):
+    """The deployed DynamoDB client takes plain attribute values (strings, numbers, booleans, nulls
+    and their sets) from a response as they came instead of walking their shape: what it answers
+    must be what botocore's own parser answers, binary, map and list values included."""
+    import json
+
+    from botocore.parsers import create_parser
+
+    client = AwsClients().dynamodb
+    output = client.meta.service_model.operation_model("Query").output_shape
+    item = {"pk": {"S": "TENANT#a"}, "n": {"N": "12.50"}, "yes": {"BOOL": True}, "none": {"NULL": True},
+            "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]}, "blob": {"B": "aGVsbG8="},
+            "blobs": {"BS": ["aGk="]}, "map": {"M": {"s": {"S": "x"}, "b": {"B": "aGk="}, "l": {"L": [{"N": "1"}]}}},
+            "list": {"L": [{"S": "y"}, {"M": {"n": {"N": "3"}}}, {"B": "aGk="}]}}
+    body = json.dumps({"Items": [item], "Count": 1, "ScannedCount": 1,
+                       "LastEvaluatedKey": {"pk": {"S": "TENANT#a"}}}).encode()
+
+    def parsed(parser: Any) -> Any:
+        return parser.parse({"body": body, "headers": {}, "status_code": 200,
+                             "context": {"operation_name": "Query"}}, output)
+
+    ours = client._endpoint._response_parser_factory.create_parser("json")
+    theirs = create_parser("json")
+    assert type(ours) is not type(theirs)  # the client does use its own parser
+    assert parsed(ours) == parsed(theirs)
+    assert parsed(ours)["Items"][0]["blob"] == {"B": b"hello"}

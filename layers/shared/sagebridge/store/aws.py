@@ -29,8 +29,42 @@ def new_client(service: str) -> Any:
         if _session is None or env != _session_env:
             import boto3  # deferred: a cold start pays for boto3 only when a function needs AWS
 
-            _session, _session_env = boto3.session.Session(), env
+            _session, _session_env = boto3.session.Session(botocore_session=_botocore_session()), env
         return _session.client(service, config=client_config(service))
+
+
+def _botocore_session() -> Any:
+    """botocore's session with the response parser below for every client it makes."""
+    import botocore.session
+    from botocore.parsers import PROTOCOL_PARSERS, ResponseParserFactory
+
+    class Parsers(ResponseParserFactory):
+        def create_parser(self, protocol_name: str) -> Any:
+            if protocol_name == "json":
+                return _json_parser(PROTOCOL_PARSERS["json"])(**self._defaults)
+            return super().create_parser(protocol_name)
+
+    session = botocore.session.Session()
+    session.register_component("response_parser_factory", Parsers())
+    return session
+
+
+_PLAIN_VALUES = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})
+
+
+def _json_parser(base: type) -> type:
+    """botocore's JSON response parser, except that a DynamoDB attribute value holding a string,
+    number, boolean, null or set of those is taken as it came: botocore would walk the ten members
+    of its shape for each one to build the same dict, and that walk was most of the CPU of reading a
+    page of staged documents. Binary, map and list values (and any other shape) are parsed as before."""
+
+    class Parser(base):  # type: ignore[misc, valid-type]
+        def _handle_structure(self, shape: Any, value: Any) -> Any:
+            if shape.name == "AttributeValue" and isinstance(value, dict) and value.keys() <= _PLAIN_VALUES:
+                return value
+            return super()._handle_structure(shape, value)
+
+    return Parser
 
 
 def client_config(service: str) -> Any:

@@ -11,7 +11,7 @@ attention (failed, skipped, in_flight) carry sparse GSI1 keys and are listed wit
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from sagebridge.store import keys
@@ -22,6 +22,7 @@ from sagebridge.store.table import (
     Page,
     Table,
     Write,
+    delete,
     iso,
     missing,
     parse_iso,
@@ -31,6 +32,7 @@ from sagebridge.store.table import (
 DEFAULT_CLAIM_TIMEOUT = timedelta(minutes=15)  # longer than the export worker's Lambda timeout
 LEDGER_PREFIX = "LEDGER#"  # keys.ledger_sk's
 _LISTED_STATES = frozenset({LedgerState.FAILED, LedgerState.SKIPPED, LedgerState.IN_FLIGHT})
+NewClaim = tuple[str, str, str, str]  # kind, host_id, payload_hash, idempotency_key
 
 
 class Ledger:
@@ -79,13 +81,7 @@ class Ledger:
         )
         write = update(
             (keys.tenant_pk(tenant_id), keys.ledger_sk(kind, host_id)),
-            set_={
-                "tenant_id": tenant_id, "kind": kind, "host_id": host_id,
-                "state": LedgerState.IN_FLIGHT.value, "idempotency_key": idempotency_key,
-                "payload_hash": payload_hash, "claim_id": claim_id,
-                "claimed_at": iso(now), "updated_at": iso(now), "reason": None, "gave_up": None,
-                **_listed(tenant_id, LedgerState.IN_FLIGHT, iso(now), kind, host_id),
-            },
+            set_=_claimed(tenant_id, kind, host_id, idempotency_key, payload_hash, claim_id, now),
             add={"attempts": 1},
             condition=condition,
             names={"#state": "state"},
@@ -114,6 +110,40 @@ class Ledger:
             claim_id=claim_id, claimed_at=now, updated_at=now,
         )
         return Claim(entry=entry, previous=previous)
+
+    def claim_new(self, tenant_id: str, wanted: Sequence[NewClaim]) -> dict[tuple[str, str], Claim]:
+        """Claim many documents that have no ledger entry yet, in one TransactWriteItems per 100
+        (Table.transact_each: refused ones are left out and the rest sent again). Each claim is
+        conditional on the entry still being absent, so of racing workers exactly one wins each
+        document, as with `claim`; the claims it returns are the ones `claim` would have returned
+        for an absent entry (no previous, first attempt). {(kind, host_id): claim} of those won."""
+        if not wanted:
+            return {}
+        now, pk = self._table.now(), keys.tenant_pk(tenant_id)
+        writes, claims = [], []
+        for kind, host_id, payload_hash, idempotency_key in wanted:
+            claim_id = uuid.uuid4().hex
+            writes.append(update(
+                (pk, keys.ledger_sk(kind, host_id)),
+                set_={**_claimed(tenant_id, kind, host_id, idempotency_key, payload_hash, claim_id, now),
+                      "attempts": 1},
+                condition="attribute_not_exists(pk)", what=f"ledger entry {kind}/{host_id} of tenant {tenant_id}"))
+            claims.append(Claim(entry=LedgerEntry(
+                tenant_id=tenant_id, kind=kind, host_id=host_id, state=LedgerState.IN_FLIGHT,
+                idempotency_key=idempotency_key, payload_hash=payload_hash, attempts=1,
+                claim_id=claim_id, claimed_at=now, updated_at=now), previous=None))
+        won = self._table.transact_each(writes)
+        return {(c.entry.kind, c.entry.host_id): c for c, ok in zip(claims, won, strict=True) if ok}
+
+    def release_new(self, claims: Sequence[Claim]) -> None:
+        """Give back claims from `claim_new` that nothing was sent under: the entries are deleted
+        (they were absent before), each only while this claim still holds it."""
+        writes = [delete(
+            (keys.tenant_pk(c.entry.tenant_id), keys.ledger_sk(c.entry.kind, c.entry.host_id)),
+            condition="#state = :in_flight AND claim_id = :claim_id", names={"#state": "state"},
+            values={":in_flight": LedgerState.IN_FLIGHT.value, ":claim_id": c.entry.claim_id},
+            what=f"ledger entry {c.entry.kind}/{c.entry.host_id} of tenant {c.entry.tenant_id}") for c in claims]
+        self._table.transact_each(writes)
 
     def mark_exported_op(self, claim: Claim, sage_id: str) -> Write:
         """Settle a claim as exported, recording the Sage id and the payload hash that Sage now
@@ -195,6 +225,18 @@ class Ledger:
     def _run(self, write: Write) -> LedgerEntry:
         # ConflictError: the claim was taken over (or settled) by someone else.
         return _entry(self._table.write_existing(write, ReturnValues="ALL_NEW"))
+
+
+def _claimed(tenant_id: str, kind: str, host_id: str, idempotency_key: str, payload_hash: str, claim_id: str,
+             now: datetime) -> dict[str, object]:
+    """The attributes a claim sets (besides counting the attempt)."""
+    return {
+        "tenant_id": tenant_id, "kind": kind, "host_id": host_id,
+        "state": LedgerState.IN_FLIGHT.value, "idempotency_key": idempotency_key,
+        "payload_hash": payload_hash, "claim_id": claim_id,
+        "claimed_at": iso(now), "updated_at": iso(now), "reason": None, "gave_up": None,
+        **_listed(tenant_id, LedgerState.IN_FLIGHT, iso(now), kind, host_id),
+    }
 
 
 def _listed(tenant_id: str, state: LedgerState, now: str, kind: str, host_id: str) -> dict[str, str | None]:

@@ -293,6 +293,38 @@ class Table:
                 chunk = []
         return done
 
+    def transact_groups(self, groups: Sequence[Sequence[Write]]) -> list[bool]:
+        """Several all-or-nothing groups of writes in one TransactWriteItems: each group stands or
+        falls as if it were a transaction of its own (`transact`, ConflictError: False). A group
+        whose condition failed is left out and the others sent again; any other cancellation
+        (a conflicting transaction, throttling) sends each group alone instead. Answers, per
+        group, whether it was written; an error that is not a conflict raises as `transact` does."""
+        if len(groups) == 1 or sum(map(len, groups)) > MAX_TRANSACTION_ITEMS:
+            return [self._transact_or_false(g) for g in groups]
+        owner = [i for i, g in enumerate(groups) for _ in g]
+        items = [{w.action: {"TableName": self.name, **w.params}} for g in groups for w in g]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            if (exc.response.get("Error", {}).get("Code") != "TransactionCanceledException"
+                    or len(reasons) != len(items) or not set(reasons) <= {"None", "ConditionalCheckFailed"}):
+                return [self._transact_or_false(g) for g in groups]
+            lost = {owner[j] for j, code in enumerate(reasons) if code == "ConditionalCheckFailed"}
+            if not lost:
+                return [self._transact_or_false(g) for g in groups]
+            kept = [i for i in range(len(groups)) if i not in lost]
+            done = dict(zip(kept, self.transact_groups([groups[i] for i in kept]) if kept else [], strict=True))
+            return [done.get(i, False) for i in range(len(groups))]
+        return [True] * len(groups)
+
+    def _transact_or_false(self, writes: Sequence[Write]) -> bool:
+        try:
+            self.transact(writes)
+        except ConflictError:
+            return False
+        return True
+
     def query_page(
         self,
         key_condition: str,

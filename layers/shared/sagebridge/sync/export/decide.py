@@ -46,6 +46,15 @@ class Decide:
         """The Sage product's own reason for not taking this kind at all (None: it does)."""
         return not_exported(self.run.connector).get(record_kind(kind))
 
+    def first_send(self, staged: StagedDocument, record: HostRecord | None, entry: LedgerEntry | None) -> bool:
+        """`export` goes on to `Documents.create` and claims this version (to send it, or to settle
+        it as skipped): a live document or payment with no ledger entry yet, in an exportable
+        status, of a kind the product takes, in a real run that Sage does not block."""
+        run = self.run
+        return (entry is None and isinstance(record, Document | Payment) and not staged.voided and not run.dry_run
+                and run.blocked_until is None and self.refusal(staged.kind) is None
+                and (not isinstance(record, Document) or run.settings.is_exportable_status(record.status)))
+
     def export(self, staged: StagedDocument, record: HostRecord | None, entry: LedgerEntry | None) -> None:
         if isinstance(record, Party):
             self.parties.export(staged, record, entry)

@@ -27,6 +27,7 @@ from sagebridge.sync.export.request import (
     LINKED_UNPOLLED_KIND,
     ExportHooks,
     PlannedOutcome,
+    idempotency_key,
     void_hash,
 )
 
@@ -34,6 +35,7 @@ from sagebridge.sync.export.request import (
 # bound keeps memory flat and the crash window (documents sent, not yet committed) small.
 COMMIT_THREADS = 4
 MAX_UNSETTLED = 8
+COMMIT_GROUP = 4  # commits per TransactWriteItems (each its own all-or-nothing group)
 # Sales documents whose money in Sage the payment poller must look at when they are linked.
 MONEY_LINKED_KINDS = frozenset({DocumentKind.SALES_INVOICE.value, DocumentKind.SALES_CREDIT_NOTE.value})
 
@@ -50,15 +52,50 @@ class Outcomes:
         self._executor: ThreadPoolExecutor | None = None
         # commits not yet settled, each with the host's document.exported to queue once it is
         self._pending: deque[tuple[Future[bool], Outcome, ExportedNews]] = deque()
+        self._group: list[tuple[list[Write], Future[bool], StagedDocument]] = []  # commits not yet sent
+        # claims taken ahead for new documents (`claim_ahead`), each handed out by `claim`
+        self._ahead: dict[tuple[str, str], Claim] = {}
 
     # ---- claim and settle
 
     def claim(self, staged: StagedDocument, payload_hash: str) -> Claim | None:
+        ahead = self._ahead.pop((staged.kind, staged.host_id), None)
+        if ahead is not None:
+            if ahead.entry.payload_hash == payload_hash:
+                self.held = ahead
+                return ahead
+            self.run.store.ledger.release_new([ahead])  # another version: claimed as usual below
         try:
             self.held = self.run.claim(staged.kind, staged.host_id, payload_hash)
             return self.held
         except ClaimConflict:
             return None  # someone else has it, or it is exported unchanged: nothing for us to do
+
+    def claim_ahead(self, documents: Sequence[StagedDocument]) -> None:
+        """Claim these new documents (no ledger entry when the page was read) in one request
+        instead of one each just before its POST; `claim` hands each out. A document someone else
+        claimed meanwhile is not among them, and its own `claim` is refused as before. What is not
+        handed out goes back (`release_ahead`)."""
+        if not documents:
+            return
+        wanted = [(s.kind, s.host_id, s.payload_hash, idempotency_key(self.run.tenant, s.kind, s.host_id,
+                                                                      s.payload_hash)) for s in documents]
+        try:
+            self._ahead.update(self.run.store.ledger.claim_new(self.run.tenant, wanted))
+        except ConflictError:  # a concurrent transaction on one of them: nothing written, claim one by one
+            return
+
+    def release_ahead(self) -> None:
+        """The claims taken ahead and not handed out (the run stopped first): given back, so none is
+        left in flight for the claim timeout. Best effort: one left behind is a stale claim, which
+        the next run looks up in Sage before sending, as after a crash."""
+        if not self._ahead:
+            return
+        claims, self._ahead = list(self._ahead.values()), {}
+        try:
+            self.run.store.ledger.release_new(claims)
+        except Exception as exc:
+            logger.warning("export_claims_not_released", extra={"claims": len(claims), "error": type(exc).__name__})
 
     def release(self) -> Claim | None:
         """The claim held for the current document, no longer held."""
@@ -103,23 +140,41 @@ class Outcomes:
         self.held = None
         news = self.journal.exported_news(staged, record, claim, sage_id, outcome, voided=bool(extra.get("voided")))
 
-        def settle() -> bool:
-            try:
-                run.store.transact(writes)
-            except ConflictError:
-                # Our claim was taken over (we were too slow); the taker looks Sage up and adopts ours.
-                logger.warning("export_commit_lost", extra={"kind": staged.kind, "host_id": staged.host_id})
-                return False
-            return True
-
         # Write-behind (docs/performance.md): the commit's DynamoDB round trip overlaps the next
         # document's claim and Sage call instead of adding to them. Safe because an unsettled commit
         # is exactly the crash window DESIGN.md already covers (in_flight -> look up by reference ->
         # adopt); every page drains its commits before the next page reads mappings, and the run
-        # drains them on every exit, so nothing outlives the invocation.
-        self._pending.append((self._writer().submit(settle), outcome, news))
+        # drains them on every exit, so nothing outlives the invocation. Commits go COMMIT_GROUP at
+        # a time in one request, each all-or-nothing on its own; MAX_UNSETTLED still bounds the
+        # documents sent and not yet committed.
+        touched = {_item_key(w) for w in writes}
+        if any(touched & _item_key_set(group_writes) for group_writes, _, _ in self._group):
+            self._flush_group()  # a transaction writes an item once
+        future: Future[bool] = Future()
+        self._group.append((writes, future, staged))
+        self._pending.append((future, outcome, news))
+        if len(self._group) >= COMMIT_GROUP:
+            self._flush_group()
         while len(self._pending) > MAX_UNSETTLED:
             self._settle_oldest()
+
+    def _flush_group(self) -> None:
+        group, self._group = self._group, []
+        if group:
+            self._writer().submit(self._write_group, group)
+
+    def _write_group(self, group: list[tuple[list[Write], Future[bool], StagedDocument]]) -> None:
+        try:
+            stood = self.run.store.table.transact_groups([writes for writes, _, _ in group])
+        except BaseException as exc:
+            for _, future, _ in group:
+                future.set_exception(exc)
+            return
+        for (_, future, staged), ok in zip(group, stood, strict=True):
+            if not ok:
+                # Our claim was taken over (we were too slow); the taker looks Sage up and adopts ours.
+                logger.warning("export_commit_lost", extra={"kind": staged.kind, "host_id": staged.host_id})
+            future.set_result(ok)
 
     def _writer(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -128,6 +183,8 @@ class Outcomes:
 
     def _settle_oldest(self) -> None:
         future, outcome, news = self._pending.popleft()
+        if any(future is waiting for _, waiting, _ in self._group):
+            self._flush_group()
         if future.result():  # a store error raises here, in the run's thread, as it did inline
             self.journal.count(outcome)
             self.journal.deliver(news[0], dedupe_key=news[1])  # only once the commit stands
@@ -136,6 +193,7 @@ class Outcomes:
         """Write the page's party mappings, wait for every commit in flight; raise the first store
         error after all have settled."""
         error: BaseException | None = None
+        self._flush_group()
         if party_writes:
             try:
                 self.run.store.table.batch_put(list(party_writes))
@@ -150,6 +208,7 @@ class Outcomes:
             raise error
 
     def shut_down(self) -> None:
+        self._flush_group()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -295,3 +354,12 @@ def _failure_message(record: Document[Any] | Payment, exc: SageError, permanent:
                 "fix it and it is sent again)")
     return f"{label(record)} could not be sent to Sage: {exc.message}" + (
         "" if will_retry else f" (gave up after {attempts} attempts)")
+
+
+def _item_key(write: Write) -> tuple[str, str]:
+    key = write.params.get("Key") or write.params["Item"]
+    return key["pk"]["S"], key["sk"]["S"]
+
+
+def _item_key_set(writes: Sequence[Write]) -> set[tuple[str, str]]:
+    return {_item_key(w) for w in writes}

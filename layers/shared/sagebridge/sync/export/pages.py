@@ -36,6 +36,12 @@ from sagebridge.sync.export.prepare import Preparation
 from sagebridge.sync.export.request import PAYMENT_KINDS, ExportHooks, RunAborted, void_hash
 from sagebridge.sync.export.select import PAGE_SIZE, Selection
 
+# New documents are claimed this many at a time (one TransactWriteItems) rather than one request
+# each before its POST: the claim's round trip leaves the per-document path. A run that stops
+# gives back what it did not send; a worker that dies leaves the rest of its ten in flight besides
+# the one it was sending (each a stale claim the next run looks up in Sage first, as after any crash).
+CLAIM_AHEAD = 10
+
 
 class Pages:
     """One run's steps, and its pages of staged records through them, phase by phase."""
@@ -111,12 +117,18 @@ class Pages:
                                                            position[(s.kind, s.host_id)])]
         records = self._parse(batch)
         self._read_mappings([record for _, record in records])
-        for index, (staged, record) in enumerate(records):
-            if index:
-                self._watch()
-            self.outcomes.held = None
-            self._export_one(staged, record, entries.get((staged.kind, staged.host_id)))
-            self.looked_at = position[(staged.kind, staged.host_id)] + 1
+        try:
+            for index, (staged, record) in enumerate(records):
+                if index:
+                    self._watch()
+                if index % CLAIM_AHEAD == 0:
+                    self.outcomes.claim_ahead([s for s, r in records[index:index + CLAIM_AHEAD]
+                                               if self.decide.first_send(s, r, entries.get((s.kind, s.host_id)))])
+                self.outcomes.held = None
+                self._export_one(staged, record, entries.get((staged.kind, staged.host_id)))
+                self.looked_at = position[(staged.kind, staged.host_id)] + 1
+        finally:
+            self.outcomes.release_ahead()
         self.looked_at = start + len(position)
 
     def _watch(self) -> None:
