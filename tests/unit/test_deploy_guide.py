@@ -70,7 +70,7 @@ def test_the_cost_arithmetic_adds_up():
     gb_s, request, api = Decimal("0.0000133334"), Decimal("0.20") / million, Decimal("1.00") / million
     wru, rru, sqs = Decimal("0.625") / million, Decimal("0.125") / million, Decimal("0.40") / million
     trace, kms, log_gb = Decimal("5.00") / million, Decimal("0.03") / 10_000, Decimal("0.50")
-    per_document = (api + 2 * request + Decimal("0.19") * gb_s + 11 * wru + 3 * rru + 3 * sqs
+    per_document = (api + 2 * request + Decimal("0.19") * gb_s + 12 * wru + 3 * rru + 3 * sqs
                     + Decimal("0.000002") * log_gb + 2 * trace)
     runs = 2880
     idle = runs * (request + Decimal("0.05") * gb_s + 3 * wru + 3 * rru + 3 * sqs + trace)
