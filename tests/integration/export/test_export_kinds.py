@@ -281,3 +281,13 @@ def test_an_operators_export_again_logs_only_what_is_new_and_counts_the_rest(exp
     named = export(export_type="new", triggered_by=RunTrigger.REPLAY, documents=(("sales_invoice", "INV-1"),))
     [line_] = list(store.synclog.for_run(TENANT, named.run_id, limit=100))
     assert line_.host_id == "INV-1" and line_.outcome == "unchanged"
+
+
+def test_a_runs_details_name_how_many_documents_it_was_given_only_when_it_names_them(export, host, store):
+    """Review: `sagebridge runs <tenant> <run>` showed `details.documents: 0` for a bulk run that
+    looked at 1,240 documents. Only a run that names documents (replay, trigger status) has it."""
+    host.stage(document(SI, 1))
+    bulk = export()
+    named = export(documents=(("sales_invoice", "INV-1"),))
+    assert "documents" not in store.runs.get(TENANT, bulk.run_id).details and bulk.counts["created"] >= 1
+    assert store.runs.get(TENANT, named.run_id).details["documents"] == 1
