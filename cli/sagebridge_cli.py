@@ -621,25 +621,41 @@ def log(
     host_id: Annotated[str | None, typer.Option(help="Only this host document.")] = None,
     since: Annotated[str | None, typer.Option(help="From this day (YYYY-MM-DD, UTC).", parser=day)] = None,
     until: Annotated[str | None, typer.Option(help="To this day (YYYY-MM-DD, UTC).", parser=day)] = None,
-    limit: Annotated[int, typer.Option(help="At most this many lines.")] = 50,
+    limit: Annotated[int, typer.Option(help="At most this many lines.", min=1)] = 50,
     as_json: JsonOut = False,
 ) -> None:
-    """The sync log, newest first."""
+    """The sync log, newest first (the whole log is searched until `limit` lines match)."""
     if since and until and since > until:
         raise typer.BadParameter(f"--since {since} is after --until {until}: no day is in that period",
                                  param_hint="--since/--until")
+    params = {"run": run, "kind": kind, "outcome": outcome, "host_id": host_id, "since": since, "until": until}
     with failures_exit():
-        page = api(ctx).call("GET", f"/tenants/{tenant_id}/log", params={
-            "run": run, "kind": kind, "outcome": outcome, "host_id": host_id, "since": since, "until": until,
-            "limit": limit})
+        entries, token = read_log(api(ctx), tenant_id, params, limit)
     if as_json:
-        return emit_json(page)
-    for e in page["entries"]:
+        return emit_json({"entries": entries, "next_token": token})
+    for e in entries:
         reason = f": {e['reason']}" if e["reason"] else ""
         out.print(f"{e['logged_at']}  {e['outcome']:9} {e['kind']} {e['number'] or e['host_id']}{reason}",
                   highlight=False, markup=False)
-    if not page["entries"]:
+    if not entries:
         out.print("no log lines match")
+
+
+LOG_PAGE = 200  # the API's largest page
+
+
+def read_log(a: Api, tenant_id: str, params: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to `limit` matching lines, following next_token: one answer searches a bounded part of the
+    log, so a narrow filter (3 skips in a run of 1,240) may come back empty with a token to go on."""
+    entries: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = a.call("GET", f"/tenants/{tenant_id}/log",
+                      params={**params, "limit": min(LOG_PAGE, limit - len(entries)), "next_token": token})
+        entries += page["entries"]
+        token = page.get("next_token")
+        if not token or len(entries) >= limit:
+            return entries, token
 
 
 # ------------------------------------------------------------------------------------------- why
@@ -650,9 +666,12 @@ WHY_PAGES = 10  # log pages of 200 searched for a document number (the host id i
 
 def find_log_entry(a: Api, tenant_id: str, document: str) -> dict[str, Any] | None:
     """The newest sync log line of a document, by host id, else by number (case-insensitive)."""
-    page = a.call("GET", f"/tenants/{tenant_id}/log", params={"host_id": document, "limit": 1})
-    if page["entries"]:
-        return dict(page["entries"][0])
+    # By host id: each kind's own history (an index read), not a search of the whole log.
+    found = [page["entries"][0] for kind in KINDS
+             if (page := a.call("GET", f"/tenants/{tenant_id}/log",
+                                params={"kind": kind, "host_id": document, "limit": 1}))["entries"]]
+    if found:
+        return dict(max(found, key=lambda e: (e["run_id"], e["seq"] or "")))
     token = None
     for _ in range(WHY_PAGES):
         page = a.call("GET", f"/tenants/{tenant_id}/log", params={"limit": 200, "next_token": token})
@@ -665,7 +684,29 @@ def find_log_entry(a: Api, tenant_id: str, document: str) -> dict[str, Any] | No
     return None
 
 
-def how_to_fix(tenant_id: str, entry: dict[str, Any] | None, document: str = "") -> str:
+def waiting_for_a_run(tenant_id: str, received: dict[str, Any]) -> str:
+    """A document the host sent that no run has looked at yet: what will happen to it."""
+    status = f", status {received['status']}" if received["status"] else ""
+    what = f"{received['kind']} {received['host_id']}{status}"
+    said = (f"Sage Bridge received it ({what}, at {received['received_at']}); no run has looked at it yet "
+            "(no sync log line names it). ")
+    if received["voided"]:
+        return said + "It was voided in the host app before any export: nothing will be sent to Sage."
+    if not received["exportable"]:
+        return said + (f"Its status {received['status']} is not exportable, so no run will send it as it is: it is "
+                       "exported once the host app moves it to an exportable status (sagebridge tenants show "
+                       f"{tenant_id}: exportable_statuses).")
+    if received["trigger_status"]:
+        return said + ("Its status exports it at once: its run is queued on the export worker or about to start; "
+                       f"sagebridge runs {tenant_id} shows it.")
+    return said + (f"It waits for the next scheduled run (export_interval_minutes), or run one now: "
+                   f"sagebridge export {tenant_id}")
+
+
+def how_to_fix(tenant_id: str, entry: dict[str, Any] | None, document: str = "",
+               received: dict[str, Any] | None = None) -> str:
+    if entry is None and received is not None:
+        return waiting_for_a_run(tenant_id, received)
     if entry is None:
         return (f"Sage Bridge has never received a document with number or host id {document!r} (no sync log "
                 "line names it). Check the host app sent it: a refused webhook counts in the WebhooksRefused "
@@ -696,14 +737,19 @@ def why(
         a = api(ctx)
         entry = find_log_entry(a, tenant_id, document)
         run_view = a.call("GET", f"/tenants/{tenant_id}/runs/{entry['run_id']}") if entry else None
+        # No log line: received and waiting for a run, or never received at all.
+        received = None if entry else next(iter(a.call("GET", f"/tenants/{tenant_id}/documents",
+                                                       params={"host_id": document})["documents"]), None)
     details = (run_view or {}).get("details") or {}
     answer = {
-        "tenant_id": tenant_id, "document": document, "found": entry is not None,
-        "state": entry["outcome"] if entry else "not_seen", "kind": entry and entry["kind"],
-        "host_id": entry and entry["host_id"], "number": entry and entry.get("number"),
+        "tenant_id": tenant_id, "document": document, "found": entry is not None or received is not None,
+        "state": entry["outcome"] if entry else "received" if received else "not_seen",
+        "kind": entry["kind"] if entry else received and received["kind"],
+        "host_id": entry["host_id"] if entry else received and received["host_id"],
+        "number": entry.get("number") if entry else received and received.get("number"),
         "reason_code": entry and entry.get("reason_code"), "reason": entry and entry.get("reason"),
         "sage_id": entry and entry.get("sage_id"), "logged_at": entry and entry.get("logged_at"),
-        "fix": how_to_fix(tenant_id, entry, document),
+        "fix": how_to_fix(tenant_id, entry, document, received),
         "run": run_view and {"run_id": run_view["run_id"], "trigger": run_view["trigger"],
                              "result": run_view["result"], "started_at": run_view["started_at"],
                              "requested_by": details.get("requested_by")},
@@ -714,9 +760,9 @@ def why(
         emit_json(answer)
         raise typer.Exit(OK if in_sage else PARTIAL)
     colour = "green" if in_sage else "yellow"
-    name = entry and (entry.get("number") or entry["host_id"])
+    name = answer["number"] or answer["host_id"]
     out.print(f"[bold]{tenant_id} {name or document}[/bold]: [{colour}]{answer['state']}[/{colour}]"
-              + (f" ({entry['kind']} {entry['host_id']})" if entry else ""))
+              + (f" ({answer['kind']} {answer['host_id']})" if answer["kind"] else ""))
     if entry and entry.get("reason"):
         out.print(f"reason: {entry['reason']}" + (f" [{entry['reason_code']}]" if entry.get("reason_code") else ""),
                   highlight=False, markup=False)

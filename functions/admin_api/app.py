@@ -29,6 +29,7 @@ from sagebridge.admin.models import (
     MappingsChange,
     MappingsSaved,
     MappingsView,
+    ReceivedDocuments,
     ReplayRequest,
     RunsPage,
     RunView,
@@ -308,6 +309,12 @@ def sync_log(
 ) -> LogPage:
     return dependencies().log(tenant_id, run=run, kind=kind, outcome=outcome, host_id=host_id, since=since,
                               until=until, limit=limit, next_token=next_token)
+
+
+@app.get("/admin/tenants/<tenant_id>/documents", summary="What the host app sent with this host id (any kind), "
+         "as received", tags=["exports"])
+def received_documents(tenant_id: str, host_id: Annotated[str, Query(min_length=1)]) -> ReceivedDocuments:
+    return dependencies().received(tenant_id, host_id)
 
 
 # --------------------------------------------------------------------------------- deliveries

@@ -256,3 +256,38 @@ def test_a_runs_counts_are_its_log_lines_or_its_summary_says_which_are_not_logge
     assert run.details["not_logged"] == {"skipped": 1, "unchanged": 1}
     logged = {k: n - run.details["not_logged"].get(k, 0) for k, n in run.counts.items()}
     assert {k: n for k, n in logged.items() if n} == dict(lines)
+
+
+def test_an_operators_export_again_logs_only_what_is_new_and_counts_the_rest(export, host, store):
+    """Review: each `sagebridge export acme` after the first wrote a log line for every unchanged
+    document and again for every draft (same reason), ~1,000 writes a run, although the docs say
+    that under New neither is logged again. Now an operator's export of a window logs as a scheduled
+    run does: the counts still hold them, `not_logged` says how many; a named replay still logs."""
+    from sagebridge.domain.runs import RunTrigger
+
+    host.stage(document(SI, 1))
+    host.stage(document(SI, 2))
+    host.stage(document(SI, 3, status="draft"))
+    first = export(export_type="new", triggered_by=RunTrigger.OPERATOR)
+    assert first.counts["skipped"] == 1 and len(list(store.synclog.for_run(TENANT, first.run_id))) >= 3
+
+    again = export(export_type="new", triggered_by=RunTrigger.OPERATOR)
+
+    lines = list(store.synclog.for_run(TENANT, again.run_id, limit=100))
+    assert lines == [], [(e.host_id, e.outcome) for e in lines]
+    assert again.counts["unchanged"] >= 2 and again.counts["skipped"] == 1
+    not_logged = store.runs.get(TENANT, again.run_id).details["not_logged"]
+    assert not_logged == {"unchanged": again.counts["unchanged"], "skipped": 1}
+    named = export(export_type="new", triggered_by=RunTrigger.REPLAY, documents=(("sales_invoice", "INV-1"),))
+    [line_] = list(store.synclog.for_run(TENANT, named.run_id, limit=100))
+    assert line_.host_id == "INV-1" and line_.outcome == "unchanged"
+
+
+def test_a_runs_details_name_how_many_documents_it_was_given_only_when_it_names_them(export, host, store):
+    """Review: `sagebridge runs <tenant> <run>` showed `details.documents: 0` for a bulk run that
+    looked at 1,240 documents. Only a run that names documents (replay, trigger status) has it."""
+    host.stage(document(SI, 1))
+    bulk = export()
+    named = export(documents=(("sales_invoice", "INV-1"),))
+    assert "documents" not in store.runs.get(TENANT, bulk.run_id).details and bulk.counts["created"] >= 1
+    assert store.runs.get(TENANT, named.run_id).details["documents"] == 1

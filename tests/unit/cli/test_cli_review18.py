@@ -97,3 +97,23 @@ def test_runs_exits_as_the_operations_guide_says(monkeypatch, result, code):
         base_url="http://admin.test", transport=httpx.MockTransport(lambda r: httpx.Response(200, json={
             "runs": [run]}))))
     assert sb("runs", TENANT, "--json").exit_code == code
+
+
+def test_why_a_document_received_but_not_yet_run_says_it_was_received_and_what_happens_next(world):
+    """Review: `why` for a draft the host sent (202, no run yet) opened with "Sage Bridge has never
+    received a document...". It says it was received, and why it will not be exported as it is, or
+    which run will export it."""
+    from tests.integration.admin.world import invoice
+
+    connected(world)
+    draft = invoice(11)
+    world.stage(draft.model_copy(update={"status": "draft"}))
+    world.stage(invoice(12).model_copy(update={"status": "approved"}))
+
+    said = " ".join(sb("why", TENANT, "INV-11").stdout.split())
+    assert "never received" not in said and "received it (sales_invoice INV-11, status draft" in said
+    assert "status draft is not exportable" in said
+    answer = json.loads(sb("why", TENANT, "INV-11", "--json").stdout)
+    assert answer["state"] == "received" and answer["found"] is True and answer["kind"] == "sales_invoice"
+    approved = sb("why", TENANT, "INV-12")
+    assert approved.exit_code == 1 and "next scheduled run" in " ".join(approved.stdout.split())

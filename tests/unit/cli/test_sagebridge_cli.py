@@ -226,6 +226,29 @@ def test_log_replay_and_reconcile(world):
     assert sb("replay", TENANT, "INV-2").exit_code == 2  # kind:host_id
 
 
+def test_log_keeps_paging_until_it_finds_the_few_matching_lines(world, monkeypatch):
+    """Review: after a run of 1,240 documents `log --outcome skipped` and `log --host-id INV-13`
+    printed "no log lines match": the API's first answer had no match but a next_token, and the
+    CLI stopped there. It follows the token (the API reads a bounded part of the log per answer,
+    made small here) until it has its lines or the log ends; `--limit` is no longer capped at 200."""
+    from sagebridge.admin import service
+    from tests.integration.admin.test_exports import a_big_run_with_three_skips
+
+    connected(world)
+    a_big_run_with_three_skips(world)
+    monkeypatch.setattr(service, "LOG_READ_BUDGET", 400)
+
+    skipped = sb("log", TENANT, "--outcome", "skipped")
+    assert skipped.exit_code == 0, skipped.output
+    assert "no log lines match" not in skipped.stdout
+    assert skipped.stdout.count("skipped   sales_invoice") == 3
+    assert all(f"INV-0001{n}: tax code T9" in skipped.stdout for n in (1, 2, 3))
+    one = json.loads(sb("log", TENANT, "--host-id", "INV-13", "--json").stdout)
+    assert [(e["host_id"], e["outcome"]) for e in one["entries"]] == [("INV-13", "skipped")]
+    many = sb("log", TENANT, "--limit", "1000", "--json")
+    assert many.exit_code == 0 and len(json.loads(many.stdout)["entries"]) == 1000
+
+
 def test_without_a_local_stack_or_url_it_says_how_to_start_one(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SAGEBRIDGE_API_URL", raising=False)

@@ -71,6 +71,7 @@ ROUTES: dict[str, RouteContract] = {
     "runs": _r("listRuns", 404, 422),
     "run": _r("getRun", 404),
     "sync_log": _r("getSyncLog", 404, 422),
+    "received_documents": _r("getReceivedDocuments", 404, 422),
     "deliveries": _r("listDeliveries", 404, 422),
     "resend_failed_deliveries": _r("resendFailedDeliveries", 404, ok=(202,)),
     "resend_delivery": _r("resendDelivery", 404, 409, ok=(202,)),

@@ -225,8 +225,32 @@ class LogEntryView(BaseModel):
 
 
 class LogPage(BaseModel):
+    """Up to `limit` matching lines. A narrow filter can match few of many lines: one answer reads
+    at most LOG_READ_BUDGET lines, so fewer entries than asked with a next_token means "not all
+    searched yet", never "no more": follow next_token."""
+
     entries: list[LogEntryView]
     next_token: str | None = None
+    lines_read: int = Field(0, description="sync log lines read to answer this page, at most "
+                            "(a filtered last read counts as a full page of 200)")
+
+
+class ReceivedDocument(BaseModel):
+    """A record the host app sent, as it waits for (or was looked at by) a run."""
+
+    kind: str
+    host_id: str
+    number: str | None = Field(None, description="the document's number, or a customer's or vendor's name")
+    status: str | None = Field(None, description="the host app's status of a document")
+    voided: bool = False
+    received_at: datetime | None = None
+    exportable: bool = Field(description="false: its status is not exportable, so no run sends it as it is")
+    trigger_status: bool = Field(False, description="its status exports it at once (its own run), not with "
+                                                    "the next scheduled run")
+
+
+class ReceivedDocuments(BaseModel):
+    documents: list[ReceivedDocument]
 
 
 class SageLogin(BaseModel):

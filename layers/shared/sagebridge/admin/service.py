@@ -8,6 +8,7 @@ API models (admin.models), so the handler only routes. Every settings error name
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -30,6 +31,8 @@ from sagebridge.admin.models import (
     MappingsSaved,
     MappingsView,
     Problem,
+    ReceivedDocument,
+    ReceivedDocuments,
     ReplayRequest,
     RunsPage,
     RunView,
@@ -57,7 +60,7 @@ from sagebridge.admin.status import ConnectionView, TenantStatus, connection_vie
 from sagebridge.admin.status_page import render_status_page
 from sagebridge.connectors.base import Connector, LinkConnect, Login, LoginConnect, NotConnected
 from sagebridge.domain.errors import ConfigurationError, ConflictError, NotFoundError
-from sagebridge.domain.kinds import DateBasis, DocumentKind, record_kind
+from sagebridge.domain.kinds import ALL_RECORD_KINDS, DateBasis, DocumentKind, record_kind
 from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import DocumentRef, ExportJob, ExportTrigger
 from sagebridge.observability import logger
@@ -72,6 +75,10 @@ from sagebridge.sync.scheduling import JobQueue, WorkerDeps, handle_export_job
 
 INLINE_REPLAY_LIMIT = 25  # more than this goes to the export worker (the API answers within 30 s)
 REPLAYABLE = (LedgerState.FAILED, LedgerState.SKIPPED)
+# One sync log answer reads up to this many lines (pages of LOG_READ_PAGE) to find its matches: a
+# narrow filter finds a few skips among thousands of lines, and the API still answers in a second or two.
+LOG_READ_PAGE = 200
+LOG_READ_BUDGET = 2000
 
 
 @dataclass
@@ -391,33 +398,66 @@ class Admin:
     def log(
         self, tenant_id: str, *, run: str | None = None, kind: str | None = None, outcome: Outcome | None = None,
         host_id: str | None = None, since: date | None = None, until: date | None = None, limit: int = 50,
-        next_token: str | None = None, max_pages: int = 10,
+        next_token: str | None = None, number: str | None = None, read_budget: int | None = None,
     ) -> LogPage:
-        """The sync log, newest first (one run: in the order written), filtered. A page may hold
-        fewer than `limit` entries when the filters are narrow; `next_token` goes on."""
+        """The sync log, newest first (one run: in the order written), filtered. Reads up to
+        `read_budget` lines, whatever `limit` is, to fill the page with matches (a few skips among
+        thousands of lines); next_token goes on just after the last line returned, so no match is
+        lost when the page fills in the middle of a read. `number`: the document number or host id
+        contains it (case-insensitive; the portal's search)."""
         self.store.tenants.get(tenant_id)
         found: list[LogEntryView] = []
-        token = next_token
-        for _ in range(max_pages):
+        token, read, budget = next_token, 0, read_budget or LOG_READ_BUDGET
+        by_document = run is None and kind is not None and host_id is not None
+        filtered = run is None and (outcome is not None or (not by_document and (kind or host_id) is not None))
+        term = (number or "").casefold()
+        while read < budget:
+            size = min(LOG_READ_PAGE, budget - read)
             if run is not None:
-                page = self.store.synclog.for_run(tenant_id, run, limit=limit, next_token=token)
+                page = self.store.synclog.for_run(tenant_id, run, limit=size, next_token=token)
             else:
                 page = self.store.synclog.newest(tenant_id, kind=kind, outcome=outcome, host_id=host_id,
-                                                 limit=limit, next_token=token)
+                                                 limit=size, next_token=token)
+            # a filtered query looks at `size` lines to answer with the matches among them
+            read += size if page.next_token or filtered else len(page)
             token = page.next_token
-            for e in page:
+            entries = list(page)
+            for i, e in enumerate(entries):
                 day = e.logged_at.astimezone(UTC).date() if e.logged_at else None
                 if run is not None and ((kind and e.kind != kind) or (outcome and e.outcome != outcome)
                                         or (host_id and e.host_id != host_id)):
                     continue
+                if term and term not in (e.number or "").casefold() and term not in e.host_id.casefold():
+                    continue
                 if day is not None and ((since and day < since) or (until and day > until)):
                     if run is None and since and day < since:
                         token = None  # newest first: everything after this is older still
+                        break
                     continue
                 found.append(log_view(e))
+                if len(found) == limit:
+                    if i < len(entries) - 1:  # more of this read after it: go on from this line
+                        token = self.store.synclog.token_after(e, by_document=by_document)
+                    break
             if len(found) >= limit or token is None:
                 break
-        return LogPage(entries=found[:limit], next_token=token)
+        return LogPage(entries=found, next_token=token, lines_read=read)
+
+    def received(self, tenant_id: str, host_id: str) -> ReceivedDocuments:
+        """The records the host app sent with this host id (any kind), as received: `why` for a
+        document no run has logged yet tells "received, waiting" from "never received"."""
+        _, settings = self._settings(tenant_id)
+        found = self.store.documents.find_many(tenant_id, [(k.value, host_id) for k in sorted(ALL_RECORD_KINDS)])
+        documents = []
+        for staged in sorted(found.values(), key=lambda d: d.kind):
+            body = json.loads(staged.canonical_json)
+            status = body.get("status") if isinstance(record_kind(staged.kind), DocumentKind) else None
+            documents.append(ReceivedDocument(
+                kind=staged.kind, host_id=staged.host_id, number=body.get("number") or body.get("name"),
+                status=status, voided=staged.voided, received_at=staged.staged_at,
+                exportable=status is None or settings.is_exportable_status(status),
+                trigger_status=status is not None and settings.is_trigger_status(status)))
+        return ReceivedDocuments(documents=documents)
 
     # ---- deliveries to the host app
 

@@ -235,19 +235,20 @@ def log(p: Portal, req: Request, s: PortalClaims, notice: Notice | None = None, 
         return p.render("log.html", code=422, **_context(
             p, s, "log", rows=[], filters=filters, kinds=KINDS, outcomes=OUTCOMES, preview=None, open_count=0,
             bad_filter=True, notice=Notice("Nothing is shown: " + "; ".join(bad) + ".", False)))
-    page = p.admin.log(s.tenant_id, kind=kind, outcome=outcome, since=since, until=until,
-                       limit=200 if number else LOG_SHOWN)
+    # The number is searched with the other filters, over the API's read budget (not the newest 200).
+    page = p.admin.log(s.tenant_id, kind=kind, outcome=outcome, since=since, until=until, number=number or None,
+                       limit=LOG_SHOWN)
     entries = page.entries
-    if number:
-        term = number.lower()
-        entries = [e for e in entries if term in (e.number or "").lower() or term in e.host_id.lower()][:LOG_SHOWN]
+    # Fewer than a page, and the log goes on: say how far back it looked rather than "Nothing found".
+    searched = page.lines_read if page.next_token and len(entries) < LOG_SHOWN else None
     still_open = {(f.kind, f.host_id) for f in open_failures(p.admin.store, s.tenant_id, limit=200)[0]}
     rows = [(e, fix_for(e.reason_code, e.reason, e.outcome) if e.outcome in ("skipped", "failed") else None,
              (e.kind, e.host_id) in still_open) for e in entries]
     filters = {"number": number, "kind": kind or "", "outcome": outcome.value if outcome else "",
                "since": since.isoformat() if since else "", "until": until.isoformat() if until else ""}
     return p.render("log.html", **_context(p, s, "log", rows=rows, filters=filters, kinds=KINDS, outcomes=OUTCOMES,
-                                           notice=notice, preview=preview, open_count=len(still_open)))
+                                           notice=notice, preview=preview, open_count=len(still_open),
+                                           searched=searched))
 
 
 def replay(p: Portal, req: Request, s: PortalClaims) -> Reply:

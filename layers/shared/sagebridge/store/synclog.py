@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sagebridge.store import keys
 from sagebridge.store.records import Outcome, SyncLogEntry
-from sagebridge.store.table import Item, Page, Table, Write, epoch_seconds, iso, parse_iso, put
+from sagebridge.store.table import Item, Page, Table, Write, encode_token, epoch_seconds, iso, parse_iso, put, serialize
 
 RETENTION = timedelta(days=90)
 
@@ -96,6 +96,19 @@ class SyncLog:
             newest_first=True, limit=limit, next_token=next_token,
         )
         return Page([_entry(i) for i in items], token)
+
+    def token_after(self, entry: SyncLogEntry, *, by_document: bool = False) -> str:
+        """A next_token that goes on just after `entry` (`newest` or `for_run`; `by_document`: the
+        history `newest` reads with kind and host_id): a reader that stops inside a page it read
+        resumes there, neither skipping nor repeating a line."""
+        assert entry.seq
+        key = {"pk": keys.tenant_pk(entry.tenant_id), "sk": keys.log_sk(entry.run_id, entry.seq)}
+        if by_document:
+            key |= {"gsi2pk": keys.log_by_document_pk(entry.tenant_id, entry.kind, entry.host_id),
+                    "gsi2sk": keys.log_by_document_sk(entry.run_id, entry.seq)}
+        token = encode_token(serialize(key))
+        assert token
+        return token
 
 
 def _entry(item: Item) -> SyncLogEntry:

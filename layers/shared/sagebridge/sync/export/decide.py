@@ -70,8 +70,14 @@ class Decide:
         request = self.run.request
         return bool(request.documents) or request.triggered_by in (RunTrigger.OPERATOR, RunTrigger.REPLAY)
 
+    def _names_documents(self) -> bool:
+        """The run names its documents (a replay, a trigger status): each gets this run's log line.
+        An operator's export of a window does not: under New it logs only what is new, as a
+        scheduled run does (its counts and `not_logged` still say what it looked at)."""
+        return bool(self.run.request.documents) or self.run.request.triggered_by is RunTrigger.REPLAY
+
     def _log_unchanged(self) -> bool:
-        return self.run.export_type is ExportType.ALL or self._explicit()
+        return self.run.export_type is ExportType.ALL or self._names_documents()
 
     def _voided(self, staged: StagedDocument, record: Record, entry: LedgerEntry | None) -> None:
         target = void_hash(staged.payload_hash)
@@ -138,7 +144,7 @@ class Decide:
         if not logged_only and (entry is None or entry.state in (LedgerState.PENDING, LedgerState.EXPORTED)
                                 or entry.waiting):
             self.outcomes.skip(staged, record, [SkipReason(code=SkipCode.WAITING_FOR_SAGE, message=message)], entry,
-                               waiting=True, explicit=self._explicit(), waits_for="sage")
+                               waiting=True, explicit=self._names_documents(), waits_for="sage")
         else:
             self.journal.count(Outcome.SKIPPED)
             self.journal.log_now(staged.kind, staged.host_id, number_of(record), Outcome.SKIPPED,
@@ -200,7 +206,7 @@ class Decide:
             code=SkipCode.STATUS_NOT_EXPORTABLE, field="status",
             message=f"{label(record)}: status {record.status} is not exportable, so it was not sent to Sage; it "
             f"will be exported when its status becomes {' or '.join(self._when_exportable())}")], entry,
-            waiting=True, explicit=self._explicit())
+            waiting=True, explicit=self._names_documents())
 
     def _when_exportable(self) -> list[str]:
         """The statuses that export a document, and when (never naming one that is not exportable)."""

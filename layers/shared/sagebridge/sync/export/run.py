@@ -149,8 +149,10 @@ class ExportEngine:
             "window_from": window[0].isoformat(), "window_to": window[1].isoformat(),
             "date_basis": request.date_basis.value if request.date_basis else "per_ledger",
             "triggered_by": request.triggered_by.value, "requested_by": request.requested_by,
-            "documents": len(request.documents), "going_live": run.adopt,
+            "going_live": run.adopt,
         }
+        if request.documents:  # the documents it names; a bulk run's counts say what it looked at
+            details["documents"] = len(request.documents)
         if request.staged_since is not None:
             details["staged_since"] = request.staged_since.astimezone(UTC).isoformat(timespec="seconds")
         return details
