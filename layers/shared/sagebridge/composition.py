@@ -21,7 +21,6 @@ from sagebridge.store import Store
 from sagebridge.store.aws import AwsClients
 from sagebridge.store.notifications import Notifier
 from sagebridge.store.queues import MessageQueue
-from sagebridge.sync.products import SageProducts
 
 # Each function imports this module at its cold start, so it imports only what every function uses;
 # a builder imports what only its own function needs (the export worker never loads the admin API,
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     from sagebridge.security.secrets import IntegrationSecrets
     from sagebridge.sync.export.deadline import Deadline
     from sagebridge.sync.payment_polls import PaymentPollJob, schedule_payment_polls, schedule_slot
+    from sagebridge.sync.products import SageProducts
     from sagebridge.sync.scheduling import WorkerDeps, handle_export_job, schedule_exports
 
 # The names the handlers import from here, each from the module that defines it, loaded on first use.
@@ -49,6 +49,7 @@ _REEXPORTED = {
     "receive_webhook": "sagebridge.host.webhooks",
     "PaymentPollJob": "sagebridge.sync.payment_polls", "schedule_payment_polls": "sagebridge.sync.payment_polls",
     "schedule_slot": "sagebridge.sync.payment_polls",
+    "SageProducts": "sagebridge.sync.products",  # the products' graph: not for the schedulers
     "WorkerDeps": "sagebridge.sync.scheduling", "handle_export_job": "sagebridge.sync.scheduling",
     "schedule_exports": "sagebridge.sync.scheduling",
 }
@@ -62,6 +63,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _sage_products() -> type[SageProducts]:
+    """SageProducts (a test may have put its own in its place), imported by the first builder that needs it."""
+    found: type[SageProducts] = globals().get("SageProducts") or __getattr__("SageProducts")
+    return found
+
+
 # What a scheduled fan-out works with: the tenant list and the queue its jobs go to.
 ScheduleDeps = tuple[Store, MessageQueue]
 
@@ -73,7 +80,7 @@ DEFAULT_MAX_RECEIVE_COUNT = 5  # the template's MaxReceiveCount default, if the 
 
 def sage_products(settings: Settings | None = None, *, clients: AwsClients | None = None) -> SageProducts:
     """Every Sage product of one container, each built on first use through its registry line."""
-    return SageProducts(settings or get_settings(), clients or AwsClients())
+    return _sage_products()(settings or get_settings(), clients or AwsClients())
 
 
 def export_worker(settings: Settings | None = None, *, clients: AwsClients | None = None,
@@ -83,7 +90,7 @@ def export_worker(settings: Settings | None = None, *, clients: AwsClients | Non
 
     settings = settings or get_settings()
     clients = clients or (products.clients if products else AwsClients())
-    products = products or SageProducts(settings, clients)
+    products = products or _sage_products()(settings, clients)
     assert products.store is not None
     return WorkerDeps(
         store=products.store,
@@ -145,7 +152,7 @@ def connect(settings: Settings | None = None, *, products: SageProducts | None =
     from sagebridge.security.oauth_state import StateSigner
 
     settings = settings or get_settings()
-    products = products or SageProducts(settings, AwsClients())
+    products = products or _sage_products()(settings, AwsClients())
     secrets = products.integration_secrets()
     flows: dict[str, ConnectFlow] = {}
     unconfigured: dict[str, list[str]] = {}
@@ -265,7 +272,7 @@ def admin(settings: Settings | None = None, *, clients: AwsClients | None = None
 
     settings = settings or get_settings()
     clients = clients or AwsClients()
-    products = SageProducts(settings, clients)
+    products = _sage_products()(settings, clients)
     assert products.store is not None
     return Admin(store=products.store, products=products,
                  worker=export_worker(settings, clients=clients, products=products),
