@@ -13,42 +13,61 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-from sagebridge.admin.service import Admin
-from sagebridge.connections.connect_flow import CALLBACK_PATH, ConnectFlow, ConnectFlows, FlowResult
-from sagebridge.connectors.base import LinkConnect
-from sagebridge.connectors.registry import DEFAULT_PROVIDER, providers, secret_keys
-from sagebridge.domain.errors import ConfigurationError
-from sagebridge.domain.settings import TenantSettings
-from sagebridge.host.delivery import REQUEST_TIMEOUT_SECONDS, DeliveryDeps, deliver, parse_message
-from sagebridge.host.failure_digest import send_failure_digest
-from sagebridge.host.secrets import WebhookSecrets
-from sagebridge.host.webhooks import WebhookDeps, WebhookReply, receive_webhook
-from sagebridge.observability import logger
-from sagebridge.security.oauth_state import StateSigner
-from sagebridge.security.secrets import IntegrationSecrets
 from sagebridge.settings import Settings, get_settings
 from sagebridge.store import Store
 from sagebridge.store.aws import AwsClients
-from sagebridge.store.deliveries import Deliveries
-from sagebridge.store.failure_emails import FailureEmails
 from sagebridge.store.notifications import Notifier
 from sagebridge.store.queues import MessageQueue
-from sagebridge.store.table import Table
-from sagebridge.store.tenants import Tenants
-from sagebridge.store.webhook_secrets import WebhookSecretStore
-from sagebridge.sync.export.deadline import Deadline
-from sagebridge.sync.payment_polls import PaymentPollJob, schedule_payment_polls, schedule_slot
-from sagebridge.sync.products import SageProducts
-from sagebridge.sync.scheduling import WorkerDeps, handle_export_job, schedule_exports
 
+# Each function imports this module at its cold start, so it imports only what every function uses;
+# a builder imports what only its own function needs (the export worker never loads the admin API,
+# the portal, the webhooks or Powertools' idempotency), and the names the handlers import from here
+# are loaded on first access (`__getattr__` below).
 if TYPE_CHECKING:
+    from sagebridge.admin.service import Admin
+    from sagebridge.connections.connect_flow import CALLBACK_PATH, ConnectFlows, FlowResult
+    from sagebridge.domain.settings import TenantSettings
+    from sagebridge.host.delivery import DeliveryDeps, deliver, parse_message
+    from sagebridge.host.webhooks import WebhookDeps, WebhookReply, receive_webhook
     from sagebridge.portal.web import Portal
+    from sagebridge.security.secrets import IntegrationSecrets
+    from sagebridge.sync.export.deadline import Deadline
+    from sagebridge.sync.payment_polls import PaymentPollJob, schedule_payment_polls, schedule_slot
+    from sagebridge.sync.products import SageProducts
+    from sagebridge.sync.scheduling import WorkerDeps, handle_export_job, schedule_exports
+
+# The names the handlers import from here, each from the module that defines it, loaded on first use.
+_REEXPORTED = {
+    "CALLBACK_PATH": "sagebridge.connections.connect_flow", "FlowResult": "sagebridge.connections.connect_flow",
+    "Deadline": "sagebridge.sync.export.deadline",
+    "DeliveryDeps": "sagebridge.host.delivery", "deliver": "sagebridge.host.delivery",
+    "parse_message": "sagebridge.host.delivery",
+    "WebhookDeps": "sagebridge.host.webhooks", "WebhookReply": "sagebridge.host.webhooks",
+    "receive_webhook": "sagebridge.host.webhooks",
+    "PaymentPollJob": "sagebridge.sync.payment_polls", "schedule_payment_polls": "sagebridge.sync.payment_polls",
+    "schedule_slot": "sagebridge.sync.payment_polls",
+    "SageProducts": "sagebridge.sync.products",  # the products' graph: not for the schedulers
+    "WorkerDeps": "sagebridge.sync.scheduling", "handle_export_job": "sagebridge.sync.scheduling",
+    "schedule_exports": "sagebridge.sync.scheduling",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REEXPORTED:
+        value = getattr(import_module(_REEXPORTED[name]), name)
+        globals()[name] = value  # once
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _sage_products() -> type[SageProducts]:
+    """SageProducts (a test may have put its own in its place), imported by the first builder that needs it."""
+    found: type[SageProducts] = globals().get("SageProducts") or __getattr__("SageProducts")
+    return found
+
 
 # What a scheduled fan-out works with: the tenant list and the queue its jobs go to.
 ScheduleDeps = tuple[Store, MessageQueue]
@@ -61,15 +80,17 @@ DEFAULT_MAX_RECEIVE_COUNT = 5  # the template's MaxReceiveCount default, if the 
 
 def sage_products(settings: Settings | None = None, *, clients: AwsClients | None = None) -> SageProducts:
     """Every Sage product of one container, each built on first use through its registry line."""
-    return SageProducts(settings or get_settings(), clients or AwsClients())
+    return _sage_products()(settings or get_settings(), clients or AwsClients())
 
 
 def export_worker(settings: Settings | None = None, *, clients: AwsClients | None = None,
                   products: SageProducts | None = None) -> WorkerDeps:
     """The export worker: one tenant's export run per SQS job, through the tenant's own product."""
+    from sagebridge.sync.scheduling import WorkerDeps
+
     settings = settings or get_settings()
     clients = clients or (products.clients if products else AwsClients())
-    products = products or SageProducts(settings, clients)
+    products = products or _sage_products()(settings, clients)
     assert products.store is not None
     return WorkerDeps(
         store=products.store,
@@ -89,6 +110,9 @@ def failure_digest(settings: Settings, clients: AwsClients, store: Store
     """The tenants' failure digest after each run, when the deployment has the topic for it."""
     if not settings.failure_digest_topic_arn:
         return None
+    from sagebridge.host.failure_digest import send_failure_digest
+    from sagebridge.store.failure_emails import FailureEmails
+
     channel = FailureEmails(settings.failure_digest_topic_arn, clients, store.table)
     return lambda tenant_id, run_id, tenant_settings: send_failure_digest(
         store, tenant_settings, tenant_id, run_id, publish=channel.publish, link_template=settings.failure_digest_link)
@@ -120,8 +144,15 @@ def connect(settings: Settings | None = None, *, products: SageProducts | None =
     """One connect flow per registered product that connects through Sage's own sign-in and whose
     connect credentials are in the settings secret; the default product's always (the registry's
     DEFAULT_PROVIDER: a tenant whose settings name no product connects to it)."""
+    from sagebridge.connections.connect_flow import ConnectFlow, ConnectFlows
+    from sagebridge.connectors.base import LinkConnect
+    from sagebridge.connectors.registry import DEFAULT_PROVIDER, providers, secret_keys
+    from sagebridge.domain.errors import ConfigurationError
+    from sagebridge.observability import logger
+    from sagebridge.security.oauth_state import StateSigner
+
     settings = settings or get_settings()
-    products = products or SageProducts(settings, AwsClients())
+    products = products or _sage_products()(settings, AwsClients())
     secrets = products.integration_secrets()
     flows: dict[str, ConnectFlow] = {}
     unconfigured: dict[str, list[str]] = {}
@@ -157,6 +188,13 @@ def _offers_connect(secrets: IntegrationSecrets, keys: tuple[str, ...]) -> bool:
 
 def webhooks(settings: Settings | None = None, *, clients: AwsClients | None = None) -> WebhookDeps:
     """The host's signed webhooks: staged in the table, real-time export jobs queued."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from sagebridge.host.secrets import WebhookSecrets
+    from sagebridge.host.webhooks import WebhookDeps
+    from sagebridge.store.table import Table
+
     settings = settings or get_settings()
     clients = clients or AwsClients()
     return WebhookDeps(
@@ -170,6 +208,15 @@ def webhooks(settings: Settings | None = None, *, clients: AwsClients | None = N
 
 def host_delivery(settings: Settings | None = None, *, clients: AwsClients | None = None) -> DeliveryDeps:
     """The host delivery worker: one signed POST to the host app per queued event."""
+    import httpx
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from sagebridge.host.delivery import REQUEST_TIMEOUT_SECONDS, DeliveryDeps
+    from sagebridge.host.secrets import WebhookSecrets
+    from sagebridge.store.deliveries import Deliveries
+    from sagebridge.store.table import Table
+    from sagebridge.store.tenants import Tenants
+
     settings = settings or get_settings()
     clients = clients or AwsClients()
     table = Table(settings.table_name, clients.dynamodb)
@@ -219,9 +266,13 @@ def portal(settings: Settings | None = None, *, clients: AwsClients | None = Non
 
 def admin(settings: Settings | None = None, *, clients: AwsClients | None = None) -> Admin:
     """The operators' API (one per container): DynamoDB, KMS, SQS, SNS and Secrets Manager."""
+    from sagebridge.admin.service import Admin
+    from sagebridge.store.failure_emails import FailureEmails
+    from sagebridge.store.webhook_secrets import WebhookSecretStore
+
     settings = settings or get_settings()
     clients = clients or AwsClients()
-    products = SageProducts(settings, clients)
+    products = _sage_products()(settings, clients)
     assert products.store is not None
     return Admin(store=products.store, products=products,
                  worker=export_worker(settings, clients=clients, products=products),

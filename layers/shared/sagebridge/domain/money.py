@@ -148,7 +148,7 @@ def within_tolerance(ours: Decimal, theirs: Decimal, tolerance: Decimal = TOLERA
 class Totals(BaseModel):
     """A document's net, tax and gross total: the host's own, or the ones we compute."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use (cold start)
 
     net: HostAmount
     tax: HostAmount

@@ -65,7 +65,7 @@ _NEEDS_REASON = frozenset({ExportOutcome.SKIPPED, ExportOutcome.FAILED})
 class SyncLogEntry(BaseModel):
     """One line of the sync log: what happened to one record in one run, and why."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # built on first use (cold start)
 
     tenant_id: HostId
     run_id: str = Field(min_length=1)
@@ -108,7 +108,7 @@ def _zero_counts() -> dict[ExportOutcome, int]:
 class ExportRun(BaseModel):
     """One export run: what was asked for, by whom, and how it went."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     run_id: str = Field(min_length=1)
     tenant_id: HostId

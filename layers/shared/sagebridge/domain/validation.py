@@ -49,7 +49,7 @@ class SkipCode(StrEnum):
 
 
 class SkipReason(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # built on first use (cold start)
 
     code: SkipCode
     message: str  # for a bookkeeper: names the document, line and field

@@ -55,7 +55,7 @@ Money = Annotated[Decimal, AfterValidator(_in_cents)]
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # built on first use (cold start)
 
     event_type: ClassVar[str]
 
@@ -63,7 +63,7 @@ class _Data(BaseModel):
 class DocumentLink(BaseModel):
     """A document known on both sides."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # built on first use (cold start)
 
     kind: DocumentKind
     host_id: HostId | None = None  # None: created in Sage, never seen by the host
@@ -74,7 +74,7 @@ class DocumentLink(BaseModel):
 class MoneyMovement(BaseModel):
     """A payment or refund as Sage recorded it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # built on first use (cold start)
 
     sage_id: SageId
     amount: Money
@@ -282,7 +282,7 @@ def connection_status_changed(change: ConnectionChange, *, reconnect_hint: str) 
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # built on first use (cold start)
 
     id: str = Field(min_length=1)
     api_version: str = OUTBOUND_API_VERSION

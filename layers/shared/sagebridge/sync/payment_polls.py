@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +25,9 @@ from sagebridge.domain.errors import ConfigurationError
 from sagebridge.domain.settings import parse_tenant_settings
 from sagebridge.observability import logger
 from sagebridge.store import ConnectionStatus, Store
-from sagebridge.sync.scheduling import JobQueue
+
+if TYPE_CHECKING:  # the payment poller's cold start does not import the export engine
+    from sagebridge.sync.scheduling import JobQueue
 
 
 class PaymentPollJob(BaseModel):
