@@ -46,6 +46,7 @@ from sagebridge.sync.export.deadline import Deadline
 from sagebridge.sync.payment_polls import PaymentPollJob, schedule_payment_polls, schedule_slot
 from sagebridge.sync.products import SageProducts
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job, schedule_exports
+from sagebridge.sync.setup_reads import SetupReads
 
 if TYPE_CHECKING:
     from sagebridge.portal.web import Portal
@@ -81,6 +82,7 @@ def export_worker(settings: Settings | None = None, *, clients: AwsClients | Non
         jobs=MessageQueue(settings.export_queue_url, clients),  # a paused run's continuation
         stop_margin_seconds=settings.export_stop_margin_seconds,
         stop_margin_share=settings.export_stop_margin_share,
+        setup_reads=SetupReads(),  # Sage's tax rates and accounts, kept a few minutes per tenant
     )
 
 
