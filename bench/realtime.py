@@ -92,6 +92,21 @@ def burst(docs: int, gap: float, *, after: bool) -> dict[str, Any]:
     return out
 
 
+def batched(docs: int) -> dict[str, Any]:
+    """The same records staged at once and sent by one operator's run (a batched run, as figure 10)."""
+    world = latency_world(profile()["sage_accounting"], limited=False, customers=1)
+    world.store.cursors.set(TENANT, EXPORT_CURSOR, "2025-03-01T00:00:00+00:00")
+    sim: SimClock = world.extra["sim"]
+    latency: VirtualLatency = world.extra["latency"]
+    stage(world, (invoice(i, customer(i // 6 if i % 6 == 0 else 0), embed_party=True) for i in range(docs)))
+    deps = WorkerDeps(store=world.store, connector_for=lambda _t, _s: world.connector)
+    started = sim()
+    handle_export_job(ExportJob(tenant_id=TENANT, trigger="admin"), deps)
+    out = {"took": sim() - started, "floor": latency.total("POST"), "sage": world.sage_requests}
+    world.close()
+    return out
+
+
 def single(warm: bool) -> int:
     """Sage requests of one triggered invoice whose customer is mapped (cold container, or warm)."""
     world = latency_world((150.0, 150.0), limited=False, customers=1)
@@ -122,6 +137,7 @@ def run(docs: int = 248, gap: float = 0.1) -> list[Figure]:
     per_before = before["sage"] / max(1, before["written"])
     per_after = after["sage"] / max(1, after["written"])
     cold, warm = single(warm=False), single(warm=True)
+    batch = batched(docs)
 
     def rate(r: dict[str, Any]) -> str:
         return f"{docs / r['took'] * 60:.0f} docs/min, bound {docs / r['floor'] * 60:.0f}/min"
@@ -131,8 +147,11 @@ def run(docs: int = 248, gap: float = 0.1) -> list[Figure]:
                f"{before['sage']} for {before['written']} records, {before['runs']} jobs; {rate(before)}"),
         Figure("13   Sage requests / record, after", per_after, "<= 1.1",
                f"{after['sage']} for {after['written']} records, {after['runs']} jobs; {rate(after)}"),
-        Figure("13   docs/min / latency bound, after", after["floor"] / after["took"], ">= 0.9",
-               f"before {before['floor'] / before['took']:.2f}"),
+        Figure("13   docs/min / latency bound, after", after["floor"] / after["took"], ">= 0.95",
+               f"before {before['floor'] / before['took']:.2f}; a batched run of the same records "
+               f"{batch['floor'] / batch['took']:.2f} ({docs / batch['took'] * 60:.0f} docs/min)"),
+        Figure("13   docs/min, after / a batched run's", batch["took"] / after["took"], ">= 0.95",
+               f"before {batch['took'] / before['took']:.2f}"),
         Figure("13   exported once each (after)", after["exported"] / docs if not after["duplicates"] else 0, "== 1",
                f"{after['duplicates']} duplicates"),
         Figure("13   single trigger: Sage requests (cold / warm container)", warm, "<= 2",

@@ -18,7 +18,7 @@ from sagebridge.store import ConnectionRecord, Store
 from sagebridge.sync.export import EXPORT_CURSOR
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
 from sagebridge.sync.setup_reads import SetupReads
-from sagebridge.sync.triggers import LEASE_HELD_RETRY_SECONDS, STALE_AFTER, TRIGGER_DELAY_SECONDS
+from sagebridge.sync.triggers import LEASE_HELD_RETRY_SECONDS, STALE_AFTER
 
 from .conftest import TENANT, document, line
 
@@ -86,7 +86,7 @@ def test_a_burst_of_triggers_is_one_queued_job_one_run_and_one_read_of_sages_set
     for n in range(1, 6):
         world.trigger(n)
 
-    assert len(world.queue.sent) == 1 and world.queue.sent[0][1] == TRIGGER_DELAY_SECONDS
+    assert len(world.queue.sent) == 1 and world.queue.sent[0][1] == 0  # not held back
     since = len(world.sandbox.request_log)
     [result] = world.work()
 

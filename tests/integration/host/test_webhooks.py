@@ -47,7 +47,8 @@ def test_trigger_status_queues_an_export_job(env: Env, sender: WebhookSender) ->
     [job] = env.messages(env.export_queue_url)
     assert job.pop("correlation_id")  # the webhook request's id, for the worker's log lines
     assert job == {"tenant_id": TENANT, "trigger": "webhook", "dry_run": False, "event_id": "evt_invoice_upserted_0001",
-                   "documents": [{"kind": "sales_invoice", "host_id": "INV-1001"}]}
+                   "documents": [{"kind": "sales_invoice", "host_id": "INV-1001"}],
+                   "coalesced": True}  # its run also sends the tenant's other waiting triggers
     assert ExportJob.model_validate(job).trigger.run_trigger().value == "status_change"
 
 

@@ -42,7 +42,7 @@ from sagebridge.store.records import StagedDocument
 from sagebridge.store.table import Table
 from sagebridge.store.tenants import Tenants
 from sagebridge.store.webhook_events import WebhookEventRecord, WebhookEvents
-from sagebridge.sync.triggers import TRIGGER_DELAY_SECONDS, PendingTriggers, trigger_element
+from sagebridge.sync.triggers import PendingTriggers, trigger_element
 
 IDEMPOTENCY_SECONDS = 3 * 24 * 3600  # longer than any host's retry schedule
 # version orders changes: the host's version first, then occurred_at. Epoch milliseconds stay below
@@ -319,7 +319,7 @@ def queue_trigger(tenant_id: str, kind: str, host_id: str, event_id: str, deps: 
         return  # the job queued moments ago exports it
     job = webhook_export_job(tenant_id, kind, host_id, event_id=event_id, coalesced=True)
     try:
-        deps.export_queue.send(job.model_dump(mode="json", exclude_none=True), delay_seconds=TRIGGER_DELAY_SECONDS)
+        deps.export_queue.send(job.model_dump(mode="json", exclude_none=True))
     except Exception:
         try:  # no job is queued: the host's retry of this webhook (a 5xx) must queue one
             triggers.not_queued(tenant_id)

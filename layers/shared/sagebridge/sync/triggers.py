@@ -4,8 +4,9 @@ not one run per document, and no trigger is ever lost.
 One item per tenant (TENANT#t / TRIGGERS#export) holds the triggers still waiting (a string set,
 one element per webhook event) and `queued_at`, set while a job is queued or its run is going.
 - The webhook adds its trigger. If a job was queued less than STALE_AFTER ago, that job's run will
-  read the trigger: nothing more is queued. Otherwise it sets `queued_at` and queues one job, a
-  few seconds late (TRIGGER_DELAY_SECONDS) so the rest of a burst joins it.
+  read the trigger: nothing more is queued. Otherwise it sets `queued_at` and queues one job, at
+  once (no SQS delay: a single trigger is not held back; the rest of a burst joins the run's next
+  round, which grows with the burst).
 - The job's run exports its own documents and every waiting trigger's, removes those it exported,
   and looks again: triggers that arrived during the run are exported by the same job before it
   ends. Only when none is left does it clear `queued_at` (conditionally on the set being empty), so
@@ -29,8 +30,6 @@ from sagebridge.store.table import Table, iso, serialize
 TRIGGERS_SK = "TRIGGERS#export"
 # A queued job runs within seconds; a `queued_at` this old belongs to a job that will not come.
 STALE_AFTER = timedelta(minutes=2)
-# How long a trigger's job waits in the queue, so the documents of a burst share its run.
-TRIGGER_DELAY_SECONDS = 2
 # A trigger job that finds another export of the tenant running waits this long and tries again
 # (rather than the queue's 30-minute visibility timeout).
 LEASE_HELD_RETRY_SECONDS = 15
@@ -99,5 +98,5 @@ class PendingTriggers:
         return True
 
 
-__all__ = ["LEASE_HELD_RETRY_SECONDS", "STALE_AFTER", "TRIGGER_DELAY_SECONDS", "PendingTriggers", "document_of",
+__all__ = ["LEASE_HELD_RETRY_SECONDS", "STALE_AFTER", "PendingTriggers", "document_of",
            "trigger_element"]
