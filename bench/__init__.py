@@ -22,6 +22,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "coldstart_shipped": {"repeat": 1, "only": ("WebhooksFunction",)},
     "cost": {"n": 5},
     "busy_poll": {"invoices": 4, "receipts": 3, "customers": 2},
+    "realtime": {"docs": 3},
 }
 
 

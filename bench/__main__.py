@@ -11,7 +11,7 @@ from bench import SMALL, load
 from bench.common import Figure
 
 NAMES = ("pipeline", "throughput", "polling", "coldstart", "memory", "intacct", "kinds", "production",
-         "cpu", "coldstart_shipped", "cost", "busy_poll")
+         "cpu", "coldstart_shipped", "cost", "busy_poll", "realtime")
 
 
 def main(argv: list[str]) -> int:

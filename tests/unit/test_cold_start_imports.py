@@ -35,7 +35,10 @@ NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "payment_poller": (*OTHER_FUNCTIONS, *PRODUCTS, "boto3", "sagebridge.sync.scheduling", "sagebridge.sync.export"),
     "portal": ("aws_lambda_powertools.utilities.idempotency", "sagebridge.host.webhooks"),
     "token_keepalive": (*OTHER_FUNCTIONS, "sagebridge.host.delivery"),
-    "webhooks": ("sagebridge.admin", "sagebridge.portal", "jinja2", *PRODUCTS, "sagebridge.sync"),
+    # sagebridge.sync.triggers (a tenant's waiting triggers, one item) is all the webhooks take of sync
+    "webhooks": ("sagebridge.admin", "sagebridge.portal", "jinja2", *PRODUCTS, "sagebridge.sync.export",
+                 "sagebridge.sync.scheduling", "sagebridge.sync.payments", "sagebridge.sync.catalog",
+                 "sagebridge.sync.setup_reads"),
 }
 PROBE = "import json, sys\nimport app\nprint(json.dumps(sorted(sys.modules)))"
 

@@ -87,6 +87,7 @@ def export_worker(settings: Settings | None = None, *, clients: AwsClients | Non
                   products: SageProducts | None = None) -> WorkerDeps:
     """The export worker: one tenant's export run per SQS job, through the tenant's own product."""
     from sagebridge.sync.scheduling import WorkerDeps
+    from sagebridge.sync.setup_reads import SetupReads
 
     settings = settings or get_settings()
     clients = clients or (products.clients if products else AwsClients())
@@ -102,6 +103,7 @@ def export_worker(settings: Settings | None = None, *, clients: AwsClients | Non
         jobs=MessageQueue(settings.export_queue_url, clients),  # a paused run's continuation
         stop_margin_seconds=settings.export_stop_margin_seconds,
         stop_margin_share=settings.export_stop_margin_share,
+        setup_reads=SetupReads(),  # Sage's tax rates and accounts, kept a few minutes per tenant
     )
 
 

@@ -17,6 +17,7 @@ from sagebridge.host.jobs import ExportJob
 from sagebridge.security.signing import SIGNATURE_HEADER, sign
 from sagebridge.store.documents import Documents
 from sagebridge.store.webhook_events import WebhookEvents
+from sagebridge.sync.triggers import PendingTriggers, document_of
 from tests.integration.host.conftest import OLD_SECRET, SECRET, TENANT, Env
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,8 +48,20 @@ def test_trigger_status_queues_an_export_job(env: Env, sender: WebhookSender) ->
     [job] = env.messages(env.export_queue_url)
     assert job.pop("correlation_id")  # the webhook request's id, for the worker's log lines
     assert job == {"tenant_id": TENANT, "trigger": "webhook", "dry_run": False, "event_id": "evt_invoice_upserted_0001",
-                   "documents": [{"kind": "sales_invoice", "host_id": "INV-1001"}]}
+                   "documents": [{"kind": "sales_invoice", "host_id": "INV-1001"}],
+                   "coalesced": True}  # its run also sends the tenant's other waiting triggers
     assert ExportJob.model_validate(job).trigger.run_trigger().value == "status_change"
+
+
+def test_a_burst_of_triggers_queues_one_export_job_until_its_run_has_looked(env: Env, sender: WebhookSender) -> None:
+    replies = [sender.send(example_event("invoice.upserted", event_id=f"evt_burst_{n}", status="Pending Payment",
+                                         host_id=f"INV-{n}", number=f"INV-{n:05d}")) for n in range(1, 4)]
+
+    assert [(r.status, r.body["export_queued"]) for r in replies] == [(202, True)] * 3
+    [job] = env.messages(env.export_queue_url)  # the second and third joined the queued job
+    assert job["coalesced"] is True and job["documents"] == [{"kind": "sales_invoice", "host_id": "INV-1"}]
+    waiting = PendingTriggers(env.table).waiting(TENANT)
+    assert sorted(document_of(e).host_id for e in waiting) == ["INV-1", "INV-2", "INV-3"]
 
 
 def test_other_statuses_wait_for_the_schedule(env: Env, sender: WebhookSender) -> None:

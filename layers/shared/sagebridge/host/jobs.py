@@ -92,12 +92,17 @@ class ExportJob(BaseModel):
     # The id its sender logged under (the webhook's or admin call's API request id): the worker logs
     # the run under it too, so one id finds the request and the Sage calls it caused.
     correlation_id: str | None = Field(default_factory=current_correlation_id)
+    # A trigger job that also exports every trigger still waiting for the tenant, until none is
+    # left (sagebridge.sync.triggers): the triggers of a burst share one run.
+    coalesced: bool = False
 
 
-def webhook_export_job(tenant_id: str, kind: str, host_id: str, event_id: str | None = None) -> ExportJob:
+def webhook_export_job(tenant_id: str, kind: str, host_id: str, event_id: str | None = None, *,
+                       coalesced: bool = False) -> ExportJob:
     return ExportJob(
         tenant_id=tenant_id,
         trigger=ExportTrigger.WEBHOOK,
         documents=[DocumentRef(kind=kind, host_id=host_id)],
         event_id=event_id,
+        coalesced=coalesced,
     )

@@ -42,6 +42,7 @@ from sagebridge.store.records import StagedDocument
 from sagebridge.store.table import Table
 from sagebridge.store.tenants import Tenants
 from sagebridge.store.webhook_events import WebhookEventRecord, WebhookEvents
+from sagebridge.sync.triggers import PendingTriggers, trigger_element
 
 IDEMPOTENCY_SECONDS = 3 * 24 * 3600  # longer than any host's retry schedule
 # version orders changes: the host's version first, then occurred_at. Epoch milliseconds stay below
@@ -90,6 +91,8 @@ class WebhookDeps:
     idempotency_store: BasePersistenceLayer
     clock: Callable[[], float] = time.time
     tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS
+    # A burst of triggers shares one export job (sagebridge.sync.triggers); False: one job each.
+    coalesce_triggers: bool = True
 
     @property
     def tenants(self) -> Tenants:
@@ -297,13 +300,33 @@ def _finish(
                            kind=kind, host_id=host_id, reason=reason)
     status = event.status()
     if outcome is Outcome.STORED and status and settings is not None and settings.is_trigger_status(status):
-        job = webhook_export_job(tenant_id, kind, host_id, event_id=event.id)
-        deps.export_queue.send(job.model_dump(mode="json", exclude_none=True))
+        queue_trigger(tenant_id, kind, host_id, event.id, deps)
         result.export_queued = True
     logger.info("webhook staged", extra={"tenant_id": tenant_id, "event_id": event.id, "kind": kind,
                                          "host_id": host_id, "result": outcome.value,
                                          "export_queued": result.export_queued})
     return result
+
+
+def queue_trigger(tenant_id: str, kind: str, host_id: str, event_id: str, deps: WebhookDeps) -> None:
+    """Queue the trigger's export: its own job, or (coalescing) the tenant's job already queued."""
+    if not deps.coalesce_triggers:
+        job = webhook_export_job(tenant_id, kind, host_id, event_id=event_id)
+        deps.export_queue.send(job.model_dump(mode="json", exclude_none=True))
+        return
+    triggers = PendingTriggers(deps.table)
+    if not triggers.add(tenant_id, trigger_element(kind, host_id, event_id)):
+        return  # the job queued moments ago exports it
+    job = webhook_export_job(tenant_id, kind, host_id, event_id=event_id, coalesced=True)
+    try:
+        deps.export_queue.send(job.model_dump(mode="json", exclude_none=True))
+    except Exception:
+        try:  # no job is queued: the host's retry of this webhook (a 5xx) must queue one
+            triggers.not_queued(tenant_id)
+        except Exception as error:  # then the trigger waits STALE_AFTER at most
+            logger.warning("export_trigger_not_released", extra={"tenant_id": tenant_id,
+                                                                 "error": type(error).__name__})
+        raise
 
 
 def _seen_before(

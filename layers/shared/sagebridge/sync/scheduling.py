@@ -35,6 +35,8 @@ from sagebridge.store.notifications import FailureSummary
 from sagebridge.sync.currency import DEFAULT_CURRENCY
 from sagebridge.sync.export import EXPORT_CURSOR, ExportEngine, ExportHooks, ExportRequest, ExportResult
 from sagebridge.sync.export.deadline import STOP_MARGIN_SECONDS, STOP_MARGIN_SHARE, Deadline, Resume
+from sagebridge.sync.setup_reads import SetupReads
+from sagebridge.sync.triggers import LEASE_HELD_RETRY_SECONDS, PendingTriggers, document_of
 
 EXPORT_LEASE = "export"
 LEASE_SECONDS = 360  # the worker's Lambda timeout (300 s) and a margin
@@ -146,6 +148,9 @@ class WorkerDeps:
     # invocation's time): sagebridge.sync.export.deadline.
     stop_margin_seconds: float = STOP_MARGIN_SECONDS
     stop_margin_share: float = STOP_MARGIN_SHARE
+    # Sage's tax rates and accounts kept per container for a few minutes (sync/setup_reads.py);
+    # None: every run reads them.
+    setup_reads: SetupReads | None = None
 
 
 def request_for_job(job: ExportJob, settings: TenantSettings, store: Store, *,
@@ -182,7 +187,56 @@ def request_for_job(job: ExportJob, settings: TenantSettings, store: Store, *,
 
 def handle_export_job(job: ExportJob, deps: WorkerDeps, *, deadline: Deadline | None = None) -> ExportResult | None:
     """Run one export job under the tenant's lease. LeaseHeld if another export holds it. With a
-    `deadline` (and `deps.jobs`), a run nearing it pauses and queues its continuation."""
+    `deadline` (and `deps.jobs`), a run nearing it pauses and queues its continuation. A coalesced
+    trigger job also exports the triggers waiting for the tenant, until none is left."""
+    if job.coalesced and not job.dry_run:
+        return _handle_triggers(job, deps, deadline=deadline)
+    return _handle_export_job(job, deps, deadline=deadline)
+
+
+# Rounds of one trigger job before it hands the rest to a new job (a host that never stops sending).
+MAX_TRIGGER_ROUNDS = 20
+
+
+def _handle_triggers(job: ExportJob, deps: WorkerDeps, *, deadline: Deadline | None) -> ExportResult | None:
+    """The job's documents and every waiting trigger's, in one run; again while triggers arrived
+    during it (they coalesced into this job, so this job must send them before it ends)."""
+    triggers = PendingTriggers(deps.store.table)
+    result: ExportResult | None = None
+    for _round in range(MAX_TRIGGER_ROUNDS):
+        waiting = triggers.waiting(job.tenant_id)
+        if job.continues is None:
+            documents = list(dict.fromkeys([*job.documents, *(document_of(e) for e in sorted(waiting))]))
+        else:  # a paused run goes on with exactly its documents; what waits besides is the next round's
+            documents = list(job.documents)
+        waiting = {e for e in waiting if document_of(e) in documents}
+        if documents:
+            try:
+                result = _handle_export_job(job.model_copy(update={"documents": documents}), deps, deadline=deadline)
+            except LeaseHeld:
+                if deps.jobs is None:
+                    raise
+                # Another export of the tenant runs: try again in a few seconds, not after the queue's
+                # visibility timeout. The triggers stay waiting (still queued: nothing else is sent).
+                deps.jobs.send(job.model_dump(mode="json", exclude_none=True), delay_seconds=LEASE_HELD_RETRY_SECONDS)
+                logger.info("export_trigger_waits", extra={"tenant_id": job.tenant_id, "waiting": len(waiting)})
+                return None
+            if result is not None and result.continuation is not None:
+                return result  # the continuation carries these documents and looks again when done
+        if triggers.exported(job.tenant_id, waiting):
+            return result
+        job = job.model_copy(update={"documents": [], "continues": None})
+        if deadline is not None and deadline.near() and deps.jobs is not None:
+            break
+    if deps.jobs is None:
+        return result
+    # Out of time or rounds: a new job goes on with what waits (still marked queued: nothing is lost).
+    deps.jobs.send(job.model_dump(mode="json", exclude_none=True))
+    logger.info("export_triggers_continue", extra={"tenant_id": job.tenant_id})
+    return result
+
+
+def _handle_export_job(job: ExportJob, deps: WorkerDeps, *, deadline: Deadline | None) -> ExportResult | None:
     store = deps.store
     tenant = store.tenants.find(job.tenant_id)
     if tenant is None:
@@ -220,12 +274,23 @@ def handle_export_job(job: ExportJob, deps: WorkerDeps, *, deadline: Deadline | 
             # after the tenant connects again (the scheduler runs connected tenants only).
             raise ConfigurationError(f"{exc.message}: connect the tenant again; its documents wait and are "
                                      "exported by the first run after it connects") from exc
+        if deps.setup_reads is not None:
+            # An operator's or a replay run reads Sage afresh: the operator may have just fixed it there.
+            connector = deps.setup_reads.connector(job.tenant_id, connector, fresh=request.triggered_by in (
+                RunTrigger.OPERATOR, RunTrigger.REPLAY))
         currency = settings.business_currency or (
             deps.business_currency_for(job.tenant_id, connector) if deps.business_currency_for else DEFAULT_CURRENCY)
         engine = ExportEngine(store=store, connector=connector, settings=settings, business_currency=currency,
                               outbox=deps.outbox, notify=deps.notify, hooks=deps.hooks,
                               deadline=deadline if deps.jobs is not None else None, **deps.engine_options)
-        result = engine.run(request)
+        try:
+            result = engine.run(request)
+        except Exception:
+            if deps.setup_reads is not None:
+                deps.setup_reads.forget(job.tenant_id)
+            raise
+        if deps.setup_reads is not None:
+            deps.setup_reads.after_run(job.tenant_id, result.counts, result.failures)
         if deps.failure_digest is not None and not request.dry_run:
             # Under the lease: the next run of the tenant reads what this digest marked as mailed.
             try:
