@@ -30,7 +30,6 @@ from sagebridge.domain.settings import ExportType, IdentifyCustomerBy
 from sagebridge.domain.validation import SkipCode, SkipReason
 from sagebridge.store import Claim, ClaimConflict, IdMapping, LedgerEntry, LedgerState, Outcome, StagedDocument, Write
 from sagebridge.sync.export.contact_updates import ContactUpdates
-from sagebridge.sync.export.in_doubt import IN_DOUBT_CODE
 from sagebridge.sync.export.context import (
     PARTY_CACHE_SIZE,
     STAND_IN_ID,
@@ -41,6 +40,7 @@ from sagebridge.sync.export.context import (
     label,
     party_hash,
 )
+from sagebridge.sync.export.in_doubt import IN_DOUBT_CODE
 from sagebridge.sync.export.journal import Journal
 from sagebridge.sync.export.outcomes import Outcomes
 from sagebridge.sync.export.request import CONTACT_HASH, PARTY_KINDS, idempotency_key
