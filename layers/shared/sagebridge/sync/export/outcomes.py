@@ -294,13 +294,15 @@ class Outcomes:
             raise exc
 
     def write_failure(self, kind: str, host_id: str, number: str | None, claim: Claim | None, code: str,
-                      message: str, attempts: int, will_retry: bool) -> None:
+                      message: str, attempts: int, will_retry: bool, *,
+                      in_doubt_since: datetime | None = None) -> None:
         """Failed, with or without a claim: the ledger entry (if ours) and the log line; the log
         line alone if the claim was taken over meanwhile."""
         writes = [self.journal.log_op(kind, host_id, number, Outcome.FAILED, reason_code=code, message=message)]
         if claim is not None:
             writes.insert(0, self.run.store.ledger.mark_failed_op(claim, message, attempts=attempts,
-                                                                  gave_up=not will_retry))
+                                                                  gave_up=not will_retry,
+                                                                  in_doubt_since=in_doubt_since))
         try:
             self.run.store.transact(writes)
         except ConflictError:

@@ -4,6 +4,7 @@ host app changed the party since Sage last got it. New mappings are written once
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 from sagebridge.connectors.base import (
@@ -17,6 +18,7 @@ from sagebridge.connectors.base import (
     SageError,
     UncertainWrite,
     creates_idempotent,
+    search_settle,
 )
 from sagebridge.domain.documents import Document
 from sagebridge.domain.errors import ConflictError
@@ -38,6 +40,7 @@ from sagebridge.sync.export.context import (
     label,
     party_hash,
 )
+from sagebridge.sync.export.in_doubt import IN_DOUBT_CODE
 from sagebridge.sync.export.journal import Journal
 from sagebridge.sync.export.outcomes import Outcomes
 from sagebridge.sync.export.request import CONTACT_HASH, PARTY_KINDS, idempotency_key
@@ -212,12 +215,19 @@ class Parties:
             body = self._contact_body(party)
             key_hash = idempotency_key(self.run.tenant, party.kind.value, party.host_id,
                                        staged.payload_hash if staged else h)
+            sent_at = self.run.now()
             try:
-                found, outcome = self._create_contact(party, body, key_hash, reference)
+                found = self._sent_before(party, entry, reference)
+                if found is None:
+                    found, outcome = self._create_contact(party, body, key_hash, reference)
+            except _StillInDoubt as wait:
+                self._in_doubt(party, h, wait.since)
+                return None
             except (AuthError, NotConnected, RateLimited):
                 raise  # the connection, not this party: the run stops
-            except SageError as exc:
-                self._failed(party, h, exc)
+            except SageError as exc:  # an earlier create still in doubt stays so (a failed lookup proves nothing)
+                doubt = entry.in_doubt_since if entry is not None and entry.state is LedgerState.FAILED else None
+                self._failed(party, h, exc, sent_at=sent_at, in_doubt_since=doubt)
                 return None
         if entry is not None and entry.state is not LedgerState.EXPORTED:
             self._settled(party, h, found.id)  # failed before: no longer an open failure
@@ -282,6 +292,21 @@ class Parties:
         hits = [h for h in hits if run.mapper.contact_matches(h, party)]
         return hits[0] if hits else None
 
+    def _sent_before(self, party: Party, entry: LedgerEntry | None, reference: str) -> RemoteRecord | None:
+        """An earlier create of this party lost its answer on a product without idempotent creates:
+        Sage is looked up by the party's reference before anything is sent again (a resend would
+        be a twin, or refused as one); while Sage's search may still lag that create a miss proves
+        nothing, so nothing is sent (`_StillInDoubt`)."""
+        if entry is None or entry.state is not LedgerState.FAILED or entry.in_doubt_since is None:
+            return None
+        connector = self.run.connector
+        hits = connector.find_contacts(reference=reference, contact_type=self.run.mapper.CONTACT_TYPE[party.kind])
+        if hits:
+            return hits[0]
+        if self.run.now() < entry.in_doubt_since + search_settle(connector):
+            raise _StillInDoubt(entry.in_doubt_since)
+        return None  # settled and still not there: the create never landed, send it
+
     def _create_contact(self, party: Party, body: Payload, key: str, reference: str) -> tuple[RemoteRecord, Outcome]:
         connector, contact_type = self.run.connector, self.run.mapper.CONTACT_TYPE[party.kind]
         try:
@@ -298,11 +323,16 @@ class Parties:
 
     # ---- when Sage does not have it
 
-    def _failed(self, party: Party, h: str, exc: SageError) -> None:
+    def _failed(self, party: Party, h: str, exc: SageError, *, sent_at: datetime | None = None,
+                in_doubt_since: datetime | None = None) -> None:
         """Sage did not create the party: recorded on its ledger entry like a document's failure. A
         refusal (or a product that cannot) gives up on this version at once; anything else is
         retried on later runs up to `retry_limit`. The host hears on the first failure and when it
-        gives up, operators once when it gives up; a change or a replay tries again."""
+        gives up, operators once when it gives up; a change or a replay tries again. A create whose
+        answer was lost, on a product without idempotent creates, is in doubt instead."""
+        if isinstance(exc, UncertainWrite) and sent_at is not None and not creates_idempotent(self.run.connector):
+            self._in_doubt(party, h, sent_at, cause=exc.message, sent=True)
+            return
         name = f"{party.kind.value} '{party.name}'"
         claim = self._claim_failure(party, h)
         permanent = isinstance(exc, RecordInvalid | NotSupported)
@@ -316,7 +346,30 @@ class Parties:
             message = f"{name} could not be sent to Sage: {exc.message}" + (
                 "" if will_retry else f" (gave up after {attempts} attempts)")
         self._failures[(party.kind, party.host_id)] = message
-        self._record_failure(party, claim, h, code, message, attempts, will_retry)
+        self._record_failure(party, claim, h, code, message, attempts, will_retry, in_doubt_since)
+
+    def _in_doubt(self, party: Party, h: str, since: datetime, *, cause: str | None = None,
+                  sent: bool = False) -> None:
+        """The party's create went out at `since` and its answer was lost; Sage's search does not
+        show it (yet): failed in doubt, never given up, the host told once per version, with the
+        time it is looked for again. Its documents are skipped as waiting for it, with this reason."""
+        name = f"{party.kind.value} '{party.name}'"
+        reference = self.run.mapper.contact_reference(party.kind, party.host_id)
+        after = since + search_settle(self.run.connector)
+        lost = f" ({cause})" if cause else ""
+        message = (f"{name} was sent to Sage and the answer was lost{lost}; Sage's search does not show reference "
+                   f"{reference} yet, and Sage could not tell a second create from the first, so it was not sent "
+                   f"again: the first run after {after.isoformat(timespec='seconds')} looks for it again and creates "
+                   "it only if Sage still does not have it")
+        claim = self._claim_failure(party, h)
+        # A look that sent nothing does not count as an attempt; never given up while in doubt.
+        attempts = 1 if claim is None else self.run.attempts(claim) - (0 if sent else 1)
+        attempts = min(max(attempts, 1), self.run.settings.retry_limit)
+        self._failures[(party.kind, party.host_id)] = message
+        self.outcomes.write_failure(party.kind.value, party.host_id, party.name, claim, IN_DOUBT_CODE, message,
+                                    attempts, True, in_doubt_since=since)
+        self.journal.deliver_failed(party.kind.value, party.host_id, party.name, h, IN_DOUBT_CODE, message,
+                                    attempts, True)
 
     def unexpected(self, party: Party, message: str) -> None:
         """A bug or a surprise while exporting the party: given up on this version, the host told."""
@@ -332,9 +385,10 @@ class Parties:
             return None  # another run holds it right now: log this run's failure only
 
     def _record_failure(self, party: Party, claim: Claim | None, h: str, code: str, message: str,
-                        attempts: int, will_retry: bool) -> None:
+                        attempts: int, will_retry: bool, in_doubt_since: datetime | None = None) -> None:
         kind = party.kind.value
-        self.outcomes.write_failure(kind, party.host_id, party.name, claim, code, message, attempts, will_retry)
+        self.outcomes.write_failure(kind, party.host_id, party.name, claim, code, message, attempts, will_retry,
+                                    in_doubt_since=in_doubt_since)
         if not will_retry:
             self.journal.remember_failure(kind, party.host_id, message)
         self.journal.deliver_failed(kind, party.host_id, party.name, h, code, message, attempts, will_retry)
@@ -345,6 +399,14 @@ class Parties:
             self.run.store.ledger.mark_exported(self.run.claim(party.kind.value, party.host_id, h), sage_id)
         except ConflictError:
             pass  # settled by another run
+
+
+class _StillInDoubt(Exception):
+    """A lookup missed a party whose create is in doubt, before Sage's search has settled."""
+
+    def __init__(self, since: datetime) -> None:
+        super().__init__(since.isoformat())
+        self.since = since
 
 
 def _body_id(contact: str) -> str:
