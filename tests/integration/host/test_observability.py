@@ -22,6 +22,10 @@ from tests.logs import captured_logs, emf_metrics
 @pytest.fixture
 def metrics_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    # Earlier tests in this process may have counted outside a handler (nothing flushed them, as a
+    # Lambda invocation would): start from none, so the figures are this test's own.
+    from sagebridge.observability import metrics
+    metrics.clear_metrics()
 
 
 def test_a_refused_webhook_is_counted_and_logged_with_why(env: Env, metrics_on, capsys) -> None:
