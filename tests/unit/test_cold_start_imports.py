@@ -23,22 +23,25 @@ OTHER_FUNCTIONS = ("sagebridge.admin", "sagebridge.portal", "jinja2",  # the adm
 # Powertools' batch utility loads its ~40 pydantic parser models when pydantic is imported before it.
 EVERYONE = ("aws_lambda_powertools.utilities.parser",)
 PRODUCTS = ("sagebridge.sync.products", "sagebridge.connections", "sagebridge.connectors.oauth", "httpx")
+# The document and payment models (and the engines that read them): a function that never reads a
+# document loads the run and sync-log types without them (sagebridge.domain re-exports on first use).
+DOCUMENTS = ("sagebridge.domain.documents", "sagebridge.domain.payments", "sagebridge.domain.validation")
+ENGINE = ("sagebridge.sync.export.run", "sagebridge.host.outbound")
 NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "admin_api": ("sagebridge.portal", "jinja2", "aws_lambda_powertools.utilities.idempotency",
                   "sagebridge.host.webhooks"),
-    "connect": (*OTHER_FUNCTIONS, "sagebridge.sync.export", "sagebridge.sync.payments"),
-    "export_scheduler": (*OTHER_FUNCTIONS, *PRODUCTS, "boto3", "sagebridge.host.delivery"),
-    "export_worker": (*OTHER_FUNCTIONS, "sagebridge.host.delivery", "sagebridge.sync.payments",
-                      "sagebridge.sync.catalog"),
-    "host_delivery": (*OTHER_FUNCTIONS, "sagebridge.sync", "sagebridge.connections", "sagebridge.connectors.oauth"),
-    "payment_poll_worker": (*OTHER_FUNCTIONS, "sagebridge.host.delivery"),
-    "payment_poller": (*OTHER_FUNCTIONS, *PRODUCTS, "boto3", "sagebridge.sync.scheduling", "sagebridge.sync.export"),
+    "connect": (*OTHER_FUNCTIONS, *DOCUMENTS, "sagebridge.sync.export", "sagebridge.sync.payments"),
+    "export_scheduler": (*OTHER_FUNCTIONS, *PRODUCTS, *DOCUMENTS, *ENGINE, "boto3", "sagebridge.host.delivery"),
+    "export_worker": (*OTHER_FUNCTIONS, *DOCUMENTS, *ENGINE, "sagebridge.host.delivery", "sagebridge.sync.payments",
+                      "sagebridge.sync.catalog"),  # the engine and the products are built by its first job
+    "host_delivery": (*OTHER_FUNCTIONS, *DOCUMENTS, "sagebridge.sync", "sagebridge.connections",
+                      "sagebridge.connectors.oauth"),
+    "payment_poll_worker": (*OTHER_FUNCTIONS, *DOCUMENTS, "sagebridge.host.delivery"),
+    "payment_poller": (*OTHER_FUNCTIONS, *PRODUCTS, *DOCUMENTS, "boto3", "sagebridge.sync.scheduling",
+                       "sagebridge.sync.export"),
     "portal": ("aws_lambda_powertools.utilities.idempotency", "sagebridge.host.webhooks"),
-    "token_keepalive": (*OTHER_FUNCTIONS, "sagebridge.host.delivery"),
-    # sagebridge.sync.triggers (a tenant's waiting triggers, one item) is all the webhooks take of sync
-    "webhooks": ("sagebridge.admin", "sagebridge.portal", "jinja2", *PRODUCTS, "sagebridge.sync.export",
-                 "sagebridge.sync.scheduling", "sagebridge.sync.payments", "sagebridge.sync.catalog",
-                 "sagebridge.sync.setup_reads"),
+    "token_keepalive": (*OTHER_FUNCTIONS, *DOCUMENTS, "sagebridge.host.delivery"),
+    "webhooks": ("sagebridge.admin", "sagebridge.portal", "jinja2", *PRODUCTS, "sagebridge.sync"),
 }
 PROBE = "import json, sys\nimport app\nprint(json.dumps(sorted(sys.modules)))"
 

@@ -13,25 +13,27 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from sagebridge.connectors import mapping
 from sagebridge.connectors.mapping import MappedDocument, Payload, TaxTable
 from sagebridge.connectors.product import LinkConnect, Login, LoginConnect, Product
-from sagebridge.domain.documents import AnyDocument
 from sagebridge.domain.errors import NotFoundError, SageBridgeError, ThrottledError
 from sagebridge.domain.kinds import DocumentKind, PartyKind, RecordKind
-from sagebridge.domain.parties import Party
-from sagebridge.domain.payments import Payment
-from sagebridge.domain.remote import (
-    DocumentBalance,
-    RemoteCustomer,
-    RemoteItem,
-    RemotePayment,
-    RemoteTaxRate,
-    Removed,
-)
 from sagebridge.domain.settings import TenantSettings
+
+if TYPE_CHECKING:  # annotations only: a scheduler's cold start does not build the document models
+    from sagebridge.domain.documents import AnyDocument
+    from sagebridge.domain.parties import Party
+    from sagebridge.domain.payments import Payment
+    from sagebridge.domain.remote import (
+        DocumentBalance,
+        RemoteCustomer,
+        RemoteItem,
+        RemotePayment,
+        RemoteTaxRate,
+        Removed,
+    )
 
 # --------------------------------------------------------------------------------------------- errors
 

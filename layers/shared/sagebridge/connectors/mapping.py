@@ -8,12 +8,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
-from sagebridge.domain.documents import DocumentLine
 from sagebridge.domain.kinds import DocumentKind, PartyKind
 from sagebridge.domain.money import line_tax
 from sagebridge.domain.settings import TenantSettings
+
+if TYPE_CHECKING:  # an annotation only (cold start)
+    from sagebridge.domain.documents import DocumentLine
 
 # A body for the product's API, as its mapper builds it and its connector sends it. Free-form to the
 # engines (Sage Accounting and Sage 200 JSON, Intacct functions): only the product reads inside it.

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from sagebridge.domain.fields import HostId, SageId, UtcDatetime
 from sagebridge.domain.kinds import DateBasis, RecordKind
 from sagebridge.domain.settings import ExportType
-from sagebridge.domain.validation import SkipReason
+from sagebridge.domain.skips import SkipReason
 
 ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 

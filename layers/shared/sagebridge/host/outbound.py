@@ -29,7 +29,7 @@ from sagebridge.domain.fields import CurrencyCode, HostId, SageId, Text, UtcDate
 from sagebridge.domain.hashing import canonical_json
 from sagebridge.domain.kinds import DocumentKind
 from sagebridge.domain.parties import Customer
-from sagebridge.domain.validation import SkipReason
+from sagebridge.domain.skips import SkipReason
 from sagebridge.store.connections import ConnectionChange
 from sagebridge.store.deliveries import Deliveries
 from sagebridge.store.records import DeliveryState

@@ -20,23 +20,26 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sagebridge.connectors.base import Connector, NotConnected
 from sagebridge.domain.errors import ConfigurationError, ConflictError, SageBridgeError
 from sagebridge.domain.kinds import RecordKind, record_kind
 from sagebridge.domain.runs import RunTrigger
 from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import ExportJob, ExportTrigger, RunContinuation
-from sagebridge.host.outbound import DeliveryOutbox, ExportRunFailed, enqueue_delivery
 from sagebridge.observability import logger, metrics
 from sagebridge.store import ConnectionStatus, RunRecord, RunStatus, Store, TenantRecord
 from sagebridge.store.notifications import FailureSummary
 from sagebridge.sync.currency import DEFAULT_CURRENCY
-from sagebridge.sync.export import EXPORT_CURSOR, ExportEngine, ExportHooks, ExportRequest, ExportResult
+from sagebridge.sync.export import EXPORT_CURSOR, ExportHooks, ExportRequest, ExportResult
 from sagebridge.sync.export.deadline import STOP_MARGIN_SECONDS, STOP_MARGIN_SHARE, Deadline, Resume
 from sagebridge.sync.setup_reads import SetupReads
 from sagebridge.sync.triggers import LEASE_HELD_RETRY_SECONDS, PendingTriggers, document_of
+
+if TYPE_CHECKING:  # the worker's, loaded by its first job: the scheduler's cold start does not build them
+    from sagebridge.connectors.base import Connector
+    from sagebridge.host.outbound import DeliveryOutbox
+    from sagebridge.sync.export import ExportEngine
 
 EXPORT_LEASE = "export"
 LEASE_SECONDS = 360  # the worker's Lambda timeout (300 s) and a margin
@@ -264,6 +267,9 @@ def _handle_export_job(job: ExportJob, deps: WorkerDeps, *, deadline: Deadline |
         store.leases.acquire(job.tenant_id, EXPORT_LEASE, deps.owner, deps.lease_seconds)
     except ConflictError as exc:
         raise LeaseHeld(f"an export of tenant {job.tenant_id} is already running") from exc
+    from sagebridge.connectors.base import NotConnected  # the worker's: loaded by its first job
+    from sagebridge.sync.export import ExportEngine
+
     engine: ExportEngine | None = None
     try:
         try:
@@ -365,6 +371,8 @@ def setup_failed(job: ExportJob, deps: WorkerDeps, exc: ConfigurationError, *,
     told = store.cursors.get(tenant_id, SETUP_FAILURE)
     if not job.dry_run and (told is None or _told_digest(told.position) != digest):
         if deps.outbox is not None:
+            from sagebridge.host.outbound import ExportRunFailed, enqueue_delivery
+
             try:
                 enqueue_delivery(deps.outbox, tenant_id, ExportRunFailed(run_id=run_id, reason=reason),
                                  dedupe_key=f"run_failed\n{digest}\n{run_id}")

@@ -24,7 +24,7 @@ import httpx
 from pydantic import SecretStr
 
 from sagebridge.connections.lifecycle import pack, unpack
-from sagebridge.connections.wiring import container_defaults
+from sagebridge.connections.wiring import container_defaults, default_http_client
 from sagebridge.connectors.base import AuthError, Login, LoginRefused, NotConnected, SageError
 from sagebridge.connectors.product import Limits, SecretKeys
 from sagebridge.connectors.sage_intacct.client import (
@@ -271,7 +271,7 @@ def build_sage_intacct(
     sender = secrets.for_product(SageIntacctSecrets)
     return SageIntacct(settings=settings, product_settings=product_settings, store=store,
                        cipher=TokenCipher(clients.kms, settings.token_key_id),
-                       http=http or httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False),
+                       http=http or default_http_client(DEFAULT_TIMEOUT),
                        sender=sender, clock=clock, sleep=sleep, client_options=client_options)
 
 

@@ -35,7 +35,7 @@ import httpx
 from pydantic import SecretStr
 
 from sagebridge.connections.lifecycle import pack, unpack
-from sagebridge.connections.wiring import container_defaults
+from sagebridge.connections.wiring import container_defaults, default_http_client
 from sagebridge.connectors.base import AuthError, Login, LoginRefused, NotConnected
 from sagebridge.connectors.product import Limits, SecretKeys
 from sagebridge.connectors.sage_regional.client import (
@@ -324,7 +324,7 @@ def build_sage_regional(
     product_settings = product_settings or settings.for_product(SageRegionalSettings)
     return SageRegional(settings=settings, product_settings=product_settings, store=store,
                         cipher=TokenCipher(clients.kms, settings.token_key_id),
-                        http=http or httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False),
+                        http=http or default_http_client(DEFAULT_TIMEOUT),
                         secrets=_secrets(secrets), clock=clock, sleep=sleep)
 
 
