@@ -7,7 +7,7 @@ for one tenant. Sage answers with bench/latency.py's profile on a simulated cloc
 (as figure 10). Every sixth invoice has a customer Sage has not seen (a contact is created).
 
 Before: one job per trigger, each run reading Sage's setup (tax rates, ledger accounts) again.
-After: triggers coalesce into the tenant's queued job (sync/triggers.py), setup reads are kept per
+After: triggers coalesce into the tenant's queued job (host/triggers.py), setup reads are kept per
 container (sync/setup_reads.py).
 
 Figures: Sage requests per record written (documents + contacts) in the burst, before and after;

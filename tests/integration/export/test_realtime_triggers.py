@@ -13,12 +13,12 @@ import pytest
 
 from sagebridge.domain import DocumentKind
 from sagebridge.host.jobs import ExportJob
+from sagebridge.host.triggers import LEASE_HELD_RETRY_SECONDS, STALE_AFTER
 from sagebridge.host.webhooks import queue_trigger
 from sagebridge.store import ConnectionRecord, Store
 from sagebridge.sync.export import EXPORT_CURSOR
 from sagebridge.sync.scheduling import WorkerDeps, handle_export_job
 from sagebridge.sync.setup_reads import SetupReads
-from sagebridge.sync.triggers import LEASE_HELD_RETRY_SECONDS, STALE_AFTER
 
 from .conftest import TENANT, document, line
 

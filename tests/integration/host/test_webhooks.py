@@ -14,10 +14,10 @@ from local.sandboxes.host_app import DEMO_SECRET, WebhookSender, example_events,
 from local.sandboxes.host_app.fixtures import example_event
 from sagebridge.host.inbound import MAX_BODY_BYTES
 from sagebridge.host.jobs import ExportJob
+from sagebridge.host.triggers import PendingTriggers, document_of
 from sagebridge.security.signing import SIGNATURE_HEADER, sign
 from sagebridge.store.documents import Documents
 from sagebridge.store.webhook_events import WebhookEvents
-from sagebridge.sync.triggers import PendingTriggers, document_of
 from tests.integration.host.conftest import OLD_SECRET, SECRET, TENANT, Env
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -93,7 +93,7 @@ class ExportJob(BaseModel):
     # the run under it too, so one id finds the request and the Sage calls it caused.
     correlation_id: str | None = Field(default_factory=current_correlation_id)
     # A trigger job that also exports every trigger still waiting for the tenant, until none is
-    # left (sagebridge.sync.triggers): the triggers of a burst share one run.
+    # left (sagebridge.host.triggers): the triggers of a burst share one run.
     coalesced: bool = False
 
 

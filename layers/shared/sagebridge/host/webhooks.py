@@ -35,6 +35,7 @@ from sagebridge.host.inbound import MAX_BODY_BYTES, DocumentVoided, InvalidWebho
 from sagebridge.host.inbound import _Event as InboundEventModel
 from sagebridge.host.jobs import webhook_export_job
 from sagebridge.host.secrets import WebhookSecrets
+from sagebridge.host.triggers import PendingTriggers, trigger_element
 from sagebridge.observability import logger, metrics
 from sagebridge.security.signing import DEFAULT_TOLERANCE_SECONDS, SignatureError, verify
 from sagebridge.store.documents import Documents
@@ -42,7 +43,6 @@ from sagebridge.store.records import StagedDocument
 from sagebridge.store.table import Table
 from sagebridge.store.tenants import Tenants
 from sagebridge.store.webhook_events import WebhookEventRecord, WebhookEvents
-from sagebridge.sync.triggers import PendingTriggers, trigger_element
 
 IDEMPOTENCY_SECONDS = 3 * 24 * 3600  # longer than any host's retry schedule
 # version orders changes: the host's version first, then occurred_at. Epoch milliseconds stay below
@@ -91,7 +91,7 @@ class WebhookDeps:
     idempotency_store: BasePersistenceLayer
     clock: Callable[[], float] = time.time
     tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS
-    # A burst of triggers shares one export job (sagebridge.sync.triggers); False: one job each.
+    # A burst of triggers shares one export job (sagebridge.host.triggers); False: one job each.
     coalesce_triggers: bool = True
 
     @property

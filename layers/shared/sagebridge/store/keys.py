@@ -20,7 +20,7 @@ sync log          TENANT#t / LOG#run#seq                                        
 run               TENANT#t / RUN#run
 cursor            TENANT#t / CURSOR#stream
 lease             TENANT#t / LEASE#job
-export triggers   TENANT#t / TRIGGERS#export       (triggers waiting for a run; sync/triggers.py)
+export triggers   TENANT#t / TRIGGERS#export       (triggers waiting for a run; host/triggers.py)
 OAuth state       STATE#nonce / STATE
 delivery          DELIVERY#event_id / DELIVERY     T#t#DELIVERY#state (*) /      T#t#DELIVERIES / created#event_id
                                                    updated_at#event_id

@@ -27,6 +27,7 @@ from sagebridge.domain.kinds import RecordKind, record_kind
 from sagebridge.domain.runs import RunTrigger
 from sagebridge.domain.settings import TenantSettings, parse_tenant_settings
 from sagebridge.host.jobs import ExportJob, ExportTrigger, RunContinuation
+from sagebridge.host.triggers import LEASE_HELD_RETRY_SECONDS, PendingTriggers, document_of
 from sagebridge.observability import logger, metrics
 from sagebridge.store import ConnectionStatus, RunRecord, RunStatus, Store, TenantRecord
 from sagebridge.store.notifications import FailureSummary
@@ -34,7 +35,6 @@ from sagebridge.sync.currency import DEFAULT_CURRENCY
 from sagebridge.sync.export import EXPORT_CURSOR, ExportHooks, ExportRequest, ExportResult
 from sagebridge.sync.export.deadline import STOP_MARGIN_SECONDS, STOP_MARGIN_SHARE, Deadline, Resume
 from sagebridge.sync.setup_reads import SetupReads
-from sagebridge.sync.triggers import LEASE_HELD_RETRY_SECONDS, PendingTriggers, document_of
 
 if TYPE_CHECKING:  # the worker's, loaded by its first job: the scheduler's cold start does not build them
     from sagebridge.connectors.base import Connector
