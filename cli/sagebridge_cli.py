@@ -661,6 +661,14 @@ def read_log(a: Api, tenant_id: str, params: dict[str, Any], limit: int) -> tupl
 # ------------------------------------------------------------------------------------------- why
 
 IN_SAGE = ("created", "updated", "linked", "unchanged")
+# Skips of a later version of a document already in Sage (Sage keeps the version it has).
+EXPORTED_BEFORE = ("changed_after_export", "already_paid_in_sage")
+
+
+def _voided_in_sage(entry: dict[str, Any]) -> bool:
+    """A host void carried out in Sage: logged as an update whose reason says so."""
+    return entry["outcome"] == "updated" and str(entry.get("reason") or "").startswith(
+        ("voided in Sage", "deleted in Sage"))
 WHY_PAGES = 10  # log pages of 200 searched for a document number (the host id is looked up directly)
 
 
@@ -715,9 +723,17 @@ def how_to_fix(tenant_id: str, entry: dict[str, Any] | None, document: str = "",
                 "document not in Sage?') shows them, and a 'webhook staged' line if it was received and waits "
                 "for the next scheduled run (a status that is not a trigger status).")
     ref = f"{entry['kind']}:{entry['host_id']}"
+    if _voided_in_sage(entry):
+        return (f"The host app voided it, and Sage Bridge {entry['reason'].split(':')[0]} (id "
+                f"{entry.get('sage_id') or 'unknown'}): it is out of the books there. The host app was told "
+                "(outcome voided).")
     if entry["outcome"] in IN_SAGE:
         return (f"It is in Sage (id {entry.get('sage_id') or 'unknown'}). If the accountant cannot find it, check "
                 f"the business the tenant is connected to: sagebridge status {tenant_id}")
+    if entry["outcome"] == "skipped" and entry.get("reason_code") in EXPORTED_BEFORE:
+        return ("An earlier version of it is in Sage (the reason says what Sage holds); this version was not "
+                "sent. Do what the reason says (in Sage, or in the host app), or export type All sends changes "
+                f"to documents already exported: sagebridge tenants set {tenant_id} export_type=all")
     if entry["outcome"] == "skipped":
         return (f"Fix what the reason names (in the host app, or the tenant's mappings or settings), then "
                 f"sagebridge replay {tenant_id} {ref}. A new version sent by the host app is exported anyway.")
@@ -743,7 +759,8 @@ def why(
     details = (run_view or {}).get("details") or {}
     answer = {
         "tenant_id": tenant_id, "document": document, "found": entry is not None or received is not None,
-        "state": entry["outcome"] if entry else "received" if received else "not_seen",
+        "state": ("voided" if _voided_in_sage(entry) else entry["outcome"]) if entry
+        else "received" if received else "not_seen",
         "kind": entry["kind"] if entry else received and received["kind"],
         "host_id": entry["host_id"] if entry else received and received["host_id"],
         "number": entry.get("number") if entry else received and received.get("number"),

@@ -117,3 +117,39 @@ def test_why_a_document_received_but_not_yet_run_says_it_was_received_and_what_h
     assert answer["state"] == "received" and answer["found"] is True and answer["kind"] == "sales_invoice"
     approved = sb("why", TENANT, "INV-12")
     assert approved.exit_code == 1 and "next scheduled run" in " ".join(approved.stdout.split())
+
+
+def _export_now(world) -> None:
+    answer = world.call("POST", f"/admin/tenants/{TENANT}/exports", {"run": "now"})
+    assert answer.status == 200, answer.text
+
+
+def test_why_a_document_the_host_voided_says_it_is_void_in_sage(world):
+    """Second review of issue 20: after a run voided a host-voided invoice in Sage, `why` said
+    "updated ... It is in Sage ... If the accountant cannot find it, check the business"."""
+    connected(world)
+    world.stage(invoice(21))
+    _export_now(world)
+    world.advance(minutes=5)
+    world.store.documents.mark_voided(TENANT, "sales_invoice", "INV-21", version=2)
+    _export_now(world)
+    answer = sb("why", TENANT, "INV-21")
+    said = " ".join(answer.stdout.split())
+    assert answer.exit_code == 0 and ": voided (sales_invoice INV-21)" in said
+    assert "The host app voided it, and Sage Bridge voided in Sage" in said and "cannot find it" not in said
+    assert json.loads(sb("why", TENANT, "INV-21", "--json").stdout)["state"] == "voided"
+
+
+def test_why_a_later_version_skipped_says_an_earlier_version_is_in_sage(world):
+    """Second review of issue 20: a version changed after export (export type New) read as a plain
+    skip, as if the document were not in Sage."""
+    connected(world)
+    world.stage(invoice(22))
+    _export_now(world)
+    world.advance(minutes=5)
+    world.stage(invoice(22, price="150.00"), version=2)
+    _export_now(world)
+    answer = sb("why", TENANT, "INV-22")
+    said = " ".join(answer.stdout.split())
+    assert answer.exit_code == 1 and "changed_after_export" in said
+    assert "An earlier version of it is in Sage" in said and "export_type=all" in said
