@@ -1138,10 +1138,14 @@ def find_deployment(ctx: typer.Context, stack: str | None, secret_name: str | No
         return d
     if secret_name:
         return Deployment(secret_name=secret_name, region=region, api_url=settings.api_url)
-    local = None if settings.api_url else local_outputs()
+    local = local_outputs()
+    if local is not None and settings.api_url and local["api_url"].rstrip("/") != settings.api_url.rstrip("/"):
+        local = None  # --api-url names another deployment than the local stack running here
     if local is None:
-        raise typer.BadParameter("name the deployed stack (--stack or SAGEBRIDGE_STACK) or its --secret-name; "
-                                 "without them the local stack is used, and it is not running", param_hint="--stack")
+        why = (f"the local stack running here is not at {settings.api_url}" if settings.api_url and local_outputs()
+               else "without them the local stack is used, and it is not running")
+        raise typer.BadParameter(f"name the deployed stack (--stack or SAGEBRIDGE_STACK) or its --secret-name; {why}",
+                                 param_hint="--stack")
     return Deployment(secret_name=local["resources"]["SettingsSecret"], region=region,
                       endpoint_url=local["moto_endpoint"], api_url=local["api_url"],
                       public_api_url=(local.get("environment") or {}).get("PUBLIC_API_URL", ""))

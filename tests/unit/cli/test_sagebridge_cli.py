@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -367,3 +368,19 @@ def test_why_answers_for_a_document_number_with_state_reason_fix_run_and_correla
 
     never = sb("why", TENANT, "INV-404")
     assert never.exit_code == 1 and "never received" in never.stdout and "Logs Insights" in never.stdout
+
+
+def test_review_settings_secret_finds_the_local_stack_named_by_its_api_url(monkeypatch, tmp_path):
+    """Second review of issue 20: `--api-url <the local stack's URL> settings-secret show` said the local
+    stack "is not running" while it ran."""
+    outputs = {"api_url": "http://127.0.0.1:3395", "moto_endpoint": "http://127.0.0.1:3396",
+               "resources": {"SettingsSecret": "local/settings"}}
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    monkeypatch.setenv("SAGEBRIDGE_LOCAL_STATE", str(tmp_path))
+    ctx = SimpleNamespace(obj=cli.Settings(api_url="http://127.0.0.1:3395/"))
+    found = cli.find_deployment(ctx, None, None)  # type: ignore[arg-type]
+    assert (found.secret_name, found.endpoint_url) == ("local/settings", "http://127.0.0.1:3396")
+    elsewhere = sb("--api-url", "https://abc.execute-api.eu-west-2.amazonaws.com", "settings-secret", "show")
+    said = " ".join(elsewhere.output.replace("│", " ").split())
+    assert elsewhere.exit_code == 2 and "not running" not in said
+    assert "the local stack running here is not at" in said
