@@ -262,7 +262,7 @@ class Table:
             return
         if len(writes) > MAX_TRANSACTION_ITEMS:
             raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_ITEMS} writes")
-        items = [{w.action: {"TableName": self.name, **w.params}} for w in writes]
+        items = [self._transact_item(w) for w in writes]
         params: dict[str, Any] = {"TransactItems": items}
         if token:
             params["ClientRequestToken"] = token
@@ -278,13 +278,11 @@ class Table:
         for start in range(0, len(writes), MAX_TRANSACTION_ITEMS):
             chunk = list(range(start, min(start + MAX_TRANSACTION_ITEMS, len(writes))))
             while chunk:
-                items = [{writes[i].action: {"TableName": self.name, **writes[i].params}} for i in chunk]
-                try:
-                    self.client.transact_write_items(TransactItems=items)
-                except ClientError as exc:
-                    reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                refused = self._send_transaction([self._transact_item(writes[i]) for i in chunk])
+                if refused is not None:
+                    exc, reasons = refused
                     failed = {chunk[j] for j, code in enumerate(reasons) if code == "ConditionalCheckFailed"}
-                    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException" or not failed:
+                    if not failed:
                         raise translate(exc, "transaction of conditional writes") from exc
                     chunk = [i for i in chunk if i not in failed]
                     continue
@@ -302,21 +300,34 @@ class Table:
         if len(groups) == 1 or sum(map(len, groups)) > MAX_TRANSACTION_ITEMS:
             return [self._transact_or_false(g) for g in groups]
         owner = [i for i, g in enumerate(groups) for _ in g]
-        items = [{w.action: {"TableName": self.name, **w.params}} for g in groups for w in g]
+        items = [self._transact_item(w) for g in groups for w in g]
+        refused = self._send_transaction(items)
+        if refused is None:
+            return [True] * len(groups)
+        _, reasons = refused
+        if len(reasons) != len(items) or not set(reasons) <= {"None", "ConditionalCheckFailed"}:
+            return [self._transact_or_false(g) for g in groups]
+        lost = {owner[j] for j, code in enumerate(reasons) if code == "ConditionalCheckFailed"}
+        if not lost:
+            return [self._transact_or_false(g) for g in groups]
+        kept = [i for i in range(len(groups)) if i not in lost]
+        done = dict(zip(kept, self.transact_groups([groups[i] for i in kept]) if kept else [], strict=True))
+        return [done.get(i, False) for i in range(len(groups))]
+
+    def _transact_item(self, write: Write) -> dict[str, Any]:
+        return {write.action: {"TableName": self.name, **write.params}}
+
+    def _send_transaction(self, items: list[dict[str, Any]]) -> tuple[ClientError, list[str]] | None:
+        """One TransactWriteItems as it is: None when written; else the error and, when DynamoDB
+        cancelled it, each item's cancellation code ("None" for an item that did not cause it;
+        no codes for any other error, e.g. throttling)."""
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-            if (exc.response.get("Error", {}).get("Code") != "TransactionCanceledException"
-                    or len(reasons) != len(items) or not set(reasons) <= {"None", "ConditionalCheckFailed"}):
-                return [self._transact_or_false(g) for g in groups]
-            lost = {owner[j] for j, code in enumerate(reasons) if code == "ConditionalCheckFailed"}
-            if not lost:
-                return [self._transact_or_false(g) for g in groups]
-            kept = [i for i in range(len(groups)) if i not in lost]
-            done = dict(zip(kept, self.transact_groups([groups[i] for i in kept]) if kept else [], strict=True))
-            return [done.get(i, False) for i in range(len(groups))]
-        return [True] * len(groups)
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                return exc, []
+            return exc, [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+        return None
 
     def _transact_or_false(self, writes: Sequence[Write]) -> bool:
         try:
