@@ -48,8 +48,11 @@ class PendingTriggers:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def _key(self, tenant_id: str) -> dict[str, Any]:
-        return serialize({"pk": keys.tenant_pk(tenant_id), "sk": TRIGGERS_SK})
+    def _update(self, tenant_id: str, expression: str, **params: Any) -> dict[str, Any]:
+        """One UpdateItem of the tenant's triggers item (ConflictError when its condition fails)."""
+        return self._table.call("update_item", f"export triggers of tenant {tenant_id}", TableName=self._table.name,
+                                Key=serialize({"pk": keys.tenant_pk(tenant_id), "sk": TRIGGERS_SK}),
+                                UpdateExpression=expression, **params)
 
     def add(self, tenant_id: str, element: str) -> bool:
         """Record a trigger. True: no job is queued for it, the caller queues one (`queued_at` is
@@ -57,22 +60,19 @@ class PendingTriggers:
         now = self._table.now()
         values = {":trigger": {"SS": [element]}, ":fresh": {"S": iso(now - STALE_AFTER)}}
         try:
-            self._table.call("update_item", f"export triggers of tenant {tenant_id}", TableName=self._table.name,
-                             Key=self._key(tenant_id), UpdateExpression="ADD waiting :trigger",
-                             ConditionExpression="queued_at > :fresh", ExpressionAttributeValues=values)
+            self._update(tenant_id, "ADD waiting :trigger", ConditionExpression="queued_at > :fresh",
+                         ExpressionAttributeValues=values)
             return False
         except ConflictError:
             pass
-        self._table.call("update_item", f"export triggers of tenant {tenant_id}", TableName=self._table.name,
-                         Key=self._key(tenant_id), UpdateExpression="ADD waiting :trigger SET queued_at = :now, "
-                         "tenant_id = :tenant", ExpressionAttributeValues={
-                             ":trigger": {"SS": [element]}, ":now": {"S": iso(now)}, ":tenant": {"S": tenant_id}})
+        self._update(tenant_id, "ADD waiting :trigger SET queued_at = :now, tenant_id = :tenant",
+                     ExpressionAttributeValues={":trigger": {"SS": [element]}, ":now": {"S": iso(now)},
+                                                ":tenant": {"S": tenant_id}})
         return True
 
     def not_queued(self, tenant_id: str) -> None:
         """The job could not be queued: the next trigger (the host's retry) queues one."""
-        self._table.call("update_item", f"export triggers of tenant {tenant_id}", TableName=self._table.name,
-                         Key=self._key(tenant_id), UpdateExpression="REMOVE queued_at")
+        self._update(tenant_id, "REMOVE queued_at")
 
     def waiting(self, tenant_id: str) -> set[str]:
         item = self._table.get(keys.tenant_pk(tenant_id), TRIGGERS_SK)
@@ -81,18 +81,15 @@ class PendingTriggers:
     def exported(self, tenant_id: str, elements: set[str]) -> bool:
         """Drop the triggers a run exported. True when none is left (and `queued_at` is cleared:
         the next trigger queues a job); False when more arrived meanwhile (still queued)."""
-        what = f"export triggers of tenant {tenant_id}"
         if elements:
-            answer = self._table.call(
-                "update_item", what, TableName=self._table.name, Key=self._key(tenant_id),
-                UpdateExpression="DELETE waiting :done SET queued_at = :now",
+            answer = self._update(
+                tenant_id, "DELETE waiting :done SET queued_at = :now",
                 ExpressionAttributeValues={":done": {"SS": sorted(elements)}, ":now": {"S": iso(self._table.now())}},
                 ReturnValues="ALL_NEW")
             if answer.get("Attributes", {}).get("waiting"):
                 return False
         try:
-            self._table.call("update_item", what, TableName=self._table.name, Key=self._key(tenant_id),
-                             UpdateExpression="REMOVE queued_at", ConditionExpression="attribute_not_exists(waiting)")
+            self._update(tenant_id, "REMOVE queued_at", ConditionExpression="attribute_not_exists(waiting)")
         except ConflictError:
             return False
         return True
