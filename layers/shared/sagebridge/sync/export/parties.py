@@ -366,10 +366,7 @@ class Parties:
         attempts = 1 if claim is None else self.run.attempts(claim) - (0 if sent else 1)
         attempts = min(max(attempts, 1), self.run.settings.retry_limit)
         self._failures[(party.kind, party.host_id)] = message
-        self.outcomes.write_failure(party.kind.value, party.host_id, party.name, claim, IN_DOUBT_CODE, message,
-                                    attempts, True, in_doubt_since=since)
-        self.journal.deliver_failed(party.kind.value, party.host_id, party.name, h, IN_DOUBT_CODE, message,
-                                    attempts, True)
+        self._record_failure(party, claim, h, IN_DOUBT_CODE, message, attempts, True, since)
 
     def unexpected(self, party: Party, message: str) -> None:
         """A bug or a surprise while exporting the party: given up on this version, the host told."""
