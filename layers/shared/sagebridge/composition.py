@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from sagebridge.domain.lazy import imported_on_first_use
 from sagebridge.settings import Settings, get_settings
 from sagebridge.store import Store
 from sagebridge.store.aws import AwsClients
@@ -55,12 +55,7 @@ _REEXPORTED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _REEXPORTED:
-        value = getattr(import_module(_REEXPORTED[name]), name)
-        globals()[name] = value  # once
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = imported_on_first_use(__name__, _REEXPORTED)
 
 
 def _sage_products() -> type[SageProducts]:

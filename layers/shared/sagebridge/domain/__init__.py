@@ -3,8 +3,9 @@ types every layer speaks. Imports nothing else of ours."""
 
 # The names below load on first use (PEP 562): `import sagebridge.domain.runs` (the store does) must
 # not build every document and payment model for a function that never reads one (cold start).
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sagebridge.domain.lazy import imported_on_first_use
 
 if TYPE_CHECKING:
     from sagebridge.domain.base import InboundModel, describe_problems
@@ -138,13 +139,7 @@ _HOME = {  # name -> the module of this package that defines it
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = imported_on_first_use(__name__, {name: f"{__name__}.{home}" for name, home in _HOME.items()})
 
 
 __all__ = [

@@ -26,8 +26,9 @@ contact_updates (contacts), documents, in_doubt and lookups (create, update, voi
 allocations (credit notes against invoices), outcomes (the ledger) and journal (log, host, metrics).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from sagebridge.domain.lazy import imported_on_first_use
 from sagebridge.sync.export.request import (
     CONTACT_HASH,
     CREDIT_NOTE_ALLOCATION,
@@ -48,16 +49,9 @@ if TYPE_CHECKING:
     from sagebridge.sync.export.run import ExportEngine, export_documents
 
 
-def __getattr__(name: str) -> Any:
-    """The engine loads on first use: an importer of the request types alone (the export scheduler)
-    does not build the engine and the document models at its cold start."""
-    if name in ("ExportEngine", "export_documents"):
-        from sagebridge.sync.export import run
-
-        value = getattr(run, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The engine loads on first use: an importer of the request types alone (the export scheduler)
+# does not build the engine and the document models at its cold start.
+__getattr__ = imported_on_first_use(__name__, dict.fromkeys(("ExportEngine", "export_documents"), f"{__name__}.run"))
 
 
 __all__ = [
