@@ -669,6 +669,8 @@ def _voided_in_sage(entry: dict[str, Any]) -> bool:
     """A host void carried out in Sage: logged as an update whose reason says so."""
     return entry["outcome"] == "updated" and str(entry.get("reason") or "").startswith(
         ("voided in Sage", "deleted in Sage"))
+
+
 WHY_PAGES = 10  # log pages of 200 searched for a document number (the host id is looked up directly)
 
 
